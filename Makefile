@@ -1,0 +1,24 @@
+# Build and test entry points. The README names `make install` and `make test`.
+GO      ?= go
+BIN     ?= $(CURDIR)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/stix-run/stix/internal/stixcmd.Version=$(VERSION)
+
+.PHONY: build install test bench fmt vet
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+install: build
+	install -d $(HOME)/.local/bin
+	install -m 0755 $(BIN)/* $(HOME)/.local/bin/
+
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

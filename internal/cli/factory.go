@@ -1,0 +1,19 @@
+// Package cli holds what every stix command shares: IOStreams, the Factory that injects dependencies,
+// exit codes, and the table and JSON printers.
+package cli
+
+import (
+	"time"
+)
+
+// Factory carries the dependencies of every command. Commands take what they need from it lazily,
+// so that `stix --help` pays for nothing.
+type Factory struct {
+	IOStreams *IOStreams
+	// Version is the stix version string, set at build time.
+	Version string
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	// Getenv reads the environment; tests replace it.
+	Getenv func(string) string
+}

@@ -1,0 +1,70 @@
+// Package stixcmd wires the stix command tree and turns a command's error into an exit code.
+package stixcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stix-run/stix/internal/cli"
+)
+
+// Version is stamped at build time with -ldflags "-X github.com/stix-run/stix/internal/stixcmd.Version=...".
+var Version = "0.1.0-dev"
+
+// Main runs the stix CLI with the process's arguments and streams and returns the exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	f := &cli.Factory{
+		IOStreams: cli.System(),
+		Version:   Version,
+		Now:       time.Now,
+		Getenv:    os.Getenv,
+	}
+	return Run(ctx, f, os.Args[1:])
+}
+
+// Run executes one stix command line against f and returns the exit code. Tests call it directly.
+func Run(ctx context.Context, f *cli.Factory, args []string) int {
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	root.SetIn(f.IOStreams.In)
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+	cmd, err := root.ExecuteContextC(ctx)
+	return exitCode(f, cmd, err)
+}
+
+func exitCode(f *cli.Factory, cmd *cobra.Command, err error) int {
+	if err == nil {
+		return cli.ExitOK
+	}
+	errOut := f.IOStreams.ErrOut
+	var exit *cli.ExitError
+	if errors.As(err, &exit) {
+		if exit.Err != nil {
+			fmt.Fprintln(errOut, "Error:", exit.Err)
+		}
+		return exit.Code
+	}
+	var flagErr *cli.FlagError
+	if errors.As(err, &flagErr) || isCobraUsageError(err) {
+		fmt.Fprintln(errOut, "Error:", err)
+		if cmd != nil {
+			fmt.Fprintf(errOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		}
+		return cli.ExitUsage
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(errOut, "Interrupted.")
+		return cli.ExitCancelled
+	}
+	fmt.Fprintln(errOut, "Error:", err)
+	return cli.ExitFailure
+}
