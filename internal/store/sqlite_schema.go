@@ -1,0 +1,56 @@
+package store
+
+// sqliteMigrations is the schema, one entry per version; entry i takes the database from version i to i+1.
+// Append only: never edit an entry that has shipped. The SQL is kept to what PostgreSQL also accepts, so the
+// Postgres store can start from the same statements. Times are Unix nanoseconds (BIGINT); JSON is TEXT.
+var sqliteMigrations = []string{
+	// 1: clusters, their history and usage, key/value.
+	`
+-- One row per cluster incarnation: created when a name is first put, kept after the cluster is deleted.
+-- The descriptive columns and the status live here only; clusters holds what matters while the cluster is live.
+CREATE TABLE cluster_history (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    cloud             TEXT NOT NULL,
+    region            TEXT NOT NULL,
+    zone              TEXT NOT NULL,
+    num_nodes         INTEGER NOT NULL,
+    resources         TEXT NOT NULL,
+    hourly_price      DOUBLE PRECISION NOT NULL,
+    launched_at       BIGINT NOT NULL,
+    status            TEXT NOT NULL,
+    status_updated_at BIGINT NOT NULL,
+    deleted_at        BIGINT
+);
+CREATE INDEX cluster_history_name ON cluster_history (name);
+
+-- Live clusters only; a row is deleted on down.
+CREATE TABLE clusters (
+    name                  TEXT PRIMARY KEY,
+    history_id            TEXT NOT NULL UNIQUE REFERENCES cluster_history (id),
+    handle                TEXT NOT NULL,
+    launched_at           BIGINT NOT NULL,
+    last_use_at           BIGINT,
+    last_use_command      TEXT NOT NULL,
+    autostop_idle_minutes INTEGER NOT NULL,
+    autostop_down         BOOLEAN NOT NULL,
+    user_name             TEXT NOT NULL,
+    config_hash           TEXT NOT NULL,
+    cluster_yaml          TEXT NOT NULL
+);
+
+-- The spans an incarnation was UP; end_at NULL while it still is. At most one open span per incarnation.
+CREATE TABLE usage_intervals (
+    history_id TEXT NOT NULL REFERENCES cluster_history (id),
+    start_at   BIGINT NOT NULL,
+    end_at     BIGINT
+);
+CREATE INDEX usage_intervals_history ON usage_intervals (history_id, start_at);
+CREATE UNIQUE INDEX usage_intervals_one_open ON usage_intervals (history_id) WHERE end_at IS NULL;
+
+CREATE TABLE kv (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+`,
+}
