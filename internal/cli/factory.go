@@ -16,4 +16,6 @@ type Factory struct {
 	Now func() time.Time
 	// Getenv reads the environment; tests replace it.
 	Getenv func(string) string
+	// Client returns the connection to stix's core, made on first use; commands that need none never call it.
+	Client func() (Client, error)
 }

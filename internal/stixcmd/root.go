@@ -6,6 +6,26 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cli/cmd/api"
+	"github.com/stix-run/stix/internal/cli/cmd/autostop"
+	"github.com/stix-run/stix/internal/cli/cmd/cancel"
+	"github.com/stix-run/stix/internal/cli/cmd/check"
+	"github.com/stix-run/stix/internal/cli/cmd/completion"
+	"github.com/stix-run/stix/internal/cli/cmd/costreport"
+	"github.com/stix-run/stix/internal/cli/cmd/dashboard"
+	"github.com/stix-run/stix/internal/cli/cmd/down"
+	"github.com/stix-run/stix/internal/cli/cmd/exec"
+	"github.com/stix-run/stix/internal/cli/cmd/jobs"
+	"github.com/stix-run/stix/internal/cli/cmd/launch"
+	"github.com/stix-run/stix/internal/cli/cmd/logs"
+	"github.com/stix-run/stix/internal/cli/cmd/queue"
+	"github.com/stix-run/stix/internal/cli/cmd/serve"
+	"github.com/stix-run/stix/internal/cli/cmd/showgpus"
+	"github.com/stix-run/stix/internal/cli/cmd/ssh"
+	"github.com/stix-run/stix/internal/cli/cmd/start"
+	"github.com/stix-run/stix/internal/cli/cmd/status"
+	"github.com/stix-run/stix/internal/cli/cmd/stop"
+	"github.com/stix-run/stix/internal/cli/cmd/storage"
 	"github.com/stix-run/stix/internal/cli/cmd/validate"
 )
 
@@ -22,10 +42,49 @@ func NewRootCmd(f *cli.Factory) *cobra.Command {
 	}
 	root.SetVersionTemplate("stix version {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.FlagError{Err: err} })
+	// Our own `completion` command replaces cobra's default, which would also offer powershell.
+	root.CompletionOptions.DisableDefaultCmd = true
 
-	root.AddCommand(
-		validate.NewCmdValidate(f, nil),
-	)
+	groups := []struct {
+		id, title string
+		cmds      []*cobra.Command
+	}{
+		{"cluster", "Clusters and their jobs:", []*cobra.Command{
+			launch.NewCmdLaunch(f, nil),
+			exec.NewCmdExec(f, nil),
+			status.NewCmdStatus(f, nil),
+			queue.NewCmdQueue(f, nil),
+			logs.NewCmdLogs(f, nil),
+			cancel.NewCmdCancel(f, nil),
+			start.NewCmdStart(f, nil),
+			stop.NewCmdStop(f, nil),
+			down.NewCmdDown(f, nil),
+			autostop.NewCmdAutostop(f, nil),
+			costreport.NewCmdCostReport(f, nil),
+		}},
+		{"managed", "Managed jobs, services and storage:", []*cobra.Command{
+			jobs.NewCmdJobs(f),
+			serve.NewCmdServe(f),
+			storage.NewCmdStorage(f),
+		}},
+		{"infra", "Infrastructure and setup:", []*cobra.Command{
+			check.NewCmdCheck(f, nil),
+			showgpus.NewCmdShowGPUs(f, nil),
+			validate.NewCmdValidate(f, nil),
+			ssh.NewCmdSSH(f),
+			api.NewCmdAPI(f),
+			dashboard.NewCmdDashboard(f, nil),
+			completion.NewCmdCompletion(f, nil),
+		}},
+	}
+	for _, g := range groups {
+		root.AddGroup(&cobra.Group{ID: g.id, Title: g.title})
+		for _, c := range g.cmds {
+			c.GroupID = g.id
+			root.AddCommand(c)
+		}
+	}
+	root.SetHelpCommandGroupID("infra")
 	return root
 }
 

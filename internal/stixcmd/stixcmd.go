@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cluster"
 )
 
 // Version is stamped at build time with -ldflags "-X github.com/stix-run/stix/internal/stixcmd.Version=...".
@@ -27,7 +30,34 @@ func Main() int {
 		Now:       time.Now,
 		Getenv:    os.Getenv,
 	}
+	f.Client = embeddedClient(f.Getenv)
 	return Run(ctx, f, os.Args[1:])
+}
+
+var _ cli.Client = (*cluster.Manager)(nil)
+
+// embeddedClient returns the in-process core over $STIX_HOME (default ~/.stix), made on first use.
+func embeddedClient(getenv func(string) string) func() (cli.Client, error) {
+	var (
+		once sync.Once
+		c    cli.Client
+		err  error
+	)
+	return func() (cli.Client, error) {
+		once.Do(func() {
+			home := getenv("STIX_HOME")
+			if home == "" {
+				var dir string
+				if dir, err = os.UserHomeDir(); err != nil {
+					err = fmt.Errorf("find the home directory for ~/.stix: %w (or set STIX_HOME)", err)
+					return
+				}
+				home = filepath.Join(dir, ".stix")
+			}
+			c, err = cluster.New(cluster.Options{Home: home})
+		})
+		return c, err
+	}
 }
 
 // Run executes one stix command line against f and returns the exit code. Tests call it directly.

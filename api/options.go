@@ -1,0 +1,57 @@
+package api
+
+// LaunchOptions are the choices of `stix launch` beyond the task itself.
+type LaunchOptions struct {
+	// ClusterName is the cluster to create or reuse; empty means a generated name.
+	ClusterName string `json:"cluster_name,omitempty"`
+	// IdleMinutes turns autostop on after this many idle minutes; nil keeps the task's or cluster's setting.
+	IdleMinutes *int `json:"idle_minutes_to_autostop,omitempty"`
+	// Down tears the cluster down, instead of stopping it, when autostop fires (idle 0 minutes when IdleMinutes
+	// is nil).
+	Down bool `json:"down,omitempty"`
+	// NoSetup skips the task's setup on an existing cluster.
+	NoSetup bool `json:"no_setup,omitempty"`
+	// RetryUntilUp keeps retrying provisioning when no capacity is found.
+	RetryUntilUp bool `json:"retry_until_up,omitempty"`
+	// Command is the command line that made the request, shown in `status` as the cluster's last use.
+	Command string `json:"command,omitempty"`
+	// Progress receives one short line per step ("Launching on Local.", "Syncing files."); nil discards them.
+	Progress func(step string) `json:"-"`
+}
+
+// ExecOptions are the choices of `stix exec` beyond the task itself.
+type ExecOptions struct {
+	Command  string             `json:"command,omitempty"`
+	Progress func(step string) `json:"-"`
+}
+
+// LaunchResult says what a launch or exec did.
+type LaunchResult struct {
+	ClusterName string `json:"cluster_name"`
+	// JobID is the job submitted for the task; 0 when the task has nothing to run.
+	JobID int `json:"job_id,omitempty"`
+	// Provisioned is true when the cluster was created or restarted by this call.
+	Provisioned bool `json:"provisioned"`
+}
+
+// LogsOptions select what `stix logs` streams.
+type LogsOptions struct {
+	Follow bool `json:"follow"`
+	// Tail is the number of last lines to show; 0 shows everything.
+	Tail int `json:"tail,omitempty"`
+}
+
+// AutostopOptions change a cluster's autostop setting.
+type AutostopOptions struct {
+	IdleMinutes int  `json:"idle_minutes"`
+	Down        bool `json:"down,omitempty"`
+	Cancel      bool `json:"cancel,omitempty"`
+}
+
+// CancelOutcome is what a cancel request did to one job.
+type CancelOutcome struct {
+	JobID     int       `json:"job_id"`
+	Cancelled bool      `json:"cancelled"`
+	Status    JobStatus `json:"status"`
+	Message   string    `json:"message,omitempty"`
+}

@@ -1,0 +1,87 @@
+// Package api holds stix's public wire types: what `-o json` prints and what the API server sends.
+// It never imports stix's internal packages.
+package api
+
+import "time"
+
+// ClusterStatus is a cluster's state, as SkyPilot names it.
+type ClusterStatus string
+
+// Cluster states.
+const (
+	ClusterInit    ClusterStatus = "INIT"
+	ClusterUp      ClusterStatus = "UP"
+	ClusterStopped ClusterStatus = "STOPPED"
+)
+
+// JobStatus is the state of a job on a cluster, as SkyPilot names it.
+type JobStatus string
+
+// Job states.
+const (
+	JobInit         JobStatus = "INIT"
+	JobPending      JobStatus = "PENDING"
+	JobSettingUp    JobStatus = "SETTING_UP"
+	JobRunning      JobStatus = "RUNNING"
+	JobSucceeded    JobStatus = "SUCCEEDED"
+	JobFailed       JobStatus = "FAILED"
+	JobFailedSetup  JobStatus = "FAILED_SETUP"
+	JobFailedDriver JobStatus = "FAILED_DRIVER"
+	JobCancelled    JobStatus = "CANCELLED"
+)
+
+// IsTerminal reports whether a job in this state will never change again.
+func (s JobStatus) IsTerminal() bool {
+	switch s {
+	case JobSucceeded, JobFailed, JobFailedSetup, JobFailedDriver, JobCancelled:
+		return true
+	}
+	return false
+}
+
+// Cluster is one row of `stix status`.
+type Cluster struct {
+	Name         string        `json:"name"`
+	Status       ClusterStatus `json:"status"`
+	Infra        string        `json:"infra"` // e.g. "Local", "AWS (us-east-1)"
+	Cloud        string        `json:"cloud"`
+	Region       string        `json:"region,omitempty"`
+	Zone         string        `json:"zone,omitempty"`
+	NumNodes     int           `json:"num_nodes"`
+	Resources    string        `json:"resources"` // e.g. "1x(cpus=2, mem=7.6)"
+	HeadIP       string        `json:"head_ip,omitempty"`
+	LaunchedAt   time.Time     `json:"launched_at"`
+	LastUse      string        `json:"last_use,omitempty"`
+	User         string        `json:"user,omitempty"`
+	AutostopMins int           `json:"autostop"` // -1: autostop off
+	ToDown       bool          `json:"to_down"`
+	HourlyPrice  float64       `json:"hourly_price"`
+	// Note says why the status is what it is after a refresh, e.g. "node 1 is not running".
+	Note string `json:"note,omitempty"`
+}
+
+// Job is one row of `stix queue`.
+type Job struct {
+	ID          int        `json:"job_id"`
+	Name        string     `json:"job_name"`
+	User        string     `json:"username"`
+	Status      JobStatus  `json:"status"`
+	SubmittedAt time.Time  `json:"submitted_at"`
+	StartedAt   *time.Time `json:"start_at,omitempty"`
+	EndedAt     *time.Time `json:"end_at,omitempty"`
+	Resources   string     `json:"resources"`
+	NumNodes    int        `json:"num_nodes"`
+	ExitCode    *int       `json:"exit_code,omitempty"`
+}
+
+// CostReportEntry is one row of `stix cost-report`.
+type CostReportEntry struct {
+	Name        string        `json:"name"`
+	Status      string        `json:"status"` // a cluster state, or TERMINATED once torn down
+	NumNodes    int           `json:"num_nodes"`
+	Resources   string        `json:"resources"`
+	LaunchedAt  time.Time     `json:"launched_at"`
+	Duration    time.Duration `json:"duration"`
+	HourlyPrice float64       `json:"cost_per_hour"` // for all nodes
+	TotalCost   float64       `json:"total_cost"`
+}

@@ -1,0 +1,243 @@
+package stix_test
+
+// End-to-end tests: testscript scripts under testdata/script drive the real stix and stix-agent binaries
+// against the local provider, each script with its own STIX_HOME. Custom commands wait for states by polling
+// with a deadline (never by sleeping) and poke at nodes the way a failure would.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "stix-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/stix", "./cmd/stix-agent")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build stix binaries:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	examples, err := filepath.Abs("examples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, ".stix")
+			env.Setenv("STIX_HOME", home)
+			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
+			env.Setenv("STIX_AGENT_BIN", filepath.Join(binDir, "stix-agent"))
+			env.Setenv("EXAMPLES", examples)
+			env.Setenv("NO_COLOR", "1")
+			// Every cluster a script made goes away with it, whatever the script did.
+			env.Defer(func() { downAll(env, home) })
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitjob":     waitJob,
+			"waitcluster": waitCluster,
+			"killagent":   killAgent,
+			"killjob":     killJob,
+			"exitcode":    exitCode,
+			"waitfile":    waitFile,
+		},
+	})
+}
+
+// deadline bounds every wait: generous, because CI machines are slow; a passing test never waits it out.
+const deadline = 60 * time.Second
+
+// stix runs the stix binary with the script's environment and returns its stdout.
+func stix(ts *testscript.TestScript, args ...string) (string, error) {
+	cmd := exec.Command(filepath.Join(binDir, "stix"), args...)
+	cmd.Env = scriptEnv(ts)
+	cmd.Dir = ts.Getenv("WORK")
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("stix %s: %v: %s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+func scriptEnv(ts *testscript.TestScript) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_FAKE_GPUS", "NO_COLOR", "TMPDIR"} {
+		env = append(env, k+"="+ts.Getenv(k))
+	}
+	return env
+}
+
+// poll calls check until it reports done or the deadline passes; the last error explains a timeout.
+func poll(ts *testscript.TestScript, what string, check func() (bool, error)) {
+	end := time.Now().Add(deadline)
+	backoff := 10 * time.Millisecond
+	var last error
+	for time.Now().Before(end) {
+		done, err := check()
+		if done {
+			return
+		}
+		last = err
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 250*time.Millisecond)
+	}
+	ts.Fatalf("timed out waiting for %s (last: %v)", what, last)
+}
+
+// waitjob CLUSTER ID STATUS... waits until the job is in one of the statuses.
+func waitJob(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: waitjob CLUSTER ID STATUS...")
+	}
+	cluster, id, want := args[0], args[1], args[2:]
+	poll(ts, fmt.Sprintf("job %s on %s to be %v", id, cluster, want), func() (bool, error) {
+		out, err := stix(ts, "queue", "-o", "json", cluster)
+		if err != nil {
+			return false, err
+		}
+		var queues map[string][]struct {
+			ID     int    `json:"job_id"`
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(out), &queues); err != nil {
+			return false, err
+		}
+		for _, j := range queues[cluster] {
+			if strconv.Itoa(j.ID) == id {
+				return slices.Contains(want, j.Status), fmt.Errorf("job %s is %s", id, j.Status)
+			}
+		}
+		return false, fmt.Errorf("job %s not in the queue", id)
+	})
+}
+
+// waitcluster CLUSTER STATUS waits until `status -r` shows the cluster in STATUS; STATUS "gone" waits until it
+// is not listed at all.
+func waitCluster(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitcluster CLUSTER STATUS|gone")
+	}
+	name, want := args[0], args[1]
+	poll(ts, fmt.Sprintf("cluster %s to be %s", name, want), func() (bool, error) {
+		out, err := stix(ts, "status", "-r", "-o", "json")
+		if err != nil {
+			return false, err
+		}
+		var cs []struct{ Name, Status string }
+		if err := json.Unmarshal([]byte(out), &cs); err != nil {
+			return false, err
+		}
+		for _, c := range cs {
+			if c.Name == name {
+				return c.Status == want, fmt.Errorf("cluster %s is %s", name, c.Status)
+			}
+		}
+		return want == "gone", fmt.Errorf("cluster %s is gone", name)
+	})
+}
+
+// killagent CLUSTER RANK kills a local node's agent with SIGKILL and waits until it is gone.
+func killAgent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: killagent CLUSTER RANK")
+	}
+	pidFile := filepath.Join(ts.Getenv("STIX_HOME"), "local", args[0], "node-"+args[1], "agent.pid")
+	killPIDFile(ts, pidFile, false)
+}
+
+// killjob PIDFILE kills, with SIGKILL, the process group of the pid a job wrote to PIDFILE.
+func killJob(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: killjob PIDFILE")
+	}
+	killPIDFile(ts, ts.MkAbs(args[0]), true)
+}
+
+func killPIDFile(ts *testscript.TestScript, path string, group bool) {
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	ts.Check(err)
+	target := pid
+	if group {
+		target = -pid
+	}
+	ts.Check(syscall.Kill(target, syscall.SIGKILL))
+	poll(ts, fmt.Sprintf("pid %d to exit", pid), func() (bool, error) {
+		// A killed process that is not our child lingers as a zombie until init reaps it: count that as gone.
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return true, nil
+		}
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		return len(fields) > 0 && fields[0] == "Z", fmt.Errorf("pid %d still running", pid)
+	})
+}
+
+// exitcode N CMD ARGS... runs a command and checks its exit status is exactly N.
+func exitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N CMD ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("run %s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+// waitfile PATH waits until a file exists (a job reached a point of its script).
+func waitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile PATH")
+	}
+	path := ts.MkAbs(args[0])
+	poll(ts, path+" to exist", func() (bool, error) {
+		_, err := os.Stat(path)
+		return err == nil, err
+	})
+}
+
+// downAll tears down whatever clusters a script left, so no agent outlives the test.
+func downAll(env *testscript.Env, home string) {
+	cmd := exec.Command(filepath.Join(binDir, "stix"), "down", "-a", "-y", "--purge")
+	cmd.Env = append(os.Environ(), "STIX_HOME="+home, "STIX_AGENT_BIN="+filepath.Join(binDir, "stix-agent"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		env.T().Log("clean up clusters:", err, string(out))
+	}
+}

@@ -1,0 +1,291 @@
+// Package agent is stix's node agent: the daemon on every cluster node. On the head it owns the job table
+// (SQLite), schedules jobs FIFO with CPU and accelerator accounting, gang-launches them on the worker agents,
+// keeps their logs and runs autostop; on every node it starts, watches and signals job processes. Its HTTP API is
+// described in docs/agent.md; Client is its Go client.
+package agent
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/stix-run/stix/internal/agent/envknob"
+	"github.com/stix-run/stix/internal/agent/fingerprint"
+	"github.com/stix-run/stix/internal/agent/proc"
+)
+
+// agent is one running agent process.
+type agent struct {
+	dir       string
+	secret    []byte
+	ctx       context.Context // cancelled at shutdown
+	log       *slog.Logger
+	resources fingerprint.Resources
+	startedAt time.Time
+	procs     *procManager
+	idleUnit  time.Duration
+	killGrace time.Duration
+	clock     clock
+
+	headMu sync.Mutex
+	head   *head
+}
+
+// Main runs the stix-agent command line and returns its exit code.
+func Main(args []string) int {
+	return mainWith(args, os.Stdout, os.Stderr)
+}
+
+const usage = `usage: stix-agent <command>
+
+commands:
+  serve --dir DIR --listen HOST:PORT   run the node agent (see docs/agent.md)
+  version                              print the version
+  knobs                                list the environment variables the agent reads
+`
+
+func mainWith(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[1] {
+	case "serve":
+		return serveCommand(args[2:], stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "stix-agent", Version)
+		return 0
+	case "knobs":
+		for _, k := range envknob.All() {
+			fmt.Fprintf(stdout, "%s\t%s\n", k.Name, k.Doc)
+		}
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "stix-agent: unknown command %q\n%s", args[1], usage)
+	return 2
+}
+
+// Options configures serve.
+type Options struct {
+	Dir       string
+	Listen    string
+	IdleUnit  time.Duration // length of an autostop "minute"
+	KillGrace time.Duration // SIGTERM → SIGKILL delay when killing a job's processes
+}
+
+func serveCommand(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o Options
+	fs.StringVar(&o.Dir, "dir", "", "the node's home directory (holds secret, procs/, logs/, jobs.db)")
+	fs.StringVar(&o.Listen, "listen", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
+	fs.DurationVar(&o.IdleUnit, "idle-unit", 0, "length of one autostop idle minute (default $STIX_IDLE_UNIT or 1m)")
+	fs.DurationVar(&o.KillGrace, "kill-grace", 3*time.Second, "time between SIGTERM and SIGKILL when killing a job")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if o.Dir == "" {
+		fmt.Fprintln(stderr, "stix-agent serve: --dir is required")
+		return 2
+	}
+	if o.IdleUnit <= 0 {
+		d, err := envknob.IdleUnit.Get()
+		if err != nil {
+			fmt.Fprintln(stderr, "stix-agent:", err)
+			return 2
+		}
+		o.IdleUnit = d
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// SIGTERM and SIGINT stop the agent, never the jobs: a restarted agent adopts them.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := Serve(ctx, o, log); err != nil {
+		log.Error("agent stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// Serve runs an agent until ctx ends.
+func Serve(ctx context.Context, o Options, log *slog.Logger) error {
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("node directory %s does not exist; the provisioner creates it with the secret inside", dir)
+	}
+	secret, err := readSecret(filepath.Join(dir, "secret"))
+	if err != nil {
+		return err
+	}
+	res, err := fingerprint.Detect(ctx)
+	if err != nil {
+		log.Warn("node fingerprint incomplete", "err", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a := &agent{dir: dir, secret: secret, ctx: ctx, log: log, resources: res, startedAt: time.Now().UTC(),
+		idleUnit: o.IdleUnit, killGrace: o.KillGrace, clock: realClock{}}
+	if a.killGrace <= 0 {
+		a.killGrace = 3 * time.Second
+	}
+	if a.idleUnit <= 0 {
+		a.idleUnit = time.Minute
+	}
+	if a.procs, err = newProcManager(ctx, dir, log); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "jobs.db")); err == nil {
+		if _, err := a.ensureHead(); err != nil {
+			return err
+		}
+	}
+	defer a.closeHead()
+
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx }, // streams end at shutdown
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	addr := ln.Addr().String()
+	pidFile, addrFile := filepath.Join(dir, "agent.pid"), filepath.Join(dir, "agent.addr")
+	// The provisioner waits for agent.addr, so the pid file is written first.
+	if err := proc.WriteFileAtomic(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		srv.Close()
+		return fmt.Errorf("write %s: %w", pidFile, err)
+	}
+	if err := proc.WriteFileAtomic(addrFile, []byte(addr+"\n"), 0o644); err != nil {
+		srv.Close()
+		return fmt.Errorf("write %s: %w", addrFile, err)
+	}
+	log.Info("agent listening", "addr", addr, "dir", dir, "version", Version, "head", a.currentHead() != nil)
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = srv.Shutdown(sctx)
+		scancel()
+		if err != nil {
+			srv.Close()
+		}
+		err = nil
+	}
+	cancel()
+	removeIfOurs(addrFile, addr)
+	removeIfOurs(pidFile, strconv.Itoa(os.Getpid()))
+	log.Info("agent stopped; job processes keep running")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// readSecret reads the cluster secret, which must not be readable by others.
+func readSecret(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the agent secret: %w (the provisioner writes it, mode 0600)", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("agent secret %s has mode %v: make it private with chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read the agent secret: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return nil, fmt.Errorf("agent secret %s is empty", path)
+	}
+	return []byte(s), nil
+}
+
+// removeIfOurs removes a pid/addr file unless a newer agent has replaced it.
+func removeIfOurs(path, content string) {
+	if b, err := os.ReadFile(path); err == nil && strings.TrimSpace(string(b)) == content {
+		os.Remove(path)
+	}
+}
+
+func (a *agent) currentHead() *head {
+	a.headMu.Lock()
+	defer a.headMu.Unlock()
+	return a.head
+}
+
+// ensureHead makes this agent a head (opening DIR/jobs.db and adopting its running jobs) if it is not one yet.
+func (a *agent) ensureHead() (*head, error) {
+	a.headMu.Lock()
+	defer a.headMu.Unlock()
+	if a.head == nil {
+		h, err := newHead(a)
+		if err != nil {
+			return nil, fmt.Errorf("open the job table: %w", err)
+		}
+		a.head = h
+	}
+	return a.head, nil
+}
+
+func (a *agent) closeHead() {
+	if h := a.currentHead(); h != nil {
+		if err := h.close(); err != nil {
+			a.log.Warn("close job table", "err", err)
+		}
+	}
+}
+
+// runHook starts the autostop hook detached (its own session), so that it outlives this agent, which it will
+// most likely stop.
+func (a *agent) runHook(argv []string, down bool) {
+	action := "stop"
+	if down {
+		action = "down"
+	}
+	logf, err := os.OpenFile(filepath.Join(a.dir, "autostop.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		a.log.Error("autostop: open autostop.log", "err", err)
+		return
+	}
+	defer logf.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = a.dir
+	cmd.Env = append(os.Environ(), "STIX_AUTOSTOP_ACTION="+action)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		a.log.Error("autostop: start hook", "argv", argv, "err", err)
+		return
+	}
+	a.log.Info("autostop: idle time reached, hook started", "action", action, "argv", argv, "pid", cmd.Process.Pid)
+	// Reap the hook; the goroutine ends with it (or with this process, which the hook usually stops).
+	go func() { _ = cmd.Wait() }()
+}

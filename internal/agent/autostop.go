@@ -1,0 +1,158 @@
+package agent
+
+import (
+	"sync"
+	"time"
+)
+
+// clock is the time source of the autostop timer, replaced by a fake in unit tests.
+type clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) stopper
+}
+
+type stopper interface{ Stop() bool }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                               { return time.Now() }
+func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
+
+// idleState is the autostop timer's state. Its methods are pure: they take the time and return the next one.
+type idleState struct {
+	cfg       AutostopConfig
+	busy      bool      // some job is unfinished
+	idleSince time.Time // when the cluster last became idle (or autostop was set)
+	fired     bool      // the hook ran for this idle period
+}
+
+// deadline is when the hook is due; ok is false when nothing is due (off, busy, no hook, already fired).
+func (s idleState) deadline(unit time.Duration) (time.Time, bool) {
+	if s.cfg.IdleMinutes < 0 || s.busy || s.fired || len(s.hook()) == 0 {
+		return time.Time{}, false
+	}
+	return s.idleSince.Add(time.Duration(s.cfg.IdleMinutes) * unit), true
+}
+
+// hook is the argv to run: the down hook for autodown when there is one.
+func (s idleState) hook() []string {
+	if s.cfg.Down && len(s.cfg.DownHook) > 0 {
+		return s.cfg.DownHook
+	}
+	return s.cfg.Hook
+}
+
+// configure sets a new autostop setting; like SkyPilot, setting it restarts the idle period.
+func (s idleState) configure(cfg AutostopConfig, now time.Time) idleState {
+	s.cfg, s.idleSince, s.fired = cfg, now, false
+	return s
+}
+
+// setBusy records whether a job is unfinished. Becoming idle starts an idle period; becoming busy ends it, so
+// the hook may fire again after the next one.
+func (s idleState) setBusy(busy bool, now time.Time) idleState {
+	switch {
+	case busy && !s.busy:
+		s.fired = false
+	case !busy && s.busy:
+		s.idleSince = now
+	}
+	s.busy = busy
+	return s
+}
+
+// autostopper drives idleState with a timer and runs the hook when it is due.
+type autostopper struct {
+	clock clock
+	unit  time.Duration
+	run   func(argv []string, down bool) // starts the hook; must not block
+
+	mu    sync.Mutex
+	st    idleState
+	timer stopper
+}
+
+func newAutostopper(c clock, unit time.Duration, run func([]string, bool)) *autostopper {
+	return &autostopper{clock: c, unit: unit, run: run,
+		st: idleState{cfg: AutostopConfig{IdleMinutes: -1}, idleSince: c.Now()}}
+}
+
+func (a *autostopper) configure(cfg AutostopConfig) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.st = a.st.configure(cfg, a.clock.Now())
+	a.rearm()
+}
+
+func (a *autostopper) setBusy(busy bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if busy == a.st.busy {
+		return
+	}
+	a.st = a.st.setBusy(busy, a.clock.Now())
+	a.rearm()
+}
+
+func (a *autostopper) status() AutostopStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := AutostopStatus{AutostopConfig: a.st.cfg, Busy: a.st.busy, Fired: a.st.fired}
+	if !a.st.busy {
+		t := a.st.idleSince.UTC()
+		out.IdleSince = &t
+	}
+	if d, ok := a.st.deadline(a.unit); ok {
+		d = d.UTC()
+		out.FiresAt = &d
+	}
+	return out
+}
+
+func (a *autostopper) config() AutostopConfig {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.st.cfg
+}
+
+// stop cancels the timer for good (agent shutdown).
+func (a *autostopper) stop() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	a.run = func([]string, bool) {}
+}
+
+// rearm replaces the timer with one for the current deadline. Called with mu held.
+func (a *autostopper) rearm() {
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	d, ok := a.st.deadline(a.unit)
+	if !ok {
+		return
+	}
+	a.timer = a.clock.AfterFunc(max(d.Sub(a.clock.Now()), 0), a.onTimer)
+}
+
+func (a *autostopper) onTimer() {
+	a.mu.Lock()
+	d, ok := a.st.deadline(a.unit)
+	if !ok {
+		a.mu.Unlock()
+		return
+	}
+	if a.clock.Now().Before(d) {
+		// A stale timer from before a change that moved the deadline later.
+		a.rearm()
+		a.mu.Unlock()
+		return
+	}
+	a.st.fired = true
+	argv, down, run := a.st.hook(), a.st.cfg.Down, a.run
+	a.mu.Unlock()
+	run(argv, down)
+}

@@ -1,0 +1,90 @@
+// Package envknob declares, in one place, the environment variables that change the node agent's behaviour, each
+// with a type and a description (Tailscale's envknob idea): code reads a knob, never os.Getenv with a literal.
+package envknob
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Knob is one declared environment variable.
+type Knob struct {
+	Name string // e.g. STIX_FAKE_GPUS
+	Doc  string // one line for docs/agent.md and `stix-agent knobs`
+}
+
+var (
+	mu    sync.Mutex
+	knobs = map[string]Knob{}
+)
+
+func register(name, doc string) Knob {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := knobs[name]; dup {
+		// Declaring a knob twice is a programming error caught by every test run; keep the first.
+		return knobs[name]
+	}
+	k := Knob{Name: name, Doc: doc}
+	knobs[name] = k
+	return k
+}
+
+// All returns every declared knob, sorted by name.
+func All() []Knob {
+	mu.Lock()
+	defer mu.Unlock()
+	out := make([]Knob, 0, len(knobs))
+	for _, k := range knobs {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// StringKnob is a knob whose value is used as text.
+type StringKnob struct{ Knob }
+
+// String declares a text knob.
+func String(name, doc string) StringKnob { return StringKnob{register(name, doc)} }
+
+// Get returns the variable's value ("" when unset).
+func (k StringKnob) Get() string { return os.Getenv(k.Name) }
+
+// DurationKnob is a knob holding a Go duration ("100ms", "1m").
+type DurationKnob struct {
+	Knob
+	Default time.Duration
+}
+
+// Duration declares a duration knob with a default used when the variable is unset or empty.
+func Duration(name, doc string, def time.Duration) DurationKnob {
+	return DurationKnob{register(name, doc), def}
+}
+
+// Get returns the knob's duration, its default when unset, or an error naming the variable when the value is
+// not a positive Go duration.
+func (k DurationKnob) Get() (time.Duration, error) {
+	v := os.Getenv(k.Name)
+	if v == "" {
+		return k.Default, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("environment variable %s=%q: want a positive duration such as 100ms or 1m", k.Name, v)
+	}
+	return d, nil
+}
+
+// The agent's knobs. Declared here, not in the packages that read them, so that the full list is in one file.
+var (
+	// FakeGPUs makes fingerprint.Detect report GPUs that are not there, for tests: "H100:8" or "T4:1,L4:2".
+	FakeGPUs = String("STIX_FAKE_GPUS",
+		`report fake GPUs instead of asking nvidia-smi, e.g. "H100:8" (tests)`)
+	// IdleUnit is the length of one autostop "minute"; tests shorten it to e.g. 100ms.
+	IdleUnit = Duration("STIX_IDLE_UNIT",
+		"length of one autostop idle minute (default 1m; tests use e.g. 100ms); --idle-unit wins", time.Minute)
+)

@@ -1,0 +1,114 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stix-run/stix/internal/agent/proc"
+)
+
+// TestRestartAfterKill9: the head agent dies with kill -9 while jobs run. The restarted agent keeps finished
+// jobs' states, adopts the job whose processes still run (its output keeps flowing into the same log), marks the
+// job whose processes died meanwhile FAILED_DRIVER, and still runs the pending job.
+func TestRestartAfterKill9(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, "restart", []nodeOpts{{cpus: 4}})
+	a := c.agents[0]
+	gate := filepath.Join(t.TempDir(), "gate")
+
+	done := c.submit(t, JobSpec{Run: "echo done"})
+	c.waitStatus(t, done, StatusSucceeded)
+	survivor := c.submit(t, JobSpec{Name: "survivor", DemandPerNode: Demand{CPUs: 1},
+		Run: fmt.Sprintf("echo before; while [ ! -f %s ]; do sleep 0.02; done; echo after; exit 7", gate)})
+	victim := c.submit(t, JobSpec{DemandPerNode: Demand{CPUs: 1}, Run: "sleep 600"})
+	pending := c.submit(t, JobSpec{DemandPerNode: Demand{CPUs: 4}, Run: "echo finally"})
+	c.waitStatus(t, survivor, StatusRunning)
+	c.waitStatus(t, victim, StatusRunning)
+	poll(t, 10*time.Second, "the survivor's first line", func() bool {
+		return strings.Contains(c.logs(t, survivor, false, 0), "before")
+	})
+
+	a.kill9()
+	// While no agent watches, the victim's whole process group (its exit-code wrapper included) is killed.
+	var rec procRecord
+	b, err := os.ReadFile(filepath.Join(a.dir, "procs", fmt.Sprintf("job%d-run-0.json", victim)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(-rec.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 10*time.Second, "the victim's group to die", func() bool { return !proc.GroupAlive(rec.PID) })
+
+	a.start()
+	c.head = a.client
+	if j, _ := c.head.Job(ctxT(t), done); j.Status != StatusSucceeded {
+		t.Errorf("finished job is %s after the restart", j.Status)
+	}
+	j := c.waitStatus(t, victim, StatusFailedDriver)
+	if !strings.Contains(j.Message, "without an exit code") {
+		t.Errorf("victim's message = %q", j.Message)
+	}
+	if j, _ := c.head.Job(ctxT(t), survivor); j.Status != StatusRunning {
+		t.Fatalf("survivor is %s after the restart, want RUNNING", j.Status)
+	}
+	if j, _ := c.head.Job(ctxT(t), pending); j.Status != StatusPending {
+		t.Fatalf("pending job is %s after the restart, want PENDING", j.Status)
+	}
+	os.WriteFile(gate, nil, 0o600)
+	j = c.waitStatus(t, survivor, StatusFailed)
+	if j.ExitCode == nil || *j.ExitCode != 7 {
+		t.Errorf("survivor's exit code = %v, want 7 from its rc file", j.ExitCode)
+	}
+	logs := c.logs(t, survivor, false, 0)
+	if strings.Count(logs, "before\n") != 1 || strings.Count(logs, "after\n") != 1 {
+		t.Errorf("survivor's log across the restart = %q", logs)
+	}
+	c.waitStatus(t, pending, StatusSucceeded)
+	if got := c.logs(t, pending, false, 0); !strings.HasSuffix(got, "finally\n") {
+		t.Errorf("pending job's log = %q", got)
+	}
+	// Job ids continue after the restart.
+	if id := c.submit(t, JobSpec{Run: "true"}); id != pending+1 {
+		t.Errorf("next job id = %d, want %d", id, pending+1)
+	}
+}
+
+// TestWorkerRestartKeepsJob: a worker agent restarts (SIGTERM, which leaves its jobs alone) while its rank runs;
+// the head keeps waiting, pulls the rest of the output from the new agent, and the job succeeds.
+func TestWorkerRestartKeepsJob(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, "wrestart", []nodeOpts{{cpus: 1}, {cpus: 1}})
+	gate := filepath.Join(t.TempDir(), "gate")
+	id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
+		Run: fmt.Sprintf("echo one $SKYPILOT_NODE_RANK; while [ ! -f %s ]; do sleep 0.02; done; echo two $SKYPILOT_NODE_RANK", gate)})
+	poll(t, 10*time.Second, "both ranks' first line", func() bool {
+		l := c.logs(t, id, false, 0)
+		return strings.Contains(l, "one 0") && strings.Contains(l, "one 1")
+	})
+	w := c.agents[1]
+	addr := w.addr
+	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = w.cmd.Wait()
+	// The head knows the worker by address; restart it on the same one.
+	w.startOn(addr)
+	os.WriteFile(gate, nil, 0o600)
+	c.waitStatus(t, id, StatusSucceeded)
+	logs := c.logs(t, id, false, 0)
+	for _, want := range []string{"one 0", "one 1", "two 0", "two 1"} {
+		if strings.Count(logs, want+"\n") != 1 {
+			t.Errorf("log has %q %d times:\n%s", want, strings.Count(logs, want+"\n"), logs)
+		}
+	}
+}

@@ -1,0 +1,395 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// nodeLostAfter is how long a node's agent may stay unreachable before its processes count as lost.
+const nodeLostAfter = 60 * time.Second
+
+// pumpDrain bounds the wait for a process's last output once it has ended.
+const pumpDrain = 10 * time.Second
+
+// jobRun is a job the head has started: its supervisor's handle.
+type jobRun struct {
+	id         int64
+	spec       JobSpec
+	place      []Assignment
+	taskID     string
+	cancelCh   chan struct{}
+	cancelOnce sync.Once
+	finished   chan struct{} // closed when the supervisor is done: status recorded, log complete
+}
+
+func newJobRun(row jobRow) *jobRun {
+	return &jobRun{id: row.ID, spec: row.spec, place: row.place, taskID: row.TaskID,
+		cancelCh: make(chan struct{}), finished: make(chan struct{})}
+}
+
+func (r *jobRun) requestCancel() { r.cancelOnce.Do(func() { close(r.cancelCh) }) }
+
+func (r *jobRun) cancelRequested() bool {
+	select {
+	case <-r.cancelCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// startRun registers r as running, takes its resources, creates its log and starts its supervisor. The log
+// exists before the job shows as started, so a follower never waits for it. Called with mu held.
+func (h *head) startRun(r *jobRun, status JobStatus, resume bool) {
+	h.running[r.id] = r
+	h.free.apply(r.place, r.spec.DemandPerNode, -1)
+	logs, err := openJobLogs(jobLogDir(h.a.dir, r.id))
+	h.wg.Add(1)
+	go h.supervise(r, status, resume, logs, err)
+}
+
+func (h *head) supervise(r *jobRun, status JobStatus, resume bool, logs *jobLogs, logErr error) {
+	defer h.wg.Done()
+	defer close(r.finished)
+	if logErr != nil {
+		h.finishJob(r, outcome{Status: StatusFailedDriver, Message: logErr.Error()})
+		return
+	}
+	defer logs.Close()
+	o, ok := h.runJob(r, status, resume, logs)
+	if !ok {
+		return // the agent is stopping: the job stays as it is for the next agent to adopt
+	}
+	h.finishJob(r, o)
+}
+
+// rankProc is one process of a gang: a node's setup or a rank's run.
+type rankProc struct {
+	node   int
+	api    procAPI
+	spec   ProcSpec
+	raw    string // file name under the job's tasks/
+	prefix func(pid int) string
+}
+
+// runJob runs setup (when the job is at that phase) then run, and returns how the job ended; ok is false when
+// the agent is stopping.
+func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (outcome, bool) {
+	h.mu.Lock()
+	c, nodes, full := h.cluster, slices.Clone(h.nodes), h.full
+	h.mu.Unlock()
+	for _, a := range r.place {
+		if a.Node >= len(nodes) {
+			return outcome{Status: StatusFailedDriver,
+				Message: fmt.Sprintf("node %d left the cluster while the job ran on it", a.Node)}, true
+		}
+	}
+	base := jobEnv(r.id, r.spec, c, r.taskID)
+	if status == StatusSettingUp {
+		procs := make([]rankProc, len(c.Nodes))
+		for i, n := range c.Nodes {
+			procs[i] = rankProc{node: i, api: nodes[i], raw: "setup-" + nodeName(i) + ".log",
+				spec:   ProcSpec{ID: fmt.Sprintf("job%d-setup-%d", r.id, i), Script: r.spec.Setup, Env: setupEnv(base, r.spec, c, i), Workdir: r.spec.Workdir},
+				prefix: func(pid int) string { return setupPrefix(i, pid, n.IP) }}
+		}
+		g := h.gang(r, procs, resume, logs)
+		switch {
+		case g.aborted:
+			return outcome{}, false
+		case g.cancelled:
+			h.release(procs)
+			return outcome{Status: StatusCancelled}, true
+		case g.lost:
+			h.release(procs)
+			logs.line("ERROR: Job %d's setup lost track of its processes: %s", r.id, g.msg)
+			return outcome{Status: StatusFailedDriver, Message: g.msg}, true
+		case g.failed >= 0:
+			h.release(procs)
+			f := procs[g.failed]
+			logs.line("ERROR: Job %d's setup failed on %s (pid=%d, returncode=%d). See the setup output above.",
+				r.id, nodeName(f.node), g.pids[g.failed], g.code)
+			return outcome{Status: StatusFailedSetup, ExitCode: &g.code, FailedRank: &f.node,
+				Message: fmt.Sprintf("setup failed on node %d with exit code %d", f.node, g.code)}, true
+		}
+		if r.cancelRequested() {
+			h.release(procs)
+			return outcome{Status: StatusCancelled}, true
+		}
+		if err := h.store.setRunning(h.ctx, r.id, time.Now()); err != nil {
+			return outcome{}, false
+		}
+		h.notify()
+		h.release(procs)
+		resume = false // the run processes were never started
+	}
+	procs := make([]rankProc, len(r.place))
+	for rank, a := range r.place {
+		n := c.Nodes[a.Node]
+		hasDevices := a.Node < len(full) && len(full[a.Node].Devices) > 0
+		procs[rank] = rankProc{node: a.Node, api: nodes[a.Node],
+			raw: fmt.Sprintf("%d-%s.log", rank, nodeName(a.Node)),
+			spec: ProcSpec{ID: fmt.Sprintf("job%d-run-%d", r.id, rank), Script: r.spec.Run,
+				Env: runEnv(base, r.spec, c, r.place, rank, hasDevices), Workdir: r.spec.Workdir},
+			prefix: func(pid int) string {
+				return runPrefix(len(c.Nodes), r.spec.Name, a.Node, rank, pid, n.IP)
+			}}
+	}
+	g := h.gang(r, procs, resume, logs)
+	if g.aborted {
+		return outcome{}, false
+	}
+	defer h.release(procs)
+	switch {
+	case g.cancelled:
+		return outcome{Status: StatusCancelled}, true
+	case g.lost:
+		logs.line("ERROR: Job %d lost track of its processes: %s", r.id, g.msg)
+		return outcome{Status: StatusFailedDriver, Message: g.msg}, true
+	case g.failed >= 0:
+		logs.line("ERROR: Job %d failed with return code list: %s", r.id, formatCodes(g.codes))
+		rank := g.failed
+		return outcome{Status: StatusFailed, ExitCode: &g.code, FailedRank: &rank,
+			Message: fmt.Sprintf("rank %d exited with code %d", rank, g.code)}, true
+	}
+	zero := 0
+	return outcome{Status: StatusSucceeded, ExitCode: &zero}, true
+}
+
+func formatCodes(codes []int) string {
+	s := make([]string, len(codes))
+	for i, c := range codes {
+		s[i] = fmt.Sprint(c)
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// gangResult is how a gang of processes ended.
+type gangResult struct {
+	aborted   bool // the agent is stopping; nothing was killed
+	cancelled bool
+	lost      bool // a process could not be started, reached or accounted for
+	msg       string
+	failed    int // index of the first process that exited non-zero, -1 if none
+	code      int
+	codes     []int // every process's exit code, -1 when unknown
+	pids      []int
+}
+
+type waitResult struct {
+	i   int
+	st  ProcStatus
+	err error
+}
+
+// gang starts (or, resuming, looks up) the processes in parallel, streams their output into the job's logs and
+// waits for all of them. The first failure or a cancel request kills the others' process groups: SIGTERM, then
+// SIGKILL after the grace period.
+func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gangResult {
+	ctx := h.ctx
+	n := len(procs)
+	res := gangResult{failed: -1, codes: make([]int, n), pids: make([]int, n)}
+	for i := range res.codes {
+		res.codes[i] = -1
+	}
+	started := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Go(func() {
+			var st ProcStatus
+			var err error
+			if resume {
+				st, err = p.api.Proc(ctx, p.spec.ID, false)
+			} else {
+				st, err = p.api.StartProc(ctx, p.spec)
+			}
+			if err == nil {
+				res.pids[i], started[i] = st.PID, true
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		res.aborted = true
+		return res
+	}
+
+	pumpCtx, stopPumps := context.WithCancel(ctx)
+	var pumps sync.WaitGroup
+	defer func() {
+		stopPumps()
+		pumps.Wait()
+	}()
+	results := make(chan waitResult, n)
+	for i, p := range procs {
+		if !started[i] {
+			results <- waitResult{i: i, err: errs[i]}
+			continue
+		}
+		pumps.Go(func() { h.pump(pumpCtx, p, res.pids[i], logs) })
+		go func() {
+			st, err := waitProc(ctx, p)
+			results <- waitResult{i, st, err}
+		}()
+	}
+
+	cancelCh := r.cancelCh
+	var killTimer <-chan time.Time
+	killing := false
+	done := make([]bool, n)
+	signal := func(sig string) {
+		var sg sync.WaitGroup
+		for i, p := range procs {
+			if started[i] && !done[i] {
+				sg.Go(func() {
+					sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					defer cancel()
+					if err := p.api.SignalProc(sctx, p.spec.ID, sig); err != nil && ctx.Err() == nil {
+						h.a.log.Warn("signal job process", "process", p.spec.ID, "signal", sig, "err", err)
+					}
+				})
+			}
+		}
+		sg.Wait()
+	}
+	kill := func() {
+		if !killing {
+			killing = true
+			signal("TERM")
+			killTimer = time.After(h.a.killGrace)
+		}
+	}
+	for remaining := n; remaining > 0; {
+		select {
+		case w := <-results:
+			remaining--
+			done[w.i] = true
+			switch {
+			case w.err != nil && ctx.Err() != nil:
+				res.aborted = true
+				return res // the supervisor's waits end with the agent; the processes keep running
+			case w.err != nil:
+				if !res.lost {
+					res.lost, res.msg = true, fmt.Sprintf("%s on node %d: %v", procs[w.i].spec.ID, procs[w.i].node, w.err)
+				}
+				kill()
+			case w.st.State == ProcLost:
+				if !res.lost {
+					res.lost = true
+					res.msg = fmt.Sprintf("%s on node %d ended without an exit code while no agent watched it",
+						procs[w.i].spec.ID, procs[w.i].node)
+				}
+				kill()
+			default:
+				res.codes[w.i] = w.st.ExitCode
+				if w.st.ExitCode != 0 && res.failed < 0 && !killing {
+					res.failed, res.code = w.i, w.st.ExitCode
+				}
+				if w.st.ExitCode != 0 {
+					kill()
+				}
+			}
+		case <-cancelCh:
+			cancelCh = nil
+			if !killing {
+				res.cancelled = true
+			}
+			kill()
+		case <-killTimer:
+			killTimer = nil
+			signal("KILL")
+		case <-ctx.Done():
+			res.aborted = true
+			return res
+		}
+	}
+	// Every process has ended; give the pumps the time to pull the last of their output (the deferred wait
+	// collects them after a stop).
+	drained := make(chan struct{})
+	go func() { pumps.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(pumpDrain):
+	case <-ctx.Done():
+		res.aborted = true
+	}
+	return res
+}
+
+// waitProc waits for a process to end, riding out a node agent's restart.
+func waitProc(ctx context.Context, p rankProc) (ProcStatus, error) {
+	lastContact := time.Now()
+	backoff := 100 * time.Millisecond
+	for {
+		st, err := p.api.Proc(ctx, p.spec.ID, true)
+		if err == nil && st.State != ProcRunning {
+			return st, nil
+		}
+		if err == nil {
+			lastContact = time.Now()
+			continue
+		}
+		if ctx.Err() != nil || errors.Is(err, ErrNotFound) || time.Since(lastContact) > nodeLostAfter {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// pump pulls a process's output into the job's logs from where the last pull stopped, until the process has
+// ended and its output is complete.
+func (h *head) pump(ctx context.Context, p rankProc, pid int, logs *jobLogs) {
+	w, offset, err := logs.writer(p.raw, p.prefix(pid))
+	if err != nil {
+		h.a.log.Error("open task log", "process", p.spec.ID, "err", err)
+		return
+	}
+	defer w.Close()
+	backoff := 100 * time.Millisecond
+	for {
+		off, err := p.api.ProcOutput(ctx, p.spec.ID, offset, true, w)
+		offset = off
+		if ctx.Err() != nil || errors.Is(err, ErrNotFound) {
+			return
+		}
+		if err == nil {
+			// The stream ends when the process has ended and its output is drained, or early when the node's
+			// agent stops; only the first is the end.
+			if st, err := p.api.Proc(ctx, p.spec.ID, false); err == nil && st.State != ProcRunning {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// release deletes finished processes' files on their nodes; their output is in the head's logs now.
+func (h *head) release(procs []rankProc) {
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+			defer cancel()
+			if err := p.api.ReleaseProc(ctx, p.spec.ID); err != nil && !errors.Is(err, ErrNotFound) && h.ctx.Err() == nil {
+				h.a.log.Warn("release job process", "process", p.spec.ID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}

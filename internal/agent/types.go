@@ -1,0 +1,204 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/stix-run/stix/internal/agent/fingerprint"
+)
+
+// Version is the agent's version, set at link time (-X github.com/stix-run/stix/internal/agent.Version=...).
+var Version = "dev"
+
+// JobStatus is a job's state; the values are SkyPilot's.
+type JobStatus string
+
+// The job states, in SkyPilot's order.
+const (
+	StatusInit         JobStatus = "INIT"
+	StatusPending      JobStatus = "PENDING"
+	StatusSettingUp    JobStatus = "SETTING_UP"
+	StatusRunning      JobStatus = "RUNNING"
+	StatusSucceeded    JobStatus = "SUCCEEDED"
+	StatusFailed       JobStatus = "FAILED"
+	StatusFailedSetup  JobStatus = "FAILED_SETUP"
+	StatusFailedDriver JobStatus = "FAILED_DRIVER"
+	StatusCancelled    JobStatus = "CANCELLED"
+)
+
+// Finished reports whether s is terminal: the job will not change again.
+func (s JobStatus) Finished() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusFailedSetup, StatusFailedDriver, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Demand is what a job needs on each of its nodes.
+type Demand struct {
+	CPUs         float64            `json:"cpus,omitempty"`
+	Accelerators map[string]float64 `json:"accelerators,omitempty"` // e.g. {"H100": 8} or {"T4": 0.5}
+}
+
+// JobSpec is a job submission.
+type JobSpec struct {
+	Name          string            `json:"name,omitempty"`
+	User          string            `json:"user,omitempty"`
+	NumNodes      int               `json:"num_nodes,omitempty"` // default 1
+	DemandPerNode Demand            `json:"demand_per_node"`
+	Setup         string            `json:"setup,omitempty"` // run on every cluster node before run
+	Run           string            `json:"run"`
+	Envs          map[string]string `json:"envs,omitempty"`
+	Secrets       map[string]string `json:"secrets,omitempty"` // never logged, stored only until the job ends
+	Workdir       string            `json:"workdir,omitempty"` // relative to the node's DIR; default DIR/sky_workdir if present, else DIR
+	ResourcesStr  string            `json:"resources_str,omitempty"`
+	// RunTimestamp is SkyPilot's run id, "sky-2006-01-02-15-04-05-000000", the first part of SKYPILOT_TASK_ID;
+	// the agent makes one from the submission time when it is empty.
+	RunTimestamp string `json:"run_timestamp,omitempty"`
+}
+
+// SubmitResponse answers POST /v1/jobs.
+type SubmitResponse struct {
+	JobID int64 `json:"job_id"`
+}
+
+// Job is a job as GET /v1/jobs reports it.
+type Job struct {
+	ID           int64      `json:"id"`
+	Name         string     `json:"name"`
+	User         string     `json:"user"`
+	Status       JobStatus  `json:"status"`
+	SubmittedAt  time.Time  `json:"submitted_at"`
+	StartedAt    *time.Time `json:"started_at,omitempty"`
+	EndedAt      *time.Time `json:"ended_at,omitempty"`
+	ExitCode     *int       `json:"exit_code,omitempty"`
+	FailedRank   *int       `json:"failed_rank,omitempty"`
+	NumNodes     int        `json:"num_nodes"`
+	ResourcesStr string     `json:"resources_str"`
+	TaskID       string     `json:"task_id"`         // SKYPILOT_TASK_ID
+	Nodes        []int      `json:"nodes,omitempty"` // cluster node ranks running the job, in job-rank order
+	Message      string     `json:"message,omitempty"`
+}
+
+// JobsQuery filters GET /v1/jobs.
+type JobsQuery struct {
+	SkipFinished bool
+	User         string
+}
+
+// CancelRequest asks POST /v1/jobs/cancel to cancel jobs by id, or all unfinished jobs (of User, when set).
+type CancelRequest struct {
+	IDs  []int64 `json:"ids,omitempty"`
+	All  bool    `json:"all,omitempty"`
+	User string  `json:"user,omitempty"`
+}
+
+// CancelResult says what happened to each job named or selected.
+type CancelResult struct {
+	Jobs []CancelOutcome `json:"jobs"`
+}
+
+// CancelOutcome is one job's result. Cancelling a finished job changes nothing and says so.
+type CancelOutcome struct {
+	ID        int64     `json:"id"`
+	Cancelled bool      `json:"cancelled"`
+	Status    JobStatus `json:"status,omitempty"` // after the request
+	Message   string    `json:"message,omitempty"`
+}
+
+// ClusterConfig tells the head about its cluster (POST /v1/cluster); sending it again replaces it.
+type ClusterConfig struct {
+	ClusterName string          `json:"cluster_name"`
+	Cloud       string          `json:"cloud,omitempty"`
+	Region      string          `json:"region,omitempty"`
+	Zone        string          `json:"zone,omitempty"`
+	User        string          `json:"user,omitempty"`
+	Nodes       []Node          `json:"nodes"`
+	Autostop    *AutostopConfig `json:"autostop,omitempty"`
+}
+
+// Node is one cluster node. Rank 0 is the head. Resources left empty (cpus 0) are asked of the node's agent.
+type Node struct {
+	Rank      int                   `json:"rank"`
+	IP        string                `json:"ip"`
+	AgentAddr string                `json:"agent_addr"`
+	Resources fingerprint.Resources `json:"resources"`
+}
+
+// AutostopConfig is the head's autostop setting. The hook runs, once, when the cluster has had no unfinished
+// job for IdleMinutes (the minute's length is --idle-unit): DownHook when Down is set and DownHook is given,
+// else Hook. The hook also sees STIX_AUTOSTOP_ACTION=stop or down.
+type AutostopConfig struct {
+	IdleMinutes int      `json:"idle_minutes"` // -1: off
+	Down        bool     `json:"down,omitempty"`
+	Hook        []string `json:"hook,omitempty"`
+	DownHook    []string `json:"down_hook,omitempty"`
+}
+
+// AutostopRequest changes the autostop setting (POST /v1/autostop). Cancel turns autostop off; hooks left
+// empty keep the configured ones.
+type AutostopRequest struct {
+	IdleMinutes int      `json:"idle_minutes"`
+	Down        bool     `json:"down,omitempty"`
+	Cancel      bool     `json:"cancel,omitempty"`
+	Hook        []string `json:"hook,omitempty"`
+	DownHook    []string `json:"down_hook,omitempty"`
+}
+
+// AutostopStatus reports the setting and the idle timer (GET /v1/autostop).
+type AutostopStatus struct {
+	AutostopConfig
+	Busy      bool       `json:"busy"`                 // some job is unfinished
+	IdleSince *time.Time `json:"idle_since,omitempty"` // when the cluster last became idle
+	FiresAt   *time.Time `json:"fires_at,omitempty"`   // when the hook will run, if nothing changes
+	Fired     bool       `json:"fired"`                // the hook ran for this idle period
+}
+
+// Health answers GET /v1/health.
+type Health struct {
+	Version     string                `json:"version"`
+	PID         int                   `json:"pid"`
+	StartedAt   time.Time             `json:"started_at"`
+	Dir         string                `json:"dir"`
+	Resources   fingerprint.Resources `json:"resources"`
+	Head        bool                  `json:"head"` // holds a job table
+	ClusterName string                `json:"cluster_name,omitempty"`
+}
+
+// ProcSpec starts one process of a job on a node (POST /v1/procs): a rank's run or a node's setup.
+type ProcSpec struct {
+	ID      string            `json:"id"`     // unique on the node; starting an existing id returns it
+	Script  string            `json:"script"` // bash source
+	Env     map[string]string `json:"env,omitempty"`
+	Workdir string            `json:"workdir,omitempty"`
+}
+
+// ProcState is a node process's state.
+type ProcState string
+
+// Process states. Lost: the process is gone and left no exit code (killed with its wrapper while no agent was
+// watching).
+const (
+	ProcRunning ProcState = "running"
+	ProcExited  ProcState = "exited"
+	ProcLost    ProcState = "lost"
+)
+
+// ProcStatus describes a node process.
+type ProcStatus struct {
+	ID        string    `json:"id"`
+	PID       int       `json:"pid"`
+	StartedAt time.Time `json:"started_at"`
+	State     ProcState `json:"state"`
+	ExitCode  int       `json:"exit_code"` // valid when exited
+}
+
+// SignalRequest signals a process's group (POST /v1/procs/{id}/signal): "TERM", "KILL" or "INT".
+type SignalRequest struct {
+	Signal string `json:"signal"`
+}
+
+// errorBody is every error response's body.
+type errorBody struct {
+	Error string `json:"error"`
+}

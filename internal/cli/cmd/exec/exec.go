@@ -1,0 +1,104 @@
+// Package exec implements `stix exec`: run a task or command on an existing cluster, skipping provisioning and setup.
+package exec
+
+import (
+	"context"
+	"github.com/spf13/cobra"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cli/taskflags"
+)
+
+// ExecOptions are the parsed flags and arguments of `stix exec`.
+type ExecOptions struct {
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (cli.Client, error)
+
+	// Cluster is the first positional argument (or the hidden -c/--cluster, for symmetry with launch).
+	Cluster string
+	// Task is the entrypoint (never empty) with the task flags. --cpus, --memory, --disk-size, --disk-tier and
+	// --ports are accepted but ignored with a warning, as in SkyPilot: exec provisions nothing.
+	Task      taskflags.Task
+	DetachRun bool // -d: return once the job is submitted
+	Async     bool
+	GitURL    string
+	GitRef    string
+}
+
+// NewCmdExec builds `stix exec`. runF, when not nil, replaces the real run (the test seam).
+func NewCmdExec(f *cli.Factory, runF func(*ExecOptions) error) *cobra.Command {
+	opts := &ExecOptions{IO: f.IOStreams, Client: f.Client}
+	var task *taskflags.Flags
+	var clusterFlag string
+	cmd := &cobra.Command{
+		Use:   "exec [flags] CLUSTER ENTRYPOINT...",
+		Short: "Run a task or command on an existing cluster",
+		Long: "Run a task or command on an existing cluster: the workdir is synced and the task is queued,\n" +
+			"without provisioning, setup or file mounts. Use `stix launch` again when those change.\n\n" +
+			"ENTRYPOINT is a task YAML file or a shell command, as for `stix launch`.",
+		Example: "  stix exec mycluster task.yaml\n" +
+			"  stix exec mycluster --gpus V100:1 python train.py\n" +
+			"  stix exec mycluster --env WANDB_API_KEY python train.py",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("cluster") {
+				opts.Cluster = clusterFlag
+			} else if len(args) > 0 {
+				opts.Cluster, args = args[0], args[1:]
+			}
+			if opts.Cluster == "" {
+				return cli.FlagErrorf("missing argument CLUSTER")
+			}
+			if len(args) == 0 {
+				return cli.FlagErrorf("missing argument ENTRYPOINT: a task YAML or a command")
+			}
+			var err error
+			if opts.Task, err = task.Resolve(cmd, f.IOStreams, f.Getenv, args); err != nil {
+				return err
+			}
+			if opts.GitURL != "" && opts.Task.Overrides.Workdir != nil {
+				return cli.FlagErrorf("cannot use --git-url together with --workdir")
+			}
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return execRun(opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVarP(&clusterFlag, "cluster", "c", "", "The cluster, same as the CLUSTER argument")
+	_ = fs.MarkHidden("cluster")
+	fs.BoolVarP(&opts.DetachRun, "detach-run", "d", false, "Return as soon as the job is submitted; do not stream its logs")
+	cli.AddAsync(fs, &opts.Async)
+	fs.StringVar(&opts.GitURL, "git-url", "", "Git repository to use as the workdir")
+	fs.StringVar(&opts.GitRef, "git-ref", "", "Git branch, tag or commit to check out with --git-url")
+	task = taskflags.Add(cmd, taskflags.WithName())
+	return cmd
+}
+
+func execRun(opts *ExecOptions) error {
+	task, notices, err := opts.Task.LoadOne()
+	if err != nil {
+		return err
+	}
+	cli.PrintNotices(opts.IO, notices)
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	command := "stix exec " + opts.Cluster + " " + opts.Task.Entrypoint.Command
+	if opts.Task.Entrypoint.IsYAML() {
+		command = "stix exec " + opts.Cluster + " " + opts.Task.Entrypoint.YAMLPath
+	}
+	res, err := client.Exec(opts.Ctx, opts.Cluster, task, api.ExecOptions{Command: command})
+	if err != nil {
+		return err
+	}
+	if opts.DetachRun {
+		cli.PrintJobHints(opts.IO, res.ClusterName, res.JobID)
+		return nil
+	}
+	return cli.FollowJob(opts.Ctx, opts.IO, client, res.ClusterName, res.JobID)
+}

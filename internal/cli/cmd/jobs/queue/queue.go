@@ -1,0 +1,67 @@
+// Package queue implements `stix jobs queue`: list managed jobs and their states.
+package queue
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stix-run/stix/internal/cli"
+)
+
+// DefaultLimit is how many jobs are listed without -l or -a, as SkyPilot's.
+const DefaultLimit = 50
+
+// QueueOptions are the parsed flags and arguments of `stix jobs queue`.
+type QueueOptions struct {
+	IO  *cli.IOStreams
+	Now func() time.Time
+
+	Verbose      bool // -v: every column (infra, cluster, failure reason, ...)
+	Refresh      bool // -r: restart a stopped jobs controller to get the latest states
+	SkipFinished bool // -s: only jobs still in progress
+	AllUsers     bool // -u
+	// Limit is how many of the latest jobs to show; 0 (set by -a/--all) shows all.
+	Limit  int
+	Output cli.OutputFormat
+}
+
+// NewCmdQueue builds `stix jobs queue`. runF, when not nil, replaces the real run (the test seam).
+func NewCmdQueue(f *cli.Factory, runF func(*QueueOptions) error) *cobra.Command {
+	opts := &QueueOptions{IO: f.IOStreams, Now: f.Now}
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "queue [flags]",
+		Short: "Show managed jobs and their states",
+		Long: "Show managed jobs: PENDING, STARTING, RUNNING, RECOVERING, SUCCEEDED, CANCELLING, CANCELLED, FAILED,\n" +
+			"FAILED_SETUP, FAILED_PRECHECKS, FAILED_NO_RESOURCE or FAILED_CONTROLLER. For why a job failed, see\n" +
+			"`stix jobs logs --controller JOB_ID`.",
+		Example: "  stix jobs queue\n  stix jobs queue -s -l 10\n  stix jobs queue -o json",
+		Args:    cli.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Limit < 1 {
+				return cli.FlagErrorf("-l/--limit must be at least 1 (use -a/--all for every job), got %d", opts.Limit)
+			}
+			if all {
+				opts.Limit = 0
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return queueRun(opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "Show all information in full")
+	fs.IntVarP(&opts.Limit, "limit", "l", DefaultLimit, "Show the latest N jobs (-a for all)")
+	fs.BoolVarP(&opts.Refresh, "refresh", "r", false, "Query the latest states, restarting the jobs controller if it is stopped")
+	fs.BoolVarP(&opts.SkipFinished, "skip-finished", "s", false, "Show only jobs in progress")
+	fs.BoolVarP(&opts.AllUsers, "all-users", "u", false, "Show the jobs of all users")
+	fs.BoolVarP(&all, "all", "a", false, "Show all jobs, with no limit")
+	cli.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func queueRun(opts *QueueOptions) error {
+	return cli.NotImplemented("jobs queue")
+}

@@ -1,0 +1,78 @@
+// Package logs implements `stix serve logs`: tail or download the logs of a service's parts.
+package logs
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/stix-run/stix/internal/cli"
+)
+
+// LogsOptions are the parsed flags and arguments of `stix serve logs`. Tailing needs exactly one target
+// (Controller, LoadBalancer or one replica); SyncDown accepts any mix, and none means all of them.
+type LogsOptions struct {
+	IO *cli.IOStreams
+
+	ServiceName  string
+	ReplicaIDs   []int
+	Controller   bool
+	LoadBalancer bool
+	SyncDown     bool // -s: download instead of tailing
+	Follow       bool // --follow (default) / --no-follow; --tail turns following off, as in SkyPilot
+	// Tail is --tail N; nil prints everything.
+	Tail *int
+}
+
+// NewCmdLogs builds `stix serve logs`. runF, when not nil, replaces the real run (the test seam).
+func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
+	opts := &LogsOptions{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "logs [flags] SERVICE_NAME [REPLICA_ID]...",
+		Short: "Tail or download the logs of a service",
+		Long: "Tail the logs of one part of a service (the controller, the load balancer or one replica), or\n" +
+			"download the logs of several parts with -s/--sync-down.",
+		Example: "  stix serve logs --controller llm\n  stix serve logs llm 1\n  stix serve logs --tail 100 --load-balancer llm\n  stix serve logs -s llm 1 3 --controller",
+		Args:    cli.MinArgs(1, "SERVICE_NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ServiceName = args[0]
+			var err error
+			if opts.ReplicaIDs, err = cli.ParseInts(args[1:], "replica ID"); err != nil {
+				return err
+			}
+			if opts.Tail != nil {
+				if *opts.Tail < 0 {
+					return cli.FlagErrorf("--tail must be 0 or more, got %d", *opts.Tail)
+				}
+				opts.Follow = false
+			}
+			if !opts.SyncDown {
+				targets := len(opts.ReplicaIDs)
+				for _, on := range []bool{opts.Controller, opts.LoadBalancer} {
+					if on {
+						targets++
+					}
+				}
+				switch {
+				case targets == 0:
+					return cli.FlagErrorf("name what to tail: --controller, --load-balancer or a REPLICA_ID")
+				case targets > 1:
+					return cli.FlagErrorf("can tail only one of the controller, the load balancer or one replica; use -s/--sync-down to download several")
+				}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return logsRun(opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&opts.Controller, "controller", false, "The controller's logs")
+	fs.BoolVar(&opts.LoadBalancer, "load-balancer", false, "The load balancer's logs")
+	fs.BoolVarP(&opts.SyncDown, "sync-down", "s", false, "Download the logs (all parts unless narrowed) instead of tailing")
+	cli.AddNegatableBool(fs, &opts.Follow, "follow", true, "Follow the logs", "Print the logs so far and exit")
+	cli.AddIntPtr(fs, &opts.Tail, "tail", "", "Show only the last N lines (disables --follow)")
+	return cmd
+}
+
+func logsRun(opts *LogsOptions) error {
+	return cli.NotImplemented("serve logs")
+}

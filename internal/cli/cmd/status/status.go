@@ -1,0 +1,150 @@
+// Package status implements `stix status`: list clusters with their state, resources and autostop.
+package status
+
+import (
+	"context"
+	"fmt"
+	"github.com/stix-run/stix/api"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stix-run/stix/internal/cli"
+)
+
+// StatusOptions are the parsed flags and arguments of `stix status`.
+type StatusOptions struct {
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (cli.Client, error)
+	Now    func() time.Time // for the LAUNCHED column's relative times
+
+	// Clusters are names or glob patterns to show; empty shows all of the user's clusters.
+	Clusters []string
+	Verbose  bool // -v, or the older -a/--all: show every column in full
+	Refresh  bool // -r: query the providers for the latest state before printing
+	AllUsers bool // -u: include clusters of other users
+	// IP prints only the head node's IP of the one cluster named. Endpoints prints all its exposed endpoints,
+	// Endpoint (when not nil) only the URL of that port. They exclude each other and --refresh.
+	IP              bool
+	Endpoints       bool
+	Endpoint        *int
+	ShowManagedJobs bool // --show-managed-jobs (default on): also list in-progress managed jobs
+	ShowServices    bool // --show-services (default on): also list services
+	ShowPools       bool // --show-pools (default on): also list pools
+	Output          cli.OutputFormat
+}
+
+// NewCmdStatus builds `stix status`. runF, when not nil, replaces the real run (the test seam).
+func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Command {
+	opts := &StatusOptions{IO: f.IOStreams, Client: f.Client, Now: f.Now}
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "status [flags] [CLUSTER]...",
+		Short: "Show clusters",
+		Long: "Show clusters: name, when launched, resources, state (INIT, UP, STOPPED), autostop and the last command.\n\n" +
+			"CLUSTER names or glob patterns limit the list. State is what stix last recorded; use -r to ask the\n" +
+			"providers for the truth, e.g. after changes made outside stix or for autostopped clusters.",
+		Example: "  stix status\n  stix status -r dev\n  stix status --ip dev\n  stix status --endpoint 8888 dev\n  stix status -o json",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Clusters = args
+			opts.Verbose = opts.Verbose || all
+			single := opts.Endpoints || opts.Endpoint != nil
+			if opts.IP || single {
+				switch {
+				case opts.Refresh:
+					return cli.FlagErrorf("--ip and --endpoint(s) cannot be used with --refresh: refresh first, then query")
+				case opts.IP && single:
+					return cli.FlagErrorf("use only one of --ip, --endpoints and --endpoint")
+				case opts.Endpoints && opts.Endpoint != nil:
+					return cli.FlagErrorf("use only one of --endpoints and --endpoint")
+				case len(args) != 1:
+					return cli.FlagErrorf("--ip and --endpoint(s) need exactly one CLUSTER, got %d", len(args))
+				}
+			}
+			opts.Ctx = cmd.Context()
+			if runF != nil {
+				return runF(opts)
+			}
+			return statusRun(opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "Show all information in full")
+	fs.BoolVarP(&all, "all", "a", false, "Same as -v (older spelling)")
+	fs.BoolVarP(&opts.Refresh, "refresh", "r", false, "Query the latest cluster states from the providers")
+	fs.BoolVarP(&opts.AllUsers, "all-users", "u", false, "Show clusters of all users")
+	fs.BoolVar(&opts.IP, "ip", false, "Print only the head node's IP address of CLUSTER")
+	fs.BoolVar(&opts.Endpoints, "endpoints", false, "Print only the exposed endpoints of CLUSTER")
+	cli.AddIntPtr(fs, &opts.Endpoint, "endpoint", "", "Print only the endpoint URL of this port on CLUSTER")
+	cli.AddNegatableBool(fs, &opts.ShowManagedJobs, "show-managed-jobs", true, "Also show in-progress managed jobs", "Do not show managed jobs")
+	cli.AddNegatableBool(fs, &opts.ShowServices, "show-services", true, "Also show services", "Do not show services")
+	cli.AddNegatableBool(fs, &opts.ShowPools, "show-pools", true, "Also show pools", "Do not show pools")
+	cli.AddOutputFlag(cmd, &opts.Output)
+	return cmd
+}
+
+func statusRun(opts *StatusOptions) error {
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	names := opts.Clusters
+	if len(names) > 0 {
+		if names, err = client.Match(opts.Ctx, opts.Clusters, false); err != nil {
+			return err
+		}
+		if len(names) == 0 {
+			fmt.Fprintln(opts.IO.ErrOut, "No cluster matches "+strings.Join(opts.Clusters, ", ")+".")
+			return nil
+		}
+	}
+	clusters, err := client.Status(opts.Ctx, names, opts.Refresh)
+	if err != nil {
+		return err
+	}
+	if opts.IP {
+		if len(clusters) != 1 {
+			return cli.FlagErrorf("--ip needs exactly one cluster name")
+		}
+		if clusters[0].Status != api.ClusterUp {
+			return fmt.Errorf("cluster %q is %s: it has no IP until it is UP", clusters[0].Name, clusters[0].Status)
+		}
+		fmt.Fprintln(opts.IO.Out, clusters[0].HeadIP)
+		return nil
+	}
+	return opts.Output.Write(opts.IO, clusters, func() error {
+		if len(clusters) == 0 {
+			fmt.Fprintln(opts.IO.Out, "No existing clusters.")
+			return nil
+		}
+		t := cli.NewTable(opts.IO, "NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED")
+		for _, c := range clusters {
+			t.AddCells(cli.Cell{Text: c.Name}, cli.Cell{Text: c.Infra}, cli.Cell{Text: c.Resources},
+				cli.Styled(string(c.Status), cli.StateStyle(string(c.Status))), cli.Cell{Text: autostopText(c)},
+				cli.Cell{Text: cli.RelativeTime(opts.Now(), c.LaunchedAt)})
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		for _, c := range clusters {
+			if c.Note != "" {
+				fmt.Fprintf(opts.IO.ErrOut, "%s: %s\n", c.Name, c.Note)
+			}
+		}
+		return nil
+	})
+}
+
+// autostopText is the AUTOSTOP column: "-" when off, "10m", or "10m (down)" for autodown.
+func autostopText(c api.Cluster) string {
+	if c.AutostopMins < 0 {
+		return "-"
+	}
+	s := fmt.Sprintf("%dm", c.AutostopMins)
+	if c.ToDown {
+		s += " (down)"
+	}
+	return s
+}

@@ -1,0 +1,220 @@
+package cloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stix-run/stix/internal/transport"
+)
+
+// named is a Provider that only has a name: the registry needs nothing else.
+type named string
+
+func (n named) Name() string                                  { return string(n) }
+func (named) CheckCredentials(context.Context) (bool, string) { return true, "" }
+func (named) Feasible(context.Context, Requirements) ([]Offer, error) {
+	return nil, nil
+}
+func (named) Provision(context.Context, ProvisionRequest) (*ClusterInfo, error) { return nil, nil }
+func (named) Query(context.Context, ClusterRef) ([]NodeState, error)            { return nil, nil }
+func (named) Stop(context.Context, ClusterRef) error                            { return nil }
+func (named) Start(context.Context, ClusterRef) (*ClusterInfo, error)           { return nil, nil }
+func (named) Terminate(context.Context, ClusterRef) error                       { return nil }
+func (named) ClusterInfo(context.Context, ClusterRef) (*ClusterInfo, error)     { return nil, nil }
+func (named) Transport(context.Context, *ClusterInfo, int) (transport.Transport, error) {
+	return nil, nil
+}
+
+func TestRegistry(t *testing.T) {
+	t.Parallel()
+	r := NewRegistry()
+	if err := r.Add(named("local")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(named("kubernetes"), "k8s"); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"local", "LOCAL", " Local ", "kubernetes", "K8s"} {
+		p, err := r.Lookup(name)
+		if err != nil {
+			t.Errorf("Lookup(%q): %v", name, err)
+			continue
+		}
+		want := "local"
+		if strings.Contains(strings.ToLower(name), "k") {
+			want = "kubernetes"
+		}
+		if p.Name() != want {
+			t.Errorf("Lookup(%q) = %s, want %s", name, p.Name(), want)
+		}
+	}
+	_, err := r.Lookup("awz")
+	if !errors.Is(err, ErrUnknownProvider) || !strings.Contains(err.Error(), "local, kubernetes") {
+		t.Errorf("Lookup(unknown) = %v; want ErrUnknownProvider listing the known names", err)
+	}
+	if err := r.Add(named("K8S")); err == nil {
+		t.Error("Add of a name taken by an alias: want an error")
+	}
+	if err := r.Add(named("docker"), "LOCAL"); err == nil {
+		t.Error("Add of an alias taken by a name: want an error")
+	}
+	if _, err := r.Lookup("docker"); err == nil {
+		t.Error("a rejected Add must register nothing")
+	}
+	if got, want := r.Names(), []string{"local", "kubernetes"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Names() = %q, want %q", got, want)
+	}
+	if len(r.All()) != 2 {
+		t.Errorf("All() has %d providers, want 2", len(r.All()))
+	}
+}
+
+func TestScopeOf(t *testing.T) {
+	t.Parallel()
+	at := Place{Cloud: "aws", Region: "us-east-1", Zone: "us-east-1a"}
+	cases := []struct {
+		name string
+		err  error
+		want Scope
+	}{
+		{"capacity rules out the zone", &CapacityError{Place: at}, Scope{LevelZone, "aws", "us-east-1", "us-east-1a"}},
+		{"capacity without zone rules out the region", &CapacityError{Place: Place{Cloud: "lambda", Region: "us-west-1"}},
+			Scope{LevelRegion, "lambda", "us-west-1", ""}},
+		{"capacity without a place rules out the cloud", &CapacityError{Place: Place{Cloud: "runpod"}}, Scope{Level: LevelCloud, Cloud: "runpod"}},
+		{"quota rules out the region", &QuotaError{Place: at}, Scope{LevelRegion, "aws", "us-east-1", ""}},
+		{"auth rules out the cloud", &AuthError{Place: at}, Scope{Level: LevelCloud, Cloud: "aws"}},
+		{"invalid config rules out the cloud", &InvalidConfigError{Place: at}, Scope{Level: LevelCloud, Cloud: "aws"}},
+		{"infeasible rules out the cloud", &InfeasibleError{Cloud: "local"}, Scope{Level: LevelCloud, Cloud: "local"}},
+		{"preemption rules out the zone", &PreemptedError{Place: at}, Scope{LevelZone, "aws", "us-east-1", "us-east-1a"}},
+		{"not found rules out nothing", &NotFoundError{Place: at, Cluster: "c"}, Scope{}},
+		{"unsupported rules out nothing", &UnsupportedError{Cloud: "kubernetes", Operation: "stop"}, Scope{}},
+		{"plain error rules out nothing", errors.New("boom"), Scope{}},
+		{"nil rules out nothing", nil, Scope{}},
+		{"wrapped twice", fmt.Errorf("launch: %w", fmt.Errorf("provision: %w", &QuotaError{Place: at})),
+			Scope{LevelRegion, "aws", "us-east-1", ""}},
+		{"joined: the first typed error decides", errors.Join(errors.New("x"), &AuthError{Place: at}), Scope{Level: LevelCloud, Cloud: "aws"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := ScopeOf(tc.err); got != tc.want {
+				t.Errorf("ScopeOf(%v) = %+v, want %+v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestErrorsAsAndMessages(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("InsufficientInstanceCapacity")
+	err := fmt.Errorf("provision c1: %w", &CapacityError{Place: Place{"aws", "us-east-1", "us-east-1a"}, Reason: "no p5.48xlarge", Err: cause})
+	var ce *CapacityError
+	if !errors.As(err, &ce) || ce.Zone != "us-east-1a" {
+		t.Fatalf("errors.As(CapacityError) failed on %v", err)
+	}
+	if !errors.Is(err, cause) {
+		t.Error("the cause must stay reachable with errors.Is")
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{err, "provision c1: no capacity in aws/us-east-1/us-east-1a: no p5.48xlarge: InsufficientInstanceCapacity"},
+		{&QuotaError{Place: Place{Cloud: "gcp", Region: "us-central1"}, Reason: "GPUS_ALL_REGIONS is 0"}, "quota exceeded in gcp/us-central1: GPUS_ALL_REGIONS is 0"},
+		{&AuthError{Place: Place{Cloud: "aws"}, Reason: "no credentials: run aws configure"}, "not authorized in aws: no credentials: run aws configure"},
+		{&InfeasibleError{Cloud: "local", Reasons: []string{"local infra has 2 CPUs; the task asks for 4+", "local infra has no GPUs"}},
+			"local infra has 2 CPUs; the task asks for 4+\nlocal infra has no GPUs"},
+		{&NotFoundError{Place: Place{Cloud: "local"}, Cluster: "dev"}, "cluster dev not found in local"},
+		{&PreemptedError{Place: Place{Cloud: "gcp", Region: "r", Zone: "z"}, Cluster: "c", Rank: 1}, "node 1 of cluster c preempted in gcp/r/z"},
+		{&UnsupportedError{Cloud: "kubernetes", Operation: "stop", Hint: "use stix down"}, "kubernetes does not support stop: use stix down"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+func TestScopeCovers(t *testing.T) {
+	t.Parallel()
+	zone := Scope{LevelZone, "aws", "us-east-1", "us-east-1a"}
+	region := Scope{LevelRegion, "aws", "us-east-1", ""}
+	cloud := Scope{Level: LevelCloud, Cloud: "aws"}
+	for _, tc := range []struct {
+		s                   Scope
+		cloud, region, zone string
+		want                bool
+	}{
+		{zone, "aws", "us-east-1", "us-east-1a", true},
+		{zone, "aws", "us-east-1", "us-east-1b", false},
+		{region, "aws", "us-east-1", "us-east-1b", true},
+		{region, "aws", "us-west-2", "us-west-2a", false},
+		{cloud, "AWS", "eu-west-1", "", true},
+		{cloud, "gcp", "us-east1", "", false},
+		{Scope{}, "aws", "us-east-1", "us-east-1a", false},
+	} {
+		if got := tc.s.Covers(tc.cloud, tc.region, tc.zone); got != tc.want {
+			t.Errorf("%v.Covers(%s, %s, %s) = %v, want %v", tc.s, tc.cloud, tc.region, tc.zone, got, tc.want)
+		}
+	}
+	if zone.String() != "aws/us-east-1/us-east-1a" || region.String() != "aws/us-east-1" || cloud.String() != "aws" || (Scope{}).String() != "none" {
+		t.Errorf("Scope strings: %s, %s, %s, %s", zone, region, cloud, Scope{})
+	}
+}
+
+func TestAmounts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		got, want string
+	}{
+		{Amount{Value: 4}.String(), "4"},
+		{Amount{Value: 4, OrMore: true}.String(), "4+"},
+		{Amount{Value: 0.5}.String(), "0.5"},
+		{Memory{Value: 8, PerCPU: true}.String(), "8x"},
+		{Memory{Value: 16, OrMore: true}.String(), "16+"},
+		{Memory{Value: 4, PerCPU: true}.GB(3).String(), "12"},
+		{Memory{Value: 32, OrMore: true}.GB(3).String(), "32+"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+	if (Requirements{}).Nodes() != 1 || (Requirements{NumNodes: 3}).Nodes() != 3 {
+		t.Error("Nodes() must default to 1")
+	}
+}
+
+func TestClusterInfoJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := ClusterInfo{
+		Cloud: "local", Region: "local", Secret: "s3cret", Handle: json.RawMessage(`{"dir":"/x"}`),
+		Nodes: []NodeInfo{
+			{Rank: 0, InternalIP: "127.9.0.1", AgentAddr: "127.9.0.1:4000", Home: "/h0", Resources: Resources{CPUs: 2, Accelerators: map[string]float64{"H100": 8}}},
+			{Rank: 1, InternalIP: "127.9.0.2", AgentAddr: "127.9.0.2:4001", Home: "/h1"},
+		},
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out ClusterInfo
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(in, out) {
+		t.Errorf("round trip changed the info:\n%+v\n%+v", in, out)
+	}
+	if got := out.InternalIPs(); !reflect.DeepEqual(got, []string{"127.9.0.1", "127.9.0.2"}) {
+		t.Errorf("InternalIPs() = %q", got)
+	}
+	if h, ok := out.Head(); !ok || h.Rank != 0 {
+		t.Errorf("Head() = %+v, %v", h, ok)
+	}
+	if _, ok := (*ClusterInfo)(nil).Head(); ok {
+		t.Error("Head() of nil info: want ok=false")
+	}
+}

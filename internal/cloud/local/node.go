@@ -1,0 +1,219 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/proc"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
+)
+
+// pollEvery is how often the provider looks at an agent that is starting or stopping. Waits are bounded by
+// deadlines, never by counting polls.
+const pollEvery = 20 * time.Millisecond
+
+// healthTimeout bounds one health check of a running agent.
+const healthTimeout = 2 * time.Second
+
+// launchScript runs the agent in the background and prints its pid. bash forks it into its own process group
+// (set -m; a background job of a shell without job control would start with SIGINT ignored, and so would its
+// jobs) and exits at once: the agent is reparented to init, outlives the stix process, and never lingers as a
+// zombie of it. $1 is the log file, the rest the agent's command line.
+const launchScript = `set -m; log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!`
+
+// launchAgent starts the agent of the node directory dir, listening on ip, and returns its pid.
+func launchAgent(ctx context.Context, bin, dir, ip string) (int, error) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		return 0, fmt.Errorf("local nodes need bash to start agents: %w", err)
+	}
+	args := append([]string{"-c", launchScript, "stix-launch", filepath.Join(dir, nodeagent.LogFile), bin},
+		nodeagent.ServeArgs(dir, net.JoinHostPort(ip, "0"))...)
+	cmd := exec.CommandContext(ctx, bash, args...)
+	cmd.Dir = dir
+	// A session of its own: no terminal signal (Ctrl-C in the stix CLI) reaches the agent.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, fmt.Errorf("launch %s: %w: %s", bin, err, strings.TrimSpace(stderr.String()))
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("launch %s: no pid reported (%q)", bin, out)
+	}
+	return pid, nil
+}
+
+// waitAgent waits until the agent launched as pid in dir has written its address and answers its health check
+// with secret, up to the provider's start timeout. On failure the error carries the end of the agent's log.
+func (p *Provider) waitAgent(ctx context.Context, dir string, pid int, secret string) (*nodeagent.Health, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.startTimeout)
+	defer cancel()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	var last error
+	fail := func(msg string) (*nodeagent.Health, string, error) {
+		log := filepath.Join(dir, nodeagent.LogFile)
+		if last != nil {
+			msg += " (last error: " + last.Error() + ")"
+		}
+		return nil, "", fmt.Errorf("%s; end of %s:\n%s", msg, log, nodeagent.TailLines(log, 15))
+	}
+	for {
+		if addr := readTrimmed(filepath.Join(dir, nodeagent.AddrFile)); addr != "" {
+			hctx, hcancel := context.WithTimeout(ctx, healthTimeout)
+			h, err := nodeagent.CheckHealth(hctx, dialer.DialContext, addr, secret)
+			hcancel()
+			if err == nil {
+				return h, addr, nil
+			}
+			if errors.Is(err, agent.ErrUnauthorized) {
+				return nil, "", err // waiting will not fix a secret mismatch
+			}
+			last = err
+		}
+		if !processRunning(pid) {
+			return fail(fmt.Sprintf("agent (pid %d) exited during start", pid))
+		}
+		select {
+		case <-ctx.Done():
+			if err := context.Cause(ctx); errors.Is(err, context.DeadlineExceeded) {
+				return fail(fmt.Sprintf("agent (pid %d) did not answer within %s", pid, p.startTimeout))
+			}
+			return nil, "", ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+var dialer net.Dialer
+
+// readTrimmed returns a small file's content without surrounding space, "" when it cannot be read.
+func readTrimmed(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// agentPID returns the pid the agent of dir recorded, 0 when there is none.
+func agentPID(dir string) int {
+	pid, err := strconv.Atoi(readTrimmed(filepath.Join(dir, nodeagent.PIDFile)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
+// processRunning reports whether pid exists and has not exited (a zombie has).
+func processRunning(pid int) bool {
+	ticks, err := proc.StartTicks(pid)
+	return err == nil && proc.Alive(pid, ticks)
+}
+
+// agentRunning reports whether pid is a live stix-agent serving dir: a recycled pid belongs to another
+// command line.
+func agentRunning(pid int, dir string) bool {
+	if !processRunning(pid) {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00")
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "--dir" && filepath.Clean(args[i+1]) == filepath.Clean(dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeState is Query's answer for one node.
+func (p *Provider) nodeState(ctx context.Context, dir string, rank int, secret string) cloud.NodeState {
+	st := cloud.NodeState{Rank: rank}
+	if _, err := os.Stat(dir); err != nil {
+		st.Status, st.Reason = cloud.NodeMissing, "node directory "+dir+" is gone"
+		return st
+	}
+	pid := agentPID(dir)
+	switch {
+	case pid == 0:
+		st.Status, st.Reason = cloud.NodeStopped, "agent not started"
+		return st
+	case !agentRunning(pid, dir):
+		st.Status, st.Reason = cloud.NodeStopped, fmt.Sprintf("agent process %d is gone", pid)
+		return st
+	}
+	addr := readTrimmed(filepath.Join(dir, nodeagent.AddrFile))
+	hctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	h, err := nodeagent.CheckHealth(hctx, dialer.DialContext, addr, secret)
+	switch {
+	case err != nil:
+		st.Status, st.Reason = cloud.NodePending, fmt.Sprintf("agent process %d runs but does not answer: %v", pid, err)
+	case h.PID != pid:
+		st.Status, st.Reason = cloud.NodePending, fmt.Sprintf("agent at %s is pid %d, not the recorded %d", addr, h.PID, pid)
+	default:
+		st.Status = cloud.NodeRunning
+	}
+	return st
+}
+
+// stopNode ends the agent of dir and every job process it recorded, whether the agent is alive or not.
+func stopNode(dir string) error { return agent.KillAll(dir) }
+
+// stopAgent ends the agent process of dir (SIGTERM, then SIGKILL after 5s), leaving its jobs running: for an
+// agent that runs but does not answer, which a new one replaces.
+func stopAgent(ctx context.Context, dir string) error {
+	pid := agentPID(dir)
+	if !agentRunning(pid, dir) {
+		return nil
+	}
+	return stopProcess(ctx, pid)
+}
+
+// stopProcess sends SIGTERM to pid, then SIGKILL after 5s, and waits until it is gone.
+func stopProcess(ctx context.Context, pid int) error {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("signal process %d: %w", pid, err)
+		}
+		if waitGone(ctx, pid, 5*time.Second) {
+			return nil
+		}
+	}
+	return fmt.Errorf("process %d survived SIGKILL", pid)
+}
+
+// waitGone polls until pid has exited, for at most limit; it reports whether it has.
+func waitGone(ctx context.Context, pid int, limit time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for processRunning(pid) {
+		select {
+		case <-ctx.Done():
+			return !processRunning(pid)
+		case <-tick.C:
+		}
+	}
+	return true
+}

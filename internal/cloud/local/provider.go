@@ -1,0 +1,194 @@
+// Package local is the provider whose nodes are this machine: a cluster of N nodes is N stix-agent processes,
+// each with its own home directory under $STIX_HOME/local/<cluster>/node-<rank> and its own loopback address
+// (127.x.y.z, never 127.0.0.1) as node IP. It needs no account, and it is what most end-to-end tests use.
+//
+// Files: provider.go (feasibility, credentials), provision.go (lifecycle), cluster.go (the on-disk record,
+// ClusterInfo, transports), node.go (one node's agent), network.go (loopback addresses).
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stix-run/stix/internal/agent/fingerprint"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
+)
+
+// Name is the provider's name.
+const Name = "local"
+
+// Region is the only region of local infra.
+const Region = "local"
+
+// Options configure the provider. Only Root is required.
+type Options struct {
+	// Root holds the clusters: $STIX_HOME/local.
+	Root string
+	// AgentBinary finds the stix-agent executable; nodeagent.Binary by default.
+	AgentBinary func() (string, error)
+	// Detect measures this machine; fingerprint.Detect by default.
+	Detect func(ctx context.Context) (cloud.Resources, error)
+	// StartTimeout bounds how long an agent may take to answer after it was started; 10s by default.
+	StartTimeout time.Duration
+}
+
+// Provider runs clusters on this machine.
+type Provider struct {
+	root         string
+	agentBinary  func() (string, error)
+	detect       func(ctx context.Context) (cloud.Resources, error)
+	startTimeout time.Duration
+}
+
+var _ cloud.Provider = (*Provider)(nil)
+
+// New returns the local provider keeping its clusters under opts.Root.
+func New(opts Options) (*Provider, error) {
+	if opts.Root == "" {
+		return nil, fmt.Errorf("local provider: no root directory given")
+	}
+	p := &Provider{root: opts.Root, agentBinary: opts.AgentBinary, detect: opts.Detect, startTimeout: opts.StartTimeout}
+	if p.agentBinary == nil {
+		p.agentBinary = nodeagent.Binary
+	}
+	if p.detect == nil {
+		p.detect = detectMachine
+	}
+	if p.startTimeout <= 0 {
+		p.startTimeout = 10 * time.Second
+	}
+	return p, nil
+}
+
+// detectMachine measures this machine as the agent does, in provider terms.
+func detectMachine(ctx context.Context) (cloud.Resources, error) {
+	r, err := fingerprint.Detect(ctx)
+	return nodeagent.Resources(r), err
+}
+
+// Name returns "local".
+func (p *Provider) Name() string { return Name }
+
+// CheckCredentials reports whether local clusters can run here: the stix-agent binary must be found and
+// loopback addresses other than 127.0.0.1 must be usable (Linux has all of 127.0.0.0/8; macOS needs aliases).
+func (p *Provider) CheckCredentials(ctx context.Context) (bool, string) {
+	if _, err := p.agentBinary(); err != nil {
+		return false, err.Error()
+	}
+	ip := p.subnetIP(0, 1)
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		return false, fmt.Sprintf("cannot listen on loopback address %s (local nodes each get their own): %v", ip, err)
+	}
+	ln.Close()
+	return true, ""
+}
+
+// Feasible returns the one offer of local infra, a node that is this whole machine, when req fits it; else an
+// *cloud.InfeasibleError with one reason per unmet requirement.
+func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]cloud.Offer, error) {
+	have, err := p.detect(ctx)
+	if have.CPUs <= 0 {
+		if err == nil {
+			err = errors.New("no CPUs found")
+		}
+		return nil, fmt.Errorf("local infra: measure this machine: %w", err)
+	}
+	// A GPU probe that failed leaves a usable machine without GPUs; the reason shows if GPUs were asked for.
+	gpuErr := err
+	offer := cloud.Offer{Cloud: Name, Region: Region, InstanceType: instanceType(have), Resources: have}
+	var why []string
+	no := func(format string, args ...any) { why = append(why, "local infra "+fmt.Sprintf(format, args...)) }
+	if req.CPUs.IsSet() && req.CPUs.Value > have.CPUs {
+		no("has %s CPUs; the task asks for %s", num(have.CPUs), req.CPUs)
+	}
+	if req.Memory.IsSet() {
+		perNode := have.CPUs
+		if req.CPUs.IsSet() {
+			perNode = req.CPUs.Value
+		}
+		if want := req.Memory.GB(perNode); want.Value > have.MemoryGB {
+			no("has %s GB of memory; the task asks for %s GB", num(math.Floor(have.MemoryGB*10)/10), want)
+		}
+	}
+	for _, name := range sortedKeys(req.Accelerators) {
+		wantN, gotN := req.Accelerators[name], countOf(have.Accelerators, name)
+		if gotN >= wantN {
+			continue
+		}
+		switch {
+		case len(have.Accelerators) == 0 && gpuErr != nil:
+			no("has no GPUs (%v); the task asks for %s:%s", gpuErr, name, num(wantN))
+		case len(have.Accelerators) == 0:
+			no("has no GPUs; the task asks for %s:%s", name, num(wantN))
+		default:
+			no("has %s; the task asks for %s:%s", accelerators(have.Accelerators), name, num(wantN))
+		}
+	}
+	if req.InstanceType != "" && req.InstanceType != offer.InstanceType {
+		no("has no instance type %s; its only node is %s", req.InstanceType, offer.InstanceType)
+	}
+	if req.UseSpot {
+		no("has no spot instances; remove use_spot")
+	}
+	if req.Region != "" && !strings.EqualFold(req.Region, Region) {
+		no("has only the region %q; the task asks for %q", Region, req.Region)
+	}
+	if req.Zone != "" {
+		no("has no zones; the task asks for %q", req.Zone)
+	}
+	if req.ImageID != "" {
+		no("runs no images; the task asks for image_id %s", req.ImageID)
+	}
+	if len(why) > 0 {
+		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
+	}
+	return []cloud.Offer{offer}, nil
+}
+
+// instanceType names the local node's shape the way SkyPilot names Kubernetes pods: "8CPU--31GB--H100:8".
+func instanceType(r cloud.Resources) string {
+	s := num(r.CPUs) + "CPU--" + num(math.Floor(r.MemoryGB)) + "GB"
+	if len(r.Accelerators) > 0 {
+		s += "--" + accelerators(r.Accelerators)
+	}
+	return s
+}
+
+// accelerators writes a count map as "A100:2,H100:8".
+func accelerators(m map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, k+":"+num(m[k]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// countOf looks an accelerator up by name, ignoring case ("h100" asks for "H100").
+func countOf(m map[string]float64, name string) float64 {
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return 0
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func sortedKeys(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,35 @@
+// Package providers builds the registry of every provider stix knows. It is the one place that lists them:
+// adding a provider means adding a line here, nothing registers itself.
+package providers
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/local"
+)
+
+// Config is what providers need from stix's configuration.
+type Config struct {
+	// Home is stix's state directory ($STIX_HOME, ~/.stix by default). The local provider keeps its clusters in
+	// Home/local.
+	Home string
+}
+
+// New returns the registry of all providers, in the order `stix check` lists them.
+func New(cfg Config) (*cloud.Registry, error) {
+	if cfg.Home == "" {
+		return nil, fmt.Errorf("providers: no stix home directory given")
+	}
+	r := cloud.NewRegistry()
+	lp, err := local.New(local.Options{Root: filepath.Join(cfg.Home, "local")})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Add(lp); err != nil {
+		return nil, err
+	}
+	// Later: docker, ssh, kubernetes ("k8s"), slurm, aws, gcp, azure, lambda, runpod.
+	return r, nil
+}

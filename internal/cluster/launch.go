@@ -1,0 +1,388 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/spec"
+	"github.com/stix-run/stix/internal/store"
+)
+
+// remoteWorkdir is where a task's workdir lands on every node, as in SkyPilot.
+const remoteWorkdir = "~/sky_workdir"
+
+// Launch provisions the cluster named in opts (or reuses it), syncs the task's files to every node, runs setup
+// and queues the task's run as a job. Two launches of the same cluster name are serialised: the second waits
+// for the first and then reuses the cluster it made.
+func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOptions) (*api.LaunchResult, error) {
+	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	name := opts.ClusterName
+	if name == "" {
+		name = m.generateName()
+	}
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	st, err := m.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := st.LockCluster(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("lock cluster %q: %w", name, err)
+	}
+	defer unlock()
+
+	res := &api.LaunchResult{ClusterName: name}
+	rec, err := st.GetCluster(ctx, name)
+	switch {
+	case store.IsNotFound(err):
+		rec, err = m.provisionNew(ctx, st, name, task, opts)
+		res.Provisioned = true
+	case err != nil:
+	case rec.Status != store.StatusUp:
+		report(opts.Progress, fmt.Sprintf("Restarting cluster %q (%s).", name, rec.Status))
+		rec, err = m.restart(ctx, st, rec, opts.Progress)
+		res.Provisioned = true
+	default:
+		if why := fits(task, rec); why != "" {
+			return nil, fmt.Errorf("cannot run the task on existing cluster %q: %s: launch it on a new cluster with -c NAME, or change the task's resources", name, why)
+		}
+		report(opts.Progress, fmt.Sprintf("Reusing cluster %q.", name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.applyAutostop(ctx, rec, task, opts); err != nil {
+		return nil, err
+	}
+	rec.LastUse = store.LastUse{At: m.now(), Command: opts.Command}
+	if err := st.PutCluster(ctx, rec); err != nil {
+		return nil, err
+	}
+	if err := m.syncFiles(ctx, rec, task, opts.Progress); err != nil {
+		return nil, err
+	}
+	if task.Run == "" && (task.Setup == "" || opts.NoSetup) {
+		return res, nil
+	}
+	setup := task.Setup
+	if opts.NoSetup {
+		setup = ""
+	}
+	res.JobID, err = m.submit(ctx, rec, task, setup, opts.Progress)
+	return res, err
+}
+
+// Exec queues a task's run on an UP cluster: no provisioning and no setup, the workdir synced again.
+func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts api.ExecOptions) (*api.LaunchResult, error) {
+	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	rec, err := m.record(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if rec.Status != store.StatusUp {
+		return nil, &NotUpError{Name: name, Status: rec.Status}
+	}
+	if why := fits(task, rec); why != "" {
+		return nil, fmt.Errorf("cannot run the task on cluster %q: %s", name, why)
+	}
+	if err := m.syncFiles(ctx, rec, task, opts.Progress); err != nil {
+		return nil, err
+	}
+	id, err := m.submit(ctx, rec, task, "", opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := m.store(ctx); err == nil {
+		rec.LastUse = store.LastUse{At: m.now(), Command: opts.Command}
+		_ = st.PutCluster(ctx, rec) // the last-use column is cosmetic: a failure here must not fail the job
+	}
+	return &api.LaunchResult{ClusterName: name, JobID: id}, nil
+}
+
+// checkTask refuses a task that cannot start: a required env or secret left unset, a workdir that is not there.
+func checkTask(t *spec.Task) error {
+	if missing := t.MissingEnvs(); len(missing) > 0 {
+		return fmt.Errorf("the task needs env %s: pass it with --env %s=VALUE (or --env-file)", strings.Join(missing, ", "), missing[0])
+	}
+	if missing := t.MissingSecrets(); len(missing) > 0 {
+		return fmt.Errorf("the task needs secret %s: pass it with --secret %s=VALUE", strings.Join(missing, ", "), missing[0])
+	}
+	if t.Workdir != nil && t.Workdir.Path != "" {
+		p, err := expandHome(t.Workdir.Path)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("workdir %s: %w: fix `workdir:` or --workdir", t.Workdir.Path, errors.Unwrap(err))
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("workdir %s is not a directory: fix `workdir:` or --workdir", t.Workdir.Path)
+		}
+	}
+	if t.Workdir != nil && t.Workdir.URL != "" {
+		return fmt.Errorf("workdir from a git repository (%s): not implemented yet; use a local directory", t.Workdir.URL)
+	}
+	return nil
+}
+
+// validName checks a cluster name as SkyPilot does: a letter first, then letters, digits, '-', '_' and '.'.
+func validName(name string) error {
+	ok := len(name) > 0 && len(name) <= 63
+	for i, r := range name {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		if i == 0 && !letter || !(letter || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("invalid cluster name %q: use up to 63 letters, digits, '-', '_' or '.', starting with a letter", name)
+	}
+	return nil
+}
+
+// provisionNew chooses a place for the task, records the cluster as INIT, provisions it and tells its head
+// agent about its nodes. A failed provisioning is cleaned up; when that fails too the INIT record stays, so
+// that `stix status` shows it and `stix down` removes it.
+func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string, task *spec.Task, opts api.LaunchOptions) (*store.Cluster, error) {
+	p, offer, req, err := m.choose(ctx, task)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	rec := &store.Cluster{
+		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
+		NumNodes: req.Nodes(), Resources: storeResources(offer, offer.Resources, req.DiskSizeGB),
+		HourlyPrice: offer.HourlyPrice, LaunchedAt: now, User: m.user,
+		Autostop: store.Autostop{IdleMinutes: store.AutostopOff},
+	}
+	if err := st.PutCluster(ctx, rec); err != nil {
+		return nil, err
+	}
+	report(opts.Progress, fmt.Sprintf("Launching on %s.", infraString(p.Name(), offer.Region, offer.Zone)))
+	ci, err := p.Provision(ctx, cloud.ProvisionRequest{
+		Cluster: cloud.ClusterRef{Name: name}, Offer: offer, Requirements: req, Progress: opts.Progress,
+	})
+	if err != nil {
+		if terr := p.Terminate(context.WithoutCancel(ctx), cloud.ClusterRef{Name: name}); terr == nil {
+			_ = st.DeleteCluster(context.WithoutCancel(ctx), name, m.now())
+		}
+		return nil, fmt.Errorf("launch %q on %s: %w", name, p.Name(), err)
+	}
+	if err := m.adopt(ctx, st, rec, ci); err != nil {
+		return nil, err
+	}
+	report(opts.Progress, fmt.Sprintf("Cluster launched: %s.", name))
+	return rec, nil
+}
+
+// adopt records a freshly provisioned or restarted cluster and configures its head agent; the cluster is UP
+// when it returns without error.
+func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster, ci *cloud.ClusterInfo) error {
+	handle, err := json.Marshal(ci)
+	if err != nil {
+		return err
+	}
+	rec.Handle = handle
+	rec.Region, rec.Zone = ci.Region, ci.Zone
+	if h, ok := ci.Head(); ok {
+		rec.Resources.CPUs, rec.Resources.MemoryGB = h.Resources.CPUs, h.Resources.MemoryGB
+		if len(h.Resources.Accelerators) > 0 {
+			rec.Resources.Accelerators = h.Resources.Accelerators
+		}
+	}
+	if err := st.PutCluster(ctx, rec); err != nil {
+		return err
+	}
+	c, closeFn, err := m.headOf(ctx, rec, ci)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	if err := c.Configure(ctx, m.clusterConfig(rec, ci)); err != nil {
+		return fmt.Errorf("configure the head agent of %q: %w", rec.Name, err)
+	}
+	rec.Status = store.StatusUp
+	rec.StatusUpdatedAt = m.now()
+	return st.PutCluster(ctx, rec)
+}
+
+func (m *Manager) clusterConfig(rec *store.Cluster, ci *cloud.ClusterInfo) agent.ClusterConfig {
+	cfg := agent.ClusterConfig{
+		ClusterName: rec.Name, Cloud: cloudDisplay(ci.Cloud), Region: ci.Region, Zone: ci.Zone, User: rec.User,
+		Autostop: m.autostopConfig(rec),
+	}
+	for _, n := range ci.Nodes {
+		cfg.Nodes = append(cfg.Nodes, agent.Node{Rank: n.Rank, IP: n.InternalIP, AgentAddr: n.AgentAddr})
+	}
+	return cfg
+}
+
+// choose finds where a new cluster for the task goes. Until the optimizer lands, only free infra (local) is
+// considered, candidates in the task's order.
+func (m *Manager) choose(ctx context.Context, task *spec.Task) (cloud.Provider, cloud.Offer, cloud.Requirements, error) {
+	cands, _ := task.Resources.Candidates()
+	var reasons []string
+	for _, c := range cands {
+		cloudName := c.Infra.Cloud
+		if cloudName == "" {
+			cloudName = "local"
+		}
+		p, err := m.registry.Lookup(cloudName)
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("infra %s: not available in this build of stix yet (use --infra local)", cloudName))
+			continue
+		}
+		req := requirements(c, task.NumNodes)
+		offers, err := p.Feasible(ctx, req)
+		if err != nil {
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		if len(offers) > 0 {
+			return p, offers[0], req, nil
+		}
+	}
+	if len(reasons) == 0 {
+		reasons = append(reasons, "no candidate resources")
+	}
+	return nil, cloud.Offer{}, cloud.Requirements{}, fmt.Errorf("no infra fits the task: %s", strings.Join(reasons, "; "))
+}
+
+// restart brings a STOPPED (or INIT) cluster back on the same nodes.
+func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluster, progress func(string)) (*store.Cluster, error) {
+	p, err := m.provider(rec)
+	if err != nil {
+		return nil, err
+	}
+	ref := cloud.ClusterRef{Name: rec.Name}
+	if ci, err := info(rec); err == nil {
+		ref.Handle = ci.Handle
+	}
+	ci, err := p.Start(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("start %q: %w", rec.Name, err)
+	}
+	if err := m.adopt(ctx, st, rec, ci); err != nil {
+		return nil, err
+	}
+	report(progress, fmt.Sprintf("Cluster %q is UP.", rec.Name))
+	return rec, nil
+}
+
+// submit queues the task on the cluster's head agent and returns the job id.
+func (m *Manager) submit(ctx context.Context, rec *store.Cluster, task *spec.Task, setup string, progress func(string)) (int, error) {
+	c, closeFn, err := m.head(ctx, rec)
+	if err != nil {
+		return 0, err
+	}
+	defer closeFn()
+	nodes := max(task.NumNodes, 1)
+	demand := jobDemand(task)
+	workdir := ""
+	if task.Workdir != nil {
+		workdir = "sky_workdir"
+	}
+	id, err := c.Submit(ctx, agent.JobSpec{
+		Name: task.Name, User: m.user, NumNodes: nodes, DemandPerNode: demand,
+		Setup: setup, Run: task.Run, Envs: task.Envs, Secrets: task.Secrets, Workdir: workdir,
+		ResourcesStr: demandString(nodes, demand),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("submit the job to %q: %w", rec.Name, err)
+	}
+	report(progress, fmt.Sprintf("Job submitted, ID: %d", id))
+	return int(id), nil
+}
+
+// syncFiles copies the task's workdir and local file mounts to every node, in parallel.
+func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, task *spec.Task, progress func(string)) error {
+	type item struct{ src, dst string }
+	var items []item
+	if task.Workdir != nil && task.Workdir.Path != "" {
+		src, err := expandHome(task.Workdir.Path)
+		if err != nil {
+			return err
+		}
+		items = append(items, item{src, remoteWorkdir})
+	}
+	for _, fm := range task.FileMounts {
+		if fm.Storage != nil || isBucketURI(fm.Source) {
+			return fmt.Errorf("file_mounts %s: bucket storage is not implemented yet; use a local path", fm.Dest)
+		}
+		src, err := expandHome(fm.Source)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(src); err != nil {
+			return fmt.Errorf("file_mounts %s: source %s: %w", fm.Dest, fm.Source, errors.Unwrap(err))
+		}
+		items = append(items, item{src, fm.Dest})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	report(progress, "Syncing files.")
+	ci, err := info(rec)
+	if err != nil {
+		return err
+	}
+	p, err := m.provider(rec)
+	if err != nil {
+		return err
+	}
+	return forEachNode(ctx, ci, func(ctx context.Context, rank int) error {
+		tr, err := p.Transport(ctx, ci, rank)
+		if err != nil {
+			return err
+		}
+		defer tr.Close()
+		for _, it := range items {
+			opts := transportSyncOptions(it.dst == remoteWorkdir)
+			if _, err := tr.Sync(ctx, it.src, it.dst, opts); err != nil {
+				return fmt.Errorf("sync %s to node %d: %w", it.src, rank, err)
+			}
+		}
+		return nil
+	})
+}
+
+func isBucketURI(s string) bool {
+	for _, p := range []string{"s3://", "gs://", "r2://", "cos://", "oci://", "https://", "http://"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func expandHome(p string) (string, error) {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("expand %s: %w", p, err)
+		}
+		return filepath.Join(home, strings.TrimPrefix(p, "~")), nil
+	}
+	return filepath.Abs(p)
+}
+
+func report(progress func(string), msg string) {
+	if progress != nil {
+		progress(msg)
+	}
+}

@@ -1,0 +1,248 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/store"
+)
+
+// Match expands cluster names and glob patterns (`dev-*`) against the recorded clusters, in record order.
+// all selects every cluster. A plain name that matches nothing is a NotFoundError; a glob may match nothing.
+func (m *Manager) Match(ctx context.Context, patterns []string, all bool) ([]string, error) {
+	st, err := m.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := st.ListClusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range patterns {
+		found := false
+		for _, r := range recs {
+			if ok, _ := path.Match(p, r.Name); ok || p == r.Name {
+				found = true
+				if !slices.Contains(out, r.Name) {
+					out = append(out, r.Name)
+				}
+			}
+		}
+		if !found && !strings.ContainsAny(p, "*?[") {
+			return nil, &api.ClusterNotFoundError{Name: p}
+		}
+	}
+	if all {
+		for _, r := range recs {
+			if !slices.Contains(out, r.Name) {
+				out = append(out, r.Name)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Status lists the clusters (all of them, or those named), after asking their providers for the truth when
+// refresh is set.
+func (m *Manager) Status(ctx context.Context, names []string, refresh bool) ([]api.Cluster, error) {
+	st, err := m.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := st.ListClusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > 0 {
+		recs = slices.DeleteFunc(recs, func(r *store.Cluster) bool { return !slices.Contains(names, r.Name) })
+	}
+	notes := make([]string, len(recs))
+	if refresh {
+		var wg sync.WaitGroup
+		for i, r := range recs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				recs[i], notes[i] = m.refresh(ctx, st, r)
+			}()
+		}
+		wg.Wait()
+	}
+	out := make([]api.Cluster, 0, len(recs))
+	for i, r := range recs {
+		if r == nil { // gone from its provider: refresh forgot it
+			continue
+		}
+		c := toAPICluster(r)
+		c.Note = notes[i]
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// refresh reconciles one record with its provider's view and returns the updated record (nil when the
+// cluster is gone) and a note saying what is wrong, if anything. A cluster that another stix process holds
+// locked (it is being launched, stopped or torn down) is left as recorded.
+func (m *Manager) refresh(ctx context.Context, st store.Store, rec *store.Cluster) (*store.Cluster, string) {
+	unlock, err := st.TryLockCluster(ctx, rec.Name)
+	if err != nil {
+		return rec, ""
+	}
+	defer unlock()
+	p, err := m.provider(rec)
+	if err != nil {
+		return rec, err.Error()
+	}
+	ref := cloud.ClusterRef{Name: rec.Name}
+	if ci, err := info(rec); err == nil {
+		ref.Handle = ci.Handle
+	}
+	nodes, err := p.Query(ctx, ref)
+	if err != nil {
+		return rec, fmt.Sprintf("could not query %s: %v", rec.Cloud, err)
+	}
+	status, note := reconcile(rec, nodes)
+	if status == "" {
+		_ = st.DeleteCluster(ctx, rec.Name, m.now())
+		return nil, ""
+	}
+	if status != rec.Status {
+		rec.Status = status
+		_ = st.SetClusterStatus(ctx, rec.Name, status, m.now())
+	}
+	return rec, note
+}
+
+// reconcile decides a cluster's status from its nodes' states, as SkyPilot does: all running is UP, all
+// stopped is STOPPED, none left means the cluster is gone (""), anything else is INIT (abnormal).
+func reconcile(rec *store.Cluster, nodes []cloud.NodeState) (store.ClusterStatus, string) {
+	if len(nodes) == 0 {
+		return "", ""
+	}
+	var running, stopped, missing int
+	var bad []string
+	for i, n := range nodes {
+		switch n.Status {
+		case cloud.NodeRunning:
+			running++
+			continue
+		case cloud.NodeStopped:
+			stopped++
+		case cloud.NodeMissing:
+			missing++
+		}
+		bad = append(bad, fmt.Sprintf("node %d is %s", i, n.Status))
+	}
+	switch {
+	case running == rec.NumNodes:
+		return store.StatusUp, ""
+	case stopped == len(nodes):
+		return store.StatusStopped, ""
+	case missing == len(nodes):
+		return "", ""
+	}
+	return store.StatusInit, strings.Join(bad, "; ")
+}
+
+// Stop stops a cluster's nodes, keeping their disks; its jobs are killed.
+func (m *Manager) Stop(ctx context.Context, name string) error {
+	return m.withCluster(ctx, name, func(st store.Store, rec *store.Cluster, p cloud.Provider, ref cloud.ClusterRef) error {
+		if err := p.Stop(ctx, ref); err != nil {
+			return fmt.Errorf("stop %q: %w", name, err)
+		}
+		return st.SetClusterStatus(ctx, name, store.StatusStopped, m.now())
+	})
+}
+
+// Start restarts a stopped cluster, or the agents of an UP one that lost them, and waits until it is UP.
+func (m *Manager) Start(ctx context.Context, name string, progress func(string)) error {
+	return m.withCluster(ctx, name, func(st store.Store, rec *store.Cluster, _ cloud.Provider, _ cloud.ClusterRef) error {
+		_, err := m.restart(ctx, st, rec, progress)
+		return err
+	})
+}
+
+// Down tears a cluster down and forgets it; its cost history stays. With purge, a provider error is reported
+// but the record is removed anyway.
+func (m *Manager) Down(ctx context.Context, name string, purge bool) error {
+	return m.withCluster(ctx, name, func(st store.Store, rec *store.Cluster, p cloud.Provider, ref cloud.ClusterRef) error {
+		if err := p.Terminate(ctx, ref); err != nil && !purge {
+			return fmt.Errorf("tear down %q: %w (use --purge to forget it anyway)", name, err)
+		}
+		return st.DeleteCluster(ctx, name, m.now())
+	})
+}
+
+// withCluster runs fn with the cluster locked and its record, provider and reference loaded.
+func (m *Manager) withCluster(ctx context.Context, name string, fn func(store.Store, *store.Cluster, cloud.Provider, cloud.ClusterRef) error) error {
+	st, err := m.store(ctx)
+	if err != nil {
+		return err
+	}
+	unlock, err := st.LockCluster(ctx, name)
+	if err != nil {
+		return fmt.Errorf("lock cluster %q: %w", name, err)
+	}
+	defer unlock()
+	rec, err := m.record(ctx, name)
+	if err != nil {
+		return err
+	}
+	p, err := m.provider(rec)
+	if err != nil {
+		return err
+	}
+	ref := cloud.ClusterRef{Name: name}
+	if ci, err := info(rec); err == nil {
+		ref.Handle = ci.Handle
+	}
+	return fn(st, rec, p, ref)
+}
+
+// CostReport lists every cluster stix launched, torn down ones included, with its estimated cost so far.
+func (m *Manager) CostReport(ctx context.Context) ([]api.CostReportEntry, error) {
+	st, err := m.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hist, err := st.ClusterHistory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now()
+	out := make([]api.CostReportEntry, 0, len(hist))
+	for _, h := range hist {
+		d, cost := h.Usage(now)
+		status := string(h.Status)
+		if !h.DeletedAt.IsZero() {
+			status = "TERMINATED"
+		}
+		out = append(out, api.CostReportEntry{
+			Name: h.Name, Status: status, NumNodes: h.NumNodes, Resources: resourcesString(h.Cloud, h.NumNodes, h.Resources),
+			LaunchedAt: h.LaunchedAt, Duration: d, HourlyPrice: h.HourlyPrice * float64(h.NumNodes), TotalCost: cost,
+		})
+	}
+	return out, nil
+}
+
+func toAPICluster(r *store.Cluster) api.Cluster {
+	c := api.Cluster{
+		Name: r.Name, Status: api.ClusterStatus(r.Status), Infra: infraString(r.Cloud, r.Region, r.Zone),
+		Cloud: r.Cloud, Region: r.Region, Zone: r.Zone, NumNodes: r.NumNodes,
+		Resources: resourcesString(r.Cloud, r.NumNodes, r.Resources), LaunchedAt: r.LaunchedAt, LastUse: r.LastUse.Command,
+		User: r.User, AutostopMins: r.Autostop.IdleMinutes, ToDown: r.Autostop.Down, HourlyPrice: r.HourlyPrice,
+	}
+	if ci, err := info(r); err == nil {
+		if h, ok := ci.Head(); ok {
+			c.HeadIP = h.InternalIP
+		}
+	}
+	return c
+}

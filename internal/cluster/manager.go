@@ -1,0 +1,194 @@
+// Package cluster is the lifecycle of clusters and their jobs: launch, exec, status and refresh,
+// stop/start/down, autostop, logs and cancel. It joins the state store, the providers and the node agents; the
+// CLI reaches it through the cli.Client interface, in-process or behind the API server.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/providers"
+	"github.com/stix-run/stix/internal/store"
+)
+
+// Options configure a Manager. Home is required; the rest have defaults.
+type Options struct {
+	// Home is STIX_HOME: the state database, the local provider's nodes and the locks live under it.
+	Home string
+	// Registry lists the providers; providers.New by default.
+	Registry *cloud.Registry
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+	// User is the name recorded on clusters and jobs (SKYPILOT_USER); the OS user by default.
+	User string
+	// StixBinary is the stix executable that autostop hooks run on the head node; os.Executable by default.
+	StixBinary string
+}
+
+// Manager runs cluster operations. It is safe for concurrent use; the state store is opened on first use.
+type Manager struct {
+	home     string
+	registry *cloud.Registry
+	now      func() time.Time
+	user     string
+	stixBin  string
+
+	storeOnce sync.Once
+	st        store.Store
+	stErr     error
+}
+
+// New returns a Manager over opts.Home.
+func New(opts Options) (*Manager, error) {
+	if opts.Home == "" {
+		return nil, errors.New("cluster manager: no STIX_HOME given")
+	}
+	m := &Manager{home: opts.Home, registry: opts.Registry, now: opts.Now, user: opts.User, stixBin: opts.StixBinary}
+	if m.registry == nil {
+		reg, err := providers.New(providers.Config{Home: opts.Home})
+		if err != nil {
+			return nil, err
+		}
+		m.registry = reg
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.user == "" {
+		m.user = currentUser()
+	}
+	if m.stixBin == "" {
+		if exe, err := os.Executable(); err == nil {
+			m.stixBin = exe
+		}
+	}
+	return m, nil
+}
+
+// Close releases the state store.
+func (m *Manager) Close() error {
+	if m.st != nil {
+		return m.st.Close()
+	}
+	return nil
+}
+
+func (m *Manager) store(ctx context.Context) (store.Store, error) {
+	m.storeOnce.Do(func() { m.st, m.stErr = store.Open(ctx, m.home) })
+	return m.st, m.stErr
+}
+
+// record loads a cluster's record, with a friendly error for an unknown name.
+func (m *Manager) record(ctx context.Context, name string) (*store.Cluster, error) {
+	st, err := m.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := st.GetCluster(ctx, name)
+	if store.IsNotFound(err) {
+		return nil, &api.ClusterNotFoundError{Name: name}
+	}
+	return rec, err
+}
+
+// IsNotFound reports whether err says a cluster does not exist.
+func IsNotFound(err error) bool {
+	var nf *api.ClusterNotFoundError
+	return errors.As(err, &nf)
+}
+
+// NotUpError is the error for an operation that needs an UP cluster.
+type NotUpError struct {
+	Name   string
+	Status store.ClusterStatus
+}
+
+func (e *NotUpError) Error() string {
+	if e.Status == store.StatusStopped {
+		return fmt.Sprintf("cluster %q is STOPPED: start it with `stix start %s`", e.Name, e.Name)
+	}
+	return fmt.Sprintf("cluster %q is %s, not UP: see `stix status -r %s`", e.Name, e.Status, e.Name)
+}
+
+// info decodes the ClusterInfo persisted with a record.
+func info(rec *store.Cluster) (*cloud.ClusterInfo, error) {
+	if len(rec.Handle) == 0 {
+		return nil, fmt.Errorf("cluster %q has no nodes recorded (it was never provisioned): remove it with `stix down %s`", rec.Name, rec.Name)
+	}
+	var ci cloud.ClusterInfo
+	if err := json.Unmarshal(rec.Handle, &ci); err != nil {
+		return nil, fmt.Errorf("cluster %q: read its recorded nodes: %w", rec.Name, err)
+	}
+	return &ci, nil
+}
+
+func (m *Manager) provider(rec *store.Cluster) (cloud.Provider, error) {
+	return m.registry.Lookup(rec.Cloud)
+}
+
+// head connects to the head node's agent of an UP cluster.
+func (m *Manager) head(ctx context.Context, rec *store.Cluster) (*agent.Client, func(), error) {
+	if rec.Status != store.StatusUp {
+		return nil, nil, &NotUpError{Name: rec.Name, Status: rec.Status}
+	}
+	ci, err := info(rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m.headOf(ctx, rec, ci)
+}
+
+func (m *Manager) headOf(ctx context.Context, rec *store.Cluster, ci *cloud.ClusterInfo) (*agent.Client, func(), error) {
+	p, err := m.provider(rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, ok := ci.Head()
+	if !ok {
+		return nil, nil, fmt.Errorf("cluster %q has no head node recorded", rec.Name)
+	}
+	tr, err := p.Transport(ctx, ci, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reach the head node of %q: %w", rec.Name, err)
+	}
+	c := agent.NewClient(h.AgentAddr, ci.Secret, tr.Dial)
+	return c, func() { c.Close(); tr.Close() }, nil
+}
+
+// generateName makes a cluster name as SkyPilot does: sky-<4 hex>-<user>, here stix-....
+func (m *Manager) generateName() string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	u := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return -1
+	}, strings.ToLower(m.user))
+	if u == "" {
+		u = "user"
+	}
+	return "stix-" + hex.EncodeToString(b[:]) + "-" + u
+}
+
+func currentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "user"
+}

@@ -1,0 +1,218 @@
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// SkyServe defaults.
+const (
+	DefaultInitialDelaySeconds   = 1200
+	DefaultReadinessTimeoutSecs  = 15
+	DefaultMinReplicas           = 1
+	DefaultLoadBalancingPolicy   = "least_load"
+	DefaultReadinessProbePath    = "/"
+	defaultServiceProbeJSONLimit = 1 << 20
+)
+
+// LoadBalancingPolicies and SpotPlacers are the accepted SkyServe policy names.
+var (
+	LoadBalancingPolicies = []string{"round_robin", "least_load", "instance_aware_least_load"}
+	SpotPlacers           = []string{"dynamic_fallback"}
+)
+
+// ServiceSpec is a task's `service:` section (SkyServe), normalised: the old `replicas: N` form becomes
+// MinReplicas = N with no autoscaling.
+type ServiceSpec struct {
+	ReadinessProbe ReadinessProbe `json:"readiness_probe"`
+
+	MinReplicas                  int                `json:"min_replicas"`
+	MaxReplicas                  *int               `json:"max_replicas,omitempty"`
+	TargetQPSPerReplica          *float64           `json:"target_qps_per_replica,omitempty"`
+	TargetQPSPerAccelerator      map[string]float64 `json:"target_qps_per_accelerator,omitempty"`
+	UpscaleDelaySeconds          *float64           `json:"upscale_delay_seconds,omitempty"`
+	DownscaleDelaySeconds        *float64           `json:"downscale_delay_seconds,omitempty"`
+	NumOverprovision             *int               `json:"num_overprovision,omitempty"`
+	BaseOndemandFallbackReplicas *int               `json:"base_ondemand_fallback_replicas,omitempty"`
+	DynamicOndemandFallback      *bool              `json:"dynamic_ondemand_fallback,omitempty"`
+	SpotPlacer                   string             `json:"spot_placer,omitempty"`
+
+	LoadBalancingPolicy string `json:"load_balancing_policy,omitempty"` // "" = DefaultLoadBalancingPolicy
+	Ports               int    `json:"ports,omitempty"`                 // replica port; 0 = from resources.ports
+	TLS                 *TLS   `json:"tls,omitempty"`
+}
+
+// Autoscaling reports whether the replica count follows the load (max_replicas and target QPS set).
+func (s *ServiceSpec) Autoscaling() bool {
+	return s.MaxReplicas != nil && (s.TargetQPSPerReplica != nil || len(s.TargetQPSPerAccelerator) > 0)
+}
+
+// ReadinessProbe is how SkyServe decides a replica is ready: GET Path (POST when PostData is set).
+type ReadinessProbe struct {
+	Path                string            `json:"path"`
+	InitialDelaySeconds float64           `json:"initial_delay_seconds"`
+	TimeoutSeconds      float64           `json:"timeout_seconds"`
+	PostData            any               `json:"post_data,omitempty"` // JSON body, decoded
+	Headers             map[string]string `json:"headers,omitempty"`
+}
+
+// TLS is the certificate the service's load balancer serves.
+type TLS struct {
+	Keyfile  string `json:"keyfile"`
+	Certfile string `json:"certfile"`
+}
+
+// service decodes and checks a (substituted) service section as SkyServe does.
+func (d *decoder) service(v *value, path string) *ServiceSpec {
+	if v == nil || v.kind != kindMap {
+		return nil
+	}
+	s := &ServiceSpec{
+		ReadinessProbe: ReadinessProbe{Path: DefaultReadinessProbePath, InitialDelaySeconds: DefaultInitialDelaySeconds, TimeoutSeconds: DefaultReadinessTimeoutSecs},
+		MinReplicas:    DefaultMinReplicas,
+	}
+	d.readinessProbe(&s.ReadinessProbe, v.field("readiness_probe"), joinPath(path, "readiness_probe"))
+
+	replicas, policy := v.field("replicas"), v.field("replica_policy")
+	if replicas != nil && policy != nil {
+		d.keyErr(policy.keyLine, policy.keyCol, joinPath(path, "replica_policy"), "cannot give both replicas and replica_policy", "replicas: N is the fixed-size short form; keep one")
+	}
+	if replicas != nil {
+		if n, ok := replicas.val.integer(); ok {
+			s.MinReplicas = int(n)
+		}
+	} else if policy != nil && policy.val.kind == kindMap {
+		d.replicaPolicy(s, policy.val, joinPath(path, "replica_policy"))
+	}
+
+	if f := v.field("load_balancing_policy"); f != nil {
+		if p, ok := f.val.str(); ok {
+			t, err := validTier(p, LoadBalancingPolicies, "load_balancing_policy")
+			d.checkValue(f.val, joinPath(path, "load_balancing_policy"), err)
+			s.LoadBalancingPolicy = t
+		}
+	}
+	if n, ok := v.get("ports").integer(); ok {
+		s.Ports = int(n)
+	}
+	if t := v.get("tls"); t != nil && t.kind == kindMap {
+		s.TLS = &TLS{}
+		s.TLS.Keyfile, _ = t.get("keyfile").str()
+		s.TLS.Certfile, _ = t.get("certfile").str()
+	}
+	return s
+}
+
+func (d *decoder) readinessProbe(p *ReadinessProbe, f *field, path string) {
+	if f == nil {
+		return
+	}
+	v := f.val
+	pathVal := v
+	switch v.kind {
+	case kindString:
+		p.Path = v.s
+	case kindMap:
+		pathVal = v.get("path")
+		p.Path, _ = pathVal.str()
+		if n, ok := v.get("initial_delay_seconds").number(); ok {
+			p.InitialDelaySeconds = n
+		}
+		if n, ok := v.get("timeout_seconds").number(); ok {
+			p.TimeoutSeconds = n
+		}
+		if h := v.get("headers"); h != nil && h.kind == kindMap {
+			p.Headers = map[string]string{}
+			for _, hf := range h.fields {
+				p.Headers[hf.key], _ = hf.val.str()
+			}
+		}
+		if pd := v.get("post_data"); pd != nil {
+			p.PostData = d.postData(pd, joinPath(path, "post_data"))
+		}
+		path = joinPath(path, "path")
+	default:
+		return
+	}
+	if pathVal != nil && pathVal.kind == kindString && !strings.HasPrefix(p.Path, "/") && !d.pendingRef(p.Path) {
+		d.valueErr(pathVal, path, fmt.Errorf("the readiness probe path must start with /, found %q", p.Path))
+	}
+}
+
+// postData decodes a probe body: a mapping, or a string holding JSON.
+func (d *decoder) postData(v *value, path string) any {
+	switch v.kind {
+	case kindMap:
+		return v.toAny()
+	case kindString:
+		if d.pendingRef(v.s) {
+			return v.s
+		}
+		var body any
+		if len(v.s) > defaultServiceProbeJSONLimit || json.Unmarshal([]byte(v.s), &body) != nil {
+			d.valueErr(v, path, fmt.Errorf("post_data must be a mapping or a JSON string, found %s", v.describe()))
+			return nil
+		}
+		return body
+	}
+	return nil
+}
+
+func (d *decoder) replicaPolicy(s *ServiceSpec, v *value, path string) {
+	intPtr := func(key string) *int {
+		if n, ok := v.get(key).integer(); ok {
+			i := int(n)
+			return &i
+		}
+		return nil
+	}
+	floatPtr := func(key string) *float64 {
+		if n, ok := v.get(key).number(); ok {
+			return &n
+		}
+		return nil
+	}
+	if n := intPtr("min_replicas"); n != nil {
+		s.MinReplicas = *n
+	}
+	s.MaxReplicas = intPtr("max_replicas")
+	s.NumOverprovision = intPtr("num_overprovision")
+	s.BaseOndemandFallbackReplicas = intPtr("base_ondemand_fallback_replicas")
+	s.UpscaleDelaySeconds = floatPtr("upscale_delay_seconds")
+	s.DownscaleDelaySeconds = floatPtr("downscale_delay_seconds")
+	if b := v.get("dynamic_ondemand_fallback"); b != nil && b.kind == kindBool {
+		s.DynamicOndemandFallback = &b.b
+	}
+	qps := v.get("target_qps_per_replica")
+	if n, ok := qps.number(); ok {
+		s.TargetQPSPerReplica = &n
+	} else if qps != nil && qps.kind == kindMap {
+		s.TargetQPSPerAccelerator = map[string]float64{}
+		for _, f := range qps.fields {
+			if n, ok := f.val.number(); ok {
+				s.TargetQPSPerAccelerator[f.key] = n
+			}
+		}
+	}
+	if f := v.field("spot_placer"); f != nil {
+		if p, ok := f.val.str(); ok {
+			t, err := validTier(p, SpotPlacers, "spot_placer")
+			d.checkValue(f.val, joinPath(path, "spot_placer"), err)
+			s.SpotPlacer = t
+		}
+	}
+
+	maxF := v.field("max_replicas")
+	switch {
+	case s.MaxReplicas != nil && *s.MaxReplicas < s.MinReplicas:
+		d.valueErr(maxF.val, joinPath(path, "max_replicas"), fmt.Errorf("max_replicas (%d) must be at least min_replicas (%d)", *s.MaxReplicas, s.MinReplicas))
+	case qps != nil && s.MaxReplicas == nil:
+		f := v.field("target_qps_per_replica")
+		d.keyErr(f.keyLine, f.keyCol, joinPath(path, "target_qps_per_replica"), "target_qps_per_replica needs max_replicas", "set max_replicas to enable autoscaling")
+	case qps == nil && s.MaxReplicas != nil && *s.MaxReplicas != s.MinReplicas:
+		d.keyErr(maxF.keyLine, maxF.keyCol, joinPath(path, "max_replicas"),
+			fmt.Sprintf("max_replicas (%d) differs from min_replicas (%d) but target_qps_per_replica is not set", *s.MaxReplicas, s.MinReplicas),
+			"set target_qps_per_replica to enable autoscaling")
+	}
+}

@@ -1,0 +1,173 @@
+package stixcmd_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/stixcmd"
+)
+
+var errNoCore = errors.New("no stix core in command tests")
+
+type result struct {
+	code        int
+	out, errOut string
+}
+
+// run executes one stix command line with in-memory streams, as a user would from a script (no TTY).
+func run(t testing.TB, tty bool, args ...string) result {
+	t.Helper()
+	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	s := cli.Test(strings.NewReader(""), out, errOut)
+	s.SetTTY(tty)
+	f := &cli.Factory{
+		IOStreams: s,
+		Version:   "1.2.3-test",
+		Now:       func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) },
+		Getenv:    func(string) string { return "" },
+		// Command tests stop at the core: verbs that reach it fail here, their behaviour is tested end to end.
+		Client: func() (cli.Client, error) { return nil, errNoCore },
+	}
+	code := stixcmd.Run(context.Background(), f, args)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	r := run(t, false, "--version")
+	if r.code != cli.ExitOK || r.out != "stix version 1.2.3-test\n" {
+		t.Errorf("got %d %q %q", r.code, r.out, r.errOut)
+	}
+}
+
+func TestHelpListsEveryVerb(t *testing.T) {
+	t.Parallel()
+	r := run(t, false, "--help")
+	if r.code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", r.code, r.errOut)
+	}
+	for _, verb := range []string{"launch", "exec", "status", "start", "stop", "down", "autostop", "queue", "logs", "cancel",
+		"cost-report", "show-gpus", "check", "jobs", "serve", "storage", "api", "ssh", "dashboard", "completion", "validate"} {
+		if !strings.Contains(r.out, "\n  "+verb+" ") {
+			t.Errorf("stix --help does not list %s", verb)
+		}
+	}
+}
+
+// TestEveryVerbIsNotImplementedYet runs a valid command line of every verb whose work is not built yet: each must
+// fail with exit 1 and say so, never succeed silently. Delete a line here when its verb gets a real run.
+func TestEveryVerbIsNotImplementedYet(t *testing.T) {
+	t.Parallel()
+	lines := [][]string{
+		{"show-gpus"}, {"check"}, {"dashboard"},
+		{"jobs", "launch", "echo", "hi"}, {"jobs", "queue"}, {"jobs", "cancel", "1"}, {"jobs", "logs"},
+		{"serve", "up", "testdata/service.yaml"}, {"serve", "update", "svc", "testdata/service.yaml"},
+		{"serve", "status"}, {"serve", "down", "svc"}, {"serve", "logs", "--controller", "svc"},
+		{"storage", "ls"}, {"storage", "delete", "-a"},
+		{"api", "start"}, {"api", "stop"}, {"api", "status"}, {"api", "logs", "abc"}, {"api", "cancel", "abc"},
+		{"api", "login"}, {"api", "info"}, {"ssh", "up"}, {"ssh", "down"},
+	}
+	for _, args := range lines {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := run(t, false, args...)
+			if r.code != cli.ExitFailure || !strings.Contains(r.errOut, "not implemented yet") {
+				t.Errorf("exit %d, stderr %q; want exit 1 and \"not implemented yet\"", r.code, r.errOut)
+			}
+			if r.out != "" {
+				t.Errorf("wrote to stdout: %q", r.out)
+			}
+		})
+	}
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"launch", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"status", "-Z"}, "unknown shorthand flag"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"jobs", "frobnicate"}, "unknown command"},
+		{[]string{"logs"}, "missing argument CLUSTER"},
+		{[]string{"launch", "-i", "soon"}, "not an integer"},
+		{[]string{"status", "-o", "yaml"}, "table or json"},
+		{[]string{"launch", "missing.yaml"}, "missing.yaml does not exist"},
+		{[]string{"completion", "powershell"}, "unsupported shell"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Parallel()
+			r := run(t, false, tt.args...)
+			if r.code != cli.ExitUsage {
+				t.Errorf("exit %d, want 2 (stderr %q)", r.code, r.errOut)
+			}
+			if !strings.Contains(r.errOut, tt.want) || !strings.Contains(r.errOut, "--help' for usage") {
+				t.Errorf("stderr %q lacks %q or the usage hint", r.errOut, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompletion(t *testing.T) {
+	t.Parallel()
+	for shell, marker := range map[string]string{"bash": "complete -o default -F __start_stix stix", "zsh": "#compdef stix", "fish": "complete -c stix"} {
+		t.Run(shell, func(t *testing.T) {
+			t.Parallel()
+			r := run(t, false, "completion", shell)
+			if r.code != cli.ExitOK || !strings.Contains(r.out, marker) {
+				t.Errorf("exit %d, script lacks %q (%d bytes; stderr %q)", r.code, marker, len(r.out), r.errOut)
+			}
+		})
+	}
+}
+
+// TestCompletionOffersVerbsAndFlags drives cobra's completion entry point, which the generated scripts call.
+func TestCompletionOffersVerbsAndFlags(t *testing.T) {
+	t.Parallel()
+	r := run(t, false, "__complete", "jobs", "")
+	for _, want := range []string{"launch", "queue", "cancel", "logs"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("completing `stix jobs ` lacks %s: %q", want, r.out)
+		}
+	}
+	r = run(t, false, "__complete", "launch", "--detach")
+	if !strings.Contains(r.out, "--detach-run") || !strings.Contains(r.out, "--detach-setup") {
+		t.Errorf("completing `stix launch --detach` gave %q", r.out)
+	}
+}
+
+// The deprecated-flag warning is the one coloured message a verb prints before its run; NO_COLOR must strip it.
+func TestNoColorHonoured(t *testing.T) {
+	t.Setenv("TERM", "xterm")
+	t.Setenv("NO_COLOR", "") // empty counts as unset (no-color.org)
+	r := run(t, true, "launch", "--cloud", "aws", "echo")
+	if !strings.Contains(r.errOut, "\x1b[33m") {
+		t.Fatalf("a TTY with colour allowed printed no colour: %q", r.errOut)
+	}
+	t.Setenv("NO_COLOR", "1")
+	r = run(t, true, "launch", "--cloud", "aws", "echo")
+	if strings.Contains(r.errOut, "\x1b[") {
+		t.Errorf("NO_COLOR set but stderr has escape codes: %q", r.errOut)
+	}
+	if !strings.Contains(r.errOut, "use --infra") {
+		t.Errorf("warning missing: %q", r.errOut)
+	}
+}
+
+// BenchmarkHelp measures building the whole command tree and printing the root help: what `stix --help` costs
+// after process start.
+func BenchmarkHelp(b *testing.B) {
+	for b.Loop() {
+		if r := run(b, false, "--help"); r.code != 0 {
+			b.Fatal(r.errOut)
+		}
+	}
+}
