@@ -67,6 +67,7 @@ func TestScripts(t *testing.T) {
 			"killjob":     killJob,
 			"exitcode":    exitCode,
 			"waitfile":    waitFile,
+			"alive":       alive,
 		},
 	})
 }
@@ -188,17 +189,52 @@ func killPIDFile(ts *testscript.TestScript, path string, group bool) {
 	ts.Check(err)
 	target := pid
 	if group {
-		target = -pid
+		target = -pgid(ts, pid)
 	}
 	ts.Check(syscall.Kill(target, syscall.SIGKILL))
 	poll(ts, fmt.Sprintf("pid %d to exit", pid), func() (bool, error) {
-		// A killed process that is not our child lingers as a zombie until init reaps it: count that as gone.
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return true, nil
+		return !running(pid), fmt.Errorf("pid %d still running", pid)
+	})
+}
+
+// pgid reads a process's group id from /proc (the fifth field of stat).
+func pgid(ts *testscript.TestScript, pid int) int {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	ts.Check(err)
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	g, err := strconv.Atoi(fields[2])
+	ts.Check(err)
+	return g
+}
+
+// running reports whether a process exists and is not a zombie (a killed process that is not our child lingers
+// as one until its parent reaps it).
+func running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// alive PIDFILE checks that the process whose pid is in PIDFILE runs; `! alive PIDFILE` waits until it is gone.
+func alive(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: alive PIDFILE")
+	}
+	b, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	ts.Check(err)
+	if !neg {
+		if !running(pid) {
+			ts.Fatalf("pid %d is not running", pid)
 		}
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		return len(fields) > 0 && fields[0] == "Z", fmt.Errorf("pid %d still running", pid)
+		return
+	}
+	poll(ts, fmt.Sprintf("pid %d to exit", pid), func() (bool, error) {
+		return !running(pid), fmt.Errorf("pid %d still running", pid)
 	})
 }
 

@@ -168,6 +168,7 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       5 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return ctx }, // streams end at shutdown
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -50,6 +50,15 @@ func TestSubmitRunsJobToSuccess(t *testing.T) {
 	if logs := c.logs(t, id2, false, 0); !strings.Contains(logs, "ERROR: Job 2 failed with return code list: [4]") {
 		t.Errorf("failed job's log = %q", logs)
 	}
+	// What a job leaves running in the background ends with it.
+	pidFile := filepath.Join(t.TempDir(), "bg")
+	id3 := c.submit(t, JobSpec{Run: fmt.Sprintf("sleep 600 > /dev/null 2>&1 & echo $! > %s", pidFile)})
+	c.waitStatus(t, id3, StatusSucceeded)
+	var pid int
+	fmt.Sscan(waitFile(t, pidFile), &pid)
+	if pid <= 0 || processAlive(pid) {
+		t.Errorf("background process %d outlived its job", pid)
+	}
 }
 
 // TestMultiNodeEnvironment checks every SKYPILOT_* variable, the log prefixes and the working directory of a

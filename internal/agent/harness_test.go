@@ -41,7 +41,7 @@ const testSecret = "s3cret-for-tests"
 
 // testAgent is one real agent process on a loopback address with its own node directory.
 type testAgent struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	ip     string
 	env    []string
@@ -52,7 +52,7 @@ type testAgent struct {
 }
 
 // startAgent starts an agent in a fresh node directory on ip (127.0.0.x). env adds to its environment.
-func startAgent(t *testing.T, ip string, env []string, args ...string) *testAgent {
+func startAgent(t testing.TB, ip string, env []string, args ...string) *testAgent {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(testSecret+"\n"), 0o600); err != nil {
@@ -149,7 +149,7 @@ func (a *testAgent) kill9() {
 
 // poll checks cond until it holds, failing the test at the deadline. Tests synchronise with it, never by
 // sleeping a fixed time.
-func poll(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func poll(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
@@ -174,7 +174,7 @@ type nodeOpts struct {
 }
 
 // startCluster starts one agent per node on 127.0.0.1, 127.0.0.2, ... and configures the first as head.
-func startCluster(t *testing.T, name string, nodes []nodeOpts, headArgs ...string) *cluster {
+func startCluster(t testing.TB, name string, nodes []nodeOpts, headArgs ...string) *cluster {
 	t.Helper()
 	c := &cluster{cfg: ClusterConfig{ClusterName: name, Cloud: "local", Region: "local", User: "alice"}}
 	for i, n := range nodes {
@@ -196,13 +196,13 @@ func startCluster(t *testing.T, name string, nodes []nodeOpts, headArgs ...strin
 	return c
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func (c *cluster) submit(t *testing.T, spec JobSpec) int64 {
+func (c *cluster) submit(t testing.TB, spec JobSpec) int64 {
 	t.Helper()
 	id, err := c.head.Submit(ctxT(t), spec)
 	if err != nil {
@@ -212,7 +212,7 @@ func (c *cluster) submit(t *testing.T, spec JobSpec) int64 {
 }
 
 // waitStatus polls a job until it reaches status.
-func (c *cluster) waitStatus(t *testing.T, id int64, status JobStatus) Job {
+func (c *cluster) waitStatus(t testing.TB, id int64, status JobStatus) Job {
 	t.Helper()
 	var j Job
 	poll(t, 30*time.Second, fmt.Sprintf("job %d to be %s", id, status), func() bool {
@@ -229,7 +229,7 @@ func (c *cluster) waitStatus(t *testing.T, id int64, status JobStatus) Job {
 	return j
 }
 
-func (c *cluster) logs(t *testing.T, id int64, follow bool, tail int) string {
+func (c *cluster) logs(t testing.TB, id int64, follow bool, tail int) string {
 	t.Helper()
 	var b strings.Builder
 	if err := c.head.Logs(ctxT(t), id, follow, tail, &b); err != nil {
@@ -239,7 +239,7 @@ func (c *cluster) logs(t *testing.T, id int64, follow bool, tail int) string {
 }
 
 // waitFile polls until path exists and returns its content.
-func waitFile(t *testing.T, path string) string {
+func waitFile(t testing.TB, path string) string {
 	t.Helper()
 	var b []byte
 	poll(t, 30*time.Second, path, func() bool {

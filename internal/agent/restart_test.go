@@ -34,16 +34,14 @@ func TestRestartAfterKill9(t *testing.T) {
 		return strings.Contains(c.logs(t, survivor, false, 0), "before")
 	})
 
+	// RUNNING is recorded just before the processes start: wait for the victim's process record.
+	recFile := filepath.Join(a.dir, "procs", fmt.Sprintf("job%d-run-0.json", victim))
+	var rec procRecord
+	if err := json.Unmarshal([]byte(waitFile(t, recFile)), &rec); err != nil {
+		t.Fatal(err)
+	}
 	a.kill9()
 	// While no agent watches, the victim's whole process group (its exit-code wrapper included) is killed.
-	var rec procRecord
-	b, err := os.ReadFile(filepath.Join(a.dir, "procs", fmt.Sprintf("job%d-run-0.json", victim)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
-	}
 	if err := syscall.Kill(-rec.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

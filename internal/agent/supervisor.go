@@ -309,8 +309,13 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 			return res
 		}
 	}
-	// Every process has ended; give the pumps the time to pull the last of their output (the deferred wait
-	// collects them after a stop).
+	// Every process has ended. Whatever they left behind in their process groups (a server started with `&`)
+	// goes too, or it would hold resources the scheduler now counts as free.
+	for i := range done {
+		done[i] = false
+	}
+	signal("KILL")
+	// Give the pumps the time to pull the last of the output (the deferred wait collects them after a stop).
 	drained := make(chan struct{})
 	go func() { pumps.Wait(); close(drained) }()
 	select {

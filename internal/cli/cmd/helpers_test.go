@@ -26,7 +26,7 @@ type flagCase[T any] struct {
 var testEnv = map[string]string{"WANDB_API_KEY": "k-123"}
 
 // runFlagCases builds the command with a capturing runF for each case and compares the Options it received.
-// The injected dependencies (IO, Now) are not compared.
+// The injected dependencies (IO, Now, Ctx, Client) are not compared.
 func runFlagCases[T any](t *testing.T, build func(*cli.Factory, func(*T) error) *cobra.Command, cases []flagCase[T]) {
 	t.Helper()
 	for _, tc := range cases {
@@ -80,7 +80,7 @@ func parse[T any](build func(*cli.Factory, func(*T) error) *cobra.Command, args 
 // slices (cobra passes []string{} for no arguments) into nil, so that wants can leave them out.
 func clearDeps(opts any) {
 	v := reflect.ValueOf(opts).Elem()
-	for _, name := range []string{"IO", "Now", "Root"} {
+	for _, name := range []string{"IO", "Now", "Root", "Ctx", "Client"} {
 		if f := v.FieldByName(name); f.IsValid() {
 			f.Set(reflect.Zero(f.Type()))
 		}

@@ -27,6 +27,9 @@ type record struct {
 	Name      string       `json:"name"`
 	CreatedAt time.Time    `json:"created_at"`
 	Nodes     []nodeRecord `json:"nodes"`
+	// Stopped is set by Stop and cleared when the agents come up again: an agent that is gone while the cluster
+	// is not stopped has crashed or was killed, and its node is not stopped but unhealthy.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 type nodeRecord struct {

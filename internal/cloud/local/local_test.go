@@ -256,7 +256,7 @@ func TestQueryAfterKill9AndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if states[0].Status != cloud.NodeRunning || states[1].Status != cloud.NodeStopped || !strings.Contains(states[1].Reason, "gone") {
+	if states[0].Status != cloud.NodeRunning || states[1].Status != cloud.NodePending || !strings.Contains(states[1].Reason, "gone") {
 		t.Errorf("Query after kill -9 of node 1 = %+v", states)
 	}
 	// Provision resumes the cluster: only the dead node gets a new agent.

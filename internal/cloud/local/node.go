@@ -146,7 +146,7 @@ func agentRunning(pid int, dir string) bool {
 }
 
 // nodeState is Query's answer for one node.
-func (p *Provider) nodeState(ctx context.Context, dir string, rank int, secret string) cloud.NodeState {
+func (p *Provider) nodeState(ctx context.Context, dir string, rank int, secret string, stopped bool) cloud.NodeState {
 	st := cloud.NodeState{Rank: rank}
 	if _, err := os.Stat(dir); err != nil {
 		st.Status, st.Reason = cloud.NodeMissing, "node directory "+dir+" is gone"
@@ -157,8 +157,11 @@ func (p *Provider) nodeState(ctx context.Context, dir string, rank int, secret s
 	case pid == 0:
 		st.Status, st.Reason = cloud.NodeStopped, "agent not started"
 		return st
+	case !agentRunning(pid, dir) && stopped:
+		st.Status, st.Reason = cloud.NodeStopped, "stopped"
+		return st
 	case !agentRunning(pid, dir):
-		st.Status, st.Reason = cloud.NodeStopped, fmt.Sprintf("agent process %d is gone", pid)
+		st.Status, st.Reason = cloud.NodePending, fmt.Sprintf("agent process %d is gone: `stix start` restarts it", pid)
 		return st
 	}
 	addr := readTrimmed(filepath.Join(dir, nodeagent.AddrFile))

@@ -123,6 +123,7 @@ func (p *Provider) bringUp(ctx context.Context, bin, dir string, rec *record, as
 	for i, h := range healths {
 		rec.Nodes[i].Resources = h.Resources
 	}
+	rec.Stopped = false
 	if err := writeRecord(dir, rec); err != nil {
 		return nil, fmt.Errorf("write cluster record: %w", err)
 	}
@@ -226,6 +227,10 @@ func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
 	if err != nil {
 		return err
 	}
+	rec.Stopped = true
+	if err := writeRecord(dir, rec); err != nil {
+		return fmt.Errorf("stop local cluster %s: %w", ref.Name, err)
+	}
 	if err := eachNode(len(rec.Nodes), func(i int) error { return stopNode(nodeDir(dir, i)) }); err != nil {
 		return fmt.Errorf("stop local cluster %s: %w", ref.Name, err)
 	}
@@ -297,7 +302,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 	secret := readTrimmed(filepath.Join(nodeDir(dir, 0), nodeagent.SecretFile))
 	states := make([]cloud.NodeState, len(rec.Nodes))
 	_ = eachNode(len(rec.Nodes), func(i int) error {
-		states[i] = p.nodeState(ctx, nodeDir(dir, i), i, secret)
+		states[i] = p.nodeState(ctx, nodeDir(dir, i), i, secret, rec.Stopped)
 		return nil
 	})
 	return states, nil
