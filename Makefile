@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     ?= $(CURDIR)/bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/stix-run/stix/internal/stixcmd.Version=$(VERSION)
+LDFLAGS := -s -w -X github.com/stix-run/stix/internal/stixcmd.Version=$(VERSION) -X github.com/stix-run/stix/internal/agent.Version=$(VERSION)
 
 .PHONY: build install test bench fmt vet
 

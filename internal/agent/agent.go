@@ -159,7 +159,10 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 			return err
 		}
 	}
-	defer a.closeHead()
+	defer func() {
+		cancel() // the supervisors stop with the context; closeHead waits for them
+		a.closeHead()
+	}()
 
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {

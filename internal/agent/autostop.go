@@ -15,7 +15,7 @@ type stopper interface{ Stop() bool }
 
 type realClock struct{}
 
-func (realClock) Now() time.Time                               { return time.Now() }
+func (realClock) Now() time.Time                              { return time.Now() }
 func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
 
 // idleState is the autostop timer's state. Its methods are pure: they take the time and return the next one.
@@ -27,11 +27,14 @@ type idleState struct {
 }
 
 // deadline is when the hook is due; ok is false when nothing is due (off, busy, no hook, already fired).
+// Like SkyPilot's skylet, which checks autostop once a minute, the hook never fires sooner than one unit into
+// an idle period: "0 idle minutes" (`launch --down`) means at the first check after the jobs are done, which
+// also leaves the client that just submitted a job the time to start following it.
 func (s idleState) deadline(unit time.Duration) (time.Time, bool) {
 	if s.cfg.IdleMinutes < 0 || s.busy || s.fired || len(s.hook()) == 0 {
 		return time.Time{}, false
 	}
-	return s.idleSince.Add(time.Duration(s.cfg.IdleMinutes) * unit), true
+	return s.idleSince.Add(time.Duration(max(s.cfg.IdleMinutes, 1)) * unit), true
 }
 
 // hook is the argv to run: the down hook for autodown when there is one.
@@ -67,9 +70,11 @@ type autostopper struct {
 	unit  time.Duration
 	run   func(argv []string, down bool) // starts the hook; must not block
 
-	mu    sync.Mutex
-	st    idleState
-	timer stopper
+	mu       sync.Mutex
+	st       idleState
+	timer    stopper
+	jobs     bool // some job is unfinished
+	watchers int  // clients following a job's logs: the cluster is in use while they watch
 }
 
 func newAutostopper(c clock, unit time.Duration, run func([]string, bool)) *autostopper {
@@ -87,6 +92,30 @@ func (a *autostopper) configure(cfg AutostopConfig) {
 func (a *autostopper) setBusy(busy bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.jobs = busy
+	a.update()
+}
+
+// watch marks a client following logs; the cluster is not idle until every such client is done (release).
+func (a *autostopper) watch() (release func()) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.watchers++
+	a.update()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			a.watchers--
+			a.update()
+		})
+	}
+}
+
+// update applies the combined busy state (jobs or watchers). Called with mu held.
+func (a *autostopper) update() {
+	busy := a.jobs || a.watchers > 0
 	if busy == a.st.busy {
 		return
 	}

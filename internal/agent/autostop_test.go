@@ -154,8 +154,8 @@ func TestIdleStateIsPure(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := idleState{}.configure(AutostopConfig{IdleMinutes: 0, Hook: []string{"x"}}, t0)
-	if d, ok := s.deadline(time.Minute); !ok || !d.Equal(t0) {
-		t.Errorf("idle 0: deadline %v %v, want now", d, ok)
+	if d, ok := s.deadline(time.Minute); !ok || !d.Equal(t0.Add(time.Minute)) {
+		t.Errorf("idle 0: deadline %v %v, want one unit (the first check) later", d, ok)
 	}
 	busy := s.setBusy(true, t0.Add(time.Hour))
 	if _, ok := busy.deadline(time.Minute); ok {
@@ -165,8 +165,32 @@ func TestIdleStateIsPure(t *testing.T) {
 		t.Error("setBusy changed its receiver")
 	}
 	idle := busy.setBusy(false, t0.Add(2*time.Hour))
-	if d, _ := idle.deadline(time.Minute); !d.Equal(t0.Add(2 * time.Hour)) {
+	if d, _ := idle.deadline(time.Minute); !d.Equal(t0.Add(2*time.Hour + time.Minute)) {
 		t.Errorf("deadline after becoming idle = %v", d)
+	}
+}
+
+// A client following logs keeps the cluster busy: autodown waits until it has seen the job end.
+func TestWatchersKeepBusy(t *testing.T) {
+	t.Parallel()
+	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	fired := make(chan struct{}, 4)
+	a := newAutostopper(clk, time.Minute, func([]string, bool) { fired <- struct{}{} })
+	a.configure(AutostopConfig{IdleMinutes: 0, Down: true, Hook: []string{"x"}})
+	release := a.watch()
+	clk.Advance(time.Hour)
+	select {
+	case <-fired:
+		t.Fatal("fired while a client was following logs")
+	default:
+	}
+	release()
+	release() // idempotent
+	clk.Advance(time.Minute)
+	select {
+	case <-fired:
+	default:
+		t.Fatal("did not fire one unit after the last watcher left")
 	}
 }
 

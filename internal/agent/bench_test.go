@@ -92,7 +92,7 @@ func BenchmarkSubmitFirstByte(b *testing.B) {
 		}
 		fb := &firstByte{ch: make(chan struct{})}
 		errc := make(chan error, 1)
-		go func() { errc <- c.head.Logs(ctx, id, true, 0, fb) }()
+		go func() { _, err := c.head.Logs(ctx, id, true, 0, fb); errc <- err }()
 		select {
 		case <-fb.ch:
 		case err := <-errc:

@@ -155,8 +155,9 @@ func (c *Client) Cancel(ctx context.Context, req CancelRequest) (CancelResult, e
 }
 
 // Logs writes a job's combined log to w: the last tail lines (all when tail ≤ 0) and, with follow, what comes
-// until the job has finished.
-func (c *Client) Logs(ctx context.Context, id int64, follow bool, tail int, w io.Writer) error {
+// until the job has finished. It returns the job's status as the stream ended ("" when the agent could not
+// say): after a follow, the final status, even if the agent is gone a moment later.
+func (c *Client) Logs(ctx context.Context, id int64, follow bool, tail int, w io.Writer) (JobStatus, error) {
 	v := url.Values{}
 	if follow {
 		v.Set("follow", "1")
@@ -164,8 +165,15 @@ func (c *Client) Logs(ctx context.Context, id int64, follow bool, tail int, w io
 	if tail > 0 {
 		v.Set("tail", strconv.Itoa(tail))
 	}
-	_, err := c.stream(ctx, "/v1/jobs/"+strconv.FormatInt(id, 10)+"/logs", v, w)
-	return err
+	resp, err := c.request(ctx, http.MethodGet, "/v1/jobs/"+strconv.FormatInt(id, 10)+"/logs", v, nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return "", err
+	}
+	return JobStatus(resp.Trailer.Get(JobStatusTrailer)), nil
 }
 
 // SetAutostop changes the autostop setting and returns the timer's state.

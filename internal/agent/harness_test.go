@@ -232,7 +232,7 @@ func (c *cluster) waitStatus(t testing.TB, id int64, status JobStatus) Job {
 func (c *cluster) logs(t testing.TB, id int64, follow bool, tail int) string {
 	t.Helper()
 	var b strings.Builder
-	if err := c.head.Logs(ctxT(t), id, follow, tail, &b); err != nil {
+	if _, err := c.head.Logs(ctxT(t), id, follow, tail, &b); err != nil {
 		t.Fatalf("logs %d: %v", id, err)
 	}
 	return b.String()
@@ -248,4 +248,10 @@ func waitFile(t testing.TB, path string) string {
 		return err == nil && len(b) > 0
 	})
 	return string(b)
+}
+
+// waitGone polls until pid has exited.
+func waitGone(t testing.TB, pid int, what string) {
+	t.Helper()
+	poll(t, 5*time.Second, what+" to exit", func() bool { return !processAlive(pid) })
 }

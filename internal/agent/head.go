@@ -57,24 +57,26 @@ func newHead(a *agent) (*head, error) {
 	h := &head{a: a, store: store{db}, ctx: a.ctx, kick: make(chan struct{}, 1),
 		running: map[int64]*jobRun{}, changed: make(chan struct{})}
 	h.auto = newAutostopper(a.clock, a.idleUnit, a.runHook)
-	var cfg ClusterConfig
-	ok, err := h.store.getSetting(a.ctx, settingCluster, &cfg)
-	if err != nil {
+	fail := func(err error) (*head, error) {
+		h.auto.stop()
 		db.Close()
-		return nil, fmt.Errorf("load cluster configuration: %w", err)
+		return nil, err
+	}
+	var cfg ClusterConfig
+	configured, err := h.store.getSetting(a.ctx, settingCluster, &cfg)
+	if err != nil {
+		return fail(fmt.Errorf("load cluster configuration: %w", err))
 	}
 	var auto AutostopConfig
 	if found, err := h.store.getSetting(a.ctx, settingAutostop, &auto); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("load autostop setting: %w", err)
+		return fail(fmt.Errorf("load autostop setting: %w", err))
 	} else if found {
 		h.auto.configure(auto)
 	}
-	if ok {
+	if configured {
 		h.setCluster(cfg)
 		if err := h.resume(); err != nil {
-			db.Close()
-			return nil, err
+			return fail(err)
 		}
 	}
 	h.updateBusy()
@@ -97,6 +99,11 @@ func (h *head) setCluster(cfg ClusterConfig) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.cluster, h.configured = cfg, true
+	for _, n := range h.nodes {
+		if c, ok := n.(*Client); ok {
+			c.Close() // only its idle connections: a supervisor may still be using it
+		}
+	}
 	h.nodes = make([]procAPI, len(cfg.Nodes))
 	for i, n := range cfg.Nodes {
 		if i == 0 {
@@ -153,7 +160,9 @@ func (h *head) configure(ctx context.Context, cfg ClusterConfig) error {
 		}
 		// Resources left out: ask the node's agent for its fingerprint.
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		health, err := NewClient(n.AgentAddr, string(h.a.secret), nil).Health(hctx)
+		cl := NewClient(n.AgentAddr, string(h.a.secret), nil)
+		health, err := cl.Health(hctx)
+		cl.Close()
 		cancel()
 		if err != nil {
 			return fmt.Errorf("node %d (agent %s) did not report its resources: %w", i, n.AgentAddr, err)
@@ -484,6 +493,7 @@ func (h *head) logs(ctx context.Context, id int64, follow bool, tailN int, w io.
 	var done <-chan struct{}
 	if follow {
 		done = h.logsDone(id)
+		defer h.auto.watch()()
 	}
 	_, err = tail.Follow(ctx, path, offset, w, done)
 	return err

@@ -37,6 +37,11 @@ func KillAll(dir string) error {
 	var groups []procRecord
 	for _, r := range recs {
 		if proc.Alive(r.PID, r.StartTicks) || proc.GroupAlive(r.PID) {
+			// Mark it first: the next agent reports the job as FAILED_DRIVER (SkyPilot's state for jobs that a
+			// stop interrupted), whatever exit code the killed process leaves.
+			if err := os.WriteFile(filepath.Join(dir, "procs", r.ID+stoppedExt), nil, 0o600); err != nil {
+				errs = append(errs, err)
+			}
 			groups = append(groups, r)
 		}
 	}

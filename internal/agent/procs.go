@@ -46,6 +46,9 @@ type procRecord struct {
 	StartedAt  time.Time `json:"started_at"`
 }
 
+// stoppedExt marks a process that KillAll stopped (DIR/procs/ID.stopped).
+const stoppedExt = ".stopped"
+
 var procIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 func newProcManager(ctx context.Context, dir string, log *slog.Logger) (*procManager, error) {
@@ -66,18 +69,22 @@ func (m *procManager) reload() error {
 		return err
 	}
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("read process record: %w", err)
-		}
 		var rec procRecord
-		if err := json.Unmarshal(b, &rec); err != nil || !procIDPattern.MatchString(rec.ID) {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = json.Unmarshal(b, &rec)
+		}
+		if err != nil || !procIDPattern.MatchString(rec.ID) {
 			m.log.Warn("ignoring unreadable process record", "file", f, "err", err)
 			continue
 		}
 		e := &procEntry{rec: rec, done: make(chan struct{}), status: rec.status(ProcRunning, 0)}
 		m.procs[rec.ID] = e
+		_, stopErr := os.Stat(m.path(rec.ID, stoppedExt))
 		switch {
+		case stopErr == nil:
+			m.log.Info("process was stopped with the node", "id", rec.ID)
+			m.finish(e, rec.status(ProcLost, 0))
 		case m.finishFromRC(e):
 		case proc.Alive(rec.PID, rec.StartTicks):
 			m.log.Info("adopted running process", "id", rec.ID, "pid", rec.PID)
@@ -134,7 +141,7 @@ func (m *procManager) StartProc(_ context.Context, spec ProcSpec) (ProcStatus, e
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.procs[spec.ID]; ok {
-		return e.snapshot(), nil
+		return e.status, nil
 	}
 	workdir, err := m.workdir(spec.Workdir)
 	if err != nil {
@@ -171,8 +178,6 @@ func (m *procManager) StartProc(_ context.Context, spec ProcSpec) (ProcStatus, e
 	}()
 	return e.status, nil
 }
-
-func (e *procEntry) snapshot() ProcStatus { return e.status }
 
 // jobScript wraps a job's bash source: the node's ~/.bashrc first (SkyPilot's jobs see what setup appended to
 // it), then the job in the working directory the process was started in.
@@ -306,7 +311,7 @@ func (m *procManager) ReleaseProc(_ context.Context, id string) error {
 	delete(m.procs, id)
 	m.mu.Unlock()
 	var errs []error
-	for _, ext := range []string{".json", ".sh", ".log", ".rc"} {
+	for _, ext := range []string{".json", ".sh", ".log", ".rc", stoppedExt} {
 		if err := os.Remove(m.path(id, ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}

@@ -14,23 +14,38 @@ import (
 // maxBody bounds a request body (a job's scripts and environment).
 const maxBody = 16 << 20
 
-// handler is the agent's HTTP API (docs/agent.md). Every request must carry the cluster secret.
+// route is one endpoint of the agent's API.
+type route struct {
+	pattern string // net/http pattern: "METHOD /path"
+	handler http.HandlerFunc
+}
+
+// routes is the agent's HTTP API, documented in docs/agent.md (a test checks that every pattern is there).
+func (a *agent) routes() []route {
+	return []route{
+		{"GET /v1/health", a.handleHealth},
+		{"POST /v1/cluster", a.handleConfigure},
+		{"POST /v1/jobs", a.headHandler(a.handleSubmit)},
+		{"GET /v1/jobs", a.headHandler(a.handleJobs)},
+		{"GET /v1/jobs/{id}", a.headHandler(a.handleJob)},
+		{"POST /v1/jobs/cancel", a.headHandler(a.handleCancel)},
+		{"GET /v1/jobs/{id}/logs", a.headHandler(a.handleLogs)},
+		{"GET /v1/autostop", a.headHandler(a.handleGetAutostop)},
+		{"POST /v1/autostop", a.headHandler(a.handleSetAutostop)},
+		{"POST /v1/procs", a.handleStartProc},
+		{"GET /v1/procs/{id}", a.handleProc},
+		{"POST /v1/procs/{id}/signal", a.handleSignalProc},
+		{"GET /v1/procs/{id}/output", a.handleProcOutput},
+		{"DELETE /v1/procs/{id}", a.handleReleaseProc},
+	}
+}
+
+// handler serves the API. Every request must carry the cluster secret.
 func (a *agent) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /v1/health", a.handleHealth)
-	mux.HandleFunc("POST /v1/cluster", a.handleConfigure)
-	mux.HandleFunc("POST /v1/jobs", a.headHandler(a.handleSubmit))
-	mux.HandleFunc("GET /v1/jobs", a.headHandler(a.handleJobs))
-	mux.HandleFunc("GET /v1/jobs/{id}", a.headHandler(a.handleJob))
-	mux.HandleFunc("POST /v1/jobs/cancel", a.headHandler(a.handleCancel))
-	mux.HandleFunc("GET /v1/jobs/{id}/logs", a.headHandler(a.handleLogs))
-	mux.HandleFunc("GET /v1/autostop", a.headHandler(a.handleGetAutostop))
-	mux.HandleFunc("POST /v1/autostop", a.headHandler(a.handleSetAutostop))
-	mux.HandleFunc("POST /v1/procs", a.handleStartProc)
-	mux.HandleFunc("GET /v1/procs/{id}", a.handleProc)
-	mux.HandleFunc("POST /v1/procs/{id}/signal", a.handleSignalProc)
-	mux.HandleFunc("GET /v1/procs/{id}/output", a.handleProcOutput)
-	mux.HandleFunc("DELETE /v1/procs/{id}", a.handleReleaseProc)
+	for _, r := range a.routes() {
+		mux.HandleFunc(r.pattern, r.handler)
+	}
 	return a.authenticate(mux)
 }
 
@@ -195,12 +210,22 @@ func (a *agent) handleLogs(h *head, w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tailN, _ := strconv.Atoi(r.URL.Query().Get("tail"))
+	// The job's status when the stream ends goes in a trailer: a follower learns how the job ended from the
+	// stream itself, even when the cluster is torn down right after (autodown) and can no longer be asked.
+	w.Header().Set("Trailer", JobStatusTrailer)
 	s := startStream(w)
 	if err := h.logs(r.Context(), id, boolParam(r, "follow"), tailN, s); err != nil && r.Context().Err() == nil {
 		// The status line is sent; all we can do is end the stream early and say why in our log.
 		a.log.Warn("stream job log", "job", id, "err", err)
+		return
+	}
+	if j, err := h.job(r.Context(), id); err == nil {
+		w.Header().Set(JobStatusTrailer, string(j.Status))
 	}
 }
+
+// JobStatusTrailer is the HTTP trailer of a log stream that carries the job's status at the end of the stream.
+const JobStatusTrailer = "Stix-Job-Status"
 
 func (a *agent) handleGetAutostop(h *head, w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, h.auto.status())

@@ -201,12 +201,15 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 	var wg sync.WaitGroup
 	for i, p := range procs {
 		wg.Go(func() {
+			// A node that accepts the connection but never answers must not hang the job.
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
 			var st ProcStatus
 			var err error
 			if resume {
-				st, err = p.api.Proc(ctx, p.spec.ID, false)
+				st, err = p.api.Proc(sctx, p.spec.ID, false)
 			} else {
-				st, err = p.api.StartProc(ctx, p.spec)
+				st, err = p.api.StartProc(sctx, p.spec)
 			}
 			if err == nil {
 				res.pids[i], started[i] = st.PID, true
@@ -275,15 +278,16 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 				res.aborted = true
 				return res // the supervisor's waits end with the agent; the processes keep running
 			case w.err != nil:
-				if !res.lost {
+				// Once killing (after a failure or a cancel), a process that goes missing changes nothing.
+				if !res.lost && !killing {
 					res.lost, res.msg = true, fmt.Sprintf("%s on node %d: %v", procs[w.i].spec.ID, procs[w.i].node, w.err)
 				}
 				kill()
 			case w.st.State == ProcLost:
-				if !res.lost {
+				if !res.lost && !killing {
 					res.lost = true
-					res.msg = fmt.Sprintf("%s on node %d ended without an exit code while no agent watched it",
-						procs[w.i].spec.ID, procs[w.i].node)
+					res.msg = fmt.Sprintf("%s on node %d ended without an exit code while no agent watched it "+
+						"(stopped with its node, or killed together with its wrapper)", procs[w.i].spec.ID, procs[w.i].node)
 				}
 				kill()
 			default:

@@ -78,8 +78,13 @@ func (m *Manager) Logs(ctx context.Context, name string, id int, opts api.LogsOp
 	if err != nil {
 		return api.Job{}, err
 	}
-	if err := c.Logs(ctx, j.ID, opts.Follow, opts.Tail, w); err != nil {
+	final, err := c.Logs(ctx, j.ID, opts.Follow, opts.Tail, w)
+	if err != nil {
 		return api.Job{}, fmt.Errorf("logs of job %d on %q: %w", j.ID, name, err)
+	}
+	if final != "" {
+		j.Status = final
+		return toAPIJob(j), nil
 	}
 	if j, err = c.Job(ctx, j.ID); err != nil {
 		return api.Job{}, err

@@ -44,10 +44,21 @@ func TestStartRecordsOutputAndExitCode(t *testing.T) {
 
 func TestOwnSessionAndGroupSignal(t *testing.T) {
 	t.Parallel()
-	s := spec(t, "sleep 600 & wait\n")
+	s := spec(t, "")
+	started := filepath.Join(s.Dir, "started")
+	s.Script = "sleep 600 & touch " + started + "; wait\n"
 	p, err := Start(s)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Signal only once the script runs: a signal that lands before the wrapper has set its trap kills the
+	// wrapper too, and then there is no rc file (only the wait status, which says 143 as well).
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := os.Stat(started); err != nil; _, err = os.Stat(started) {
+		if time.Now().After(deadline) {
+			t.Fatal("the script did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	st, err := readStat(p.PID)
 	if err != nil {
@@ -72,7 +83,7 @@ func TestOwnSessionAndGroupSignal(t *testing.T) {
 	if rc, ok := ReadRC(s.RCPath); !ok || rc != 143 {
 		t.Errorf("rc = %d, %v; want 143", rc, ok)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for GroupAlive(p.PID) {
 		if time.Now().After(deadline) {
 			t.Fatal("the group's sleep survived SIGTERM")

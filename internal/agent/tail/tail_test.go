@@ -3,6 +3,7 @@ package tail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -134,5 +135,33 @@ func TestFollowHonoursContext(t *testing.T) {
 	cancel()
 	if err := <-res; err != context.Canceled {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestFollowWithoutInotify covers the polling fallback (no inotify instance left). Not parallel: it swaps the
+// process-wide hub, and parallel tests only start after the sequential ones.
+func TestFollowWithoutInotify(t *testing.T) {
+	saved := shared
+	shared = &hub{err: errors.New("inotify: too many instances"), subs: map[int32]map[chan struct{}]struct{}{}}
+	defer func() { shared = saved }()
+	p := filepath.Join(t.TempDir(), "log")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan struct{})
+	var out syncBuffer
+	res := make(chan error, 1)
+	go func() {
+		_, err := Follow(context.Background(), p, 0, &out, done)
+		res <- err
+	}()
+	fmt.Fprint(f, "a\n")
+	waitFor(t, func() bool { return out.String() == "a\n" })
+	fmt.Fprint(f, "b\n")
+	close(done)
+	if err := <-res; err != nil || out.String() != "a\nb\n" {
+		t.Errorf("followed %q, %v", out.String(), err)
 	}
 }

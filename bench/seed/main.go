@@ -1,0 +1,44 @@
+// Command seed fills a STIX_HOME's state database with N stopped clusters, for benchmarking `stix status`.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/stix-run/stix/internal/store"
+)
+
+func main() {
+	home := flag.String("home", "", "STIX_HOME to fill")
+	n := flag.Int("n", 100, "number of clusters")
+	flag.Parse()
+	if err := seed(*home, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "seed:", err)
+		os.Exit(1)
+	}
+}
+
+func seed(home string, n int) error {
+	ctx := context.Background()
+	st, err := store.Open(ctx, home)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := time.Now()
+	for i := range n {
+		c := &store.Cluster{
+			Name: fmt.Sprintf("bench-%03d", i), Status: store.StatusStopped, Cloud: "aws", Region: "us-east-1",
+			NumNodes: 1 + i%4, HourlyPrice: 0.384, LaunchedAt: now.Add(-time.Duration(i) * time.Minute),
+			Resources: store.Resources{InstanceType: "m6i.2xlarge", CPUs: 8, MemoryGB: 32, DiskSizeGB: 256},
+			Autostop:  store.Autostop{IdleMinutes: store.AutostopOff},
+		}
+		if err := st.PutCluster(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
