@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/stix-run/stix/internal/atomicfile"
 	"io"
 	"log/slog"
 	"net"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/stix-run/stix/internal/agent/envknob"
 	"github.com/stix-run/stix/internal/agent/fingerprint"
-	"github.com/stix-run/stix/internal/agent/proc"
 )
 
 // agent is one running agent process.
@@ -181,11 +181,11 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	addr := ln.Addr().String()
 	pidFile, addrFile := filepath.Join(dir, "agent.pid"), filepath.Join(dir, "agent.addr")
 	// The provisioner waits for agent.addr, so the pid file is written first.
-	if err := proc.WriteFileAtomic(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		srv.Close()
 		return fmt.Errorf("write %s: %w", pidFile, err)
 	}
-	if err := proc.WriteFileAtomic(addrFile, []byte(addr+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(addrFile, []byte(addr+"\n"), 0o644); err != nil {
 		srv.Close()
 		return fmt.Errorf("write %s: %w", addrFile, err)
 	}

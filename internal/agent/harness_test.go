@@ -221,7 +221,7 @@ func (c *cluster) waitStatus(t testing.TB, id int64, status JobStatus) Job {
 		if err != nil {
 			t.Fatalf("job %d: %v", id, err)
 		}
-		if j.Status.Finished() && j.Status != status {
+		if j.Status.IsTerminal() && j.Status != status {
 			t.Fatalf("job %d finished as %s (%s), want %s", id, j.Status, j.Message, status)
 		}
 		return j.Status == status

@@ -452,7 +452,7 @@ func (h *head) cancelPendingLocked(ctx context.Context, id int64) (CancelOutcome
 	if err != nil {
 		return CancelOutcome{}, false, err
 	}
-	if row.Status.Finished() {
+	if row.Status.IsTerminal() {
 		return CancelOutcome{ID: id, Status: row.Status,
 			Message: fmt.Sprintf("job %d already %s", id, row.Status)}, false, nil
 	}
@@ -477,7 +477,7 @@ func (h *head) logs(ctx context.Context, id int64, follow bool, tailN int, w io.
 		if _, err := os.Stat(path); err == nil {
 			break
 		}
-		if row.Status.Finished() || !follow {
+		if row.Status.IsTerminal() || !follow {
 			return nil // never started (cancelled while pending), or nothing yet
 		}
 		select {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stix-run/stix/internal/atomicfile"
 	"io"
 	"log/slog"
 	"os"
@@ -160,7 +161,7 @@ func (m *procManager) StartProc(_ context.Context, spec ProcSpec) (ProcStatus, e
 	}
 	rec := procRecord{ID: spec.ID, PID: p.PID, StartTicks: p.StartTicks, StartedAt: time.Now().UTC()}
 	b, _ := json.Marshal(rec)
-	if err := proc.WriteFileAtomic(m.path(spec.ID, ".json"), b, 0o600); err != nil {
+	if err := atomicfile.Write(m.path(spec.ID, ".json"), b, 0o600); err != nil {
 		// Without the record a restarted agent could not find the process: do not let it run untracked.
 		_ = proc.SignalGroup(p.PID, p.StartTicks, syscall.SIGKILL)
 		p.Wait()

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"github.com/stix-run/stix/api"
 	"time"
 
 	"github.com/stix-run/stix/internal/agent/fingerprint"
@@ -9,30 +10,21 @@ import (
 // Version is the agent's version, set at link time (-X github.com/stix-run/stix/internal/agent.Version=...).
 var Version = "dev"
 
-// JobStatus is a job's state; the values are SkyPilot's.
-type JobStatus string
+// JobStatus is a job's state; the values are SkyPilot's, defined once in the public api package.
+type JobStatus = api.JobStatus
 
 // The job states, in SkyPilot's order.
 const (
-	StatusInit         JobStatus = "INIT"
-	StatusPending      JobStatus = "PENDING"
-	StatusSettingUp    JobStatus = "SETTING_UP"
-	StatusRunning      JobStatus = "RUNNING"
-	StatusSucceeded    JobStatus = "SUCCEEDED"
-	StatusFailed       JobStatus = "FAILED"
-	StatusFailedSetup  JobStatus = "FAILED_SETUP"
-	StatusFailedDriver JobStatus = "FAILED_DRIVER"
-	StatusCancelled    JobStatus = "CANCELLED"
+	StatusInit         = api.JobInit
+	StatusPending      = api.JobPending
+	StatusSettingUp    = api.JobSettingUp
+	StatusRunning      = api.JobRunning
+	StatusSucceeded    = api.JobSucceeded
+	StatusFailed       = api.JobFailed
+	StatusFailedSetup  = api.JobFailedSetup
+	StatusFailedDriver = api.JobFailedDriver
+	StatusCancelled    = api.JobCancelled
 )
-
-// Finished reports whether s is terminal: the job will not change again.
-func (s JobStatus) Finished() bool {
-	switch s {
-	case StatusSucceeded, StatusFailed, StatusFailedSetup, StatusFailedDriver, StatusCancelled:
-		return true
-	}
-	return false
-}
 
 // Demand is what a job needs on each of its nodes.
 type Demand struct {

@@ -51,14 +51,14 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 		res.Provisioned = true
 	case err != nil:
 	case rec.Status != store.StatusUp:
-		report(opts.Progress, fmt.Sprintf("Restarting cluster %q (%s).", name, rec.Status))
+		report(opts.Progress, fmt.Sprintf("Restarting cluster %q (%s)", name, rec.Status))
 		rec, err = m.restart(ctx, st, rec, opts.Progress)
 		res.Provisioned = true
 	default:
 		if why := fits(task, rec); why != "" {
 			return nil, fmt.Errorf("cannot run the task on existing cluster %q: %s: launch it on a new cluster with -c NAME, or change the task's resources", name, why)
 		}
-		report(opts.Progress, fmt.Sprintf("Reusing cluster %q.", name))
+		report(opts.Progress, fmt.Sprintf("Reusing cluster %q", name))
 	}
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 	if err := st.PutCluster(ctx, rec); err != nil {
 		return nil, err
 	}
-	report(opts.Progress, fmt.Sprintf("Launching on %s.", infraString(p.Name(), offer.Region, offer.Zone)))
+	report(opts.Progress, fmt.Sprintf("Launching on %s", infraString(p.Name(), offer.Region, offer.Zone)))
 	ci, err := p.Provision(ctx, cloud.ProvisionRequest{
 		Cluster: cloud.ClusterRef{Name: name}, Offer: offer, Requirements: req, Progress: opts.Progress,
 	})
@@ -186,7 +186,7 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 	if err := m.adopt(ctx, st, rec, ci); err != nil {
 		return nil, err
 	}
-	report(opts.Progress, fmt.Sprintf("Cluster launched: %s.", name))
+	report(opts.Progress, fmt.Sprintf("Cluster launched: %s", name))
 	return rec, nil
 }
 
@@ -280,7 +280,7 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	if err := m.adopt(ctx, st, rec, ci); err != nil {
 		return nil, err
 	}
-	report(progress, fmt.Sprintf("Cluster %q is UP.", rec.Name))
+	report(progress, fmt.Sprintf("Cluster %q is UP", rec.Name))
 	return rec, nil
 }
 
@@ -336,7 +336,7 @@ func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, task *spec.
 	if len(items) == 0 {
 		return nil
 	}
-	report(progress, "Syncing files.")
+	report(progress, "Syncing files")
 	ci, err := info(rec)
 	if err != nil {
 		return err

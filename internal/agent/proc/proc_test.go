@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -145,28 +144,6 @@ func TestParseStat(t *testing.T) {
 	for _, bad := range []string{"", "1 (x", "1 (x) S 1 2"} {
 		if _, err := parseStat(bad); err == nil {
 			t.Errorf("parseStat(%q) succeeded", bad)
-		}
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	t.Parallel()
-	p := filepath.Join(t.TempDir(), "f")
-	if err := WriteFileAtomic(p, []byte("a"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFileAtomic(p, []byte("b"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(p)
-	fi, _ := os.Stat(p)
-	if string(b) != "b" || fi.Mode().Perm() != 0o600 {
-		t.Errorf("content %q mode %v", b, fi.Mode())
-	}
-	ents, _ := os.ReadDir(filepath.Dir(p))
-	for _, e := range ents {
-		if strings.Contains(e.Name(), "tmp") {
-			t.Errorf("temporary file left: %s", e.Name())
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stix-run/stix/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -91,7 +92,7 @@ func writeRecord(dir string, r *record) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, recordFile), append(b, '\n'), 0o600)
+	return atomicfile.Write(filepath.Join(dir, recordFile), append(b, '\n'), 0o600)
 }
 
 // records reads every cluster record under the root; unreadable ones are skipped (a cluster being removed).
@@ -110,27 +111,6 @@ func (p *Provider) records() ([]*record, error) {
 		}
 	}
 	return out, nil
-}
-
-// writeFileAtomic writes data through a temporary file and a rename: readers see the old or the new content.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ClusterInfo describes a cluster from its record and what its agents wrote last.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stix-run/stix/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,7 +149,7 @@ func (p *Provider) upNode(ctx context.Context, bin, home, ip, secret string, rep
 			return nil, err
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(home, nodeagent.SecretFile), []byte(secret+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(home, nodeagent.SecretFile), []byte(secret+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("write secret: %w", err)
 	}
 	// Stale files of a previous agent would pass for the new one's.

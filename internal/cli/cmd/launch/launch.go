@@ -117,7 +117,7 @@ func launchRun(opts *LaunchOptions) error {
 	res, err := client.Launch(opts.Ctx, task, api.LaunchOptions{
 		ClusterName: opts.Cluster, IdleMinutes: opts.IdleMinutesToAutostop, Down: opts.Down,
 		NoSetup: opts.NoSetup, RetryUntilUp: opts.RetryUntilUp, Command: commandLine("launch", opts.Task),
-		Progress: progress.Println,
+		Progress: progress.Update,
 	})
 	progress.Stop()
 	if err != nil {

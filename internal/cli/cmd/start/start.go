@@ -76,7 +76,7 @@ func startRun(opts *StartOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All, cli.ClusterAction{
 		Verb: "Restarting", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
-			if err := client.Start(ctx, name, progress.Println); err != nil {
+			if err := client.Start(ctx, name, progress.Update); err != nil {
 				return "", err
 			}
 			if opts.IdleMinutesToAutostop != nil || opts.Down {
