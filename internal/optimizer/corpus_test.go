@@ -2,8 +2,8 @@ package optimizer_test
 
 import (
 	"errors"
+	"github.com/stix-run/stix/internal/testutil"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,25 +17,7 @@ import (
 // corpusDir finds ../shared/compat/skypilot-yamls beside the module root.
 func corpusDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-	corpus := filepath.Join(dir, "..", "shared", "compat", "skypilot-yamls")
-	if st, err := os.Stat(corpus); err != nil || !st.IsDir() {
-		t.Fatalf("the SkyPilot YAML corpus is missing: expected it at %s", corpus)
-	}
-	return corpus
+	return testutil.SharedDir(t, "compat/skypilot-yamls")
 }
 
 // TestCorpusPlans plans every task file of the public SkyPilot corpus against the snapshot: each either plans

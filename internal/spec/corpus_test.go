@@ -2,8 +2,8 @@ package spec
 
 import (
 	"errors"
+	"github.com/stix-run/stix/internal/testutil"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,25 +21,7 @@ var templatedFiles = map[string]bool{
 // corpusDir finds ../shared/compat/skypilot-yamls next to the module root.
 func corpusDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("no go.mod above the test's directory; cannot locate the conformance corpus")
-		}
-		dir = parent
-	}
-	corpus := filepath.Join(dir, "..", "shared", "compat", "skypilot-yamls")
-	if st, err := os.Stat(corpus); err != nil || !st.IsDir() {
-		t.Fatalf("the SkyPilot YAML conformance corpus is missing: expected it at %s (shared/compat/skypilot-yamls beside the repository)", corpus)
-	}
-	return corpus
+	return testutil.SharedDir(t, "compat/skypilot-yamls")
 }
 
 // corpusFiles lists every file of the corpus, relative to it, in a stable order.

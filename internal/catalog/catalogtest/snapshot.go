@@ -3,8 +3,7 @@ package catalogtest
 
 import (
 	"context"
-	"os"
-	"path/filepath"
+	"github.com/stix-run/stix/internal/testutil"
 	"sync"
 	"testing"
 
@@ -15,25 +14,7 @@ import (
 // test with a clear message when it is absent. The snapshot is read in place, never copied.
 func SnapshotDir(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory; cannot locate the catalog snapshot")
-		}
-		dir = parent
-	}
-	snap := filepath.Join(dir, "..", "shared", "catalogs", catalog.SchemaVersion)
-	if st, err := os.Stat(snap); err != nil || !st.IsDir() {
-		t.Fatalf("the catalog snapshot is missing: expected SkyPilot's catalog files at %s (shared/catalogs/%s beside the repository)", snap, catalog.SchemaVersion)
-	}
-	return snap
+	return testutil.SharedDir(t, "catalogs/"+catalog.SchemaVersion)
 }
 
 var (
