@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/store"
@@ -85,13 +86,13 @@ func firstCandidate(t *spec.Task) *spec.Resources {
 	return cands[0]
 }
 
-// storeResources records what each node of a launched cluster has.
-func storeResources(offer cloud.Offer, r cloud.Resources, disk int) store.Resources {
+// storeResources records what each node of a launched cluster has, as offered.
+func storeResources(offer cloud.Offer, disk int) store.Resources {
 	return store.Resources{
 		InstanceType: offer.InstanceType,
-		CPUs:         r.CPUs,
-		MemoryGB:     r.MemoryGB,
-		Accelerators: maps.Clone(r.Accelerators),
+		CPUs:         offer.CPUs,
+		MemoryGB:     offer.MemoryGB,
+		Accelerators: maps.Clone(offer.Accelerators),
 		UseSpot:      offer.Spot,
 		DiskSizeGB:   disk,
 	}
@@ -171,19 +172,9 @@ func acceleratorsString(m map[string]float64) string {
 	return strings.Join(parts, ", ")
 }
 
-// cloudDisplay is a provider's name as SkyPilot shows it (INFRA column, SKYPILOT_CLUSTER_INFO): "AWS", "Local".
-func cloudDisplay(cloudName string) string {
-	display := map[string]string{"aws": "AWS", "gcp": "GCP", "local": "Local", "kubernetes": "Kubernetes",
-		"ssh": "SSH", "docker": "Docker", "slurm": "Slurm", "azure": "Azure", "lambda": "Lambda", "runpod": "RunPod"}
-	if name, ok := display[strings.ToLower(cloudName)]; ok {
-		return name
-	}
-	return cloudName
-}
-
 // infraString renders where a cluster runs as SkyPilot's INFRA column does: "Local", "AWS (us-east-1)".
 func infraString(cloudName, region, zone string) string {
-	name := cloudDisplay(cloudName)
+	name := catalog.DisplayName(cloudName)
 	loc := zone
 	if loc == "" {
 		loc = region

@@ -109,7 +109,7 @@ func (m *Manager) Cancel(ctx context.Context, name string, ids []int, all bool) 
 	}
 	out := make([]api.CancelOutcome, len(res.Jobs))
 	for i, o := range res.Jobs {
-		out[i] = api.CancelOutcome{JobID: int(o.ID), Cancelled: o.Cancelled, Status: api.JobStatus(o.Status), Message: o.Message}
+		out[i] = api.CancelOutcome{JobID: int(o.ID), Cancelled: o.Cancelled, Status: o.Status, Message: o.Message}
 	}
 	return out, nil
 }
@@ -124,7 +124,7 @@ func (m *Manager) headByName(ctx context.Context, name string) (*agent.Client, f
 
 func toAPIJob(j agent.Job) api.Job {
 	return api.Job{
-		ID: int(j.ID), Name: j.Name, User: j.User, Status: api.JobStatus(j.Status), SubmittedAt: j.SubmittedAt,
+		ID: int(j.ID), Name: j.Name, User: j.User, Status: j.Status, SubmittedAt: j.SubmittedAt,
 		StartedAt: j.StartedAt, EndedAt: j.EndedAt, Resources: j.ResourcesStr, NumNodes: j.NumNodes, ExitCode: j.ExitCode,
 	}
 }

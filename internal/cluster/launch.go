@@ -11,6 +11,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/store"
@@ -166,7 +167,7 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 	now := m.now()
 	rec := &store.Cluster{
 		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
-		NumNodes: req.Nodes(), Resources: storeResources(offer, offer.Resources, req.DiskSizeGB),
+		NumNodes: req.Nodes(), Resources: storeResources(offer, req.DiskSizeGB),
 		HourlyPrice: offer.HourlyPrice, LaunchedAt: now, User: m.user,
 		Autostop: store.Autostop{IdleMinutes: store.AutostopOff},
 	}
@@ -223,7 +224,7 @@ func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster,
 
 func (m *Manager) clusterConfig(rec *store.Cluster, ci *cloud.ClusterInfo) agent.ClusterConfig {
 	cfg := agent.ClusterConfig{
-		ClusterName: rec.Name, Cloud: cloudDisplay(ci.Cloud), Region: ci.Region, Zone: ci.Zone, User: rec.User,
+		ClusterName: rec.Name, Cloud: catalog.DisplayName(ci.Cloud), Region: ci.Region, Zone: ci.Zone, User: rec.User,
 		Autostop: m.autostopConfig(rec),
 	}
 	for _, n := range ci.Nodes {

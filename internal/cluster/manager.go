@@ -103,12 +103,6 @@ func (m *Manager) record(ctx context.Context, name string) (*store.Cluster, erro
 	return rec, err
 }
 
-// IsNotFound reports whether err says a cluster does not exist.
-func IsNotFound(err error) bool {
-	var nf *api.ClusterNotFoundError
-	return errors.As(err, &nf)
-}
-
 // NotUpError is the error for an operation that needs an UP cluster.
 type NotUpError struct {
 	Name   string

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/store"
 )
 
 // Version is stamped at build time with -ldflags "-X github.com/stix-run/stix/internal/stixcmd.Version=...".
@@ -30,14 +30,14 @@ func Main() int {
 		Now:       time.Now,
 		Getenv:    os.Getenv,
 	}
-	f.Client = embeddedClient(f.Getenv)
+	f.Client = embeddedClient()
 	return Run(ctx, f, os.Args[1:])
 }
 
 var _ cli.Client = (*cluster.Manager)(nil)
 
 // embeddedClient returns the in-process core over $STIX_HOME (default ~/.stix), made on first use.
-func embeddedClient(getenv func(string) string) func() (cli.Client, error) {
+func embeddedClient() func() (cli.Client, error) {
 	var (
 		once sync.Once
 		c    cli.Client
@@ -45,16 +45,10 @@ func embeddedClient(getenv func(string) string) func() (cli.Client, error) {
 	)
 	return func() (cli.Client, error) {
 		once.Do(func() {
-			home := getenv("STIX_HOME")
-			if home == "" {
-				var dir string
-				if dir, err = os.UserHomeDir(); err != nil {
-					err = fmt.Errorf("find the home directory for ~/.stix: %w (or set STIX_HOME)", err)
-					return
-				}
-				home = filepath.Join(dir, ".stix")
+			var home string
+			if home, err = store.DefaultHome(); err == nil {
+				c, err = cluster.New(cluster.Options{Home: home})
 			}
-			c, err = cluster.New(cluster.Options{Home: home})
 		})
 		return c, err
 	}

@@ -18,6 +18,14 @@ type Entrypoint struct {
 // IsYAML reports whether the entrypoint is a task YAML file.
 func (e Entrypoint) IsYAML() bool { return e.YAMLPath != "" }
 
+// String is the entrypoint as the user gave it: the YAML path, or the inline command.
+func (e Entrypoint) String() string {
+	if e.IsYAML() {
+		return e.YAMLPath
+	}
+	return e.Command
+}
+
 // IsEmpty reports whether no entrypoint was given.
 func (e Entrypoint) IsEmpty() bool { return e.YAMLPath == "" && e.Command == "" }
 

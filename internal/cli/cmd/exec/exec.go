@@ -88,10 +88,7 @@ func execRun(opts *ExecOptions) error {
 	if err != nil {
 		return err
 	}
-	command := "stix exec " + opts.Cluster + " " + opts.Task.Entrypoint.Command
-	if opts.Task.Entrypoint.IsYAML() {
-		command = "stix exec " + opts.Cluster + " " + opts.Task.Entrypoint.YAMLPath
-	}
+	command := "stix exec " + opts.Cluster + " " + opts.Task.Entrypoint.String()
 	res, err := client.Exec(opts.Ctx, opts.Cluster, task, api.ExecOptions{Command: command})
 	if err != nil {
 		return err

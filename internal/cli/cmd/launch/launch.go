@@ -116,7 +116,7 @@ func launchRun(opts *LaunchOptions) error {
 	progress := cli.NewProgress(io)
 	res, err := client.Launch(opts.Ctx, task, api.LaunchOptions{
 		ClusterName: opts.Cluster, IdleMinutes: opts.IdleMinutesToAutostop, Down: opts.Down,
-		NoSetup: opts.NoSetup, RetryUntilUp: opts.RetryUntilUp, Command: commandLine("launch", opts.Task),
+		NoSetup: opts.NoSetup, RetryUntilUp: opts.RetryUntilUp, Command: "stix launch " + opts.Task.Entrypoint.String(),
 		Progress: progress.Update,
 	})
 	progress.Stop()
@@ -161,12 +161,4 @@ func confirmLaunch(opts *LaunchOptions, client cli.Client) error {
 		return cli.SilentExit(cli.ExitFailure)
 	}
 	return nil
-}
-
-// commandLine is what `status` shows as a cluster's last use.
-func commandLine(verb string, t taskflags.Task) string {
-	if t.Entrypoint.IsYAML() {
-		return "stix " + verb + " " + t.Entrypoint.YAMLPath
-	}
-	return "stix " + verb + " " + t.Entrypoint.Command
 }
