@@ -55,3 +55,25 @@ type CancelOutcome struct {
 	Status    JobStatus `json:"status"`
 	Message   string    `json:"message,omitempty"`
 }
+
+// Plan is what `launch --dryrun` shows: per task, SkyPilot's "Considered resources" table and the choice.
+type Plan struct {
+	Header []string   `json:"header"`
+	Tasks  []PlanTask `json:"tasks"`
+}
+
+// PlanTask is one task's placement and the candidates considered for it.
+type PlanTask struct {
+	Name         string    `json:"name"`
+	Nodes        int       `json:"num_nodes"`
+	Infra        string    `json:"infra"`
+	InstanceType string    `json:"instance_type,omitempty"`
+	HourlyCost   float64   `json:"hourly_cost"` // all nodes, USD
+	Rows         []PlanRow `json:"considered"`
+}
+
+// PlanRow is one row of the considered-resources table, its cells in Plan.Header's order.
+type PlanRow struct {
+	Cells  []string `json:"cells"`
+	Chosen bool     `json:"chosen"`
+}

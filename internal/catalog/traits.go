@@ -132,3 +132,17 @@ func azureDefaultFamily(it string) bool {
 func DisplayName(cloudName string) string {
 	return traitsFor(strings.ToLower(cloudName)).display
 }
+
+// PlaceName writes where something runs as SkyPilot's INFRA columns do: "AWS (us-east-1a)" with the zone when
+// there is one, else the region; just "Local" when the place says no more than the cloud.
+func PlaceName(cloudName, region, zone string) string {
+	s := DisplayName(cloudName)
+	where := zone
+	if where == "" {
+		where = region
+	}
+	if where == "" || strings.EqualFold(where, cloudName) {
+		return s
+	}
+	return s + " (" + where + ")"
+}

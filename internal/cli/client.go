@@ -13,6 +13,8 @@ import (
 type Client interface {
 	// Launch provisions or reuses a cluster and queues the task on it.
 	Launch(ctx context.Context, task *spec.Task, opts api.LaunchOptions) (*api.LaunchResult, error)
+	// Plan shows where the task would run and what was considered (`launch --dryrun`); nothing changes.
+	Plan(ctx context.Context, task *spec.Task) (*api.Plan, error)
 	// Exec queues the task on an UP cluster, without setup.
 	Exec(ctx context.Context, cluster string, task *spec.Task, opts api.ExecOptions) (*api.LaunchResult, error)
 	// Status lists clusters (all when names is empty), reconciled with their providers when refresh is set.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/stix-run/stix/internal/agent"
-	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/store"
@@ -17,36 +16,6 @@ import (
 // jobCPUDemand is what every job takes of each of its nodes' CPUs, as in SkyPilot (DEFAULT_TASK_CPU_DEMAND):
 // two jobs per CPU run side by side; accelerators are reserved as the task asks.
 const jobCPUDemand = 0.5
-
-// requirements turns one concrete candidate of a task's resources into a provider request.
-func requirements(r *spec.Resources, numNodes int) cloud.Requirements {
-	req := cloud.Requirements{
-		InstanceType: r.InstanceType,
-		UseSpot:      r.Spot(),
-		Region:       r.Infra.Region,
-		Zone:         r.Infra.Zone,
-		DiskSizeGB:   r.DiskSize(),
-		DiskTier:     r.DiskTier,
-		Labels:       maps.Clone(r.Labels),
-		NumNodes:     max(numNodes, 1),
-	}
-	if r.CPUs != nil {
-		req.CPUs = cloud.Amount{Value: r.CPUs.Value, OrMore: r.CPUs.OrMore}
-	}
-	if r.Memory != nil {
-		req.Memory = cloud.Memory{Value: r.Memory.Value, OrMore: r.Memory.OrMore, PerCPU: r.Memory.PerCPU}
-	}
-	if acc := accelerator(r); acc != nil {
-		req.Accelerators = map[string]float64{acc.Name: acc.Count}
-	}
-	for _, p := range r.Ports {
-		req.Ports = append(req.Ports, p.String())
-	}
-	if r.ImageID != nil {
-		req.ImageID = r.ImageID.ID
-	}
-	return req
-}
 
 // accelerator returns the one accelerator option of a concrete candidate, or nil.
 func accelerator(r *spec.Resources) *spec.Accelerator {
@@ -170,19 +139,6 @@ func acceleratorsString(m map[string]float64) string {
 		parts = append(parts, name+":"+num(m[name]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// infraString renders where a cluster runs as SkyPilot's INFRA column does: "Local", "AWS (us-east-1)".
-func infraString(cloudName, region, zone string) string {
-	name := catalog.DisplayName(cloudName)
-	loc := zone
-	if loc == "" {
-		loc = region
-	}
-	if loc == "" || strings.EqualFold(loc, cloudName) {
-		return name
-	}
-	return name + " (" + loc + ")"
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

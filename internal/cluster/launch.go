@@ -13,6 +13,8 @@ import (
 	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/optimizer"
+	"github.com/stix-run/stix/internal/provision"
 	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/store"
 )
@@ -156,39 +158,76 @@ func validName(name string) error {
 	return nil
 }
 
-// provisionNew chooses a place for the task, records the cluster as INIT, provisions it and tells its head
-// agent about its nodes. A failed provisioning is cleaned up; when that fails too the INIT record stays, so
-// that `stix status` shows it and `stix down` removes it.
+// provisionNew plans the task, and provisions where the plan says, failing over to the next best place on a
+// typed infrastructure error (internal/provision). Each attempt is recorded as INIT first; a failed attempt is
+// cleaned up, and when that fails too its INIT record stays, so that `stix status` shows it and `stix down`
+// removes it.
 func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string, task *spec.Task, opts api.LaunchOptions) (*store.Cluster, error) {
-	p, offer, req, err := m.choose(ctx, task)
+	v, err := m.view(ctx, task)
 	if err != nil {
 		return nil, err
 	}
-	now := m.now()
-	rec := &store.Cluster{
-		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
-		NumNodes: req.Nodes(), Resources: storeResources(offer, req.DiskSizeGB),
-		HourlyPrice: offer.HourlyPrice, LaunchedAt: now, User: m.user,
-		Autostop: store.Autostop{IdleMinutes: store.AutostopOff},
+	ot := v.task(task)
+	var chosen optimizer.Assignment
+	var rec *store.Cluster
+	loop := provision.Loop{
+		Plan: func(blocked []cloud.Scope) (cloud.Offer, error) {
+			plan, _, err := optimizer.Optimize(v.problem(ot, blocked))
+			if err != nil {
+				return cloud.Offer{}, err
+			}
+			chosen = plan.Tasks[0]
+			return chosen.Offer, nil
+		},
+		Provision: func(ctx context.Context, offer cloud.Offer) (*cloud.ClusterInfo, error) {
+			req := ot.Alternatives[chosen.Alternative].Req
+			req.NumNodes = ot.Nodes
+			var ci *cloud.ClusterInfo
+			rec, ci, err = m.provisionOn(ctx, st, name, offer, req, opts.Progress)
+			return ci, err
+		},
+		RetryUntilUp: opts.RetryUntilUp,
+		Progress:     opts.Progress,
 	}
-	if err := st.PutCluster(ctx, rec); err != nil {
-		return nil, err
-	}
-	report(opts.Progress, fmt.Sprintf("Launching on %s", infraString(p.Name(), offer.Region, offer.Zone)))
-	ci, err := p.Provision(ctx, cloud.ProvisionRequest{
-		Cluster: cloud.ClusterRef{Name: name}, Offer: offer, Requirements: req, Progress: opts.Progress,
-	})
+	ci, _, _, err := loop.Run(ctx)
 	if err != nil {
-		if terr := p.Terminate(context.WithoutCancel(ctx), cloud.ClusterRef{Name: name}); terr == nil {
-			_ = st.DeleteCluster(context.WithoutCancel(ctx), name, m.now())
-		}
-		return nil, fmt.Errorf("launch %q on %s: %w", name, p.Name(), err)
+		return nil, fmt.Errorf("launch %q: %w", name, err)
 	}
 	if err := m.adopt(ctx, st, rec, ci); err != nil {
 		return nil, err
 	}
 	report(opts.Progress, fmt.Sprintf("Cluster launched: %s", name))
 	return rec, nil
+}
+
+// provisionOn makes one attempt: an INIT record, then the offer's provider. A cloud stix has no provider for
+// yet fails with a cloud-scoped error, so the loop moves to another cloud.
+func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, offer cloud.Offer, req cloud.Requirements, progress func(string)) (*store.Cluster, *cloud.ClusterInfo, error) {
+	p, err := m.registry.Lookup(offer.Cloud)
+	if err != nil {
+		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
+			Reason: "stix cannot provision on " + catalog.DisplayName(offer.Cloud) + " yet"}
+	}
+	rec := &store.Cluster{
+		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
+		NumNodes: req.Nodes(), Resources: storeResources(offer, req.DiskSizeGB),
+		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.user,
+		Autostop: store.Autostop{IdleMinutes: store.AutostopOff},
+	}
+	if err := st.PutCluster(ctx, rec); err != nil {
+		return nil, nil, err
+	}
+	report(progress, fmt.Sprintf("Launching on %s", catalog.PlaceName(p.Name(), offer.Region, offer.Zone)))
+	ci, err := p.Provision(ctx, cloud.ProvisionRequest{
+		Cluster: cloud.ClusterRef{Name: name}, Offer: offer, Requirements: req, Progress: progress,
+	})
+	if err != nil {
+		if terr := p.Terminate(context.WithoutCancel(ctx), cloud.ClusterRef{Name: name}); terr == nil {
+			_ = st.DeleteCluster(context.WithoutCancel(ctx), name, m.now())
+		}
+		return nil, nil, fmt.Errorf("%s: %w", p.Name(), err)
+	}
+	return rec, ci, nil
 }
 
 // adopt records a freshly provisioned or restarted cluster and configures its head agent; the cluster is UP
@@ -231,37 +270,6 @@ func (m *Manager) clusterConfig(rec *store.Cluster, ci *cloud.ClusterInfo) agent
 		cfg.Nodes = append(cfg.Nodes, agent.Node{Rank: n.Rank, IP: n.InternalIP, AgentAddr: n.AgentAddr})
 	}
 	return cfg
-}
-
-// choose finds where a new cluster for the task goes. Until the optimizer lands, only free infra (local) is
-// considered, candidates in the task's order.
-func (m *Manager) choose(ctx context.Context, task *spec.Task) (cloud.Provider, cloud.Offer, cloud.Requirements, error) {
-	cands, _ := task.Resources.Candidates()
-	var reasons []string
-	for _, c := range cands {
-		cloudName := c.Infra.Cloud
-		if cloudName == "" {
-			cloudName = "local"
-		}
-		p, err := m.registry.Lookup(cloudName)
-		if err != nil {
-			reasons = append(reasons, fmt.Sprintf("infra %s: not available in this build of stix yet (use --infra local)", cloudName))
-			continue
-		}
-		req := requirements(c, task.NumNodes)
-		offers, err := p.Feasible(ctx, req)
-		if err != nil {
-			reasons = append(reasons, err.Error())
-			continue
-		}
-		if len(offers) > 0 {
-			return p, offers[0], req, nil
-		}
-	}
-	if len(reasons) == 0 {
-		reasons = append(reasons, "no candidate resources")
-	}
-	return nil, cloud.Offer{}, cloud.Requirements{}, fmt.Errorf("no infra fits the task: %s", strings.Join(reasons, "; "))
 }
 
 // restart brings a STOPPED (or INIT) cluster back on the same nodes.

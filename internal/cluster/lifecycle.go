@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/store"
 )
@@ -234,7 +235,7 @@ func (m *Manager) CostReport(ctx context.Context) ([]api.CostReportEntry, error)
 
 func toAPICluster(r *store.Cluster) api.Cluster {
 	c := api.Cluster{
-		Name: r.Name, Status: api.ClusterStatus(r.Status), Infra: infraString(r.Cloud, r.Region, r.Zone),
+		Name: r.Name, Status: api.ClusterStatus(r.Status), Infra: catalog.PlaceName(r.Cloud, r.Region, r.Zone),
 		Cloud: r.Cloud, Region: r.Region, Zone: r.Zone, NumNodes: r.NumNodes,
 		Resources: resourcesString(r.Cloud, r.NumNodes, r.Resources), LaunchedAt: r.LaunchedAt, LastUse: r.LastUse.Command,
 		User: r.User, AutostopMins: r.Autostop.IdleMinutes, ToDown: r.Autostop.Down, HourlyPrice: r.HourlyPrice,

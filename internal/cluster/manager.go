@@ -18,6 +18,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/providers"
 	"github.com/stix-run/stix/internal/store"
@@ -35,6 +36,10 @@ type Options struct {
 	User string
 	// StixBinary is the stix executable that autostop hooks run on the head node; os.Executable by default.
 	StixBinary string
+	// EnabledInfra lists the infra the user enabled (`stix check`); nil means only the registry's providers.
+	EnabledInfra func(ctx context.Context) ([]string, error)
+	// CatalogSource opens the catalog of priced clouds, read when a priced cloud is enabled.
+	CatalogSource func() (catalog.Source, error)
 }
 
 // Manager runs cluster operations. It is safe for concurrent use; the state store is opened on first use.
@@ -44,6 +49,9 @@ type Manager struct {
 	now      func() time.Time
 	user     string
 	stixBin  string
+
+	enabledInfra  func(ctx context.Context) ([]string, error)
+	catalogSource func() (catalog.Source, error)
 
 	storeOnce sync.Once
 	st        store.Store
@@ -55,7 +63,8 @@ func New(opts Options) (*Manager, error) {
 	if opts.Home == "" {
 		return nil, errors.New("cluster manager: no STIX_HOME given")
 	}
-	m := &Manager{home: opts.Home, registry: opts.Registry, now: opts.Now, user: opts.User, stixBin: opts.StixBinary}
+	m := &Manager{home: opts.Home, registry: opts.Registry, now: opts.Now, user: opts.User, stixBin: opts.StixBinary,
+		enabledInfra: opts.EnabledInfra, catalogSource: opts.CatalogSource}
 	if m.registry == nil {
 		reg, err := providers.New(providers.Config{Home: opts.Home})
 		if err != nil {

@@ -80,17 +80,7 @@ type Row struct {
 }
 
 // Infra writes the row's place as SkyPilot does: "AWS (us-east-1)", the zone when there is one.
-func (r Row) Infra() string {
-	s := catalog.DisplayName(r.Cloud)
-	where := r.Zone
-	if where == "" {
-		where = r.Region
-	}
-	if where != "" {
-		s += " (" + where + ")"
-	}
-	return s
-}
+func (r Row) Infra() string { return catalog.PlaceName(r.Cloud, r.Region, r.Zone) }
 
 // Instance writes the instance type with SkyPilot's "[Spot]" suffix, or "-" when the infra has none.
 func (r Row) Instance() string {

@@ -38,6 +38,8 @@ type LaunchOptions struct {
 	Async         bool // --async: submit the request to the API server and return
 	GitURL        string
 	GitRef        string
+	// Output is -o/--output: with --dryrun, json prints the plan for machines.
+	Output cli.OutputFormat
 }
 
 // NewCmdLaunch builds `stix launch`. runF, when not nil, replaces the real run (the test seam).
@@ -76,6 +78,7 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 	fs := cmd.Flags()
 	fs.StringVarP(&opts.Cluster, "cluster", "c", "", "Cluster name: reuse the cluster if it exists, else provision one with this name")
 	fs.BoolVar(&opts.DryRun, "dryrun", false, "Show the plan without provisioning or running anything")
+	cli.AddOutputFlag(cmd, &opts.Output)
 	fs.BoolVarP(&opts.DetachRun, "detach-run", "d", false, "Return as soon as the job is submitted; do not stream its logs")
 	fs.BoolVarP(&opts.DetachSetup, "detach-setup", "s", false, "Run setup as part of the job, so Ctrl-C detaches without stopping it")
 	cli.AddIntPtr(fs, &opts.IdleMinutesToAutostop, "idle-minutes-to-autostop", "i", "Stop the cluster after this many idle minutes (no running or pending jobs)")
@@ -100,13 +103,19 @@ func launchRun(opts *LaunchOptions) error {
 	}
 	io := opts.IO
 	cli.PrintNotices(io, notices)
-	if opts.DryRun {
-		fmt.Fprintf(io.ErrOut, "Dry run: the task is valid; nothing was launched.\n")
-		return cli.ExportJSON(io.Out, task)
-	}
 	client, err := opts.Client()
 	if err != nil {
 		return err
+	}
+	if opts.DryRun {
+		plan, err := client.Plan(opts.Ctx, task)
+		if err != nil {
+			return err
+		}
+		return opts.Output.Write(io, plan, func() error {
+			cli.PrintPlan(io, plan)
+			return nil
+		})
 	}
 	if !opts.Yes {
 		if err := confirmLaunch(opts, client); err != nil {

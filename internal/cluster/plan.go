@@ -1,0 +1,143 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/optimizer"
+	"github.com/stix-run/stix/internal/spec"
+)
+
+// freeInfra are the kinds of infrastructure the user already has: they cost nothing, and the optimizer offers
+// them for a task that names no infra only when no priced cloud is enabled (docs/lifecycle.md).
+var freeInfra = []string{"local", "docker", "ssh", "kubernetes", "slurm"}
+
+// view is what one planning sees: the priced clouds enabled (from the catalog) and the free infra stix can
+// provision, and whether unnamed tasks may use the free ones.
+type view struct {
+	priced  []optimizer.Source
+	free    []optimizer.Source
+	useFree bool
+	cat     *catalog.Catalog // nil when no priced cloud is enabled
+}
+
+// problem is the optimizer's input for one task with a block list.
+func (v *view) problem(t optimizer.Task, blocked []cloud.Scope) optimizer.Problem {
+	return optimizer.Problem{Tasks: []optimizer.Task{t}, Sources: v.priced, Free: v.free, UseFree: v.useFree, Blocked: blocked}
+}
+
+func (v *view) task(t *spec.Task) optimizer.Task {
+	if v.cat == nil {
+		return optimizer.FromSpec(t, nil)
+	}
+	return optimizer.FromSpec(t, v.cat)
+}
+
+// view gathers the infra a task may be planned on. A task that names an infra that is neither enabled nor
+// provisionable here is refused with how to enable it.
+func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
+	enabled, err := m.enabled(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cands, _ := t.Resources.Candidates()
+	for _, c := range cands {
+		name := strings.ToLower(c.Infra.Cloud)
+		if name == "" || slices.Contains(enabled, name) {
+			continue
+		}
+		if _, err := m.registry.Lookup(name); err == nil {
+			continue
+		}
+		return nil, fmt.Errorf("infra %s is not enabled: run `stix check %s` to see what it needs (credentials, config), then launch again", name, name)
+	}
+	v := &view{}
+	for _, p := range m.registry.All() {
+		p := p
+		v.free = append(v.free, optimizer.SourceFunc{CloudName: p.Name(), Func: func(req cloud.Requirements) ([]cloud.Offer, error) {
+			return p.Feasible(ctx, req)
+		}})
+	}
+	var priced []string
+	for _, name := range enabled {
+		if !slices.Contains(freeInfra, name) {
+			priced = append(priced, name)
+		}
+	}
+	v.useFree = len(priced) == 0
+	if len(priced) == 0 {
+		return v, nil
+	}
+	if v.cat, err = m.catalog(ctx, priced); err != nil {
+		return nil, err
+	}
+	for _, c := range v.cat.Clouds() {
+		v.priced = append(v.priced, c)
+	}
+	return v, nil
+}
+
+// Plan is `launch --dryrun`: where the task would run and what was considered, with no side effect.
+func (m *Manager) Plan(ctx context.Context, t *spec.Task) (*api.Plan, error) {
+	v, err := m.view(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	ot := v.task(t)
+	plan, ex, err := optimizer.Optimize(v.problem(ot, nil))
+	if err != nil {
+		return nil, err
+	}
+	out := &api.Plan{Header: optimizer.TableHeader(plan.Objective)}
+	for i, a := range plan.Tasks {
+		pt := api.PlanTask{Name: a.Task, Nodes: a.Nodes, Infra: catalog.PlaceName(a.Offer.Cloud, a.Offer.Region, a.Offer.Zone),
+			InstanceType: a.Offer.InstanceType, HourlyCost: a.Cost}
+		for _, r := range ex.Tasks[i].Rows {
+			pt.Rows = append(pt.Rows, api.PlanRow{Cells: r.Cells(plan.Objective), Chosen: r.Chosen})
+		}
+		out.Tasks = append(out.Tasks, pt)
+	}
+	return out, nil
+}
+
+// enabled lists the infra the user enabled (as `stix check` found it).
+func (m *Manager) enabled(ctx context.Context) ([]string, error) {
+	if m.enabledInfra == nil {
+		return m.registry.Names(), nil
+	}
+	names, err := m.enabledInfra(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find the enabled infra: %w", err)
+	}
+	for i := range names {
+		names[i] = strings.ToLower(names[i])
+	}
+	return names, nil
+}
+
+// catalog loads the catalog of the given clouds through the configured source.
+func (m *Manager) catalog(ctx context.Context, clouds []string) (*catalog.Catalog, error) {
+	if m.catalogSource == nil {
+		return nil, fmt.Errorf("no catalog configured for %s", strings.Join(clouds, ", "))
+	}
+	src, err := m.catalogSource()
+	if err != nil {
+		return nil, err
+	}
+	have, err := src.Clouds(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var want []string
+	for _, c := range clouds {
+		if slices.Contains(have, c) {
+			want = append(want, c)
+		}
+	}
+	return catalog.Load(ctx, src, want...)
+}
