@@ -14,8 +14,8 @@ import (
 const SchemaVersion = "v7"
 
 // Source gives access to catalog files by their path relative to the versioned catalog directory
-// ("aws/vms.csv", "common/accelerators.csv"). Dir reads a directory as it is; a source that downloads and
-// refreshes files (docs/optimizer.md, "Refresh") implements the same interface and hands back the same bytes.
+// ("aws/vms.csv", "common/accelerators.csv"). Dir reads a directory as it is; Cache downloads and refreshes
+// files (docs/optimizer.md, "Sources, cache and refresh") and hands back the same bytes. FromEnv picks one.
 type Source interface {
 	// ReadFile returns a file's content; an error wrapping fs.ErrNotExist when the file is absent.
 	ReadFile(ctx context.Context, name string) ([]byte, error)

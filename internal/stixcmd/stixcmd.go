@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cluster"
 	"github.com/stix-run/stix/internal/store"
@@ -30,14 +32,14 @@ func Main() int {
 		Now:       time.Now,
 		Getenv:    os.Getenv,
 	}
-	f.Client = embeddedClient()
+	f.Client = embeddedClient(f.IOStreams.ErrOut)
 	return Run(ctx, f, os.Args[1:])
 }
 
 var _ cli.Client = (*cluster.Manager)(nil)
 
 // embeddedClient returns the in-process core over $STIX_HOME (default ~/.stix), made on first use.
-func embeddedClient() func() (cli.Client, error) {
+func embeddedClient(warnTo io.Writer) func() (cli.Client, error) {
 	var (
 		once sync.Once
 		c    cli.Client
@@ -46,9 +48,14 @@ func embeddedClient() func() (cli.Client, error) {
 	return func() (cli.Client, error) {
 		once.Do(func() {
 			var home string
-			if home, err = store.DefaultHome(); err == nil {
-				c, err = cluster.New(cluster.Options{Home: home})
+			if home, err = store.DefaultHome(); err != nil {
+				return
 			}
+			warn := func(msg string) { fmt.Fprintln(warnTo, "Warning:", msg) }
+			c, err = cluster.New(cluster.Options{
+				Home:          home,
+				CatalogSource: func() (catalog.Source, error) { return catalog.FromEnv(home, os.Getenv, warn) },
+			})
 		})
 		return c, err
 	}
