@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/stix-run/stix/internal/testutil"
 )
 
 var binDir string
@@ -47,6 +49,8 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The catalog snapshot, read in place: no script ever downloads a catalog.
+	catalogs := testutil.SharedDir(t, "catalogs/v7")
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
@@ -55,6 +59,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("STIX_AGENT_BIN", filepath.Join(binDir, "stix-agent"))
 			env.Setenv("EXAMPLES", examples)
+			env.Setenv("STIX_CATALOG_DIR", catalogs)
+			env.Setenv("STIX_CATALOG_URL", "http://127.0.0.1:1/catalogs") // fails fast should anything try
 			env.Setenv("NO_COLOR", "1")
 			// Every cluster a script made goes away with it, whatever the script did.
 			env.Defer(func() { downAll(env, home) })
@@ -90,7 +96,7 @@ func stix(ts *testscript.TestScript, args ...string) (string, error) {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_FAKE_GPUS", "NO_COLOR", "TMPDIR"} {
+	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "NO_COLOR", "TMPDIR"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
