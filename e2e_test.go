@@ -96,7 +96,7 @@ func stix(ts *testscript.TestScript, args ...string) (string, error) {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "NO_COLOR", "TMPDIR"} {
+	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"github.com/stix-run/stix/internal/catalog"
 	"time"
 )
 
@@ -16,6 +17,11 @@ type Factory struct {
 	Now func() time.Time
 	// Getenv reads the environment; tests replace it.
 	Getenv func(string) string
+	// StixHome returns stix's state directory ($STIX_HOME, ~/.stix by default: store.DefaultHome); tests point
+	// it at a temporary directory.
+	StixHome func() (string, error)
+	// Catalog opens the catalog of priced clouds: STIX_CATALOG_DIR as is, else the refreshed cache in StixHome.
+	Catalog func() (catalog.Source, error)
 	// Client returns the connection to stix's core, made on first use; commands that need none never call it.
 	Client func() (Client, error)
 }

@@ -36,7 +36,7 @@ type Options struct {
 	User string
 	// StixBinary is the stix executable that autostop hooks run on the head node; os.Executable by default.
 	StixBinary string
-	// EnabledInfra lists the infra the user enabled (`stix check`); nil means only the registry's providers.
+	// EnabledInfra lists the infra the user enabled; nil means `stix check`'s cache, checked on first use.
 	EnabledInfra func(ctx context.Context) ([]string, error)
 	// CatalogSource opens the catalog of priced clouds, read when a priced cloud is enabled.
 	CatalogSource func() (catalog.Source, error)

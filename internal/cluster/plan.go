@@ -3,19 +3,17 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/credentials"
 	"github.com/stix-run/stix/internal/optimizer"
 	"github.com/stix-run/stix/internal/spec"
 )
-
-// freeInfra are the kinds of infrastructure the user already has: they cost nothing, and the optimizer offers
-// them for a task that names no infra only when no priced cloud is enabled (docs/lifecycle.md).
-var freeInfra = []string{"local", "docker", "ssh", "kubernetes", "slurm"}
 
 // view is what one planning sees: the priced clouds enabled (from the catalog) and the free infra stix can
 // provision, and whether unnamed tasks may use the free ones.
@@ -65,11 +63,11 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 	}
 	var priced []string
 	for _, name := range enabled {
-		if !slices.Contains(freeInfra, name) {
+		if credentials.KindOf(name) == credentials.Priced {
 			priced = append(priced, name)
 		}
 	}
-	v.useFree = len(priced) == 0
+	v.useFree = credentials.FreeAllowed(enabled)
 	if len(priced) == 0 {
 		return v, nil
 	}
@@ -105,12 +103,14 @@ func (m *Manager) Plan(ctx context.Context, t *spec.Task) (*api.Plan, error) {
 	return out, nil
 }
 
-// enabled lists the infra the user enabled (as `stix check` found it).
+// enabled lists the infra the user enabled: what `stix check` cached, or, before any check, what a check finds
+// now (and caches), as SkyPilot does on first use.
 func (m *Manager) enabled(ctx context.Context) ([]string, error) {
-	if m.enabledInfra == nil {
-		return m.registry.Names(), nil
+	get := m.enabledInfra
+	if get == nil {
+		get = m.checkedInfra
 	}
-	names, err := m.enabledInfra(ctx)
+	names, err := get(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("find the enabled infra: %w", err)
 	}
@@ -140,4 +140,21 @@ func (m *Manager) catalog(ctx context.Context, clouds []string) (*catalog.Catalo
 		}
 	}
 	return catalog.Load(ctx, src, want...)
+}
+
+func (m *Manager) checkedInfra(ctx context.Context) ([]string, error) {
+	st, err := m.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names, ok, err := credentials.LoadEnabled(ctx, st)
+	if err != nil || ok {
+		return names, err
+	}
+	home, _ := os.UserHomeDir()
+	results := credentials.Check(ctx, credentials.Env{Home: home, StixHome: m.home, Getenv: os.Getenv})
+	if err := credentials.SaveEnabled(ctx, st, results, m.now()); err != nil {
+		return nil, err
+	}
+	return credentials.Enabled(results), nil
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"sync"
@@ -31,15 +30,24 @@ func Main() int {
 		Version:   Version,
 		Now:       time.Now,
 		Getenv:    os.Getenv,
+		StixHome:  store.DefaultHome,
 	}
-	f.Client = embeddedClient(f.IOStreams.ErrOut)
+	f.Catalog = func() (catalog.Source, error) {
+		home, err := store.DefaultHome()
+		if err != nil {
+			return nil, err
+		}
+		warn := func(msg string) { fmt.Fprintln(f.IOStreams.ErrOut, "Warning:", msg) }
+		return catalog.FromEnv(home, os.Getenv, warn)
+	}
+	f.Client = embeddedClient(f.Catalog)
 	return Run(ctx, f, os.Args[1:])
 }
 
 var _ cli.Client = (*cluster.Manager)(nil)
 
 // embeddedClient returns the in-process core over $STIX_HOME (default ~/.stix), made on first use.
-func embeddedClient(warnTo io.Writer) func() (cli.Client, error) {
+func embeddedClient(catalogSource func() (catalog.Source, error)) func() (cli.Client, error) {
 	var (
 		once sync.Once
 		c    cli.Client
@@ -51,11 +59,7 @@ func embeddedClient(warnTo io.Writer) func() (cli.Client, error) {
 			if home, err = store.DefaultHome(); err != nil {
 				return
 			}
-			warn := func(msg string) { fmt.Fprintln(warnTo, "Warning:", msg) }
-			c, err = cluster.New(cluster.Options{
-				Home:          home,
-				CatalogSource: func() (catalog.Source, error) { return catalog.FromEnv(home, os.Getenv, warn) },
-			})
+			c, err = cluster.New(cluster.Options{Home: home, CatalogSource: catalogSource})
 		})
 		return c, err
 	}

@@ -64,7 +64,7 @@ func TestHelpListsEveryVerb(t *testing.T) {
 func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 	t.Parallel()
 	lines := [][]string{
-		{"show-gpus"}, {"check"}, {"dashboard"},
+		{"dashboard"},
 		{"jobs", "launch", "echo", "hi"}, {"jobs", "queue"}, {"jobs", "cancel", "1"}, {"jobs", "logs"},
 		{"serve", "up", "testdata/service.yaml"}, {"serve", "update", "svc", "testdata/service.yaml"},
 		{"serve", "status"}, {"serve", "down", "svc"}, {"serve", "logs", "--controller", "svc"},

@@ -2,14 +2,25 @@
 package check
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cloud/credentials"
+	"github.com/stix-run/stix/internal/store"
 )
 
 // CheckOptions are the parsed flags and arguments of `stix check`.
 type CheckOptions struct {
-	IO *cli.IOStreams
+	IO  *cli.IOStreams
+	Ctx context.Context
+	Now func() time.Time
 
 	// Infra names the clouds or infra to check (aws, gcp, k8s, ssh, local, ...); empty checks them all.
 	Infra     []string
@@ -17,22 +28,36 @@ type CheckOptions struct {
 	Workspace string // -w: check only this workspace
 }
 
+// DefaultWorkspace is the only workspace stix has so far (SkyPilot's default one).
+const DefaultWorkspace = "default"
+
 // NewCmdCheck builds `stix check`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdCheck(f *cli.Factory, runF func(*CheckOptions) error) *cobra.Command {
-	opts := &CheckOptions{IO: f.IOStreams}
+	opts := &CheckOptions{IO: f.IOStreams, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "check [flags] [INFRA]...",
 		Short: "Check which clouds and infrastructure are usable",
 		Long: "Check the credentials of every supported cloud and infrastructure (or only those named) and say,\n" +
 			"for each one that is not usable, why and how to fix it. The result is cached and limits where\n" +
-			"tasks may run.",
+			"tasks may run. Infra: " + strings.Join(credentials.Names(), ", ") + " (k8s for kubernetes).",
 		Example: "  stix check\n  stix check aws gcp\n  stix check -v k8s",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				if _, ok := credentials.Canonical(a); !ok {
+					return cli.FlagErrorf("unknown infra %q: stix check knows %s (k8s for kubernetes)", a,
+						strings.Join(credentials.Names(), ", "))
+				}
+			}
 			opts.Infra = args
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return checkRun(opts)
+			e, err := envFrom(f)
+			if err != nil {
+				return err
+			}
+			return checkRun(opts, e)
 		},
 	}
 	fs := cmd.Flags()
@@ -41,6 +66,97 @@ func NewCmdCheck(f *cli.Factory, runF func(*CheckOptions) error) *cobra.Command 
 	return cmd
 }
 
-func checkRun(opts *CheckOptions) error {
-	return cli.NotImplemented("check")
+// envFrom is where the checks look, from the factory: the user's home from HOME, stix's from StixHome.
+func envFrom(f *cli.Factory) (credentials.Env, error) {
+	stixHome, err := f.StixHome()
+	if err != nil {
+		return credentials.Env{}, err
+	}
+	return credentials.Env{Home: f.Getenv("HOME"), StixHome: stixHome, Getenv: f.Getenv}, nil
+}
+
+// contextTitles name each infra's Contexts in the output, as SkyPilot does.
+var contextTitles = map[string]string{
+	"kubernetes": "Allowed contexts",
+	"ssh":        "SSH Node Pools",
+	"slurm":      "Allowed clusters",
+}
+
+// checkRun checks the infra in e, prints a line per infra and the enabled set, and caches it in the store under
+// e.StixHome. Disabled infra is not a failure (exit 0, as in SkyPilot); a cache that cannot be written is.
+func checkRun(opts *CheckOptions, e credentials.Env) error {
+	if opts.Workspace != "" && opts.Workspace != DefaultWorkspace {
+		return fmt.Errorf("workspace %q not found: stix has only the %q workspace", opts.Workspace, DefaultWorkspace)
+	}
+	s := opts.IO
+	fmt.Fprintln(s.ErrOut, "Checking credentials to enable infra for stix.")
+	results := credentials.Check(opts.Ctx, e, opts.Infra...)
+	out := s.Out
+	anyDisabled := false
+	for _, r := range results {
+		printResult(s, out, r, opts.Verbose)
+		anyDisabled = anyDisabled || !r.Enabled
+	}
+
+	st, err := store.Open(opts.Ctx, e.StixHome)
+	if err != nil {
+		return fmt.Errorf("cache the enabled infra: %w", err)
+	}
+	defer st.Close()
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	if err := credentials.SaveEnabled(opts.Ctx, st, results, now()); err != nil {
+		return err
+	}
+	enabled, _, err := credentials.LoadEnabled(opts.Ctx, st)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, s.Paint(cli.Green, "🎉 Enabled infra 🎉"))
+	if len(enabled) == 0 {
+		fmt.Fprintln(out, "  No infra enabled.")
+	}
+	for _, n := range enabled {
+		fmt.Fprintln(out, "  "+s.Paint(cli.Green, catalog.DisplayName(n)))
+	}
+	if anyDisabled {
+		fmt.Fprintln(s.ErrOut, "\n"+s.Paint(cli.Dim, "To enable infra, follow the hints above and rerun: ")+
+			s.Paint(cli.Bold, "stix check"))
+	}
+	return nil
+}
+
+// printResult writes one infra's lines: "  ✔ AWS: enabled" or "  ✘ GCP: disabled" with the reason, its
+// contexts (Kubernetes, SSH pools, Slurm clusters), and with -v the credentials in use.
+func printResult(s *cli.IOStreams, w io.Writer, r credentials.Result, verbose bool) {
+	name := catalog.DisplayName(r.Infra)
+	if r.Enabled {
+		fmt.Fprintln(w, "  "+s.Paint(cli.Green, "✔ "+name+": enabled"))
+		if verbose && r.Detail != "" {
+			fmt.Fprintln(w, "    Using "+r.Detail)
+		}
+		if r.Reason != "" {
+			fmt.Fprintln(w, "    Hint: "+s.Paint(cli.Yellow, r.Reason))
+		}
+	} else {
+		fmt.Fprintln(w, "  "+s.Paint(cli.Dim, "✘ "+name+": disabled"))
+		fmt.Fprintln(w, "    Reason: "+r.Reason)
+	}
+	if len(r.Contexts) > 0 {
+		title := contextTitles[r.Infra]
+		if title == "" {
+			title = "Contexts"
+		}
+		fmt.Fprintf(w, "    %s:\n", title)
+		for i, c := range r.Contexts {
+			branch := "├── "
+			if i == len(r.Contexts)-1 {
+				branch = "└── "
+			}
+			fmt.Fprintln(w, "    "+branch+c)
+		}
+	}
 }

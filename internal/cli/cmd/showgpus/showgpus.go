@@ -2,17 +2,23 @@
 package showgpus
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cloud/credentials"
+	"github.com/stix-run/stix/internal/spec"
 )
 
 // ShowGPUsOptions are the parsed flags and arguments of `stix show-gpus`.
 type ShowGPUsOptions struct {
-	IO *cli.IOStreams
+	IO  *cli.IOStreams
+	Ctx context.Context
 
 	// Accelerator is the ACCELERATOR[:COUNT] argument's name (e.g. "A100"); empty lists the common ones.
 	Accelerator string
@@ -37,7 +43,8 @@ func NewCmdShowGPUs(f *cli.Factory, runF func(*ShowGPUsOptions) error) *cobra.Co
 		Short: "Show the GPUs, TPUs and other accelerators on offer, with prices",
 		Long: "Show accelerators and their prices. The names and counts shown are what --gpus and the YAML's\n" +
 			"accelerators accept: if 8x V100 is listed, V100:8 works. With ACCELERATOR, show each instance type\n" +
-			"offering it; prices are the cheapest region's unless --all-regions is given.",
+			"offering it (and accelerators whose name contains it); prices are the cheapest region's unless\n" +
+			"--all-regions is given. GCP prices include the host VM stix would attach the GPU to.",
 		Example: "  stix show-gpus\n  stix show-gpus A100:8\n  stix show-gpus H100 --all-regions\n  stix show-gpus --infra aws -a",
 		Args:    cli.MaxArgs(1, "ACCELERATOR[:COUNT]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -65,10 +72,20 @@ func NewCmdShowGPUs(f *cli.Factory, runF func(*ShowGPUsOptions) error) *cobra.Co
 			case opts.All && opts.Accelerator != "":
 				return cli.FlagErrorf("-a/--all lists every accelerator and takes no ACCELERATOR")
 			}
+			if opts.Infra != "" {
+				if _, err := spec.ParseInfra(opts.Infra); err != nil {
+					return cli.FlagErrorf("--infra: %v", err)
+				}
+			}
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
-			return showGPUsRun(opts)
+			src, err := f.Catalog()
+			if err != nil {
+				return err
+			}
+			return showGPUsRun(opts, src)
 		},
 	}
 	fs := cmd.Flags()
@@ -99,6 +116,80 @@ func parseAccelerator(s string) (string, int, error) {
 	return name, n, nil
 }
 
-func showGPUsRun(opts *ShowGPUsOptions) error {
-	return cli.NotImplemented("show-gpus")
+// scope is the part of the catalog a run looks at: clouds (all loaded ones when nil), and a region and zone.
+type scope struct {
+	cat          *catalog.Catalog
+	clouds       []*catalog.Cloud
+	region, zone string
+	// explicit: the user named the cloud, so its errors (an unknown region) are reported, not skipped.
+	explicit bool
+}
+
+// loadScope loads the catalog for --infra: only its cloud when it names one.
+func loadScope(ctx context.Context, src catalog.Source, infra string) (*scope, error) {
+	var inf spec.Infra
+	if infra != "" {
+		var err error
+		if inf, err = spec.ParseInfra(infra); err != nil {
+			return nil, err
+		}
+	}
+	if inf.Cloud != "" && credentials.KindOf(inf.Cloud) != credentials.Priced {
+		return nil, fmt.Errorf("%s has no catalog: show-gpus lists the clouds' offerings; what your own "+
+			"infrastructure has is on its nodes", catalog.DisplayName(inf.Cloud))
+	}
+	var names []string
+	if inf.Cloud != "" {
+		names = []string{inf.Cloud}
+	}
+	cat, err := catalog.Load(ctx, src, names...)
+	if err != nil {
+		return nil, err
+	}
+	sc := &scope{cat: cat, region: inf.Region, zone: inf.Zone, explicit: inf.Cloud != ""}
+	sc.clouds = cat.Clouds()
+	if sc.region == "" && sc.zone == "" {
+		return sc, nil
+	}
+	if sc.explicit {
+		if _, err := sc.clouds[0].ValidateLocation(sc.region, sc.zone); err != nil {
+			return nil, err
+		}
+		return sc, nil
+	}
+	// "*/REGION": the clouds that have the region.
+	var kept []*catalog.Cloud
+	for _, c := range sc.clouds {
+		if _, err := c.ValidateLocation(sc.region, sc.zone); err == nil {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("no cloud in the catalog has %s", strings.TrimPrefix(sc.where(), " in "))
+	}
+	sc.clouds = kept
+	return sc, nil
+}
+
+// where names the scope's place for messages: " in us-east-1", or "".
+func (sc *scope) where() string {
+	switch {
+	case sc.zone != "":
+		return " in " + sc.zone
+	case sc.region != "":
+		return " in " + sc.region
+	}
+	return ""
+}
+
+// showGPUsRun lists accelerators (no ACCELERATOR) or one accelerator's offers, from src.
+func showGPUsRun(opts *ShowGPUsOptions, src catalog.Source) error {
+	sc, err := loadScope(opts.Ctx, src, opts.Infra)
+	if err != nil {
+		return err
+	}
+	if opts.Accelerator == "" {
+		return listAccelerators(opts, sc)
+	}
+	return showOffers(opts, sc)
 }
