@@ -25,13 +25,10 @@ type Table struct {
 	rows    [][]Cell
 }
 
-// NewTable starts a table with the given column headers; they are printed in upper case.
+// NewTable starts a table with the given column headers, printed as given: SkyPilot's are upper case with a
+// few exceptions ("vCPUs", "COST/hr") that stix keeps.
 func NewTable(s *IOStreams, headers ...string) *Table {
-	up := make([]string, len(headers))
-	for i, h := range headers {
-		up[i] = strings.ToUpper(h)
-	}
-	return &Table{io: s, headers: up}
+	return &Table{io: s, headers: headers}
 }
 
 // AddRow appends a row of plain fields. Missing fields print empty; extra fields are dropped.

@@ -53,7 +53,7 @@ func TestTableRender(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			s, out := newStreams(tt.tty, tt.color)
-			tb := cli.NewTable(s, "name", "Launched", "RESOURCES")
+			tb := cli.NewTable(s, "NAME", "LAUNCHED", "RESOURCES")
 			fill(tb)
 			if err := tb.Render(); err != nil {
 				t.Fatal(err)
@@ -69,7 +69,7 @@ func TestTableKeepsRowsOnOneLine(t *testing.T) {
 	t.Parallel()
 	for _, tty := range []bool{false, true} {
 		s, out := newStreams(tty, false)
-		tb := cli.NewTable(s, "id", "command")
+		tb := cli.NewTable(s, "ID", "COMMAND")
 		tb.AddRow("1", "echo a\n\techo b")
 		if err := tb.Render(); err != nil {
 			t.Fatal(err)
@@ -83,7 +83,7 @@ func TestTableKeepsRowsOnOneLine(t *testing.T) {
 func TestTableEmptyStillHasHeader(t *testing.T) {
 	t.Parallel()
 	s, out := newStreams(false, false)
-	if err := cli.NewTable(s, "name", "status").Render(); err != nil {
+	if err := cli.NewTable(s, "NAME", "STATUS").Render(); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := out.String(), "NAME\tSTATUS\n"; got != want {

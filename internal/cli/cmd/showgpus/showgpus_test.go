@@ -104,7 +104,7 @@ func TestListScopedToOneCloud(t *testing.T) {
 func TestOffersOfAnAccelerator(t *testing.T) {
 	t.Parallel()
 	out, _ := mustRun(t, "A100:8")
-	if !strings.HasPrefix(out, "GPU\tQTY\tCLOUD\tINSTANCE_TYPE\tDEVICE_MEM\tVCPUS\tHOST_MEM\tHOURLY_PRICE\tHOURLY_SPOT_PRICE\tREGION\n") {
+	if !strings.HasPrefix(out, "GPU\tQTY\tCLOUD\tINSTANCE_TYPE\tDEVICE_MEM\tvCPUs\tHOST_MEM\tHOURLY_PRICE\tHOURLY_SPOT_PRICE\tREGION\n") {
 		t.Errorf("header:\n%s", out)
 	}
 	// Clouds are ordered by their cheapest offer: Lambda's before AWS's.
@@ -222,7 +222,7 @@ func TestAlignedOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "GPU   QTY  CLOUD  INSTANCE_TYPE  DEVICE_MEM  VCPUS  HOST_MEM  HOURLY_PRICE  HOURLY_SPOT_PRICE  REGION\n" +
+	want := "GPU   QTY  CLOUD  INSTANCE_TYPE  DEVICE_MEM  vCPUs  HOST_MEM  HOURLY_PRICE  HOURLY_SPOT_PRICE  REGION\n" +
 		"A100  8    AWS    p4d.24xlarge   40GB        96     1152GB    $ 32.773      $ 5.093            us-east-1\n"
 	if !strings.HasPrefix(out, want) {
 		t.Errorf("got:\n%s\nwant it to start with:\n%s", out, want)
