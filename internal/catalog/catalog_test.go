@@ -341,3 +341,25 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestAcceleratorCounts(t *testing.T) {
+	t.Parallel()
+	aws, _ := catalogtest.Snapshot(t).Cloud("aws")
+	counts := aws.AcceleratorCounts("a100", "", "")
+	if !slices.Contains(counts, 8) || !slices.IsSorted(counts) {
+		t.Errorf("AWS A100 counts %v: want sorted, with 8 (p4d.24xlarge)", counts)
+	}
+	for _, n := range counts {
+		if _, err := aws.Instances(catalog.Query{Accelerator: "A100", AcceleratorCount: n}); err != nil {
+			if _, err := aws.Instances(catalog.Query{Accelerator: "A100", AcceleratorCount: n, UseSpot: true}); err != nil {
+				t.Errorf("count %g is listed but cannot be launched: %v", n, err)
+			}
+		}
+	}
+	if got := aws.AcceleratorCounts("A100", "us-nowhere-1", ""); len(got) != 0 {
+		t.Errorf("counts in a region that does not exist: %v", got)
+	}
+	if got := aws.AcceleratorCounts("NoSuchGPU", "", ""); len(got) != 0 {
+		t.Errorf("counts of an unknown accelerator: %v", got)
+	}
+}

@@ -140,3 +140,24 @@ func (cat *Catalog) AcceleratorsWithMemory(gib float64, orMore bool, manufacture
 	}
 	return out
 }
+
+// AcceleratorCounts lists, sorted, the per-node counts of an accelerator (matched case-insensitively) that the
+// cloud can launch, on demand or as spot, in region and zone when given: what `show-gpus` shows as quantities.
+func (c *Cloud) AcceleratorCounts(name, region, zone string) []float64 {
+	var counts []float64
+	for _, i := range c.byAcc[strings.ToLower(name)] {
+		r := &c.rows[i]
+		if r.accCount <= 0 || slices.Contains(counts, r.accCount) || region != "" && r.region != region || zone != "" && r.zone != zone {
+			continue
+		}
+		for _, spot := range []bool{false, true} {
+			q := Query{Accelerator: name, AcceleratorCount: r.accCount, Region: region, Zone: zone, UseSpot: spot}
+			if ins, err := c.Instances(q); err == nil && len(ins) > 0 {
+				counts = append(counts, r.accCount)
+				break
+			}
+		}
+	}
+	slices.Sort(counts)
+	return counts
+}

@@ -1,7 +1,6 @@
 package showgpus
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -51,7 +50,7 @@ func listAccelerators(opts *ShowGPUsOptions, sc *scope) error {
 			if !ok {
 				continue
 			}
-			counts := offeredCounts(c, ai.Name, sc.region, sc.zone)
+			counts := c.AcceleratorCounts(ai.Name, sc.region, sc.zone)
 			if len(counts) == 0 {
 				continue
 			}
@@ -143,38 +142,3 @@ func joinCounts(counts []float64) string {
 
 // formatCount writes a count without a needless fraction: 8, 0.5.
 func formatCount(n float64) string { return strconv.FormatFloat(n, 'f', -1, 64) }
-
-// probeCount is an accelerator count no catalog row has (rows match a count within 0.01) and below every real
-// one, so a query for it fails with every offered count among the suggestions.
-const probeCount = 0.001
-
-// offeredCounts returns, sorted, the counts in which c offers the accelerator called name at the place (""
-// for anywhere) and prices an instance for. The catalog has no listing of counts, so they are read from the
-// "did you mean" suggestions of a query for probeCount (SkyPilot's fuzzy list: every NAME:COUNT of names
-// containing the one asked, in at least the count asked), and each is then confirmed by a query of its own, so
-// only launchable counts are listed.
-func offeredCounts(c *catalog.Cloud, name, region, zone string) []float64 {
-	_, err := c.Instances(catalog.Query{Accelerator: name, AcceleratorCount: probeCount, Region: region, Zone: zone})
-	var nf *catalog.NoFitError
-	if !errors.As(err, &nf) {
-		return nil
-	}
-	var counts []float64
-	for _, s := range nf.Suggestions {
-		i := strings.LastIndexByte(s, ':')
-		if i < 0 || !strings.EqualFold(s[:i], name) {
-			continue
-		}
-		n, err := strconv.ParseFloat(s[i+1:], 64)
-		if err != nil || n <= 0 || slices.Contains(counts, n) {
-			continue
-		}
-		if ins, err := c.Instances(catalog.Query{Accelerator: name, AcceleratorCount: n, Region: region, Zone: zone}); err == nil && len(ins) > 0 {
-			counts = append(counts, n)
-		} else if ins, err := c.Instances(catalog.Query{Accelerator: name, AcceleratorCount: n, Region: region, Zone: zone, UseSpot: true}); err == nil && len(ins) > 0 {
-			counts = append(counts, n) // offered as spot only
-		}
-	}
-	slices.Sort(counts)
-	return counts
-}

@@ -127,7 +127,7 @@ func notOffered(sc *scope, names []string, asked string, count int) error {
 	for _, n := range names {
 		var counts []float64
 		for _, c := range sc.clouds {
-			for _, k := range offeredCounts(c, n, sc.region, sc.zone) {
+			for _, k := range c.AcceleratorCounts(n, sc.region, sc.zone) {
 				if !slices.Contains(counts, k) {
 					counts = append(counts, k)
 				}
@@ -154,7 +154,7 @@ func offersFor(sc *scope, name string, count float64, allRegions bool) ([]Offer,
 	for _, c := range sc.clouds {
 		counts := []float64{count}
 		if count == 0 {
-			counts = offeredCounts(c, name, sc.region, sc.zone)
+			counts = c.AcceleratorCounts(name, sc.region, sc.zone)
 		}
 		var offers []Offer
 		for _, n := range counts {
