@@ -246,15 +246,17 @@ func TestOwnedInfra(t *testing.T) {
 	})
 	t.Run("ssh", func(t *testing.T) {
 		t.Parallel()
-		pools := "# my machines\ngpu-box:\n  user: me\n  hosts:\n    - 10.0.0.1\nlab:\n  hosts: [10.0.0.2, 10.0.0.3]\nstray: 3\n"
+		pools := "# my machines\ngpu-box:\n  user: me\n  hosts:\n    - 10.0.0.1\nlab:\n  hosts: [10.0.0.2, 10.0.0.3]\n"
 		runChecks(t, "ssh", []checkCase{
 			{name: "nothing", want: "describe your machines in"},
 			{name: "pools", fx: fixture{files: map[string]string{"stix/ssh_node_pools.yaml": pools}},
 				enabled: true, want: "node pools in", contexts: []string{"gpu-box", "lab"}},
 			{name: "no pools", fx: fixture{files: map[string]string{"stix/ssh_node_pools.yaml": "# nothing yet\n"}},
-				want: "defines no node pool"},
+				want: "no node pools"},
+			{name: "a pool that is not a mapping", fx: fixture{files: map[string]string{"stix/ssh_node_pools.yaml": pools + "stray: 3\n"}},
+				want: "ssh_node_pools.yaml:8:8: pool \"stray\": expected a mapping with `hosts`"},
 			{name: "bad YAML", fx: fixture{files: map[string]string{"stix/ssh_node_pools.yaml": "a: [\n"}},
-				want: "is not valid YAML"},
+				want: "invalid YAML"},
 		})
 	})
 	t.Run("slurm", func(t *testing.T) {

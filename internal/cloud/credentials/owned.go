@@ -3,6 +3,7 @@ package credentials
 import (
 	"context"
 	"fmt"
+	"github.com/stix-run/stix/internal/cloud/sshpool"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,10 +80,10 @@ func checkKubernetes(_ context.Context, e *env) Result {
 }
 
 // SSHNodePoolsFile is the file, in the stix home, that describes SSH node pools (SkyPilot's format).
-const SSHNodePoolsFile = "ssh_node_pools.yaml"
+const SSHNodePoolsFile = sshpool.FileName
 
-// checkSSH lists the node pools of $STIX_HOME/ssh_node_pools.yaml: its top-level keys whose value is a mapping.
-// Whether the hosts answer is `stix ssh up`'s business.
+// checkSSH lists the node pools of $STIX_HOME/ssh_node_pools.yaml, read by the same parser the provider uses
+// (so a file `check` accepts is one `launch` can use). Whether the hosts answer is `stix ssh up`'s business.
 func checkSSH(_ context.Context, e *env) Result {
 	if e.StixHome == "" {
 		return disabled("no stix home directory: set STIX_HOME or HOME")
@@ -95,23 +96,15 @@ func checkSSH(_ context.Context, e *env) Result {
 	case !ok:
 		return disabled("no SSH node pools: describe your machines in %s, then run `stix ssh up`", e.show(path))
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(data), &doc); err != nil {
-		return disabled("%s is not valid YAML: %v", e.show(path), err)
+	pools, err := sshpool.Parse(e.show(path), []byte(data), nil, sshpool.Options{})
+	if err != nil {
+		return disabled("%v", err)
 	}
-	var pools []string
-	if len(doc.Content) == 1 && doc.Content[0].Kind == yaml.MappingNode {
-		m := doc.Content[0]
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			if m.Content[i+1].Kind == yaml.MappingNode {
-				pools = append(pools, m.Content[i].Value)
-			}
-		}
+	var names []string
+	for _, p := range pools {
+		names = append(names, p.Name)
 	}
-	if len(pools) == 0 {
-		return disabled("%s defines no node pool (expected `POOL_NAME:` keys with hosts under them)", e.show(path))
-	}
-	return enabled("node pools in "+e.show(path), pools...)
+	return enabled("node pools in "+e.show(path), names...)
 }
 
 // checkSlurm finds Slurm clusters two ways: SkyPilot's ~/.slurm/config, an SSH config whose Host entries are
