@@ -54,6 +54,7 @@ const usage = `usage: stix-agent <command>
 
 commands:
   serve --dir DIR --listen HOST:PORT   run the node agent (see docs/agent.md)
+  killall --dir DIR                    stop the agent of DIR and every job process it recorded
   version                              print the version
   knobs                                list the environment variables the agent reads
 `
@@ -66,6 +67,8 @@ func mainWith(args []string, stdout, stderr io.Writer) int {
 	switch args[1] {
 	case "serve":
 		return serveCommand(args[2:], stderr)
+	case "killall":
+		return killallCommand(args[2:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "stix-agent", Version)
 		return 0
@@ -80,6 +83,25 @@ func mainWith(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "stix-agent: unknown command %q\n%s", args[1], usage)
 	return 2
+}
+
+// killallCommand is KillAll for remote nodes: the provider runs it over the node's transport on stop and down.
+func killallCommand(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("killall", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "the agent's directory")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *dir == "" {
+		fmt.Fprintln(stderr, "stix-agent killall: --dir is required")
+		return 2
+	}
+	if err := KillAll(*dir); err != nil {
+		fmt.Fprintln(stderr, "stix-agent killall:", err)
+		return 1
+	}
+	return 0
 }
 
 // Options configures serve.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -434,4 +435,22 @@ func (s *syncBuilder) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// `stix-agent killall --dir` is KillAll for nodes reached over a transport.
+func TestKillallCommand(t *testing.T) {
+	t.Parallel()
+	a := startAgent(t, "127.0.0.1", nil)
+	agentPid := a.cmd.Process.Pid
+	out, err := exec.Command(agentBin, "killall", "--dir", a.dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("killall: %v: %s", err, out)
+	}
+	_ = a.cmd.Wait()
+	if processAlive(agentPid) {
+		t.Error("agent alive after killall")
+	}
+	if out, err := exec.Command(agentBin, "killall").CombinedOutput(); err == nil || !strings.Contains(string(out), "--dir is required") {
+		t.Errorf("killall without --dir: %v: %s", err, out)
+	}
 }
