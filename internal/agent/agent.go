@@ -106,7 +106,10 @@ func killallCommand(args []string, stderr io.Writer) int {
 
 // Options configures serve.
 type Options struct {
-	Dir       string
+	Dir string
+	// Home is $HOME of the jobs and the base of relative working directories (~/sky_workdir); Dir when empty,
+	// as on local nodes, whose directory is their home. Remote nodes pass the login user's home.
+	Home      string
 	Listen    string
 	IdleUnit  time.Duration // length of an autostop "minute"
 	KillGrace time.Duration // SIGTERM → SIGKILL delay when killing a job's processes
@@ -117,6 +120,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var o Options
 	fs.StringVar(&o.Dir, "dir", "", "the node's home directory (holds secret, procs/, logs/, jobs.db)")
+	fs.StringVar(&o.Home, "home", "", "the jobs' $HOME and the base of relative working directories (default: --dir)")
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
 	fs.DurationVar(&o.IdleUnit, "idle-unit", 0, "length of one autostop idle minute (default $STIX_IDLE_UNIT or 1m)")
 	fs.DurationVar(&o.KillGrace, "kill-grace", 3*time.Second, "time between SIGTERM and SIGKILL when killing a job")
@@ -173,7 +177,11 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	if a.idleUnit <= 0 {
 		a.idleUnit = time.Minute
 	}
-	if a.procs, err = newProcManager(ctx, dir, log); err != nil {
+	home := o.Home
+	if home == "" {
+		home = dir
+	}
+	if a.procs, err = newProcManager(ctx, dir, home, log); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, "jobs.db")); err == nil {

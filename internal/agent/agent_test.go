@@ -454,3 +454,20 @@ func TestKillallCommand(t *testing.T) {
 		t.Errorf("killall without --dir: %v: %s", err, out)
 	}
 }
+
+// On remote nodes the agent's directory is not the user's home: --home makes jobs see the real $HOME and start
+// in ~/sky_workdir there.
+func TestHomeFlag(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	if err := os.Mkdir(filepath.Join(home, "sky_workdir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, "home", []nodeOpts{{cpus: 1}}, "--home", home)
+	id := c.submit(t, JobSpec{Run: `echo "home=$HOME pwd=$PWD"`})
+	c.waitStatus(t, id, StatusSucceeded)
+	want := "home=" + home + " pwd=" + filepath.Join(home, "sky_workdir")
+	if out := c.logs(t, id, false, 0); !strings.Contains(out, want) {
+		t.Errorf("job output %q lacks %q", out, want)
+	}
+}

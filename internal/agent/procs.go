@@ -25,7 +25,8 @@ import (
 // the gang launch: the head drives it in-process for its own node and over HTTP for the others. Each process
 // leaves DIR/procs/ID.{json,sh,log,rc}; the json record lets a restarted agent find the process again.
 type procManager struct {
-	dir   string // the node's DIR, also $HOME of its jobs
+	dir   string // the node's DIR
+	home  string // $HOME of its jobs, base of relative working directories (DIR on local nodes)
 	pdir  string // DIR/procs
 	log   *slog.Logger
 	ctx   context.Context // agent lifetime: stops the waits on adopted processes
@@ -52,8 +53,8 @@ const stoppedExt = ".stopped"
 
 var procIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-func newProcManager(ctx context.Context, dir string, log *slog.Logger) (*procManager, error) {
-	m := &procManager{dir: dir, pdir: filepath.Join(dir, "procs"), log: log, ctx: ctx, procs: map[string]*procEntry{}}
+func newProcManager(ctx context.Context, dir, home string, log *slog.Logger) (*procManager, error) {
+	m := &procManager{dir: dir, home: home, pdir: filepath.Join(dir, "procs"), log: log, ctx: ctx, procs: map[string]*procEntry{}}
 	if err := os.MkdirAll(m.pdir, 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", m.pdir, err)
 	}
@@ -191,21 +192,21 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// workdir resolves a job's working directory on this node: relative to DIR; by default DIR/sky_workdir when it
-// exists, else DIR.
+// workdir resolves a job's working directory on this node: relative to the jobs' home; by default
+// ~/sky_workdir when it exists, else ~.
 func (m *procManager) workdir(w string) (string, error) {
 	if w == "" {
-		def := filepath.Join(m.dir, "sky_workdir")
+		def := filepath.Join(m.home, "sky_workdir")
 		if fi, err := os.Stat(def); err == nil && fi.IsDir() {
 			return def, nil
 		}
-		return m.dir, nil
+		return m.home, nil
 	}
 	if strings.HasPrefix(w, "~/") {
 		w = w[2:]
 	}
 	if !filepath.IsAbs(w) {
-		w = filepath.Join(m.dir, w)
+		w = filepath.Join(m.home, w)
 	}
 	if fi, err := os.Stat(w); err != nil || !fi.IsDir() {
 		return "", fmt.Errorf("%w: working directory %s does not exist on this node (sync the workdir first)", ErrInvalid, w)
@@ -213,7 +214,7 @@ func (m *procManager) workdir(w string) (string, error) {
 	return w, nil
 }
 
-// environ is the agent's environment with HOME set to the node's DIR (so ~/sky_workdir works) and the job's
+// environ is the agent's environment with HOME set to the jobs' home (so ~/sky_workdir works) and the job's
 // variables on top.
 func (m *procManager) environ(extra map[string]string) []string {
 	env := map[string]string{}
@@ -222,7 +223,7 @@ func (m *procManager) environ(extra map[string]string) []string {
 			env[k] = v
 		}
 	}
-	env["HOME"] = m.dir
+	env["HOME"] = m.home
 	for k, v := range extra {
 		env[k] = v
 	}

@@ -15,7 +15,8 @@ func newTestProcManager(t *testing.T) *procManager {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	m, err := newProcManager(ctx, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	dir := t.TempDir()
+	m, err := newProcManager(ctx, dir, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
