@@ -1,0 +1,117 @@
+package docker_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/stix-run/stix/internal/cloud/docker"
+	"github.com/stix-run/stix/internal/testutil/dockertest"
+)
+
+func TestEnsureNodeImage(t *testing.T) {
+	cli := dockertest.Client(t)
+	ctx := context.Background()
+	ref := docker.NodeImageTag("imagetest")
+	// Start from nothing so that the first call builds; remove the image afterwards.
+	cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true})
+	t.Cleanup(func() { cli.ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true}) })
+
+	start := time.Now()
+	first, err := docker.EnsureNodeImage(ctx, cli, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := time.Since(start)
+	if !first.Built || first.ID == "" {
+		t.Fatalf("first call: %+v, want a built image", first)
+	}
+	start = time.Now()
+	second, err := docker.EnsureNodeImage(ctx, cli, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("build and import %v, cached check %v", built, time.Since(start))
+	if second.Built || second.ID != first.ID || second.InputsHash != first.InputsHash {
+		t.Fatalf("second call: %+v, want a no-op returning %s", second, first.ID)
+	}
+
+	net := dockertest.Network(t, cli)
+	tests := []struct{ name, cmd, want string }{
+		{"bash", `echo ok; seq 3 | paste -sd,`, "ok\n1,2,3\n"},
+		{"bash features", `a=(x y z); echo "${#a[@]} ${a[1]} $BASH_VERSION" | cut -d' ' -f1,2`, "3 y\n"},
+		{"user and home", `echo "$(id -u) $HOME $(pwd)"; ls -d /tmp`, "0 /root /root\n/tmp\n"},
+		{"applets", `for c in sh cat ls mkdir rm mv sleep env sed grep tr paste head tail setsid nohup kill ps hostname; do command -v $c >/dev/null || echo missing $c; done; echo done`, "done\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runOnce(t, cli, ref, net, tt.cmd)
+			if got != tt.want {
+				t.Fatalf("output %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// runOnce runs bash -c cmd in a new container of ref (docker run --rm) and returns its standard output.
+func runOnce(t *testing.T, cli *client.Client, ref, net, cmd string) string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := cli.ContainerCreate(ctx, &container.Config{Image: ref, Cmd: []string{"bash", "-c", cmd},
+		Labels: map[string]string{dockertest.Label: "1"}}, &container.HostConfig{NetworkMode: container.NetworkMode(net)}, nil, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}) })
+	waitC, errC := cli.ContainerWait(ctx, c.ID, container.WaitConditionNextExit)
+	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case w := <-waitC:
+		if w.StatusCode != 0 {
+			t.Errorf("exit status %d", w.StatusCode)
+		}
+	case err := <-errC:
+		t.Fatal(err)
+	}
+	logs, err := cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	var stdout, stderr bytes.Buffer
+	if _, err := stdcopy.StdCopy(&stdout, &stderr, logs); err != nil {
+		t.Fatal(err)
+	}
+	if stderr.Len() > 0 {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	return stdout.String()
+}
+
+func TestRequireImage(t *testing.T) {
+	cli := dockertest.Client(t)
+	ctx := context.Background()
+	err := docker.RequireImage(ctx, cli, "stix/no-such-image:v0")
+	var missing *docker.MissingImageError
+	if !errors.As(err, &missing) || missing.Ref != "stix/no-such-image:v0" {
+		t.Fatalf("RequireImage of a missing image: %v, want *MissingImageError", err)
+	}
+	for _, want := range []string{"stix/no-such-image:v0", "build it", "docker load"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if err := docker.RequireImage(ctx, cli, dockertest.NodeImage(t, cli)); err != nil {
+		t.Fatalf("RequireImage of the node image: %v", err)
+	}
+}

@@ -1,0 +1,157 @@
+// Package docker is the transport of a node that is a container on a Docker Engine: commands run as execs,
+// files travel as tar streams through the Engine API's archive endpoints, and the node's agent is dialed at the
+// container's address on its network (the engine runs on this machine, so container networks are routable).
+package docker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/docker/docker/client"
+
+	"github.com/stix-run/stix/internal/transport"
+)
+
+// Options describe the node container.
+type Options struct {
+	// Home is the node's home directory inside the container; empty asks the container for its $HOME once.
+	Home string
+	// Network names the docker network whose address Dial uses; empty takes the container's only network.
+	Network string
+}
+
+// Transport reaches a node that is a container. It is safe for concurrent use.
+type Transport struct {
+	cli     *client.Client
+	id      string
+	network string
+
+	homeOnce sync.Once
+	home     string
+	homeErr  error
+}
+
+var _ transport.Transport = (*Transport)(nil)
+
+// New returns the transport of the container containerID on the engine cli talks to. It does not contact the
+// engine; the client stays the caller's (Close does not close it).
+func New(cli *client.Client, containerID string, opts Options) (*Transport, error) {
+	if cli == nil || containerID == "" {
+		return nil, fmt.Errorf("docker transport: a client and a container ID are required")
+	}
+	t := &Transport{cli: cli, id: containerID, network: opts.Network}
+	if opts.Home != "" {
+		if !path.IsAbs(opts.Home) {
+			return nil, fmt.Errorf("docker transport: home %q is not an absolute path", opts.Home)
+		}
+		t.home = path.Clean(opts.Home)
+		t.homeOnce.Do(func() {})
+	}
+	return t, nil
+}
+
+// ContainerID returns the node's container ID.
+func (t *Transport) ContainerID() string { return t.id }
+
+// Home returns the node's home directory, asking the container for $HOME the first time.
+func (t *Transport) Home(ctx context.Context) (string, error) {
+	t.homeOnce.Do(func() {
+		var out strings.Builder
+		code, err := t.exec(ctx, []string{"/bin/sh", "-c", `printf %s "$HOME"`}, execOptions{stdout: &out})
+		switch {
+		case err != nil:
+			t.homeErr = err
+		case code != 0 || !path.IsAbs(out.String()):
+			t.homeErr = fmt.Errorf("container has no usable $HOME (exit %d, %q)", code, out.String())
+		default:
+			t.home = path.Clean(out.String())
+		}
+	})
+	if t.homeErr != nil {
+		return "", fmt.Errorf("docker container %s: find home directory: %w", short(t.id), t.homeErr)
+	}
+	return t.home, nil
+}
+
+// Resolve maps a remote path to an absolute path in the container: "~" and "~/x" into the home directory,
+// relative paths relative to it, absolute paths unchanged.
+func (t *Transport) Resolve(ctx context.Context, remote string) (string, error) {
+	if path.IsAbs(remote) {
+		return path.Clean(remote), nil
+	}
+	home, err := t.Home(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case remote == "" || remote == "~":
+		return home, nil
+	case strings.HasPrefix(remote, "~/"):
+		return path.Join(home, remote[2:]), nil
+	default:
+		return path.Join(home, remote), nil
+	}
+}
+
+// Dial connects to addr as the container sees it. A loopback or unspecified host ("127.0.0.1:8080",
+// "0.0.0.0:8080", ":8080") means the container itself and becomes its address on its network, so the service
+// must listen on all interfaces; any other address is dialed as it is.
+func (t *Transport) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s on docker container %s: %w", addr, short(t.id), err)
+	}
+	if ip := net.ParseIP(host); host == "" || host == "localhost" || ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+		if host, err = t.IP(ctx); err != nil {
+			return nil, fmt.Errorf("dial %s on docker container %s: %w", addr, short(t.id), err)
+		}
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, fmt.Errorf("dial %s on docker container %s: %w", addr, short(t.id), err)
+	}
+	return c, nil
+}
+
+// IP returns the container's address on Options.Network, or on its only network.
+func (t *Transport) IP(ctx context.Context) (string, error) {
+	c, err := t.cli.ContainerInspect(ctx, t.id)
+	if err != nil {
+		return "", fmt.Errorf("inspect container: %w", err)
+	}
+	if c.NetworkSettings == nil || len(c.NetworkSettings.Networks) == 0 {
+		return "", fmt.Errorf("container is on no network (is it running?)")
+	}
+	if t.network != "" {
+		n, ok := c.NetworkSettings.Networks[t.network]
+		if !ok || n.IPAddress == "" {
+			return "", fmt.Errorf("container has no address on network %s", t.network)
+		}
+		return n.IPAddress, nil
+	}
+	if len(c.NetworkSettings.Networks) > 1 {
+		return "", fmt.Errorf("container is on %d networks; set Options.Network", len(c.NetworkSettings.Networks))
+	}
+	for name, n := range c.NetworkSettings.Networks {
+		if n.IPAddress == "" {
+			return "", fmt.Errorf("container has no address on network %s", name)
+		}
+		return n.IPAddress, nil
+	}
+	return "", nil
+}
+
+// Close does nothing: the transport holds no connection of its own, and the client is the caller's.
+func (t *Transport) Close() error { return nil }
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
