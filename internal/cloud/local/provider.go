@@ -10,10 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -104,34 +101,11 @@ func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]clou
 	}
 	// A GPU probe that failed leaves a usable machine without GPUs; the reason shows if GPUs were asked for.
 	gpuErr := err
-	offer := cloud.Offer{Cloud: Name, Region: Region, InstanceType: instanceType(have), Resources: have}
+	offer := cloud.Offer{Cloud: Name, Region: Region, InstanceType: nodeagent.InstanceType(have), Resources: have}
 	var why []string
 	no := func(format string, args ...any) { why = append(why, "local infra "+fmt.Sprintf(format, args...)) }
-	if req.CPUs.IsSet() && req.CPUs.Value > have.CPUs {
-		no("has %s CPUs; the task asks for %s", num(have.CPUs), req.CPUs)
-	}
-	if req.Memory.IsSet() {
-		perNode := have.CPUs
-		if req.CPUs.IsSet() {
-			perNode = req.CPUs.Value
-		}
-		if want := req.Memory.GB(perNode); want.Value > have.MemoryGB {
-			no("has %s GB of memory; the task asks for %s GB", num(math.Floor(have.MemoryGB*10)/10), want)
-		}
-	}
-	for _, name := range sortedKeys(req.Accelerators) {
-		wantN, gotN := req.Accelerators[name], countOf(have.Accelerators, name)
-		if gotN >= wantN {
-			continue
-		}
-		switch {
-		case len(have.Accelerators) == 0 && gpuErr != nil:
-			no("has no GPUs (%v); the task asks for %s:%s", gpuErr, name, num(wantN))
-		case len(have.Accelerators) == 0:
-			no("has no GPUs; the task asks for %s:%s", name, num(wantN))
-		default:
-			no("has %s; the task asks for %s:%s", accelerators(have.Accelerators), name, num(wantN))
-		}
+	for _, short := range nodeagent.Shortfalls(have, gpuErr, req) {
+		no("%s", short)
 	}
 	if req.InstanceType != "" && req.InstanceType != offer.InstanceType {
 		no("has no instance type %s; its only node is %s", req.InstanceType, offer.InstanceType)
@@ -152,43 +126,4 @@ func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]clou
 		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
 	}
 	return []cloud.Offer{offer}, nil
-}
-
-// instanceType names the local node's shape the way SkyPilot names Kubernetes pods: "8CPU--31GB--H100:8".
-func instanceType(r cloud.Resources) string {
-	s := num(r.CPUs) + "CPU--" + num(math.Floor(r.MemoryGB)) + "GB"
-	if len(r.Accelerators) > 0 {
-		s += "--" + accelerators(r.Accelerators)
-	}
-	return s
-}
-
-// accelerators writes a count map as "A100:2,H100:8".
-func accelerators(m map[string]float64) string {
-	var parts []string
-	for _, k := range sortedKeys(m) {
-		parts = append(parts, k+":"+num(m[k]))
-	}
-	return strings.Join(parts, ",")
-}
-
-// countOf looks an accelerator up by name, ignoring case ("h100" asks for "H100").
-func countOf(m map[string]float64, name string) float64 {
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return 0
-}
-
-func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-func sortedKeys(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

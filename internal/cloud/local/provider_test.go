@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"reflect"
 	"testing"
 
@@ -60,7 +61,7 @@ func TestFeasible(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Feasible: %v", err)
 				}
-				want := cloud.Offer{Cloud: "local", Region: "local", InstanceType: instanceType(tc.have), Resources: tc.have}
+				want := cloud.Offer{Cloud: "local", Region: "local", InstanceType: nodeagent.InstanceType(tc.have), Resources: tc.have}
 				if len(offers) != 1 || !reflect.DeepEqual(offers[0], want) {
 					t.Errorf("offers = %+v, want [%+v]", offers, want)
 				}

@@ -1,0 +1,85 @@
+package nodeagent
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/stix-run/stix/internal/cloud"
+)
+
+// Shortfalls says, one phrase each, what a node with resources have lacks for req: CPUs, memory and
+// accelerators ("has 2 CPUs; the task asks for 4+"). gpuErr is a failed GPU probe, shown when GPUs were asked
+// for. Providers whose nodes are machines they measured (local, docker, ssh) prefix the phrases with the node.
+func Shortfalls(have cloud.Resources, gpuErr error, req cloud.Requirements) []string {
+	var why []string
+	no := func(format string, args ...any) { why = append(why, fmt.Sprintf(format, args...)) }
+	if req.CPUs.IsSet() && req.CPUs.Value > have.CPUs {
+		no("has %s CPUs; the task asks for %s", num(have.CPUs), req.CPUs)
+	}
+	if req.Memory.IsSet() {
+		perNode := have.CPUs
+		if req.CPUs.IsSet() {
+			perNode = req.CPUs.Value
+		}
+		if want := req.Memory.GB(perNode); want.Value > have.MemoryGB {
+			no("has %s GB of memory; the task asks for %s GB", num(math.Floor(have.MemoryGB*10)/10), want)
+		}
+	}
+	for _, name := range sortedKeys(req.Accelerators) {
+		wantN, gotN := req.Accelerators[name], countOf(have.Accelerators, name)
+		if gotN >= wantN {
+			continue
+		}
+		switch {
+		case len(have.Accelerators) == 0 && gpuErr != nil:
+			no("has no GPUs (%v); the task asks for %s:%s", gpuErr, name, num(wantN))
+		case len(have.Accelerators) == 0:
+			no("has no GPUs; the task asks for %s:%s", name, num(wantN))
+		default:
+			no("has %s; the task asks for %s:%s", accelerators(have.Accelerators), name, num(wantN))
+		}
+	}
+	return why
+}
+
+// InstanceType names a measured node's shape the way SkyPilot names Kubernetes pods: "8CPU--31GB--H100:8".
+func InstanceType(r cloud.Resources) string {
+	s := num(r.CPUs) + "CPU--" + num(math.Floor(r.MemoryGB)) + "GB"
+	if len(r.Accelerators) > 0 {
+		s += "--" + accelerators(r.Accelerators)
+	}
+	return s
+}
+
+// accelerators writes a count map as "A100:2,H100:8".
+func accelerators(m map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, k+":"+num(m[k]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// countOf looks an accelerator up by name, ignoring case ("h100" asks for "H100").
+func countOf(m map[string]float64, name string) float64 {
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return 0
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func sortedKeys(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
