@@ -32,6 +32,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/stix", "./cmd/stix-agent")
+	// Static binaries: the agent is copied into Docker node containers, which have no Go toolchain's libc.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build stix binaries:", err)
@@ -74,6 +76,8 @@ func TestScripts(t *testing.T) {
 			"exitcode":    exitCode,
 			"waitfile":    waitFile,
 			"alive":       alive,
+			"dockerkill":  dockerKill,
+			"dockergone":  dockerGone,
 		},
 	})
 }

@@ -10,8 +10,17 @@ import (
 	"time"
 )
 
-// nodeLostAfter is how long a node's agent may stay unreachable before its processes count as lost.
-const nodeLostAfter = 60 * time.Second
+// nodeLostAfter is how long a node's agent may stay unreachable before its processes count as lost: long
+// enough to ride out an agent restart, short enough that a job on a dead node fails instead of hanging.
+const nodeLostAfter = 20 * time.Second
+
+// procPollWindow bounds one long poll of a remote process's state, and procProbeTimeout the quick check that
+// follows a poll that got no answer: a node that vanished (a killed container, a powered-off host) drops
+// packets without resetting connections, so only a deadline notices it.
+const (
+	procPollWindow   = 5 * time.Second
+	procProbeTimeout = 3 * time.Second
+)
 
 // pumpDrain bounds the wait for a process's last output once it has ended.
 const pumpDrain = 10 * time.Second
@@ -251,7 +260,7 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 		for i, p := range procs {
 			if started[i] && !done[i] {
 				sg.Go(func() {
-					sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					sctx, cancel := context.WithTimeout(ctx, procProbeTimeout)
 					defer cancel()
 					if err := p.api.SignalProc(sctx, p.spec.ID, sig); err != nil && ctx.Err() == nil {
 						h.a.log.Warn("signal job process", "process", p.spec.ID, "signal", sig, "err", err)
@@ -336,7 +345,15 @@ func waitProc(ctx context.Context, p rankProc) (ProcStatus, error) {
 	lastContact := time.Now()
 	backoff := 100 * time.Millisecond
 	for {
-		st, err := p.api.Proc(ctx, p.spec.ID, true)
+		pctx, cancel := context.WithTimeout(ctx, procPollWindow)
+		st, err := p.api.Proc(pctx, p.spec.ID, true)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// The long poll only ran out: ask once, quickly, whether the node still answers.
+			qctx, cancel := context.WithTimeout(ctx, procProbeTimeout)
+			st, err = p.api.Proc(qctx, p.spec.ID, false)
+			cancel()
+		}
 		if err == nil && st.State != ProcRunning {
 			return st, nil
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/credentials"
 	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/store"
 )
@@ -68,10 +69,11 @@ func storeResources(offer cloud.Offer, disk int) store.Resources {
 }
 
 // resourcesString renders a cluster's resources as SkyPilot's status does: "2x(cpus=4, mem=16, A100:1)".
-// Local nodes are this machine: their made-up instance type says nothing the cpus and mem do not.
+// Nodes of free infra (local, docker, ssh) are machines stix measured: their made-up instance type says
+// nothing the cpus and mem do not.
 func resourcesString(cloudName string, nodes int, r store.Resources) string {
 	var parts []string
-	if r.InstanceType != "" && cloudName != "local" {
+	if r.InstanceType != "" && credentials.KindOf(cloudName) == credentials.Priced {
 		parts = append(parts, r.InstanceType)
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.Accelerators)) {

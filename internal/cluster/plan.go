@@ -56,7 +56,11 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 	}
 	v := &view{}
 	for _, p := range m.registry.All() {
-		p := p
+		// This machine serves tasks that name no infra; other free infra (docker, ssh pools) only those that
+		// name it, so that `stix launch 'cmd'` never lands in a container by accident of a tie.
+		if p.Name() != "local" && !slices.ContainsFunc(cands, func(c *spec.Resources) bool { return strings.EqualFold(c.Infra.Cloud, p.Name()) }) {
+			continue
+		}
 		v.free = append(v.free, optimizer.SourceFunc{CloudName: p.Name(), Func: func(req cloud.Requirements) ([]cloud.Offer, error) {
 			return p.Feasible(ctx, req)
 		}})

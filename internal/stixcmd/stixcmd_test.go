@@ -70,7 +70,7 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		{"serve", "status"}, {"serve", "down", "svc"}, {"serve", "logs", "--controller", "svc"},
 		{"storage", "ls"}, {"storage", "delete", "-a"},
 		{"api", "start"}, {"api", "stop"}, {"api", "status"}, {"api", "logs", "abc"}, {"api", "cancel", "abc"},
-		{"api", "login"}, {"api", "info"}, {"ssh", "up"}, {"ssh", "down"},
+		{"api", "login"}, {"api", "info"},
 	}
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/docker"
 	"github.com/stix-run/stix/internal/cloud/local"
+	"github.com/stix-run/stix/internal/cloud/sshpool"
 )
 
 // Config is what providers need from stix's configuration.
 type Config struct {
 	// Home is stix's state directory ($STIX_HOME, ~/.stix by default). The local provider keeps its clusters in
-	// Home/local.
+	// Home/local, the ssh provider its state in Home/ssh.
 	Home string
 }
 
@@ -30,6 +32,16 @@ func New(cfg Config) (*cloud.Registry, error) {
 	if err := r.Add(lp); err != nil {
 		return nil, err
 	}
-	// Later: docker, ssh, kubernetes ("k8s"), slurm, aws, gcp, azure, lambda, runpod.
+	if err := r.Add(docker.New(docker.Options{Home: cfg.Home})); err != nil {
+		return nil, err
+	}
+	sp, err := sshpool.ForHome(cfg.Home, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Add(sp); err != nil {
+		return nil, err
+	}
+	// Later: docker, kubernetes ("k8s"), slurm, aws, gcp, azure, lambda, runpod.
 	return r, nil
 }

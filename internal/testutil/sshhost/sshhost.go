@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,15 +50,23 @@ type Host struct {
 	Dir string
 	// Log is the server's log file (sshd -E).
 	Log string
+	// stop ends sshd; Stop calls it.
+	stop func()
 	// Home is the directory that the server shows as the user's home: sshd runs in a mount namespace of its
 	// own where Home is bind-mounted on the user's real home directory (RemoteHome), so that tests neither
 	// write into it nor wait for its shell startup files.
 	Home, RemoteHome string
 }
 
-// Start runs an sshd for the test on a free loopback port and returns once it accepts connections. It fails
+// Start runs an sshd for the test on a free port of 127.0.0.1 and returns once it accepts connections. It fails
 // the test, never skips it, when sshd is not installed.
 func Start(t testing.TB) *Host {
+	t.Helper()
+	return StartAt(t, "127.0.0.1")
+}
+
+// StartAt is Start on another loopback address (127.0.0.2, ...), so that several hosts have distinct IPs.
+func StartAt(t testing.TB, ip string) *Host {
 	t.Helper()
 	if _, err := os.Stat(SSHD); err != nil {
 		t.Fatalf("%s is missing: install openssh-server (.ci/run does): %v", SSHD, err)
@@ -67,7 +76,7 @@ func Start(t testing.TB) *Host {
 		t.Fatalf("sshhost: current user: %v", err)
 	}
 	dir := t.TempDir()
-	h := &Host{Host: "127.0.0.1", User: u.Username, Dir: dir, Log: filepath.Join(dir, "sshd.log"),
+	h := &Host{Host: ip, User: u.Username, Dir: dir, Log: filepath.Join(dir, "sshd.log"),
 		Home: filepath.Join(dir, "home"), RemoteHome: u.HomeDir}
 	if err := os.Mkdir(h.Home, 0o700); err != nil {
 		t.Fatal(err)
@@ -83,11 +92,11 @@ func Start(t testing.TB) *Host {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatalf("sshhost: %v", err)
 	}
-	h.Port = freePort(t)
+	h.Port = freePort(t, ip)
 	h.Addr = net.JoinHostPort(h.Host, strconv.Itoa(h.Port))
 	cfg := filepath.Join(dir, "sshd_config")
 	conf := fmt.Sprintf(`Port %d
-ListenAddress 127.0.0.1
+ListenAddress %s
 HostKey %s
 PidFile none
 AuthorizedKeysFile %s
@@ -104,7 +113,7 @@ MaxSessions 100
 MaxStartups 100
 LogLevel INFO
 Subsystem sftp %s
-`, h.Port, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), sftpServer)
+`, h.Port, ip, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), sftpServer)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -123,18 +132,24 @@ Subsystem sftp %s
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("sshhost: start sshd (needs root and util-linux's unshare): %v", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
-	h.waitReady(t, exited)
+	// done is closed once sshd has exited and waitErr is set: both stop and waitReady may wait for it.
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-done
+		})
+	}
+	t.Cleanup(h.stop)
+	h.waitReady(t, done, &waitErr)
 	return h
 }
 
 // waitReady polls until sshd accepts TCP connections, failing the test with its log if it exits or never does.
-func (h *Host) waitReady(t testing.TB, exited <-chan error) {
+func (h *Host) waitReady(t testing.TB, done <-chan struct{}, waitErr *error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -145,14 +160,17 @@ func (h *Host) waitReady(t testing.TB, exited <-chan error) {
 			return
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("sshhost: sshd exited during start (it needs root for its mount namespace): %v\n%s%s", err, h.startErrors(), h.readLog())
+		case <-done:
+			t.Fatalf("sshhost: sshd exited during start (it needs root for its mount namespace): %v\n%s%s", *waitErr, h.startErrors(), h.readLog())
 		case <-ctx.Done():
 			t.Fatalf("sshhost: sshd did not listen on %s within %s\n%s%s", h.Addr, startTimeout, h.startErrors(), h.readLog())
 		case <-time.After(wait):
 		}
 	}
 }
+
+// Stop ends sshd now (a host that went down); processes started through it keep running.
+func (h *Host) Stop() { h.stop() }
 
 func (h *Host) readLog() string {
 	b, _ := os.ReadFile(h.Log)
@@ -212,9 +230,9 @@ func writeKey(t testing.TB, path string) ssh.PublicKey {
 }
 
 // freePort returns a loopback TCP port nobody listens on right now.
-func freePort(t testing.TB) int {
+func freePort(t testing.TB, ip string) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

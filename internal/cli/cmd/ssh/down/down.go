@@ -2,14 +2,22 @@
 package down
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cli/cmd/ssh/up"
+	"github.com/stix-run/stix/internal/cloud/sshpool"
 )
 
 // DownOptions are the parsed flags and arguments of `stix ssh down`.
 type DownOptions struct {
-	IO *cli.IOStreams
+	IO  *cli.IOStreams
+	Ctx context.Context
+	// StixHome returns stix's state directory.
+	StixHome func() (string, error)
 
 	// Infra is the node pool to clean up; empty cleans up every pool in the file.
 	Infra string
@@ -18,12 +26,13 @@ type DownOptions struct {
 
 // NewCmdDown builds `stix ssh down`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
-	opts := &DownOptions{IO: f.IOStreams}
+	opts := &DownOptions{IO: f.IOStreams, StixHome: f.StixHome}
 	cmd := &cobra.Command{
 		Use:   "down [flags]",
 		Short: "Clean up SSH node pools set up with `stix ssh up`",
 		Args:  cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -38,5 +47,21 @@ func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
 }
 
 func downRun(opts *DownOptions) error {
-	return cli.NotImplemented("ssh down")
+	home, err := opts.StixHome()
+	if err != nil {
+		return err
+	}
+	p, err := sshpool.ForHome(home, "")
+	if err != nil {
+		return err
+	}
+	results, err := p.Down(opts.Ctx, opts.Infra, func(r sshpool.HostResult) {
+		if r.Err == nil {
+			fmt.Fprintf(opts.IO.Out, "✔ %s/%s: cleaned up\n", r.Pool, r.Host.Name)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return up.Report(opts.IO, results, "cleaned up")
 }

@@ -2,14 +2,21 @@
 package up
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cloud/sshpool"
 )
 
 // UpOptions are the parsed flags and arguments of `stix ssh up`.
 type UpOptions struct {
-	IO *cli.IOStreams
+	IO  *cli.IOStreams
+	Ctx context.Context
+	// StixHome returns stix's state directory.
+	StixHome func() (string, error)
 
 	// Infra is the node pool to set up; empty sets up every pool in the file.
 	Infra string
@@ -20,13 +27,14 @@ type UpOptions struct {
 
 // NewCmdUp builds `stix ssh up`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
-	opts := &UpOptions{IO: f.IOStreams}
+	opts := &UpOptions{IO: f.IOStreams, StixHome: f.StixHome}
 	cmd := &cobra.Command{
 		Use:   "up [flags]",
 		Short: "Set up SSH node pools so tasks can run on them",
 		Long:  "Set up the machines of the SSH node pools in the node pools file (all pools, or the one given by\n--infra) so that tasks can run on them as infra ssh/<pool>.",
 		Args:  cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -42,5 +50,39 @@ func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
 }
 
 func upRun(opts *UpOptions) error {
-	return cli.NotImplemented("ssh up")
+	home, err := opts.StixHome()
+	if err != nil {
+		return err
+	}
+	p, err := sshpool.ForHome(home, opts.File)
+	if err != nil {
+		return err
+	}
+	results, err := p.Up(opts.Ctx, opts.Infra, func(r sshpool.HostResult) {
+		if r.Err == nil {
+			fmt.Fprintf(opts.IO.Out, "✔ %s/%s: %s\n", r.Pool, r.Host.Name, sshpool.Shape(r.Resources))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return Report(opts.IO, results, "set up")
+}
+
+// Report prints a ✘ line per failed host, in pool order, and a summary; it returns the exit error when any
+// host failed. `ssh down` shares it.
+func Report(io *cli.IOStreams, results []sshpool.HostResult, did string) error {
+	failed := 0
+	for _, r := range results {
+		if r.Err != nil {
+			failed++
+			fmt.Fprintf(io.Out, "✘ %s/%s: %v\n", r.Pool, r.Host.Name, r.Err)
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(io.ErrOut, "%d of %d host(s) could not be %s\n", failed, len(results), did)
+		return cli.SilentExit(cli.ExitFailure)
+	}
+	fmt.Fprintf(io.ErrOut, "%d host(s) %s\n", len(results), did)
+	return nil
 }

@@ -1,0 +1,135 @@
+// Package docker is the provider whose nodes are containers on a Docker Engine (`infra: docker`): one network
+// per cluster, one container per node started from `image_id: docker:<image>` or stix's node image, the stix
+// agent deployed into each, ports published on the head. stop/start are container stop/start; down removes the
+// containers and the network. Files: provider.go (feasibility), provision.go (lifecycle), image.go (the node
+// image).
+package docker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/docker/docker/client"
+
+	"github.com/stix-run/stix/internal/agent/fingerprint"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
+)
+
+// Name is the provider's name.
+const Name = "docker"
+
+// Region is the only region of Docker infra: the engine stix talks to.
+const Region = "docker"
+
+// Options configure the provider; all but Home have defaults.
+type Options struct {
+	// Home is STIX_HOME: its hash names this home's containers and networks apart from other homes'.
+	Home string
+	// Client connects to the engine; the environment's (DOCKER_HOST) with API version negotiation by default.
+	Client func() (*client.Client, error)
+	// AgentBinary finds the stix-agent executable; nodeagent.Binary by default.
+	AgentBinary func() (string, error)
+	// Detect measures the engine's machine; fingerprint.Detect by default (the engine runs here).
+	Detect func(ctx context.Context) (cloud.Resources, error)
+	// NodeImage is the image of tasks that name none; NodeImageTag("v1") by default.
+	NodeImage string
+}
+
+// Provider runs clusters as containers.
+type Provider struct {
+	opts Options
+	ns   string // short hash of Home, in every name and label
+
+	once   sync.Once
+	cli    *client.Client
+	cliErr error
+}
+
+var _ cloud.Provider = (*Provider)(nil)
+
+// New returns the Docker provider.
+func New(opts Options) *Provider {
+	if opts.Client == nil {
+		opts.Client = func() (*client.Client, error) {
+			return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		}
+	}
+	if opts.AgentBinary == nil {
+		opts.AgentBinary = nodeagent.Binary
+	}
+	if opts.Detect == nil {
+		opts.Detect = func(ctx context.Context) (cloud.Resources, error) {
+			r, err := fingerprint.Detect(ctx)
+			return nodeagent.Resources(r), err
+		}
+	}
+	if opts.NodeImage == "" {
+		opts.NodeImage = NodeImageTag("v1")
+	}
+	return &Provider{opts: opts, ns: Namespace(opts.Home)}
+}
+
+// Namespace is the short hash of a STIX_HOME that names its containers ("stix-<ns>-<cluster>-<rank>") and labels
+// them (stix.home=<ns>).
+func Namespace(home string) string {
+	sum := sha256.Sum256([]byte(home))
+	return hex.EncodeToString(sum[:3])
+}
+
+// Name returns "docker".
+func (p *Provider) Name() string { return Name }
+
+func (p *Provider) client() (*client.Client, error) {
+	p.once.Do(func() { p.cli, p.cliErr = p.opts.Client() })
+	if p.cliErr != nil {
+		return nil, fmt.Errorf("docker: %w", p.cliErr)
+	}
+	return p.cli, nil
+}
+
+// CheckCredentials reports whether the engine answers.
+func (p *Provider) CheckCredentials(ctx context.Context) (bool, string) {
+	cli, err := p.client()
+	if err == nil {
+		_, err = cli.Ping(ctx)
+	}
+	if err != nil {
+		return false, fmt.Sprintf("Docker Engine not reachable: %v (start it, or set DOCKER_HOST)", err)
+	}
+	return true, ""
+}
+
+// Feasible offers one node shape: this machine, shared by the containers. Images are checked at provisioning,
+// where a missing one says how to build or load it.
+func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]cloud.Offer, error) {
+	have, err := p.opts.Detect(ctx)
+	if have.CPUs <= 0 {
+		if err == nil {
+			err = errors.New("no CPUs found")
+		}
+		return nil, fmt.Errorf("docker infra: measure this machine: %w", err)
+	}
+	var why []string
+	for _, s := range nodeagent.Shortfalls(have, err, req) {
+		why = append(why, "docker infra "+s)
+	}
+	if req.UseSpot {
+		why = append(why, "docker infra has no spot instances; remove use_spot")
+	}
+	if req.Region != "" && !strings.EqualFold(req.Region, Region) {
+		why = append(why, fmt.Sprintf("docker infra has only the region %q; the task asks for %q", Region, req.Region))
+	}
+	if req.ImageID != "" && !strings.HasPrefix(req.ImageID, "docker:") {
+		why = append(why, fmt.Sprintf("docker infra runs container images (image_id: docker:<image>); the task asks for %s", req.ImageID))
+	}
+	if len(why) > 0 {
+		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
+	}
+	return []cloud.Offer{{Cloud: Name, Region: Region, InstanceType: nodeagent.InstanceType(have), Resources: have}}, nil
+}

@@ -1,0 +1,398 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/transport"
+	dockertransport "github.com/stix-run/stix/internal/transport/docker"
+)
+
+// Labels on every container and network stix makes: `status -r` finds a cluster's nodes by them. LabelHome
+// keeps apart the clusters of different STIX_HOMEs (users, test runs) that share one engine.
+const (
+	LabelCluster = "stix.cluster"
+	LabelRank    = "stix.rank"
+	LabelHome    = "stix.home"
+)
+
+// agentDir is the agent's directory in a node container; the jobs' home is the container user's.
+const agentDir = "~/.stix/agent"
+
+// handle is ClusterInfo.Handle for Docker clusters.
+type handle struct {
+	Network    string   `json:"network"`
+	Containers []string `json:"containers"` // names, in rank order
+}
+
+func (p *Provider) networkName(cluster string) string { return "stix-" + p.ns + "-" + cluster }
+func (p *Provider) containerName(cluster string, rank int) string {
+	return fmt.Sprintf("stix-%s-%s-%d", p.ns, cluster, rank)
+}
+func (p *Provider) labels(cluster string) map[string]string {
+	return map[string]string{LabelCluster: cluster, LabelHome: p.ns}
+}
+
+// Provision creates (or resumes) the cluster's network and containers and deploys the agent into each.
+func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*cloud.ClusterInfo, error) {
+	cli, err := p.client()
+	if err != nil {
+		return nil, err
+	}
+	name, n := req.Cluster.Name, req.Requirements.Nodes()
+	image, err := p.image(ctx, cli, req.Requirements.ImageID, req.Report)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.ensureNetwork(ctx, cli, name); err != nil {
+		return nil, err
+	}
+	ports, err := portBindings(req.Requirements.Ports)
+	if err != nil {
+		return nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: Name}, Reason: err.Error()}
+	}
+	h := handle{Network: p.networkName(name)}
+	for rank := range n {
+		req.Report(fmt.Sprintf("starting container %s", p.containerName(name, rank)))
+		var pb nat.PortMap
+		if rank == 0 {
+			pb = ports
+		}
+		if err := p.ensureContainer(ctx, cli, name, rank, image, pb); err != nil {
+			return nil, err
+		}
+		h.Containers = append(h.Containers, p.containerName(name, rank))
+	}
+	return p.bringUp(ctx, cli, name, h, req.Secret)
+}
+
+// image is the container image of a task: docker:<image> when it names one (which must be on the engine), else
+// the node image, built here on first use.
+func (p *Provider) image(ctx context.Context, cli *client.Client, imageID string, report func(string)) (string, error) {
+	if ref, ok := strings.CutPrefix(imageID, "docker:"); ok {
+		if err := RequireImage(ctx, cli, ref); err != nil {
+			var missing *MissingImageError
+			if errors.As(err, &missing) {
+				return "", &cloud.InvalidConfigError{Place: cloud.Place{Cloud: Name}, Reason: missing.Error()}
+			}
+			return "", err
+		}
+		return ref, nil
+	}
+	report("preparing the node image " + p.opts.NodeImage)
+	if _, err := EnsureNodeImage(ctx, cli, p.opts.NodeImage); err != nil {
+		return "", err
+	}
+	return p.opts.NodeImage, nil
+}
+
+func (p *Provider) ensureNetwork(ctx context.Context, cli *client.Client, cluster string) error {
+	_, err := cli.NetworkInspect(ctx, p.networkName(cluster), network.InspectOptions{})
+	if err == nil {
+		return nil
+	}
+	if !errdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: inspect network %s: %w", p.networkName(cluster), err)
+	}
+	_, err = cli.NetworkCreate(ctx, p.networkName(cluster), network.CreateOptions{Labels: p.labels(cluster)})
+	if err != nil {
+		return fmt.Errorf("docker: create network %s: %w", p.networkName(cluster), err)
+	}
+	return nil
+}
+
+// ensureContainer creates the node's container unless it exists, and starts it unless it runs.
+func (p *Provider) ensureContainer(ctx context.Context, cli *client.Client, cluster string, rank int, image string, ports nat.PortMap) error {
+	cname := p.containerName(cluster, rank)
+	c, err := cli.ContainerInspect(ctx, cname)
+	switch {
+	case errdefs.IsNotFound(err):
+		exposed := nat.PortSet{}
+		for port := range ports {
+			exposed[port] = struct{}{}
+		}
+		init := true
+		labels := p.labels(cluster)
+		labels[LabelRank] = strconv.Itoa(rank)
+		_, err = cli.ContainerCreate(ctx,
+			&container.Config{Image: image, Cmd: []string{"sleep", "infinity"}, Hostname: fmt.Sprintf("%s-%d", cluster, rank),
+				Labels: labels, ExposedPorts: exposed},
+			&container.HostConfig{Init: &init, PortBindings: ports},
+			&network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{p.networkName(cluster): {}}},
+			nil, cname)
+		if err != nil {
+			return fmt.Errorf("docker: create container %s: %w", cname, err)
+		}
+	case err != nil:
+		return fmt.Errorf("docker: inspect container %s: %w", cname, err)
+	case c.State != nil && c.State.Running:
+		return nil
+	}
+	if err := cli.ContainerStart(ctx, cname, container.StartOptions{}); err != nil {
+		return fmt.Errorf("docker: start container %s: %w", cname, err)
+	}
+	return nil
+}
+
+// portBindings publishes the task's ports on the head node, each on the same port of the host.
+func portBindings(ports []string) (nat.PortMap, error) {
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	_, bindings, err := nat.ParsePortSpecs(specs(ports))
+	if err != nil {
+		return nil, fmt.Errorf("ports %v: %w", ports, err)
+	}
+	return bindings, nil
+}
+
+// specs writes ports ("8080", "10000-10010") as docker's host:container publish specs.
+func specs(ports []string) []string {
+	out := make([]string, len(ports))
+	for i, p := range ports {
+		out[i] = p + ":" + p
+	}
+	return out
+}
+
+// bringUp deploys (or finds) the agent in every node container and describes the cluster.
+func (p *Provider) bringUp(ctx context.Context, cli *client.Client, name string, h handle, secret string) (*cloud.ClusterInfo, error) {
+	bin, err := p.opts.AgentBinary()
+	if err != nil {
+		return nil, err
+	}
+	if secret == "" {
+		if secret, err = existingSecret(ctx, cli, h); err != nil {
+			return nil, err
+		}
+	}
+	nodes := make([]cloud.NodeInfo, len(h.Containers))
+	errs := make([]error, len(h.Containers))
+	var wg sync.WaitGroup
+	for rank, cname := range h.Containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[rank], errs[rank] = deployNode(ctx, cli, h.Network, cname, rank, bin, secret)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("docker cluster %s: %w", name, err)
+	}
+	raw, err := json.Marshal(h)
+	if err != nil {
+		return nil, err
+	}
+	return &cloud.ClusterInfo{Cloud: Name, Region: Region, Nodes: nodes, Secret: secret, Handle: raw}, nil
+}
+
+func deployNode(ctx context.Context, cli *client.Client, net, cname string, rank int, bin, secret string) (cloud.NodeInfo, error) {
+	tr, err := dockertransport.New(cli, cname, dockertransport.Options{Network: net})
+	if err != nil {
+		return cloud.NodeInfo{}, err
+	}
+	ip, err := tr.IP(ctx)
+	if err != nil {
+		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
+	}
+	home, err := tr.Home(ctx)
+	if err != nil {
+		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
+	}
+	addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret})
+	if err != nil {
+		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
+	}
+	health, err := nodeagent.CheckHealth(ctx, tr.Dial, addr, secret)
+	if err != nil {
+		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
+	}
+	dir, _ := tr.Resolve(ctx, agentDir)
+	return cloud.NodeInfo{Rank: rank, InternalIP: ip, AgentAddr: addr, Home: home, AgentDir: dir,
+		Resources: health.Resources}, nil
+}
+
+// existingSecret reads the secret a cluster's head agent was deployed with, or makes a new one.
+func existingSecret(ctx context.Context, cli *client.Client, h handle) (string, error) {
+	if len(h.Containers) > 0 {
+		if tr, err := dockertransport.New(cli, h.Containers[0], dockertransport.Options{Network: h.Network}); err == nil {
+			var out strings.Builder
+			if code, err := tr.Run(ctx, "cat "+agentDir+"/"+nodeagent.SecretFile, transport.RunOptions{Stdout: &out}); err == nil && code == 0 {
+				if s := strings.TrimSpace(out.String()); s != "" {
+					return s, nil
+				}
+			}
+		}
+	}
+	return nodeagent.NewSecret()
+}
+
+// containers lists a cluster's containers by label, in rank order.
+func (p *Provider) containers(ctx context.Context, cli *client.Client, cluster string) ([]container.Summary, error) {
+	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", LabelCluster+"="+cluster), filters.Arg("label", LabelHome+"="+p.ns))})
+	if err != nil {
+		return nil, fmt.Errorf("docker: list containers of %s: %w", cluster, err)
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		a, _ := strconv.Atoi(cs[i].Labels[LabelRank])
+		b, _ := strconv.Atoi(cs[j].Labels[LabelRank])
+		return a < b
+	})
+	return cs, nil
+}
+
+func (p *Provider) parseHandle(ref cloud.ClusterRef) handle {
+	var h handle
+	_ = json.Unmarshal(ref.Handle, &h)
+	if h.Network == "" {
+		h.Network = p.networkName(ref.Name)
+	}
+	return h
+}
+
+// Query reports each node's container: running (and its agent answering), stopped, or gone.
+func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.NodeState, error) {
+	cli, err := p.client()
+	if err != nil {
+		return nil, err
+	}
+	h := p.parseHandle(ref)
+	cs, err := p.containers(ctx, cli, ref.Name)
+	if err != nil {
+		return nil, err
+	}
+	states := make([]cloud.NodeState, 0, max(len(h.Containers), len(cs)))
+	for rank, cname := range h.Containers {
+		st := cloud.NodeState{Rank: rank, Status: cloud.NodeMissing, Reason: "container " + cname + " is gone"}
+		i := slices.IndexFunc(cs, func(c container.Summary) bool { return slices.Contains(c.Names, "/"+cname) })
+		if i >= 0 {
+			switch cs[i].State {
+			case "running":
+				st.Status, st.Reason = cloud.NodeRunning, ""
+			case "exited", "created":
+				st.Status, st.Reason = cloud.NodeStopped, "container "+cname+" is "+cs[i].Status
+			default:
+				st.Status, st.Reason = cloud.NodePending, "container "+cname+" is "+cs[i].State
+			}
+		}
+		states = append(states, st)
+	}
+	if len(h.Containers) == 0 && len(cs) > 0 { // a handle-less reference: report what the labels find
+		for rank, c := range cs {
+			st := cloud.NodeState{Rank: rank, Status: cloud.NodeStopped}
+			if c.State == "running" {
+				st.Status = cloud.NodeRunning
+			}
+			states = append(states, st)
+		}
+	}
+	return states, nil
+}
+
+// Stop stops the containers; their files stay.
+func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
+	return p.eachContainer(ctx, ref, func(cli *client.Client, id string) error {
+		return cli.ContainerStop(ctx, id, container.StopOptions{})
+	})
+}
+
+// Start starts the containers again and redeploys their agents, which find their job tables on disk.
+func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
+	cli, err := p.client()
+	if err != nil {
+		return nil, err
+	}
+	h := p.parseHandle(ref)
+	if err := p.eachContainer(ctx, ref, func(cli *client.Client, id string) error {
+		return cli.ContainerStart(ctx, id, container.StartOptions{})
+	}); err != nil {
+		return nil, err
+	}
+	return p.bringUp(ctx, cli, ref.Name, h, "")
+}
+
+// Terminate removes the containers and the network; a cluster that is gone already is not an error.
+func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
+	if err := p.eachContainer(ctx, ref, func(cli *client.Client, id string) error {
+		return cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	}); err != nil {
+		return err
+	}
+	cli, err := p.client()
+	if err != nil {
+		return err
+	}
+	if err := cli.NetworkRemove(ctx, p.networkName(ref.Name)); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("docker: remove network %s: %w", p.networkName(ref.Name), err)
+	}
+	return nil
+}
+
+// eachContainer applies fn to every container of the cluster (found by label), stopping at the first error.
+func (p *Provider) eachContainer(ctx context.Context, ref cloud.ClusterRef, fn func(*client.Client, string) error) error {
+	cli, err := p.client()
+	if err != nil {
+		return err
+	}
+	cs, err := p.containers(ctx, cli, ref.Name)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if err := fn(cli, c.ID); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("docker: container %s: %w", strings.TrimPrefix(firstName(c.Names), "/"), err)
+		}
+	}
+	return nil
+}
+
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
+}
+
+// ClusterInfo describes a running cluster from its containers and agents.
+func (p *Provider) ClusterInfo(ctx context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
+	cli, err := p.client()
+	if err != nil {
+		return nil, err
+	}
+	h := p.parseHandle(ref)
+	if len(h.Containers) == 0 {
+		return nil, &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "no containers recorded"}
+	}
+	return p.bringUp(ctx, cli, ref.Name, h, "")
+}
+
+// Transport reaches the container of the node of the given rank.
+func (p *Provider) Transport(_ context.Context, info *cloud.ClusterInfo, rank int) (transport.Transport, error) {
+	cli, err := p.client()
+	if err != nil {
+		return nil, err
+	}
+	var h handle
+	if err := json.Unmarshal(info.Handle, &h); err != nil || rank < 0 || rank >= len(h.Containers) {
+		return nil, fmt.Errorf("docker: no container for node %d in the cluster's record", rank)
+	}
+	return dockertransport.New(cli, h.Containers[rank], dockertransport.Options{Network: h.Network})
+}

@@ -1,0 +1,325 @@
+package sshpool
+
+// The provider of `infra: ssh/<pool>`: machines the user already has, listed in ssh_node_pools.yaml, prepared by
+// `stix ssh up` (measured, agent binary uploaded) and claimed by clusters one host per node. The pool takes the
+// place of a region. Files: pools.go and sshconfig.go (the pools file), provider.go (feasibility), up.go
+// (`ssh up`/`ssh down`), provision.go (lifecycle), node.go (one host over SSH), state.go (claims and
+// measurements under $STIX_HOME/ssh).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
+)
+
+// Name is the provider's name.
+const Name = "ssh"
+
+// ProviderOptions configure the provider.
+type ProviderOptions struct {
+	// Root holds the provider's state: $STIX_HOME/ssh (required).
+	Root string
+	// PoolsFile is the node pools file: $STIX_HOME/ssh_node_pools.yaml (required).
+	PoolsFile string
+	// Home is the user's home, for ~ and ~/.ssh/config; empty means os.UserHomeDir.
+	Home string
+	// AgentBinary finds the stix-agent executable; nodeagent.Binary by default.
+	AgentBinary func() (string, error)
+	// StartTimeout bounds how long an agent may take to answer; nodeagent.DefaultStartTimeout by default.
+	StartTimeout time.Duration
+	// ConnectTimeout bounds each SSH connection's setup; the transport's default (15 s) when 0.
+	ConnectTimeout time.Duration
+}
+
+// Provider runs clusters on SSH node pools.
+type Provider struct {
+	root, poolsFile, home string
+	agentBinary           func() (string, error)
+	startTimeout          time.Duration
+	connectTimeout        time.Duration
+}
+
+var _ cloud.Provider = (*Provider)(nil)
+
+// New returns the SSH node pool provider.
+func New(opts ProviderOptions) (*Provider, error) {
+	if opts.Root == "" || opts.PoolsFile == "" {
+		return nil, errors.New("ssh provider: Root and PoolsFile are required")
+	}
+	p := &Provider{root: opts.Root, poolsFile: opts.PoolsFile, home: opts.Home, agentBinary: opts.AgentBinary,
+		startTimeout: opts.StartTimeout, connectTimeout: opts.ConnectTimeout}
+	if p.home == "" {
+		p.home, _ = os.UserHomeDir()
+	}
+	if p.agentBinary == nil {
+		p.agentBinary = nodeagent.Binary
+	}
+	return p, nil
+}
+
+// ForHome returns the provider of a stix home: its state in home/ssh, the pools in poolsFile, or
+// home/ssh_node_pools.yaml when poolsFile is empty.
+func ForHome(home, poolsFile string) (*Provider, error) {
+	if poolsFile == "" {
+		poolsFile = filepath.Join(home, FileName)
+	}
+	return New(ProviderOptions{Root: filepath.Join(home, "ssh"), PoolsFile: poolsFile})
+}
+
+// Name returns "ssh".
+func (p *Provider) Name() string { return Name }
+
+// Pools reads the pools file.
+func (p *Provider) Pools() ([]Pool, error) {
+	var userName string
+	if u, err := user.Current(); err == nil {
+		userName = u.Username
+	}
+	pools, err := Load(p.poolsFile, Options{Home: p.home, DefaultUser: userName})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no SSH node pools: describe your machines in %s, then run `stix ssh up`", p.poolsFile)
+	}
+	return pools, err
+}
+
+// CheckCredentials reports whether some pool was brought up with `stix ssh up`.
+func (p *Provider) CheckCredentials(context.Context) (bool, string) {
+	pools, err := p.Pools()
+	if err != nil {
+		return false, err.Error()
+	}
+	s, err := p.readState()
+	if err != nil {
+		return false, err.Error()
+	}
+	for _, pool := range pools {
+		if s.Pools[pool.Name] != nil {
+			return true, ""
+		}
+	}
+	return false, "no SSH node pool is up: run `stix ssh up`"
+}
+
+// Feasible offers, per pool that was brought up (req.Region's pool alone when set), its free hosts that fit
+// req, when there are req.Nodes() of them. A named pool that is full gives a *cloud.CapacityError scoped to it,
+// one never brought up an error saying to run `stix ssh up`.
+func (p *Provider) Feasible(_ context.Context, req cloud.Requirements) ([]cloud.Offer, error) {
+	var why []string
+	no := func(format string, args ...any) { why = append(why, "SSH node pools "+fmt.Sprintf(format, args...)) }
+	if req.UseSpot {
+		no("have no spot instances; remove use_spot")
+	}
+	if req.Zone != "" {
+		no("have no zones; the task asks for %q", req.Zone)
+	}
+	if req.ImageID != "" {
+		no("run no images; the task asks for image_id %s", req.ImageID)
+	}
+	if len(why) > 0 {
+		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
+	}
+	pools, err := p.Pools()
+	if err != nil {
+		if req.Region != "" {
+			return nil, err
+		}
+		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: []string{err.Error()}}
+	}
+	s, err := p.readState()
+	if err != nil {
+		return nil, err
+	}
+	if req.Region != "" {
+		pool, err := Find(pools, req.Region)
+		if err != nil {
+			return nil, err
+		}
+		if s.Pools[pool.Name] == nil {
+			return nil, fmt.Errorf("SSH node pool %s is not up: run `stix ssh up --infra %s`", pool.Name, pool.Name)
+		}
+		o, err := offer(s, pool.Name, req)
+		if err != nil {
+			return nil, err
+		}
+		return []cloud.Offer{o}, nil
+	}
+	var offers []cloud.Offer
+	for _, pool := range pools {
+		if s.Pools[pool.Name] == nil {
+			no("%s is not up: run `stix ssh up --infra %s`", pool.Name, pool.Name)
+			continue
+		}
+		o, err := offer(s, pool.Name, req)
+		if err != nil {
+			why = append(why, err.Error())
+			continue
+		}
+		offers = append(offers, o)
+	}
+	if len(offers) == 0 {
+		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
+	}
+	return offers, nil
+}
+
+// offer is the pool's offer for req: the first req.Nodes() free hosts that fit, shaped like the smallest.
+func offer(s *state, pool string, req cloud.Requirements) (cloud.Offer, error) {
+	fit, free, reasons := fitting(s, pool, req)
+	n := req.Nodes()
+	if len(fit) < n {
+		return cloud.Offer{}, &cloud.InfeasibleError{Cloud: Name, Reasons: []string{
+			fmt.Sprintf("SSH node pool %s has %d host(s) that fit, the task asks for %d node(s)%s", pool, len(fit), n, reasonSuffix(reasons))}}
+	}
+	if len(free) < n {
+		var users []string
+		claims := s.claims(pool)
+		for _, h := range fit {
+			if c, ok := claims[h.key()]; ok && !slices.Contains(users, c) {
+				users = append(users, c)
+			}
+		}
+		return cloud.Offer{}, &cloud.CapacityError{Place: cloud.Place{Cloud: Name, Region: pool},
+			Reason: fmt.Sprintf("%d of its %d fitting host(s) are free, the task asks for %d node(s); in use by %s", len(free), len(fit), n, strings.Join(users, ", "))}
+	}
+	r := smallest(free[:n])
+	return cloud.Offer{Cloud: Name, Region: pool, InstanceType: instanceType(r), Resources: r}, nil
+}
+
+// fitting returns the pool's measured hosts that fit req (in pool order), those of them that no cluster
+// claims, and why the others do not fit.
+func fitting(s *state, pool string, req cloud.Requirements) (fit, free []hostRecord, reasons []string) {
+	ps := s.Pools[pool]
+	if ps == nil {
+		return nil, nil, nil
+	}
+	claims := s.claims(pool)
+	for _, h := range ps.Hosts {
+		if why := misfit(h.Resources, req); why != "" {
+			reasons = append(reasons, h.Name+" "+why)
+			continue
+		}
+		fit = append(fit, h)
+		if _, taken := claims[h.key()]; !taken {
+			free = append(free, h)
+		}
+	}
+	return fit, free, reasons
+}
+
+// misfit says why a host with have does not fit req; "" when it does.
+func misfit(have cloud.Resources, req cloud.Requirements) string {
+	if req.CPUs.IsSet() && req.CPUs.Value > have.CPUs {
+		return fmt.Sprintf("has %s CPUs; the task asks for %s", num(have.CPUs), req.CPUs)
+	}
+	if req.Memory.IsSet() {
+		perNode := have.CPUs
+		if req.CPUs.IsSet() {
+			perNode = req.CPUs.Value
+		}
+		if want := req.Memory.GB(perNode); want.Value > have.MemoryGB {
+			return fmt.Sprintf("has %s GB of memory; the task asks for %s GB", num(have.MemoryGB), want)
+		}
+	}
+	for _, name := range sortedKeys(req.Accelerators) {
+		if countOf(have.Accelerators, name) < req.Accelerators[name] {
+			if len(have.Accelerators) == 0 {
+				return fmt.Sprintf("has no GPUs; the task asks for %s:%s", name, num(req.Accelerators[name]))
+			}
+			return fmt.Sprintf("has %s; the task asks for %s:%s", accelerators(have.Accelerators), name, num(req.Accelerators[name]))
+		}
+	}
+	if req.InstanceType != "" && req.InstanceType != instanceType(have) {
+		return fmt.Sprintf("is %s, not %s", instanceType(have), req.InstanceType)
+	}
+	return ""
+}
+
+func reasonSuffix(reasons []string) string {
+	if len(reasons) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(reasons, "; ") + ")"
+}
+
+// smallest is what every one of hosts offers at least.
+func smallest(hosts []hostRecord) cloud.Resources {
+	r := cloud.Resources{CPUs: hosts[0].Resources.CPUs, MemoryGB: hosts[0].Resources.MemoryGB}
+	for name, n := range hosts[0].Resources.Accelerators {
+		for _, h := range hosts[1:] {
+			n = min(n, countOf(h.Resources.Accelerators, name))
+		}
+		if n > 0 {
+			if r.Accelerators == nil {
+				r.Accelerators = map[string]float64{}
+			}
+			r.Accelerators[name] = n
+		}
+	}
+	for _, h := range hosts[1:] {
+		r.CPUs = min(r.CPUs, h.Resources.CPUs)
+		r.MemoryGB = min(r.MemoryGB, h.Resources.MemoryGB)
+	}
+	return r
+}
+
+// Shape describes measured resources for people: "2 CPUs, 7.8 GB memory, H100:8".
+func Shape(r cloud.Resources) string {
+	s := fmt.Sprintf("%s CPUs, %s GB memory", num(r.CPUs), num(r.MemoryGB))
+	if len(r.Accelerators) > 0 {
+		s += ", " + accelerators(r.Accelerators)
+	}
+	return s
+}
+
+// instanceType names a host's shape as the local provider and SkyPilot's Kubernetes shapes do:
+// "8CPU--31GB--H100:8".
+func instanceType(r cloud.Resources) string {
+	s := num(r.CPUs) + "CPU--" + num(math.Floor(r.MemoryGB)) + "GB"
+	if len(r.Accelerators) > 0 {
+		s += "--" + accelerators(r.Accelerators)
+	}
+	return s
+}
+
+// accelerators writes a count map as "A100:2,H100:8".
+func accelerators(m map[string]float64) string {
+	var parts []string
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, k+":"+num(m[k]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// countOf looks an accelerator up by name, ignoring case.
+func countOf(m map[string]float64, name string) float64 {
+	for k, v := range m {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return 0
+}
+
+func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func sortedKeys(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

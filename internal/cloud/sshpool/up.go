@@ -1,0 +1,187 @@
+package sshpool
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/stix-run/stix/internal/cloud"
+)
+
+// HostResult is what `ssh up` or `ssh down` did on one host.
+type HostResult struct {
+	Pool string
+	Host Host
+	// Resources are what `ssh up` measured.
+	Resources cloud.Resources
+	// Err says why the host failed; nil when it is ready (up) or clean (down).
+	Err error
+}
+
+// selectPools returns the pool called name, or every pool when name is empty.
+func (p *Provider) selectPools(name string) ([]Pool, error) {
+	pools, err := p.Pools()
+	if err != nil {
+		return nil, err
+	}
+	if name == "" {
+		return pools, nil
+	}
+	pool, err := Find(pools, name)
+	if err != nil {
+		return nil, err
+	}
+	return []Pool{pool}, nil
+}
+
+// Up prepares the hosts of the pool called name (every pool when empty): it connects to each, measures its
+// CPUs, memory and GPUs, uploads the agent binary unless the host has this version, and records the hosts that
+// succeeded as the pool's capacity. Hosts are handled in parallel; report, when set, is called as each ends.
+// The error is for what stopped Up as a whole; per-host failures are in the results.
+func (p *Provider) Up(ctx context.Context, name string, report func(HostResult)) ([]HostResult, error) {
+	bin, err := p.agentBinary()
+	if err != nil {
+		return nil, fmt.Errorf("ssh up: %w", err)
+	}
+	pools, err := p.selectPools(name)
+	if err != nil {
+		return nil, err
+	}
+	var all []HostResult
+	for _, pool := range pools {
+		results := eachHost(pool, report, func(h Host) (cloud.Resources, error) {
+			tr, err := p.dial(ctx, pool.Name, h, p.poolKnownHosts(pool.Name))
+			if err != nil {
+				return cloud.Resources{}, err
+			}
+			defer tr.Close()
+			r, err := detect(ctx, tr)
+			if err != nil {
+				return r, err
+			}
+			return r, uploadAgent(ctx, tr, bin)
+		})
+		ps := &poolState{UpAt: time.Now().UTC()}
+		for _, r := range results {
+			if r.Err == nil {
+				ps.Hosts = append(ps.Hosts, hostRecord{Host: r.Host, Resources: r.Resources})
+			}
+		}
+		err := p.update(ctx, func(s *state) error {
+			if len(ps.Hosts) == 0 {
+				delete(s.Pools, pool.Name)
+				return nil
+			}
+			// A host a cluster holds stays in the pool even if it failed now: its claim must not be lost.
+			if old := s.Pools[pool.Name]; old != nil {
+				claims := s.claims(pool.Name)
+				for _, h := range old.Hosts {
+					if _, held := claims[h.key()]; held && !hasHost(ps.Hosts, h.key()) {
+						ps.Hosts = append(ps.Hosts, h)
+					}
+				}
+			}
+			s.Pools[pool.Name] = ps
+			return nil
+		})
+		if err != nil {
+			return all, err
+		}
+		all = append(all, results...)
+	}
+	return all, nil
+}
+
+// Down stops every stix agent on the hosts of the pool called name (every pool when empty), removes stix's
+// directories there (~/.stix/clusters, ~/.stix/bin, ~/sky_workdir) and forgets the pool. It refuses while a
+// cluster uses the pool.
+func (p *Provider) Down(ctx context.Context, name string, report func(HostResult)) ([]HostResult, error) {
+	pools, err := p.selectPools(name)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.readState()
+	if err != nil {
+		return nil, err
+	}
+	for _, pool := range pools {
+		if used := s.clustersOn(pool.Name); len(used) > 0 {
+			return nil, fmt.Errorf("SSH node pool %s is in use by cluster(s) %v: run `stix down` on them first", pool.Name, used)
+		}
+	}
+	var all []HostResult
+	for _, pool := range pools {
+		results := eachHost(pool, report, func(h Host) (cloud.Resources, error) {
+			tr, err := p.dial(ctx, pool.Name, h, p.poolKnownHosts(pool.Name))
+			if err != nil {
+				return cloud.Resources{}, err
+			}
+			defer tr.Close()
+			_, err = output(ctx, tr, "bash -c "+shellWord(downScript))
+			return cloud.Resources{}, err
+		})
+		all = append(all, results...)
+		err := p.update(ctx, func(s *state) error {
+			if used := s.clustersOn(pool.Name); len(used) > 0 {
+				return fmt.Errorf("SSH node pool %s is in use by cluster(s) %v: run `stix down` on them first", pool.Name, used)
+			}
+			delete(s.Pools, pool.Name)
+			return nil
+		})
+		if err != nil {
+			return all, err
+		}
+	}
+	return all, nil
+}
+
+// downScript stops the agent of every cluster directory with any agent version on the node, then removes what
+// stix put there. ~/.stix itself goes only when nothing else is left in it: the node may run stix too.
+const downScript = `bin=
+for b in "$HOME"/.stix/bin/stix-agent-*; do [ -x "$b" ] && bin=$b; done
+for d in "$HOME"/.stix/clusters/*/agent; do
+  [ -d "$d" ] && [ -n "$bin" ] && "$bin" killall --dir "$d"
+done
+rm -rf "$HOME/.stix/clusters" "$HOME/.stix/bin" "$HOME/sky_workdir" && { rmdir "$HOME/.stix" 2>/dev/null; true; }`
+
+// eachHost runs fn on every host of pool in parallel and returns the results in pool order, reporting each as
+// it ends.
+func eachHost(pool Pool, report func(HostResult), fn func(Host) (cloud.Resources, error)) []HostResult {
+	results := make([]HostResult, len(pool.Hosts))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, h := range pool.Hosts {
+		wg.Go(func() {
+			r, err := fn(h)
+			res := HostResult{Pool: pool.Name, Host: h, Resources: r, Err: err}
+			results[i] = res
+			if report != nil {
+				mu.Lock()
+				report(res)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+func hasHost(hosts []hostRecord, key string) bool {
+	for _, h := range hosts {
+		if h.key() == key {
+			return true
+		}
+	}
+	return false
+}
+
+// Failed reports whether any result failed.
+func Failed(results []HostResult) bool {
+	for _, r := range results {
+		if r.Err != nil {
+			return true
+		}
+	}
+	return false
+}
