@@ -53,6 +53,8 @@ func TestScripts(t *testing.T) {
 	}
 	// The catalog snapshot, read in place: no script ever downloads a catalog.
 	catalogs := testutil.SharedDir(t, "catalogs/v7")
+	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml).
+	pools := sshPoolYAML(t, 3)
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
@@ -64,6 +66,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("STIX_CATALOG_DIR", catalogs)
 			env.Setenv("STIX_CATALOG_URL", "http://127.0.0.1:1/catalogs") // fails fast should anything try
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv("SSH_POOLS", pools)
 			// Every cluster a script made goes away with it, whatever the script did.
 			env.Defer(func() { downAll(env, home) })
 			return nil
