@@ -68,6 +68,13 @@ func Start(t testing.TB) *Host {
 // StartAt is Start on another loopback address (127.0.0.2, ...), so that several hosts have distinct IPs.
 func StartAt(t testing.TB, ip string) *Host {
 	t.Helper()
+	return start(t, ip, 0, nil)
+}
+
+// start runs sshd on ip:port (port 0: a free one, found from here), under the command prefix wrap (entering a
+// network namespace, say).
+func start(t testing.TB, ip string, port int, wrap []string) *Host {
+	t.Helper()
 	if _, err := os.Stat(SSHD); err != nil {
 		t.Fatalf("%s is missing: install openssh-server (.ci/run does): %v", SSHD, err)
 	}
@@ -92,7 +99,10 @@ func StartAt(t testing.TB, ip string) *Host {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatalf("sshhost: %v", err)
 	}
-	h.Port = freePort(t, ip)
+	h.Port = port
+	if h.Port == 0 {
+		h.Port = freePort(t, ip)
+	}
 	h.Addr = net.JoinHostPort(h.Host, strconv.Itoa(h.Port))
 	cfg := filepath.Join(dir, "sshd_config")
 	conf := fmt.Sprintf(`Port %d
@@ -121,8 +131,9 @@ Subsystem sftp %s
 		t.Fatalf("sshhost: sshd -t rejects the config: %v: %s", err, out)
 	}
 	// unshare and sh exec, so the process the test owns is sshd itself.
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+	argv := append(append([]string(nil), wrap...), "unshare", "--mount", "--propagation", "private", "sh", "-c",
 		`mount --bind "$1" "$2" && exec "$3" -D -f "$4" -E "$5"`, "sh", h.Home, h.RemoteHome, SSHD, cfg, h.Log)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	errFile, err := os.Create(filepath.Join(dir, "start.err"))
 	if err != nil {
 		t.Fatal(err)

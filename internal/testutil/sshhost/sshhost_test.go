@@ -20,3 +20,15 @@ func TestStartAcceptsUserKey(t *testing.T) {
 		t.Errorf("Logins() = %d, want 1", n)
 	}
 }
+
+// Hosts in network namespaces have their own addresses and reach each other over the bridge.
+func TestStartInNetns(t *testing.T) {
+	a, b := StartInNetns(t), StartInNetns(t)
+	if a.Host == b.Host || !strings.HasPrefix(a.Host, "10.231.") {
+		t.Fatalf("addresses %s and %s", a.Host, b.Host)
+	}
+	out, err := exec.Command("ssh", append(a.SSHArgs(), "cat /proc/net/fib_trie | grep -c "+a.Host+"; exec 3<>/dev/tcp/"+b.Host+"/22 && echo reached")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "reached") {
+		t.Fatalf("from %s to %s: %v\n%s", a.Host, b.Host, err, out)
+	}
+}

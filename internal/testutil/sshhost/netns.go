@@ -1,0 +1,105 @@
+package sshhost
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The network of hosts in network namespaces: one bridge per test process on its own /24 (chosen from the
+// pid, so that test binaries running side by side do not collide), one namespace and veth pair per host.
+var netnsNet struct {
+	mu     sync.Mutex
+	bridge string
+	subnet string // "10.231.N"
+	hosts  int    // hosts made so far (their addresses are .2, .3, ...)
+	live   int    // hosts not cleaned up yet: the bridge goes with the last
+}
+
+// StartInNetns runs an sshd host in a network namespace of its own, with its own address on a bridge the
+// harness creates (TESTING-INFRA.md, section 2): a machine as the network sees it, reached from here over the
+// bridge. Processes started through it (the stix agent) live in that namespace too. It needs root and iproute2.
+func StartInNetns(t testing.TB) *Host {
+	t.Helper()
+	ns, ip := addNetns(t)
+	return start(t, ip, 22, []string{"nsenter", "--net=/run/netns/" + ns})
+}
+
+func addNetns(t testing.TB) (ns, ip string) {
+	t.Helper()
+	n := &netnsNet
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	pid := os.Getpid()
+	if n.bridge == "" {
+		n.bridge = fmt.Sprintf("stxbr%d", pid%100000)
+		n.subnet = fmt.Sprintf("10.231.%d", pid%250+1)
+		if err := ipCmd("link", "add", n.bridge, "type", "bridge"); err != nil {
+			t.Fatalf("sshhost: create bridge (needs root and iproute2): %v", err)
+		}
+		if err := ipCmd("addr", "add", n.subnet+".1/24", "dev", n.bridge); err != nil {
+			t.Fatal(err)
+		}
+		if err := ipCmd("link", "set", n.bridge, "up"); err != nil {
+			t.Fatal(err)
+		}
+		// Where Docker runs, bridged frames pass iptables' FORWARD chain, whose policy Docker sets to DROP:
+		// let the hosts on this bridge talk to each other.
+		if err := iptables("-I", "FORWARD", "-i", n.bridge, "-o", n.bridge, "-j", "ACCEPT"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n.hosts++
+	n.live++
+	ns = fmt.Sprintf("stx%dh%d", pid%100000, n.hosts)
+	veth := fmt.Sprintf("v%dh%d", pid%100000, n.hosts)
+	ip = fmt.Sprintf("%s.%d", n.subnet, n.hosts+1)
+	steps := [][]string{
+		{"netns", "add", ns},
+		{"link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns},
+		{"link", "set", veth, "master", n.bridge},
+		{"link", "set", veth, "up"},
+		{"-n", ns, "addr", "add", ip + "/24", "dev", "eth0"},
+		{"-n", ns, "link", "set", "eth0", "up"},
+		{"-n", ns, "link", "set", "lo", "up"},
+	}
+	for _, s := range steps {
+		if err := ipCmd(s...); err != nil {
+			t.Fatalf("sshhost: network namespace %s: %v", ns, err)
+		}
+	}
+	t.Cleanup(func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		_ = ipCmd("netns", "del", ns) // deleting the namespace deletes its veth pair
+		if n.live--; n.live == 0 {
+			_ = iptables("-D", "FORWARD", "-i", n.bridge, "-o", n.bridge, "-j", "ACCEPT")
+			_ = ipCmd("link", "del", n.bridge)
+			n.bridge = ""
+		}
+	})
+	return ns, ip
+}
+
+func ipCmd(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// iptables changes a rule when iptables is installed; without it there is no FORWARD chain in the way.
+func iptables(args ...string) error {
+	if _, err := exec.LookPath("iptables"); err != nil {
+		return nil
+	}
+	out, err := exec.Command("iptables", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("iptables %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
