@@ -73,12 +73,24 @@ type deployer struct {
 	opts DeployOptions
 }
 
-func (d *deployer) deploy(ctx context.Context) (string, error) {
-	sum, err := fileHash(d.opts.Binary)
+// RemoteBinary is where Deploy keeps the version of the local agent binary on a node: binDir (DefaultBinDir
+// when empty)/stix-agent-<sha256[:12]>. Providers run that file for node-side commands (killall).
+func RemoteBinary(local, binDir string) (string, error) {
+	sum, err := fileHash(local)
 	if err != nil {
 		return "", err
 	}
-	remoteBin := path.Join(d.opts.BinDir, BinaryName+"-"+sum[:12])
+	if binDir == "" {
+		binDir = DefaultBinDir
+	}
+	return path.Join(binDir, BinaryName+"-"+sum[:12]), nil
+}
+
+func (d *deployer) deploy(ctx context.Context) (string, error) {
+	remoteBin, err := RemoteBinary(d.opts.Binary, d.opts.BinDir)
+	if err != nil {
+		return "", err
+	}
 	addr, haveBin, err := d.probe(ctx, remoteBin)
 	if err != nil {
 		return "", err

@@ -3,15 +3,11 @@ package sshpool
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 
@@ -145,23 +141,9 @@ func parseDetect(out string) (cloud.Resources, error) {
 	return r, nil
 }
 
-// remoteBinary is where Deploy keeps this agent version on a node: DefaultBinDir/stix-agent-<sha256[:12]>.
-func remoteBinary(local string) (string, error) {
-	f, err := os.Open(local)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", local, err)
-	}
-	return path.Join(nodeagent.DefaultBinDir, nodeagent.BinaryName+"-"+hex.EncodeToString(h.Sum(nil))[:12]), nil
-}
-
 // uploadAgent puts this agent version on the node unless it is there.
 func uploadAgent(ctx context.Context, tr *sshtransport.Transport, local string) error {
-	remote, err := remoteBinary(local)
+	remote, err := nodeagent.RemoteBinary(local, "")
 	if err != nil {
 		return err
 	}

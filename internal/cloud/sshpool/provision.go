@@ -249,7 +249,7 @@ func (p *Provider) teardown(ctx context.Context, name string, cs *clusterState, 
 	if err != nil {
 		return err
 	}
-	remoteBin, err := remoteBinary(bin)
+	remoteBin, err := nodeagent.RemoteBinary(bin, "")
 	if err != nil {
 		return err
 	}
