@@ -29,7 +29,7 @@ func Shortfalls(have cloud.Resources, gpuErr error, req cloud.Requirements) []st
 		}
 	}
 	for _, name := range sortedKeys(req.Accelerators) {
-		wantN, gotN := req.Accelerators[name], countOf(have.Accelerators, name)
+		wantN, gotN := req.Accelerators[name], AcceleratorCount(have.Accelerators, name)
 		if gotN >= wantN {
 			continue
 		}
@@ -39,7 +39,7 @@ func Shortfalls(have cloud.Resources, gpuErr error, req cloud.Requirements) []st
 		case len(have.Accelerators) == 0:
 			no("has no GPUs; the task asks for %s:%s", name, num(wantN))
 		default:
-			no("has %s; the task asks for %s:%s", accelerators(have.Accelerators), name, num(wantN))
+			no("has %s; the task asks for %s:%s", FormatAccelerators(have.Accelerators), name, num(wantN))
 		}
 	}
 	return why
@@ -49,13 +49,13 @@ func Shortfalls(have cloud.Resources, gpuErr error, req cloud.Requirements) []st
 func InstanceType(r cloud.Resources) string {
 	s := num(r.CPUs) + "CPU--" + num(math.Floor(r.MemoryGB)) + "GB"
 	if len(r.Accelerators) > 0 {
-		s += "--" + accelerators(r.Accelerators)
+		s += "--" + FormatAccelerators(r.Accelerators)
 	}
 	return s
 }
 
-// accelerators writes a count map as "A100:2,H100:8".
-func accelerators(m map[string]float64) string {
+// FormatAccelerators writes a count map as "A100:2,H100:8".
+func FormatAccelerators(m map[string]float64) string {
 	var parts []string
 	for _, k := range sortedKeys(m) {
 		parts = append(parts, k+":"+num(m[k]))
@@ -63,8 +63,8 @@ func accelerators(m map[string]float64) string {
 	return strings.Join(parts, ",")
 }
 
-// countOf looks an accelerator up by name, ignoring case ("h100" asks for "H100").
-func countOf(m map[string]float64, name string) float64 {
+// AcceleratorCount looks an accelerator up by name, ignoring case ("h100" asks for "H100").
+func AcceleratorCount(m map[string]float64, name string) float64 {
 	for k, v := range m {
 		if strings.EqualFold(k, name) {
 			return v

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -195,7 +194,7 @@ func offer(s *state, pool string, req cloud.Requirements) (cloud.Offer, error) {
 			Reason: fmt.Sprintf("%d of its %d fitting host(s) are free, the task asks for %d node(s); in use by %s", len(free), len(fit), n, strings.Join(users, ", "))}
 	}
 	r := smallest(free[:n])
-	return cloud.Offer{Cloud: Name, Region: pool, InstanceType: instanceType(r), Resources: r}, nil
+	return cloud.Offer{Cloud: Name, Region: pool, InstanceType: nodeagent.InstanceType(r), Resources: r}, nil
 }
 
 // fitting returns the pool's measured hosts that fit req (in pool order), those of them that no cluster
@@ -221,28 +220,11 @@ func fitting(s *state, pool string, req cloud.Requirements) (fit, free []hostRec
 
 // misfit says why a host with have does not fit req; "" when it does.
 func misfit(have cloud.Resources, req cloud.Requirements) string {
-	if req.CPUs.IsSet() && req.CPUs.Value > have.CPUs {
-		return fmt.Sprintf("has %s CPUs; the task asks for %s", num(have.CPUs), req.CPUs)
+	if why := nodeagent.Shortfalls(have, nil, req); len(why) > 0 {
+		return why[0]
 	}
-	if req.Memory.IsSet() {
-		perNode := have.CPUs
-		if req.CPUs.IsSet() {
-			perNode = req.CPUs.Value
-		}
-		if want := req.Memory.GB(perNode); want.Value > have.MemoryGB {
-			return fmt.Sprintf("has %s GB of memory; the task asks for %s GB", num(have.MemoryGB), want)
-		}
-	}
-	for _, name := range sortedKeys(req.Accelerators) {
-		if countOf(have.Accelerators, name) < req.Accelerators[name] {
-			if len(have.Accelerators) == 0 {
-				return fmt.Sprintf("has no GPUs; the task asks for %s:%s", name, num(req.Accelerators[name]))
-			}
-			return fmt.Sprintf("has %s; the task asks for %s:%s", accelerators(have.Accelerators), name, num(req.Accelerators[name]))
-		}
-	}
-	if req.InstanceType != "" && req.InstanceType != instanceType(have) {
-		return fmt.Sprintf("is %s, not %s", instanceType(have), req.InstanceType)
+	if it := nodeagent.InstanceType(have); req.InstanceType != "" && req.InstanceType != it {
+		return fmt.Sprintf("is %s, not %s", it, req.InstanceType)
 	}
 	return ""
 }
@@ -259,7 +241,7 @@ func smallest(hosts []hostRecord) cloud.Resources {
 	r := cloud.Resources{CPUs: hosts[0].Resources.CPUs, MemoryGB: hosts[0].Resources.MemoryGB}
 	for name, n := range hosts[0].Resources.Accelerators {
 		for _, h := range hosts[1:] {
-			n = min(n, countOf(h.Resources.Accelerators, name))
+			n = min(n, nodeagent.AcceleratorCount(h.Resources.Accelerators, name))
 		}
 		if n > 0 {
 			if r.Accelerators == nil {
@@ -279,39 +261,13 @@ func smallest(hosts []hostRecord) cloud.Resources {
 func Shape(r cloud.Resources) string {
 	s := fmt.Sprintf("%s CPUs, %s GB memory", num(r.CPUs), num(r.MemoryGB))
 	if len(r.Accelerators) > 0 {
-		s += ", " + accelerators(r.Accelerators)
+		s += ", " + nodeagent.FormatAccelerators(r.Accelerators)
 	}
 	return s
 }
 
-// instanceType names a host's shape as the local provider and SkyPilot's Kubernetes shapes do:
-// "8CPU--31GB--H100:8".
-func instanceType(r cloud.Resources) string {
-	s := num(r.CPUs) + "CPU--" + num(math.Floor(r.MemoryGB)) + "GB"
-	if len(r.Accelerators) > 0 {
-		s += "--" + accelerators(r.Accelerators)
-	}
-	return s
-}
 
-// accelerators writes a count map as "A100:2,H100:8".
-func accelerators(m map[string]float64) string {
-	var parts []string
-	for _, k := range sortedKeys(m) {
-		parts = append(parts, k+":"+num(m[k]))
-	}
-	return strings.Join(parts, ",")
-}
 
-// countOf looks an accelerator up by name, ignoring case.
-func countOf(m map[string]float64, name string) float64 {
-	for k, v := range m {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return 0
-}
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 

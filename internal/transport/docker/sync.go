@@ -67,25 +67,15 @@ func (t *Transport) Sync(ctx context.Context, src, dst string, opts transport.Sy
 }
 
 func (t *Transport) sync(ctx context.Context, src, dst string, opts transport.SyncOptions) (transport.SyncStats, error) {
-	src, err := filepath.Abs(src)
+	source, err := treesync.ScanSource(src, opts.Ignore)
 	if err != nil {
 		return transport.SyncStats{}, err
 	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return transport.SyncStats{}, err
+	src = source.Path
+	if !source.IsDir() {
+		return t.syncFile(ctx, src, dst, source.Info)
 	}
-	if !fi.IsDir() {
-		return t.syncFile(ctx, src, dst, fi)
-	}
-	var m *ignore.Matcher
-	if opts.Ignore {
-		m = ignore.New(ignore.FileFor(src))
-	}
-	srcTree, err := treesync.Scan(src, treesync.ScanOptions{Ignore: m, ReadIgnoreFiles: true})
-	if err != nil {
-		return transport.SyncStats{}, err
-	}
+	m, srcTree := source.Ignore, source.Tree
 	root, dstTree, err := t.list(ctx, dst, m)
 	if err != nil {
 		return transport.SyncStats{}, err
@@ -114,7 +104,7 @@ func (t *Transport) sync(ctx context.Context, src, dst string, opts transport.Sy
 			return transport.SyncStats{}, err
 		}
 	}
-	if perm := fi.Mode().Perm(); root == nil || root.Mode.Perm() != perm {
+	if perm := source.Info.Mode().Perm(); root == nil || root.Mode.Perm() != perm {
 		if err := t.script(ctx, "set the destination's mode", `chmod "$1" "$2"`, []string{strconv.FormatUint(uint64(perm), 8), dst}, nil); err != nil {
 			return transport.SyncStats{}, err
 		}

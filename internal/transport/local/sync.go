@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/stix-run/stix/internal/transport"
-	"github.com/stix-run/stix/internal/transport/ignore"
 	"github.com/stix-run/stix/internal/transport/treesync"
 )
 
@@ -26,29 +25,19 @@ func (t *Transport) Sync(ctx context.Context, src, dst string, opts transport.Sy
 }
 
 func (t *Transport) sync(ctx context.Context, src, dst string, opts transport.SyncOptions) (transport.SyncStats, error) {
-	src, err := filepath.Abs(src)
+	source, err := treesync.ScanSource(src, opts.Ignore)
 	if err != nil {
 		return transport.SyncStats{}, err
 	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return transport.SyncStats{}, err
-	}
-	if !fi.IsDir() {
-		return syncFile(ctx, src, dst, fi)
+	src = source.Path
+	if !source.IsDir() {
+		return syncFile(ctx, src, dst, source.Info)
 	}
 	if within(src, dst) {
 		// Deleting what src lacks from dst would delete src itself.
 		return transport.SyncStats{}, errors.New("the source lies inside the destination")
 	}
-	var m *ignore.Matcher
-	if opts.Ignore {
-		m = ignore.New(ignore.FileFor(src))
-	}
-	srcTree, err := treesync.Scan(src, treesync.ScanOptions{Ignore: m, ReadIgnoreFiles: true})
-	if err != nil {
-		return transport.SyncStats{}, err
-	}
+	m, srcTree := source.Ignore, source.Tree
 	srcTree = t.dropExcluded(src, srcTree, dst)
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return transport.SyncStats{}, err
@@ -64,7 +53,7 @@ func (t *Transport) sync(ctx context.Context, src, dst string, opts transport.Sy
 		return transport.SyncStats{}, err
 	}
 	// The root takes src's permissions last, like its subdirectories: a read-only src must not stop the copy.
-	if err := os.Chmod(dst, fi.Mode().Perm()); err != nil {
+	if err := os.Chmod(dst, source.Info.Mode().Perm()); err != nil {
 		return transport.SyncStats{}, err
 	}
 	return transport.SyncStats{Copied: len(plan.Copy), Skipped: plan.Skipped, Deleted: plan.Deleted, Bytes: plan.Bytes}, nil

@@ -116,25 +116,15 @@ func (t *Transport) Sync(ctx context.Context, src, dst string, opts transport.Sy
 }
 
 func (t *Transport) sync(ctx context.Context, src, dst string, opts transport.SyncOptions) (transport.SyncStats, error) {
-	src, err := filepath.Abs(src)
+	source, err := treesync.ScanSource(src, opts.Ignore)
 	if err != nil {
 		return transport.SyncStats{}, err
 	}
-	fi, err := os.Stat(src)
-	if err != nil {
-		return transport.SyncStats{}, err
+	src = source.Path
+	if !source.IsDir() {
+		return t.syncFile(ctx, src, dst, source.Info)
 	}
-	if !fi.IsDir() {
-		return t.syncFile(ctx, src, dst, fi)
-	}
-	var m *ignore.Matcher
-	if opts.Ignore {
-		m = ignore.New(ignore.FileFor(src))
-	}
-	srcTree, err := treesync.Scan(src, treesync.ScanOptions{Ignore: m, ReadIgnoreFiles: true})
-	if err != nil {
-		return transport.SyncStats{}, err
-	}
+	m, srcTree := source.Ignore, source.Tree
 	if err := t.sftp.MkdirAll(dst); err != nil {
 		return transport.SyncStats{}, err
 	}
@@ -147,7 +137,7 @@ func (t *Transport) sync(ctx context.Context, src, dst string, opts transport.Sy
 	if err := t.apply(ctx, src, dst, plan); err != nil {
 		return transport.SyncStats{}, err
 	}
-	if err := t.sftp.Chmod(dst, fi.Mode().Perm()); err != nil {
+	if err := t.sftp.Chmod(dst, source.Info.Mode().Perm()); err != nil {
 		return transport.SyncStats{}, err
 	}
 	return transport.SyncStats{Copied: len(plan.Copy), Skipped: plan.Skipped, Deleted: plan.Deleted, Bytes: plan.Bytes}, nil
