@@ -266,9 +266,6 @@ func Shape(r cloud.Resources) string {
 	return s
 }
 
-
-
-
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func sortedKeys(m map[string]float64) []string {
