@@ -108,7 +108,9 @@ func (l Loop) Run(ctx context.Context) (*cloud.ClusterInfo, cloud.Offer, []Attem
 				}
 				break // every candidate failed this round: start over
 			}
-			report(l.Progress, fmt.Sprintf("Trying %s (%s)", place(offer), resources(offer)))
+			if len(all) > 0 { // the first try needs no announcement; the provider says where it launches
+				report(l.Progress, fmt.Sprintf("Trying %s (%s)", place(offer), resources(offer)))
+			}
 			info, err := l.Provision(ctx, offer)
 			if err == nil {
 				return info, offer, all, nil
