@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // maxBody bounds a request body (a job's scripts and environment).
@@ -50,15 +51,24 @@ func (a *agent) handler() http.Handler {
 }
 
 func (a *agent) authenticate(next http.Handler) http.Handler {
-	want := []byte("Bearer " + string(a.secret))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if !bearerMatches(r.Header.Get("Authorization"), a.secret) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="stix-agent"`)
 			writeError(w, ErrUnauthorized)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerMatches reports whether an Authorization header carries the secret with the Bearer scheme, whose name
+// is case-insensitive (RFC 7235 §2.1); the secret is compared in constant time.
+func bearerMatches(header string, secret []byte) bool {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimLeft(token, " ")), secret) == 1
 }
 
 // headHandler serves an endpoint of the head only.
