@@ -119,6 +119,63 @@ func (h *head) setCluster(cfg ClusterConfig) {
 	}
 }
 
+// node is node i's process control as the latest configuration reaches it. A running job holds nodes by rank,
+// not by address: a node whose agent came back on another address (`stix start` after the agent died) is reached
+// at the new one as soon as stix re-sends the configuration.
+type node struct {
+	h *head
+	i int
+}
+
+func (n node) api() (procAPI, error) {
+	n.h.mu.Lock()
+	defer n.h.mu.Unlock()
+	if n.i >= len(n.h.nodes) {
+		return nil, fmt.Errorf("node %d left the cluster: %w", n.i, ErrNotFound)
+	}
+	return n.h.nodes[n.i], nil
+}
+
+func (n node) StartProc(ctx context.Context, spec ProcSpec) (ProcStatus, error) {
+	a, err := n.api()
+	if err != nil {
+		return ProcStatus{}, err
+	}
+	return a.StartProc(ctx, spec)
+}
+
+func (n node) Proc(ctx context.Context, id string, wait bool) (ProcStatus, error) {
+	a, err := n.api()
+	if err != nil {
+		return ProcStatus{}, err
+	}
+	return a.Proc(ctx, id, wait)
+}
+
+func (n node) SignalProc(ctx context.Context, id, sig string) error {
+	a, err := n.api()
+	if err != nil {
+		return err
+	}
+	return a.SignalProc(ctx, id, sig)
+}
+
+func (n node) ProcOutput(ctx context.Context, id string, offset int64, follow bool, w io.Writer) (int64, error) {
+	a, err := n.api()
+	if err != nil {
+		return offset, err
+	}
+	return a.ProcOutput(ctx, id, offset, follow, w)
+}
+
+func (n node) ReleaseProc(ctx context.Context, id string) error {
+	a, err := n.api()
+	if err != nil {
+		return err
+	}
+	return a.ReleaseProc(ctx, id)
+}
+
 // resume restarts the supervision of jobs that were setting up or running when the previous agent stopped;
 // their processes are looked up, not started again.
 func (h *head) resume() error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -90,10 +89,10 @@ type rankProc struct {
 // the agent is stopping.
 func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (outcome, bool) {
 	h.mu.Lock()
-	c, nodes, full := h.cluster, slices.Clone(h.nodes), h.full
+	c, full := h.cluster, h.full
 	h.mu.Unlock()
 	for _, a := range r.place {
-		if a.Node >= len(nodes) {
+		if a.Node >= len(c.Nodes) {
 			return outcome{Status: StatusFailedDriver,
 				Message: fmt.Sprintf("node %d left the cluster while the job ran on it", a.Node)}, true
 		}
@@ -102,7 +101,7 @@ func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (
 	if status == StatusSettingUp {
 		procs := make([]rankProc, len(c.Nodes))
 		for i, n := range c.Nodes {
-			procs[i] = rankProc{node: i, api: nodes[i], raw: "setup-" + nodeName(i) + ".log",
+			procs[i] = rankProc{node: i, api: node{h, i}, raw: "setup-" + nodeName(i) + ".log",
 				spec:   ProcSpec{ID: fmt.Sprintf("job%d-setup-%d", r.id, i), Script: r.spec.Setup, Env: setupEnv(base, r.spec, c, i), Workdir: r.spec.Workdir},
 				prefix: func(pid int) string { return setupPrefix(i, pid, n.IP) }}
 		}
@@ -140,7 +139,7 @@ func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (
 	for rank, a := range r.place {
 		n := c.Nodes[a.Node]
 		hasDevices := a.Node < len(full) && len(full[a.Node].Devices) > 0
-		procs[rank] = rankProc{node: a.Node, api: nodes[a.Node],
+		procs[rank] = rankProc{node: a.Node, api: node{h, a.Node},
 			raw: fmt.Sprintf("%d-%s.log", rank, nodeName(a.Node)),
 			spec: ProcSpec{ID: fmt.Sprintf("job%d-run-%d", r.id, rank), Script: r.spec.Run,
 				Env: runEnv(base, r.spec, c, r.place, rank, hasDevices), Workdir: r.spec.Workdir},
