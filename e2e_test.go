@@ -75,6 +75,7 @@ func TestScripts(t *testing.T) {
 			"waitjob":     waitJob,
 			"waitcluster": waitCluster,
 			"killagent":   killAgent,
+			"stopagent":   stopAgent,
 			"killjob":     killJob,
 			"exitcode":    exitCode,
 			"waitfile":    waitFile,
@@ -186,6 +187,25 @@ func killAgent(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	pidFile := filepath.Join(ts.Getenv("STIX_HOME"), "local", args[0], "node-"+args[1], "agent.pid")
 	killPIDFile(ts, pidFile, false)
+}
+
+// stopagent CLUSTER RANK [cont] stops a local node's agent with SIGSTOP (it hangs: its kernel still accepts
+// connections, nothing answers them), or lets it run again with SIGCONT. A stopped agent is let run again when
+// the script ends, so that its clusters can be taken down.
+func stopAgent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 || len(args) > 3 || len(args) == 3 && args[2] != "cont" {
+		ts.Fatalf("usage: stopagent CLUSTER RANK [cont]")
+	}
+	b, err := os.ReadFile(filepath.Join(ts.Getenv("STIX_HOME"), "local", args[0], "node-"+args[1], "agent.pid"))
+	ts.Check(err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	ts.Check(err)
+	if len(args) == 3 {
+		ts.Check(syscall.Kill(pid, syscall.SIGCONT))
+		return
+	}
+	ts.Check(syscall.Kill(pid, syscall.SIGSTOP))
+	ts.Defer(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
 }
 
 // killjob PIDFILE kills, with SIGKILL, the process group of the pid a job wrote to PIDFILE.

@@ -21,6 +21,12 @@ type Client struct {
 	auth   string
 	hc     *http.Client
 	closer func()
+
+	// Set before use (deadline.go): the node's name in errors, the call timeout.
+	cluster string
+	rank    int
+	named   bool
+	timeout time.Duration
 }
 
 // NewClient returns a client for the agent at addr (host:port) that authenticates with the cluster secret. dial
@@ -44,13 +50,14 @@ func NewClient(addr, secret string, dial func(ctx context.Context, network, addr
 // Close drops the client's idle connections.
 func (c *Client) Close() { c.closer() }
 
-// request sends a request and returns the response of a 2xx status; other statuses become *APIError.
-func (c *Client) request(ctx context.Context, method, path string, query url.Values, in any) (*http.Response, error) {
+// request sends a request under the deadline of its kind and returns the response of a 2xx status, whose body
+// must be read before the call is ended with f.end; other statuses become *APIError.
+func (c *Client) request(ctx context.Context, kind callKind, method, path string, query url.Values, in any) (resp *http.Response, f *inflight, err error) {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		body = bytes.NewReader(b)
 	}
@@ -58,20 +65,24 @@ func (c *Client) request(ctx context.Context, method, path string, query url.Val
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if f, err = c.begin(ctx, kind, method+" "+path); err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(f.ctx, method, u, body)
 	if err != nil {
-		return nil, err
+		return nil, nil, f.end(err)
 	}
 	req.Header.Set("Authorization", c.auth)
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.hc.Do(req)
+	resp, err = c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("agent %s: %s %s: %w", strings.TrimPrefix(c.base, "http://"), method, path, err)
+		return nil, nil, f.end(fmt.Errorf("agent %s: %s %s: %w", strings.TrimPrefix(c.base, "http://"), method, path, err))
 	}
 	if resp.StatusCode/100 == 2 {
-		return resp, nil
+		resp.Body = progress{resp.Body, f}
+		return resp, f, nil
 	}
 	defer resp.Body.Close()
 	var eb errorBody
@@ -82,51 +93,50 @@ func (c *Client) request(ctx context.Context, method, path string, query url.Val
 			eb.Error = resp.Status
 		}
 	}
-	return nil, &APIError{StatusCode: resp.StatusCode, Message: eb.Error}
+	return nil, nil, f.end(&APIError{StatusCode: resp.StatusCode, Message: eb.Error})
 }
 
 // call sends a JSON request and decodes the JSON answer into out (when not nil).
-func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	resp, err := c.request(ctx, method, path, query, in)
+func (c *Client) call(ctx context.Context, kind callKind, method, path string, query url.Values, in, out any) error {
+	resp, f, err := c.request(ctx, kind, method, path, query, in)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if out == nil {
-		_, _ = io.Copy(io.Discard, resp.Body) // so the connection is reused
-		return nil
+		_, err = io.Copy(io.Discard, resp.Body) // so the connection is reused
+	} else if err = json.NewDecoder(resp.Body).Decode(out); err != nil {
+		err = fmt.Errorf("agent %s: decode %s answer: %w", c.base, path, err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("agent %s: decode %s answer: %w", c.base, path, err)
-	}
-	return nil
+	return f.end(err)
 }
 
-// stream copies a streaming answer to w and returns the number of bytes copied.
-func (c *Client) stream(ctx context.Context, path string, query url.Values, w io.Writer) (int64, error) {
-	resp, err := c.request(ctx, http.MethodGet, path, query, nil)
+// stream copies a streaming answer to w and returns the number of bytes copied, and the job status trailer.
+func (c *Client) stream(ctx context.Context, path string, query url.Values, w io.Writer) (int64, string, error) {
+	resp, f, err := c.request(ctx, long, http.MethodGet, path, query, nil)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer resp.Body.Close()
-	return io.Copy(w, resp.Body)
+	n, err := io.Copy(w, resp.Body)
+	return n, resp.Trailer.Get(JobStatusTrailer), f.end(err)
 }
 
 // Health returns the agent's version, process and node resources.
 func (c *Client) Health(ctx context.Context) (Health, error) {
 	var h Health
-	return h, c.call(ctx, http.MethodGet, "/v1/health", nil, nil, &h)
+	return h, c.call(ctx, quick, http.MethodGet, "/v1/health", nil, nil, &h)
 }
 
 // Configure makes the agent the head of the described cluster (again, with new values).
 func (c *Client) Configure(ctx context.Context, cfg ClusterConfig) error {
-	return c.call(ctx, http.MethodPost, "/v1/cluster", nil, cfg, nil)
+	return c.call(ctx, long, http.MethodPost, "/v1/cluster", nil, cfg, nil)
 }
 
 // Submit queues a job and returns its id.
 func (c *Client) Submit(ctx context.Context, spec JobSpec) (int64, error) {
 	var r SubmitResponse
-	return r.JobID, c.call(ctx, http.MethodPost, "/v1/jobs", nil, spec, &r)
+	return r.JobID, c.call(ctx, quick, http.MethodPost, "/v1/jobs", nil, spec, &r)
 }
 
 // Jobs lists jobs, newest first.
@@ -139,19 +149,19 @@ func (c *Client) Jobs(ctx context.Context, q JobsQuery) ([]Job, error) {
 		v.Set("user", q.User)
 	}
 	var jobs []Job
-	return jobs, c.call(ctx, http.MethodGet, "/v1/jobs", v, nil, &jobs)
+	return jobs, c.call(ctx, quick, http.MethodGet, "/v1/jobs", v, nil, &jobs)
 }
 
 // Job returns one job; errors.Is(err, ErrNotFound) when there is none.
 func (c *Client) Job(ctx context.Context, id int64) (Job, error) {
 	var j Job
-	return j, c.call(ctx, http.MethodGet, "/v1/jobs/"+strconv.FormatInt(id, 10), nil, nil, &j)
+	return j, c.call(ctx, quick, http.MethodGet, "/v1/jobs/"+strconv.FormatInt(id, 10), nil, nil, &j)
 }
 
 // Cancel cancels jobs and reports what happened to each; it returns when their processes are gone.
 func (c *Client) Cancel(ctx context.Context, req CancelRequest) (CancelResult, error) {
 	var r CancelResult
-	return r, c.call(ctx, http.MethodPost, "/v1/jobs/cancel", nil, req, &r)
+	return r, c.call(ctx, long, http.MethodPost, "/v1/jobs/cancel", nil, req, &r)
 }
 
 // Logs writes a job's combined log to w: the last tail lines (all when tail ≤ 0) and, with follow, what comes
@@ -165,33 +175,29 @@ func (c *Client) Logs(ctx context.Context, id int64, follow bool, tail int, w io
 	if tail > 0 {
 		v.Set("tail", strconv.Itoa(tail))
 	}
-	resp, err := c.request(ctx, http.MethodGet, "/v1/jobs/"+strconv.FormatInt(id, 10)+"/logs", v, nil)
+	_, status, err := c.stream(ctx, "/v1/jobs/"+strconv.FormatInt(id, 10)+"/logs", v, w)
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		return "", err
-	}
-	return JobStatus(resp.Trailer.Get(JobStatusTrailer)), nil
+	return JobStatus(status), nil
 }
 
 // SetAutostop changes the autostop setting and returns the timer's state.
 func (c *Client) SetAutostop(ctx context.Context, req AutostopRequest) (AutostopStatus, error) {
 	var s AutostopStatus
-	return s, c.call(ctx, http.MethodPost, "/v1/autostop", nil, req, &s)
+	return s, c.call(ctx, quick, http.MethodPost, "/v1/autostop", nil, req, &s)
 }
 
 // Autostop returns the autostop setting and the timer's state.
 func (c *Client) Autostop(ctx context.Context) (AutostopStatus, error) {
 	var s AutostopStatus
-	return s, c.call(ctx, http.MethodGet, "/v1/autostop", nil, nil, &s)
+	return s, c.call(ctx, quick, http.MethodGet, "/v1/autostop", nil, nil, &s)
 }
 
 // StartProc starts a job process on the agent's node (or returns the one with the same id).
 func (c *Client) StartProc(ctx context.Context, spec ProcSpec) (ProcStatus, error) {
 	var s ProcStatus
-	return s, c.call(ctx, http.MethodPost, "/v1/procs", nil, spec, &s)
+	return s, c.call(ctx, quick, http.MethodPost, "/v1/procs", nil, spec, &s)
 }
 
 // Proc returns a process's status; with wait it blocks until the process has ended.
@@ -200,13 +206,17 @@ func (c *Client) Proc(ctx context.Context, id string, wait bool) (ProcStatus, er
 	if wait {
 		v.Set("wait", "1")
 	}
+	kind := quick
+	if wait {
+		kind = long
+	}
 	var s ProcStatus
-	return s, c.call(ctx, http.MethodGet, "/v1/procs/"+url.PathEscape(id), v, nil, &s)
+	return s, c.call(ctx, kind, http.MethodGet, "/v1/procs/"+url.PathEscape(id), v, nil, &s)
 }
 
 // SignalProc sends TERM, KILL or INT to a process's group.
 func (c *Client) SignalProc(ctx context.Context, id, sig string) error {
-	return c.call(ctx, http.MethodPost, "/v1/procs/"+url.PathEscape(id)+"/signal", nil, SignalRequest{Signal: sig}, nil)
+	return c.call(ctx, quick, http.MethodPost, "/v1/procs/"+url.PathEscape(id)+"/signal", nil, SignalRequest{Signal: sig}, nil)
 }
 
 // ProcOutput copies a process's output from offset to w (following until the process has ended when follow is
@@ -216,11 +226,11 @@ func (c *Client) ProcOutput(ctx context.Context, id string, offset int64, follow
 	if follow {
 		v.Set("follow", "1")
 	}
-	n, err := c.stream(ctx, "/v1/procs/"+url.PathEscape(id)+"/output", v, w)
+	n, _, err := c.stream(ctx, "/v1/procs/"+url.PathEscape(id)+"/output", v, w)
 	return offset + n, err
 }
 
 // ReleaseProc deletes an ended process's files on its node.
 func (c *Client) ReleaseProc(ctx context.Context, id string) error {
-	return c.call(ctx, http.MethodDelete, "/v1/procs/"+url.PathEscape(id), nil, nil, nil)
+	return c.call(ctx, quick, http.MethodDelete, "/v1/procs/"+url.PathEscape(id), nil, nil, nil)
 }

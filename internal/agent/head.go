@@ -110,7 +110,7 @@ func (h *head) setCluster(cfg ClusterConfig) {
 			h.nodes[i] = h.a.procs
 			continue
 		}
-		h.nodes[i] = NewClient(n.AgentAddr, string(h.a.secret), nil)
+		h.nodes[i] = NewClient(n.AgentAddr, string(h.a.secret), nil).Named(cfg.ClusterName, i)
 	}
 	h.full = newCapacity(cfg.Nodes)
 	h.free = h.full.clone()
@@ -217,7 +217,7 @@ func (h *head) configure(ctx context.Context, cfg ClusterConfig) error {
 		}
 		// Resources left out: ask the node's agent for its fingerprint.
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cl := NewClient(n.AgentAddr, string(h.a.secret), nil)
+		cl := NewClient(n.AgentAddr, string(h.a.secret), nil).Named(cfg.ClusterName, i)
 		health, err := cl.Health(hctx)
 		cl.Close()
 		cancel()

@@ -167,6 +167,7 @@ func (m *Manager) headOf(ctx context.Context, rec *store.Cluster, ci *cloud.Clus
 		return nil, nil, fmt.Errorf("reach the head node of %q: %w", rec.Name, err)
 	}
 	c := agent.NewClient(h.AgentAddr, ci.Secret, tr.Dial)
+	c.Named(rec.Name, h.Rank)
 	return c, func() { c.Close(); tr.Close() }, nil
 }
 
