@@ -37,6 +37,18 @@ func dockerKill(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// dockerkillagent CLUSTER RANK kills, with SIGKILL, the agent in a node's container; its jobs live on.
+func dockerKillAgent(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: dockerkillagent CLUSTER RANK")
+	}
+	name := fmt.Sprintf("stix-%s-%s-%s", docker.Namespace(ts.Getenv("STIX_HOME")), args[0], args[1])
+	script := `pid=$(cat ~/.stix/agent/agent.pid) && kill -9 $pid && while kill -0 $pid 2>/dev/null; do sleep 0.05; done`
+	if out, err := exec.Command("docker", "exec", name, "sh", "-c", script).CombinedOutput(); err != nil {
+		ts.Fatalf("kill the agent in %s: %v: %s", name, err, out)
+	}
+}
+
 // dockergone CLUSTER checks that no container of the cluster is left.
 func dockerGone(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
