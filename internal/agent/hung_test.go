@@ -12,24 +12,6 @@ import (
 	"github.com/stix-run/stix/api"
 )
 
-// lockedBuffer is a strings.Builder safe for a writer and a poller.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestHungAgent: with the head's agent stopped (SIGSTOP: its kernel still accepts connections, nothing answers),
 // every call ends with an *api.NodeNotAnsweringError naming the node — quick calls at their deadline, long ones
 // (cancel, a log stream that was flowing) when a liveness check gets no answer — and once the agent runs again,
@@ -43,7 +25,7 @@ func TestHungAgent(t *testing.T) {
 	fast := NewClient(a.addr, testSecret, nil).Named("hung", 0).WithTimeout(500 * time.Millisecond)
 	defer fast.Close()
 
-	var followed lockedBuffer
+	var followed syncBuilder
 	followErr := make(chan error, 1)
 	go func() {
 		_, err := fast.Logs(context.Background(), id, true, 0, &followed)

@@ -81,66 +81,57 @@ func TestRestartAfterKill9(t *testing.T) {
 	}
 }
 
-// TestWorkerRestartKeepsJob: a worker agent restarts (SIGTERM, which leaves its jobs alone) while its rank runs;
-// the head keeps waiting, pulls the rest of the output from the new agent, and the job succeeds.
+// TestWorkerRestartKeepsJob: a worker's agent restarts while its rank runs — stopped with SIGTERM (which leaves
+// its jobs alone) and started on the same address, or killed with SIGKILL and started on another port, as
+// `stix start` brings it back, after which the head is told the node's new address. The head keeps waiting,
+// pulls the rest of the output from the new agent from where it had stopped, and the job succeeds with every
+// line exactly once.
 func TestWorkerRestartKeepsJob(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, "wrestart", []nodeOpts{{cpus: 1}, {cpus: 1}})
-	gate := filepath.Join(t.TempDir(), "gate")
-	id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
-		Run: fmt.Sprintf("echo one $SKYPILOT_NODE_RANK; while [ ! -f %s ]; do sleep 0.02; done; echo two $SKYPILOT_NODE_RANK", gate)})
-	poll(t, 10*time.Second, "both ranks' first line", func() bool {
-		l := c.logs(t, id, false, 0)
-		return strings.Contains(l, "one 0") && strings.Contains(l, "one 1")
-	})
-	w := c.agents[1]
-	addr := w.addr
-	if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	_ = w.cmd.Wait()
-	// The head knows the worker by address; restart it on the same one.
-	w.startOn(addr)
-	os.WriteFile(gate, nil, 0o600)
-	c.waitStatus(t, id, StatusSucceeded)
-	logs := c.logs(t, id, false, 0)
-	for _, want := range []string{"one 0", "one 1", "two 0", "two 1"} {
-		if strings.Count(logs, want+"\n") != 1 {
-			t.Errorf("log has %q %d times:\n%s", want, strings.Count(logs, want+"\n"), logs)
-		}
-	}
-}
-
-// TestWorkerRestartOnNewAddress: a worker's agent is killed while its rank runs and comes back on another port
-// (as `stix start` brings it back); once the head is told the node's new address, the running job follows it,
-// pulls the rest of the output from where it had stopped, and succeeds with every line exactly once.
-func TestWorkerRestartOnNewAddress(t *testing.T) {
-	t.Parallel()
-	c := startCluster(t, "wmove", []nodeOpts{{cpus: 1}, {cpus: 1}})
-	gate := filepath.Join(t.TempDir(), "gate")
-	id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
-		Run: fmt.Sprintf("echo one $SKYPILOT_NODE_RANK; while [ ! -f %s ]; do sleep 0.02; done; echo two $SKYPILOT_NODE_RANK", gate)})
-	poll(t, 10*time.Second, "both ranks' first line", func() bool {
-		l := c.logs(t, id, false, 0)
-		return strings.Contains(l, "one 0") && strings.Contains(l, "one 1")
-	})
-	w := c.agents[1]
-	old := w.addr
-	w.kill9()
-	w.start()
-	if w.addr == old {
-		t.Fatalf("the worker came back on its old address %s", old)
-	}
-	c.cfg.Nodes[1].AgentAddr = w.addr
-	if err := c.head.Configure(ctxT(t), c.cfg); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(gate, nil, 0o600)
-	c.waitStatus(t, id, StatusSucceeded)
-	logs := c.logs(t, id, false, 0)
-	for _, want := range []string{"one 0", "one 1", "two 0", "two 1"} {
-		if strings.Count(logs, want+"\n") != 1 {
-			t.Errorf("log has %q %d times:\n%s", want, strings.Count(logs, want+"\n"), logs)
-		}
+	for _, tc := range []struct {
+		name    string
+		restart func(t *testing.T, c *cluster, w *testAgent)
+	}{
+		{"same address", func(t *testing.T, _ *cluster, w *testAgent) {
+			addr := w.addr
+			if err := w.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			_ = w.cmd.Wait()
+			w.startOn(addr)
+		}},
+		{"new address", func(t *testing.T, c *cluster, w *testAgent) {
+			old := w.addr
+			w.kill9()
+			w.start()
+			if w.addr == old {
+				t.Fatalf("the worker came back on its old address %s", old)
+			}
+			c.cfg.Nodes[1].AgentAddr = w.addr
+			if err := c.head.Configure(ctxT(t), c.cfg); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := startCluster(t, "wrestart", []nodeOpts{{cpus: 1}, {cpus: 1}})
+			gate := filepath.Join(t.TempDir(), "gate")
+			id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
+				Run: fmt.Sprintf("echo one $SKYPILOT_NODE_RANK; while [ ! -f %s ]; do sleep 0.02; done; echo two $SKYPILOT_NODE_RANK", gate)})
+			poll(t, 10*time.Second, "both ranks' first line", func() bool {
+				l := c.logs(t, id, false, 0)
+				return strings.Contains(l, "one 0") && strings.Contains(l, "one 1")
+			})
+			tc.restart(t, c, c.agents[1])
+			os.WriteFile(gate, nil, 0o600)
+			c.waitStatus(t, id, StatusSucceeded)
+			logs := c.logs(t, id, false, 0)
+			for _, want := range []string{"one 0", "one 1", "two 0", "two 1"} {
+				if strings.Count(logs, want+"\n") != 1 {
+					t.Errorf("log has %q %d times:\n%s", want, strings.Count(logs, want+"\n"), logs)
+				}
+			}
+		})
 	}
 }
