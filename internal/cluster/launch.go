@@ -53,6 +53,12 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 		rec, err = m.provisionNew(ctx, st, name, task, opts)
 		res.Provisioned = true
 	case err != nil:
+	case len(rec.Handle) == 0:
+		// A launch was interrupted before it recorded the nodes: plan and provision again. The providers
+		// resume what they find under the cluster's name; provisionOn removes leftovers on another cloud.
+		report(opts.Progress, fmt.Sprintf("Resuming the interrupted launch of cluster %q", name))
+		rec, err = m.provisionNew(ctx, st, name, task, opts)
+		res.Provisioned = true
 	case rec.Status != store.StatusUp:
 		report(opts.Progress, fmt.Sprintf("Restarting cluster %q (%s)", name, rec.Status))
 		rec, err = m.restart(ctx, st, rec, opts.Progress)
@@ -208,6 +214,9 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
 			Reason: "stix cannot provision on " + catalog.DisplayName(offer.Cloud) + " yet"}
 	}
+	if err := m.removeLeftovers(ctx, st, name, p.Name()); err != nil {
+		return nil, nil, err
+	}
 	rec := &store.Cluster{
 		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
 		NumNodes: req.Nodes(), Resources: storeResources(offer, req.DiskSizeGB),
@@ -217,6 +226,7 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	if err := st.PutCluster(ctx, rec); err != nil {
 		return nil, nil, err
 	}
+	crashPoint(crashInitRecorded)
 	report(progress, fmt.Sprintf("Launching on %s", catalog.PlaceName(p.Name(), offer.Region, offer.Zone)))
 	ci, err := p.Provision(ctx, cloud.ProvisionRequest{
 		Cluster: cloud.ClusterRef{Name: name}, Offer: offer, Requirements: req, Progress: progress,
@@ -227,25 +237,36 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 		}
 		return nil, nil, fmt.Errorf("%s: %w", p.Name(), err)
 	}
+	crashPoint(crashNodesStarted)
 	return rec, ci, nil
 }
 
-// adopt records a freshly provisioned or restarted cluster and configures its head agent; the cluster is UP
-// when it returns without error.
-func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster, ci *cloud.ClusterInfo) error {
-	handle, err := json.Marshal(ci)
+// removeLeftovers terminates what an interrupted launch of name left on another provider than the one about to
+// be used (its record names the cloud), so that nothing keeps running unrecorded.
+func (m *Manager) removeLeftovers(ctx context.Context, st store.Store, name, provider string) error {
+	old, err := st.GetCluster(ctx, name)
+	if store.IsNotFound(err) || err == nil && (old.Cloud == provider || len(old.Handle) > 0) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	rec.Handle = handle
-	rec.Region, rec.Zone = ci.Region, ci.Zone
-	if h, ok := ci.Head(); ok {
-		rec.Resources.CPUs, rec.Resources.MemoryGB = h.Resources.CPUs, h.Resources.MemoryGB
-		if len(h.Resources.Accelerators) > 0 {
-			rec.Resources.Accelerators = h.Resources.Accelerators
-		}
+	p, err := m.provider(old)
+	if err != nil {
+		return nil // stix never provisioned there
 	}
-	if err := st.PutCluster(ctx, rec); err != nil {
+	if err := p.Terminate(ctx, cloud.ClusterRef{Name: name}); err != nil {
+		return fmt.Errorf("remove what the interrupted launch of %q left on %s: %w (remove it with `stix down %s`)", name, old.Cloud, err, name)
+	}
+	return nil
+}
+
+// adopt configures the head agent of a freshly provisioned or restarted cluster, then records its nodes and
+// UP in one write: a record with nodes is a cluster whose head was configured, so a launch killed before this
+// write leaves a record without nodes, which status keeps INIT and the next launch resumes.
+func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster, ci *cloud.ClusterInfo) error {
+	handle, err := json.Marshal(ci)
+	if err != nil {
 		return err
 	}
 	c, closeFn, err := m.headOf(ctx, rec, ci)
@@ -255,6 +276,15 @@ func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster,
 	defer closeFn()
 	if err := c.Configure(ctx, m.clusterConfig(rec, ci)); err != nil {
 		return fmt.Errorf("configure the head agent of %q: %w", rec.Name, err)
+	}
+	crashPoint(crashConfigured)
+	rec.Handle = handle
+	rec.Region, rec.Zone = ci.Region, ci.Zone
+	if h, ok := ci.Head(); ok {
+		rec.Resources.CPUs, rec.Resources.MemoryGB = h.Resources.CPUs, h.Resources.MemoryGB
+		if len(h.Resources.Accelerators) > 0 {
+			rec.Resources.Accelerators = h.Resources.Accelerators
+		}
 	}
 	rec.Status = store.StatusUp
 	rec.StatusUpdatedAt = m.now()

@@ -87,4 +87,8 @@ var (
 	// IdleUnit is the length of one autostop "minute"; tests shorten it to e.g. 100ms.
 	IdleUnit = Duration("STIX_IDLE_UNIT",
 		"length of one autostop idle minute (default 1m; tests use e.g. 100ms); --idle-unit wins", time.Minute)
+	// CrashAt makes the stix process kill itself (SIGKILL) at a named point of a launch, so that tests can
+	// check what an interrupted launch leaves behind; read by the stix CLI, not the agent.
+	CrashAt = String("STIX_TEST_CRASH_AT",
+		"stix CLI: SIGKILL itself at the named launch point: launch:init-recorded, launch:nodes-started, launch:configured (tests)")
 )
