@@ -146,7 +146,67 @@ func checkTask(t *spec.Task) error {
 	if t.Workdir != nil && t.Workdir.URL != "" {
 		return fmt.Errorf("workdir from a git repository (%s): not implemented yet; use a local directory", t.Workdir.URL)
 	}
-	return nil
+	_, err := localMounts(t)
+	return err
+}
+
+// syncItem is one local tree or file copied to every node.
+type syncItem struct{ src, dst string }
+
+// localMounts resolves the task's file_mounts to local sources, refusing what stix cannot copy: a bucket, a
+// source that is missing or unreadable, or one that is neither a file nor a directory (a pipe or a device would
+// never end). checkTask runs it before anything is provisioned; syncFiles uses its result.
+func localMounts(t *spec.Task) ([]syncItem, error) {
+	var items []syncItem
+	for _, fm := range t.FileMounts {
+		if fm.Storage != nil || isBucketURI(fm.Source) {
+			what := fm.Source
+			if fm.Storage != nil {
+				what = strings.Join(fm.Storage.Sources, ", ")
+				if what == "" {
+					what = fm.Storage.Name
+				}
+			}
+			return nil, fmt.Errorf("file_mounts %s: bucket storage (%s) is not implemented yet; use a local path", fm.Dest, what)
+		}
+		src, err := expandHome(fm.Source)
+		if err != nil {
+			return nil, err
+		}
+		if err := readableSource(src); err != nil {
+			return nil, fmt.Errorf("file_mounts %s: source %s: %w: fix `file_mounts:` in the task", fm.Dest, fm.Source, err)
+		}
+		items = append(items, syncItem{src, fm.Dest})
+	}
+	return items, nil
+}
+
+// readableSource checks that p is a regular file or a directory that this process can open.
+func readableSource(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	if !fi.Mode().IsRegular() && !fi.IsDir() {
+		return fmt.Errorf("is a %s, not a file or directory", fileKind(fi.Mode()))
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	return f.Close()
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }
 
 // validName checks a cluster name as SkyPilot does: a letter first, then letters, digits, '-', '_' and '.'.
@@ -350,28 +410,19 @@ func (m *Manager) submit(ctx context.Context, rec *store.Cluster, task *spec.Tas
 
 // syncFiles copies the task's workdir and local file mounts to every node, in parallel.
 func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, task *spec.Task, progress func(string)) error {
-	type item struct{ src, dst string }
-	var items []item
+	var items []syncItem
 	if task.Workdir != nil && task.Workdir.Path != "" {
 		src, err := expandHome(task.Workdir.Path)
 		if err != nil {
 			return err
 		}
-		items = append(items, item{src, remoteWorkdir})
+		items = append(items, syncItem{src, remoteWorkdir})
 	}
-	for _, fm := range task.FileMounts {
-		if fm.Storage != nil || isBucketURI(fm.Source) {
-			return fmt.Errorf("file_mounts %s: bucket storage is not implemented yet; use a local path", fm.Dest)
-		}
-		src, err := expandHome(fm.Source)
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(src); err != nil {
-			return fmt.Errorf("file_mounts %s: source %s: %w", fm.Dest, fm.Source, errors.Unwrap(err))
-		}
-		items = append(items, item{src, fm.Dest})
+	mounts, err := localMounts(task)
+	if err != nil {
+		return err
 	}
+	items = append(items, mounts...)
 	if len(items) == 0 {
 		return nil
 	}
