@@ -19,6 +19,10 @@ import (
 	"github.com/stix-run/stix/internal/store"
 )
 
+// maxEnvString is Linux's MAX_ARG_STRLEN: the most one "NAME=value" string of a process environment may
+// hold, whatever the node's stack limit. A larger env fails the job's exec (E2BIG) on the node.
+const maxEnvString = 32 * 4096
+
 // remoteWorkdir is where a task's workdir lands on every node, as in SkyPilot.
 const remoteWorkdir = "~/sky_workdir"
 
@@ -27,6 +31,14 @@ const remoteWorkdir = "~/sky_workdir"
 // for the first and then reuses the cluster it made.
 func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOptions) (*api.LaunchResult, error) {
 	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	setup := task.Setup
+	if opts.NoSetup {
+		setup = ""
+	}
+	job, err := m.jobSpec(task, setup)
+	if err != nil {
 		return nil, err
 	}
 	name := opts.ClusterName
@@ -82,20 +94,20 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if err := m.syncFiles(ctx, rec, task, opts.Progress); err != nil {
 		return nil, err
 	}
-	if task.Run == "" && (task.Setup == "" || opts.NoSetup) {
+	if task.Run == "" && setup == "" {
 		return res, nil
 	}
-	setup := task.Setup
-	if opts.NoSetup {
-		setup = ""
-	}
-	res.JobID, err = m.submit(ctx, rec, task, setup, opts.Progress)
+	res.JobID, err = m.submit(ctx, rec, job, opts.Progress)
 	return res, err
 }
 
 // Exec queues a task's run on an UP cluster: no provisioning and no setup, the workdir synced again.
 func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts api.ExecOptions) (*api.LaunchResult, error) {
 	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	job, err := m.jobSpec(task, "")
+	if err != nil {
 		return nil, err
 	}
 	rec, err := m.record(ctx, name)
@@ -111,7 +123,7 @@ func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts a
 	if err := m.syncFiles(ctx, rec, task, opts.Progress); err != nil {
 		return nil, err
 	}
-	id, err := m.submit(ctx, rec, task, "", opts.Progress)
+	id, err := m.submit(ctx, rec, job, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -383,24 +395,47 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	return rec, nil
 }
 
-// submit queues the task on the cluster's head agent and returns the job id.
-func (m *Manager) submit(ctx context.Context, rec *store.Cluster, task *spec.Task, setup string, progress func(string)) (int, error) {
-	c, closeFn, err := m.head(ctx, rec)
-	if err != nil {
-		return 0, err
-	}
-	defer closeFn()
+// jobSpec is the job the head agent gets for task. It is made before anything is provisioned, so that a job the
+// agent would refuse as too large (api.MaxTaskBytes, measured as sent) fails first.
+func (m *Manager) jobSpec(task *spec.Task, setup string) (agent.JobSpec, error) {
 	nodes := max(task.NumNodes, 1)
 	demand := jobDemand(task)
 	workdir := ""
 	if task.Workdir != nil {
 		workdir = "sky_workdir"
 	}
-	id, err := c.Submit(ctx, agent.JobSpec{
+	job := agent.JobSpec{
 		Name: task.Name, User: m.user, NumNodes: nodes, DemandPerNode: demand,
 		Setup: setup, Run: task.Run, Envs: task.Envs, Secrets: task.Secrets, Workdir: workdir,
 		ResourcesStr: demandString(nodes, demand),
-	})
+	}
+	for _, set := range []map[string]string{task.Envs, task.Secrets} {
+		for k, v := range set {
+			if n := len(k) + len(v) + 2; n > maxEnvString {
+				return job, fmt.Errorf("env %s is %d KiB: a Linux process takes at most %d KiB per environment "+
+					"variable (MAX_ARG_STRLEN), so the job could not start: put the value in a file (file_mounts)",
+					k, n>>10, maxEnvString>>10)
+			}
+		}
+	}
+	body, err := json.Marshal(job)
+	if err != nil {
+		return job, err
+	}
+	if len(body) > api.MaxTaskBytes {
+		return job, &api.TooLargeError{What: "the job (its run, setup, envs and secrets)", Size: int64(len(body))}
+	}
+	return job, nil
+}
+
+// submit queues a job on the cluster's head agent and returns its id.
+func (m *Manager) submit(ctx context.Context, rec *store.Cluster, job agent.JobSpec, progress func(string)) (int, error) {
+	c, closeFn, err := m.head(ctx, rec)
+	if err != nil {
+		return 0, err
+	}
+	defer closeFn()
+	id, err := c.Submit(ctx, job)
 	if err != nil {
 		return 0, fmt.Errorf("submit the job to %q: %w", rec.Name, err)
 	}
