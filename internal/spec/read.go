@@ -28,4 +28,3 @@ func readLimited(what, path string) ([]byte, error) {
 	}
 	return data, nil
 }
-
