@@ -3,9 +3,9 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"slices"
 	"sort"
+	"strconv"
 )
 
 // MaxNumNodes bounds num_nodes (and --num-nodes). SkyPilot's schema sets no maximum; no infra holds more nodes in
