@@ -13,6 +13,7 @@ var (
 	ErrInvalid      = errors.New("invalid request")
 	ErrConflict     = errors.New("conflict")
 	ErrUnauthorized = errors.New("unauthorized: wrong or missing agent secret")
+	ErrTooLarge     = errors.New("request body too large")
 )
 
 // APIError is an error response from an agent.
@@ -36,6 +37,8 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusConflict
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
+	case ErrTooLarge:
+		return e.StatusCode == http.StatusRequestEntityTooLarge
 	}
 	return false
 }
@@ -51,6 +54,8 @@ func httpStatus(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, ErrUnauthorized):
 		return http.StatusUnauthorized
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }

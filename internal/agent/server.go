@@ -10,10 +10,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/stix-run/stix/api"
 )
 
-// maxBody bounds a request body (a job's scripts and environment).
-const maxBody = 16 << 20
+// maxBody bounds a request body (a job's scripts and environment): the one limit of task files and job specs.
+const maxBody = api.MaxTaskBytes
 
 // route is one endpoint of the agent's API.
 type route struct {
@@ -95,8 +97,15 @@ func writeError(w http.ResponseWriter, err error) {
 }
 
 func readJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
-	if err := dec.Decode(v); err != nil {
+	// Read the whole body within the limit, so that a larger one is refused (413) rather than cut short.
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("%w: request body: %v", ErrInvalid, err)
+	}
+	if len(body) > maxBody {
+		return fmt.Errorf("%w: %w", ErrTooLarge, &api.TooLargeError{What: "the request body", Size: -1})
+	}
+	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: request body: %v", ErrInvalid, err)
 	}
 	return nil

@@ -712,3 +712,32 @@ func BenchmarkCacheLoad(b *testing.B) {
 		}
 	})
 }
+
+// An images.csv that could not be downloaded does not stop planning on the cloud (only image tags need it):
+// Load succeeds from the cached vms.csv, and an image lookup says what failed.
+func TestLoadWithoutImagesOffline(t *testing.T) {
+	t.Parallel()
+	u := newUpstream(t)
+	c, _, _ := newTestCache(t, u)
+	mustRead(t, c, "aws/vms.csv")
+	mustRead(t, c, "common/accelerators.csv")
+	u.setAnswer(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/images.csv") {
+			http.Error(w, "upstream down", http.StatusBadGateway)
+			return true
+		}
+		return false
+	})
+	cat, err := Load(context.Background(), c, "aws")
+	if err != nil {
+		t.Fatalf("Load with images.csv unavailable: %v", err)
+	}
+	aws, ok := cat.Cloud("aws")
+	if !ok {
+		t.Fatal("Load did not load aws")
+	}
+	_, err = aws.ImageID("skypilot:gpu-ubuntu-2204", "us-east-1")
+	if err == nil || !strings.Contains(err.Error(), "images.csv") || !strings.Contains(err.Error(), "502") {
+		t.Errorf("ImageID: %v, want the failed download of images.csv", err)
+	}
+}

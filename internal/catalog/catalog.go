@@ -96,7 +96,7 @@ func loadCloud(ctx context.Context, src Source, name string) (*Cloud, error) {
 			return nil, err
 		}
 	} else if !isNotExist(err) {
-		return nil, fmt.Errorf("read catalog %s: %w", src.Path(imgName), err)
+		c.imagesErr = fmt.Errorf("read catalog %s: %w", src.Path(imgName), err)
 	}
 	return c, nil
 }

@@ -69,6 +69,9 @@ func parseImages(file, data string) (*images, error) {
 // Global images (an empty Region, as GCP's) serve every region. With region empty, the tag must name a single
 // image. When several rows match, the newest (by CreationDate) wins.
 func (c *Cloud) ImageID(tag, region string) (string, error) {
+	if c.images == nil && c.imagesErr != nil {
+		return "", c.imagesErr
+	}
 	if c.images == nil {
 		return "", fmt.Errorf("%s has no image catalog (%s/images.csv)", c.traits.display, c.name)
 	}

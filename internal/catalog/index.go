@@ -29,6 +29,9 @@ type Cloud struct {
 	zoneIDs      map[string]int32
 	instanceList []string // sorted instance types
 	images       *images
+	// imagesErr is why images.csv could not be read (not cached, download failed): only image tags need it,
+	// so it fails those lookups rather than every plan on the cloud.
+	imagesErr error
 }
 
 // Name is the cloud's lower-case name ("aws"), its catalog directory.

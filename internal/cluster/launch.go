@@ -19,6 +19,10 @@ import (
 	"github.com/stix-run/stix/internal/store"
 )
 
+// maxEnvString is Linux's MAX_ARG_STRLEN: the most one "NAME=value" string of a process environment may
+// hold, whatever the node's stack limit. A larger env fails the job's exec (E2BIG) on the node.
+const maxEnvString = 32 * 4096
+
 // remoteWorkdir is where a task's workdir lands on every node, as in SkyPilot.
 const remoteWorkdir = "~/sky_workdir"
 
@@ -27,6 +31,14 @@ const remoteWorkdir = "~/sky_workdir"
 // for the first and then reuses the cluster it made.
 func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOptions) (*api.LaunchResult, error) {
 	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	setup := task.Setup
+	if opts.NoSetup {
+		setup = ""
+	}
+	job, err := m.jobSpec(task, setup)
+	if err != nil {
 		return nil, err
 	}
 	name := opts.ClusterName
@@ -53,6 +65,12 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 		rec, err = m.provisionNew(ctx, st, name, task, opts)
 		res.Provisioned = true
 	case err != nil:
+	case len(rec.Handle) == 0:
+		// A launch was interrupted before it recorded the nodes: plan and provision again. The providers
+		// resume what they find under the cluster's name; provisionOn removes leftovers on another cloud.
+		report(opts.Progress, fmt.Sprintf("Resuming the interrupted launch of cluster %q", name))
+		rec, err = m.provisionNew(ctx, st, name, task, opts)
+		res.Provisioned = true
 	case rec.Status != store.StatusUp:
 		report(opts.Progress, fmt.Sprintf("Restarting cluster %q (%s)", name, rec.Status))
 		rec, err = m.restart(ctx, st, rec, opts.Progress)
@@ -76,20 +94,20 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if err := m.syncFiles(ctx, rec, task, opts.Progress); err != nil {
 		return nil, err
 	}
-	if task.Run == "" && (task.Setup == "" || opts.NoSetup) {
+	if task.Run == "" && setup == "" {
 		return res, nil
 	}
-	setup := task.Setup
-	if opts.NoSetup {
-		setup = ""
-	}
-	res.JobID, err = m.submit(ctx, rec, task, setup, opts.Progress)
+	res.JobID, err = m.submit(ctx, rec, job, opts.Progress)
 	return res, err
 }
 
 // Exec queues a task's run on an UP cluster: no provisioning and no setup, the workdir synced again.
 func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts api.ExecOptions) (*api.LaunchResult, error) {
 	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	job, err := m.jobSpec(task, "")
+	if err != nil {
 		return nil, err
 	}
 	rec, err := m.record(ctx, name)
@@ -105,7 +123,7 @@ func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts a
 	if err := m.syncFiles(ctx, rec, task, opts.Progress); err != nil {
 		return nil, err
 	}
-	id, err := m.submit(ctx, rec, task, "", opts.Progress)
+	id, err := m.submit(ctx, rec, job, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +158,67 @@ func checkTask(t *spec.Task) error {
 	if t.Workdir != nil && t.Workdir.URL != "" {
 		return fmt.Errorf("workdir from a git repository (%s): not implemented yet; use a local directory", t.Workdir.URL)
 	}
-	return nil
+	_, err := localMounts(t)
+	return err
+}
+
+// syncItem is one local tree or file copied to every node.
+type syncItem struct{ src, dst string }
+
+// localMounts resolves the task's file_mounts to local sources, refusing what stix cannot copy: a bucket, a
+// source that is missing or unreadable, or one that is neither a file nor a directory (a pipe or a device would
+// never end). checkTask runs it before anything is provisioned; syncFiles uses its result.
+func localMounts(t *spec.Task) ([]syncItem, error) {
+	var items []syncItem
+	for _, fm := range t.FileMounts {
+		if fm.Storage != nil || isBucketURI(fm.Source) {
+			what := fm.Source
+			if fm.Storage != nil {
+				what = strings.Join(fm.Storage.Sources, ", ")
+				if what == "" {
+					what = fm.Storage.Name
+				}
+			}
+			return nil, fmt.Errorf("file_mounts %s: bucket storage (%s) is not implemented yet; use a local path", fm.Dest, what)
+		}
+		src, err := expandHome(fm.Source)
+		if err != nil {
+			return nil, err
+		}
+		if err := readableSource(src); err != nil {
+			return nil, fmt.Errorf("file_mounts %s: source %s: %w: fix `file_mounts:` in the task", fm.Dest, fm.Source, err)
+		}
+		items = append(items, syncItem{src, fm.Dest})
+	}
+	return items, nil
+}
+
+// readableSource checks that p is a regular file or a directory that this process can open.
+func readableSource(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	if !fi.Mode().IsRegular() && !fi.IsDir() {
+		return fmt.Errorf("is a %s, not a file or directory", fileKind(fi.Mode()))
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	return f.Close()
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }
 
 // validName checks a cluster name as SkyPilot does: a letter first, then letters, digits, '-', '_' and '.'.
@@ -208,6 +286,9 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
 			Reason: "stix cannot provision on " + catalog.DisplayName(offer.Cloud) + " yet"}
 	}
+	if err := m.removeLeftovers(ctx, st, name, p.Name()); err != nil {
+		return nil, nil, err
+	}
 	rec := &store.Cluster{
 		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
 		NumNodes: req.Nodes(), Resources: storeResources(offer, req.DiskSizeGB),
@@ -217,6 +298,7 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	if err := st.PutCluster(ctx, rec); err != nil {
 		return nil, nil, err
 	}
+	crashPoint(crashInitRecorded)
 	report(progress, fmt.Sprintf("Launching on %s", catalog.PlaceName(p.Name(), offer.Region, offer.Zone)))
 	ci, err := p.Provision(ctx, cloud.ProvisionRequest{
 		Cluster: cloud.ClusterRef{Name: name}, Offer: offer, Requirements: req, Progress: progress,
@@ -227,25 +309,36 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 		}
 		return nil, nil, fmt.Errorf("%s: %w", p.Name(), err)
 	}
+	crashPoint(crashNodesStarted)
 	return rec, ci, nil
 }
 
-// adopt records a freshly provisioned or restarted cluster and configures its head agent; the cluster is UP
-// when it returns without error.
-func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster, ci *cloud.ClusterInfo) error {
-	handle, err := json.Marshal(ci)
+// removeLeftovers terminates what an interrupted launch of name left on another provider than the one about to
+// be used (its record names the cloud), so that nothing keeps running unrecorded.
+func (m *Manager) removeLeftovers(ctx context.Context, st store.Store, name, provider string) error {
+	old, err := st.GetCluster(ctx, name)
+	if store.IsNotFound(err) || err == nil && (old.Cloud == provider || len(old.Handle) > 0) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	rec.Handle = handle
-	rec.Region, rec.Zone = ci.Region, ci.Zone
-	if h, ok := ci.Head(); ok {
-		rec.Resources.CPUs, rec.Resources.MemoryGB = h.Resources.CPUs, h.Resources.MemoryGB
-		if len(h.Resources.Accelerators) > 0 {
-			rec.Resources.Accelerators = h.Resources.Accelerators
-		}
+	p, err := m.provider(old)
+	if err != nil {
+		return nil // stix never provisioned there
 	}
-	if err := st.PutCluster(ctx, rec); err != nil {
+	if err := p.Terminate(ctx, cloud.ClusterRef{Name: name}); err != nil {
+		return fmt.Errorf("remove what the interrupted launch of %q left on %s: %w (remove it with `stix down %s`)", name, old.Cloud, err, name)
+	}
+	return nil
+}
+
+// adopt configures the head agent of a freshly provisioned or restarted cluster, then records its nodes and
+// UP in one write: a record with nodes is a cluster whose head was configured, so a launch killed before this
+// write leaves a record without nodes, which status keeps INIT and the next launch resumes.
+func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster, ci *cloud.ClusterInfo) error {
+	handle, err := json.Marshal(ci)
+	if err != nil {
 		return err
 	}
 	c, closeFn, err := m.headOf(ctx, rec, ci)
@@ -255,6 +348,15 @@ func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster,
 	defer closeFn()
 	if err := c.Configure(ctx, m.clusterConfig(rec, ci)); err != nil {
 		return fmt.Errorf("configure the head agent of %q: %w", rec.Name, err)
+	}
+	crashPoint(crashConfigured)
+	rec.Handle = handle
+	rec.Region, rec.Zone = ci.Region, ci.Zone
+	if h, ok := ci.Head(); ok {
+		rec.Resources.CPUs, rec.Resources.MemoryGB = h.Resources.CPUs, h.Resources.MemoryGB
+		if len(h.Resources.Accelerators) > 0 {
+			rec.Resources.Accelerators = h.Resources.Accelerators
+		}
 	}
 	rec.Status = store.StatusUp
 	rec.StatusUpdatedAt = m.now()
@@ -293,24 +395,47 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	return rec, nil
 }
 
-// submit queues the task on the cluster's head agent and returns the job id.
-func (m *Manager) submit(ctx context.Context, rec *store.Cluster, task *spec.Task, setup string, progress func(string)) (int, error) {
-	c, closeFn, err := m.head(ctx, rec)
-	if err != nil {
-		return 0, err
-	}
-	defer closeFn()
+// jobSpec is the job the head agent gets for task. It is made before anything is provisioned, so that a job the
+// agent would refuse as too large (api.MaxTaskBytes, measured as sent) fails first.
+func (m *Manager) jobSpec(task *spec.Task, setup string) (agent.JobSpec, error) {
 	nodes := max(task.NumNodes, 1)
 	demand := jobDemand(task)
 	workdir := ""
 	if task.Workdir != nil {
 		workdir = "sky_workdir"
 	}
-	id, err := c.Submit(ctx, agent.JobSpec{
+	job := agent.JobSpec{
 		Name: task.Name, User: m.user, NumNodes: nodes, DemandPerNode: demand,
 		Setup: setup, Run: task.Run, Envs: task.Envs, Secrets: task.Secrets, Workdir: workdir,
 		ResourcesStr: demandString(nodes, demand),
-	})
+	}
+	for _, set := range []map[string]string{task.Envs, task.Secrets} {
+		for k, v := range set {
+			if n := len(k) + len(v) + 2; n > maxEnvString {
+				return job, fmt.Errorf("env %s is %d KiB: a Linux process takes at most %d KiB per environment "+
+					"variable (MAX_ARG_STRLEN), so the job could not start: put the value in a file (file_mounts)",
+					k, n>>10, maxEnvString>>10)
+			}
+		}
+	}
+	body, err := json.Marshal(job)
+	if err != nil {
+		return job, err
+	}
+	if len(body) > api.MaxTaskBytes {
+		return job, &api.TooLargeError{What: "the job (its run, setup, envs and secrets)", Size: int64(len(body))}
+	}
+	return job, nil
+}
+
+// submit queues a job on the cluster's head agent and returns its id.
+func (m *Manager) submit(ctx context.Context, rec *store.Cluster, job agent.JobSpec, progress func(string)) (int, error) {
+	c, closeFn, err := m.head(ctx, rec)
+	if err != nil {
+		return 0, err
+	}
+	defer closeFn()
+	id, err := c.Submit(ctx, job)
 	if err != nil {
 		return 0, fmt.Errorf("submit the job to %q: %w", rec.Name, err)
 	}
@@ -320,28 +445,19 @@ func (m *Manager) submit(ctx context.Context, rec *store.Cluster, task *spec.Tas
 
 // syncFiles copies the task's workdir and local file mounts to every node, in parallel.
 func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, task *spec.Task, progress func(string)) error {
-	type item struct{ src, dst string }
-	var items []item
+	var items []syncItem
 	if task.Workdir != nil && task.Workdir.Path != "" {
 		src, err := expandHome(task.Workdir.Path)
 		if err != nil {
 			return err
 		}
-		items = append(items, item{src, remoteWorkdir})
+		items = append(items, syncItem{src, remoteWorkdir})
 	}
-	for _, fm := range task.FileMounts {
-		if fm.Storage != nil || isBucketURI(fm.Source) {
-			return fmt.Errorf("file_mounts %s: bucket storage is not implemented yet; use a local path", fm.Dest)
-		}
-		src, err := expandHome(fm.Source)
-		if err != nil {
-			return err
-		}
-		if _, err := os.Stat(src); err != nil {
-			return fmt.Errorf("file_mounts %s: source %s: %w", fm.Dest, fm.Source, errors.Unwrap(err))
-		}
-		items = append(items, item{src, fm.Dest})
+	mounts, err := localMounts(task)
+	if err != nil {
+		return err
 	}
+	items = append(items, mounts...)
 	if len(items) == 0 {
 		return nil
 	}

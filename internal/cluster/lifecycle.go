@@ -142,6 +142,10 @@ func reconcile(rec *store.Cluster, nodes []cloud.NodeState) (store.ClusterStatus
 		bad = append(bad, fmt.Sprintf("node %d is %s", i, n.Status))
 	}
 	switch {
+	case len(rec.Handle) == 0 && missing < len(nodes):
+		// Nodes run, or some do, but the launch that started them died before recording them.
+		return store.StatusInit, fmt.Sprintf("its launch was interrupted before the nodes were recorded: "+
+			"run `stix launch -c %s` again to resume it, or `stix down %s`", rec.Name, rec.Name)
 	case running == rec.NumNodes:
 		return store.StatusUp, ""
 	case stopped == len(nodes):

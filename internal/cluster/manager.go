@@ -128,7 +128,7 @@ func (e *NotUpError) Error() string {
 // info decodes the ClusterInfo persisted with a record.
 func info(rec *store.Cluster) (*cloud.ClusterInfo, error) {
 	if len(rec.Handle) == 0 {
-		return nil, fmt.Errorf("cluster %q has no nodes recorded (it was never provisioned): remove it with `stix down %s`", rec.Name, rec.Name)
+		return nil, fmt.Errorf("cluster %q has no nodes recorded (its launch did not finish): resume it with `stix launch -c %s`, or remove it with `stix down %s`", rec.Name, rec.Name, rec.Name)
 	}
 	var ci cloud.ClusterInfo
 	if err := json.Unmarshal(rec.Handle, &ci); err != nil {

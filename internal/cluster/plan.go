@@ -65,9 +65,13 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 			return p.Feasible(ctx, req)
 		}})
 	}
+	// Only the priced clouds the task may land on need their catalog: none when every candidate names free or
+	// owned infra, so that such a launch works offline with nothing cached.
+	anyCloud := len(cands) == 0 || slices.ContainsFunc(cands, func(c *spec.Resources) bool { return c.Infra.Cloud == "" })
 	var priced []string
 	for _, name := range enabled {
-		if credentials.KindOf(name) == credentials.Priced {
+		named := slices.ContainsFunc(cands, func(c *spec.Resources) bool { return strings.EqualFold(c.Infra.Cloud, name) })
+		if credentials.KindOf(name) == credentials.Priced && (anyCloud || named) {
 			priced = append(priced, name)
 		}
 	}

@@ -47,8 +47,10 @@ func (d *decoder) task(root *value, opts LoadOptions) *Task {
 		case "workdir":
 			t.Workdir = d.workdir(d.substitute(v), path)
 		case "num_nodes":
-			if n, ok := v.integer(); ok && n >= 1 {
-				t.NumNodes = int(min(n, 1<<30))
+			if n, ok := v.integer(); ok && n > MaxNumNodes {
+				d.valueErr(v, path, tooManyNodes(n))
+			} else if ok && n >= 1 {
+				t.NumNodes = int(n)
 			}
 		case "resources":
 			t.Resources = d.resources(v, path)

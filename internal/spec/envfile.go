@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -12,7 +11,7 @@ import (
 // lines and # comments are skipped; values may be 'single-quoted' (taken literally), "double-quoted" (with \n,
 // \t, \", \\ escapes, and may span lines) or bare (trimmed, and cut at " #"). ${VAR} is not expanded.
 func ParseEnvFile(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited("env file", path)
 	if err != nil {
 		return nil, fmt.Errorf("read env file: %w", err)
 	}

@@ -82,6 +82,11 @@ func TestLoadErrors(t *testing.T) {
 			want: []wantErr{{1, 12, "num_nodes", "must be at least 1, found 0", ""}},
 		},
 		{
+			name: "num_nodes over the maximum",
+			src:  "run: x\nnum_nodes: 100000000000\n",
+			want: []wantErr{{2, 12, "num_nodes", "100000000000 nodes is over the maximum of 10000", "check num_nodes for a typo"}},
+		},
+		{
 			name: "infra together with cloud",
 			src:  "resources:\n  infra: aws\n  cloud: gcp\n",
 			want: []wantErr{{3, 3, "resources.cloud", "cannot give cloud together with infra (resources.infra)", "keep only infra"}},

@@ -73,6 +73,8 @@ func (t *Task) ApplyOverrides(o Overrides) error {
 		n := *o.NumNodes
 		if n < 1 {
 			fail("--num-nodes", fmt.Errorf("must be at least 1, found %d", n))
+		} else if n > MaxNumNodes {
+			fail("--num-nodes", tooManyNodes(int64(n)))
 		} else {
 			onTask(func(t *Task) { t.NumNodes = n })
 		}

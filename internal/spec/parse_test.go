@@ -247,6 +247,12 @@ func TestApplyOverrides(t *testing.T) {
 	if task.NumNodes != 2 || task.Resources.Accelerators.String() != "A100:8" {
 		t.Errorf("task changed despite errors")
 	}
+	// --num-nodes over the maximum is refused with the limit, not clamped.
+	task = load()
+	err = task.ApplyOverrides(Overrides{NumNodes: ptr(MaxNumNodes + 1)})
+	if err == nil || !strings.Contains(err.Error(), "--num-nodes") || !strings.Contains(err.Error(), "over the maximum of 10000") {
+		t.Errorf("--num-nodes %d: %v, want the maximum named", MaxNumNodes+1, err)
+	}
 
 	// "none" resets.
 	task = load()

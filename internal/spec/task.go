@@ -2,9 +2,21 @@ package spec
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 )
+
+// MaxNumNodes bounds num_nodes (and --num-nodes). SkyPilot's schema sets no maximum; no infra holds more nodes in
+// one cluster (Kubernetes documents 5,000 nodes per cluster as its limit), so a larger count is a typo, refused
+// where it is written rather than clamped. Each provider checks its own, smaller limit before provisioning.
+const MaxNumNodes = 10000
+
+func tooManyNodes(n int64) error {
+	return &hintError{msg: fmt.Sprintf("%d nodes is over the maximum of %d", n, MaxNumNodes),
+		hint: "a cluster holds at most " + strconv.Itoa(MaxNumNodes) + " nodes; check num_nodes for a typo"}
+}
 
 // Task is one SkyPilot task: what to run (setup, run), where (Resources, NumNodes) and with what (Envs,
 // Secrets, Workdir, FileMounts). A Pipeline chains several.

@@ -91,4 +91,8 @@ var (
 	AgentTimeout = Duration("STIX_AGENT_TIMEOUT",
 		"deadline of a quick call to a node agent, and the liveness check interval of long ones such as logs -f (default 10s)",
 		10*time.Second)
+	// CrashAt makes the stix process kill itself (SIGKILL) at a named point of a launch, so that tests can
+	// check what an interrupted launch leaves behind; read by the stix CLI, not the agent.
+	CrashAt = String("STIX_TEST_CRASH_AT",
+		"stix CLI: SIGKILL itself at the named launch point: launch:init-recorded, launch:nodes-started, launch:configured (tests)")
 )

@@ -119,6 +119,9 @@ func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]clou
 	for _, s := range nodeagent.Shortfalls(have, err, req) {
 		why = append(why, "docker infra "+s)
 	}
+	if s := nodeagent.MachineNodesShortfall(have, req); s != "" {
+		why = append(why, "docker infra "+s)
+	}
 	if req.UseSpot {
 		why = append(why, "docker infra has no spot instances; remove use_spot")
 	}

@@ -107,6 +107,9 @@ func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]clou
 	for _, short := range nodeagent.Shortfalls(have, gpuErr, req) {
 		no("%s", short)
 	}
+	if short := nodeagent.MachineNodesShortfall(have, req); short != "" {
+		no("%s", short)
+	}
 	if req.InstanceType != "" && req.InstanceType != offer.InstanceType {
 		no("has no instance type %s; its only node is %s", req.InstanceType, offer.InstanceType)
 	}

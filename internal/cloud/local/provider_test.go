@@ -47,6 +47,9 @@ func TestFeasible(t *testing.T) {
 				`local infra has no zones; the task asks for "us-east-1a"`,
 				"local infra runs no images; the task asks for image_id docker:ubuntu",
 			}},
+		{name: "as many nodes as the machine holds", have: machine, req: cloud.Requirements{NumNodes: 16}},
+		{name: "more nodes than the machine holds", have: machine, req: cloud.Requirements{NumNodes: 1000},
+			reasons: []string{"local infra runs at most 16 nodes on this 2-CPU machine (8 per CPU); the task asks for 1000: lower num_nodes"}},
 		{name: "its own region and instance type", have: gpuBox, req: cloud.Requirements{Region: "LOCAL", InstanceType: "16CPU--125GB--H100:2"}},
 	}
 	for _, tc := range cases {

@@ -83,3 +83,27 @@ func sortedKeys(m map[string]float64) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// NodesPerCPU is how many nodes (agents, or containers) infra that shares one machine among its nodes (local,
+// docker) runs per CPU of the machine, and MinMachineNodes the count it allows on any machine. Every node is a
+// whole agent with its own job table and every job takes 0.5 CPU of each of its nodes, so more nodes than this
+// only queue jobs on one another.
+const (
+	NodesPerCPU     = 8
+	MinMachineNodes = 8
+)
+
+// MachineNodeLimit is the most nodes one cluster may have on infra whose nodes share the machine have.
+func MachineNodeLimit(have cloud.Resources) int {
+	return max(MinMachineNodes, int(have.CPUs)*NodesPerCPU)
+}
+
+// MachineNodesShortfall says, as Shortfalls does, that req asks for more nodes than MachineNodeLimit; "" if not.
+func MachineNodesShortfall(have cloud.Resources, req cloud.Requirements) string {
+	limit := MachineNodeLimit(have)
+	if req.Nodes() <= limit {
+		return ""
+	}
+	return fmt.Sprintf("runs at most %d nodes on this %s-CPU machine (%d per CPU); the task asks for %d: lower num_nodes",
+		limit, num(have.CPUs), NodesPerCPU, req.Nodes())
+}
