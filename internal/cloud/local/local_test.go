@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/atomicfile"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/transport"
@@ -345,7 +346,7 @@ func TestProvisionErrors(t *testing.T) {
 func stubAgent(t *testing.T, body string) func() (string, error) {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), nodeagent.BinaryName)
-	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+	if err := atomicfile.WriteExecutable(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return func() (string, error) { return p, nil }

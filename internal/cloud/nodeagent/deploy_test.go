@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/atomicfile"
 	"github.com/stix-run/stix/internal/testutil/sshhost"
 	"github.com/stix-run/stix/internal/transport"
 	"github.com/stix-run/stix/internal/transport/local"
@@ -154,7 +155,7 @@ func TestDeployAgentFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(t.TempDir(), "fake-agent")
-	if err := os.WriteFile(bad, []byte("#!/bin/sh\necho 'cannot bind: boom' >&2\nexit 3\n"), 0o755); err != nil {
+	if err := atomicfile.WriteExecutable(bad, []byte("#!/bin/sh\necho 'cannot bind: boom' >&2\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Deploy(context.Background(), tr, DeployOptions{Binary: bad, Dir: "agent", Secret: "s"})

@@ -13,12 +13,13 @@ import (
 	"testing"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/atomicfile"
 )
 
 func TestBinary(t *testing.T) {
 	dir := t.TempDir()
 	agent := filepath.Join(dir, BinaryName)
-	if err := os.WriteFile(agent, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	if err := atomicfile.WriteExecutable(agent, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	notExec := filepath.Join(dir, "not-exec")

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stix-run/stix/internal/atomicfile"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -96,6 +97,7 @@ func writeFileAtomic(src, dst string, perm fs.FileMode, mtime time.Time) (int64,
 		return 0, err
 	}
 	defer in.Close()
+	defer atomicfile.HoldForks(perm)()
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".stix-sync-*")
 	if err != nil {
 		return 0, err
