@@ -11,7 +11,7 @@ build:
 
 install: build
 	install -d $(HOME)/.local/bin
-	install -m 0755 $(BIN)/* $(HOME)/.local/bin/
+	install -m 0755 $(BIN)/stix $(BIN)/stix-agent $(HOME)/.local/bin/
 
 test: build
 	$(GO) vet ./...

@@ -1,0 +1,41 @@
+package stix_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestNoBuildOutputsTracked keeps compiled programs out of the repository: a binary built at the root by
+// `go build ./bench/seed` (or ./cmd/...) once got committed. Build outputs go to bin/ (ignored) or a temp dir.
+func TestNoBuildOutputsTracked(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("git", "ls-files", "-z").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v (this test needs a git checkout of the repository)", err)
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		f, err := os.Open(name)
+		if err != nil {
+			continue // tracked but deleted in the work tree
+		}
+		head := make([]byte, 4)
+		n, _ := f.Read(head)
+		f.Close()
+		if bytes.Equal(head[:n], []byte("\x7fELF")) {
+			t.Errorf("%s is a compiled program; remove it (git rm --cached %s) and build into bin/", name, name)
+		}
+	}
+}
+
+// TestBuildOutputsIgnored checks that the programs `go build` writes at the root are ignored by git.
+func TestBuildOutputsIgnored(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"seed", "stix", "stix-agent", "bin/stix"} {
+		if err := exec.Command("git", "check-ignore", "-q", name).Run(); err != nil {
+			t.Errorf("%s is not ignored by .gitignore: a stray `go build` would show up as a new file", name)
+		}
+	}
+}
