@@ -162,12 +162,5 @@ func confirmLaunch(opts *LaunchOptions, client cli.Client) error {
 	if name == "" {
 		name = "(new)"
 	}
-	ok, err := cli.Confirm(opts.IO, fmt.Sprintf("%s '%s'. Proceed?", verb, name), true)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return cli.SilentExit(cli.ExitFailure)
-	}
-	return nil
+	return cli.ConfirmOrAbort(opts.IO, fmt.Sprintf("%s '%s'. Proceed?", verb, name))
 }
