@@ -128,7 +128,7 @@ func launchRun(opts *LaunchOptions) error {
 		NoSetup: opts.NoSetup, RetryUntilUp: opts.RetryUntilUp, Command: "stix launch " + opts.Task.Entrypoint.String(),
 		Progress: progress.Update,
 	})
-	progress.Stop()
+	progress.End(err)
 	if err != nil {
 		return err
 	}
