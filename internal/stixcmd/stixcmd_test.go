@@ -58,7 +58,7 @@ func TestHelpListsEveryVerb(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
 	for _, verb := range []string{"launch", "exec", "status", "start", "stop", "down", "autostop", "queue", "logs", "cancel",
-		"cost-report", "show-gpus", "check", "jobs", "serve", "storage", "api", "ssh", "dashboard", "completion", "validate"} {
+		"cost-report", "show-gpus", "check", "jobs", "serve", "storage", "volumes", "api", "ssh", "dashboard", "completion", "validate"} {
 		if !strings.Contains(r.out, "\n  "+verb+" ") {
 			t.Errorf("stix --help does not list %s", verb)
 		}
@@ -76,7 +76,14 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		{"serve", "status"}, {"serve", "down", "svc"}, {"serve", "logs", "--controller", "svc"},
 		{"storage", "ls"}, {"storage", "delete", "-a"},
 		{"api", "start"}, {"api", "stop"}, {"api", "status"}, {"api", "logs", "abc"}, {"api", "cancel", "abc"},
-		{"api", "login"}, {"api", "info"},
+		{"api", "login"}, {"api", "info"}, {"api", "logout"},
+		{"jobs", "dashboard"},
+		{"jobs", "pool", "apply", "-p", "p1", "--workers", "3"}, {"jobs", "pool", "apply", "testdata/service.yaml"},
+		{"jobs", "pool", "status"}, {"jobs", "pool", "down", "-a"}, {"jobs", "pool", "logs", "--controller", "p1"},
+		{"volumes", "apply", "--name", "pvc1", "--infra", "k8s", "--type", "k8s-pvc", "--size", "100Gi"},
+		{"volumes", "ls"}, {"volumes", "delete", "-a"}, {"volume", "ls"},
+		{"local", "up"}, {"local", "down"},
+		{"status", "--kubernetes"}, {"status", "--k8s"}, {"ui"},
 	}
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
