@@ -83,7 +83,7 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		{"volumes", "apply", "--name", "pvc1", "--infra", "k8s", "--type", "k8s-pvc", "--size", "100Gi"},
 		{"volumes", "ls"}, {"volumes", "delete", "-a"}, {"volume", "ls"},
 		{"local", "up"}, {"local", "down"},
-		{"status", "--kubernetes"}, {"status", "--k8s"}, {"ui"},
+		{"status", "--kubernetes"}, {"status", "--k8s"}, {"status", "--endpoints", "dev"}, {"status", "--endpoint", "80", "dev"}, {"ui"},
 	}
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

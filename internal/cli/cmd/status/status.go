@@ -33,7 +33,9 @@ type StatusOptions struct {
 	ShowManagedJobs bool // --show-managed-jobs (default on): also list in-progress managed jobs
 	ShowServices    bool // --show-services (default on): also list services
 	ShowPools       bool // --show-pools (default on): also list pools
-	Output          cli.OutputFormat
+	// Kubernetes (--kubernetes, --k8s) shows every stix resource in the current Kubernetes context instead.
+	Kubernetes bool
+	Output     cli.OutputFormat
 }
 
 // NewCmdStatus builds `stix status`. runF, when not nil, replaces the real run (the test seam).
@@ -81,11 +83,20 @@ func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Comman
 	cli.AddNegatableBool(fs, &opts.ShowManagedJobs, "show-managed-jobs", true, "Also show in-progress managed jobs", "Do not show managed jobs")
 	cli.AddNegatableBool(fs, &opts.ShowServices, "show-services", true, "Also show services", "Do not show services")
 	cli.AddNegatableBool(fs, &opts.ShowPools, "show-pools", true, "Also show pools", "Do not show pools")
+	fs.BoolVar(&opts.Kubernetes, "kubernetes", false, "Show all stix resources in the current Kubernetes context, of every user")
+	fs.BoolVar(&opts.Kubernetes, "k8s", false, "Same as --kubernetes")
+	_ = fs.MarkHidden("k8s")
 	cli.AddOutputFlag(cmd, &opts.Output)
 	return cmd
 }
 
 func statusRun(opts *StatusOptions) error {
+	switch {
+	case opts.Kubernetes:
+		return cli.NotImplemented("status --kubernetes")
+	case opts.Endpoints || opts.Endpoint != nil:
+		return cli.NotImplemented("status --endpoints")
+	}
 	client, err := opts.Client()
 	if err != nil {
 		return err
