@@ -19,7 +19,7 @@ func NewCmdDashboard(f *cli.Factory, runF func(*DashboardOptions) error) *cobra.
 		Use:     "dashboard",
 		Aliases: []string{"ui"}, // SkyPilot's hidden `sky ui`
 		Short:   "Open the stix dashboard in a browser",
-		Args:  cli.NoArgs,
+		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)
