@@ -2,6 +2,7 @@ package stix_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -36,6 +37,31 @@ func TestBuildOutputsIgnored(t *testing.T) {
 	for _, name := range []string{"seed", "stix", "stix-agent", "bin/stix"} {
 		if err := exec.Command("git", "check-ignore", "-q", name).Run(); err != nil {
 			t.Errorf("%s is not ignored by .gitignore: a stray `go build` would show up as a new file", name)
+		}
+	}
+}
+
+// TestTestDepsNamesWhatItCannotInstall runs scripts/test-deps.sh (what `make test` and .ci/run call first) as a
+// user who cannot install packages, on a machine with none of the test dependencies: it must exit 1 and name
+// each one with how to get it.
+func TestTestDepsNamesWhatItCannotInstall(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command("scripts/test-deps.sh")
+	cmd.Env = append(os.Environ(), "TEST_DEPS_UID=1000", "TEST_DEPS_SSHD="+dir+"/sshd",
+		"TEST_DEPS_BUSYBOX="+dir+"/busybox", "TEST_DEPS_SHARED="+dir+"/shared", "STIX_REQUIRE_DOCKER=")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("exit %v, want 1; output:\n%s", err, out)
+	}
+	for _, want := range []string{
+		"package openssh-server: not installed", "sudo apt-get install -y openssh-server",
+		"package busybox-static: not installed", "sudo apt-get install -y busybox-static",
+		dir + "/shared: the shared test data",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }
