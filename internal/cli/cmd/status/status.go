@@ -4,9 +4,11 @@ package status
 import (
 	"context"
 	"fmt"
-	"github.com/stix-run/stix/api"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/stix-run/stix/api"
 
 	"github.com/spf13/cobra"
 
@@ -130,11 +132,26 @@ func statusRun(opts *StatusOptions) error {
 			fmt.Fprintln(opts.IO.Out, "No existing clusters.")
 			return nil
 		}
-		t := cli.NewTable(opts.IO, "NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED")
+		// SkyPilot's columns: USER with -u; -v adds the head node's IP and the last command.
+		header := []string{"NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED"}
+		if opts.AllUsers {
+			header = slices.Insert(header, 1, "USER")
+		}
+		if opts.Verbose {
+			header = append(header, "HEAD_IP", "COMMAND")
+		}
+		t := cli.NewTable(opts.IO, header...)
 		for _, c := range clusters {
-			t.AddCells(cli.Cell{Text: c.Name}, cli.Cell{Text: c.Infra}, cli.Cell{Text: c.Resources},
-				cli.Styled(string(c.Status), cli.StateStyle(string(c.Status))), cli.Cell{Text: autostopText(c)},
-				cli.Cell{Text: cli.RelativeTime(opts.Now(), c.LaunchedAt)})
+			cells := []cli.Cell{{Text: c.Name}, {Text: c.Infra}, {Text: c.Resources},
+				cli.Styled(string(c.Status), cli.StateStyle(string(c.Status))), {Text: autostopText(c)},
+				{Text: cli.RelativeTime(opts.Now(), c.LaunchedAt)}}
+			if opts.AllUsers {
+				cells = slices.Insert(cells, 1, cli.Cell{Text: orDash(c.User)})
+			}
+			if opts.Verbose {
+				cells = append(cells, cli.Cell{Text: orDash(c.HeadIP)}, cli.Cell{Text: orDash(c.LastUse)})
+			}
+			t.AddCells(cells...)
 		}
 		if err := t.Render(); err != nil {
 			return err
@@ -146,6 +163,13 @@ func statusRun(opts *StatusOptions) error {
 		}
 		return nil
 	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // autostopText is the AUTOSTOP column: "-" when off, "10m", or "10m (down)" for autodown.
