@@ -233,7 +233,7 @@ func (m *Manager) CostReport(ctx context.Context) ([]api.CostReportEntry, error)
 		}
 		out = append(out, api.CostReportEntry{
 			Name: h.Name, Status: status, NumNodes: h.NumNodes, Resources: resourcesString(h.Cloud, h.NumNodes, h.Resources),
-			LaunchedAt: h.LaunchedAt, Duration: d, HourlyPrice: h.HourlyPrice * float64(h.NumNodes), TotalCost: cost,
+			LaunchedAt: h.LaunchedAt, Duration: api.Seconds(d), HourlyPrice: h.HourlyPrice * float64(h.NumNodes), TotalCost: cost,
 		})
 	}
 	return out, nil
