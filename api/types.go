@@ -80,14 +80,14 @@ type Job struct {
 
 // CostReportEntry is one row of `stix cost-report`.
 type CostReportEntry struct {
-	Name        string        `json:"name"`
-	Status      string        `json:"status"` // a cluster state, or TERMINATED once torn down
-	NumNodes    int           `json:"num_nodes"`
-	Resources   string        `json:"resources"`
-	LaunchedAt  time.Time     `json:"launched_at"`
-	Duration    Seconds       `json:"duration"`
-	HourlyPrice float64       `json:"cost_per_hour"` // for all nodes
-	TotalCost   float64       `json:"total_cost"`
+	Name        string    `json:"name"`
+	Status      string    `json:"status"` // a cluster state, or TERMINATED once torn down
+	NumNodes    int       `json:"num_nodes"`
+	Resources   string    `json:"resources"`
+	LaunchedAt  time.Time `json:"launched_at"`
+	Duration    Seconds   `json:"duration"`
+	HourlyPrice float64   `json:"cost_per_hour"` // for all nodes
+	TotalCost   float64   `json:"total_cost"`
 }
 
 // Seconds is a duration that JSON carries as whole seconds, as SkyPilot's API does.
