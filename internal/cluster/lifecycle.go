@@ -162,7 +162,11 @@ func reconcile(rec *store.Cluster, nodes []cloud.NodeState) (store.ClusterStatus
 		if len(ranks) > 1 {
 			noun = "nodes"
 		}
-		clauses[i] = fmt.Sprintf("%d of %d nodes %s: %s %s", len(ranks), len(nodes), s, noun, rankRanges(ranks))
+		of := "nodes"
+		if len(nodes) == 1 {
+			of = "node"
+		}
+		clauses[i] = fmt.Sprintf("%d of %d %s %s: %s %s", len(ranks), len(nodes), of, s, noun, rankRanges(ranks))
 	}
 	return store.StatusInit, strings.Join(clauses, "; ")
 }

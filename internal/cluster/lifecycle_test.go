@@ -27,6 +27,7 @@ func TestReconcileSummarisesNodes(t *testing.T) {
 		{"one stopped", states(R, S), "1 of 2 nodes stopped: node 1"},
 		{"a range and a gap", states(R, S, S, S, R, S, M), "4 of 7 nodes stopped: nodes 1-3, 5; 1 of 7 nodes missing: node 6"},
 		{"pending", states(P, R, R), "1 of 3 nodes pending: node 0"},
+		{"a one-node cluster", states(P), "1 of 1 node pending: node 0"},
 	}
 	for _, tt := range tests {
 		rec := &store.Cluster{NumNodes: len(tt.nodes)}
