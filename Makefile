@@ -11,9 +11,11 @@ build:
 
 install: build
 	install -d $(HOME)/.local/bin
-	install -m 0755 $(BIN)/* $(HOME)/.local/bin/
+	install -m 0755 $(BIN)/stix $(BIN)/stix-agent $(HOME)/.local/bin/
 
+# scripts/test-deps.sh installs what the tests need (as root, with apt-get) and names what it cannot.
 test: build
+	scripts/test-deps.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 

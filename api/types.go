@@ -2,7 +2,11 @@
 // It never imports stix's internal packages.
 package api
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
 
 // ClusterStatus is a cluster's state, as SkyPilot names it.
 type ClusterStatus string
@@ -76,12 +80,30 @@ type Job struct {
 
 // CostReportEntry is one row of `stix cost-report`.
 type CostReportEntry struct {
-	Name        string        `json:"name"`
-	Status      string        `json:"status"` // a cluster state, or TERMINATED once torn down
-	NumNodes    int           `json:"num_nodes"`
-	Resources   string        `json:"resources"`
-	LaunchedAt  time.Time     `json:"launched_at"`
-	Duration    time.Duration `json:"duration"`
-	HourlyPrice float64       `json:"cost_per_hour"` // for all nodes
-	TotalCost   float64       `json:"total_cost"`
+	Name        string    `json:"name"`
+	Status      string    `json:"status"` // a cluster state, or TERMINATED once torn down
+	NumNodes    int       `json:"num_nodes"`
+	Resources   string    `json:"resources"`
+	LaunchedAt  time.Time `json:"launched_at"`
+	Duration    Seconds   `json:"duration"`
+	HourlyPrice float64   `json:"cost_per_hour"` // for all nodes
+	TotalCost   float64   `json:"total_cost"`
+}
+
+// Seconds is a duration that JSON carries as whole seconds, as SkyPilot's API does.
+type Seconds time.Duration
+
+// MarshalJSON writes whole seconds.
+func (s Seconds) MarshalJSON() ([]byte, error) {
+	return strconv.AppendInt(nil, int64(time.Duration(s)/time.Second), 10), nil
+}
+
+// UnmarshalJSON reads seconds, whole or fractional.
+func (s *Seconds) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("duration: want seconds, got %s", b)
+	}
+	*s = Seconds(f * float64(time.Second))
+	return nil
 }

@@ -363,3 +363,22 @@ func TestAcceleratorCounts(t *testing.T) {
 		t.Errorf("counts of an unknown accelerator: %v", got)
 	}
 }
+
+// TestPlaceName: a zone that names its region (us-east-1a) is shown alone, as SkyPilot does; a zone ID
+// (aps1-az3, from AWS's spot rows) is meaningless alone and comes after its region.
+func TestPlaceName(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ cloud, region, zone, want string }{
+		{"aws", "us-east-1", "us-east-1a", "AWS (us-east-1a)"},
+		{"aws", "ap-south-1", "aps1-az3", "AWS (ap-south-1, aps1-az3)"},
+		{"aws", "us-east-1", "", "AWS (us-east-1)"},
+		{"gcp", "us-central1", "us-central1-a", "GCP (us-central1-a)"},
+		{"local", "local", "", "Local"},
+		{"aws", "", "", "AWS"},
+	}
+	for _, tt := range tests {
+		if got := catalog.PlaceName(tt.cloud, tt.region, tt.zone); got != tt.want {
+			t.Errorf("PlaceName(%q, %q, %q) = %q, want %q", tt.cloud, tt.region, tt.zone, got, tt.want)
+		}
+	}
+}

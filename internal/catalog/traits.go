@@ -134,12 +134,16 @@ func DisplayName(cloudName string) string {
 }
 
 // PlaceName writes where something runs as SkyPilot's INFRA columns do: "AWS (us-east-1a)" with the zone when
-// there is one, else the region; just "Local" when the place says no more than the cloud.
+// there is one, else the region; just "Local" when the place says no more than the cloud. A zone that does not
+// name its region (AWS's zone IDs, "aps1-az3") follows the region: "AWS (ap-south-1, aps1-az3)".
 func PlaceName(cloudName, region, zone string) string {
 	s := DisplayName(cloudName)
 	where := zone
-	if where == "" {
+	switch {
+	case zone == "":
 		where = region
+	case region != "" && !strings.HasPrefix(zone, region):
+		where = region + ", " + zone
 	}
 	if where == "" || strings.EqualFold(where, cloudName) {
 		return s

@@ -34,12 +34,8 @@ func ForEachCluster(ctx context.Context, s *IOStreams, c Client, patterns []stri
 			plural = "s"
 		}
 		q := fmt.Sprintf("%s %d cluster%s: %s. Proceed?", a.Verb, len(names), plural, strings.Join(names, ", "))
-		ok, err := Confirm(s, q, true)
-		if err != nil {
+		if err := ConfirmOrAbort(s, q); err != nil {
 			return err
-		}
-		if !ok {
-			return SilentExit(ExitFailure)
 		}
 	}
 	var failed []error

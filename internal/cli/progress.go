@@ -6,16 +6,17 @@ import (
 	"time"
 )
 
-// Progress shows what a long command is doing, on stderr. On a terminal it is one spinner line that is redrawn in
-// place; off a terminal each step is a plain line ("⚙︎ Launching..."), so logs stay readable. Finished steps print
-// "✓ ..." (or "✗ ..."). A Progress owns at most one goroutine, started by Start and always ended by Stop, Done or
-// Fail, which wait for it to exit.
+// Progress shows what a long command is doing, on stderr, as a sequence of steps: a step runs until the next one
+// starts or End is called, and then stays on screen as "✓ step" ("✗ step" when End gets an error). On a terminal the
+// running step is one spinner line redrawn in place; off a terminal a running step is a plain line
+// ("⚙︎ Launching...") and its finished line has no ellipsis, so logs stay readable. A Progress owns at most one
+// goroutine, started by Start and always ended by End, Stop, Done or Fail, which wait for it to exit.
 type Progress struct {
 	io       *IOStreams
 	interval time.Duration
 
 	mu      sync.Mutex
-	msg     string
+	msg     string // the running step; empty when none runs
 	frame   int
 	drawn   bool          // a spinner line is on screen and must be cleared before other output
 	stop    chan struct{} // nil when no spinner goroutine runs
@@ -36,11 +37,12 @@ func NewProgress(s *IOStreams) *Progress {
 	return &Progress{io: s, interval: 100 * time.Millisecond}
 }
 
-// Start begins a step. On a terminal the spinner's first frame is drawn before Start returns.
-// Calling Start while a step runs just changes its message.
+// Start begins a step; a step still running is finished first. On a terminal the spinner's first frame is drawn
+// before Start returns.
 func (p *Progress) Start(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.finishStepLocked(successSymbol, Green)
 	p.msg = msg
 	if !p.io.IsStderrTTY() {
 		fmt.Fprintf(p.io.ErrOut, "%s%s...\n", stepSymbol, msg)
@@ -53,7 +55,7 @@ func (p *Progress) Start(msg string) {
 	}
 }
 
-// Update changes the message of the running step. Off a terminal it prints the new step as a line.
+// Update finishes the running step and begins msg: the shape of a core's progress callback.
 func (p *Progress) Update(msg string) { p.Start(msg) }
 
 // Println prints a line of output without garbling the spinner: the spinner line is cleared and redrawn below.
@@ -67,16 +69,38 @@ func (p *Progress) Println(line string) {
 	}
 }
 
-// Done stops the spinner and prints "✓ msg" (green when colour is on).
-func (p *Progress) Done(msg string) { p.finish(successSymbol+msg, Green) }
+// End finishes the running step, if any: "✓ step" when err is nil, "✗ step" otherwise (the caller reports err).
+func (p *Progress) End(err error) {
+	if err != nil {
+		p.finish(failureSymbol, Red)
+		return
+	}
+	p.finish(successSymbol, Green)
+}
 
-// Fail stops the spinner and prints "✗ msg" (red when colour is on).
-func (p *Progress) Fail(msg string) { p.finish(failureSymbol+msg, Red) }
+// Done finishes the running step, which stays on screen as "✓ msg" (green when colour is on).
+func (p *Progress) Done(msg string) { p.finishAs(msg, successSymbol, Green) }
 
-// Stop ends the spinner and clears its line without printing anything. It is safe to call more than once.
-func (p *Progress) Stop() { p.finish("", Plain) }
+// Fail finishes the running step, which stays on screen as "✗ msg" (red when colour is on).
+func (p *Progress) Fail(msg string) { p.finishAs(msg, failureSymbol, Red) }
 
-func (p *Progress) finish(line string, st Style) {
+func (p *Progress) finishAs(msg, symbol string, st Style) {
+	p.mu.Lock()
+	p.msg = msg
+	p.mu.Unlock()
+	p.finish(symbol, st)
+}
+
+// Stop ends the spinner and clears its line; the running step is dropped unmarked. It is safe to call more than once.
+func (p *Progress) Stop() {
+	p.mu.Lock()
+	p.msg = ""
+	p.mu.Unlock()
+	p.finish("", Plain)
+}
+
+// finish stops the spinner and marks the running step with symbol (none when empty).
+func (p *Progress) finish(symbol string, st Style) {
 	p.mu.Lock()
 	stop, stopped := p.stop, p.stopped
 	p.stop, p.stopped = nil, nil
@@ -88,9 +112,19 @@ func (p *Progress) finish(line string, st Style) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLocked()
-	if line != "" {
-		fmt.Fprintln(p.io.ErrOut, p.io.Paint(st, line))
+	if symbol != "" {
+		p.finishStepLocked(symbol, st)
 	}
+}
+
+// finishStepLocked prints the running step as finished ("✓ step", no ellipsis) and forgets it.
+func (p *Progress) finishStepLocked(symbol string, st Style) {
+	if p.msg == "" {
+		return
+	}
+	p.clearLocked()
+	fmt.Fprintln(p.io.ErrOut, p.io.Paint(st, symbol+p.msg))
+	p.msg = ""
 }
 
 func (p *Progress) spin(stop <-chan struct{}, stopped chan<- struct{}) {

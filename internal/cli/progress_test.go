@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -36,7 +37,8 @@ func TestProgressOffTTYPrintsPlainSteps(t *testing.T) {
 	p.Update("Syncing workdir")
 	p.Done("Cluster dev is up")
 	p.Stop() // a second stop is harmless
-	want := "⚙︎ Launching...\n⚙︎ Syncing workdir...\n✓ Cluster dev is up\n"
+	// A finished step is a ✓ line without the ellipsis of a running one.
+	want := "⚙︎ Launching...\n✓ Launching\n⚙︎ Syncing workdir...\n✓ Cluster dev is up\n"
 	if got := errOut.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -70,4 +72,70 @@ func TestProgressOnTTYDrawsAndClearsSpinner(t *testing.T) {
 	if errOut.String() != before {
 		t.Errorf("output after stop: %q", strings.TrimPrefix(errOut.String(), before))
 	}
+}
+
+// TestProgressOnTTYKeepsFinishedSteps: on a terminal the spinner shows the running step, and every finished step
+// stays on screen as a ✓ line (✗ for the one that failed), as docs/cli.md promises.
+func TestProgressOnTTYKeepsFinishedSteps(t *testing.T) {
+	t.Parallel()
+	errOut := &lockedBuffer{}
+	s := cli.Test(strings.NewReader(""), &bytes.Buffer{}, errOut)
+	s.SetTTY(true)
+	s.SetColorEnabled(false)
+	p := cli.NewProgress(s)
+	p.Update("Launching on Local")
+	p.Update("Syncing files")
+	p.Update("Job submitted, ID: 1")
+	p.End(nil)
+	got := screen(errOut.String())
+	want := "✓ Launching on Local\n✓ Syncing files\n✓ Job submitted, ID: 1\n"
+	if got != want {
+		t.Errorf("screen shows %q, want %q (raw %q)", got, want, errOut.String())
+	}
+
+	errOut = &lockedBuffer{}
+	s = cli.Test(strings.NewReader(""), &bytes.Buffer{}, errOut)
+	s.SetTTY(true)
+	s.SetColorEnabled(false)
+	p = cli.NewProgress(s)
+	p.Update("Launching on Local")
+	p.Update("Syncing files")
+	p.End(errors.New("sync failed"))
+	if got, want := screen(errOut.String()), "✓ Launching on Local\n✗ Syncing files\n"; got != want {
+		t.Errorf("screen shows %q, want %q", got, want)
+	}
+}
+
+// TestProgressOffTTYEnd: off a terminal End prints the last step as finished, without an ellipsis.
+func TestProgressOffTTYEnd(t *testing.T) {
+	t.Parallel()
+	errOut := &lockedBuffer{}
+	p := cli.NewProgress(cli.Test(strings.NewReader(""), &bytes.Buffer{}, errOut))
+	p.Update("Cluster \"dev\" is UP")
+	p.End(nil)
+	p.End(nil) // nothing runs any more: no second line
+	want := "⚙︎ Cluster \"dev\" is UP...\n✓ Cluster \"dev\" is UP\n"
+	if got := errOut.String(); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// screen replays what a terminal shows for out: "\r\x1b[K" erases the current line.
+func screen(out string) string {
+	var lines []string
+	cur := ""
+	for len(out) > 0 {
+		switch {
+		case strings.HasPrefix(out, "\r\x1b[K"):
+			cur, out = "", out[len("\r\x1b[K"):]
+		case out[0] == '\n':
+			lines, cur, out = append(lines, cur), "", out[1:]
+		default:
+			cur, out = cur+out[:1], out[1:]
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur+"<no newline>")
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

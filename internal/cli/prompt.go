@@ -47,3 +47,17 @@ func Confirm(s *IOStreams, question string, def bool) (bool, error) {
 		fmt.Fprintln(s.ErrOut, "Please answer y or n.")
 	}
 }
+
+// ConfirmOrAbort asks question with "yes" as the default, as SkyPilot's click.confirm(abort=True) does: a "no" (or
+// a closed stdin) prints "Aborted." and ends the command with exit 1. Off a terminal it fails like Confirm.
+func ConfirmOrAbort(s *IOStreams, question string) error {
+	ok, err := Confirm(s, question, true)
+	if err != nil && !errors.Is(err, ErrAborted) {
+		return err
+	}
+	if !ok {
+		fmt.Fprintln(s.ErrOut, "Aborted.")
+		return SilentExit(ExitFailure)
+	}
+	return nil
+}

@@ -63,3 +63,27 @@ func TestConfirmRefusesWithoutTerminal(t *testing.T) {
 		t.Errorf("prompted anyway: %q", errOut.String())
 	}
 }
+
+// TestConfirmOrAbort: declining (or closing stdin) prints "Aborted." and exits 1, like SkyPilot's
+// click.confirm(abort=True); accepting returns nil.
+func TestConfirmOrAbort(t *testing.T) {
+	t.Parallel()
+	for _, input := range []string{"n\n", ""} {
+		errOut := &bytes.Buffer{}
+		s := cli.Test(strings.NewReader(input), &bytes.Buffer{}, errOut)
+		s.SetTTY(true)
+		err := cli.ConfirmOrAbort(s, "Stopping 1 cluster: dev. Proceed?")
+		var exit *cli.ExitError
+		if !errors.As(err, &exit) || exit.Code != cli.ExitFailure || exit.Err != nil {
+			t.Errorf("input %q: err = %v, want a silent exit 1", input, err)
+		}
+		if !strings.HasSuffix(errOut.String(), "Aborted.\n") {
+			t.Errorf("input %q: stderr %q does not end with Aborted.", input, errOut.String())
+		}
+	}
+	s := cli.Test(strings.NewReader("\n"), &bytes.Buffer{}, &bytes.Buffer{})
+	s.SetTTY(true)
+	if err := cli.ConfirmOrAbort(s, "Proceed?"); err != nil {
+		t.Errorf("the default answer (yes) gave %v", err)
+	}
+}

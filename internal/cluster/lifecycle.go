@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -128,7 +129,8 @@ func reconcile(rec *store.Cluster, nodes []cloud.NodeState) (store.ClusterStatus
 		return "", ""
 	}
 	var running, stopped, missing int
-	var bad []string
+	byState := map[cloud.NodeStatus][]int{}
+	var order []cloud.NodeStatus
 	for i, n := range nodes {
 		switch n.Status {
 		case cloud.NodeRunning:
@@ -139,7 +141,10 @@ func reconcile(rec *store.Cluster, nodes []cloud.NodeState) (store.ClusterStatus
 		case cloud.NodeMissing:
 			missing++
 		}
-		bad = append(bad, fmt.Sprintf("node %d is %s", i, n.Status))
+		if _, seen := byState[n.Status]; !seen {
+			order = append(order, n.Status)
+		}
+		byState[n.Status] = append(byState[n.Status], i)
 	}
 	switch {
 	case len(rec.Handle) == 0 && missing < len(nodes):
@@ -153,7 +158,39 @@ func reconcile(rec *store.Cluster, nodes []cloud.NodeState) (store.ClusterStatus
 	case missing == len(nodes):
 		return "", ""
 	}
-	return store.StatusInit, strings.Join(bad, "; ")
+	// One clause per state, not per node: "4 of 7 nodes stopped: nodes 1-3, 5; 1 of 7 nodes missing: node 6".
+	clauses := make([]string, len(order))
+	for i, s := range order {
+		ranks := byState[s]
+		noun := "node"
+		if len(ranks) > 1 {
+			noun = "nodes"
+		}
+		of := "nodes"
+		if len(nodes) == 1 {
+			of = "node"
+		}
+		clauses[i] = fmt.Sprintf("%d of %d %s %s: %s %s", len(ranks), len(nodes), of, s, noun, rankRanges(ranks))
+	}
+	return store.StatusInit, strings.Join(clauses, "; ")
+}
+
+// rankRanges writes ascending ranks with runs collapsed: [1 2 3 5] is "1-3, 5".
+func rankRanges(ranks []int) string {
+	var parts []string
+	for i := 0; i < len(ranks); {
+		j := i
+		for j+1 < len(ranks) && ranks[j+1] == ranks[j]+1 {
+			j++
+		}
+		if j == i {
+			parts = append(parts, strconv.Itoa(ranks[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d-%d", ranks[i], ranks[j]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Stop stops a cluster's nodes, keeping their disks; its jobs are killed.
@@ -169,8 +206,14 @@ func (m *Manager) Stop(ctx context.Context, name string) error {
 // Start restarts a stopped cluster, or the agents of an UP one that lost them, and waits until it is UP.
 func (m *Manager) Start(ctx context.Context, name string, progress func(string)) error {
 	return m.withCluster(ctx, name, func(st store.Store, rec *store.Cluster, _ cloud.Provider, _ cloud.ClusterRef) error {
-		_, err := m.restart(ctx, st, rec, progress)
-		return err
+		rec, err := m.restart(ctx, st, rec, progress)
+		if err != nil {
+			return err
+		}
+		// A start is a launch and a use, as in SkyPilot: LAUNCHED and COMMAND show it.
+		now := m.now()
+		rec.LaunchedAt, rec.LastUse = now, store.LastUse{At: now, Command: "stix start " + name}
+		return st.PutCluster(ctx, rec)
 	})
 }
 
@@ -231,7 +274,7 @@ func (m *Manager) CostReport(ctx context.Context) ([]api.CostReportEntry, error)
 		}
 		out = append(out, api.CostReportEntry{
 			Name: h.Name, Status: status, NumNodes: h.NumNodes, Resources: resourcesString(h.Cloud, h.NumNodes, h.Resources),
-			LaunchedAt: h.LaunchedAt, Duration: d, HourlyPrice: h.HourlyPrice * float64(h.NumNodes), TotalCost: cost,
+			LaunchedAt: h.LaunchedAt, Duration: api.Seconds(d), HourlyPrice: h.HourlyPrice * float64(h.NumNodes), TotalCost: cost,
 		})
 	}
 	return out, nil

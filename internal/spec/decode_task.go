@@ -120,7 +120,11 @@ func (d *decoder) missingNotes(f *field, names []string, kind NoticeKind, flag s
 	}
 }
 
+// EnvNameRule says what ValidEnvName accepts, for error messages.
+const EnvNameRule = "names must start with a letter or _ and hold only letters, digits and _"
+
 // ValidEnvName reports whether s can name an environment variable: a letter or _, then letters, digits or _.
+// It is the rule of the schema's envs and secrets keys, applied to --env, --secret and env files too.
 func ValidEnvName(s string) bool {
 	if s == "" {
 		return false

@@ -105,7 +105,7 @@ func checkOptions(opts LoadOptions) ErrorList {
 		sort.Strings(names)
 		for _, k := range names {
 			if !ValidEnvName(k) {
-				errs = append(errs, &Error{Path: set.flag, Message: fmt.Sprintf("invalid name %q: names must start with a letter or _ and hold only letters, digits and _", k)})
+				errs = append(errs, &Error{Path: set.flag, Message: fmt.Sprintf("invalid name %q: %s", k, EnvNameRule)})
 			}
 		}
 	}

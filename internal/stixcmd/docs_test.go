@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,4 +108,52 @@ func writeFlagTable(b *strings.Builder, fs *pflag.FlagSet) {
 	}
 	b.WriteString("\n| flag | default | meaning |\n|---|---|---|\n")
 	b.WriteString(strings.Join(rows, "\n") + "\n")
+}
+
+// TestDocsTree keeps the hand-drawn command tree at the top of docs/cli.md equal to the command tree: every visible
+// verb, at its place, and nothing else.
+func TestDocsTree(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	start := strings.Index(doc, "```\nstix\n")
+	if start < 0 {
+		t.Fatalf("%s lacks the command tree block (```\\nstix\\n...)", docsPath)
+	}
+	block := doc[start+len("```\nstix\n"):]
+	block = block[:strings.Index(block, "```")]
+	var inDoc []string
+	var stack []string
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		i := strings.Index(line, "── ")
+		if i < 0 {
+			t.Fatalf("tree line %q has no ── branch", line)
+		}
+		depth := len([]rune(line[:i])) / 4
+		name := strings.Fields(line[i+len("── "):])[0]
+		stack = append(stack[:min(depth, len(stack))], name)
+		inDoc = append(inDoc, strings.Join(stack, " "))
+	}
+	f := &cli.Factory{IOStreams: cli.Test(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}), Version: "dev"}
+	var inTree []string
+	var walk func(*cobra.Command, string)
+	walk = func(c *cobra.Command, prefix string) {
+		for _, sub := range c.Commands() {
+			if !sub.IsAvailableCommand() || sub.Name() == "help" {
+				continue
+			}
+			path := strings.TrimSpace(prefix + " " + sub.Name())
+			inTree = append(inTree, path)
+			walk(sub, path)
+		}
+	}
+	walk(stixcmd.NewRootCmd(f), "")
+	slices.Sort(inDoc)
+	slices.Sort(inTree)
+	if !slices.Equal(inDoc, inTree) {
+		t.Errorf("the tree in %s lists\n  %v\nthe command tree has\n  %v", docsPath, inDoc, inTree)
+	}
 }

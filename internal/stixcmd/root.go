@@ -17,6 +17,7 @@ import (
 	"github.com/stix-run/stix/internal/cli/cmd/exec"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs"
 	"github.com/stix-run/stix/internal/cli/cmd/launch"
+	"github.com/stix-run/stix/internal/cli/cmd/local"
 	"github.com/stix-run/stix/internal/cli/cmd/logs"
 	"github.com/stix-run/stix/internal/cli/cmd/queue"
 	"github.com/stix-run/stix/internal/cli/cmd/serve"
@@ -27,6 +28,7 @@ import (
 	"github.com/stix-run/stix/internal/cli/cmd/stop"
 	"github.com/stix-run/stix/internal/cli/cmd/storage"
 	"github.com/stix-run/stix/internal/cli/cmd/validate"
+	"github.com/stix-run/stix/internal/cli/cmd/volumes"
 )
 
 // NewRootCmd builds the whole stix command tree. Every verb is listed here, explicitly.
@@ -41,6 +43,7 @@ func NewRootCmd(f *cli.Factory) *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetVersionTemplate("stix version {{.Version}}\n")
+	root.PersistentPreRunE = refuseUnbuiltFlags
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.FlagError{Err: err} })
 	// Our own `completion` command replaces cobra's default, which would also offer powershell.
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -66,12 +69,14 @@ func NewRootCmd(f *cli.Factory) *cobra.Command {
 			jobs.NewCmdJobs(f),
 			serve.NewCmdServe(f),
 			storage.NewCmdStorage(f),
+			volumes.NewCmdVolumes(f),
 		}},
 		{"infra", "Infrastructure and setup:", []*cobra.Command{
 			check.NewCmdCheck(f, nil),
 			showgpus.NewCmdShowGPUs(f, nil),
 			validate.NewCmdValidate(f, nil),
 			ssh.NewCmdSSH(f),
+			local.NewCmdLocal(f),
 			api.NewCmdAPI(f),
 			dashboard.NewCmdDashboard(f, nil),
 			completion.NewCmdCompletion(f, nil),

@@ -22,8 +22,14 @@ type result struct {
 // run executes one stix command line with in-memory streams, as a user would from a script (no TTY).
 func run(t testing.TB, tty bool, args ...string) result {
 	t.Helper()
+	return runWithInput(t, tty, "", args...)
+}
+
+// runWithInput is run with stdin holding input: the user's answers to prompts.
+func runWithInput(t testing.TB, tty bool, input string, args ...string) result {
+	t.Helper()
 	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
-	s := cli.Test(strings.NewReader(""), out, errOut)
+	s := cli.Test(strings.NewReader(input), out, errOut)
 	s.SetTTY(tty)
 	f := &cli.Factory{
 		IOStreams: s,
@@ -52,7 +58,7 @@ func TestHelpListsEveryVerb(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.errOut)
 	}
 	for _, verb := range []string{"launch", "exec", "status", "start", "stop", "down", "autostop", "queue", "logs", "cancel",
-		"cost-report", "show-gpus", "check", "jobs", "serve", "storage", "api", "ssh", "dashboard", "completion", "validate"} {
+		"cost-report", "show-gpus", "check", "jobs", "serve", "storage", "volumes", "api", "ssh", "dashboard", "completion", "validate"} {
 		if !strings.Contains(r.out, "\n  "+verb+" ") {
 			t.Errorf("stix --help does not list %s", verb)
 		}
@@ -70,7 +76,19 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		{"serve", "status"}, {"serve", "down", "svc"}, {"serve", "logs", "--controller", "svc"},
 		{"storage", "ls"}, {"storage", "delete", "-a"},
 		{"api", "start"}, {"api", "stop"}, {"api", "status"}, {"api", "logs", "abc"}, {"api", "cancel", "abc"},
-		{"api", "login"}, {"api", "info"},
+		{"api", "login"}, {"api", "info"}, {"api", "logout"},
+		{"jobs", "dashboard"},
+		{"jobs", "pool", "apply", "-p", "p1", "--workers", "3"}, {"jobs", "pool", "apply", "testdata/service.yaml"},
+		{"jobs", "pool", "status"}, {"jobs", "pool", "down", "-a"}, {"jobs", "pool", "logs", "--controller", "p1"},
+		{"volumes", "apply", "--name", "pvc1", "--infra", "k8s", "--type", "k8s-pvc", "--size", "100Gi"},
+		{"volumes", "ls"}, {"volumes", "delete", "-a"}, {"volume", "ls"},
+		{"local", "up"}, {"local", "down"},
+		// flags whose feature is not built: refused, never silently ignored
+		{"launch", "--async", "echo"}, {"exec", "--async", "dev", "echo"}, {"down", "--async", "-y", "dev"},
+		{"launch", "--fast", "echo"}, {"launch", "--clone-disk-from", "old", "echo"},
+		{"launch", "--git-url", "https://example.com/r.git", "echo"}, {"launch", "--config", "a.b=c", "echo"},
+		{"autostop", "--wait-for", "jobs", "dev"}, {"start", "--wait-for", "none", "-i", "5", "dev"},
+		{"status", "--kubernetes"}, {"status", "--k8s"}, {"status", "--endpoints", "dev"}, {"status", "--endpoint", "80", "dev"}, {"ui"},
 	}
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -81,6 +99,53 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 			}
 			if r.out != "" {
 				t.Errorf("wrote to stdout: %q", r.out)
+			}
+		})
+	}
+}
+
+// TestCancelConfirms: cancel asks like stop and down do (SkyPilot: click.confirm(..., abort=True)), honours -y,
+// and never waits on a hidden prompt off a terminal.
+func TestCancelConfirms(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		tty     bool
+		input   string
+		args    []string
+		code    int
+		want    []string
+		wantNot string
+	}{
+		{"latest job, declined", true, "n\n", []string{"cancel", "dev"}, cli.ExitFailure,
+			[]string{"cancelling the latest running job", "Cancelling the latest running job on cluster(s): dev. Proceed? [Y/n]", "Aborted.\n"}, errNoCore.Error()},
+		{"all, declined", true, "no\n", []string{"cancel", "-a", "dev"}, cli.ExitFailure,
+			[]string{"Cancelling all your jobs on cluster(s): dev. Proceed?", "Aborted."}, errNoCore.Error()},
+		{"all users and ids", true, "n\n", []string{"cancel", "-u", "dev"}, cli.ExitFailure,
+			[]string{"Cancelling all users' jobs on cluster(s): dev. Proceed?"}, errNoCore.Error()},
+		{"job ids, closed stdin", true, "", []string{"cancel", "dev", "1", "2"}, cli.ExitFailure,
+			[]string{"Cancelling jobs 1 2 on cluster(s): dev. Proceed?", "Aborted."}, errNoCore.Error()},
+		{"accepted: goes on to cancel", true, "y\n", []string{"cancel", "dev", "3"}, cli.ExitFailure,
+			[]string{"Cancelling job 3 on cluster(s): dev. Proceed?", errNoCore.Error()}, "Aborted"},
+		{"-y skips the question", false, "", []string{"cancel", "-y", "dev"}, cli.ExitFailure,
+			[]string{errNoCore.Error()}, "Proceed?"},
+		{"off a terminal without -y", false, "y\n", []string{"cancel", "dev", "1"}, cli.ExitUsage,
+			[]string{"pass -y/--yes"}, errNoCore.Error()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := runWithInput(t, tt.tty, tt.input, tt.args...)
+			if r.code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", r.code, tt.code, r.errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.errOut, w) {
+					t.Errorf("stderr lacks %q: %q", w, r.errOut)
+				}
+			}
+			if tt.wantNot != "" && strings.Contains(r.errOut, tt.wantNot) {
+				t.Errorf("stderr has %q: %q", tt.wantNot, r.errOut)
 			}
 		})
 	}

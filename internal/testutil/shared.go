@@ -29,7 +29,9 @@ func SharedDir(t testing.TB, rel string) string {
 	}
 	p := filepath.Join(dir, "..", "shared", filepath.FromSlash(rel))
 	if st, err := os.Stat(p); err != nil || !st.IsDir() {
-		t.Fatalf("shared test data is missing: expected %s (shared/%s beside the repository)", p, rel)
+		t.Fatalf("this test reads shared test data that is not part of the repository, and %s is missing: "+
+			"put the shared data (SkyPilot's YAML corpus in compat/, the catalog snapshot in catalogs/), or a symlink "+
+			"to it, at ../shared beside your clone (CI provides it; scripts/test-deps.sh checks it)", p)
 	}
 	return p
 }

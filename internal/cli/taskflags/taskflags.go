@@ -196,6 +196,9 @@ func parseVars(flag string, vals []string, getenv func(string) string) (map[stri
 		if key == "" {
 			return nil, cli.FlagErrorf("invalid %s %q: must be KEY=VAL or KEY", flag, kv)
 		}
+		if !spec.ValidEnvName(key) {
+			return nil, cli.FlagErrorf("invalid %s name %q: %s", flag, key, spec.EnvNameRule)
+		}
 		if !hasVal {
 			if getenv != nil {
 				val = getenv(key)

@@ -159,6 +159,10 @@ func TestResolveErrors(t *testing.T) {
 	}{
 		{"env from an unset variable", []string{"--env", "NOT_SET"}, "NOT_SET is not set"},
 		{"secret without key", []string{"--secret", "=x"}, "must be KEY=VAL or KEY"},
+		// the rule of YAML envs: names (spec.ValidEnvName), checked for inline commands too
+		{"env name with a dash", []string{"--env", "MY-VAR=1", "echo", "hi"}, `invalid --env name "MY-VAR"`},
+		{"env name starting with a digit", []string{"--env", "1X=1"}, "must start with a letter or _"},
+		{"secret name with a space", []string{"--secret", "A B=1"}, `invalid --secret name "A B"`},
 		{"infra with cloud", []string{"--infra", "aws", "--cloud", "gcp"}, "--infra"},
 		{"ports none with others", []string{"--ports", "none", "--ports", "80"}, "none"},
 		{"num-nodes zero", []string{"--num-nodes", "0"}, "at least 1"},

@@ -4,6 +4,9 @@ package cancel
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
@@ -32,8 +35,8 @@ func NewCmdCancel(f *cli.Factory, runF func(*CancelOptions) error) *cobra.Comman
 		Use:   "cancel [flags] CLUSTER [JOB_ID]...",
 		Short: "Cancel jobs on a cluster",
 		Long: "Cancel jobs on CLUSTER (a name or glob pattern). Without JOB_ID, -a or -u, the latest running\n" +
-			"job is cancelled. Job IDs are shown by `stix queue CLUSTER`.",
-		Example: "  stix cancel dev 1 2 3\n  stix cancel dev -a\n  stix cancel 'dev-*'",
+			"job is cancelled. Job IDs are shown by `stix queue CLUSTER`. Asks for confirmation unless -y.",
+		Example: "  stix cancel dev 1 2 3\n  stix cancel dev -a -y\n  stix cancel 'dev-*'",
 		Args:    cli.MinArgs(1, "CLUSTER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Cluster = args[0]
@@ -57,6 +60,14 @@ func NewCmdCancel(f *cli.Factory, runF func(*CancelOptions) error) *cobra.Comman
 }
 
 func cancelRun(opts *CancelOptions) error {
+	if len(opts.JobIDs) == 0 && !opts.All && !opts.AllUsers {
+		fmt.Fprintln(opts.IO.ErrOut, opts.IO.Paint(cli.Yellow, "No job IDs or --all/--all-users provided; cancelling the latest running job."))
+	}
+	if !opts.Yes {
+		if err := confirm(opts); err != nil {
+			return err
+		}
+	}
 	client, err := opts.Client()
 	if err != nil {
 		return err
@@ -98,4 +109,33 @@ func cancelRun(opts *CancelOptions) error {
 		return cli.SilentExit(cli.ExitFailure)
 	}
 	return nil
+}
+
+// confirm asks before cancelling, in SkyPilot's words: "Cancelling <which jobs> on cluster(s): <CLUSTER>. Proceed?".
+func confirm(opts *CancelOptions) error {
+	var what string
+	switch {
+	case len(opts.JobIDs) == 0 && !opts.All && !opts.AllUsers:
+		what = "the latest running job"
+	case opts.AllUsers:
+		what = "all users' jobs"
+	default:
+		var parts []string
+		if opts.All {
+			parts = append(parts, "all your jobs")
+		}
+		if len(opts.JobIDs) > 0 {
+			ids := make([]string, len(opts.JobIDs))
+			for i, id := range opts.JobIDs {
+				ids[i] = strconv.Itoa(id)
+			}
+			noun := "job"
+			if len(ids) > 1 {
+				noun = "jobs"
+			}
+			parts = append(parts, noun+" "+strings.Join(ids, " "))
+		}
+		what = strings.Join(parts, " and ")
+	}
+	return cli.ConfirmOrAbort(opts.IO, fmt.Sprintf("Cancelling %s on cluster(s): %s. Proceed?", what, opts.Cluster))
 }

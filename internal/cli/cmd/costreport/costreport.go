@@ -94,7 +94,7 @@ func costReportRun(opts *CostReportOptions) error {
 		total := 0.0
 		for _, e := range entries {
 			total += e.TotalCost
-			t.AddRow(e.Name, cli.RelativeTime(now, e.LaunchedAt), cli.FormatDuration(e.Duration), e.Resources,
+			t.AddRow(e.Name, cli.RelativeTime(now, e.LaunchedAt), cli.FormatDuration(time.Duration(e.Duration)), e.Resources,
 				e.Status, fmt.Sprintf("$ %.2f", e.HourlyPrice), fmt.Sprintf("$ %.2f", e.TotalCost))
 		}
 		if err := t.Render(); err != nil {

@@ -16,9 +16,10 @@ type DashboardOptions struct {
 func NewCmdDashboard(f *cli.Factory, runF func(*DashboardOptions) error) *cobra.Command {
 	opts := &DashboardOptions{IO: f.IOStreams}
 	return &cobra.Command{
-		Use:   "dashboard",
-		Short: "Open the stix dashboard in a browser",
-		Args:  cli.NoArgs,
+		Use:     "dashboard",
+		Aliases: []string{"ui"}, // SkyPilot's hidden `sky ui`
+		Short:   "Open the stix dashboard in a browser",
+		Args:    cli.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(opts)

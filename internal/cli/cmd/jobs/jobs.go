@@ -7,8 +7,10 @@ import (
 
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/cancel"
+	"github.com/stix-run/stix/internal/cli/cmd/jobs/dashboard"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/launch"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/logs"
+	"github.com/stix-run/stix/internal/cli/cmd/jobs/pool"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/queue"
 )
 
@@ -19,5 +21,7 @@ func NewCmdJobs(f *cli.Factory) *cobra.Command {
 		queue.NewCmdQueue(f, nil),
 		cancel.NewCmdCancel(f, nil),
 		logs.NewCmdLogs(f, nil),
+		dashboard.NewCmdDashboard(f, nil),
+		pool.NewCmdPool(f),
 	)
 }

@@ -128,7 +128,7 @@ func launchRun(opts *LaunchOptions) error {
 		NoSetup: opts.NoSetup, RetryUntilUp: opts.RetryUntilUp, Command: "stix launch " + opts.Task.Entrypoint.String(),
 		Progress: progress.Update,
 	})
-	progress.Stop()
+	progress.End(err)
 	if err != nil {
 		return err
 	}
@@ -162,12 +162,5 @@ func confirmLaunch(opts *LaunchOptions, client cli.Client) error {
 	if name == "" {
 		name = "(new)"
 	}
-	ok, err := cli.Confirm(opts.IO, fmt.Sprintf("%s '%s'. Proceed?", verb, name), true)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return cli.SilentExit(cli.ExitFailure)
-	}
-	return nil
+	return cli.ConfirmOrAbort(opts.IO, fmt.Sprintf("%s '%s'. Proceed?", verb, name))
 }

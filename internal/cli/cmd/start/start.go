@@ -76,7 +76,9 @@ func startRun(opts *StartOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All, cli.ClusterAction{
 		Verb: "Restarting", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
-			if err := client.Start(ctx, name, progress.Update); err != nil {
+			err := client.Start(ctx, name, progress.Update)
+			progress.End(err)
+			if err != nil {
 				return "", err
 			}
 			if opts.IdleMinutesToAutostop != nil || opts.Down {

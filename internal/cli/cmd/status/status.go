@@ -4,9 +4,11 @@ package status
 import (
 	"context"
 	"fmt"
-	"github.com/stix-run/stix/api"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/stix-run/stix/api"
 
 	"github.com/spf13/cobra"
 
@@ -33,7 +35,9 @@ type StatusOptions struct {
 	ShowManagedJobs bool // --show-managed-jobs (default on): also list in-progress managed jobs
 	ShowServices    bool // --show-services (default on): also list services
 	ShowPools       bool // --show-pools (default on): also list pools
-	Output          cli.OutputFormat
+	// Kubernetes (--kubernetes, --k8s) shows every stix resource in the current Kubernetes context instead.
+	Kubernetes bool
+	Output     cli.OutputFormat
 }
 
 // NewCmdStatus builds `stix status`. runF, when not nil, replaces the real run (the test seam).
@@ -81,11 +85,20 @@ func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Comman
 	cli.AddNegatableBool(fs, &opts.ShowManagedJobs, "show-managed-jobs", true, "Also show in-progress managed jobs", "Do not show managed jobs")
 	cli.AddNegatableBool(fs, &opts.ShowServices, "show-services", true, "Also show services", "Do not show services")
 	cli.AddNegatableBool(fs, &opts.ShowPools, "show-pools", true, "Also show pools", "Do not show pools")
+	fs.BoolVar(&opts.Kubernetes, "kubernetes", false, "Show all stix resources in the current Kubernetes context, of every user")
+	fs.BoolVar(&opts.Kubernetes, "k8s", false, "Same as --kubernetes")
+	_ = fs.MarkHidden("k8s")
 	cli.AddOutputFlag(cmd, &opts.Output)
 	return cmd
 }
 
 func statusRun(opts *StatusOptions) error {
+	switch {
+	case opts.Kubernetes:
+		return cli.NotImplemented("status --kubernetes")
+	case opts.Endpoints || opts.Endpoint != nil:
+		return cli.NotImplemented("status --endpoints")
+	}
 	client, err := opts.Client()
 	if err != nil {
 		return err
@@ -119,11 +132,26 @@ func statusRun(opts *StatusOptions) error {
 			fmt.Fprintln(opts.IO.Out, "No existing clusters.")
 			return nil
 		}
-		t := cli.NewTable(opts.IO, "NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED")
+		// SkyPilot's columns: USER with -u; -v adds the head node's IP and the last command.
+		header := []string{"NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED"}
+		if opts.AllUsers {
+			header = slices.Insert(header, 1, "USER")
+		}
+		if opts.Verbose {
+			header = append(header, "HEAD_IP", "COMMAND")
+		}
+		t := cli.NewTable(opts.IO, header...)
 		for _, c := range clusters {
-			t.AddCells(cli.Cell{Text: c.Name}, cli.Cell{Text: c.Infra}, cli.Cell{Text: c.Resources},
-				cli.Styled(string(c.Status), cli.StateStyle(string(c.Status))), cli.Cell{Text: autostopText(c)},
-				cli.Cell{Text: cli.RelativeTime(opts.Now(), c.LaunchedAt)})
+			cells := []cli.Cell{{Text: c.Name}, {Text: c.Infra}, {Text: c.Resources},
+				cli.Styled(string(c.Status), cli.StateStyle(string(c.Status))), {Text: autostopText(c)},
+				{Text: cli.RelativeTime(opts.Now(), c.LaunchedAt)}}
+			if opts.AllUsers {
+				cells = slices.Insert(cells, 1, cli.Cell{Text: orDash(c.User)})
+			}
+			if opts.Verbose {
+				cells = append(cells, cli.Cell{Text: orDash(c.HeadIP)}, cli.Cell{Text: orDash(c.LastUse)})
+			}
+			t.AddCells(cells...)
 		}
 		if err := t.Render(); err != nil {
 			return err
@@ -135,6 +163,13 @@ func statusRun(opts *StatusOptions) error {
 		}
 		return nil
 	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // autostopText is the AUTOSTOP column: "-" when off, "10m", or "10m (down)" for autodown.

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on this machine when it can, and names exactly what it cannot.
+# `make test` and .ci/run call it before any test runs; it exits 1 when something the tests need is missing.
+#   - openssh-server: the SSH transport's tests run real sshd hosts (internal/testutil/sshhost).
+#   - busybox-static: the Docker node image is built from the host's bash and a static busybox.
+#   - ../shared: the shared test data beside the repository (SkyPilot's YAML corpus, the catalog snapshot).
+#   - a running Docker Engine: without one the Docker tests are skipped, unless STIX_REQUIRE_DOCKER=1 (CI).
+# Paths and the user id can be overridden (TEST_DEPS_*) so that the script itself can be tested.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sshd=${TEST_DEPS_SSHD:-/usr/sbin/sshd}
+busybox=${TEST_DEPS_BUSYBOX:-/bin/busybox}
+shared=${TEST_DEPS_SHARED:-../shared}
+uid=${TEST_DEPS_UID:-$(id -u)}
+
+need=()
+[ -x "$sshd" ] || need+=(openssh-server)
+[ -x "$busybox" ] || need+=(busybox-static)
+missing=()
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$uid" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test-deps: installing ${need[*]}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+  else
+    for p in "${need[@]}"; do
+      missing+=("package $p: not installed and this is not root with apt-get; run: sudo apt-get install -y $p")
+    done
+  fi
+fi
+if [ ! -d "$shared/compat" ] || [ ! -d "$shared/catalogs" ]; then
+  missing+=("$shared: the shared test data (compat/ YAML corpus, catalogs/ snapshot) is not beside the repository; put it, or a symlink to it, at $shared")
+fi
+if ! { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then
+  if [ "${STIX_REQUIRE_DOCKER:-}" = 1 ]; then
+    missing+=("Docker Engine: none is running (STIX_REQUIRE_DOCKER=1 requires one); start dockerd")
+  else
+    echo "test-deps: note: no running Docker Engine; the Docker tests will be skipped (CI requires them)" >&2
+  fi
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-deps: the tests cannot run here until these are fixed:" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi
