@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/stix-run/stix/internal/atomicfile"
+	"github.com/stix-run/stix/internal/lazyregexp"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -53,7 +53,7 @@ const stoppedExt = ".stopped"
 
 // procIDPattern is the alphabet of process IDs; validProcID adds the length limit (a {0,127} repeat would compile
 // to 127 copies of its class at every stix command's start).
-var procIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var procIDPattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func validProcID(id string) bool { return len(id) <= 128 && procIDPattern.MatchString(id) }
 

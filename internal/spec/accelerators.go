@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // AcceleratorsKind says how the options of an Accelerators relate.
@@ -111,7 +113,7 @@ func ParseAccelerators(s string) (*Accelerators, error) {
 }
 
 // gpuMemoryRe matches a GPU memory size in an accelerator string: "80GB", "24gb+".
-var gpuMemoryRe = lazyRegexp(`^[0-9]+[GgMmTt][Bb]\+?$`)
+var gpuMemoryRe = lazyregexp.New(`^[0-9]+[GgMmTt][Bb]\+?$`)
 
 // ParseAccelerator parses one accelerator string; see ParseAccelerators.
 func ParseAccelerator(s string) (Accelerator, error) {
@@ -122,17 +124,17 @@ func ParseAccelerator(s string) (Accelerator, error) {
 	switch {
 	case len(parts) == 3:
 		a.Manufacturer, count = parts[0], parts[2]
-		if !gpuMemoryRe().MatchString(parts[1]) {
+		if !gpuMemoryRe.MatchString(parts[1]) {
 			return Accelerator{}, fmt.Errorf("invalid accelerator %q: expected <name>, <name>:<count> or <manufacturer>:<memory>:<count> (e.g. nvidia:80GB:8)", s)
 		}
 		a.Memory = gpuMemory(parts[1])
-	case len(parts) == 2 && gpuMemoryRe().MatchString(parts[0]):
+	case len(parts) == 2 && gpuMemoryRe.MatchString(parts[0]):
 		a.Memory, count = gpuMemory(parts[0]), parts[1]
-	case len(parts) == 2 && gpuMemoryRe().MatchString(parts[1]):
+	case len(parts) == 2 && gpuMemoryRe.MatchString(parts[1]):
 		a.Manufacturer, a.Memory = parts[0], gpuMemory(parts[1])
 	case len(parts) == 2:
 		a.Name, count = parts[0], parts[1]
-	case len(parts) == 1 && gpuMemoryRe().MatchString(parts[0]):
+	case len(parts) == 1 && gpuMemoryRe.MatchString(parts[0]):
 		a.Memory = gpuMemory(parts[0])
 	case len(parts) == 1:
 		a.Name = parts[0]

@@ -36,7 +36,7 @@ func (d *decoder) task(root *value, opts LoadOptions) *Task {
 		switch f.key {
 		case "name":
 			if s, ok := v.str(); ok {
-				if !validTaskName().MatchString(s) {
+				if !validTaskName.MatchString(s) {
 					d.valueErr(v, path, &hintError{
 						msg:  fmt.Sprintf("invalid task name %q", s),
 						hint: "use letters, digits and single . _ or - between them, starting and ending with a letter or digit",

@@ -52,7 +52,7 @@ func (t *Task) ApplyOverrides(o Overrides) error {
 		switch {
 		case isNone(name):
 			onTask(func(t *Task) { t.Name = "" })
-		case !validTaskName().MatchString(name):
+		case !validTaskName.MatchString(name):
 			fail("--name", &hintError{msg: fmt.Sprintf("invalid task name %q", name), hint: "use letters, digits and single . _ or - between them"})
 		default:
 			onTask(func(t *Task) { t.Name = name })

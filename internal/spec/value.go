@@ -2,10 +2,10 @@ package spec
 
 import (
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
+
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // value is one YAML value with its position, after alias and merge-key resolution and with plain scalars typed by
@@ -244,15 +244,10 @@ func isIdent(s string) bool {
 // YAML 1.1 scalar resolution, as PyYAML's SafeLoader does it (the patterns of its implicit resolvers). Compiled on
 // first use: every stix command pays for package-level work, most never read a task.
 var (
-	yaml11Bool  = lazyRegexp(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
-	yaml11Int   = lazyRegexp(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
-	yaml11Float = lazyRegexp(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
+	yaml11Bool  = lazyregexp.New(`^(?:yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$`)
+	yaml11Int   = lazyregexp.New(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	yaml11Float = lazyregexp.New(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9_]+(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
 )
-
-// lazyRegexp compiles pattern on first use.
-func lazyRegexp(pattern string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
-}
 
 // resolvePlain types a plain (unquoted, untagged) scalar.
 func resolvePlain(text string) *value {
@@ -260,16 +255,16 @@ func resolvePlain(text string) *value {
 	case "", "~", "null", "Null", "NULL":
 		return &value{kind: kindNull, s: text}
 	}
-	if yaml11Bool().MatchString(text) {
+	if yaml11Bool.MatchString(text) {
 		c := text[0]
 		return &value{kind: kindBool, b: c == 'y' || c == 'Y' || c == 't' || c == 'T' || text == "on" || text == "On" || text == "ON", s: text}
 	}
-	if yaml11Int().MatchString(text) {
+	if yaml11Int.MatchString(text) {
 		if v := parseYAML11Int(text); v != nil {
 			return v
 		}
 	}
-	if yaml11Float().MatchString(text) {
+	if yaml11Float.MatchString(text) {
 		return &value{kind: kindFloat, f: parseYAML11Float(text), s: text}
 	}
 	return &value{kind: kindString, s: text}

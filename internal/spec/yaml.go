@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // maxExpandedNodes bounds the size of a document after alias expansion, so that a "billion laughs" file is an
@@ -59,8 +61,8 @@ func parseDocuments(file string, data []byte) (docs []document, errs ErrorList) 
 }
 
 var (
-	yamlLineRe   = lazyRegexp(`^yaml: line (\d+): (.*)$`)
-	yamlAnchorRe = lazyRegexp(`^yaml: unknown anchor '(.*)' referenced$`)
+	yamlLineRe   = lazyregexp.New(`^yaml: line (\d+): (.*)$`)
+	yamlAnchorRe = lazyregexp.New(`^yaml: unknown anchor '(.*)' referenced$`)
 )
 
 // scannerProblems are the yaml.v3 messages raised by its scanner, which numbers lines from 1; its parser's
@@ -80,7 +82,7 @@ var scannerProblems = []string{
 func syntaxError(file string, data []byte, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 1
-	if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
+	if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 		scanner := false
@@ -90,7 +92,7 @@ func syntaxError(file string, data []byte, err error) *Error {
 		if !scanner {
 			line++
 		}
-	} else if m := yamlAnchorRe().FindStringSubmatch(err.Error()); m != nil {
+	} else if m := yamlAnchorRe.FindStringSubmatch(err.Error()); m != nil {
 		if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
 			line = bytes.Count(data[:i], []byte("\n")) + 1
 			col := i - bytes.LastIndexByte(data[:i], '\n')

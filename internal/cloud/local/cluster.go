@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/stix-run/stix/internal/atomicfile"
+	"github.com/stix-run/stix/internal/lazyregexp"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -47,7 +47,7 @@ type handle struct {
 
 // namePattern is the alphabet of cluster names; the length limit (128) is checked apart, because a {0,127} repeat
 // would compile to 127 copies of its class at every stix command's start.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var namePattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // clusterDir finds a cluster's directory: the handle's, else Root/<name>.
 func (p *Provider) clusterDir(ref cloud.ClusterRef) (string, error) {
