@@ -180,3 +180,24 @@ func referenceFailures(t *testing.T, sch *jsonschema.Schema, root *value) []stri
 	sort.Strings(out)
 	return out
 }
+
+// TestCompileSchemaRefusesWhatItCannotCheck: a schema edit that uses a keyword the validator does not implement
+// fails loudly (every test that loads a task) instead of being ignored.
+func TestCompileSchemaRefusesWhatItCannotCheck(t *testing.T) {
+	t.Parallel()
+	for schema, want := range map[string]string{
+		`{"type": "object", "properties": {"a": {"oneOf": []}}}`: "#/properties/a/oneOf: keyword not supported",
+		`{"$ref": "#/$defs/missing"}`:                            `"#/$defs/missing" points at nothing`,
+		`{"$ref": "https://example.com/s.json"}`:                 "only references within the document",
+		`{"required": ["a", 1]}`:                                 "#/required: must be an array of strings",
+		`{"minItems": -1}`:                                       "#/minItems: must be a non-negative integer",
+		`{"patternProperties": {"(": {}}}`:                       "#/patternProperties",
+	} {
+		if _, err := compileSchema([]byte(schema)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("compileSchema(%s) = %v, want an error containing %q", schema, err, want)
+		}
+	}
+	if _, err := compileSchema([]byte(`{"$schema": "x", "title": "t", "type": ["string", "null"], "minimum": 0.5}`)); err != nil {
+		t.Errorf("annotations and supported keywords: %v", err)
+	}
+}

@@ -101,19 +101,10 @@ func (c *schemaCompiler) keyword(n *schemaNode, k string, raw any, ptr string) e
 	var err error
 	switch k {
 	case "type":
-		switch t := raw.(type) {
-		case string:
+		if t, ok := raw.(string); ok {
 			n.types = []string{t}
-		case []any:
-			for _, e := range t {
-				s, ok := e.(string)
-				if !ok {
-					return fmt.Errorf("%s: types must be strings", pointerName(ptr))
-				}
-				n.types = append(n.types, s)
-			}
-		default:
-			return fmt.Errorf("%s: must be a string or an array", pointerName(ptr))
+		} else {
+			n.types, err = stringList(raw, ptr)
 		}
 	case "$ref":
 		ref, _ := raw.(string)
@@ -160,14 +151,7 @@ func (c *schemaCompiler) keyword(n *schemaNode, k string, raw any, ptr string) e
 			n.additional, err = c.compile(raw, ptr)
 		}
 	case "required":
-		list, _ := raw.([]any)
-		for _, e := range list {
-			s, ok := e.(string)
-			if !ok {
-				return fmt.Errorf("%s: must be an array of strings", pointerName(ptr))
-			}
-			n.required = append(n.required, s)
-		}
+		n.required, err = stringList(raw, ptr)
 	case "minProperties":
 		n.minProperties, err = schemaInt(raw, ptr)
 	case "maxProperties":
@@ -190,6 +174,23 @@ func (c *schemaCompiler) keyword(n *schemaNode, k string, raw any, ptr string) e
 		}
 	}
 	return err
+}
+
+func stringList(raw any, ptr string) ([]string, error) {
+	list, ok := raw.([]any)
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		s, isString := e.(string)
+		if !isString {
+			ok = false
+			break
+		}
+		out = append(out, s)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: must be an array of strings", pointerName(ptr))
+	}
+	return out, nil
 }
 
 func schemaInt(raw any, ptr string) (*int, error) {
