@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"github.com/stix-run/stix/internal/atomicfile"
+	"github.com/stix-run/stix/internal/lazyregexp"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -51,7 +51,11 @@ type procRecord struct {
 // stoppedExt marks a process that KillAll stopped (DIR/procs/ID.stopped).
 const stoppedExt = ".stopped"
 
-var procIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// procIDPattern is the alphabet of process IDs; validProcID adds the length limit (a {0,127} repeat would compile
+// to 127 copies of its class at every stix command's start).
+var procIDPattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func validProcID(id string) bool { return len(id) <= 128 && procIDPattern.MatchString(id) }
 
 func newProcManager(ctx context.Context, dir, home string, log *slog.Logger) (*procManager, error) {
 	m := &procManager{dir: dir, home: home, pdir: filepath.Join(dir, "procs"), log: log, ctx: ctx, procs: map[string]*procEntry{}}
@@ -76,7 +80,7 @@ func (m *procManager) reload() error {
 		if err == nil {
 			err = json.Unmarshal(b, &rec)
 		}
-		if err != nil || !procIDPattern.MatchString(rec.ID) {
+		if err != nil || !validProcID(rec.ID) {
 			m.log.Warn("ignoring unreadable process record", "file", f, "err", err)
 			continue
 		}
@@ -137,7 +141,7 @@ func (m *procManager) adopt(e *procEntry) {
 // StartProc starts a process, or returns the existing one with the same id (so a retried request does not
 // start a job twice).
 func (m *procManager) StartProc(_ context.Context, spec ProcSpec) (ProcStatus, error) {
-	if !procIDPattern.MatchString(spec.ID) {
+	if !validProcID(spec.ID) {
 		return ProcStatus{}, fmt.Errorf("%w: process id %q: use letters, digits, '.', '_' and '-'", ErrInvalid, spec.ID)
 	}
 	m.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/stix-run/stix/internal/cloud"
 )
@@ -48,8 +49,9 @@ var gcpHostLimits = map[string]map[float64][2]float64{
 
 var gcpN1Host = prefixes("n1-standard", "n1-highmem", "n1-highcpu")
 
-// gcpImplied maps each dedicated VM type to the accelerator it comes with (a2-highgpu-1g: A100:1).
-var gcpImplied = func() map[string]struct {
+// gcpImplied maps each dedicated VM type to the accelerator it comes with (a2-highgpu-1g: A100:1). Built on first
+// use, not at every command's start.
+var gcpImplied = sync.OnceValue(func() map[string]struct {
 	acc string
 	n   float64
 } {
@@ -68,11 +70,11 @@ var gcpImplied = func() map[string]struct {
 		}
 	}
 	return m
-}()
+})
 
 // gcpImpliedAccelerator returns the accelerator a dedicated GCP VM type comes with.
 func gcpImpliedAccelerator(instanceType string) (string, float64, bool) {
-	v, ok := gcpImplied[instanceType]
+	v, ok := gcpImplied()[instanceType]
 	return v.acc, v.n, ok
 }
 

@@ -1,10 +1,10 @@
 package catalog
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // traits is what SkyPilot's per-cloud catalog and cloud modules know beyond the CSV: the default instance shape
@@ -101,8 +101,8 @@ func prefixes(ps ...string) func(string) bool {
 }
 
 var (
-	azureDashed = regexp.MustCompile(`^([A-Za-z]+)([0-9]+)-([0-9]+)(.*)$`)
-	azurePlain  = regexp.MustCompile(`^([A-Za-z]+)([0-9]+)(.*)$`)
+	azureDashed = lazyregexp.New(`^([A-Za-z]+)([0-9]+)-([0-9]+)(.*)$`)
+	azurePlain  = lazyregexp.New(`^([A-Za-z]+)([0-9]+)(.*)$`)
 )
 
 // azureDefaultFamily reports whether an Azure instance type is in SkyPilot's default families Ds_v5, Es_v5 and

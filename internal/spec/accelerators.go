@@ -3,8 +3,9 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // AcceleratorsKind says how the options of an Accelerators relate.
@@ -112,7 +113,7 @@ func ParseAccelerators(s string) (*Accelerators, error) {
 }
 
 // gpuMemoryRe matches a GPU memory size in an accelerator string: "80GB", "24gb+".
-var gpuMemoryRe = regexp.MustCompile(`^[0-9]+[GgMmTt][Bb]\+?$`)
+var gpuMemoryRe = lazyregexp.New(`^[0-9]+[GgMmTt][Bb]\+?$`)
 
 // ParseAccelerator parses one accelerator string; see ParseAccelerators.
 func ParseAccelerator(s string) (Accelerator, error) {

@@ -2,9 +2,10 @@ package spec
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // decoder turns one schema-checked task document into a Task. The schema has already reported wrong types and
@@ -52,7 +53,7 @@ func (d *decoder) note(kind NoticeKind, line, col int, path, msg string) {
 
 // envRefRe finds ${VAR} and $VAR references as SkyPilot does. Its quirks are kept on purpose: the braces are each
 // optional, so "${VAR" and "$VAR}" are references too.
-var envRefRe = regexp.MustCompile(`\$\{?([a-zA-Z_][a-zA-Z0-9_]*)\}?`)
+var envRefRe = lazyregexp.New(`\$\{?([a-zA-Z_][a-zA-Z0-9_]*)\}?`)
 
 // substitute replaces env references in every string (keys included) of v, as SkyPilot does for file_mounts,
 // workdir, service and volumes. References to names that have no value are left as written. v is not changed:
@@ -116,7 +117,7 @@ func (d *decoder) pendingRef(s string) bool {
 }
 
 // validTaskName follows SkyPilot: letters, digits and single or double . _ - between them.
-var validTaskName = regexp.MustCompile(`^[a-zA-Z0-9]+(?:[._-]{1,2}[a-zA-Z0-9]+)*$`)
+var validTaskName = lazyregexp.New(`^[a-zA-Z0-9]+(?:[._-]{1,2}[a-zA-Z0-9]+)*$`)
 
 // envValue stringifies an env or secret value as SkyPilot does (Python's str() of what PyYAML loaded).
 func envValue(v *value) (string, bool) {

@@ -275,8 +275,10 @@ func TestSchemaCandidateKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	top := sortedKeys(cs.lookup(taskSchemaURL + "#/$defs/resources").(map[string]any)["properties"])
-	cand := sortedKeys(cs.lookup(taskSchemaURL + "#/$defs/candidate").(map[string]any)["properties"])
+	res, _ := resolvePointer(cs.doc, "/$defs/resources")
+	top := sortedKeys(res.(map[string]any)["properties"])
+	c, _ := resolvePointer(cs.doc, "/$defs/candidate")
+	cand := sortedKeys(c.(map[string]any)["properties"])
 	var want []string
 	for _, k := range top {
 		if k != "any_of" && k != "ordered" && k != "candidates" {

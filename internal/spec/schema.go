@@ -1,85 +1,47 @@
 package spec
 
 import (
-	"bytes"
 	_ "embed"
-	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 )
 
 //go:embed schema/task.json
 var taskSchemaJSON []byte
 
-const taskSchemaURL = "https://stix.run/schema/task.json"
-
 // taskSchema is compiled on first use, not at package init: `stix --help` must not pay for it.
-var taskSchema = sync.OnceValues(func() (*compiledSchema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(taskSchemaJSON))
+var taskSchema = sync.OnceValues(func() (*schemaNode, error) {
+	s, err := compileSchema(taskSchemaJSON)
 	if err != nil {
 		return nil, fmt.Errorf("task schema: %w", err)
 	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource(taskSchemaURL, doc); err != nil {
-		return nil, fmt.Errorf("task schema: %w", err)
-	}
-	sch, err := c.Compile(taskSchemaURL)
-	if err != nil {
-		return nil, fmt.Errorf("task schema: %w", err)
-	}
-	return &compiledSchema{schema: sch, doc: doc}, nil
+	return s, nil
 })
-
-// compiledSchema is the compiled task schema and its JSON document, which error messages consult for the keys a
-// mapping allows.
-type compiledSchema struct {
-	schema *jsonschema.Schema
-	doc    any
-}
 
 // validateSchema checks one task document against the task schema and returns positioned errors.
 func validateSchema(file string, root *value) ErrorList {
-	cs, err := taskSchema()
+	s, err := taskSchema()
 	if err != nil { // the embedded schema is broken: a bug, reported rather than hidden
 		return ErrorList{{Pos: Pos{File: file, Line: root.line, Col: root.col}, Message: err.Error()}}
 	}
-	verr := cs.schema.Validate(root.toAny())
-	if verr == nil {
-		return nil
-	}
-	var ve *jsonschema.ValidationError
-	if !errors.As(verr, &ve) {
-		return ErrorList{{Pos: Pos{File: file, Line: root.line, Col: root.col}, Message: verr.Error()}}
-	}
-	m := schemaMapper{file: file, root: root, cs: cs}
-	m.collect(ve)
+	m := schemaMapper{file: file, root: root}
+	m.validate(s, root, nil)
 	return m.errs
 }
 
+// schemaMapper collects the schema errors of one document as user-facing errors with positions.
 type schemaMapper struct {
 	file string
 	root *value
-	cs   *compiledSchema
 	errs ErrorList
-}
-
-// collect walks the validator's error tree down to its leaves. The schema uses type lists rather than anyOf, so
-// every leaf is an error worth showing.
-func (m *schemaMapper) collect(ve *jsonschema.ValidationError) {
-	if len(ve.Causes) == 0 {
-		m.leaf(ve)
-		return
-	}
-	for _, c := range ve.Causes {
-		m.collect(c)
-	}
+	// failed records each failure's instance location and keyword, for the test that compares this validator
+	// with a reference implementation.
+	failed []schemaFailure
 }
 
 func (m *schemaMapper) add(v *value, f *field, path, msg, hint string) {
@@ -93,43 +55,21 @@ func (m *schemaMapper) add(v *value, f *field, path, msg, hint string) {
 	m.errs = append(m.errs, &Error{Pos: pos, Path: path, Message: msg, Hint: hint})
 }
 
-// leaf turns one validator error into a user-facing one.
-func (m *schemaMapper) leaf(ve *jsonschema.ValidationError) {
-	v, f := m.root.at(ve.InstanceLocation)
-	path := instancePath(m.root, ve.InstanceLocation)
-	switch k := ve.ErrorKind.(type) {
-	case *kind.AdditionalProperties:
-		m.unknownKeys(ve, v, path, k.Properties)
-	case *kind.Type:
-		m.add(v, nil, path, fmt.Sprintf("expected %s, found %s", typeNames(k.Want), v.describe()), "")
-	case *kind.Required:
-		m.add(v, f, path, fmt.Sprintf("missing required key %s", quotedList(k.Missing, "and")), "")
-	case *kind.Minimum:
-		m.add(v, nil, path, fmt.Sprintf("must be at least %s, found %s", ratString(k.Want), ratString(k.Got)), "")
-	case *kind.Maximum:
-		m.add(v, nil, path, fmt.Sprintf("must be at most %s, found %s", ratString(k.Want), ratString(k.Got)), "")
-	case *kind.ExclusiveMinimum:
-		m.add(v, nil, path, fmt.Sprintf("must be greater than %s, found %s", ratString(k.Want), ratString(k.Got)), "")
-	case *kind.MaxProperties:
-		m.add(v, nil, path, fmt.Sprintf("must have at most %d %s, found %d", k.Want, plural(k.Want, "entry", "entries"), k.Got), "")
-	case *kind.MinProperties:
-		m.add(v, nil, path, fmt.Sprintf("must have at least %d %s, found none", k.Want, plural(k.Want, "entry", "entries")), "")
-	case *kind.MinItems:
-		m.add(v, nil, path, fmt.Sprintf("must have at least %d %s, found %d", k.Want, plural(k.Want, "item", "items"), k.Got), "")
-	case *kind.UniqueItems:
-		m.add(v, nil, path, fmt.Sprintf("items %d and %d are the same", k.Duplicates[0], k.Duplicates[1]), "")
-	default: // a keyword the schema does not use today
-		m.add(v, nil, path, fmt.Sprintf("fails the schema's %s rule", strings.Join(ve.ErrorKind.KeywordPath(), "/")), "")
-	}
+// fail reports one failed keyword at the instance location loc.
+func (m *schemaMapper) fail(loc []string, keyword, msg string) {
+	m.failed = append(m.failed, schemaFailure{loc: slices.Clone(loc), keyword: keyword})
+	v, _ := m.root.at(loc)
+	m.add(v, nil, instancePath(m.root, loc), msg, "")
 }
 
 // unknownKeys reports each key a mapping does not allow, with the closest allowed key as a hint. Env and secret
 // names, which a mapping allows by pattern, get a message about the name instead.
-func (m *schemaMapper) unknownKeys(ve *jsonschema.ValidationError, v *value, path string, keys []string) {
-	obj, _ := m.cs.lookup(ve.SchemaURL).(map[string]any)
-	allowed := sortedKeys(obj["properties"])
-	patterns := sortedKeys(obj["patternProperties"])
-	sort.Slice(keys, func(i, j int) bool { return fieldIndex(v, keys[i]) < fieldIndex(v, keys[j]) })
+func (m *schemaMapper) unknownKeys(s *schemaNode, loc []string, keys []string) {
+	m.failed = append(m.failed, schemaFailure{loc: slices.Clone(loc), keyword: "additionalProperties", keys: keys})
+	v, _ := m.root.at(loc)
+	path := instancePath(m.root, loc)
+	allowed := sortedKeys(s.doc["properties"])
+	patterns := sortedKeys(s.doc["patternProperties"])
 	for _, key := range keys {
 		f := v.field(key)
 		kpath := joinPath(path, key)
@@ -142,33 +82,6 @@ func (m *schemaMapper) unknownKeys(ve *jsonschema.ValidationError, v *value, pat
 			m.add(v, f, kpath, fmt.Sprintf("unknown key %q", key), didYouMean(key, publicKeys(allowed)))
 		}
 	}
-}
-
-// lookup resolves a schema location (URL#/json/pointer) in the schema document.
-func (cs *compiledSchema) lookup(url string) any {
-	_, ptr, _ := strings.Cut(url, "#")
-	cur := cs.doc
-	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
-		if tok == "" {
-			continue
-		}
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = obj[tok]
-	}
-	return cur
-}
-
-func fieldIndex(v *value, key string) int {
-	for i, f := range v.fields {
-		if f.key == key {
-			return i
-		}
-	}
-	return len(v.fields)
 }
 
 func sortedKeys(m any) []string {

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // maxExpandedNodes bounds the size of a document after alias expansion, so that a "billion laughs" file is an
@@ -60,8 +61,8 @@ func parseDocuments(file string, data []byte) (docs []document, errs ErrorList) 
 }
 
 var (
-	yamlLineRe   = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-	yamlAnchorRe = regexp.MustCompile(`^yaml: unknown anchor '(.*)' referenced$`)
+	yamlLineRe   = lazyregexp.New(`^yaml: line (\d+): (.*)$`)
+	yamlAnchorRe = lazyregexp.New(`^yaml: unknown anchor '(.*)' referenced$`)
 )
 
 // scannerProblems are the yaml.v3 messages raised by its scanner, which numbers lines from 1; its parser's

@@ -1,9 +1,10 @@
 package fingerprint
 
 import (
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // canonical lists SkyPilot's canonical GPU names, most specific first so that "L40S" wins over "L40" and "L4".
@@ -19,7 +20,7 @@ var canonical = []string{
 	"V100-32GB", "V100", "P100", "P40", "P4000", "P4", "T4g", "T4", "K80", "M60",
 }
 
-var wordSep = regexp.MustCompile(`[\s_/-]+`)
+var wordSep = lazyregexp.New(`[\s_/-]+`)
 
 // Normalize maps an nvidia-smi device name to SkyPilot's canonical accelerator name:
 // "NVIDIA H100 80GB HBM3" → "H100", "NVIDIA A100-SXM4-80GB" → "A100-80GB", "Tesla T4" → "T4". A name that

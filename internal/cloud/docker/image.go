@@ -21,9 +21,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
+	"github.com/stix-run/stix/internal/dockerapi"
 )
 
 // NodeImageRepo is the repository of the node image; its tag is stix's version.
@@ -79,9 +77,9 @@ func (e *MissingImageError) Error() string {
 }
 
 // RequireImage returns a *MissingImageError when the engine has no image ref.
-func RequireImage(ctx context.Context, cli *client.Client, ref string) error {
+func RequireImage(ctx context.Context, cli *dockerapi.Client, ref string) error {
 	_, err := cli.ImageInspect(ctx, ref)
-	if errdefs.IsNotFound(err) {
+	if dockerapi.IsNotFound(err) {
 		return &MissingImageError{Ref: ref}
 	}
 	if err != nil {
@@ -93,7 +91,7 @@ func RequireImage(ctx context.Context, cli *client.Client, ref string) error {
 // EnsureNodeImage makes sure the engine has the node image ref, built from this machine's current inputs. It
 // imports it (`docker import` of a rootfs tar) when the engine lacks it or holds one built from other inputs;
 // otherwise it does nothing.
-func EnsureNodeImage(ctx context.Context, cli *client.Client, ref string) (NodeImage, error) {
+func EnsureNodeImage(ctx context.Context, cli *dockerapi.Client, ref string) (NodeImage, error) {
 	fsys, err := nodeRootfs()
 	if err != nil {
 		return NodeImage{}, fmt.Errorf("node image %s: %w", ref, err)
@@ -105,15 +103,14 @@ func EnsureNodeImage(ctx context.Context, cli *client.Client, ref string) (NodeI
 	case err == nil && insp.Comment == commentPrefix+hash:
 		img.ID = insp.ID
 		return img, nil
-	case err != nil && !errdefs.IsNotFound(err):
+	case err != nil && !dockerapi.IsNotFound(err):
 		return NodeImage{}, fmt.Errorf("node image %s: inspect: %w", ref, err)
 	}
 	var buf bytes.Buffer
 	if err := fsys.writeTar(&buf); err != nil {
 		return NodeImage{}, fmt.Errorf("node image %s: write rootfs: %w", ref, err)
 	}
-	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, ref,
-		image.ImportOptions{Message: commentPrefix + hash, Changes: changes})
+	rc, err := cli.ImageImport(ctx, &buf, ref, commentPrefix+hash, changes)
 	if err != nil {
 		return NodeImage{}, fmt.Errorf("node image %s: import: %w", ref, err)
 	}

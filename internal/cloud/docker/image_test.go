@@ -8,12 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
-
 	"github.com/stix-run/stix/internal/cloud/docker"
+	"github.com/stix-run/stix/internal/dockerapi"
 	"github.com/stix-run/stix/internal/testutil/dockertest"
 )
 
@@ -22,8 +18,8 @@ func TestEnsureNodeImage(t *testing.T) {
 	ctx := context.Background()
 	ref := docker.NodeImageTag("imagetest")
 	// Start from nothing so that the first call builds; remove the image afterwards.
-	cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: true})
-	t.Cleanup(func() { cli.ImageRemove(context.Background(), ref, image.RemoveOptions{Force: true}) })
+	cli.ImageRemove(ctx, ref, true)
+	t.Cleanup(func() { cli.ImageRemove(context.Background(), ref, true) })
 
 	start := time.Now()
 	first, err := docker.EnsureNodeImage(ctx, cli, ref)
@@ -62,34 +58,32 @@ func TestEnsureNodeImage(t *testing.T) {
 }
 
 // runOnce runs bash -c cmd in a new container of ref (docker run --rm) and returns its standard output.
-func runOnce(t *testing.T, cli *client.Client, ref, net, cmd string) string {
+func runOnce(t *testing.T, cli *dockerapi.Client, ref, net, cmd string) string {
 	t.Helper()
 	ctx := context.Background()
-	c, err := cli.ContainerCreate(ctx, &container.Config{Image: ref, Cmd: []string{"bash", "-c", cmd},
-		Labels: map[string]string{dockertest.Label: "1"}}, &container.HostConfig{NetworkMode: container.NetworkMode(net)}, nil, nil, "")
+	id, err := cli.ContainerCreate(ctx, "", dockerapi.ContainerConfig{Image: ref, Cmd: []string{"bash", "-c", cmd},
+		Labels: map[string]string{dockertest.Label: "1"}, HostConfig: dockerapi.HostConfig{NetworkMode: net}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cli.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}) })
-	waitC, errC := cli.ContainerWait(ctx, c.ID, container.WaitConditionNextExit)
-	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+	t.Cleanup(func() { cli.ContainerRemove(context.Background(), id, true, false) })
+	if err := cli.ContainerStart(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case w := <-waitC:
-		if w.StatusCode != 0 {
-			t.Errorf("exit status %d", w.StatusCode)
-		}
-	case err := <-errC:
+	code, err := cli.ContainerWait(ctx, id)
+	if err != nil {
 		t.Fatal(err)
 	}
-	logs, err := cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+	logs, err := cli.ContainerLogs(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logs.Close()
 	var stdout, stderr bytes.Buffer
-	if _, err := stdcopy.StdCopy(&stdout, &stderr, logs); err != nil {
+	if err := dockerapi.Demux(&stdout, &stderr, logs); err != nil {
 		t.Fatal(err)
 	}
 	if stderr.Len() > 0 {

@@ -14,11 +14,10 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/docker/docker/client"
-
 	"github.com/stix-run/stix/internal/agent/fingerprint"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/dockerapi"
 )
 
 // Name is the provider's name.
@@ -31,8 +30,8 @@ const Region = "docker"
 type Options struct {
 	// Home is STIX_HOME: its hash names this home's containers and networks apart from other homes'.
 	Home string
-	// Client connects to the engine; the environment's (DOCKER_HOST) with API version negotiation by default.
-	Client func() (*client.Client, error)
+	// Client connects to the engine; the environment's (DOCKER_HOST) by default.
+	Client func() (*dockerapi.Client, error)
 	// AgentBinary finds the stix-agent executable; nodeagent.Binary by default.
 	AgentBinary func() (string, error)
 	// Detect measures the engine's machine; fingerprint.Detect by default (the engine runs here).
@@ -47,7 +46,7 @@ type Provider struct {
 	ns   string // short hash of Home, in every name and label
 
 	once   sync.Once
-	cli    *client.Client
+	cli    *dockerapi.Client
 	cliErr error
 }
 
@@ -56,9 +55,7 @@ var _ cloud.Provider = (*Provider)(nil)
 // New returns the Docker provider.
 func New(opts Options) *Provider {
 	if opts.Client == nil {
-		opts.Client = func() (*client.Client, error) {
-			return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-		}
+		opts.Client = dockerapi.FromEnv
 	}
 	if opts.AgentBinary == nil {
 		opts.AgentBinary = nodeagent.Binary
@@ -85,7 +82,7 @@ func Namespace(home string) string {
 // Name returns "docker".
 func (p *Provider) Name() string { return Name }
 
-func (p *Provider) client() (*client.Client, error) {
+func (p *Provider) client() (*dockerapi.Client, error) {
 	p.once.Do(func() { p.cli, p.cliErr = p.opts.Client() })
 	if p.cliErr != nil {
 		return nil, fmt.Errorf("docker: %w", p.cliErr)
@@ -97,7 +94,7 @@ func (p *Provider) client() (*client.Client, error) {
 func (p *Provider) CheckCredentials(ctx context.Context) (bool, string) {
 	cli, err := p.client()
 	if err == nil {
-		_, err = cli.Ping(ctx)
+		err = cli.Ping(ctx)
 	}
 	if err != nil {
 		return false, fmt.Sprintf("Docker Engine not reachable: %v (start it, or set DOCKER_HOST)", err)

@@ -11,15 +11,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
-	"github.com/docker/go-connections/nat"
-
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/dockerapi"
 	"github.com/stix-run/stix/internal/transport"
 	dockertransport "github.com/stix-run/stix/internal/transport/docker"
 )
@@ -70,7 +64,7 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 	h := handle{Network: p.networkName(name)}
 	for rank := range n {
 		req.Report(fmt.Sprintf("starting container %s", p.containerName(name, rank)))
-		var pb nat.PortMap
+		var pb map[string][]dockerapi.PortBinding
 		if rank == 0 {
 			pb = ports
 		}
@@ -84,7 +78,7 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 
 // image is the container image of a task: docker:<image> when it names one (which must be on the engine), else
 // the node image, built here on first use.
-func (p *Provider) image(ctx context.Context, cli *client.Client, imageID string, report func(string)) (string, error) {
+func (p *Provider) image(ctx context.Context, cli *dockerapi.Client, imageID string, report func(string)) (string, error) {
 	if ref, ok := strings.CutPrefix(imageID, "docker:"); ok {
 		if err := RequireImage(ctx, cli, ref); err != nil {
 			var missing *MissingImageError
@@ -102,15 +96,15 @@ func (p *Provider) image(ctx context.Context, cli *client.Client, imageID string
 	return p.opts.NodeImage, nil
 }
 
-func (p *Provider) ensureNetwork(ctx context.Context, cli *client.Client, cluster string) error {
-	_, err := cli.NetworkInspect(ctx, p.networkName(cluster), network.InspectOptions{})
+func (p *Provider) ensureNetwork(ctx context.Context, cli *dockerapi.Client, cluster string) error {
+	err := cli.NetworkInspect(ctx, p.networkName(cluster))
 	if err == nil {
 		return nil
 	}
-	if !errdefs.IsNotFound(err) {
+	if !dockerapi.IsNotFound(err) {
 		return fmt.Errorf("docker: inspect network %s: %w", p.networkName(cluster), err)
 	}
-	_, err = cli.NetworkCreate(ctx, p.networkName(cluster), network.CreateOptions{Labels: p.labels(cluster)})
+	err = cli.NetworkCreate(ctx, p.networkName(cluster), "", p.labels(cluster))
 	if err != nil {
 		return fmt.Errorf("docker: create network %s: %w", p.networkName(cluster), err)
 	}
@@ -118,24 +112,24 @@ func (p *Provider) ensureNetwork(ctx context.Context, cli *client.Client, cluste
 }
 
 // ensureContainer creates the node's container unless it exists, and starts it unless it runs.
-func (p *Provider) ensureContainer(ctx context.Context, cli *client.Client, cluster string, rank int, image string, ports nat.PortMap) error {
+func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, cluster string, rank int, image string, ports map[string][]dockerapi.PortBinding) error {
 	cname := p.containerName(cluster, rank)
 	c, err := cli.ContainerInspect(ctx, cname)
 	switch {
-	case errdefs.IsNotFound(err):
-		exposed := nat.PortSet{}
+	case dockerapi.IsNotFound(err):
+		exposed := map[string]struct{}{}
 		for port := range ports {
 			exposed[port] = struct{}{}
 		}
 		init := true
 		labels := p.labels(cluster)
 		labels[LabelRank] = strconv.Itoa(rank)
-		_, err = cli.ContainerCreate(ctx,
-			&container.Config{Image: image, Cmd: []string{"sleep", "infinity"}, Hostname: fmt.Sprintf("%s-%d", cluster, rank),
-				Labels: labels, ExposedPorts: exposed},
-			&container.HostConfig{Init: &init, PortBindings: ports},
-			&network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{p.networkName(cluster): {}}},
-			nil, cname)
+		_, err = cli.ContainerCreate(ctx, cname, dockerapi.ContainerConfig{
+			Image: image, Cmd: []string{"sleep", "infinity"}, Hostname: fmt.Sprintf("%s-%d", cluster, rank),
+			Labels: labels, ExposedPorts: exposed,
+			HostConfig: dockerapi.HostConfig{Init: &init, PortBindings: ports},
+			Networks:   []string{p.networkName(cluster)},
+		})
 		if err != nil {
 			return fmt.Errorf("docker: create container %s: %w", cname, err)
 		}
@@ -144,35 +138,39 @@ func (p *Provider) ensureContainer(ctx context.Context, cli *client.Client, clus
 	case c.State != nil && c.State.Running:
 		return nil
 	}
-	if err := cli.ContainerStart(ctx, cname, container.StartOptions{}); err != nil {
+	if err := cli.ContainerStart(ctx, cname); err != nil {
 		return fmt.Errorf("docker: start container %s: %w", cname, err)
 	}
 	return nil
 }
 
-// portBindings publishes the task's ports on the head node, each on the same port of the host.
-func portBindings(ports []string) (nat.PortMap, error) {
+// portBindings publishes the task's ports ("8080", "10000-10010") on the head node, each on the same port of the
+// host: the engine's PortBindings, keyed "8080/tcp".
+func portBindings(ports []string) (map[string][]dockerapi.PortBinding, error) {
 	if len(ports) == 0 {
 		return nil, nil
 	}
-	_, bindings, err := nat.ParsePortSpecs(specs(ports))
-	if err != nil {
-		return nil, fmt.Errorf("ports %v: %w", ports, err)
+	out := map[string][]dockerapi.PortBinding{}
+	for _, p := range ports {
+		lo, hi, isRange := strings.Cut(p, "-")
+		if !isRange {
+			hi = lo
+		}
+		from, err1 := strconv.Atoi(lo)
+		to, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || from < 1 || to > 65535 || from > to {
+			return nil, fmt.Errorf("ports %v: invalid port or range %q (want 1-65535, or a range such as 10000-10010)", ports, p)
+		}
+		for port := from; port <= to; port++ {
+			n := strconv.Itoa(port)
+			out[n+"/tcp"] = []dockerapi.PortBinding{{HostPort: n}}
+		}
 	}
-	return bindings, nil
-}
-
-// specs writes ports ("8080", "10000-10010") as docker's host:container publish specs.
-func specs(ports []string) []string {
-	out := make([]string, len(ports))
-	for i, p := range ports {
-		out[i] = p + ":" + p
-	}
-	return out
+	return out, nil
 }
 
 // bringUp deploys (or finds) the agent in every node container and describes the cluster.
-func (p *Provider) bringUp(ctx context.Context, cli *client.Client, name string, h handle, secret string) (*cloud.ClusterInfo, error) {
+func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name string, h handle, secret string) (*cloud.ClusterInfo, error) {
 	bin, err := p.opts.AgentBinary()
 	if err != nil {
 		return nil, err
@@ -203,7 +201,7 @@ func (p *Provider) bringUp(ctx context.Context, cli *client.Client, name string,
 	return &cloud.ClusterInfo{Cloud: Name, Region: Region, Nodes: nodes, Secret: secret, Handle: raw}, nil
 }
 
-func deployNode(ctx context.Context, cli *client.Client, net, cname string, rank int, bin, secret string) (cloud.NodeInfo, error) {
+func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, rank int, bin, secret string) (cloud.NodeInfo, error) {
 	tr, err := dockertransport.New(cli, cname, dockertransport.Options{Network: net})
 	if err != nil {
 		return cloud.NodeInfo{}, err
@@ -230,7 +228,7 @@ func deployNode(ctx context.Context, cli *client.Client, net, cname string, rank
 }
 
 // existingSecret reads the secret a cluster's head agent was deployed with, or makes a new one.
-func existingSecret(ctx context.Context, cli *client.Client, h handle) (string, error) {
+func existingSecret(ctx context.Context, cli *dockerapi.Client, h handle) (string, error) {
 	if len(h.Containers) > 0 {
 		if tr, err := dockertransport.New(cli, h.Containers[0], dockertransport.Options{Network: h.Network}); err == nil {
 			var out strings.Builder
@@ -245,9 +243,8 @@ func existingSecret(ctx context.Context, cli *client.Client, h handle) (string, 
 }
 
 // containers lists a cluster's containers by label, in rank order.
-func (p *Provider) containers(ctx context.Context, cli *client.Client, cluster string) ([]container.Summary, error) {
-	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
-		filters.Arg("label", LabelCluster+"="+cluster), filters.Arg("label", LabelHome+"="+p.ns))})
+func (p *Provider) containers(ctx context.Context, cli *dockerapi.Client, cluster string) ([]dockerapi.ContainerSummary, error) {
+	cs, err := cli.ContainerList(ctx, true, LabelCluster+"="+cluster, LabelHome+"="+p.ns)
 	if err != nil {
 		return nil, fmt.Errorf("docker: list containers of %s: %w", cluster, err)
 	}
@@ -282,7 +279,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 	states := make([]cloud.NodeState, 0, max(len(h.Containers), len(cs)))
 	for rank, cname := range h.Containers {
 		st := cloud.NodeState{Rank: rank, Status: cloud.NodeMissing, Reason: "container " + cname + " is gone"}
-		i := slices.IndexFunc(cs, func(c container.Summary) bool { return slices.Contains(c.Names, "/"+cname) })
+		i := slices.IndexFunc(cs, func(c dockerapi.ContainerSummary) bool { return slices.Contains(c.Names, "/"+cname) })
 		if i >= 0 {
 			switch cs[i].State {
 			case "running":
@@ -309,8 +306,8 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 
 // Stop stops the containers; their files stay.
 func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
-	return p.eachContainer(ctx, ref, func(cli *client.Client, id string) error {
-		return cli.ContainerStop(ctx, id, container.StopOptions{})
+	return p.eachContainer(ctx, ref, func(cli *dockerapi.Client, id string) error {
+		return cli.ContainerStop(ctx, id)
 	})
 }
 
@@ -321,8 +318,8 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 		return nil, err
 	}
 	h := p.parseHandle(ref)
-	if err := p.eachContainer(ctx, ref, func(cli *client.Client, id string) error {
-		return cli.ContainerStart(ctx, id, container.StartOptions{})
+	if err := p.eachContainer(ctx, ref, func(cli *dockerapi.Client, id string) error {
+		return cli.ContainerStart(ctx, id)
 	}); err != nil {
 		return nil, err
 	}
@@ -331,8 +328,8 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 
 // Terminate removes the containers and the network; a cluster that is gone already is not an error.
 func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
-	if err := p.eachContainer(ctx, ref, func(cli *client.Client, id string) error {
-		return cli.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err := p.eachContainer(ctx, ref, func(cli *dockerapi.Client, id string) error {
+		return cli.ContainerRemove(ctx, id, true, true)
 	}); err != nil {
 		return err
 	}
@@ -340,14 +337,14 @@ func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
 	if err != nil {
 		return err
 	}
-	if err := cli.NetworkRemove(ctx, p.networkName(ref.Name)); err != nil && !errdefs.IsNotFound(err) {
+	if err := cli.NetworkRemove(ctx, p.networkName(ref.Name)); err != nil && !dockerapi.IsNotFound(err) {
 		return fmt.Errorf("docker: remove network %s: %w", p.networkName(ref.Name), err)
 	}
 	return nil
 }
 
 // eachContainer applies fn to every container of the cluster (found by label), stopping at the first error.
-func (p *Provider) eachContainer(ctx context.Context, ref cloud.ClusterRef, fn func(*client.Client, string) error) error {
+func (p *Provider) eachContainer(ctx context.Context, ref cloud.ClusterRef, fn func(*dockerapi.Client, string) error) error {
 	cli, err := p.client()
 	if err != nil {
 		return err
@@ -357,7 +354,7 @@ func (p *Provider) eachContainer(ctx context.Context, ref cloud.ClusterRef, fn f
 		return err
 	}
 	for _, c := range cs {
-		if err := fn(cli, c.ID); err != nil && !errdefs.IsNotFound(err) {
+		if err := fn(cli, c.ID); err != nil && !dockerapi.IsNotFound(err) {
 			return fmt.Errorf("docker: container %s: %w", strings.TrimPrefix(firstName(c.Names), "/"), err)
 		}
 	}

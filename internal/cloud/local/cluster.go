@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"github.com/stix-run/stix/internal/atomicfile"
+	"github.com/stix-run/stix/internal/lazyregexp"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
@@ -45,7 +45,9 @@ type handle struct {
 	Dir string `json:"dir"`
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// namePattern is the alphabet of cluster names; the length limit (128) is checked apart, because a {0,127} repeat
+// would compile to 127 copies of its class at every stix command's start.
+var namePattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // clusterDir finds a cluster's directory: the handle's, else Root/<name>.
 func (p *Provider) clusterDir(ref cloud.ClusterRef) (string, error) {
@@ -61,7 +63,7 @@ func (p *Provider) clusterDir(ref cloud.ClusterRef) (string, error) {
 			return filepath.Clean(h.Dir), nil
 		}
 	}
-	if !namePattern.MatchString(ref.Name) {
+	if len(ref.Name) > 128 || !namePattern.MatchString(ref.Name) {
 		return "", fmt.Errorf("local cluster name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", ref.Name)
 	}
 	return filepath.Join(p.root, ref.Name), nil

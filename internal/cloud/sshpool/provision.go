@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net"
 	"path"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/lazyregexp"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -26,7 +26,7 @@ type handle struct {
 }
 
 // namePattern is what a cluster name may be: it becomes a directory here and on every host.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var namePattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // agentDir is the cluster's agent directory on each host.
 func agentDir(cluster string) string { return "~/.stix/clusters/" + cluster + "/agent" }

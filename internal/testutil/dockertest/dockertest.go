@@ -11,11 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
-
 	stixdocker "github.com/stix-run/stix/internal/cloud/docker"
+	"github.com/stix-run/stix/internal/dockerapi"
 )
 
 // Label marks every object a test creates, so that leftovers of a killed test run can be found and removed:
@@ -27,12 +24,12 @@ const ImageRef = "stix/node:test"
 
 // Client returns a client of the engine DOCKER_HOST (or /var/run/docker.sock) names. When no engine answers,
 // the test is skipped, unless STIX_REQUIRE_DOCKER=1 (set it where the engine must be there), which fails it.
-func Client(t testing.TB) *client.Client {
+func Client(t testing.TB) *dockerapi.Client {
 	t.Helper()
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := dockerapi.FromEnv()
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = cli.Ping(ctx)
+		err = cli.Ping(ctx)
 		cancel()
 	}
 	if err != nil {
@@ -50,7 +47,7 @@ func Client(t testing.TB) *client.Client {
 var imageMu sync.Mutex
 
 // NodeImage makes sure the engine has the node image and returns its reference.
-func NodeImage(t testing.TB, cli *client.Client) string {
+func NodeImage(t testing.TB, cli *dockerapi.Client) string {
 	t.Helper()
 	imageMu.Lock()
 	defer imageMu.Unlock()
@@ -61,11 +58,11 @@ func NodeImage(t testing.TB, cli *client.Client) string {
 }
 
 // Network creates a bridge network for the test and removes it at cleanup; it returns its name.
-func Network(t testing.TB, cli *client.Client) string {
+func Network(t testing.TB, cli *dockerapi.Client) string {
 	t.Helper()
 	name := "stix-test-" + sanitize(t.Name()) + fmt.Sprintf("-%d", time.Now().UnixNano()%1e9)
 	ctx := context.Background()
-	if _, err := cli.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: map[string]string{Label: "1"}}); err != nil {
+	if err := cli.NetworkCreate(ctx, name, "bridge", map[string]string{Label: "1"}); err != nil {
 		t.Fatalf("create docker network %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -78,24 +75,23 @@ func Network(t testing.TB, cli *client.Client) string {
 
 // Container creates and starts a container of image on network (idle: it sleeps) and force-removes it at
 // cleanup, which runs before the network's because cleanups run last-in first-out. It returns its ID.
-func Container(t testing.TB, cli *client.Client, image, net string) string {
+func Container(t testing.TB, cli *dockerapi.Client, image, net string) string {
 	t.Helper()
 	ctx := context.Background()
-	cfg := &container.Config{Image: image, Labels: map[string]string{Label: "1"}}
-	host := &container.HostConfig{NetworkMode: container.NetworkMode(net)}
-	c, err := cli.ContainerCreate(ctx, cfg, host, nil, nil, "")
+	id, err := cli.ContainerCreate(ctx, "", dockerapi.ContainerConfig{Image: image, Labels: map[string]string{Label: "1"},
+		HostConfig: dockerapi.HostConfig{NetworkMode: net}})
 	if err != nil {
 		t.Fatalf("create container of %s: %v", image, err)
 	}
 	t.Cleanup(func() {
-		if err := cli.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}); err != nil {
-			t.Errorf("remove container %s: %v", c.ID, err)
+		if err := cli.ContainerRemove(context.Background(), id, true, false); err != nil {
+			t.Errorf("remove container %s: %v", id, err)
 		}
 	})
-	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+	if err := cli.ContainerStart(ctx, id); err != nil {
 		t.Fatalf("start container of %s: %v", image, err)
 	}
-	return c.ID
+	return id
 }
 
 func sanitize(s string) string {

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/docker/docker/client"
-
+	"github.com/stix-run/stix/internal/dockerapi"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -26,7 +25,7 @@ type Options struct {
 
 // Transport reaches a node that is a container. It is safe for concurrent use.
 type Transport struct {
-	cli     *client.Client
+	cli     *dockerapi.Client
 	id      string
 	network string
 
@@ -39,7 +38,7 @@ var _ transport.Transport = (*Transport)(nil)
 
 // New returns the transport of the container containerID on the engine cli talks to. It does not contact the
 // engine; the client stays the caller's (Close does not close it).
-func New(cli *client.Client, containerID string, opts Options) (*Transport, error) {
+func New(cli *dockerapi.Client, containerID string, opts Options) (*Transport, error) {
 	if cli == nil || containerID == "" {
 		return nil, fmt.Errorf("docker transport: a client and a container ID are required")
 	}

@@ -9,9 +9,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
-
+	"github.com/stix-run/stix/internal/dockerapi"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -74,14 +72,14 @@ func (t *Transport) exec(ctx context.Context, argv []string, o execOptions) (int
 	if err != nil {
 		return -1, err
 	}
-	created, err := t.cli.ContainerExecCreate(ctx, t.id, container.ExecOptions{
+	execID, err := t.cli.ExecCreate(ctx, t.id, dockerapi.ExecConfig{
 		Cmd: argv, Env: append(o.env, execMarker+"="+marker), WorkingDir: o.dir,
 		AttachStdin: o.stdin != nil, AttachStdout: true, AttachStderr: true,
 	})
 	if err != nil {
 		return -1, fmt.Errorf("create exec: %w", err)
 	}
-	hj, err := t.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
+	hj, err := t.cli.ExecAttach(ctx, execID)
 	if err != nil {
 		return -1, fmt.Errorf("start exec: %w", err)
 	}
@@ -104,7 +102,7 @@ func (t *Transport) exec(ctx context.Context, argv []string, o execOptions) (int
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	_, copyErr := stdcopy.StdCopy(stdout, stderr, hj.Reader)
+	copyErr := dockerapi.Demux(stdout, stderr, hj.Reader)
 	if ctx.Err() != nil {
 		t.kill(marker)
 		return -1, ctx.Err()
@@ -112,19 +110,19 @@ func (t *Transport) exec(ctx context.Context, argv []string, o execOptions) (int
 	if copyErr != nil && !errors.Is(copyErr, io.EOF) {
 		return -1, fmt.Errorf("read exec output: %w", copyErr)
 	}
-	return t.exitCode(ctx, created.ID)
+	return t.exitCode(ctx, execID)
 }
 
 // exitCode waits for the engine to record the exec's exit: its output can end a moment before.
 func (t *Transport) exitCode(ctx context.Context, execID string) (int, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
-		insp, err := t.cli.ContainerExecInspect(ctx, execID)
+		running, code, err := t.cli.ExecInspect(ctx, execID)
 		if err != nil {
 			return -1, fmt.Errorf("inspect exec: %w", err)
 		}
-		if !insp.Running {
-			return insp.ExitCode, nil
+		if !running {
+			return code, nil
 		}
 		if time.Now().After(deadline) {
 			return -1, fmt.Errorf("exec %s: output ended but the engine still reports it running after 30s", short(execID))

@@ -15,9 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/errdefs"
-
+	"github.com/stix-run/stix/internal/dockerapi"
 	"github.com/stix-run/stix/internal/transport"
 	"github.com/stix-run/stix/internal/transport/ignore"
 	"github.com/stix-run/stix/internal/transport/treesync"
@@ -257,7 +255,7 @@ func (t *Transport) copyTar(ctx context.Context, dir string, write func(*tar.Wri
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	err := t.cli.CopyToContainer(ctx, t.id, dir, bufio.NewReaderSize(pr, 1<<16), container.CopyToContainerOptions{CopyUIDGID: true})
+	err := t.cli.CopyToContainer(ctx, t.id, dir, bufio.NewReaderSize(pr, 1<<16))
 	pr.CloseWithError(errors.New("copy ended"))
 	if werr := <-done; werr != nil && err == nil {
 		err = werr
@@ -318,7 +316,7 @@ func (t *Transport) putFile(ctx context.Context, local, dst string, size int64, 
 		return copyFile(tw, local, size)
 	}
 	err = t.copyTar(ctx, dir, write)
-	if errdefs.IsNotFound(err) {
+	if dockerapi.IsNotFound(err) {
 		if err = t.script(ctx, "create the parent directory", `mkdir -p -- "$1"`, []string{dir}, nil); err == nil {
 			err = t.copyTar(ctx, dir, write)
 		}
