@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestRestartAfterKill9: the head agent dies with kill -9 while jobs run. The restarted agent keeps finished
