@@ -81,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"alive":       alive,
 			"dockerkill":  dockerKill,
 			"dockergone":  dockerGone,
+			"dockerproc":  dockerProc,
 			"sshhoststop": sshHostStop,
 		},
 	})
