@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -57,4 +58,31 @@ func dockerGone(ts *testscript.TestScript, neg bool, args []string) {
 	if left := dockerContainers(ts, args[0]); len(left) > 0 {
 		ts.Fatalf("containers left behind: %v", left)
 	}
+}
+
+// dockerproc CLUSTER RANK REGEX waits until a live process whose command line matches REGEX runs in the node's
+// container; `! dockerproc` waits until none does.
+func dockerProc(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: dockerproc CLUSTER RANK REGEX")
+	}
+	re, err := regexp.Compile(args[2])
+	ts.Check(err)
+	name := fmt.Sprintf("stix-%s-%s-%s", docker.Namespace(ts.Getenv("STIX_HOME")), args[0], args[1])
+	// Every process that is not a zombie, one command line a line (busybox sh in the node image).
+	const list = `for d in /proc/[0-9]*; do s=$(cat $d/stat 2>/dev/null) || continue; s=${s##*) }; ` +
+		`[ "${s%% *}" = Z ] && continue; tr '\0' ' ' < $d/cmdline; echo; done`
+	poll(ts, fmt.Sprintf("a process matching %q in %s to be %s", args[2], name, map[bool]string{false: "running", true: "gone"}[neg]), func() (bool, error) {
+		out, err := exec.Command("docker", "exec", name, "sh", "-c", list).Output()
+		if err != nil {
+			return false, fmt.Errorf("docker exec %s: %v", name, err)
+		}
+		var found []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if re.MatchString(line) {
+				found = append(found, line)
+			}
+		}
+		return (len(found) > 0) != neg, fmt.Errorf("matching: %q", found)
+	})
 }

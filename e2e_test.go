@@ -83,6 +83,7 @@ func TestScripts(t *testing.T) {
 			"dockerkill":      dockerKill,
 			"dockerkillagent": dockerKillAgent,
 			"dockergone":      dockerGone,
+			"dockerproc":      dockerProc,
 			"sshhoststop":     sshHostStop,
 		},
 	})

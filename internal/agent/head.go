@@ -54,7 +54,12 @@ func newHead(a *agent) (*head, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &head{a: a, store: store{db}, ctx: a.ctx, kick: make(chan struct{}, 1),
+	st, err := newStore(a.ctx, db, a.dir)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	h := &head{a: a, store: st, ctx: a.ctx, kick: make(chan struct{}, 1),
 		running: map[int64]*jobRun{}, changed: make(chan struct{})}
 	h.auto = newAutostopper(a.clock, a.idleUnit, a.runHook)
 	fail := func(err error) (*head, error) {

@@ -16,8 +16,8 @@ import (
 )
 
 // KillAll stops everything the agent of node directory dir runs, with or without the agent alive: the agent
-// itself (DIR/agent.pid, SIGTERM then SIGKILL) first, so it starts nothing more, then every job process group
-// recorded under DIR/procs (SIGTERM, then SIGKILL after a grace period). It returns when all are gone, or an
+// itself (DIR/agent.pid, SIGTERM then SIGKILL) first, so it starts nothing more, then every job process recorded
+// under DIR/procs with everything it started, daemons included (SIGTERM, then SIGKILL after a grace period). It returns when all are gone, or an
 // error naming what survived. `stix stop` and `stix down` use it on the local provider.
 func KillAll(dir string) error {
 	dir, err := filepath.Abs(dir)
@@ -36,7 +36,7 @@ func KillAll(dir string) error {
 	}
 	var groups []procRecord
 	for _, r := range recs {
-		if proc.Alive(r.PID, r.StartTicks) || proc.GroupAlive(r.PID) {
+		if r.job().Running() {
 			// Mark it first: the next agent reports the job as FAILED_DRIVER (SkyPilot's state for jobs that a
 			// stop interrupted), whatever exit code the killed process leaves.
 			if err := os.WriteFile(filepath.Join(dir, "procs", r.ID+stoppedExt), nil, 0o600); err != nil {
@@ -45,19 +45,15 @@ func KillAll(dir string) error {
 			groups = append(groups, r)
 		}
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		for _, r := range groups {
-			if err := proc.SignalGroup(r.PID, r.StartTicks, sig); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		groups = waitGroupsGone(groups, 3*time.Second)
-		if len(groups) == 0 {
-			break
+	for _, r := range groups {
+		if err := r.job().Signal(syscall.SIGTERM); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	for _, r := range groups {
-		errs = append(errs, fmt.Errorf("job process group %d (%s) survived SIGKILL", r.PID, r.ID))
+	for _, r := range waitGroupsGone(groups, 3*time.Second) {
+		if err := r.job().Kill(killLimit); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", r.ID, err))
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("stop node %s: %w", dir, errors.Join(errs...))
@@ -65,12 +61,12 @@ func KillAll(dir string) error {
 	return nil
 }
 
-// waitGroupsGone polls until the groups have no live member or the time is up, and returns those left.
+// waitGroupsGone polls until the jobs have no live process or the time is up, and returns those left.
 func waitGroupsGone(groups []procRecord, limit time.Duration) []procRecord {
 	deadline := time.Now().Add(limit)
 	for {
 		groups = slices.DeleteFunc(groups, func(r procRecord) bool {
-			return !proc.Alive(r.PID, r.StartTicks) && !proc.GroupAlive(r.PID)
+			return !r.job().Running()
 		})
 		if len(groups) == 0 || time.Now().After(deadline) {
 			return groups

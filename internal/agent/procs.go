@@ -45,7 +45,13 @@ type procRecord struct {
 	ID         string    `json:"id"`
 	PID        int       `json:"pid"`
 	StartTicks uint64    `json:"start_ticks"`
+	Token      string    `json:"token,omitempty"` // proc.TokenVar of its processes; empty in older agents' records
 	StartedAt  time.Time `json:"started_at"`
+}
+
+// job is everything the process started, daemons included.
+func (r procRecord) job() proc.Job {
+	return proc.Job{PID: r.PID, StartTicks: r.StartTicks, Token: r.Token}
 }
 
 // stoppedExt marks a process that KillAll stopped (DIR/procs/ID.stopped).
@@ -164,11 +170,11 @@ func (m *procManager) StartProc(_ context.Context, spec ProcSpec) (ProcStatus, e
 	if err != nil {
 		return ProcStatus{}, fmt.Errorf("start %s: %w", spec.ID, err)
 	}
-	rec := procRecord{ID: spec.ID, PID: p.PID, StartTicks: p.StartTicks, StartedAt: time.Now().UTC()}
+	rec := procRecord{ID: spec.ID, PID: p.PID, StartTicks: p.StartTicks, Token: p.Token, StartedAt: time.Now().UTC()}
 	b, _ := json.Marshal(rec)
 	if err := atomicfile.Write(m.path(spec.ID, ".json"), b, 0o600); err != nil {
 		// Without the record a restarted agent could not find the process: do not let it run untracked.
-		_ = proc.SignalGroup(p.PID, p.StartTicks, syscall.SIGKILL)
+		_ = p.Kill(killLimit)
 		p.Wait()
 		return ProcStatus{}, fmt.Errorf("record process %s: %w", spec.ID, err)
 	}
@@ -269,7 +275,11 @@ func (m *procManager) Proc(ctx context.Context, id string, wait bool) (ProcStatu
 
 var signals = map[string]syscall.Signal{"TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL, "INT": syscall.SIGINT}
 
-// SignalProc signals the process's whole group; a process that has ended is left alone.
+// killLimit bounds the SIGKILL rounds of a job's processes (each round finds what forked since the last).
+const killLimit = 3 * time.Second
+
+// SignalProc signals every process the job process started (proc.Job.Members): its group, and the daemons that
+// left it. SIGKILL is repeated until none is left.
 func (m *procManager) SignalProc(_ context.Context, id, sig string) error {
 	s, ok := signals[strings.ToUpper(strings.TrimPrefix(strings.ToUpper(sig), "SIG"))]
 	if !ok {
@@ -279,13 +289,12 @@ func (m *procManager) SignalProc(_ context.Context, id, sig string) error {
 	if err != nil {
 		return err
 	}
-	select {
-	case <-e.done:
-		// The leader is gone, but a job may have left processes in its group (a daemon it started); the group
-		// check in SignalGroup still reaches them.
-	default:
+	// The wrapper may have ended: what the job started still counts as the job until the head has released it
+	// (the head kills it all when the job ends).
+	if s == syscall.SIGKILL {
+		return e.rec.job().Kill(killLimit)
 	}
-	return proc.SignalGroup(e.rec.PID, e.rec.StartTicks, s)
+	return e.rec.job().Signal(s)
 }
 
 // ProcOutput copies the process's output from offset to w; with follow it continues until the process has

@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/stix-run/stix/internal/agent/proc"
 )
 
 // TestRestartAfterKill9: the head agent dies with kill -9 while jobs run. The restarted agent keeps finished
@@ -45,7 +43,7 @@ func TestRestartAfterKill9(t *testing.T) {
 	if err := syscall.Kill(-rec.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 10*time.Second, "the victim's group to die", func() bool { return !proc.GroupAlive(rec.PID) })
+	poll(t, 10*time.Second, "the victim's group to die", func() bool { return !rec.job().Running() })
 
 	a.start()
 	c.head = a.client

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -34,8 +35,49 @@ CREATE INDEX jobs_unfinished ON jobs(status, id) WHERE status IN ('INIT', 'PENDI
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `}
 
-// store is the job table.
-type store struct{ db *sql.DB }
+// store is the job table, and the secrets of its unfinished jobs (kept in files, see secretFiles).
+type store struct {
+	db      *sql.DB
+	secrets secretFiles
+}
+
+// newStore opens the job table's secrets directory, DIR/secrets, and removes what a crash left there: the
+// secrets of jobs that have ended (or were never committed).
+func newStore(ctx context.Context, db *sql.DB, dir string) (store, error) {
+	sf, err := openSecretFiles(filepath.Join(dir, "secrets"))
+	if err != nil {
+		return store{}, err
+	}
+	s := store{db: db, secrets: sf}
+	ids, err := sf.ids()
+	if err != nil {
+		return store{}, err
+	}
+	for _, id := range ids {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE id = ?
+			AND status IN ('INIT', 'PENDING', 'SETTING_UP', 'RUNNING')`, id).Scan(&n); err != nil {
+			return store{}, err
+		}
+		if n == 0 {
+			if err := sf.drop(id); err != nil {
+				return store{}, err
+			}
+		}
+	}
+	return s, nil
+}
+
+// withSecrets fills in a job's secrets for running it. The secrets column only holds those of agents from
+// before the secrets files.
+func (s *store) withSecrets(r *jobRow) error {
+	m, err := s.secrets.get(r.ID)
+	if err != nil || m == nil {
+		return err
+	}
+	r.spec.Secrets = m
+	return nil
+}
 
 // jobRow is a job with what only the head needs.
 type jobRow struct {
@@ -114,22 +156,14 @@ func (s *store) insert(ctx context.Context, spec JobSpec, cluster string, now ti
 	if err != nil {
 		return 0, err
 	}
-	var secretsJSON any
-	if len(secrets) > 0 {
-		b, err := json.Marshal(secrets)
-		if err != nil {
-			return 0, err
-		}
-		secretsJSON = string(b)
-	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("submit: %w", err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `INSERT INTO jobs (name, user_name, status, submitted_at, num_nodes,
-		resources_str, spec, secrets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		spec.Name, spec.User, StatusPending, micros(now), spec.NumNodes, spec.ResourcesStr, string(specJSON), secretsJSON)
+		resources_str, spec) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		spec.Name, spec.User, StatusPending, micros(now), spec.NumNodes, spec.ResourcesStr, string(specJSON))
 	if err != nil {
 		return 0, fmt.Errorf("submit: %w", err)
 	}
@@ -142,7 +176,15 @@ func (s *store) insert(ctx context.Context, spec JobSpec, cluster string, now ti
 		taskID(spec.RunTimestamp, cluster, id), id); err != nil {
 		return 0, fmt.Errorf("submit: %w", err)
 	}
-	return id, tx.Commit()
+	// The file is written before the commit, so a committed job always has its secrets; a file whose job did
+	// not commit is removed here or, after a crash, by newStore.
+	if err := s.secrets.put(id, secrets); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, errors.Join(fmt.Errorf("submit: %w", err), s.secrets.drop(id))
+	}
+	return id, nil
 }
 
 func (s *store) get(ctx context.Context, id int64) (jobRow, error) {
@@ -198,6 +240,9 @@ func (s *store) eachPending(ctx context.Context, fn func(jobRow) bool) error {
 	defer rows.Close()
 	for rows.Next() {
 		r, err := scanJob(rows)
+		if err == nil {
+			err = s.withSecrets(&r)
+		}
 		if err != nil {
 			return err
 		}
@@ -210,7 +255,13 @@ func (s *store) eachPending(ctx context.Context, fn func(jobRow) bool) error {
 
 // active returns the jobs that hold resources (SETTING_UP or RUNNING), oldest first.
 func (s *store) active(ctx context.Context) ([]jobRow, error) {
-	return s.query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE status IN ('SETTING_UP', 'RUNNING') ORDER BY id`)
+	rows, err := s.query(ctx, `SELECT `+jobColumns+` FROM jobs WHERE status IN ('SETTING_UP', 'RUNNING') ORDER BY id`)
+	for i := range rows {
+		if err == nil {
+			err = s.withSecrets(&rows[i])
+		}
+	}
+	return rows, err
 }
 
 // start moves a pending job to status with its placement; false if it was no longer pending.
@@ -243,7 +294,8 @@ type outcome struct {
 	Message    string
 }
 
-// finish records a terminal state unless the job already has one, and drops its secrets.
+// finish records a terminal state unless the job already has one, and drops its secrets (the column for jobs of
+// older agents).
 func (s *store) finish(ctx context.Context, id int64, o outcome, now time.Time) (bool, error) {
 	var code, rank any
 	if o.ExitCode != nil {
@@ -256,7 +308,11 @@ func (s *store) finish(ctx context.Context, id int64, o outcome, now time.Time) 
 		ended_at = ?, secrets = NULL
 		WHERE id = ? AND status IN ('INIT', 'PENDING', 'SETTING_UP', 'RUNNING')`,
 		o.Status, code, rank, o.Message, micros(now), id)
-	return affected(res, err)
+	ok, err := affected(res, err)
+	if err != nil {
+		return ok, err
+	}
+	return ok, s.secrets.drop(id)
 }
 
 func affected(res sql.Result, err error) (bool, error) {

@@ -195,8 +195,8 @@ type waitResult struct {
 }
 
 // gang starts (or, resuming, looks up) the processes in parallel, streams their output into the job's logs and
-// waits for all of them. The first failure or a cancel request kills the others' process groups: SIGTERM, then
-// SIGKILL after the grace period.
+// waits for all of them. The first failure or a cancel request kills the others and all they started (SignalProc):
+// SIGTERM, then SIGKILL after the grace period.
 func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gangResult {
 	ctx := h.ctx
 	n := len(procs)
@@ -321,8 +321,8 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 			return res
 		}
 	}
-	// Every process has ended. Whatever they left behind in their process groups (a server started with `&`)
-	// goes too, or it would hold resources the scheduler now counts as free.
+	// Every process has ended. Whatever they started and left running (a server started with `&`, a daemon that
+	// detached) goes too, or it would hold resources the scheduler now counts as free.
 	for i := range done {
 		done[i] = false
 	}

@@ -4,7 +4,8 @@
 // process group (setsid), writes the script's exit code to an rc file atomically when it ends, and sends all
 // output straight to a log file. Nothing of it goes through the agent, so `kill -9` of the agent loses nothing:
 // a restarted agent identifies the process by pid and start time (pid reuse cannot fool it), waits for it with a
-// pidfd, and reads the rc file at the end.
+// pidfd, and reads the rc file at the end. Every process the job starts carries the job's token in its
+// environment, so the processes that leave the session (daemons) are found and killed with the job (Job).
 package proc
 
 import (
@@ -42,13 +43,16 @@ type Spec struct {
 
 // Process is a started job process, owned by this agent until Wait returns.
 type Process struct {
-	PID        int    // also its process group and session id
-	StartTicks uint64 // start time in clock ticks since boot, from /proc/PID/stat
-	cmd        *exec.Cmd
+	Job // PID is also its process group and session id
+	cmd *exec.Cmd
 }
 
-// Start writes the script and starts it detached in its own session.
+// Start writes the script and starts it detached in its own session, marked with a new token.
 func Start(s Spec) (*Process, error) {
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
 	if err := os.WriteFile(s.ScriptPath, []byte(s.Script), 0o600); err != nil {
 		return nil, fmt.Errorf("write job script: %w", err)
 	}
@@ -59,7 +63,7 @@ func Start(s Spec) (*Process, error) {
 	defer logf.Close()
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-c", wrapper, "stix-job", s.ScriptPath, s.RCPath)
 	cmd.Dir = s.Dir
-	cmd.Env = s.Env
+	cmd.Env = withToken(s.Env, token)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -73,7 +77,7 @@ func Start(s Spec) (*Process, error) {
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("read start time of job process %d: %w", cmd.Process.Pid, err)
 	}
-	return &Process{PID: cmd.Process.Pid, StartTicks: ticks, cmd: cmd}, nil
+	return &Process{Job: Job{PID: cmd.Process.Pid, StartTicks: ticks, Token: token}, cmd: cmd}, nil
 }
 
 // Wait reaps the process and returns its exit code, 128+N when signal N killed it (as bash reports).
@@ -91,9 +95,9 @@ func (p *Process) Wait() int {
 
 // stat is the part of /proc/PID/stat that identifies a process.
 type stat struct {
-	State      byte
-	PGRP, SID  int
-	StartTicks uint64
+	State           byte
+	PPID, PGRP, SID int
+	StartTicks      uint64
 }
 
 func readStat(pid int) (stat, error) {
@@ -115,13 +119,14 @@ func parseStat(s string) (stat, error) {
 	if len(f) < 20 || len(f[0]) != 1 {
 		return stat{}, errors.New("malformed /proc stat")
 	}
+	ppid, err0 := strconv.Atoi(f[1])
 	pgrp, err1 := strconv.Atoi(f[2])
 	sid, err2 := strconv.Atoi(f[3])
 	start, err3 := strconv.ParseUint(f[19], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	if err := errors.Join(err0, err1, err2, err3); err != nil {
 		return stat{}, fmt.Errorf("malformed /proc stat: %w", err)
 	}
-	return stat{State: f[0][0], PGRP: pgrp, SID: sid, StartTicks: start}, nil
+	return stat{State: f[0][0], PPID: ppid, PGRP: pgrp, SID: sid, StartTicks: start}, nil
 }
 
 // StartTicks returns the start time of pid in clock ticks since boot.
@@ -137,47 +142,6 @@ func Alive(pid int, ticks uint64) bool {
 	}
 	st, err := readStat(pid)
 	return err == nil && st.StartTicks == ticks && st.State != 'Z' && st.State != 'X'
-}
-
-// GroupAlive reports whether any live process is still in the job's process group: the wrapper's session, whose
-// id equals the pgid. Checking the session too keeps an unrelated process that reused the number out.
-func GroupAlive(pgid int) bool {
-	return len(groupMembers(pgid)) > 0
-}
-
-func groupMembers(pgid int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, err := readStat(pid)
-		if err != nil || st.PGRP != pgid || st.SID != pgid || st.State == 'Z' || st.State == 'X' {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
-// SignalGroup sends sig to the job's process group when the leader (pid, ticks) is still the same process or
-// the group still has members; a group that is gone is not an error.
-func SignalGroup(pgid int, ticks uint64, sig syscall.Signal) error {
-	if pgid <= 1 {
-		return fmt.Errorf("refusing to signal process group %d", pgid)
-	}
-	if !Alive(pgid, ticks) && !GroupAlive(pgid) {
-		return nil
-	}
-	if err := syscall.Kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signal process group %d: %w", pgid, err)
-	}
-	return nil
 }
 
 // WaitExit blocks until the process (pid, ticks) has exited or ctx ends. It is for processes that are not this

@@ -66,13 +66,13 @@ func TestOwnSessionAndGroupSignal(t *testing.T) {
 	if st.PGRP != p.PID || st.SID != p.PID {
 		t.Fatalf("pgrp=%d sid=%d, want both %d", st.PGRP, st.SID, p.PID)
 	}
-	if !Alive(p.PID, p.StartTicks) || !GroupAlive(p.PID) {
+	if !Alive(p.PID, p.StartTicks) || !p.Running() {
 		t.Fatal("job not alive after start")
 	}
 	if Alive(p.PID, p.StartTicks+1) {
 		t.Error("Alive must not accept another start time (pid reuse)")
 	}
-	if err := SignalGroup(p.PID, p.StartTicks, syscall.SIGTERM); err != nil {
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	code := p.Wait()
@@ -83,14 +83,14 @@ func TestOwnSessionAndGroupSignal(t *testing.T) {
 		t.Errorf("rc = %d, %v; want 143", rc, ok)
 	}
 	deadline = time.Now().Add(10 * time.Second)
-	for GroupAlive(p.PID) {
+	for p.Running() {
 		if time.Now().After(deadline) {
 			t.Fatal("the group's sleep survived SIGTERM")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Signalling a group that is gone is not an error.
-	if err := SignalGroup(p.PID, p.StartTicks, syscall.SIGKILL); err != nil {
+	// Signalling a job that is gone is not an error.
+	if err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Error(err)
 	}
 }

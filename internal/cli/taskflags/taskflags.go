@@ -84,7 +84,7 @@ func Add(cmd *cobra.Command, opts ...Option) *Flags {
 	fs.StringVar(&f.imageID, "image-id", "", `Custom image for the nodes, e.g. an AMI or docker:<image>; "none" resets`)
 	fs.StringVar(&f.envFile, "env-file", "", "A dotenv `FILE` of environment variables for the task; --env wins over it")
 	fs.StringArrayVar(&f.env, "env", nil, "Environment variable for the task, `KEY[=VAL]`; a bare KEY takes its value from your environment; repeatable")
-	fs.StringArrayVar(&f.secrets, "secret", nil, "Secret variable for the task, redacted in logs: `KEY[=VAL]`; repeatable")
+	fs.StringArrayVar(&f.secrets, "secret", nil, "Secret variable for the task, `KEY[=VAL]` as --env; stix never shows its value, but the job's own output is not filtered; repeatable")
 	fs.StringVar(&f.gpus, "gpus", "", "Accelerators per node, `ACC[:N]`: A100:8, V100 (one), V100:0.5; none resets")
 	fs.StringVarP(&f.instanceType, "instance-type", "t", "", `Instance type; "none" resets`)
 	fs.StringArrayVar(&f.ports, "ports", nil, "`PORT` or range to open, e.g. 8080 or 8000-8010; repeatable; replaces the YAML's ports")

@@ -187,3 +187,15 @@ func TestBadChoiceIsAFlagError(t *testing.T) {
 		t.Errorf("err = %v, want the valid tiers listed", err)
 	}
 }
+
+// TestSecretHelpPromisesOnlyWhatHolds: stix never shows a secret's value, but what the job itself prints is its
+// own; the help must not promise redacted logs.
+func TestSecretHelpPromisesOnlyWhatHolds(t *testing.T) {
+	t.Parallel()
+	cmd := &cobra.Command{Use: "launch"}
+	taskflags.Add(cmd)
+	usage := cmd.Flags().Lookup("secret").Usage
+	if strings.Contains(usage, "redacted in logs") || !strings.Contains(usage, "not filtered") {
+		t.Errorf("--secret help = %q; it must say that the job's own output is not filtered", usage)
+	}
+}
