@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stix-run/stix/internal/cloud"
@@ -18,6 +19,7 @@ func TestReconcileSummarisesNodes(t *testing.T) {
 		}
 		return out
 	}
+	recorded := json.RawMessage(`{}`) // the nodes were recorded: an interrupted launch has its own note
 	R, S, M, P := cloud.NodeRunning, cloud.NodeStopped, cloud.NodeMissing, cloud.NodePending
 	tests := []struct {
 		name  string
@@ -30,7 +32,7 @@ func TestReconcileSummarisesNodes(t *testing.T) {
 		{"a one-node cluster", states(P), "1 of 1 node pending: node 0"},
 	}
 	for _, tt := range tests {
-		rec := &store.Cluster{NumNodes: len(tt.nodes)}
+		rec := &store.Cluster{NumNodes: len(tt.nodes), Handle: recorded}
 		status, note := reconcile(rec, tt.nodes)
 		if status != store.StatusInit || note != tt.want {
 			t.Errorf("%s: got %s %q, want INIT %q", tt.name, status, note, tt.want)
@@ -41,7 +43,7 @@ func TestReconcileSummarisesNodes(t *testing.T) {
 		many[i] = S
 	}
 	many[0] = R
-	if _, note := reconcile(&store.Cluster{NumNodes: 64}, states(many...)); note != "63 of 64 nodes stopped: nodes 1-63" {
+	if _, note := reconcile(&store.Cluster{NumNodes: 64, Handle: recorded}, states(many...)); note != "63 of 64 nodes stopped: nodes 1-63" {
 		t.Errorf("64 nodes: note %q", note)
 	}
 }

@@ -37,10 +37,20 @@ const commentPrefix = "stix node image, inputs sha256:"
 var applets = []string{
 	"sh", "ash", "awk", "base64", "basename", "cat", "chmod", "chown", "cp", "cut", "date", "dd", "df", "dirname",
 	"du", "echo", "env", "expr", "false", "find", "grep", "gunzip", "gzip", "head", "hostname", "id", "kill", "ln",
-	"ls", "mkdir", "mktemp", "mv", "nc", "nohup", "nproc", "paste", "printf", "ps", "pwd", "readlink", "realpath",
+	"ls", "mkdir", "mktemp", "mv", "nc", "nproc", "paste", "printf", "ps", "pwd", "readlink", "realpath",
 	"rm", "rmdir", "sed", "seq", "setsid", "sha256sum", "sleep", "sort", "stat", "tail", "tar", "tee", "test",
 	"timeout", "touch", "tr", "true", "uname", "uniq", "wc", "which", "whoami", "xargs",
 }
+
+// nohupScript stands in for nohup, which Debian's busybox-static lacks and job scripts often use: it runs a
+// command immune to hangups, its terminal output appended to nohup.out, as coreutils' nohup does.
+const nohupScript = `#!/bin/sh
+if [ $# -eq 0 ]; then echo "nohup: missing operand" >&2; exit 125; fi
+trap '' HUP
+if [ -t 1 ]; then echo "nohup: ignoring input and appending output to 'nohup.out'" >&2; exec >>nohup.out; fi
+if [ -t 2 ]; then exec 2>&1; fi
+exec "$@"
+`
 
 // changes are the Dockerfile instructions applied at import (`docker import --change`).
 var changes = []string{
@@ -260,6 +270,7 @@ func nodeRootfs() (*rootfs, error) {
 	for _, a := range applets {
 		r.symlink("bin/"+a, "busybox")
 	}
+	r.file("bin/nohup", 0o755, []byte(nohupScript))
 	r.symlink("usr/bin/bash", "../../bin/bash")
 	r.symlink("usr/bin/env", "../../bin/busybox")
 	r.dir("tmp", 0o777|fs.ModeSticky)

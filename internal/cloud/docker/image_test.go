@@ -45,6 +45,7 @@ func TestEnsureNodeImage(t *testing.T) {
 		{"bash", `echo ok; seq 3 | paste -sd,`, "ok\n1,2,3\n"},
 		{"bash features", `a=(x y z); echo "${#a[@]} ${a[1]} $BASH_VERSION" | cut -d' ' -f1,2`, "3 y\n"},
 		{"user and home", `echo "$(id -u) $HOME $(pwd)"; ls -d /tmp`, "0 /root /root\n/tmp\n"},
+		{"nohup", `nohup sh -c 'kill -HUP $$; echo survived' 2>/dev/null; nohup 2>/dev/null; echo $?`, "survived\n125\n"},
 		{"applets", `for c in sh cat ls mkdir rm mv sleep env sed grep tr paste head tail setsid nohup kill ps hostname; do command -v $c >/dev/null || echo missing $c; done; echo done`, "done\n"},
 	}
 	for _, tt := range tests {
