@@ -15,6 +15,7 @@ import (
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/transport"
+	sshtransport "github.com/stix-run/stix/internal/transport/ssh"
 )
 
 // handle is the cluster's Handle: its pool and its hosts in rank order, enough to reach every node without
@@ -28,8 +29,26 @@ type handle struct {
 // namePattern is what a cluster name may be: it becomes a directory here and on every host.
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// agentDir is the cluster's agent directory on each host.
-func agentDir(cluster string) string { return "~/.stix/clusters/" + cluster + "/agent" }
+// agentDir is the cluster's agent directory on host h. It names the host (address and port): hosts that share
+// one home directory (NFS homes on lab machines) must not share an agent's address, pid and job files.
+func agentDir(cluster string, h Host) string {
+	return "~/.stix/clusters/" + cluster + "/agent-" + h.dirID()
+}
+
+// legacyAgentDir is where stix versions before agentDir kept a cluster's agent on every host; stop and down
+// still look there.
+func legacyAgentDir(cluster string) string { return "~/.stix/clusters/" + cluster + "/agent" }
+
+// dirID is the host's part of agent directory names: its address and port, as a file name.
+func (h Host) dirID() string {
+	addr := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, h.Address)
+	return fmt.Sprintf("%s-%d", addr, h.Port)
+}
 
 // healthTimeout bounds one health check of a running agent.
 const healthTimeout = 5 * time.Second
@@ -123,7 +142,7 @@ func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterSta
 		if report != nil {
 			report(fmt.Sprintf("starting agent on %s", n.Host.Name))
 		}
-		addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name),
+		addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name, n.Host),
 			Listen: net.JoinHostPort(n.Host.Address, "0"), Secret: cs.Secret, Home: "~", StartTimeout: p.startTimeout})
 		if err != nil {
 			return fmt.Errorf("host %s: %w", n.Host.Name, err)
@@ -243,7 +262,9 @@ func (p *Provider) forget(ctx context.Context, name string) error {
 	})
 }
 
-// teardown stops the cluster's agents on every host, and with remove deletes its directory and ~/sky_workdir.
+// teardown stops the cluster's agents on every host, and with remove then deletes each host's agent directory,
+// the cluster's directory once empty, and ~/sky_workdir. Removal waits until every agent is stopped: hosts may
+// share one home directory, and a host must not delete what another host's stop still needs.
 func (p *Provider) teardown(ctx context.Context, name string, cs *clusterState, remove bool) error {
 	bin, err := p.agentBinary()
 	if err != nil {
@@ -253,24 +274,30 @@ func (p *Provider) teardown(ctx context.Context, name string, cs *clusterState, 
 	if err != nil {
 		return err
 	}
-	return eachNode(cs.Nodes, func(_ int, n nodeState) error {
-		tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
-		if err != nil {
-			return err
-		}
-		defer tr.Close()
-		dir := tr.Resolve(agentDir(name))
-		if err := killAll(ctx, tr, remoteBin, dir); err != nil {
-			return fmt.Errorf("host %s: %w", n.Host.Name, err)
-		}
-		if !remove {
+	onEach := func(fn func(tr *sshtransport.Transport, dir string) error) error {
+		return eachNode(cs.Nodes, func(_ int, n nodeState) error {
+			tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
+			if err != nil {
+				return err
+			}
+			defer tr.Close()
+			if err := fn(tr, tr.Resolve(agentDir(name, n.Host))); err != nil {
+				return fmt.Errorf("host %s: %w", n.Host.Name, err)
+			}
 			return nil
-		}
-		cmd := "rm -rf " + shellWord(path.Dir(dir)) + " " + shellWord(tr.Resolve("~/sky_workdir"))
-		if _, err := output(ctx, tr, cmd); err != nil {
-			return fmt.Errorf("host %s: %w", n.Host.Name, err)
-		}
-		return nil
+		})
+	}
+	err = onEach(func(tr *sshtransport.Transport, dir string) error {
+		return killAll(ctx, tr, remoteBin, dir, tr.Resolve(legacyAgentDir(name)))
+	})
+	if err != nil || !remove {
+		return err
+	}
+	return onEach(func(tr *sshtransport.Transport, dir string) error {
+		cmd := "rm -rf " + shellWord(dir) + " " + shellWord(tr.Resolve(legacyAgentDir(name))) + " " + shellWord(tr.Resolve("~/sky_workdir")) +
+			" && { rmdir " + shellWord(path.Dir(dir)) + " 2>/dev/null; true; }"
+		_, err := output(ctx, tr, cmd)
+		return err
 	})
 }
 
@@ -301,7 +328,7 @@ func (p *Provider) nodeStatus(ctx context.Context, name string, cs *clusterState
 		return st
 	}
 	defer tr.Close()
-	dir := tr.Resolve(agentDir(name))
+	dir := tr.Resolve(agentDir(name, n.Host))
 	out, err := output(ctx, tr, "if [ -d "+shellWord(dir)+" ]; then echo dir; cat "+shellWord(path.Join(dir, nodeagent.AddrFile))+" 2>/dev/null; fi; true")
 	lines := strings.Split(out, "\n")
 	switch {
@@ -349,7 +376,7 @@ func info(name string, cs *clusterState) (*cloud.ClusterInfo, error) {
 			ExternalIP: n.Host.Address,
 			AgentAddr:  n.AgentAddr,
 			Home:       n.Home,
-			AgentDir:   path.Join(n.Home, strings.TrimPrefix(agentDir(name), "~/")),
+			AgentDir:   path.Join(n.Home, strings.TrimPrefix(agentDir(name, n.Host), "~/")),
 			Resources:  n.Resources,
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,12 +56,20 @@ type fixture struct {
 // listing them; keyFor may replace a host's identity file.
 func newFixture(t *testing.T, n int, keyFor func(i int, h *sshhost.Host) string) *fixture {
 	t.Helper()
-	f := &fixture{root: t.TempDir()}
+	var hosts []*sshhost.Host
+	for i := range n {
+		hosts = append(hosts, sshhost.StartAt(t, fmt.Sprintf("127.0.0.%d", i+2)))
+	}
+	return fixtureOn(t, hosts, keyFor)
+}
+
+// fixtureOn writes a pools file with one pool, "pool", listing the hosts, and returns a provider over it.
+func fixtureOn(t *testing.T, hosts []*sshhost.Host, keyFor func(i int, h *sshhost.Host) string) *fixture {
+	t.Helper()
+	f := &fixture{root: t.TempDir(), hosts: hosts}
 	var b strings.Builder
 	b.WriteString("pool:\n  hosts:\n")
-	for i := range n {
-		h := sshhost.StartAt(t, fmt.Sprintf("127.0.0.%d", i+2))
-		f.hosts = append(f.hosts, h)
+	for i, h := range hosts {
 		key := h.UserKey
 		if keyFor != nil {
 			key = keyFor(i, h)
@@ -194,7 +203,7 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertStates(t, f.p, "c1", cloud.NodeStopped, cloud.NodeStopped)
-	if _, err := os.Stat(filepath.Join(f.hosts[1].Home, ".stix", "clusters", "c1", "agent", "secret")); err != nil {
+	if _, err := os.Stat(filepath.Join(f.hosts[1].Home, ".stix", "clusters", "c1", "agent-127.0.0.3-"+strconv.Itoa(f.hosts[1].Port), "secret")); err != nil {
 		t.Errorf("Stop removed the agent's files: %v", err)
 	}
 	ci2, err := f.p.Start(ctx, cloud.ClusterRef{Name: "c1", Handle: ci.Handle})
