@@ -110,7 +110,7 @@ func (h *head) setCluster(cfg ClusterConfig) {
 			h.nodes[i] = h.a.procs
 			continue
 		}
-		h.nodes[i] = NewClient(n.AgentAddr, string(h.a.secret), nil)
+		h.nodes[i] = NewClient(n.AgentAddr, string(h.a.secret), nil, WithTLS(h.a.clientTLS))
 	}
 	h.full = newCapacity(cfg.Nodes)
 	h.free = h.full.clone()
@@ -160,7 +160,7 @@ func (h *head) configure(ctx context.Context, cfg ClusterConfig) error {
 		}
 		// Resources left out: ask the node's agent for its fingerprint.
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cl := NewClient(n.AgentAddr, string(h.a.secret), nil)
+		cl := NewClient(n.AgentAddr, string(h.a.secret), nil, WithTLS(h.a.clientTLS))
 		health, err := cl.Health(hctx)
 		cl.Close()
 		cancel()

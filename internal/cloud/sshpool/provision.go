@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/transport"
@@ -107,7 +109,11 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 				return err
 			}
 		}
-		cs = &clusterState{Pool: pool, Secret: secret, CreatedAt: time.Now().UTC()}
+		ca, err := agenttls.NewCA(name)
+		if err != nil {
+			return err
+		}
+		cs = &clusterState{Pool: pool, Secret: secret, CACert: string(ca.CertPEM), CAKey: string(ca.KeyPEM), CreatedAt: time.Now().UTC()}
 		for _, h := range free[:n] {
 			cs.Nodes = append(cs.Nodes, nodeState{Host: h.Host, Resources: h.Resources})
 		}
@@ -131,9 +137,21 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 
 // bringUp deploys the agent on every node in parallel, records what the agents reported and returns the
 // cluster's info.
+//
+// Agent traffic is TLS with the cluster's CA (made here for clusters from before TLS). The head listens on
+// loopback: the client reaches it through the SSH tunnel, and only the head calls the workers, which listen on
+// their hosts' addresses.
 func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterState, report func(string)) (*cloud.ClusterInfo, error) {
+	ca, err := p.clusterCA(ctx, name, cs)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := agenttls.ClientConfig(ca.CertPEM)
+	if err != nil {
+		return nil, err
+	}
 	nodes := make([]nodeState, len(cs.Nodes))
-	err := eachNode(cs.Nodes, func(rank int, n nodeState) error {
+	err = eachNode(cs.Nodes, func(rank int, n nodeState) error {
 		tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
 		if err != nil {
 			return err
@@ -142,14 +160,18 @@ func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterSta
 		if report != nil {
 			report(fmt.Sprintf("starting agent on %s", n.Host.Name))
 		}
+		listen := net.JoinHostPort(n.Host.Address, "0")
+		if rank == 0 {
+			listen = "127.0.0.1:0"
+		}
 		addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name, n.Host),
-			Listen: net.JoinHostPort(n.Host.Address, "0"), Secret: cs.Secret, Home: "~", StartTimeout: p.startTimeout})
+			Listen: listen, Secret: cs.Secret, Home: "~", StartTimeout: p.startTimeout, CA: ca})
 		if err != nil {
 			return fmt.Errorf("host %s: %w", n.Host.Name, err)
 		}
 		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
 		defer cancel()
-		h, err := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret)
+		h, err := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret, agent.WithTLS(tlsCfg))
 		if err != nil {
 			return fmt.Errorf("host %s: %w", n.Host.Name, err)
 		}
@@ -172,6 +194,28 @@ func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterSta
 		return nil, err
 	}
 	return info(name, cs)
+}
+
+// clusterCA returns the cluster's CA, making and recording one for a cluster that has none.
+func (p *Provider) clusterCA(ctx context.Context, name string, cs *clusterState) (*agenttls.CA, error) {
+	if cs.CACert != "" {
+		return agenttls.ParseCA([]byte(cs.CACert), []byte(cs.CAKey))
+	}
+	ca, err := agenttls.NewCA(name)
+	if err != nil {
+		return nil, err
+	}
+	err = p.update(ctx, func(s *state) error {
+		if c := s.Clusters[name]; c != nil {
+			c.CACert, c.CAKey = string(ca.CertPEM), string(ca.KeyPEM)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	cs.CACert, cs.CAKey = string(ca.CertPEM), string(ca.KeyPEM)
+	return ca, nil
 }
 
 // eachNode runs fn for every node in parallel and joins the errors.
@@ -345,7 +389,12 @@ func (p *Provider) nodeStatus(ctx context.Context, name string, cs *clusterState
 	}
 	hctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
-	if _, herr := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret); herr == nil {
+	tlsCfg, err := agenttls.ClientConfig([]byte(cs.CACert))
+	if err != nil {
+		st.Status, st.Reason = cloud.NodePending, err.Error()
+		return st
+	}
+	if _, herr := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret, agent.WithTLS(tlsCfg)); herr == nil {
 		st.Status = cloud.NodeRunning
 	} else if cs.Stopped {
 		st.Status, st.Reason = cloud.NodeStopped, "stopped"
@@ -367,7 +416,7 @@ func (p *Provider) ClusterInfo(_ context.Context, ref cloud.ClusterRef) (*cloud.
 // info builds a ClusterInfo: nodes in host order, each node's IP its host's address.
 func info(name string, cs *clusterState) (*cloud.ClusterInfo, error) {
 	h := handle{Cluster: name, Pool: cs.Pool}
-	ci := &cloud.ClusterInfo{Cloud: Name, Region: cs.Pool, Secret: cs.Secret}
+	ci := &cloud.ClusterInfo{Cloud: Name, Region: cs.Pool, Secret: cs.Secret, CACert: cs.CACert}
 	for i, n := range cs.Nodes {
 		h.Hosts = append(h.Hosts, n.Host)
 		ci.Nodes = append(ci.Nodes, cloud.NodeInfo{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/testutil/sshhost"
@@ -162,7 +163,7 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer head.Close()
-	c := agent.NewClient(ci.Nodes[0].AgentAddr, ci.Secret, head.Dial)
+	c := agentClient(t, ci, head.Dial)
 	defer c.Close()
 	cfg := agent.ClusterConfig{ClusterName: "c1", Cloud: "SSH", Region: "pool"}
 	for _, n := range ci.Nodes {
@@ -186,6 +187,27 @@ func TestClusterLifecycle(t *testing.T) {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %q:\n%s", want, logs.String())
 		}
+	}
+
+	// Agent traffic is TLS with the cluster's CA: the head listens on loopback only (reached through the SSH
+	// tunnel), the worker on its host's address refuses plain HTTP and clients that do not trust the CA.
+	if !strings.HasPrefix(ci.Nodes[0].AgentAddr, "127.0.0.1:") {
+		t.Errorf("head agent listens on %s, want loopback", ci.Nodes[0].AgentAddr)
+	}
+	plain := agent.NewClient(ci.Nodes[1].AgentAddr, ci.Secret, nil)
+	defer plain.Close()
+	if _, err := plain.Health(ctx); err == nil || !strings.Contains(err.Error(), "HTTP request to an HTTPS server") {
+		t.Errorf("plain HTTP to the worker's agent: %v, want it refused", err)
+	}
+	other, err := agenttls.NewCA("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCfg, _ := agenttls.ClientConfig(other.CertPEM)
+	stranger := agent.NewClient(ci.Nodes[1].AgentAddr, ci.Secret, nil, agent.WithTLS(otherCfg))
+	defer stranger.Close()
+	if _, err := stranger.Health(ctx); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Errorf("a client without the cluster's CA: %v, want a certificate error", err)
 	}
 
 	// Two of three hosts are taken: another 2-node cluster does not fit, in Feasible or Provision.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/testutil/sshhost"
 )
@@ -146,5 +147,9 @@ func runGangJob(t *testing.T, ctx context.Context, f *fixture, ci *cloud.Cluster
 // agentClient is a client of the head agent of ci reached through dial.
 func agentClient(t *testing.T, ci *cloud.ClusterInfo, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *agent.Client {
 	t.Helper()
-	return agent.NewClient(ci.Nodes[0].AgentAddr, ci.Secret, dial)
+	cfg, err := agenttls.ClientConfig([]byte(ci.CACert))
+	if err != nil || cfg == nil {
+		t.Fatalf("the cluster's CA: %v, %v", cfg, err)
+	}
+	return agent.NewClient(ci.Nodes[0].AgentAddr, ci.Secret, dial, agent.WithTLS(cfg))
 }
