@@ -1,7 +1,6 @@
 package sshpool
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,34 +157,11 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatalf("ClusterInfo nodes = %+v", ci.Nodes)
 	}
 	// A 2-node job through the head's transport: the head reaches the worker at its host's address.
-	head, err := f.p.Transport(ctx, ci, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer head.Close()
-	c := agentClient(t, ci, head.Dial)
-	defer c.Close()
-	cfg := agent.ClusterConfig{ClusterName: "c1", Cloud: "SSH", Region: "pool"}
-	for _, n := range ci.Nodes {
-		cfg.Nodes = append(cfg.Nodes, agent.Node{Rank: n.Rank, IP: n.InternalIP, AgentAddr: n.AgentAddr})
-	}
-	if err := c.Configure(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.Submit(ctx, agent.JobSpec{NumNodes: 2, DemandPerNode: agent.Demand{CPUs: 0.5},
-		Run: `echo "rank $SKYPILOT_NODE_RANK home $HOME ips $(echo $SKYPILOT_NODE_IPS)"`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	status, err := c.Logs(ctx, id, true, 0, &logs)
-	if err != nil || status != agent.StatusSucceeded {
-		t.Fatalf("job: %s, %v\n%s", status, err, logs.String())
-	}
+	logs := runGangJob(t, ctx, f, ci, "c1", `echo "rank $SKYPILOT_NODE_RANK home $HOME ips $(echo $SKYPILOT_NODE_IPS)"`)
 	for rank := range 2 {
 		want := fmt.Sprintf("rank %d home %s ips 127.0.0.2 127.0.0.3", rank, ci.Nodes[rank].Home)
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
 	}
 

@@ -78,7 +78,12 @@ func TestHostsSharingAHomeDirectory(t *testing.T) {
 	if ci.Nodes[0].AgentDir == ci.Nodes[1].AgentDir {
 		t.Fatalf("both nodes have the agent directory %s", ci.Nodes[0].AgentDir)
 	}
-	runGangJob(t, ctx, f, ci, name)
+	logs := runGangJob(t, ctx, f, ci, name, `echo "rank $SKYPILOT_NODE_RANK on $(ip -4 -o addr show eth0 | awk '{print $4}')"`)
+	for rank, h := range f.hosts {
+		if want := fmt.Sprintf("rank %d on %s/", rank, h.Host); !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
 
 	if err := f.p.Stop(ctx, ref); err != nil {
 		t.Fatal(err)
@@ -110,8 +115,9 @@ func TestHostsSharingAHomeDirectory(t *testing.T) {
 	}
 }
 
-// runGangJob runs a job on both nodes of ci through the head and checks that each rank ran on its own host.
-func runGangJob(t *testing.T, ctx context.Context, f *fixture, ci *cloud.ClusterInfo, name string) {
+// runGangJob configures the head of ci and runs a 2-node job through it (the head reaching the worker at its
+// address), failing the test unless it succeeds; it returns the job's log.
+func runGangJob(t *testing.T, ctx context.Context, f *fixture, ci *cloud.ClusterInfo, name, run string) string {
 	t.Helper()
 	head, err := f.p.Transport(ctx, ci, 0)
 	if err != nil {
@@ -127,8 +133,7 @@ func runGangJob(t *testing.T, ctx context.Context, f *fixture, ci *cloud.Cluster
 	if err := c.Configure(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	id, err := c.Submit(ctx, agent.JobSpec{NumNodes: 2, DemandPerNode: agent.Demand{CPUs: 0.5},
-		Run: `echo "rank $SKYPILOT_NODE_RANK on $(ip -4 -o addr show eth0 | awk '{print $4}')"`})
+	id, err := c.Submit(ctx, agent.JobSpec{NumNodes: 2, DemandPerNode: agent.Demand{CPUs: 0.5}, Run: run})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,11 +142,7 @@ func runGangJob(t *testing.T, ctx context.Context, f *fixture, ci *cloud.Cluster
 	if err != nil || status != agent.StatusSucceeded {
 		t.Fatalf("job: %s, %v\n%s", status, err, logs.String())
 	}
-	for rank, h := range f.hosts {
-		if want := fmt.Sprintf("rank %d on %s/", rank, h.Host); !strings.Contains(logs.String(), want) {
-			t.Errorf("logs lack %q:\n%s", want, logs.String())
-		}
-	}
+	return logs.String()
 }
 
 // agentClient is a client of the head agent of ci reached through dial.
