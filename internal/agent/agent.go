@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/agent/envknob"
 	"github.com/stix-run/stix/internal/agent/fingerprint"
 )
@@ -40,6 +42,9 @@ type agent struct {
 	idleUnit  time.Duration
 	killGrace time.Duration
 	clock     clock
+
+	// clientTLS is how this agent (the head) verifies the agents it calls: DIR/ca.crt; nil for plain HTTP.
+	clientTLS *tls.Config
 
 	headMu sync.Mutex
 	head   *head
@@ -194,9 +199,13 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 		a.closeHead()
 	}()
 
-	ln, err := net.Listen("tcp", o.Listen)
+	ln, err := listen(dir, o.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", o.Listen, err)
+		return err
+	}
+	if a.clientTLS, err = agenttls.LoadClient(dir); err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           a.handler(),

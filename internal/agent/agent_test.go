@@ -471,3 +471,22 @@ func TestHomeFlag(t *testing.T) {
 		t.Errorf("job output %q lacks %q", out, want)
 	}
 }
+
+// An agent whose pid file names another process (hosts sharing one home directory overwrote it) is still found
+// and stopped: KillAll's success means no agent serves the directory.
+func TestKillAllFindsAgentWithoutItsPidFile(t *testing.T) {
+	t.Parallel()
+	a := startAgent(t, "127.0.0.1", nil)
+	agentPid := a.cmd.Process.Pid
+	if err := os.WriteFile(filepath.Join(a.dir, "agent.pid"), []byte("999999999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := KillAll(a.dir); err != nil {
+		t.Fatal(err)
+	}
+	if processAlive(agentPid) {
+		_ = a.cmd.Process.Kill() // so that the cleanup's wait ends
+		t.Fatalf("agent %d serves %s after KillAll", agentPid, a.dir)
+	}
+	_ = a.cmd.Wait()
+}

@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,9 +30,22 @@ type Client struct {
 	timeout time.Duration
 }
 
+// ClientOption changes how a Client reaches its agent.
+type ClientOption func(*http.Transport)
+
+// WithTLS makes the client speak TLS with cfg (agenttls.ClientConfig: trusting the cluster's CA only); nil
+// keeps plain HTTP, for agents that serve no certificate.
+func WithTLS(cfg *tls.Config) ClientOption {
+	return func(tr *http.Transport) {
+		if cfg != nil {
+			tr.TLSClientConfig = cfg.Clone()
+		}
+	}
+}
+
 // NewClient returns a client for the agent at addr (host:port) that authenticates with the cluster secret. dial
 // opens the connection: nil dials TCP directly; an SSH, docker or Kubernetes transport passes its own tunnel.
-func NewClient(addr, secret string, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *Client {
+func NewClient(addr, secret string, dial func(ctx context.Context, network, addr string) (net.Conn, error), opts ...ClientOption) *Client {
 	if dial == nil {
 		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 		dial = d.DialContext
@@ -43,9 +57,19 @@ func NewClient(addr, secret string, dial func(ctx context.Context, network, addr
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true, // logs stream; compression would hold bytes back
 	}
-	return &Client{base: "http://" + addr, auth: "Bearer " + secret, hc: &http.Client{Transport: tr},
+	scheme := "http://"
+	for _, o := range opts {
+		o(tr)
+	}
+	if tr.TLSClientConfig != nil {
+		scheme = "https://"
+	}
+	return &Client{base: scheme + addr, auth: "Bearer " + secret, hc: &http.Client{Transport: tr},
 		closer: tr.CloseIdleConnections}
 }
+
+// addr is the agent's host:port, as errors name it.
+func (c *Client) addr() string { return c.base[strings.Index(c.base, "//")+2:] }
 
 // Close drops the client's idle connections.
 func (c *Client) Close() { c.closer() }
@@ -78,7 +102,7 @@ func (c *Client) request(ctx context.Context, kind callKind, method, path string
 	}
 	resp, err = c.hc.Do(req)
 	if err != nil {
-		return nil, nil, f.end(fmt.Errorf("agent %s: %s %s: %w", strings.TrimPrefix(c.base, "http://"), method, path, err))
+		return nil, nil, f.end(fmt.Errorf("agent %s: %s %s: %w", c.addr(), method, path, err))
 	}
 	if resp.StatusCode/100 == 2 {
 		resp.Body = progress{resp.Body, f}

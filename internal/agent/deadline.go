@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,7 +65,7 @@ func (c *Client) begin(ctx context.Context, kind callKind, op string) (*inflight
 	f := &inflight{}
 	f.ctx, f.cancel = context.WithCancelCause(ctx)
 	notAnswering := func(waited time.Duration) error {
-		e := &api.NodeNotAnsweringError{Cluster: c.cluster, Node: -1, Addr: strings.TrimPrefix(c.base, "http://"),
+		e := &api.NodeNotAnsweringError{Cluster: c.cluster, Node: -1, Addr: c.addr(),
 			Op: op, Waited: waited.Round(time.Millisecond)}
 		if c.named {
 			e.Node = c.rank

@@ -49,10 +49,20 @@ type testAgent struct {
 	cmd    *exec.Cmd
 	addr   string
 	client *Client
+	// clientOpts are how the test's client reaches the agent (WithTLS).
+	clientOpts []ClientOption
 }
 
 // startAgent starts an agent in a fresh node directory on ip (127.0.0.x). env adds to its environment.
 func startAgent(t testing.TB, ip string, env []string, args ...string) *testAgent {
+	t.Helper()
+	a := newTestAgent(t, ip, env, args...)
+	a.start()
+	return a
+}
+
+// newTestAgent makes the node directory (with the secret) of an agent not started yet.
+func newTestAgent(t testing.TB, ip string, env []string, args ...string) *testAgent {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(testSecret+"\n"), 0o600); err != nil {
@@ -74,7 +84,6 @@ func startAgent(t testing.TB, ip string, env []string, args ...string) *testAgen
 			t.Logf("agent %s log:\n%s", ip, b)
 		}
 	})
-	a.start()
 	return a
 }
 
@@ -116,7 +125,7 @@ func (a *testAgent) startOn(listen string) {
 		a.addr = strings.TrimSpace(string(b))
 		return true
 	})
-	a.client = NewClient(a.addr, testSecret, nil)
+	a.client = NewClient(a.addr, testSecret, nil, a.clientOpts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	h, err := a.client.Health(ctx)

@@ -115,7 +115,7 @@ func (h *head) setCluster(cfg ClusterConfig) {
 			h.nodes[i] = h.a.procs
 			continue
 		}
-		h.nodes[i] = NewClient(n.AgentAddr, string(h.a.secret), nil).Named(cfg.ClusterName, i)
+		h.nodes[i] = NewClient(n.AgentAddr, string(h.a.secret), nil, WithTLS(h.a.clientTLS)).Named(cfg.ClusterName, i)
 	}
 	h.full = newCapacity(cfg.Nodes)
 	h.free = h.full.clone()
@@ -222,7 +222,7 @@ func (h *head) configure(ctx context.Context, cfg ClusterConfig) error {
 		}
 		// Resources left out: ask the node's agent for its fingerprint.
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cl := NewClient(n.AgentAddr, string(h.a.secret), nil).Named(cfg.ClusterName, i)
+		cl := NewClient(n.AgentAddr, string(h.a.secret), nil, WithTLS(h.a.clientTLS)).Named(cfg.ClusterName, i)
 		health, err := cl.Health(hctx)
 		cl.Close()
 		cancel()

@@ -25,7 +25,7 @@ func KillAll(dir string) error {
 		return err
 	}
 	var errs []error
-	if pid, ok := agentPID(dir); ok {
+	for _, pid := range agentsServing(dir) {
 		if err := stopProcess(pid, 5*time.Second); err != nil {
 			errs = append(errs, err)
 		}

@@ -138,6 +138,9 @@ type ClusterInfo struct {
 	Nodes []NodeInfo `json:"nodes"`
 	// Secret authenticates calls to the agents.
 	Secret string `json:"secret"`
+	// CACert is the PEM certificate of the cluster's CA when its agents serve TLS (agenttls): clients trust only
+	// agents it certified. Empty: the agents serve plain HTTP on loopback.
+	CACert string `json:"ca_cert,omitempty"`
 	// Handle is the provider's own description of the cluster (instance ids, directories, ...). It is opaque to
 	// everyone else and goes back to the provider in ClusterRef.
 	Handle json.RawMessage `json:"handle,omitempty"`

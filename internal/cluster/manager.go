@@ -18,6 +18,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/providers"
@@ -162,11 +163,15 @@ func (m *Manager) headOf(ctx context.Context, rec *store.Cluster, ci *cloud.Clus
 	if !ok {
 		return nil, nil, fmt.Errorf("cluster %q has no head node recorded", rec.Name)
 	}
+	tlsCfg, err := agenttls.ClientConfig([]byte(ci.CACert))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster %q: %w", rec.Name, err)
+	}
 	tr, err := p.Transport(ctx, ci, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reach the head node of %q: %w", rec.Name, err)
 	}
-	c := agent.NewClient(h.AgentAddr, ci.Secret, tr.Dial)
+	c := agent.NewClient(h.AgentAddr, ci.Secret, tr.Dial, agent.WithTLS(tlsCfg))
 	c.Named(rec.Name, h.Rank)
 	return c, func() { c.Close(); tr.Close() }, nil
 }

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 
+	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/dockerapi"
@@ -180,6 +183,10 @@ func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name stri
 			return nil, err
 		}
 	}
+	ca, err := p.clusterCA(name)
+	if err != nil {
+		return nil, err
+	}
 	nodes := make([]cloud.NodeInfo, len(h.Containers))
 	errs := make([]error, len(h.Containers))
 	var wg sync.WaitGroup
@@ -187,7 +194,7 @@ func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nodes[rank], errs[rank] = deployNode(ctx, cli, h.Network, cname, rank, bin, secret)
+			nodes[rank], errs[rank] = deployNode(ctx, cli, h.Network, cname, rank, bin, secret, ca)
 		}()
 	}
 	wg.Wait()
@@ -198,10 +205,10 @@ func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name stri
 	if err != nil {
 		return nil, err
 	}
-	return &cloud.ClusterInfo{Cloud: Name, Region: Region, Nodes: nodes, Secret: secret, Handle: raw}, nil
+	return &cloud.ClusterInfo{Cloud: Name, Region: Region, Nodes: nodes, Secret: secret, CACert: string(ca.CertPEM), Handle: raw}, nil
 }
 
-func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, rank int, bin, secret string) (cloud.NodeInfo, error) {
+func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, rank int, bin, secret string, ca *agenttls.CA) (cloud.NodeInfo, error) {
 	tr, err := dockertransport.New(cli, cname, dockertransport.Options{Network: net})
 	if err != nil {
 		return cloud.NodeInfo{}, err
@@ -214,11 +221,15 @@ func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, r
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}
-	addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret})
+	addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret, CA: ca})
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}
-	health, err := nodeagent.CheckHealth(ctx, tr.Dial, addr, secret)
+	tlsCfg, err := agenttls.ClientConfig(ca.CertPEM)
+	if err != nil {
+		return cloud.NodeInfo{}, err
+	}
+	health, err := nodeagent.CheckHealth(ctx, tr.Dial, addr, secret, agent.WithTLS(tlsCfg))
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}
@@ -339,6 +350,9 @@ func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
 	}
 	if err := cli.NetworkRemove(ctx, p.networkName(ref.Name)); err != nil && !dockerapi.IsNotFound(err) {
 		return fmt.Errorf("docker: remove network %s: %w", p.networkName(ref.Name), err)
+	}
+	if err := os.RemoveAll(p.caDir(ref.Name)); err != nil {
+		return fmt.Errorf("docker: remove the CA of %s: %w", ref.Name, err)
 	}
 	return nil
 }

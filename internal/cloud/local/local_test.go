@@ -525,3 +525,28 @@ func BenchmarkProvisionStopStartTerminate(b *testing.B) {
 	b.ReportMetric(float64(start.Milliseconds())/n, "start-ms")
 	b.ReportMetric(float64(terminate.Milliseconds())/n, "terminate-ms")
 }
+
+// Local clusters keep what other users of the machine must not read private, whatever made the directories
+// before: the provider's root and each cluster directory are 0700, the secret 0600.
+func TestClusterFilesArePrivate(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t)
+	if err := os.MkdirAll(p.root, 0o755); err != nil { // made by someone else, readable by all
+		t.Fatal(err)
+	}
+	info := provision(t, p, "private", 1)
+	for path, want := range map[string]os.FileMode{
+		p.root:                           0o700,
+		filepath.Join(p.root, "private"): 0o700,
+		info.Nodes[0].AgentDir:           0o700,
+		filepath.Join(info.Nodes[0].AgentDir, nodeagent.SecretFile): 0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s has mode %v, want %v", path, got, want)
+		}
+	}
+}

@@ -35,6 +35,17 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 		return nil, err
 	}
 	defer unlock()
+	// Other users of the machine must not read secrets, job tables or logs: the root and the cluster's
+	// directory are private whoever made them first. (Jobs run as this user and can read them all: see
+	// docs/providers.md on what local infra isolates.)
+	for _, d := range []string{p.root, dir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("provision local cluster %s: %w", name, err)
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("provision local cluster %s: %w", name, err)
+		}
+	}
 	rec, fresh, err := p.createOrOpen(ctx, dir, name, req.Requirements.Nodes())
 	if err != nil {
 		return nil, fmt.Errorf("provision local cluster %s: %w", name, err)

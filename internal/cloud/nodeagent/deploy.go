@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path"
 	"strings"
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -41,6 +43,10 @@ type DeployOptions struct {
 	BinDir string
 	// StartTimeout bounds the wait for the agent to answer; 0 means DefaultStartTimeout.
 	StartTimeout time.Duration
+	// CA, when set, makes the agent serve TLS: Deploy writes the CA certificate and a certificate and key it
+	// issues for Listen's host (and loopback) into Dir, and checks the agent's health over TLS trusting only CA.
+	// Every provider whose agent traffic crosses a network sets it.
+	CA *agenttls.CA
 }
 
 // Deploy makes sure a healthy agent serves opts.Dir on the node tr reaches, and returns its address as the node
@@ -61,6 +67,13 @@ func Deploy(ctx context.Context, tr transport.Transport, opts DeployOptions) (st
 		opts.StartTimeout = DefaultStartTimeout
 	}
 	d := &deployer{tr: tr, opts: opts}
+	if opts.CA != nil {
+		cfg, err := agenttls.ClientConfig(opts.CA.CertPEM)
+		if err != nil {
+			return "", fmt.Errorf("deploy agent in %s: %w", opts.Dir, err)
+		}
+		d.client = append(d.client, agent.WithTLS(cfg))
+	}
 	addr, err := d.deploy(ctx)
 	if err != nil {
 		return "", fmt.Errorf("deploy agent in %s: %w", opts.Dir, err)
@@ -69,8 +82,9 @@ func Deploy(ctx context.Context, tr transport.Transport, opts DeployOptions) (st
 }
 
 type deployer struct {
-	tr   transport.Transport
-	opts DeployOptions
+	tr     transport.Transport
+	opts   DeployOptions
+	client []agent.ClientOption // how the health checks reach the agent
 }
 
 // RemoteBinary is where Deploy keeps the version of the local agent binary on a node: binDir (DefaultBinDir
@@ -110,7 +124,10 @@ func (d *deployer) deploy(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	if err := d.writeSecret(ctx); err != nil {
+	if err := d.writeFile(ctx, SecretFile, []byte(d.opts.Secret), 0o600); err != nil {
+		return "", err
+	}
+	if err := d.writeTLS(ctx); err != nil {
 		return "", err
 	}
 	pid, err := d.start(ctx, remoteBin)
@@ -132,21 +149,48 @@ func (d *deployer) probe(ctx context.Context, remoteBin string) (addr string, ha
 	return strings.TrimSpace(lines[0]), len(lines) > 1 && strings.TrimSpace(lines[1]) == "have", nil
 }
 
-// writeSecret uploads the secret through a local temporary file: Upload is the one atomic write transports have.
-func (d *deployer) writeSecret(ctx context.Context) error {
-	f, err := os.CreateTemp("", "stix-secret-*")
+// writeFile writes a file of the agent directory through a local temporary file: Upload is the one atomic
+// write transports have.
+func (d *deployer) writeFile(ctx context.Context, name string, content []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp("", "stix-agent-file-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.WriteString(d.opts.Secret); err != nil {
+	if _, err := f.Write(content); err != nil {
 		f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return d.tr.Upload(ctx, f.Name(), path.Join(d.opts.Dir, SecretFile), 0o600)
+	return d.tr.Upload(ctx, f.Name(), path.Join(d.opts.Dir, name), mode)
+}
+
+// writeTLS issues the agent's certificate for the host it listens on and writes it, its key (0600) and the
+// CA certificate into the agent directory.
+func (d *deployer) writeTLS(ctx context.Context) error {
+	if d.opts.CA == nil {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(d.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", d.opts.Listen, err)
+	}
+	cert, key, err := d.opts.CA.Issue(host)
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		b    []byte
+		mode os.FileMode
+	}{{agenttls.CAFile, d.opts.CA.CertPEM, 0o644}, {agenttls.CertFile, cert, 0o644}, {agenttls.KeyFile, key, 0o600}} {
+		if err := d.writeFile(ctx, f.name, f.b, f.mode); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // launch starts the agent in a process group of its own (set -m), detached from the command's session and
@@ -228,7 +272,7 @@ const healthTimeout = 5 * time.Second
 func (d *deployer) health(ctx context.Context, addr string) (*Health, error) {
 	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
-	return CheckHealth(ctx, d.tr.Dial, addr, d.opts.Secret)
+	return CheckHealth(ctx, d.tr.Dial, addr, d.opts.Secret, d.client...)
 }
 
 // logTail returns the end of the agent's log for error messages, with a context of its own: the caller's may

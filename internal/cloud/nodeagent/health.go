@@ -25,11 +25,12 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // CheckHealth asks the agent at addr whether it is up, authenticating with secret. It gives up when ctx ends.
 // A wrong secret gives an error matching agent.ErrUnauthorized.
-func CheckHealth(ctx context.Context, dial DialFunc, addr, secret string) (*Health, error) {
+// opts say how to reach it (agent.WithTLS for agents with a certificate).
+func CheckHealth(ctx context.Context, dial DialFunc, addr, secret string, opts ...agent.ClientOption) (*Health, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("agent health: no agent address")
 	}
-	c := agent.NewClient(addr, secret, dial)
+	c := agent.NewClient(addr, secret, dial, opts...)
 	defer c.Close()
 	h, err := c.Health(ctx)
 	if err != nil {

@@ -11,10 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/lazyregexp"
 	"github.com/stix-run/stix/internal/transport"
+	sshtransport "github.com/stix-run/stix/internal/transport/ssh"
 )
 
 // handle is the cluster's Handle: its pool and its hosts in rank order, enough to reach every node without
@@ -28,8 +31,26 @@ type handle struct {
 // namePattern is what a cluster name may be: it becomes a directory here and on every host.
 var namePattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// agentDir is the cluster's agent directory on each host.
-func agentDir(cluster string) string { return "~/.stix/clusters/" + cluster + "/agent" }
+// agentDir is the cluster's agent directory on host h. It names the host (address and port): hosts that share
+// one home directory (NFS homes on lab machines) must not share an agent's address, pid and job files.
+func agentDir(cluster string, h Host) string {
+	return "~/.stix/clusters/" + cluster + "/agent-" + h.dirID()
+}
+
+// legacyAgentDir is where stix versions before agentDir kept a cluster's agent on every host; stop and down
+// still look there.
+func legacyAgentDir(cluster string) string { return "~/.stix/clusters/" + cluster + "/agent" }
+
+// dirID is the host's part of agent directory names: its address and port, as a file name.
+func (h Host) dirID() string {
+	addr := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, h.Address)
+	return fmt.Sprintf("%s-%d", addr, h.Port)
+}
 
 // healthTimeout bounds one health check of a running agent.
 const healthTimeout = 5 * time.Second
@@ -88,7 +109,11 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 				return err
 			}
 		}
-		cs = &clusterState{Pool: pool, Secret: secret, CreatedAt: time.Now().UTC()}
+		ca, err := agenttls.NewCA(name)
+		if err != nil {
+			return err
+		}
+		cs = &clusterState{Pool: pool, Secret: secret, CACert: string(ca.CertPEM), CAKey: string(ca.KeyPEM), CreatedAt: time.Now().UTC()}
 		for _, h := range free[:n] {
 			cs.Nodes = append(cs.Nodes, nodeState{Host: h.Host, Resources: h.Resources})
 		}
@@ -112,9 +137,21 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 
 // bringUp deploys the agent on every node in parallel, records what the agents reported and returns the
 // cluster's info.
+//
+// Agent traffic is TLS with the cluster's CA (made here for clusters from before TLS). The head listens on
+// loopback: the client reaches it through the SSH tunnel, and only the head calls the workers, which listen on
+// their hosts' addresses.
 func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterState, report func(string)) (*cloud.ClusterInfo, error) {
+	ca, err := p.clusterCA(ctx, name, cs)
+	if err != nil {
+		return nil, err
+	}
+	tlsCfg, err := agenttls.ClientConfig(ca.CertPEM)
+	if err != nil {
+		return nil, err
+	}
 	nodes := make([]nodeState, len(cs.Nodes))
-	err := eachNode(cs.Nodes, func(rank int, n nodeState) error {
+	err = eachNode(cs.Nodes, func(rank int, n nodeState) error {
 		tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
 		if err != nil {
 			return err
@@ -123,14 +160,18 @@ func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterSta
 		if report != nil {
 			report(fmt.Sprintf("starting agent on %s", n.Host.Name))
 		}
-		addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name),
-			Listen: net.JoinHostPort(n.Host.Address, "0"), Secret: cs.Secret, Home: "~", StartTimeout: p.startTimeout})
+		listen := net.JoinHostPort(n.Host.Address, "0")
+		if rank == 0 {
+			listen = "127.0.0.1:0"
+		}
+		addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name, n.Host),
+			Listen: listen, Secret: cs.Secret, Home: "~", StartTimeout: p.startTimeout, CA: ca})
 		if err != nil {
 			return fmt.Errorf("host %s: %w", n.Host.Name, err)
 		}
 		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
 		defer cancel()
-		h, err := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret)
+		h, err := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret, agent.WithTLS(tlsCfg))
 		if err != nil {
 			return fmt.Errorf("host %s: %w", n.Host.Name, err)
 		}
@@ -153,6 +194,28 @@ func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterSta
 		return nil, err
 	}
 	return info(name, cs)
+}
+
+// clusterCA returns the cluster's CA, making and recording one for a cluster that has none.
+func (p *Provider) clusterCA(ctx context.Context, name string, cs *clusterState) (*agenttls.CA, error) {
+	if cs.CACert != "" {
+		return agenttls.ParseCA([]byte(cs.CACert), []byte(cs.CAKey))
+	}
+	ca, err := agenttls.NewCA(name)
+	if err != nil {
+		return nil, err
+	}
+	err = p.update(ctx, func(s *state) error {
+		if c := s.Clusters[name]; c != nil {
+			c.CACert, c.CAKey = string(ca.CertPEM), string(ca.KeyPEM)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	cs.CACert, cs.CAKey = string(ca.CertPEM), string(ca.KeyPEM)
+	return ca, nil
 }
 
 // eachNode runs fn for every node in parallel and joins the errors.
@@ -243,7 +306,9 @@ func (p *Provider) forget(ctx context.Context, name string) error {
 	})
 }
 
-// teardown stops the cluster's agents on every host, and with remove deletes its directory and ~/sky_workdir.
+// teardown stops the cluster's agents on every host, and with remove then deletes each host's agent directory,
+// the cluster's directory once empty, and ~/sky_workdir. Removal waits until every agent is stopped: hosts may
+// share one home directory, and a host must not delete what another host's stop still needs.
 func (p *Provider) teardown(ctx context.Context, name string, cs *clusterState, remove bool) error {
 	bin, err := p.agentBinary()
 	if err != nil {
@@ -253,24 +318,30 @@ func (p *Provider) teardown(ctx context.Context, name string, cs *clusterState, 
 	if err != nil {
 		return err
 	}
-	return eachNode(cs.Nodes, func(_ int, n nodeState) error {
-		tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
-		if err != nil {
-			return err
-		}
-		defer tr.Close()
-		dir := tr.Resolve(agentDir(name))
-		if err := killAll(ctx, tr, remoteBin, dir); err != nil {
-			return fmt.Errorf("host %s: %w", n.Host.Name, err)
-		}
-		if !remove {
+	onEach := func(fn func(tr *sshtransport.Transport, dir string) error) error {
+		return eachNode(cs.Nodes, func(_ int, n nodeState) error {
+			tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
+			if err != nil {
+				return err
+			}
+			defer tr.Close()
+			if err := fn(tr, tr.Resolve(agentDir(name, n.Host))); err != nil {
+				return fmt.Errorf("host %s: %w", n.Host.Name, err)
+			}
 			return nil
-		}
-		cmd := "rm -rf " + shellWord(path.Dir(dir)) + " " + shellWord(tr.Resolve("~/sky_workdir"))
-		if _, err := output(ctx, tr, cmd); err != nil {
-			return fmt.Errorf("host %s: %w", n.Host.Name, err)
-		}
-		return nil
+		})
+	}
+	err = onEach(func(tr *sshtransport.Transport, dir string) error {
+		return killAll(ctx, tr, remoteBin, dir, tr.Resolve(legacyAgentDir(name)))
+	})
+	if err != nil || !remove {
+		return err
+	}
+	return onEach(func(tr *sshtransport.Transport, dir string) error {
+		cmd := "rm -rf " + shellWord(dir) + " " + shellWord(tr.Resolve(legacyAgentDir(name))) + " " + shellWord(tr.Resolve("~/sky_workdir")) +
+			" && { rmdir " + shellWord(path.Dir(dir)) + " 2>/dev/null; true; }"
+		_, err := output(ctx, tr, cmd)
+		return err
 	})
 }
 
@@ -301,7 +372,7 @@ func (p *Provider) nodeStatus(ctx context.Context, name string, cs *clusterState
 		return st
 	}
 	defer tr.Close()
-	dir := tr.Resolve(agentDir(name))
+	dir := tr.Resolve(agentDir(name, n.Host))
 	out, err := output(ctx, tr, "if [ -d "+shellWord(dir)+" ]; then echo dir; cat "+shellWord(path.Join(dir, nodeagent.AddrFile))+" 2>/dev/null; fi; true")
 	lines := strings.Split(out, "\n")
 	switch {
@@ -318,7 +389,12 @@ func (p *Provider) nodeStatus(ctx context.Context, name string, cs *clusterState
 	}
 	hctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
-	if _, herr := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret); herr == nil {
+	tlsCfg, err := agenttls.ClientConfig([]byte(cs.CACert))
+	if err != nil {
+		st.Status, st.Reason = cloud.NodePending, err.Error()
+		return st
+	}
+	if _, herr := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret, agent.WithTLS(tlsCfg)); herr == nil {
 		st.Status = cloud.NodeRunning
 	} else if cs.Stopped {
 		st.Status, st.Reason = cloud.NodeStopped, "stopped"
@@ -340,7 +416,7 @@ func (p *Provider) ClusterInfo(_ context.Context, ref cloud.ClusterRef) (*cloud.
 // info builds a ClusterInfo: nodes in host order, each node's IP its host's address.
 func info(name string, cs *clusterState) (*cloud.ClusterInfo, error) {
 	h := handle{Cluster: name, Pool: cs.Pool}
-	ci := &cloud.ClusterInfo{Cloud: Name, Region: cs.Pool, Secret: cs.Secret}
+	ci := &cloud.ClusterInfo{Cloud: Name, Region: cs.Pool, Secret: cs.Secret, CACert: cs.CACert}
 	for i, n := range cs.Nodes {
 		h.Hosts = append(h.Hosts, n.Host)
 		ci.Nodes = append(ci.Nodes, cloud.NodeInfo{
@@ -349,7 +425,7 @@ func info(name string, cs *clusterState) (*cloud.ClusterInfo, error) {
 			ExternalIP: n.Host.Address,
 			AgentAddr:  n.AgentAddr,
 			Home:       n.Home,
-			AgentDir:   path.Join(n.Home, strings.TrimPrefix(agentDir(name), "~/")),
+			AgentDir:   path.Join(n.Home, strings.TrimPrefix(agentDir(name, n.Host), "~/")),
 			Resources:  n.Resources,
 		})
 	}

@@ -1,18 +1,19 @@
 package sshpool
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/testutil/sshhost"
@@ -55,12 +56,20 @@ type fixture struct {
 // listing them; keyFor may replace a host's identity file.
 func newFixture(t *testing.T, n int, keyFor func(i int, h *sshhost.Host) string) *fixture {
 	t.Helper()
-	f := &fixture{root: t.TempDir()}
+	var hosts []*sshhost.Host
+	for i := range n {
+		hosts = append(hosts, sshhost.StartAt(t, fmt.Sprintf("127.0.0.%d", i+2)))
+	}
+	return fixtureOn(t, hosts, keyFor)
+}
+
+// fixtureOn writes a pools file with one pool, "pool", listing the hosts, and returns a provider over it.
+func fixtureOn(t *testing.T, hosts []*sshhost.Host, keyFor func(i int, h *sshhost.Host) string) *fixture {
+	t.Helper()
+	f := &fixture{root: t.TempDir(), hosts: hosts}
 	var b strings.Builder
 	b.WriteString("pool:\n  hosts:\n")
-	for i := range n {
-		h := sshhost.StartAt(t, fmt.Sprintf("127.0.0.%d", i+2))
-		f.hosts = append(f.hosts, h)
+	for i, h := range hosts {
 		key := h.UserKey
 		if keyFor != nil {
 			key = keyFor(i, h)
@@ -148,35 +157,33 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatalf("ClusterInfo nodes = %+v", ci.Nodes)
 	}
 	// A 2-node job through the head's transport: the head reaches the worker at its host's address.
-	head, err := f.p.Transport(ctx, ci, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer head.Close()
-	c := agent.NewClient(ci.Nodes[0].AgentAddr, ci.Secret, head.Dial)
-	defer c.Close()
-	cfg := agent.ClusterConfig{ClusterName: "c1", Cloud: "SSH", Region: "pool"}
-	for _, n := range ci.Nodes {
-		cfg.Nodes = append(cfg.Nodes, agent.Node{Rank: n.Rank, IP: n.InternalIP, AgentAddr: n.AgentAddr})
-	}
-	if err := c.Configure(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	id, err := c.Submit(ctx, agent.JobSpec{NumNodes: 2, DemandPerNode: agent.Demand{CPUs: 0.5},
-		Run: `echo "rank $SKYPILOT_NODE_RANK home $HOME ips $(echo $SKYPILOT_NODE_IPS)"`})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	status, err := c.Logs(ctx, id, true, 0, &logs)
-	if err != nil || status != agent.StatusSucceeded {
-		t.Fatalf("job: %s, %v\n%s", status, err, logs.String())
-	}
+	logs := runGangJob(t, ctx, f, ci, "c1", `echo "rank $SKYPILOT_NODE_RANK home $HOME ips $(echo $SKYPILOT_NODE_IPS)"`)
 	for rank := range 2 {
 		want := fmt.Sprintf("rank %d home %s ips 127.0.0.2 127.0.0.3", rank, ci.Nodes[rank].Home)
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
+	}
+
+	// Agent traffic is TLS with the cluster's CA: the head listens on loopback only (reached through the SSH
+	// tunnel), the worker on its host's address refuses plain HTTP and clients that do not trust the CA.
+	if !strings.HasPrefix(ci.Nodes[0].AgentAddr, "127.0.0.1:") {
+		t.Errorf("head agent listens on %s, want loopback", ci.Nodes[0].AgentAddr)
+	}
+	plain := agent.NewClient(ci.Nodes[1].AgentAddr, ci.Secret, nil)
+	defer plain.Close()
+	if _, err := plain.Health(ctx); err == nil || !strings.Contains(err.Error(), "HTTP request to an HTTPS server") {
+		t.Errorf("plain HTTP to the worker's agent: %v, want it refused", err)
+	}
+	other, err := agenttls.NewCA("other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCfg, _ := agenttls.ClientConfig(other.CertPEM)
+	stranger := agent.NewClient(ci.Nodes[1].AgentAddr, ci.Secret, nil, agent.WithTLS(otherCfg))
+	defer stranger.Close()
+	if _, err := stranger.Health(ctx); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+		t.Errorf("a client without the cluster's CA: %v, want a certificate error", err)
 	}
 
 	// Two of three hosts are taken: another 2-node cluster does not fit, in Feasible or Provision.
@@ -194,7 +201,7 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertStates(t, f.p, "c1", cloud.NodeStopped, cloud.NodeStopped)
-	if _, err := os.Stat(filepath.Join(f.hosts[1].Home, ".stix", "clusters", "c1", "agent", "secret")); err != nil {
+	if _, err := os.Stat(filepath.Join(f.hosts[1].Home, ".stix", "clusters", "c1", "agent-127.0.0.3-"+strconv.Itoa(f.hosts[1].Port), "secret")); err != nil {
 		t.Errorf("Stop removed the agent's files: %v", err)
 	}
 	ci2, err := f.p.Start(ctx, cloud.ClusterRef{Name: "c1", Handle: ci.Handle})

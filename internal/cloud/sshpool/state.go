@@ -50,11 +50,14 @@ func (h Host) key() string { return fmt.Sprintf("%s@%s:%d", h.User, h.Address, h
 
 // clusterState is one cluster: its pool, its hosts in rank order, its secret and what its agents reported.
 type clusterState struct {
-	Pool      string      `json:"pool"`
-	Nodes     []nodeState `json:"nodes"`
-	Secret    string      `json:"secret"`
-	Stopped   bool        `json:"stopped,omitempty"`
-	CreatedAt time.Time   `json:"created_at"`
+	Pool   string      `json:"pool"`
+	Nodes  []nodeState `json:"nodes"`
+	Secret string      `json:"secret"`
+	// CACert and CAKey are the cluster's CA (PEM, agenttls): the key never leaves this file (mode 0600).
+	CACert    string    `json:"ca_cert,omitempty"`
+	CAKey     string    `json:"ca_key,omitempty"`
+	Stopped   bool      `json:"stopped,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // nodeState is one node of a cluster.

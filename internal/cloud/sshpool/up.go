@@ -112,15 +112,26 @@ func (p *Provider) Down(ctx context.Context, name string, report func(HostResult
 	}
 	var all []HostResult
 	for _, pool := range pools {
-		results := eachHost(pool, report, func(h Host) (cloud.Resources, error) {
+		// Every host's agents are stopped before any host removes files: hosts may share one home directory.
+		onHost := func(h Host, script string) error {
 			tr, err := p.dial(ctx, pool.Name, h, p.poolKnownHosts(pool.Name))
 			if err != nil {
-				return cloud.Resources{}, err
+				return err
 			}
 			defer tr.Close()
-			_, err = output(ctx, tr, "bash -c "+shellWord(downScript))
-			return cloud.Resources{}, err
-		})
+			_, err = output(ctx, tr, "bash -c "+shellWord(script)+" stix-down "+shellWord(h.dirID()))
+			return err
+		}
+		results := eachHost(pool, nil, func(h Host) (cloud.Resources, error) { return cloud.Resources{}, onHost(h, downStopScript) })
+		removed := eachHost(pool, nil, func(h Host) (cloud.Resources, error) { return cloud.Resources{}, onHost(h, downRemoveScript) })
+		for i := range results {
+			if results[i].Err == nil {
+				results[i].Err = removed[i].Err
+			}
+			if report != nil {
+				report(results[i])
+			}
+		}
 		all = append(all, results...)
 		err := p.update(ctx, func(s *state) error {
 			if used := s.clustersOn(pool.Name); len(used) > 0 {
@@ -136,14 +147,26 @@ func (p *Provider) Down(ctx context.Context, name string, report func(HostResult
 	return all, nil
 }
 
-// downScript stops the agent of every cluster directory with any agent version on the node, then removes what
-// stix put there. ~/.stix itself goes only when nothing else is left in it: the node may run stix too.
-const downScript = `bin=
+// downStopScript stops, with any agent version on the node, the agent of every cluster directory of this host
+// ($1 is Host.dirID) and of the directories older versions used; stix-agent killall fails when an agent or job
+// survives, and so does the script.
+const downStopScript = `bin=
 for b in "$HOME"/.stix/bin/stix-agent-*; do [ -x "$b" ] && bin=$b; done
-for d in "$HOME"/.stix/clusters/*/agent; do
-  [ -d "$d" ] && [ -n "$bin" ] && "$bin" killall --dir "$d"
-done
-rm -rf "$HOME/.stix/clusters" "$HOME/.stix/bin" "$HOME/sky_workdir" && { rmdir "$HOME/.stix" 2>/dev/null; true; }`
+for d in "$HOME"/.stix/clusters/*/agent-"$1" "$HOME"/.stix/clusters/*/agent; do
+  [ -d "$d" ] || continue
+  [ -n "$bin" ] || { echo "no stix-agent on the node to stop the agent of $d" >&2; exit 1; }
+  "$bin" killall --dir "$d" || exit 1
+done`
+
+// downRemoveScript removes this host's cluster directories, then, when no other host's are left in a shared
+// home, what else stix put there. ~/.stix itself goes only when nothing else is left in it: the node may run
+// stix too.
+const downRemoveScript = `rm -rf "$HOME"/.stix/clusters/*/agent-"$1" "$HOME"/.stix/clusters/*/agent || exit 1
+for c in "$HOME"/.stix/clusters/*/; do rmdir "$c" 2>/dev/null; done
+rmdir "$HOME/.stix/clusters" 2>/dev/null
+if [ ! -d "$HOME/.stix/clusters" ]; then
+  rm -rf "$HOME/.stix/bin" "$HOME/sky_workdir" && { rmdir "$HOME/.stix" 2>/dev/null; true; }
+fi`
 
 // eachHost runs fn on every host of pool in parallel and returns the results in pool order, reporting each as
 // it ends.

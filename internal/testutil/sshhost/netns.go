@@ -24,8 +24,15 @@ var netnsNet struct {
 // bridge. Processes started through it (the stix agent) live in that namespace too. It needs root and iproute2.
 func StartInNetns(t testing.TB) *Host {
 	t.Helper()
+	return StartInNetnsWithHome(t, "")
+}
+
+// StartInNetnsWithHome is StartInNetns showing home (a directory the test made) as the user's home directory:
+// hosts given the same home share it, as machines with NFS home directories do. Empty home is StartInNetns.
+func StartInNetnsWithHome(t testing.TB, home string) *Host {
+	t.Helper()
 	ns, ip := addNetns(t)
-	return start(t, ip, 22, []string{"nsenter", "--net=/run/netns/" + ns})
+	return start(t, ip, 22, []string{"nsenter", "--net=/run/netns/" + ns}, home)
 }
 
 func addNetns(t testing.TB) (ns, ip string) {

@@ -68,12 +68,12 @@ func Start(t testing.TB) *Host {
 // StartAt is Start on another loopback address (127.0.0.2, ...), so that several hosts have distinct IPs.
 func StartAt(t testing.TB, ip string) *Host {
 	t.Helper()
-	return start(t, ip, 0, nil)
+	return start(t, ip, 0, nil, "")
 }
 
 // start runs sshd on ip:port (port 0: a free one, found from here), under the command prefix wrap (entering a
-// network namespace, say).
-func start(t testing.TB, ip string, port int, wrap []string) *Host {
+// network namespace, say), showing home as the user's home (empty: a fresh directory of its own).
+func start(t testing.TB, ip string, port int, wrap []string, home string) *Host {
 	t.Helper()
 	if _, err := os.Stat(SSHD); err != nil {
 		t.Fatalf("%s is missing: install openssh-server (.ci/run does): %v", SSHD, err)
@@ -83,10 +83,12 @@ func start(t testing.TB, ip string, port int, wrap []string) *Host {
 		t.Fatalf("sshhost: current user: %v", err)
 	}
 	dir := t.TempDir()
-	h := &Host{Host: ip, User: u.Username, Dir: dir, Log: filepath.Join(dir, "sshd.log"),
-		Home: filepath.Join(dir, "home"), RemoteHome: u.HomeDir}
-	if err := os.Mkdir(h.Home, 0o700); err != nil {
-		t.Fatal(err)
+	h := &Host{Host: ip, User: u.Username, Dir: dir, Log: filepath.Join(dir, "sshd.log"), Home: home, RemoteHome: u.HomeDir}
+	if h.Home == "" {
+		h.Home = filepath.Join(dir, "home")
+		if err := os.Mkdir(h.Home, 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
 	hostPub := writeKey(t, filepath.Join(dir, "host_ed25519"))
 	h.HostKey = hostPub
