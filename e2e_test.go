@@ -206,8 +206,20 @@ func stopAgent(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(syscall.Kill(pid, syscall.SIGCONT))
 		return
 	}
+	if cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !bytes.Contains(cmd, []byte("serve")) {
+		ts.Fatalf("pid %d of node %s is not an agent (%q, %v)", pid, args[1], cmd, err)
+	}
 	ts.Check(syscall.Kill(pid, syscall.SIGSTOP))
 	ts.Defer(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	// kill returns once the signal is queued; the agent stops when its threads next run. Wait until it has.
+	poll(ts, fmt.Sprintf("agent %d to stop", pid), func() (bool, error) {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false, err
+		}
+		f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+		return len(f) > 0 && f[0] == "T", fmt.Errorf("state %v", f[:1])
+	})
 }
 
 // killjob PIDFILE kills, with SIGKILL, the process group of the pid a job wrote to PIDFILE.
