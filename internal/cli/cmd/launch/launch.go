@@ -107,9 +107,11 @@ func launchRun(opts *LaunchOptions) error {
 	}
 	io := opts.IO
 	cli.PrintNotices(io, notices)
-	home, err := opts.StixHome()
-	if err != nil {
-		return err
+	var home string // no StixHome (some tests): no user config file
+	if opts.StixHome != nil {
+		if home, err = opts.StixHome(); err != nil {
+			return err
+		}
 	}
 	cfg, err := opts.Task.LoadConfig(io, home, opts.Getenv)
 	if err != nil {
