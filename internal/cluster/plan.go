@@ -43,9 +43,14 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
+	allowed := newAllowance(ctx)
+	enabled = slices.DeleteFunc(slices.Clone(enabled), func(n string) bool { return !allowed.ok(n) })
 	cands, _ := t.Resources.Candidates()
 	for _, c := range cands {
 		name := strings.ToLower(c.Infra.Cloud)
+		if err := allowed.check(name); err != nil {
+			return nil, err
+		}
 		if name == "" || slices.Contains(enabled, name) {
 			continue
 		}
@@ -59,6 +64,9 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 		// This machine serves tasks that name no infra; other free infra (docker, ssh pools) only those that
 		// name it, so that `stix launch 'cmd'` never lands in a container by accident of a tie.
 		if p.Name() != "local" && !slices.ContainsFunc(cands, func(c *spec.Resources) bool { return strings.EqualFold(c.Infra.Cloud, p.Name()) }) {
+			continue
+		}
+		if !allowed.ok(p.Name()) {
 			continue
 		}
 		v.free = append(v.free, optimizer.SourceFunc{CloudName: p.Name(), Func: func(req cloud.Requirements) ([]cloud.Offer, error) {
@@ -77,7 +85,7 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 	}
 	v.useFree = credentials.FreeAllowed(enabled)
 	if len(priced) == 0 {
-		return v, nil
+		return v, allowed.none(len(v.free))
 	}
 	if v.cat, err = m.catalog(ctx, priced); err != nil {
 		return nil, err

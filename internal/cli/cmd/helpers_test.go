@@ -80,7 +80,7 @@ func parse[T any](build func(*cli.Factory, func(*T) error) *cobra.Command, args 
 // slices (cobra passes []string{} for no arguments) into nil, so that wants can leave them out.
 func clearDeps(opts any) {
 	v := reflect.ValueOf(opts).Elem()
-	for _, name := range []string{"IO", "Now", "Root", "Ctx", "Client"} {
+	for _, name := range []string{"IO", "Now", "Root", "Ctx", "Client", "StixHome", "Getenv"} {
 		if f := v.FieldByName(name); f.IsValid() {
 			f.Set(reflect.Zero(f.Type()))
 		}

@@ -3,7 +3,10 @@ package taskflags
 import (
 	"fmt"
 	"maps"
+	"os"
 
+	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -45,4 +48,28 @@ func (t Task) LoadOne() (*spec.Task, []spec.Notice, error) {
 		return nil, nil, err
 	}
 	return task, notices, nil
+}
+
+// LoadConfig reads the config layers of this command line (see package config): the user and project files, the
+// task file's `config:` section and --config. Each warning about a key stix does not act on yet goes to
+// s.ErrOut. stixHome is $STIX_HOME; getenv reads STIX_CONFIG.
+func (t Task) LoadConfig(s *cli.IOStreams, stixHome string, getenv func(string) string) (*config.Config, error) {
+	in := config.Inputs{StixHome: stixHome, Getenv: getenv, CLI: t.Config}
+	in.Home, _ = os.UserHomeDir()
+	in.Cwd, _ = os.Getwd()
+	if t.Entrypoint.IsYAML() {
+		data, err := os.ReadFile(t.Entrypoint.YAMLPath)
+		if err != nil {
+			return nil, fmt.Errorf("read task file: %w", err)
+		}
+		in.TaskFile, in.TaskYAML = t.Entrypoint.YAMLPath, data
+	}
+	cfg, err := config.Load(in)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(s.ErrOut, s.Paint(cli.Yellow, "Warning: "+w.String()))
+	}
+	return cfg, nil
 }

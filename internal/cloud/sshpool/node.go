@@ -14,6 +14,7 @@ import (
 	"github.com/stix-run/stix/internal/agent/fingerprint"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/transport"
 	sshtransport "github.com/stix-run/stix/internal/transport/ssh"
 )
@@ -23,6 +24,9 @@ import (
 func (p *Provider) dial(ctx context.Context, pool string, h Host, knownHosts string) (*sshtransport.Transport, error) {
 	cfg := transportConfig(h, knownHosts)
 	cfg.ConnectTimeout = p.connectTimeout
+	if d := config.FromContext(ctx).ProvisionSSHTimeout(); d > 0 { // the request's provision.ssh_timeout
+		cfg.ConnectTimeout = d
+	}
 	tr, err := sshtransport.Dial(ctx, cfg)
 	if err != nil {
 		return nil, classify(pool, h, err)

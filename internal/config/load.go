@@ -1,0 +1,348 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stix-run/stix/internal/spec"
+)
+
+// EnvConfig names the environment variable that points at another user config file.
+const EnvConfig = "STIX_CONFIG"
+
+// cliFile is what --config values show as their file in positions.
+const cliFile = "--config"
+
+// Inputs are what Load reads. Every field may be empty: an empty Inputs gives an empty Config.
+type Inputs struct {
+	// StixHome is $STIX_HOME (~/.stix by default); the user config is StixHome/config.yaml.
+	StixHome string
+	// Home is the user's home directory; ~/.sky/config.yaml is read when no stix user config exists.
+	Home string
+	// Cwd is the working directory, where the project file (.stix.yaml, else .sky.yaml) is looked for.
+	Cwd string
+	// Getenv reads STIX_CONFIG; nil reads nothing.
+	Getenv func(string) string
+	// TaskFile and TaskYAML are the task file's name (for positions) and content; the `config:` section of its
+	// first task document is the task layer.
+	TaskFile string
+	TaskYAML []byte
+	// CLI are the --config values in order: each a config file, or comma-separated KEY=VALUE pairs whose VALUE
+	// is YAML (allowed_clouds=[aws,gcp]).
+	CLI []string
+}
+
+// Load reads, checks and merges the layers. A file that cannot be read is an error; an invalid layer is an
+// error listing every problem (a spec.ErrorList with positions). No layer is applied when any is invalid.
+func Load(in Inputs) (*Config, error) {
+	cfg := &Config{}
+	var errs spec.ErrorList
+	apply := func(layer Layer, file string, data []byte) {
+		root, lerrs := parseLayer(file, data)
+		errs = append(errs, lerrs...)
+		if len(lerrs) == 0 && root.Kind() == spec.NodeMap {
+			cfg.root = overlay(cfg.root, root, Origin{Layer: layer, Pos: spec.Pos{File: file, Line: root.Line(), Col: root.Col()}}, "")
+		}
+	}
+	user, err := userFile(in)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range []struct {
+		layer Layer
+		path  string
+	}{{LayerUser, user}, {LayerProject, projectFile(in.Cwd)}} {
+		if l.path == "" {
+			continue
+		}
+		data, err := os.ReadFile(l.path)
+		if err != nil {
+			return nil, fmt.Errorf("read %s config: %w", l.layer, err)
+		}
+		apply(l.layer, l.path, data)
+	}
+	if len(in.TaskYAML) > 0 {
+		errs = append(errs, cfg.applyTask(in.TaskFile, in.TaskYAML)...)
+	}
+	for _, v := range in.CLI {
+		if isFile(v) {
+			data, err := os.ReadFile(v)
+			if err != nil {
+				return nil, fmt.Errorf("read --config file: %w", err)
+			}
+			apply(LayerCLI, v, data)
+			continue
+		}
+		errs = append(errs, cfg.applyPairs(v)...)
+	}
+	if len(errs) > 0 {
+		return nil, spec.SortErrors(errs)
+	}
+	cfg.collectWarnings()
+	return cfg, nil
+}
+
+// userFile is STIX_CONFIG when set (it must exist), else $STIX_HOME/config.yaml when it exists, else
+// ~/.sky/config.yaml when that exists; "" when there is none.
+func userFile(in Inputs) (string, error) {
+	if in.Getenv != nil {
+		if p := in.Getenv(EnvConfig); p != "" {
+			p = expandHome(p, in.Home)
+			if !isFile(p) {
+				return "", fmt.Errorf("config file %s (from %s) does not exist: fix the path or unset %s", p, EnvConfig, EnvConfig)
+			}
+			return p, nil
+		}
+	}
+	for _, p := range []string{joinIf(in.StixHome, "config.yaml"), joinIf(in.Home, ".sky", "config.yaml")} {
+		if p != "" && isFile(p) {
+			return p, nil
+		}
+	}
+	return "", nil
+}
+
+// projectFile is .stix.yaml in dir, else .sky.yaml; "" when neither exists.
+func projectFile(dir string) string {
+	for _, name := range []string{".stix.yaml", ".sky.yaml"} {
+		if p := joinIf(dir, name); p != "" && isFile(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func joinIf(dir string, elem ...string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(append([]string{dir}, elem...)...)
+}
+
+func expandHome(p, home string) string {
+	if home != "" && (p == "~" || strings.HasPrefix(p, "~/")) {
+		return filepath.Join(home, p[1:])
+	}
+	return p
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// parseLayer reads one config file: one YAML document, a mapping (or empty), that fits the schema.
+func parseLayer(file string, data []byte) (spec.Node, spec.ErrorList) {
+	docs, err := spec.ParseYAML(file, data)
+	if err != nil {
+		var l spec.ErrorList
+		if errors.As(err, &l) {
+			return spec.Node{}, l
+		}
+		return spec.Node{}, spec.ErrorList{{Pos: spec.Pos{File: file}, Message: err.Error()}}
+	}
+	if len(docs) > 1 {
+		return spec.Node{}, spec.ErrorList{{Pos: spec.Pos{File: file, Line: docs[1].Line(), Col: docs[1].Col()},
+			Message: "a config file holds one YAML document, found several", Hint: "remove the --- separators"}}
+	}
+	if len(docs) == 0 {
+		return spec.Node{}, nil
+	}
+	return checkRoot(file, docs[0], "", false)
+}
+
+// checkRoot checks a layer's top mapping; path prefixes key paths ("config" for a task's section).
+func checkRoot(file string, root spec.Node, path string, task bool) (spec.Node, spec.ErrorList) {
+	c := &checker{file: file}
+	switch root.Kind() {
+	case spec.NodeNull:
+		return root, nil
+	case spec.NodeMap:
+	default:
+		c.add(root.Line(), root.Col(), path, "a config must be a mapping of keys, found "+root.Describe(), "")
+		return root, c.errs
+	}
+	c.check(root, schema(), path)
+	if len(c.errs) == 0 && task {
+		c.checkTaskKeys(root, path)
+	}
+	return root, c.errs
+}
+
+// applyTask overlays the `config:` section of the task file's first task document.
+func (c *Config) applyTask(file string, data []byte) spec.ErrorList {
+	docs, err := spec.ParseYAML(file, data)
+	if err != nil {
+		var l spec.ErrorList
+		errors.As(err, &l)
+		return l
+	}
+	// A first document holding only `name` names a pipeline; the tasks follow it.
+	if len(docs) > 1 && len(docs[0].Fields()) == 1 && docs[0].Fields()[0].Key == "name" {
+		docs = docs[1:]
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	for _, f := range docs[0].Fields() {
+		if f.Key != "config" {
+			continue
+		}
+		root, errs := checkRoot(file, f.Value, "config", true)
+		if len(errs) > 0 {
+			return errs
+		}
+		if root.Kind() == spec.NodeMap {
+			c.root = overlay(c.root, root, Origin{Layer: LayerTask, Pos: spec.Pos{File: file, Line: f.Line, Col: f.Col}}, "")
+		}
+	}
+	return nil
+}
+
+// overlay merges n over dst (nil: nothing yet) as SkyPilot does: mappings merge key by key, anything else
+// replaces, except that lists under kubernetes.pod_config are appended to. origin is where n's key was written.
+func overlay(dst *entry, n spec.Node, origin Origin, path string) *entry {
+	if n.Kind() != spec.NodeMap {
+		if dst != nil && !dst.isMap() && n.Kind() == spec.NodeList && appendsLists(path) && dst.vals[len(dst.vals)-1].Kind() == spec.NodeList {
+			dst.vals = append(dst.vals, n)
+			dst.origin = origin
+			return dst
+		}
+		return &entry{vals: []spec.Node{n}, origin: origin}
+	}
+	if dst == nil || !dst.isMap() {
+		dst = &entry{fields: map[string]*entry{}}
+	}
+	dst.origin = origin
+	for _, f := range n.Fields() {
+		forigin := Origin{Layer: origin.Layer, Pos: spec.Pos{File: origin.Pos.File, Line: f.Line, Col: f.Col}}
+		if origin.Pos.File == cliFile {
+			forigin.Pos = origin.Pos
+		}
+		old := dst.fields[f.Key]
+		if old == nil {
+			dst.order = append(dst.order, f.Key)
+		}
+		dst.fields[f.Key] = overlay(old, f.Value, forigin, joinKey(path, f.Key))
+	}
+	return dst
+}
+
+func appendsLists(path string) bool {
+	return strings.HasPrefix(path, "kubernetes.pod_config.") || strings.HasPrefix(path, "kubernetes.context_configs.") && strings.Contains(path, ".pod_config.")
+}
+
+// applyPairs overlays one --config value of comma-separated KEY=VALUE pairs.
+func (c *Config) applyPairs(arg string) spec.ErrorList {
+	var errs spec.ErrorList
+	bad := func(path, msg, hint string) {
+		errs = append(errs, &spec.Error{Pos: spec.Pos{File: cliFile}, Path: path, Message: msg, Hint: hint})
+	}
+	for _, pair := range splitPairs(arg) {
+		k, v, ok := strings.Cut(pair, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			bad("", fmt.Sprintf("%q is neither a file nor KEY=VALUE", pair), "give a config file that exists, or dotted.key=value pairs separated by commas")
+			continue
+		}
+		steps := strings.Split(k, ".")
+		if containsEmpty(steps) {
+			bad(k, "empty key in a dotted path", "write keys as a.b.c")
+			continue
+		}
+		kk, badAt, names := lookup(steps)
+		if badAt >= 0 {
+			bad(strings.Join(steps[:badAt+1], "."), fmt.Sprintf("unknown key %q", steps[badAt]), spec.DidYouMean(steps[badAt], names))
+			continue
+		}
+		docs, err := spec.ParseYAML(cliFile, []byte(v))
+		if err != nil {
+			bad(k, fmt.Sprintf("value %q is not valid YAML", v), "quote it")
+			continue
+		}
+		val := spec.Node{}
+		if len(docs) > 0 {
+			val = docs[0]
+		}
+		if kk != nil {
+			ch := &checker{file: cliFile}
+			ch.check(val, kk, k)
+			for _, e := range ch.errs {
+				e.Pos = spec.Pos{File: cliFile}
+			}
+			errs = append(errs, ch.errs...)
+			if len(ch.errs) > 0 {
+				continue
+			}
+		}
+		c.setPath(steps, val)
+	}
+	return errs
+}
+
+// setPath overlays one value at a dotted path, creating the mappings on the way.
+func (c *Config) setPath(steps []string, val spec.Node) {
+	origin := Origin{Layer: LayerCLI, Pos: spec.Pos{File: cliFile}}
+	if c.root == nil || !c.root.isMap() {
+		c.root = &entry{fields: map[string]*entry{}, origin: origin}
+	}
+	e := c.root
+	for i, step := range steps {
+		if i == len(steps)-1 {
+			old := e.fields[step]
+			if old == nil {
+				e.order = append(e.order, step)
+			}
+			e.fields[step] = overlay(old, val, origin, strings.Join(steps, "."))
+			return
+		}
+		next := e.fields[step]
+		if next == nil {
+			e.order = append(e.order, step)
+		}
+		if next == nil || !next.isMap() {
+			next = &entry{fields: map[string]*entry{}}
+			e.fields[step] = next
+		}
+		next.origin = origin
+		e = next
+	}
+}
+
+// splitPairs splits "a=1,b=[x,y]" at the commas outside brackets, braces and quotes.
+func splitPairs(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quote != 0:
+			if ch == quote {
+				quote = 0
+			}
+		case ch == '"' || ch == '\'':
+			quote = ch
+		case ch == '[' || ch == '{':
+			depth++
+		case ch == ']' || ch == '}':
+			depth--
+		case ch == ',' && depth <= 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+func containsEmpty(steps []string) bool {
+	for _, s := range steps {
+		if s == "" {
+			return true
+		}
+	}
+	return false
+}
