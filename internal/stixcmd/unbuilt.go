@@ -1,6 +1,7 @@
 package stixcmd
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,11 +15,14 @@ import (
 // --async would otherwise stream logs a script expected to skip, --config would drop settings.
 var unbuiltFlags = []string{"async", "fast", "clone-disk-from", "git-url", "git-ref", "config", "wait-for"}
 
+// builtOn names the verbs on which a flag of unbuiltFlags works already.
+var builtOn = map[string][]string{"config": {"stix launch"}}
+
 // refuseUnbuiltFlags runs before every verb.
 func refuseUnbuiltFlags(cmd *cobra.Command, _ []string) error {
 	for _, name := range unbuiltFlags {
 		f := cmd.Flags().Lookup(name)
-		if f == nil || !f.Changed || isOff(f) {
+		if f == nil || !f.Changed || isOff(f) || slices.Contains(builtOn[name], cmd.CommandPath()) {
 			continue
 		}
 		return cli.NotImplemented(strings.TrimPrefix(cmd.CommandPath(), "stix ") + " --" + name)
