@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/agent/agenttls"
@@ -66,16 +65,21 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 	}
 	h := handle{Network: p.networkName(name)}
 	for rank := range n {
-		req.Report(fmt.Sprintf("starting container %s", p.containerName(name, rank)))
+		h.Containers = append(h.Containers, p.containerName(name, rank))
+	}
+	req.Report(fmt.Sprintf("starting %d container(s) %s", n, strings.Join(h.Containers, ", ")))
+	// The engine creates and starts containers side by side: a 4-node cluster waits for one start, not four.
+	err = cloud.EachNode(n, func(rank int) error {
 		var pb map[string][]dockerapi.PortBinding
 		if rank == 0 {
 			pb = ports
 		}
-		if err := p.ensureContainer(ctx, cli, name, rank, image, pb); err != nil {
-			return nil, err
-		}
-		h.Containers = append(h.Containers, p.containerName(name, rank))
+		return p.ensureContainer(ctx, cli, name, rank, image, pb)
+	})
+	if err != nil {
+		return nil, err
 	}
+	req.Report(fmt.Sprintf("starting the agent on %d node(s)", n))
 	return p.bringUp(ctx, cli, name, h, req.Secret)
 }
 
@@ -188,17 +192,11 @@ func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name stri
 		return nil, err
 	}
 	nodes := make([]cloud.NodeInfo, len(h.Containers))
-	errs := make([]error, len(h.Containers))
-	var wg sync.WaitGroup
-	for rank, cname := range h.Containers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			nodes[rank], errs[rank] = deployNode(ctx, cli, h.Network, cname, rank, bin, secret, ca)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err = cloud.EachNode(len(h.Containers), func(rank int) (err error) {
+		nodes[rank], err = deployNode(ctx, cli, h.Network, h.Containers[rank], rank, bin, secret, ca)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("docker cluster %s: %w", name, err)
 	}
 	raw, err := json.Marshal(h)

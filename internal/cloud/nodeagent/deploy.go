@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -124,10 +125,7 @@ func (d *deployer) deploy(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	if err := d.writeFile(ctx, SecretFile, []byte(d.opts.Secret), 0o600); err != nil {
-		return "", err
-	}
-	if err := d.writeTLS(ctx); err != nil {
+	if err := d.writeFiles(ctx); err != nil {
 		return "", err
 	}
 	pid, err := d.start(ctx, remoteBin)
@@ -149,46 +147,42 @@ func (d *deployer) probe(ctx context.Context, remoteBin string) (addr string, ha
 	return strings.TrimSpace(lines[0]), len(lines) > 1 && strings.TrimSpace(lines[1]) == "have", nil
 }
 
-// writeFile writes a file of the agent directory through a local temporary file: Upload is the one atomic
-// write transports have.
-func (d *deployer) writeFile(ctx context.Context, name string, content []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp("", "stix-agent-file-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(content); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return d.tr.Upload(ctx, f.Name(), path.Join(d.opts.Dir, name), mode)
+// agentFile is a small file Deploy writes into the agent directory.
+type agentFile struct {
+	name string
+	data []byte
+	mode os.FileMode
 }
 
-// writeTLS issues the agent's certificate for the host it listens on and writes it, its key (0600) and the
-// CA certificate into the agent directory.
-func (d *deployer) writeTLS(ctx context.Context) error {
-	if d.opts.CA == nil {
-		return nil
+// writeFiles writes the secret (0600) and, with a CA, the agent's certificate for the host it listens on, its
+// key (0600) and the CA certificate into the agent directory: staged in a private local directory and moved in
+// one sync, one round trip on transports where each upload costs one (docker exec, SSH).
+func (d *deployer) writeFiles(ctx context.Context) error {
+	files := []agentFile{{SecretFile, []byte(d.opts.Secret), 0o600}}
+	if d.opts.CA != nil {
+		host, _, err := net.SplitHostPort(d.opts.Listen)
+		if err != nil {
+			return fmt.Errorf("listen address %q: %w", d.opts.Listen, err)
+		}
+		cert, key, err := d.opts.CA.Issue(host)
+		if err != nil {
+			return err
+		}
+		files = append(files, agentFile{agenttls.CAFile, d.opts.CA.CertPEM, 0o644},
+			agentFile{agenttls.CertFile, cert, 0o644}, agentFile{agenttls.KeyFile, key, 0o600})
 	}
-	host, _, err := net.SplitHostPort(d.opts.Listen)
-	if err != nil {
-		return fmt.Errorf("listen address %q: %w", d.opts.Listen, err)
-	}
-	cert, key, err := d.opts.CA.Issue(host)
+	stage, err := os.MkdirTemp("", "stix-agent-files-*")
 	if err != nil {
 		return err
 	}
-	for _, f := range []struct {
-		name string
-		b    []byte
-		mode os.FileMode
-	}{{agenttls.CAFile, d.opts.CA.CertPEM, 0o644}, {agenttls.CertFile, cert, 0o644}, {agenttls.KeyFile, key, 0o600}} {
-		if err := d.writeFile(ctx, f.name, f.b, f.mode); err != nil {
+	defer os.RemoveAll(stage)
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(stage, f.name), f.data, f.mode); err != nil {
 			return err
 		}
+	}
+	if _, err := d.tr.Sync(ctx, stage, d.opts.Dir, transport.SyncOptions{}); err != nil {
+		return fmt.Errorf("write the agent's secret and certificates: %w", err)
 	}
 	return nil
 }

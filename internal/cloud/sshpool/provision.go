@@ -8,7 +8,6 @@ import (
 	"net"
 	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
@@ -218,15 +217,9 @@ func (p *Provider) clusterCA(ctx context.Context, name string, cs *clusterState)
 	return ca, nil
 }
 
-// eachNode runs fn for every node in parallel and joins the errors.
+// eachNode runs fn for every node at once and joins the errors.
 func eachNode(nodes []nodeState, fn func(rank int, n nodeState) error) error {
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() { errs[i] = fn(i, n) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return cloud.EachNode(len(nodes), func(rank int) error { return fn(rank, nodes[rank]) })
 }
 
 // cluster returns the recorded cluster, or a *cloud.NotFoundError.
