@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,6 +74,9 @@ func startConfined(s Spec, token string, logf *os.File) (cmd *exec.Cmd, unconfin
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getuid(), HostID: os.Getuid(), Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: os.Getgid(), HostID: os.Getgid(), Size: 1}}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		// The user is not root in its namespace, so exec would drop the capability to mount: keep that one
+		// across the exec of the confine step, which clears it before it runs the job.
+		cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN}
 	}
 	err = cmd.Start()
 	w.Close()
@@ -125,6 +129,8 @@ func ConfineMain(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stix-agent confine: no command given after --")
 		return 2
 	}
+	// Capabilities belong to threads: the one that execs the command is the one that drops them.
+	runtime.LockOSThread()
 	report := os.NewFile(3, "report")
 	unix.CloseOnExec(3)
 	if *through != "" {
@@ -146,9 +152,13 @@ func ConfineMain(args []string, stderr io.Writer) int {
 	return runCommand(argv, stderr)
 }
 
-// runCommand execs argv; it returns only when that fails.
+// runCommand execs argv without the capability the confine step was given (startConfined), so that the job
+// cannot undo the confinement; it returns only when that fails.
 func runCommand(argv []string, stderr io.Writer) int {
 	path, err := exec.LookPath(argv[0])
+	if err == nil {
+		err = unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+	}
 	if err == nil {
 		err = syscall.Exec(path, argv, os.Environ())
 	}
