@@ -187,7 +187,7 @@ func killAgent(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
 		ts.Fatalf("usage: killagent CLUSTER RANK")
 	}
-	pidFile := filepath.Join(ts.Getenv("STIX_HOME"), "local", args[0], "node-"+args[1], "agent.pid")
+	pidFile := filepath.Join(ts.Getenv("STIX_HOME"), "local", args[0], "agent-"+args[1], "agent.pid")
 	killPIDFile(ts, pidFile, false)
 }
 
@@ -198,7 +198,7 @@ func stopAgent(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 || len(args) > 3 || len(args) == 3 && args[2] != "cont" {
 		ts.Fatalf("usage: stopagent CLUSTER RANK [cont]")
 	}
-	b, err := os.ReadFile(filepath.Join(ts.Getenv("STIX_HOME"), "local", args[0], "node-"+args[1], "agent.pid"))
+	b, err := os.ReadFile(filepath.Join(ts.Getenv("STIX_HOME"), "local", args[0], "agent-"+args[1], "agent.pid"))
 	ts.Check(err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	ts.Check(err)

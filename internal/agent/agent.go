@@ -28,6 +28,7 @@ import (
 	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/agent/envknob"
 	"github.com/stix-run/stix/internal/agent/fingerprint"
+	"github.com/stix-run/stix/internal/agent/proc"
 )
 
 // agent is one running agent process.
@@ -60,6 +61,7 @@ const usage = `usage: stix-agent <command>
 commands:
   serve --dir DIR --listen HOST:PORT   run the node agent (see docs/agent.md)
   killall --dir DIR                    stop the agent of DIR and every job process it recorded
+  confine --hide DIR --keep DIR -- CMD run CMD with DIR hidden but the kept directories (the agent runs it)
   version                              print the version
   knobs                                list the environment variables the agent reads
 `
@@ -74,6 +76,8 @@ func mainWith(args []string, stdout, stderr io.Writer) int {
 		return serveCommand(args[2:], stderr)
 	case "killall":
 		return killallCommand(args[2:], stderr)
+	case proc.ConfineCommand:
+		return proc.ConfineMain(args[2:], stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "stix-agent", Version)
 		return 0
@@ -118,6 +122,9 @@ type Options struct {
 	Listen    string
 	IdleUnit  time.Duration // length of an autostop "minute"
 	KillGrace time.Duration // SIGTERM → SIGKILL delay when killing a job's processes
+	// ConfineHide are directories hidden from every job (but its Home under them): local nodes hide the stix
+	// home, so that jobs cannot read the agents' secrets, job tables and the state database (proc.Confine).
+	ConfineHide []string
 }
 
 func serveCommand(args []string, stderr io.Writer) int {
@@ -129,6 +136,13 @@ func serveCommand(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
 	fs.DurationVar(&o.IdleUnit, "idle-unit", 0, "length of one autostop idle minute (default $STIX_IDLE_UNIT or 1m)")
 	fs.DurationVar(&o.KillGrace, "kill-grace", 3*time.Second, "time between SIGTERM and SIGKILL when killing a job")
+	fs.Func("confine-hide", "a directory hidden from jobs, but their --home (repeatable; Linux mount namespaces)", func(v string) error {
+		if !filepath.IsAbs(v) {
+			return fmt.Errorf("%q is not an absolute path", v)
+		}
+		o.ConfineHide = append(o.ConfineHide, filepath.Clean(v))
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -188,6 +202,13 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	if a.procs, err = newProcManager(ctx, dir, home, log); err != nil {
 		return err
+	}
+	if len(o.ConfineHide) > 0 {
+		keep, err := filepath.Abs(home)
+		if err != nil {
+			return err
+		}
+		a.procs.confine = &proc.Confine{Exe: "/proc/self/exe", Hide: o.ConfineHide, Keep: []string{keep}}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "jobs.db")); err == nil {
 		if _, err := a.ensureHead(); err != nil {

@@ -32,6 +32,10 @@ type procManager struct {
 	ctx   context.Context // agent lifetime: stops the waits on adopted processes
 	mu    sync.Mutex
 	procs map[string]*procEntry
+	// confine, when set, hides directories from every job (Options.ConfineHide); unconfinedOnce logs once
+	// that a job had to run without it.
+	confine        *proc.Confine
+	unconfinedOnce sync.Once
 }
 
 type procEntry struct {
@@ -166,9 +170,15 @@ func (m *procManager) StartProc(_ context.Context, spec ProcSpec) (ProcStatus, e
 		ScriptPath: m.path(spec.ID, ".sh"),
 		LogPath:    m.path(spec.ID, ".log"),
 		RCPath:     m.path(spec.ID, ".rc"),
+		Confine:    m.confine,
 	})
 	if err != nil {
 		return ProcStatus{}, fmt.Errorf("start %s: %w", spec.ID, err)
+	}
+	if p.Unconfined != "" {
+		m.unconfinedOnce.Do(func() {
+			m.log.Warn("jobs run unconfined: they can read every file of this user, the agents' secrets included", "reason", p.Unconfined)
+		})
 	}
 	rec := procRecord{ID: spec.ID, PID: p.PID, StartTicks: p.StartTicks, Token: p.Token, StartedAt: time.Now().UTC()}
 	b, _ := json.Marshal(rec)

@@ -39,12 +39,17 @@ type Spec struct {
 	ScriptPath string
 	LogPath    string // stdout and stderr, appended
 	RCPath     string // the exit code lands here
+	// Confine, when set, runs the process in a mount namespace that hides directories from it (confine.go).
+	// ScriptPath and RCPath must then be in one directory, which may be hidden.
+	Confine *Confine
 }
 
 // Process is a started job process, owned by this agent until Wait returns.
 type Process struct {
 	Job // PID is also its process group and session id
-	cmd *exec.Cmd
+	// Unconfined says why the process runs without the confinement its Spec asked for ("" when it has it).
+	Unconfined string
+	cmd        *exec.Cmd
 }
 
 // Start writes the script and starts it detached in its own session, marked with a new token.
@@ -61,13 +66,18 @@ func Start(s Spec) (*Process, error) {
 		return nil, fmt.Errorf("open job log: %w", err)
 	}
 	defer logf.Close()
-	cmd := exec.Command("bash", "--noprofile", "--norc", "-c", wrapper, "stix-job", s.ScriptPath, s.RCPath)
-	cmd.Dir = s.Dir
-	cmd.Env = withToken(s.Env, token)
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	var cmd *exec.Cmd
+	var unconfined string
+	if s.Confine != nil {
+		cmd, unconfined, err = startConfined(s, token, logf)
+	}
+	if cmd == nil {
+		cmd = startPlain(s, token, logf)
+	}
+	if cmd.Process == nil && err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("start job process in %s: %w", s.Dir, err)
 	}
 	ticks, err := StartTicks(cmd.Process.Pid)
@@ -77,7 +87,7 @@ func Start(s Spec) (*Process, error) {
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("read start time of job process %d: %w", cmd.Process.Pid, err)
 	}
-	return &Process{Job: Job{PID: cmd.Process.Pid, StartTicks: ticks, Token: token}, cmd: cmd}, nil
+	return &Process{Job: Job{PID: cmd.Process.Pid, StartTicks: ticks, Token: token}, Unconfined: unconfined, cmd: cmd}, nil
 }
 
 // Wait reaps the process and returns its exit code, 128+N when signal N killed it (as bash reports).

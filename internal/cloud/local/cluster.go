@@ -19,8 +19,9 @@ import (
 	localtransport "github.com/stix-run/stix/internal/transport/local"
 )
 
-// A cluster is the directory Root/<name>: its record cluster.json and node-<rank>/ for each node. A node
-// directory is both the node's home and its agent's directory (the agent's DIR is its jobs' $HOME).
+// A cluster is the directory Root/<name>: its record cluster.json and, for each node, node-<rank>/ (the node's
+// home: its jobs' $HOME) and agent-<rank>/ (its agent's directory: secret, job table, procs, logs), apart so
+// that the agent's files can be hidden from the jobs (stix-agent serve --confine-hide).
 const recordFile = "cluster.json"
 
 // record is cluster.json: what the provider knows of a cluster besides what its agents write.
@@ -71,6 +72,10 @@ func (p *Provider) clusterDir(ref cloud.ClusterRef) (string, error) {
 
 func nodeDir(clusterDir string, rank int) string {
 	return filepath.Join(clusterDir, fmt.Sprintf("node-%d", rank))
+}
+
+func agentDir(clusterDir string, rank int) string {
+	return filepath.Join(clusterDir, fmt.Sprintf("agent-%d", rank))
 }
 
 // readRecord reads a cluster's record; a cluster without one gives a *cloud.NotFoundError.
@@ -134,18 +139,18 @@ func (p *Provider) info(dir string, rec *record) (*cloud.ClusterInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret, _ := os.ReadFile(filepath.Join(nodeDir(dir, 0), nodeagent.SecretFile))
+	secret, _ := os.ReadFile(filepath.Join(agentDir(dir, 0), nodeagent.SecretFile))
 	ci := &cloud.ClusterInfo{Cloud: Name, Region: Region, Secret: strings.TrimSpace(string(secret)), Handle: h}
 	for _, n := range rec.Nodes {
-		home := nodeDir(dir, n.Rank)
-		addr, _ := os.ReadFile(filepath.Join(home, nodeagent.AddrFile))
+		home, adir := nodeDir(dir, n.Rank), agentDir(dir, n.Rank)
+		addr, _ := os.ReadFile(filepath.Join(adir, nodeagent.AddrFile))
 		ci.Nodes = append(ci.Nodes, cloud.NodeInfo{
 			Rank:       n.Rank,
 			InternalIP: n.IP,
 			ExternalIP: n.IP,
 			AgentAddr:  strings.TrimSpace(string(addr)),
 			Home:       home,
-			AgentDir:   home,
+			AgentDir:   adir,
 			Resources:  n.Resources,
 		})
 	}

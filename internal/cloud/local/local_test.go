@@ -128,8 +128,10 @@ func TestLifecycle(t *testing.T) {
 		if host, _, _ := strings.Cut(n.AgentAddr, ":"); host != n.InternalIP {
 			t.Errorf("node %d agent listens on %s, not on its IP %s", i, n.AgentAddr, n.InternalIP)
 		}
-		if want := filepath.Join(p.root, "dev", fmt.Sprintf("node-%d", i)); n.Home != want || n.AgentDir != want {
-			t.Errorf("node %d home %s, agent dir %s; want %s", i, n.Home, n.AgentDir, want)
+		// The agent's files are apart from the jobs' home, so that jobs can be kept from them.
+		home, adir := filepath.Join(p.root, "dev", fmt.Sprintf("node-%d", i)), filepath.Join(p.root, "dev", fmt.Sprintf("agent-%d", i))
+		if n.Home != home || n.AgentDir != adir {
+			t.Errorf("node %d home %s, agent dir %s; want %s and %s", i, n.Home, n.AgentDir, home, adir)
 		}
 		if n.Resources.CPUs < 1 || n.Resources.MemoryGB <= 0 || n.Resources.Accelerators["T4"] != 1 {
 			t.Errorf("node %d resources %+v: want the agent's report", i, n.Resources)

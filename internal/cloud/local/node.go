@@ -33,14 +33,16 @@ const healthTimeout = 2 * time.Second
 // zombie of it. $1 is the log file, the rest the agent's command line.
 const launchScript = `set -m; log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!`
 
-// launchAgent starts the agent of the node directory dir, listening on ip, and returns its pid.
-func launchAgent(ctx context.Context, bin, dir, ip string) (int, error) {
+// launchAgent starts the agent of the agent directory dir, listening on ip, and returns its pid. Its jobs' home
+// is home, and they do not see hide but home (the agent confines them).
+func launchAgent(ctx context.Context, bin, dir, home, ip, hide string) (int, error) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		return 0, fmt.Errorf("local nodes need bash to start agents: %w", err)
 	}
 	args := append([]string{"-c", launchScript, "stix-launch", filepath.Join(dir, nodeagent.LogFile), bin},
 		nodeagent.ServeArgs(dir, net.JoinHostPort(ip, "0"))...)
+	args = append(args, "--home", home, "--confine-hide", hide)
 	cmd := exec.CommandContext(ctx, bash, args...)
 	cmd.Dir = dir
 	// A session of its own: no terminal signal (Ctrl-C in the stix CLI) reaches the agent.
@@ -146,11 +148,13 @@ func agentRunning(pid int, dir string) bool {
 }
 
 // nodeState is Query's answer for one node.
-func (p *Provider) nodeState(ctx context.Context, dir string, rank int, secret string, stopped bool) cloud.NodeState {
+func (p *Provider) nodeState(ctx context.Context, dir, home string, rank int, secret string, stopped bool) cloud.NodeState {
 	st := cloud.NodeState{Rank: rank}
-	if _, err := os.Stat(dir); err != nil {
-		st.Status, st.Reason = cloud.NodeMissing, "node directory "+dir+" is gone"
-		return st
+	for _, d := range []string{dir, home} {
+		if _, err := os.Stat(d); err != nil {
+			st.Status, st.Reason = cloud.NodeMissing, "node directory "+d+" is gone"
+			return st
+		}
 	}
 	pid := agentPID(dir)
 	switch {

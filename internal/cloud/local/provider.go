@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type Options struct {
 	Detect func(ctx context.Context) (cloud.Resources, error)
 	// StartTimeout bounds how long an agent may take to answer after it was started; 10s by default.
 	StartTimeout time.Duration
+	// Hide is what the jobs of every local node must not see but their own home: $STIX_HOME (Root by
+	// default). The agents hide it in a mount namespace per job (stix-agent serve --confine-hide).
+	Hide string
 }
 
 // Provider runs clusters on this machine.
@@ -43,6 +47,7 @@ type Provider struct {
 	agentBinary  func() (string, error)
 	detect       func(ctx context.Context) (cloud.Resources, error)
 	startTimeout time.Duration
+	hide         string
 }
 
 var _ cloud.Provider = (*Provider)(nil)
@@ -52,12 +57,19 @@ func New(opts Options) (*Provider, error) {
 	if opts.Root == "" {
 		return nil, fmt.Errorf("local provider: no root directory given")
 	}
-	p := &Provider{root: opts.Root, agentBinary: opts.AgentBinary, detect: opts.Detect, startTimeout: opts.StartTimeout}
+	p := &Provider{root: opts.Root, agentBinary: opts.AgentBinary, detect: opts.Detect, startTimeout: opts.StartTimeout, hide: opts.Hide}
 	if p.agentBinary == nil {
 		p.agentBinary = nodeagent.Binary
 	}
 	if p.detect == nil {
 		p.detect = detectMachine
+	}
+	if p.hide == "" {
+		p.hide = p.root
+	}
+	var err error
+	if p.hide, err = filepath.Abs(p.hide); err != nil {
+		return nil, fmt.Errorf("local provider: %w", err)
 	}
 	if p.startTimeout <= 0 {
 		p.startTimeout = 10 * time.Second

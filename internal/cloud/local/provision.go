@@ -86,8 +86,10 @@ func (p *Provider) createOrOpen(ctx context.Context, dir, name string, n int) (r
 	}
 	rec = &record{Name: name, CreatedAt: time.Now().UTC()}
 	for i, ip := range ips {
-		if err := os.MkdirAll(nodeDir(dir, i), 0o700); err != nil {
-			return nil, false, fmt.Errorf("create node directory: %w", err)
+		for _, d := range []string{nodeDir(dir, i), agentDir(dir, i)} {
+			if err := os.MkdirAll(d, 0o700); err != nil {
+				return nil, false, fmt.Errorf("create node directory: %w", err)
+			}
 		}
 		rec.Nodes = append(rec.Nodes, nodeRecord{Rank: i, IP: ip})
 	}
@@ -100,7 +102,7 @@ func (p *Provider) createOrOpen(ctx context.Context, dir, name string, n int) (r
 // clusterSecret decides the secret: the one asked for, else the cluster's own, else a new one. Asking for a
 // secret other than the cluster's is an error: its agents would reject every caller that has the old one.
 func clusterSecret(dir, name, asked string) (string, error) {
-	have := readTrimmed(filepath.Join(nodeDir(dir, 0), nodeagent.SecretFile))
+	have := readTrimmed(filepath.Join(agentDir(dir, 0), nodeagent.SecretFile))
 	switch {
 	case asked != "" && have != "" && asked != have:
 		return "", fmt.Errorf("local cluster %s already has another secret: pass its ClusterInfo.Secret, or none", name)
@@ -122,7 +124,7 @@ func (p *Provider) bringUp(ctx context.Context, bin, dir string, rec *record, as
 	}
 	healths := make([]*nodeagent.Health, len(rec.Nodes))
 	err = eachNode(len(rec.Nodes), func(i int) error {
-		h, err := p.upNode(ctx, bin, nodeDir(dir, i), rec.Nodes[i].IP, secret, report)
+		h, err := p.upNode(ctx, bin, agentDir(dir, i), nodeDir(dir, i), rec.Nodes[i].IP, secret, report)
 		if err != nil {
 			return fmt.Errorf("node %d (%s): %w", i, rec.Nodes[i].IP, err)
 		}
@@ -142,41 +144,44 @@ func (p *Provider) bringUp(ctx context.Context, bin, dir string, rec *record, as
 	return p.info(dir, rec)
 }
 
-// upNode makes sure the agent of the node directory home runs and answers with secret, starting it if needed.
-func (p *Provider) upNode(ctx context.Context, bin, home, ip, secret string, report func(string)) (*nodeagent.Health, error) {
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, err
+// upNode makes sure the agent of the agent directory adir (whose jobs' home is home) runs and answers with
+// secret, starting it if needed.
+func (p *Provider) upNode(ctx context.Context, bin, adir, home, ip, secret string, report func(string)) (*nodeagent.Health, error) {
+	for _, d := range []string{home, adir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
 	}
-	if pid := agentPID(home); agentRunning(pid, home) {
+	if pid := agentPID(adir); agentRunning(pid, adir) {
 		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
-		h, err := nodeagent.CheckHealth(hctx, dialer.DialContext, readTrimmed(filepath.Join(home, nodeagent.AddrFile)), secret)
+		h, err := nodeagent.CheckHealth(hctx, dialer.DialContext, readTrimmed(filepath.Join(adir, nodeagent.AddrFile)), secret)
 		cancel()
 		if err == nil && h.PID == pid {
 			return h, nil
 		}
 		// Running but not answering as it should: replace the agent alone. Its jobs keep running and the new
 		// agent adopts them.
-		if err := stopAgent(ctx, home); err != nil {
+		if err := stopAgent(ctx, adir); err != nil {
 			return nil, err
 		}
 	}
-	if err := atomicfile.Write(filepath.Join(home, nodeagent.SecretFile), []byte(secret+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(adir, nodeagent.SecretFile), []byte(secret+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("write secret: %w", err)
 	}
 	// Stale files of a previous agent would pass for the new one's.
 	for _, f := range []string{nodeagent.AddrFile, nodeagent.PIDFile} {
-		if err := os.Remove(filepath.Join(home, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := os.Remove(filepath.Join(adir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
 	}
 	if report != nil {
 		report(fmt.Sprintf("starting agent on %s", ip))
 	}
-	pid, err := launchAgent(ctx, bin, home, ip)
+	pid, err := launchAgent(ctx, bin, adir, home, ip, p.hide)
 	if err != nil {
 		return nil, err
 	}
-	h, _, err := p.waitAgent(ctx, home, pid, secret)
+	h, _, err := p.waitAgent(ctx, adir, pid, secret)
 	if err != nil {
 		// We launched pid a moment ago: it is ours to end, whatever it wrote or failed to write.
 		if processRunning(pid) {
@@ -243,7 +248,7 @@ func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
 	if err := writeRecord(dir, rec); err != nil {
 		return fmt.Errorf("stop local cluster %s: %w", ref.Name, err)
 	}
-	if err := eachNode(len(rec.Nodes), func(i int) error { return stopNode(nodeDir(dir, i)) }); err != nil {
+	if err := eachNode(len(rec.Nodes), func(i int) error { return stopNode(agentDir(dir, i)) }); err != nil {
 		return fmt.Errorf("stop local cluster %s: %w", ref.Name, err)
 	}
 	return nil
@@ -277,10 +282,13 @@ func (p *Provider) destroy(ctx context.Context, dir string) error {
 	if recErr != nil && filepath.Dir(dir) != filepath.Clean(p.root) {
 		return fmt.Errorf("%s holds no local cluster; not removing it: %w", dir, recErr)
 	}
-	nodes, err := filepath.Glob(filepath.Join(dir, "node-*"))
+	// node-* too: clusters made before agent-* held their agents there.
+	nodes, err := filepath.Glob(filepath.Join(dir, "agent-*"))
 	if err != nil {
 		return err
 	}
+	legacy, _ := filepath.Glob(filepath.Join(dir, "node-*"))
+	nodes = append(nodes, legacy...)
 	if err := eachNode(len(nodes), func(i int) error { return stopNode(nodes[i]) }); err != nil {
 		return err
 	}
@@ -311,10 +319,10 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 	if err != nil {
 		return nil, err
 	}
-	secret := readTrimmed(filepath.Join(nodeDir(dir, 0), nodeagent.SecretFile))
+	secret := readTrimmed(filepath.Join(agentDir(dir, 0), nodeagent.SecretFile))
 	states := make([]cloud.NodeState, len(rec.Nodes))
 	_ = eachNode(len(rec.Nodes), func(i int) error {
-		states[i] = p.nodeState(ctx, nodeDir(dir, i), i, secret, rec.Stopped)
+		states[i] = p.nodeState(ctx, agentDir(dir, i), nodeDir(dir, i), i, secret, rec.Stopped)
 		return nil
 	})
 	return states, nil

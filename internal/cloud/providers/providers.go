@@ -25,7 +25,7 @@ func New(cfg Config) (*cloud.Registry, error) {
 		return nil, fmt.Errorf("providers: no stix home directory given")
 	}
 	r := cloud.NewRegistry()
-	lp, err := local.New(local.Options{Root: filepath.Join(cfg.Home, "local")})
+	lp, err := local.New(local.Options{Root: filepath.Join(cfg.Home, "local"), Hide: cfg.Home})
 	if err != nil {
 		return nil, err
 	}
