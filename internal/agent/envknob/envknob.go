@@ -91,6 +91,9 @@ var (
 	AgentTimeout = Duration("STIX_AGENT_TIMEOUT",
 		"deadline of a quick call to a node agent, and the liveness check interval of long ones such as logs -f (default 10s)",
 		10*time.Second)
+	// LocalConfine "0" turns off the mount namespace that hides $STIX_HOME from local jobs; read by the stix CLI.
+	LocalConfine = String("STIX_LOCAL_CONFINE",
+		"stix CLI: 0 runs local jobs unconfined (they see all of $STIX_HOME; sudo works again for non-root users); default confined")
 	// CrashAt makes the stix process kill itself (SIGKILL) at a named point of a launch, so that tests can
 	// check what an interrupted launch leaves behind; read by the stix CLI, not the agent.
 	CrashAt = String("STIX_TEST_CRASH_AT",

@@ -34,7 +34,7 @@ const healthTimeout = 2 * time.Second
 const launchScript = `set -m; log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!`
 
 // launchAgent starts the agent of the agent directory dir, listening on ip, and returns its pid. Its jobs' home
-// is home, and they do not see hide but home (the agent confines them).
+// is home, and they do not see hide but home (the agent confines them; "" hides nothing).
 func launchAgent(ctx context.Context, bin, dir, home, ip, hide string) (int, error) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
@@ -42,7 +42,10 @@ func launchAgent(ctx context.Context, bin, dir, home, ip, hide string) (int, err
 	}
 	args := append([]string{"-c", launchScript, "stix-launch", filepath.Join(dir, nodeagent.LogFile), bin},
 		nodeagent.ServeArgs(dir, net.JoinHostPort(ip, "0"))...)
-	args = append(args, "--home", home, "--confine-hide", hide)
+	args = append(args, "--home", home)
+	if hide != "" {
+		args = append(args, "--confine-hide", hide)
+	}
 	cmd := exec.CommandContext(ctx, bash, args...)
 	cmd.Dir = dir
 	// A session of its own: no terminal signal (Ctrl-C in the stix CLI) reaches the agent.

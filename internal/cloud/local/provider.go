@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stix-run/stix/internal/agent/envknob"
 	"github.com/stix-run/stix/internal/agent/fingerprint"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
@@ -37,7 +38,8 @@ type Options struct {
 	// StartTimeout bounds how long an agent may take to answer after it was started; 10s by default.
 	StartTimeout time.Duration
 	// Hide is what the jobs of every local node must not see but their own home: $STIX_HOME (Root by
-	// default). The agents hide it in a mount namespace per job (stix-agent serve --confine-hide).
+	// default). The agents hide it in a mount namespace per job (stix-agent serve --confine-hide), unless
+	// STIX_LOCAL_CONFINE=0.
 	Hide string
 }
 
@@ -70,6 +72,9 @@ func New(opts Options) (*Provider, error) {
 	var err error
 	if p.hide, err = filepath.Abs(p.hide); err != nil {
 		return nil, fmt.Errorf("local provider: %w", err)
+	}
+	if envknob.LocalConfine.Get() == "0" {
+		p.hide = ""
 	}
 	if p.startTimeout <= 0 {
 		p.startTimeout = 10 * time.Second
