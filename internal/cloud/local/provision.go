@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stix-run/stix/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/stix-run/stix/internal/atomicfile"
 
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
@@ -123,7 +123,7 @@ func (p *Provider) bringUp(ctx context.Context, bin, dir string, rec *record, as
 		return nil, err
 	}
 	healths := make([]*nodeagent.Health, len(rec.Nodes))
-	err = eachNode(len(rec.Nodes), func(i int) error {
+	err = cloud.EachNode(len(rec.Nodes), func(i int) error {
 		h, err := p.upNode(ctx, bin, agentDir(dir, i), nodeDir(dir, i), rec.Nodes[i].IP, secret, report)
 		if err != nil {
 			return fmt.Errorf("node %d (%s): %w", i, rec.Nodes[i].IP, err)
@@ -192,17 +192,6 @@ func (p *Provider) upNode(ctx context.Context, bin, adir, home, ip, secret strin
 	return h, nil
 }
 
-// eachNode runs fn for ranks 0..n-1 in parallel and joins the errors. It returns when every call has.
-func eachNode(n int, fn func(rank int) error) error {
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { errs[i] = fn(i) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
 // Start restarts the agents of a stopped cluster on the same directories and addresses.
 func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
 	bin, err := p.agentBinary()
@@ -248,7 +237,7 @@ func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
 	if err := writeRecord(dir, rec); err != nil {
 		return fmt.Errorf("stop local cluster %s: %w", ref.Name, err)
 	}
-	if err := eachNode(len(rec.Nodes), func(i int) error { return stopNode(agentDir(dir, i)) }); err != nil {
+	if err := cloud.EachNode(len(rec.Nodes), func(i int) error { return stopNode(agentDir(dir, i)) }); err != nil {
 		return fmt.Errorf("stop local cluster %s: %w", ref.Name, err)
 	}
 	return nil
@@ -289,7 +278,7 @@ func (p *Provider) destroy(ctx context.Context, dir string) error {
 	}
 	legacy, _ := filepath.Glob(filepath.Join(dir, "node-*"))
 	nodes = append(nodes, legacy...)
-	if err := eachNode(len(nodes), func(i int) error { return stopNode(nodes[i]) }); err != nil {
+	if err := cloud.EachNode(len(nodes), func(i int) error { return stopNode(nodes[i]) }); err != nil {
 		return err
 	}
 	unlock, err := p.lockRoot(ctx)
@@ -321,7 +310,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 	}
 	secret := readTrimmed(filepath.Join(agentDir(dir, 0), nodeagent.SecretFile))
 	states := make([]cloud.NodeState, len(rec.Nodes))
-	_ = eachNode(len(rec.Nodes), func(i int) error {
+	_ = cloud.EachNode(len(rec.Nodes), func(i int) error {
 		states[i] = p.nodeState(ctx, agentDir(dir, i), nodeDir(dir, i), i, secret, rec.Stopped)
 		return nil
 	})
