@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -155,8 +154,7 @@ type agentFile struct {
 }
 
 // writeFiles writes the secret (0600) and, with a CA, the agent's certificate for the host it listens on, its
-// key (0600) and the CA certificate into the agent directory: staged in a private local directory and moved in
-// one sync, one round trip on transports where each upload costs one (docker exec, SSH).
+// key (0600) and the CA certificate into the agent directory.
 func (d *deployer) writeFiles(ctx context.Context) error {
 	files := []agentFile{{SecretFile, []byte(d.opts.Secret), 0o600}}
 	if d.opts.CA != nil {
@@ -171,20 +169,30 @@ func (d *deployer) writeFiles(ctx context.Context) error {
 		files = append(files, agentFile{agenttls.CAFile, d.opts.CA.CertPEM, 0o644},
 			agentFile{agenttls.CertFile, cert, 0o644}, agentFile{agenttls.KeyFile, key, 0o600})
 	}
-	stage, err := os.MkdirTemp("", "stix-agent-files-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(stage)
 	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(stage, f.name), f.data, f.mode); err != nil {
+		if err := d.writeFile(ctx, f); err != nil {
 			return err
 		}
 	}
-	if _, err := d.tr.Sync(ctx, stage, d.opts.Dir, transport.SyncOptions{}); err != nil {
-		return fmt.Errorf("write the agent's secret and certificates: %w", err)
-	}
 	return nil
+}
+
+// writeFile writes a file of the agent directory through a local temporary file: Upload is the one atomic
+// write transports have, and it always writes (a sync would skip a new key of the same size and time).
+func (d *deployer) writeFile(ctx context.Context, af agentFile) error {
+	f, err := os.CreateTemp("", "stix-agent-file-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(af.data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return d.tr.Upload(ctx, f.Name(), path.Join(d.opts.Dir, af.name), af.mode)
 }
 
 // launch starts the agent in a process group of its own (set -m), detached from the command's session and
