@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/dockerapi"
 )
 
@@ -101,8 +102,8 @@ func RequireImage(ctx context.Context, cli *dockerapi.Client, ref string) error 
 // EnsureNodeImage makes sure the engine has the node image ref, built from this machine's current inputs. It
 // imports it (`docker import` of a rootfs tar) when the engine lacks it or holds one built from other inputs;
 // otherwise it does nothing.
-func EnsureNodeImage(ctx context.Context, cli *dockerapi.Client, ref string) (NodeImage, error) {
-	fsys, err := nodeRootfs()
+func EnsureNodeImage(ctx context.Context, cli *dockerapi.Client, ref, agentBin string) (NodeImage, error) {
+	fsys, err := nodeRootfs(agentBin)
 	if err != nil {
 		return NodeImage{}, fmt.Errorf("node image %s: %w", ref, err)
 	}
@@ -246,8 +247,10 @@ func (r *rootfs) writeTar(w io.Writer) error {
 var busyboxPaths = []string{"/bin/busybox", "/usr/bin/busybox", "/sbin/busybox"}
 
 // nodeRootfs assembles the node image's tree from this machine: bash and its shared libraries at the paths the
-// dynamic loader looks in, busybox with its applets, /tmp, /root and a minimal /etc.
-func nodeRootfs() (*rootfs, error) {
+// dynamic loader looks in, busybox with its applets, /tmp, /root and a minimal /etc. agentBin, unless empty, is
+// placed where Deploy keeps it on a node (root's ~/.stix/bin/stix-agent-<hash>), so that a new container needs
+// no 10 MB copy before its agent starts; a new agent version makes a new image.
+func nodeRootfs(agentBin string) (*rootfs, error) {
 	r := &rootfs{files: map[string]rootfsEntry{}}
 	bash, err := findExecutable("bash", []string{"/bin/bash", "/usr/bin/bash"})
 	if err != nil {
@@ -279,6 +282,17 @@ func nodeRootfs() (*rootfs, error) {
 	r.file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n"))
 	r.file("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
 	r.file("etc/nsswitch.conf", 0o644, []byte("passwd: files\ngroup: files\nhosts: files dns\n"))
+	if agentBin != "" {
+		dst, err := nodeagent.RemoteBinary(agentBin, "/root/"+strings.TrimPrefix(nodeagent.DefaultBinDir, "~/"))
+		if err != nil {
+			return nil, err
+		}
+		data, err := os.ReadFile(agentBin)
+		if err != nil {
+			return nil, err
+		}
+		r.file(strings.TrimPrefix(dst, "/"), 0o755, data)
+	}
 	return r, nil
 }
 

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stix-run/stix/internal/atomicfile"
 	"github.com/stix-run/stix/internal/cloud/docker"
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/dockerapi"
 	"github.com/stix-run/stix/internal/testutil/dockertest"
 )
@@ -22,7 +25,7 @@ func TestEnsureNodeImage(t *testing.T) {
 	t.Cleanup(func() { cli.ImageRemove(context.Background(), ref, true) })
 
 	start := time.Now()
-	first, err := docker.EnsureNodeImage(ctx, cli, ref)
+	first, err := docker.EnsureNodeImage(ctx, cli, ref, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +34,7 @@ func TestEnsureNodeImage(t *testing.T) {
 		t.Fatalf("first call: %+v, want a built image", first)
 	}
 	start = time.Now()
-	second, err := docker.EnsureNodeImage(ctx, cli, ref)
+	second, err := docker.EnsureNodeImage(ctx, cli, ref, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +111,41 @@ func TestRequireImage(t *testing.T) {
 	}
 	if err := docker.RequireImage(ctx, cli, dockertest.NodeImage(t, cli)); err != nil {
 		t.Fatalf("RequireImage of the node image: %v", err)
+	}
+}
+
+// A node image built with an agent binary carries it where Deploy looks for it, so that no container of a new
+// cluster waits for a copy; another agent makes another image.
+func TestNodeImageCarriesAgent(t *testing.T) {
+	cli := dockertest.Client(t)
+	ctx := context.Background()
+	ref := docker.NodeImageTag("imagetest-agent")
+	cli.ImageRemove(ctx, ref, true)
+	t.Cleanup(func() { cli.ImageRemove(context.Background(), ref, true) })
+	bin := filepath.Join(t.TempDir(), nodeagent.BinaryName)
+	if err := atomicfile.WriteExecutable(bin, []byte("#!/bin/sh\necho agent v1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	first, err := docker.EnsureNodeImage(ctx, cli, ref, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := nodeagent.RemoteBinary(bin, nodeagent.DefaultBinDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := dockertest.Network(t, cli)
+	if got := runOnce(t, cli, ref, net, strings.Replace(remote, "~", "$HOME", 1)); got != "agent v1\n" {
+		t.Fatalf("the image's agent printed %q, want %q", got, "agent v1\n")
+	}
+	if err := atomicfile.WriteExecutable(bin, []byte("#!/bin/sh\necho agent v2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	second, err := docker.EnsureNodeImage(ctx, cli, ref, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.Built || second.ID == first.ID {
+		t.Fatalf("another agent binary: %+v, want a new image (first %s)", second, first.ID)
 	}
 }

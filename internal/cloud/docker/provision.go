@@ -67,20 +67,29 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 	for rank := range n {
 		h.Containers = append(h.Containers, p.containerName(name, rank))
 	}
-	req.Report(fmt.Sprintf("starting %d container(s) %s", n, strings.Join(h.Containers, ", ")))
-	// The engine creates and starts containers side by side: a 4-node cluster waits for one start, not four.
-	err = cloud.EachNode(n, func(rank int) error {
+	ensure := func(rank int) (bool, error) {
 		var pb map[string][]dockerapi.PortBinding
 		if rank == 0 {
 			pb = ports
 		}
 		return p.ensureContainer(ctx, cli, name, rank, image, pb)
-	})
-	if err != nil {
-		return nil, err
 	}
-	req.Report(fmt.Sprintf("starting the agent on %d node(s)", n))
-	return p.bringUp(ctx, cli, name, h, req.Secret)
+	secret := req.Secret
+	if _, err := cli.ContainerInspect(ctx, h.Containers[0]); dockerapi.IsNotFound(err) && secret == "" {
+		// A new cluster has no secret to keep, so each node's agent can start as soon as its own container runs:
+		// the engine's slowest container start no longer holds back every agent.
+		if secret, err = nodeagent.NewSecret(); err != nil {
+			return nil, err
+		}
+	} else {
+		// A resumed cluster keeps the secret its head's agent has, read once every container runs.
+		if err := cloud.EachNode(n, func(rank int) error { _, err := ensure(rank); return err }); err != nil {
+			return nil, err
+		}
+		ensure = nil
+	}
+	req.Report(fmt.Sprintf("starting %d container(s) and their agents: %s", n, strings.Join(h.Containers, ", ")))
+	return p.bringUp(ctx, cli, name, h, secret, ensure)
 }
 
 // image is the container image of a task: docker:<image> when it names one (which must be on the engine), else
@@ -97,7 +106,11 @@ func (p *Provider) image(ctx context.Context, cli *dockerapi.Client, imageID str
 		return ref, nil
 	}
 	report("preparing the node image " + p.opts.NodeImage)
-	if _, err := EnsureNodeImage(ctx, cli, p.opts.NodeImage); err != nil {
+	bin, err := p.opts.AgentBinary()
+	if err != nil {
+		return "", err
+	}
+	if _, err := EnsureNodeImage(ctx, cli, p.opts.NodeImage, bin); err != nil {
 		return "", err
 	}
 	return p.opts.NodeImage, nil
@@ -118,8 +131,9 @@ func (p *Provider) ensureNetwork(ctx context.Context, cli *dockerapi.Client, clu
 	return nil
 }
 
-// ensureContainer creates the node's container unless it exists, and starts it unless it runs.
-func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, cluster string, rank int, image string, ports map[string][]dockerapi.PortBinding) error {
+// ensureContainer creates the node's container unless it exists, and starts it unless it runs; created says
+// it made the container.
+func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, cluster string, rank int, image string, ports map[string][]dockerapi.PortBinding) (created bool, err error) {
 	cname := p.containerName(cluster, rank)
 	c, err := cli.ContainerInspect(ctx, cname)
 	switch {
@@ -138,17 +152,18 @@ func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, c
 			Networks:   []string{p.networkName(cluster)},
 		})
 		if err != nil {
-			return fmt.Errorf("docker: create container %s: %w", cname, err)
+			return false, fmt.Errorf("docker: create container %s: %w", cname, err)
 		}
+		created = true
 	case err != nil:
-		return fmt.Errorf("docker: inspect container %s: %w", cname, err)
+		return false, fmt.Errorf("docker: inspect container %s: %w", cname, err)
 	case c.State != nil && c.State.Running:
-		return nil
+		return false, nil
 	}
 	if err := cli.ContainerStart(ctx, cname); err != nil {
-		return fmt.Errorf("docker: start container %s: %w", cname, err)
+		return created, fmt.Errorf("docker: start container %s: %w", cname, err)
 	}
-	return nil
+	return created, nil
 }
 
 // portBindings publishes the task's ports ("8080", "10000-10010") on the head node, each on the same port of the
@@ -176,8 +191,10 @@ func portBindings(ports []string) (map[string][]dockerapi.PortBinding, error) {
 	return out, nil
 }
 
-// bringUp deploys (or finds) the agent in every node container and describes the cluster.
-func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name string, h handle, secret string) (*cloud.ClusterInfo, error) {
+// bringUp deploys (or finds) the agent in every node container and describes the cluster. before, unless nil,
+// runs first for each node, in the goroutine that then deploys that node's agent; it says whether it made the
+// node's container (a fresh node has no agent to look for).
+func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name string, h handle, secret string, before func(rank int) (fresh bool, err error)) (*cloud.ClusterInfo, error) {
 	bin, err := p.opts.AgentBinary()
 	if err != nil {
 		return nil, err
@@ -193,7 +210,13 @@ func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name stri
 	}
 	nodes := make([]cloud.NodeInfo, len(h.Containers))
 	err = cloud.EachNode(len(h.Containers), func(rank int) (err error) {
-		nodes[rank], err = deployNode(ctx, cli, h.Network, h.Containers[rank], rank, bin, secret, ca)
+		fresh := false
+		if before != nil {
+			if fresh, err = before(rank); err != nil {
+				return err
+			}
+		}
+		nodes[rank], err = deployNode(ctx, cli, h.Network, h.Containers[rank], rank, bin, secret, ca, fresh)
 		return err
 	})
 	if err != nil {
@@ -206,7 +229,7 @@ func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name stri
 	return &cloud.ClusterInfo{Cloud: Name, Region: Region, Nodes: nodes, Secret: secret, CACert: string(ca.CertPEM), Handle: raw}, nil
 }
 
-func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, rank int, bin, secret string, ca *agenttls.CA) (cloud.NodeInfo, error) {
+func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, rank int, bin, secret string, ca *agenttls.CA, fresh bool) (cloud.NodeInfo, error) {
 	tr, err := dockertransport.New(cli, cname, dockertransport.Options{Network: net})
 	if err != nil {
 		return cloud.NodeInfo{}, err
@@ -219,7 +242,7 @@ func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, r
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}
-	addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret, CA: ca})
+	addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret, CA: ca, Fresh: fresh})
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}
@@ -332,7 +355,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 	}); err != nil {
 		return nil, err
 	}
-	return p.bringUp(ctx, cli, ref.Name, h, "")
+	return p.bringUp(ctx, cli, ref.Name, h, "", nil)
 }
 
 // Terminate removes the containers and the network; a cluster that is gone already is not an error.
@@ -390,7 +413,7 @@ func (p *Provider) ClusterInfo(ctx context.Context, ref cloud.ClusterRef) (*clou
 	if len(h.Containers) == 0 {
 		return nil, &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "no containers recorded"}
 	}
-	return p.bringUp(ctx, cli, ref.Name, h, "")
+	return p.bringUp(ctx, cli, ref.Name, h, "", nil)
 }
 
 // Transport reaches the container of the node of the given rank.

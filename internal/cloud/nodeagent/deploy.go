@@ -1,6 +1,7 @@
 package nodeagent
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -47,6 +48,9 @@ type DeployOptions struct {
 	// issues for Listen's host (and loopback) into Dir, and checks the agent's health over TLS trusting only CA.
 	// Every provider whose agent traffic crosses a network sets it.
 	CA *agenttls.CA
+	// Fresh says the node was just made, so no agent can be running there: Deploy does not look for one, and
+	// learns whether the node has the binary (a node image may carry it) from the start command itself.
+	Fresh bool
 }
 
 // Deploy makes sure a healthy agent serves opts.Dir on the node tr reaches, and returns its address as the node
@@ -105,33 +109,50 @@ func (d *deployer) deploy(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	addr, haveBin, err := d.probe(ctx, remoteBin)
-	if err != nil {
-		return "", err
-	}
-	if addr != "" {
-		_, err := d.health(ctx, addr)
-		switch {
-		case err == nil:
-			return addr, nil
-		case errors.Is(err, agent.ErrUnauthorized):
-			return "", fmt.Errorf("an agent with another secret serves %s: %w", d.opts.Dir, err)
-		}
-		// A stale address (the agent died): start a new agent.
-	}
-	if !haveBin {
-		if err := d.tr.Upload(ctx, d.opts.Binary, remoteBin, 0o755); err != nil {
+	haveBin := d.opts.Fresh // a fresh node says at start whether it lacks the binary
+	if !d.opts.Fresh {
+		var addr string
+		if addr, haveBin, err = d.probe(ctx, remoteBin); err != nil {
 			return "", err
 		}
+		if addr != "" {
+			_, err := d.health(ctx, addr)
+			switch {
+			case err == nil:
+				return addr, nil
+			case errors.Is(err, agent.ErrUnauthorized):
+				return "", fmt.Errorf("an agent with another secret serves %s: %w", d.opts.Dir, err)
+			}
+			// A stale address (the agent died): start a new agent.
+		}
 	}
-	if err := d.writeFiles(ctx); err != nil {
-		return "", err
-	}
-	pid, err := d.start(ctx, remoteBin)
+	files, err := d.agentFiles()
 	if err != nil {
 		return "", err
 	}
-	return d.wait(ctx, pid)
+	for {
+		if !haveBin {
+			if err := d.tr.Upload(ctx, d.opts.Binary, remoteBin, 0o755); err != nil {
+				return "", err
+			}
+		}
+		pid, addr, err := d.start(ctx, remoteBin, files)
+		if errors.Is(err, errNoBinary) && haveBin {
+			haveBin = false
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		// The start command waits a moment for the address itself: most agents answer within it, saving the
+		// polls' round trips.
+		if addr != "" {
+			if _, err := d.health(ctx, addr); err == nil {
+				return addr, nil
+			}
+		}
+		return d.wait(ctx, pid)
+	}
 }
 
 // probe reads the agent's address file and checks for the binary, in one command.
@@ -153,56 +174,58 @@ type agentFile struct {
 	mode os.FileMode
 }
 
-// writeFiles writes the secret (0600) and, with a CA, the agent's certificate for the host it listens on, its
-// key (0600) and the CA certificate into the agent directory.
-func (d *deployer) writeFiles(ctx context.Context) error {
+// agentFiles returns, as a tar stream, the secret (0600) and, with a CA, the agent's certificate for the host
+// it listens on, its key (0600) and the CA certificate: what start unpacks into the agent directory. They travel
+// on the start command's input, so they cost no round trip of their own (docker exec, SSH).
+func (d *deployer) agentFiles() ([]byte, error) {
 	files := []agentFile{{SecretFile, []byte(d.opts.Secret), 0o600}}
 	if d.opts.CA != nil {
 		host, _, err := net.SplitHostPort(d.opts.Listen)
 		if err != nil {
-			return fmt.Errorf("listen address %q: %w", d.opts.Listen, err)
+			return nil, fmt.Errorf("listen address %q: %w", d.opts.Listen, err)
 		}
 		cert, key, err := d.opts.CA.Issue(host)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		files = append(files, agentFile{agenttls.CAFile, d.opts.CA.CertPEM, 0o644},
 			agentFile{agenttls.CertFile, cert, 0o644}, agentFile{agenttls.KeyFile, key, 0o600})
 	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
 	for _, f := range files {
-		if err := d.writeFile(ctx, f); err != nil {
-			return err
+		hdr := &tar.Header{Name: f.name, Mode: int64(f.mode), Size: int64(len(f.data)), ModTime: time.Now(), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
 		}
 	}
-	return nil
-}
-
-// writeFile writes a file of the agent directory through a local temporary file: Upload is the one atomic
-// write transports have, and it always writes (a sync would skip a new key of the same size and time).
-func (d *deployer) writeFile(ctx context.Context, af agentFile) error {
-	f, err := os.CreateTemp("", "stix-agent-file-*")
-	if err != nil {
-		return err
+	if err := tw.Close(); err != nil {
+		return nil, err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(af.data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return d.tr.Upload(ctx, f.Name(), path.Join(d.opts.Dir, af.name), af.mode)
+	return buf.Bytes(), nil
 }
 
 // launch starts the agent in a process group of its own (set -m), detached from the command's session and
-// output, removing a stale address file first so that the wait sees the new agent's. It prints the pid.
-const launch = `set -m; dir=$1; shift; rm -f "$dir/` + AddrFile + `"; "$@" </dev/null >>"$dir/` + LogFile + `" 2>&1 & echo $!`
+// output, removing a stale address file first so that the wait sees the new agent's. It prints the pid, then
+// the address once the agent has written it (waiting up to 2 s, while the agent lives), else an empty line.
+const launch = `set -m; dir=$1; shift; rm -f "$dir/` + AddrFile + `"; "$@" </dev/null >>"$dir/` + LogFile + `" 2>&1 & pid=$!; echo $pid
+i=0; while [ $i -lt 100 ] && [ ! -s "$dir/` + AddrFile + `" ] && kill -0 $pid 2>/dev/null; do sleep 0.02; i=$((i+1)); done
+cat "$dir/` + AddrFile + `" 2>/dev/null; echo`
+
+// noBinary is what the start command prints when the node lacks the agent binary.
+const noBinary = "stix: no agent binary"
+
+var errNoBinary = errors.New(noBinary)
 
 // dirMark stands for the agent directory in ServeArgs, replaced by its shell form ("$HOME"/...).
 const dirMark = "\x00dir"
 
-func (d *deployer) start(ctx context.Context, remoteBin string) (int, error) {
+// start unpacks files (a tar stream) into the agent directory and starts the agent, in one command; it returns
+// the agent's pid and, when it answered quickly, its address. A node without the binary is errNoBinary.
+func (d *deployer) start(ctx context.Context, remoteBin string, files []byte) (pid int, addr string, err error) {
 	dir := shellPath(d.opts.Dir)
 	args := []string{shellPath(remoteBin)}
 	for _, a := range ServeArgs(dirMark, d.opts.Listen) {
@@ -215,16 +238,23 @@ func (d *deployer) start(ctx context.Context, remoteBin string) (int, error) {
 	if d.opts.Home != "" {
 		args = append(args, "--home", shellPath(d.opts.Home))
 	}
-	cmd := fmt.Sprintf("mkdir -p %s && bash -c %s stix-launch %s %s", dir, quote(launch), dir, strings.Join(args, " "))
-	out, err := d.output(ctx, cmd)
+	cmd := fmt.Sprintf("if [ ! -x %s ]; then echo %s; exit 0; fi; mkdir -p %s && (cd %s && umask 077 && tar -xof -) && bash -c %s stix-launch %s %s",
+		shellPath(remoteBin), quote(noBinary), dir, dir, quote(launch), dir, strings.Join(args, " "))
+	out, err := d.run(ctx, cmd, bytes.NewReader(files))
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	var pid int
-	if _, err := fmt.Sscan(strings.TrimSpace(out), &pid); err != nil || pid <= 0 {
-		return 0, fmt.Errorf("start %s: no pid reported (%q)", remoteBin, out)
+	if strings.TrimSpace(out) == noBinary {
+		return 0, "", errNoBinary
 	}
-	return pid, nil
+	lines := strings.SplitN(out, "\n", 3)
+	if _, err := fmt.Sscan(strings.TrimSpace(lines[0]), &pid); err != nil || pid <= 0 {
+		return 0, "", fmt.Errorf("start %s: no pid reported (%q)", remoteBin, out)
+	}
+	if len(lines) > 1 {
+		addr = strings.TrimSpace(lines[1])
+	}
+	return pid, addr, nil
 }
 
 // wait polls, with a growing interval and a deadline, until the agent wrote its address and answers.
@@ -291,8 +321,13 @@ func (d *deployer) logTail() string {
 
 // output runs cmd and returns its stdout; a non-zero exit is an error carrying its stderr.
 func (d *deployer) output(ctx context.Context, cmd string) (string, error) {
+	return d.run(ctx, cmd, nil)
+}
+
+// run runs cmd with stdin as its input and returns its stdout, as output does.
+func (d *deployer) run(ctx context.Context, cmd string, stdin io.Reader) (string, error) {
 	var stdout, stderr bytes.Buffer
-	code, err := d.tr.Run(ctx, cmd, transport.RunOptions{Stdout: &stdout, Stderr: &stderr})
+	code, err := d.tr.Run(ctx, cmd, transport.RunOptions{Stdin: stdin, Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
 		return "", err
 	}

@@ -108,21 +108,21 @@ func TestDeploy(t *testing.T) {
 			if h.Dir != localDir {
 				t.Errorf("agent dir = %s, want %s", h.Dir, localDir)
 			}
-			if n := tr.uploads.Load(); n != 2 {
-				t.Errorf("first Deploy uploaded %d files, want 2 (binary, secret)", n)
+			if n := tr.uploads.Load(); n != 1 {
+				t.Errorf("first Deploy uploaded %d files, want 1 (the binary; the secret travels with the start)", n)
 			}
 			if fi, err := os.Stat(filepath.Join(localDir, SecretFile)); err != nil || fi.Mode().Perm() != 0o600 {
 				t.Errorf("secret file: %v, %v", fi, err)
 			}
 			// Again: the healthy agent is left alone and nothing moves.
 			addr2, err := Deploy(ctx, tr, opts)
-			if err != nil || addr2 != addr || tr.uploads.Load() != 2 {
-				t.Fatalf("second Deploy = %s, %v, %d uploads; want %s, nil, 2", addr2, err, tr.uploads.Load(), addr)
+			if err != nil || addr2 != addr || tr.uploads.Load() != 1 {
+				t.Fatalf("second Deploy = %s, %v, %d uploads; want %s, nil, 1", addr2, err, tr.uploads.Load(), addr)
 			}
 			if h2, err := CheckHealth(ctx, tr.Dial, addr, secret); err != nil || h2.PID != h.PID {
 				t.Errorf("agent replaced by the second Deploy: pid %d -> %v (%v)", h.PID, h2, err)
 			}
-			// Agent gone: a new one starts from the binary already there (only the secret is written).
+			// Agent gone: a new one starts from the binary already there (the secret travels with its start).
 			if err := agent.KillAll(localDir); err != nil {
 				t.Fatal(err)
 			}
@@ -133,8 +133,8 @@ func TestDeploy(t *testing.T) {
 			if h3, err := CheckHealth(ctx, tr.Dial, addr3, secret); err != nil || h3.PID == h.PID {
 				t.Errorf("restarted agent: %v, %v", h3, err)
 			}
-			if n := tr.uploads.Load(); n != 3 {
-				t.Errorf("uploads after restart = %d, want 3 (the secret again, not the binary)", n)
+			if n := tr.uploads.Load(); n != 1 {
+				t.Errorf("uploads after restart = %d, want 1 (not the binary again)", n)
 			}
 			// Another secret is refused, not silently replaced.
 			other := opts
@@ -161,5 +161,45 @@ func TestDeployAgentFails(t *testing.T) {
 	_, err = Deploy(context.Background(), tr, DeployOptions{Binary: bad, Dir: "agent", Secret: "s"})
 	if err == nil || !strings.Contains(err.Error(), "exited during start") || !strings.Contains(err.Error(), "cannot bind: boom") {
 		t.Fatalf("Deploy = %v, want an exit error with the log", err)
+	}
+}
+
+// A fresh node is not probed for an agent: the start command itself says whether the binary is missing (then it
+// is uploaded) or there (a node image carries it, and nothing is copied).
+func TestDeployFresh(t *testing.T) {
+	t.Parallel()
+	for _, carried := range []bool{false, true} {
+		t.Run(fmt.Sprintf("binary on the node %v", carried), func(t *testing.T) {
+			t.Parallel()
+			home := t.TempDir()
+			raw, err := local.New(local.Options{Home: home})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := &countingTransport{Transport: raw}
+			if carried {
+				remote, err := RemoteBinary(agentBin, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := raw.Upload(context.Background(), agentBin, remote, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dir := filepath.Join(home, "agent")
+			t.Cleanup(func() { agent.KillAll(dir) })
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			addr, err := Deploy(ctx, tr, DeployOptions{Binary: agentBin, Dir: "~/agent", Secret: strings.Repeat("1", 64), Fresh: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := CheckHealth(ctx, tr.Dial, addr, strings.Repeat("1", 64)); err != nil {
+				t.Fatalf("health after a fresh Deploy: %v", err)
+			}
+			if want := map[bool]int32{false: 1, true: 0}[carried]; tr.uploads.Load() != want {
+				t.Errorf("uploads = %d, want %d", tr.uploads.Load(), want)
+			}
+		})
 	}
 }

@@ -51,7 +51,7 @@ func NodeImage(t testing.TB, cli *dockerapi.Client) string {
 	t.Helper()
 	imageMu.Lock()
 	defer imageMu.Unlock()
-	if _, err := stixdocker.EnsureNodeImage(context.Background(), cli, ImageRef); err != nil {
+	if _, err := stixdocker.EnsureNodeImage(context.Background(), cli, ImageRef, ""); err != nil {
 		t.Fatal(err)
 	}
 	return ImageRef
