@@ -15,14 +15,14 @@ type LaunchOptions struct {
 	RetryUntilUp bool `json:"retry_until_up,omitempty"`
 	// Command is the command line that made the request, shown in `status` as the cluster's last use.
 	Command string `json:"command,omitempty"`
-	// Progress receives one short line per step ("Launching on Local.", "Syncing files."); nil discards them.
-	Progress func(step string) `json:"-"`
+	// Progress receives the steps ("Launching on Local", "Syncing files"); nil discards them.
+	Progress ProgressFunc `json:"-"`
 }
 
 // ExecOptions are the choices of `stix exec` beyond the task itself.
 type ExecOptions struct {
 	Command  string            `json:"command,omitempty"`
-	Progress func(step string) `json:"-"`
+	Progress ProgressFunc `json:"-"`
 }
 
 // LaunchResult says what a launch or exec did.

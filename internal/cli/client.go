@@ -31,7 +31,7 @@ type Client interface {
 	Cancel(ctx context.Context, cluster string, ids []int, all bool) ([]api.CancelOutcome, error)
 	// Stop, Start and Down change a cluster's lifecycle.
 	Stop(ctx context.Context, cluster string) error
-	Start(ctx context.Context, cluster string, progress func(string)) error
+	Start(ctx context.Context, cluster string, progress api.ProgressFunc) error
 	Down(ctx context.Context, cluster string, purge bool) error
 	// Autostop changes a cluster's autostop setting.
 	Autostop(ctx context.Context, cluster string, opts api.AutostopOptions) error

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/stix-run/stix/api"
 )
 
 // Progress shows what a long command is doing, on stderr, as a sequence of steps: a step runs until the next one
@@ -55,8 +57,16 @@ func (p *Progress) Start(msg string) {
 	}
 }
 
-// Update finishes the running step and begins msg: the shape of a core's progress callback.
-func (p *Progress) Update(msg string) { p.Start(msg) }
+// Update takes a step from the core (api.ProgressFunc): a step that begins finishes the running one as
+// done; a failure finishes it as "✗ step" and prints what failed below it.
+func (p *Progress) Update(step api.Step) {
+	if step.Err == nil {
+		p.Start(step.Msg)
+		return
+	}
+	p.End(step.Err)
+	p.Println(step.Msg)
+}
 
 // Println prints a line of output without garbling the spinner: the spinner line is cleared and redrawn below.
 func (p *Progress) Println(line string) {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
@@ -34,7 +35,7 @@ func TestProgressOffTTYPrintsPlainSteps(t *testing.T) {
 	s := cli.Test(strings.NewReader(""), &bytes.Buffer{}, errOut)
 	p := cli.NewProgress(s)
 	p.Start("Launching")
-	p.Update("Syncing workdir")
+	p.Start("Syncing workdir")
 	p.Done("Cluster dev is up")
 	p.Stop() // a second stop is harmless
 	// A finished step is a ✓ line without the ellipsis of a running one.
@@ -83,9 +84,9 @@ func TestProgressOnTTYKeepsFinishedSteps(t *testing.T) {
 	s.SetTTY(true)
 	s.SetColorEnabled(false)
 	p := cli.NewProgress(s)
-	p.Update("Launching on Local")
-	p.Update("Syncing files")
-	p.Update("Job submitted, ID: 1")
+	p.Start("Launching on Local")
+	p.Start("Syncing files")
+	p.Start("Job submitted, ID: 1")
 	p.End(nil)
 	got := screen(errOut.String())
 	want := "✓ Launching on Local\n✓ Syncing files\n✓ Job submitted, ID: 1\n"
@@ -98,8 +99,8 @@ func TestProgressOnTTYKeepsFinishedSteps(t *testing.T) {
 	s.SetTTY(true)
 	s.SetColorEnabled(false)
 	p = cli.NewProgress(s)
-	p.Update("Launching on Local")
-	p.Update("Syncing files")
+	p.Start("Launching on Local")
+	p.Start("Syncing files")
 	p.End(errors.New("sync failed"))
 	if got, want := screen(errOut.String()), "✓ Launching on Local\n✗ Syncing files\n"; got != want {
 		t.Errorf("screen shows %q, want %q", got, want)
@@ -111,7 +112,7 @@ func TestProgressOffTTYEnd(t *testing.T) {
 	t.Parallel()
 	errOut := &lockedBuffer{}
 	p := cli.NewProgress(cli.Test(strings.NewReader(""), &bytes.Buffer{}, errOut))
-	p.Update("Cluster \"dev\" is UP")
+	p.Start("Cluster \"dev\" is UP")
 	p.End(nil)
 	p.End(nil) // nothing runs any more: no second line
 	want := "⚙︎ Cluster \"dev\" is UP...\n✓ Cluster \"dev\" is UP\n"
@@ -138,4 +139,35 @@ func screen(out string) string {
 		lines = append(lines, cur+"<no newline>")
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestProgressFailoverMarksTheFailedStep: a step the core reports as failed (a failover attempt) stays as ✗ with
+// what failed below it, and the next attempt goes on; nothing failed shows as ✓.
+func TestProgressFailoverMarksTheFailedStep(t *testing.T) {
+	t.Parallel()
+	for _, tty := range []bool{true, false} {
+		errOut := &lockedBuffer{}
+		s := cli.Test(strings.NewReader(""), &bytes.Buffer{}, errOut)
+		s.SetTTY(tty)
+		s.SetColorEnabled(false)
+		p := cli.NewProgress(s)
+		report := api.ProgressFunc(p.Update)
+		report.Report("Launching on AWS (us-east-1)")
+		report.Fail("Failed on AWS (us-east-1): no capacity; blocking zone", errors.New("no capacity"))
+		report.Report("Trying GCP (us-central1)")
+		p.End(nil)
+		got := errOut.String()
+		if tty {
+			got = screen(got)
+		}
+		want := "✗ Launching on AWS (us-east-1)\nFailed on AWS (us-east-1): no capacity; blocking zone\n✓ Trying GCP (us-central1)\n"
+		if !tty {
+			want = "⚙︎ Launching on AWS (us-east-1)...\n✗ Launching on AWS (us-east-1)\n" +
+				"Failed on AWS (us-east-1): no capacity; blocking zone\n" +
+				"⚙︎ Trying GCP (us-central1)...\n✓ Trying GCP (us-central1)\n"
+		}
+		if got != want {
+			t.Errorf("tty=%v: got %q, want %q", tty, got, want)
+		}
+	}
 }

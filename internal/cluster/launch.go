@@ -68,18 +68,18 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	case len(rec.Handle) == 0:
 		// A launch was interrupted before it recorded the nodes: plan and provision again. The providers
 		// resume what they find under the cluster's name; provisionOn removes leftovers on another cloud.
-		report(opts.Progress, fmt.Sprintf("Resuming the interrupted launch of cluster %q", name))
+		opts.Progress.Report(fmt.Sprintf("Resuming the interrupted launch of cluster %q", name))
 		rec, err = m.provisionNew(ctx, st, name, task, opts)
 		res.Provisioned = true
 	case rec.Status != store.StatusUp:
-		report(opts.Progress, fmt.Sprintf("Restarting cluster %q (%s)", name, rec.Status))
+		opts.Progress.Report(fmt.Sprintf("Restarting cluster %q (%s)", name, rec.Status))
 		rec, err = m.restart(ctx, st, rec, opts.Progress)
 		res.Provisioned = true
 	default:
 		if why := fits(task, rec); why != "" {
 			return nil, fmt.Errorf("cannot run the task on existing cluster %q: %s: launch it on a new cluster with -c NAME, or change the task's resources", name, why)
 		}
-		report(opts.Progress, fmt.Sprintf("Reusing cluster %q", name))
+		opts.Progress.Report(fmt.Sprintf("Reusing cluster %q", name))
 	}
 	if err != nil {
 		return nil, err
@@ -274,13 +274,13 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 	if err := m.adopt(ctx, st, rec, ci); err != nil {
 		return nil, err
 	}
-	report(opts.Progress, fmt.Sprintf("Cluster launched: %s", name))
+	opts.Progress.Report(fmt.Sprintf("Cluster launched: %s", name))
 	return rec, nil
 }
 
 // provisionOn makes one attempt: an INIT record, then the offer's provider. A cloud stix has no provider for
 // yet fails with a cloud-scoped error, so the loop moves to another cloud.
-func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, offer cloud.Offer, req cloud.Requirements, progress func(string)) (*store.Cluster, *cloud.ClusterInfo, error) {
+func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, offer cloud.Offer, req cloud.Requirements, progress api.ProgressFunc) (*store.Cluster, *cloud.ClusterInfo, error) {
 	p, err := m.registry.Lookup(offer.Cloud)
 	if err != nil {
 		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
@@ -299,9 +299,9 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 		return nil, nil, err
 	}
 	crashPoint(crashInitRecorded)
-	report(progress, fmt.Sprintf("Launching on %s", catalog.PlaceName(p.Name(), offer.Region, offer.Zone)))
+	progress.Report(fmt.Sprintf("Launching on %s", catalog.PlaceName(p.Name(), offer.Region, offer.Zone)))
 	ci, err := p.Provision(ctx, cloud.ProvisionRequest{
-		Cluster: cloud.ClusterRef{Name: name}, Offer: offer, Requirements: req, Progress: progress,
+		Cluster: cloud.ClusterRef{Name: name}, Offer: offer, Requirements: req, Progress: progress.Report,
 	})
 	if err != nil {
 		if terr := p.Terminate(context.WithoutCancel(ctx), cloud.ClusterRef{Name: name}); terr == nil {
@@ -375,7 +375,7 @@ func (m *Manager) clusterConfig(rec *store.Cluster, ci *cloud.ClusterInfo) agent
 }
 
 // restart brings a STOPPED (or INIT) cluster back on the same nodes.
-func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluster, progress func(string)) (*store.Cluster, error) {
+func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluster, progress api.ProgressFunc) (*store.Cluster, error) {
 	p, err := m.provider(rec)
 	if err != nil {
 		return nil, err
@@ -391,7 +391,7 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	if err := m.adopt(ctx, st, rec, ci); err != nil {
 		return nil, err
 	}
-	report(progress, fmt.Sprintf("Cluster %q is UP", rec.Name))
+	progress.Report(fmt.Sprintf("Cluster %q is UP", rec.Name))
 	return rec, nil
 }
 
@@ -429,7 +429,7 @@ func (m *Manager) jobSpec(task *spec.Task, setup string) (agent.JobSpec, error) 
 }
 
 // submit queues a job on the cluster's head agent and returns its id.
-func (m *Manager) submit(ctx context.Context, rec *store.Cluster, job agent.JobSpec, progress func(string)) (int, error) {
+func (m *Manager) submit(ctx context.Context, rec *store.Cluster, job agent.JobSpec, progress api.ProgressFunc) (int, error) {
 	c, closeFn, err := m.head(ctx, rec)
 	if err != nil {
 		return 0, err
@@ -439,12 +439,12 @@ func (m *Manager) submit(ctx context.Context, rec *store.Cluster, job agent.JobS
 	if err != nil {
 		return 0, fmt.Errorf("submit the job to %q: %w", rec.Name, err)
 	}
-	report(progress, fmt.Sprintf("Job submitted, ID: %d", id))
+	progress.Report(fmt.Sprintf("Job submitted, ID: %d", id))
 	return int(id), nil
 }
 
 // syncFiles copies the task's workdir and local file mounts to every node, in parallel.
-func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, task *spec.Task, progress func(string)) error {
+func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, task *spec.Task, progress api.ProgressFunc) error {
 	var items []syncItem
 	if task.Workdir != nil && task.Workdir.Path != "" {
 		src, err := expandHome(task.Workdir.Path)
@@ -461,7 +461,7 @@ func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, task *spec.
 	if len(items) == 0 {
 		return nil
 	}
-	report(progress, "Syncing files")
+	progress.Report("Syncing files")
 	ci, err := info(rec)
 	if err != nil {
 		return err
@@ -504,10 +504,4 @@ func expandHome(p string) (string, error) {
 		return filepath.Join(home, strings.TrimPrefix(p, "~")), nil
 	}
 	return filepath.Abs(p)
-}
-
-func report(progress func(string), msg string) {
-	if progress != nil {
-		progress(msg)
-	}
 }

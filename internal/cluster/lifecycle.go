@@ -204,7 +204,7 @@ func (m *Manager) Stop(ctx context.Context, name string) error {
 }
 
 // Start restarts a stopped cluster, or the agents of an UP one that lost them, and waits until it is UP.
-func (m *Manager) Start(ctx context.Context, name string, progress func(string)) error {
+func (m *Manager) Start(ctx context.Context, name string, progress api.ProgressFunc) error {
 	return m.withCluster(ctx, name, func(st store.Store, rec *store.Cluster, _ cloud.Provider, _ cloud.ClusterRef) error {
 		rec, err := m.restart(ctx, st, rec, progress)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cloud"
 )
 
@@ -30,7 +31,7 @@ type Loop struct {
 	// Wait sleeps between rounds; ctx ending stops it. time-based by default, a fake in tests.
 	Wait func(ctx context.Context, d time.Duration) error
 	// Progress receives a line per attempt; nil discards them.
-	Progress func(string)
+	Progress api.ProgressFunc
 }
 
 // Attempt is one provisioning try that failed.
@@ -109,7 +110,7 @@ func (l Loop) Run(ctx context.Context) (*cloud.ClusterInfo, cloud.Offer, []Attem
 				break // every candidate failed this round: start over
 			}
 			if len(all) > 0 { // the first try needs no announcement; the provider says where it launches
-				report(l.Progress, fmt.Sprintf("Trying %s (%s)", place(offer), resources(offer)))
+				l.Progress.Report(fmt.Sprintf("Trying %s (%s)", place(offer), resources(offer)))
 			}
 			info, err := l.Provision(ctx, offer)
 			if err == nil {
@@ -124,11 +125,11 @@ func (l Loop) Run(ctx context.Context) (*cloud.ClusterInfo, cloud.Offer, []Attem
 				// Not an infrastructure error: another place would fail the same way.
 				return nil, cloud.Offer{}, all, &Error{Attempts: all[:len(all)-1], Last: err}
 			}
-			report(l.Progress, fmt.Sprintf("Failed on %s: %s; blocking %s", place(offer), firstLine(err.Error()), s))
+			l.Progress.Fail(fmt.Sprintf("Failed on %s: %s; blocking %s", place(offer), firstLine(err.Error()), s), err)
 			blocked = append(blocked, s)
 		}
 		d := backoff(round)
-		report(l.Progress, fmt.Sprintf("Every candidate failed; retrying in %s (--retry-until-up)", d))
+		l.Progress.Report(fmt.Sprintf("Every candidate failed; retrying in %s (--retry-until-up)", d))
 		if err := wait(ctx, d); err != nil {
 			return nil, cloud.Offer{}, all, err
 		}
@@ -196,10 +197,4 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func report(progress func(string), msg string) {
-	if progress != nil {
-		progress(msg)
-	}
 }
