@@ -21,7 +21,7 @@ type LaunchOptions struct {
 
 // ExecOptions are the choices of `stix exec` beyond the task itself.
 type ExecOptions struct {
-	Command  string            `json:"command,omitempty"`
+	Command  string       `json:"command,omitempty"`
 	Progress ProgressFunc `json:"-"`
 }
 
