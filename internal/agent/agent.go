@@ -210,6 +210,10 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 		}
 		a.procs.confine = &proc.Confine{Exe: "/proc/self/exe", Hide: o.ConfineHide, Keep: []string{keep}}
 	}
+	// Before the head resumes: it calls its workers with this TLS configuration.
+	if a.clientTLS, err = agenttls.LoadClient(dir); err != nil {
+		return err
+	}
 	if _, err := os.Stat(filepath.Join(dir, "jobs.db")); err == nil {
 		if _, err := a.ensureHead(); err != nil {
 			return err
@@ -222,10 +226,6 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 
 	ln, err := listen(dir, o.Listen)
 	if err != nil {
-		return err
-	}
-	if a.clientTLS, err = agenttls.LoadClient(dir); err != nil {
-		ln.Close()
 		return err
 	}
 	srv := &http.Server{

@@ -3,12 +3,14 @@ package agent
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stix-run/stix/internal/agent/agenttls"
 )
@@ -20,6 +22,15 @@ func startTLSAgent(t *testing.T, ip string) (*testAgent, *agenttls.CA) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	a := newTLSAgent(t, ip, ca)
+	a.start()
+	return a, ca
+}
+
+// newTLSAgent makes the node directory of an agent on ip, not started yet, with TLS files issued by ca, and
+// gives its test client the CA to trust.
+func newTLSAgent(t *testing.T, ip string, ca *agenttls.CA) *testAgent {
+	t.Helper()
 	a := newTestAgent(t, ip, nil)
 	cert, key, err := ca.Issue(ip)
 	if err != nil {
@@ -35,8 +46,47 @@ func startTLSAgent(t *testing.T, ip string) (*testAgent, *agenttls.CA) {
 		t.Fatal(err)
 	}
 	a.clientOpts = []ClientOption{WithTLS(cfg)}
-	a.start()
-	return a, ca
+	return a
+}
+
+// A head agent restarted while a job runs calls its workers over TLS at once: the job goes on to succeed.
+func TestHeadRestartKeepsTLSWorkers(t *testing.T) {
+	t.Parallel()
+	ca, err := agenttls.NewCA("tls-restart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{cfg: ClusterConfig{ClusterName: "tlsrestart", Cloud: "docker", Region: "local", User: "alice"}}
+	for i, ip := range []string{"127.0.0.73", "127.0.0.74"} {
+		a := newTLSAgent(t, ip, ca)
+		a.start()
+		c.agents = append(c.agents, a)
+		node := Node{Rank: i, IP: ip, AgentAddr: a.addr}
+		node.Resources.CPUs = 1
+		c.cfg.Nodes = append(c.cfg.Nodes, node)
+	}
+	c.head = c.agents[0].client
+	if err := c.head.Configure(ctxT(t), c.cfg); err != nil {
+		t.Fatal(err)
+	}
+	gate := filepath.Join(t.TempDir(), "gate")
+	id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
+		Run: fmt.Sprintf("echo one $SKYPILOT_NODE_RANK; while [ ! -f %s ]; do sleep 0.02; done; echo two $SKYPILOT_NODE_RANK", gate)})
+	poll(t, 10*time.Second, "both ranks' first line", func() bool {
+		l := c.logs(t, id, false, 0)
+		return strings.Contains(l, "one 0") && strings.Contains(l, "one 1")
+	})
+	head := c.agents[0]
+	head.kill9()
+	head.startOn(c.cfg.Nodes[0].AgentAddr)
+	c.head = head.client
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.waitStatus(t, id, StatusSucceeded)
+	if l := c.logs(t, id, false, 0); !strings.Contains(l, "two 1") {
+		t.Errorf("the worker's rank after the head's restart is missing from the log:\n%s", l)
+	}
 }
 
 // recorder keeps every byte a connection carried, both ways.
