@@ -385,7 +385,7 @@ func (h *head) scheduleOnce() error {
 	for _, row := range impossible {
 		msg := explainNeverFits(h.cluster.Nodes, row.spec.DemandPerNode, row.NumNodes)
 		if _, err := h.store.finish(h.ctx, row.ID, outcome{Status: StatusFailed, Message: msg}, now); err != nil {
-			return err
+			h.a.log.Error("record job end", "job", row.ID, "err", err)
 		}
 	}
 	for _, s := range starts {
@@ -398,6 +398,13 @@ func (h *head) scheduleOnce() error {
 			return fmt.Errorf("start job %d: %w", s.row.ID, err)
 		}
 		if !ok {
+			continue
+		}
+		if err := h.store.withSecrets(&s.row); err != nil {
+			msg := fmt.Sprintf("its secrets could not be read: %v", err)
+			if _, err := h.store.finish(h.ctx, s.row.ID, outcome{Status: StatusFailedDriver, Message: msg}, now); err != nil {
+				h.a.log.Error("record job end", "job", s.row.ID, "err", err)
+			}
 			continue
 		}
 		s.row.place = s.place

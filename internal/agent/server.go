@@ -14,8 +14,10 @@ import (
 	"github.com/stix-run/stix/api"
 )
 
-// maxBody bounds a request body (a job's scripts and environment): the one limit of task files and job specs.
-const maxBody = api.MaxTaskBytes
+// maxBody bounds a request body: the one limit of task files and job specs (api.MaxTaskBytes, which the CLI
+// checks before provisioning), plus room for what the head adds when it hands a job's rank to a worker (the
+// script's prologue, the SKYPILOT_* variables), so that a job accepted at launch never meets it mid-run.
+const maxBody = api.MaxTaskBytes + 1<<20
 
 // route is one endpoint of the agent's API.
 type route struct {

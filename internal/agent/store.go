@@ -230,7 +230,8 @@ func (s *store) query(ctx context.Context, query string, args ...any) ([]jobRow,
 	return out, rows.Err()
 }
 
-// eachPending calls fn on pending jobs oldest first until it returns false.
+// eachPending calls fn on pending jobs oldest first until it returns false. Their secrets are not read: the
+// scheduler reads them only for the jobs it starts (withSecrets).
 func (s *store) eachPending(ctx context.Context, fn func(jobRow) bool) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE status IN ('INIT', 'PENDING') ORDER BY id`)
@@ -240,9 +241,6 @@ func (s *store) eachPending(ctx context.Context, fn func(jobRow) bool) error {
 	defer rows.Close()
 	for rows.Next() {
 		r, err := scanJob(rows)
-		if err == nil {
-			err = s.withSecrets(&r)
-		}
 		if err != nil {
 			return err
 		}
@@ -312,7 +310,11 @@ func (s *store) finish(ctx context.Context, id int64, o outcome, now time.Time) 
 	if err != nil {
 		return ok, err
 	}
-	return ok, s.secrets.drop(id)
+	if err := s.secrets.drop(id); err != nil {
+		// The end is recorded; the file of a finished job goes at the head's next start (newStore).
+		return ok, fmt.Errorf("job %d ended, but its secrets file stays until the agent restarts: %w", id, err)
+	}
+	return ok, nil
 }
 
 func affected(res sql.Result, err error) (bool, error) {
