@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"os"
+	"syscall"
 
 	"github.com/stix-run/stix/internal/agent/envknob"
 )
@@ -19,8 +20,8 @@ func crashPoint(point string) {
 	if envknob.CrashAt.Get() != point {
 		return
 	}
-	if p, err := os.FindProcess(os.Getpid()); err == nil {
-		_ = p.Kill()
-		select {} // the signal is on its way; nothing after this point may run
+	if err := syscall.Kill(os.Getpid(), syscall.SIGKILL); err != nil {
+		panic("STIX_TEST_CRASH_AT: " + err.Error())
 	}
+	select {} // the signal is on its way; nothing after this point may run
 }

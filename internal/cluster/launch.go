@@ -30,7 +30,8 @@ const remoteWorkdir = "~/sky_workdir"
 // and queues the task's run as a job. Two launches of the same cluster name are serialised: the second waits
 // for the first and then reuses the cluster it made.
 func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOptions) (*api.LaunchResult, error) {
-	if err := checkTask(task); err != nil {
+	items, err := checkTask(task)
+	if err != nil {
 		return nil, err
 	}
 	setup := task.Setup
@@ -91,7 +92,7 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if err := st.PutCluster(ctx, rec); err != nil {
 		return nil, err
 	}
-	if err := m.syncFiles(ctx, rec, task, opts.Progress); err != nil {
+	if err := m.syncFiles(ctx, rec, items, opts.Progress); err != nil {
 		return nil, err
 	}
 	if task.Run == "" && setup == "" {
@@ -103,7 +104,8 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 
 // Exec queues a task's run on an UP cluster: no provisioning and no setup, the workdir synced again.
 func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts api.ExecOptions) (*api.LaunchResult, error) {
-	if err := checkTask(task); err != nil {
+	items, err := checkTask(task)
+	if err != nil {
 		return nil, err
 	}
 	job, err := m.jobSpec(task, "")
@@ -120,7 +122,7 @@ func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts a
 	if why := fits(task, rec); why != "" {
 		return nil, fmt.Errorf("cannot run the task on cluster %q: %s", name, why)
 	}
-	if err := m.syncFiles(ctx, rec, task, opts.Progress); err != nil {
+	if err := m.syncFiles(ctx, rec, items, opts.Progress); err != nil {
 		return nil, err
 	}
 	id, err := m.submit(ctx, rec, job, opts.Progress)
@@ -134,32 +136,39 @@ func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts a
 	return &api.LaunchResult{ClusterName: name, JobID: id}, nil
 }
 
-// checkTask refuses a task that cannot start: a required env or secret left unset, a workdir that is not there.
-func checkTask(t *spec.Task) error {
+// checkTask refuses a task that cannot start — a required env or secret left unset, a workdir that is not
+// there, a file mount stix cannot copy — and returns what syncFiles copies to the nodes: the workdir, then the
+// file mounts.
+func checkTask(t *spec.Task) ([]syncItem, error) {
 	if missing := t.MissingEnvs(); len(missing) > 0 {
-		return fmt.Errorf("the task needs env %s: pass it with --env %s=VALUE (or --env-file)", strings.Join(missing, ", "), missing[0])
+		return nil, fmt.Errorf("the task needs env %s: pass it with --env %s=VALUE (or --env-file)", strings.Join(missing, ", "), missing[0])
 	}
 	if missing := t.MissingSecrets(); len(missing) > 0 {
-		return fmt.Errorf("the task needs secret %s: pass it with --secret %s=VALUE", strings.Join(missing, ", "), missing[0])
+		return nil, fmt.Errorf("the task needs secret %s: pass it with --secret %s=VALUE", strings.Join(missing, ", "), missing[0])
 	}
+	var items []syncItem
 	if t.Workdir != nil && t.Workdir.Path != "" {
 		p, err := expandHome(t.Workdir.Path)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fi, err := os.Stat(p)
 		if err != nil {
-			return fmt.Errorf("workdir %s: %w: fix `workdir:` or --workdir", t.Workdir.Path, errors.Unwrap(err))
+			return nil, fmt.Errorf("workdir %s: %w: fix `workdir:` or --workdir", t.Workdir.Path, errors.Unwrap(err))
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("workdir %s is not a directory: fix `workdir:` or --workdir", t.Workdir.Path)
+			return nil, fmt.Errorf("workdir %s is not a directory: fix `workdir:` or --workdir", t.Workdir.Path)
 		}
+		items = append(items, syncItem{p, remoteWorkdir})
 	}
 	if t.Workdir != nil && t.Workdir.URL != "" {
-		return fmt.Errorf("workdir from a git repository (%s): not implemented yet; use a local directory", t.Workdir.URL)
+		return nil, fmt.Errorf("workdir from a git repository (%s): not implemented yet; use a local directory", t.Workdir.URL)
 	}
-	_, err := localMounts(t)
-	return err
+	mounts, err := localMounts(t)
+	if err != nil {
+		return nil, err
+	}
+	return append(items, mounts...), nil
 }
 
 // syncItem is one local tree or file copied to every node.
@@ -167,7 +176,7 @@ type syncItem struct{ src, dst string }
 
 // localMounts resolves the task's file_mounts to local sources, refusing what stix cannot copy: a bucket, a
 // source that is missing or unreadable, or one that is neither a file nor a directory (a pipe or a device would
-// never end). checkTask runs it before anything is provisioned; syncFiles uses its result.
+// never end). checkTask runs it before anything is provisioned, and syncFiles copies its result.
 func localMounts(t *spec.Task) ([]syncItem, error) {
 	var items []syncItem
 	for _, fm := range t.FileMounts {
@@ -313,8 +322,9 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	return rec, ci, nil
 }
 
-// removeLeftovers terminates what an interrupted launch of name left on another provider than the one about to
-// be used (its record names the cloud), so that nothing keeps running unrecorded.
+// removeLeftovers terminates what an earlier attempt to launch name (an interrupted launch, or a failed attempt
+// of this one) left on another provider than the one about to be used (its record names the cloud), so that
+// nothing keeps running unrecorded.
 func (m *Manager) removeLeftovers(ctx context.Context, st store.Store, name, provider string) error {
 	old, err := st.GetCluster(ctx, name)
 	if store.IsNotFound(err) || err == nil && (old.Cloud == provider || len(old.Handle) > 0) {
@@ -324,11 +334,11 @@ func (m *Manager) removeLeftovers(ctx context.Context, st store.Store, name, pro
 		return err
 	}
 	p, err := m.provider(old)
-	if err != nil {
-		return nil // stix never provisioned there
+	if err == nil {
+		err = p.Terminate(ctx, cloud.ClusterRef{Name: name})
 	}
-	if err := p.Terminate(ctx, cloud.ClusterRef{Name: name}); err != nil {
-		return fmt.Errorf("remove what the interrupted launch of %q left on %s: %w (remove it with `stix down %s`)", name, old.Cloud, err, name)
+	if err != nil {
+		return fmt.Errorf("remove what an earlier attempt to launch %q left on %s: %w (remove it with `stix down %s`)", name, old.Cloud, err, name)
 	}
 	return nil
 }
@@ -388,6 +398,9 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	if err != nil {
 		return nil, fmt.Errorf("start %q: %w", rec.Name, err)
 	}
+	// A restart is a launch, whether `stix start` or `stix launch` asked for it: LAUNCHED shows it. adopt's
+	// one write records it with the nodes.
+	rec.LaunchedAt = m.now()
 	if err := m.adopt(ctx, st, rec, ci); err != nil {
 		return nil, err
 	}
@@ -444,20 +457,7 @@ func (m *Manager) submit(ctx context.Context, rec *store.Cluster, job agent.JobS
 }
 
 // syncFiles copies the task's workdir and local file mounts to every node, in parallel.
-func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, task *spec.Task, progress api.ProgressFunc) error {
-	var items []syncItem
-	if task.Workdir != nil && task.Workdir.Path != "" {
-		src, err := expandHome(task.Workdir.Path)
-		if err != nil {
-			return err
-		}
-		items = append(items, syncItem{src, remoteWorkdir})
-	}
-	mounts, err := localMounts(task)
-	if err != nil {
-		return err
-	}
-	items = append(items, mounts...)
+func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, items []syncItem, progress api.ProgressFunc) error {
 	if len(items) == 0 {
 		return nil
 	}

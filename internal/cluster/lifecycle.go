@@ -206,14 +206,10 @@ func (m *Manager) Stop(ctx context.Context, name string) error {
 // Start restarts a stopped cluster, or the agents of an UP one that lost them, and waits until it is UP.
 func (m *Manager) Start(ctx context.Context, name string, progress api.ProgressFunc) error {
 	return m.withCluster(ctx, name, func(st store.Store, rec *store.Cluster, _ cloud.Provider, _ cloud.ClusterRef) error {
-		rec, err := m.restart(ctx, st, rec, progress)
-		if err != nil {
-			return err
-		}
-		// A start is a launch and a use, as in SkyPilot: LAUNCHED and COMMAND show it.
-		now := m.now()
-		rec.LaunchedAt, rec.LastUse = now, store.LastUse{At: now, Command: "stix start " + name}
-		return st.PutCluster(ctx, rec)
+		// A start is a use, as in SkyPilot: COMMAND shows it (and restart makes it a launch).
+		rec.LastUse = store.LastUse{At: m.now(), Command: "stix start " + name}
+		_, err := m.restart(ctx, st, rec, progress)
+		return err
 	})
 }
 
