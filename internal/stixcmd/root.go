@@ -43,7 +43,7 @@ func NewRootCmd(f *cli.Factory) *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetVersionTemplate("stix version {{.Version}}\n")
-	root.PersistentPreRunE = refuseUnbuiltFlags
+	root.PersistentPreRunE = cli.RefuseUnbuiltFlags
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.FlagError{Err: err} })
 	// Our own `completion` command replaces cobra's default, which would also offer powershell.
 	root.CompletionOptions.DisableDefaultCmd = true
