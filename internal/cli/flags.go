@@ -177,15 +177,26 @@ func NewGroup(use, short string, verbs ...*cobra.Command) *cobra.Command {
 // the idle minutes a hard time limit.
 var WaitForModes = []string{"jobs_and_ssh", "jobs", "none"}
 
-// AddWaitFor registers --wait-for, the companion of the idle-minutes flag named by idleFlag.
+// AddWaitFor registers --wait-for, the companion of the idle-minutes flag named by idleFlag. Not built yet.
 func AddWaitFor(fs *pflag.FlagSet, p *string, idleFlag string) {
 	AddChoice(fs, p, "wait-for", "", "", WaitForModes, "What resets the idle timer of "+idleFlag)
+	MarkUnbuilt(fs, "wait-for")
 }
 
-// AddAsync registers --async/--no-async, SkyPilot's switch to submit a request to the API server and return.
+// AddAsync registers --async/--no-async, SkyPilot's switch to submit a request to the API server and return. Not
+// built yet: there is no API server; --no-async is accepted.
 func AddAsync(fs *pflag.FlagSet, p *bool) {
 	AddNegatableBool(fs, p, "async", false, "Submit the request to the API server and return without waiting",
 		"Wait for the request to finish")
+	MarkUnbuilt(fs, "async")
+}
+
+// AddGitURL registers --git-url and --git-ref, a Git repository to use as the workdir. Not built yet.
+func AddGitURL(fs *pflag.FlagSet, url, ref *string) {
+	fs.StringVar(url, "git-url", "", "Git repository to use as the workdir")
+	fs.StringVar(ref, "git-ref", "", "Git branch, tag or commit to check out with --git-url")
+	MarkUnbuilt(fs, "git-url")
+	MarkUnbuilt(fs, "git-ref")
 }
 
 // AddYes registers -y/--yes.

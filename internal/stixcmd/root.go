@@ -43,7 +43,7 @@ func NewRootCmd(f *cli.Factory) *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.SetVersionTemplate("stix version {{.Version}}\n")
-	root.PersistentPreRunE = refuseUnbuiltFlags
+	root.PersistentPreRunE = cli.RefuseUnbuiltFlags
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.FlagError{Err: err} })
 	// Our own `completion` command replaces cobra's default, which would also offer powershell.
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -69,14 +69,14 @@ func NewRootCmd(f *cli.Factory) *cobra.Command {
 			jobs.NewCmdJobs(f),
 			serve.NewCmdServe(f),
 			storage.NewCmdStorage(f),
-			volumes.NewCmdVolumes(f),
+			volumes.NewCmdVolumes(),
 		}},
 		{"infra", "Infrastructure and setup:", []*cobra.Command{
 			check.NewCmdCheck(f, nil),
 			showgpus.NewCmdShowGPUs(f, nil),
 			validate.NewCmdValidate(f, nil),
 			ssh.NewCmdSSH(f),
-			local.NewCmdLocal(f),
+			local.NewCmdLocal(),
 			api.NewCmdAPI(f),
 			dashboard.NewCmdDashboard(f, nil),
 			completion.NewCmdCompletion(f, nil),

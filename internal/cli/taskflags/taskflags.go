@@ -37,7 +37,7 @@ var (
 
 // Flags are the task flags registered on one command; Resolve reads them after parsing.
 type Flags struct {
-	withName bool
+	withName, withConfig bool
 
 	name, workdir, infra        string
 	cloud, region, zone         string
@@ -55,6 +55,10 @@ type Option func(*Flags)
 
 // WithName also registers -n/--name (task name). serve up and serve update leave it out: there -n is the service.
 func WithName() Option { return func(f *Flags) { f.withName = true } }
+
+// WithConfig says the command applies --config. Without it --config still parses but is refused as not built yet
+// (cli.MarkUnbuilt), never silently dropped.
+func WithConfig() Option { return func(f *Flags) { f.withConfig = true } }
 
 // Add registers the task flags on cmd.
 func Add(cmd *cobra.Command, opts ...Option) *Flags {
@@ -89,6 +93,9 @@ func Add(cmd *cobra.Command, opts ...Option) *Flags {
 	fs.StringVarP(&f.instanceType, "instance-type", "t", "", `Instance type; "none" resets`)
 	fs.StringArrayVar(&f.ports, "ports", nil, "`PORT` or range to open, e.g. 8080 or 8000-8010; repeatable; replaces the YAML's ports")
 	fs.StringArrayVar(&f.config, "config", nil, "A config file, or `KEY=VAL` pairs (nested.key=val), applied over the config; repeatable")
+	if !f.withConfig {
+		cli.MarkUnbuilt(fs, "config")
+	}
 	return f
 }
 

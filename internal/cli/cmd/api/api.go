@@ -8,7 +8,6 @@ import (
 	"github.com/stix-run/stix/internal/cli/cmd/api/cancel"
 	"github.com/stix-run/stix/internal/cli/cmd/api/info"
 	"github.com/stix-run/stix/internal/cli/cmd/api/login"
-	"github.com/stix-run/stix/internal/cli/cmd/api/logout"
 	"github.com/stix-run/stix/internal/cli/cmd/api/logs"
 	"github.com/stix-run/stix/internal/cli/cmd/api/start"
 	"github.com/stix-run/stix/internal/cli/cmd/api/status"
@@ -24,7 +23,7 @@ func NewCmdAPI(f *cli.Factory) *cobra.Command {
 		logs.NewCmdLogs(f, nil),
 		cancel.NewCmdCancel(f, nil),
 		login.NewCmdLogin(f, nil),
-		logout.NewCmdLogout(f, nil),
+		cli.NotBuilt(&cobra.Command{Use: "logout", Short: "Log out of the API server", Args: cli.NoArgs}, nil),
 		info.NewCmdInfo(f, nil),
 	)
 }

@@ -72,8 +72,7 @@ func NewCmdExec(f *cli.Factory, runF func(*ExecOptions) error) *cobra.Command {
 	_ = fs.MarkHidden("cluster")
 	fs.BoolVarP(&opts.DetachRun, "detach-run", "d", false, "Return as soon as the job is submitted; do not stream its logs")
 	cli.AddAsync(fs, &opts.Async)
-	fs.StringVar(&opts.GitURL, "git-url", "", "Git repository to use as the workdir")
-	fs.StringVar(&opts.GitRef, "git-ref", "", "Git branch, tag or commit to check out with --git-url")
+	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
 	task = taskflags.Add(cmd, taskflags.WithName())
 	return cmd
 }

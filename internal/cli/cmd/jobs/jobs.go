@@ -7,7 +7,6 @@ import (
 
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/cancel"
-	"github.com/stix-run/stix/internal/cli/cmd/jobs/dashboard"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/launch"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/logs"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/pool"
@@ -21,7 +20,7 @@ func NewCmdJobs(f *cli.Factory) *cobra.Command {
 		queue.NewCmdQueue(f, nil),
 		cancel.NewCmdCancel(f, nil),
 		logs.NewCmdLogs(f, nil),
-		dashboard.NewCmdDashboard(f, nil),
-		pool.NewCmdPool(f),
+		cli.NotBuilt(&cobra.Command{Use: "dashboard", Short: "Open the dashboard's page of managed jobs", Args: cli.NoArgs}, nil),
+		pool.NewCmdPool(),
 	)
 }

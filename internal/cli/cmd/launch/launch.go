@@ -93,10 +93,11 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 	fs.BoolVar(&opts.NoSetup, "no-setup", false, "Skip the setup phase when (re)launching")
 	fs.StringVar(&opts.CloneDiskFrom, "clone-disk-from", "", "Clone the boot disk of this existing cluster (experimental)")
 	fs.BoolVar(&opts.Fast, "fast", false, "Skip provisioning and setup when the cluster is already up (experimental)")
+	cli.MarkUnbuilt(fs, "clone-disk-from")
+	cli.MarkUnbuilt(fs, "fast")
 	cli.AddAsync(fs, &opts.Async)
-	fs.StringVar(&opts.GitURL, "git-url", "", "Git repository to use as the workdir")
-	fs.StringVar(&opts.GitRef, "git-ref", "", "Git branch, tag or commit to check out with --git-url")
-	task = taskflags.Add(cmd, taskflags.WithName())
+	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
+	task = taskflags.Add(cmd, taskflags.WithName(), taskflags.WithConfig())
 	return cmd
 }
 

@@ -75,8 +75,7 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 	fs.StringVarP(&opts.Pool, "pool", "p", "", "Submit to this pool of workers (experimental)")
 	cli.AddIntPtr(fs, &opts.NumJobs, "num-jobs", "", "With --pool: number of jobs to submit")
 	cli.AddAsync(fs, &opts.Async)
-	fs.StringVar(&opts.GitURL, "git-url", "", "Git repository to use as the workdir")
-	fs.StringVar(&opts.GitRef, "git-ref", "", "Git branch, tag or commit to check out with --git-url")
+	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
 	task = taskflags.Add(cmd, taskflags.WithName())
 	return cmd
 }

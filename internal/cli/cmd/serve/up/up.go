@@ -55,8 +55,7 @@ func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
 	fs.StringVarP(&opts.ServiceName, "service-name", "n", "", "Name of the service, unique; generated when not given")
 	cli.AddYes(fs, &opts.Yes)
 	cli.AddAsync(fs, &opts.Async)
-	fs.StringVar(&opts.GitURL, "git-url", "", "Git repository to use as the workdir")
-	fs.StringVar(&opts.GitRef, "git-ref", "", "Git branch, tag or commit to check out with --git-url")
+	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
 	task = taskflags.Add(cmd)
 	return cmd
 }
