@@ -239,7 +239,7 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	addr := ln.Addr().String()
-	pidFile, addrFile := filepath.Join(dir, "agent.pid"), filepath.Join(dir, "agent.addr")
+	pidFile, addrFile := filepath.Join(dir, PIDFile), filepath.Join(dir, "agent.addr")
 	// The provisioner waits for agent.addr, so the pid file is written first.
 	if err := atomicfile.Write(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		srv.Close()

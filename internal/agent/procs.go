@@ -304,7 +304,8 @@ func (m *procManager) SignalProc(_ context.Context, id, sig string) error {
 	if s == syscall.SIGKILL {
 		return e.rec.job().Kill(killLimit)
 	}
-	return e.rec.job().Signal(s)
+	_, err = e.rec.job().Signal(s)
+	return err
 }
 
 // ProcOutput copies the process's output from offset to w; with follow it continues until the process has

@@ -72,7 +72,7 @@ func TestOwnSessionAndGroupSignal(t *testing.T) {
 	if Alive(p.PID, p.StartTicks+1) {
 		t.Error("Alive must not accept another start time (pid reuse)")
 	}
-	if err := p.Signal(syscall.SIGTERM); err != nil {
+	if _, err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	code := p.Wait()
@@ -90,7 +90,7 @@ func TestOwnSessionAndGroupSignal(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	// Signalling a job that is gone is not an error.
-	if err := p.Signal(syscall.SIGKILL); err != nil {
+	if _, err := p.Signal(syscall.SIGKILL); err != nil {
 		t.Error(err)
 	}
 }

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -57,19 +58,27 @@ type member struct {
 	inGroup bool // in the job's own session and process group
 }
 
-// Members returns the job's live processes: the wrapper, whatever is still in its session and process group,
-// every process that carries the job's token, and every descendant of those. This process (the agent, or the
-// CLI running KillAll) and init are never members.
-func (j Job) Members() []member {
+// tokenEntry starts TokenVar's entry anywhere in an environ file but at its start.
+const tokenEntry = "\x00" + TokenVar + "="
+
+// Snapshot is one scan of /proc: every live process with its parent, group, session and job token. One
+// snapshot answers Members for any number of jobs; processes started after it are not in it.
+type Snapshot struct {
+	pids     []int // in /proc's order
+	stats    map[int]stat
+	tokens   map[int]string // TokenVar's value in each process's environment, where it has one
+	children map[int][]int
+}
+
+// Scan reads every process's stat and environment once. This process (the agent, or the CLI running KillAll)
+// and init are left out, so they are never members.
+func Scan() *Snapshot {
+	s := &Snapshot{stats: map[int]stat{}, tokens: map[int]string{}, children: map[int][]int{}}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return s
 	}
 	self := os.Getpid()
-	stats := map[int]stat{}
-	children := map[int][]int{}
-	var roots []int
-	want := []byte(TokenVar + "=" + j.Token + "\x00")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid <= 1 || pid == self {
@@ -79,12 +88,48 @@ func (j Job) Members() []member {
 		if err != nil || st.State == 'Z' || st.State == 'X' {
 			continue
 		}
-		stats[pid] = st
-		children[st.PPID] = append(children[st.PPID], pid)
+		s.pids = append(s.pids, pid)
+		s.stats[pid] = st
+		s.children[st.PPID] = append(s.children[st.PPID], pid)
+		if tok, ok := envToken(pid); ok {
+			s.tokens[pid] = tok
+		}
+	}
+	return s
+}
+
+// envToken returns TokenVar's value in the environment of pid. A process of another user is unreadable, and so
+// never a member: the agent could not signal it anyway.
+func envToken(pid int) (string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return "", false
+	}
+	var i int
+	if bytes.HasPrefix(b, []byte(tokenEntry[1:])) {
+		i = len(tokenEntry) - 1
+	} else if j := bytes.Index(b, []byte(tokenEntry)); j >= 0 {
+		i = j + len(tokenEntry)
+	} else {
+		return "", false
+	}
+	v := b[i:]
+	if end := bytes.IndexByte(v, 0); end >= 0 {
+		v = v[:end]
+	}
+	return string(v), true
+}
+
+// Members returns the job's live processes in the snapshot: the wrapper, whatever is still in its session and
+// process group, every process that carries the job's token, and every descendant of those.
+func (s *Snapshot) Members(j Job) []member {
+	var roots []int
+	for _, pid := range s.pids {
+		st := s.stats[pid]
 		switch {
 		case pid == j.PID && st.StartTicks == j.StartTicks,
 			st.PGRP == j.PID && st.SID == j.PID,
-			j.Token != "" && hasEnv(pid, want):
+			j.Token != "" && s.tokens[pid] == j.Token:
 			roots = append(roots, pid)
 		}
 	}
@@ -97,35 +142,31 @@ func (j Job) Members() []member {
 			continue
 		}
 		seen[pid] = true
-		st := stats[pid]
+		st := s.stats[pid]
 		out = append(out, member{pid: pid, ticks: st.StartTicks, inGroup: st.PGRP == j.PID && st.SID == j.PID})
-		queue = append(queue, children[pid]...)
+		queue = append(queue, s.children[pid]...)
 	}
 	return out
 }
 
-// hasEnv reports whether the environment of pid holds the entry want ("K=V\x00"). A process of another user is
-// unreadable, and so never a member: the agent could not signal it anyway.
-func hasEnv(pid int, want []byte) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
-	if err != nil {
-		return false
-	}
-	return bytes.HasPrefix(b, want) || bytes.Contains(b, append([]byte{0}, want...))
-}
+// Members returns the job's live processes now (Snapshot.Members of a fresh Scan).
+func (j Job) Members() []member { return Scan().Members(j) }
 
 // Running reports whether any process of the job is alive.
 func (j Job) Running() bool { return len(j.Members()) > 0 }
 
-// Signal sends sig once to every live process of the job; a job that is gone is not an error. The job's own
-// process group is signalled at once (kill(-pgid)), as a terminal would: signalled one by one, a script could
-// see its child die and exit 0 before its own signal arrived. The processes that left the group follow,
-// parents before children.
-func (j Job) Signal(sig syscall.Signal) error {
+// Signal sends sig once to every live process of the job and returns how many it found; a job that is gone is
+// not an error. The job's own process group is signalled at once (kill(-pgid)), as a terminal would: signalled
+// one by one, a script could see its child die and exit 0 before its own signal arrived. The processes that
+// left the group follow, parents before children.
+func (j Job) Signal(sig syscall.Signal) (int, error) { return Scan().Signal(j, sig) }
+
+// Signal is Job.Signal for the job's members in the snapshot.
+func (s *Snapshot) Signal(j Job, sig syscall.Signal) (int, error) {
 	if j.PID <= 1 {
-		return fmt.Errorf("refusing to signal job process %d", j.PID)
+		return 0, fmt.Errorf("refusing to signal job process %d", j.PID)
 	}
-	members := j.Members()
+	members := s.Members(j)
 	var errs []error
 	if slices.ContainsFunc(members, func(m member) bool { return m.inGroup }) {
 		if err := syscall.Kill(-j.PID, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -136,51 +177,69 @@ func (j Job) Signal(sig syscall.Signal) error {
 		if m.inGroup {
 			continue
 		}
-		if err := m.signal(sig); err != nil {
+		if err := SignalProcess(m.pid, m.ticks, sig); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return len(members), errors.Join(errs...)
 }
 
 // Kill sends SIGKILL to the job's processes until none is left (a process may fork between the scan and the
-// signal; its child carries the token and is found by the next scan), or the time is up.
+// signal; its child carries the token and is found by the next scan), or the time is up. Each round scans
+// /proc once.
 func (j Job) Kill(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		if err := j.Signal(syscall.SIGKILL); err != nil {
+		n, err := j.Signal(syscall.SIGKILL)
+		if err != nil {
 			return err
 		}
-		left := j.Members()
-		if len(left) == 0 {
+		if n == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("job process %d: %d processes survived SIGKILL", j.PID, len(left))
+			return fmt.Errorf("job process %d: %d processes survived SIGKILL", j.PID, n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// signal sends sig through a pidfd opened after checking the start time, so a pid reused since the scan is
-// never hit.
-func (m member) signal(sig syscall.Signal) error {
-	fd, err := unix.PidfdOpen(m.pid, 0)
+// SignalProcess sends sig to the process (pid, ticks) through a pidfd opened after checking the start time, so
+// a pid reused since the caller identified the process is never hit. A process that is gone is not an error.
+func SignalProcess(pid int, ticks uint64, sig syscall.Signal) error {
+	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ENOSYS) {
-		// Kernels before 5.3: the window between the scan and kill is all there is.
-		if Alive(m.pid, m.ticks) {
-			err = syscall.Kill(m.pid, sig)
+		// Kernels before 5.3: the window between the check and kill is all there is.
+		if Alive(pid, ticks) {
+			err = syscall.Kill(pid, sig)
 		}
-		return ignoreGone(m.pid, err)
+		return ignoreGone(pid, err)
 	}
 	if err != nil {
-		return ignoreGone(m.pid, err)
+		return ignoreGone(pid, err)
 	}
 	defer unix.Close(fd)
-	if !Alive(m.pid, m.ticks) {
+	if !Alive(pid, ticks) {
 		return nil
 	}
-	return ignoreGone(m.pid, unix.PidfdSendSignal(fd, sig, nil, 0))
+	return ignoreGone(pid, unix.PidfdSendSignal(fd, sig, nil, 0))
+}
+
+// StopProcess sends SIGTERM to the process (pid, ticks), then SIGKILL when it is still there after grace, and
+// returns once it is gone, or an error when it survives SIGKILL by grace as well.
+func StopProcess(pid int, ticks uint64, grace time.Duration) error {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if err := SignalProcess(pid, ticks, sig); err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		err := WaitExit(ctx, pid, ticks)
+		cancel()
+		if err == nil || !Alive(pid, ticks) {
+			return nil
+		}
+	}
+	return fmt.Errorf("process %d survived SIGKILL", pid)
 }
 
 func ignoreGone(pid int, err error) error {

@@ -105,3 +105,60 @@ func TestMembersLeaveOthersAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotAnswersEveryJob: one Scan tells the members of several jobs apart, including a detached process
+// whose whole environment is the job's token, and Signal counts what it signalled.
+func TestSnapshotAnswersEveryJob(t *testing.T) {
+	t.Parallel()
+	a := spec(t, "")
+	a.Script = `( setsid bash -c 'echo $$ > "$1.tmp" && mv "$1.tmp" "$1"; exec env -i ` + TokenVar + `=$` + TokenVar + ` sleep 994' d ` +
+		a.Dir + `/d >/dev/null 2>&1 & )
+until [ -f ` + a.Dir + `/d ]; do sleep 0.01; done
+`
+	pa, err := Start(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pa.Kill(10 * time.Second) })
+	daemon := readPID(t, filepath.Join(a.Dir, "d"))
+	if code := pa.Wait(); code != 0 {
+		t.Fatalf("script exited %d", code)
+	}
+	pb, err := Start(spec(t, "sleep 600\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pb.Kill(10 * time.Second); pb.Wait() })
+	// The daemon's exec of sleep may not have happened yet: until it has, its environment is bash's.
+	deadline := time.Now().Add(10 * time.Second)
+	for tok, _ := envToken(daemon); tok != pa.Token || len(Scan().Members(pb.Job)) == 0; tok, _ = envToken(daemon) {
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon %d token %q, want %q", daemon, tok, pa.Token)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	pids := func(ms []member) []int {
+		var out []int
+		for _, m := range ms {
+			out = append(out, m.pid)
+		}
+		return out
+	}
+	snap := Scan()
+	ma, mb := pids(snap.Members(pa.Job)), pids(snap.Members(pb.Job))
+	if !slices.Equal(ma, []int{daemon}) {
+		t.Errorf("members of the ended job = %v, want only its daemon %d", ma, daemon)
+	}
+	if len(mb) == 0 || slices.Contains(mb, daemon) || !slices.Contains(mb, pb.PID) {
+		t.Errorf("members of the other job = %v: want its wrapper %d and not %d", mb, pb.PID, daemon)
+	}
+	if n, err := snap.Signal(pa.Job, 0); n != 1 || err != nil {
+		t.Errorf("Signal(0) of the ended job = %d, %v; want 1 process", n, err)
+	}
+	if err := pa.Kill(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pa.Signal(0); n != 0 || err != nil {
+		t.Errorf("Signal after Kill = %d, %v; want 0 processes", n, err)
+	}
+}

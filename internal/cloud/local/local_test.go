@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/proc"
 	"github.com/stix-run/stix/internal/atomicfile"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
@@ -223,6 +225,46 @@ func TestLifecycle(t *testing.T) {
 	if err := p.Terminate(ctx, ref); err != nil {
 		t.Errorf("second Terminate: %v", err)
 	}
+}
+
+// TestProvisionWithLostPIDFile: an agent whose pid file was removed still serves its directory; Provision must
+// not start a second agent beside it (two agents would run one job table).
+func TestProvisionWithLostPIDFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p := newProvider(t)
+	info := provision(t, p, "lost", 1)
+	ref := cloud.ClusterRef{Name: "lost", Handle: info.Handle}
+	adir := info.Nodes[0].AgentDir
+	old := agentPID(adir)
+	if err := os.Remove(filepath.Join(adir, nodeagent.PIDFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Provision(ctx, cloud.ProvisionRequest{Cluster: ref, Requirements: cloud.Requirements{NumNodes: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	serving := agent.AgentsServing(adir)
+	if len(serving) != 1 {
+		t.Errorf("agents serving %s after Provision: %v, want one (the old one was %d)", adir, serving, old)
+	}
+	if processRunning(old) && !slices.Contains(serving, old) {
+		t.Errorf("the old agent %d still runs beside %v", old, serving)
+	}
+	if got := query(t, p, ref); !equal(got, statuses(cloud.NodeRunning)) {
+		t.Errorf("Query after Provision = %v", got)
+	}
+}
+
+// agentPID returns the pid the agent of dir recorded, 0 when there is none.
+func agentPID(dir string) int {
+	pid, _ := agent.RecordedAgentPID(dir)
+	return pid
+}
+
+// processRunning reports whether pid exists and has not exited (a zombie has).
+func processRunning(pid int) bool {
+	ticks, err := proc.StartTicks(pid)
+	return err == nil && proc.Alive(pid, ticks)
 }
 
 func parentOf(t *testing.T, pid int) int {

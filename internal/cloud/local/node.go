@@ -20,9 +20,12 @@ import (
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 )
 
-// pollEvery is how often the provider looks at an agent that is starting or stopping. Waits are bounded by
-// deadlines, never by counting polls.
+// pollEvery is how often the provider looks at an agent that is starting. Waits are bounded by deadlines, never
+// by counting polls.
 const pollEvery = 20 * time.Millisecond
+
+// stopGrace is how long an agent being replaced has after SIGTERM, and then after SIGKILL.
+const stopGrace = 5 * time.Second
 
 // healthTimeout bounds one health check of a running agent.
 const healthTimeout = 2 * time.Second
@@ -63,9 +66,10 @@ func launchAgent(ctx context.Context, bin, dir, home, ip, hide string) (int, err
 	return pid, nil
 }
 
-// waitAgent waits until the agent launched as pid in dir has written its address and answers its health check
-// with secret, up to the provider's start timeout. On failure the error carries the end of the agent's log.
-func (p *Provider) waitAgent(ctx context.Context, dir string, pid int, secret string) (*nodeagent.Health, string, error) {
+// waitAgent waits until the agent launched as the process (pid, ticks) in dir has written its address and
+// answers its health check with secret, up to the provider's start timeout. On failure the error carries the end
+// of the agent's log.
+func (p *Provider) waitAgent(ctx context.Context, dir string, pid int, ticks uint64, secret string) (*nodeagent.Health, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.startTimeout)
 	defer cancel()
 	tick := time.NewTicker(pollEvery)
@@ -91,7 +95,7 @@ func (p *Provider) waitAgent(ctx context.Context, dir string, pid int, secret st
 			}
 			last = err
 		}
-		if !processRunning(pid) {
+		if !proc.Alive(pid, ticks) {
 			return fail(fmt.Sprintf("agent (pid %d) exited during start", pid))
 		}
 		select {
@@ -116,40 +120,6 @@ func readTrimmed(path string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// agentPID returns the pid the agent of dir recorded, 0 when there is none.
-func agentPID(dir string) int {
-	pid, err := strconv.Atoi(readTrimmed(filepath.Join(dir, nodeagent.PIDFile)))
-	if err != nil || pid <= 0 {
-		return 0
-	}
-	return pid
-}
-
-// processRunning reports whether pid exists and has not exited (a zombie has).
-func processRunning(pid int) bool {
-	ticks, err := proc.StartTicks(pid)
-	return err == nil && proc.Alive(pid, ticks)
-}
-
-// agentRunning reports whether pid is a live stix-agent serving dir: a recycled pid belongs to another
-// command line.
-func agentRunning(pid int, dir string) bool {
-	if !processRunning(pid) {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	args := strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00")
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "--dir" && filepath.Clean(args[i+1]) == filepath.Clean(dir) {
-			return true
-		}
-	}
-	return false
-}
-
 // nodeState is Query's answer for one node.
 func (p *Provider) nodeState(ctx context.Context, dir, home string, rank int, secret string, stopped bool) cloud.NodeState {
 	st := cloud.NodeState{Rank: rank}
@@ -159,15 +129,15 @@ func (p *Provider) nodeState(ctx context.Context, dir, home string, rank int, se
 			return st
 		}
 	}
-	pid := agentPID(dir)
+	pid, serving := agent.RecordedAgentPID(dir)
 	switch {
 	case pid == 0:
 		st.Status, st.Reason = cloud.NodeStopped, "agent not started"
 		return st
-	case !agentRunning(pid, dir) && stopped:
+	case !serving && stopped:
 		st.Status, st.Reason = cloud.NodeStopped, "stopped"
 		return st
-	case !agentRunning(pid, dir):
+	case !serving:
 		st.Status, st.Reason = cloud.NodePending, fmt.Sprintf("agent process %d is gone: `stix start` restarts it", pid)
 		return st
 	}
@@ -188,42 +158,3 @@ func (p *Provider) nodeState(ctx context.Context, dir, home string, rank int, se
 
 // stopNode ends the agent of dir and every job process it recorded, whether the agent is alive or not.
 func stopNode(dir string) error { return agent.KillAll(dir) }
-
-// stopAgent ends the agent process of dir (SIGTERM, then SIGKILL after 5s), leaving its jobs running: for an
-// agent that runs but does not answer, which a new one replaces.
-func stopAgent(ctx context.Context, dir string) error {
-	pid := agentPID(dir)
-	if !agentRunning(pid, dir) {
-		return nil
-	}
-	return stopProcess(ctx, pid)
-}
-
-// stopProcess sends SIGTERM to pid, then SIGKILL after 5s, and waits until it is gone.
-func stopProcess(ctx context.Context, pid int) error {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("signal process %d: %w", pid, err)
-		}
-		if waitGone(ctx, pid, 5*time.Second) {
-			return nil
-		}
-	}
-	return fmt.Errorf("process %d survived SIGKILL", pid)
-}
-
-// waitGone polls until pid has exited, for at most limit; it reports whether it has.
-func waitGone(ctx context.Context, pid int, limit time.Duration) bool {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for processRunning(pid) {
-		select {
-		case <-ctx.Done():
-			return !processRunning(pid)
-		case <-tick.C:
-		}
-	}
-	return true
-}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/proc"
 	"github.com/stix-run/stix/internal/atomicfile"
 
 	"github.com/stix-run/stix/internal/cloud"
@@ -152,18 +154,19 @@ func (p *Provider) upNode(ctx context.Context, bin, adir, home, ip, secret strin
 			return nil, err
 		}
 	}
-	if pid := agentPID(adir); agentRunning(pid, adir) {
+	if pid, serving := agent.RecordedAgentPID(adir); serving {
 		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
 		h, err := nodeagent.CheckHealth(hctx, dialer.DialContext, readTrimmed(filepath.Join(adir, nodeagent.AddrFile)), secret)
 		cancel()
 		if err == nil && h.PID == pid {
 			return h, nil
 		}
-		// Running but not answering as it should: replace the agent alone. Its jobs keep running and the new
-		// agent adopts them.
-		if err := stopAgent(ctx, adir); err != nil {
-			return nil, err
-		}
+	}
+	// Whatever serves adir now does not answer as it should, or lost its pid file: replace the agents alone (a
+	// second agent beside one would run the same job table twice). Their jobs keep running and the new agent
+	// adopts them.
+	if err := agent.StopAgent(adir, stopGrace); err != nil {
+		return nil, err
 	}
 	if err := atomicfile.Write(filepath.Join(adir, nodeagent.SecretFile), []byte(secret+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("write secret: %w", err)
@@ -181,12 +184,11 @@ func (p *Provider) upNode(ctx context.Context, bin, adir, home, ip, secret strin
 	if err != nil {
 		return nil, err
 	}
-	h, _, err := p.waitAgent(ctx, adir, pid, secret)
+	ticks, _ := proc.StartTicks(pid) // none: it has exited already, which waitAgent reports with its log
+	h, _, err := p.waitAgent(ctx, adir, pid, ticks, secret)
 	if err != nil {
-		// We launched pid a moment ago: it is ours to end, whatever it wrote or failed to write.
-		if processRunning(pid) {
-			_ = stopProcess(context.WithoutCancel(ctx), pid)
-		}
+		// We launched pid a moment ago: it is ours to end, whatever it wrote or failed to write (or exec'd).
+		_ = proc.StopProcess(pid, ticks, stopGrace)
 		return nil, err
 	}
 	return h, nil

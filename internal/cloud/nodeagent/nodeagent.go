@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/stix-run/stix/internal/agent"
 )
 
 // Files in an agent's directory (the agent's contract).
@@ -23,7 +25,7 @@ const (
 	// AddrFile holds the host:port the agent listens on; the agent writes it atomically once listening.
 	AddrFile = "agent.addr"
 	// PIDFile holds the agent's process id; the agent writes it once listening.
-	PIDFile = "agent.pid"
+	PIDFile = agent.PIDFile
 	// LogFile receives the agent's stderr; the provisioner redirects it there.
 	LogFile = "agent.log"
 )
