@@ -409,3 +409,40 @@ func TestContext(t *testing.T) {
 		t.Fatalf("AllowedClouds from context = %v", got)
 	}
 }
+
+// TestEndlessConfigFile reads each config layer's file with the task reader's size limit: a link to /dev/zero
+// fails fast with an error naming the file and the limit.
+func TestEndlessConfigFile(t *testing.T) {
+	t.Parallel()
+	for _, layer := range []string{"user", "project", "STIX_CONFIG", "--config"} {
+		t.Run(layer, func(t *testing.T) {
+			t.Parallel()
+			d := newDirs(t)
+			in := d.inputs()
+			link := filepath.Join(d.stixHome, "config.yaml")
+			switch layer {
+			case "project":
+				link = filepath.Join(d.cwd, ".stix.yaml")
+			case "STIX_CONFIG":
+				link = filepath.Join(d.home, "zero.yaml")
+				in.Getenv = func(k string) string { return map[string]string{EnvConfig: link}[k] }
+			case "--config":
+				link = filepath.Join(d.home, "zero.yaml")
+				in.CLI = []string{link}
+			}
+			if err := os.Symlink("/dev/zero", link); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(in)
+			if err == nil {
+				t.Fatalf("Load = %v, want an error", cfg.ToMap())
+			}
+			if want := "config file " + link + " is larger than the 8 MiB limit"; !strings.Contains(err.Error(), want) {
+				t.Fatalf("error:\n got %s\nwant it to contain %q", err, want)
+			}
+			if strings.Contains(err.Error(), "file_mounts") {
+				t.Errorf("error %q gives a task file's hint for a config file", err)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -58,7 +59,7 @@ func Load(in Inputs) (*Config, error) {
 		if l.path == "" {
 			continue
 		}
-		data, err := os.ReadFile(l.path)
+		data, err := readFile(l.path)
 		if err != nil {
 			return nil, fmt.Errorf("read %s config: %w", l.layer, err)
 		}
@@ -69,7 +70,7 @@ func Load(in Inputs) (*Config, error) {
 	}
 	for _, v := range in.CLI {
 		if isFile(v) {
-			data, err := os.ReadFile(v)
+			data, err := readFile(v)
 			if err != nil {
 				return nil, fmt.Errorf("read --config file: %w", err)
 			}
@@ -129,9 +130,20 @@ func expandHome(p, home string) string {
 	return p
 }
 
+// isFile tells whether p names something to read as a file: anything but a directory (a link to a device is
+// read, up to the size limit, and fails with a clear error rather than being taken for absent).
 func isFile(p string) bool {
 	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
+	return err == nil && !st.IsDir()
+}
+
+// readFile reads a config file with the task reader's size limit.
+func readFile(path string) ([]byte, error) {
+	data, err := spec.ReadFileLimited("config file", path)
+	if tl := (*api.TooLargeError)(nil); errors.As(err, &tl) {
+		tl.Hint = "a config file holds settings only; check the path"
+	}
+	return data, err
 }
 
 // parseLayer reads one config file: one YAML document, a mapping (or empty), that fits the schema.
