@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stix-run/stix/internal/spec"
 )
 
 // dirs makes a stix home, a user home and a project directory, and writes files into them.
@@ -38,6 +40,16 @@ func write(t *testing.T, path, text string) string {
 
 func (d dirs) inputs() Inputs { return Inputs{StixHome: d.stixHome, Home: d.home, Cwd: d.cwd} }
 
+// taskConfig is the `config:` section of a one-task file as the task reader gives it to Load.
+func taskConfig(t *testing.T, yaml string) spec.Node {
+	t.Helper()
+	p, err := spec.Load("task.yaml", []byte(yaml), spec.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Tasks[0].ConfigNode()
+}
+
 func TestLayersMergeInSkyPilotOrder(t *testing.T) {
 	t.Parallel()
 	d := newDirs(t)
@@ -60,8 +72,7 @@ aws:
     Owner: project-name
 `)
 	in := d.inputs()
-	in.TaskFile = "task.yaml"
-	in.TaskYAML = []byte("run: echo hi\nconfig:\n  kubernetes:\n    provision_timeout: 120\n  docker:\n    run_options: --cap-add=SYS_ADMIN\n")
+	in.TaskFile, in.TaskConfig = "task.yaml", taskConfig(t, "run: echo hi\nconfig:\n  kubernetes:\n    provision_timeout: 120\n  docker:\n    run_options: --cap-add=SYS_ADMIN\n")
 	in.CLI = []string{"provision.ssh_timeout=30,allowed_clouds=[aws]"}
 	cfg, err := Load(in)
 	if err != nil {
@@ -284,7 +295,7 @@ func TestBadInput(t *testing.T) {
 				user = write(t, filepath.Join(d.stixHome, "config.yaml"), c.user)
 			}
 			if c.task != "" {
-				in.TaskFile, in.TaskYAML = "task.yaml", []byte(c.task)
+				in.TaskFile, in.TaskConfig = "task.yaml", taskConfig(t, c.task)
 			}
 			in.CLI = c.cli
 			cfg, err := Load(in)
