@@ -12,6 +12,8 @@ const MaxTaskBytes = 8 << 20
 type TooLargeError struct {
 	What string // "task file task.yaml", "the job spec"
 	Size int64  // bytes; -1 when only "more than the limit" is known (a stream that goes on)
+	// Hint says what to do instead; empty: move data into workdir or file_mounts.
+	Hint string
 }
 
 func (e *TooLargeError) Error() string {
@@ -19,6 +21,9 @@ func (e *TooLargeError) Error() string {
 	if e.Size >= 0 {
 		size = fmt.Sprintf("%.1f MiB, over", float64(e.Size)/(1<<20))
 	}
-	return fmt.Sprintf("%s is %s the %d MiB limit for task files and job specs: put data in workdir or "+
-		"file_mounts instead of the task's run, setup or envs", e.What, size, MaxTaskBytes>>20)
+	hint := e.Hint
+	if hint == "" {
+		hint = "put data in workdir or file_mounts instead of the task's run, setup or envs"
+	}
+	return fmt.Sprintf("%s is %s the %d MiB limit for task files and job specs: %s", e.What, size, MaxTaskBytes>>20, hint)
 }

@@ -18,7 +18,7 @@ import (
 // forbiddenDeps are packages whose own init is heavy (measured with GODEBUG=inittrace=1): the JSON Schema
 // library compiles every draft's meta-schema at init (~1.7 MB, 21k allocations), the Docker SDK pulls in image
 // reference and digest grammars and OpenTelemetry. stix validates with its own small validator
-// (internal/spec/schema.go) and talks to the Engine API with internal/dockerapi.
+// (internal/spec/schema_validate.go) and talks to the Engine API with internal/dockerapi.
 var forbiddenDeps = []string{
 	"github.com/santhosh-tekuri/jsonschema",
 	"github.com/docker/docker",

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stix-run/stix/internal/spec"
 )
 
 // dirs makes a stix home, a user home and a project directory, and writes files into them.
@@ -38,6 +40,16 @@ func write(t *testing.T, path, text string) string {
 
 func (d dirs) inputs() Inputs { return Inputs{StixHome: d.stixHome, Home: d.home, Cwd: d.cwd} }
 
+// taskConfig is the `config:` section of a one-task file as the task reader gives it to Load.
+func taskConfig(t *testing.T, yaml string) spec.Node {
+	t.Helper()
+	p, err := spec.Load("task.yaml", []byte(yaml), spec.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Tasks[0].ConfigNode()
+}
+
 func TestLayersMergeInSkyPilotOrder(t *testing.T) {
 	t.Parallel()
 	d := newDirs(t)
@@ -60,8 +72,7 @@ aws:
     Owner: project-name
 `)
 	in := d.inputs()
-	in.TaskFile = "task.yaml"
-	in.TaskYAML = []byte("run: echo hi\nconfig:\n  kubernetes:\n    provision_timeout: 120\n  docker:\n    run_options: --cap-add=SYS_ADMIN\n")
+	in.TaskFile, in.TaskConfig = "task.yaml", taskConfig(t, "run: echo hi\nconfig:\n  kubernetes:\n    provision_timeout: 120\n  docker:\n    run_options: --cap-add=SYS_ADMIN\n")
 	in.CLI = []string{"provision.ssh_timeout=30,allowed_clouds=[aws]"}
 	cfg, err := Load(in)
 	if err != nil {
@@ -284,7 +295,7 @@ func TestBadInput(t *testing.T) {
 				user = write(t, filepath.Join(d.stixHome, "config.yaml"), c.user)
 			}
 			if c.task != "" {
-				in.TaskFile, in.TaskYAML = "task.yaml", []byte(c.task)
+				in.TaskFile, in.TaskConfig = "task.yaml", taskConfig(t, c.task)
 			}
 			in.CLI = c.cli
 			cfg, err := Load(in)
@@ -407,5 +418,42 @@ func TestContext(t *testing.T) {
 	}
 	if got := FromContext(NewContext(context.Background(), cfg)).AllowedClouds(); !reflect.DeepEqual(got, []string{"aws"}) {
 		t.Fatalf("AllowedClouds from context = %v", got)
+	}
+}
+
+// TestEndlessConfigFile reads each config layer's file with the task reader's size limit: a link to /dev/zero
+// fails fast with an error naming the file and the limit.
+func TestEndlessConfigFile(t *testing.T) {
+	t.Parallel()
+	for _, layer := range []string{"user", "project", "STIX_CONFIG", "--config"} {
+		t.Run(layer, func(t *testing.T) {
+			t.Parallel()
+			d := newDirs(t)
+			in := d.inputs()
+			link := filepath.Join(d.stixHome, "config.yaml")
+			switch layer {
+			case "project":
+				link = filepath.Join(d.cwd, ".stix.yaml")
+			case "STIX_CONFIG":
+				link = filepath.Join(d.home, "zero.yaml")
+				in.Getenv = func(k string) string { return map[string]string{EnvConfig: link}[k] }
+			case "--config":
+				link = filepath.Join(d.home, "zero.yaml")
+				in.CLI = []string{link}
+			}
+			if err := os.Symlink("/dev/zero", link); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Load(in)
+			if err == nil {
+				t.Fatalf("Load = %v, want an error", cfg.ToMap())
+			}
+			if want := "config file " + link + " is larger than the 8 MiB limit"; !strings.Contains(err.Error(), want) {
+				t.Fatalf("error:\n got %s\nwant it to contain %q", err, want)
+			}
+			if strings.Contains(err.Error(), "file_mounts") {
+				t.Errorf("error %q gives a task file's hint for a config file", err)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -26,10 +27,10 @@ type Inputs struct {
 	Cwd string
 	// Getenv reads STIX_CONFIG; nil reads nothing.
 	Getenv func(string) string
-	// TaskFile and TaskYAML are the task file's name (for positions) and content; the `config:` section of its
-	// first task document is the task layer.
-	TaskFile string
-	TaskYAML []byte
+	// TaskConfig is the task's `config:` section as package spec read it (spec.Task.ConfigNode), the task
+	// layer; TaskFile is the task file's name, for messages.
+	TaskFile   string
+	TaskConfig spec.Node
 	// CLI are the --config values in order: each a config file, or comma-separated KEY=VALUE pairs whose VALUE
 	// is YAML (allowed_clouds=[aws,gcp]).
 	CLI []string
@@ -58,18 +59,16 @@ func Load(in Inputs) (*Config, error) {
 		if l.path == "" {
 			continue
 		}
-		data, err := os.ReadFile(l.path)
+		data, err := readFile(l.path)
 		if err != nil {
 			return nil, fmt.Errorf("read %s config: %w", l.layer, err)
 		}
 		apply(l.layer, l.path, data)
 	}
-	if len(in.TaskYAML) > 0 {
-		errs = append(errs, cfg.applyTask(in.TaskFile, in.TaskYAML)...)
-	}
+	errs = append(errs, cfg.applyTask(in.TaskFile, in.TaskConfig)...)
 	for _, v := range in.CLI {
 		if isFile(v) {
-			data, err := os.ReadFile(v)
+			data, err := readFile(v)
 			if err != nil {
 				return nil, fmt.Errorf("read --config file: %w", err)
 			}
@@ -129,9 +128,20 @@ func expandHome(p, home string) string {
 	return p
 }
 
+// isFile tells whether p names something to read as a file: anything but a directory (a link to a device is
+// read, up to the size limit, and fails with a clear error rather than being taken for absent).
 func isFile(p string) bool {
 	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
+	return err == nil && !st.IsDir()
+}
+
+// readFile reads a config file with the task reader's size limit.
+func readFile(path string) ([]byte, error) {
+	data, err := spec.ReadFileLimited("config file", path)
+	if tl := (*api.TooLargeError)(nil); errors.As(err, &tl) {
+		tl.Hint = "a config file holds settings only; check the path"
+	}
+	return data, err
 }
 
 // parseLayer reads one config file: one YAML document, a mapping (or empty), that fits the schema.
@@ -172,32 +182,21 @@ func checkRoot(file string, root spec.Node, path string, task bool) (spec.Node, 
 	return root, c.errs
 }
 
-// applyTask overlays the `config:` section of the task file's first task document.
-func (c *Config) applyTask(file string, data []byte) spec.ErrorList {
-	docs, err := spec.ParseYAML(file, data)
-	if err != nil {
-		var l spec.ErrorList
-		errors.As(err, &l)
-		return l
+// CheckTask checks a task's `config:` section (spec.Task.ConfigNode) as the task layer is checked: the schema,
+// then the keys a task may set. file is the task file, for positions. `stix validate` runs it on every task, so
+// a file it passes is not refused at launch.
+func CheckTask(file string, n spec.Node) spec.ErrorList {
+	_, errs := checkRoot(file, n, "config", true)
+	return errs
+}
+
+// applyTask overlays a task's `config:` section, once it is checked.
+func (c *Config) applyTask(file string, n spec.Node) spec.ErrorList {
+	if errs := CheckTask(file, n); len(errs) > 0 {
+		return errs
 	}
-	// A first document holding only `name` names a pipeline; the tasks follow it.
-	if len(docs) > 1 && len(docs[0].Fields()) == 1 && docs[0].Fields()[0].Key == "name" {
-		docs = docs[1:]
-	}
-	if len(docs) == 0 {
-		return nil
-	}
-	for _, f := range docs[0].Fields() {
-		if f.Key != "config" {
-			continue
-		}
-		root, errs := checkRoot(file, f.Value, "config", true)
-		if len(errs) > 0 {
-			return errs
-		}
-		if root.Kind() == spec.NodeMap {
-			c.root = overlay(c.root, root, Origin{Layer: LayerTask, Pos: spec.Pos{File: file, Line: f.Line, Col: f.Col}}, "")
-		}
+	if n.Kind() == spec.NodeMap {
+		c.root = overlay(c.root, n, Origin{Layer: LayerTask, Pos: spec.Pos{File: file, Line: n.Line(), Col: n.Col()}}, "")
 	}
 	return nil
 }

@@ -63,7 +63,7 @@ func (d *decoder) task(root *value, opts LoadOptions) *Task {
 		case "service":
 			t.Service = d.service(d.substitute(v), path)
 		case "config":
-			t.Config = anyMap(v)
+			t.Config, t.config = anyMap(v), v
 		case "volumes":
 			t.Volumes = anyMap(d.substitute(v))
 		case "inputs":

@@ -11,7 +11,7 @@ import (
 // lines and # comments are skipped; values may be 'single-quoted' (taken literally), "double-quoted" (with \n,
 // \t, \", \\ escapes, and may span lines) or bare (trimmed, and cut at " #"). ${VAR} is not expanded.
 func ParseEnvFile(path string) (map[string]string, error) {
-	data, err := readLimited("env file", path)
+	data, err := ReadFileLimited("env file", path)
 	if err != nil {
 		return nil, fmt.Errorf("read env file: %w", err)
 	}

@@ -18,7 +18,7 @@ type LoadOptions struct {
 
 // LoadFile reads and checks a task file. See Load.
 func LoadFile(path string, opts LoadOptions) (*Pipeline, error) {
-	data, err := readLimited("task file", path)
+	data, err := ReadFileLimited("task file", path)
 	if err != nil {
 		return nil, fmt.Errorf("read task file: %w", err)
 	}

@@ -247,6 +247,9 @@ volumes:
 	if task.Config["docker"] == nil || task.EventCallback != "echo done" || task.Volumes["/vol"] != "my-volume" || task.Experimental == nil {
 		t.Errorf("config/event_callback/volumes/experimental = %v %q %v %v", task.Config, task.EventCallback, task.Volumes, task.Experimental)
 	}
+	if f := task.ConfigNode().Fields(); len(f) != 1 || f[0].Key != "docker" || f[0].Line != 35 || f[0].Col != 3 {
+		t.Errorf("ConfigNode fields = %+v, want docker at 35:3", f)
+	}
 	if task.Secrets["API_KEY"] != "s3cr3t" {
 		t.Errorf("secret value not kept for the agent")
 	}

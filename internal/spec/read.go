@@ -7,10 +7,11 @@ import (
 	"github.com/stix-run/stix/api"
 )
 
-// readLimited reads a task input (a task file, an env file) of at most api.MaxTaskBytes. A regular file that is
-// larger fails before anything is read; anything else (a pipe, a device, a link to /dev/zero) is read only up
-// to the limit, so an endless input fails fast rather than filling memory.
-func readLimited(what, path string) ([]byte, error) {
+// ReadFileLimited reads an input file (a task file, an env file, a config file) of at most api.MaxTaskBytes;
+// what names it in the error ("task file"). A regular file that is larger fails before anything is read;
+// anything else (a pipe, a device, a link to /dev/zero) is read only up to the limit, so an endless input fails
+// fast rather than filling memory.
+func ReadFileLimited(what, path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -75,7 +75,7 @@ func (m *schemaMapper) unknownKeys(s *schemaNode, loc []string, keys []string) {
 		kpath := joinPath(path, key)
 		switch {
 		case len(allowed) == 0 && len(patterns) == 1 && (path == "envs" || path == "secrets"):
-			m.add(v, f, kpath, fmt.Sprintf("invalid name %q: names must start with a letter or _ and hold only letters, digits and _", key), "")
+			m.add(v, f, kpath, fmt.Sprintf("invalid name %q: %s", key, EnvNameRule), "")
 		case len(allowed) == 0 && len(patterns) > 0:
 			m.add(v, f, kpath, fmt.Sprintf("invalid key %q: keys must match %s", key, strings.Join(patterns, " or ")), "")
 		default:

@@ -34,7 +34,8 @@ type Task struct {
 	Inputs     *DataRef     `json:"inputs,omitempty"`
 	Outputs    *DataRef     `json:"outputs,omitempty"`
 
-	// Config is the task's `config:` block: overrides of the stix/SkyPilot config for this task.
+	// Config is the task's `config:` block as plain values: overrides of the stix/SkyPilot config for this task.
+	// ConfigNode is the same block with its positions, which package config checks and applies.
 	Config map[string]any `json:"config,omitempty"`
 	// Volumes is the task's `volumes:` block (mount path -> volume), kept as written.
 	Volumes map[string]any `json:"volumes,omitempty"`
@@ -43,6 +44,8 @@ type Task struct {
 	FileMountsMapping map[string]any `json:"file_mounts_mapping,omitempty"`
 	Experimental      map[string]any `json:"experimental,omitempty"`
 
+	// config is the `config:` block as read, with positions; nil when the task has none.
+	config *value
 	// requiredEnvs and requiredSecrets are the names declared without a value, in file order.
 	requiredEnvs    []string
 	requiredSecrets []string
@@ -129,6 +132,10 @@ func (t *Task) String() string {
 	}
 	return string(b)
 }
+
+// ConfigNode is the task's `config:` section with its positions (an absent Node when it has none): the task
+// layer of package config, read once with the task.
+func (t *Task) ConfigNode() Node { return Node{t.config} }
 
 // MissingEnvs lists, in file order, the envs declared without a value that are still unset: each must be given
 // with --env at launch.

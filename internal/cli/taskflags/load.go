@@ -50,20 +50,13 @@ func (t Task) LoadOne() (*spec.Task, []spec.Notice, error) {
 	return task, notices, nil
 }
 
-// LoadConfig reads the config layers of this command line (see package config): the user and project files, the
-// task file's `config:` section and --config. Each warning about a key stix does not act on yet goes to
-// s.ErrOut. stixHome is $STIX_HOME; getenv reads STIX_CONFIG.
-func (t Task) LoadConfig(s *cli.IOStreams, stixHome string, getenv func(string) string) (*config.Config, error) {
-	in := config.Inputs{StixHome: stixHome, Getenv: getenv, CLI: t.Config}
+// LoadConfig reads the config layers of this command line (see package config): the user and project files,
+// the task's `config:` section (task is what LoadOne returned) and --config. Each warning about a key stix does not
+// act on yet goes to s.ErrOut. stixHome is $STIX_HOME; getenv reads STIX_CONFIG.
+func (t Task) LoadConfig(s *cli.IOStreams, stixHome string, getenv func(string) string, task *spec.Task) (*config.Config, error) {
+	in := config.Inputs{StixHome: stixHome, Getenv: getenv, CLI: t.Config, TaskFile: t.Entrypoint.YAMLPath, TaskConfig: task.ConfigNode()}
 	in.Home, _ = os.UserHomeDir()
 	in.Cwd, _ = os.Getwd()
-	if t.Entrypoint.IsYAML() {
-		data, err := os.ReadFile(t.Entrypoint.YAMLPath)
-		if err != nil {
-			return nil, fmt.Errorf("read task file: %w", err)
-		}
-		in.TaskFile, in.TaskYAML = t.Entrypoint.YAMLPath, data
-	}
 	cfg, err := config.Load(in)
 	if err != nil {
 		return nil, err

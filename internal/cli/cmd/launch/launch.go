@@ -114,7 +114,7 @@ func launchRun(opts *LaunchOptions) error {
 			return err
 		}
 	}
-	cfg, err := opts.Task.LoadConfig(io, home, opts.Getenv)
+	cfg, err := opts.Task.LoadConfig(io, home, opts.Getenv, task)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -167,6 +168,13 @@ func check(file string, load spec.LoadOptions) fileResult {
 	if p != nil {
 		r.Tasks = len(p.Tasks)
 		r.notes = p.Notices
+		// Each task's config: is checked as launch checks it; a section that is not a mapping is the schema's error.
+		for _, task := range p.Tasks {
+			if n := task.ConfigNode(); n.Kind() == spec.NodeMap {
+				r.list = append(r.list, config.CheckTask(file, n)...)
+			}
+		}
+		r.list = spec.SortErrors(r.list)
 	}
 	r.Valid = len(r.list) == 0
 	for _, e := range r.list {

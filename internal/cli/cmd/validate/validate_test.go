@@ -74,6 +74,7 @@ func TestValidate(t *testing.T) {
 			stderr: "--env HF_TOKEN: HF_TOKEN is not set in the local environment"},
 		{name: "invalid env name", args: []string{"validate", "--env", "1X=a", "testdata/good.yaml"}, wantCode: 2, stderr: `--env 1X=a: invalid name "1X"`},
 		{name: "invalid file lists every error", args: []string{"validate", "testdata/bad.yaml"}, wantCode: 1, golden: "bad.golden"},
+		{name: "task config checked as launch checks it", args: []string{"validate", "testdata/badconfig.yaml"}, wantCode: 1, golden: "badconfig.golden"},
 		{name: "malformed YAML", args: []string{"validate", "testdata/malformed.yaml"}, wantCode: 1,
 			stdout: "testdata/malformed.yaml:4:3: invalid YAML: could not find expected ':'\n"},
 		{name: "missing file", args: []string{"validate", "testdata/nope.yaml"}, wantCode: 1, stdout: "testdata/nope.yaml: open testdata/nope.yaml: no such file or directory\n"},
