@@ -182,6 +182,11 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := serveAlone(ctx, dir, log)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	res, err := fingerprint.Detect(ctx)
 	if err != nil {
 		log.Warn("node fingerprint incomplete", "err", err)

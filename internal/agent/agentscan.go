@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/internal/agent/proc"
+	"github.com/stix-run/stix/internal/sqlitedb/filelock"
 )
 
 // PIDFile, in the agent's directory, holds the process id of the agent serving it; the agent writes it once
@@ -128,4 +131,25 @@ func readTrimmed(path string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// LockFile, in the agent's directory, is held (flock) by the agent serving it for as long as it runs.
+const LockFile = "agent.lock"
+
+// serveAlone makes this process the only agent serving dir: it takes DIR/agent.lock, and when another agent
+// holds it (a provisioner that took a slow agent for a dead one and started another), it stops that agent
+// first — the new one adopts its jobs, as after any restart. The kernel drops the lock when the process ends.
+func serveAlone(ctx context.Context, dir string, log *slog.Logger) (unlock func() error, err error) {
+	path := filepath.Join(dir, LockFile)
+	unlock, err = filelock.TryLock(path)
+	if !errors.Is(err, filelock.ErrLocked) {
+		return unlock, err
+	}
+	log.Warn("another agent serves this directory; stopping it", "dir", dir, "pids", AgentsServing(dir))
+	if err := StopAgent(dir, 5*time.Second); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return filelock.Lock(ctx, path)
 }

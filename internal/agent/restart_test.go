@@ -133,3 +133,39 @@ func TestWorkerRestartKeepsJob(t *testing.T) {
 		})
 	}
 }
+
+// TestSecondAgentReplacesFirst: an agent started on a directory another agent still serves (a provisioner took
+// a slow agent for a dead one) stops that agent and adopts its running job, instead of two agents sharing one
+// job table.
+func TestSecondAgentReplacesFirst(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, "replace", []nodeOpts{{cpus: 1}})
+	first := c.agents[0]
+	gate := filepath.Join(t.TempDir(), "gate")
+	id := c.submit(t, JobSpec{DemandPerNode: Demand{CPUs: 1},
+		Run: fmt.Sprintf("echo before; while [ ! -f %s ]; do sleep 0.02; done; echo after", gate)})
+	poll(t, 10*time.Second, "the job's first line", func() bool { return strings.Contains(c.logs(t, id, false, 0), "before") })
+
+	oldPID := first.cmd.Process.Pid
+	exited := make(chan struct{})
+	go func() { _ = first.cmd.Wait(); close(exited) }() // reap it, so that it does not linger as a zombie
+	second := &testAgent{t: t, dir: first.dir, ip: first.ip}
+	second.start()
+	poll(t, 20*time.Second, fmt.Sprintf("the first agent (pid %d) to stop", oldPID), func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+			return false
+		}
+	})
+	if pids := AgentsServing(first.dir); len(pids) != 1 || pids[0] != second.cmd.Process.Pid {
+		t.Fatalf("agents serving the directory: %v, want only the second (%d)", pids, second.cmd.Process.Pid)
+	}
+	c.head = second.client
+	os.WriteFile(gate, nil, 0o600)
+	c.waitStatus(t, id, StatusSucceeded)
+	if l := c.logs(t, id, false, 0); strings.Count(l, "before\n") != 1 || strings.Count(l, "after\n") != 1 {
+		t.Errorf("the job's log across the replacement = %q", l)
+	}
+}
