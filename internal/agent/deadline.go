@@ -48,7 +48,7 @@ func (c *Client) begin(ctx context.Context, kind callKind, op string) *inflight 
 	// onSilence says whether the call ends, having made no progress for quiet.
 	onSilence := func(quiet time.Duration) bool {
 		if kind == quick {
-			f.cancel(notAnswering(c.timeout))
+			f.cancel(notAnswering(c.timeout)) // the deadline it missed, as the error says
 			return true
 		}
 		if _, err := c.Health(f.ctx); err != nil && f.ctx.Err() == nil {
