@@ -46,6 +46,8 @@ type agent struct {
 
 	// clientTLS is how this agent (the head) verifies the agents it calls: DIR/ca.crt; nil for plain HTTP.
 	clientTLS *tls.Config
+	// agentTimeout is the timeout of the head's calls to its workers; 0: the knob's (NewClient).
+	agentTimeout time.Duration
 
 	headMu sync.Mutex
 	head   *head
@@ -122,6 +124,8 @@ type Options struct {
 	Listen    string
 	IdleUnit  time.Duration // length of an autostop "minute"
 	KillGrace time.Duration // SIGTERM → SIGKILL delay when killing a job's processes
+	// AgentTimeout is the timeout of the head's calls to its workers (deadline.go); 0: STIX_AGENT_TIMEOUT.
+	AgentTimeout time.Duration
 	// ConfineHide are directories hidden from every job (but its Home under them): local nodes hide the stix
 	// home, so that jobs cannot read the agents' secrets, job tables and the state database (proc.Confine).
 	ConfineHide []string
@@ -157,6 +161,12 @@ func serveCommand(args []string, stderr io.Writer) int {
 			return 2
 		}
 		o.IdleUnit = d
+	}
+	// Read once, here, so that a bad value stops the agent as it starts instead of failing each call it makes.
+	var err error
+	if o.AgentTimeout, err = envknob.AgentTimeout.Get(); err != nil {
+		fmt.Fprintln(stderr, "stix-agent:", err)
+		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	// SIGTERM and SIGINT stop the agent, never the jobs: a restarted agent adopts them.
@@ -194,7 +204,7 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &agent{dir: dir, secret: secret, ctx: ctx, log: log, resources: res, startedAt: time.Now().UTC(),
-		idleUnit: o.IdleUnit, killGrace: o.KillGrace, clock: realClock{}}
+		idleUnit: o.IdleUnit, killGrace: o.KillGrace, agentTimeout: o.AgentTimeout, clock: realClock{}}
 	if a.killGrace <= 0 {
 		a.killGrace = 3 * time.Second
 	}

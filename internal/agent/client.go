@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stix-run/stix/internal/agent/envknob"
 )
 
 // Client talks to one agent. It keeps its connections alive between calls (one transport per client), which is
@@ -23,49 +24,74 @@ type Client struct {
 	hc     *http.Client
 	closer func()
 
-	// Set before use (deadline.go): the node's name in errors, the call timeout.
-	cluster string
-	rank    int
-	named   bool
-	timeout time.Duration
+	tls     *tls.Config   // WithTLS; nil speaks plain HTTP
+	cluster string        // WithNode: names the node in errors (deadline.go)
+	rank    int           // WithNode; -1 when not known
+	timeout time.Duration // WithTimeout, or STIX_AGENT_TIMEOUT
 }
 
-// ClientOption changes how a Client reaches its agent.
-type ClientOption func(*http.Transport)
+// ClientOption configures a Client as NewClient makes it.
+type ClientOption func(*Client)
 
 // WithTLS makes the client speak TLS with cfg (agenttls.ClientConfig: trusting the cluster's CA only); nil
 // keeps plain HTTP, for agents that serve no certificate.
 func WithTLS(cfg *tls.Config) ClientOption {
-	return func(tr *http.Transport) {
+	return func(c *Client) {
 		if cfg != nil {
-			tr.TLSClientConfig = cfg.Clone()
+			c.tls = cfg.Clone()
+		}
+	}
+}
+
+// WithNode labels the client's errors with the cluster and the rank of the node it talks to.
+func WithNode(cluster string, rank int) ClientOption {
+	return func(c *Client) { c.cluster, c.rank = cluster, rank }
+}
+
+// WithTimeout sets the deadline of quick calls and the liveness check interval of long ones (deadline.go);
+// d ≤ 0 keeps the STIX_AGENT_TIMEOUT knob.
+func WithTimeout(d time.Duration) ClientOption {
+	return func(c *Client) {
+		if d > 0 {
+			c.timeout = d
 		}
 	}
 }
 
 // NewClient returns a client for the agent at addr (host:port) that authenticates with the cluster secret. dial
 // opens the connection: nil dials TCP directly; an SSH, docker or Kubernetes transport passes its own tunnel.
+// Without WithTimeout, the timeout is STIX_AGENT_TIMEOUT, read here once; a bad value falls back to the default
+// (the CLI and the agent reject one as they start: cluster.New, stix-agent serve).
 func NewClient(addr, secret string, dial func(ctx context.Context, network, addr string) (net.Conn, error), opts ...ClientOption) *Client {
+	c := &Client{auth: "Bearer " + secret, rank: -1}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.timeout <= 0 {
+		d, err := envknob.AgentTimeout.Get()
+		if err != nil {
+			d = envknob.AgentTimeout.Default
+		}
+		c.timeout = d
+	}
 	if dial == nil {
 		d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 		dial = d.DialContext
 	}
 	tr := &http.Transport{
 		DialContext:         dial,
+		TLSClientConfig:     c.tls,
 		MaxIdleConns:        64,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true, // logs stream; compression would hold bytes back
 	}
-	scheme := "http://"
-	for _, o := range opts {
-		o(tr)
+	c.base = "http://" + addr
+	if c.tls != nil {
+		c.base = "https://" + addr
 	}
-	if tr.TLSClientConfig != nil {
-		scheme = "https://"
-	}
-	return &Client{base: scheme + addr, auth: "Bearer " + secret, hc: &http.Client{Transport: tr},
-		closer: tr.CloseIdleConnections}
+	c.hc, c.closer = &http.Client{Transport: tr}, tr.CloseIdleConnections
+	return c
 }
 
 // addr is the agent's host:port, as errors name it.
@@ -77,24 +103,30 @@ func (c *Client) Close() { c.closer() }
 // request sends a request under the deadline of its kind and returns the response of a 2xx status, whose body
 // must be read before the call is ended with f.end; other statuses become *APIError.
 func (c *Client) request(ctx context.Context, kind callKind, method, path string, query url.Values, in any) (resp *http.Response, f *inflight, err error) {
-	var body io.Reader
+	var b []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		if b, err = json.Marshal(in); err != nil {
 			return nil, nil, err
 		}
-		body = bytes.NewReader(b)
 	}
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	if f, err = c.begin(ctx, kind, method+" "+path); err != nil {
-		return nil, nil, err
+	f = c.begin(ctx, kind, method+" "+path)
+	var body io.Reader
+	if in != nil {
+		body = f.sending(b)
 	}
 	req, err := http.NewRequestWithContext(f.ctx, method, u, body)
 	if err != nil {
 		return nil, nil, f.end(err)
+	}
+	if in != nil {
+		// A body that is not a *bytes.Reader leaves these to the caller: without them the request goes chunked
+		// and cannot be sent again on a fresh connection.
+		req.ContentLength = int64(len(b))
+		req.GetBody = func() (io.ReadCloser, error) { return f.sending(b), nil }
 	}
 	req.Header.Set("Authorization", c.auth)
 	if in != nil {
@@ -110,9 +142,9 @@ func (c *Client) request(ctx context.Context, kind callKind, method, path string
 	}
 	defer resp.Body.Close()
 	var eb errorBody
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
-		eb.Error = strings.TrimSpace(string(b))
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(msg, &eb) != nil || eb.Error == "" {
+		eb.Error = strings.TrimSpace(string(msg))
 		if eb.Error == "" {
 			eb.Error = resp.Status
 		}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,86 +10,66 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/api"
-	"github.com/stix-run/stix/internal/agent/envknob"
 )
 
 // Every call to an agent has a deadline, so that a hung node (a stopped process, a frozen VM, a host that drops
-// packets) ends the call with an *api.NodeNotAnsweringError instead of hanging its caller. A quick call must
-// answer within the client's timeout. A long call — one that waits on purpose (cancel, a long poll) or streams
-// (logs, process output) — cannot have a fixed deadline; it lives as long as the agent shows signs of life:
-// whenever it has been silent for a timeout, the client asks GET /v1/health, which must answer within a timeout.
+// packets) ends the call with an *api.NodeNotAnsweringError instead of hanging its caller. Progress counts in
+// either direction: a byte of the request sent or a byte of the answer received, so that an upload over a slow
+// tunnel (a job spec of megabytes) is not taken for a hung node. A quick call must make progress within every
+// timeout (the client's). A long call — one that waits on purpose (cancel, a long poll) or streams (logs, process
+// output) — cannot: whenever it has been silent for a timeout, the client asks GET /v1/health, which must answer
+// within a timeout, and the call goes on as long as it does.
 
 // callKind says which deadline a call gets.
 type callKind int
 
 const (
-	quick callKind = iota // answers within the timeout
+	quick callKind = iota // makes progress within the timeout
 	long                  // waits or streams: watched by liveness checks instead
 )
 
-// Named labels the client's errors with the cluster and the rank of the node it talks to. Call it before the
-// client is used.
-func (c *Client) Named(cluster string, rank int) *Client {
-	c.cluster, c.rank, c.named = cluster, rank, true
-	return c
-}
-
-// WithTimeout sets the deadline of quick calls and the liveness check interval of long ones (0: the
-// STIX_AGENT_TIMEOUT knob, default 10s). Call it before the client is used.
-func (c *Client) WithTimeout(d time.Duration) *Client {
-	c.timeout = d
-	return c
-}
-
-func (c *Client) callTimeout() (time.Duration, error) {
-	if c.timeout > 0 {
-		return c.timeout, nil
-	}
-	return envknob.AgentTimeout.Get()
-}
-
-// inflight is one call on its way. Its context ends when the call's deadline passes or the agent fails a
-// liveness check, with an *api.NodeNotAnsweringError as the cause.
+// inflight is one call on its way. Its context ends when the call has made no progress for the timeout (quick)
+// or the agent fails a liveness check (long), with an *api.NodeNotAnsweringError as the cause.
 type inflight struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	stop   func()
-	last   atomic.Int64 // long calls: unix nanoseconds of the last byte received
+	last   atomic.Int64 // unix nanoseconds of the last byte sent or received
 }
 
 // begin starts the deadline of a call.
-func (c *Client) begin(ctx context.Context, kind callKind, op string) (*inflight, error) {
-	d, err := c.callTimeout()
-	if err != nil {
-		return nil, err
-	}
+func (c *Client) begin(ctx context.Context, kind callKind, op string) *inflight {
 	f := &inflight{}
 	f.ctx, f.cancel = context.WithCancelCause(ctx)
 	notAnswering := func(waited time.Duration) error {
-		e := &api.NodeNotAnsweringError{Cluster: c.cluster, Node: -1, Addr: c.addr(),
+		return &api.NodeNotAnsweringError{Cluster: c.cluster, Node: c.rank, Addr: c.addr(),
 			Op: op, Waited: waited.Round(time.Millisecond)}
-		if c.named {
-			e.Node = c.rank
-		}
-		return e
 	}
-	if kind == quick {
-		t := time.AfterFunc(d, func() { f.cancel(notAnswering(d)) })
-		f.stop = func() { t.Stop() }
-		return f, nil
+	// onSilence says whether the call ends, having made no progress for quiet.
+	onSilence := func(quiet time.Duration) bool {
+		if kind == quick {
+			f.cancel(notAnswering(c.timeout)) // the deadline it missed, as the error says
+			return true
+		}
+		if _, err := c.Health(f.ctx); err != nil && f.ctx.Err() == nil {
+			f.cancel(notAnswering(quiet))
+			return true
+		}
+		return false
 	}
 	f.touch()
 	done := make(chan struct{})
 	f.stop = sync.OnceFunc(func() { close(done) })
-	go f.watch(c, d, notAnswering, done)
-	return f, nil
+	go f.watch(c.timeout, onSilence, done)
+	return f
 }
 
 func (f *inflight) touch() { f.last.Store(time.Now().UnixNano()) }
 
-// watch checks the agent's liveness whenever the call has received nothing for d, until done is closed.
-func (f *inflight) watch(c *Client, d time.Duration, notAnswering func(time.Duration) error, done <-chan struct{}) {
-	t := time.NewTicker(d)
+// watch calls onSilence whenever the call has made no progress for d, until onSilence ends the call or done is
+// closed.
+func (f *inflight) watch(d time.Duration, onSilence func(quiet time.Duration) bool, done <-chan struct{}) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
 		select {
@@ -98,14 +79,15 @@ func (f *inflight) watch(c *Client, d time.Duration, notAnswering func(time.Dura
 			return
 		case <-t.C:
 		}
-		silent := time.Since(time.Unix(0, f.last.Load()))
-		if silent < d {
+		quiet := time.Since(time.Unix(0, f.last.Load()))
+		if quiet < d {
+			t.Reset(d - quiet)
 			continue
 		}
-		if _, err := c.Health(f.ctx); err != nil && f.ctx.Err() == nil {
-			f.cancel(notAnswering(time.Since(time.Unix(0, f.last.Load()))))
+		if onSilence(quiet) {
 			return
 		}
+		t.Reset(d)
 	}
 }
 
@@ -122,7 +104,12 @@ func (f *inflight) end(err error) error {
 	return err
 }
 
-// progress counts a long call's received bytes as signs of life.
+// sending returns the request body b as a reader whose reads count as the call's progress.
+func (f *inflight) sending(b []byte) io.ReadCloser {
+	return progress{io.NopCloser(bytes.NewReader(b)), f}
+}
+
+// progress counts the bytes a call sends or receives as signs of life.
 type progress struct {
 	io.ReadCloser
 	f *inflight

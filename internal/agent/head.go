@@ -115,13 +115,19 @@ func (h *head) setCluster(cfg ClusterConfig) {
 			h.nodes[i] = h.a.procs
 			continue
 		}
-		h.nodes[i] = NewClient(n.AgentAddr, string(h.a.secret), nil, WithTLS(h.a.clientTLS)).Named(cfg.ClusterName, i)
+		h.nodes[i] = h.nodeClient(cfg.ClusterName, i, n.AgentAddr)
 	}
 	h.full = newCapacity(cfg.Nodes)
 	h.free = h.full.clone()
 	for _, r := range h.running {
 		h.free.apply(r.place, r.spec.DemandPerNode, -1)
 	}
+}
+
+// nodeClient returns a client for the agent of node rank of cluster, at addr.
+func (h *head) nodeClient(cluster string, rank int, addr string) *Client {
+	return NewClient(addr, string(h.a.secret), nil, WithTLS(h.a.clientTLS), WithNode(cluster, rank),
+		WithTimeout(h.a.agentTimeout))
 }
 
 // node is node i's process control as the latest configuration reaches it. A running job holds nodes by rank,
@@ -222,7 +228,7 @@ func (h *head) configure(ctx context.Context, cfg ClusterConfig) error {
 		}
 		// Resources left out: ask the node's agent for its fingerprint.
 		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		cl := NewClient(n.AgentAddr, string(h.a.secret), nil, WithTLS(h.a.clientTLS)).Named(cfg.ClusterName, i)
+		cl := h.nodeClient(cfg.ClusterName, i, n.AgentAddr)
 		health, err := cl.Health(hctx)
 		cl.Close()
 		cancel()

@@ -22,7 +22,7 @@ func TestHungAgent(t *testing.T) {
 	id := c.submit(t, JobSpec{Run: "echo first; sleep 600"})
 	c.waitStatus(t, id, StatusRunning)
 	a := c.agents[0]
-	fast := NewClient(a.addr, testSecret, nil).Named("hung", 0).WithTimeout(500 * time.Millisecond)
+	fast := NewClient(a.addr, testSecret, nil, WithNode("hung", 0), WithTimeout(500*time.Millisecond))
 	defer fast.Close()
 
 	var followed syncBuilder

@@ -13,9 +13,11 @@ import (
 // enough to ride out an agent restart, short enough that a job on a dead node fails instead of hanging.
 const nodeLostAfter = 20 * time.Second
 
-// procPollWindow bounds one long poll of a remote process's state, and procProbeTimeout the quick check that
-// follows a poll that got no answer: a node that vanished (a killed container, a powered-off host) drops
-// packets without resetting connections, so only a deadline notices it.
+// procPollWindow bounds one long poll of a remote process's state, so that a running process is confirmed at
+// least that often, and procProbeTimeout the quick check that follows a poll that ran out, and a signal. A node
+// that vanished (a killed container, a powered-off host) drops packets without resetting connections; the
+// client's own deadlines notice it (deadline.go: liveness checks on the long poll, the timeout on quick calls),
+// and these windows only keep one call from waiting longer than they say.
 const (
 	procPollWindow   = 5 * time.Second
 	procProbeTimeout = 3 * time.Second

@@ -19,6 +19,7 @@ import (
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/agent/agenttls"
+	"github.com/stix-run/stix/internal/agent/envknob"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/providers"
@@ -54,6 +55,8 @@ type Manager struct {
 	enabledInfra  func(ctx context.Context) ([]string, error)
 	catalogSource func() (catalog.Source, error)
 
+	agentTimeout time.Duration // STIX_AGENT_TIMEOUT, read once: the timeout of calls to the head's agent
+
 	storeOnce sync.Once
 	st        store.Store
 	stErr     error
@@ -66,6 +69,11 @@ func New(opts Options) (*Manager, error) {
 	}
 	m := &Manager{home: opts.Home, registry: opts.Registry, now: opts.Now, user: opts.User, stixBin: opts.StixBinary,
 		enabledInfra: opts.EnabledInfra, catalogSource: opts.CatalogSource}
+	// A bad value fails the command here, before it changes anything, not each call to an agent part way.
+	var err error
+	if m.agentTimeout, err = envknob.AgentTimeout.Get(); err != nil {
+		return nil, err
+	}
 	if m.registry == nil {
 		reg, err := providers.New(providers.Config{Home: opts.Home})
 		if err != nil {
@@ -171,8 +179,8 @@ func (m *Manager) headOf(ctx context.Context, rec *store.Cluster, ci *cloud.Clus
 	if err != nil {
 		return nil, nil, fmt.Errorf("reach the head node of %q: %w", rec.Name, err)
 	}
-	c := agent.NewClient(h.AgentAddr, ci.Secret, tr.Dial, agent.WithTLS(tlsCfg))
-	c.Named(rec.Name, h.Rank)
+	c := agent.NewClient(h.AgentAddr, ci.Secret, tr.Dial, agent.WithTLS(tlsCfg), agent.WithNode(rec.Name, h.Rank),
+		agent.WithTimeout(m.agentTimeout))
 	return c, func() { c.Close(); tr.Close() }, nil
 }
 
