@@ -78,8 +78,10 @@ func TestHungAgent(t *testing.T) {
 	if _, err := fast.Jobs(ctx, JobsQuery{}); err != nil {
 		t.Fatalf("jobs once the agent runs again: %v", err)
 	}
+	// The cancel that timed out may have been carried out already: the stopped agent read it from its socket
+	// when it ran again (docs/agent.md). Either way the job ends cancelled.
 	res, err := c.head.Cancel(ctx, CancelRequest{IDs: []int64{id}})
-	if err != nil || len(res.Jobs) != 1 || !res.Jobs[0].Cancelled {
+	if err != nil || len(res.Jobs) != 1 || res.Jobs[0].Status != StatusCancelled {
 		t.Fatalf("cancel once the agent runs again: %+v, %v", res, err)
 	}
 	if got := c.logs(t, id, false, 0); !strings.Contains(got, "first") {
