@@ -67,7 +67,7 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 	for rank := range n {
 		h.Containers = append(h.Containers, p.containerName(name, rank))
 	}
-	ensure := func(rank int) (bool, error) {
+	ensure := func(ctx context.Context, rank int) (bool, error) {
 		var pb map[string][]dockerapi.PortBinding
 		if rank == 0 {
 			pb = ports
@@ -83,7 +83,7 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 		}
 	} else {
 		// A resumed cluster keeps the secret its head's agent has, read once every container runs.
-		if err := cloud.EachNode(n, func(rank int) error { _, err := ensure(rank); return err }); err != nil {
+		if err := cloud.EachNode(ctx, n, func(ctx context.Context, rank int) error { _, err := ensure(ctx, rank); return err }); err != nil {
 			return nil, err
 		}
 		ensure = nil
@@ -194,7 +194,7 @@ func portBindings(ports []string) (map[string][]dockerapi.PortBinding, error) {
 // bringUp deploys (or finds) the agent in every node container and describes the cluster. before, unless nil,
 // runs first for each node, in the goroutine that then deploys that node's agent; it says whether it made the
 // node's container (a fresh node has no agent to look for).
-func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name string, h handle, secret string, before func(rank int) (fresh bool, err error)) (*cloud.ClusterInfo, error) {
+func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name string, h handle, secret string, before func(ctx context.Context, rank int) (fresh bool, err error)) (*cloud.ClusterInfo, error) {
 	bin, err := p.opts.AgentBinary()
 	if err != nil {
 		return nil, err
@@ -209,10 +209,10 @@ func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name stri
 		return nil, err
 	}
 	nodes := make([]cloud.NodeInfo, len(h.Containers))
-	err = cloud.EachNode(len(h.Containers), func(rank int) (err error) {
+	err = cloud.EachNode(ctx, len(h.Containers), func(ctx context.Context, rank int) (err error) {
 		fresh := false
 		if before != nil {
-			if fresh, err = before(rank); err != nil {
+			if fresh, err = before(ctx, rank); err != nil {
 				return err
 			}
 		}

@@ -150,7 +150,7 @@ func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterSta
 		return nil, err
 	}
 	nodes := make([]nodeState, len(cs.Nodes))
-	err = eachNode(cs.Nodes, func(rank int, n nodeState) error {
+	err = eachNode(ctx, cs.Nodes, func(ctx context.Context, rank int, n nodeState) error {
 		tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
 		if err != nil {
 			return err
@@ -217,9 +217,9 @@ func (p *Provider) clusterCA(ctx context.Context, name string, cs *clusterState)
 	return ca, nil
 }
 
-// eachNode runs fn for every node at once and joins the errors.
-func eachNode(nodes []nodeState, fn func(rank int, n nodeState) error) error {
-	return cloud.EachNode(len(nodes), func(rank int) error { return fn(rank, nodes[rank]) })
+// eachNode runs fn for every node at once and joins the errors; the first failure cancels the others' ctx.
+func eachNode(ctx context.Context, nodes []nodeState, fn func(ctx context.Context, rank int, n nodeState) error) error {
+	return cloud.EachNode(ctx, len(nodes), func(ctx context.Context, rank int) error { return fn(ctx, rank, nodes[rank]) })
 }
 
 // cluster returns the recorded cluster, or a *cloud.NotFoundError.
@@ -312,7 +312,8 @@ func (p *Provider) teardown(ctx context.Context, name string, cs *clusterState, 
 		return err
 	}
 	onEach := func(fn func(tr *sshtransport.Transport, dir string) error) error {
-		return eachNode(cs.Nodes, func(_ int, n nodeState) error {
+		// Best effort on every host: one host's failure must not cut short another's stop.
+		return eachNode(ctx, cs.Nodes, func(_ context.Context, _ int, n nodeState) error {
 			tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
 			if err != nil {
 				return err
@@ -350,7 +351,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 		return nil, err
 	}
 	states := make([]cloud.NodeState, len(cs.Nodes))
-	_ = eachNode(cs.Nodes, func(rank int, n nodeState) error {
+	_ = eachNode(ctx, cs.Nodes, func(_ context.Context, rank int, n nodeState) error {
 		states[rank] = p.nodeStatus(ctx, ref.Name, cs, rank, n)
 		return nil
 	})
