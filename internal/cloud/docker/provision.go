@@ -74,15 +74,20 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 		}
 		return p.ensureContainer(ctx, cli, name, rank, image, pb)
 	}
+	// The cluster is new when no container of it exists: any rank's may have survived an interrupted launch.
+	existing, err := p.containers(ctx, cli, name)
+	if err != nil {
+		return nil, err
+	}
 	secret := req.Secret
-	if _, err := cli.ContainerInspect(ctx, h.Containers[0]); dockerapi.IsNotFound(err) && secret == "" {
+	if len(existing) == 0 && secret == "" {
 		// A new cluster has no secret to keep, so each node's agent can start as soon as its own container runs:
 		// the engine's slowest container start no longer holds back every agent.
 		if secret, err = nodeagent.NewSecret(); err != nil {
 			return nil, err
 		}
 	} else {
-		// A resumed cluster keeps the secret its head's agent has, read once every container runs.
+		// A resumed cluster keeps the secret its agents have, read once every container runs.
 		if err := cloud.EachNode(ctx, n, func(ctx context.Context, rank int) error { _, err := ensure(ctx, rank); return err }); err != nil {
 			return nil, err
 		}
@@ -259,15 +264,19 @@ func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, r
 		Resources: health.Resources}, nil
 }
 
-// existingSecret reads the secret a cluster's head agent was deployed with, or makes a new one.
+// existingSecret reads the secret the cluster's agents were deployed with, from the first node (in rank order)
+// that has one: an interrupted launch may have left the head's container new and a worker's agent running. A
+// cluster with none gets a new one.
 func existingSecret(ctx context.Context, cli *dockerapi.Client, h handle) (string, error) {
-	if len(h.Containers) > 0 {
-		if tr, err := dockertransport.New(cli, h.Containers[0], dockertransport.Options{Network: h.Network}); err == nil {
-			var out strings.Builder
-			if code, err := tr.Run(ctx, "cat "+agentDir+"/"+nodeagent.SecretFile, transport.RunOptions{Stdout: &out}); err == nil && code == 0 {
-				if s := strings.TrimSpace(out.String()); s != "" {
-					return s, nil
-				}
+	for _, cname := range h.Containers {
+		tr, err := dockertransport.New(cli, cname, dockertransport.Options{Network: h.Network})
+		if err != nil {
+			continue
+		}
+		var out strings.Builder
+		if code, err := tr.Run(ctx, "cat "+agentDir+"/"+nodeagent.SecretFile, transport.RunOptions{Stdout: &out}); err == nil && code == 0 {
+			if s := strings.TrimSpace(out.String()); s != "" {
+				return s, nil
 			}
 		}
 	}
