@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
@@ -247,15 +246,7 @@ func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, r
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}
-	addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret, CA: ca, Fresh: fresh})
-	if err != nil {
-		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
-	}
-	tlsCfg, err := agenttls.ClientConfig(ca.CertPEM)
-	if err != nil {
-		return cloud.NodeInfo{}, err
-	}
-	health, err := nodeagent.CheckHealth(ctx, tr.Dial, addr, secret, agent.WithTLS(tlsCfg))
+	addr, health, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret, CA: ca, Fresh: fresh})
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}

@@ -108,11 +108,8 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 				return err
 			}
 		}
-		ca, err := agenttls.NewCA(name)
-		if err != nil {
-			return err
-		}
-		cs = &clusterState{Pool: pool, Secret: secret, CACert: string(ca.CertPEM), CAKey: string(ca.KeyPEM), CreatedAt: time.Now().UTC()}
+		// bringUp makes the cluster's CA (clusterCA).
+		cs = &clusterState{Pool: pool, Secret: secret, CreatedAt: time.Now().UTC()}
 		for _, h := range free[:n] {
 			cs.Nodes = append(cs.Nodes, nodeState{Host: h.Host, Resources: h.Resources})
 		}
@@ -137,15 +134,11 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 // bringUp deploys the agent on every node in parallel, records what the agents reported and returns the
 // cluster's info.
 //
-// Agent traffic is TLS with the cluster's CA (made here for clusters from before TLS). The head listens on
-// loopback: the client reaches it through the SSH tunnel, and only the head calls the workers, which listen on
-// their hosts' addresses.
+// Agent traffic is TLS with the cluster's CA (made here for a new cluster, or one from before TLS). The head
+// listens on loopback: the client reaches it through the SSH tunnel, and only the head calls the workers, which
+// listen on their hosts' addresses.
 func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterState, report func(string)) (*cloud.ClusterInfo, error) {
 	ca, err := p.clusterCA(ctx, name, cs)
-	if err != nil {
-		return nil, err
-	}
-	tlsCfg, err := agenttls.ClientConfig(ca.CertPEM)
 	if err != nil {
 		return nil, err
 	}
@@ -163,14 +156,8 @@ func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterSta
 		if rank == 0 {
 			listen = "127.0.0.1:0"
 		}
-		addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name, n.Host),
+		addr, h, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name, n.Host),
 			Listen: listen, Secret: cs.Secret, Home: "~", StartTimeout: p.startTimeout, CA: ca})
-		if err != nil {
-			return fmt.Errorf("host %s: %w", n.Host.Name, err)
-		}
-		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
-		defer cancel()
-		h, err := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret, agent.WithTLS(tlsCfg))
 		if err != nil {
 			return fmt.Errorf("host %s: %w", n.Host.Name, err)
 		}
