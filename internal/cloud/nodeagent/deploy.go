@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
@@ -338,17 +339,49 @@ func (d *deployer) run(ctx context.Context, cmd string, stdin io.Reader) (string
 	return stdout.String(), nil
 }
 
+// fileHashes caches fileHash by path, size and modification time: one launch asks for the agent binary's hash
+// once per node and again for the node image, and each ask would read the whole binary.
+var fileHashes struct {
+	sync.Mutex
+	m map[fileHashKey]string
+}
+
+type fileHashKey struct {
+	path  string
+	size  int64
+	mtime time.Time
+}
+
+// fileHash returns the hex SHA-256 of the file at p.
 func fileHash(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	key := fileHashKey{p, fi.Size(), fi.ModTime()}
+	fileHashes.Lock()
+	sum, ok := fileHashes.m[key]
+	fileHashes.Unlock()
+	if ok {
+		return sum, nil
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("hash %s: %w", p, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum = hex.EncodeToString(h.Sum(nil))
+	fileHashes.Lock()
+	if fileHashes.m == nil {
+		fileHashes.m = map[fileHashKey]string{}
+	}
+	fileHashes.m[key] = sum
+	fileHashes.Unlock()
+	return sum, nil
 }
 
 // shellPath writes a remote path for the shell the way transports resolve it: "~", "~/x" and relative paths
