@@ -123,8 +123,11 @@ func New(host string, tc *tls.Config) (*Client, error) {
 	c.http = &http.Client{Transport: &http.Transport{
 		DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
 		DialTLSContext:  func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
-		MaxIdleConns:    6,
-		IdleConnTimeout: 30 * time.Second,
+		// Parallel node calls (one per container of a cluster) keep their connections for the next call; the
+		// default of 2 idle connections per host made most of them dial again.
+		MaxIdleConns:        16,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     30 * time.Second,
 	}}
 	return c, nil
 }
