@@ -38,6 +38,17 @@ func dockerKill(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// dockerrm CLUSTER RANK removes a node's container, as a launch killed before it created it would leave it.
+func dockerRemove(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: dockerrm CLUSTER RANK")
+	}
+	name := fmt.Sprintf("stix-%s-%s-%s", docker.Namespace(ts.Getenv("STIX_HOME")), args[0], args[1])
+	if out, err := exec.Command("docker", "rm", "-f", name).CombinedOutput(); err != nil {
+		ts.Fatalf("docker rm %s: %v: %s", name, err, out)
+	}
+}
+
 // dockerkillagent CLUSTER RANK kills, with SIGKILL, the agent in a node's container; its jobs live on.
 func dockerKillAgent(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {

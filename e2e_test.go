@@ -81,6 +81,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":        waitFile,
 			"alive":           alive,
 			"dockerkill":      dockerKill,
+			"dockerrm":        dockerRemove,
 			"dockerkillagent": dockerKillAgent,
 			"dockergone":      dockerGone,
 			"dockerproc":      dockerProc,

@@ -470,7 +470,7 @@ func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, items []syn
 	if err != nil {
 		return err
 	}
-	return forEachNode(ctx, ci, func(ctx context.Context, rank int) error {
+	return cloud.EachNode(ctx, len(ci.Nodes), func(ctx context.Context, rank int) error {
 		tr, err := p.Transport(ctx, ci, rank)
 		if err != nil {
 			return err

@@ -121,10 +121,13 @@ func New(host string, tc *tls.Config) (*Client, error) {
 		return nil, fmt.Errorf("docker host %q: unsupported scheme %q (unix:// or tcp://)", host, u.Scheme)
 	}
 	c.http = &http.Client{Transport: &http.Transport{
-		DialContext:     func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
-		DialTLSContext:  func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
-		MaxIdleConns:    6,
-		IdleConnTimeout: 30 * time.Second,
+		DialContext:    func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
+		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
+		// Parallel node calls (one per container of a cluster) keep their connections for the next call; the
+		// default of 2 idle connections per host made most of them dial again.
+		MaxIdleConns:        16,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     30 * time.Second,
 	}}
 	return c, nil
 }

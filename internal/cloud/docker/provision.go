@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
@@ -67,23 +66,28 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 	for rank := range n {
 		h.Containers = append(h.Containers, p.containerName(name, rank))
 	}
-	ensure := func(rank int) (bool, error) {
+	ensure := func(ctx context.Context, rank int) (bool, error) {
 		var pb map[string][]dockerapi.PortBinding
 		if rank == 0 {
 			pb = ports
 		}
 		return p.ensureContainer(ctx, cli, name, rank, image, pb)
 	}
+	// The cluster is new when no container of it exists: any rank's may have survived an interrupted launch.
+	existing, err := p.containers(ctx, cli, name)
+	if err != nil {
+		return nil, err
+	}
 	secret := req.Secret
-	if _, err := cli.ContainerInspect(ctx, h.Containers[0]); dockerapi.IsNotFound(err) && secret == "" {
+	if len(existing) == 0 && secret == "" {
 		// A new cluster has no secret to keep, so each node's agent can start as soon as its own container runs:
 		// the engine's slowest container start no longer holds back every agent.
 		if secret, err = nodeagent.NewSecret(); err != nil {
 			return nil, err
 		}
 	} else {
-		// A resumed cluster keeps the secret its head's agent has, read once every container runs.
-		if err := cloud.EachNode(n, func(rank int) error { _, err := ensure(rank); return err }); err != nil {
+		// A resumed cluster keeps the secret its agents have, read once every container runs.
+		if err := cloud.EachNode(ctx, n, func(ctx context.Context, rank int) error { _, err := ensure(ctx, rank); return err }); err != nil {
 			return nil, err
 		}
 		ensure = nil
@@ -194,7 +198,7 @@ func portBindings(ports []string) (map[string][]dockerapi.PortBinding, error) {
 // bringUp deploys (or finds) the agent in every node container and describes the cluster. before, unless nil,
 // runs first for each node, in the goroutine that then deploys that node's agent; it says whether it made the
 // node's container (a fresh node has no agent to look for).
-func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name string, h handle, secret string, before func(rank int) (fresh bool, err error)) (*cloud.ClusterInfo, error) {
+func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name string, h handle, secret string, before func(ctx context.Context, rank int) (fresh bool, err error)) (*cloud.ClusterInfo, error) {
 	bin, err := p.opts.AgentBinary()
 	if err != nil {
 		return nil, err
@@ -209,10 +213,10 @@ func (p *Provider) bringUp(ctx context.Context, cli *dockerapi.Client, name stri
 		return nil, err
 	}
 	nodes := make([]cloud.NodeInfo, len(h.Containers))
-	err = cloud.EachNode(len(h.Containers), func(rank int) (err error) {
+	err = cloud.EachNode(ctx, len(h.Containers), func(ctx context.Context, rank int) (err error) {
 		fresh := false
 		if before != nil {
-			if fresh, err = before(rank); err != nil {
+			if fresh, err = before(ctx, rank); err != nil {
 				return err
 			}
 		}
@@ -242,15 +246,7 @@ func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, r
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}
-	addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret, CA: ca, Fresh: fresh})
-	if err != nil {
-		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
-	}
-	tlsCfg, err := agenttls.ClientConfig(ca.CertPEM)
-	if err != nil {
-		return cloud.NodeInfo{}, err
-	}
-	health, err := nodeagent.CheckHealth(ctx, tr.Dial, addr, secret, agent.WithTLS(tlsCfg))
+	addr, health, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~", Listen: ip + ":0", Secret: secret, CA: ca, Fresh: fresh})
 	if err != nil {
 		return cloud.NodeInfo{}, fmt.Errorf("node %d: %w", rank, err)
 	}
@@ -259,15 +255,19 @@ func deployNode(ctx context.Context, cli *dockerapi.Client, net, cname string, r
 		Resources: health.Resources}, nil
 }
 
-// existingSecret reads the secret a cluster's head agent was deployed with, or makes a new one.
+// existingSecret reads the secret the cluster's agents were deployed with, from the first node (in rank order)
+// that has one: an interrupted launch may have left the head's container new and a worker's agent running. A
+// cluster with none gets a new one.
 func existingSecret(ctx context.Context, cli *dockerapi.Client, h handle) (string, error) {
-	if len(h.Containers) > 0 {
-		if tr, err := dockertransport.New(cli, h.Containers[0], dockertransport.Options{Network: h.Network}); err == nil {
-			var out strings.Builder
-			if code, err := tr.Run(ctx, "cat "+agentDir+"/"+nodeagent.SecretFile, transport.RunOptions{Stdout: &out}); err == nil && code == 0 {
-				if s := strings.TrimSpace(out.String()); s != "" {
-					return s, nil
-				}
+	for _, cname := range h.Containers {
+		tr, err := dockertransport.New(cli, cname, dockertransport.Options{Network: h.Network})
+		if err != nil {
+			continue
+		}
+		var out strings.Builder
+		if code, err := tr.Run(ctx, "cat "+agentDir+"/"+nodeagent.SecretFile, transport.RunOptions{Stdout: &out}); err == nil && code == 0 {
+			if s := strings.TrimSpace(out.String()); s != "" {
+				return s, nil
 			}
 		}
 	}

@@ -125,7 +125,7 @@ func (p *Provider) bringUp(ctx context.Context, bin, dir string, rec *record, as
 		return nil, err
 	}
 	healths := make([]*nodeagent.Health, len(rec.Nodes))
-	err = cloud.EachNode(len(rec.Nodes), func(i int) error {
+	err = cloud.EachNode(ctx, len(rec.Nodes), func(ctx context.Context, i int) error {
 		h, err := p.upNode(ctx, bin, agentDir(dir, i), nodeDir(dir, i), rec.Nodes[i].IP, secret, report)
 		if err != nil {
 			return fmt.Errorf("node %d (%s): %w", i, rec.Nodes[i].IP, err)
@@ -239,7 +239,7 @@ func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
 	if err := writeRecord(dir, rec); err != nil {
 		return fmt.Errorf("stop local cluster %s: %w", ref.Name, err)
 	}
-	if err := cloud.EachNode(len(rec.Nodes), func(i int) error { return stopNode(agentDir(dir, i)) }); err != nil {
+	if err := cloud.EachNode(ctx, len(rec.Nodes), func(_ context.Context, i int) error { return stopNode(agentDir(dir, i)) }); err != nil {
 		return fmt.Errorf("stop local cluster %s: %w", ref.Name, err)
 	}
 	return nil
@@ -280,7 +280,7 @@ func (p *Provider) destroy(ctx context.Context, dir string) error {
 	}
 	legacy, _ := filepath.Glob(filepath.Join(dir, "node-*"))
 	nodes = append(nodes, legacy...)
-	if err := cloud.EachNode(len(nodes), func(i int) error { return stopNode(nodes[i]) }); err != nil {
+	if err := cloud.EachNode(ctx, len(nodes), func(_ context.Context, i int) error { return stopNode(nodes[i]) }); err != nil {
 		return err
 	}
 	unlock, err := p.lockRoot(ctx)
@@ -312,7 +312,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 	}
 	secret := readTrimmed(filepath.Join(agentDir(dir, 0), nodeagent.SecretFile))
 	states := make([]cloud.NodeState, len(rec.Nodes))
-	_ = cloud.EachNode(len(rec.Nodes), func(i int) error {
+	_ = cloud.EachNode(ctx, len(rec.Nodes), func(_ context.Context, i int) error {
 		states[i] = p.nodeState(ctx, agentDir(dir, i), nodeDir(dir, i), i, secret, rec.Stopped)
 		return nil
 	})

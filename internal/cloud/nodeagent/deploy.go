@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/agent"
@@ -54,12 +55,13 @@ type DeployOptions struct {
 }
 
 // Deploy makes sure a healthy agent serves opts.Dir on the node tr reaches, and returns its address as the node
-// sees it (dial it with tr.Dial). An agent already healthy there with the same secret is left alone. Otherwise
+// sees it (dial it with tr.Dial) and the health it answered with (callers need not ask again). An agent already
+// healthy there with the same secret is left alone. Otherwise
 // the binary is uploaded unless the node has this version (its file name carries the binary's hash), the
 // secret is written (0600), and the agent is started detached, with its output in Dir/agent.log.
-func Deploy(ctx context.Context, tr transport.Transport, opts DeployOptions) (string, error) {
+func Deploy(ctx context.Context, tr transport.Transport, opts DeployOptions) (addr string, h *Health, err error) {
 	if opts.Binary == "" || opts.Dir == "" || opts.Secret == "" {
-		return "", errors.New("deploy agent: Binary, Dir and Secret are required")
+		return "", nil, errors.New("deploy agent: Binary, Dir and Secret are required")
 	}
 	if opts.Listen == "" {
 		opts.Listen = "127.0.0.1:0"
@@ -74,15 +76,15 @@ func Deploy(ctx context.Context, tr transport.Transport, opts DeployOptions) (st
 	if opts.CA != nil {
 		cfg, err := agenttls.ClientConfig(opts.CA.CertPEM)
 		if err != nil {
-			return "", fmt.Errorf("deploy agent in %s: %w", opts.Dir, err)
+			return "", nil, fmt.Errorf("deploy agent in %s: %w", opts.Dir, err)
 		}
 		d.client = append(d.client, agent.WithTLS(cfg))
 	}
-	addr, err := d.deploy(ctx)
+	addr, h, err = d.deploy(ctx)
 	if err != nil {
-		return "", fmt.Errorf("deploy agent in %s: %w", opts.Dir, err)
+		return "", nil, fmt.Errorf("deploy agent in %s: %w", opts.Dir, err)
 	}
-	return addr, nil
+	return addr, h, nil
 }
 
 type deployer struct {
@@ -104,36 +106,36 @@ func RemoteBinary(local, binDir string) (string, error) {
 	return path.Join(binDir, BinaryName+"-"+sum[:12]), nil
 }
 
-func (d *deployer) deploy(ctx context.Context) (string, error) {
+func (d *deployer) deploy(ctx context.Context) (string, *Health, error) {
 	remoteBin, err := RemoteBinary(d.opts.Binary, d.opts.BinDir)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	haveBin := d.opts.Fresh // a fresh node says at start whether it lacks the binary
 	if !d.opts.Fresh {
 		var addr string
 		if addr, haveBin, err = d.probe(ctx, remoteBin); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if addr != "" {
-			_, err := d.health(ctx, addr)
+			h, err := d.health(ctx, addr)
 			switch {
 			case err == nil:
-				return addr, nil
+				return addr, h, nil
 			case errors.Is(err, agent.ErrUnauthorized):
-				return "", fmt.Errorf("an agent with another secret serves %s: %w", d.opts.Dir, err)
+				return "", nil, fmt.Errorf("an agent with another secret serves %s: %w", d.opts.Dir, err)
 			}
 			// A stale address (the agent died): start a new agent.
 		}
 	}
 	files, err := d.agentFiles()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for {
 		if !haveBin {
 			if err := d.tr.Upload(ctx, d.opts.Binary, remoteBin, 0o755); err != nil {
-				return "", err
+				return "", nil, err
 			}
 		}
 		pid, addr, err := d.start(ctx, remoteBin, files)
@@ -142,13 +144,13 @@ func (d *deployer) deploy(ctx context.Context) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		// The start command waits a moment for the address itself: most agents answer within it, saving the
 		// polls' round trips.
 		if addr != "" {
-			if _, err := d.health(ctx, addr); err == nil {
-				return addr, nil
+			if h, err := d.health(ctx, addr); err == nil {
+				return addr, h, nil
 			}
 		}
 		return d.wait(ctx, pid)
@@ -258,7 +260,7 @@ func (d *deployer) start(ctx context.Context, remoteBin string, files []byte) (p
 }
 
 // wait polls, with a growing interval and a deadline, until the agent wrote its address and answers.
-func (d *deployer) wait(ctx context.Context, pid int) (string, error) {
+func (d *deployer) wait(ctx context.Context, pid int) (string, *Health, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.opts.StartTimeout)
 	defer cancel()
 	addrFile := shellPath(path.Join(d.opts.Dir, AddrFile))
@@ -267,21 +269,21 @@ func (d *deployer) wait(ctx context.Context, pid int) (string, error) {
 	for wait := 20 * time.Millisecond; ; wait = min(wait*2, 500*time.Millisecond) {
 		out, err := d.output(ctx, cmd)
 		if err != nil && ctx.Err() == nil {
-			return "", err
+			return "", nil, err
 		}
 		lines := strings.Split(out, "\n")
 		if addr := strings.TrimSpace(lines[0]); addr != "" && err == nil {
-			_, herr := d.health(ctx, addr)
+			h, herr := d.health(ctx, addr)
 			if herr == nil {
-				return addr, nil
+				return addr, h, nil
 			}
 			if errors.Is(herr, agent.ErrUnauthorized) {
-				return "", herr
+				return "", nil, herr
 			}
 			last = herr
 		}
 		if err == nil && !strings.Contains(out, "alive") {
-			return "", fmt.Errorf("agent (pid %d) exited during start; end of its log:\n%s", pid, d.logTail())
+			return "", nil, fmt.Errorf("agent (pid %d) exited during start; end of its log:\n%s", pid, d.logTail())
 		}
 		select {
 		case <-ctx.Done():
@@ -290,9 +292,9 @@ func (d *deployer) wait(ctx context.Context, pid int) (string, error) {
 				if last != nil {
 					msg += " (last error: " + last.Error() + ")"
 				}
-				return "", fmt.Errorf("%s; end of its log:\n%s", msg, d.logTail())
+				return "", nil, fmt.Errorf("%s; end of its log:\n%s", msg, d.logTail())
 			}
-			return "", ctx.Err()
+			return "", nil, ctx.Err()
 		case <-time.After(wait):
 		}
 	}
@@ -337,17 +339,49 @@ func (d *deployer) run(ctx context.Context, cmd string, stdin io.Reader) (string
 	return stdout.String(), nil
 }
 
+// fileHashes caches fileHash by path, size and modification time: one launch asks for the agent binary's hash
+// once per node and again for the node image, and each ask would read the whole binary.
+var fileHashes struct {
+	sync.Mutex
+	m map[fileHashKey]string
+}
+
+type fileHashKey struct {
+	path  string
+	size  int64
+	mtime time.Time
+}
+
+// fileHash returns the hex SHA-256 of the file at p.
 func fileHash(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	key := fileHashKey{p, fi.Size(), fi.ModTime()}
+	fileHashes.Lock()
+	sum, ok := fileHashes.m[key]
+	fileHashes.Unlock()
+	if ok {
+		return sum, nil
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("hash %s: %w", p, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum = hex.EncodeToString(h.Sum(nil))
+	fileHashes.Lock()
+	if fileHashes.m == nil {
+		fileHashes.m = map[fileHashKey]string{}
+	}
+	fileHashes.m[key] = sum
+	fileHashes.Unlock()
+	return sum, nil
 }
 
 // shellPath writes a remote path for the shell the way transports resolve it: "~", "~/x" and relative paths

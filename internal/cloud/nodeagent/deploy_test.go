@@ -97,13 +97,16 @@ func TestDeploy(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			opts := DeployOptions{Binary: agentBin, Dir: dir, Secret: secret}
-			addr, err := Deploy(ctx, tr, opts)
+			addr, deployed, err := Deploy(ctx, tr, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			h, err := CheckHealth(ctx, tr.Dial, addr, secret)
 			if err != nil {
 				t.Fatalf("health after Deploy: %v", err)
+			}
+			if deployed == nil || deployed.PID != h.PID || deployed.Dir != h.Dir {
+				t.Errorf("Deploy's health = %+v, want the agent's: %+v", deployed, h)
 			}
 			if h.Dir != localDir {
 				t.Errorf("agent dir = %s, want %s", h.Dir, localDir)
@@ -115,8 +118,8 @@ func TestDeploy(t *testing.T) {
 				t.Errorf("secret file: %v, %v", fi, err)
 			}
 			// Again: the healthy agent is left alone and nothing moves.
-			addr2, err := Deploy(ctx, tr, opts)
-			if err != nil || addr2 != addr || tr.uploads.Load() != 1 {
+			addr2, deployed2, err := Deploy(ctx, tr, opts)
+			if err != nil || addr2 != addr || tr.uploads.Load() != 1 || deployed2.PID != h.PID {
 				t.Fatalf("second Deploy = %s, %v, %d uploads; want %s, nil, 1", addr2, err, tr.uploads.Load(), addr)
 			}
 			if h2, err := CheckHealth(ctx, tr.Dial, addr, secret); err != nil || h2.PID != h.PID {
@@ -126,7 +129,7 @@ func TestDeploy(t *testing.T) {
 			if err := agent.KillAll(localDir); err != nil {
 				t.Fatal(err)
 			}
-			addr3, err := Deploy(ctx, tr, opts)
+			addr3, _, err := Deploy(ctx, tr, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +142,7 @@ func TestDeploy(t *testing.T) {
 			// Another secret is refused, not silently replaced.
 			other := opts
 			other.Secret = strings.Repeat("0", 64)
-			if _, err := Deploy(ctx, tr, other); err == nil || !strings.Contains(err.Error(), "another secret") {
+			if _, _, err := Deploy(ctx, tr, other); err == nil || !strings.Contains(err.Error(), "another secret") {
 				t.Errorf("Deploy with another secret: %v", err)
 			}
 		})
@@ -158,7 +161,7 @@ func TestDeployAgentFails(t *testing.T) {
 	if err := atomicfile.WriteExecutable(bad, []byte("#!/bin/sh\necho 'cannot bind: boom' >&2\nexit 3\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Deploy(context.Background(), tr, DeployOptions{Binary: bad, Dir: "agent", Secret: "s"})
+	_, _, err = Deploy(context.Background(), tr, DeployOptions{Binary: bad, Dir: "agent", Secret: "s"})
 	if err == nil || !strings.Contains(err.Error(), "exited during start") || !strings.Contains(err.Error(), "cannot bind: boom") {
 		t.Fatalf("Deploy = %v, want an exit error with the log", err)
 	}
@@ -190,7 +193,7 @@ func TestDeployFresh(t *testing.T) {
 			t.Cleanup(func() { agent.KillAll(dir) })
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			addr, err := Deploy(ctx, tr, DeployOptions{Binary: agentBin, Dir: "~/agent", Secret: strings.Repeat("1", 64), Fresh: true})
+			addr, _, err := Deploy(ctx, tr, DeployOptions{Binary: agentBin, Dir: "~/agent", Secret: strings.Repeat("1", 64), Fresh: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -93,7 +93,8 @@ const (
 	MinMachineNodes = 8
 )
 
-// MachineNodeLimit is the most nodes one cluster may have on infra whose nodes share the machine have.
+// MachineNodeLimit is the most nodes one cluster may have on infra whose nodes all share one machine, whose
+// resources are have.
 func MachineNodeLimit(have cloud.Resources) int {
 	return max(MinMachineNodes, int(have.CPUs)*NodesPerCPU)
 }

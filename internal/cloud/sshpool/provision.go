@@ -108,11 +108,8 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 				return err
 			}
 		}
-		ca, err := agenttls.NewCA(name)
-		if err != nil {
-			return err
-		}
-		cs = &clusterState{Pool: pool, Secret: secret, CACert: string(ca.CertPEM), CAKey: string(ca.KeyPEM), CreatedAt: time.Now().UTC()}
+		// bringUp makes the cluster's CA (clusterCA).
+		cs = &clusterState{Pool: pool, Secret: secret, CreatedAt: time.Now().UTC()}
 		for _, h := range free[:n] {
 			cs.Nodes = append(cs.Nodes, nodeState{Host: h.Host, Resources: h.Resources})
 		}
@@ -137,20 +134,16 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 // bringUp deploys the agent on every node in parallel, records what the agents reported and returns the
 // cluster's info.
 //
-// Agent traffic is TLS with the cluster's CA (made here for clusters from before TLS). The head listens on
-// loopback: the client reaches it through the SSH tunnel, and only the head calls the workers, which listen on
-// their hosts' addresses.
+// Agent traffic is TLS with the cluster's CA (made here for a new cluster, or one from before TLS). The head
+// listens on loopback: the client reaches it through the SSH tunnel, and only the head calls the workers, which
+// listen on their hosts' addresses.
 func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterState, report func(string)) (*cloud.ClusterInfo, error) {
 	ca, err := p.clusterCA(ctx, name, cs)
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := agenttls.ClientConfig(ca.CertPEM)
-	if err != nil {
-		return nil, err
-	}
 	nodes := make([]nodeState, len(cs.Nodes))
-	err = eachNode(cs.Nodes, func(rank int, n nodeState) error {
+	err = eachNode(ctx, cs.Nodes, func(ctx context.Context, rank int, n nodeState) error {
 		tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
 		if err != nil {
 			return err
@@ -163,14 +156,8 @@ func (p *Provider) bringUp(ctx context.Context, bin, name string, cs *clusterSta
 		if rank == 0 {
 			listen = "127.0.0.1:0"
 		}
-		addr, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name, n.Host),
+		addr, h, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir(name, n.Host),
 			Listen: listen, Secret: cs.Secret, Home: "~", StartTimeout: p.startTimeout, CA: ca})
-		if err != nil {
-			return fmt.Errorf("host %s: %w", n.Host.Name, err)
-		}
-		hctx, cancel := context.WithTimeout(ctx, healthTimeout)
-		defer cancel()
-		h, err := nodeagent.CheckHealth(hctx, tr.Dial, addr, cs.Secret, agent.WithTLS(tlsCfg))
 		if err != nil {
 			return fmt.Errorf("host %s: %w", n.Host.Name, err)
 		}
@@ -217,9 +204,9 @@ func (p *Provider) clusterCA(ctx context.Context, name string, cs *clusterState)
 	return ca, nil
 }
 
-// eachNode runs fn for every node at once and joins the errors.
-func eachNode(nodes []nodeState, fn func(rank int, n nodeState) error) error {
-	return cloud.EachNode(len(nodes), func(rank int) error { return fn(rank, nodes[rank]) })
+// eachNode runs fn for every node at once and joins the errors; the first failure cancels the others' ctx.
+func eachNode(ctx context.Context, nodes []nodeState, fn func(ctx context.Context, rank int, n nodeState) error) error {
+	return cloud.EachNode(ctx, len(nodes), func(ctx context.Context, rank int) error { return fn(ctx, rank, nodes[rank]) })
 }
 
 // cluster returns the recorded cluster, or a *cloud.NotFoundError.
@@ -312,7 +299,8 @@ func (p *Provider) teardown(ctx context.Context, name string, cs *clusterState, 
 		return err
 	}
 	onEach := func(fn func(tr *sshtransport.Transport, dir string) error) error {
-		return eachNode(cs.Nodes, func(_ int, n nodeState) error {
+		// Best effort on every host: one host's failure must not cut short another's stop.
+		return eachNode(ctx, cs.Nodes, func(_ context.Context, _ int, n nodeState) error {
 			tr, err := p.dial(ctx, cs.Pool, n.Host, p.clusterKnownHosts(name))
 			if err != nil {
 				return err
@@ -350,7 +338,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 		return nil, err
 	}
 	states := make([]cloud.NodeState, len(cs.Nodes))
-	_ = eachNode(cs.Nodes, func(rank int, n nodeState) error {
+	_ = eachNode(ctx, cs.Nodes, func(_ context.Context, rank int, n nodeState) error {
 		states[rank] = p.nodeStatus(ctx, ref.Name, cs, rank, n)
 		return nil
 	})

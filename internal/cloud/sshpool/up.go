@@ -3,10 +3,12 @@ package sshpool
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/cloud"
+	sshtransport "github.com/stix-run/stix/internal/transport/ssh"
 )
 
 // HostResult is what `ssh up` or `ssh down` did on one host.
@@ -50,7 +52,7 @@ func (p *Provider) Up(ctx context.Context, name string, report func(HostResult))
 	}
 	var all []HostResult
 	for _, pool := range pools {
-		results := eachHost(pool, report, func(h Host) (cloud.Resources, error) {
+		results := eachHost(pool, report, func(_ int, h Host) (cloud.Resources, error) {
 			tr, err := p.dial(ctx, pool.Name, h, p.poolKnownHosts(pool.Name))
 			if err != nil {
 				return cloud.Resources{}, err
@@ -112,27 +114,7 @@ func (p *Provider) Down(ctx context.Context, name string, report func(HostResult
 	}
 	var all []HostResult
 	for _, pool := range pools {
-		// Every host's agents are stopped before any host removes files: hosts may share one home directory.
-		onHost := func(h Host, script string) error {
-			tr, err := p.dial(ctx, pool.Name, h, p.poolKnownHosts(pool.Name))
-			if err != nil {
-				return err
-			}
-			defer tr.Close()
-			_, err = output(ctx, tr, "bash -c "+shellWord(script)+" stix-down "+shellWord(h.dirID()))
-			return err
-		}
-		results := eachHost(pool, nil, func(h Host) (cloud.Resources, error) { return cloud.Resources{}, onHost(h, downStopScript) })
-		removed := eachHost(pool, nil, func(h Host) (cloud.Resources, error) { return cloud.Resources{}, onHost(h, downRemoveScript) })
-		for i := range results {
-			if results[i].Err == nil {
-				results[i].Err = removed[i].Err
-			}
-			if report != nil {
-				report(results[i])
-			}
-		}
-		all = append(all, results...)
+		all = append(all, p.downPool(ctx, pool, report)...)
 		err := p.update(ctx, func(s *state) error {
 			if used := s.clustersOn(pool.Name); len(used) > 0 {
 				return fmt.Errorf("SSH node pool %s is in use by cluster(s) %v: run `stix down` on them first", pool.Name, used)
@@ -145,6 +127,59 @@ func (p *Provider) Down(ctx context.Context, name string, report func(HostResult
 		}
 	}
 	return all, nil
+}
+
+// downPool stops the agents on every host of pool, then removes stix's files from every host, over one
+// connection per host. Removal waits until every host's agents are stopped, and is skipped on all hosts when any
+// stop failed: hosts may share one home directory, and a host must not delete the directory of an agent still
+// running (here or on another host).
+func (p *Provider) downPool(ctx context.Context, pool Pool, report func(HostResult)) []HostResult {
+	conns := make([]*sshtransport.Transport, len(pool.Hosts))
+	defer func() {
+		for _, tr := range conns {
+			if tr != nil {
+				tr.Close()
+			}
+		}
+	}()
+	onHost := func(i int, h Host, script string) error {
+		_, err := output(ctx, conns[i], "bash -c "+shellWord(script)+" stix-down "+shellWord(h.dirID()))
+		return err
+	}
+	results := eachHost(pool, nil, func(i int, h Host) (cloud.Resources, error) {
+		tr, err := p.dial(ctx, pool.Name, h, p.poolKnownHosts(pool.Name))
+		if err != nil {
+			return cloud.Resources{}, err
+		}
+		conns[i] = tr
+		return cloud.Resources{}, onHost(i, h, downStopScript)
+	})
+	if Failed(results) {
+		var stuck []string
+		for _, r := range results {
+			if r.Err != nil {
+				stuck = append(stuck, r.Host.Name)
+			}
+		}
+		for i := range results {
+			if results[i].Err == nil {
+				results[i].Err = fmt.Errorf("files not removed: stopping the agents failed on %s (fix that and run `stix ssh down` again)", strings.Join(stuck, ", "))
+			}
+		}
+	} else {
+		removed := eachHost(pool, nil, func(i int, h Host) (cloud.Resources, error) {
+			return cloud.Resources{}, onHost(i, h, downRemoveScript)
+		})
+		for i := range results {
+			results[i].Err = removed[i].Err
+		}
+	}
+	if report != nil {
+		for _, r := range results {
+			report(r)
+		}
+	}
+	return results
 }
 
 // downStopScript stops, with any agent version on the node, the agent of every cluster directory of this host
@@ -170,13 +205,13 @@ fi`
 
 // eachHost runs fn on every host of pool in parallel and returns the results in pool order, reporting each as
 // it ends.
-func eachHost(pool Pool, report func(HostResult), fn func(Host) (cloud.Resources, error)) []HostResult {
+func eachHost(pool Pool, report func(HostResult), fn func(i int, h Host) (cloud.Resources, error)) []HostResult {
 	results := make([]HostResult, len(pool.Hosts))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i, h := range pool.Hosts {
 		wg.Go(func() {
-			r, err := fn(h)
+			r, err := fn(i, h)
 			res := HostResult{Pool: pool.Name, Host: h, Resources: r, Err: err}
 			results[i] = res
 			if report != nil {
