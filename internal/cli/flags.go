@@ -159,19 +159,6 @@ func ParseInts(args []string, what string) ([]int, error) {
 	return ids, nil
 }
 
-// NewGroup builds a noun command (jobs, serve, ...) that only holds verbs: alone it prints its help, and an
-// unknown verb is a usage error (exit 2) rather than a silent help page.
-func NewGroup(use, short string, verbs ...*cobra.Command) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   use,
-		Short: short,
-		Args:  NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
-	}
-	cmd.AddCommand(verbs...)
-	return cmd
-}
-
 // WaitForModes are the values of --wait-for: what keeps a cluster from counting as idle for autostop.
 // jobs_and_ssh (the default) counts running/pending jobs and SSH sessions, jobs counts jobs only, and none makes
 // the idle minutes a hard time limit.

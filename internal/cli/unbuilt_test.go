@@ -17,7 +17,8 @@ func execute(t *testing.T, verb *cobra.Command, args ...string) error {
 	t.Helper()
 	root := &cobra.Command{Use: "stix", SilenceErrors: true, SilenceUsage: true, PersistentPreRunE: cli.RefuseUnbuiltFlags}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.FlagError{Err: err} })
-	root.AddCommand(cli.NewGroup("noun", "A noun", verb))
+	root.AddCommand(cli.NewGroup("noun", "A noun", func() []*cobra.Command { return []*cobra.Command{verb} }))
+	cli.Expand(root, args)
 	root.SetArgs(args)
 	root.SetOut(&bytes.Buffer{})
 	root.SetErr(&bytes.Buffer{})

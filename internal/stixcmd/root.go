@@ -1,6 +1,7 @@
 package stixcmd
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,8 +32,62 @@ import (
 	"github.com/stix-run/stix/internal/cli/cmd/volumes"
 )
 
-// NewRootCmd builds the whole stix command tree. Every verb is listed here, explicitly.
+// verb is one top-level command: the group it is listed under in help, the names a command line can call it by
+// (its name first, then its aliases: TestVerbNames checks them against the command), and how to build it.
+type verb struct {
+	group string
+	names []string
+	build func() *cobra.Command
+}
+
+// verbs lists every top-level command, explicitly, in help order.
+func verbs(f *cli.Factory) []verb {
+	return []verb{
+		{"cluster", []string{"launch"}, func() *cobra.Command { return launch.NewCmdLaunch(f, nil) }},
+		{"cluster", []string{"exec"}, func() *cobra.Command { return exec.NewCmdExec(f, nil) }},
+		{"cluster", []string{"status"}, func() *cobra.Command { return status.NewCmdStatus(f, nil) }},
+		{"cluster", []string{"queue"}, func() *cobra.Command { return queue.NewCmdQueue(f, nil) }},
+		{"cluster", []string{"logs"}, func() *cobra.Command { return logs.NewCmdLogs(f, nil) }},
+		{"cluster", []string{"cancel"}, func() *cobra.Command { return cancel.NewCmdCancel(f, nil) }},
+		{"cluster", []string{"start"}, func() *cobra.Command { return start.NewCmdStart(f, nil) }},
+		{"cluster", []string{"stop"}, func() *cobra.Command { return stop.NewCmdStop(f, nil) }},
+		{"cluster", []string{"down"}, func() *cobra.Command { return down.NewCmdDown(f, nil) }},
+		{"cluster", []string{"autostop"}, func() *cobra.Command { return autostop.NewCmdAutostop(f, nil) }},
+		{"cluster", []string{"cost-report"}, func() *cobra.Command { return costreport.NewCmdCostReport(f, nil) }},
+		{"managed", []string{"jobs"}, func() *cobra.Command { return jobs.NewCmdJobs(f) }},
+		{"managed", []string{"serve"}, func() *cobra.Command { return serve.NewCmdServe(f) }},
+		{"managed", []string{"storage"}, func() *cobra.Command { return storage.NewCmdStorage(f) }},
+		{"managed", []string{"volumes", "volume"}, volumes.NewCmdVolumes},
+		{"infra", []string{"check"}, func() *cobra.Command { return check.NewCmdCheck(f, nil) }},
+		{"infra", []string{"show-gpus"}, func() *cobra.Command { return showgpus.NewCmdShowGPUs(f, nil) }},
+		{"infra", []string{"validate"}, func() *cobra.Command { return validate.NewCmdValidate(f, nil) }},
+		{"infra", []string{"ssh"}, func() *cobra.Command { return ssh.NewCmdSSH(f) }},
+		{"infra", []string{"local"}, local.NewCmdLocal},
+		{"infra", []string{"api"}, func() *cobra.Command { return api.NewCmdAPI(f) }},
+		{"infra", []string{"dashboard", "ui"}, func() *cobra.Command { return dashboard.NewCmdDashboard(f, nil) }},
+		{"infra", []string{"completion"}, func() *cobra.Command { return completion.NewCmdCompletion(f, nil) }},
+	}
+}
+
+// groups are the headings of the root help, in order.
+var groups = []cobra.Group{
+	{ID: "cluster", Title: "Clusters and their jobs:"},
+	{ID: "managed", Title: "Managed jobs, services and storage:"},
+	{ID: "infra", Title: "Infrastructure and setup:"},
+}
+
+// NewRootCmd builds the whole stix command tree, every verb of every noun included (docs and tests walk it).
 func NewRootCmd(f *cli.Factory) *cobra.Command {
+	root := newRoot(f, nil)
+	cli.ExpandAll(root)
+	return root
+}
+
+// newRoot builds the root command with the top-level verbs that a command line needs: when args start with a
+// verb's name, that verb alone (so that `stix status` does not pay for registering every other verb's flags);
+// otherwise, e.g. for `--help`, help, completion or a mistyped verb, all of them. Nouns get their verbs later,
+// from cli.Expand.
+func newRoot(f *cli.Factory, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "stix",
 		Short: "Run SkyPilot tasks on the cheapest infrastructure that fits",
@@ -47,50 +102,47 @@ func NewRootCmd(f *cli.Factory) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cli.FlagError{Err: err} })
 	// Our own `completion` command replaces cobra's default, which would also offer powershell.
 	root.CompletionOptions.DisableDefaultCmd = true
-
-	groups := []struct {
-		id, title string
-		cmds      []*cobra.Command
-	}{
-		{"cluster", "Clusters and their jobs:", []*cobra.Command{
-			launch.NewCmdLaunch(f, nil),
-			exec.NewCmdExec(f, nil),
-			status.NewCmdStatus(f, nil),
-			queue.NewCmdQueue(f, nil),
-			logs.NewCmdLogs(f, nil),
-			cancel.NewCmdCancel(f, nil),
-			start.NewCmdStart(f, nil),
-			stop.NewCmdStop(f, nil),
-			down.NewCmdDown(f, nil),
-			autostop.NewCmdAutostop(f, nil),
-			costreport.NewCmdCostReport(f, nil),
-		}},
-		{"managed", "Managed jobs, services and storage:", []*cobra.Command{
-			jobs.NewCmdJobs(f),
-			serve.NewCmdServe(f),
-			storage.NewCmdStorage(f),
-			volumes.NewCmdVolumes(),
-		}},
-		{"infra", "Infrastructure and setup:", []*cobra.Command{
-			check.NewCmdCheck(f, nil),
-			showgpus.NewCmdShowGPUs(f, nil),
-			validate.NewCmdValidate(f, nil),
-			ssh.NewCmdSSH(f),
-			local.NewCmdLocal(),
-			api.NewCmdAPI(f),
-			dashboard.NewCmdDashboard(f, nil),
-			completion.NewCmdCompletion(f, nil),
-		}},
-	}
 	for _, g := range groups {
-		root.AddGroup(&cobra.Group{ID: g.id, Title: g.title})
-		for _, c := range g.cmds {
-			c.GroupID = g.id
-			root.AddCommand(c)
-		}
+		root.AddGroup(&g)
+	}
+	all := verbs(f)
+	if v, ok := named(all, args); ok {
+		all = []verb{v}
+	}
+	for _, v := range all {
+		c := v.build()
+		c.GroupID = v.group
+		root.AddCommand(c)
 	}
 	root.SetHelpCommandGroupID("infra")
 	return root
+}
+
+// named returns the verb that args call when their first word is one of its names. Completion is left out: it
+// wants the whole tree (see expandFor).
+func named(vs []verb, args []string) (verb, bool) {
+	if len(args) == 0 || args[0] == "completion" {
+		return verb{}, false
+	}
+	for _, v := range vs {
+		if slices.Contains(v.names, args[0]) {
+			return v, true
+		}
+	}
+	return verb{}, false
+}
+
+// expandFor builds the nouns' verbs that args reach: those on args' path, or, for cobra's own help and completion
+// commands (which look the path up themselves), on the path after them; everything for `stix completion`.
+func expandFor(root *cobra.Command, args []string) {
+	switch {
+	case len(args) > 0 && args[0] == "completion":
+		cli.ExpandAll(root)
+	case len(args) > 0 && slices.Contains([]string{"help", cobra.ShellCompRequestCmd, cobra.ShellCompNoDescRequestCmd}, args[0]):
+		cli.Expand(root, args[1:])
+	default:
+		cli.Expand(root, args)
+	}
 }
 
 // isCobraUsageError recognises the argument errors cobra builds itself (unknown command, wrong arg count).

@@ -67,7 +67,8 @@ func embeddedClient(catalogSource func() (catalog.Source, error)) func() (cli.Cl
 
 // Run executes one stix command line against f and returns the exit code. Tests call it directly.
 func Run(ctx context.Context, f *cli.Factory, args []string) int {
-	root := NewRootCmd(f)
+	root := newRoot(f, args)
+	expandFor(root, args)
 	root.SetArgs(args)
 	root.SetIn(f.IOStreams.In)
 	root.SetOut(f.IOStreams.Out)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +234,19 @@ func BenchmarkHelp(b *testing.B) {
 	for b.Loop() {
 		if r := run(b, false, "--help"); r.code != 0 {
 			b.Fatal(r.errOut)
+		}
+	}
+}
+
+// TestHelpReachesNounVerbs: help topics and --help name a noun's verb whose command is built only on demand.
+func TestHelpReachesNounVerbs(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"help", "jobs", "launch"}, {"jobs", "launch", "--help"}, {"help", "volume", "ls"}} {
+		r := run(t, false, args...)
+		usage := "  stix " + strings.Join(slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "help" || a == "--help" }), " ")
+		usage = strings.Replace(usage, "volume", "volumes", 1)
+		if r.code != cli.ExitOK || !strings.Contains(r.out, "Usage:\n"+usage+" ") {
+			t.Errorf("stix %s: exit %d, out %q, err %q", strings.Join(args, " "), r.code, r.out, r.errOut)
 		}
 	}
 }

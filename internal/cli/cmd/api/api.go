@@ -16,14 +16,16 @@ import (
 
 // NewCmdAPI builds `stix api` and its verbs.
 func NewCmdAPI(f *cli.Factory) *cobra.Command {
-	return cli.NewGroup("api", "The stix API server: run one, or point the CLI at one",
-		start.NewCmdStart(f, nil),
-		stop.NewCmdStop(f, nil),
-		status.NewCmdStatus(f, nil),
-		logs.NewCmdLogs(f, nil),
-		cancel.NewCmdCancel(f, nil),
-		login.NewCmdLogin(f, nil),
-		cli.NotBuilt(&cobra.Command{Use: "logout", Short: "Log out of the API server", Args: cli.NoArgs}, nil),
-		info.NewCmdInfo(f, nil),
-	)
+	return cli.NewGroup("api", "The stix API server: run one, or point the CLI at one", func() []*cobra.Command {
+		return []*cobra.Command{
+			start.NewCmdStart(f, nil),
+			stop.NewCmdStop(f, nil),
+			status.NewCmdStatus(f, nil),
+			logs.NewCmdLogs(f, nil),
+			cancel.NewCmdCancel(f, nil),
+			login.NewCmdLogin(f, nil),
+			cli.NotBuilt(&cobra.Command{Use: "logout", Short: "Log out of the API server", Args: cli.NoArgs}, nil),
+			info.NewCmdInfo(f, nil),
+		}
+	})
 }

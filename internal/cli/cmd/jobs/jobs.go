@@ -15,12 +15,14 @@ import (
 
 // NewCmdJobs builds `stix jobs` and its verbs.
 func NewCmdJobs(f *cli.Factory) *cobra.Command {
-	return cli.NewGroup("jobs", "Managed jobs: jobs that recover from preemption and failure",
-		launch.NewCmdLaunch(f, nil),
-		queue.NewCmdQueue(f, nil),
-		cancel.NewCmdCancel(f, nil),
-		logs.NewCmdLogs(f, nil),
-		cli.NotBuilt(&cobra.Command{Use: "dashboard", Short: "Open the dashboard's page of managed jobs", Args: cli.NoArgs}, nil),
-		pool.NewCmdPool(),
-	)
+	return cli.NewGroup("jobs", "Managed jobs: jobs that recover from preemption and failure", func() []*cobra.Command {
+		return []*cobra.Command{
+			launch.NewCmdLaunch(f, nil),
+			queue.NewCmdQueue(f, nil),
+			cancel.NewCmdCancel(f, nil),
+			logs.NewCmdLogs(f, nil),
+			cli.NotBuilt(&cobra.Command{Use: "dashboard", Short: "Open the dashboard's page of managed jobs", Args: cli.NoArgs}, nil),
+			pool.NewCmdPool(),
+		}
+	})
 }

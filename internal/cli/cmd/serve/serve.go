@@ -14,11 +14,13 @@ import (
 
 // NewCmdServe builds `stix serve` and its verbs.
 func NewCmdServe(f *cli.Factory) *cobra.Command {
-	return cli.NewGroup("serve", "Services: replicas behind a load balancer, autoscaled",
-		up.NewCmdUp(f, nil),
-		update.NewCmdUpdate(f, nil),
-		status.NewCmdStatus(f, nil),
-		down.NewCmdDown(f, nil),
-		logs.NewCmdLogs(f, nil),
-	)
+	return cli.NewGroup("serve", "Services: replicas behind a load balancer, autoscaled", func() []*cobra.Command {
+		return []*cobra.Command{
+			up.NewCmdUp(f, nil),
+			update.NewCmdUpdate(f, nil),
+			status.NewCmdStatus(f, nil),
+			down.NewCmdDown(f, nil),
+			logs.NewCmdLogs(f, nil),
+		}
+	})
 }

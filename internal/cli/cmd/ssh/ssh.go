@@ -11,8 +11,10 @@ import (
 
 // NewCmdSSH builds `stix ssh` and its verbs.
 func NewCmdSSH(f *cli.Factory) *cobra.Command {
-	return cli.NewGroup("ssh", "SSH node pools: your own machines as infrastructure",
-		up.NewCmdUp(f, nil),
-		down.NewCmdDown(f, nil),
-	)
+	return cli.NewGroup("ssh", "SSH node pools: your own machines as infrastructure", func() []*cobra.Command {
+		return []*cobra.Command{
+			up.NewCmdUp(f, nil),
+			down.NewCmdDown(f, nil),
+		}
+	})
 }

@@ -11,8 +11,10 @@ import (
 
 // NewCmdStorage builds `stix storage` and its verbs.
 func NewCmdStorage(f *cli.Factory) *cobra.Command {
-	return cli.NewGroup("storage", "Storage buckets created by stix",
-		ls.NewCmdLs(f, nil),
-		delete.NewCmdDelete(f, nil),
-	)
+	return cli.NewGroup("storage", "Storage buckets created by stix", func() []*cobra.Command {
+		return []*cobra.Command{
+			ls.NewCmdLs(f, nil),
+			delete.NewCmdDelete(f, nil),
+		}
+	})
 }

@@ -27,30 +27,32 @@ func NewCmdPool() *cobra.Command {
 		cli.AddAsync(fs, new(bool))
 	})
 	taskflags.Add(apply)
-	return cli.NewGroup("pool", "Pools of workers for managed jobs",
-		apply,
-		cli.NotBuilt(&cobra.Command{Use: "status [flags] [POOL_NAME]...", Short: "Show pools and their workers"},
-			func(fs *pflag.FlagSet) {
-				fs.BoolP("verbose", "v", false, "Show all information in full")
-				fs.BoolP("all", "a", false, "Show all workers")
+	return cli.NewGroup("pool", "Pools of workers for managed jobs", func() []*cobra.Command {
+		return []*cobra.Command{
+			apply,
+			cli.NotBuilt(&cobra.Command{Use: "status [flags] [POOL_NAME]...", Short: "Show pools and their workers"},
+				func(fs *pflag.FlagSet) {
+					fs.BoolP("verbose", "v", false, "Show all information in full")
+					fs.BoolP("all", "a", false, "Show all workers")
+				}),
+			cli.NotBuilt(&cobra.Command{Use: "down [flags] [POOL_NAME]...", Short: "Delete pools with all their workers"},
+				func(fs *pflag.FlagSet) {
+					fs.BoolP("all", "a", false, "Delete all pools")
+					fs.BoolP("purge", "p", false, "Also delete pools in a failed state")
+					cli.AddYes(fs, new(bool))
+					cli.AddAsync(fs, new(bool))
+				}),
+			cli.NotBuilt(&cobra.Command{
+				Use:     "logs [flags] POOL_NAME [WORKER_ID]...",
+				Short:   "Tail or download the logs of a pool",
+				Example: "  stix jobs pool logs --controller gpus\n  stix jobs pool logs gpus 1\n  stix jobs pool logs -s gpus",
+				Args:    cli.MinArgs(1, "POOL_NAME"),
+			}, func(fs *pflag.FlagSet) {
+				fs.Bool("controller", false, "The pool controller's logs")
+				fs.BoolP("sync-down", "s", false, "Download the logs (all parts unless narrowed) instead of tailing")
+				cli.AddNegatableBool(fs, new(bool), "follow", true, "Follow the logs", "Print the logs so far and exit")
+				cli.AddIntPtr(fs, new(*int), "tail", "", "Show only the last N lines")
 			}),
-		cli.NotBuilt(&cobra.Command{Use: "down [flags] [POOL_NAME]...", Short: "Delete pools with all their workers"},
-			func(fs *pflag.FlagSet) {
-				fs.BoolP("all", "a", false, "Delete all pools")
-				fs.BoolP("purge", "p", false, "Also delete pools in a failed state")
-				cli.AddYes(fs, new(bool))
-				cli.AddAsync(fs, new(bool))
-			}),
-		cli.NotBuilt(&cobra.Command{
-			Use:     "logs [flags] POOL_NAME [WORKER_ID]...",
-			Short:   "Tail or download the logs of a pool",
-			Example: "  stix jobs pool logs --controller gpus\n  stix jobs pool logs gpus 1\n  stix jobs pool logs -s gpus",
-			Args:    cli.MinArgs(1, "POOL_NAME"),
-		}, func(fs *pflag.FlagSet) {
-			fs.Bool("controller", false, "The pool controller's logs")
-			fs.BoolP("sync-down", "s", false, "Download the logs (all parts unless narrowed) instead of tailing")
-			cli.AddNegatableBool(fs, new(bool), "follow", true, "Follow the logs", "Print the logs so far and exit")
-			cli.AddIntPtr(fs, new(*int), "tail", "", "Show only the last N lines")
-		}),
-	)
+		}
+	})
 }
