@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,32 +19,15 @@ import (
 	"github.com/stix-run/stix/internal/atomicfile"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/testutil"
 	"github.com/stix-run/stix/internal/transport"
 )
 
-// TestMain builds the real stix-agent, unless $STIX_AGENT_BIN names one already (make test builds bin/ first).
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	if os.Getenv(nodeagent.BinaryEnv) == "" {
-		dir, err := os.MkdirTemp("", "stix-agent-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		bin := filepath.Join(dir, nodeagent.BinaryName)
-		build := exec.Command("go", "build", "-o", bin, "github.com/stix-run/stix/cmd/stix-agent")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build stix-agent:", err)
-			return 1
-		}
-		os.Setenv(nodeagent.BinaryEnv, bin)
-	}
+// TestMain runs the tests with the real stix-agent (testutil.RunWithAgent).
+func TestMain(m *testing.M) {
 	// Every agent then reports one T4, whatever this machine has.
 	os.Setenv("STIX_FAKE_GPUS", "T4:1")
-	return m.Run()
+	os.Exit(testutil.RunWithAgent(m))
 }
 
 func newProvider(t *testing.T) *Provider {
