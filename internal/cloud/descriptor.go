@@ -50,6 +50,9 @@ type Descriptor struct {
 	// Check reports whether the provider is usable from here, for `stix check`: reading files and variables
 	// only (Docker's engine ping is the one network call), with what to fix when it is not.
 	Check func(ctx context.Context, env *credcheck.Env) credcheck.Result
+	// ContextsTitle is how `stix check` titles the places its check lists in Result.Contexts ("Allowed
+	// contexts" for Kubernetes); "Contexts" when empty.
+	ContextsTitle string
 	// Catalog says that the offers come from the catalog (the vms.csv of the cloud called Name): true for
 	// priced clouds. Otherwise the built Provider's Offers lists them.
 	Catalog bool

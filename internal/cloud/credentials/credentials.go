@@ -78,6 +78,15 @@ func FreeAllowed(enabled []string) bool {
 	return true
 }
 
+// ContextsTitle is how `stix check` titles an infra's Result.Contexts: its descriptor's ContextsTitle, else
+// "Contexts".
+func ContextsTitle(name string) string {
+	if d, ok := describe(name); ok && d.ContextsTitle != "" {
+		return d.ContextsTitle
+	}
+	return "Contexts"
+}
+
 // Env is where the checks look; see credcheck.Env.
 type Env = credcheck.Env
 

@@ -6,8 +6,9 @@ import "github.com/stix-run/stix/internal/cloud"
 
 // Descriptor declares Slurm: the user's own infra: stix checks its credentials, and cannot provision there yet (no New).
 var Descriptor = cloud.Descriptor{
-	Name:    "slurm",
-	Display: "Slurm",
-	Kind:    cloud.Owned,
-	Check:   check,
+	Name:          "slurm",
+	Display:       "Slurm",
+	Kind:          cloud.Owned,
+	Check:         check,
+	ContextsTitle: "Allowed clusters",
 }
