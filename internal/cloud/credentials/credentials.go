@@ -13,7 +13,6 @@ import (
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/credcheck"
 	"github.com/stix-run/stix/internal/cloud/providers"
-	"github.com/stix-run/stix/internal/cloud/sshpool"
 )
 
 // Result is the outcome of checking one infra.
@@ -28,9 +27,6 @@ const (
 	Owned  = cloud.Owned
 	Free   = cloud.Free
 )
-
-// SSHNodePoolsFile is the file, in the stix home, that describes SSH node pools (SkyPilot's format).
-const SSHNodePoolsFile = sshpool.FileName
 
 // Names lists the canonical infra names in check order.
 func Names() []string {
@@ -89,9 +85,6 @@ func ContextsTitle(name string) string {
 
 // Env is where the checks look; see credcheck.Env.
 type Env = credcheck.Env
-
-// DefaultDockerTimeout bounds the Docker engine ping when Env.DockerTimeout is zero.
-const DefaultDockerTimeout = credcheck.DefaultDockerTimeout
 
 // Check runs the checks of the named infra (canonical names or aliases; all of them when none is named) and
 // returns their results in check order. Unknown names are skipped: validate them with Canonical first. Only the
