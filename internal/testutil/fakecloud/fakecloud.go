@@ -118,7 +118,7 @@ func Descriptor(opts Options, built **Provider) cloud.Descriptor {
 	}
 }
 
-// noStop is the fake without the Stopper capability.
+// noStop is the fake with every capability but Stopper.
 type noStop struct{ p *Provider }
 
 func (n noStop) Name() string                                        { return n.p.Name() }
@@ -135,7 +135,9 @@ func (n noStop) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
 func (n noStop) Transport(ctx context.Context, ci *cloud.ClusterInfo, rank int) (transport.Transport, error) {
 	return n.p.Transport(ctx, ci, rank)
 }
-func (n noStop) MaxNodes() int { return 0 }
+func (n noStop) MaxNodes() int    { return 0 }
+func (n noStop) SpotPreemptible() {}
+func (n noStop) OpensPorts()      {}
 
 func withDefaults(opts Options) Options {
 	if opts.Name == "" {
