@@ -13,21 +13,23 @@ import (
 	"github.com/stix-run/stix/internal/transport"
 )
 
-// Cloud says what a provider can offer: whether it can be used at all, and which concrete resources fit a
-// request, at what price. It does no provisioning.
+// Cloud says what a provider can offer. It does no provisioning.
 type Cloud interface {
 	// Name is the provider's canonical lower-case name ("local", "aws", "kubernetes"), as used in `infra:` and in
-	// SKYPILOT_CLUSTER_INFO.
+	// SKYPILOT_CLUSTER_INFO: its Descriptor's Name.
 	Name() string
-	// CheckCredentials reports whether the provider is usable from here; when not, reason tells the user what
-	// to fix ("stix-agent not found: run make install", "no AWS credentials: run aws configure").
-	CheckCredentials(ctx context.Context) (ok bool, reason string)
-	// Feasible lists the launchable resources that fit req, cheapest first. When none fits it returns an error
-	// that says why, typically an *InfeasibleError ("local infra has 2 CPUs; the task asks for 4+").
-	Feasible(ctx context.Context, req Requirements) ([]Offer, error)
+	// Offers measures what the provider can offer now (this machine's CPUs and GPUs, the free hosts of its node
+	// pools) and returns a function that answers, from that snapshot alone, which offers fit a request. The
+	// caller takes one snapshot before planning and asks it as often as planning and re-planning need. Features
+	// the provider lacks (see capability.go) are refused before it is asked.
+	Offers(ctx context.Context) (OfferFunc, error)
 }
 
-// Provisioner creates and manages clusters. Every method identifies a cluster by a ClusterRef: its name and the
+// OfferFunc lists the launchable offers that fit req, cheapest first, without I/O. When none fits it returns an
+// error that says why, typically an *InfeasibleError ("local infra has 2 CPUs; the task asks for 4+").
+type OfferFunc func(req Requirements) ([]Offer, error)
+
+// Provisioner creates and manages clusters; stopping and starting them is the optional Stopper. Every method identifies a cluster by a ClusterRef: its name and the
 // Handle the provider returned in ClusterInfo, which the caller persists. Errors that concern the
 // infrastructure (no capacity, quota, credentials, preemption) are the typed errors of this package, wrapped as
 // the provider likes.
@@ -38,16 +40,8 @@ type Provisioner interface {
 	// Query returns the provider's own view of each node, in rank order: what `stix status -r` trusts. A
 	// cluster the provider does not know at all gives an empty slice and no error.
 	Query(ctx context.Context, ref ClusterRef) ([]NodeState, error)
-	// Stop stops the nodes and the agents and jobs on them, keeping their disks; Start brings them back.
-	// A provider that cannot stop returns an *UnsupportedError.
-	Stop(ctx context.Context, ref ClusterRef) error
-	// Start restarts a stopped cluster on the same nodes and waits for its agents, like Provision.
-	Start(ctx context.Context, ref ClusterRef) (*ClusterInfo, error)
 	// Terminate deletes the nodes and everything on them. Terminating a cluster that is already gone succeeds.
 	Terminate(ctx context.Context, ref ClusterRef) error
-	// ClusterInfo describes an existing cluster without changing it; a cluster that is gone gives a
-	// *NotFoundError.
-	ClusterInfo(ctx context.Context, ref ClusterRef) (*ClusterInfo, error)
 	// Transport reaches the node of the given rank of a cluster. The caller closes it.
 	Transport(ctx context.Context, info *ClusterInfo, rank int) (transport.Transport, error)
 }

@@ -12,31 +12,43 @@ import (
 	"github.com/stix-run/stix/internal/transport"
 )
 
-// named is a Provider that only has a name: the registry needs nothing else.
+// named is a Provider that only has a name and no optional capability: the registry needs nothing else.
 type named string
 
-func (n named) Name() string                                  { return string(n) }
-func (named) CheckCredentials(context.Context) (bool, string) { return true, "" }
-func (named) Feasible(context.Context, Requirements) ([]Offer, error) {
-	return nil, nil
-}
+func (n named) Name() string                                                    { return string(n) }
+func (named) Offers(context.Context) (OfferFunc, error)                         { return nil, nil }
 func (named) Provision(context.Context, ProvisionRequest) (*ClusterInfo, error) { return nil, nil }
 func (named) Query(context.Context, ClusterRef) ([]NodeState, error)            { return nil, nil }
-func (named) Stop(context.Context, ClusterRef) error                            { return nil }
-func (named) Start(context.Context, ClusterRef) (*ClusterInfo, error)           { return nil, nil }
 func (named) Terminate(context.Context, ClusterRef) error                       { return nil }
-func (named) ClusterInfo(context.Context, ClusterRef) (*ClusterInfo, error)     { return nil, nil }
 func (named) Transport(context.Context, *ClusterInfo, int) (transport.Transport, error) {
 	return nil, nil
+}
+
+// capable is a Provider with every optional capability; its CheckImage takes images "ok:*" only.
+type capable struct{ named }
+
+func (capable) Stop(context.Context, ClusterRef) error                  { return nil }
+func (capable) Start(context.Context, ClusterRef) (*ClusterInfo, error) { return nil, nil }
+func (capable) MaxNodes() int                                           { return 4 }
+func (capable) SpotPreemptible()                                        {}
+func (capable) OpensPorts()                                             {}
+func (capable) CheckImage(id string) error {
+	if !strings.HasPrefix(id, "ok:") {
+		return fmt.Errorf("capable infra runs ok: images only")
+	}
+	return nil
 }
 
 func TestRegistry(t *testing.T) {
 	t.Parallel()
 	r := NewRegistry()
-	if err := r.Add(named("local")); err != nil {
+	if err := r.Add(Descriptor{Name: "local", Display: "Local"}, named("local")); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Add(named("kubernetes"), "k8s"); err != nil {
+	if err := r.Add(Descriptor{Name: "kubernetes", Display: "Kubernetes", Aliases: []string{"k8s"}}, named("kubernetes")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Add(Descriptor{Name: "aws", Display: "AWS", Kind: Priced, Catalog: true}, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"local", "LOCAL", " Local ", "kubernetes", "K8s"} {
@@ -53,24 +65,65 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("Lookup(%q) = %s, want %s", name, p.Name(), want)
 		}
 	}
+	if d, ok := r.Describe("K8S"); !ok || d.Name != "kubernetes" {
+		t.Errorf("Describe(K8S) = %+v, %v", d, ok)
+	}
+	if _, err := r.Lookup("aws"); !errors.Is(err, ErrNotProvisionable) || !strings.Contains(err.Error(), "AWS") {
+		t.Errorf("Lookup(aws) with no provider = %v; want ErrNotProvisionable naming AWS", err)
+	}
 	_, err := r.Lookup("awz")
-	if !errors.Is(err, ErrUnknownProvider) || !strings.Contains(err.Error(), "local, kubernetes") {
+	if !errors.Is(err, ErrUnknownProvider) || !strings.Contains(err.Error(), "local, kubernetes, aws") {
 		t.Errorf("Lookup(unknown) = %v; want ErrUnknownProvider listing the known names", err)
 	}
-	if err := r.Add(named("K8S")); err == nil {
+	if err := r.Add(Descriptor{Name: "K8S"}, nil); err == nil {
 		t.Error("Add of a name taken by an alias: want an error")
 	}
-	if err := r.Add(named("docker"), "LOCAL"); err == nil {
+	if err := r.Add(Descriptor{Name: "docker", Aliases: []string{"LOCAL"}}, named("docker")); err == nil {
 		t.Error("Add of an alias taken by a name: want an error")
+	}
+	if err := r.Add(Descriptor{Name: "slurm"}, named("docker")); err == nil {
+		t.Error("Add of a provider whose name is not its descriptor's: want an error")
 	}
 	if _, err := r.Lookup("docker"); err == nil {
 		t.Error("a rejected Add must register nothing")
 	}
-	if got, want := r.Names(), []string{"local", "kubernetes"}; !reflect.DeepEqual(got, want) {
+	if got, want := r.Names(), []string{"local", "kubernetes", "aws"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
-	if len(r.All()) != 2 {
-		t.Errorf("All() has %d providers, want 2", len(r.All()))
+	if len(r.All()) != 2 || len(r.Descriptors()) != 3 {
+		t.Errorf("All() has %d providers, want 2; Descriptors() %d, want 3", len(r.All()), len(r.Descriptors()))
+	}
+}
+
+// TestUnsupported: what a request asks of a provider without the capability is refused, one reason per
+// feature, naming the provider; a provider with the capabilities is asked.
+func TestUnsupported(t *testing.T) {
+	t.Parallel()
+	req := Requirements{NumNodes: 2, UseSpot: true, Ports: []string{"8080"}, ImageID: "docker:ubuntu"}
+	okReq := req
+	okReq.ImageID = "ok:ubuntu"
+	want := []string{
+		"bare infra makes one-node clusters only; the task asks for 2 nodes",
+		"bare infra has no spot instances; remove use_spot",
+		"bare infra cannot open ports; remove ports",
+		"bare infra runs no images; the task asks for image_id docker:ubuntu",
+	}
+	if got := Unsupported(named("bare"), req); !reflect.DeepEqual(got, want) {
+		t.Errorf("Unsupported(bare) = %q\nwant %q", got, want)
+	}
+	c := capable{"all"}
+	want = []string{"all infra makes clusters of at most 4 nodes; the task asks for 5", "capable infra runs ok: images only"}
+	if got := Unsupported(c, Requirements{NumNodes: 5, ImageID: "docker:ubuntu"}); !reflect.DeepEqual(got, want) {
+		t.Errorf("Unsupported(capable, too much) = %q\nwant %q", got, want)
+	}
+	asked := 0
+	offers := func(Requirements) ([]Offer, error) { asked++; return []Offer{{Cloud: "all"}}, nil }
+	if got, err := Feasible(c, offers, okReq); err != nil || len(got) != 1 || asked != 1 {
+		t.Errorf("Feasible(capable) = %v, %v after %d asks", got, err, asked)
+	}
+	var inf *InfeasibleError
+	if _, err := Feasible(named("bare"), offers, req); !errors.As(err, &inf) || len(inf.Reasons) != 4 || asked != 1 {
+		t.Errorf("Feasible(bare) = %v (asked %d more times); want an InfeasibleError before asking", err, asked-1)
 	}
 }
 

@@ -394,7 +394,11 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	if ci, err := info(rec); err == nil {
 		ref.Handle = ci.Handle
 	}
-	ci, err := p.Start(ctx, ref)
+	sp, ok := p.(cloud.Stopper)
+	if !ok {
+		return nil, stopUnsupported(rec)
+	}
+	ci, err := sp.Start(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("start %q: %w", rec.Name, err)
 	}

@@ -196,11 +196,21 @@ func rankRanges(ranks []int) string {
 // Stop stops a cluster's nodes, keeping their disks; its jobs are killed.
 func (m *Manager) Stop(ctx context.Context, name string) error {
 	return m.withCluster(ctx, name, func(st store.Store, rec *store.Cluster, p cloud.Provider, ref cloud.ClusterRef) error {
-		if err := p.Stop(ctx, ref); err != nil {
+		sp, ok := p.(cloud.Stopper)
+		if !ok {
+			return stopUnsupported(rec)
+		}
+		if err := sp.Stop(ctx, ref); err != nil {
 			return fmt.Errorf("stop %q: %w", name, err)
 		}
 		return st.SetClusterStatus(ctx, name, store.StatusStopped, m.now())
 	})
+}
+
+// stopUnsupported is the error for stopping or starting a cluster whose provider cannot stop clusters.
+func stopUnsupported(rec *store.Cluster) error {
+	return &cloud.UnsupportedError{Cloud: catalog.DisplayName(rec.Cloud), Operation: "stopping and starting clusters",
+		Hint: fmt.Sprintf("tear cluster %q down with `stix down %s` instead", rec.Name, rec.Name)}
 }
 
 // Start restarts a stopped cluster, or the agents of an UP one that lost them, and waits until it is UP.

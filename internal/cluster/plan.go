@@ -60,26 +60,35 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 		return nil, fmt.Errorf("infra %s is not enabled: run `stix check %s` to see what it needs (credentials, config), then launch again", name, name)
 	}
 	v := &view{}
-	for _, p := range m.registry.All() {
-		// This machine serves tasks that name no infra; other free infra (docker, ssh pools) only those that
-		// name it, so that `stix launch 'cmd'` never lands in a container by accident of a tie.
-		if p.Name() != "local" && !slices.ContainsFunc(cands, func(c *spec.Resources) bool { return strings.EqualFold(c.Infra.Cloud, p.Name()) }) {
-			continue
-		}
-		if !allowed.ok(p.Name()) {
-			continue
-		}
-		v.free = append(v.free, optimizer.SourceFunc{CloudName: p.Name(), Func: func(req cloud.Requirements) ([]cloud.Offer, error) {
-			return p.Feasible(ctx, req)
-		}})
-	}
-	// Only the priced clouds the task may land on need their catalog: none when every candidate names free or
+	// Only the priced clouds the task may land on need their offers: none when every candidate names free or
 	// owned infra, so that such a launch works offline with nothing cached.
 	anyCloud := len(cands) == 0 || slices.ContainsFunc(cands, func(c *spec.Resources) bool { return c.Infra.Cloud == "" })
-	var priced []string
+	named := func(name string) bool {
+		return slices.ContainsFunc(cands, func(c *spec.Resources) bool { return strings.EqualFold(c.Infra.Cloud, name) })
+	}
+	var priced []string // from the catalog
+	for _, d := range m.registry.Descriptors() {
+		if !allowed.ok(d.Name) || d.Catalog {
+			continue
+		}
+		p, err := m.registry.Lookup(d.Name)
+		if err != nil {
+			continue
+		}
+		switch {
+		case d.Kind == cloud.Priced:
+			if slices.Contains(enabled, d.Name) && (anyCloud || named(d.Name)) {
+				v.priced = append(v.priced, snapshot(ctx, p))
+			}
+		case d.Implicit || named(d.Name):
+			// Implicit infra (this machine) serves tasks that name no infra; other free and owned infra (docker,
+			// ssh pools) only those that name it, so that `stix launch 'cmd'` never lands in a container by
+			// accident of a tie.
+			v.free = append(v.free, snapshot(ctx, p))
+		}
+	}
 	for _, name := range enabled {
-		named := slices.ContainsFunc(cands, func(c *spec.Resources) bool { return strings.EqualFold(c.Infra.Cloud, name) })
-		if credentials.KindOf(name) == credentials.Priced && (anyCloud || named) {
+		if d, ok := m.registry.Describe(name); (!ok || d.Catalog && d.Kind == cloud.Priced) && (anyCloud || named(name)) {
 			priced = append(priced, name)
 		}
 	}

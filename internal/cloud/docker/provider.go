@@ -50,7 +50,13 @@ type Provider struct {
 	cliErr error
 }
 
-var _ cloud.Provider = (*Provider)(nil)
+var (
+	_ cloud.Provider     = (*Provider)(nil)
+	_ cloud.Stopper      = (*Provider)(nil)
+	_ cloud.MultiNode    = (*Provider)(nil)
+	_ cloud.PortOpener   = (*Provider)(nil)
+	_ cloud.CustomImages = (*Provider)(nil)
+)
 
 // New returns the Docker provider.
 func New(opts Options) *Provider {
@@ -90,21 +96,9 @@ func (p *Provider) client() (*dockerapi.Client, error) {
 	return p.cli, nil
 }
 
-// CheckCredentials reports whether the engine answers.
-func (p *Provider) CheckCredentials(ctx context.Context) (bool, string) {
-	cli, err := p.client()
-	if err == nil {
-		err = cli.Ping(ctx)
-	}
-	if err != nil {
-		return false, fmt.Sprintf("Docker Engine not reachable: %v (start it, or set DOCKER_HOST)", err)
-	}
-	return true, ""
-}
-
-// Feasible offers one node shape: this machine, shared by the containers. Images are checked at provisioning,
-// where a missing one says how to build or load it.
-func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]cloud.Offer, error) {
+// Offers measures the machine once and offers one node shape: this machine, shared by the containers. Images
+// are checked at provisioning, where a missing one says how to build or load it.
+func (p *Provider) Offers(ctx context.Context) (cloud.OfferFunc, error) {
 	have, err := p.opts.Detect(ctx)
 	if have.CPUs <= 0 {
 		if err == nil {
@@ -112,24 +106,35 @@ func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]clou
 		}
 		return nil, fmt.Errorf("docker infra: measure this machine: %w", err)
 	}
-	var why []string
-	for _, s := range nodeagent.Shortfalls(have, err, req) {
-		why = append(why, "docker infra "+s)
-	}
-	if s := nodeagent.MachineNodesShortfall(have, req); s != "" {
-		why = append(why, "docker infra "+s)
-	}
-	if req.UseSpot {
-		why = append(why, "docker infra has no spot instances; remove use_spot")
-	}
-	if req.Region != "" && !strings.EqualFold(req.Region, Region) {
-		why = append(why, fmt.Sprintf("docker infra has only the region %q; the task asks for %q", Region, req.Region))
-	}
-	if req.ImageID != "" && !strings.HasPrefix(req.ImageID, "docker:") {
-		why = append(why, fmt.Sprintf("docker infra runs container images (image_id: docker:<image>); the task asks for %s", req.ImageID))
-	}
-	if len(why) > 0 {
-		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
-	}
-	return []cloud.Offer{{Cloud: Name, Region: Region, InstanceType: nodeagent.InstanceType(have), Resources: have}}, nil
+	gpuErr := err
+	return func(req cloud.Requirements) ([]cloud.Offer, error) {
+		var why []string
+		for _, s := range nodeagent.Shortfalls(have, gpuErr, req) {
+			why = append(why, "docker infra "+s)
+		}
+		if s := nodeagent.MachineNodesShortfall(have, req); s != "" {
+			why = append(why, "docker infra "+s)
+		}
+		if req.Region != "" && !strings.EqualFold(req.Region, Region) {
+			why = append(why, fmt.Sprintf("docker infra has only the region %q; the task asks for %q", Region, req.Region))
+		}
+		if len(why) > 0 {
+			return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
+		}
+		return []cloud.Offer{{Cloud: Name, Region: Region, InstanceType: nodeagent.InstanceType(have), Resources: have}}, nil
+	}, nil
 }
+
+// CheckImage declares cloud.CustomImages: nodes start from container images, `image_id: docker:<image>`.
+func (p *Provider) CheckImage(imageID string) error {
+	if !strings.HasPrefix(imageID, "docker:") {
+		return fmt.Errorf("docker infra runs container images (image_id: docker:<image>); the task asks for %s", imageID)
+	}
+	return nil
+}
+
+// MaxNodes declares cloud.MultiNode: the node containers share one network per cluster.
+func (p *Provider) MaxNodes() int { return 0 }
+
+// OpensPorts declares cloud.PortOpener: the task's ports are published on the head container.
+func (p *Provider) OpensPorts() {}

@@ -403,19 +403,6 @@ func firstName(names []string) string {
 	return names[0]
 }
 
-// ClusterInfo describes a running cluster from its containers and agents.
-func (p *Provider) ClusterInfo(ctx context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
-	cli, err := p.client()
-	if err != nil {
-		return nil, err
-	}
-	h := p.parseHandle(ref)
-	if len(h.Containers) == 0 {
-		return nil, &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "no containers recorded"}
-	}
-	return p.bringUp(ctx, cli, ref.Name, h, "", nil)
-}
-
 // Transport reaches the container of the node of the given rank.
 func (p *Provider) Transport(_ context.Context, info *cloud.ClusterInfo, rank int) (transport.Transport, error) {
 	cli, err := p.client()

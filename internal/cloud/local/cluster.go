@@ -120,19 +120,6 @@ func (p *Provider) records() ([]*record, error) {
 	return out, nil
 }
 
-// ClusterInfo describes a cluster from its record and what its agents wrote last.
-func (p *Provider) ClusterInfo(_ context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
-	dir, err := p.clusterDir(ref)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := readRecord(dir, ref.Name)
-	if err != nil {
-		return nil, err
-	}
-	return p.info(dir, rec)
-}
-
 // info builds a ClusterInfo.
 func (p *Provider) info(dir string, rec *record) (*cloud.ClusterInfo, error) {
 	h, err := json.Marshal(handle{Dir: dir})

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"strings"
 	"time"
@@ -52,7 +51,12 @@ type Provider struct {
 	hide         string
 }
 
-var _ cloud.Provider = (*Provider)(nil)
+var (
+	_ cloud.Provider   = (*Provider)(nil)
+	_ cloud.Stopper    = (*Provider)(nil)
+	_ cloud.MultiNode  = (*Provider)(nil)
+	_ cloud.PortOpener = (*Provider)(nil)
+)
 
 // New returns the local provider keeping its clusters under opts.Root.
 func New(opts Options) (*Provider, error) {
@@ -91,24 +95,9 @@ func detectMachine(ctx context.Context) (cloud.Resources, error) {
 // Name returns "local".
 func (p *Provider) Name() string { return Name }
 
-// CheckCredentials reports whether local clusters can run here: the stix-agent binary must be found and
-// loopback addresses other than 127.0.0.1 must be usable (Linux has all of 127.0.0.0/8; macOS needs aliases).
-func (p *Provider) CheckCredentials(ctx context.Context) (bool, string) {
-	if _, err := p.agentBinary(); err != nil {
-		return false, err.Error()
-	}
-	ip := p.subnetIP(0, 1)
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		return false, fmt.Sprintf("cannot listen on loopback address %s (local nodes each get their own): %v", ip, err)
-	}
-	ln.Close()
-	return true, ""
-}
-
-// Feasible returns the one offer of local infra, a node that is this whole machine, when req fits it; else an
-// *cloud.InfeasibleError with one reason per unmet requirement.
-func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]cloud.Offer, error) {
+// Offers measures this machine once and returns its one offer, a node that is this whole machine, for the
+// requests it fits; else an *cloud.InfeasibleError with one reason per unmet requirement.
+func (p *Provider) Offers(ctx context.Context) (cloud.OfferFunc, error) {
 	have, err := p.detect(ctx)
 	if have.CPUs <= 0 {
 		if err == nil {
@@ -119,31 +108,35 @@ func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]clou
 	// A GPU probe that failed leaves a usable machine without GPUs; the reason shows if GPUs were asked for.
 	gpuErr := err
 	offer := cloud.Offer{Cloud: Name, Region: Region, InstanceType: nodeagent.InstanceType(have), Resources: have}
-	var why []string
-	no := func(format string, args ...any) { why = append(why, "local infra "+fmt.Sprintf(format, args...)) }
-	for _, short := range nodeagent.Shortfalls(have, gpuErr, req) {
-		no("%s", short)
-	}
-	if short := nodeagent.MachineNodesShortfall(have, req); short != "" {
-		no("%s", short)
-	}
-	if req.InstanceType != "" && req.InstanceType != offer.InstanceType {
-		no("has no instance type %s; its only node is %s", req.InstanceType, offer.InstanceType)
-	}
-	if req.UseSpot {
-		no("has no spot instances; remove use_spot")
-	}
-	if req.Region != "" && !strings.EqualFold(req.Region, Region) {
-		no("has only the region %q; the task asks for %q", Region, req.Region)
-	}
-	if req.Zone != "" {
-		no("has no zones; the task asks for %q", req.Zone)
-	}
-	if req.ImageID != "" {
-		no("runs no images; the task asks for image_id %s", req.ImageID)
-	}
-	if len(why) > 0 {
-		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
-	}
-	return []cloud.Offer{offer}, nil
+	return func(req cloud.Requirements) ([]cloud.Offer, error) {
+		var why []string
+		no := func(format string, args ...any) { why = append(why, "local infra "+fmt.Sprintf(format, args...)) }
+		for _, short := range nodeagent.Shortfalls(have, gpuErr, req) {
+			no("%s", short)
+		}
+		if short := nodeagent.MachineNodesShortfall(have, req); short != "" {
+			no("%s", short)
+		}
+		if req.InstanceType != "" && req.InstanceType != offer.InstanceType {
+			no("has no instance type %s; its only node is %s", req.InstanceType, offer.InstanceType)
+		}
+		if req.Region != "" && !strings.EqualFold(req.Region, Region) {
+			no("has only the region %q; the task asks for %q", Region, req.Region)
+		}
+		if req.Zone != "" {
+			no("has no zones; the task asks for %q", req.Zone)
+		}
+		if len(why) > 0 {
+			return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
+		}
+		return []cloud.Offer{offer}, nil
+	}, nil
 }
+
+// MaxNodes declares cloud.MultiNode: a cluster has as many nodes (agent processes) as the machine's capacity
+// allows.
+func (p *Provider) MaxNodes() int { return 0 }
+
+// OpensPorts declares cloud.PortOpener: a job's ports listen on its node's loopback address, reachable from
+// this machine as they are.
+func (p *Provider) OpensPorts() {}

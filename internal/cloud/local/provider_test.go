@@ -3,11 +3,11 @@ package local
 import (
 	"context"
 	"errors"
-	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"reflect"
 	"testing"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/nodeagent"
 )
 
 func TestFeasible(t *testing.T) {
@@ -39,13 +39,18 @@ func TestFeasible(t *testing.T) {
 		{name: "not enough gpus", have: gpuBox, req: cloud.Requirements{Accelerators: map[string]float64{"H100": 8}},
 			reasons: []string{"local infra has H100:2; the task asks for H100:8"}},
 		{name: "cloud-only features", have: machine, req: cloud.Requirements{
-			InstanceType: "p3.2xlarge", UseSpot: true, Region: "us-east-1", Zone: "us-east-1a", ImageID: "docker:ubuntu"},
+			UseSpot: true, ImageID: "docker:ubuntu"},
+			reasons: []string{
+				// what local infra has no capability for first, then what its one node is not
+				"local infra has no spot instances; remove use_spot",
+				"local infra runs no images; the task asks for image_id docker:ubuntu",
+			}},
+		{name: "a cloud's place and shape", have: machine, req: cloud.Requirements{
+			InstanceType: "p3.2xlarge", Region: "us-east-1", Zone: "us-east-1a"},
 			reasons: []string{
 				"local infra has no instance type p3.2xlarge; its only node is 2CPU--7GB",
-				"local infra has no spot instances; remove use_spot",
 				`local infra has only the region "local"; the task asks for "us-east-1"`,
 				`local infra has no zones; the task asks for "us-east-1a"`,
-				"local infra runs no images; the task asks for image_id docker:ubuntu",
 			}},
 		{name: "as many nodes as the machine holds", have: machine, req: cloud.Requirements{NumNodes: 16}},
 		{name: "more nodes than the machine holds", have: machine, req: cloud.Requirements{NumNodes: 1000},
@@ -59,7 +64,11 @@ func TestFeasible(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			offers, err := p.Feasible(context.Background(), tc.req)
+			snap, err := p.Offers(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			offers, err := cloud.Feasible(p, snap, tc.req)
 			if tc.reasons == nil {
 				if err != nil {
 					t.Fatalf("Feasible: %v", err)
@@ -90,7 +99,11 @@ func TestFeasibleOnThisMachine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	offers, err := p.Feasible(context.Background(), cloud.Requirements{})
+	feasible, err := p.Offers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	offers, err := feasible(cloud.Requirements{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,12 @@ type Provider struct {
 	connectTimeout        time.Duration
 }
 
-var _ cloud.Provider = (*Provider)(nil)
+var (
+	_ cloud.Provider   = (*Provider)(nil)
+	_ cloud.Stopper    = (*Provider)(nil)
+	_ cloud.MultiNode  = (*Provider)(nil)
+	_ cloud.PortOpener = (*Provider)(nil)
+)
 
 // New returns the SSH node pool provider.
 func New(opts ProviderOptions) (*Provider, error) {
@@ -94,52 +99,43 @@ func (p *Provider) Pools() ([]Pool, error) {
 	return pools, err
 }
 
-// CheckCredentials reports whether some pool was brought up with `stix ssh up`.
-func (p *Provider) CheckCredentials(context.Context) (bool, string) {
-	pools, err := p.Pools()
-	if err != nil {
-		return false, err.Error()
-	}
-	s, err := p.readState()
-	if err != nil {
-		return false, err.Error()
-	}
-	for _, pool := range pools {
-		if s.Pools[pool.Name] != nil {
-			return true, ""
-		}
-	}
-	return false, "no SSH node pool is up: run `stix ssh up`"
-}
-
-// Feasible offers, per pool that was brought up (req.Region's pool alone when set), its free hosts that fit
-// req, when there are req.Nodes() of them. A named pool that is full gives a *cloud.CapacityError scoped to it,
-// one never brought up an error saying to run `stix ssh up`.
-func (p *Provider) Feasible(_ context.Context, req cloud.Requirements) ([]cloud.Offer, error) {
-	var why []string
-	no := func(format string, args ...any) { why = append(why, "SSH node pools "+fmt.Sprintf(format, args...)) }
-	if req.UseSpot {
-		no("have no spot instances; remove use_spot")
-	}
-	if req.Zone != "" {
-		no("have no zones; the task asks for %q", req.Zone)
-	}
-	if req.ImageID != "" {
-		no("run no images; the task asks for image_id %s", req.ImageID)
-	}
-	if len(why) > 0 {
-		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
-	}
-	pools, err := p.Pools()
-	if err != nil {
-		if req.Region != "" {
+// Offers reads the pools and their hosts' claims and measurements once, and offers, per pool that was brought
+// up (req.Region's pool alone when set), its free hosts that fit req, when there are req.Nodes() of them. A
+// named pool that is full gives a *cloud.CapacityError scoped to it, one never brought up an error saying to run
+// `stix ssh up`.
+func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
+	pools, poolsErr := p.Pools()
+	var s *state
+	if poolsErr == nil {
+		var err error
+		if s, err = p.readState(); err != nil {
 			return nil, err
 		}
-		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: []string{err.Error()}}
 	}
-	s, err := p.readState()
-	if err != nil {
-		return nil, err
+	return func(req cloud.Requirements) ([]cloud.Offer, error) {
+		return feasible(pools, poolsErr, s, req)
+	}, nil
+}
+
+// MaxNodes declares cloud.MultiNode: a cluster claims one host per node.
+func (p *Provider) MaxNodes() int { return 0 }
+
+// OpensPorts declares cloud.PortOpener: the hosts' ports are reachable as they are.
+func (p *Provider) OpensPorts() {}
+
+// feasible answers Offers from the pools file (or why it could not be read) and the state read with it.
+func feasible(pools []Pool, poolsErr error, s *state, req cloud.Requirements) ([]cloud.Offer, error) {
+	var why []string
+	no := func(format string, args ...any) { why = append(why, "SSH node pools "+fmt.Sprintf(format, args...)) }
+	if req.Zone != "" {
+		no("have no zones; the task asks for %q", req.Zone)
+		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: why}
+	}
+	if poolsErr != nil {
+		if req.Region != "" {
+			return nil, poolsErr
+		}
+		return nil, &cloud.InfeasibleError{Cloud: Name, Reasons: []string{poolsErr.Error()}}
 	}
 	if req.Region != "" {
 		pool, err := Find(pools, req.Region)

@@ -96,7 +96,7 @@ func TestFeasible(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			offers, err := p.Feasible(context.Background(), tc.req)
+			offers, err := feasibleNow(p, tc.req)
 			if tc.wantErr != nil {
 				if err == nil || !tc.wantErr(err) || !strings.Contains(err.Error(), tc.errText) {
 					t.Fatalf("err = %v (%T), want one mentioning %q", err, err, tc.errText)
@@ -118,4 +118,13 @@ func TestFeasible(t *testing.T) {
 			}
 		})
 	}
+}
+
+// feasibleNow asks a fresh snapshot of p's offers, as planning does, for req.
+func feasibleNow(p *Provider, req cloud.Requirements) ([]cloud.Offer, error) {
+	offers, err := p.Offers(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return cloud.Feasible(p, offers, req)
 }

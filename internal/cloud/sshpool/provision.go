@@ -385,15 +385,6 @@ func (p *Provider) nodeStatus(ctx context.Context, name string, cs *clusterState
 	return st
 }
 
-// ClusterInfo describes the cluster from the provider's state.
-func (p *Provider) ClusterInfo(_ context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
-	cs, err := p.cluster(ref.Name)
-	if err != nil {
-		return nil, err
-	}
-	return info(ref.Name, cs)
-}
-
 // info builds a ClusterInfo: nodes in host order, each node's IP its host's address.
 func info(name string, cs *clusterState) (*cloud.ClusterInfo, error) {
 	h := handle{Cluster: name, Pool: cs.Pool}

@@ -75,13 +75,6 @@ func envFrom(f *cli.Factory) (credentials.Env, error) {
 	return credentials.Env{Home: f.Getenv("HOME"), StixHome: stixHome, Getenv: f.Getenv}, nil
 }
 
-// contextTitles name each infra's Contexts in the output, as SkyPilot does.
-var contextTitles = map[string]string{
-	"kubernetes": "Allowed contexts",
-	"ssh":        "SSH Node Pools",
-	"slurm":      "Allowed clusters",
-}
-
 // checkRun checks the infra in e, prints a line per infra and the enabled set, and caches it in the store under
 // e.StixHome. Disabled infra is not a failure (exit 0, as in SkyPilot); a cache that cannot be written is.
 func checkRun(opts *CheckOptions, e credentials.Env) error {
@@ -146,11 +139,7 @@ func printResult(s *cli.IOStreams, w io.Writer, r credentials.Result, verbose bo
 		fmt.Fprintln(w, "    Reason: "+r.Reason)
 	}
 	if len(r.Contexts) > 0 {
-		title := contextTitles[r.Infra]
-		if title == "" {
-			title = "Contexts"
-		}
-		fmt.Fprintf(w, "    %s:\n", title)
+		fmt.Fprintf(w, "    %s:\n", credentials.ContextsTitle(r.Infra))
 		for i, c := range r.Contexts {
 			branch := "├── "
 			if i == len(r.Contexts)-1 {

@@ -1,24 +1,24 @@
-package credentials
+package credcheck
 
 import (
 	"strings"
 )
 
-// iniFile is a parsed INI-style file: AWS's credentials and config, gcloud's configurations, Lambda's
+// INI is a parsed INI-style file: AWS's credentials and config, gcloud's configurations, Lambda's
 // lambda_keys and the flat `key = "value"` subset of TOML that RunPod's config.toml uses. Keys before any
 // section live in section "". Section names are kept as written (AWS's "profile dev"); keys are lower-cased,
 // since every tool reading these files treats them case-insensitively.
-type iniFile struct {
+type INI struct {
 	sections map[string]map[string]string
 	order    []string // section names in file order, "" first when it has keys
 }
 
-// parseINI reads data leniently: blank lines, `#` and `;` comments, `[section]` headers and `key = value`
+// ParseINI reads data leniently: blank lines, `#` and `;` comments, `[section]` headers and `key = value`
 // lines. Indented lines continue the previous key (AWS's nested `s3 =` blocks) and are ignored, as are lines
 // that are none of these. Matching double or single quotes around a value are removed (TOML strings).
 // It never fails: a credential check reports what it finds, and a line it cannot read does not hide the rest.
-func parseINI(data string) *iniFile {
-	f := &iniFile{sections: map[string]map[string]string{}}
+func ParseINI(data string) *INI {
+	f := &INI{sections: map[string]map[string]string{}}
 	section := ""
 	for _, raw := range strings.Split(strings.TrimPrefix(data, "\ufeff"), "\n") {
 		line := strings.TrimRight(raw, "\r")
@@ -47,7 +47,7 @@ func parseINI(data string) *iniFile {
 }
 
 // section returns the named section's keys, creating it.
-func (f *iniFile) section(name string) map[string]string {
+func (f *INI) section(name string) map[string]string {
 	s, ok := f.sections[name]
 	if !ok {
 		s = map[string]string{}
@@ -57,13 +57,13 @@ func (f *iniFile) section(name string) map[string]string {
 	return s
 }
 
-// get returns a key of a section ("" when either is absent).
-func (f *iniFile) get(section, key string) string {
+// Get returns a key of a section ("" when either is absent).
+func (f *INI) Get(section, key string) string {
 	return f.sections[section][key]
 }
 
-// has reports whether a section exists.
-func (f *iniFile) has(section string) bool {
+// Has reports whether a section exists.
+func (f *INI) Has(section string) bool {
 	_, ok := f.sections[section]
 	return ok
 }

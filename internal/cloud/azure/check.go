@@ -1,4 +1,4 @@
-package credentials
+package azure
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/stix-run/stix/internal/cloud/credcheck"
 )
 
 // azureProfile is the part of the Azure CLI's azureProfile.json the check reads.
@@ -24,27 +26,27 @@ type azureProfile struct {
 var azureTokenCaches = []string{"msal_token_cache.json", "msal_token_cache.bin", "service_principal_entries.json",
 	"service_principal_entries.bin", "accessTokens.json"}
 
-// checkAzure accepts a service principal from AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret, certificate or
+// check accepts a service principal from AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret, certificate or
 // federated token, or an `az login` (a subscription in azureProfile.json and a token cache beside it). A
 // subscription is needed either way: AZURE_SUBSCRIPTION_ID or the CLI's default one.
-func checkAzure(_ context.Context, e *env) Result {
-	dir := e.expand(e.getenv("AZURE_CONFIG_DIR"))
+func check(_ context.Context, e *credcheck.Env) credcheck.Result {
+	dir := e.Expand(e.Var("AZURE_CONFIG_DIR"))
 	if dir == "" {
-		dir = e.home(".azure")
+		dir = e.HomeFile(".azure")
 	}
 	var sub, subName, user string
 	loggedIn := false
 	if dir != "" {
 		path := filepath.Join(dir, "azureProfile.json")
-		data, ok, err := e.read(path)
+		data, ok, err := e.Read(path)
 		if err != nil {
-			return disabled("%v", err)
+			return credcheck.Disabled("%v", err)
 		}
 		if ok {
 			var p azureProfile
 			// The CLI writes this file with a UTF-8 byte order mark.
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(data, "\ufeff")), &p); err != nil {
-				return disabled("%s is not valid JSON (%v): run `az login` to write it again", e.show(path), err)
+				return credcheck.Disabled("%s is not valid JSON (%v): run `az login` to write it again", e.Show(path), err)
 			}
 			for i, s := range p.Subscriptions {
 				if s.IsDefault || (i == 0 && sub == "") {
@@ -53,34 +55,34 @@ func checkAzure(_ context.Context, e *env) Result {
 			}
 		}
 		for _, name := range azureTokenCaches {
-			if exists(filepath.Join(dir, name)) {
+			if credcheck.Exists(filepath.Join(dir, name)) {
 				loggedIn = true
 				break
 			}
 		}
 	}
-	if s := e.getenv("AZURE_SUBSCRIPTION_ID"); s != "" {
+	if s := e.Var("AZURE_SUBSCRIPTION_ID"); s != "" {
 		sub, subName = s, ""
 	}
-	principal := e.getenv("AZURE_CLIENT_ID") != "" && e.getenv("AZURE_TENANT_ID") != "" &&
-		(e.getenv("AZURE_CLIENT_SECRET") != "" || e.getenv("AZURE_CLIENT_CERTIFICATE_PATH") != "" ||
-			e.getenv("AZURE_FEDERATED_TOKEN_FILE") != "")
+	principal := e.Var("AZURE_CLIENT_ID") != "" && e.Var("AZURE_TENANT_ID") != "" &&
+		(e.Var("AZURE_CLIENT_SECRET") != "" || e.Var("AZURE_CLIENT_CERTIFICATE_PATH") != "" ||
+			e.Var("AZURE_FEDERATED_TOKEN_FILE") != "")
 	switch {
 	case !principal && !loggedIn:
-		return disabled("no Azure login found in %s: run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "+
-			"AZURE_CLIENT_SECRET for a service principal", e.show(dir))
+		return credcheck.Disabled("no Azure login found in %s: run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "+
+			"AZURE_CLIENT_SECRET for a service principal", e.Show(dir))
 	case sub == "":
-		return disabled("no Azure subscription selected: run `az account set --subscription ID` or set " +
+		return credcheck.Disabled("no Azure subscription selected: run `az account set --subscription ID` or set " +
 			"AZURE_SUBSCRIPTION_ID")
 	}
 	who := "az login"
 	if principal {
-		who = "service principal " + e.getenv("AZURE_CLIENT_ID")
+		who = "service principal " + e.Var("AZURE_CLIENT_ID")
 	} else if user != "" {
 		who = "az login as " + user
 	}
 	if subName != "" {
-		return enabled(fmt.Sprintf("subscription %s (%s); %s", subName, sub, who))
+		return credcheck.Enabled(fmt.Sprintf("subscription %s (%s); %s", subName, sub, who))
 	}
-	return enabled(fmt.Sprintf("subscription %s; %s", sub, who))
+	return credcheck.Enabled(fmt.Sprintf("subscription %s; %s", sub, who))
 }

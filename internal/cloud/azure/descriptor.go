@@ -1,0 +1,14 @@
+// Package azure declares Azure to stix: its descriptor, with its credential check. It has no provider yet; the one
+// that provisions there will live here and set Descriptor.New.
+package azure
+
+import "github.com/stix-run/stix/internal/cloud"
+
+// Descriptor declares Azure: a priced cloud: stix plans on its catalog, and cannot provision there yet (no New).
+var Descriptor = cloud.Descriptor{
+	Name:    "azure",
+	Display: "Azure",
+	Kind:    cloud.Priced,
+	Check:   check,
+	Catalog: true,
+}
