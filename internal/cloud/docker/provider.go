@@ -125,6 +125,9 @@ func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]clou
 	if req.Region != "" && !strings.EqualFold(req.Region, Region) {
 		why = append(why, fmt.Sprintf("docker infra has only the region %q; the task asks for %q", Region, req.Region))
 	}
+	if _, err := runOptions(ctx); err != nil {
+		why = append(why, "docker infra cannot apply "+err.Error())
+	}
 	if req.ImageID != "" && !strings.HasPrefix(req.ImageID, "docker:") {
 		why = append(why, fmt.Sprintf("docker infra runs container images (image_id: docker:<image>); the task asks for %s", req.ImageID))
 	}

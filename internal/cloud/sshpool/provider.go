@@ -115,7 +115,7 @@ func (p *Provider) CheckCredentials(context.Context) (bool, string) {
 // Feasible offers, per pool that was brought up (req.Region's pool alone when set), its free hosts that fit
 // req, when there are req.Nodes() of them. A named pool that is full gives a *cloud.CapacityError scoped to it,
 // one never brought up an error saying to run `stix ssh up`.
-func (p *Provider) Feasible(_ context.Context, req cloud.Requirements) ([]cloud.Offer, error) {
+func (p *Provider) Feasible(ctx context.Context, req cloud.Requirements) ([]cloud.Offer, error) {
 	var why []string
 	no := func(format string, args ...any) { why = append(why, "SSH node pools "+fmt.Sprintf(format, args...)) }
 	if req.UseSpot {
@@ -141,9 +141,13 @@ func (p *Provider) Feasible(_ context.Context, req cloud.Requirements) ([]cloud.
 	if err != nil {
 		return nil, err
 	}
+	allowed := newAllowedPools(ctx)
 	if req.Region != "" {
 		pool, err := Find(pools, req.Region)
 		if err != nil {
+			return nil, err
+		}
+		if err := allowed.check(pool.Name); err != nil {
 			return nil, err
 		}
 		if s.Pools[pool.Name] == nil {
@@ -157,6 +161,10 @@ func (p *Provider) Feasible(_ context.Context, req cloud.Requirements) ([]cloud.
 	}
 	var offers []cloud.Offer
 	for _, pool := range pools {
+		if !allowed.ok(pool.Name) {
+			no("%s is not in %s", pool.Name, allowed)
+			continue
+		}
 		if s.Pools[pool.Name] == nil {
 			no("%s is not up: run `stix ssh up --infra %s`", pool.Name, pool.Name)
 			continue
