@@ -206,7 +206,7 @@ func buildSchema() *key {
 		"serve":          controller(nil),
 		"allowed_clouds": listOf(oneOf(allClouds...)).honour(),
 		"admin_policy":   str(),
-		"docker":         obj(map[string]*key{"run_options": str().or(listOf(str()))}),
+		"docker":         obj(map[string]*key{"run_options": str().or(listOf(str())).honour()}),
 		"nvidia_gpus":    obj(map[string]*key{"disable_ecc": boolean()}),
 		"api_server": obj(map[string]*key{
 			"endpoint":                               &key{types: tString, prefix: []string{"http://", "https://"}},
@@ -255,7 +255,7 @@ func buildSchema() *key {
 			"allowed_contexts": allowedContexts, "context_configs": &key{types: tMap, values: obj(k8sContext)},
 		})),
 		"ssh": obj(with(contextMinimal, map[string]*key{
-			"allowed_node_pools": listOf(str()), "context_configs": &key{types: tMap, values: obj(contextMinimal)},
+			"allowed_node_pools": listOf(str()).honour(), "context_configs": &key{types: tMap, values: obj(contextMinimal)},
 			"remote_identity": remoteIdentity,
 		})),
 		"slurm": obj(with(slurmCluster, map[string]*key{

@@ -15,6 +15,7 @@ type ContainerConfig struct {
 	Hostname     string              `json:"Hostname,omitempty"`
 	Labels       map[string]string   `json:"Labels,omitempty"`
 	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"` // "8080/tcp"
+	Env          []string            `json:"Env,omitempty"`          // "NAME=VALUE"
 	HostConfig   HostConfig          `json:"HostConfig"`
 	// Networks attaches the container to these networks (by name) at creation.
 	Networks []string `json:"-"`
@@ -25,6 +26,43 @@ type HostConfig struct {
 	Init         *bool                    `json:"Init,omitempty"`
 	NetworkMode  string                   `json:"NetworkMode,omitempty"`
 	PortBindings map[string][]PortBinding `json:"PortBindings,omitempty"` // "8080/tcp" -> host ports
+	// What `docker run` options set (ApplyRunOptions).
+	Binds          []string          `json:"Binds,omitempty"` // "/host:/container[:ro]"
+	ShmSize        int64             `json:"ShmSize,omitempty"`
+	Privileged     bool              `json:"Privileged,omitempty"`
+	CapAdd         []string          `json:"CapAdd,omitempty"`
+	CapDrop        []string          `json:"CapDrop,omitempty"`
+	SecurityOpt    []string          `json:"SecurityOpt,omitempty"`
+	Devices        []DeviceMapping   `json:"Devices,omitempty"`
+	DeviceRequests []DeviceRequest   `json:"DeviceRequests,omitempty"`
+	Ulimits        []Ulimit          `json:"Ulimits,omitempty"`
+	Runtime        string            `json:"Runtime,omitempty"`
+	IpcMode        string            `json:"IpcMode,omitempty"`
+	PidMode        string            `json:"PidMode,omitempty"`
+	Tmpfs          map[string]string `json:"Tmpfs,omitempty"`
+	ExtraHosts     []string          `json:"ExtraHosts,omitempty"`
+}
+
+// DeviceMapping is a host device made visible in the container (--device).
+type DeviceMapping struct {
+	PathOnHost        string `json:"PathOnHost"`
+	PathInContainer   string `json:"PathInContainer"`
+	CgroupPermissions string `json:"CgroupPermissions"`
+}
+
+// DeviceRequest asks a device driver for devices (--gpus): Count -1 is all of them.
+type DeviceRequest struct {
+	Driver       string     `json:"Driver,omitempty"`
+	Count        int        `json:"Count,omitempty"`
+	DeviceIDs    []string   `json:"DeviceIDs,omitempty"`
+	Capabilities [][]string `json:"Capabilities"`
+}
+
+// Ulimit is a resource limit of the container's processes (--ulimit).
+type Ulimit struct {
+	Name string `json:"Name"`
+	Soft int64  `json:"Soft"`
+	Hard int64  `json:"Hard"`
 }
 
 // PortBinding publishes a container port on the host.

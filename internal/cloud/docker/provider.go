@@ -107,8 +107,12 @@ func (p *Provider) Offers(ctx context.Context) (cloud.OfferFunc, error) {
 		return nil, fmt.Errorf("docker infra: measure this machine: %w", err)
 	}
 	gpuErr := err
+	_, optsErr := runOptions(ctx)
 	return func(req cloud.Requirements) ([]cloud.Offer, error) {
 		var why []string
+		if optsErr != nil {
+			why = append(why, "docker infra cannot apply "+optsErr.Error())
+		}
 		for _, s := range nodeagent.Shortfalls(have, gpuErr, req) {
 			why = append(why, "docker infra "+s)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/dockerapi"
 	"github.com/stix-run/stix/internal/transport"
 	dockertransport "github.com/stix-run/stix/internal/transport/docker"
@@ -51,6 +52,10 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 		return nil, err
 	}
 	name, n := req.Cluster.Name, req.Requirements.Nodes()
+	base, err := runOptions(ctx)
+	if err != nil {
+		return nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: Name}, Reason: err.Error()}
+	}
 	image, err := p.image(ctx, cli, req.Requirements.ImageID, req.Report)
 	if err != nil {
 		return nil, err
@@ -71,7 +76,7 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 		if rank == 0 {
 			pb = ports
 		}
-		return p.ensureContainer(ctx, cli, name, rank, image, pb)
+		return p.ensureContainer(ctx, cli, name, rank, image, base, pb)
 	}
 	// The cluster is new when no container of it exists: any rank's may have survived an interrupted launch.
 	existing, err := p.containers(ctx, cli, name)
@@ -137,7 +142,8 @@ func (p *Provider) ensureNetwork(ctx context.Context, cli *dockerapi.Client, clu
 
 // ensureContainer creates the node's container unless it exists, and starts it unless it runs; created says
 // it made the container.
-func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, cluster string, rank int, image string, ports map[string][]dockerapi.PortBinding) (created bool, err error) {
+// base holds what docker.run_options set (runOptions).
+func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, cluster string, rank int, image string, base dockerapi.ContainerConfig, ports map[string][]dockerapi.PortBinding) (created bool, err error) {
 	cname := p.containerName(cluster, rank)
 	c, err := cli.ContainerInspect(ctx, cname)
 	switch {
@@ -149,12 +155,11 @@ func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, c
 		init := true
 		labels := p.labels(cluster)
 		labels[LabelRank] = strconv.Itoa(rank)
-		_, err = cli.ContainerCreate(ctx, cname, dockerapi.ContainerConfig{
-			Image: image, Cmd: []string{"sleep", "infinity"}, Hostname: fmt.Sprintf("%s-%d", cluster, rank),
-			Labels: labels, ExposedPorts: exposed,
-			HostConfig: dockerapi.HostConfig{Init: &init, PortBindings: ports},
-			Networks:   []string{p.networkName(cluster)},
-		})
+		cfg := base
+		cfg.Image, cfg.Cmd, cfg.Hostname = image, []string{"sleep", "infinity"}, fmt.Sprintf("%s-%d", cluster, rank)
+		cfg.Labels, cfg.ExposedPorts, cfg.Networks = labels, exposed, []string{p.networkName(cluster)}
+		cfg.HostConfig.Init, cfg.HostConfig.PortBindings = &init, ports
+		_, err = cli.ContainerCreate(ctx, cname, cfg)
 		if err != nil {
 			return false, fmt.Errorf("docker: create container %s: %w", cname, err)
 		}
@@ -168,6 +173,18 @@ func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, c
 		return created, fmt.Errorf("docker: start container %s: %w", cname, err)
 	}
 	return created, nil
+}
+
+// runOptions is the part of every node container's create body that the config's docker.run_options set; an
+// error names the option and where it was set.
+func runOptions(ctx context.Context) (dockerapi.ContainerConfig, error) {
+	var base dockerapi.ContainerConfig
+	c := config.FromContext(ctx)
+	if err := dockerapi.ApplyRunOptions(&base, c.DockerRunOptions()); err != nil {
+		o, _ := c.Origin("docker.run_options")
+		return base, fmt.Errorf("%s: docker.run_options: %w", o, err)
+	}
+	return base, nil
 }
 
 // portBindings publishes the task's ports ("8080", "10000-10010") on the head node, each on the same port of the

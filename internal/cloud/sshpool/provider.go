@@ -103,8 +103,9 @@ func (p *Provider) Pools() ([]Pool, error) {
 // up (req.Region's pool alone when set), its free hosts that fit req, when there are req.Nodes() of them. A
 // named pool that is full gives a *cloud.CapacityError scoped to it, one never brought up an error saying to run
 // `stix ssh up`.
-func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
+func (p *Provider) Offers(ctx context.Context) (cloud.OfferFunc, error) {
 	pools, poolsErr := p.Pools()
+	allowed := newAllowedPools(ctx)
 	var s *state
 	if poolsErr == nil {
 		var err error
@@ -113,7 +114,7 @@ func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
 		}
 	}
 	return func(req cloud.Requirements) ([]cloud.Offer, error) {
-		return feasible(pools, poolsErr, s, req)
+		return feasible(pools, poolsErr, s, allowed, req)
 	}, nil
 }
 
@@ -124,7 +125,7 @@ func (p *Provider) MaxNodes() int { return 0 }
 func (p *Provider) OpensPorts() {}
 
 // feasible answers Offers from the pools file (or why it could not be read) and the state read with it.
-func feasible(pools []Pool, poolsErr error, s *state, req cloud.Requirements) ([]cloud.Offer, error) {
+func feasible(pools []Pool, poolsErr error, s *state, allowed allowedPools, req cloud.Requirements) ([]cloud.Offer, error) {
 	var why []string
 	no := func(format string, args ...any) { why = append(why, "SSH node pools "+fmt.Sprintf(format, args...)) }
 	if req.Zone != "" {
@@ -142,6 +143,9 @@ func feasible(pools []Pool, poolsErr error, s *state, req cloud.Requirements) ([
 		if err != nil {
 			return nil, err
 		}
+		if err := allowed.check(pool.Name); err != nil {
+			return nil, err
+		}
 		if s.Pools[pool.Name] == nil {
 			return nil, fmt.Errorf("SSH node pool %s is not up: run `stix ssh up --infra %s`", pool.Name, pool.Name)
 		}
@@ -153,6 +157,10 @@ func feasible(pools []Pool, poolsErr error, s *state, req cloud.Requirements) ([
 	}
 	var offers []cloud.Offer
 	for _, pool := range pools {
+		if !allowed.ok(pool.Name) {
+			no("%s is not in %s", pool.Name, allowed)
+			continue
+		}
 		if s.Pools[pool.Name] == nil {
 			no("%s is not up: run `stix ssh up --infra %s`", pool.Name, pool.Name)
 			continue

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/config"
 )
 
 func TestParseDetect(t *testing.T) {
@@ -77,6 +78,7 @@ func TestFeasible(t *testing.T) {
 	tests := []struct {
 		name    string
 		req     cloud.Requirements
+		config  string   // --config KEY=VALUE for the request, if any
 		want    []string // offers as region/instance type
 		wantErr func(error) bool
 		errText string
@@ -93,10 +95,24 @@ func TestFeasible(t *testing.T) {
 		{name: "spot", req: cloud.Requirements{UseSpot: true}, wantErr: func(err error) bool { return errors.As(err, &inf) }, errText: "spot"},
 		{name: "nothing fits", req: cloud.Requirements{CPUs: cloud.Amount{Value: 64}},
 			wantErr: func(err error) bool { return errors.As(err, &inf) }, errText: "cold is not up"},
+		{name: "allowed pools", req: cloud.Requirements{}, config: "ssh.allowed_node_pools=[cpus]", want: []string{"cpus/2CPU--4GB"}},
+		{name: "only a pool not allowed fits", req: cloud.Requirements{Accelerators: map[string]float64{"a100": 2}},
+			config: "ssh.allowed_node_pools=[cpus]", wantErr: func(err error) bool { return errors.As(err, &inf) },
+			errText: "gpus is not in ssh.allowed_node_pools [cpus] (set at --config)"},
+		{name: "named pool not allowed", req: cloud.Requirements{Region: "gpus"}, config: "ssh.allowed_node_pools=[cpus]",
+			wantErr: func(error) bool { return true }, errText: "SSH node pool gpus is not allowed by ssh.allowed_node_pools [cpus]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			offers, err := feasibleNow(p, tc.req)
+			ctx := context.Background()
+			if tc.config != "" {
+				cfg, err := config.Load(config.Inputs{CLI: []string{tc.config}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx = config.NewContext(ctx, cfg)
+			}
+			offers, err := feasibleNow(ctx, p, tc.req)
 			if tc.wantErr != nil {
 				if err == nil || !tc.wantErr(err) || !strings.Contains(err.Error(), tc.errText) {
 					t.Fatalf("err = %v (%T), want one mentioning %q", err, err, tc.errText)
@@ -121,8 +137,8 @@ func TestFeasible(t *testing.T) {
 }
 
 // feasibleNow asks a fresh snapshot of p's offers, as planning does, for req.
-func feasibleNow(p *Provider, req cloud.Requirements) ([]cloud.Offer, error) {
-	offers, err := p.Offers(context.Background())
+func feasibleNow(ctx context.Context, p *Provider, req cloud.Requirements) ([]cloud.Offer, error) {
+	offers, err := p.Offers(ctx)
 	if err != nil {
 		return nil, err
 	}

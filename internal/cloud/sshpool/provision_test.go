@@ -130,7 +130,7 @@ func TestClusterLifecycle(t *testing.T) {
 	f := newFixture(t, 3, nil)
 	ctx := testContext(t)
 
-	if _, err := feasibleNow(f.p, cloud.Requirements{Region: "pool"}); err == nil || !strings.Contains(err.Error(), "stix ssh up --infra pool") {
+	if _, err := feasibleNow(context.Background(), f.p, cloud.Requirements{Region: "pool"}); err == nil || !strings.Contains(err.Error(), "stix ssh up --infra pool") {
 		t.Fatalf("Feasible before ssh up: %v, want a hint to run ssh up", err)
 	}
 	res := f.up(t, ctx)
@@ -143,7 +143,7 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Fatalf("host %s: agent binaries after ssh up: %v", h.Host, bins)
 		}
 	}
-	offers, err := feasibleNow(f.p, cloud.Requirements{Region: "pool", NumNodes: 2})
+	offers, err := feasibleNow(context.Background(), f.p, cloud.Requirements{Region: "pool", NumNodes: 2})
 	if err != nil || len(offers) != 1 || offers[0].Region != "pool" || offers[0].HourlyPrice != 0 ||
 		!strings.HasSuffix(offers[0].InstanceType, "GB") {
 		t.Fatalf("Feasible = %+v, %v", offers, err)
@@ -188,7 +188,7 @@ func TestClusterLifecycle(t *testing.T) {
 
 	// Two of three hosts are taken: another 2-node cluster does not fit, in Feasible or Provision.
 	var capErr *cloud.CapacityError
-	if _, err := feasibleNow(f.p, cloud.Requirements{Region: "pool", NumNodes: 2}); !errors.As(err, &capErr) ||
+	if _, err := feasibleNow(context.Background(), f.p, cloud.Requirements{Region: "pool", NumNodes: 2}); !errors.As(err, &capErr) ||
 		cloud.ScopeOf(err) != (cloud.Scope{Level: cloud.LevelRegion, Cloud: Name, Region: "pool"}) || !strings.Contains(err.Error(), "c1") {
 		t.Fatalf("Feasible on a full pool: %v, want a CapacityError for ssh/pool naming c1", err)
 	}
@@ -228,7 +228,7 @@ func TestClusterLifecycle(t *testing.T) {
 	if err := f.p.Terminate(ctx, cloud.ClusterRef{Name: "c1"}); err != nil {
 		t.Errorf("second Terminate: %v", err)
 	}
-	if _, err := feasibleNow(f.p, cloud.Requirements{Region: "pool", NumNodes: 3}); err != nil {
+	if _, err := feasibleNow(context.Background(), f.p, cloud.Requirements{Region: "pool", NumNodes: 3}); err != nil {
 		t.Errorf("Feasible for the whole pool after Terminate: %v", err)
 	}
 
@@ -251,7 +251,7 @@ func TestClusterLifecycle(t *testing.T) {
 			t.Errorf("host %s: ~/.stix after ssh down: %v", h.Host, err)
 		}
 	}
-	if _, err := feasibleNow(f.p, cloud.Requirements{Region: "pool"}); err == nil || !strings.Contains(err.Error(), "ssh up") {
+	if _, err := feasibleNow(context.Background(), f.p, cloud.Requirements{Region: "pool"}); err == nil || !strings.Contains(err.Error(), "ssh up") {
 		t.Errorf("Feasible after ssh down: %v", err)
 	}
 }
@@ -304,7 +304,7 @@ func TestHostFailures(t *testing.T) {
 		if err != nil || len(res) != 1 || !errors.As(res[0].Err, &authErr) || !strings.Contains(res[0].Err.Error(), "127.0.0.2") {
 			t.Fatalf("ssh up with a wrong key: %+v, %v; want an AuthError naming the host", res, err)
 		}
-		if _, err := feasibleNow(f.p, cloud.Requirements{Region: "pool"}); err == nil {
+		if _, err := feasibleNow(context.Background(), f.p, cloud.Requirements{Region: "pool"}); err == nil {
 			t.Error("a pool whose only host failed ssh up is feasible")
 		}
 	})
