@@ -59,15 +59,6 @@ func lookupFold(m map[string]float64, name string) (string, float64, bool) {
 	return "", 0, false
 }
 
-// encodeAssignment is the assignment as the cluster's record keeps it.
-func encodeAssignment(a provision.Assignment) json.RawMessage {
-	b, err := json.Marshal(a)
-	if err != nil {
-		panic(err) // plain data: it always encodes
-	}
-	return b
-}
-
 // nodeOffer is what each node of a cluster is: the offer of the assignment it was launched with. A cluster
 // recorded before stix kept assignments (or with one it cannot read) is described by its record's columns.
 func nodeOffer(rec *store.Cluster) cloud.Offer {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -25,10 +26,13 @@ func loadTask(t *testing.T, yaml string) *spec.Task {
 func h100() *store.Cluster {
 	offer := cloud.Offer{Cloud: "aws", Region: "us-east-1", Zone: "us-east-1a", InstanceType: "p5.4xlarge", Spot: true,
 		Resources: cloud.Resources{CPUs: 16, MemoryGB: 256, Accelerators: map[string]float64{"H100": 1}}}
+	plan, err := json.Marshal(provision.Assignment{Offer: offer})
+	if err != nil {
+		panic(err)
+	}
 	return &store.Cluster{
 		Name: "c", Status: store.StatusUp, Cloud: "aws", Region: "us-east-1", Zone: "us-east-1a", NumNodes: 1,
-		Resources:  storeResources(offer, 0),
-		Assignment: encodeAssignment(provision.Assignment{Offer: offer}),
+		Resources: storeResources(offer, 0), Assignment: plan,
 	}
 }
 

@@ -300,12 +300,16 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	if err := m.removeLeftovers(ctx, st, name, p.Name()); err != nil {
 		return nil, nil, err
 	}
+	plan, err := json.Marshal(a)
+	if err != nil {
+		return nil, nil, fmt.Errorf("record the plan of %q: %w", name, err)
+	}
 	rec := &store.Cluster{
 		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
 		NumNodes: req.NumNodes, Resources: storeResources(offer, req.DiskSizeGB),
 		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.user,
 		Autostop:   store.Autostop{IdleMinutes: store.AutostopOff},
-		Assignment: encodeAssignment(a),
+		Assignment: plan,
 	}
 	if err := st.PutCluster(ctx, rec); err != nil {
 		return nil, nil, err
