@@ -134,3 +134,19 @@ func TestAssign(t *testing.T) {
 type byMemory []string
 
 func (b byMemory) AcceleratorsWithMemory(float64, bool, string) []string { return b }
+
+// BenchmarkPick is what exec adds to choose the candidate: decode the record's assignment and compare. No catalog
+// is loaded and nothing is planned.
+func BenchmarkPick(b *testing.B) {
+	p, err := spec.Load("task.yaml", []byte("resources: {accelerators: {A100:1, H100:1}}"), spec.LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	task, rec := p.Tasks[0], h100()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := pick(task, rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
