@@ -111,7 +111,7 @@ func setupEnv(base map[string]string, spec JobSpec, c ClusterConfig, node int) m
 	env["SKYPILOT_SETUP_NODE_RANK"] = strconv.Itoa(node)
 	env["SKYPILOT_SETUP_NODE_IPS"] = strings.Join(clusterIPs(c), "\n")
 	env["SKYPILOT_SETUP_NUM_GPUS_PER_NODE"] = strconv.Itoa(gpusPerNode(spec.DemandPerNode))
-	env["SKYPILOT_NUM_NODES"] = strconv.Itoa(max(spec.NumNodes, 1))
+	env["SKYPILOT_NUM_NODES"] = strconv.Itoa(spec.NumNodes) // submit made it at least 1
 	return env
 }
 

@@ -60,27 +60,31 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	defer unlock()
 
 	res := &api.LaunchResult{ClusterName: name}
+	var demand provision.Demand
 	rec, err := st.GetCluster(ctx, name)
 	switch {
 	case store.IsNotFound(err):
-		rec, err = m.provisionNew(ctx, st, name, task, opts)
+		rec, demand, err = m.provisionNew(ctx, st, name, task, opts)
 		res.Provisioned = true
 	case err != nil:
 	case len(rec.Handle) == 0:
 		// A launch was interrupted before it recorded the nodes: plan and provision again. The providers
 		// resume what they find under the cluster's name; provisionOn removes leftovers on another cloud.
 		opts.Progress.Report(fmt.Sprintf("Resuming the interrupted launch of cluster %q", name))
-		rec, err = m.provisionNew(ctx, st, name, task, opts)
-		res.Provisioned = true
-	case rec.Status != store.StatusUp:
-		opts.Progress.Report(fmt.Sprintf("Restarting cluster %q (%s)", name, rec.Status))
-		rec, err = m.restart(ctx, st, rec, opts.Progress)
+		rec, demand, err = m.provisionNew(ctx, st, name, task, opts)
 		res.Provisioned = true
 	default:
-		if why := fits(task, rec); why != "" {
-			return nil, fmt.Errorf("cannot run the task on existing cluster %q: %s: launch it on a new cluster with -c NAME, or change the task's resources", name, why)
+		// An existing cluster runs the task as the first of its candidates that the cluster's nodes serve.
+		if demand, err = pick(task, rec); err != nil {
+			return nil, fmt.Errorf("cannot run the task on existing cluster %q: %w: launch it on a new cluster with -c NAME, or change the task's resources", name, err)
 		}
-		opts.Progress.Report(fmt.Sprintf("Reusing cluster %q", name))
+		if rec.Status != store.StatusUp {
+			opts.Progress.Report(fmt.Sprintf("Restarting cluster %q (%s)", name, rec.Status))
+			rec, err = m.restart(ctx, st, rec, opts.Progress)
+			res.Provisioned = true
+		} else {
+			opts.Progress.Report(fmt.Sprintf("Reusing cluster %q", name))
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -98,7 +102,7 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if task.Run == "" && setup == "" {
 		return res, nil
 	}
-	res.JobID, err = m.submit(ctx, rec, job, opts.Progress)
+	res.JobID, err = m.submit(ctx, rec, withDemand(job, demand), opts.Progress)
 	return res, err
 }
 
@@ -119,13 +123,14 @@ func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts a
 	if rec.Status != store.StatusUp {
 		return nil, &NotUpError{Name: name, Status: rec.Status}
 	}
-	if why := fits(task, rec); why != "" {
-		return nil, fmt.Errorf("cannot run the task on cluster %q: %s", name, why)
+	demand, err := pick(task, rec)
+	if err != nil {
+		return nil, fmt.Errorf("cannot run the task on cluster %q: %w", name, err)
 	}
 	if err := m.syncFiles(ctx, rec, items, opts.Progress); err != nil {
 		return nil, err
 	}
-	id, err := m.submit(ctx, rec, job, opts.Progress)
+	id, err := m.submit(ctx, rec, withDemand(job, demand), opts.Progress)
 	if err != nil {
 		return nil, err
 	}
@@ -246,50 +251,47 @@ func validName(name string) error {
 }
 
 // provisionNew plans the task, and provisions where the plan says, failing over to the next best place on a
-// typed infrastructure error (internal/provision). Each attempt is recorded as INIT first; a failed attempt is
-// cleaned up, and when that fails too its INIT record stays, so that `stix status` shows it and `stix down`
-// removes it.
-func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string, task *spec.Task, opts api.LaunchOptions) (*store.Cluster, error) {
+// typed infrastructure error (internal/provision). Each attempt is recorded as INIT first, with its assignment; a
+// failed attempt is cleaned up, and when that fails too its INIT record stays, so that `stix status` shows it
+// and `stix down` removes it. It returns the cluster and what a job of the task takes of each of its nodes.
+func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string, task *spec.Task, opts api.LaunchOptions) (*store.Cluster, provision.Demand, error) {
 	v, err := m.view(ctx, task)
 	if err != nil {
-		return nil, err
+		return nil, provision.Demand{}, err
 	}
 	ot := v.task(task)
-	var chosen optimizer.Assignment
 	var rec *store.Cluster
 	loop := provision.Loop{
-		Plan: func(blocked []cloud.Scope) (cloud.Offer, error) {
+		Plan: func(blocked []cloud.Scope) (provision.Assignment, error) {
 			plan, _, err := optimizer.Optimize(v.problem(ot, blocked))
 			if err != nil {
-				return cloud.Offer{}, err
+				return provision.Assignment{}, err
 			}
-			chosen = plan.Tasks[0]
-			return chosen.Offer, nil
+			return assign(ot, plan.Tasks[0]), nil
 		},
-		Provision: func(ctx context.Context, offer cloud.Offer) (*cloud.ClusterInfo, error) {
-			req := ot.Alternatives[chosen.Alternative].Req
-			req.NumNodes = ot.Nodes
+		Provision: func(ctx context.Context, a provision.Assignment) (*cloud.ClusterInfo, error) {
 			var ci *cloud.ClusterInfo
-			rec, ci, err = m.provisionOn(ctx, st, name, offer, req, opts.Progress)
+			rec, ci, err = m.provisionOn(ctx, st, name, a, opts.Progress)
 			return ci, err
 		},
 		RetryUntilUp: opts.RetryUntilUp,
 		Progress:     opts.Progress,
 	}
-	ci, _, _, err := loop.Run(ctx)
+	ci, a, _, err := loop.Run(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("launch %q: %w", name, err)
+		return nil, provision.Demand{}, fmt.Errorf("launch %q: %w", name, err)
 	}
 	if err := m.adopt(ctx, st, rec, ci); err != nil {
-		return nil, err
+		return nil, provision.Demand{}, err
 	}
 	opts.Progress.Report(fmt.Sprintf("Cluster launched: %s", name))
-	return rec, nil
+	return rec, a.Demand, nil
 }
 
-// provisionOn makes one attempt: an INIT record, then the offer's provider. A cloud stix has no provider for
-// yet fails with a cloud-scoped error, so the loop moves to another cloud.
-func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, offer cloud.Offer, req cloud.Requirements, progress api.ProgressFunc) (*store.Cluster, *cloud.ClusterInfo, error) {
+// provisionOn makes one attempt: an INIT record that keeps the assignment, then the offer's provider. A cloud
+// stix has no provider for yet fails with a cloud-scoped error, so the loop moves to another cloud.
+func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, a provision.Assignment, progress api.ProgressFunc) (*store.Cluster, *cloud.ClusterInfo, error) {
+	offer, req := a.Offer, a.Requirements
 	p, err := m.registry.Lookup(offer.Cloud)
 	if err != nil {
 		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
@@ -298,11 +300,16 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	if err := m.removeLeftovers(ctx, st, name, p.Name()); err != nil {
 		return nil, nil, err
 	}
+	plan, err := json.Marshal(a)
+	if err != nil {
+		return nil, nil, fmt.Errorf("record the plan of %q: %w", name, err)
+	}
 	rec := &store.Cluster{
 		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
-		NumNodes: req.Nodes(), Resources: storeResources(offer, req.DiskSizeGB),
+		NumNodes: req.NumNodes, Resources: storeResources(offer, req.DiskSizeGB),
 		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.user,
-		Autostop: store.Autostop{IdleMinutes: store.AutostopOff},
+		Autostop:   store.Autostop{IdleMinutes: store.AutostopOff},
+		Assignment: plan,
 	}
 	if err := st.PutCluster(ctx, rec); err != nil {
 		return nil, nil, err
@@ -412,19 +419,17 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	return rec, nil
 }
 
-// jobSpec is the job the head agent gets for task. It is made before anything is provisioned, so that a job the
-// agent would refuse as too large (api.MaxTaskBytes, measured as sent) fails first.
+// jobSpec is the job the head agent gets for task, but for its demand (withDemand), which depends on the
+// cluster it runs on. It is made before anything is provisioned, so that a job the agent would refuse as too
+// large (api.MaxTaskBytes, measured as sent) fails first.
 func (m *Manager) jobSpec(task *spec.Task, setup string) (agent.JobSpec, error) {
-	nodes := max(task.NumNodes, 1)
-	demand := jobDemand(task)
 	workdir := ""
 	if task.Workdir != nil {
 		workdir = "sky_workdir"
 	}
 	job := agent.JobSpec{
-		Name: task.Name, User: m.user, NumNodes: nodes, DemandPerNode: demand,
+		Name: task.Name, User: m.user, NumNodes: task.NumNodes,
 		Setup: setup, Run: task.Run, Envs: task.Envs, Secrets: task.Secrets, Workdir: workdir,
-		ResourcesStr: demandString(nodes, demand),
 	}
 	for _, set := range []map[string]string{task.Envs, task.Secrets} {
 		for k, v := range set {

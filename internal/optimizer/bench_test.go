@@ -37,7 +37,7 @@ var benchReqs = []cloud.Requirements{
 }
 
 func benchTask(i int) optimizer.Task {
-	return optimizer.Task{Name: fmt.Sprintf("t%d", i), Alternatives: []optimizer.Alternative{{Req: benchReqs[i%len(benchReqs)]}},
+	return optimizer.Task{Name: fmt.Sprintf("t%d", i), Nodes: 1, Alternatives: []optimizer.Alternative{{Req: benchReqs[i%len(benchReqs)]}},
 		OutputsGB: float64(10 * (i%3 + 1))}
 }
 

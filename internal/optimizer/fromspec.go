@@ -30,7 +30,7 @@ func FromPipeline(p *spec.Pipeline, byMemory AcceleratorsByMemory) []Task {
 // region restriction, and inputs/outputs sizes kept for egress. It never fails: what cannot be satisfied is an
 // Alternative with Unmet set, which the explanation reports.
 func FromSpec(t *spec.Task, byMemory AcceleratorsByMemory) Task {
-	out := Task{Name: t.Name, Nodes: max(t.NumNodes, 1)}
+	out := Task{Name: t.Name, Nodes: t.NumNodes}
 	if t.Inputs != nil {
 		out.InputsGB, out.InputsCloud = t.Inputs.SizeGB, StorageCloud(t.Inputs.Path)
 	}
@@ -43,8 +43,11 @@ func FromSpec(t *spec.Task, byMemory AcceleratorsByMemory) Task {
 	}
 	cands, ordered := res.Candidates()
 	out.Ordered = ordered
-	for _, r := range cands {
-		out.Alternatives = append(out.Alternatives, alternatives(r, out.Nodes, byMemory)...)
+	for ci, r := range cands {
+		for _, alt := range alternatives(r, out.Nodes, byMemory) {
+			alt.Candidate = ci
+			out.Alternatives = append(out.Alternatives, alt)
+		}
 	}
 	return out
 }

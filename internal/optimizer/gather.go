@@ -47,7 +47,7 @@ type gathered struct {
 // alternatives the search may use: all of them, or with Ordered the first one that has any offer.
 func gather(p *Problem, i int) (gathered, error) {
 	t := &p.Tasks[i]
-	ex := TaskExplanation{Task: taskLabel(t, i), Index: i, Nodes: t.nodes(), Ordered: t.Ordered, Alternative: -1}
+	ex := TaskExplanation{Task: taskLabel(t, i), Index: i, Nodes: t.Nodes, Ordered: t.Ordered, Alternative: -1}
 	rej := map[[2]string]int{}
 	reject := func(cloudName, reason string, n int) { rej[[2]string{cloudName, reason}] += n }
 	var all []candidate
@@ -62,7 +62,7 @@ func gather(p *Problem, i int) (gathered, error) {
 			continue
 		}
 		req := alt.Req
-		req.NumNodes = t.nodes()
+		req.NumNodes = t.Nodes
 		sources := eligible(p, alt.Cloud)
 		if len(sources) == 0 {
 			if alt.Cloud != "" {
@@ -114,7 +114,7 @@ func gather(p *Problem, i int) (gathered, error) {
 				ex.InstanceTypes = append(ex.InstanceTypes, InstanceTypes{Cloud: s.Name(), Alternative: ai, Types: types})
 			}
 			for _, o := range kept {
-				all = append(all, candidate{offer: o, alt: ai, cost: o.HourlyPrice * float64(t.nodes())})
+				all = append(all, candidate{offer: o, alt: ai, cost: o.HourlyPrice * float64(t.Nodes)})
 			}
 		}
 		if firstWithOffers < 0 && len(all) > n0 {

@@ -55,7 +55,7 @@ func (s SourceFunc) Feasible(req cloud.Requirements) ([]cloud.Offer, error) { re
 // Task is one task to place.
 type Task struct {
 	Name  string
-	Nodes int // 0 means 1
+	Nodes int // at least 1: spec.Task.NumNodes, which spec defaults
 	// Alternatives are the acceptable resources: any of them, cheapest wins; or, with Ordered, the first that
 	// has any offer (SkyPilot's any_of / ordered, and accelerator sets / lists).
 	Alternatives []Alternative
@@ -78,6 +78,9 @@ type Alternative struct {
 	// Unmet, when set, says why nothing can satisfy this alternative (e.g. no accelerator has the memory
 	// asked); the alternative gets no offers and the reason shows in the explanation.
 	Unmet string
+	// Candidate is the index, among the task's resources candidates (spec.Resources.Candidates), of the one this
+	// alternative came from: an accelerator asked for by memory gives several alternatives of one candidate.
+	Candidate int
 }
 
 // Problem is the optimizer's whole input.
@@ -145,6 +148,11 @@ func Optimize(p Problem) (*Plan, *Explanation, error) {
 	order, chain, err := topoOrder(len(p.Tasks), p.Edges)
 	if err != nil {
 		return nil, nil, err
+	}
+	for i, t := range p.Tasks {
+		if t.Nodes < 1 {
+			return nil, nil, &ProblemError{fmt.Sprintf("task %s asks for %d nodes: at least 1", taskLabel(&t, i), t.Nodes)}
+		}
 	}
 	ex := &Explanation{Objective: p.Objective, Tasks: make([]TaskExplanation, len(p.Tasks))}
 	pools := make([][]candidate, len(p.Tasks))
@@ -250,5 +258,3 @@ func taskLabel(t *Task, i int) string {
 	}
 	return fmt.Sprintf("#%d", i+1)
 }
-
-func (t *Task) nodes() int { return max(t.Nodes, 1) }

@@ -22,7 +22,7 @@ func one(alts ...optimizer.Alternative) []optimizer.Task {
 	if len(alts) == 0 {
 		alts = []optimizer.Alternative{{}}
 	}
-	return []optimizer.Task{{Name: "t", Alternatives: alts}}
+	return []optimizer.Task{{Name: "t", Nodes: 1, Alternatives: alts}}
 }
 
 func TestFreeInfraRule(t *testing.T) {
@@ -87,7 +87,7 @@ func TestOrderedSkipsBlocked(t *testing.T) {
 		fixed("aws", cloud.Offer{Cloud: "aws", Region: "us-east-1", HourlyPrice: 1}),
 		fixed("gcp", cloud.Offer{Cloud: "gcp", Region: "us-central1", Zone: "us-central1-a", HourlyPrice: 5}),
 	}
-	task := optimizer.Task{Name: "t", Ordered: true, Alternatives: []optimizer.Alternative{{Cloud: "aws"}, {Cloud: "gcp"}}}
+	task := optimizer.Task{Name: "t", Nodes: 1, Ordered: true, Alternatives: []optimizer.Alternative{{Cloud: "aws"}, {Cloud: "gcp"}}}
 	plan, ex, err := optimizer.Optimize(optimizer.Problem{Tasks: []optimizer.Task{task}, Sources: srcs,
 		Blocked: []cloud.Scope{{Level: cloud.LevelRegion, Cloud: "aws", Region: "us-east-1"}}})
 	if err != nil {
@@ -126,12 +126,14 @@ func TestZoneBlock(t *testing.T) {
 func TestProblemErrors(t *testing.T) {
 	t.Parallel()
 	src := []optimizer.Source{fixed("aws", cloud.Offer{Cloud: "aws", HourlyPrice: 1})}
-	tasks := []optimizer.Task{{Name: "a", Alternatives: []optimizer.Alternative{{}}}, {Name: "b", Alternatives: []optimizer.Alternative{{}}}}
+	tasks := []optimizer.Task{{Name: "a", Nodes: 1, Alternatives: []optimizer.Alternative{{}}}, {Name: "b", Nodes: 1, Alternatives: []optimizer.Alternative{{}}}}
 	for name, p := range map[string]optimizer.Problem{
 		"no tasks":     {Sources: src},
 		"cycle":        {Tasks: tasks, Edges: [][2]int{{0, 1}, {1, 0}}, Sources: src},
 		"self":         {Tasks: tasks, Edges: [][2]int{{0, 0}}, Sources: src},
 		"out of range": {Tasks: tasks, Edges: [][2]int{{0, 2}}, Sources: src},
+		// num_nodes is defaulted by spec, once: a task without nodes is a caller's mistake, not one node
+		"no nodes": {Tasks: []optimizer.Task{{Name: "a", Alternatives: []optimizer.Alternative{{}}}}, Sources: src},
 	} {
 		_, _, err := optimizer.Optimize(p)
 		var pe *optimizer.ProblemError
@@ -140,7 +142,7 @@ func TestProblemErrors(t *testing.T) {
 		}
 	}
 	// A task with no alternatives has no resources, and says so.
-	_, _, err := optimizer.Optimize(optimizer.Problem{Tasks: []optimizer.Task{{Name: "empty"}}, Sources: src})
+	_, _, err := optimizer.Optimize(optimizer.Problem{Tasks: []optimizer.Task{{Name: "empty", Nodes: 1}}, Sources: src})
 	var nr *optimizer.NoResourcesError
 	if !errors.As(err, &nr) || !strings.Contains(err.Error(), "lists no resources") {
 		t.Errorf("empty task: %v", err)

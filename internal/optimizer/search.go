@@ -236,7 +236,7 @@ func (s *search) plan(picks []int) *Plan {
 	for i := range p.Tasks {
 		c := s.reps[i][picks[i]]
 		t := &p.Tasks[i]
-		plan.Tasks[i] = Assignment{Task: taskLabel(t, i), Index: i, Nodes: t.nodes(), Offer: c.offer, Cost: c.cost, Alternative: c.alt}
+		plan.Tasks[i] = Assignment{Task: taskLabel(t, i), Index: i, Nodes: t.Nodes, Offer: c.offer, Cost: c.cost, Alternative: c.alt}
 		plan.Cost += c.cost * HoursPerTask
 	}
 	finish := make([]float64, len(p.Tasks))

@@ -16,11 +16,30 @@ import (
 	"github.com/stix-run/stix/internal/cloud"
 )
 
-// Planner returns the best offer that no scope in blocked covers, or an error when none is left.
-type Planner func(blocked []cloud.Scope) (cloud.Offer, error)
+// Assignment is the plan of one cluster: the offer it runs on, the task's resources candidate that offer
+// answers, what each node was asked for and what a job of the task takes of each node. It is decided once, at
+// launch, and kept with the cluster (store.Cluster.Assignment, as JSON), so that nothing re-derives it.
+type Assignment struct {
+	Offer cloud.Offer `json:"offer"`
+	// Candidate is the index of the chosen candidate among the task's (spec.Resources.Candidates order).
+	Candidate int `json:"candidate"`
+	// Requirements are what each node was asked for; NumNodes is the cluster's size.
+	Requirements cloud.Requirements `json:"requirements"`
+	// Demand is what one job of the task takes of each node it runs on.
+	Demand Demand `json:"demand"`
+}
 
-// Provisioner tries to bring a cluster up on offer.
-type Provisioner func(ctx context.Context, offer cloud.Offer) (*cloud.ClusterInfo, error)
+// Demand is what a job takes of each node it runs on: the head agent's accounting (agent.Demand on the wire).
+type Demand struct {
+	CPUs         float64            `json:"cpus,omitempty"`
+	Accelerators map[string]float64 `json:"accelerators,omitempty"`
+}
+
+// Planner returns the best assignment whose offer no scope in blocked covers, or an error when none is left.
+type Planner func(blocked []cloud.Scope) (Assignment, error)
+
+// Provisioner tries to bring a cluster up as a says.
+type Provisioner func(ctx context.Context, a Assignment) (*cloud.ClusterInfo, error)
 
 // Loop is one launch's failover loop. Plan and Provision are required.
 type Loop struct {
@@ -91,9 +110,9 @@ func backoff(n int) time.Duration {
 	return min(d, 5*time.Minute)
 }
 
-// Run plans and provisions until a cluster is up. It returns the cluster, the offer it runs on, and every
-// attempt that failed before it (for the record), or an *Error.
-func (l Loop) Run(ctx context.Context) (*cloud.ClusterInfo, cloud.Offer, []Attempt, error) {
+// Run plans and provisions until a cluster is up. It returns the cluster, the assignment it was provisioned
+// for, and every attempt that failed before it (for the record), or an *Error.
+func (l Loop) Run(ctx context.Context) (*cloud.ClusterInfo, Assignment, []Attempt, error) {
 	wait := l.Wait
 	if wait == nil {
 		wait = sleep
@@ -102,28 +121,29 @@ func (l Loop) Run(ctx context.Context) (*cloud.ClusterInfo, cloud.Offer, []Attem
 	for round := 1; ; round++ {
 		var blocked []cloud.Scope
 		for {
-			offer, err := l.Plan(blocked)
+			a, err := l.Plan(blocked)
 			if err != nil {
 				if !l.RetryUntilUp || len(all) == 0 {
-					return nil, cloud.Offer{}, all, &Error{Attempts: all, Last: err}
+					return nil, Assignment{}, all, &Error{Attempts: all, Last: err}
 				}
 				break // every candidate failed this round: start over
 			}
+			offer := a.Offer
 			if len(all) > 0 { // the first try needs no announcement; the provider says where it launches
 				l.Progress.Report(fmt.Sprintf("Trying %s (%s)", place(offer), resources(offer)))
 			}
-			info, err := l.Provision(ctx, offer)
+			info, err := l.Provision(ctx, a)
 			if err == nil {
-				return info, offer, all, nil
+				return info, a, all, nil
 			}
 			if ctx.Err() != nil {
-				return nil, cloud.Offer{}, all, ctx.Err()
+				return nil, Assignment{}, all, ctx.Err()
 			}
 			all = append(all, Attempt{Offer: offer, Err: err})
 			s := blockFor(err, offer)
 			if s.Level == cloud.LevelNone {
 				// Not an infrastructure error: another place would fail the same way.
-				return nil, cloud.Offer{}, all, &Error{Attempts: all[:len(all)-1], Last: err}
+				return nil, Assignment{}, all, &Error{Attempts: all[:len(all)-1], Last: err}
 			}
 			l.Progress.Fail(fmt.Sprintf("Failed on %s: %s; blocking %s", place(offer), firstLine(err.Error()), s), err)
 			blocked = append(blocked, s)
@@ -131,7 +151,7 @@ func (l Loop) Run(ctx context.Context) (*cloud.ClusterInfo, cloud.Offer, []Attem
 		d := backoff(round)
 		l.Progress.Report(fmt.Sprintf("Every candidate failed; retrying in %s (--retry-until-up)", d))
 		if err := wait(ctx, d); err != nil {
-			return nil, cloud.Offer{}, all, err
+			return nil, Assignment{}, all, err
 		}
 	}
 }

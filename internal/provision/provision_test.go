@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ var offers = []cloud.Offer{ // cheapest first, as the optimizer would rank them
 
 // planner offers the cheapest offer no blocked scope covers, recording what it was asked.
 func planner(calls *[][]cloud.Scope) Planner {
-	return func(blocked []cloud.Scope) (cloud.Offer, error) {
+	return func(blocked []cloud.Scope) (Assignment, error) {
 		*calls = append(*calls, append([]cloud.Scope(nil), blocked...))
 	next:
 		for _, o := range offers {
@@ -31,15 +32,16 @@ func planner(calls *[][]cloud.Scope) Planner {
 					continue next
 				}
 			}
-			return o, nil
+			return Assignment{Offer: o}, nil
 		}
-		return cloud.Offer{}, errors.New("no resources left")
+		return Assignment{}, errors.New("no resources left")
 	}
 }
 
 // scripted fails each place with the error listed for its zone (or region), and succeeds elsewhere.
 func scripted(fail map[string]error, tried *[]string) Provisioner {
-	return func(_ context.Context, o cloud.Offer) (*cloud.ClusterInfo, error) {
+	return func(_ context.Context, a Assignment) (*cloud.ClusterInfo, error) {
+		o := a.Offer
 		*tried = append(*tried, place(o))
 		for _, key := range []string{o.Zone, o.Region, o.Cloud} {
 			if err, ok := fail[key]; ok && key != "" {
@@ -62,12 +64,12 @@ func TestFailoverBlocksByErrorScope(t *testing.T) {
 		// auth blocks the whole cloud: no other AWS region is tried
 		"us-west-2a": &cloud.AuthError{Place: cloud.Place{Cloud: "aws"}},
 	}
-	info, offer, attempts, err := Loop{Plan: planner(&calls), Provision: scripted(fail, &tried)}.Run(context.Background())
+	info, a, attempts, err := Loop{Plan: planner(&calls), Provision: scripted(fail, &tried)}.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Cloud != "gcp" || offer.InstanceType != "a2-highgpu-8g" {
-		t.Errorf("landed on %s %s, want gcp a2-highgpu-8g", info.Cloud, offer.InstanceType)
+	if info.Cloud != "gcp" || a.Offer.InstanceType != "a2-highgpu-8g" {
+		t.Errorf("landed on %s %s, want gcp a2-highgpu-8g", info.Cloud, a.Offer.InstanceType)
 	}
 	want := []string{"aws/us-east-1/us-east-1a", "aws/us-east-1/us-east-1b", "aws/us-west-2/us-west-2a", "gcp/us-central1/us-central1-a"}
 	if strings.Join(tried, " ") != strings.Join(want, " ") {
@@ -132,11 +134,11 @@ func TestRetryUntilUpStartsOverWithBackoff(t *testing.T) {
 	rounds := 0
 	loop := Loop{
 		Plan: planner(&calls), RetryUntilUp: true,
-		Provision: func(ctx context.Context, o cloud.Offer) (*cloud.ClusterInfo, error) {
-			if rounds == 2 && o.Cloud == "gcp" { // capacity appears in the third round
+		Provision: func(ctx context.Context, a Assignment) (*cloud.ClusterInfo, error) {
+			if rounds == 2 && a.Offer.Cloud == "gcp" { // capacity appears in the third round
 				return &cloud.ClusterInfo{Cloud: "gcp"}, nil
 			}
-			return prov(ctx, o)
+			return prov(ctx, a)
 		},
 		Wait: func(_ context.Context, d time.Duration) error { waits = append(waits, d); rounds++; return nil },
 	}
@@ -182,5 +184,30 @@ func TestMisplacedErrorStillMakesProgress(t *testing.T) {
 	}
 	if len(tried) != 3 {
 		t.Errorf("tried %v: us-east-1 once (region blocked), us-west-2 once, then gcp", tried)
+	}
+}
+
+// Run returns the whole assignment the cluster was provisioned for, as the planner made it, and hands that same
+// assignment to the provisioner.
+func TestRunReturnsTheAssignment(t *testing.T) {
+	t.Parallel()
+	want := Assignment{
+		Offer:        offers[3],
+		Candidate:    2,
+		Requirements: cloud.Requirements{Accelerators: map[string]float64{"A100": 8}, NumNodes: 2},
+		Demand:       Demand{CPUs: 0.5, Accelerators: map[string]float64{"A100": 8}},
+	}
+	var got Assignment
+	plan := func([]cloud.Scope) (Assignment, error) { return want, nil }
+	prov := func(_ context.Context, a Assignment) (*cloud.ClusterInfo, error) {
+		got = a
+		return &cloud.ClusterInfo{Cloud: a.Offer.Cloud}, nil
+	}
+	_, a, _, err := Loop{Plan: plan, Provision: prov}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, want) || !reflect.DeepEqual(got, want) {
+		t.Errorf("Run returned %+v and provisioned %+v, want %+v", a, got, want)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // clusterColumns is the SELECT list scanCluster reads, over clusters c joined to its history row h.
 const clusterColumns = `c.name, h.id, h.status, h.cloud, h.region, h.zone, h.num_nodes, h.resources,
 	h.hourly_price, c.handle, c.launched_at, h.status_updated_at, c.last_use_at, c.last_use_command,
-	c.autostop_idle_minutes, c.autostop_down, c.user_name, c.config_hash, c.cluster_yaml
+	c.autostop_idle_minutes, c.autostop_down, c.user_name, c.config_hash, c.cluster_yaml, c.assignment
 	FROM clusters c JOIN cluster_history h ON h.id = c.history_id`
 
 // GetCluster returns the named cluster, or an error satisfying IsNotFound.
@@ -54,12 +54,12 @@ func (s *sqliteStore) ListClusters(ctx context.Context) ([]*Cluster, error) {
 func scanCluster(row interface{ Scan(...any) error }) (*Cluster, error) {
 	var (
 		c                         Cluster
-		resources, handle         string
+		resources, handle, plan   string
 		launched, updated, usedAt sql.NullInt64
 	)
 	err := row.Scan(&c.Name, &c.ID, &c.Status, &c.Cloud, &c.Region, &c.Zone, &c.NumNodes, &resources,
 		&c.HourlyPrice, &handle, &launched, &updated, &usedAt, &c.LastUse.Command,
-		&c.Autostop.IdleMinutes, &c.Autostop.Down, &c.User, &c.ConfigHash, &c.ClusterYAML)
+		&c.Autostop.IdleMinutes, &c.Autostop.Down, &c.User, &c.ConfigHash, &c.ClusterYAML, &plan)
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +68,9 @@ func scanCluster(row interface{ Scan(...any) error }) (*Cluster, error) {
 	}
 	if handle != "" {
 		c.Handle = json.RawMessage(handle)
+	}
+	if plan != "" {
+		c.Assignment = json.RawMessage(plan)
 	}
 	c.LaunchedAt, c.StatusUpdatedAt, c.LastUse.At = goTime(launched), goTime(updated), goTime(usedAt)
 	return &c, nil
@@ -103,10 +106,10 @@ func (s *sqliteStore) PutCluster(ctx context.Context, c *Cluster) error {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO clusters (name, history_id, handle, launched_at, last_use_at,
-				last_use_command, autostop_idle_minutes, autostop_down, user_name, config_hash, cluster_yaml)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				last_use_command, autostop_idle_minutes, autostop_down, user_name, config_hash, cluster_yaml, assignment)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				c.Name, id, string(c.Handle), dbTime(launched), dbTime(c.LastUse.At), c.LastUse.Command,
-				c.Autostop.IdleMinutes, c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML)
+				c.Autostop.IdleMinutes, c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, string(c.Assignment))
 		case err == nil:
 			_, err = tx.ExecContext(ctx, `UPDATE cluster_history SET cloud = ?, region = ?, zone = ?, num_nodes = ?,
 				resources = ?, hourly_price = ?, status = ?, status_updated_at = ? WHERE id = ?`,
@@ -116,9 +119,9 @@ func (s *sqliteStore) PutCluster(ctx context.Context, c *Cluster) error {
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE clusters SET handle = ?, launched_at = ?, last_use_at = ?,
 				last_use_command = ?, autostop_idle_minutes = ?, autostop_down = ?, user_name = ?, config_hash = ?,
-				cluster_yaml = ? WHERE name = ?`,
+				cluster_yaml = ?, assignment = ? WHERE name = ?`,
 				string(c.Handle), dbTime(launched), dbTime(c.LastUse.At), c.LastUse.Command, c.Autostop.IdleMinutes,
-				c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, c.Name)
+				c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, string(c.Assignment), c.Name)
 		}
 		if err != nil {
 			return err

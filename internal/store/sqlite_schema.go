@@ -53,4 +53,6 @@ CREATE TABLE kv (
     value TEXT NOT NULL
 );
 `,
+	// 2: the plan a cluster was launched with (JSON, provision.Assignment); '' for clusters recorded before.
+	`ALTER TABLE clusters ADD COLUMN assignment TEXT NOT NULL DEFAULT '';`,
 }

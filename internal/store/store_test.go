@@ -50,6 +50,7 @@ func sampleCluster(name string) *Cluster {
 		User:            "alice",
 		ConfigHash:      "abc123",
 		ClusterYAML:     "name: " + name,
+		Assignment:      json.RawMessage(`{"offer":{"cloud":"aws","instance_type":"p3.2xlarge"},"candidate":1}`),
 	}
 }
 
@@ -350,6 +351,47 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("%s has mode %o, want 600", StateFile, fi.Mode().Perm())
+	}
+}
+
+// TestClusterFromVersion1Loads opens a state database written before clusters kept their assignment (schema
+// version 1): the cluster loads with no assignment, and a later put records one.
+func TestClusterFromVersion1Loads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	home := t.TempDir()
+	db, err := sqlitedb.Open(filepath.Join(home, StateFile), sqliteMigrations[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO cluster_history (id, name, cloud, region, zone, num_nodes, resources, hourly_price, launched_at,
+			status, status_updated_at) VALUES ('h1', 'old', 'local', 'local', '', 1, '{"cpus":4,"accelerators":{"H100":1}}',
+			0, 1, 'UP', 1)`,
+		`INSERT INTO clusters (name, history_id, handle, launched_at, last_use_at, last_use_command,
+			autostop_idle_minutes, autostop_down, user_name, config_hash, cluster_yaml)
+			VALUES ('old', 'h1', '{"cloud":"local"}', 1, NULL, 'stix launch', -1, 0, 'alice', '', '')`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := openTest(t, home)
+	c, err := s.GetCluster(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Assignment != nil || c.Status != StatusUp || c.Resources.Accelerators["H100"] != 1 || string(c.Handle) != `{"cloud":"local"}` {
+		t.Fatalf("old cluster loaded as %+v", c)
+	}
+	c.Assignment = json.RawMessage(`{"candidate":0}`)
+	if err := s.PutCluster(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = s.GetCluster(ctx, "old"); err != nil || string(c.Assignment) != `{"candidate":0}` {
+		t.Fatalf("after put: %v, assignment %s", err, c.Assignment)
 	}
 }
 

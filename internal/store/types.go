@@ -43,6 +43,10 @@ type Cluster struct {
 	User            string          `json:"user,omitempty"`
 	ConfigHash      string          `json:"config_hash,omitempty"`
 	ClusterYAML     string          `json:"cluster_yaml,omitempty"`
+	// Assignment is the plan the cluster was launched with, as JSON (provision.Assignment): the offer, the
+	// task's candidate it answers, the per-node requirements and the job demand. Empty for a cluster recorded
+	// before stix kept it.
+	Assignment json.RawMessage `json:"assignment,omitempty"`
 }
 
 // Resources describes one node of a cluster.
