@@ -267,6 +267,9 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 			return chosen.Offer, nil
 		},
 		Provision: func(ctx context.Context, offer cloud.Offer) (*cloud.ClusterInfo, error) {
+			if err := m.refuseAutostopOn(offer.Cloud, task, opts); err != nil {
+				return nil, err
+			}
 			req := ot.Alternatives[chosen.Alternative].Req
 			req.NumNodes = ot.Nodes
 			var ci *cloud.ClusterInfo

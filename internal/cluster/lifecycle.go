@@ -111,6 +111,13 @@ func (m *Manager) refresh(ctx context.Context, st store.Store, rec *store.Cluste
 		return rec, fmt.Sprintf("could not query %s: %v", rec.Cloud, err)
 	}
 	status, note := reconcile(rec, nodes)
+	if status == store.StatusStopped {
+		if gone, why := m.finishAutodown(ctx, st, rec, p, ref); gone {
+			return nil, ""
+		} else if why != "" {
+			note = why
+		}
+	}
 	if status == "" {
 		_ = st.DeleteCluster(ctx, rec.Name, m.now())
 		return nil, ""

@@ -137,6 +137,9 @@ func (p *Provider) nodeState(ctx context.Context, dir, home string, rank int, se
 	case !serving && stopped:
 		st.Status, st.Reason = cloud.NodeStopped, "stopped"
 		return st
+	case !serving && selfStopMark(dir) != cloud.SelfStopNone:
+		st.Status, st.Reason = cloud.NodeStopped, "stopped by autostop"
+		return st
 	case !serving:
 		st.Status, st.Reason = cloud.NodePending, fmt.Sprintf("agent process %d is gone: `stix start` restarts it", pid)
 		return st
