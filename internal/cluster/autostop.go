@@ -13,13 +13,16 @@ import (
 )
 
 // applyAutostop sets the cluster's autostop from the launch flags (-i, --down) or else the task's
-// `resources.autostop`, and tells the head agent. Without either, the cluster keeps its setting.
-func (m *Manager) applyAutostop(ctx context.Context, rec *store.Cluster, task *spec.Task, opts api.LaunchOptions) error {
+// `resources.autostop`, tells the head agent and records it. Without either, the cluster keeps its setting.
+func (m *Manager) applyAutostop(ctx context.Context, st store.Store, rec *store.Cluster, task *spec.Task, opts api.LaunchOptions) error {
 	want, ok := desiredAutostop(task, opts)
 	if !ok || want == rec.Autostop {
 		return nil
 	}
-	return m.setAutostop(ctx, rec, want)
+	if err := m.setAutostop(ctx, rec, want); err != nil {
+		return err
+	}
+	return st.PutCluster(ctx, rec)
 }
 
 func desiredAutostop(task *spec.Task, opts api.LaunchOptions) (store.Autostop, bool) {
@@ -121,7 +124,7 @@ func (m *Manager) refuseAutostopOn(infra string, task *spec.Task, opts api.Launc
 		return nil // provisionOn says that stix cannot provision there
 	}
 	if err := refuseAutostop(p, want); err != nil {
-		return &cloud.InvalidConfigError{Place: cloud.Place{Cloud: p.Name()}, Reason: err.Error()}
+		return &cloud.InvalidConfigError{Place: cloud.Place{Cloud: p.Name()}, Err: err}
 	}
 	return nil
 }

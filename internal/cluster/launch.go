@@ -61,6 +61,11 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 
 	res := &api.LaunchResult{ClusterName: name}
 	rec, err := st.GetCluster(ctx, name)
+	if err == nil {
+		if err := m.refuseAutostopOn(rec.Cloud, task, opts); err != nil {
+			return nil, fmt.Errorf("launch on cluster %q: %w", name, err)
+		}
+	}
 	switch {
 	case store.IsNotFound(err):
 		rec, err = m.provisionNew(ctx, st, name, task, opts)
@@ -85,9 +90,6 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if err != nil {
 		return nil, err
 	}
-	if err := m.applyAutostop(ctx, rec, task, opts); err != nil {
-		return nil, err
-	}
 	rec.LastUse = store.LastUse{At: m.now(), Command: opts.Command}
 	if err := st.PutCluster(ctx, rec); err != nil {
 		return nil, err
@@ -95,11 +97,13 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if err := m.syncFiles(ctx, rec, items, opts.Progress); err != nil {
 		return nil, err
 	}
-	if task.Run == "" && setup == "" {
-		return res, nil
+	if task.Run != "" || setup != "" {
+		if res.JobID, err = m.submit(ctx, rec, job, opts.Progress); err != nil {
+			return res, err
+		}
 	}
-	res.JobID, err = m.submit(ctx, rec, job, opts.Progress)
-	return res, err
+	// Last, as in SkyPilot: set before the job was queued, a short autostop could stop the cluster under it.
+	return res, m.applyAutostop(ctx, st, rec, task, opts)
 }
 
 // Exec queues a task's run on an UP cluster: no provisioning and no setup, the workdir synced again.
