@@ -84,6 +84,7 @@ func TestScripts(t *testing.T) {
 			"dockerrm":        dockerRemove,
 			"dockerkillagent": dockerKillAgent,
 			"dockergone":      dockerGone,
+			"dockerstopped":   dockerStopped,
 			"dockerproc":      dockerProc,
 			"sshhoststop":     sshHostStop,
 		},

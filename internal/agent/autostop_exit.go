@@ -127,4 +127,3 @@ func (a *agent) handleShutdown(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
