@@ -136,6 +136,8 @@ type Options struct {
 	ConfineHide []string
 	// EndContainer ends the container the agent runs in, for autostop with ExitContainer; nil signals PID 1.
 	EndContainer func() error
+	// TestClock, when set, is the file that drives the autostop clock (STIX_TEST_CLOCK, newFileClock).
+	TestClock string
 }
 
 func serveCommand(args []string, stderr io.Writer) int {
@@ -169,6 +171,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 		}
 		o.IdleUnit = d
 	}
+	o.TestClock = envknob.TestClock.Get()
 	// Read once, here, so that a bad value stops the agent as it starts instead of failing each call it makes.
 	var err error
 	if o.AgentTimeout, err = envknob.AgentTimeout.Get(); err != nil {
@@ -217,6 +220,9 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	a := &agent{dir: dir, secret: secret, ctx: ctx, log: log, resources: res, startedAt: time.Now().UTC(),
 		idleUnit: o.IdleUnit, killGrace: o.KillGrace, agentTimeout: o.AgentTimeout, clock: realClock{},
 		cancel: cancel, endContainer: o.EndContainer}
+	if o.TestClock != "" {
+		a.clock = newFileClock(ctx, o.TestClock, a.startedAt)
+	}
 	if a.killGrace <= 0 {
 		a.killGrace = 3 * time.Second
 	}

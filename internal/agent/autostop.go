@@ -5,19 +5,6 @@ import (
 	"time"
 )
 
-// clock is the time source of the autostop timer, replaced by a fake in unit tests.
-type clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) stopper
-}
-
-type stopper interface{ Stop() bool }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                              { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
-
 // idleState is the autostop timer's state. Its methods are pure: they take the time and return the next one.
 type idleState struct {
 	cfg       AutostopConfig

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,67 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-// fakeClock is a clock whose time moves only when the test advances it; due timers fire in Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c       *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) stopper {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-// Advance moves time forward by d, firing due timers in order.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if !t.stopped && !t.at.After(end) && (next == nil || t.at.Before(next.at)) {
-				next = t
-			}
-		}
-		if next == nil {
-			c.now = end
-			c.mu.Unlock()
-			return
-		}
-		next.stopped = true
-		c.now = next.at
-		c.mu.Unlock()
-		next.f()
-	}
-}
 
 // fireRecorder records what the autostop timer asked for.
 type fireRecorder struct {
@@ -96,7 +36,7 @@ func (h *fireRecorder) get() []string {
 
 func TestAutostopTimer(t *testing.T) {
 	t.Parallel()
-	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := newManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	fires := &fireRecorder{}
 	a := newAutostopper(clk, time.Minute, fires.fire)
 
@@ -179,7 +119,7 @@ func TestIdleStateIsPure(t *testing.T) {
 // A client following logs keeps the cluster busy: autodown waits until it has seen the job end.
 func TestWatchersKeepBusy(t *testing.T) {
 	t.Parallel()
-	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := newManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	fired := make(chan struct{}, 4)
 	a := newAutostopper(clk, time.Minute, func(bool, NodeExit) { fired <- struct{}{} })
 	a.configure(AutostopConfig{IdleMinutes: 0, Down: true, Exit: ExitAgent})
@@ -270,5 +210,40 @@ func TestEndNode(t *testing.T) {
 	}
 	if err := a.endNode(ExitContainer); err != nil || ended != 1 {
 		t.Errorf("ExitContainer: %v, container ended %d times", err, ended)
+	}
+}
+
+// The clock of STIX_TEST_CLOCK moves when its file does, and only then; timers fire as it passes them.
+func TestFileClock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "clock")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFileClock(ctx, path, start)
+	if !c.Now().Equal(start) {
+		t.Fatalf("Now without a file = %v, want the start", c.Now())
+	}
+	fired := make(chan time.Time, 1)
+	c.AfterFunc(5*time.Minute, func() { fired <- c.Now() })
+	if err := os.WriteFile(path, []byte("4m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 10*time.Second, "the clock to read 4m", func() bool { return c.Now().Equal(start.Add(4 * time.Minute)) })
+	select {
+	case at := <-fired:
+		t.Fatalf("fired at %v, before its time", at)
+	default:
+	}
+	if err := os.WriteFile(path, []byte("1h"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-fired:
+		if !at.Equal(start.Add(5 * time.Minute)) {
+			t.Errorf("fired at %v, want at its own time", at)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not fire when the file moved the clock past it")
 	}
 }
