@@ -130,15 +130,16 @@ func (p *Provider) nodeState(ctx context.Context, dir, home string, rank int, se
 		}
 	}
 	pid, serving := agent.RecordedAgentPID(dir)
+	if !serving && selfStopMark(dir) != cloud.SelfStopNone {
+		st.Status, st.Reason = cloud.NodeStopped, "stopped by autostop"
+		return st
+	}
 	switch {
 	case pid == 0:
 		st.Status, st.Reason = cloud.NodeStopped, "agent not started"
 		return st
 	case !serving && stopped:
 		st.Status, st.Reason = cloud.NodeStopped, "stopped"
-		return st
-	case !serving && selfStopMark(dir) != cloud.SelfStopNone:
-		st.Status, st.Reason = cloud.NodeStopped, "stopped by autostop"
 		return st
 	case !serving:
 		st.Status, st.Reason = cloud.NodePending, fmt.Sprintf("agent process %d is gone: `stix start` restarts it", pid)
