@@ -169,3 +169,16 @@ func (m *Manager) finishAutodown(ctx context.Context, st store.Store, rec *store
 	}
 	return true, ""
 }
+
+// settleAutostop brings the record of a cluster that may have stopped itself up to date before a launch reuses
+// it (the cluster's lock is held): an UP cluster with autostop set is asked of its provider, as `status -r` would,
+// so that a launch restarts an autostopped cluster, and makes a new one where autodown took it away.
+func (m *Manager) settleAutostop(ctx context.Context, st store.Store, rec *store.Cluster) (*store.Cluster, error) {
+	if rec.Status != store.StatusUp || rec.Autostop.IdleMinutes < 0 {
+		return rec, nil
+	}
+	if got, _ := m.refreshLocked(ctx, st, rec); got != nil {
+		return got, nil
+	}
+	return st.GetCluster(ctx, rec.Name) // gone: the launch makes it anew
+}

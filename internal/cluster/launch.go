@@ -62,6 +62,9 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	res := &api.LaunchResult{ClusterName: name}
 	rec, err := st.GetCluster(ctx, name)
 	if err == nil {
+		rec, err = m.settleAutostop(ctx, st, rec)
+	}
+	if err == nil {
 		if err := m.refuseAutostopOn(rec.Cloud, task, opts); err != nil {
 			return nil, fmt.Errorf("launch on cluster %q: %w", name, err)
 		}
