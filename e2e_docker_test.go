@@ -71,6 +71,24 @@ func dockerGone(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// dockerstopped CLUSTER checks that the cluster has containers and that none of them runs.
+func dockerStopped(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dockerstopped CLUSTER")
+	}
+	names := dockerContainers(ts, args[0])
+	if len(names) == 0 {
+		ts.Fatalf("cluster %s has no containers", args[0])
+	}
+	for _, name := range names {
+		out, err := exec.Command("docker", "inspect", "-f", "{{.State.Running}}", name).Output()
+		ts.Check(err)
+		if strings.TrimSpace(string(out)) != "false" {
+			ts.Fatalf("container %s still runs", name)
+		}
+	}
+}
+
 // dockerproc CLUSTER RANK REGEX waits until a live process whose command line matches REGEX runs in the node's
 // container; `! dockerproc` waits until none does.
 func dockerProc(ts *testscript.TestScript, neg bool, args []string) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/stix-run/stix/internal/atomicfile"
 	"github.com/stix-run/stix/internal/testutil"
 )
 
@@ -79,11 +80,13 @@ func TestScripts(t *testing.T) {
 			"killjob":         killJob,
 			"exitcode":        exitCode,
 			"waitfile":        waitFile,
+			"clock":           setClock,
 			"alive":           alive,
 			"dockerkill":      dockerKill,
 			"dockerrm":        dockerRemove,
 			"dockerkillagent": dockerKillAgent,
 			"dockergone":      dockerGone,
+			"dockerstopped":   dockerStopped,
 			"dockerproc":      dockerProc,
 			"sshhoststop":     sshHostStop,
 		},
@@ -108,7 +111,7 @@ func stix(ts *testscript.TestScript, args ...string) (string, error) {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR"} {
+	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
@@ -304,6 +307,19 @@ func exitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", strings.Join(args[1:], " "), got, want)
 	}
+}
+
+// clock DURATION sets the autostop clock of the local agents started with STIX_TEST_CLOCK: each agent's time is
+// its start plus DURATION (docs/agent.md). The file is replaced atomically, so an agent never reads half of it.
+func setClock(ts *testscript.TestScript, neg bool, args []string) {
+	path := ts.Getenv("STIX_TEST_CLOCK")
+	if neg || len(args) != 1 || path == "" {
+		ts.Fatalf("usage: clock DURATION (with STIX_TEST_CLOCK set)")
+	}
+	if _, err := time.ParseDuration(args[0]); err != nil {
+		ts.Fatalf("clock: %v", err)
+	}
+	ts.Check(atomicfile.Write(path, []byte(args[0]+"\n"), 0o644))
 }
 
 // waitfile PATH waits until a file exists (a job reached a point of its script).

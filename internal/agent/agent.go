@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -51,6 +50,12 @@ type agent struct {
 
 	headMu sync.Mutex
 	head   *head
+
+	// cancel ends Serve; exit, set by shutdown, says what Serve then does to the node (endNode).
+	cancel       context.CancelFunc
+	exitMu       sync.Mutex
+	exit         NodeExit
+	endContainer func() error
 }
 
 // Main runs the stix-agent command line and returns its exit code.
@@ -129,6 +134,10 @@ type Options struct {
 	// ConfineHide are directories hidden from every job (but its Home under them): local nodes hide the stix
 	// home, so that jobs cannot read the agents' secrets, job tables and the state database (proc.Confine).
 	ConfineHide []string
+	// EndContainer ends the container the agent runs in, for autostop with ExitContainer; nil signals PID 1.
+	EndContainer func() error
+	// TestClock, when set, is the file that drives the autostop clock (STIX_TEST_CLOCK, newFileClock).
+	TestClock string
 }
 
 func serveCommand(args []string, stderr io.Writer) int {
@@ -162,6 +171,7 @@ func serveCommand(args []string, stderr io.Writer) int {
 		}
 		o.IdleUnit = d
 	}
+	o.TestClock = envknob.TestClock.Get()
 	// Read once, here, so that a bad value stops the agent as it starts instead of failing each call it makes.
 	var err error
 	if o.AgentTimeout, err = envknob.AgentTimeout.Get(); err != nil {
@@ -197,6 +207,10 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	defer unlock()
+	// A starting agent means the node is back: the mark of an earlier autostop no longer holds.
+	if err := os.Remove(filepath.Join(dir, AutostopMarkFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove the autostop mark: %w", err)
+	}
 	res, err := fingerprint.Detect(ctx)
 	if err != nil {
 		log.Warn("node fingerprint incomplete", "err", err)
@@ -204,7 +218,11 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &agent{dir: dir, secret: secret, ctx: ctx, log: log, resources: res, startedAt: time.Now().UTC(),
-		idleUnit: o.IdleUnit, killGrace: o.KillGrace, agentTimeout: o.AgentTimeout, clock: realClock{}}
+		idleUnit: o.IdleUnit, killGrace: o.KillGrace, agentTimeout: o.AgentTimeout, clock: realClock{},
+		cancel: cancel, endContainer: o.EndContainer}
+	if o.TestClock != "" {
+		a.clock = newFileClock(ctx, o.TestClock, a.startedAt)
+	}
 	if a.killGrace <= 0 {
 		a.killGrace = 3 * time.Second
 	}
@@ -280,10 +298,14 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	cancel()
 	removeIfOurs(addrFile, addr)
 	removeIfOurs(pidFile, strconv.Itoa(os.Getpid()))
-	log.Info("agent stopped; job processes keep running")
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	if exit := a.exitAction(); exit != "" {
+		log.Info("agent stopped for autostop", "exit", exit)
+		return errors.Join(err, a.endNode(exit))
+	}
+	log.Info("agent stopped; job processes keep running")
 	return err
 }
 
@@ -340,31 +362,4 @@ func (a *agent) closeHead() {
 			a.log.Warn("close job table", "err", err)
 		}
 	}
-}
-
-// runHook starts the autostop hook detached (its own session), so that it outlives this agent, which it will
-// most likely stop.
-func (a *agent) runHook(argv []string, down bool) {
-	action := "stop"
-	if down {
-		action = "down"
-	}
-	logf, err := os.OpenFile(filepath.Join(a.dir, "autostop.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		a.log.Error("autostop: open autostop.log", "err", err)
-		return
-	}
-	defer logf.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = a.dir
-	cmd.Env = append(os.Environ(), "STIX_AUTOSTOP_ACTION="+action)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		a.log.Error("autostop: start hook", "argv", argv, "err", err)
-		return
-	}
-	a.log.Info("autostop: idle time reached, hook started", "action", action, "argv", argv, "pid", cmd.Process.Pid)
-	// Reap the hook; the goroutine ends with it (or with this process, which the hook usually stops).
-	go func() { _ = cmd.Wait() }()
 }

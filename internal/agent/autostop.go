@@ -5,44 +5,23 @@ import (
 	"time"
 )
 
-// clock is the time source of the autostop timer, replaced by a fake in unit tests.
-type clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) stopper
-}
-
-type stopper interface{ Stop() bool }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                              { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
-
 // idleState is the autostop timer's state. Its methods are pure: they take the time and return the next one.
 type idleState struct {
 	cfg       AutostopConfig
 	busy      bool      // some job is unfinished
 	idleSince time.Time // when the cluster last became idle (or autostop was set)
-	fired     bool      // the hook ran for this idle period
+	fired     bool      // the cluster was stopped for this idle period
 }
 
-// deadline is when the hook is due; ok is false when nothing is due (off, busy, no hook, already fired).
-// Like SkyPilot's skylet, which checks autostop once a minute, the hook never fires sooner than one unit into
-// an idle period: "0 idle minutes" (`launch --down`) means at the first check after the jobs are done, which
-// also leaves the client that just submitted a job the time to start following it.
+// deadline is when autostop is due; ok is false when nothing is due (off, busy, no way for the nodes to stop,
+// already fired). Like SkyPilot's skylet, which checks autostop once a minute, it never fires sooner than one
+// unit into an idle period: "0 idle minutes" (`launch --down`) means at the first check after the jobs are
+// done, which also leaves the client that just submitted a job the time to start following it.
 func (s idleState) deadline(unit time.Duration) (time.Time, bool) {
-	if s.cfg.IdleMinutes < 0 || s.busy || s.fired || len(s.hook()) == 0 {
+	if s.cfg.IdleMinutes < 0 || s.busy || s.fired || s.cfg.Exit == "" {
 		return time.Time{}, false
 	}
 	return s.idleSince.Add(time.Duration(max(s.cfg.IdleMinutes, 1)) * unit), true
-}
-
-// hook is the argv to run: the down hook for autodown when there is one.
-func (s idleState) hook() []string {
-	if s.cfg.Down && len(s.cfg.DownHook) > 0 {
-		return s.cfg.DownHook
-	}
-	return s.cfg.Hook
 }
 
 // configure sets a new autostop setting; like SkyPilot, setting it restarts the idle period.
@@ -64,11 +43,11 @@ func (s idleState) setBusy(busy bool, now time.Time) idleState {
 	return s
 }
 
-// autostopper drives idleState with a timer and runs the hook when it is due.
+// autostopper drives idleState with a timer and stops the cluster when it is due.
 type autostopper struct {
 	clock clock
 	unit  time.Duration
-	run   func(argv []string, down bool) // starts the hook; must not block
+	fire  func(down bool, exit NodeExit) // stops the cluster (head.selfStop); must not block
 
 	mu       sync.Mutex
 	st       idleState
@@ -77,8 +56,8 @@ type autostopper struct {
 	watchers int  // clients following a job's logs: the cluster is in use while they watch
 }
 
-func newAutostopper(c clock, unit time.Duration, run func([]string, bool)) *autostopper {
-	return &autostopper{clock: c, unit: unit, run: run,
+func newAutostopper(c clock, unit time.Duration, fire func(bool, NodeExit)) *autostopper {
+	return &autostopper{clock: c, unit: unit, fire: fire,
 		st: idleState{cfg: AutostopConfig{IdleMinutes: -1}, idleSince: c.Now()}}
 }
 
@@ -151,7 +130,7 @@ func (a *autostopper) stop() {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	a.run = func([]string, bool) {}
+	a.fire = func(bool, NodeExit) {}
 }
 
 // rearm replaces the timer with one for the current deadline. Called with mu held.
@@ -181,7 +160,7 @@ func (a *autostopper) onTimer() {
 		return
 	}
 	a.st.fired = true
-	argv, down, run := a.st.hook(), a.st.cfg.Down, a.run
+	down, exit, fire := a.st.cfg.Down, a.st.cfg.Exit, a.fire
 	a.mu.Unlock()
-	run(argv, down)
+	fire(down, exit)
 }

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,83 +12,23 @@ import (
 	"time"
 )
 
-// fakeClock is a clock whose time moves only when the test advances it; due timers fire in Advance.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c       *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) stopper {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-// Advance moves time forward by d, firing due timers in order.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	end := c.now.Add(d)
-	c.mu.Unlock()
-	for {
-		c.mu.Lock()
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if !t.stopped && !t.at.After(end) && (next == nil || t.at.Before(next.at)) {
-				next = t
-			}
-		}
-		if next == nil {
-			c.now = end
-			c.mu.Unlock()
-			return
-		}
-		next.stopped = true
-		c.now = next.at
-		c.mu.Unlock()
-		next.f()
-	}
-}
-
-type hookRecorder struct {
+// fireRecorder records what the autostop timer asked for.
+type fireRecorder struct {
 	mu    sync.Mutex
 	calls []string
 }
 
-func (h *hookRecorder) run(argv []string, down bool) {
+func (h *fireRecorder) fire(down bool, exit NodeExit) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	action := "stop"
 	if down {
 		action = "down"
 	}
-	h.calls = append(h.calls, strings.Join(argv, " ")+" "+action)
+	h.calls = append(h.calls, action+" "+string(exit))
 }
 
-func (h *hookRecorder) get() []string {
+func (h *fireRecorder) get() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.calls)
@@ -94,25 +36,24 @@ func (h *hookRecorder) get() []string {
 
 func TestAutostopTimer(t *testing.T) {
 	t.Parallel()
-	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	hooks := &hookRecorder{}
-	a := newAutostopper(clk, time.Minute, hooks.run)
-	stopHook, downHook := []string{"stix", "stop", "-y", "c"}, []string{"stix", "down", "-y", "c"}
+	clk := newManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	fires := &fireRecorder{}
+	a := newAutostopper(clk, time.Minute, fires.fire)
 
-	a.configure(AutostopConfig{IdleMinutes: 10, Hook: stopHook, DownHook: downHook})
+	a.configure(AutostopConfig{IdleMinutes: 10, Exit: ExitContainer})
 	clk.Advance(9*time.Minute + 59*time.Second)
-	if got := hooks.get(); len(got) != 0 {
+	if got := fires.get(); len(got) != 0 {
 		t.Fatalf("fired early: %v", got)
 	}
 	clk.Advance(time.Second)
-	if got := hooks.get(); !slices.Equal(got, []string{"stix stop -y c stop"}) {
+	if got := fires.get(); !slices.Equal(got, []string{"stop container"}) {
 		t.Fatalf("after 10 idle minutes: %v", got)
 	}
 	if st := a.status(); !st.Fired || st.FiresAt != nil {
 		t.Errorf("status after firing = %+v", st)
 	}
 	clk.Advance(time.Hour)
-	if got := hooks.get(); len(got) != 1 {
+	if got := fires.get(); len(got) != 1 {
 		t.Fatalf("fired again in the same idle period: %v", got)
 	}
 
@@ -124,36 +65,41 @@ func TestAutostopTimer(t *testing.T) {
 	clk.Advance(time.Hour)
 	a.setBusy(false)
 	clk.Advance(9 * time.Minute)
-	if got := hooks.get(); len(got) != 1 {
+	if got := fires.get(); len(got) != 1 {
 		t.Fatalf("fired before 10 minutes of the new idle period: %v", got)
 	}
 	clk.Advance(time.Minute)
-	if got := hooks.get(); len(got) != 2 {
+	if got := fires.get(); len(got) != 2 {
 		t.Fatalf("did not fire after the new idle period: %v", got)
 	}
 
-	// Autodown uses the down hook; setting autostop restarts the idle period.
-	a.configure(AutostopConfig{IdleMinutes: 5, Down: true, Hook: stopHook, DownHook: downHook})
-	clk.Advance(5 * time.Minute)
-	if got := hooks.get(); len(got) != 3 || got[2] != "stix down -y c down" {
+	// Autodown; setting autostop restarts the idle period.
+	clk.Advance(3 * time.Minute)
+	a.configure(AutostopConfig{IdleMinutes: 5, Down: true, Exit: ExitAgent})
+	clk.Advance(4 * time.Minute)
+	if got := fires.get(); len(got) != 2 {
+		t.Fatalf("setting autostop did not restart the idle period: %v", got)
+	}
+	clk.Advance(time.Minute)
+	if got := fires.get(); len(got) != 3 || got[2] != "down agent" {
 		t.Fatalf("autodown: %v", got)
 	}
 
-	// Off (-1) never fires; a config without hooks neither.
+	// Off (-1) never fires; a cluster whose nodes cannot stop themselves (no Exit) neither.
 	a.setBusy(true)
 	a.setBusy(false)
-	a.configure(AutostopConfig{IdleMinutes: -1, Hook: stopHook})
+	a.configure(AutostopConfig{IdleMinutes: -1, Exit: ExitAgent})
 	a.configure(AutostopConfig{IdleMinutes: 1})
 	clk.Advance(24 * time.Hour)
-	if got := hooks.get(); len(got) != 3 {
-		t.Fatalf("fired while off or without a hook: %v", got)
+	if got := fires.get(); len(got) != 3 {
+		t.Fatalf("fired while off or without an exit: %v", got)
 	}
 }
 
 func TestIdleStateIsPure(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	s := idleState{}.configure(AutostopConfig{IdleMinutes: 0, Hook: []string{"x"}}, t0)
+	s := idleState{}.configure(AutostopConfig{IdleMinutes: 0, Exit: ExitAgent}, t0)
 	if d, ok := s.deadline(time.Minute); !ok || !d.Equal(t0.Add(time.Minute)) {
 		t.Errorf("idle 0: deadline %v %v, want one unit (the first check) later", d, ok)
 	}
@@ -173,10 +119,10 @@ func TestIdleStateIsPure(t *testing.T) {
 // A client following logs keeps the cluster busy: autodown waits until it has seen the job end.
 func TestWatchersKeepBusy(t *testing.T) {
 	t.Parallel()
-	clk := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := newManualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	fired := make(chan struct{}, 4)
-	a := newAutostopper(clk, time.Minute, func([]string, bool) { fired <- struct{}{} })
-	a.configure(AutostopConfig{IdleMinutes: 0, Down: true, Hook: []string{"x"}})
+	a := newAutostopper(clk, time.Minute, func(bool, NodeExit) { fired <- struct{}{} })
+	a.configure(AutostopConfig{IdleMinutes: 0, Down: true, Exit: ExitAgent})
 	release := a.watch()
 	clk.Advance(time.Hour)
 	select {
@@ -194,41 +140,110 @@ func TestWatchersKeepBusy(t *testing.T) {
 	}
 }
 
-// TestAutostopHookRuns drives a real agent with a short idle unit: the hook runs, detached, once per idle period,
-// and again after a job has come and gone.
-func TestAutostopHookRuns(t *testing.T) {
+// TestAutostopStopsNodes drives real agents with a short idle unit: once idle, the head ends every worker's
+// node and then its own, each leaving the mark; restarted agents remove it, keep the setting, and autodown
+// leaves "down".
+func TestAutostopStopsNodes(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, "auto", []nodeOpts{{cpus: 1}}, "--idle-unit", "50ms")
-	fired := filepath.Join(t.TempDir(), "fired")
-	hook := []string{"sh", "-c", `echo "$STIX_AUTOSTOP_ACTION" >> ` + fired}
-	st, err := c.head.SetAutostop(ctxT(t), AutostopRequest{IdleMinutes: 2, Hook: hook})
+	c := startCluster(t, "auto", []nodeOpts{{cpus: 1}, {cpus: 1}}, "--idle-unit", "50ms")
+	id := c.submit(t, JobSpec{Run: "true", NumNodes: 2})
+	c.waitStatus(t, id, StatusSucceeded)
+	if _, err := c.head.SetAutostop(ctxT(t), AutostopRequest{IdleMinutes: 2, Exit: "reboot"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown exit: %v, want ErrInvalid", err)
+	}
+	st, err := c.head.SetAutostop(ctxT(t), AutostopRequest{IdleMinutes: 2, Exit: ExitAgent})
 	if err != nil || st.IdleMinutes != 2 || st.FiresAt == nil {
 		t.Fatalf("set autostop = %+v, %v", st, err)
 	}
-	lines := func() []string {
-		b, _ := os.ReadFile(fired)
-		return strings.Fields(string(b))
+	waitStopped := func(want string) {
+		t.Helper()
+		for i, a := range c.agents {
+			if err := a.cmd.Wait(); err != nil {
+				t.Errorf("agent %d: %v", i, err)
+			}
+			a.cmd = nil
+			if got := strings.TrimSpace(readFile(t, filepath.Join(a.dir, AutostopMarkFile))); got != want {
+				t.Errorf("agent %d mark = %q, want %q", i, got, want)
+			}
+		}
 	}
-	poll(t, 10*time.Second, "the hook to run", func() bool { return len(lines()) == 1 })
-	if got := lines(); got[0] != "stop" {
-		t.Errorf("hook saw action %q", got[0])
+	waitStopped("stop")
+
+	// `stix start`: the agents come back without the mark, and the head keeps the setting (a minute is long now,
+	// so that it does not fire again under the test).
+	c.agents[0].args = []string{"--idle-unit", "1h"}
+	for _, a := range c.agents {
+		a.start()
+		if _, err := os.Stat(filepath.Join(a.dir, AutostopMarkFile)); !os.IsNotExist(err) {
+			t.Errorf("a started agent kept its mark: %v", err)
+		}
 	}
-	poll(t, 10*time.Second, "status to say fired", func() bool {
-		st, err := c.head.Autostop(ctxT(t))
-		return err == nil && st.Fired
-	})
-	id := c.submit(t, JobSpec{Run: "true"})
-	c.waitStatus(t, id, StatusSucceeded)
-	poll(t, 10*time.Second, "the hook to run after the next idle period", func() bool { return len(lines()) == 2 })
-	if _, err := c.head.SetAutostop(ctxT(t), AutostopRequest{IdleMinutes: 1, Down: true}); err != nil {
+	st, err = c.agents[0].client.Autostop(ctxT(t))
+	if err != nil || st.IdleMinutes != 2 || st.Exit != ExitAgent || st.Fired {
+		t.Fatalf("autostop after restart = %+v, %v", st, err)
+	}
+
+	// Autodown, set with the cluster's configuration.
+	c = startCluster(t, "autodown", []nodeOpts{{cpus: 1}, {cpus: 1}}, "--idle-unit", "50ms")
+	c.cfg.Autostop = &AutostopConfig{IdleMinutes: 0, Down: true, Exit: ExitAgent}
+	if err := c.head.Configure(ctxT(t), c.cfg); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 10*time.Second, "the autodown hook", func() bool { return len(lines()) == 3 })
-	if got := lines(); got[2] != "down" {
-		t.Errorf("autodown hook saw %q", got[2])
+	waitStopped("down")
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	st, err = c.head.SetAutostop(ctxT(t), AutostopRequest{Cancel: true})
-	if err != nil || st.IdleMinutes != -1 || st.FiresAt != nil {
-		t.Errorf("cancel autostop = %+v, %v", st, err)
+	return string(b)
+}
+
+func TestEndNode(t *testing.T) {
+	t.Parallel()
+	ended := 0
+	a := &agent{endContainer: func() error { ended++; return nil }}
+	if err := a.endNode(ExitAgent); err != nil || ended != 0 {
+		t.Errorf("ExitAgent: %v, container ended %d times", err, ended)
+	}
+	if err := a.endNode(ExitContainer); err != nil || ended != 1 {
+		t.Errorf("ExitContainer: %v, container ended %d times", err, ended)
+	}
+}
+
+// The clock of STIX_TEST_CLOCK moves when its file does, and only then; timers fire as it passes them.
+func TestFileClock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "clock")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFileClock(ctx, path, start)
+	if !c.Now().Equal(start) {
+		t.Fatalf("Now without a file = %v, want the start", c.Now())
+	}
+	fired := make(chan time.Time, 1)
+	c.AfterFunc(5*time.Minute, func() { fired <- c.Now() })
+	if err := os.WriteFile(path, []byte("4m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 10*time.Second, "the clock to read 4m", func() bool { return c.Now().Equal(start.Add(4 * time.Minute)) })
+	select {
+	case at := <-fired:
+		t.Fatalf("fired at %v, before its time", at)
+	default:
+	}
+	if err := os.WriteFile(path, []byte("1h"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-fired:
+		if !at.Equal(start.Add(5 * time.Minute)) {
+			t.Errorf("fired at %v, want at its own time", at)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("did not fire when the file moved the clock past it")
 	}
 }

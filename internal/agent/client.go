@@ -250,6 +250,11 @@ func (c *Client) Autostop(ctx context.Context) (AutostopStatus, error) {
 	return s, c.call(ctx, quick, http.MethodGet, "/v1/autostop", nil, nil, &s)
 }
 
+// Shutdown ends the agent's node for autostop (ShutdownRequest); the agent answers before it exits.
+func (c *Client) Shutdown(ctx context.Context, req ShutdownRequest) error {
+	return c.call(ctx, quick, http.MethodPost, "/v1/shutdown", nil, req, nil)
+}
+
 // StartProc starts a job process on the agent's node (or returns the one with the same id).
 func (c *Client) StartProc(ctx context.Context, spec ProcSpec) (ProcStatus, error) {
 	var s ProcStatus

@@ -42,6 +42,7 @@ type head struct {
 	full, free capacity
 	running    map[int64]*jobRun
 	changed    chan struct{} // closed and replaced on every job state change
+	stopping   bool          // autostop is stopping the cluster: no more jobs (selfStop)
 }
 
 const (
@@ -61,7 +62,7 @@ func newHead(a *agent) (*head, error) {
 	}
 	h := &head{a: a, store: st, ctx: a.ctx, kick: make(chan struct{}, 1),
 		running: map[int64]*jobRun{}, changed: make(chan struct{})}
-	h.auto = newAutostopper(a.clock, a.idleUnit, a.runHook)
+	h.auto = newAutostopper(a.clock, a.idleUnit, h.selfStop)
 	fail := func(err error) (*head, error) {
 		h.auto.stop()
 		db.Close()
@@ -256,6 +257,9 @@ func (h *head) setAutostop(ctx context.Context, cfg AutostopConfig) error {
 	if cfg.IdleMinutes < -1 {
 		return fmt.Errorf("%w: idle_minutes %d: use -1 to turn autostop off", ErrInvalid, cfg.IdleMinutes)
 	}
+	if err := validExit(cfg.Exit, true); err != nil {
+		return err
+	}
 	if err := h.store.putSetting(ctx, settingAutostop, cfg); err != nil {
 		return fmt.Errorf("save autostop setting: %w", err)
 	}
@@ -270,11 +274,8 @@ func (h *head) autostop(ctx context.Context, req AutostopRequest) error {
 	if req.Cancel {
 		cfg.IdleMinutes, cfg.Down = -1, false
 	}
-	if len(req.Hook) > 0 {
-		cfg.Hook = req.Hook
-	}
-	if len(req.DownHook) > 0 {
-		cfg.DownHook = req.DownHook
+	if req.Exit != "" {
+		cfg.Exit = req.Exit
 	}
 	return h.setAutostop(ctx, cfg)
 }
@@ -295,10 +296,13 @@ func (h *head) submit(ctx context.Context, spec JobSpec) (int64, error) {
 		}
 	}
 	h.mu.Lock()
-	configured, cluster, full := h.configured, h.cluster, h.full
+	configured, cluster, full, stopping := h.configured, h.cluster, h.full, h.stopping
 	h.mu.Unlock()
 	if !configured {
 		return 0, errNotConfigured
+	}
+	if stopping {
+		return 0, errStopping
 	}
 	if _, ok := full.place(spec.DemandPerNode, spec.NumNodes); !ok {
 		return 0, fmt.Errorf("%w: %s", ErrInvalid, explainNeverFits(cluster.Nodes, spec.DemandPerNode, spec.NumNodes))

@@ -26,6 +26,20 @@ func KillAll(dir string) error {
 	if err := StopAgent(dir, 5*time.Second); err != nil {
 		errs = append(errs, err)
 	}
+	if err := killJobs(dir); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("stop node %s: %w", dir, errors.Join(errs...))
+	}
+	return nil
+}
+
+// killJobs ends every job process recorded under DIR/procs with everything it started (SIGTERM, then SIGKILL
+// after a grace period), marking each as stopped. It returns when all are gone, or an error naming what
+// survived. KillAll calls it once the agents are stopped; an agent that ends itself for autostop calls it too.
+func killJobs(dir string) error {
+	var errs []error
 	recs, err := procRecords(filepath.Join(dir, "procs"))
 	if err != nil {
 		errs = append(errs, err)
@@ -52,10 +66,7 @@ func KillAll(dir string) error {
 			errs = append(errs, fmt.Errorf("%s: %w", r.ID, err))
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("stop node %s: %w", dir, errors.Join(errs...))
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // waitGroupsGone polls until the jobs have no live process or the time is up, and returns those left. Each poll

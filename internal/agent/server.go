@@ -37,6 +37,7 @@ func (a *agent) routes() []route {
 		{"GET /v1/jobs/{id}/logs", a.headHandler(a.handleLogs)},
 		{"GET /v1/autostop", a.headHandler(a.handleGetAutostop)},
 		{"POST /v1/autostop", a.headHandler(a.handleSetAutostop)},
+		{"POST /v1/shutdown", a.handleShutdown},
 		{"POST /v1/procs", a.handleStartProc},
 		{"GET /v1/procs/{id}", a.handleProc},
 		{"POST /v1/procs/{id}/signal", a.handleSignalProc},

@@ -117,24 +117,47 @@ type Node struct {
 	Resources fingerprint.Resources `json:"resources"`
 }
 
-// AutostopConfig is the head's autostop setting. The hook runs, once, when the cluster has had no unfinished
-// job for IdleMinutes (the minute's length is --idle-unit): DownHook when Down is set and DownHook is given,
-// else Hook. The hook also sees STIX_AUTOSTOP_ACTION=stop or down.
+// AutostopConfig is the head's autostop setting. Once the cluster has had no unfinished job for IdleMinutes
+// (the minute's length is --idle-unit), the head stops the cluster itself: every node's agent leaves the mark
+// AutostopMarkFile ("stop", or "down" when Down is set), ends its job processes and ends as Exit says
+// (POST /v1/shutdown). With no Exit the nodes cannot stop themselves and autostop never fires.
 type AutostopConfig struct {
 	IdleMinutes int      `json:"idle_minutes"` // -1: off
 	Down        bool     `json:"down,omitempty"`
-	Hook        []string `json:"hook,omitempty"`
-	DownHook    []string `json:"down_hook,omitempty"`
+	Exit        NodeExit `json:"exit,omitempty"`
 }
 
-// AutostopRequest changes the autostop setting (POST /v1/autostop). Cancel turns autostop off; hooks left
-// empty keep the configured ones.
+// NodeExit is how a node's agent ends once autostop has ended its jobs. The provider of the cluster decides it
+// (cloud.SelfStopper).
+type NodeExit string
+
+const (
+	// ExitAgent: the agent exits; the node (a host, a local directory) stays as it is.
+	ExitAgent NodeExit = "agent"
+	// ExitContainer: the agent exits and ends the container it runs in, by signalling the container's init
+	// process (PID 1; stix's containers run docker-init), which stops the container.
+	ExitContainer NodeExit = "container"
+)
+
+// AutostopMarkFile is the file, in an agent's directory, that says the agent ended itself for autostop: it holds
+// "stop" or "down". A starting agent removes it. Providers read it to tell a node that stopped itself from one
+// that died, and the client finishes an autodown (removes what the nodes cannot) when it finds "down".
+const AutostopMarkFile = "autostopped"
+
+// AutostopRequest changes the autostop setting (POST /v1/autostop). Cancel turns autostop off; an empty Exit
+// keeps the configured one.
 type AutostopRequest struct {
 	IdleMinutes int      `json:"idle_minutes"`
 	Down        bool     `json:"down,omitempty"`
 	Cancel      bool     `json:"cancel,omitempty"`
-	Hook        []string `json:"hook,omitempty"`
-	DownHook    []string `json:"down_hook,omitempty"`
+	Exit        NodeExit `json:"exit,omitempty"`
+}
+
+// ShutdownRequest ends a node for autostop (POST /v1/shutdown): the head sends it to every worker, then does
+// the same itself.
+type ShutdownRequest struct {
+	Down bool     `json:"down,omitempty"`
+	Exit NodeExit `json:"exit"`
 }
 
 // AutostopStatus reports the setting and the idle timer (GET /v1/autostop).
@@ -143,7 +166,7 @@ type AutostopStatus struct {
 	Busy      bool       `json:"busy"`                 // some job is unfinished
 	IdleSince *time.Time `json:"idle_since,omitempty"` // when the cluster last became idle
 	FiresAt   *time.Time `json:"fires_at,omitempty"`   // when the hook will run, if nothing changes
-	Fired     bool       `json:"fired"`                // the hook ran for this idle period
+	Fired     bool       `json:"fired"`                // autostop stopped the cluster in this idle period
 }
 
 // Health answers GET /v1/health.

@@ -271,3 +271,15 @@ func TestClusterInfoJSONRoundTrip(t *testing.T) {
 		t.Error("Head() of nil info: want ok=false")
 	}
 }
+
+func TestParseSelfStopMark(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]SelfStopMark{
+		"": SelfStopNone, "\n": SelfStopNone, "stop\n": SelfStopStop, "down\n": SelfStopDown, " down ": SelfStopDown,
+		"reboot": SelfStopStop, // an unknown word never tears anything down
+	} {
+		if got := ParseSelfStopMark(in); got != want {
+			t.Errorf("ParseSelfStopMark(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

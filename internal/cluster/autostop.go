@@ -6,18 +6,23 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/store"
 )
 
 // applyAutostop sets the cluster's autostop from the launch flags (-i, --down) or else the task's
-// `resources.autostop`, and tells the head agent. Without either, the cluster keeps its setting.
-func (m *Manager) applyAutostop(ctx context.Context, rec *store.Cluster, task *spec.Task, opts api.LaunchOptions) error {
+// `resources.autostop`, tells the head agent and records it. Without either, the cluster keeps its setting.
+func (m *Manager) applyAutostop(ctx context.Context, st store.Store, rec *store.Cluster, task *spec.Task, opts api.LaunchOptions) error {
 	want, ok := desiredAutostop(task, opts)
 	if !ok || want == rec.Autostop {
 		return nil
 	}
-	return m.setAutostop(ctx, rec, want)
+	if err := m.setAutostop(ctx, rec, want); err != nil {
+		return err
+	}
+	return st.PutCluster(ctx, rec)
 }
 
 func desiredAutostop(task *spec.Task, opts api.LaunchOptions) (store.Autostop, bool) {
@@ -63,6 +68,13 @@ func (m *Manager) Autostop(ctx context.Context, name string, opts api.AutostopOp
 }
 
 func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want store.Autostop) error {
+	p, err := m.provider(rec)
+	if err != nil {
+		return err
+	}
+	if err := refuseAutostop(p, want); err != nil {
+		return err
+	}
 	c, closeFn, err := m.head(ctx, rec)
 	if err != nil {
 		return err
@@ -70,7 +82,7 @@ func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want stor
 	defer closeFn()
 	rec.Autostop = want
 	cfg := m.autostopConfig(rec)
-	req := agent.AutostopRequest{IdleMinutes: cfg.IdleMinutes, Down: cfg.Down, Hook: cfg.Hook, DownHook: cfg.DownHook}
+	req := agent.AutostopRequest{IdleMinutes: cfg.IdleMinutes, Down: cfg.Down, Exit: cfg.Exit}
 	if want.IdleMinutes < 0 {
 		req.Cancel = true
 	}
@@ -80,14 +92,93 @@ func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want stor
 	return nil
 }
 
-// autostopConfig is what the head agent runs when the cluster has been idle long enough: this stix binary,
-// with this STIX_HOME, stopping or tearing down the cluster.
+// AutostopUnsupportedError refuses autostop (-i, --down, `resources.autostop`) on infra whose clusters cannot
+// stop themselves (a provider that is no cloud.SelfStopper).
+type AutostopUnsupportedError struct {
+	Infra string
+}
+
+func (e *AutostopUnsupportedError) Error() string {
+	return fmt.Sprintf("autostop is not supported on %s: its nodes cannot stop or tear down themselves; "+
+		"launch without -i/--down (and without resources.autostop), and stop the cluster with `stix stop` or "+
+		"`stix down`", catalog.DisplayName(e.Infra))
+}
+
+// refuseAutostop says why want cannot be set on clusters of p, or nil. Turning autostop off is always allowed.
+func refuseAutostop(p cloud.Provider, want store.Autostop) error {
+	if _, ok := p.(cloud.SelfStopper); ok || want.IdleMinutes < 0 {
+		return nil
+	}
+	return &AutostopUnsupportedError{Infra: p.Name()}
+}
+
+// refuseAutostopOn is refuseAutostop for a launch about to provision on infra: a refusal is scoped to that
+// infra, so that failover tries the next candidate, and nothing is made where autostop cannot work.
+func (m *Manager) refuseAutostopOn(infra string, task *spec.Task, opts api.LaunchOptions) error {
+	want, ok := desiredAutostop(task, opts)
+	if !ok {
+		return nil
+	}
+	p, err := m.registry.Lookup(infra)
+	if err != nil {
+		return nil // provisionOn says that stix cannot provision there
+	}
+	if err := refuseAutostop(p, want); err != nil {
+		return &cloud.InvalidConfigError{Place: cloud.Place{Cloud: p.Name()}, Err: err}
+	}
+	return nil
+}
+
+// autostopConfig is the head agent's autostop setting for the cluster: the record's, carried out the way the
+// cluster's provider says (cloud.SelfStopper). A provider without the capability gets no Exit, so the head
+// never fires; setAutostop refuses to turn it on there.
 func (m *Manager) autostopConfig(rec *store.Cluster) *agent.AutostopConfig {
-	hook := func(verb string) []string {
-		return []string{"/usr/bin/env", "STIX_HOME=" + m.home, m.stixBin, verb, "-y", rec.Name}
+	cfg := &agent.AutostopConfig{IdleMinutes: rec.Autostop.IdleMinutes, Down: rec.Autostop.Down}
+	if p, err := m.provider(rec); err == nil {
+		if ss, ok := p.(cloud.SelfStopper); ok {
+			cfg.Exit = agent.NodeExit(ss.SelfStopExit())
+		}
 	}
-	return &agent.AutostopConfig{
-		IdleMinutes: rec.Autostop.IdleMinutes, Down: rec.Autostop.Down,
-		Hook: hook("stop"), DownHook: hook("down"),
+	return cfg
+}
+
+// finishAutodown completes what nodes cannot do themselves: refresh calls it for a cluster whose nodes are all
+// stopped. When the head left the mark "down", the cluster is torn down (containers removed, hosts released)
+// and forgotten, and gone is true. A failed teardown leaves the cluster STOPPED with a note saying what to do.
+func (m *Manager) finishAutodown(ctx context.Context, st store.Store, rec *store.Cluster, p cloud.Provider, ref cloud.ClusterRef) (gone bool, note string) {
+	ss, ok := p.(cloud.SelfStopper)
+	if !ok {
+		return false, ""
 	}
+	ci, err := info(rec)
+	if err != nil {
+		return false, ""
+	}
+	mark, err := ss.SelfStopped(ctx, ci)
+	if err != nil {
+		return false, fmt.Sprintf("could not read its autostop mark: %v", err)
+	}
+	if mark != cloud.SelfStopDown {
+		return false, ""
+	}
+	if err := p.Terminate(ctx, ref); err != nil {
+		return false, fmt.Sprintf("autodown stopped its nodes, and tearing them down failed: %v: run `stix down %s`", err, rec.Name)
+	}
+	if err := st.DeleteCluster(ctx, rec.Name, m.now()); err != nil {
+		return false, fmt.Sprintf("autodown tore it down, and forgetting it failed: %v", err)
+	}
+	return true, ""
+}
+
+// settleAutostop brings the record of a cluster that may have stopped itself up to date before a launch reuses
+// it (the cluster's lock is held): an UP cluster with autostop set is asked of its provider, as `status -r` would,
+// so that a launch restarts an autostopped cluster, and makes a new one where autodown took it away.
+func (m *Manager) settleAutostop(ctx context.Context, st store.Store, rec *store.Cluster) (*store.Cluster, error) {
+	if rec.Status != store.StatusUp || rec.Autostop.IdleMinutes < 0 {
+		return rec, nil
+	}
+	if got, _ := m.refreshLocked(ctx, st, rec); got != nil {
+		return got, nil
+	}
+	return st.GetCluster(ctx, rec.Name) // gone: the launch makes it anew
 }

@@ -62,6 +62,14 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	res := &api.LaunchResult{ClusterName: name}
 	var demand provision.Demand
 	rec, err := st.GetCluster(ctx, name)
+	if err == nil {
+		rec, err = m.settleAutostop(ctx, st, rec)
+	}
+	if err == nil {
+		if err := m.refuseAutostopOn(rec.Cloud, task, opts); err != nil {
+			return nil, fmt.Errorf("launch on cluster %q: %w", name, err)
+		}
+	}
 	switch {
 	case store.IsNotFound(err):
 		rec, demand, err = m.provisionNew(ctx, st, name, task, opts)
@@ -89,9 +97,6 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if err != nil {
 		return nil, err
 	}
-	if err := m.applyAutostop(ctx, rec, task, opts); err != nil {
-		return nil, err
-	}
 	rec.LastUse = store.LastUse{At: m.now(), Command: opts.Command}
 	if err := st.PutCluster(ctx, rec); err != nil {
 		return nil, err
@@ -99,11 +104,13 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if err := m.syncFiles(ctx, rec, items, opts.Progress); err != nil {
 		return nil, err
 	}
-	if task.Run == "" && setup == "" {
-		return res, nil
+	if task.Run != "" || setup != "" {
+		if res.JobID, err = m.submit(ctx, rec, withDemand(job, demand), opts.Progress); err != nil {
+			return res, err
+		}
 	}
-	res.JobID, err = m.submit(ctx, rec, withDemand(job, demand), opts.Progress)
-	return res, err
+	// Last, as in SkyPilot: set before the job was queued, a short autostop could stop the cluster under it.
+	return res, m.applyAutostop(ctx, st, rec, task, opts)
 }
 
 // Exec queues a task's run on an UP cluster: no provisioning and no setup, the workdir synced again.
@@ -270,6 +277,9 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 			return assign(ot, plan.Tasks[0]), nil
 		},
 		Provision: func(ctx context.Context, a provision.Assignment) (*cloud.ClusterInfo, error) {
+			if err := m.refuseAutostopOn(a.Offer.Cloud, task, opts); err != nil {
+				return nil, err
+			}
 			var ci *cloud.ClusterInfo
 			rec, ci, err = m.provisionOn(ctx, st, name, a, opts.Progress)
 			return ci, err

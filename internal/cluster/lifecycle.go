@@ -98,6 +98,11 @@ func (m *Manager) refresh(ctx context.Context, st store.Store, rec *store.Cluste
 		return rec, ""
 	}
 	defer unlock()
+	return m.refreshLocked(ctx, st, rec)
+}
+
+// refreshLocked is refresh for a caller that holds the cluster's lock.
+func (m *Manager) refreshLocked(ctx context.Context, st store.Store, rec *store.Cluster) (*store.Cluster, string) {
 	p, err := m.provider(rec)
 	if err != nil {
 		return rec, err.Error()
@@ -111,6 +116,13 @@ func (m *Manager) refresh(ctx context.Context, st store.Store, rec *store.Cluste
 		return rec, fmt.Sprintf("could not query %s: %v", rec.Cloud, err)
 	}
 	status, note := reconcile(rec, nodes)
+	if status == store.StatusStopped {
+		if gone, why := m.finishAutodown(ctx, st, rec, p, ref); gone {
+			return nil, ""
+		} else if why != "" {
+			note = why
+		}
+	}
 	if status == "" {
 		_ = st.DeleteCluster(ctx, rec.Name, m.now())
 		return nil, ""

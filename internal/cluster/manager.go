@@ -36,8 +36,6 @@ type Options struct {
 	Now func() time.Time
 	// User is the name recorded on clusters and jobs (SKYPILOT_USER); the OS user by default.
 	User string
-	// StixBinary is the stix executable that autostop hooks run on the head node; os.Executable by default.
-	StixBinary string
 	// EnabledInfra lists the infra the user enabled; nil means `stix check`'s cache, checked on first use.
 	EnabledInfra func(ctx context.Context) ([]string, error)
 	// CatalogSource opens the catalog of priced clouds, read when a priced cloud is enabled.
@@ -50,7 +48,6 @@ type Manager struct {
 	registry *cloud.Registry
 	now      func() time.Time
 	user     string
-	stixBin  string
 
 	enabledInfra  func(ctx context.Context) ([]string, error)
 	catalogSource func() (catalog.Source, error)
@@ -67,7 +64,7 @@ func New(opts Options) (*Manager, error) {
 	if opts.Home == "" {
 		return nil, errors.New("cluster manager: no STIX_HOME given")
 	}
-	m := &Manager{home: opts.Home, registry: opts.Registry, now: opts.Now, user: opts.User, stixBin: opts.StixBinary,
+	m := &Manager{home: opts.Home, registry: opts.Registry, now: opts.Now, user: opts.User,
 		enabledInfra: opts.EnabledInfra, catalogSource: opts.CatalogSource}
 	// A bad value fails the command here, before it changes anything, not each call to an agent part way.
 	var err error
@@ -86,11 +83,6 @@ func New(opts Options) (*Manager, error) {
 	}
 	if m.user == "" {
 		m.user = currentUser()
-	}
-	if m.stixBin == "" {
-		if exe, err := os.Executable(); err == nil {
-			m.stixBin = exe
-		}
 	}
 	return m, nil
 }

@@ -211,6 +211,16 @@ func (c *Client) CopyToContainer(ctx context.Context, id, dir string, content io
 	return c.call(ctx, http.MethodPut, "/containers/"+pathEscape(id)+"/archive", q, content, nil)
 }
 
+// CopyFromContainer returns a tar stream of the file or directory at path in a container, running or stopped
+// (`docker cp` out). A path that does not exist is a not-found error (IsNotFound).
+func (c *Client) CopyFromContainer(ctx context.Context, id, path string) (io.ReadCloser, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/containers/"+pathEscape(id)+"/archive", url.Values{"path": {path}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
 // ExecConfig is a command to run in a container.
 type ExecConfig struct {
 	Cmd          []string `json:"Cmd"`

@@ -87,6 +87,9 @@ var (
 	// IdleUnit is the length of one autostop "minute"; tests shorten it to e.g. 100ms.
 	IdleUnit = Duration("STIX_IDLE_UNIT",
 		"length of one autostop idle minute (default 1m; tests use e.g. 100ms); --idle-unit wins", time.Minute)
+	// TestClock names a file that drives the autostop clock, for end-to-end tests (agent.newFileClock).
+	TestClock = String("STIX_TEST_CLOCK",
+		"tests: a file holding a duration (\"5m\"); the agent's autostop clock is its start time plus it, and moves only when the file does")
 	// AgentTimeout bounds every call to an agent (the CLI's to the head, the head's to the workers).
 	AgentTimeout = Duration("STIX_AGENT_TIMEOUT",
 		"deadline of a quick call to a node agent, and the liveness check interval of long ones such as logs -f (default 10s)",

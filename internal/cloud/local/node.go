@@ -130,6 +130,10 @@ func (p *Provider) nodeState(ctx context.Context, dir, home string, rank int, se
 		}
 	}
 	pid, serving := agent.RecordedAgentPID(dir)
+	if !serving && selfStopMark(dir) != cloud.SelfStopNone {
+		st.Status, st.Reason = cloud.NodeStopped, "stopped by autostop"
+		return st
+	}
 	switch {
 	case pid == 0:
 		st.Status, st.Reason = cloud.NodeStopped, "agent not started"

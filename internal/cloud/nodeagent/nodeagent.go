@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/envknob"
 )
 
 // Files in an agent's directory (the agent's contract).
@@ -74,9 +75,16 @@ func NewSecret() (string, error) {
 }
 
 // ServeArgs are the arguments that start an agent keeping its state in dir and listening on listen
-// ("host:port"; port 0 lets the agent choose and report it in AddrFile).
+// ("host:port"; port 0 lets the agent choose and report it in AddrFile). A STIX_IDLE_UNIT set here travels as
+// --idle-unit: agents on other machines (containers, SSH hosts) do not see this process's environment.
 func ServeArgs(dir, listen string) []string {
-	return []string{"serve", "--dir", dir, "--listen", listen}
+	args := []string{"serve", "--dir", dir, "--listen", listen}
+	if os.Getenv(envknob.IdleUnit.Name) != "" {
+		if d, err := envknob.IdleUnit.Get(); err == nil {
+			args = append(args, "--idle-unit", d.String())
+		}
+	}
+	return args
 }
 
 // TailLines returns the last n lines of the file at path, for error messages ("(no log)" when it cannot be

@@ -354,7 +354,9 @@ func (p *Provider) nodeStatus(ctx context.Context, name string, cs *clusterState
 	}
 	defer tr.Close()
 	dir := tr.Resolve(agentDir(name, n.Host))
-	out, err := output(ctx, tr, "if [ -d "+shellWord(dir)+" ]; then echo dir; cat "+shellWord(path.Join(dir, nodeagent.AddrFile))+" 2>/dev/null; fi; true")
+	// Three lines: "dir" when the agent directory exists, the agent's address, its autostop mark.
+	out, err := output(ctx, tr, "if [ -d "+shellWord(dir)+" ]; then echo dir; cat "+shellWord(path.Join(dir, nodeagent.AddrFile))+
+		" 2>/dev/null; echo; cat "+shellWord(path.Join(dir, agent.AutostopMarkFile))+" 2>/dev/null; fi; true")
 	lines := strings.Split(out, "\n")
 	switch {
 	case err != nil:
@@ -364,9 +366,12 @@ func (p *Provider) nodeStatus(ctx context.Context, name string, cs *clusterState
 		st.Status, st.Reason = cloud.NodeMissing, fmt.Sprintf("agent directory %s on host %s is gone", dir, n.Host.Name)
 		return st
 	}
-	addr := ""
+	addr, mark := "", cloud.SelfStopNone
 	if len(lines) > 1 {
 		addr = strings.TrimSpace(lines[1])
+	}
+	if len(lines) > 2 {
+		mark = cloud.ParseSelfStopMark(lines[2])
 	}
 	hctx, cancel := context.WithTimeout(ctx, healthTimeout)
 	defer cancel()
@@ -379,6 +384,8 @@ func (p *Provider) nodeStatus(ctx context.Context, name string, cs *clusterState
 		st.Status = cloud.NodeRunning
 	} else if cs.Stopped {
 		st.Status, st.Reason = cloud.NodeStopped, "stopped"
+	} else if mark != cloud.SelfStopNone {
+		st.Status, st.Reason = cloud.NodeStopped, "stopped by autostop"
 	} else {
 		st.Status, st.Reason = cloud.NodePending, fmt.Sprintf("agent on host %s does not answer (%v): `stix start` restarts it", n.Host.Name, herr)
 	}

@@ -81,11 +81,12 @@ type Attempt struct {
 }
 
 var (
-	_ cloud.Provider   = (*Provider)(nil)
-	_ cloud.Stopper    = (*Provider)(nil)
-	_ cloud.MultiNode  = (*Provider)(nil)
-	_ cloud.Spot       = (*Provider)(nil)
-	_ cloud.PortOpener = (*Provider)(nil)
+	_ cloud.Provider    = (*Provider)(nil)
+	_ cloud.Stopper     = (*Provider)(nil)
+	_ cloud.MultiNode   = (*Provider)(nil)
+	_ cloud.Spot        = (*Provider)(nil)
+	_ cloud.PortOpener  = (*Provider)(nil)
+	_ cloud.SelfStopper = (*Provider)(nil)
 )
 
 // Descriptor declares a fake cloud built from opts: priced, with offers of its own (not the catalog's), its
@@ -310,3 +311,11 @@ func (p *Provider) SpotPreemptible() {}
 
 // OpensPorts declares cloud.PortOpener.
 func (p *Provider) OpensPorts() {}
+
+// SelfStopExit declares cloud.SelfStopper: the nodes are local ones, whose agents stop themselves.
+func (p *Provider) SelfStopExit() cloud.NodeExit { return p.nodes.SelfStopExit() }
+
+// SelfStopped reads the head agent's autostop mark, as the local provider does.
+func (p *Provider) SelfStopped(ctx context.Context, info *cloud.ClusterInfo) (cloud.SelfStopMark, error) {
+	return p.nodes.SelfStopped(ctx, info)
+}

@@ -1,0 +1,56 @@
+package cloud
+
+import (
+	"context"
+	"strings"
+)
+
+// SelfStopper is the capability of a provider whose clusters carry out autostop and autodown themselves, with
+// nothing of the client's on the nodes: when the cluster has been idle long enough, the head agent asks every
+// node's agent to end its jobs, leave its autostop mark (agent.AutostopMarkFile) and end as SelfStopExit says
+// (docs/autostop.md).
+// Query then reports those nodes stopped, and `stix start` (Start) brings them back. What nodes cannot do
+// themselves (remove a container, release a host) the client finishes when it next looks at the cluster
+// (`status -r`): it calls Terminate for a cluster whose head left the mark "down".
+//
+// A provider without it cannot autostop: `-i` and `--down` are refused for its clusters.
+type SelfStopper interface {
+	// SelfStopExit is how a node's agent ends once autostop has ended its jobs.
+	SelfStopExit() NodeExit
+	// SelfStopped reads the mark the head agent of a cluster left when it stopped itself: SelfStopNone when
+	// there is none (it runs, or something else stopped it).
+	SelfStopped(ctx context.Context, info *ClusterInfo) (SelfStopMark, error)
+}
+
+// NodeExit is how a node's agent ends for autostop; the values are the agent's (agent.NodeExit), which package
+// cloud does not import: the optimizer and the planners use this package and must stay free of the agent.
+type NodeExit string
+
+// How nodes end.
+const (
+	ExitAgent     NodeExit = "agent"     // the agent exits; the node (a host, a directory) stays
+	ExitContainer NodeExit = "container" // the agent exits and ends its container (the container stops)
+)
+
+// SelfStopMark is what a node's autostop mark says.
+type SelfStopMark string
+
+// The autostop marks.
+const (
+	SelfStopNone SelfStopMark = ""
+	SelfStopStop SelfStopMark = "stop" // autostop: the nodes are stopped and can be started again
+	SelfStopDown SelfStopMark = "down" // autodown: the client tears the cluster down when it sees it
+)
+
+// ParseSelfStopMark reads the content of a mark file ("" when there is none).
+func ParseSelfStopMark(content string) SelfStopMark {
+	switch m := SelfStopMark(strings.TrimSpace(content)); m {
+	case SelfStopStop, SelfStopDown:
+		return m
+	case SelfStopNone:
+		return SelfStopNone
+	}
+	// An unknown word from a newer agent still says the node stopped itself; treat it as a plain stop, never
+	// as a reason to delete anything.
+	return SelfStopStop
+}
