@@ -12,9 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -44,22 +46,20 @@ func Main() int {
 	return Run(ctx, f, os.Args[1:])
 }
 
-var _ cli.Client = (*cluster.Manager)(nil)
-
 // embeddedClient returns the in-process core over $STIX_HOME (default ~/.stix), made on first use.
-func embeddedClient(catalogSource func() (catalog.Source, error)) func() (cli.Client, error) {
+func embeddedClient(catalogSource func() (catalog.Source, error)) func() (api.Client, error) {
 	var (
 		once sync.Once
-		c    cli.Client
+		c    api.Client
 		err  error
 	)
-	return func() (cli.Client, error) {
+	return func() (api.Client, error) {
 		once.Do(func() {
 			var home string
 			if home, err = store.DefaultHome(); err != nil {
 				return
 			}
-			c, err = cluster.New(cluster.Options{Home: home, CatalogSource: catalogSource})
+			c = embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: catalogSource}})
 		})
 		return c, err
 	}

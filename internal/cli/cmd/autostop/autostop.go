@@ -17,7 +17,7 @@ const DefaultIdleMinutes = 5
 type AutostopOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 
 	// Clusters are names or glob patterns. All (-a) or AllUsers (-u) take precedence over them.
 	Clusters []string
