@@ -34,7 +34,8 @@ func Main() int {
 		Getenv:    os.Getenv,
 		StixHome:  store.DefaultHome,
 	}
-	f.Catalog = func() (catalog.Source, error) {
+	// The catalog of priced clouds: STIX_CATALOG_DIR as is, else the refreshed cache in STIX_HOME.
+	catalogSource := func() (catalog.Source, error) {
 		home, err := store.DefaultHome()
 		if err != nil {
 			return nil, err
@@ -42,7 +43,7 @@ func Main() int {
 		warn := func(msg string) { fmt.Fprintln(f.IOStreams.ErrOut, "Warning:", msg) }
 		return catalog.FromEnv(home, os.Getenv, warn)
 	}
-	f.Client = embeddedClient(f.Catalog)
+	f.Client = embeddedClient(catalogSource)
 	return Run(ctx, f, os.Args[1:])
 }
 
