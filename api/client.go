@@ -12,9 +12,10 @@ import (
 // embedded implementation (the core in this process, over $STIX_HOME) and an HTTP implementation (a `stix api`
 // server) are interchangeable.
 //
-// Quick calls return their result. Long ones (Launch, Exec, Start, SSHUp, SSHDown) return an *Operation at once:
-// its Events stream what happens, and Wait returns the outcome; an HTTP implementation feeds both from the
-// request's streamed log, and the Operation's ID is the request ID.
+// Reads return their result. Every call that changes something (Launch, Exec, Cancel, Start, Stop, Down,
+// Autostop, Check, SSHUp, SSHDown) returns an *Operation at once: its Events stream what happens, and Wait
+// returns the outcome; an HTTP implementation feeds both from the request's streamed log, and the Operation's
+// ID is the request ID (what `--async` prints).
 type Client interface {
 	// Validate reads a task as Launch, Exec and Plan would and reports its problems, notes and config warnings.
 	// The error is for a request that could not be checked at all; a bad task is a TaskCheck with Errors.
@@ -38,20 +39,20 @@ type Client interface {
 	// implementation copies the streamed response into w.
 	Logs(ctx context.Context, cluster string, id int, opts LogsOptions, w io.Writer) (Job, error)
 	// Cancel cancels jobs by id, or all unfinished ones.
-	Cancel(ctx context.Context, cluster string, ids []int, all bool) ([]CancelOutcome, error)
+	Cancel(ctx context.Context, cluster string, ids []int, all bool) (*Operation[[]CancelOutcome], error)
 
 	// Stop, Start and Down change a cluster's lifecycle.
-	Stop(ctx context.Context, cluster string) error
+	Stop(ctx context.Context, cluster string) (*Operation[Done], error)
 	Start(ctx context.Context, cluster string) (*Operation[Done], error)
-	Down(ctx context.Context, cluster string, purge bool) error
+	Down(ctx context.Context, cluster string, purge bool) (*Operation[Done], error)
 	// Autostop changes a cluster's autostop setting.
-	Autostop(ctx context.Context, cluster string, opts AutostopOptions) error
+	Autostop(ctx context.Context, cluster string, opts AutostopOptions) (*Operation[Done], error)
 	// CostReport lists every cluster launched, with its estimated cost.
 	CostReport(ctx context.Context) ([]CostReportEntry, error)
 
 	// Check checks the credentials of the infra named (all when none), records which are enabled and
 	// returns the results with the enabled set.
-	Check(ctx context.Context, infra []string) (*CheckResult, error)
+	Check(ctx context.Context, infra []string) (*Operation[CheckResult], error)
 	// Accelerators lists the accelerators on offer and their counts (`show-gpus` without a name).
 	Accelerators(ctx context.Context, q GPUQuery) ([]AcceleratorCounts, error)
 	// Offers lists the instance types that offer an accelerator, with prices (`show-gpus NAME`).

@@ -29,7 +29,8 @@ type Event struct {
 
 // Operation is a long request in flight: the events it reports, in order, then its outcome. Read Events until
 // it is closed and then call Wait, or call Wait alone (it discards the events not read). Cancelling the
-// context given to the call that started it cancels it.
+// context given to the call that started it stops watching it; the embedded core, which runs it in this
+// process, stops it too.
 type Operation[T any] struct {
 	// ID names the request: the API server's request ID, or a random one for the embedded core.
 	ID string `json:"request_id"`
@@ -49,6 +50,16 @@ func (o *Operation[T]) Wait() (T, error) {
 	}
 	<-o.done
 	return o.result, o.err
+}
+
+// Wait waits for the operation a call started and returns its outcome, or the call's own error:
+// api.Wait(c.Stop(ctx, name)).
+func Wait[T any](op *Operation[T], err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return op.Wait()
 }
 
 // Go starts run in its own goroutine as an Operation, for implementations of Client: run reports events with

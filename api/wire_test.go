@@ -123,6 +123,12 @@ func TestOperation(t *testing.T) {
 	if _, err := unread.Wait(); !errors.Is(err, boom) || unread.ID != "req-1" {
 		t.Errorf("Wait alone: err %v, id %q", err, unread.ID)
 	}
+	if _, err := api.Wait(unread, nil); !errors.Is(err, boom) {
+		t.Errorf("api.Wait of a finished operation: %v", err)
+	}
+	if got, err := api.Wait[int](nil, boom); got != 0 || !errors.Is(err, boom) {
+		t.Errorf("api.Wait of a call that failed: %d %v", got, err)
+	}
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()

@@ -103,77 +103,80 @@ func (c *Client) Match(ctx context.Context, patterns []string, all bool) ([]stri
 }
 
 // Queue lists a cluster's jobs.
-func (c *Client) Queue(ctx context.Context, cluster string, skipFinished bool) ([]api.Job, error) {
+func (c *Client) Queue(ctx context.Context, name string, skipFinished bool) ([]api.Job, error) {
 	m, err := c.manager()
 	if err != nil {
 		return nil, err
 	}
-	return m.Queue(ctx, cluster, skipFinished)
+	return m.Queue(ctx, name, skipFinished)
 }
 
 // Job returns one job.
-func (c *Client) Job(ctx context.Context, cluster string, id int) (api.Job, error) {
+func (c *Client) Job(ctx context.Context, name string, id int) (api.Job, error) {
 	m, err := c.manager()
 	if err != nil {
 		return api.Job{}, err
 	}
-	return m.Job(ctx, cluster, id)
+	return m.Job(ctx, name, id)
 }
 
 // Logs writes a job's output to w.
-func (c *Client) Logs(ctx context.Context, cluster string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error) {
+func (c *Client) Logs(ctx context.Context, name string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error) {
 	m, err := c.manager()
 	if err != nil {
 		return api.Job{}, err
 	}
-	return m.Logs(ctx, cluster, id, opts, w)
+	return m.Logs(ctx, name, id, opts, w)
 }
 
 // Cancel cancels jobs.
-func (c *Client) Cancel(ctx context.Context, cluster string, ids []int, all bool) ([]api.CancelOutcome, error) {
-	m, err := c.manager()
-	if err != nil {
-		return nil, err
-	}
-	return m.Cancel(ctx, cluster, ids, all)
+func (c *Client) Cancel(ctx context.Context, name string, ids []int, all bool) (*api.Operation[[]api.CancelOutcome], error) {
+	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) ([]api.CancelOutcome, error) {
+		return m.Cancel(ctx, name, ids, all)
+	})
 }
 
 // Stop stops a cluster.
-func (c *Client) Stop(ctx context.Context, cluster string) error {
-	m, err := c.manager()
-	if err != nil {
-		return err
-	}
-	return m.Stop(ctx, cluster)
+func (c *Client) Stop(ctx context.Context, name string) (*api.Operation[api.Done], error) {
+	return done(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) error { return m.Stop(ctx, name) })
 }
 
 // Start restarts a cluster; its steps are the operation's events.
-func (c *Client) Start(ctx context.Context, cluster string) (*api.Operation[api.Done], error) {
+func (c *Client) Start(ctx context.Context, name string) (*api.Operation[api.Done], error) {
+	return done(ctx, c, func(ctx context.Context, m *cluster.Manager, emit func(api.Event)) error {
+		return m.Start(ctx, name, progress(emit))
+	})
+}
+
+// Down tears a cluster down.
+func (c *Client) Down(ctx context.Context, name string, purge bool) (*api.Operation[api.Done], error) {
+	return done(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) error {
+		return m.Down(ctx, name, purge)
+	})
+}
+
+// Autostop changes a cluster's autostop setting.
+func (c *Client) Autostop(ctx context.Context, name string, opts api.AutostopOptions) (*api.Operation[api.Done], error) {
+	return done(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) error {
+		return m.Autostop(ctx, name, opts)
+	})
+}
+
+// run starts f on the core as an operation; the core is made first, so that a core that cannot be made fails
+// the call itself.
+func run[T any](ctx context.Context, c *Client, f func(context.Context, *cluster.Manager, func(api.Event)) (T, error)) (*api.Operation[T], error) {
 	m, err := c.manager()
 	if err != nil {
 		return nil, err
 	}
-	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (api.Done, error) {
-		return api.Done{}, m.Start(ctx, cluster, progress(emit))
-	}), nil
+	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (T, error) { return f(ctx, m, emit) }), nil
 }
 
-// Down tears a cluster down.
-func (c *Client) Down(ctx context.Context, cluster string, purge bool) error {
-	m, err := c.manager()
-	if err != nil {
-		return err
-	}
-	return m.Down(ctx, cluster, purge)
-}
-
-// Autostop changes a cluster's autostop setting.
-func (c *Client) Autostop(ctx context.Context, cluster string, opts api.AutostopOptions) error {
-	m, err := c.manager()
-	if err != nil {
-		return err
-	}
-	return m.Autostop(ctx, cluster, opts)
+// done is run for an operation that returns only its outcome.
+func done(ctx context.Context, c *Client, f func(context.Context, *cluster.Manager, func(api.Event)) error) (*api.Operation[api.Done], error) {
+	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, emit func(api.Event)) (api.Done, error) {
+		return api.Done{}, f(ctx, m, emit)
+	})
 }
 
 // CostReport lists every cluster launched, with its cost.

@@ -7,27 +7,26 @@ import (
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cloud/credentials"
 	"github.com/stix-run/stix/internal/cloud/sshpool"
+	"github.com/stix-run/stix/internal/cluster"
 )
 
 var errNoCatalog = errors.New("no catalog configured: set STIX_CATALOG_DIR or let stix fetch SkyPilot's catalog")
 
 // Check checks credentials and records the enabled infra.
-func (c *Client) Check(ctx context.Context, infra []string) (*api.CheckResult, error) {
-	m, err := c.manager()
-	if err != nil {
-		return nil, err
-	}
-	e := credentials.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv, SystemRoot: c.opts.SystemRoot}
-	results, enabled, err := m.CheckInfra(ctx, e, infra...)
-	out := &api.CheckResult{Enabled: enabled}
-	if err != nil {
-		out.SaveError = err.Error()
-	}
-	for _, r := range results {
-		out.Results = append(out.Results, api.InfraCheck{Infra: r.Infra, Enabled: r.Enabled, Reason: r.Reason,
-			Detail: r.Detail, Contexts: r.Contexts})
-	}
-	return out, nil
+func (c *Client) Check(ctx context.Context, infra []string) (*api.Operation[api.CheckResult], error) {
+	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) (api.CheckResult, error) {
+		e := credentials.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv, SystemRoot: c.opts.SystemRoot}
+		results, enabled, err := m.CheckInfra(ctx, e, infra...)
+		out := api.CheckResult{Enabled: enabled}
+		if err != nil {
+			out.SaveError = err.Error()
+		}
+		for _, r := range results {
+			out.Results = append(out.Results, api.InfraCheck{Infra: r.Infra, Enabled: r.Enabled, Reason: r.Reason,
+				Detail: r.Detail, Contexts: r.Contexts})
+		}
+		return out, nil
+	})
 }
 
 // SSHUp sets up the hosts of SSH node pools; each host's outcome is an event as it comes.

@@ -43,7 +43,7 @@ type Client struct {
 	AutostopFunc   func(cluster string, opts api.AutostopOptions) error
 	CostReportFunc func() ([]api.CostReportEntry, error)
 
-	CheckFunc        func(infra []string) (*api.CheckResult, error)
+	CheckFunc        func(infra []string) (api.CheckResult, error)
 	AcceleratorsFunc func(api.GPUQuery) ([]api.AcceleratorCounts, error)
 	OffersFunc       func(api.GPUQuery) ([]api.Offer, error)
 	SSHEvents        []api.Event
@@ -104,6 +104,11 @@ func operation[T any](ctx context.Context, events []api.Event, run func() (T, er
 		}
 		return run()
 	})
+}
+
+// done is operation for a call that returns only its outcome.
+func done(ctx context.Context, events []api.Event, run func() error) *api.Operation[api.Done] {
+	return operation(ctx, events, func() (api.Done, error) { return api.Done{}, run() })
 }
 
 func (c *Client) Validate(_ context.Context, ts api.TaskSpec) (*api.TaskCheck, error) {
@@ -178,20 +183,20 @@ func (c *Client) Logs(_ context.Context, cluster string, id int, opts api.LogsOp
 	return c.LogsFunc(cluster, id, opts, w)
 }
 
-func (c *Client) Cancel(_ context.Context, cluster string, ids []int, all bool) ([]api.CancelOutcome, error) {
+func (c *Client) Cancel(ctx context.Context, cluster string, ids []int, all bool) (*api.Operation[[]api.CancelOutcome], error) {
 	c.record("Cancel", cluster, ids, all)
 	if c.CancelFunc == nil {
 		return nil, &NotFaked{"Cancel"}
 	}
-	return c.CancelFunc(cluster, ids, all)
+	return operation(ctx, nil, func() ([]api.CancelOutcome, error) { return c.CancelFunc(cluster, ids, all) }), nil
 }
 
-func (c *Client) Stop(_ context.Context, cluster string) error {
+func (c *Client) Stop(ctx context.Context, cluster string) (*api.Operation[api.Done], error) {
 	c.record("Stop", cluster)
 	if c.StopFunc == nil {
-		return &NotFaked{"Stop"}
+		return nil, &NotFaked{"Stop"}
 	}
-	return c.StopFunc(cluster)
+	return done(ctx, nil, func() error { return c.StopFunc(cluster) }), nil
 }
 
 func (c *Client) Start(ctx context.Context, cluster string) (*api.Operation[api.Done], error) {
@@ -199,23 +204,23 @@ func (c *Client) Start(ctx context.Context, cluster string) (*api.Operation[api.
 	if c.StartFunc == nil {
 		return nil, &NotFaked{"Start"}
 	}
-	return operation(ctx, c.StartEvents, func() (api.Done, error) { return api.Done{}, c.StartFunc(cluster) }), nil
+	return done(ctx, c.StartEvents, func() error { return c.StartFunc(cluster) }), nil
 }
 
-func (c *Client) Down(_ context.Context, cluster string, purge bool) error {
+func (c *Client) Down(ctx context.Context, cluster string, purge bool) (*api.Operation[api.Done], error) {
 	c.record("Down", cluster, purge)
 	if c.DownFunc == nil {
-		return &NotFaked{"Down"}
+		return nil, &NotFaked{"Down"}
 	}
-	return c.DownFunc(cluster, purge)
+	return done(ctx, nil, func() error { return c.DownFunc(cluster, purge) }), nil
 }
 
-func (c *Client) Autostop(_ context.Context, cluster string, opts api.AutostopOptions) error {
+func (c *Client) Autostop(ctx context.Context, cluster string, opts api.AutostopOptions) (*api.Operation[api.Done], error) {
 	c.record("Autostop", cluster, opts)
 	if c.AutostopFunc == nil {
-		return &NotFaked{"Autostop"}
+		return nil, &NotFaked{"Autostop"}
 	}
-	return c.AutostopFunc(cluster, opts)
+	return done(ctx, nil, func() error { return c.AutostopFunc(cluster, opts) }), nil
 }
 
 func (c *Client) CostReport(context.Context) ([]api.CostReportEntry, error) {
@@ -226,12 +231,12 @@ func (c *Client) CostReport(context.Context) ([]api.CostReportEntry, error) {
 	return c.CostReportFunc()
 }
 
-func (c *Client) Check(_ context.Context, infra []string) (*api.CheckResult, error) {
+func (c *Client) Check(ctx context.Context, infra []string) (*api.Operation[api.CheckResult], error) {
 	c.record("Check", infra)
 	if c.CheckFunc == nil {
 		return nil, &NotFaked{"Check"}
 	}
-	return c.CheckFunc(infra)
+	return operation(ctx, nil, func() (api.CheckResult, error) { return c.CheckFunc(infra) }), nil
 }
 
 func (c *Client) Accelerators(_ context.Context, q api.GPUQuery) ([]api.AcceleratorCounts, error) {

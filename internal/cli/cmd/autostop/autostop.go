@@ -87,7 +87,7 @@ func autostopRun(opts *AutostopOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Scheduling autostop for",
 		Do: func(ctx context.Context, name string) (string, error) {
-			err := client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: opts.IdleMinutes, Down: opts.Down, Cancel: opts.Cancel})
+			_, err := api.Wait(client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: opts.IdleMinutes, Down: opts.Down, Cancel: opts.Cancel}))
 			if err != nil {
 				return "", err
 			}

@@ -85,7 +85,7 @@ func cancelRun(opts *CancelOptions) error {
 		}
 		ids = []int{latest.ID}
 	}
-	outcomes, err := client.Cancel(opts.Ctx, opts.Cluster, ids, all)
+	outcomes, err := api.Wait(client.Cancel(opts.Ctx, opts.Cluster, ids, all))
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func checkRun(opts *CheckOptions) error {
 	}
 	s := opts.IO
 	fmt.Fprintln(s.ErrOut, "Checking credentials to enable infra for stix.")
-	res, err := client.Check(opts.Ctx, opts.Infra)
+	res, err := api.Wait(client.Check(opts.Ctx, opts.Infra))
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func downRun(opts *DownOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Terminating", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
-			if err := client.Down(ctx, name, opts.Purge); err != nil {
+			if _, err := api.Wait(client.Down(ctx, name, opts.Purge)); err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("Cluster %s terminated.", name), nil

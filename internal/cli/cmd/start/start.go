@@ -88,7 +88,7 @@ func startRun(opts *StartOptions) error {
 				if opts.IdleMinutesToAutostop != nil {
 					idle = *opts.IdleMinutesToAutostop
 				}
-				if err := client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: idle, Down: opts.Down}); err != nil {
+				if _, err := api.Wait(client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: idle, Down: opts.Down})); err != nil {
 					return "", err
 				}
 			}

@@ -61,7 +61,7 @@ func stopRun(opts *StopOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Stopping", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
-			if err := client.Stop(ctx, name); err != nil {
+			if _, err := api.Wait(client.Stop(ctx, name)); err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("Cluster %s stopped. To restart it: stix start %s", name, name), nil
