@@ -7,6 +7,7 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -65,13 +66,16 @@ func (c *Client) catalogSource() (catalog.Source, error) {
 	return c.opts.Core.CatalogSource()
 }
 
-// Close releases the state store, if it was opened.
+// Close releases the state store, if it was opened; a call after Close that needs the core fails.
 func (c *Client) Close() error {
+	c.once.Do(func() { c.err = errClosed }) // a core made later would never be closed
 	if c.m != nil {
 		return c.m.Close()
 	}
 	return nil
 }
+
+var errClosed = errors.New("the stix client is closed")
 
 // progress turns the core's progress hook into events.
 func progress(emit func(api.Event)) api.ProgressFunc {

@@ -121,3 +121,15 @@ func TestConfigLayersOfTheRequest(t *testing.T) {
 		t.Errorf("check = %+v", check)
 	}
 }
+
+// TestClosedClient: a call after Close fails instead of opening a store nobody would close.
+func TestClosedClient(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, nil)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Status(context.Background(), nil, false); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("status after close: %v", err)
+	}
+}
