@@ -15,13 +15,16 @@ type LaunchOptions struct {
 	RetryUntilUp bool `json:"retry_until_up,omitempty"`
 	// Command is the command line that made the request, shown in `status` as the cluster's last use.
 	Command string `json:"command,omitempty"`
-	// Progress receives the steps ("Launching on Local", "Syncing files"); nil discards them.
+	// Progress is the core's in-process hook for the steps ("Launching on Local", "Syncing files"); nil
+	// discards them. Client ignores it: a Client's caller reads the steps as the Operation's Events.
 	Progress ProgressFunc `json:"-"`
 }
 
 // ExecOptions are the choices of `stix exec` beyond the task itself.
 type ExecOptions struct {
-	Command  string       `json:"command,omitempty"`
+	// Command is the command line that made the request, shown in `status` as the cluster's last use.
+	Command string `json:"command,omitempty"`
+	// Progress is the core's in-process hook, as LaunchOptions.Progress; Client ignores it.
 	Progress ProgressFunc `json:"-"`
 }
 

@@ -1,13 +1,14 @@
 package api
 
-// Step is one progress event of a long operation: a step that begins ("Launching on Local"), or, with Err set,
+// Step is the core's in-process form of a progress event (a Client's caller sees it as an Event): one progress event of a long operation: a step that begins ("Launching on Local"), or, with Err set,
 // the end in failure of the running step, Msg then saying what failed and what happens next.
 type Step struct {
 	Msg string `json:"msg"`
 	Err error  `json:"-"`
 }
 
-// ProgressFunc receives the steps of a long operation; a nil ProgressFunc discards them.
+// ProgressFunc receives the steps of a long operation inside the core; a nil ProgressFunc discards them.
+// The embedded Client turns the steps into an Operation's Events.
 type ProgressFunc func(Step)
 
 // Report begins the step msg.

@@ -1,4 +1,5 @@
-// Package api holds stix's public wire types: what `-o json` prints and what the API server sends.
+// Package api is stix's public Go SDK: the Client interface and its wire types (what `-o json` prints and what the
+// API server sends).
 // It never imports stix's internal packages.
 package api
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/stix-run/stix/api"
 )
 
 // ClusterAction is one verb applied to a set of clusters: stop, start, down, autostop.
@@ -19,7 +21,7 @@ type ClusterAction struct {
 
 // ForEachCluster expands names and globs (all: every cluster), asks once when the action wants it, then acts on
 // each cluster in turn. A failure on one cluster does not stop the others; the command then exits 1.
-func ForEachCluster(ctx context.Context, s *IOStreams, c Client, patterns []string, all bool, a ClusterAction) error {
+func ForEachCluster(ctx context.Context, s *IOStreams, c api.Client, patterns []string, all bool, a ClusterAction) error {
 	names, err := c.Match(ctx, patterns, all)
 	if err != nil {
 		return err

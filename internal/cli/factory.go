@@ -3,8 +3,9 @@
 package cli
 
 import (
-	"github.com/stix-run/stix/internal/catalog"
 	"time"
+
+	"github.com/stix-run/stix/api"
 )
 
 // Factory carries the dependencies of every command. Commands take what they need from it lazily,
@@ -20,8 +21,7 @@ type Factory struct {
 	// StixHome returns stix's state directory ($STIX_HOME, ~/.stix by default: store.DefaultHome); tests point
 	// it at a temporary directory.
 	StixHome func() (string, error)
-	// Catalog opens the catalog of priced clouds: STIX_CATALOG_DIR as is, else the refreshed cache in StixHome.
-	Catalog func() (catalog.Source, error)
-	// Client returns the connection to stix's core, made on first use; commands that need none never call it.
-	Client func() (Client, error)
+	// Client returns the connection to stix's core (api.Client: the only way a command reaches it), made on
+	// first use; commands that need none never call it.
+	Client func() (api.Client, error)
 }

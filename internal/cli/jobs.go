@@ -23,7 +23,7 @@ func JobExitCode(s api.JobStatus) int {
 
 // FollowJob streams a job's output until it ends, says how it ended on stderr and returns the exit code that
 // stands for its status (nil for success). Ctrl-C stops the streaming, not the job.
-func FollowJob(ctx context.Context, s *IOStreams, c Client, cluster string, id int) error {
+func FollowJob(ctx context.Context, s *IOStreams, c api.Client, cluster string, id int) error {
 	fmt.Fprintf(s.ErrOut, "%sJob %d started. Streaming logs... (Ctrl-C to exit log streaming; job will not be killed)\n", stepSymbol, id)
 	job, err := c.Logs(ctx, cluster, id, api.LogsOptions{Follow: true}, s.Out)
 	if err != nil {

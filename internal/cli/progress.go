@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -57,15 +58,27 @@ func (p *Progress) Start(msg string) {
 	}
 }
 
-// Update takes a step from the core (api.ProgressFunc): a step that begins finishes the running one as
-// done; a failure finishes it as "✗ step" and prints what failed below it.
-func (p *Progress) Update(step api.Step) {
-	if step.Err == nil {
-		p.Start(step.Msg)
-		return
+// Handle shows an event of an operation (api.Operation): a step that begins finishes the running one as
+// done; a failed step finishes it as "✗ step" and prints what failed below it. Other events are not steps.
+func (p *Progress) Handle(e api.Event) {
+	switch e.Type {
+	case api.EventStep:
+		p.Start(e.Msg)
+	case api.EventStepFailed:
+		p.End(errors.New(e.Error))
+		p.Println(e.Msg)
 	}
-	p.End(step.Err)
-	p.Println(step.Msg)
+}
+
+// Watch shows the steps of op on p until op ends, then returns its outcome; the running step is finished as
+// "✓ step", or "✗ step" on an error (which the caller reports).
+func Watch[T any](p *Progress, op *api.Operation[T]) (T, error) {
+	for e := range op.Events() {
+		p.Handle(e)
+	}
+	res, err := op.Wait()
+	p.End(err)
+	return res, err
 }
 
 // Println prints a line of output without garbling the spinner: the spinner line is cleared and redrawn below.

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -141,7 +142,7 @@ func screen(out string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// TestProgressFailoverMarksTheFailedStep: a step the core reports as failed (a failover attempt) stays as ✗ with
+// TestProgressFailoverMarksTheFailedStep: a step an operation's events report as failed (a failover attempt) stays as ✗ with
 // what failed below it, and the next attempt goes on; nothing failed shows as ✓.
 func TestProgressFailoverMarksTheFailedStep(t *testing.T) {
 	t.Parallel()
@@ -151,11 +152,15 @@ func TestProgressFailoverMarksTheFailedStep(t *testing.T) {
 		s.SetTTY(tty)
 		s.SetColorEnabled(false)
 		p := cli.NewProgress(s)
-		report := api.ProgressFunc(p.Update)
-		report.Report("Launching on AWS (us-east-1)")
-		report.Fail("Failed on AWS (us-east-1): no capacity; blocking zone", errors.New("no capacity"))
-		report.Report("Trying GCP (us-central1)")
-		p.End(nil)
+		op := api.Go(context.Background(), "", func(_ context.Context, emit func(api.Event)) (api.Done, error) {
+			emit(api.Event{Type: api.EventStep, Msg: "Launching on AWS (us-east-1)"})
+			emit(api.Event{Type: api.EventStepFailed, Msg: "Failed on AWS (us-east-1): no capacity; blocking zone", Error: "no capacity"})
+			emit(api.Event{Type: api.EventStep, Msg: "Trying GCP (us-central1)"})
+			return api.Done{}, nil
+		})
+		if _, err := cli.Watch(p, op); err != nil {
+			t.Fatal(err)
+		}
 		got := errOut.String()
 		if tty {
 			got = screen(got)

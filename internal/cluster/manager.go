@@ -89,7 +89,7 @@ func New(opts Options) (*Manager, error) {
 
 // Close releases the state store.
 func (m *Manager) Close() error {
-	if m.st != nil {
+	if m.st != nil && m.stErr == nil {
 		return m.st.Close()
 	}
 	return nil

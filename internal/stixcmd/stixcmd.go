@@ -12,9 +12,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -32,7 +34,8 @@ func Main() int {
 		Getenv:    os.Getenv,
 		StixHome:  store.DefaultHome,
 	}
-	f.Catalog = func() (catalog.Source, error) {
+	// The catalog of priced clouds: STIX_CATALOG_DIR as is, else the refreshed cache in STIX_HOME.
+	catalogSource := func() (catalog.Source, error) {
 		home, err := store.DefaultHome()
 		if err != nil {
 			return nil, err
@@ -40,26 +43,24 @@ func Main() int {
 		warn := func(msg string) { fmt.Fprintln(f.IOStreams.ErrOut, "Warning:", msg) }
 		return catalog.FromEnv(home, os.Getenv, warn)
 	}
-	f.Client = embeddedClient(f.Catalog)
+	f.Client = embeddedClient(catalogSource)
 	return Run(ctx, f, os.Args[1:])
 }
 
-var _ cli.Client = (*cluster.Manager)(nil)
-
 // embeddedClient returns the in-process core over $STIX_HOME (default ~/.stix), made on first use.
-func embeddedClient(catalogSource func() (catalog.Source, error)) func() (cli.Client, error) {
+func embeddedClient(catalogSource func() (catalog.Source, error)) func() (api.Client, error) {
 	var (
 		once sync.Once
-		c    cli.Client
+		c    api.Client
 		err  error
 	)
-	return func() (cli.Client, error) {
+	return func() (api.Client, error) {
 		once.Do(func() {
 			var home string
 			if home, err = store.DefaultHome(); err != nil {
 				return
 			}
-			c, err = cluster.New(cluster.Options{Home: home, CatalogSource: catalogSource})
+			c = embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: catalogSource}})
 		})
 		return c, err
 	}

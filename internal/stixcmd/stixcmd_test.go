@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/stixcmd"
 )
@@ -38,7 +39,7 @@ func runWithInput(t testing.TB, tty bool, input string, args ...string) result {
 		Now:       func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) },
 		Getenv:    func(string) string { return "" },
 		// Command tests stop at the core: verbs that reach it fail here, their behaviour is tested end to end.
-		Client: func() (cli.Client, error) { return nil, errNoCore },
+		Client: func() (api.Client, error) { return nil, errNoCore },
 	}
 	code := stixcmd.Run(context.Background(), f, args)
 	return result{code, out.String(), errOut.String()}

@@ -1,68 +1,65 @@
 package taskflags
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"os"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
-	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/spec"
 )
 
-// LoadOne reads the entrypoint as one task and applies the command line to it: --env-file, then --env and
-// --secret (which win over the YAML), then the resource flags. A pipeline file is an error: pipelines run as
-// managed jobs. An empty entrypoint gives a task with nothing to run (launch then only provisions).
-func (t Task) LoadOne() (*spec.Task, []spec.Notice, error) {
+// Spec turns the command line into the task sent to the core (api.TaskSpec): the task file's text, read here
+// where the file is; --env-file, then --env, which wins over it; --secret; and the overrides. withConfig adds
+// the config layers: --config and the project file of the working directory. An empty entrypoint gives a task
+// with nothing to run (launch then only provisions).
+func (t Task) Spec(withConfig bool) (api.TaskSpec, error) {
+	ts := api.TaskSpec{Command: t.Entrypoint.Command, Overrides: t.Overrides, Secrets: t.Secrets}
 	env := map[string]string{}
 	if t.EnvFile != "" {
 		fileEnv, err := spec.ParseEnvFile(t.EnvFile)
 		if err != nil {
-			return nil, nil, err
+			return api.TaskSpec{}, err
 		}
 		maps.Copy(env, fileEnv)
 	}
 	maps.Copy(env, t.Env)
-
-	var task *spec.Task
-	var notices []spec.Notice
+	if len(env) > 0 {
+		ts.Env = env
+	}
 	if t.Entrypoint.IsYAML() {
-		p, err := spec.LoadFile(t.Entrypoint.YAMLPath, spec.LoadOptions{Env: env, Secrets: t.Secrets})
+		data, err := spec.ReadFileLimited("task file", t.Entrypoint.YAMLPath)
 		if err != nil {
-			return nil, nil, err
+			return api.TaskSpec{}, fmt.Errorf("read task file: %w", err)
 		}
-		if len(p.Tasks) != 1 {
-			return nil, nil, fmt.Errorf("%s is a pipeline of %d tasks: run it with `stix jobs launch %s`", t.Entrypoint.YAMLPath, len(p.Tasks), t.Entrypoint.YAMLPath)
-		}
-		task, notices = p.Tasks[0], p.Notices
-	} else {
-		task = spec.FromCommand(t.Entrypoint.Command)
-		if len(env) > 0 {
-			task.Envs = env
-		}
-		if len(t.Secrets) > 0 {
-			task.Secrets = maps.Clone(t.Secrets)
-		}
+		ts.YAML, ts.FileName = string(data), t.Entrypoint.YAMLPath
 	}
-	if err := task.ApplyOverrides(t.Overrides); err != nil {
-		return nil, nil, err
+	if withConfig {
+		dir, _ := os.Getwd()
+		ts.Config = &api.ConfigLayers{Args: t.Config, Dir: dir}
 	}
-	return task, notices, nil
+	return ts, nil
 }
 
-// LoadConfig reads the config layers of this command line (see package config): the user and project files,
-// the task's `config:` section (task is what LoadOne returned) and --config. Each warning about a key stix does not
-// act on yet goes to s.ErrOut. stixHome is $STIX_HOME; getenv reads STIX_CONFIG.
-func (t Task) LoadConfig(s *cli.IOStreams, stixHome string, getenv func(string) string, task *spec.Task) (*config.Config, error) {
-	in := config.Inputs{StixHome: stixHome, Getenv: getenv, CLI: t.Config, TaskFile: t.Entrypoint.YAMLPath, TaskConfig: task.ConfigNode()}
-	in.Home, _ = os.UserHomeDir()
-	in.Cwd, _ = os.Getwd()
-	cfg, err := config.Load(in)
+// Validate has the core read ts as it will at launch, prints the task's notes and the config's warnings on
+// s.ErrOut, and returns the first problem found: the task's errors (a pipeline file among them: pipelines run
+// as managed jobs), else the config's.
+func Validate(ctx context.Context, c api.Client, s *cli.IOStreams, ts api.TaskSpec) error {
+	check, err := c.Validate(ctx, ts)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintln(s.ErrOut, s.Paint(cli.Yellow, "Warning: "+w.String()))
+	if err := check.Err(); err != nil {
+		return err
 	}
-	return cfg, nil
+	cli.PrintNotices(s, check.Notices)
+	if err := check.ConfigErr(); err != nil {
+		return err
+	}
+	for _, w := range check.Warnings {
+		fmt.Fprintln(s.ErrOut, s.Paint(cli.Yellow, "Warning: "+w))
+	}
+	return nil
 }

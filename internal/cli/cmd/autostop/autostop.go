@@ -17,7 +17,7 @@ const DefaultIdleMinutes = 5
 type AutostopOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 
 	// Clusters are names or glob patterns. All (-a) or AllUsers (-u) take precedence over them.
 	Clusters []string
@@ -87,7 +87,7 @@ func autostopRun(opts *AutostopOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Scheduling autostop for",
 		Do: func(ctx context.Context, name string) (string, error) {
-			err := client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: opts.IdleMinutes, Down: opts.Down, Cancel: opts.Cancel})
+			_, err := api.Wait(client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: opts.IdleMinutes, Down: opts.Down, Cancel: opts.Cancel}))
 			if err != nil {
 				return "", err
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
@@ -16,7 +17,7 @@ import (
 type CancelOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 
 	// Cluster is a name or a glob pattern; JobIDs are allowed only when it matches a single cluster.
 	Cluster string
@@ -84,7 +85,7 @@ func cancelRun(opts *CancelOptions) error {
 		}
 		ids = []int{latest.ID}
 	}
-	outcomes, err := client.Cancel(opts.Ctx, opts.Cluster, ids, all)
+	outcomes, err := api.Wait(client.Cancel(opts.Ctx, opts.Cluster, ids, all))
 	if err != nil {
 		return err
 	}

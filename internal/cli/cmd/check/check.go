@@ -3,24 +3,24 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cloud/credentials"
-	"github.com/stix-run/stix/internal/store"
 )
 
 // CheckOptions are the parsed flags and arguments of `stix check`.
 type CheckOptions struct {
-	IO  *cli.IOStreams
-	Ctx context.Context
-	Now func() time.Time
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	// Infra names the clouds or infra to check (aws, gcp, k8s, ssh, local, ...); empty checks them all.
 	Infra     []string
@@ -33,7 +33,7 @@ const DefaultWorkspace = "default"
 
 // NewCmdCheck builds `stix check`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdCheck(f *cli.Factory, runF func(*CheckOptions) error) *cobra.Command {
-	opts := &CheckOptions{IO: f.IOStreams, Now: f.Now}
+	opts := &CheckOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "check [flags] [INFRA]...",
 		Short: "Check which clouds and infrastructure are usable",
@@ -53,11 +53,7 @@ func NewCmdCheck(f *cli.Factory, runF func(*CheckOptions) error) *cobra.Command 
 			if runF != nil {
 				return runF(opts)
 			}
-			e, err := envFrom(f)
-			if err != nil {
-				return err
-			}
-			return checkRun(opts, e)
+			return checkRun(opts)
 		},
 	}
 	fs := cmd.Flags()
@@ -66,53 +62,37 @@ func NewCmdCheck(f *cli.Factory, runF func(*CheckOptions) error) *cobra.Command 
 	return cmd
 }
 
-// envFrom is where the checks look, from the factory: the user's home from HOME, stix's from StixHome.
-func envFrom(f *cli.Factory) (credentials.Env, error) {
-	stixHome, err := f.StixHome()
-	if err != nil {
-		return credentials.Env{}, err
-	}
-	return credentials.Env{Home: f.Getenv("HOME"), StixHome: stixHome, Getenv: f.Getenv}, nil
-}
-
-// checkRun checks the infra in e, prints a line per infra and the enabled set, and caches it in the store under
-// e.StixHome. Disabled infra is not a failure (exit 0, as in SkyPilot); a cache that cannot be written is.
-func checkRun(opts *CheckOptions, e credentials.Env) error {
+// checkRun checks the infra, prints a line per infra and the enabled set; the core caches the set. Disabled
+// infra is not a failure (exit 0, as in SkyPilot); a cache that cannot be written is.
+func checkRun(opts *CheckOptions) error {
 	if opts.Workspace != "" && opts.Workspace != DefaultWorkspace {
 		return fmt.Errorf("workspace %q not found: stix has only the %q workspace", opts.Workspace, DefaultWorkspace)
 	}
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
 	s := opts.IO
 	fmt.Fprintln(s.ErrOut, "Checking credentials to enable infra for stix.")
-	results := credentials.Check(opts.Ctx, e, opts.Infra...)
+	res, err := api.Wait(client.Check(opts.Ctx, opts.Infra))
+	if err != nil {
+		return err
+	}
 	out := s.Out
 	anyDisabled := false
-	for _, r := range results {
+	for _, r := range res.Results {
 		printResult(s, out, r, opts.Verbose)
 		anyDisabled = anyDisabled || !r.Enabled
 	}
-
-	st, err := store.Open(opts.Ctx, e.StixHome)
-	if err != nil {
-		return fmt.Errorf("cache the enabled infra: %w", err)
-	}
-	defer st.Close()
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
-	}
-	if err := credentials.SaveEnabled(opts.Ctx, st, results, now()); err != nil {
-		return err
-	}
-	enabled, _, err := credentials.LoadEnabled(opts.Ctx, st)
-	if err != nil {
-		return err
+	if res.SaveError != "" {
+		return errors.New(res.SaveError)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, s.Paint(cli.Green, "🎉 Enabled infra 🎉"))
-	if len(enabled) == 0 {
+	if len(res.Enabled) == 0 {
 		fmt.Fprintln(out, "  No infra enabled.")
 	}
-	for _, n := range enabled {
+	for _, n := range res.Enabled {
 		fmt.Fprintln(out, "  "+s.Paint(cli.Green, catalog.DisplayName(n)))
 	}
 	if anyDisabled {
@@ -124,7 +104,7 @@ func checkRun(opts *CheckOptions, e credentials.Env) error {
 
 // printResult writes one infra's lines: "  ✔ AWS: enabled" or "  ✘ GCP: disabled" with the reason, its
 // contexts (Kubernetes, SSH pools, Slurm clusters), and with -v the credentials in use.
-func printResult(s *cli.IOStreams, w io.Writer, r credentials.Result, verbose bool) {
+func printResult(s *cli.IOStreams, w io.Writer, r api.InfraCheck, verbose bool) {
 	name := catalog.DisplayName(r.Infra)
 	if r.Enabled {
 		fmt.Fprintln(w, "  "+s.Paint(cli.Green, "✔ "+name+": enabled"))

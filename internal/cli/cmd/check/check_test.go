@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cloud/credentials"
+	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -48,20 +51,21 @@ func (m *machine) stixHome() string { return filepath.Join(m.root, "stix") }
 func (m *machine) run(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+	getenv := func(k string) string { return m.vars[k] }
+	client := embedded.New(embedded.Options{
+		Core:   cluster.Options{Home: m.stixHome(), Now: func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) }},
+		Getenv: getenv,
+		// never the machine's real /var/run/docker.sock
+		SystemRoot: filepath.Join(m.root, "sys"),
+	})
+	defer client.Close()
 	f := &cli.Factory{
 		IOStreams: cli.Test(strings.NewReader(""), out, errOut),
-		Now:       func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) },
-		Getenv:    func(k string) string { return m.vars[k] },
+		Getenv:    getenv,
 		StixHome:  func() (string, error) { return m.stixHome(), nil },
+		Client:    func() (api.Client, error) { return client, nil },
 	}
-	cmd := NewCmdCheck(f, func(o *CheckOptions) error {
-		e, err := envFrom(f)
-		if err != nil {
-			return err
-		}
-		e.SystemRoot = filepath.Join(m.root, "sys") // never the machine's real /var/run/docker.sock
-		return checkRun(o, e)
-	})
+	cmd := NewCmdCheck(f, nil)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	cmd.SetArgs(args)
 	cmd.SetOut(out)

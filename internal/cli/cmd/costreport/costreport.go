@@ -20,7 +20,7 @@ const DefaultDays = 30
 type CostReportOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 	Now    func() time.Time
 
 	All bool // -a: every cluster and column, not only the most recent ones

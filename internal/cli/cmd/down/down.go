@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
@@ -13,7 +14,7 @@ import (
 type DownOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 
 	// Clusters are names or glob patterns. All (-a) or AllUsers (-u) take precedence over them.
 	Clusters []string
@@ -64,7 +65,7 @@ func downRun(opts *DownOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Terminating", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
-			if err := client.Down(ctx, name, opts.Purge); err != nil {
+			if _, err := api.Wait(client.Down(ctx, name, opts.Purge)); err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("Cluster %s terminated.", name), nil

@@ -14,7 +14,7 @@ import (
 type ExecOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 
 	// Cluster is the first positional argument (or the hidden -c/--cluster, for symmetry with launch).
 	Cluster string
@@ -78,17 +78,23 @@ func NewCmdExec(f *cli.Factory, runF func(*ExecOptions) error) *cobra.Command {
 }
 
 func execRun(opts *ExecOptions) error {
-	task, notices, err := opts.Task.LoadOne()
+	ts, err := opts.Task.Spec(false)
 	if err != nil {
 		return err
 	}
-	cli.PrintNotices(opts.IO, notices)
 	client, err := opts.Client()
 	if err != nil {
 		return err
 	}
+	if err := taskflags.Validate(opts.Ctx, client, opts.IO, ts); err != nil {
+		return err
+	}
 	command := "stix exec " + opts.Cluster + " " + opts.Task.Entrypoint.String()
-	res, err := client.Exec(opts.Ctx, opts.Cluster, task, api.ExecOptions{Command: command})
+	op, err := client.Exec(opts.Ctx, api.ExecRequest{Cluster: opts.Cluster, Task: ts, Options: api.ExecOptions{Command: command}})
+	if err != nil {
+		return err
+	}
+	res, err := op.Wait() // exec shows no steps: its output is the job's
 	if err != nil {
 		return err
 	}

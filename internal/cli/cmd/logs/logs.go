@@ -15,7 +15,7 @@ import (
 type LogsOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 
 	Cluster string
 	// JobIDs are the jobs to act on; empty means the latest job. More than one only with SyncDown.

@@ -17,7 +17,7 @@ import (
 type QueueOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 	Now    func() time.Time
 
 	// Clusters whose queues to show; empty means every cluster of the user (all users with -u).

@@ -3,28 +3,28 @@ package showgpus
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
-	"github.com/stix-run/stix/internal/cloud/credentials"
 	"github.com/stix-run/stix/internal/spec"
 )
 
 // ShowGPUsOptions are the parsed flags and arguments of `stix show-gpus`.
 type ShowGPUsOptions struct {
-	IO  *cli.IOStreams
-	Ctx context.Context
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	// Accelerator is the ACCELERATOR[:COUNT] argument's name (e.g. "A100"); empty lists the common ones.
 	Accelerator string
 	// Count is its COUNT; 0 means any count.
 	Count int
-	// All (-a) lists every accelerator in full; only without an ACCELERATOR.
+	// All (-a) lists every accelerator of every cloud in the catalog, enabled or not; only without an
+	// ACCELERATOR. Without it only the enabled clouds (`stix check`) count, unless --infra names a cloud.
 	All bool
 	// Infra limits the query: a cloud or cloud/region ("aws", "aws/us-east-1", "k8s"). The hidden, deprecated
 	// --cloud and --region are folded into it.
@@ -36,7 +36,7 @@ type ShowGPUsOptions struct {
 
 // NewCmdShowGPUs builds `stix show-gpus`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdShowGPUs(f *cli.Factory, runF func(*ShowGPUsOptions) error) *cobra.Command {
-	opts := &ShowGPUsOptions{IO: f.IOStreams}
+	opts := &ShowGPUsOptions{IO: f.IOStreams, Client: f.Client}
 	var cloud, region string
 	cmd := &cobra.Command{
 		Use:   "show-gpus [flags] [ACCELERATOR[:COUNT]]",
@@ -44,7 +44,8 @@ func NewCmdShowGPUs(f *cli.Factory, runF func(*ShowGPUsOptions) error) *cobra.Co
 		Long: "Show accelerators and their prices. The names and counts shown are what --gpus and the YAML's\n" +
 			"accelerators accept: if 8x V100 is listed, V100:8 works. With ACCELERATOR, show each instance type\n" +
 			"offering it (and accelerators whose name contains it); prices are the cheapest region's unless\n" +
-			"--all-regions is given. GCP prices include the host VM stix would attach the GPU to.",
+			"--all-regions is given. GCP prices include the host VM stix would attach the GPU to. Only the\n" +
+			"clouds enabled by `stix check` are counted, unless --infra names a cloud or -a/--all is given.",
 		Example: "  stix show-gpus\n  stix show-gpus A100:8\n  stix show-gpus H100 --all-regions\n  stix show-gpus --infra aws -a",
 		Args:    cli.MaxArgs(1, "ACCELERATOR[:COUNT]"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,15 +82,11 @@ func NewCmdShowGPUs(f *cli.Factory, runF func(*ShowGPUsOptions) error) *cobra.Co
 			if runF != nil {
 				return runF(opts)
 			}
-			src, err := f.Catalog()
-			if err != nil {
-				return err
-			}
-			return showGPUsRun(opts, src)
+			return showGPUsRun(opts)
 		},
 	}
 	fs := cmd.Flags()
-	fs.BoolVarP(&opts.All, "all", "a", false, "Show every accelerator offering in full")
+	fs.BoolVarP(&opts.All, "all", "a", false, "Show every accelerator of every cloud in the catalog, enabled or not")
 	fs.StringVar(&opts.Infra, "infra", "", "Limit to this infra: a cloud or cloud/region, e.g. aws, aws/us-east-1, k8s")
 	fs.StringVar(&cloud, "cloud", "", "Deprecated: use --infra")
 	fs.StringVar(&region, "region", "", "Deprecated: use --infra")
@@ -116,80 +113,24 @@ func parseAccelerator(s string) (string, int, error) {
 	return name, n, nil
 }
 
-// scope is the part of the catalog a run looks at: clouds (all loaded ones when nil), and a region and zone.
-type scope struct {
-	cat          *catalog.Catalog
-	clouds       []*catalog.Cloud
-	region, zone string
-	// explicit: the user named the cloud, so its errors (an unknown region) are reported, not skipped.
-	explicit bool
-}
-
-// loadScope loads the catalog for --infra: only its cloud when it names one.
-func loadScope(ctx context.Context, src catalog.Source, infra string) (*scope, error) {
-	var inf spec.Infra
-	if infra != "" {
-		var err error
-		if inf, err = spec.ParseInfra(infra); err != nil {
-			return nil, err
-		}
-	}
-	if inf.Cloud != "" && credentials.KindOf(inf.Cloud) != credentials.Priced {
-		return nil, fmt.Errorf("%s has no catalog: show-gpus lists the clouds' offerings; what your own "+
-			"infrastructure has is on its nodes", catalog.DisplayName(inf.Cloud))
-	}
-	var names []string
-	if inf.Cloud != "" {
-		names = []string{inf.Cloud}
-	}
-	cat, err := catalog.Load(ctx, src, names...)
-	if err != nil {
-		return nil, err
-	}
-	sc := &scope{cat: cat, region: inf.Region, zone: inf.Zone, explicit: inf.Cloud != ""}
-	sc.clouds = cat.Clouds()
-	if sc.region == "" && sc.zone == "" {
-		return sc, nil
-	}
-	if sc.explicit {
-		if _, err := sc.clouds[0].ValidateLocation(sc.region, sc.zone); err != nil {
-			return nil, err
-		}
-		return sc, nil
-	}
-	// "*/REGION": the clouds that have the region.
-	var kept []*catalog.Cloud
-	for _, c := range sc.clouds {
-		if _, err := c.ValidateLocation(sc.region, sc.zone); err == nil {
-			kept = append(kept, c)
-		}
-	}
-	if len(kept) == 0 {
-		return nil, fmt.Errorf("no cloud in the catalog has %s", strings.TrimPrefix(sc.where(), " in "))
-	}
-	sc.clouds = kept
-	return sc, nil
-}
-
-// where names the scope's place for messages: " in us-east-1", or "".
-func (sc *scope) where() string {
-	switch {
-	case sc.zone != "":
-		return " in " + sc.zone
-	case sc.region != "":
-		return " in " + sc.region
-	}
-	return ""
-}
-
-// showGPUsRun lists accelerators (no ACCELERATOR) or one accelerator's offers, from src.
-func showGPUsRun(opts *ShowGPUsOptions, src catalog.Source) error {
-	sc, err := loadScope(opts.Ctx, src, opts.Infra)
+// showGPUsRun lists accelerators (no ACCELERATOR) or one accelerator's offers.
+func showGPUsRun(opts *ShowGPUsOptions) error {
+	client, err := opts.Client()
 	if err != nil {
 		return err
 	}
+	q := api.GPUQuery{Name: opts.Accelerator, Count: opts.Count, Infra: opts.Infra, AllClouds: opts.All,
+		AllRegions: opts.AllRegions}
 	if opts.Accelerator == "" {
-		return listAccelerators(opts, sc)
+		rows, err := client.Accelerators(opts.Ctx, q)
+		if err != nil {
+			return err
+		}
+		return listAccelerators(opts, rows)
 	}
-	return showOffers(opts, sc)
+	offers, err := client.Offers(opts.Ctx, q)
+	if err != nil {
+		return err
+	}
+	return showOffers(opts, offers)
 }

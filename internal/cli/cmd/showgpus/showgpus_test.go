@@ -5,28 +5,46 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/stix-run/stix/internal/catalog"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/testutil"
 )
 
-// run executes `stix show-gpus args...` through the command's real wiring, with STIX_CATALOG_DIR pointing at
-// the shared catalog snapshot (read in place, never downloaded), and returns stdout, stderr and the error.
+// everyCloud enables every cloud the catalog snapshot has, so that listings without -a see them all.
+var everyCloud = []string{"aws", "cudo", "gcp", "hyperbolic", "lambda", "nebius", "runpod", "local"}
+
+// run executes `stix show-gpus args...` with every catalog cloud enabled. See runEnabled.
 func run(t *testing.T, tty bool, args ...string) (string, string, error) {
+	t.Helper()
+	return runEnabled(t, tty, everyCloud, args...)
+}
+
+// runEnabled executes `stix show-gpus args...` through the command's real wiring and the embedded client, with
+// the shared catalog snapshot (read in place, never downloaded) and enabled as the infra `stix check` enabled,
+// and returns stdout, stderr and the error.
+func runEnabled(t *testing.T, tty bool, enabled []string, args ...string) (string, string, error) {
 	t.Helper()
 	snapshot := testutil.SharedDir(t, "catalogs/v7")
 	home := t.TempDir()
 	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
 	s := cli.Test(strings.NewReader(""), out, errOut)
 	s.SetTTY(tty)
+	client := embedded.New(embedded.Options{Core: cluster.Options{Home: home,
+		CatalogSource: func() (catalog.Source, error) { return catalog.Dir(snapshot), nil },
+		EnabledInfra:  func(context.Context) ([]string, error) { return slices.Clone(enabled), nil },
+	}})
+	t.Cleanup(func() { client.Close() })
 	f := &cli.Factory{
 		IOStreams: s,
-		Getenv:    func(k string) string { return map[string]string{"STIX_CATALOG_DIR": snapshot}[k] },
 		StixHome:  func() (string, error) { return home, nil },
-		Catalog:   func() (catalog.Source, error) { return catalog.Dir(snapshot), nil },
+		Client:    func() (api.Client, error) { return client, nil },
 	}
 	cmd := NewCmdShowGPUs(f, nil)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
@@ -156,11 +174,11 @@ func TestOffersFilteredAndPerRegion(t *testing.T) {
 func TestOffersAsJSON(t *testing.T) {
 	t.Parallel()
 	out, _ := mustRun(t, "A100:8", "-o", "json")
-	var offers []Offer
+	var offers []api.Offer
 	if err := json.Unmarshal([]byte(out), &offers); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	var p4d *Offer
+	var p4d *api.Offer
 	for i := range offers {
 		if offers[i].InstanceType == "p4d.24xlarge" {
 			p4d = &offers[i]
@@ -174,8 +192,8 @@ func TestOffersAsJSON(t *testing.T) {
 	}
 
 	list, _ := mustRun(t, "-o", "json")
-	var counts []AcceleratorCounts
-	if err := json.Unmarshal([]byte(list), &counts); err != nil || len(counts) == 0 || counts[0].Group != groupCommon {
+	var counts []api.AcceleratorCounts
+	if err := json.Unmarshal([]byte(list), &counts); err != nil || len(counts) == 0 || counts[0].Group != api.GroupCommonGPU {
 		t.Errorf("listing JSON: %v %+v", err, counts)
 	}
 }
@@ -226,5 +244,53 @@ func TestAlignedOnATerminal(t *testing.T) {
 		"A100  8    AWS    p4d.24xlarge   40GB        96     1152GB    $ 32.773      $ 5.093            us-east-1\n"
 	if !strings.HasPrefix(out, want) {
 		t.Errorf("got:\n%s\nwant it to start with:\n%s", out, want)
+	}
+}
+
+// TestOnlyEnabledCloudsCount: without -a or a cloud in --infra, show-gpus counts only the clouds `stix check`
+// enabled; -a counts every cloud in the catalog; with none enabled it says how to get one.
+func TestOnlyEnabledCloudsCount(t *testing.T) {
+	t.Parallel()
+	awsOnly := []string{"aws", "local"}
+	list, _, err := runEnabled(t, false, awsOnly, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []api.AcceleratorCounts
+	if err := json.Unmarshal([]byte(list), &counts); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range counts {
+		if !slices.Equal(r.Clouds, []string{"aws"}) {
+			t.Errorf("%s is counted on %v; only AWS is enabled", r.Name, r.Clouds)
+		}
+	}
+	all, _, err := runEnabled(t, false, awsOnly, "-a", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(all, `"runpod"`) {
+		t.Errorf("-a must count every catalog cloud:\n%s", all)
+	}
+	offers, _, err := runEnabled(t, false, awsOnly, "H100:8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(offers, "H100"); len(got) == 0 || slices.ContainsFunc(got, func(l string) bool { return !strings.Contains(l, "\tAWS\t") }) {
+		t.Errorf("offers of a disabled cloud shown:\n%s", offers)
+	}
+	if named, _, err := runEnabled(t, false, awsOnly, "--infra", "lambda", "H100:8"); err != nil || !strings.Contains(named, "\tLambda\t") {
+		t.Errorf("a cloud named with --infra is shown even when disabled: %v\n%s", err, named)
+	}
+	for _, args := range [][]string{nil, {"A100"}} {
+		out, _, err := runEnabled(t, false, []string{"local"}, args...)
+		want := "add -a/--all"
+		if len(args) > 0 {
+			want = "--infra"
+		}
+		if err == nil || !strings.Contains(err.Error(), "no enabled infra has a catalog of accelerators (enabled: Local)") ||
+			!strings.Contains(err.Error(), want) || out != "" {
+			t.Errorf("show-gpus %v with only Local enabled: err = %v, stdout %q", args, err, out)
+		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 type StartOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 
 	// Clusters are names or glob patterns. Empty without All: the user's only cluster, if there is exactly one.
 	Clusters []string
@@ -76,9 +76,11 @@ func startRun(opts *StartOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All, cli.ClusterAction{
 		Verb: "Restarting", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
-			err := client.Start(ctx, name, progress.Update)
-			progress.End(err)
+			op, err := client.Start(ctx, name)
 			if err != nil {
+				return "", err
+			}
+			if _, err := cli.Watch(progress, op); err != nil {
 				return "", err
 			}
 			if opts.IdleMinutesToAutostop != nil || opts.Down {
@@ -86,7 +88,7 @@ func startRun(opts *StartOptions) error {
 				if opts.IdleMinutesToAutostop != nil {
 					idle = *opts.IdleMinutesToAutostop
 				}
-				if err := client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: idle, Down: opts.Down}); err != nil {
+				if _, err := api.Wait(client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: idle, Down: opts.Down})); err != nil {
 					return "", err
 				}
 			}

@@ -19,7 +19,7 @@ import (
 type StatusOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 	Now    func() time.Time // for the LAUNCHED column's relative times
 
 	// Clusters are names or glob patterns to show; empty shows all of the user's clusters.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
@@ -13,7 +14,7 @@ import (
 type StopOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
-	Client func() (cli.Client, error)
+	Client func() (api.Client, error)
 
 	// Clusters are names or glob patterns. All (-a) or AllUsers (-u) take precedence over them.
 	Clusters []string
@@ -60,7 +61,7 @@ func stopRun(opts *StopOptions) error {
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Stopping", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
-			if err := client.Stop(ctx, name); err != nil {
+			if _, err := api.Wait(client.Stop(ctx, name)); err != nil {
 				return "", err
 			}
 			return fmt.Sprintf("Cluster %s stopped. To restart it: stix start %s", name, name), nil

@@ -2,22 +2,24 @@
 package validate
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
-	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/spec"
 )
 
 // Options are the parsed flags and arguments of `stix validate`.
 type Options struct {
-	IO    *cli.IOStreams
-	Files []string
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
+	Files  []string
 
 	// Load carries the --env, --env-file and --secret values, already resolved.
 	Load spec.LoadOptions
@@ -27,7 +29,7 @@ type Options struct {
 
 // NewCmdValidate builds `stix validate`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdValidate(f *cli.Factory, runF func(*Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+	opts := &Options{IO: f.IOStreams, Client: f.Client}
 	var envs, secrets []string
 	var envFile, output string
 	cmd := &cobra.Command{
@@ -56,6 +58,7 @@ func NewCmdValidate(f *cli.Factory, runF func(*Options) error) *cobra.Command {
 			if opts.Load.Secrets, err = envValues(f, "--secret", secrets, ""); err != nil {
 				return err
 			}
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -105,13 +108,13 @@ func envValues(f *cli.Factory, flag string, given []string, envFile string) (map
 
 // fileResult is the outcome of one file, as -o json prints it.
 type fileResult struct {
-	File    string         `json:"file"`
-	Valid   bool           `json:"valid"`
-	Tasks   int            `json:"tasks"`
-	Errors  []errorJSON    `json:"errors"`
-	Notices []noticeJSON   `json:"notices"`
-	list    spec.ErrorList // for the text output
-	notes   []spec.Notice
+	File    string           `json:"file"`
+	Valid   bool             `json:"valid"`
+	Tasks   int              `json:"tasks"`
+	Errors  []errorJSON      `json:"errors"`
+	Notices []noticeJSON     `json:"notices"`
+	list    []api.TaskError  // for the text output
+	notes   []api.TaskNotice // for the text output
 }
 
 type errorJSON struct {
@@ -133,10 +136,17 @@ type noticeJSON struct {
 }
 
 func validateRun(opts *Options) error {
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
 	results := make([]fileResult, 0, len(opts.Files))
 	allValid := true
 	for _, file := range opts.Files {
-		r := check(file, opts.Load)
+		r, err := check(opts.Ctx, client, file, opts.Load)
+		if err != nil {
+			return err
+		}
 		allValid = allValid && r.Valid
 		results = append(results, r)
 	}
@@ -153,37 +163,29 @@ func validateRun(opts *Options) error {
 	return nil
 }
 
-// check loads one file and gathers its errors and notices.
-func check(file string, load spec.LoadOptions) fileResult {
+// check has the core read one file (read here, where it is) and gathers its errors and notices; each task's
+// config: section is checked as launch checks it. The error is for a core that could not be asked.
+func check(ctx context.Context, client api.Client, file string, load spec.LoadOptions) (fileResult, error) {
 	r := fileResult{File: file, Errors: []errorJSON{}, Notices: []noticeJSON{}}
-	p, err := spec.LoadFile(file, load)
-	var list spec.ErrorList
-	switch {
-	case err == nil:
-	case errors.As(err, &list):
-		r.list = list
-	default: // unreadable file
-		r.list = spec.ErrorList{{Pos: spec.Pos{File: file}, Message: strings.TrimPrefix(err.Error(), "read task file: ")}}
-	}
-	if p != nil {
-		r.Tasks = len(p.Tasks)
-		r.notes = p.Notices
-		// Each task's config: is checked as launch checks it; a section that is not a mapping is the schema's error.
-		for _, task := range p.Tasks {
-			if n := task.ConfigNode(); n.Kind() == spec.NodeMap {
-				r.list = append(r.list, config.CheckTask(file, n)...)
-			}
+	data, err := spec.ReadFileLimited("task file", file)
+	if err != nil { // an unreadable file
+		r.list = []api.TaskError{{File: file, Message: err.Error(), Text: file + ": " + err.Error()}}
+	} else {
+		c, err := client.Validate(ctx, api.TaskSpec{YAML: string(data), FileName: file, Env: load.Env,
+			Secrets: load.Secrets, Pipeline: true})
+		if err != nil {
+			return r, err
 		}
-		r.list = spec.SortErrors(r.list)
+		r.Tasks, r.list, r.notes = c.Tasks, c.Errors, c.Notices
 	}
 	r.Valid = len(r.list) == 0
 	for _, e := range r.list {
-		r.Errors = append(r.Errors, errorJSON{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Path: e.Path, Message: e.Message, Hint: e.Hint})
+		r.Errors = append(r.Errors, errorJSON{File: e.File, Line: e.Line, Col: e.Col, Path: e.Path, Message: e.Message, Hint: e.Hint})
 	}
 	for _, n := range r.notes {
-		r.Notices = append(r.Notices, noticeJSON{File: n.Pos.File, Line: n.Pos.Line, Col: n.Pos.Col, Path: n.Path, Kind: string(n.Kind), Message: n.Message})
+		r.Notices = append(r.Notices, noticeJSON{File: n.File, Line: n.Line, Col: n.Col, Path: n.Path, Kind: n.Kind, Message: n.Message})
 	}
-	return r
+	return r, nil
 }
 
 // printText prints, per file, "OK file (N tasks)" or its positioned errors, then its notes. With several files a

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cli/cmd/validate"
+	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/stixcmd"
 )
 
@@ -21,14 +24,23 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	f := &cli.Factory{
-		IOStreams: cli.Test(strings.NewReader(""), &out, &errOut),
-		Version:   "test",
-		Now:       func() time.Time { return time.Unix(0, 0) },
-		Getenv:    func(k string) string { return env[k] },
-	}
+	f := factory(t, cli.Test(strings.NewReader(""), &out, &errOut), func(k string) string { return env[k] })
 	code := stixcmd.Run(context.Background(), f, args)
 	return code, out.String(), errOut.String()
+}
+
+// factory is the Factory of a command line, with the embedded core over a temporary STIX_HOME.
+func factory(t *testing.T, s *cli.IOStreams, getenv func(string) string) *cli.Factory {
+	t.Helper()
+	client := embedded.New(embedded.Options{Core: cluster.Options{Home: t.TempDir()}, Getenv: getenv})
+	t.Cleanup(func() { client.Close() })
+	return &cli.Factory{
+		IOStreams: s,
+		Version:   "test",
+		Now:       func() time.Time { return time.Unix(0, 0) },
+		Getenv:    getenv,
+		Client:    func() (api.Client, error) { return client, nil },
+	}
 }
 
 // golden compares got with testdata/<name>, or rewrites it with -update.
@@ -135,7 +147,7 @@ func TestValidateColourOnTerminal(t *testing.T) {
 	streams := cli.Test(strings.NewReader(""), &out, &bytes.Buffer{})
 	streams.SetTTY(true)
 	streams.SetColorEnabled(true)
-	f := &cli.Factory{IOStreams: streams, Getenv: func(string) string { return "" }}
+	f := factory(t, streams, func(string) string { return "" })
 	if code := stixcmd.Run(context.Background(), f, []string{"validate", "testdata/good.yaml"}); code != 0 {
 		t.Fatalf("exit %d", code)
 	}

@@ -3,21 +3,19 @@ package down
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cli/cmd/ssh/up"
-	"github.com/stix-run/stix/internal/cloud/sshpool"
 )
 
 // DownOptions are the parsed flags and arguments of `stix ssh down`.
 type DownOptions struct {
-	IO  *cli.IOStreams
-	Ctx context.Context
-	// StixHome returns stix's state directory.
-	StixHome func() (string, error)
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	// Infra is the node pool to clean up; empty cleans up every pool in the file.
 	Infra string
@@ -26,7 +24,7 @@ type DownOptions struct {
 
 // NewCmdDown builds `stix ssh down`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
-	opts := &DownOptions{IO: f.IOStreams, StixHome: f.StixHome}
+	opts := &DownOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "down [flags]",
 		Short: "Clean up SSH node pools set up with `stix ssh up`",
@@ -47,21 +45,13 @@ func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
 }
 
 func downRun(opts *DownOptions) error {
-	home, err := opts.StixHome()
+	client, err := opts.Client()
 	if err != nil {
 		return err
 	}
-	p, err := sshpool.ForHome(home, "")
+	op, err := client.SSHDown(opts.Ctx, api.SSHPoolRequest{Pool: opts.Infra})
 	if err != nil {
 		return err
 	}
-	results, err := p.Down(opts.Ctx, opts.Infra, func(r sshpool.HostResult) {
-		if r.Err == nil {
-			fmt.Fprintf(opts.IO.Out, "✔ %s/%s: cleaned up\n", r.Pool, r.Host.Name)
-		}
-	})
-	if err != nil {
-		return err
-	}
-	return up.Report(opts.IO, results, "cleaned up")
+	return up.Follow(opts.IO, op, func(*api.SSHHostResult) string { return "cleaned up" }, "cleaned up")
 }

@@ -7,16 +7,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
-	"github.com/stix-run/stix/internal/cloud/sshpool"
 )
 
 // UpOptions are the parsed flags and arguments of `stix ssh up`.
 type UpOptions struct {
-	IO  *cli.IOStreams
-	Ctx context.Context
-	// StixHome returns stix's state directory.
-	StixHome func() (string, error)
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	// Infra is the node pool to set up; empty sets up every pool in the file.
 	Infra string
@@ -27,7 +26,7 @@ type UpOptions struct {
 
 // NewCmdUp builds `stix ssh up`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
-	opts := &UpOptions{IO: f.IOStreams, StixHome: f.StixHome}
+	opts := &UpOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "up [flags]",
 		Short: "Set up SSH node pools so tasks can run on them",
@@ -50,33 +49,40 @@ func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
 }
 
 func upRun(opts *UpOptions) error {
-	home, err := opts.StixHome()
+	client, err := opts.Client()
 	if err != nil {
 		return err
 	}
-	p, err := sshpool.ForHome(home, opts.File)
+	op, err := client.SSHUp(opts.Ctx, api.SSHPoolRequest{Pool: opts.Infra, File: opts.File})
 	if err != nil {
 		return err
 	}
-	results, err := p.Up(opts.Ctx, opts.Infra, func(r sshpool.HostResult) {
-		if r.Err == nil {
-			fmt.Fprintf(opts.IO.Out, "✔ %s/%s: %s\n", r.Pool, r.Host.Name, sshpool.Shape(r.Resources))
+	return Follow(opts.IO, op, func(h *api.SSHHostResult) string { return h.Shape }, "set up")
+}
+
+// Follow prints a ✔ line per host of op as it succeeds (done names what), then Report's lines. `ssh down`
+// shares it.
+func Follow(io *cli.IOStreams, op *api.Operation[[]api.SSHHostResult], done func(*api.SSHHostResult) string, did string) error {
+	for e := range op.Events() {
+		if h := e.Host; h != nil && h.Error == "" {
+			fmt.Fprintf(io.Out, "✔ %s/%s: %s\n", h.Pool, h.Host, done(h))
 		}
-	})
+	}
+	results, err := op.Wait()
 	if err != nil {
 		return err
 	}
-	return Report(opts.IO, results, "set up")
+	return Report(io, results, did)
 }
 
 // Report prints a ✘ line per failed host, in pool order, and a summary; it returns the exit error when any
-// host failed. `ssh down` shares it.
-func Report(io *cli.IOStreams, results []sshpool.HostResult, did string) error {
+// host failed.
+func Report(io *cli.IOStreams, results []api.SSHHostResult, did string) error {
 	failed := 0
 	for _, r := range results {
-		if r.Err != nil {
+		if r.Error != "" {
 			failed++
-			fmt.Fprintf(io.Out, "✘ %s/%s: %v\n", r.Pool, r.Host.Name, r.Err)
+			fmt.Fprintf(io.Out, "✘ %s/%s: %s\n", r.Pool, r.Host, r.Error)
 		}
 	}
 	if failed > 0 {

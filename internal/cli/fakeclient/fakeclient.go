@@ -1,0 +1,275 @@
+// Package fakeclient is a fake api.Client for command tests, as the GitHub CLI's tests fake its API: a test sets
+// the answers of the calls it expects, and the fake records every call with its arguments. A call the test did
+// not set fails with an error naming it, so a command that reaches further than the test expects is caught.
+package fakeclient
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/stix-run/stix/api"
+)
+
+// Call is one recorded call: the method and its arguments after the context.
+type Call struct {
+	Method string
+	Args   []any
+}
+
+// Client is a fake api.Client. Set the fields for the calls a test expects; each *Events field lists the events
+// an operation reports before it ends with the matching result.
+type Client struct {
+	ValidateFunc func(api.TaskSpec) (*api.TaskCheck, error)
+	PlanFunc     func(api.TaskSpec) (*api.Plan, error)
+
+	LaunchEvents []api.Event
+	LaunchFunc   func(api.LaunchRequest) (api.LaunchResult, error)
+	ExecEvents   []api.Event
+	ExecFunc     func(api.ExecRequest) (api.LaunchResult, error)
+
+	StatusFunc     func(names []string, refresh bool) ([]api.Cluster, error)
+	MatchFunc      func(patterns []string, all bool) ([]string, error)
+	QueueFunc      func(cluster string, skipFinished bool) ([]api.Job, error)
+	JobFunc        func(cluster string, id int) (api.Job, error)
+	LogsFunc       func(cluster string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error)
+	CancelFunc     func(cluster string, ids []int, all bool) ([]api.CancelOutcome, error)
+	StopFunc       func(cluster string) error
+	StartEvents    []api.Event
+	StartFunc      func(cluster string) error
+	DownFunc       func(cluster string, purge bool) error
+	AutostopFunc   func(cluster string, opts api.AutostopOptions) error
+	CostReportFunc func() ([]api.CostReportEntry, error)
+
+	CheckFunc        func(infra []string) (api.CheckResult, error)
+	AcceleratorsFunc func(api.GPUQuery) ([]api.AcceleratorCounts, error)
+	OffersFunc       func(api.GPUQuery) ([]api.Offer, error)
+	SSHEvents        []api.Event
+	SSHUpFunc        func(api.SSHPoolRequest) ([]api.SSHHostResult, error)
+	SSHDownFunc      func(api.SSHPoolRequest) ([]api.SSHHostResult, error)
+
+	mu    sync.Mutex
+	calls []Call
+}
+
+var _ api.Client = (*Client)(nil)
+
+// Calls returns the calls made so far, in order.
+func (c *Client) Calls() []Call {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Call(nil), c.calls...)
+}
+
+// Methods returns the methods called so far, in order, joined with spaces: "Validate Launch Logs".
+func (c *Client) Methods() string {
+	var m []string
+	for _, call := range c.Calls() {
+		m = append(m, call.Method)
+	}
+	return strings.Join(m, " ")
+}
+
+// Last returns the arguments of the last call of method, or nil when it was not called.
+func (c *Client) Last(method string) []any {
+	calls := c.Calls()
+	for i := len(calls) - 1; i >= 0; i-- {
+		if calls[i].Method == method {
+			return calls[i].Args
+		}
+	}
+	return nil
+}
+
+func (c *Client) record(method string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, Call{method, args})
+}
+
+// NotFaked is the error of a call the test did not set.
+type NotFaked struct{ Method string }
+
+func (e *NotFaked) Error() string {
+	return fmt.Sprintf("fakeclient: %s was called but the test did not set it", e.Method)
+}
+
+// operation reports events and ends with what run returns.
+func operation[T any](ctx context.Context, events []api.Event, run func() (T, error)) *api.Operation[T] {
+	return api.Go(ctx, "fake-request", func(_ context.Context, emit func(api.Event)) (T, error) {
+		for _, e := range events {
+			emit(e)
+		}
+		return run()
+	})
+}
+
+// done is operation for a call that returns only its outcome.
+func done(ctx context.Context, events []api.Event, run func() error) *api.Operation[api.Done] {
+	return operation(ctx, events, func() (api.Done, error) { return api.Done{}, run() })
+}
+
+func (c *Client) Validate(_ context.Context, ts api.TaskSpec) (*api.TaskCheck, error) {
+	c.record("Validate", ts)
+	if c.ValidateFunc == nil {
+		return nil, &NotFaked{"Validate"}
+	}
+	return c.ValidateFunc(ts)
+}
+
+func (c *Client) Plan(_ context.Context, ts api.TaskSpec) (*api.Plan, error) {
+	c.record("Plan", ts)
+	if c.PlanFunc == nil {
+		return nil, &NotFaked{"Plan"}
+	}
+	return c.PlanFunc(ts)
+}
+
+func (c *Client) Launch(ctx context.Context, req api.LaunchRequest) (*api.Operation[api.LaunchResult], error) {
+	c.record("Launch", req)
+	if c.LaunchFunc == nil {
+		return nil, &NotFaked{"Launch"}
+	}
+	return operation(ctx, c.LaunchEvents, func() (api.LaunchResult, error) { return c.LaunchFunc(req) }), nil
+}
+
+func (c *Client) Exec(ctx context.Context, req api.ExecRequest) (*api.Operation[api.LaunchResult], error) {
+	c.record("Exec", req)
+	if c.ExecFunc == nil {
+		return nil, &NotFaked{"Exec"}
+	}
+	return operation(ctx, c.ExecEvents, func() (api.LaunchResult, error) { return c.ExecFunc(req) }), nil
+}
+
+func (c *Client) Status(_ context.Context, names []string, refresh bool) ([]api.Cluster, error) {
+	c.record("Status", names, refresh)
+	if c.StatusFunc == nil {
+		return nil, &NotFaked{"Status"}
+	}
+	return c.StatusFunc(names, refresh)
+}
+
+func (c *Client) Match(_ context.Context, patterns []string, all bool) ([]string, error) {
+	c.record("Match", patterns, all)
+	if c.MatchFunc == nil {
+		return nil, &NotFaked{"Match"}
+	}
+	return c.MatchFunc(patterns, all)
+}
+
+func (c *Client) Queue(_ context.Context, cluster string, skipFinished bool) ([]api.Job, error) {
+	c.record("Queue", cluster, skipFinished)
+	if c.QueueFunc == nil {
+		return nil, &NotFaked{"Queue"}
+	}
+	return c.QueueFunc(cluster, skipFinished)
+}
+
+func (c *Client) Job(_ context.Context, cluster string, id int) (api.Job, error) {
+	c.record("Job", cluster, id)
+	if c.JobFunc == nil {
+		return api.Job{}, &NotFaked{"Job"}
+	}
+	return c.JobFunc(cluster, id)
+}
+
+func (c *Client) Logs(_ context.Context, cluster string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error) {
+	c.record("Logs", cluster, id, opts)
+	if c.LogsFunc == nil {
+		return api.Job{}, &NotFaked{"Logs"}
+	}
+	return c.LogsFunc(cluster, id, opts, w)
+}
+
+func (c *Client) Cancel(ctx context.Context, cluster string, ids []int, all bool) (*api.Operation[[]api.CancelOutcome], error) {
+	c.record("Cancel", cluster, ids, all)
+	if c.CancelFunc == nil {
+		return nil, &NotFaked{"Cancel"}
+	}
+	return operation(ctx, nil, func() ([]api.CancelOutcome, error) { return c.CancelFunc(cluster, ids, all) }), nil
+}
+
+func (c *Client) Stop(ctx context.Context, cluster string) (*api.Operation[api.Done], error) {
+	c.record("Stop", cluster)
+	if c.StopFunc == nil {
+		return nil, &NotFaked{"Stop"}
+	}
+	return done(ctx, nil, func() error { return c.StopFunc(cluster) }), nil
+}
+
+func (c *Client) Start(ctx context.Context, cluster string) (*api.Operation[api.Done], error) {
+	c.record("Start", cluster)
+	if c.StartFunc == nil {
+		return nil, &NotFaked{"Start"}
+	}
+	return done(ctx, c.StartEvents, func() error { return c.StartFunc(cluster) }), nil
+}
+
+func (c *Client) Down(ctx context.Context, cluster string, purge bool) (*api.Operation[api.Done], error) {
+	c.record("Down", cluster, purge)
+	if c.DownFunc == nil {
+		return nil, &NotFaked{"Down"}
+	}
+	return done(ctx, nil, func() error { return c.DownFunc(cluster, purge) }), nil
+}
+
+func (c *Client) Autostop(ctx context.Context, cluster string, opts api.AutostopOptions) (*api.Operation[api.Done], error) {
+	c.record("Autostop", cluster, opts)
+	if c.AutostopFunc == nil {
+		return nil, &NotFaked{"Autostop"}
+	}
+	return done(ctx, nil, func() error { return c.AutostopFunc(cluster, opts) }), nil
+}
+
+func (c *Client) CostReport(context.Context) ([]api.CostReportEntry, error) {
+	c.record("CostReport")
+	if c.CostReportFunc == nil {
+		return nil, &NotFaked{"CostReport"}
+	}
+	return c.CostReportFunc()
+}
+
+func (c *Client) Check(ctx context.Context, infra []string) (*api.Operation[api.CheckResult], error) {
+	c.record("Check", infra)
+	if c.CheckFunc == nil {
+		return nil, &NotFaked{"Check"}
+	}
+	return operation(ctx, nil, func() (api.CheckResult, error) { return c.CheckFunc(infra) }), nil
+}
+
+func (c *Client) Accelerators(_ context.Context, q api.GPUQuery) ([]api.AcceleratorCounts, error) {
+	c.record("Accelerators", q)
+	if c.AcceleratorsFunc == nil {
+		return nil, &NotFaked{"Accelerators"}
+	}
+	return c.AcceleratorsFunc(q)
+}
+
+func (c *Client) Offers(_ context.Context, q api.GPUQuery) ([]api.Offer, error) {
+	c.record("Offers", q)
+	if c.OffersFunc == nil {
+		return nil, &NotFaked{"Offers"}
+	}
+	return c.OffersFunc(q)
+}
+
+func (c *Client) SSHUp(ctx context.Context, req api.SSHPoolRequest) (*api.Operation[[]api.SSHHostResult], error) {
+	c.record("SSHUp", req)
+	if c.SSHUpFunc == nil {
+		return nil, &NotFaked{"SSHUp"}
+	}
+	return operation(ctx, c.SSHEvents, func() ([]api.SSHHostResult, error) { return c.SSHUpFunc(req) }), nil
+}
+
+func (c *Client) SSHDown(ctx context.Context, req api.SSHPoolRequest) (*api.Operation[[]api.SSHHostResult], error) {
+	c.record("SSHDown", req)
+	if c.SSHDownFunc == nil {
+		return nil, &NotFaked{"SSHDown"}
+	}
+	return operation(ctx, c.SSHEvents, func() ([]api.SSHHostResult, error) { return c.SSHDownFunc(req) }), nil
+}
+
+// Close does nothing.
+func (c *Client) Close() error { return nil }

@@ -1,0 +1,193 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/spec"
+)
+
+// Validate reads a task as Launch, Exec and Plan do and reports what it found.
+func (c *Client) Validate(_ context.Context, ts api.TaskSpec) (*api.TaskCheck, error) {
+	r := c.read(ts)
+	return r.check, nil
+}
+
+// Plan shows where a task would run.
+func (c *Client) Plan(ctx context.Context, ts api.TaskSpec) (*api.Plan, error) {
+	task, ctx, err := c.task(ctx, ts)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	return m.Plan(ctx, task)
+}
+
+// Launch provisions or reuses a cluster and queues the task on it; its steps are the operation's events.
+func (c *Client) Launch(ctx context.Context, req api.LaunchRequest) (*api.Operation[api.LaunchResult], error) {
+	task, ctx, err := c.task(ctx, req.Task)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (api.LaunchResult, error) {
+		opts := req.Options
+		opts.Progress = progress(emit)
+		return result(m.Launch(ctx, task, opts))
+	}), nil
+}
+
+// Exec queues the task on an UP cluster; its steps are the operation's events.
+func (c *Client) Exec(ctx context.Context, req api.ExecRequest) (*api.Operation[api.LaunchResult], error) {
+	task, ctx, err := c.task(ctx, req.Task)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (api.LaunchResult, error) {
+		opts := req.Options
+		opts.Progress = progress(emit)
+		return result(m.Exec(ctx, req.Cluster, task, opts))
+	}), nil
+}
+
+func result(r *api.LaunchResult, err error) (api.LaunchResult, error) {
+	if err != nil {
+		return api.LaunchResult{}, err
+	}
+	return *r, nil
+}
+
+// task reads the one task of ts and returns it with ctx carrying the request's config (when ts asks for the
+// config layers), or the first problem found.
+func (c *Client) task(ctx context.Context, ts api.TaskSpec) (*spec.Task, context.Context, error) {
+	ts.Pipeline = false
+	r := c.read(ts)
+	if err := r.check.Err(); err != nil {
+		return nil, ctx, err
+	}
+	if err := r.check.ConfigErr(); err != nil {
+		return nil, ctx, err
+	}
+	if r.cfg != nil {
+		// The core reads the config of this request from its context, as SkyPilot scopes a request's overrides.
+		ctx = config.NewContext(ctx, r.cfg)
+	}
+	return r.tasks[0], ctx, nil
+}
+
+// reading is what read found: the tasks, the check to report and the config, when asked for and valid.
+type reading struct {
+	tasks []*spec.Task
+	check *api.TaskCheck
+	cfg   *config.Config
+}
+
+// read parses ts: its YAML (or inline command), then --env and --secret (which win over the YAML's), then the
+// overrides, then the config layers. A problem found stops before the next stage.
+func (c *Client) read(ts api.TaskSpec) reading {
+	r := reading{check: &api.TaskCheck{}}
+	if ts.YAML != "" || ts.FileName != "" {
+		p, err := spec.Load(ts.FileName, []byte(ts.YAML), spec.LoadOptions{Env: ts.Env, Secrets: ts.Secrets})
+		r.tasks = p.Tasks
+		r.check.Tasks = len(p.Tasks)
+		if ts.Pipeline {
+			// Validate alone: every problem at once, each task's config: checked as launch checks it.
+			var errs spec.ErrorList
+			errors.As(err, &errs)
+			for _, t := range p.Tasks {
+				if n := t.ConfigNode(); n.Kind() == spec.NodeMap {
+					errs = append(errs, config.CheckTask(ts.FileName, n)...)
+				}
+			}
+			r.check.Errors = taskErrors(spec.SortErrors(errs))
+			r.check.Notices = notices(p.Notices)
+			return r
+		}
+		if err != nil { // launch and exec report a task that cannot be read, and nothing else
+			r.check.Errors = taskErrors(err)
+			return r
+		}
+		if len(p.Tasks) != 1 {
+			msg := fmt.Sprintf("%s is a pipeline of %d tasks: run it with `stix jobs launch %s`", ts.FileName, len(p.Tasks), ts.FileName)
+			r.check.Errors = []api.TaskError{{File: ts.FileName, Message: msg, Text: msg}}
+			return r
+		}
+		r.check.Notices = notices(p.Notices)
+	} else {
+		t := spec.FromCommand(ts.Command)
+		if len(ts.Env) > 0 {
+			t.Envs = maps.Clone(ts.Env)
+		}
+		if len(ts.Secrets) > 0 {
+			t.Secrets = maps.Clone(ts.Secrets)
+		}
+		r.tasks = []*spec.Task{t}
+		r.check.Tasks = 1
+	}
+	if err := r.tasks[0].ApplyOverrides(ts.Overrides); err != nil {
+		r.check.Errors = taskErrors(err)
+		r.check.Notices = nil
+		return r
+	}
+	if ts.Config == nil {
+		return r
+	}
+	in := config.Inputs{StixHome: c.opts.Core.Home, Home: c.opts.UserHome, Cwd: ts.Config.Dir, Getenv: c.opts.Getenv,
+		CLI: ts.Config.Args, TaskFile: ts.FileName, TaskConfig: r.tasks[0].ConfigNode()}
+	cfg, err := config.Load(in)
+	if err != nil {
+		r.check.ConfigErrors = taskErrors(err)
+		return r
+	}
+	for _, w := range cfg.Warnings() {
+		r.check.Warnings = append(r.check.Warnings, w.String())
+	}
+	r.cfg = cfg
+	return r
+}
+
+// taskErrors turns a reader's error into wire errors: one per problem of an ErrorList, with its position.
+func taskErrors(err error) []api.TaskError {
+	if err == nil {
+		return nil
+	}
+	var list spec.ErrorList
+	if !errors.As(err, &list) {
+		return []api.TaskError{{Message: err.Error(), Text: err.Error()}}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]api.TaskError, len(list))
+	for i, e := range list {
+		out[i] = api.TaskError{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col, Path: e.Path, Message: e.Message,
+			Hint: e.Hint, Text: e.Error()}
+	}
+	return out
+}
+
+func notices(ns []spec.Notice) []api.TaskNotice {
+	if len(ns) == 0 {
+		return nil
+	}
+	out := make([]api.TaskNotice, len(ns))
+	for i, n := range ns {
+		out[i] = api.TaskNotice{File: n.Pos.File, Line: n.Pos.Line, Col: n.Pos.Col, Path: n.Path, Kind: string(n.Kind),
+			Message: n.Message, Text: n.String()}
+	}
+	return out
+}
