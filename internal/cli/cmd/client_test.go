@@ -261,7 +261,7 @@ func verbCases() []verbCase {
 			calls: "Validate Exec",
 			check: func(t *testing.T, c *fakeclient.Client) {
 				req := c.Last("Exec")[0].(api.ExecRequest)
-				if req.Cluster != "dev" || req.Task.Env["WANDB_API_KEY"] != "k-123" || req.Task.Config != nil {
+				if req.Cluster != "dev" || req.Task.Env["WANDB_API_KEY"] != "k-123" || req.Task.Config == nil || len(req.Task.Config.Args) != 0 {
 					t.Errorf("exec request = %+v", req)
 				}
 			}},

@@ -73,12 +73,12 @@ func NewCmdExec(f *cli.Factory, runF func(*ExecOptions) error) *cobra.Command {
 	fs.BoolVarP(&opts.DetachRun, "detach-run", "d", false, "Return as soon as the job is submitted; do not stream its logs")
 	cli.AddAsync(fs, &opts.Async)
 	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
-	task = taskflags.Add(cmd, taskflags.WithName())
+	task = taskflags.Add(cmd, taskflags.WithName(), taskflags.WithConfig())
 	return cmd
 }
 
 func execRun(opts *ExecOptions) error {
-	ts, err := opts.Task.Spec(false)
+	ts, err := opts.Task.Spec(true)
 	if err != nil {
 		return err
 	}
