@@ -204,10 +204,8 @@ func tableRows(t *Task, all []candidate, chosen Assignment) []Row {
 		if a.Cost != b.Cost {
 			return a.Cost < b.Cost
 		}
-		if a.Infra() != b.Infra() {
-			return a.Infra() < b.Infra()
-		}
-		return a.Instance() < b.Instance()
+		return compareOffers(&cloud.Offer{Cloud: a.Cloud, Region: a.Region, Zone: a.Zone, InstanceType: a.InstanceType, Spot: a.Spot},
+			&cloud.Offer{Cloud: b.Cloud, Region: b.Region, Zone: b.Zone, InstanceType: b.InstanceType, Spot: b.Spot}) < 0
 	})
 	return rows
 }
