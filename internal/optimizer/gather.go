@@ -34,7 +34,7 @@ func lessCandidate(a, b *candidate) bool {
 	return false
 }
 
-// compareOffers is the tie rule between offers of equal cost (docs/optimizer.md#ties): cloud by name, region as
+// compareOffers is the tie rule between offers of equal cost (docs/optimizer.md#tie-breaks-deterministic): cloud by name, region as
 // SkyPilot tries them (catalog.CompareRegions: US regions first on AWS, Lambda and Hyperbolic), zone and
 // instance type by name, on-demand before spot.
 func compareOffers(a, b *cloud.Offer) int {
