@@ -12,6 +12,8 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"path"
+	"strings"
 )
 
 // Transport reaches one node. Implementations are safe for concurrent use.
@@ -65,4 +67,24 @@ type SyncStats struct {
 	Deleted int `json:"deleted"`
 	// Bytes sums the sizes of the files copied.
 	Bytes int64 `json:"bytes"`
+}
+
+// ResolvePath maps a remote path to an absolute path on a node whose home directory is home, by the rules above:
+// "" and "~" are the home, "~/x" and relative paths are in it, absolute paths are used as they are (cleaned).
+func ResolvePath(home, remote string) string {
+	switch {
+	case remote == "" || remote == "~":
+		return home
+	case strings.HasPrefix(remote, "~/"):
+		return path.Join(home, remote[2:])
+	case path.IsAbs(remote):
+		return path.Clean(remote)
+	default:
+		return path.Join(home, remote)
+	}
+}
+
+// Quote makes s one word for a POSIX shell.
+func Quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -15,7 +15,6 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -256,20 +255,9 @@ func (t *Transport) Addr() string { return t.cfg.addr() }
 // Home returns the login's home directory on the node.
 func (t *Transport) Home() string { return t.home }
 
-// Resolve maps a remote path to an absolute one: "~" and "~/x" into the home directory, relative paths relative
-// to it, absolute paths unchanged.
-func (t *Transport) Resolve(remote string) string {
-	switch {
-	case remote == "" || remote == "~":
-		return t.home
-	case strings.HasPrefix(remote, "~/"):
-		return path.Join(t.home, remote[2:])
-	case path.IsAbs(remote):
-		return path.Clean(remote)
-	default:
-		return path.Join(t.home, remote)
-	}
-}
+// Resolve maps a remote path to an absolute one (transport.ResolvePath): "~" and "~/x" into the home
+// directory, relative paths relative to it, absolute paths unchanged.
+func (t *Transport) Resolve(remote string) string { return transport.ResolvePath(t.home, remote) }
 
 // Dial connects to addr as the node sees it, through the SSH connection (a direct-tcpip channel).
 func (t *Transport) Dial(ctx context.Context, network, addr string) (net.Conn, error) {

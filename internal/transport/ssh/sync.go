@@ -309,9 +309,9 @@ func (t *Transport) syncFile(ctx context.Context, src, dst string, fi fs.FileInf
 type shellNode struct{ t *Transport }
 
 func (n shellNode) Script(ctx context.Context, script string, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	cmd := "sh -c " + quote(script) + " stix"
+	cmd := "sh -c " + transport.Quote(script) + " stix"
 	for _, a := range args {
-		cmd += " " + quote(a)
+		cmd += " " + transport.Quote(a)
 	}
 	return n.t.Run(ctx, cmd, transport.RunOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 }
