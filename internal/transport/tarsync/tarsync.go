@@ -6,6 +6,7 @@ package tarsync
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -272,11 +273,16 @@ func copyFile(w io.Writer, p string, size int64) error {
 // untar streams the tar that write produces into the node directory dir.
 func untar(ctx context.Context, n Node, dir string, write func(*tar.Writer) error) error {
 	err := n.Untar(ctx, dir, func(w io.Writer) error {
-		tw := tar.NewWriter(w)
+		// Buffered, so that a tree of small files moves in large writes, not a packet per tar header.
+		bw := bufio.NewWriterSize(w, 1<<16)
+		tw := tar.NewWriter(bw)
 		if err := write(tw); err != nil {
 			return err
 		}
-		return tw.Close()
+		if err := tw.Close(); err != nil {
+			return err
+		}
+		return bw.Flush()
 	})
 	if err != nil {
 		return fmt.Errorf("copy into %s: %w", dir, err)
