@@ -11,6 +11,9 @@ type LaunchOptions struct {
 	Down bool `json:"down,omitempty"`
 	// NoSetup skips the task's setup on an existing cluster.
 	NoSetup bool `json:"no_setup,omitempty"`
+	// Fast skips setup when the cluster is already UP (SkyPilot's --fast); a new, stopped or interrupted cluster
+	// is launched in full.
+	Fast bool `json:"fast,omitempty"`
 	// RetryUntilUp keeps retrying provisioning when no capacity is found.
 	RetryUntilUp bool `json:"retry_until_up,omitempty"`
 	// Command is the command line that made the request, shown in `status` as the cluster's last use.

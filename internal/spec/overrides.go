@@ -11,6 +11,8 @@ import (
 type Overrides struct {
 	Name         *string
 	Workdir      *string
+	GitURL       *string // --git-url: the workdir is this git repository
+	GitRef       *string // --git-ref: the branch, tag or commit of the git workdir
 	NumNodes     *int
 	Infra        *string // --infra, e.g. "aws/us-east-1", "k8s", "local"
 	Accelerators *string // --gpus, e.g. "A100:8"
@@ -27,7 +29,7 @@ type Overrides struct {
 
 // IsZero reports whether no override is set.
 func (o Overrides) IsZero() bool {
-	return o.Name == nil && o.Workdir == nil && o.NumNodes == nil && o.Infra == nil && o.Accelerators == nil &&
+	return o.Name == nil && o.Workdir == nil && o.GitURL == nil && o.GitRef == nil && o.NumNodes == nil && o.Infra == nil && o.Accelerators == nil &&
 		o.Cpus == nil && o.Memory == nil && o.InstanceType == nil && o.UseSpot == nil && o.ImageID == nil &&
 		o.DiskSize == nil && o.DiskTier == nil && o.NetworkTier == nil && o.Ports == nil
 }
@@ -68,6 +70,9 @@ func (t *Task) ApplyOverrides(o Overrides) error {
 		default:
 			onTask(func(t *Task) { t.Workdir = &Workdir{Path: dir} })
 		}
+	}
+	if set := applyGitOverrides(o, t.Workdir, fail); set != nil {
+		onTask(set)
 	}
 	if o.NumNodes != nil {
 		n := *o.NumNodes
