@@ -219,9 +219,7 @@ func (m *procManager) workdir(w string) (string, error) {
 		}
 		return m.home, nil
 	}
-	if strings.HasPrefix(w, "~/") {
-		w = w[2:]
-	}
+	w = strings.TrimPrefix(w, "~/")
 	if !filepath.IsAbs(w) {
 		w = filepath.Join(m.home, w)
 	}
