@@ -1,7 +1,7 @@
 // Package transport is how stix reaches a node: run a command, sync a directory tree, upload a file, and open a
 // connection to the node's agent. Each provider hands out a Transport per node; implementations live in
-// subpackages (local now; SSH, docker exec, k8s exec later) and share the ignore rules (package ignore) and the
-// tree diff (package treesync).
+// subpackages (local, ssh, docker; k8s exec later) and share the ignore rules (package ignore), the tree diff
+// (package treesync) and the sync by exec and tar (package tarsync).
 //
 // Remote paths follow ssh/rsync conventions on every transport: "~" and "~/x" are in the node's home directory,
 // a relative path is relative to the home directory, and an absolute path is used as it is.
