@@ -33,11 +33,11 @@ type LaunchOptions struct {
 	Down          bool
 	DryRun        bool // --dryrun: plan and print, provision nothing
 	DetachRun     bool // -d: return once the job is submitted, without streaming its logs
-	DetachSetup   bool // -s: run setup as part of the job instead of before it, so Ctrl-C does not stop it
+	DetachSetup   bool // -s: run setup as part of the job, so Ctrl-C does not stop it: what stix always does
 	RetryUntilUp  bool // -r: keep retrying provisioning until capacity is found
 	Yes           bool // -y: skip the confirmation prompt
 	NoSetup       bool // --no-setup: skip the setup phase when (re)launching
-	Fast          bool // --fast: skip provisioning and setup if the cluster is already up
+	Fast          bool // --fast: skip setup if the cluster is already up
 	CloneDiskFrom string
 	Async         bool // --async: submit the request to the API server and return
 	// Output is -o/--output: with --dryrun, json prints the plan for machines.
