@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/stix-run/stix/internal/spec"
@@ -11,30 +10,17 @@ import (
 )
 
 // gitSource is a workdir that is a git repository (`workdir: {url, ref}`, --git-url/--git-ref): every node
-// clones it itself, with the credentials the client's environment gives, as SkyPilot's do.
+// clones it itself, as SkyPilot's do.
 type gitSource struct {
 	url, ref string
-	// token (GIT_TOKEN) authenticates https URLs; sshKey is the content of the private key GIT_SSH_KEY_PATH
-	// names, for ssh and scp-like URLs.
+	// token (GIT_TOKEN) authenticates https URLs; sshKey (GIT_SSH_KEY) is a private key for ssh and scp-like URLs.
 	token, sshKey string
 }
 
-// newGitSource reads the credentials of w from the client's environment (getenv): GIT_TOKEN, and the key file
-// GIT_SSH_KEY_PATH names, read here because the nodes do not have it.
-func newGitSource(w *spec.Workdir, getenv func(string) string) (*gitSource, error) {
-	g := &gitSource{url: w.URL, ref: w.Ref, token: getenv("GIT_TOKEN")}
-	if p := getenv("GIT_SSH_KEY_PATH"); p != "" {
-		path, err := expandHome(p)
-		if err != nil {
-			return nil, err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("GIT_SSH_KEY_PATH: %w: set it to the private key that can read %s", err, w.URL)
-		}
-		g.sshKey = string(b)
-	}
-	return g, nil
+// newGitSource is the clone of t's git workdir, with the credentials t carries as secrets: the client put its
+// GIT_TOKEN and the key its GIT_SSH_KEY_PATH names there (spec.Task.AddGitSecrets), as SkyPilot does.
+func newGitSource(t *spec.Task) *gitSource {
+	return &gitSource{url: t.Workdir.URL, ref: t.Workdir.Ref, token: t.Secrets["GIT_TOKEN"], sshKey: t.Secrets["GIT_SSH_KEY"]}
 }
 
 // cloneScript makes the directory $1 a checkout of $STIX_GIT_URL at $STIX_GIT_REF on the node, as SkyPilot's

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/transport/local"
 )
 
@@ -70,28 +69,5 @@ func TestGitCloneRefusals(t *testing.T) {
 	err = g.clone(ctx, tr, "~/other")
 	if err == nil || strings.Contains(err.Error(), "tok-s3cr3t") || !strings.Contains(err.Error(), "exit status") {
 		t.Errorf("failed clone with a token: %v", err)
-	}
-}
-
-// TestGitCredentials: GIT_TOKEN and the key GIT_SSH_KEY_PATH names come from the client's environment; a key
-// path that does not exist fails before anything runs.
-func TestGitCredentials(t *testing.T) {
-	t.Parallel()
-	key := filepath.Join(t.TempDir(), "id")
-	if err := os.WriteFile(key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"GIT_TOKEN": "tok", "GIT_SSH_KEY_PATH": key}
-	g, err := newGitSource(&spec.Workdir{URL: "git@github.com:org/repo.git", Ref: "v1"}, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.token != "tok" || !strings.HasPrefix(g.sshKey, "-----BEGIN") || g.ref != "v1" {
-		t.Errorf("git source = %+v", g)
-	}
-	env["GIT_SSH_KEY_PATH"] = key + ".missing"
-	if _, err := newGitSource(&spec.Workdir{URL: "git@github.com:org/repo.git"}, func(k string) string { return env[k] }); err == nil ||
-		!strings.Contains(err.Error(), "GIT_SSH_KEY_PATH") {
-		t.Errorf("missing key: %v", err)
 	}
 }

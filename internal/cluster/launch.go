@@ -165,11 +165,7 @@ func checkTask(t *spec.Task) ([]syncItem, error) {
 		items = append(items, syncItem{src: p, dst: remoteWorkdir})
 	}
 	if t.Workdir != nil && t.Workdir.URL != "" {
-		g, err := newGitSource(t.Workdir, os.Getenv)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, syncItem{git: g, dst: remoteWorkdir})
+		items = append(items, syncItem{git: newGitSource(t), dst: remoteWorkdir})
 	}
 	mounts, err := localMounts(t)
 	if err != nil {

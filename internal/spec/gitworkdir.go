@@ -2,6 +2,8 @@ package spec
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -54,6 +56,42 @@ func applyGitOverrides(o Overrides, cur *Workdir, fail func(flag string, err err
 		}
 		w := &Workdir{URL: cur.URL, Ref: strings.TrimSpace(*o.GitRef)}
 		return func(t *Task) { t.Workdir = w }
+	}
+	return nil
+}
+
+// AddGitSecrets makes the credentials of a task whose workdir is a git repository task secrets, as SkyPilot's
+// update_envs_and_secrets_from_workdir does, so that they travel with the task to the nodes that clone it:
+// token (the client's GIT_TOKEN) as GIT_TOKEN, and the content of the private key file keyPath (the client's
+// GIT_SSH_KEY_PATH; "~/" is the user's home) as GIT_SSH_KEY. Empty arguments add nothing; a secret the task sets
+// itself wins; a task whose workdir is not a repository is left as it is.
+func (t *Task) AddGitSecrets(token, keyPath string) error {
+	if t.Workdir == nil || t.Workdir.URL == "" {
+		return nil
+	}
+	add := func(k, v string) {
+		if _, set := t.Secrets[k]; !set && v != "" {
+			if t.Secrets == nil {
+				t.Secrets = Secrets{}
+			}
+			t.Secrets[k] = v
+		}
+	}
+	add("GIT_TOKEN", token)
+	if keyPath != "" {
+		p := keyPath
+		if rest, ok := strings.CutPrefix(p, "~/"); ok {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return fmt.Errorf("GIT_SSH_KEY_PATH %s: %w", keyPath, err)
+			}
+			p = filepath.Join(home, rest)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("GIT_SSH_KEY_PATH: %w: set it to the private key that can read %s", err, t.Workdir.URL)
+		}
+		add("GIT_SSH_KEY", string(b))
 	}
 	return nil
 }

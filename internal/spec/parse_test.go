@@ -341,3 +341,32 @@ func TestGitWorkdirOverrides(t *testing.T) {
 		})
 	}
 }
+
+// TestAddGitSecrets: the client's GIT_TOKEN and the key its GIT_SSH_KEY_PATH names become secrets of a task
+// whose workdir is a git repository, and of no other; the task's own secrets win; a missing key file fails.
+func TestAddGitSecrets(t *testing.T) {
+	t.Parallel()
+	key := filepath.Join(t.TempDir(), "id")
+	if err := os.WriteFile(key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	task := mustTask(t, "workdir: {url: 'git@github.com:org/repo.git'}\n")
+	if err := task.AddGitSecrets("tok", key); err != nil {
+		t.Fatal(err)
+	}
+	if task.Secrets["GIT_TOKEN"] != "tok" || !strings.HasPrefix(task.Secrets["GIT_SSH_KEY"], "-----BEGIN") {
+		t.Errorf("secrets = %v", task.Secrets)
+	}
+	own := mustTask(t, "workdir: {url: https://a/b}\nsecrets: {GIT_TOKEN: mine}\n")
+	if err := own.AddGitSecrets("tok", ""); err != nil || own.Secrets["GIT_TOKEN"] != "mine" {
+		t.Errorf("the task's own GIT_TOKEN: %v, %v", own.Secrets, err)
+	}
+	local := mustTask(t, "workdir: .\n")
+	if err := local.AddGitSecrets("tok", key+".missing"); err != nil || len(local.Secrets) != 0 {
+		t.Errorf("local workdir: %v, %v", local.Secrets, err)
+	}
+	if err := mustTask(t, "workdir: {url: https://a/b}\n").AddGitSecrets("", key+".missing"); err == nil ||
+		!strings.Contains(err.Error(), "GIT_SSH_KEY_PATH") {
+		t.Errorf("missing key file: %v", err)
+	}
+}

@@ -11,7 +11,8 @@ import (
 )
 
 // LoadOne reads the entrypoint as one task and applies the command line to it: --env-file, then --env and
-// --secret (which win over the YAML), then the resource flags. A pipeline file is an error: pipelines run as
+// --secret (which win over the YAML), then the resource and workdir flags, then the git credentials of a git
+// workdir. A pipeline file is an error: pipelines run as
 // managed jobs. An empty entrypoint gives a task with nothing to run (launch then only provisions).
 func (t Task) LoadOne() (*spec.Task, []spec.Notice, error) {
 	env := map[string]string{}
@@ -45,6 +46,9 @@ func (t Task) LoadOne() (*spec.Task, []spec.Notice, error) {
 		}
 	}
 	if err := task.ApplyOverrides(t.Overrides); err != nil {
+		return nil, nil, err
+	}
+	if err := task.AddGitSecrets(t.GitToken, t.GitSSHKeyPath); err != nil {
 		return nil, nil, err
 	}
 	return task, notices, nil

@@ -26,6 +26,9 @@ type Task struct {
 	EnvFile string
 	// Config is each --config value: a config file path or key=value pairs, in order; nil when none.
 	Config []string
+	// GitToken and GitSSHKeyPath are the client's GIT_TOKEN and GIT_SSH_KEY_PATH: LoadOne makes them secrets of
+	// a task whose workdir is a git repository (spec.Task.AddGitSecrets).
+	GitToken, GitSSHKeyPath string
 }
 
 // DiskTiers and NetworkTiers are the values --disk-tier and --network-tier accept, as SkyPilot's (plus "none",
@@ -171,6 +174,7 @@ func (f *Flags) Resolve(cmd *cobra.Command, s *cli.IOStreams, getenv func(string
 		return Task{}, err
 	}
 	t.EnvFile = f.envFile
+	t.GitToken, t.GitSSHKeyPath = getenv("GIT_TOKEN"), getenv("GIT_SSH_KEY_PATH")
 	if len(f.config) > 0 {
 		t.Config = append([]string(nil), f.config...)
 	}
