@@ -11,6 +11,9 @@ type LaunchOptions struct {
 	Down bool `json:"down,omitempty"`
 	// NoSetup skips the task's setup on an existing cluster.
 	NoSetup bool `json:"no_setup,omitempty"`
+	// Fast skips setup when the cluster is already UP (SkyPilot's --fast); a new, stopped or interrupted cluster
+	// is launched in full.
+	Fast bool `json:"fast,omitempty"`
 	// RetryUntilUp keeps retrying provisioning when no capacity is found.
 	RetryUntilUp bool `json:"retry_until_up,omitempty"`
 	// Command is the command line that made the request, shown in `status` as the cluster's last use.
@@ -75,8 +78,21 @@ type PlanTask struct {
 	Rows         []PlanRow `json:"considered"`
 }
 
-// PlanRow is one row of the considered-resources table, its cells in Plan.Header's order.
+// PlanRow is one row of the considered-resources table: its cells in Plan.Header's order, for people, and the
+// same candidate as fields of their own, for programs. Every field is always present; a place or an instance
+// type the infra does not have is "", no accelerators is null.
 type PlanRow struct {
 	Cells  []string `json:"cells"`
 	Chosen bool     `json:"chosen"`
+	// Cloud is the infra's name as --infra takes it ("aws", "local"); Region and Zone its place.
+	Cloud        string `json:"cloud"`
+	Region       string `json:"region"`
+	Zone         string `json:"zone"`
+	InstanceType string `json:"instance_type"`
+	// Accelerators are per node, by name ({"A100": 8}).
+	Accelerators map[string]float64 `json:"accelerators"`
+	UseSpot      bool               `json:"use_spot"`
+	// HourlyCost is USD per hour for all NumNodes nodes; 0 on infra the user already has.
+	HourlyCost float64 `json:"hourly_cost"`
+	NumNodes   int     `json:"num_nodes"`
 }

@@ -20,8 +20,10 @@ type TaskSpec struct {
 	Secrets map[string]string `json:"secrets,omitempty"`
 	// Pipeline accepts a file of several tasks (Validate only); otherwise one task is required.
 	Pipeline bool `json:"pipeline,omitempty"`
-	// Config, when set, applies stix's config layers to the request; nil applies none (exec).
+	// Config, when set, applies stix's config layers to the request; nil applies none.
 	Config *ConfigLayers `json:"config,omitempty"`
+	// Git, when set, are the client's git credentials for a git workdir.
+	Git *GitCredentials `json:"git,omitempty"`
 }
 
 // ConfigLayers say where the config of one request comes from, besides the user's file and the task's
@@ -36,9 +38,18 @@ type ConfigLayers struct {
 // TaskOverrides are command-line values laid over a task, as SkyPilot applies them: resources overrides go to
 // the top-level resources and to every any_of/ordered candidate, and "none" resets a field. A nil field is
 // not given.
+// GitCredentials are the client's GIT_TOKEN and the private key GIT_SSH_KEY_PATH names, sent with a task whose
+// workdir is a git repository; the core makes them the task's secrets GIT_TOKEN and GIT_SSH_KEY, as SkyPilot does.
+type GitCredentials struct {
+	Token  string `json:"token,omitempty"`
+	SSHKey string `json:"ssh_key,omitempty"`
+}
+
 type TaskOverrides struct {
 	Name         *string  `json:"name,omitempty"`
 	Workdir      *string  `json:"workdir,omitempty"`
+	GitURL       *string  `json:"git_url,omitempty"` // --git-url: the workdir is this git repository
+	GitRef       *string  `json:"git_ref,omitempty"` // --git-ref: the branch, tag or commit of the git workdir
 	NumNodes     *int     `json:"num_nodes,omitempty"`
 	Infra        *string  `json:"infra,omitempty"`         // --infra, e.g. "aws/us-east-1", "k8s", "local"
 	Accelerators *string  `json:"accelerators,omitempty"`  // --gpus, e.g. "A100:8"
@@ -55,7 +66,7 @@ type TaskOverrides struct {
 
 // IsZero reports whether no override is set.
 func (o TaskOverrides) IsZero() bool {
-	return o.Name == nil && o.Workdir == nil && o.NumNodes == nil && o.Infra == nil && o.Accelerators == nil &&
+	return o.Name == nil && o.Workdir == nil && o.GitURL == nil && o.GitRef == nil && o.NumNodes == nil && o.Infra == nil && o.Accelerators == nil &&
 		o.Cpus == nil && o.Memory == nil && o.InstanceType == nil && o.UseSpot == nil && o.ImageID == nil &&
 		o.DiskSize == nil && o.DiskTier == nil && o.NetworkTier == nil && o.Ports == nil
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/stix-run/stix/internal/atomicfile"
-	"github.com/stix-run/stix/internal/lazyregexp"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +14,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/stix-run/stix/internal/atomicfile"
+	"github.com/stix-run/stix/internal/lazyregexp"
+	"github.com/stix-run/stix/internal/transport"
 
 	"github.com/stix-run/stix/internal/agent/proc"
 	"github.com/stix-run/stix/internal/agent/tail"
@@ -204,12 +206,7 @@ func (m *procManager) StartProc(_ context.Context, spec ProcSpec) (ProcStatus, e
 // jobScript wraps a job's bash source: the node's ~/.bashrc first (SkyPilot's jobs see what setup appended to
 // it), then the job in the working directory the process was started in.
 func jobScript(src, workdir string) string {
-	return "[ -f \"$HOME/.bashrc\" ] && . \"$HOME/.bashrc\"\ncd " + shellQuote(workdir) + " || exit 1\n" + src + "\n"
-}
-
-// shellQuote quotes s for bash.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return "[ -f \"$HOME/.bashrc\" ] && . \"$HOME/.bashrc\"\ncd " + transport.Quote(workdir) + " || exit 1\n" + src + "\n"
 }
 
 // workdir resolves a job's working directory on this node: relative to the jobs' home; by default
@@ -222,9 +219,7 @@ func (m *procManager) workdir(w string) (string, error) {
 		}
 		return m.home, nil
 	}
-	if strings.HasPrefix(w, "~/") {
-		w = w[2:]
-	}
+	w = strings.TrimPrefix(w, "~/")
 	if !filepath.IsAbs(w) {
 		w = filepath.Join(m.home, w)
 	}

@@ -382,3 +382,46 @@ func TestPlaceName(t *testing.T) {
 		}
 	}
 }
+
+// TestEqualPriceRegionOrder: regions of equal price come in the order SkyPilot tries them: US regions first on
+// AWS, Lambda and Hyperbolic, then by name; by name on every other cloud.
+func TestEqualPriceRegionOrder(t *testing.T) {
+	cat := catalogtest.Snapshot(t)
+	lambda, _ := cat.Cloud("lambda")
+	ins, err := lambda.Instances(catalog.Query{Accelerator: "A10", AcceleratorCount: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regions []string
+	for _, in := range ins {
+		if in.InstanceType == "gpu_1x_a10" {
+			regions = append(regions, in.Region)
+		}
+	}
+	if len(regions) < 3 || regions[0] != "us-east-1" {
+		t.Fatalf("gpu_1x_a10 regions = %v, want us-east-1 first", regions)
+	}
+	firstOther := slices.IndexFunc(regions, func(r string) bool { return !strings.HasPrefix(r, "us-") })
+	if firstOther < 0 || slices.ContainsFunc(regions[firstOther:], func(r string) bool { return strings.HasPrefix(r, "us-") }) {
+		t.Errorf("gpu_1x_a10 regions = %v, want every US region before the others", regions)
+	}
+
+	tests := []struct {
+		cloud, a, b string
+		want        int
+	}{
+		{"aws", "us-west-2", "ap-northeast-1", -1},
+		{"AWS", "eu-west-1", "us-east-1", 1},
+		{"aws", "us-east-1", "us-east-2", -1},
+		{"lambda", "us-midwest-1", "asia-south-1", -1},
+		{"hyperbolic", "us-central-1", "eu-north-1", -1},
+		{"gcp", "asia-east1", "us-central1", -1},
+		{"nebius", "eu-north1", "us-central1", -1},
+		{"azure", "eastus", "eastus", 0},
+	}
+	for _, tc := range tests {
+		if got := catalog.CompareRegions(tc.cloud, tc.a, tc.b); got != tc.want {
+			t.Errorf("CompareRegions(%s, %s, %s) = %d, want %d", tc.cloud, tc.a, tc.b, got, tc.want)
+		}
+	}
+}

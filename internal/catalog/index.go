@@ -40,7 +40,8 @@ func (c *Cloud) Name() string { return c.name }
 // Display is the cloud's name as SkyPilot prints it ("AWS").
 func (c *Cloud) Display() string { return c.traits.display }
 
-// Regions lists the cloud's regions, sorted.
+// Regions lists the cloud's regions in the order CompareRegions gives (SkyPilot's order for regions of equal
+// price).
 func (c *Cloud) Regions() []string { return append([]string(nil), c.regionList...) }
 
 // Zones lists a region's zones, sorted; nil for a cloud without zones or an unknown region.
@@ -130,20 +131,23 @@ func newCloud(name, file string, rows []row, zones bool) *Cloud {
 	for l, votes := range memVotes {
 		c.accMemory[l] = mode(votes)
 	}
-	// Renumber regions and zones in name order.
-	remap := func(names []string) []int32 {
+	// Renumber regions in the order SkyPilot tries regions of equal price (CompareRegions), zones in name
+	// order, so that queries break price ties by comparing ids.
+	byRegion := func(a, b string) bool { return CompareRegions(name, a, b) < 0 }
+	byName := func(a, b string) bool { return a < b }
+	remap := func(names []string, less func(a, b string) bool) []int32 {
 		order := make([]int32, len(names))
 		for i := range order {
 			order[i] = int32(i)
 		}
-		sort.Slice(order, func(a, b int) bool { return names[order[a]] < names[order[b]] })
+		sort.Slice(order, func(a, b int) bool { return less(names[order[a]], names[order[b]]) })
 		perm := make([]int32, len(names))
 		for newID, old := range order {
 			perm[old] = int32(newID)
 		}
 		return perm
 	}
-	regionPerm, zonePerm := remap(c.regionList), remap(zoneNames)
+	regionPerm, zonePerm := remap(c.regionList, byRegion), remap(zoneNames, byName)
 	for i := range rows {
 		r := &rows[i]
 		r.regionID = regionPerm[r.regionID]
@@ -151,7 +155,7 @@ func newCloud(name, file string, rows []row, zones bool) *Cloud {
 			r.zoneID = zonePerm[r.zoneID]
 		}
 	}
-	sort.Strings(c.regionList)
+	sort.Slice(c.regionList, func(i, j int) bool { return byRegion(c.regionList[i], c.regionList[j]) })
 	c.regionIDs = make(map[string]int32, len(c.regionList))
 	for i, n := range c.regionList {
 		c.regionIDs[n] = int32(i)

@@ -26,6 +26,9 @@ type traits struct {
 	// dedupeZones keeps one row per (instance type, region, zone), the one with the lowest spot price, as
 	// SkyPilot does for AWS whose catalog repeats rows.
 	dedupeZones bool
+	// usFirst: among regions of equal price, US regions ("us-" names) are tried first, as SkyPilot's
+	// get_region_zones_for_instance_type does for AWS, Lambda and Hyperbolic.
+	usFirst bool
 }
 
 var cloudTraits = map[string]traits{
@@ -35,6 +38,7 @@ var cloudTraits = map[string]traits{
 		defaultCPUs:      cloud.Amount{Value: 8, OrMore: true},
 		defaultMemPerCPU: 4,
 		dedupeZones:      true,
+		usFirst:          true,
 	},
 	"gcp": {
 		display: "GCP",
@@ -56,6 +60,7 @@ var cloudTraits = map[string]traits{
 		defaultCPUs:      cloud.Amount{Value: 30, OrMore: true},
 		defaultMemPerCPU: 4,
 		noSpot:           true,
+		usFirst:          true,
 	},
 	"cudo": {
 		display:          "Cudo",
@@ -64,7 +69,7 @@ var cloudTraits = map[string]traits{
 		noSpot:           true,
 	},
 	"runpod":     {display: "RunPod", noMultiNode: true},
-	"hyperbolic": {display: "Hyperbolic", noMultiNode: true, noSpot: true},
+	"hyperbolic": {display: "Hyperbolic", noMultiNode: true, noSpot: true, usFirst: true},
 	"nebius":     {display: "Nebius"},
 	// Clouds without catalog files here are listed for their display names only.
 	"kubernetes": {display: "Kubernetes"},
@@ -149,4 +154,19 @@ func PlaceName(cloudName, region, zone string) string {
 		return s
 	}
 	return s + " (" + where + ")"
+}
+
+// CompareRegions orders two regions of cloudName (any case) as SkyPilot tries regions of equal price: on the
+// clouds whose catalogs put US regions first (AWS, Lambda, Hyperbolic), a "us-" region before any other; then
+// by name. It returns -1, 0 or +1 as cmp.Compare does.
+func CompareRegions(cloudName, a, b string) int {
+	if traitsFor(strings.ToLower(cloudName)).usFirst {
+		if ua, ub := strings.HasPrefix(a, "us-"), strings.HasPrefix(b, "us-"); ua != ub {
+			if ua {
+				return -1
+			}
+			return 1
+		}
+	}
+	return strings.Compare(a, b)
 }

@@ -178,14 +178,6 @@ func AddAsync(fs *pflag.FlagSet, p *bool) {
 	MarkUnbuilt(fs, "async")
 }
 
-// AddGitURL registers --git-url and --git-ref, a Git repository to use as the workdir. Not built yet.
-func AddGitURL(fs *pflag.FlagSet, url, ref *string) {
-	fs.StringVar(url, "git-url", "", "Git repository to use as the workdir")
-	fs.StringVar(ref, "git-ref", "", "Git branch, tag or commit to check out with --git-url")
-	MarkUnbuilt(fs, "git-url")
-	MarkUnbuilt(fs, "git-ref")
-}
-
 // AddYes registers -y/--yes.
 func AddYes(fs *pflag.FlagSet, p *bool) {
 	fs.BoolVarP(p, "yes", "y", false, "Skip the confirmation prompt")

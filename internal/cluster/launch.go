@@ -92,6 +92,9 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 			res.Provisioned = true
 		} else {
 			opts.Progress.Report(fmt.Sprintf("Reusing cluster %q", name))
+			if opts.Fast { // --fast: an UP cluster skips setup
+				setup, job.Setup = "", ""
+			}
 		}
 	}
 	if err != nil {
@@ -171,10 +174,10 @@ func checkTask(t *spec.Task) ([]syncItem, error) {
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("workdir %s is not a directory: fix `workdir:` or --workdir", t.Workdir.Path)
 		}
-		items = append(items, syncItem{p, remoteWorkdir})
+		items = append(items, syncItem{src: p, dst: remoteWorkdir})
 	}
 	if t.Workdir != nil && t.Workdir.URL != "" {
-		return nil, fmt.Errorf("workdir from a git repository (%s): not implemented yet; use a local directory", t.Workdir.URL)
+		items = append(items, syncItem{git: newGitSource(t), dst: remoteWorkdir})
 	}
 	mounts, err := localMounts(t)
 	if err != nil {
@@ -183,8 +186,11 @@ func checkTask(t *spec.Task) ([]syncItem, error) {
 	return append(items, mounts...), nil
 }
 
-// syncItem is one local tree or file copied to every node.
-type syncItem struct{ src, dst string }
+// syncItem is one local tree or file copied to every node, or a git repository every node clones.
+type syncItem struct {
+	src, dst string
+	git      *gitSource
+}
 
 // localMounts resolves the task's file_mounts to local sources, refusing what stix cannot copy: a bucket, a
 // source that is missing or unreadable, or one that is neither a file nor a directory (a pipe or a device would
@@ -209,7 +215,7 @@ func localMounts(t *spec.Task) ([]syncItem, error) {
 		if err := readableSource(src); err != nil {
 			return nil, fmt.Errorf("file_mounts %s: source %s: %w: fix `file_mounts:` in the task", fm.Dest, fm.Source, err)
 		}
-		items = append(items, syncItem{src, fm.Dest})
+		items = append(items, syncItem{src: src, dst: fm.Dest})
 	}
 	return items, nil
 }
@@ -496,6 +502,12 @@ func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, items []syn
 		}
 		defer tr.Close()
 		for _, it := range items {
+			if it.git != nil {
+				if err := it.git.clone(ctx, tr, it.dst); err != nil {
+					return fmt.Errorf("workdir on node %d: %w", rank, err)
+				}
+				continue
+			}
 			opts := transportSyncOptions(it.dst == remoteWorkdir)
 			if _, err := tr.Sync(ctx, it.src, it.dst, opts); err != nil {
 				return fmt.Errorf("sync %s to node %d: %w", it.src, rank, err)

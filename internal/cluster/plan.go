@@ -121,7 +121,10 @@ func (m *Manager) Plan(ctx context.Context, t *spec.Task) (*api.Plan, error) {
 		pt := api.PlanTask{Name: a.Task, Nodes: a.Nodes, Infra: catalog.PlaceName(a.Offer.Cloud, a.Offer.Region, a.Offer.Zone),
 			InstanceType: a.Offer.InstanceType, HourlyCost: a.Cost}
 		for _, r := range ex.Tasks[i].Rows {
-			pt.Rows = append(pt.Rows, api.PlanRow{Cells: r.Cells(plan.Objective), Chosen: r.Chosen})
+			pt.Rows = append(pt.Rows, api.PlanRow{Cells: r.Cells(plan.Objective), Chosen: r.Chosen,
+				Cloud: r.Cloud, Region: r.Region, Zone: r.Zone, InstanceType: r.InstanceType,
+				Accelerators: r.AcceleratorCounts, UseSpot: r.Spot, HourlyCost: r.Cost / optimizer.HoursPerTask,
+				NumNodes: r.Nodes})
 		}
 		out.Tasks = append(out.Tasks, pt)
 	}

@@ -143,6 +143,9 @@ func (c *Client) read(ts api.TaskSpec) reading {
 		r.check.Notices = nil
 		return r
 	}
+	if ts.Git != nil {
+		r.tasks[0].AddGitSecrets(ts.Git.Token, ts.Git.SSHKey)
+	}
 	if ts.Config == nil {
 		return r
 	}

@@ -72,6 +72,9 @@ type Row struct {
 	VCPUs        float64 // 0: unknown
 	MemoryGB     float64 // 0: unknown
 	Accelerators string  // "A100:8", or "-"
+	// AcceleratorCounts are the offer's accelerators per node by name (nil: none).
+	AcceleratorCounts map[string]float64
+	Nodes             int
 	// Cost is USD per hour for all the task's nodes (HourlyPrice × nodes); Hours the estimated run time.
 	Cost        float64
 	Hours       float64
@@ -188,7 +191,8 @@ func tableRows(t *Task, all []candidate, chosen Assignment) []Row {
 		o := c.offer
 		rows = append(rows, Row{
 			Cloud: o.Cloud, Region: o.Region, Zone: o.Zone, InstanceType: o.InstanceType, Spot: o.Spot,
-			VCPUs: o.CPUs, MemoryGB: o.MemoryGB, Accelerators: accString(o), Cost: c.cost * HoursPerTask,
+			VCPUs: o.CPUs, MemoryGB: o.MemoryGB, Accelerators: accString(o), AcceleratorCounts: o.Accelerators,
+			Nodes: t.Nodes, Cost: c.cost * HoursPerTask,
 			Hours: HoursPerTask, Chosen: k == ck, Alternative: c.alt,
 		})
 	}
@@ -200,10 +204,8 @@ func tableRows(t *Task, all []candidate, chosen Assignment) []Row {
 		if a.Cost != b.Cost {
 			return a.Cost < b.Cost
 		}
-		if a.Infra() != b.Infra() {
-			return a.Infra() < b.Infra()
-		}
-		return a.Instance() < b.Instance()
+		return compareOffers(&cloud.Offer{Cloud: a.Cloud, Region: a.Region, Zone: a.Zone, InstanceType: a.InstanceType, Spot: a.Spot},
+			&cloud.Offer{Cloud: b.Cloud, Region: b.Region, Zone: b.Zone, InstanceType: b.InstanceType, Spot: b.Spot}) < 0
 	})
 	return rows
 }

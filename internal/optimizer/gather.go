@@ -19,8 +19,8 @@ type candidate struct {
 	cost  float64 // HourlyPrice × nodes
 }
 
-// lessCandidate is the deterministic order of candidates: cheaper first, then earlier alternative, then cloud,
-// region, zone and instance type by name, on-demand before spot.
+// lessCandidate is the deterministic order of candidates: cheaper first, then earlier alternative, then the tie
+// rule of compareOffers.
 func lessCandidate(a, b *candidate) bool {
 	if a.cost != b.cost {
 		return a.cost < b.cost
@@ -28,13 +28,36 @@ func lessCandidate(a, b *candidate) bool {
 	if a.alt != b.alt {
 		return a.alt < b.alt
 	}
-	ao, bo := &a.offer, &b.offer
-	for _, p := range [][2]string{{ao.Cloud, bo.Cloud}, {ao.Region, bo.Region}, {ao.Zone, bo.Zone}, {ao.InstanceType, bo.InstanceType}} {
-		if p[0] != p[1] {
-			return p[0] < p[1]
-		}
+	if c := compareOffers(&a.offer, &b.offer); c != 0 {
+		return c < 0
 	}
-	return !ao.Spot && bo.Spot
+	return false
+}
+
+// compareOffers is the tie rule between offers of equal cost (docs/optimizer.md#tie-breaks-deterministic): cloud by name, region as
+// SkyPilot tries them (catalog.CompareRegions: US regions first on AWS, Lambda and Hyperbolic), zone and
+// instance type by name, on-demand before spot.
+func compareOffers(a, b *cloud.Offer) int {
+	if a.Cloud != b.Cloud {
+		return strings.Compare(a.Cloud, b.Cloud)
+	}
+	if c := catalog.CompareRegions(a.Cloud, a.Region, b.Region); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Zone, b.Zone); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.InstanceType, b.InstanceType); c != 0 {
+		return c
+	}
+	switch {
+	case a.Spot == b.Spot:
+		return 0
+	case b.Spot:
+		return -1
+	default:
+		return 1
+	}
 }
 
 // gathered is one task's candidates: all of them (for the explanation) and those the search may choose.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/catalog/catalogtest"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/optimizer"
 )
@@ -77,6 +78,47 @@ func TestTieBreaks(t *testing.T) {
 	}
 	if o := plan.Tasks[0]; o.Offer.Cloud != "gcp" || o.Offer.Region != "a" || o.Alternative != 0 {
 		t.Errorf("chose %+v, want the first alternative's gcp/a", o)
+	}
+}
+
+// TestEqualPriceRegions: among offers of equal cost the region is SkyPilot's first choice: a US region on AWS
+// and Lambda, the first by name on GCP; the table lists equal-cost rows in the same order.
+func TestEqualPriceRegions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cloud, want string
+		regions     []string
+	}{
+		{"aws", "us-west-2", []string{"ap-northeast-1", "ca-central-1", "us-west-2"}},
+		{"lambda", "us-east-1", []string{"asia-northeast-1", "europe-central-1", "us-south-1", "us-east-1"}},
+		{"gcp", "asia-east1", []string{"us-central1", "asia-east1", "europe-west4"}},
+	} {
+		var offers []cloud.Offer
+		for _, r := range tc.regions {
+			offers = append(offers, cloud.Offer{Cloud: tc.cloud, Region: r, InstanceType: "x", HourlyPrice: 1})
+		}
+		plan, ex, err := optimizer.Optimize(optimizer.Problem{Tasks: one(), Sources: []optimizer.Source{fixed(tc.cloud, offers...)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := plan.Tasks[0].Offer.Region; got != tc.want {
+			t.Errorf("%s: chose %s, want %s", tc.cloud, got, tc.want)
+		}
+		if got := ex.Tasks[0].Rows[0].Region; got != tc.want {
+			t.Errorf("%s: first table row in %s, want %s", tc.cloud, got, tc.want)
+		}
+	}
+
+	// The real Lambda catalog prices gpu_1x_a10 the same in every region: a US region is taken.
+	cat := catalogtest.Snapshot(t)
+	lambda, _ := cat.Cloud("lambda")
+	alt := optimizer.Alternative{Cloud: "lambda", Req: cloud.Requirements{Accelerators: map[string]float64{"A10": 1}}}
+	plan, _, err := optimizer.Optimize(optimizer.Problem{Tasks: one(alt), Sources: []optimizer.Source{lambda}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := plan.Tasks[0].Offer; o.InstanceType != "gpu_1x_a10" || o.Region != "us-east-1" {
+		t.Errorf("chose %s in %s, want gpu_1x_a10 in us-east-1", o.InstanceType, o.Region)
 	}
 }
 

@@ -16,8 +16,6 @@ type rfield struct {
 	path      string
 }
 
-func (f rfield) pos() (int, int) { return f.line, f.col }
-
 func fieldsOf(v *value, prefix string, skip ...string) []rfield {
 	var out []rfield
 	for _, f := range v.fields {

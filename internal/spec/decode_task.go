@@ -150,8 +150,10 @@ func (d *decoder) workdir(v *value, path string) *Workdir {
 		w := &Workdir{}
 		w.URL, _ = v.get("url").str()
 		w.Ref, _ = v.get("ref").str()
-		if u := v.get("url"); u != nil && u.kind == kindString && strings.TrimSpace(w.URL) == "" {
-			d.valueErr(u, joinPath(path, "url"), fmt.Errorf("the git URL is empty"))
+		if u := v.get("url"); u != nil && u.kind == kindString {
+			if err := checkGitURL(w.URL); err != nil {
+				d.valueErr(u, joinPath(path, "url"), err)
+			}
 		}
 		return w
 	}

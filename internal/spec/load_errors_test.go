@@ -42,6 +42,11 @@ func TestLoadErrors(t *testing.T) {
 			want: []wantErr{{2, 1, "resorces", `unknown key "resorces"`, `did you mean "resources"?`}},
 		},
 		{
+			name: "workdir git URL git cannot fetch",
+			src:  "workdir:\n  url: just-a-name\n",
+			want: []wantErr{{2, 8, "workdir.url", `unsupported git URL "just-a-name"`, "file:///path/to/repo"}},
+		},
+		{
 			name: "unknown resources key suggests the closest",
 			src:  "resources:\n  acelerators: A100\n",
 			want: []wantErr{{2, 3, "resources.acelerators", `unknown key "acelerators"`, `did you mean "accelerators"?`}},

@@ -50,6 +50,9 @@ func (t *Task) ApplyOverrides(o Overrides) error {
 			onTask(func(t *Task) { t.Workdir = &Workdir{Path: dir} })
 		}
 	}
+	if set := applyGitOverrides(o, t.Workdir, fail); set != nil {
+		onTask(set)
+	}
 	if o.NumNodes != nil {
 		n := *o.NumNodes
 		if n < 1 {

@@ -299,3 +299,65 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestGitWorkdirOverrides follows SkyPilot's update_workdir: --git-url makes the workdir a git repository (with
+// --git-ref's ref), --git-ref alone changes the ref of a git workdir; a ref with no repository to apply to, and
+// a URL git cannot fetch, are refused by flag.
+func TestGitWorkdirOverrides(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, src string
+		o         Overrides
+		want      *Workdir
+		err       string
+	}{
+		{"url and ref over a local workdir", "workdir: .\n", Overrides{GitURL: ptr("https://github.com/org/repo.git"), GitRef: ptr("v1")},
+			&Workdir{URL: "https://github.com/org/repo.git", Ref: "v1"}, ""},
+		{"url with no workdir", "run: x\n", Overrides{GitURL: ptr("git@github.com:org/repo.git")},
+			&Workdir{URL: "git@github.com:org/repo.git"}, ""},
+		{"url keeps the task's ref", "workdir: {url: https://a/b, ref: dev}\n", Overrides{GitURL: ptr("file:///srv/repo.git")},
+			&Workdir{URL: "file:///srv/repo.git", Ref: "dev"}, ""},
+		{"ref alone changes the ref", "workdir: {url: https://a/b, ref: dev}\n", Overrides{GitRef: ptr("main")},
+			&Workdir{URL: "https://a/b", Ref: "main"}, ""},
+		{"ref with no repository", "workdir: .\n", Overrides{GitRef: ptr("main")}, nil, "--git-ref: no git repository"},
+		{"unsupported url", "run: x\n", Overrides{GitURL: ptr("not a url")}, nil, `--git-url: unsupported git URL "not a url"`},
+		{"empty url", "run: x\n", Overrides{GitURL: ptr(" ")}, nil, "--git-url: the git URL is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			task := mustTask(t, tc.src)
+			err := task.ApplyOverrides(tc.o)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if task.Workdir == nil || *task.Workdir != *tc.want {
+				t.Errorf("workdir = %+v, want %+v", task.Workdir, tc.want)
+			}
+		})
+	}
+}
+
+// TestAddGitSecrets: the client's GIT_TOKEN and SSH key become secrets of a task whose workdir is a git
+// repository, and of no other; the task's own secrets win.
+func TestAddGitSecrets(t *testing.T) {
+	t.Parallel()
+	const key = "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+	task := mustTask(t, "workdir: {url: 'git@github.com:org/repo.git'}\n")
+	task.AddGitSecrets("tok", key)
+	if task.Secrets["GIT_TOKEN"] != "tok" || task.Secrets["GIT_SSH_KEY"] != key {
+		t.Errorf("secrets = %v", task.Secrets)
+	}
+	own := mustTask(t, "workdir: {url: https://a/b}\nsecrets: {GIT_TOKEN: mine}\n")
+	if own.AddGitSecrets("tok", ""); own.Secrets["GIT_TOKEN"] != "mine" || len(own.Secrets) != 1 {
+		t.Errorf("the task's own GIT_TOKEN: %v", own.Secrets)
+	}
+	local := mustTask(t, "workdir: .\n")
+	if local.AddGitSecrets("tok", key); len(local.Secrets) != 0 {
+		t.Errorf("local workdir: %v", local.Secrets)
+	}
+}

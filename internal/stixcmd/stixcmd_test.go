@@ -87,8 +87,7 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		{"local", "up"}, {"local", "down"},
 		// flags whose feature is not built: refused, never silently ignored
 		{"launch", "--async", "echo"}, {"exec", "--async", "dev", "echo"}, {"down", "--async", "-y", "dev"},
-		{"launch", "--fast", "echo"}, {"launch", "--clone-disk-from", "old", "echo"},
-		{"launch", "--git-url", "https://example.com/r.git", "echo"},
+		{"launch", "--clone-disk-from", "old", "echo"},
 		{"autostop", "--wait-for", "jobs", "dev"}, {"start", "--wait-for", "none", "-i", "5", "dev"},
 		{"status", "--kubernetes"}, {"status", "--k8s"}, {"status", "--endpoints", "dev"}, {"status", "--endpoint", "80", "dev"}, {"ui"},
 	}

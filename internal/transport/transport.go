@@ -1,7 +1,7 @@
 // Package transport is how stix reaches a node: run a command, sync a directory tree, upload a file, and open a
 // connection to the node's agent. Each provider hands out a Transport per node; implementations live in
-// subpackages (local now; SSH, docker exec, k8s exec later) and share the ignore rules (package ignore) and the
-// tree diff (package treesync).
+// subpackages (local, ssh, docker; k8s exec later) and share the ignore rules (package ignore), the tree diff
+// (package treesync) and the sync by exec and tar (package tarsync).
 //
 // Remote paths follow ssh/rsync conventions on every transport: "~" and "~/x" are in the node's home directory,
 // a relative path is relative to the home directory, and an absolute path is used as it is.
@@ -12,6 +12,8 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"path"
+	"strings"
 )
 
 // Transport reaches one node. Implementations are safe for concurrent use.
@@ -65,4 +67,24 @@ type SyncStats struct {
 	Deleted int `json:"deleted"`
 	// Bytes sums the sizes of the files copied.
 	Bytes int64 `json:"bytes"`
+}
+
+// ResolvePath maps a remote path to an absolute path on a node whose home directory is home, by the rules above:
+// "" and "~" are the home, "~/x" and relative paths are in it, absolute paths are used as they are (cleaned).
+func ResolvePath(home, remote string) string {
+	switch {
+	case remote == "" || remote == "~":
+		return home
+	case strings.HasPrefix(remote, "~/"):
+		return path.Join(home, remote[2:])
+	case path.IsAbs(remote):
+		return path.Clean(remote)
+	default:
+		return path.Join(home, remote)
+	}
+}
+
+// Quote makes s one word for a POSIX shell.
+func Quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stix-run/stix/internal/cli/cmd/start"
 	"github.com/stix-run/stix/internal/cli/cmd/status"
 	"github.com/stix-run/stix/internal/cli/cmd/stop"
+	"github.com/stix-run/stix/internal/cli/taskflags"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -42,6 +43,14 @@ func TestLaunchFlags(t *testing.T) {
 			want: launch.LaunchOptions{Output: cli.OutputTable, Task: withGPUs}},
 		{name: "inline command after --", args: []string{"-c", "dev", "--", "python", "train.py", "-n", "3"},
 			want: launch.LaunchOptions{Output: cli.OutputTable, Cluster: "dev", Task: cmdTask("python train.py -n 3")}},
+		{name: "git workdir", args: []string{"--git-url", "https://example.com/r.git", "--git-ref", "v1", "echo"},
+			want: launch.LaunchOptions{Output: cli.OutputTable, Task: func() taskflags.Task {
+				t := cmdTask("echo")
+				t.Overrides.GitURL, t.Overrides.GitRef = ptr("https://example.com/r.git"), ptr("v1")
+				return t
+			}()}},
+		{name: "git url with workdir", args: []string{"--git-url", "https://example.com/r.git", "--workdir", ".", "echo"},
+			wantErr: "cannot use --git-url together with --workdir"},
 		{name: "missing yaml", args: []string{"nope.yaml"}, wantErr: "nope.yaml does not exist"},
 		{name: "negative idle minutes", args: []string{"-i", "-1"}, wantErr: "0 or more"},
 		{name: "bad wait-for", args: []string{"--wait-for", "never"}, wantErr: "jobs_and_ssh"},

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
@@ -40,7 +43,54 @@ func (t Task) Spec(withConfig bool) (api.TaskSpec, error) {
 		dir, _ := os.Getwd()
 		ts.Config = &api.ConfigLayers{Args: t.Config, Dir: dir}
 	}
+	if (t.GitToken != "" || t.GitSSHKeyPath != "") && t.usesGit(ts) {
+		creds, err := gitCredentials(t.GitToken, t.GitSSHKeyPath)
+		if err != nil {
+			return api.TaskSpec{}, err
+		}
+		ts.Git = creds
+	}
 	return ts, nil
+}
+
+// usesGit reports whether the task's workdir is a git repository (--git-url, or `workdir: {url: ...}`), so that
+// the client's git credentials travel only with a task that needs them. A task that cannot be read says no: the
+// core reports its errors.
+func (t Task) usesGit(ts api.TaskSpec) bool {
+	if t.Overrides.GitURL != nil {
+		return true
+	}
+	if ts.YAML == "" {
+		return false
+	}
+	p, err := spec.Load(ts.FileName, []byte(ts.YAML), spec.LoadOptions{Env: ts.Env, Secrets: ts.Secrets})
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(p.Tasks, func(task *spec.Task) bool { return task.Workdir != nil && task.Workdir.URL != "" })
+}
+
+// gitCredentials are the client's GIT_TOKEN and the key GIT_SSH_KEY_PATH names, read here where the key file is;
+// the core makes them secrets of a task whose workdir is a git repository, and drops them otherwise.
+func gitCredentials(token, keyPath string) (*api.GitCredentials, error) {
+	creds := &api.GitCredentials{Token: token}
+	if keyPath == "" {
+		return creds, nil
+	}
+	p := keyPath
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("GIT_SSH_KEY_PATH %s: %w", keyPath, err)
+		}
+		p = filepath.Join(home, rest)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("GIT_SSH_KEY_PATH: %w: set it to the private key that can read the task's git workdir", err)
+	}
+	creds.SSHKey = string(b)
+	return creds, nil
 }
 
 // Validate has the core read ts as it will at launch, prints the task's notes and the config's warnings on

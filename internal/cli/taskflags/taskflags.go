@@ -26,6 +26,9 @@ type Task struct {
 	EnvFile string
 	// Config is each --config value: a config file path or key=value pairs, in order; nil when none.
 	Config []string
+	// GitToken and GitSSHKeyPath are the client's GIT_TOKEN and GIT_SSH_KEY_PATH: LoadOne makes them secrets of
+	// a task whose workdir is a git repository (spec.Task.AddGitSecrets).
+	GitToken, GitSSHKeyPath string
 }
 
 // DiskTiers and NetworkTiers are the values --disk-tier and --network-tier accept, as SkyPilot's (plus "none",
@@ -37,7 +40,7 @@ var (
 
 // Flags are the task flags registered on one command; Resolve reads them after parsing.
 type Flags struct {
-	withName, withConfig bool
+	withName, withConfig, withGit bool
 
 	name, workdir, infra        string
 	cloud, region, zone         string
@@ -48,6 +51,7 @@ type Flags struct {
 	useSpot                     bool
 	ports, env, secrets, config []string
 	envFile                     string
+	gitURL, gitRef              string
 }
 
 // Option changes what Add registers.
@@ -55,6 +59,10 @@ type Option func(*Flags)
 
 // WithName also registers -n/--name (task name). serve up and serve update leave it out: there -n is the service.
 func WithName() Option { return func(f *Flags) { f.withName = true } }
+
+// WithGit also registers --git-url and --git-ref: a git repository, and its branch, tag or commit, as the
+// workdir (SkyPilot's launch, exec, jobs launch and serve up take them).
+func WithGit() Option { return func(f *Flags) { f.withGit = true } }
 
 // WithConfig says the command applies --config. Without it --config still parses but is refused as not built yet
 // (cli.MarkUnbuilt), never silently dropped.
@@ -71,6 +79,10 @@ func Add(cmd *cobra.Command, opts ...Option) *Flags {
 		fs.StringVarP(&f.name, "name", "n", "", `Task name; overrides "name" in the YAML`)
 	}
 	fs.StringVar(&f.workdir, "workdir", "", `Local directory synced to the nodes, where setup and run execute; overrides "workdir"`)
+	if f.withGit {
+		fs.StringVar(&f.gitURL, "git-url", "", "Git repository cloned on the nodes as the workdir")
+		fs.StringVar(&f.gitRef, "git-ref", "", "Git branch, tag or commit to check out (with --git-url, or a git workdir)")
+	}
 	fs.StringVar(&f.infra, "infra", "", "Where to run, an `INFRA`: cloud, cloud/region, cloud/region/zone, k8s/context or ssh/pool (e.g. aws/us-east-1, local)")
 	fs.StringVar(&f.cloud, "cloud", "", `Deprecated: use --infra. Cloud to use; "none" resets`)
 	fs.StringVar(&f.region, "region", "", `Deprecated: use --infra. Region to use; "none" resets`)
@@ -119,6 +131,12 @@ func (f *Flags) Resolve(cmd *cobra.Command, s *cli.IOStreams, getenv func(string
 		o.Name = str("name", f.name)
 	}
 	o.Workdir = str("workdir", f.workdir)
+	if f.withGit {
+		o.GitURL, o.GitRef = str("git-url", f.gitURL), str("git-ref", f.gitRef)
+		if o.GitURL != nil && o.Workdir != nil {
+			return Task{}, cli.FlagErrorf("cannot use --git-url together with --workdir")
+		}
+	}
 	o.Accelerators = str("gpus", f.gpus)
 	o.Cpus = str("cpus", f.cpus)
 	o.Memory = str("memory", f.memory)
@@ -156,6 +174,7 @@ func (f *Flags) Resolve(cmd *cobra.Command, s *cli.IOStreams, getenv func(string
 		return Task{}, err
 	}
 	t.EnvFile = f.envFile
+	t.GitToken, t.GitSSHKeyPath = getenv("GIT_TOKEN"), getenv("GIT_SSH_KEY_PATH")
 	if len(f.config) > 0 {
 		t.Config = append([]string(nil), f.config...)
 	}

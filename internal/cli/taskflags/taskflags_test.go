@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cli/taskflags"
 	"github.com/stix-run/stix/internal/spec"
@@ -197,5 +198,49 @@ func TestSecretHelpPromisesOnlyWhatHolds(t *testing.T) {
 	usage := cmd.Flags().Lookup("secret").Usage
 	if strings.Contains(usage, "redacted in logs") || !strings.Contains(usage, "not filtered") {
 		t.Errorf("--secret help = %q; it must say that the job's own output is not filtered", usage)
+	}
+}
+
+// TestGitCredentialsTravelOnlyForGitWorkdirs: the client's GIT_TOKEN and the key GIT_SSH_KEY_PATH names go with a
+// task whose workdir is a git repository (from the YAML or --git-url), never with another; a missing key fails.
+func TestGitCredentialsTravelOnlyForGitWorkdirs(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "id")
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("id", "PRIVATE KEY\n")
+	gitTask := write("git.yaml", "workdir: {url: https://example.com/r.git}\nrun: ls\n")
+	localTask := write("local.yaml", "workdir: .\nrun: ls\n")
+	url := "https://example.com/r.git"
+	for _, tc := range []struct {
+		name string
+		task taskflags.Task
+		want *api.GitCredentials
+		err  string
+	}{
+		{"yaml git workdir", taskflags.Task{Entrypoint: taskflags.Entrypoint{YAMLPath: gitTask}, GitToken: "tok", GitSSHKeyPath: key},
+			&api.GitCredentials{Token: "tok", SSHKey: "PRIVATE KEY\n"}, ""},
+		{"--git-url", taskflags.Task{Entrypoint: taskflags.Entrypoint{Command: "ls"}, Overrides: spec.Overrides{GitURL: &url}, GitToken: "tok"},
+			&api.GitCredentials{Token: "tok"}, ""},
+		{"local workdir", taskflags.Task{Entrypoint: taskflags.Entrypoint{YAMLPath: localTask}, GitToken: "tok", GitSSHKeyPath: key}, nil, ""},
+		{"inline command", taskflags.Task{Entrypoint: taskflags.Entrypoint{Command: "ls"}, GitToken: "tok"}, nil, ""},
+		{"missing key", taskflags.Task{Entrypoint: taskflags.Entrypoint{YAMLPath: gitTask}, GitSSHKeyPath: key + ".gone"}, nil, "GIT_SSH_KEY_PATH"},
+	} {
+		ts, err := tc.task.Spec(false)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err = %v, want one naming %s", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(ts.Git, tc.want) {
+			t.Errorf("%s: Git = %+v, %v; want %+v", tc.name, ts.Git, err, tc.want)
+		}
 	}
 }

@@ -234,14 +234,14 @@ func (d *deployer) start(ctx context.Context, remoteBin string, files []byte) (p
 		if a == dirMark {
 			args = append(args, dir)
 		} else {
-			args = append(args, quote(a))
+			args = append(args, transport.Quote(a))
 		}
 	}
 	if d.opts.Home != "" {
 		args = append(args, "--home", shellPath(d.opts.Home))
 	}
 	cmd := fmt.Sprintf("if [ ! -x %s ]; then echo %s; exit 0; fi; mkdir -p %s && (cd %s && umask 077 && tar -xof -) && bash -c %s stix-launch %s %s",
-		shellPath(remoteBin), quote(noBinary), dir, dir, quote(launch), dir, strings.Join(args, " "))
+		shellPath(remoteBin), transport.Quote(noBinary), dir, dir, transport.Quote(launch), dir, strings.Join(args, " "))
 	out, err := d.run(ctx, cmd, bytes.NewReader(files))
 	if err != nil {
 		return 0, "", err
@@ -391,15 +391,10 @@ func shellPath(p string) string {
 	case p == "" || p == "~":
 		return `"$HOME"`
 	case strings.HasPrefix(p, "~/"):
-		return `"$HOME"/` + quote(p[2:])
+		return `"$HOME"/` + transport.Quote(p[2:])
 	case path.IsAbs(p):
-		return quote(p)
+		return transport.Quote(p)
 	default:
-		return `"$HOME"/` + quote(p)
+		return `"$HOME"/` + transport.Quote(p)
 	}
-}
-
-// quote makes s one word for a POSIX shell.
-func quote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -73,15 +73,11 @@ func TestDeploy(t *testing.T) {
 			return tr, "~/agent", filepath.Join(home, "agent")
 		}},
 		{name: "ssh", setup: func(t *testing.T) (transport.Transport, string, string) {
-			h := sshhost.Start(t)
-			tr, err := ssh.Dial(context.Background(), ssh.Config{Host: h.Host, Port: h.Port, User: h.User,
-				IdentityFiles: []string{h.UserKey}, KnownHostsFile: filepath.Join(t.TempDir(), "known_hosts")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { tr.Close() })
-			dir := filepath.Join(t.TempDir(), "agent")
-			return tr, dir, dir
+			return sshNode(t, sshhost.Start(t))
+		}},
+		// The binary travels as a tar stream over a session when sshd has no SFTP subsystem.
+		{name: "ssh-without-sftp", setup: func(t *testing.T) (transport.Transport, string, string) {
+			return sshNode(t, sshhost.StartWithoutSFTP(t))
 		}},
 	}
 	for _, tc := range tests {
@@ -147,6 +143,19 @@ func TestDeploy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sshNode dials h and names an agent directory under the test's temporary directory (the host shares this
+// machine's file system).
+func sshNode(t *testing.T, h *sshhost.Host) (transport.Transport, string, string) {
+	tr, err := ssh.Dial(context.Background(), ssh.Config{Host: h.Host, Port: h.Port, User: h.User,
+		IdentityFiles: []string{h.UserKey}, KnownHostsFile: filepath.Join(t.TempDir(), "known_hosts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	dir := filepath.Join(t.TempDir(), "agent")
+	return tr, dir, dir
 }
 
 // An agent that cannot start fails Deploy with the end of its log, before the deadline.

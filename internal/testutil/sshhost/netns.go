@@ -32,7 +32,7 @@ func StartInNetns(t testing.TB) *Host {
 func StartInNetnsWithHome(t testing.TB, home string) *Host {
 	t.Helper()
 	ns, ip := addNetns(t)
-	return start(t, ip, 22, []string{"nsenter", "--net=/run/netns/" + ns}, home)
+	return start(t, ip, 22, []string{"nsenter", "--net=/run/netns/" + ns}, home, true)
 }
 
 func addNetns(t testing.TB) (ns, ip string) {

@@ -68,12 +68,20 @@ func Start(t testing.TB) *Host {
 // StartAt is Start on another loopback address (127.0.0.2, ...), so that several hosts have distinct IPs.
 func StartAt(t testing.TB, ip string) *Host {
 	t.Helper()
-	return start(t, ip, 0, nil, "")
+	return start(t, ip, 0, nil, "", true)
+}
+
+// StartWithoutSFTP is Start with an sshd whose config has no `Subsystem sftp` line, as some hardened hosts and
+// minimal images have: sessions and exec work, SFTP does not.
+func StartWithoutSFTP(t testing.TB) *Host {
+	t.Helper()
+	return start(t, "127.0.0.1", 0, nil, "", false)
 }
 
 // start runs sshd on ip:port (port 0: a free one, found from here), under the command prefix wrap (entering a
-// network namespace, say), showing home as the user's home (empty: a fresh directory of its own).
-func start(t testing.TB, ip string, port int, wrap []string, home string) *Host {
+// network namespace, say), showing home as the user's home (empty: a fresh directory of its own), with the
+// SFTP subsystem when sftp is set.
+func start(t testing.TB, ip string, port int, wrap []string, home string, sftp bool) *Host {
 	t.Helper()
 	if _, err := os.Stat(SSHD); err != nil {
 		t.Fatalf("%s is missing: install openssh-server (.ci/run does): %v", SSHD, err)
@@ -124,8 +132,10 @@ AllowTcpForwarding yes
 MaxSessions 100
 MaxStartups 100
 LogLevel INFO
-Subsystem sftp %s
-`, h.Port, ip, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"), sftpServer)
+`, h.Port, ip, filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "authorized_keys"))
+	if sftp {
+		conf += "Subsystem sftp " + sftpServer + "\n"
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -86,14 +86,7 @@ func (t *Transport) Resolve(ctx context.Context, remote string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	switch {
-	case remote == "" || remote == "~":
-		return home, nil
-	case strings.HasPrefix(remote, "~/"):
-		return path.Join(home, remote[2:]), nil
-	default:
-		return path.Join(home, remote), nil
-	}
+	return transport.ResolvePath(home, remote), nil
 }
 
 // Dial connects to addr as the container sees it. A loopback or unspecified host ("127.0.0.1:8080",

@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/stix-run/stix/internal/atomicfile"
@@ -50,20 +49,9 @@ func New(opts Options) (*Transport, error) {
 // Home returns the node's home directory.
 func (t *Transport) Home() string { return t.home }
 
-// Resolve maps a remote path to a path on this machine: "~" and "~/x" into the node's home, relative paths
-// relative to the home, absolute paths unchanged.
-func (t *Transport) Resolve(remote string) string {
-	switch {
-	case remote == "" || remote == "~":
-		return t.home
-	case strings.HasPrefix(remote, "~/"):
-		return filepath.Join(t.home, remote[2:])
-	case filepath.IsAbs(remote):
-		return filepath.Clean(remote)
-	default:
-		return filepath.Join(t.home, remote)
-	}
-}
+// Resolve maps a remote path to a path on this machine (transport.ResolvePath): "~" and "~/x" into the node's
+// home, relative paths relative to the home, absolute paths unchanged.
+func (t *Transport) Resolve(remote string) string { return transport.ResolvePath(t.home, remote) }
 
 // Dial connects to addr directly: a local node's agent listens on a loopback address of this machine.
 func (t *Transport) Dial(ctx context.Context, network, addr string) (net.Conn, error) {

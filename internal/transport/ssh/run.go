@@ -44,7 +44,7 @@ func (t *Transport) Run(ctx context.Context, cmd string, opts transport.RunOptio
 	s.Stdout, s.Stderr, s.Stdin = pw, opts.Stderr, opts.Stdin
 	// The login shell has read the user's startup files already; --norc keeps bash from reading them again
 	// (it does for commands run by sshd), which would double the cost of every command.
-	wrapper := `echo $$; s=` + quote(script) + `; command -v bash >/dev/null && exec bash --norc -c "$s"; exec /bin/sh -c "$s"`
+	wrapper := `echo $$; s=` + transport.Quote(script) + `; command -v bash >/dev/null && exec bash --norc -c "$s"; exec /bin/sh -c "$s"`
 	if err := s.Start(wrapper); err != nil {
 		return -1, fmt.Errorf("run on %s: %w", t.Addr(), err)
 	}
@@ -74,13 +74,13 @@ func (t *Transport) Run(ctx context.Context, cmd string, opts transport.RunOptio
 // script is what bash runs: cd to the working directory, export the environment, then the command.
 func (t *Transport) script(cmd string, opts transport.RunOptions) (string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "cd %s || exit 1\n", quote(t.Resolve(opts.Dir)))
+	fmt.Fprintf(&b, "cd %s || exit 1\n", transport.Quote(t.Resolve(opts.Dir)))
 	for _, kv := range opts.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || !validName(k) {
 			return "", fmt.Errorf("run on %s: environment entry %q is not NAME=value with a shell variable name", t.Addr(), kv)
 		}
-		fmt.Fprintf(&b, "export %s=%s\n", k, quote(v))
+		fmt.Fprintf(&b, "export %s=%s\n", k, transport.Quote(v))
 	}
 	b.WriteString(cmd)
 	return b.String(), nil
@@ -133,11 +133,6 @@ func (p *pidWriter) Write(b []byte) (int, error) {
 		}
 	}
 	return n, nil
-}
-
-// quote makes s one word for a POSIX shell.
-func quote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // validName reports whether k is a shell variable name.

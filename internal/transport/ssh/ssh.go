@@ -1,6 +1,7 @@
 // Package ssh is the transport of a node reached over SSH: one golang.org/x/crypto/ssh connection per node,
-// opened by Dial and reused for every command (a session each), every file (SFTP over the same connection) and
-// every tunnel to the node's agent (direct-tcpip). Host keys follow OpenSSH's accept-new policy against a
+// opened by Dial and reused for every command (a session each), every file (SFTP over the same connection, or
+// tar streams over sessions when sshd has no SFTP subsystem) and every tunnel to the node's agent
+// (direct-tcpip). Host keys follow OpenSSH's accept-new policy against a
 // known_hosts file of the caller's choosing (one per cluster).
 package ssh
 
@@ -14,7 +15,6 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -69,9 +69,9 @@ func (c *Config) addr() string {
 type Transport struct {
 	cfg    Config
 	client *ssh.Client
-	jump   *Transport // the jump host's transport, closed with this one
-	sftp   *sftp.Client
-	home   string // the login's home directory on the node, from SFTP's initial working directory
+	jump   *Transport   // the jump host's transport, closed with this one
+	sftp   *sftp.Client // nil when sshd has no SFTP subsystem: files go through package tarsync
+	home   string       // the login's home directory on the node
 
 	done      chan struct{} // closed by Close; stops the keepalive loop
 	closeOnce sync.Once
@@ -81,7 +81,8 @@ type Transport struct {
 
 var _ transport.Transport = (*Transport)(nil)
 
-// Dial opens the SSH connection (through cfg.ProxyJump when set) and the SFTP session over it. Errors are
+// Dial opens the SSH connection (through cfg.ProxyJump when set) and the SFTP session over it, when sshd offers
+// one. Errors are
 // *UnreachableError, *AuthError or *HostKeyChangedError where they apply.
 func Dial(ctx context.Context, cfg Config) (*Transport, error) {
 	if cfg.Host == "" {
@@ -173,11 +174,11 @@ func dial(ctx context.Context, cfg Config, jump *Transport) (*Transport, error) 
 	_ = conn.SetDeadline(time.Time{})
 	t := &Transport{cfg: cfg, client: ssh.NewClient(c, chans, reqs), jump: jump, done: make(chan struct{})}
 	t.cfg.User = user
+	// Without SFTP (sshd has no `Subsystem sftp`) files travel as tar streams over exec sessions instead.
 	if t.sftp, err = sftp.NewClient(t.client, sftp.UseConcurrentWrites(true)); err != nil {
-		t.client.Close()
-		return nil, fmt.Errorf("ssh %s: start SFTP (does sshd have `Subsystem sftp`?): %w", addr, err)
+		t.sftp = nil
 	}
-	if t.home, err = t.sftp.Getwd(); err != nil {
+	if t.home, err = t.homeDir(); err != nil {
 		t.Close()
 		return nil, fmt.Errorf("ssh %s: home directory: %w", addr, err)
 	}
@@ -186,6 +187,27 @@ func dial(ctx context.Context, cfg Config, jump *Transport) (*Transport, error) 
 		go t.keepAlive(cfg.KeepAlive)
 	}
 	return t, nil
+}
+
+// homeDir is the login's home directory: SFTP's initial working directory, or without SFTP the $HOME of a
+// session.
+func (t *Transport) homeDir() (string, error) {
+	if t.sftp != nil {
+		return t.sftp.Getwd()
+	}
+	s, err := t.client.NewSession()
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	out, err := s.Output(`printf %s "$HOME"`)
+	if err != nil {
+		return "", err
+	}
+	if home := string(out); path.IsAbs(home) {
+		return path.Clean(home), nil
+	}
+	return "", fmt.Errorf("the login has no usable $HOME (%q)", out)
 }
 
 // isNetErr reports whether err came from the network (a reset or EOF before the server said anything useful).
@@ -233,20 +255,9 @@ func (t *Transport) Addr() string { return t.cfg.addr() }
 // Home returns the login's home directory on the node.
 func (t *Transport) Home() string { return t.home }
 
-// Resolve maps a remote path to an absolute one: "~" and "~/x" into the home directory, relative paths relative
-// to it, absolute paths unchanged.
-func (t *Transport) Resolve(remote string) string {
-	switch {
-	case remote == "" || remote == "~":
-		return t.home
-	case strings.HasPrefix(remote, "~/"):
-		return path.Join(t.home, remote[2:])
-	case path.IsAbs(remote):
-		return path.Clean(remote)
-	default:
-		return path.Join(t.home, remote)
-	}
-}
+// Resolve maps a remote path to an absolute one (transport.ResolvePath): "~" and "~/x" into the home
+// directory, relative paths relative to it, absolute paths unchanged.
+func (t *Transport) Resolve(remote string) string { return transport.ResolvePath(t.home, remote) }
 
 // Dial connects to addr as the node sees it, through the SSH connection (a direct-tcpip channel).
 func (t *Transport) Dial(ctx context.Context, network, addr string) (net.Conn, error) {

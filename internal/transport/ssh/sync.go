@@ -12,11 +12,13 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/transport"
 	"github.com/stix-run/stix/internal/transport/ignore"
+	"github.com/stix-run/stix/internal/transport/tarsync"
 	"github.com/stix-run/stix/internal/transport/treesync"
 )
 
@@ -33,6 +35,12 @@ func (t *Transport) Upload(ctx context.Context, localPath, remotePath string, mo
 	dst := t.Resolve(remotePath)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("upload %s to %s:%s: %w", localPath, t.Addr(), dst, err)
+	}
+	if t.sftp == nil {
+		if err := tarsync.Upload(ctx, shellNode{t}, localPath, dst, mode); err != nil {
+			return fmt.Errorf("upload %s to %s:%s: %w", localPath, t.Addr(), dst, err)
+		}
+		return nil
 	}
 	if err := t.sftp.MkdirAll(path.Dir(dst)); err != nil {
 		return fmt.Errorf("upload %s to %s:%s: create parent: %w", localPath, t.Addr(), dst, err)
@@ -105,7 +113,8 @@ func randomSuffix() string {
 }
 
 // Sync makes the remote path dst a copy of the local path src (a directory's contents, or one file): the remote
-// tree is listed over SFTP, treesync plans the difference, and only that moves.
+// tree is listed over SFTP, treesync plans the difference, and only that moves. Without SFTP, package tarsync
+// does the same with find/stat and a tar stream over sessions.
 func (t *Transport) Sync(ctx context.Context, src, dst string, opts transport.SyncOptions) (transport.SyncStats, error) {
 	dstPath := t.Resolve(dst)
 	st, err := t.sync(ctx, src, dstPath, opts)
@@ -116,6 +125,9 @@ func (t *Transport) Sync(ctx context.Context, src, dst string, opts transport.Sy
 }
 
 func (t *Transport) sync(ctx context.Context, src, dst string, opts transport.SyncOptions) (transport.SyncStats, error) {
+	if t.sftp == nil {
+		return tarsync.Sync(ctx, shellNode{t}, src, dst, opts)
+	}
 	source, err := treesync.ScanSource(src, opts.Ignore)
 	if err != nil {
 		return transport.SyncStats{}, err
@@ -291,4 +303,26 @@ func (t *Transport) syncFile(ctx context.Context, src, dst string, fi fs.FileInf
 		return transport.SyncStats{}, err
 	}
 	return transport.SyncStats{Copied: 1, Bytes: n}, nil
+}
+
+// shellNode is the node as tarsync sees it when sshd has no SFTP subsystem: scripts and tar run in sessions.
+type shellNode struct{ t *Transport }
+
+func (n shellNode) Script(ctx context.Context, script string, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	cmd := "sh -c " + transport.Quote(script) + " stix"
+	for _, a := range args {
+		cmd += " " + transport.Quote(a)
+	}
+	return n.t.Run(ctx, cmd, transport.RunOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+}
+
+func (n shellNode) Untar(ctx context.Context, dir string, stream func(io.Writer) error) error {
+	return tarsync.Pipe(stream, func(r io.Reader) error {
+		var errOut strings.Builder
+		code, err := n.Script(ctx, tarsync.UntarScript, []string{dir}, r, nil, &errOut)
+		if err == nil && code != 0 {
+			err = fmt.Errorf("tar: exit status %d: %s", code, strings.TrimSpace(errOut.String()))
+		}
+		return err
+	})
 }

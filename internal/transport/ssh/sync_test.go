@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stix-run/stix/internal/testutil/sshhost"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -25,9 +26,32 @@ func write(t *testing.T, path, content string, mode fs.FileMode) {
 	}
 }
 
+// eachServer runs test against an sshd with the SFTP subsystem and against one without it, where files travel
+// as tar streams over exec sessions.
+func eachServer(t *testing.T, test func(t *testing.T, tr *Transport, h *sshhost.Host)) {
+	for _, tc := range []struct {
+		name  string
+		start func(testing.TB) *sshhost.Host
+	}{{"sftp", sshhost.Start}, {"no-sftp", sshhost.StartWithoutSFTP}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := tc.start(t)
+			tr, err := Dial(context.Background(), configFor(t, h))
+			if err != nil {
+				t.Fatalf("Dial: %v", err)
+			}
+			t.Cleanup(func() { tr.Close() })
+			test(t, tr, h)
+		})
+	}
+}
+
 func TestSyncManySmallFiles(t *testing.T) {
 	t.Parallel()
-	tr, _ := connect(t)
+	eachServer(t, testSyncManySmallFiles)
+}
+
+func testSyncManySmallFiles(t *testing.T, tr *Transport, _ *sshhost.Host) {
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "dst")
 	for i := range 1000 {
 		write(t, filepath.Join(src, fmt.Sprintf("d%d/f%d", i%10, i)), fmt.Sprint(i), 0o644)
@@ -62,7 +86,10 @@ func TestSyncManySmallFiles(t *testing.T) {
 
 func TestSyncModesLinksDeletionsIgnore(t *testing.T) {
 	t.Parallel()
-	tr, _ := connect(t)
+	eachServer(t, testSyncModesLinksDeletionsIgnore)
+}
+
+func testSyncModesLinksDeletionsIgnore(t *testing.T, tr *Transport, _ *sshhost.Host) {
 	ctx := context.Background()
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "dst")
 	write(t, filepath.Join(src, "run.sh"), "#!/bin/sh\n", 0o750)
@@ -123,7 +150,10 @@ func TestSyncModesLinksDeletionsIgnore(t *testing.T) {
 
 func TestSyncSingleFileAndUpload(t *testing.T) {
 	t.Parallel()
-	tr, _ := connect(t)
+	eachServer(t, testSyncSingleFileAndUpload)
+}
+
+func testSyncSingleFileAndUpload(t *testing.T, tr *Transport, h *sshhost.Host) {
 	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), "f")
 	write(t, src, "data", 0o640)
@@ -147,6 +177,9 @@ func TestSyncSingleFileAndUpload(t *testing.T) {
 		t.Errorf("temporary files left next to the upload: %v", entries)
 	}
 	// "~/" paths land in the login's home.
+	if tr.Home() != h.RemoteHome {
+		t.Errorf("Home() = %s, want %s", tr.Home(), h.RemoteHome)
+	}
 	if got := tr.Resolve("~/x"); got != filepath.Join(tr.Home(), "x") {
 		t.Errorf("Resolve(~/x) = %s", got)
 	}

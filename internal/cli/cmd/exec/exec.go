@@ -23,8 +23,6 @@ type ExecOptions struct {
 	Task      taskflags.Task
 	DetachRun bool // -d: return once the job is submitted
 	Async     bool
-	GitURL    string
-	GitRef    string
 }
 
 // NewCmdExec builds `stix exec`. runF, when not nil, replaces the real run (the test seam).
@@ -57,9 +55,6 @@ func NewCmdExec(f *cli.Factory, runF func(*ExecOptions) error) *cobra.Command {
 			if opts.Task, err = task.Resolve(cmd, f.IOStreams, f.Getenv, args); err != nil {
 				return err
 			}
-			if opts.GitURL != "" && opts.Task.Overrides.Workdir != nil {
-				return cli.FlagErrorf("cannot use --git-url together with --workdir")
-			}
 			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
@@ -72,8 +67,7 @@ func NewCmdExec(f *cli.Factory, runF func(*ExecOptions) error) *cobra.Command {
 	_ = fs.MarkHidden("cluster")
 	fs.BoolVarP(&opts.DetachRun, "detach-run", "d", false, "Return as soon as the job is submitted; do not stream its logs")
 	cli.AddAsync(fs, &opts.Async)
-	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
-	task = taskflags.Add(cmd, taskflags.WithName(), taskflags.WithConfig())
+	task = taskflags.Add(cmd, taskflags.WithName(), taskflags.WithConfig(), taskflags.WithGit())
 	return cmd
 }
 

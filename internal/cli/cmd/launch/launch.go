@@ -29,15 +29,13 @@ type LaunchOptions struct {
 	Down          bool
 	DryRun        bool // --dryrun: plan and print, provision nothing
 	DetachRun     bool // -d: return once the job is submitted, without streaming its logs
-	DetachSetup   bool // -s: run setup as part of the job instead of before it, so Ctrl-C does not stop it
+	DetachSetup   bool // -s: run setup as part of the job, so Ctrl-C does not stop it: what stix always does
 	RetryUntilUp  bool // -r: keep retrying provisioning until capacity is found
 	Yes           bool // -y: skip the confirmation prompt
 	NoSetup       bool // --no-setup: skip the setup phase when (re)launching
-	Fast          bool // --fast: skip provisioning and setup if the cluster is already up
+	Fast          bool // --fast: skip setup if the cluster is already up
 	CloneDiskFrom string
 	Async         bool // --async: submit the request to the API server and return
-	GitURL        string
-	GitRef        string
 	// Output is -o/--output: with --dryrun, json prints the plan for machines.
 	Output cli.OutputFormat
 }
@@ -65,9 +63,6 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 			if opts.IdleMinutesToAutostop != nil && *opts.IdleMinutesToAutostop < 0 {
 				return cli.FlagErrorf("-i/--idle-minutes-to-autostop must be 0 or more, got %d", *opts.IdleMinutesToAutostop)
 			}
-			if opts.GitURL != "" && opts.Task.Overrides.Workdir != nil {
-				return cli.FlagErrorf("cannot use --git-url together with --workdir")
-			}
 			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
@@ -88,12 +83,10 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 	cli.AddYes(fs, &opts.Yes)
 	fs.BoolVar(&opts.NoSetup, "no-setup", false, "Skip the setup phase when (re)launching")
 	fs.StringVar(&opts.CloneDiskFrom, "clone-disk-from", "", "Clone the boot disk of this existing cluster (experimental)")
-	fs.BoolVar(&opts.Fast, "fast", false, "Skip provisioning and setup when the cluster is already up (experimental)")
+	fs.BoolVar(&opts.Fast, "fast", false, "Skip setup when the cluster is already up (experimental)")
 	cli.MarkUnbuilt(fs, "clone-disk-from")
-	cli.MarkUnbuilt(fs, "fast")
 	cli.AddAsync(fs, &opts.Async)
-	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
-	task = taskflags.Add(cmd, taskflags.WithName(), taskflags.WithConfig())
+	task = taskflags.Add(cmd, taskflags.WithName(), taskflags.WithConfig(), taskflags.WithGit())
 	return cmd
 }
 
@@ -127,7 +120,7 @@ func launchRun(opts *LaunchOptions) error {
 	}
 	op, err := client.Launch(opts.Ctx, api.LaunchRequest{Task: ts, Options: api.LaunchOptions{
 		ClusterName: opts.Cluster, IdleMinutes: opts.IdleMinutesToAutostop, Down: opts.Down,
-		NoSetup: opts.NoSetup, RetryUntilUp: opts.RetryUntilUp, Command: "stix launch " + opts.Task.Entrypoint.String(),
+		NoSetup: opts.NoSetup, Fast: opts.Fast, RetryUntilUp: opts.RetryUntilUp, Command: "stix launch " + opts.Task.Entrypoint.String(),
 	}})
 	if err != nil {
 		return err

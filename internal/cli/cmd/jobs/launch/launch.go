@@ -23,8 +23,6 @@ type LaunchOptions struct {
 	Pool    string
 	NumJobs *int
 	Async   bool
-	GitURL  string
-	GitRef  string
 }
 
 // NewCmdLaunch builds `stix jobs launch`. runF, when not nil, replaces the real run (the test seam).
@@ -57,9 +55,6 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 			if opts.NumJobs != nil && *opts.NumJobs < 1 {
 				return cli.FlagErrorf("--num-jobs must be at least 1, got %d", *opts.NumJobs)
 			}
-			if opts.GitURL != "" && opts.Task.Overrides.Workdir != nil {
-				return cli.FlagErrorf("cannot use --git-url together with --workdir")
-			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -75,8 +70,7 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 	fs.StringVarP(&opts.Pool, "pool", "p", "", "Submit to this pool of workers (experimental)")
 	cli.AddIntPtr(fs, &opts.NumJobs, "num-jobs", "", "With --pool: number of jobs to submit")
 	cli.AddAsync(fs, &opts.Async)
-	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
-	task = taskflags.Add(cmd, taskflags.WithName())
+	task = taskflags.Add(cmd, taskflags.WithName(), taskflags.WithGit())
 	return cmd
 }
 

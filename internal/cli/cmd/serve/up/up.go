@@ -18,8 +18,6 @@ type UpOptions struct {
 	ServiceName string
 	Yes         bool
 	Async       bool
-	GitURL      string
-	GitRef      string
 }
 
 // NewCmdUp builds `stix serve up`. runF, when not nil, replaces the real run (the test seam).
@@ -42,9 +40,6 @@ func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
 			if !opts.Task.Entrypoint.IsYAML() {
 				return cli.FlagErrorf("SERVICE_YAML must be a YAML file (.yaml or .yml), got %q", opts.Task.Entrypoint.Command)
 			}
-			if opts.GitURL != "" && opts.Task.Overrides.Workdir != nil {
-				return cli.FlagErrorf("cannot use --git-url together with --workdir")
-			}
 			if runF != nil {
 				return runF(opts)
 			}
@@ -55,8 +50,7 @@ func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
 	fs.StringVarP(&opts.ServiceName, "service-name", "n", "", "Name of the service, unique; generated when not given")
 	cli.AddYes(fs, &opts.Yes)
 	cli.AddAsync(fs, &opts.Async)
-	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
-	task = taskflags.Add(cmd)
+	task = taskflags.Add(cmd, taskflags.WithGit())
 	return cmd
 }
 
