@@ -44,11 +44,11 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 		return nil, err
 	}
 	allowed := newAllowance(ctx)
-	enabled = slices.DeleteFunc(slices.Clone(enabled), func(n string) bool { return !allowed.ok(n) })
+	enabled = slices.DeleteFunc(slices.Clone(enabled), func(n string) bool { return !allowed.Allows(n) })
 	cands, _ := t.Resources.Candidates()
 	for _, c := range cands {
 		name := strings.ToLower(c.Infra.Cloud)
-		if err := allowed.check(name); err != nil {
+		if err := allowed.Check("infra", name); err != nil {
 			return nil, err
 		}
 		if name == "" || slices.Contains(enabled, name) {
@@ -68,7 +68,7 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 	}
 	var priced []string // from the catalog
 	for _, d := range m.registry.Descriptors() {
-		if !allowed.ok(d.Name) || d.Catalog {
+		if !allowed.Allows(d.Name) || d.Catalog {
 			continue
 		}
 		p, err := m.registry.Lookup(d.Name)

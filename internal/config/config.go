@@ -194,9 +194,6 @@ func (c *Config) NvidiaDisableECC() bool {
 	return b
 }
 
-// SSHAllowedNodePools is ssh.allowed_node_pools; nil when unset (every pool allowed).
-func (c *Config) SSHAllowedNodePools() []string { return c.strings("ssh.allowed_node_pools") }
-
 // APIServerEndpoint is api_server.endpoint; "" when unset.
 func (c *Config) APIServerEndpoint() string {
 	v, _ := c.Get("api_server.endpoint")

@@ -396,8 +396,8 @@ daemons:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := cfg.SSHAllowedNodePools(); !reflect.DeepEqual(got, []string{"pool1"}) {
-		t.Errorf("SSHAllowedNodePools = %v", got)
+	if got := cfg.AllowedList("ssh.allowed_node_pools", false).Names; !reflect.DeepEqual(got, []string{"pool1"}) {
+		t.Errorf("ssh.allowed_node_pools = %v", got)
 	}
 	if got := cfg.DockerRunOptions(); !reflect.DeepEqual(got, []string{"--cap-add=SYS_ADMIN", "-v /tmp:/tmp"}) {
 		t.Errorf("DockerRunOptions = %v", got)

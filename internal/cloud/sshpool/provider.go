@@ -21,6 +21,7 @@ import (
 
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/config"
 )
 
 // Name is the provider's name.
@@ -104,7 +105,7 @@ func (p *Provider) Pools() ([]Pool, error) {
 // `stix ssh up`.
 func (p *Provider) Offers(ctx context.Context) (cloud.OfferFunc, error) {
 	pools, poolsErr := p.Pools()
-	allowed := newAllowedPools(ctx)
+	allowed := config.FromContext(ctx).AllowedList("ssh.allowed_node_pools", false)
 	var s *state
 	if poolsErr == nil {
 		var err error
@@ -124,7 +125,7 @@ func (p *Provider) MaxNodes() int { return 0 }
 func (p *Provider) OpensPorts() {}
 
 // feasible answers Offers from the pools file (or why it could not be read) and the state read with it.
-func feasible(pools []Pool, poolsErr error, s *state, allowed allowedPools, req cloud.Requirements) ([]cloud.Offer, error) {
+func feasible(pools []Pool, poolsErr error, s *state, allowed config.AllowList, req cloud.Requirements) ([]cloud.Offer, error) {
 	var why []string
 	no := func(format string, args ...any) { why = append(why, "SSH node pools "+fmt.Sprintf(format, args...)) }
 	if req.Zone != "" {
@@ -142,7 +143,7 @@ func feasible(pools []Pool, poolsErr error, s *state, allowed allowedPools, req 
 		if err != nil {
 			return nil, err
 		}
-		if err := allowed.check(pool.Name); err != nil {
+		if err := allowed.Check("SSH node pool", pool.Name); err != nil {
 			return nil, err
 		}
 		if s.Pools[pool.Name] == nil {
@@ -156,7 +157,7 @@ func feasible(pools []Pool, poolsErr error, s *state, allowed allowedPools, req 
 	}
 	var offers []cloud.Offer
 	for _, pool := range pools {
-		if !allowed.ok(pool.Name) {
+		if !allowed.Allows(pool.Name) {
 			no("%s is not in %s", pool.Name, allowed)
 			continue
 		}
