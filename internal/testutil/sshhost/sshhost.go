@@ -90,7 +90,7 @@ func start(t testing.TB, ip string, port int, wrap []string, home string, sftp b
 	if err != nil {
 		t.Fatalf("sshhost: current user: %v", err)
 	}
-	dir := t.TempDir()
+	dir := tempDir(t)
 	h := &Host{Host: ip, User: u.Username, Dir: dir, Log: filepath.Join(dir, "sshd.log"), Home: home, RemoteHome: u.HomeDir}
 	if h.Home == "" {
 		h.Home = filepath.Join(dir, "home")
@@ -169,6 +169,32 @@ LogLevel INFO
 	t.Cleanup(h.stop)
 	h.waitReady(t, done, &waitErr)
 	return h
+}
+
+// tempDir is t.TempDir for a host's files, except that its removal waits for stragglers: sshd's per-connection
+// processes outlive the killed daemon for a moment and may still write its log, which makes t.TempDir's
+// removal fail with "directory not empty".
+func tempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sshhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := os.RemoveAll(dir)
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("sshhost: remove %s: %v", dir, err)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	return dir
 }
 
 // waitReady polls until sshd accepts TCP connections, failing the test with its log if it exits or never does.
