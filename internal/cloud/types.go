@@ -98,6 +98,9 @@ type Offer struct {
 	Spot bool `json:"spot,omitempty"`
 	// HourlyPrice is the price of one node for one hour in USD; 0 for infrastructure the user already has.
 	HourlyPrice float64 `json:"hourly_price"`
+	// RegionIsCluster says that the region names one of the user's own clusters (an SSH node pool, a Kubernetes
+	// context, a Slurm cluster): offers in two regions are two different machines, kept apart in the dry run.
+	RegionIsCluster bool `json:"region_is_cluster,omitempty"`
 }
 
 // ClusterRef names a cluster for its provider: its name and the provider's Handle from ClusterInfo (empty when

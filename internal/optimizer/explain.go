@@ -150,15 +150,15 @@ func accString(o cloud.Offer) string {
 	return strings.Join(parts, ", ")
 }
 
-// groupKey is SkyPilot's grouping of the table: one row per cloud, accelerators and spot; clusters of
-// Kubernetes, SSH node pools and Slurm (their "region") are kept apart.
+// groupKey is SkyPilot's grouping of the table: one row per cloud, accelerators and spot; the user's own
+// clusters (Kubernetes contexts, SSH node pools, Slurm clusters: offers whose region is a cluster) are kept
+// apart.
 func groupKey(o cloud.Offer) string {
 	k := struct {
 		Cloud, Acc, Region string
 		Spot               bool
 	}{strings.ToLower(o.Cloud), accString(o), "", o.Spot}
-	switch k.Cloud {
-	case "kubernetes", "ssh", "slurm":
+	if o.RegionIsCluster {
 		k.Region = o.Region
 	}
 	b, _ := json.Marshal(k)

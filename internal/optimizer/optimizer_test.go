@@ -340,3 +340,29 @@ func TestTableCells(t *testing.T) {
 		t.Errorf("cells = %q", got)
 	}
 }
+
+// TestOwnClustersKeptApart: the dry-run table has one row per cloud, accelerators and spot, except that the
+// user's own clusters (offers whose region is a cluster, such as SSH node pools) each keep a row.
+func TestOwnClustersKeptApart(t *testing.T) {
+	t.Parallel()
+	rows := func(offers ...cloud.Offer) []string {
+		t.Helper()
+		_, ex, err := optimizer.Optimize(optimizer.Problem{Tasks: one(), Sources: []optimizer.Source{fixed(offers[0].Cloud, offers...)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range ex.Tasks[0].Rows {
+			out = append(out, r.Cloud+"/"+r.Region)
+		}
+		return out
+	}
+	pools := rows(cloud.Offer{Cloud: "ssh", Region: "a", RegionIsCluster: true}, cloud.Offer{Cloud: "ssh", Region: "b", RegionIsCluster: true, HourlyPrice: 1})
+	if !reflect.DeepEqual(pools, []string{"ssh/a", "ssh/b"}) {
+		t.Errorf("SSH pools: rows %v, want one per pool", pools)
+	}
+	regions := rows(cloud.Offer{Cloud: "aws", Region: "us-east-1", HourlyPrice: 1}, cloud.Offer{Cloud: "aws", Region: "us-west-2", HourlyPrice: 2})
+	if !reflect.DeepEqual(regions, []string{"aws/us-east-1"}) {
+		t.Errorf("cloud regions: rows %v, want the cheapest region's alone", regions)
+	}
+}

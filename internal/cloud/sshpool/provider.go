@@ -198,7 +198,7 @@ func offer(s *state, pool string, req cloud.Requirements) (cloud.Offer, error) {
 			Reason: fmt.Sprintf("%d of its %d fitting host(s) are free, the task asks for %d node(s); in use by %s", len(free), len(fit), n, strings.Join(users, ", "))}
 	}
 	r := smallest(free[:n])
-	return cloud.Offer{Cloud: Name, Region: pool, InstanceType: nodeagent.InstanceType(r), Resources: r}, nil
+	return cloud.Offer{Cloud: Name, Region: pool, InstanceType: nodeagent.InstanceType(r), Resources: r, RegionIsCluster: true}, nil
 }
 
 // fitting returns the pool's measured hosts that fit req (in pool order), those of them that no cluster
