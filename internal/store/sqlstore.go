@@ -1,0 +1,105 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sqlStore is the Store on a SQL database: SQLite (the default, with cluster locks as files beside it) or
+// PostgreSQL (with cluster locks as advisory locks). The SQL is written once, with ? placeholders, and
+// rewritten for PostgreSQL by q.
+type sqlStore struct {
+	db       *sql.DB
+	postgres bool
+	locks    clusterLocks
+	close    func() // releases what the dialect holds besides db; nil when nothing
+}
+
+var _ Store = (*sqlStore)(nil)
+
+// Close closes the database.
+func (s *sqlStore) Close() error {
+	err := s.db.Close()
+	if s.close != nil {
+		s.close()
+	}
+	return err
+}
+
+// q returns query in the store's dialect: PostgreSQL numbers its placeholders ($1, $2, ...). The queries of
+// this package have no '?' other than placeholders.
+func (s *sqlStore) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// GetValue returns the value stored under key and whether there is one.
+func (s *sqlStore) GetValue(ctx context.Context, key string) (string, bool, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM kv WHERE key = ?`), key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read state value %q: %w", key, err)
+	}
+	return v, true, nil
+}
+
+// SetValue stores value under key, replacing any previous value.
+func (s *sqlStore) SetValue(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx,
+		s.q(`INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`),
+		key, value)
+	if err != nil {
+		return fmt.Errorf("write state value %q: %w", key, err)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction (on SQLite BEGIN IMMEDIATE, see sqlitedb) and commits if fn succeeds.
+// If the database goes away part way, the transaction is rolled back there and nothing of it is written.
+func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// dbTime is a time as stored: Unix nanoseconds, NULL for the zero time.
+func dbTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+// goTime is the inverse of dbTime.
+func goTime(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64)
+}
