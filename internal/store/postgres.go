@@ -79,9 +79,7 @@ func openPostgres(ctx context.Context, uri string) (*sqlStore, error) {
 		return nil, err
 	}
 	where := describePostgres(cfg)
-	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(maxPostgresConns)
-	db.SetMaxIdleConns(maxPostgresConns)
+	db := openPostgresDB(cfg)
 	if err := migratePostgres(ctx, db, dialectMigrations(true)); err != nil {
 		db.Close()
 		if errors.Is(err, sqlitedb.ErrTooNew) {
@@ -91,6 +89,14 @@ func openPostgres(ctx context.Context, uri string) (*sqlStore, error) {
 	}
 	locks := &advisoryLocks{cfg: lockConnConfig(cfg), where: where}
 	return &sqlStore{db: db, postgres: true, locks: locks}, nil
+}
+
+// openPostgresDB returns the pool of the store's connections (none is made yet).
+func openPostgresDB(cfg *pgx.ConnConfig) *sql.DB {
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(maxPostgresConns)
+	db.SetMaxIdleConns(maxPostgresConns)
+	return db
 }
 
 // schemaVersionTable records the PostgreSQL schema version (SQLite keeps it in PRAGMA user_version).
