@@ -4,14 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stix-run/stix/internal/sqlitedb"
 )
@@ -88,7 +92,7 @@ func openPostgres(ctx context.Context, uri string) (*sqlStore, error) {
 		return nil, fmt.Errorf("open stix state in %s: %w", where, err)
 	}
 	locks := &advisoryLocks{cfg: lockConnConfig(cfg), where: where}
-	return &sqlStore{db: db, postgres: true, locks: locks}, nil
+	return &sqlStore{db: db, postgres: true, locks: locks, where: where}, nil
 }
 
 // openPostgresDB returns the pool of the store's connections (none is made yet).
@@ -216,4 +220,27 @@ func (l *advisoryLocks) lock(ctx context.Context, name string, wait bool) (func(
 		return unlockErr
 	}
 	return unlock, where, nil
+}
+
+// connLost explains an error that says the connection to PostgreSQL was lost or refused (the server went away,
+// shut down, or the network failed), adding outcome: what that means for the data. Other errors, and every
+// SQLite error, are returned as they are.
+func (s *sqlStore) connLost(err error, outcome string) error {
+	if err == nil || !s.postgres || !isConnLoss(err) {
+		return err
+	}
+	return fmt.Errorf("lost the connection to %s (%w): %s; check that the server is up and reachable", s.where, err, outcome)
+}
+
+// isConnLoss reports whether err is a lost or refused connection rather than an answer of the server.
+func isConnLoss(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; class 57P: the server is shutting down or cannot be reached.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	}
+	var netErr net.Error
+	var connectErr *pgconn.ConnectError
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) ||
+		errors.As(err, &netErr) || errors.As(err, &connectErr)
 }

@@ -17,18 +17,14 @@ type sqlStore struct {
 	db       *sql.DB
 	postgres bool
 	locks    clusterLocks
-	close    func() // releases what the dialect holds besides db; nil when nothing
+	where    string // the database, for messages (PostgreSQL only)
 }
 
 var _ Store = (*sqlStore)(nil)
 
 // Close closes the database.
 func (s *sqlStore) Close() error {
-	err := s.db.Close()
-	if s.close != nil {
-		s.close()
-	}
-	return err
+	return s.db.Close()
 }
 
 // q returns query in the store's dialect: PostgreSQL numbers its placeholders ($1, $2, ...). The queries of
@@ -75,17 +71,18 @@ func (s *sqlStore) SetValue(ctx context.Context, key, value string) error {
 }
 
 // inTx runs fn in a write transaction (on SQLite BEGIN IMMEDIATE, see sqlitedb) and commits if fn succeeds.
-// If the database goes away part way, the transaction is rolled back there and nothing of it is written.
+// If the connection to the database is lost part way, the database rolls the transaction back: nothing of it
+// is written, and the error says so.
 func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return s.connLost(err, "nothing was written")
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return s.connLost(err, "the change was rolled back; nothing of it was written")
 	}
-	return tx.Commit()
+	return s.connLost(tx.Commit(), "whether the change was committed is unknown; read the state again")
 }
 
 // dbTime is a time as stored: Unix nanoseconds, NULL for the zero time.

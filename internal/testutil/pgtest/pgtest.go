@@ -179,22 +179,24 @@ func (s *Server) Restart() error {
 	if err != nil {
 		return err
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off", port, s.dir)
-	out, err := s.run("pg_ctl", "-D", s.data(), "-l", filepath.Join(s.dir, "server.log"), "-o", opts, "-w", "-t", "60", "start")
-	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
-		return fmt.Errorf("pgtest: pg_ctl start: %v\n%s\nserver log:\n%s", err, out, log)
+	if err := s.startOn(port); err != nil {
+		return err
 	}
 	s.Port = port
 	return nil
 }
 
 // RestartOnPort starts the server again on the port it had, for tests of clients that reconnect.
-func (s *Server) RestartOnPort() error {
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off", s.Port, s.dir)
+func (s *Server) RestartOnPort() error { return s.startOn(s.Port) }
+
+func (s *Server) startOn(port int) error {
+	// fsync=off: a test server needs no durability against power loss; it still survives the crash of its
+	// own processes (Stop), since written data stays in the kernel's page cache.
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off", port, s.dir)
 	out, err := s.run("pg_ctl", "-D", s.data(), "-l", filepath.Join(s.dir, "server.log"), "-o", opts, "-w", "-t", "60", "start")
 	if err != nil {
-		return fmt.Errorf("pgtest: pg_ctl start: %v\n%s", err, out)
+		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+		return fmt.Errorf("pgtest: pg_ctl start: %v\n%s\nserver log:\n%s", err, out, log)
 	}
 	return nil
 }
