@@ -95,7 +95,7 @@ func (s *sqlStore) PutCluster(ctx context.Context, c *Cluster) error {
 		launched = at
 	}
 	var id string
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, c.Name, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, s.q(`SELECT history_id FROM clusters WHERE name = ?`), c.Name).Scan(&id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
@@ -163,7 +163,7 @@ func (s *sqlStore) SetClusterStatus(ctx context.Context, name string, status Clu
 		return fmt.Errorf("set status of cluster %q: invalid status %q (want INIT, UP or STOPPED)", name, status)
 	}
 	at = orNow(at)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, name, func(tx *sql.Tx) error {
 		id, err := s.historyID(ctx, tx, name)
 		if err != nil {
 			return err
@@ -184,7 +184,7 @@ func (s *sqlStore) SetClusterStatus(ctx context.Context, name string, status Clu
 // DeleteCluster removes a live cluster at time at (now if zero); its history entry is kept.
 func (s *sqlStore) DeleteCluster(ctx context.Context, name string, at time.Time) error {
 	at = orNow(at)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, name, func(tx *sql.Tx) error {
 		id, err := s.historyID(ctx, tx, name)
 		if err != nil {
 			return err

@@ -70,13 +70,22 @@ func (s *sqlStore) SetValue(ctx context.Context, key, value string) error {
 	return nil
 }
 
-// inTx runs fn in a write transaction (on SQLite BEGIN IMMEDIATE, see sqlitedb) and commits if fn succeeds.
-// If the connection to the database is lost part way, the database rolls the transaction back: nothing of it
-// is written, and the error says so.
-func (s *sqlStore) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// inTx runs fn in a write transaction on the named cluster and commits if fn succeeds. Writers of one cluster
+// are serialised: on SQLite every write transaction holds the database's write lock (BEGIN IMMEDIATE, see
+// sqlitedb); on PostgreSQL (READ COMMITTED) the transaction first takes a transaction-level advisory lock on the
+// cluster's name, so that the read-then-write steps (is there a row? is a usage span open?) see no concurrent
+// change. If the connection to the database is lost part way, the database rolls the transaction back: nothing
+// of it is written, and the error says so.
+func (s *sqlStore) inTx(ctx context.Context, cluster string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.connLost(err, "nothing was written")
+	}
+	if s.postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, advisoryKey("row/"+cluster)); err != nil {
+			tx.Rollback()
+			return s.connLost(err, "nothing was written")
+		}
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()

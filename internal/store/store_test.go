@@ -504,3 +504,40 @@ func assertWritten(t *testing.T, s Store, writers, n int) {
 		}
 	}
 }
+
+// TestConcurrentWritersOfOneCluster has eight stores (eight connection pools, as eight processes) put one new
+// cluster and bring it UP at once, without the cluster lock: every call succeeds, and there is one incarnation
+// with one open usage span.
+func TestConcurrentWritersOfOneCluster(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, loc Location) {
+		ctx := context.Background()
+		stores := make([]Store, 8)
+		for i := range stores {
+			stores[i] = openTest(t, loc)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*len(stores))
+		for _, s := range stores {
+			wg.Go(func() {
+				if err := s.PutCluster(ctx, sampleCluster("same")); err != nil {
+					errs <- err
+				}
+				if err := s.SetClusterStatus(ctx, "same", StatusUp, at(1)); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		hist, err := stores[0].ClusterHistory(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) != 1 || len(hist[0].Intervals) != 1 {
+			t.Fatalf("%d incarnations (want 1), the first with intervals %v (want one)", len(hist), hist[0].Intervals)
+		}
+	})
+}
