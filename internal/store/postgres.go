@@ -110,6 +110,19 @@ const schemaVersionTable = "stix_schema_version"
 // lock, so that two processes starting at once apply each migration once: the second waits for the first and
 // then finds nothing to do. A database with more migrations than this binary knows is refused (ErrTooNew).
 func migratePostgres(ctx context.Context, db *sql.DB, migs []string) error {
+	// The common open, a database already at this version, is one read and takes no lock. Any error (no table
+	// yet) leaves the answer to the locked path, which reports real errors.
+	var current int
+	if err := db.QueryRowContext(ctx, `SELECT version FROM `+schemaVersionTable).Scan(&current); err == nil {
+		if current > len(migs) {
+			return fmt.Errorf("%w: schema version %d, this binary knows up to %d", sqlitedb.ErrTooNew, current, len(migs))
+		}
+		if current == len(migs) {
+			return nil
+		}
+	} else if isConnLoss(err) {
+		return err
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -209,11 +222,11 @@ func (l *advisoryLocks) lock(ctx context.Context, name string, wait bool) (func(
 			// the server has noticed.
 			var released bool
 			err := conn.QueryRow(context.Background(), `SELECT pg_advisory_unlock($1)`, key).Scan(&released)
-			if err == nil && !released {
-				err = errors.New("the lock was no longer held")
-			}
-			if err != nil {
-				unlockErr = fmt.Errorf("unlock cluster %q: %w", name, err)
+			switch {
+			case err != nil:
+				unlockErr = fmt.Errorf("unlock cluster %q: the lock was lost with its connection to %s: %w", name, l.where, err)
+			case !released:
+				unlockErr = fmt.Errorf("unlock cluster %q: the lock was no longer held", name)
 			}
 			conn.Close(context.Background())
 		})
