@@ -28,15 +28,15 @@ import (
 // the server's max_connections (100 by default), which several stix processes share.
 const maxPostgresConns = 16
 
-// IsPostgresURI reports whether uri names a PostgreSQL database (postgres:// or postgresql://).
-func IsPostgresURI(uri string) bool {
+// isPostgresURI reports whether uri names a PostgreSQL database (postgres:// or postgresql://).
+func isPostgresURI(uri string) bool {
 	return strings.HasPrefix(uri, "postgres://") || strings.HasPrefix(uri, "postgresql://")
 }
 
 // parsePostgresURI checks uri and returns pgx's connection settings. The errors never repeat the URI, which may
 // hold a password.
 func parsePostgresURI(uri string) (*pgx.ConnConfig, error) {
-	if !IsPostgresURI(uri) {
+	if !isPostgresURI(uri) {
 		scheme, _, ok := strings.Cut(uri, "://")
 		if !ok {
 			scheme = "none"
