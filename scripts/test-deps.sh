@@ -3,6 +3,8 @@
 # `make test` and .ci/run call it before any test runs; it exits 1 when something the tests need is missing.
 #   - openssh-server: the SSH transport's tests run real sshd hosts (internal/testutil/sshhost).
 #   - busybox-static: the Docker node image is built from the host's bash and a static busybox.
+#   - postgresql: the store's tests and an end-to-end test run a real PostgreSQL server (internal/testutil/pgtest,
+#     which finds initdb and pg_ctl under /usr/lib/postgresql/*/bin, or $STIX_PG_BINDIR).
 #   - ../shared: the shared test data beside the repository (SkyPilot's YAML corpus, the catalog snapshot).
 #   - a running Docker Engine: without one the Docker tests are skipped, unless STIX_REQUIRE_DOCKER=1 (CI).
 # Paths and the user id can be overridden (TEST_DEPS_*) so that the script itself can be tested.
@@ -12,10 +14,14 @@ sshd=${TEST_DEPS_SSHD:-/usr/sbin/sshd}
 busybox=${TEST_DEPS_BUSYBOX:-/bin/busybox}
 shared=${TEST_DEPS_SHARED:-../shared}
 uid=${TEST_DEPS_UID:-$(id -u)}
+pgbins=${TEST_DEPS_PG_BINS:-${STIX_PG_BINDIR:-/usr/lib/postgresql/*/bin}}
 
 need=()
 [ -x "$sshd" ] || need+=(openssh-server)
 [ -x "$busybox" ] || need+=(busybox-static)
+have_pg=
+for d in $pgbins; do [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && have_pg=1; done
+[ -n "$have_pg" ] || need+=(postgresql)
 missing=()
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$uid" = 0 ] && command -v apt-get >/dev/null; then

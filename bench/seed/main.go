@@ -1,4 +1,4 @@
-// Command seed fills a STIX_HOME's state database with N stopped clusters, for benchmarking `stix status`.
+// Command seed fills a STIX_HOME's state database (or a PostgreSQL one, -db) with N stopped clusters, for benchmarking `stix status`.
 package main
 
 import (
@@ -14,16 +14,17 @@ import (
 func main() {
 	home := flag.String("home", "", "STIX_HOME to fill")
 	n := flag.Int("n", 100, "number of clusters")
+	db := flag.String("db", "", "a PostgreSQL URI to fill instead of the home's SQLite database")
 	flag.Parse()
-	if err := seed(*home, *n); err != nil {
+	if err := seed(store.Location{Home: *home, DB: *db, DBOrigin: "-db"}, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
 	}
 }
 
-func seed(home string, n int) error {
+func seed(loc store.Location, n int) error {
 	ctx := context.Background()
-	st, err := store.Open(ctx, home)
+	st, err := store.OpenAt(ctx, loc)
 	if err != nil {
 		return err
 	}

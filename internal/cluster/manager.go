@@ -40,6 +40,9 @@ type Options struct {
 	EnabledInfra func(ctx context.Context) ([]string, error)
 	// CatalogSource opens the catalog of priced clouds, read when a priced cloud is enabled.
 	CatalogSource func() (catalog.Source, error)
+	// DB is the PostgreSQL URI of the state database and DBOrigin where it was set (see store.ChooseDB);
+	// empty DB means SQLite under Home.
+	DB, DBOrigin string
 }
 
 // Manager runs cluster operations. It is safe for concurrent use; the state store is opened on first use.
@@ -54,6 +57,8 @@ type Manager struct {
 
 	agentTimeout time.Duration // STIX_AGENT_TIMEOUT, read once: the timeout of calls to the head's agent
 
+	dbLoc store.Location
+
 	storeOnce sync.Once
 	st        store.Store
 	stErr     error
@@ -65,7 +70,8 @@ func New(opts Options) (*Manager, error) {
 		return nil, errors.New("cluster manager: no STIX_HOME given")
 	}
 	m := &Manager{home: opts.Home, registry: opts.Registry, now: opts.Now, user: opts.User,
-		enabledInfra: opts.EnabledInfra, catalogSource: opts.CatalogSource}
+		enabledInfra: opts.EnabledInfra, catalogSource: opts.CatalogSource,
+		dbLoc: store.Location{Home: opts.Home, DB: opts.DB, DBOrigin: opts.DBOrigin}}
 	// A bad value fails the command here, before it changes anything, not each call to an agent part way.
 	var err error
 	if m.agentTimeout, err = envknob.AgentTimeout.Get(); err != nil {
@@ -96,7 +102,7 @@ func (m *Manager) Close() error {
 }
 
 func (m *Manager) store(ctx context.Context) (store.Store, error) {
-	m.storeOnce.Do(func() { m.st, m.stErr = store.Open(ctx, m.home) })
+	m.storeOnce.Do(func() { m.st, m.stErr = store.OpenAt(ctx, m.dbLoc) })
 	return m.st, m.stErr
 }
 

@@ -200,7 +200,7 @@ func buildSchema() *key {
 	}
 	return obj(map[string]*key{
 		"workspace": str(),
-		"db":        str(),
+		"db":        str().honour(),
 		"jobs": controller(map[string]*key{"status_check": obj(map[string]*key{
 			"min_elapsed_seconds": number().atLeast(0), "min_retries": integer().atLeast(0)})}),
 		"serve":          controller(nil),

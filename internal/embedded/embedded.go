@@ -54,7 +54,15 @@ func New(opts Options) *Client {
 
 // manager returns the core, made on first use (so that show-gpus with a named cloud never opens the store).
 func (c *Client) manager() (*cluster.Manager, error) {
-	c.once.Do(func() { c.m, c.err = cluster.New(c.opts.Core) })
+	c.once.Do(func() {
+		core := c.opts.Core
+		if core.DB == "" {
+			if core.DB, core.DBOrigin, c.err = c.stateDB(); c.err != nil {
+				return
+			}
+		}
+		c.m, c.err = cluster.New(core)
+	})
 	return c.m, c.err
 }
 

@@ -3,6 +3,7 @@ package store
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stix-run/stix/internal/testutil/pgtest"
 )
 
 // The test binary doubles as a helper process: with helperMode set it runs one role of a cross-process test
@@ -18,24 +21,28 @@ const (
 	helperMode = "STIX_STORE_TEST_MODE"
 	helperHome = "STIX_STORE_TEST_HOME"
 	helperArg  = "STIX_STORE_TEST_ARG"
+	helperDB   = "STIX_STORE_TEST_DB"
 )
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperMode); mode != "" {
-		if err := helperMain(mode, os.Getenv(helperHome), os.Getenv(helperArg)); err != nil {
+		loc := Location{Home: os.Getenv(helperHome), DB: os.Getenv(helperDB), DBOrigin: helperDB}
+		if err := helperMain(mode, loc, os.Getenv(helperArg)); err != nil {
 			fmt.Fprintf(os.Stderr, "helper %s: %v\n", mode, err)
 			os.Exit(1)
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	pgtest.StopShared()
+	os.Exit(code)
 }
 
 // helperMain runs one helper role. Roles talk to the test through lines: they print what they reached on
 // stdout and wait for a line on stdin where the test must decide the order.
-func helperMain(mode, home, arg string) error {
+func helperMain(mode string, loc Location, arg string) error {
 	ctx := context.Background()
-	s, err := Open(ctx, home)
+	s, err := OpenAt(ctx, loc)
 	if err != nil {
 		return err
 	}
@@ -91,6 +98,28 @@ func helperMain(mode, home, arg string) error {
 		fmt.Println("locked")
 		_, err := io.Copy(io.Discard, in)
 		return err
+	case "lease-race": // when told, try to take lease arg as this process, and say whether it won
+		fmt.Println("ready")
+		if err := waitGo(); err != nil {
+			return err
+		}
+		_, err := s.AcquireLease(ctx, arg, fmt.Sprintf("pid-%d", os.Getpid()), time.Hour)
+		switch {
+		case err == nil:
+			fmt.Println("won")
+		case errors.Is(err, ErrLeaseHeld):
+			fmt.Println("lost")
+		default:
+			return err
+		}
+		return nil
+	case "lease-hold": // take lease arg with a short TTL and keep it until killed, renewing when told
+		if _, err := s.AcquireLease(ctx, arg, "holder", heldLeaseTTL); err != nil {
+			return err
+		}
+		fmt.Println("leased")
+		_, err := io.Copy(io.Discard, in)
+		return err
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }
@@ -104,7 +133,7 @@ type helper struct {
 }
 
 // startHelper starts the test binary in a helper role; it is killed when the test ends.
-func startHelper(t *testing.T, mode, home, arg string) *helper {
+func startHelper(t *testing.T, mode string, loc Location, arg string) *helper {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -113,7 +142,8 @@ func startHelper(t *testing.T, mode, home, arg string) *helper {
 	// A safety net against a hung helper, not a timing assertion.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(os.Environ(), helperMode+"="+mode, helperHome+"="+home, helperArg+"="+arg)
+	cmd.Env = append(os.Environ(), helperMode+"="+mode, helperHome+"="+loc.Home, helperDB+"="+loc.DB,
+		helperArg+"="+arg)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -157,86 +187,93 @@ func (h *helper) wait() {
 }
 
 func TestTwoProcessesWriteDifferentClusters(t *testing.T) {
-	t.Parallel()
-	home := t.TempDir()
-	a, b := startHelper(t, "write", home, "a"), startHelper(t, "write", home, "b")
-	a.expect("ready")
-	b.expect("ready")
-	a.tell()
-	b.tell()
-	a.wait()
-	b.wait()
-	assertWritten(t, openTest(t, home), 2, 24)
+	forEachBackend(t, func(t *testing.T, loc Location) {
+		a, b := startHelper(t, "write", loc, "a"), startHelper(t, "write", loc, "b")
+		a.expect("ready")
+		b.expect("ready")
+		a.tell()
+		b.tell()
+		a.wait()
+		b.wait()
+		assertWritten(t, openTest(t, loc), 2, 24)
+	})
 }
 
 // TestLockClusterSerialisesProcesses plays two `stix launch -c same`: the second finds the lock held, waits, and
 // once it has the lock sees the cluster the first brought UP. The first writes only after the second is
 // waiting, so the second can see UP only if it really waited.
 func TestLockClusterSerialisesProcesses(t *testing.T) {
-	t.Parallel()
-	home := t.TempDir()
-	first := startHelper(t, "lock-then-launch", home, "same")
-	first.expect("locked")
-	second := startHelper(t, "wait-then-read", home, "same")
-	second.expect("waiting")
-	first.tell()
-	first.wait()
-	second.expect(string(StatusUp))
-	second.wait()
+	forEachBackend(t, func(t *testing.T, loc Location) {
+		first := startHelper(t, "lock-then-launch", loc, "same")
+		first.expect("locked")
+		second := startHelper(t, "wait-then-read", loc, "same")
+		second.expect("waiting")
+		first.tell()
+		first.wait()
+		second.expect(string(StatusUp))
+		second.wait()
+	})
 }
 
+// TestLockReleasedWhenHolderIsKilled kills (SIGKILL) a process that holds a cluster lock: the lock is freed,
+// by the kernel (lock files) or by the PostgreSQL server when the holder's connection drops.
 func TestLockReleasedWhenHolderIsKilled(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	home := t.TempDir()
-	s := openTest(t, home)
-	holder := startHelper(t, "hold", home, "c")
-	holder.expect("locked")
-	if _, err := s.TryLockCluster(ctx, "c"); !IsLocked(err) {
-		t.Fatalf("TryLockCluster while another process holds the lock: %v, want ErrLocked", err)
-	}
-	if err := holder.cmd.Process.Kill(); err != nil { // SIGKILL: no chance to unlock
-		t.Fatal(err)
-	}
-	holder.cmd.Wait() // reaped: its descriptors, and so its lock, are gone
-	unlock, err := s.TryLockCluster(ctx, "c")
-	if err != nil {
-		t.Fatalf("TryLockCluster after the holder was killed: %v", err)
-	}
-	unlock()
+	forEachBackend(t, func(t *testing.T, loc Location) {
+		ctx := context.Background()
+		s := openTest(t, loc)
+		holder := startHelper(t, "hold", loc, "c")
+		holder.expect("locked")
+		if _, err := s.TryLockCluster(ctx, "c"); !IsLocked(err) {
+			t.Fatalf("TryLockCluster while another process holds the lock: %v, want ErrLocked", err)
+		}
+		if err := holder.cmd.Process.Kill(); err != nil { // SIGKILL: no chance to unlock
+			t.Fatal(err)
+		}
+		holder.cmd.Wait()
+		// PostgreSQL frees the lock once its backend sees the connection closed, a moment after the process is
+		// reaped: wait for the lock (the timeout is a safety net against a lock never freed, not a timing check).
+		wctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		unlock, err := s.LockCluster(wctx, "c")
+		if err != nil {
+			t.Fatalf("LockCluster after the holder was killed: %v", err)
+		}
+		unlock()
+	})
 }
 
 func TestTryLockClusterInProcess(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s := openTest(t, t.TempDir())
-	unlock, err := s.LockCluster(ctx, "c")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.TryLockCluster(ctx, "c")
-	if !IsLocked(err) {
-		t.Fatalf("TryLockCluster while held: %v, want ErrLocked", err)
-	}
-	if !strings.Contains(err.Error(), `"c"`) {
-		t.Errorf("error %q should name the cluster", err)
-	}
-	other, err := s.TryLockCluster(ctx, "other") // locks are per name
-	if err != nil {
-		t.Fatal(err)
-	}
-	other()
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := s.LockCluster(cancelled, "c"); err == nil {
-		t.Fatal("LockCluster with a cancelled context succeeded while the lock is held")
-	}
-	if err := unlock(); err != nil {
-		t.Fatal(err)
-	}
-	again, err := s.TryLockCluster(ctx, "c")
-	if err != nil {
-		t.Fatalf("TryLockCluster after unlock: %v", err)
-	}
-	again()
+	forEachBackend(t, func(t *testing.T, loc Location) {
+		ctx := context.Background()
+		s := openTest(t, loc)
+		unlock, err := s.LockCluster(ctx, "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.TryLockCluster(ctx, "c")
+		if !IsLocked(err) {
+			t.Fatalf("TryLockCluster while held: %v, want ErrLocked", err)
+		}
+		if !strings.Contains(err.Error(), `"c"`) {
+			t.Errorf("error %q should name the cluster", err)
+		}
+		other, err := s.TryLockCluster(ctx, "other") // locks are per name
+		if err != nil {
+			t.Fatal(err)
+		}
+		other()
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := s.LockCluster(cancelled, "c"); err == nil {
+			t.Fatal("LockCluster with a cancelled context succeeded while the lock is held")
+		}
+		if err := unlock(); err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.TryLockCluster(ctx, "c")
+		if err != nil {
+			t.Fatalf("TryLockCluster after unlock: %v", err)
+		}
+		again()
+	})
 }

@@ -1,6 +1,8 @@
-// Package store keeps the state of the stix CLI: clusters, their cost history, cluster-name locks and a small
-// key/value table. Store is the interface; the default implementation is SQLite at $STIX_HOME/state.db (files
-// sqlite*.go and filelocks.go); a PostgreSQL one for the API server will satisfy the same interface.
+// Package store keeps the state of stix: clusters, their cost history, cluster-name locks, leases and a small
+// key/value table. Store is the interface. The default implementation is SQLite at $STIX_HOME/state.db with
+// lock files under $STIX_HOME/locks; a PostgreSQL database (db: in the config, or STIX_DB_CONNECTION_URI) holds
+// the same tables, with advisory locks. Both run the same SQL (sqlstore.go, clusters.go, lease.go) and the
+// same migrations (migrations.go).
 package store
 
 import (
@@ -35,6 +37,13 @@ type Store interface {
 	GetValue(ctx context.Context, key string) (string, bool, error)
 	// SetValue stores value under key, replacing any previous value.
 	SetValue(ctx context.Context, key, value string) error
+	// AcquireLease takes the named lease for holder for ttl if it is free, expired or holder's own (renewing
+	// it), and fails at once with ErrLeaseHeld while another holder's is live.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error)
+	// RenewLease extends holder's live lease to ttl from now, or fails with ErrLeaseLost.
+	RenewLease(ctx context.Context, name, holder string, ttl time.Duration) (*Lease, error)
+	// ReleaseLease frees holder's lease at once; releasing a lease one does not hold does nothing.
+	ReleaseLease(ctx context.Context, name, holder string) error
 	// Close releases the store's resources; locks taken through it stay held until unlocked.
 	Close() error
 }
@@ -75,4 +84,49 @@ func DefaultHome() (string, error) {
 // Open opens (creating it if needed) the default store: SQLite at home/state.db, with locks under home/locks.
 func Open(ctx context.Context, home string) (Store, error) {
 	return openSQLite(ctx, home)
+}
+
+// Location says where the state lives.
+type Location struct {
+	// Home is STIX_HOME, where the SQLite database and its lock files live when DB is empty.
+	Home string
+	// DB is a PostgreSQL URI (postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE); empty for SQLite.
+	DB string
+	// DBOrigin says where DB was set (an environment variable, or db: at file:line:col), for messages.
+	DBOrigin string
+}
+
+// OpenAt opens the store at loc: PostgreSQL when loc.DB is set, else SQLite under loc.Home. A database that
+// cannot be reached, or a malformed DB, is an error naming loc.DBOrigin; nothing is created then.
+func OpenAt(ctx context.Context, loc Location) (Store, error) {
+	if loc.DB == "" {
+		return openSQLite(ctx, loc.Home)
+	}
+	s, err := openPostgres(ctx, loc.DB)
+	if err != nil {
+		return nil, fmt.Errorf("open stix state (database set by %s): %w", loc.DBOrigin, err)
+	}
+	return s, nil
+}
+
+// The environment variables that name the state database, in order of precedence.
+const (
+	EnvDB          = "STIX_DB_CONNECTION_URI"
+	EnvDBSkyPilot  = "SKYPILOT_DB_CONNECTION_URI"
+	dbConfigOrigin = "db: at "
+)
+
+// ChooseDB picks the state database as SkyPilot does: db: in the config (configDB, set at configPos) wins over
+// the environment (STIX_DB_CONNECTION_URI, then SkyPilot's SKYPILOT_DB_CONNECTION_URI); none of them means
+// SQLite (""). origin says where the choice was made, for messages.
+func ChooseDB(configDB, configPos string, getenv func(string) string) (uri, origin string) {
+	if configDB != "" {
+		return configDB, dbConfigOrigin + configPos
+	}
+	for _, name := range []string{EnvDB, EnvDBSkyPilot} {
+		if v := getenv(name); v != "" {
+			return v, name
+		}
+	}
+	return "", ""
 }

@@ -1,11 +1,19 @@
 package store
 
-// sqliteMigrations is the schema, one entry per version; entry i takes the database from version i to i+1.
-// Append only: never edit an entry that has shipped. The SQL is kept to what PostgreSQL also accepts, so the
-// Postgres store can start from the same statements. Times are Unix nanoseconds (BIGINT); JSON is TEXT.
-var sqliteMigrations = []string{
+// migration is one schema version in both dialects. SQL runs on both SQLite and PostgreSQL; Postgres, when
+// set, replaces it on PostgreSQL where the dialects differ.
+type migration struct {
+	SQL      string
+	Postgres string
+}
+
+// migrations is the schema, one entry per version; entry i takes the database from version i to i+1. Append
+// only: never edit an entry that has shipped. Times are Unix nanoseconds (BIGINT); JSON is TEXT. Both stores
+// apply the same list with the same guarantees: each entry once, in its own transaction, and a database with
+// more entries than this binary knows is refused.
+var migrations = []migration{
 	// 1: clusters, their history and usage, key/value.
-	`
+	{SQL: `
 -- One row per cluster incarnation: created when a name is first put, kept after the cluster is deleted.
 -- The descriptive columns and the status live here only; clusters holds what matters while the cluster is live.
 CREATE TABLE cluster_history (
@@ -52,7 +60,32 @@ CREATE TABLE kv (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-`,
+`},
 	// 2: the plan a cluster was launched with (JSON, provision.Assignment); '' for clusters recorded before.
-	`ALTER TABLE clusters ADD COLUMN assignment TEXT NOT NULL DEFAULT '';`,
+	{SQL: `ALTER TABLE clusters ADD COLUMN assignment TEXT NOT NULL DEFAULT '';`},
+	// 3: named leases with a holder and an expiry (see lease.go); token counts the changes of holder.
+	{SQL: `
+CREATE TABLE leases (
+    name        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    token       BIGINT NOT NULL,
+    acquired_at BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);
+`},
 }
+
+// dialectMigrations returns the migrations' SQL for one dialect.
+func dialectMigrations(postgres bool) []string {
+	out := make([]string, len(migrations))
+	for i, m := range migrations {
+		out[i] = m.SQL
+		if postgres && m.Postgres != "" {
+			out[i] = m.Postgres
+		}
+	}
+	return out
+}
+
+// sqliteMigrations is the SQLite dialect of migrations, as package sqlitedb applies it.
+var sqliteMigrations = dialectMigrations(false)

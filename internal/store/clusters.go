@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -19,8 +21,8 @@ const clusterColumns = `c.name, h.id, h.status, h.cloud, h.region, h.zone, h.num
 	FROM clusters c JOIN cluster_history h ON h.id = c.history_id`
 
 // GetCluster returns the named cluster, or an error satisfying IsNotFound.
-func (s *sqliteStore) GetCluster(ctx context.Context, name string) (*Cluster, error) {
-	c, err := scanCluster(s.db.QueryRowContext(ctx, `SELECT `+clusterColumns+` WHERE c.name = ?`, name))
+func (s *sqlStore) GetCluster(ctx context.Context, name string) (*Cluster, error) {
+	c, err := scanCluster(s.db.QueryRowContext(ctx, s.q(`SELECT `+clusterColumns+` WHERE c.name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &notFound{name}
 	}
@@ -30,9 +32,10 @@ func (s *sqliteStore) GetCluster(ctx context.Context, name string) (*Cluster, er
 	return c, nil
 }
 
-// ListClusters returns every live cluster, sorted by name.
-func (s *sqliteStore) ListClusters(ctx context.Context) ([]*Cluster, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+clusterColumns+` ORDER BY c.name`)
+// ListClusters returns every live cluster, sorted by name (bytewise, in Go: PostgreSQL's ORDER BY follows the
+// database's collation, SQLite's does not).
+func (s *sqlStore) ListClusters(ctx context.Context) ([]*Cluster, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+clusterColumns))
 	if err != nil {
 		return nil, fmt.Errorf("list clusters: %w", err)
 	}
@@ -48,6 +51,7 @@ func (s *sqliteStore) ListClusters(ctx context.Context) ([]*Cluster, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list clusters: %w", err)
 	}
+	slices.SortFunc(out, func(a, b *Cluster) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
 }
 
@@ -77,7 +81,7 @@ func scanCluster(row interface{ Scan(...any) error }) (*Cluster, error) {
 }
 
 // PutCluster inserts or replaces c and sets c.ID, and c.StatusUpdatedAt and c.LaunchedAt if they were zero.
-func (s *sqliteStore) PutCluster(ctx context.Context, c *Cluster) error {
+func (s *sqlStore) PutCluster(ctx context.Context, c *Cluster) error {
 	if err := validateCluster(c); err != nil {
 		return err
 	}
@@ -91,42 +95,42 @@ func (s *sqliteStore) PutCluster(ctx context.Context, c *Cluster) error {
 		launched = at
 	}
 	var id string
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT history_id FROM clusters WHERE name = ?`, c.Name).Scan(&id)
+	err = s.inTx(ctx, c.Name, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, s.q(`SELECT history_id FROM clusters WHERE name = ?`), c.Name).Scan(&id)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			if id, err = newID(); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO cluster_history (id, name, cloud, region, zone, num_nodes,
-				resources, hourly_price, launched_at, status, status_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO cluster_history (id, name, cloud, region, zone, num_nodes,
+				resources, hourly_price, launched_at, status, status_updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 				id, c.Name, c.Cloud, c.Region, c.Zone, c.NumNodes, string(resources), c.HourlyPrice, dbTime(launched),
 				c.Status, dbTime(at))
 			if err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO clusters (name, history_id, handle, launched_at, last_use_at,
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO clusters (name, history_id, handle, launched_at, last_use_at,
 				last_use_command, autostop_idle_minutes, autostop_down, user_name, config_hash, cluster_yaml, assignment)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 				c.Name, id, string(c.Handle), dbTime(launched), dbTime(c.LastUse.At), c.LastUse.Command,
 				c.Autostop.IdleMinutes, c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, string(c.Assignment))
 		case err == nil:
-			_, err = tx.ExecContext(ctx, `UPDATE cluster_history SET cloud = ?, region = ?, zone = ?, num_nodes = ?,
-				resources = ?, hourly_price = ?, status = ?, status_updated_at = ? WHERE id = ?`,
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE cluster_history SET cloud = ?, region = ?, zone = ?, num_nodes = ?,
+				resources = ?, hourly_price = ?, status = ?, status_updated_at = ? WHERE id = ?`),
 				c.Cloud, c.Region, c.Zone, c.NumNodes, string(resources), c.HourlyPrice, c.Status, dbTime(at), id)
 			if err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE clusters SET handle = ?, launched_at = ?, last_use_at = ?,
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE clusters SET handle = ?, launched_at = ?, last_use_at = ?,
 				last_use_command = ?, autostop_idle_minutes = ?, autostop_down = ?, user_name = ?, config_hash = ?,
-				cluster_yaml = ?, assignment = ? WHERE name = ?`,
+				cluster_yaml = ?, assignment = ? WHERE name = ?`),
 				string(c.Handle), dbTime(launched), dbTime(c.LastUse.At), c.LastUse.Command, c.Autostop.IdleMinutes,
 				c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, string(c.Assignment), c.Name)
 		}
 		if err != nil {
 			return err
 		}
-		return recordUsage(ctx, tx, id, c.Status, at)
+		return s.recordUsage(ctx, tx, id, c.Status, at)
 	})
 	if err != nil {
 		return fmt.Errorf("save cluster %q: %w", c.Name, err)
@@ -154,22 +158,22 @@ func validateCluster(c *Cluster) error {
 }
 
 // SetClusterStatus records a status change at time at (now if zero).
-func (s *sqliteStore) SetClusterStatus(ctx context.Context, name string, status ClusterStatus, at time.Time) error {
+func (s *sqlStore) SetClusterStatus(ctx context.Context, name string, status ClusterStatus, at time.Time) error {
 	if !status.Valid() {
 		return fmt.Errorf("set status of cluster %q: invalid status %q (want INIT, UP or STOPPED)", name, status)
 	}
 	at = orNow(at)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		id, err := historyID(ctx, tx, name)
+	err := s.inTx(ctx, name, func(tx *sql.Tx) error {
+		id, err := s.historyID(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE cluster_history SET status = ?, status_updated_at = ? WHERE id = ?`,
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE cluster_history SET status = ?, status_updated_at = ? WHERE id = ?`),
 			status, dbTime(at), id)
 		if err != nil {
 			return err
 		}
-		return recordUsage(ctx, tx, id, status, at)
+		return s.recordUsage(ctx, tx, id, status, at)
 	})
 	if err != nil && !IsNotFound(err) {
 		return fmt.Errorf("set status of cluster %q: %w", name, err)
@@ -178,20 +182,20 @@ func (s *sqliteStore) SetClusterStatus(ctx context.Context, name string, status 
 }
 
 // DeleteCluster removes a live cluster at time at (now if zero); its history entry is kept.
-func (s *sqliteStore) DeleteCluster(ctx context.Context, name string, at time.Time) error {
+func (s *sqlStore) DeleteCluster(ctx context.Context, name string, at time.Time) error {
 	at = orNow(at)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		id, err := historyID(ctx, tx, name)
+	err := s.inTx(ctx, name, func(tx *sql.Tx) error {
+		id, err := s.historyID(ctx, tx, name)
 		if err != nil {
 			return err
 		}
-		if err := closeUsage(ctx, tx, id, at); err != nil {
+		if err := s.closeUsage(ctx, tx, id, at); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE cluster_history SET deleted_at = ? WHERE id = ?`, dbTime(at), id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE cluster_history SET deleted_at = ? WHERE id = ?`), dbTime(at), id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM clusters WHERE name = ?`, name)
+		_, err = tx.ExecContext(ctx, s.q(`DELETE FROM clusters WHERE name = ?`), name)
 		return err
 	})
 	if err != nil && !IsNotFound(err) {
@@ -201,9 +205,9 @@ func (s *sqliteStore) DeleteCluster(ctx context.Context, name string, at time.Ti
 }
 
 // historyID returns the live cluster's incarnation id, or a not-found error.
-func historyID(ctx context.Context, tx *sql.Tx, name string) (string, error) {
+func (s *sqlStore) historyID(ctx context.Context, tx *sql.Tx, name string) (string, error) {
 	var id string
-	err := tx.QueryRowContext(ctx, `SELECT history_id FROM clusters WHERE name = ?`, name).Scan(&id)
+	err := tx.QueryRowContext(ctx, s.q(`SELECT history_id FROM clusters WHERE name = ?`), name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", &notFound{name}
 	}
@@ -212,37 +216,37 @@ func historyID(ctx context.Context, tx *sql.Tx, name string) (string, error) {
 
 // recordUsage keeps the usage intervals in step with a status change: UP opens one unless one is open, STOPPED
 // closes it, INIT leaves it as it is (a cluster that goes from UP to INIT still has its nodes, and is billed).
-func recordUsage(ctx context.Context, tx *sql.Tx, id string, status ClusterStatus, at time.Time) error {
+func (s *sqlStore) recordUsage(ctx context.Context, tx *sql.Tx, id string, status ClusterStatus, at time.Time) error {
 	switch status {
 	case StatusUp:
 		var open int
 		err := tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM usage_intervals WHERE history_id = ? AND end_at IS NULL`, id).Scan(&open)
+			s.q(`SELECT count(*) FROM usage_intervals WHERE history_id = ? AND end_at IS NULL`), id).Scan(&open)
 		if err != nil || open > 0 {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO usage_intervals (history_id, start_at) VALUES (?, ?)`, id, dbTime(at))
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO usage_intervals (history_id, start_at) VALUES (?, ?)`), id, dbTime(at))
 		return err
 	case StatusStopped:
-		return closeUsage(ctx, tx, id, at)
+		return s.closeUsage(ctx, tx, id, at)
 	}
 	return nil
 }
 
 // closeUsage ends the open usage interval, if any, at time at, or at its start if the clock went backwards.
-func closeUsage(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `UPDATE usage_intervals SET end_at = CASE WHEN start_at > ? THEN start_at ELSE ? END
-		WHERE history_id = ? AND end_at IS NULL`, dbTime(at), dbTime(at), id)
+func (s *sqlStore) closeUsage(ctx context.Context, tx *sql.Tx, id string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE usage_intervals SET end_at = CASE WHEN start_at > ? THEN start_at ELSE ? END
+		WHERE history_id = ? AND end_at IS NULL`), dbTime(at), dbTime(at), id)
 	return err
 }
 
 // ClusterHistory returns every incarnation of every cluster, oldest launch first, with its usage intervals.
-func (s *sqliteStore) ClusterHistory(ctx context.Context) ([]*HistoryEntry, error) {
+func (s *sqlStore) ClusterHistory(ctx context.Context) ([]*HistoryEntry, error) {
 	// One statement, so one consistent snapshot of history and intervals.
-	rows, err := s.db.QueryContext(ctx, `SELECT h.id, h.name, h.cloud, h.region, h.zone, h.num_nodes, h.resources,
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT h.id, h.name, h.cloud, h.region, h.zone, h.num_nodes, h.resources,
 		h.hourly_price, h.launched_at, h.status, h.deleted_at, u.start_at, u.end_at
 		FROM cluster_history h LEFT JOIN usage_intervals u ON u.history_id = h.id
-		ORDER BY h.launched_at, h.id, u.start_at`)
+		ORDER BY h.launched_at, h.id, u.start_at`))
 	if err != nil {
 		return nil, fmt.Errorf("read cluster history: %w", err)
 	}
