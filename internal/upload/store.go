@@ -1,0 +1,125 @@
+package upload
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// store is the on-disk layout under one directory:
+//
+//	blobs/ab/abcd…   complete blobs, named by the sha256 of their bytes, read-only
+//	partial/abcd…    blobs being uploaded; their size is the offset an upload resumes from
+//	trees/<id>.json  committed manifests, in canonical encoding
+//	roots/<id>/      trees materialized by Resolve
+//	tmp/             work space for atomic renames
+type store struct {
+	dir string
+
+	mu    sync.Mutex
+	locks map[string]chan struct{} // one per blob being written, held by the writer
+}
+
+func newStore(dir string) (*store, error) {
+	for _, d := range []string{"blobs", "partial", "trees", "roots", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("upload store %s: %w", dir, err)
+		}
+	}
+	return &store{dir: dir, locks: map[string]chan struct{}{}}, nil
+}
+
+func (s *store) blobPath(h string) string    { return filepath.Join(s.dir, "blobs", h[:2], h) }
+func (s *store) partialPath(h string) string { return filepath.Join(s.dir, "partial", h) }
+func (s *store) treePath(id string) string   { return filepath.Join(s.dir, "trees", id+".json") }
+func (s *store) rootPath(id string) string   { return filepath.Join(s.dir, "roots", id) }
+
+// lock takes the write lock of blob h; it gives up when ctx ends. Only one request appends to a blob at a time.
+func (s *store) lock(ctx context.Context, h string) (unlock func(), err error) {
+	for {
+		s.mu.Lock()
+		ch, busy := s.locks[h]
+		if !busy {
+			ch = make(chan struct{})
+			s.locks[h] = ch
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				delete(s.locks, h)
+				s.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// blobSize returns the size of the complete blob h; ok is false when it is not stored.
+func (s *store) blobSize(h string) (size int64, ok bool, err error) {
+	fi, err := os.Stat(s.blobPath(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return fi.Size(), true, nil
+}
+
+// partialSize returns how many bytes of blob h have been received so far (0 when none).
+func (s *store) partialSize(h string) (int64, error) {
+	fi, err := os.Stat(s.partialPath(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// finish checks that the partial blob h hashes to h and moves it into place. On a mismatch the partial blob is
+// removed and ok is false.
+func (s *store) finish(h string) (ok bool, err error) {
+	p := s.partialPath(h)
+	got, err := hashFile(p)
+	if err != nil {
+		return false, err
+	}
+	if got != h {
+		return false, os.Remove(p)
+	}
+	if err := os.Chmod(p, 0o444); err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.blobPath(h)), 0o755); err != nil {
+		return false, err
+	}
+	return true, os.Rename(p, s.blobPath(h))
+}
+
+// hashFile returns the lowercase hex sha256 of the file at p.
+func hashFile(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	hw := sha256.New()
+	if _, err := io.Copy(hw, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(hw.Sum(nil)), nil
+}
