@@ -92,6 +92,9 @@ type cuttingProxy struct {
 	cutAfter int64
 	cut      atomic.Bool
 	wg       sync.WaitGroup
+
+	mu    sync.Mutex
+	conns []net.Conn // closed at cleanup: an idle keep-alive connection would otherwise outlive the test
 }
 
 func newCuttingProxy(t *testing.T, target string, cutAfter int64) *cuttingProxy {
@@ -105,6 +108,11 @@ func newCuttingProxy(t *testing.T, target string, cutAfter int64) *cuttingProxy 
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
 		p.wg.Wait()
 	})
 	return p
@@ -122,6 +130,9 @@ func (p *cuttingProxy) serve() {
 			c.Close()
 			continue
 		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
 		p.wg.Add(2)
 		go func() {
 			defer p.wg.Done()
