@@ -2,6 +2,8 @@ package upload
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -251,13 +253,13 @@ func (h *handler) patchBlob(w http.ResponseWriter, r *http.Request, sum string) 
 			Message: fmt.Sprintf("blob %s: the server holds %d bytes, not %d", sum, cur, offset),
 			Hint:    "resume from the offset in the " + headerOffset + " header"}
 	}
-	n, e := h.appendBody(r.Body, sum, length-cur)
+	n, got, e := h.appendBody(r.Body, sum, cur, length)
 	if e != nil {
 		return e
 	}
 	cur += n
 	if cur == length {
-		ok, err := h.st.finish(sum)
+		ok, err := h.st.finish(sum, got)
 		if err != nil {
 			return internalError("store blob", err)
 		}
@@ -273,32 +275,41 @@ func (h *handler) patchBlob(w http.ResponseWriter, r *http.Request, sum string) 
 	return nil
 }
 
-// appendBody appends at most max bytes of body to the partial blob sum. More than max bytes in the body is
-// refused and the partial blob removed: the client's declared length was false. A body cut short (a dropped
-// connection) keeps what arrived, so that the upload resumes from there.
-func (h *handler) appendBody(body io.Reader, sum string, max int64) (int64, *Error) {
+// appendBody appends the body to the partial blob sum, which holds cur of its length bytes. More bytes than
+// that in the body are refused and the partial blob removed: the client's declared length was false. A body cut
+// short (a dropped connection) keeps what arrived, so that the upload resumes from there. When the body holds
+// the whole blob, got is the sha256 of what was written, which spares reading it back.
+func (h *handler) appendBody(body io.Reader, sum string, cur, length int64) (n int64, got string, e *Error) {
 	p := h.st.partialPath(sum)
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return 0, internalError("open partial blob", err)
+		return 0, "", internalError("open partial blob", err)
 	}
-	n, rerr := io.Copy(f, io.LimitReader(body, max))
+	var w io.Writer = f
+	hw := sha256.New()
+	if cur == 0 {
+		w = io.MultiWriter(f, hw)
+	}
+	n, rerr := io.Copy(w, io.LimitReader(body, length-cur))
 	if cerr := f.Close(); cerr != nil {
-		return n, internalError("write partial blob", cerr)
+		return n, "", internalError("write partial blob", cerr)
 	}
 	if rerr != nil {
 		var pe *os.PathError
 		if errors.As(rerr, &pe) {
-			return n, internalError("write partial blob", rerr)
+			return n, "", internalError("write partial blob", rerr)
 		}
-		return n, badRequest("blob %s: body cut short after %d bytes: %v", sum, n, rerr)
+		return n, "", badRequest("blob %s: body cut short after %d bytes: %v", sum, n, rerr)
 	}
 	var one [1]byte
 	if k, _ := io.ReadFull(body, one[:]); k > 0 {
 		_ = os.Remove(p)
-		return n, badRequest("blob %s: the body runs past the declared %s; nothing was stored", sum, headerLength)
+		return n, "", badRequest("blob %s: the body runs past the declared %s; nothing was stored", sum, headerLength)
 	}
-	return n, nil
+	if cur == 0 && n == length {
+		got = hex.EncodeToString(hw.Sum(nil))
+	}
+	return n, got, nil
 }
 
 // commit stores a manifest whose blobs are all present.

@@ -388,9 +388,15 @@ func hashLocal(p string) (string, int64, error) {
 	}
 	defer f.Close()
 	hw := sha256.New()
-	n, err := io.Copy(hw, f)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	// Hide *os.File's WriteTo, which would allocate a buffer of its own per file.
+	n, err := io.CopyBuffer(hw, struct{ io.Reader }{f}, *buf)
 	if err != nil {
 		return "", 0, fmt.Errorf("hash %s: %w", p, err)
 	}
 	return hex.EncodeToString(hw.Sum(nil)), n, nil
 }
+
+// copyBufs holds the buffers that hashing reads files through: a push hashes thousands of small files.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}

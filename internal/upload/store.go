@@ -90,13 +90,15 @@ func (s *store) partialSize(h string) (int64, error) {
 	return fi.Size(), nil
 }
 
-// finish checks that the partial blob h hashes to h and moves it into place. On a mismatch the partial blob is
+// finish checks that the partial blob h hashes to h and moves it into place. got is the hash of the partial
+// blob when the caller computed it while writing, or "" to read it from disk. On a mismatch the partial blob is
 // removed and ok is false.
-func (s *store) finish(h string) (ok bool, err error) {
+func (s *store) finish(h, got string) (ok bool, err error) {
 	p := s.partialPath(h)
-	got, err := hashFile(p)
-	if err != nil {
-		return false, err
+	if got == "" {
+		if got, err = hashFile(p); err != nil {
+			return false, err
+		}
 	}
 	if got != h {
 		return false, os.Remove(p)
@@ -104,10 +106,15 @@ func (s *store) finish(h string) (ok bool, err error) {
 	if err := os.Chmod(p, 0o444); err != nil {
 		return false, err
 	}
-	if err := os.MkdirAll(filepath.Dir(s.blobPath(h)), 0o755); err != nil {
-		return false, err
+	err = os.Rename(p, s.blobPath(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		// The first blob of its two-digit directory.
+		if err := os.MkdirAll(filepath.Dir(s.blobPath(h)), 0o755); err != nil {
+			return false, err
+		}
+		err = os.Rename(p, s.blobPath(h))
 	}
-	return true, os.Rename(p, s.blobPath(h))
+	return err == nil, err
 }
 
 // hashFile returns the lowercase hex sha256 of the file at p.
