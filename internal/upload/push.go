@@ -137,10 +137,12 @@ func (c *client) sendBlobs(ctx context.Context, missing []MissingBlob, m *Manife
 	sem := make(chan struct{}, c.opts.Parallel)
 	var wg sync.WaitGroup
 	for _, mb := range missing {
-		src, ok := files[mb.SHA256]
-		if !ok {
+		if _, ok := files[mb.SHA256]; !ok {
 			return fmt.Errorf("the server asked for blob %s, which no file of this upload has", mb.SHA256)
 		}
+	}
+	for _, mb := range missing {
+		src := files[mb.SHA256]
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -240,8 +242,11 @@ func (c *client) wait(ctx context.Context, n int) error {
 // blob is stored whole.
 func (c *client) patch(ctx context.Context, f *os.File, sum string, size, offset int64) (int64, bool, error) {
 	n := min(size-offset, c.opts.ChunkBytes)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, c.base+"/blobs/"+sum,
-		io.NewSectionReader(f, offset, n))
+	var body io.Reader = http.NoBody // an empty file: a request that says it has no body
+	if n > 0 {
+		body = io.NewSectionReader(f, offset, n)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, c.base+"/blobs/"+sum, body)
 	if err != nil {
 		return 0, false, err
 	}

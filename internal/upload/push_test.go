@@ -98,6 +98,21 @@ func TestPushWithoutIgnoreKeepsEverything(t *testing.T) {
 	assertSameTree(t, src, root, nil)
 }
 
+func TestPushFollowsASymlinkedRoot(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, Limits{})
+	d := t.TempDir()
+	writeFiles(t, filepath.Join(d, "real"), map[string]string{"a/b": "b"})
+	if err := os.Symlink("real", filepath.Join(d, "workdir")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := Resolve(ts.dir, push(t, ts, filepath.Join(d, "workdir"), PushOptions{Ignore: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameTree(t, filepath.Join(d, "real"), root, nil)
+}
+
 func TestPushSingleFile(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, Limits{})
