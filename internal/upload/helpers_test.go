@@ -170,12 +170,20 @@ func (p *cuttingProxy) forward(dst, src net.Conn) {
 	}
 }
 
+// newServerWith starts a loopback server running f and returns its URL.
+func newServerWith(t *testing.T, f http.HandlerFunc) string {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // newDroppingServer serves the upload API but drops the connection of every blob request, calling onDrop
 // each time. It returns the server's URL.
 func newDroppingServer(t *testing.T, onDrop func()) string {
 	t.Helper()
 	h := http.StripPrefix(prefix, NewHandler(t.TempDir(), Limits{}))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return newServerWith(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPatch {
 			h.ServeHTTP(w, r)
 			return
@@ -187,9 +195,7 @@ func newDroppingServer(t *testing.T, onDrop func()) string {
 			return
 		}
 		c.Close()
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	})
 }
 
 // assertEmptyStore fails when dir holds any blob, partial blob or tree.

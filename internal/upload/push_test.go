@@ -344,3 +344,25 @@ func randomBytes(t testing.TB, n int) []byte {
 	}
 	return b
 }
+
+func TestPushOfAFileChangedWhileSending(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"a": "before"})
+	h := http.StripPrefix(prefix, NewHandler(dir, Limits{}))
+	// The file changes after the client hashed it (it asks which blobs are missing) and before it sends it.
+	srv := newServerWith(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/missing") {
+			writeFiles(t, src, map[string]string{"a": "after!"})
+		}
+		h.ServeHTTP(w, r)
+	})
+	_, err := Push(context.Background(), srv+prefix, &http.Client{}, src, PushOptions{})
+	var ue *Error
+	if !errors.As(err, &ue) || ue.Code != "hash_mismatch" || !strings.Contains(err.Error(), filepath.Join(src, "a")) ||
+		!strings.Contains(err.Error(), "changed while it was read") {
+		t.Fatalf("err = %v; want a hash mismatch naming the file and saying it changed", err)
+	}
+	assertEmptyStore(t, dir)
+}
