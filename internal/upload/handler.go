@@ -247,6 +247,14 @@ func (h *handler) patchBlob(w http.ResponseWriter, r *http.Request, sum string) 
 	if err != nil {
 		return internalError("stat partial blob", err)
 	}
+	if cur > length {
+		// Longer than the blob can be: written by a client that declared another length, which cannot hash
+		// right. Start over.
+		if err := os.Remove(h.st.partialPath(sum)); err != nil {
+			return internalError("remove partial blob", err)
+		}
+		cur = 0
+	}
 	if offset != cur {
 		w.Header().Set(headerOffset, strconv.FormatInt(cur, 10))
 		return &Error{Status: http.StatusConflict, Code: "offset_mismatch",

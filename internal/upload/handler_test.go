@@ -209,6 +209,34 @@ func TestBlobProtocol(t *testing.T) {
 	}
 }
 
+func TestPartialLongerThanTheBlobStartsOver(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, Limits{})
+	name := "/blobs/" + sha("abc")
+	// A client that declared a longer blob left 5 bytes.
+	if status, e, _ := do(t, ts, "PATCH", name, "abcde", patchHeaders(0, 10)); status != 204 {
+		t.Fatalf("PATCH = %d %v", status, e)
+	}
+	status, e, h := do(t, ts, "PATCH", name, "", patchHeaders(3, 3))
+	if status != 409 || e.Code != "offset_mismatch" || h.Get(headerOffset) != "0" {
+		t.Fatalf("PATCH past the end = %d %v offset %q; want 409 at offset 0", status, e, h.Get(headerOffset))
+	}
+	if status, e, h := do(t, ts, "PATCH", name, "abc", patchHeaders(0, 3)); status != 204 || h.Get(headerComplete) != "1" {
+		t.Fatalf("PATCH from 0 = %d %v", status, e)
+	}
+	// Push resumes the same way when the server reports more than the file has.
+	if status, e, _ := do(t, ts, "PATCH", "/blobs/"+sha("xy"), "xyz", patchHeaders(0, 9)); status != 204 {
+		t.Fatalf("PATCH = %d %v", status, e)
+	}
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"f": "xy"})
+	root, err := Resolve(ts.dir, push(t, ts, src, fastRetries))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameTree(t, src, root, nil)
+}
+
 func TestResolveUnknownTree(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

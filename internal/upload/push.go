@@ -241,6 +241,8 @@ func (c *client) wait(ctx context.Context, n int) error {
 // patch sends one chunk of blob sum starting at offset. It returns the server's new offset and whether the
 // blob is stored whole.
 func (c *client) patch(ctx context.Context, f *os.File, sum string, size, offset int64) (int64, bool, error) {
+	// A server holding more than the file has is told so by an empty chunk at the end; it starts the blob over.
+	offset = min(offset, size)
 	n := min(size-offset, c.opts.ChunkBytes)
 	var body io.Reader = http.NoBody // an empty file: a request that says it has no body
 	if n > 0 {
