@@ -28,7 +28,13 @@ const prefix = "/api/v1/uploads"
 
 func newTestServer(t testing.TB, lim Limits) *testServer {
 	t.Helper()
-	ts := &testServer{dir: t.TempDir()}
+	return newTestServerIn(t, t.TempDir(), lim)
+}
+
+// newTestServerIn is newTestServer over the store directory dir.
+func newTestServerIn(t testing.TB, dir string, lim Limits) *testServer {
+	t.Helper()
+	ts := &testServer{dir: dir}
 	mux := http.NewServeMux()
 	mux.Handle(prefix+"/", http.StripPrefix(prefix, NewHandler(ts.dir, lim)))
 	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

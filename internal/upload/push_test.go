@@ -249,6 +249,45 @@ func TestConcurrentPushesOfOneTree(t *testing.T) {
 	}
 }
 
+func TestTwoServersShareOneStore(t *testing.T) {
+	t.Parallel()
+	// Two handlers over one directory stand for two server processes: blob locks are file locks, shared.
+	a := newTestServer(t, Limits{})
+	b := newTestServerIn(t, a.dir, Limits{})
+	src := t.TempDir()
+	writeFiles(t, src, map[string]string{"big": string(randomBytes(t, 200_000)), "small": "s"})
+	const n = 6
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ts := a
+		if i%2 == 1 {
+			ts = b
+		}
+		wg.Go(func() {
+			ids[i], errs[i] = Push(context.Background(), ts.base, ts.srv.Client(), src,
+				PushOptions{ChunkBytes: 8 << 10, Backoff: time.Millisecond})
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Fatalf("push %d: %q, %v; want %q", i, ids[i], errs[i], ids[0])
+		}
+	}
+	root, err := Resolve(a.dir, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSameTree(t, src, root, nil)
+	for _, sub := range []string{"partial", "locks"} {
+		if left, _ := os.ReadDir(filepath.Join(a.dir, sub)); len(left) != 0 {
+			t.Errorf("%d entries left in %s", len(left), sub)
+		}
+	}
+}
+
 func TestPushOverLimitsSendsNothing(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

@@ -10,7 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
+
+	"github.com/stix-run/stix/internal/sqlitedb/filelock"
 )
 
 // store is the on-disk layout under one directory:
@@ -20,51 +21,36 @@ import (
 //	trees/<id>.json  committed manifests, in canonical encoding
 //	roots/<id>/      trees materialized by Resolve
 //	tmp/             work space for atomic renames
+//	locks/<sha256>   write locks of blobs being uploaded (flock)
 type store struct {
 	dir string
-
-	mu    sync.Mutex
-	locks map[string]chan struct{} // one per blob being written, held by the writer
 }
 
 func newStore(dir string) (*store, error) {
-	for _, d := range []string{"blobs", "partial", "trees", "roots", "tmp"} {
+	for _, d := range []string{"blobs", "partial", "trees", "roots", "tmp", "locks"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("upload store %s: %w", dir, err)
 		}
 	}
-	return &store{dir: dir, locks: map[string]chan struct{}{}}, nil
+	return &store{dir: dir}, nil
 }
 
 func (s *store) blobPath(h string) string    { return filepath.Join(s.dir, "blobs", h[:2], h) }
 func (s *store) partialPath(h string) string { return filepath.Join(s.dir, "partial", h) }
 func (s *store) treePath(id string) string   { return filepath.Join(s.dir, "trees", id+".json") }
 func (s *store) rootPath(id string) string   { return filepath.Join(s.dir, "roots", id) }
+func (s *store) lockPath(h string) string    { return filepath.Join(s.dir, "locks", h) }
 
-// lock takes the write lock of blob h; it gives up when ctx ends. Only one request appends to a blob at a time.
-func (s *store) lock(ctx context.Context, h string) (unlock func(), err error) {
-	for {
-		s.mu.Lock()
-		ch, busy := s.locks[h]
-		if !busy {
-			ch = make(chan struct{})
-			s.locks[h] = ch
-			s.mu.Unlock()
-			return func() {
-				s.mu.Lock()
-				delete(s.locks, h)
-				s.mu.Unlock()
-				close(ch)
-			}, nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+// lock takes the write lock of blob h, shared with every process using this store directory (an flock on
+// locks/<h>); it gives up when ctx ends. Only one request appends to a blob at a time.
+func (s *store) lock(ctx context.Context, h string) (unlock func() error, err error) {
+	return filelock.Lock(ctx, s.lockPath(h))
 }
+
+// dropLock removes the lock file of blob h once the blob is stored. A request still waiting on the removed
+// file, or one that creates it again, takes the lock and finds the blob stored: that check always follows the
+// lock, so removing it is safe.
+func (s *store) dropLock(h string) { _ = os.Remove(s.lockPath(h)) }
 
 // blobSize returns the size of the complete blob h; ok is false when it is not stored.
 func (s *store) blobSize(h string) (size int64, ok bool, err error) {
