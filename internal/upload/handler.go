@@ -237,7 +237,6 @@ func (h *handler) patchBlob(w http.ResponseWriter, r *http.Request, sum string) 
 	if size, ok, err := h.st.blobSize(sum); err != nil {
 		return internalError("stat blob", err)
 	} else if ok {
-		h.st.dropLock(sum)
 		// Another upload stored it meanwhile; the rest of this body is not needed.
 		w.Header().Set(headerOffset, strconv.FormatInt(size, 10))
 		w.Header().Set(headerComplete, "1")
@@ -277,7 +276,6 @@ func (h *handler) patchBlob(w http.ResponseWriter, r *http.Request, sum string) 
 				Message: fmt.Sprintf("blob %s: its %d bytes do not hash to its name; nothing was stored", sum, length),
 				Hint:    "the file changed while it was read; push again"}
 		}
-		h.st.dropLock(sum)
 		w.Header().Set(headerComplete, "1")
 	}
 	w.Header().Set(headerOffset, strconv.FormatInt(cur, 10))

@@ -21,7 +21,7 @@ import (
 //	trees/<id>.json  committed manifests, in canonical encoding
 //	roots/<id>/      trees materialized by Resolve
 //	tmp/             work space for atomic renames
-//	locks/<sha256>   write locks of blobs being uploaded (flock)
+//	locks/ab         write locks of the blobs whose names start with ab (flock)
 type store struct {
 	dir string
 }
@@ -39,18 +39,15 @@ func (s *store) blobPath(h string) string    { return filepath.Join(s.dir, "blob
 func (s *store) partialPath(h string) string { return filepath.Join(s.dir, "partial", h) }
 func (s *store) treePath(id string) string   { return filepath.Join(s.dir, "trees", id+".json") }
 func (s *store) rootPath(id string) string   { return filepath.Join(s.dir, "roots", id) }
-func (s *store) lockPath(h string) string    { return filepath.Join(s.dir, "locks", h) }
+func (s *store) lockPath(h string) string    { return filepath.Join(s.dir, "locks", h[:2]) }
 
-// lock takes the write lock of blob h, shared with every process using this store directory (an flock on
-// locks/<h>); it gives up when ctx ends. Only one request appends to a blob at a time.
+// lock takes the write lock of blob h, shared with every process using this store directory: an flock on
+// locks/<first two hex digits of h>. Blobs share 256 lock files, created once and kept, rather than one file
+// each, which would cost a file creation per blob. A request holds the lock for one chunk; it gives up when
+// ctx ends. Only one request appends to a blob at a time.
 func (s *store) lock(ctx context.Context, h string) (unlock func() error, err error) {
 	return filelock.Lock(ctx, s.lockPath(h))
 }
-
-// dropLock removes the lock file of blob h once the blob is stored. A request still waiting on the removed
-// file, or one that creates it again, takes the lock and finds the blob stored: that check always follows the
-// lock, so removing it is safe.
-func (s *store) dropLock(h string) { _ = os.Remove(s.lockPath(h)) }
 
 // blobSize returns the size of the complete blob h; ok is false when it is not stored.
 func (s *store) blobSize(h string) (size int64, ok bool, err error) {
