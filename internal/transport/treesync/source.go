@@ -21,7 +21,7 @@ type Source struct {
 // IsDir reports whether the source is a directory (else a single file).
 func (s Source) IsDir() bool { return s.Info.IsDir() }
 
-// ScanSource resolves src and, when it is a directory, scans it, leaving out what its ignore files say when
+// ScanSource resolves src (following it when it is a symlink) and, when it is a directory, scans it, leaving out what its ignore files say when
 // useIgnore is set.
 func ScanSource(src string, useIgnore bool) (Source, error) {
 	abs, err := filepath.Abs(src)
@@ -31,6 +31,12 @@ func ScanSource(src string, useIgnore bool) (Source, error) {
 	fi, err := os.Stat(abs)
 	if err != nil {
 		return Source{}, err
+	}
+	if fi.IsDir() {
+		// A root that is a symlink to a directory is followed: the walk below would otherwise stop at the link.
+		if abs, err = filepath.EvalSymlinks(abs); err != nil {
+			return Source{}, err
+		}
 	}
 	s := Source{Path: abs, Info: fi}
 	if !fi.IsDir() {

@@ -167,3 +167,24 @@ func TestScanWithIgnoreFiles(t *testing.T) {
 		t.Error("Scan of a missing directory: want an error")
 	}
 }
+
+func TestScanSourceFollowsASymlinkedRoot(t *testing.T) {
+	t.Parallel()
+	d := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(d, "real", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "real", "sub", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(d, "link")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ScanSource(filepath.Join(d, "link"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := paths(s.Tree); !reflect.DeepEqual(got, []string{"sub", "sub/f"}) {
+		t.Errorf("tree of a symlinked root = %v, want its target's contents", got)
+	}
+}
