@@ -74,7 +74,7 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 	cli.AddYes(fs, &opts.Yes)
 	fs.StringVarP(&opts.Pool, "pool", "p", "", "Submit to this pool of workers (experimental)")
 	cli.AddIntPtr(fs, &opts.NumJobs, "num-jobs", "", "With --pool: number of jobs to submit")
-	cli.AddAsync(fs, &opts.Async)
+	cli.AddAsyncUnbuilt(fs, &opts.Async)
 	cli.AddGitURL(fs, &opts.GitURL, &opts.GitRef)
 	task = taskflags.Add(cmd, taskflags.WithName())
 	return cmd
