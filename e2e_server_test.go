@@ -18,8 +18,9 @@ import (
 
 // serverScripts are the scripts that run in both modes: launch, exec, logs (follow), cancel, queue, status,
 // stop/start/down. Scripts that change the client's environment for the core (STIX_AGENT_TIMEOUT in hung, the
-// test clock) or kill the client (interrupted) describe embedded behaviour and stay embedded-only.
-var serverScripts = []string{"lifecycle", "cancel", "queued", "concurrent", "secrets", "failures", "multinode"}
+// test clock, STIX_FAKE_GPUS in queued) or kill the client (interrupted) describe embedded behaviour and stay
+// embedded-only.
+var serverScripts = []string{"lifecycle", "cancel", "concurrent", "secrets", "failures", "multinode"}
 
 func TestScriptsServer(t *testing.T) {
 	t.Parallel()

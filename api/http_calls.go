@@ -8,26 +8,38 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 )
 
 // The calls of Client over HTTP: the routes are documented in api/openapi.yaml.
 
+// withDir sets the task's Dir to this process's working directory, so that the server resolves the task's
+// relative paths as the user meant them.
+func withDir(t TaskSpec) TaskSpec {
+	if t.Dir == "" {
+		t.Dir, _ = os.Getwd()
+	}
+	return t
+}
+
 func (c *HTTPClient) Validate(ctx context.Context, task TaskSpec) (*TaskCheck, error) {
 	var out TaskCheck
-	return &out, c.call(ctx, http.MethodPost, "/api/v1/validate", nil, task, &out)
+	return &out, c.call(ctx, http.MethodPost, "/api/v1/validate", nil, withDir(task), &out)
 }
 
 func (c *HTTPClient) Plan(ctx context.Context, task TaskSpec) (*Plan, error) {
 	var out Plan
-	return &out, c.call(ctx, http.MethodPost, "/api/v1/plan", nil, task, &out)
+	return &out, c.call(ctx, http.MethodPost, "/api/v1/plan", nil, withDir(task), &out)
 }
 
 func (c *HTTPClient) Launch(ctx context.Context, req LaunchRequest) (*Operation[LaunchResult], error) {
+	req.Task = withDir(req.Task)
 	return submit[LaunchResult](ctx, c, "/api/v1/launch", req)
 }
 
 func (c *HTTPClient) Exec(ctx context.Context, req ExecRequest) (*Operation[LaunchResult], error) {
+	req.Task = withDir(req.Task)
 	return submit[LaunchResult](ctx, c, "/api/v1/exec", req)
 }
 

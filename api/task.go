@@ -22,6 +22,10 @@ type TaskSpec struct {
 	Pipeline bool `json:"pipeline,omitempty"`
 	// Config, when set, applies stix's config layers to the request; nil applies none (exec).
 	Config *ConfigLayers `json:"config,omitempty"`
+	// Dir is the client's working directory: relative local paths of the task (workdir, file_mounts sources)
+	// resolve against it. Empty: the core's own working directory (the embedded core is the client). The HTTP
+	// client sets it.
+	Dir string `json:"dir,omitempty"`
 }
 
 // ConfigLayers say where the config of one request comes from, besides the user's file and the task's

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
+	"strings"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/config"
@@ -82,6 +84,7 @@ func (c *Client) task(ctx context.Context, ts api.TaskSpec) (*spec.Task, context
 	if err := r.check.ConfigErr(); err != nil {
 		return nil, ctx, err
 	}
+	resolvePaths(r.tasks[0], ts.Dir)
 	if r.cfg != nil {
 		// The core reads the config of this request from its context, as SkyPilot scopes a request's overrides.
 		ctx = config.NewContext(ctx, r.cfg)
@@ -190,4 +193,25 @@ func notices(ns []spec.Notice) []api.TaskNotice {
 			Message: n.Message, Text: n.String()}
 	}
 	return out
+}
+
+// resolvePaths makes the task's relative local paths (workdir, file_mounts sources) absolute against dir, the
+// client's working directory, when the client is elsewhere (an API server's client). Bucket URIs and ~ paths
+// stay as they are.
+func resolvePaths(t *spec.Task, dir string) {
+	if dir == "" {
+		return
+	}
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) || p == "~" || strings.HasPrefix(p, "~/") || strings.Contains(p, "://") {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	if t.Workdir != nil {
+		t.Workdir.Path = abs(t.Workdir.Path)
+	}
+	for i := range t.FileMounts {
+		t.FileMounts[i].Source = abs(t.FileMounts[i].Source)
+	}
 }
