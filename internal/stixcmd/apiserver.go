@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -136,7 +137,7 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	defer c.Close()
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork,
 		Options: server.Options{Dir: filepath.Join(home, "server"), Client: c, Version: Version, Commit: commit(),
-			LogFile: o.LogFile}})
+			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}})
 }
 
 func (s serverControl) Daemon(ctx context.Context, o cli.ServerRun) (cli.LocalServer, bool, error) {
