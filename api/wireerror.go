@@ -9,11 +9,10 @@ import (
 
 // Error codes of the API server's errors (Error.Code). They are stable: programs may switch on them.
 const (
-	CodeBadRequest      = "bad_request"        // malformed JSON, a bad parameter
-	CodeTooLarge        = "too_large"          // a body over MaxTaskBytes, or a task over it
-	CodeNotFound        = "not_found"          // no such route
-	CodeMethod          = "method_not_allowed" // the route exists with another method
-	CodeRequestNotFound = "request_not_found"  // no request with that ID
+	CodeBadRequest      = "bad_request"       // malformed JSON, a bad parameter
+	CodeTooLarge        = "too_large"         // a body over MaxTaskBytes, or a task over it
+	CodeNotFound        = "not_found"         // no such route
+	CodeRequestNotFound = "request_not_found" // no request with that ID
 	CodeClusterNotFound = "cluster_not_found"
 	CodeJobNotFound     = "job_not_found"
 	CodeInvalidTask     = "invalid_task" // the task has errors (TaskErrors)
