@@ -80,12 +80,16 @@ func (s serverControl) endpoint() (endpoint, token, source string, err error) {
 	var c struct {
 		APIServer struct {
 			Endpoint string `yaml:"endpoint"`
+			Token    string `yaml:"service_account_token"`
 		} `yaml:"api_server"`
 	}
 	if err := yaml.Unmarshal(b, &c); err != nil {
 		return "", "", "", fmt.Errorf("%s: %v", file, err)
 	}
-	return c.APIServer.Endpoint, "", "api_server.endpoint in " + file, nil
+	if c.APIServer.Endpoint == "" {
+		return "", "", "", nil
+	}
+	return c.APIServer.Endpoint, c.APIServer.Token, "api_server.endpoint in " + file, nil
 }
 
 func (s serverControl) Endpoint() (string, string, error) {
