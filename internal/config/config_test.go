@@ -218,7 +218,7 @@ provision:
   install_conda: false
 `)
 	in := d.inputs()
-	in.CLI = []string{"api_server.requests_retention_hours=24"}
+	in.CLI = []string{"api_server.endpoint=http://127.0.0.1:46580,api_server.requests_retention_hours=24"}
 	cfg, err := Load(in)
 	if err != nil {
 		t.Fatal(err)
