@@ -81,6 +81,8 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			env.Setenv("SSH_POOLS", pools)
 			// Every cluster a script made goes away with it, whatever the script did.
 			env.Defer(func() { downAll(env, home) })
+			// A server a script started with `stix api start` (a daemon) goes away with it too.
+			env.Defer(func() { stopLocalServer(env, home) })
 			if server {
 				return startScriptServer(env)
 			}
@@ -355,6 +357,15 @@ func waitFile(ts *testscript.TestScript, neg bool, args []string) {
 		_, err := os.Stat(path)
 		return err == nil, err
 	})
+}
+
+// stopLocalServer stops the API server daemon a script started, if it left one running.
+func stopLocalServer(env *testscript.Env, home string) {
+	cmd := exec.Command(filepath.Join(binDir, "stix"), "api", "stop")
+	cmd.Env = append(os.Environ(), "STIX_HOME="+home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		env.T().Log("stop the API server:", err, string(out))
+	}
 }
 
 // downAll tears down whatever clusters a script left, so no agent outlives the test.
