@@ -8,12 +8,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli/fakeclient"
+	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/server"
 )
 
@@ -294,5 +297,50 @@ func TestListenBeyondLoopbackNeedsTrustedNetwork(t *testing.T) {
 	}
 	if err := server.CheckListen("0.0.0.0", true); err != nil {
 		t.Errorf("CheckListen(0.0.0.0, trusted) = %v", err)
+	}
+}
+
+// 100 clients at once against the real core (the embedded client over a fresh STIX_HOME): every read answers,
+// every request is recorded and ends with the core's answer (no such cluster), none lost.
+func TestConcurrentClientsRealCore(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	core := embedded.New(embedded.Options{Core: cluster.Options{Home: home}})
+	t.Cleanup(func() { core.Close() })
+	_, c, _ := start(t, filepath.Join(home, "server"), core)
+	ctx := context.Background()
+	const n = 100
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Status(ctx, nil, false); err != nil {
+				errs <- err
+			}
+			_, err := api.Wait(c.Stop(ctx, fmt.Sprintf("c%d", i)))
+			var nf *api.ClusterNotFoundError
+			if !errors.As(err, &nf) || nf.Name != fmt.Sprintf("c%d", i) {
+				errs <- fmt.Errorf("stop c%d: %v, want cluster not found", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	reqs, err := c.Requests(ctx, api.RequestFilter{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range reqs {
+		if q.Status != api.RequestFailed || q.Error == nil || q.Error.Code != api.CodeClusterNotFound {
+			t.Errorf("request %s for %s is %s (%+v)", q.ID, q.Cluster, q.Status, q.Error)
+		}
+	}
+	if len(reqs) != n {
+		t.Errorf("%d requests recorded, want %d", len(reqs), n)
 	}
 }
