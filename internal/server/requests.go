@@ -56,6 +56,9 @@ type liveRequest struct {
 	changed chan struct{}
 }
 
+// errServerStopped is the cause of the cancellation of the requests in flight when the server stops.
+var errServerStopped = errors.New("the API server stopped")
+
 // restartedError is the outcome of a request that was in flight when the server died.
 var restartedError = &api.Error{Code: api.CodeServerRestarted,
 	Message: "the API server stopped while the request was in flight; its outcome is not known",
@@ -182,6 +185,10 @@ func (r *requests) run(ctx context.Context, log *slog.Logger, id string, start f
 	var werr *api.Error
 	switch {
 	case err == nil:
+	case ctx.Err() != nil && errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), errServerStopped):
+		status, werr = api.RequestCancelled, &api.Error{Code: api.CodeCancelled,
+			Message: "the request was cancelled: the API server stopped while it ran",
+			Hint:    "check the cluster with `stix status -r` and submit the request again if needed"}
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		status, werr = api.RequestCancelled, &api.Error{Code: api.CodeCancelled, Message: "the request was cancelled"}
 	default:

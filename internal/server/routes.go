@@ -159,7 +159,7 @@ func submit[B any](s *Server, name string, start func(ctx context.Context, b B) 
 		if cluster != nil {
 			cl = cluster(b)
 		}
-		id, err := s.reqs.submit(s.base, s.log, UserFrom(r.Context()), name, cl, b, func(ctx context.Context) (operation, error) {
+		id, err := s.reqs.submit(s.base, s.log, UserFrom(r.Context()), name, cl, redacted(b), func(ctx context.Context) (operation, error) {
 			return start(ctx, b)
 		})
 		if err != nil {
@@ -169,6 +169,31 @@ func submit[B any](s *Server, name string, start func(ctx context.Context, b B) 
 		setRequestID(w, id)
 		writeJSON(w, http.StatusAccepted, api.Submitted{ID: id})
 	}
+}
+
+// redacted returns what to record of a request's body: secrets' values are not kept (the core gets them; the
+// record of the request does not need them).
+func redacted(body any) any {
+	hide := func(t api.TaskSpec) api.TaskSpec {
+		if len(t.Secrets) == 0 {
+			return t
+		}
+		m := make(map[string]string, len(t.Secrets))
+		for k := range t.Secrets {
+			m[k] = "<redacted>"
+		}
+		t.Secrets = m
+		return t
+	}
+	switch b := body.(type) {
+	case api.LaunchRequest:
+		b.Task = hide(b.Task)
+		return b
+	case api.ExecRequest:
+		b.Task = hide(b.Task)
+		return b
+	}
+	return body
 }
 
 func boolParam(r *http.Request, name string) bool {

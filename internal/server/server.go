@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/stix-run/stix/api"
@@ -41,9 +42,12 @@ type Server struct {
 	reqs *requests
 	// base is the context requests run under: cancelled by Close.
 	base    context.Context
-	stopAll context.CancelFunc
+	stopAll context.CancelCauseFunc
 	mux     *http.ServeMux
 	routes  []string
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New opens the server's request database, ends the requests a previous process left in flight (they FAIL
@@ -60,17 +64,21 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if ended > 0 {
 		log.Warn("requests left in flight by a previous server process marked FAILED", "count", ended)
 	}
-	base, stop := context.WithCancel(context.WithoutCancel(ctx))
+	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	s := &Server{opts: opts, log: log, reqs: reqs, base: base, stopAll: stop, mux: http.NewServeMux()}
 	s.register()
 	return s, nil
 }
 
-// Close cancels the requests in flight, waits for them to end (at most until ctx is done: those still
-// running are then marked FAILED) and closes the database.
+// Close cancels the requests in flight (they end CANCELLED, saying the server stopped), waits for them to end
+// (at most until ctx is done: those still running are then marked FAILED) and closes the database. Calls after
+// the first return its result.
 func (s *Server) Close(ctx context.Context) error {
-	s.stopAll()
-	return s.reqs.shutdown(ctx)
+	s.closeOnce.Do(func() {
+		s.stopAll(errServerStopped)
+		s.closeErr = s.reqs.shutdown(ctx)
+	})
+	return s.closeErr
 }
 
 // Routes lists the registered routes as "METHOD /path/{param}" (the OpenAPI test checks them).

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -342,5 +343,60 @@ func TestConcurrentClientsRealCore(t *testing.T) {
 	}
 	if len(reqs) != n {
 		t.Errorf("%d requests recorded, want %d", len(reqs), n)
+	}
+}
+
+// A server that stops cancels its requests in flight; they say why.
+func TestStopCancelsRequestsInFlight(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cr := newCore()
+	s, c, _ := start(t, dir, cr)
+	op, err := c.Down(context.Background(), "dev", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-cr.started
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, c2, _ := start(t, dir, newCore())
+	q, err := c2.Request(context.Background(), op.ID)
+	if err != nil || q.Status != api.RequestCancelled || q.Error == nil || !strings.Contains(q.Error.Message, "the API server stopped") {
+		t.Errorf("request after stop = %+v, %v; want CANCELLED because the server stopped", q, err)
+	}
+}
+
+// The record of a request keeps no secret's value; the core gets it.
+func TestRequestRecordKeepsNoSecrets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cr := newCore()
+	var got map[string]string
+	cr.LaunchFunc = func(r api.LaunchRequest) (api.LaunchResult, error) {
+		got = r.Task.Secrets
+		return api.LaunchResult{ClusterName: "dev"}, nil
+	}
+	s, c, _ := start(t, dir, cr)
+	_, err := api.Wait(c.Launch(context.Background(), api.LaunchRequest{Task: api.TaskSpec{Command: "echo",
+		Secrets: map[string]string{"HF_TOKEN": "hf-very-secret"}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["HF_TOKEN"] != "hf-very-secret" {
+		t.Errorf("the core got secrets %v", got)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "requests.db*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "hf-very-secret") {
+			t.Errorf("%s holds the secret's value", f)
+		}
 	}
 }
