@@ -55,6 +55,38 @@ func NewHTTP(opts HTTPOptions) (*HTTPClient, error) {
 // Endpoint returns the server's URL.
 func (c *HTTPClient) Endpoint() string { return c.base }
 
+// HTTP returns an http.Client that sends what every call of c sends (the user and token headers), for other
+// clients of the same server (the upload client).
+func (c *HTTPClient) HTTP() *http.Client {
+	hc := *c.hc
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = headerTransport{base: base, c: c}
+	return &hc
+}
+
+type headerTransport struct {
+	base http.RoundTripper
+	c    *HTTPClient
+}
+
+func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	t.c.setHeaders(r)
+	return t.base.RoundTrip(r)
+}
+
+func (c *HTTPClient) setHeaders(req *http.Request) {
+	if c.user != "" {
+		req.Header.Set(HeaderUser, c.user)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+}
+
 // Close releases nothing: the connections are the http.Client's.
 func (c *HTTPClient) Close() error { return nil }
 
@@ -79,12 +111,7 @@ func (c *HTTPClient) newRequest(ctx context.Context, method, path string, q url.
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.user != "" {
-		req.Header.Set(HeaderUser, c.user)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
+	c.setHeaders(req)
 	return req, nil
 }
 

@@ -26,6 +26,9 @@ type TaskSpec struct {
 	// resolve against it. Empty: the core's own working directory (the embedded core is the client). The HTTP
 	// client sets it.
 	Dir string `json:"dir,omitempty"`
+	// Uploads maps local directories of the task (workdir, file_mounts sources), as the task or --workdir
+	// writes them, to the trees the client uploaded to the API server: the core reads those trees instead.
+	Uploads map[string]string `json:"uploads,omitempty"`
 }
 
 // ConfigLayers say where the config of one request comes from, besides the user's file and the task's

@@ -28,6 +28,7 @@ func TestWireRoundTrip(t *testing.T) {
 		Secrets: map[string]string{"HF_TOKEN": "hf-secret"}, // a secret travels as its value: it is not lost
 		Config:  &api.ConfigLayers{Args: []string{"allowed_clouds=[aws]"}, Dir: "/work"},
 		Dir:     "/home/ada/proj",
+		Uploads: map[string]string{"proj": "sha256:ab12"},
 	}
 	exit := 3
 	values := []any{

@@ -51,11 +51,26 @@ func ServerClient(client func() (api.Client, error)) (*api.HTTPClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc, ok := c.(*api.HTTPClient)
-	if !ok {
-		return nil, ErrNoServer
+	if hc := serverOf(c); hc != nil {
+		return hc, nil
 	}
-	return hc, nil
+	return nil, ErrNoServer
+}
+
+// ServerBacked is a client that wraps an API server's HTTP client (e.g. to upload a task's directories first).
+type ServerBacked interface {
+	APIServer() *api.HTTPClient
+}
+
+// serverOf returns the API server's HTTP client behind c, or nil for the embedded core.
+func serverOf(c api.Client) *api.HTTPClient {
+	switch c := c.(type) {
+	case *api.HTTPClient:
+		return c
+	case ServerBacked:
+		return c.APIServer()
+	}
+	return nil
 }
 
 // CheckAsync refuses --async when the CLI has no API server: the embedded core runs a request in this process,
@@ -64,7 +79,7 @@ func CheckAsync(async bool, client api.Client) error {
 	if !async {
 		return nil
 	}
-	if _, ok := client.(*api.HTTPClient); !ok {
+	if serverOf(client) == nil {
 		return fmt.Errorf("--async needs an API server: %w", ErrNoServer)
 	}
 	return nil

@@ -84,7 +84,9 @@ func (c *Client) task(ctx context.Context, ts api.TaskSpec) (*spec.Task, context
 	if err := r.check.ConfigErr(); err != nil {
 		return nil, ctx, err
 	}
-	resolvePaths(r.tasks[0], ts.Dir)
+	if err := c.resolvePaths(r.tasks[0], ts); err != nil {
+		return nil, ctx, err
+	}
 	if r.cfg != nil {
 		// The core reads the config of this request from its context, as SkyPilot scopes a request's overrides.
 		ctx = config.NewContext(ctx, r.cfg)
@@ -195,23 +197,35 @@ func notices(ns []spec.Notice) []api.TaskNotice {
 	return out
 }
 
-// resolvePaths makes the task's relative local paths (workdir, file_mounts sources) absolute against dir, the
-// client's working directory, when the client is elsewhere (an API server's client). Bucket URIs and ~ paths
-// stay as they are.
-func resolvePaths(t *spec.Task, dir string) {
-	if dir == "" {
-		return
-	}
-	abs := func(p string) string {
-		if p == "" || filepath.IsAbs(p) || p == "~" || strings.HasPrefix(p, "~/") || strings.Contains(p, "://") {
+// resolvePaths points the task's local paths (workdir, file_mounts sources) where the core finds them when the
+// client is elsewhere (an API server's client): a path the client uploaded (ts.Uploads) becomes the uploaded
+// tree's directory; a relative one is made absolute against ts.Dir, the client's working directory. Bucket URIs
+// and ~ paths stay as they are.
+func (c *Client) resolvePaths(t *spec.Task, ts api.TaskSpec) error {
+	var err error
+	resolve := func(p string) string {
+		if id, ok := ts.Uploads[p]; ok && p != "" {
+			if c.opts.ResolveUpload == nil {
+				err = fmt.Errorf("the task names an uploaded tree for %s, but this core takes no uploads", p)
+				return p
+			}
+			dir, rerr := c.opts.ResolveUpload(id)
+			if rerr != nil {
+				err = fmt.Errorf("%s (uploaded as %s): %w", p, id, rerr)
+				return p
+			}
+			return dir
+		}
+		if ts.Dir == "" || p == "" || filepath.IsAbs(p) || p == "~" || strings.HasPrefix(p, "~/") || strings.Contains(p, "://") {
 			return p
 		}
-		return filepath.Join(dir, p)
+		return filepath.Join(ts.Dir, p)
 	}
 	if t.Workdir != nil {
-		t.Workdir.Path = abs(t.Workdir.Path)
+		t.Workdir.Path = resolve(t.Workdir.Path)
 	}
 	for i := range t.FileMounts {
-		t.FileMounts[i].Source = abs(t.FileMounts[i].Source)
+		t.FileMounts[i].Source = resolve(t.FileMounts[i].Source)
 	}
+	return err
 }

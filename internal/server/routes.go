@@ -116,6 +116,10 @@ func (s *Server) register() {
 	s.handle("GET /api/v1/requests/{id}/events", s.requestEvents)
 	s.handle("POST /api/v1/requests/cancel", s.cancelRequests)
 	s.handle("GET /api/v1/server/logs", s.serverLogs)
+	if s.opts.Uploads != nil {
+		s.routes = append(s.routes, "/api/v1/uploads/")
+		s.mux.Handle("/api/v1/uploads/", http.StripPrefix("/api/v1/uploads", s.opts.Uploads))
+	}
 
 	s.mux.HandleFunc("/", s.notFound)
 }

@@ -31,6 +31,9 @@ type Options struct {
 	Version, Commit string
 	// Log is the server's structured log; slog.Default() when nil.
 	Log *slog.Logger
+	// Uploads, when set, serves the upload protocol (internal/upload's handler) under /api/v1/uploads/; it sees
+	// paths relative to that prefix ("/missing", "/blobs/<sha256>").
+	Uploads http.Handler
 	// LogFile is the file the server logs to, served by /api/v1/server/logs; empty when it logs to stderr.
 	LogFile string
 }

@@ -400,3 +400,25 @@ func TestRequestRecordKeepsNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// The upload handler, when given, serves /api/v1/uploads/ and sees paths relative to it.
+func TestUploadsMounted(t *testing.T) {
+	t.Parallel()
+	s, err := server.New(context.Background(), server.Options{Dir: t.TempDir(), Client: newCore(),
+		Uploads: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) })})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	resp, err := http.Post(hs.URL+"/api/v1/uploads/blobs/ab12", "application/octet-stream", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "/blobs/ab12" {
+		t.Errorf("the upload handler saw %q", b)
+	}
+}

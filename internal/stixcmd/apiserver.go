@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -20,7 +21,9 @@ import (
 	"github.com/stix-run/stix/internal/atomicfile"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cluster"
 	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/server"
 )
 
@@ -111,6 +114,9 @@ func (s serverControl) client(embedded func() (api.Client, error)) func() (api.C
 		if err != nil {
 			return nil, fmt.Errorf("%w (from %s)", err, src)
 		}
+		if pushTree != nil {
+			return uploadingClient{HTTPClient: c, push: pushTree}, nil
+		}
 		return c, nil
 	}
 }
@@ -133,14 +139,19 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	if err != nil {
 		return err
 	}
-	core := embeddedClient(s.catalogSource)
-	c, err := core()
-	if err != nil {
-		return err
+	dir := filepath.Join(home, "server")
+	var (
+		uploads http.Handler
+		resolve func(string) (string, error)
+	)
+	if uploadServer != nil {
+		uploads, resolve = uploadServer(filepath.Join(dir, "uploads"))
 	}
+	c := embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: s.catalogSource},
+		ResolveUpload: resolve})
 	defer c.Close()
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork,
-		Options: server.Options{Dir: filepath.Join(home, "server"), Client: c, Version: Version, Commit: commit(),
+		Options: server.Options{Dir: dir, Client: c, Version: Version, Commit: commit(), Uploads: uploads,
 			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}})
 }
 
