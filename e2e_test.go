@@ -61,8 +61,12 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 	}
 	// The catalog snapshot, read in place: no script ever downloads a catalog.
 	catalogs := testutil.SharedDir(t, "catalogs/v7")
-	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml).
-	pools := sshPoolYAML(t, 3)
+	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml). They are
+	// the embedded run's alone (sshhoststop picks them by index): the server-mode scripts use no pools.
+	pools := ""
+	if !server {
+		pools = sshPoolYAML(t, 3)
+	}
 	if files != nil {
 		dir = ""
 	}
