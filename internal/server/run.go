@@ -64,6 +64,11 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := CheckListen(o.Host, o.TrustedNetwork); err != nil {
 		return err
 	}
+	// One server per directory: a second would take the first's requests in flight for a dead server's.
+	if l, ok := FindLocal(o.Dir); ok && l.PID != os.Getpid() {
+		return fmt.Errorf("an API server (pid %d) already runs over %s, at %s: stop it with `stix api stop` first",
+			l.PID, o.Dir, l.Endpoint)
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -420,5 +421,24 @@ func TestUploadsMounted(t *testing.T) {
 	resp.Body.Close()
 	if string(b) != "/blobs/ab12" {
 		t.Errorf("the upload handler saw %q", b)
+	}
+}
+
+// A second server over the directory of a running one is refused before it touches the requests.
+func TestOneServerPerDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	// The files a running server in another process (here: this test's parent, alive) would have written.
+	for name, text := range map[string]string{"server.pid": strconv.Itoa(os.Getppid()), "endpoint": "http://127.0.0.1:1"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := server.Run(context.Background(), server.RunOptions{Host: "127.0.0.1", Options: server.Options{Dir: dir, Client: newCore()}})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("an API server (pid %d) already runs over %s", os.Getppid(), dir)) {
+		t.Errorf("Run = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "requests.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("requests.db: %v; want none", err)
 	}
 }
