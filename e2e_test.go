@@ -48,16 +48,31 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	t.Parallel()
+	runScripts(t, "testdata/script", nil, false)
+}
+
+// runScripts runs the scripts of dir (files, when not nil, names the ones to run). With server set, each script
+// gets its own API server, a real `stix api start --foreground` process over the script's STIX_HOME, and
+// STIX_API_SERVER_ENDPOINT points every stix command at it.
+func runScripts(t *testing.T, dir string, files []string, server bool) {
 	examples, err := filepath.Abs("examples")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The catalog snapshot, read in place: no script ever downloads a catalog.
 	catalogs := testutil.SharedDir(t, "catalogs/v7")
-	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml).
-	pools := sshPoolYAML(t, 3)
+	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml). They are
+	// the embedded run's alone (sshhoststop picks them by index): the server-mode scripts use no pools.
+	pools := ""
+	if !server {
+		pools = sshPoolYAML(t, 3)
+	}
+	if files != nil {
+		dir = ""
+	}
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:   dir,
+		Files: files,
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, ".stix")
 			env.Setenv("STIX_HOME", home)
@@ -70,6 +85,11 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SSH_POOLS", pools)
 			// Every cluster a script made goes away with it, whatever the script did.
 			env.Defer(func() { downAll(env, home) })
+			// A server a script started with `stix api start` (a daemon) goes away with it too.
+			env.Defer(func() { stopLocalServer(env, home) })
+			if server {
+				return startScriptServer(env)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -89,6 +109,8 @@ func TestScripts(t *testing.T) {
 			"dockerstopped":   dockerStopped,
 			"dockerproc":      dockerProc,
 			"sshhoststop":     sshHostStop,
+			"apiserver":       apiServerCmd,
+			"setenvfile":      setEnvFile,
 		},
 	})
 }
@@ -111,7 +133,7 @@ func stix(ts *testscript.TestScript, args ...string) (string, error) {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR"} {
+	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR", "STIX_API_SERVER_ENDPOINT"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
@@ -119,19 +141,26 @@ func scriptEnv(ts *testscript.TestScript) []string {
 
 // poll calls check until it reports done or the deadline passes; the last error explains a timeout.
 func poll(ts *testscript.TestScript, what string, check func() (bool, error)) {
+	if err := pollFunc(what, check); err != nil {
+		ts.Fatalf("%v", err)
+	}
+}
+
+// pollFunc is poll for callers without a script: it returns the timeout as an error.
+func pollFunc(what string, check func() (bool, error)) error {
 	end := time.Now().Add(deadline)
 	backoff := 10 * time.Millisecond
 	var last error
 	for time.Now().Before(end) {
 		done, err := check()
 		if done {
-			return
+			return nil
 		}
 		last = err
 		time.Sleep(backoff)
 		backoff = min(backoff*2, 250*time.Millisecond)
 	}
-	ts.Fatalf("timed out waiting for %s (last: %v)", what, last)
+	return fmt.Errorf("timed out waiting for %s (last: %v)", what, last)
 }
 
 // waitjob CLUSTER ID STATUS... waits until the job is in one of the statuses.
@@ -332,6 +361,15 @@ func waitFile(ts *testscript.TestScript, neg bool, args []string) {
 		_, err := os.Stat(path)
 		return err == nil, err
 	})
+}
+
+// stopLocalServer stops the API server daemon a script started, if it left one running.
+func stopLocalServer(env *testscript.Env, home string) {
+	cmd := exec.Command(filepath.Join(binDir, "stix"), "api", "stop")
+	cmd.Env = append(os.Environ(), "STIX_HOME="+home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		env.T().Log("stop the API server:", err, string(out))
+	}
 }
 
 // downAll tears down whatever clusters a script left, so no agent outlives the test.

@@ -67,7 +67,7 @@ func Wait[T any](op *Operation[T], err error) (T, error) {
 // still ends. id names the request; empty gives a random one.
 func Go[T any](ctx context.Context, id string, run func(ctx context.Context, emit func(Event)) (T, error)) *Operation[T] {
 	if id == "" {
-		id = newRequestID()
+		id = NewRequestID()
 	}
 	o := &Operation[T]{ID: id, events: make(chan Event), done: make(chan struct{})}
 	emit := func(e Event) {
@@ -84,8 +84,8 @@ func Go[T any](ctx context.Context, id string, run func(ctx context.Context, emi
 	return o
 }
 
-// newRequestID returns a random request ID, formatted as a UUID as SkyPilot's request IDs are.
-func newRequestID() string {
+// NewRequestID returns a random request ID, formatted as a UUID as SkyPilot's request IDs are.
+func NewRequestID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40

@@ -24,6 +24,13 @@ type TaskSpec struct {
 	Config *ConfigLayers `json:"config,omitempty"`
 	// Git, when set, are the client's git credentials for a git workdir.
 	Git *GitCredentials `json:"git,omitempty"`
+	// Dir is the client's working directory: relative local paths of the task (workdir, file_mounts sources)
+	// resolve against it. Empty: the core's own working directory (the embedded core is the client). The HTTP
+	// client sets it.
+	Dir string `json:"dir,omitempty"`
+	// Uploads maps local directories of the task (workdir, file_mounts sources), as the task or --workdir
+	// writes them, to the trees the client uploaded to the API server: the core reads those trees instead.
+	Uploads map[string]string `json:"uploads,omitempty"`
 }
 
 // ConfigLayers say where the config of one request comes from, besides the user's file and the task's

@@ -27,6 +27,8 @@ func TestWireRoundTrip(t *testing.T) {
 		Env:     map[string]string{"A": "1"},
 		Secrets: map[string]string{"HF_TOKEN": "hf-secret"}, // a secret travels as its value: it is not lost
 		Config:  &api.ConfigLayers{Args: []string{"allowed_clouds=[aws]"}, Dir: "/work"},
+		Dir:     "/home/ada/proj",
+		Uploads: map[string]string{"proj": "sha256:ab12"},
 	}
 	exit := 3
 	values := []any{
@@ -36,6 +38,12 @@ func TestWireRoundTrip(t *testing.T) {
 			NoSetup: true, RetryUntilUp: true, Command: "stix launch task.yaml"}},
 		api.ExecRequest{Cluster: "c", Task: task, Options: api.ExecOptions{Command: "stix exec c task.yaml"}},
 		api.LaunchResult{ClusterName: "c", JobID: 4, Provisioned: true},
+		api.Request{ID: "r1", Name: "launch", User: "ada", Created: at, Finished: &at, Status: api.RequestFailed,
+			Cluster: "c", Result: json.RawMessage(`{"cluster_name":"c"}`),
+			Error: &api.Error{Code: api.CodeJobNotFound, Message: "m", Hint: "h", Cluster: "c", JobID: 2}},
+		api.StreamLine{Seq: 3, Event: &api.Event{Type: api.EventStep, Msg: "Launching"}},
+		api.LogLine{Out: "hi\n", Offset: 3, Job: &api.Job{ID: 1, Status: api.JobRunning, SubmittedAt: at}},
+		api.Health{Status: "healthy", Version: "v", Commit: "c", User: "ada"},
 		api.TaskCheck{Tasks: 2,
 			Errors:       []api.TaskError{{File: "t.yaml", Line: 3, Col: 5, Path: "resources.cpus", Message: "bad", Hint: "4+", Text: "t.yaml:3:5: resources.cpus: bad (4+)"}},
 			Notices:      []api.TaskNotice{{File: "t.yaml", Line: 1, Col: 1, Kind: "deprecated", Message: "old", Text: "t.yaml:1:1: deprecated: old"}},

@@ -24,4 +24,6 @@ type Factory struct {
 	// Client returns the connection to stix's core (api.Client: the only way a command reaches it), made on
 	// first use; commands that need none never call it.
 	Client func() (api.Client, error)
+	// Server runs and finds the API server of this machine and the CLI's endpoint (`stix api`).
+	Server ServerControl
 }

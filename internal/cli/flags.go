@@ -170,11 +170,16 @@ func AddWaitFor(fs *pflag.FlagSet, p *string, idleFlag string) {
 	MarkUnbuilt(fs, "wait-for")
 }
 
-// AddAsync registers --async/--no-async, SkyPilot's switch to submit a request to the API server and return. Not
-// built yet: there is no API server; --no-async is accepted.
+// AddAsync registers --async/--no-async, SkyPilot's switch to submit a request to the API server and return
+// (the verb checks it with CheckAsync and prints the ID with Submitted).
 func AddAsync(fs *pflag.FlagSet, p *bool) {
 	AddNegatableBool(fs, p, "async", false, "Submit the request to the API server and return without waiting",
 		"Wait for the request to finish")
+}
+
+// AddAsyncUnbuilt registers --async for a verb whose request is not built yet: given, it fails as not implemented.
+func AddAsyncUnbuilt(fs *pflag.FlagSet, p *bool) {
+	AddAsync(fs, p)
 	MarkUnbuilt(fs, "async")
 }
 

@@ -31,7 +31,7 @@ func TestNotBuilt(t *testing.T) {
 		return cli.NotBuilt(&cobra.Command{Use: "verb [flags] [NAME]", Short: "Do a thing", Args: cli.MaxArgs(1, "NAME")},
 			func(fs *pflag.FlagSet) {
 				fs.BoolP("all", "a", false, "Every thing")
-				cli.AddAsync(fs, new(bool))
+				cli.AddAsyncUnbuilt(fs, new(bool))
 			})
 	}
 	tests := []struct {
@@ -76,7 +76,7 @@ func TestRefuseUnbuiltFlags(t *testing.T) {
 		fs.StringArray("config", nil, "Config")
 		cli.MarkUnbuilt(fs, "config")
 		fs.Bool("fine", false, "A built flag")
-		cli.AddAsync(fs, new(bool))
+		cli.AddAsyncUnbuilt(fs, new(bool))
 		cli.AddWaitFor(fs, new(string), "-i")
 		return cmd
 	}

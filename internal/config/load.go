@@ -345,3 +345,7 @@ func containsEmpty(steps []string) bool {
 	}
 	return false
 }
+
+// UserFile is the user's config file as Load picks it (STIX_CONFIG, else $STIX_HOME/config.yaml, else
+// ~/.sky/config.yaml); "" when there is none. The CLI reads api_server.endpoint from it before it chooses a core.
+func UserFile(in Inputs) (string, error) { return userFile(in) }

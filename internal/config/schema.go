@@ -209,8 +209,9 @@ func buildSchema() *key {
 		"docker":         obj(map[string]*key{"run_options": str().or(listOf(str())).honour()}),
 		"nvidia_gpus":    obj(map[string]*key{"disable_ecc": boolean()}),
 		"api_server": obj(map[string]*key{
-			"endpoint":                               &key{types: tString, prefix: []string{"http://", "https://"}},
-			"service_account_token":                  &key{types: tString | tNull, prefix: []string{"sky_"}},
+			// The CLI reads these two from the user's file to choose its API server (internal/stixcmd).
+			"endpoint":                               (&key{types: tString, prefix: []string{"http://", "https://"}}).honour(),
+			"service_account_token":                  (&key{types: tString | tNull, prefix: []string{"sky_"}}).honour(),
 			"requests_retention_hours":               integer(),
 			"logs_retention_hours":                   integer(),
 			"cluster_event_retention_hours":          number(),

@@ -25,6 +25,9 @@ type Options struct {
 	Getenv func(string) string
 	// UserHome is the user's home directory (credentials files, ~/.sky/config.yaml); $HOME by default.
 	UserHome string
+	// ResolveUpload gives the directory of a tree uploaded to the API server (TaskSpec.Uploads); nil refuses
+	// tasks that name uploads.
+	ResolveUpload func(treeID string) (string, error)
 	// SystemRoot prefixes the system-wide paths that check reads (/var/run/docker.sock); "/" by default.
 	// Tests point it at a fake machine.
 	SystemRoot string

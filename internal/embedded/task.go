@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
+	"strings"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/config"
@@ -80,6 +82,9 @@ func (c *Client) task(ctx context.Context, ts api.TaskSpec) (*spec.Task, context
 		return nil, ctx, err
 	}
 	if err := r.check.ConfigErr(); err != nil {
+		return nil, ctx, err
+	}
+	if err := c.resolvePaths(r.tasks[0], ts); err != nil {
 		return nil, ctx, err
 	}
 	if r.cfg != nil {
@@ -193,4 +198,37 @@ func notices(ns []spec.Notice) []api.TaskNotice {
 			Message: n.Message, Text: n.String()}
 	}
 	return out
+}
+
+// resolvePaths points the task's local paths (workdir, file_mounts sources) where the core finds them when the
+// client is elsewhere (an API server's client): a path the client uploaded (ts.Uploads) becomes the uploaded
+// tree's directory; a relative one is made absolute against ts.Dir, the client's working directory. Bucket URIs
+// and ~ paths stay as they are.
+func (c *Client) resolvePaths(t *spec.Task, ts api.TaskSpec) error {
+	var err error
+	resolve := func(p string) string {
+		if id, ok := ts.Uploads[p]; ok && p != "" {
+			if c.opts.ResolveUpload == nil {
+				err = fmt.Errorf("the task names an uploaded tree for %s, but this core takes no uploads", p)
+				return p
+			}
+			dir, rerr := c.opts.ResolveUpload(id)
+			if rerr != nil {
+				err = fmt.Errorf("%s (uploaded as %s): %w", p, id, rerr)
+				return p
+			}
+			return dir
+		}
+		if ts.Dir == "" || p == "" || filepath.IsAbs(p) || p == "~" || strings.HasPrefix(p, "~/") || strings.Contains(p, "://") {
+			return p
+		}
+		return filepath.Join(ts.Dir, p)
+	}
+	if t.Workdir != nil {
+		t.Workdir.Path = resolve(t.Workdir.Path)
+	}
+	for i := range t.FileMounts {
+		t.FileMounts[i].Source = resolve(t.FileMounts[i].Source)
+	}
+	return err
 }

@@ -1,9 +1,13 @@
 package stixcmd
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
@@ -43,5 +47,20 @@ func TestRootBuildsOnlyTheVerbCalled(t *testing.T) {
 		if got := len(newRoot(f, tt.args).Commands()); got != tt.want {
 			t.Errorf("newRoot(%q) built %d verbs, want %d", tt.args, got, tt.want)
 		}
+	}
+}
+
+// TestDetachedExit: Ctrl-C while following a request on an API server detaches; the command says how to follow
+// or cancel the request and exits 130.
+func TestDetachedExit(t *testing.T) {
+	t.Parallel()
+	var errOut bytes.Buffer
+	f := &cli.Factory{IOStreams: cli.Test(strings.NewReader(""), &bytes.Buffer{}, &errOut)}
+	err := fmt.Errorf("launch: %w", &api.DetachedError{ID: "5f3a"})
+	if code := exitCode(f, nil, err); code != cli.ExitCancelled {
+		t.Errorf("exit %d, want %d", code, cli.ExitCancelled)
+	}
+	if want := "Interrupted: detached from request 5f3a, which goes on on the API server: follow it with `stix api logs 5f3a`"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr %q lacks %q", errOut.String(), want)
 	}
 }

@@ -43,7 +43,9 @@ func Main() int {
 		warn := func(msg string) { fmt.Fprintln(f.IOStreams.ErrOut, "Warning:", msg) }
 		return catalog.FromEnv(home, os.Getenv, warn)
 	}
-	f.Client = embeddedClient(catalogSource)
+	sc := serverControl{getenv: os.Getenv, home: store.DefaultHome, catalogSource: catalogSource}
+	f.Server = sc
+	f.Client = sc.client(embeddedClient(catalogSource))
 	return Run(ctx, f, os.Args[1:])
 }
 
@@ -97,6 +99,11 @@ func exitCode(f *cli.Factory, cmd *cobra.Command, err error) int {
 			fmt.Fprintf(errOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}
 		return cli.ExitUsage
+	}
+	var detached *api.DetachedError
+	if errors.As(err, &detached) {
+		fmt.Fprintln(errOut, "Interrupted:", detached)
+		return cli.ExitCancelled
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(errOut, "Interrupted.")

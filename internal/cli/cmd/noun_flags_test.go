@@ -143,10 +143,12 @@ func TestStorageFlags(t *testing.T) {
 func TestAPIFlags(t *testing.T) {
 	t.Parallel()
 	runFlagCases(t, apistart.NewCmdStart, []flagCase[apistart.StartOptions]{
-		{name: "local", want: apistart.StartOptions{Host: "127.0.0.1"}},
-		{name: "deploy listens everywhere", args: []string{"--deploy"}, want: apistart.StartOptions{Deploy: true, Host: "0.0.0.0"}},
+		{name: "local", want: apistart.StartOptions{Host: "127.0.0.1", Port: 46580}},
+		{name: "deploy listens everywhere", args: []string{"--deploy"}, want: apistart.StartOptions{Deploy: true, Host: "0.0.0.0", Port: 46580}},
 		{name: "foreground, auth", args: []string{"--foreground", "--enable-basic-auth", "--host", "localhost"},
-			want: apistart.StartOptions{Foreground: true, EnableBasicAuth: true, Host: "localhost"}},
+			want: apistart.StartOptions{Foreground: true, EnableBasicAuth: true, Host: "localhost", Port: 46580}},
+		{name: "any port, trusted network", args: []string{"--port", "0", "--host", "0.0.0.0", "--trusted-network"},
+			want: apistart.StartOptions{Host: "0.0.0.0", Port: 0, TrustedNetwork: true}},
 		{name: "bad host", args: []string{"--host", "10.0.0.1"}, wantErr: "127.0.0.1"},
 	})
 	runFlagCases(t, apistop.NewCmdStop, []flagCase[apistop.StopOptions]{{name: "stop", want: apistop.StopOptions{}}})

@@ -24,7 +24,7 @@ func NewCmdAPI(f *cli.Factory) *cobra.Command {
 			logs.NewCmdLogs(f, nil),
 			cancel.NewCmdCancel(f, nil),
 			login.NewCmdLogin(f, nil),
-			cli.NotBuilt(&cobra.Command{Use: "logout", Short: "Log out of the API server", Args: cli.NoArgs}, nil),
+			login.NewCmdLogout(f, nil),
 			info.NewCmdInfo(f, nil),
 		}
 	})

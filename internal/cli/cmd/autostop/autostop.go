@@ -84,9 +84,19 @@ func autostopRun(opts *AutostopOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Scheduling autostop for",
 		Do: func(ctx context.Context, name string) (string, error) {
+			if opts.Async {
+				id, err := cli.RequestID(client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: opts.IdleMinutes, Down: opts.Down, Cancel: opts.Cancel}))
+				if err != nil {
+					return "", err
+				}
+				return cli.Submitted(opts.IO, "autostop", id), nil
+			}
 			_, err := api.Wait(client.Autostop(ctx, name, api.AutostopOptions{IdleMinutes: opts.IdleMinutes, Down: opts.Down, Cancel: opts.Cancel}))
 			if err != nil {
 				return "", err

@@ -73,6 +73,9 @@ func cancelRun(opts *CancelOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
 	ids := opts.JobIDs
 	all := opts.All || opts.AllUsers
 	if len(ids) == 0 && !all {
@@ -84,6 +87,13 @@ func cancelRun(opts *CancelOptions) error {
 			return fmt.Errorf("no unfinished job to cancel on %s: the latest job, %d, is %s", opts.Cluster, latest.ID, latest.Status)
 		}
 		ids = []int{latest.ID}
+	}
+	if opts.Async {
+		id, err := cli.RequestID(client.Cancel(opts.Ctx, opts.Cluster, ids, all))
+		if err == nil {
+			fmt.Fprintln(opts.IO.ErrOut, cli.Submitted(opts.IO, "cancel", id))
+		}
+		return err
 	}
 	outcomes, err := api.Wait(client.Cancel(opts.Ctx, opts.Cluster, ids, all))
 	if err != nil {

@@ -62,9 +62,19 @@ func downRun(opts *DownOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Terminating", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
+			if opts.Async {
+				id, err := cli.RequestID(client.Down(ctx, name, opts.Purge))
+				if err != nil {
+					return "", err
+				}
+				return cli.Submitted(opts.IO, "down", id), nil
+			}
 			if _, err := api.Wait(client.Down(ctx, name, opts.Purge)); err != nil {
 				return "", err
 			}

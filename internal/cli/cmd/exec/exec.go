@@ -3,6 +3,7 @@ package exec
 
 import (
 	"context"
+	"fmt"
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/api"
@@ -80,6 +81,9 @@ func execRun(opts *ExecOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
 	if err := taskflags.Validate(opts.Ctx, client, opts.IO, ts); err != nil {
 		return err
 	}
@@ -87,6 +91,10 @@ func execRun(opts *ExecOptions) error {
 	op, err := client.Exec(opts.Ctx, api.ExecRequest{Cluster: opts.Cluster, Task: ts, Options: api.ExecOptions{Command: command}})
 	if err != nil {
 		return err
+	}
+	if opts.Async {
+		fmt.Fprintln(opts.IO.ErrOut, cli.Submitted(opts.IO, "exec", op.ID))
+		return nil
 	}
 	res, err := op.Wait() // exec shows no steps: its output is the job's
 	if err != nil {

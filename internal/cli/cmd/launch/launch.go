@@ -100,6 +100,9 @@ func launchRun(opts *LaunchOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
 	if err := taskflags.Validate(opts.Ctx, client, io, ts); err != nil {
 		return err
 	}
@@ -124,6 +127,10 @@ func launchRun(opts *LaunchOptions) error {
 	}})
 	if err != nil {
 		return err
+	}
+	if opts.Async {
+		fmt.Fprintln(io.ErrOut, cli.Submitted(io, "launch", op.ID))
+		return nil
 	}
 	res, err := cli.Watch(cli.NewProgress(io), op)
 	if err != nil {

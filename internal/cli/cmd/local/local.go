@@ -18,12 +18,12 @@ func NewCmdLocal() *cobra.Command {
 					cli.AddNegatableBool(fs, new(bool), "gpus", true, "Give the cluster the GPUs found on this machine", "Create the cluster without GPU support")
 					fs.String("name", "", "Name of the cluster (default skypilot)")
 					cli.AddIntPtr(fs, new(*int), "port-start", "", "First port of the cluster's port range, a multiple of 100 (default: random)")
-					cli.AddAsync(fs, new(bool))
+					cli.AddAsyncUnbuilt(fs, new(bool))
 				}),
 			cli.NotBuilt(&cobra.Command{Use: "down [flags]", Short: "Delete the local Kubernetes cluster", Args: cli.NoArgs},
 				func(fs *pflag.FlagSet) {
 					fs.String("name", "", "Name of the cluster to delete (default skypilot)")
-					cli.AddAsync(fs, new(bool))
+					cli.AddAsyncUnbuilt(fs, new(bool))
 				}),
 		}
 	})

@@ -71,11 +71,24 @@ func startRun(opts *StartOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
+	if opts.Async && (opts.IdleMinutesToAutostop != nil || opts.Down) {
+		return cli.FlagErrorf("--async starts the cluster only: set autostop with `stix autostop` once it is UP")
+	}
 	progress := cli.NewProgress(opts.IO)
 	defer progress.Stop()
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All, cli.ClusterAction{
 		Verb: "Restarting", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
+			if opts.Async {
+				id, err := cli.RequestID(client.Start(ctx, name))
+				if err != nil {
+					return "", err
+				}
+				return cli.Submitted(opts.IO, "start", id), nil
+			}
 			op, err := client.Start(ctx, name)
 			if err != nil {
 				return "", err

@@ -58,9 +58,19 @@ func stopRun(opts *StopOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
 	return cli.ForEachCluster(opts.Ctx, opts.IO, client, opts.Clusters, opts.All || opts.AllUsers, cli.ClusterAction{
 		Verb: "Stopping", Confirm: true, Yes: opts.Yes,
 		Do: func(ctx context.Context, name string) (string, error) {
+			if opts.Async {
+				id, err := cli.RequestID(client.Stop(ctx, name))
+				if err != nil {
+					return "", err
+				}
+				return cli.Submitted(opts.IO, "stop", id), nil
+			}
 			if _, err := api.Wait(client.Stop(ctx, name)); err != nil {
 				return "", err
 			}

@@ -25,7 +25,7 @@ func NewCmdVolumes() *cobra.Command {
 				fs.String("size", "", "Volume size, e.g. 100Gi; overrides the YAML's size")
 				cli.AddNegatableBool(fs, new(bool), "use-existing", false, "Use an existing volume of that name", "Create a new volume")
 				cli.AddYes(fs, new(bool))
-				cli.AddAsync(fs, new(bool))
+				cli.AddAsyncUnbuilt(fs, new(bool))
 			}),
 			cli.NotBuilt(&cobra.Command{Use: "ls [flags]", Short: "List volumes managed by stix", Args: cli.NoArgs},
 				func(fs *pflag.FlagSet) { fs.BoolP("verbose", "v", false, "Show all information in full") }),
@@ -37,7 +37,7 @@ func NewCmdVolumes() *cobra.Command {
 				fs.BoolP("all", "a", false, "Delete all volumes")
 				fs.BoolP("purge", "p", false, "Forget the volume even if deleting it fails")
 				cli.AddYes(fs, new(bool))
-				cli.AddAsync(fs, new(bool))
+				cli.AddAsyncUnbuilt(fs, new(bool))
 			}),
 		}
 	})

@@ -2,14 +2,20 @@
 package cancel
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
 // CancelOptions are the parsed flags and arguments of `stix api cancel`. RequestIDs, or All, or AllUsers.
 type CancelOptions struct {
-	IO *cli.IOStreams
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	RequestIDs []string
 	All        bool // -a: all of the user's requests
@@ -19,7 +25,7 @@ type CancelOptions struct {
 
 // NewCmdCancel builds `stix api cancel`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdCancel(f *cli.Factory, runF func(*CancelOptions) error) *cobra.Command {
-	opts := &CancelOptions{IO: f.IOStreams}
+	opts := &CancelOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:   "cancel [flags] [REQUEST_ID]...",
 		Short: "Cancel requests on the API server",
@@ -31,6 +37,7 @@ func NewCmdCancel(f *cli.Factory, runF func(*CancelOptions) error) *cobra.Comman
 			if len(args) > 0 && (opts.All || opts.AllUsers) {
 				return cli.FlagErrorf("give either REQUEST_ID... or -a/-u, not both")
 			}
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -45,5 +52,29 @@ func NewCmdCancel(f *cli.Factory, runF func(*CancelOptions) error) *cobra.Comman
 }
 
 func cancelRun(opts *CancelOptions) error {
-	return cli.NotImplemented("api cancel")
+	c, err := cli.ServerClient(opts.Client)
+	if err != nil {
+		return err
+	}
+	if (opts.All || opts.AllUsers) && !opts.Yes {
+		who := "all of your requests"
+		if opts.AllUsers {
+			who = "the requests of all users"
+		}
+		if err := cli.ConfirmOrAbort(opts.IO, fmt.Sprintf("Cancelling %s in flight. Proceed?", who)); err != nil {
+			return err
+		}
+	}
+	ids, err := c.CancelRequests(opts.Ctx, opts.RequestIDs, opts.All, opts.AllUsers)
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		fmt.Fprintln(opts.IO.ErrOut, "No request in flight to cancel.")
+		return nil
+	}
+	for _, id := range ids {
+		fmt.Fprintf(opts.IO.ErrOut, "Cancelled request %s.\n", id)
+	}
+	return nil
 }

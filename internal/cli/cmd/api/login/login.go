@@ -2,6 +2,8 @@
 package login
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
@@ -9,7 +11,8 @@ import (
 
 // LoginOptions are the parsed flags and arguments of `stix api login`.
 type LoginOptions struct {
-	IO *cli.IOStreams
+	IO     *cli.IOStreams
+	Server cli.ServerControl
 
 	// Endpoint is the server URL (-e); empty asks for it.
 	Endpoint string
@@ -20,7 +23,7 @@ type LoginOptions struct {
 
 // NewCmdLogin builds `stix api login`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdLogin(f *cli.Factory, runF func(*LoginOptions) error) *cobra.Command {
-	opts := &LoginOptions{IO: f.IOStreams}
+	opts := &LoginOptions{IO: f.IOStreams, Server: f.Server}
 	cmd := &cobra.Command{
 		Use:     "login [flags]",
 		Short:   "Log in to an API server and use it for every command",
@@ -39,9 +42,58 @@ func NewCmdLogin(f *cli.Factory, runF func(*LoginOptions) error) *cobra.Command 
 	fs.StringVar(&opts.Token, "service-account-token", "", "Same as --token")
 	_ = fs.MarkHidden("service-account-token")
 	fs.BoolVar(&opts.Relogin, "relogin", false, "Force a new OAuth2 login")
+	cli.MarkUnbuilt(fs, "relogin")
 	return cmd
 }
 
+// loginRun records the endpoint (and token) in $STIX_HOME/api_server.json; every command then goes through it.
+// The server is not asked: a server that is down now is still the one to use.
 func loginRun(opts *LoginOptions) error {
-	return cli.NotImplemented("api login")
+	if opts.Endpoint == "" {
+		return cli.FlagErrorf("give the API server's URL with -e/--endpoint (browser login is not built yet)")
+	}
+	if err := opts.Server.Login(opts.Endpoint, opts.Token); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Logged in: commands now go to the API server at %s. `stix api logout` undoes it.\n", opts.Endpoint)
+	return nil
+}
+
+// LogoutOptions are the parsed flags and arguments of `stix api logout`.
+type LogoutOptions struct {
+	IO     *cli.IOStreams
+	Server cli.ServerControl
+}
+
+// NewCmdLogout builds `stix api logout`. runF, when not nil, replaces the real run (the test seam).
+func NewCmdLogout(f *cli.Factory, runF func(*LogoutOptions) error) *cobra.Command {
+	opts := &LogoutOptions{IO: f.IOStreams, Server: f.Server}
+	return &cobra.Command{
+		Use:   "logout",
+		Short: "Log out of the API server",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(opts)
+			}
+			return logoutRun(opts)
+		},
+	}
+}
+
+// logoutRun forgets what `stix api login` recorded; an endpoint set in the environment or config stays.
+func logoutRun(opts *LogoutOptions) error {
+	ok, err := opts.Server.Logout()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintln(opts.IO.ErrOut, "Not logged in to an API server.")
+	} else {
+		fmt.Fprintln(opts.IO.ErrOut, "Logged out of the API server.")
+	}
+	if e, src, err := opts.Server.Endpoint(); err == nil && e != "" {
+		fmt.Fprintf(opts.IO.ErrOut, "Commands still go to %s, set by %s.\n", e, src)
+	}
+	return nil
 }

@@ -2,15 +2,21 @@
 package logs
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
 // LogsOptions are the parsed flags and arguments of `stix api logs`. Exactly one of RequestID, LogPath and
 // ServerLogs says what to stream.
 type LogsOptions struct {
-	IO *cli.IOStreams
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	RequestID  string
 	ServerLogs bool   // --server-logs: the server's own log
@@ -21,7 +27,7 @@ type LogsOptions struct {
 
 // NewCmdLogs builds `stix api logs`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
-	opts := &LogsOptions{IO: f.IOStreams}
+	opts := &LogsOptions{IO: f.IOStreams, Client: f.Client}
 	cmd := &cobra.Command{
 		Use:     "logs [flags] [REQUEST_ID]",
 		Short:   "Stream the logs of a request on the API server",
@@ -45,6 +51,7 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 			case opts.Tail != nil && *opts.Tail < 0:
 				return cli.FlagErrorf("--tail must be 0 or more, got %d", *opts.Tail)
 			}
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -60,5 +67,38 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 }
 
 func logsRun(opts *LogsOptions) error {
-	return cli.NotImplemented("api logs")
+	if opts.LogPath != "" {
+		return cli.NotImplemented("api logs -l")
+	}
+	c, err := cli.ServerClient(opts.Client)
+	if err != nil {
+		return err
+	}
+	if opts.ServerLogs {
+		tail := 0
+		if opts.Tail != nil {
+			tail = *opts.Tail
+		}
+		return c.ServerLogs(opts.Ctx, tail, opts.IO.Out)
+	}
+	print := func(e api.Event) { cli.PrintEvent(opts.IO, e) }
+	if !opts.Follow {
+		lines, done, err := c.RequestEvents(opts.Ctx, opts.RequestID, 0)
+		if err != nil {
+			return err
+		}
+		for _, l := range lines {
+			print(*l.Event)
+		}
+		if done == nil {
+			fmt.Fprintf(opts.IO.ErrOut, "The request is still in flight; follow it with `stix api logs %s`.\n", opts.RequestID)
+			return nil
+		}
+		return cli.RequestOutcome(opts.IO, *done)
+	}
+	q, err := c.FollowRequest(opts.Ctx, opts.RequestID, print)
+	if err != nil {
+		return err
+	}
+	return cli.RequestOutcome(opts.IO, q)
 }

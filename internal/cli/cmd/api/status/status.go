@@ -2,12 +2,15 @@
 package status
 
 import (
+	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
@@ -16,8 +19,10 @@ const DefaultLimit = 50
 
 // StatusOptions are the parsed flags and arguments of `stix api status`.
 type StatusOptions struct {
-	IO  *cli.IOStreams
-	Now func() time.Time
+	IO     *cli.IOStreams
+	Now    func() time.Time
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	// RequestIDPrefixes limit the list to requests whose ID starts with one of them.
 	RequestIDPrefixes []string
@@ -31,13 +36,14 @@ type StatusOptions struct {
 
 // NewCmdStatus builds `stix api status`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Command {
-	opts := &StatusOptions{IO: f.IOStreams, Now: f.Now}
+	opts := &StatusOptions{IO: f.IOStreams, Now: f.Now, Client: f.Client}
 	limit := strconv.Itoa(DefaultLimit)
 	cmd := &cobra.Command{
 		Use:   "status [flags] [REQUEST_ID_PREFIX]...",
 		Short: "List the requests on the API server",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.RequestIDPrefixes = args
+			opts.Ctx = cmd.Context()
 			switch strings.ToLower(limit) {
 			case "none", "all":
 				opts.Limit = 0
@@ -63,5 +69,43 @@ func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Comman
 }
 
 func statusRun(opts *StatusOptions) error {
-	return cli.NotImplemented("api status")
+	c, err := cli.ServerClient(opts.Client)
+	if err != nil {
+		return err
+	}
+	reqs, err := c.Requests(opts.Ctx, api.RequestFilter{IDPrefixes: opts.RequestIDPrefixes, All: opts.AllStatus,
+		AllUsers: true, Limit: opts.Limit})
+	if err != nil {
+		return err
+	}
+	return opts.Output.Write(opts.IO, reqs, func() error {
+		if len(reqs) == 0 {
+			fmt.Fprintln(opts.IO.ErrOut, "No requests in flight; -a lists finished ones too.")
+			return nil
+		}
+		headers := []string{"ID", "NAME", "USER", "CREATED", "STATUS"}
+		if opts.Verbose {
+			headers = append(headers, "CLUSTER", "ERROR")
+		}
+		t := cli.NewTable(opts.IO, headers...)
+		for _, q := range reqs {
+			row := []string{q.ID, q.Name, q.User, cli.RelativeTime(opts.Now(), q.Created), string(q.Status)}
+			if opts.Verbose {
+				msg := "-"
+				if q.Error != nil {
+					msg = q.Error.Message
+				}
+				row = append(row, orDash(q.Cluster), msg)
+			}
+			t.AddRow(row...)
+		}
+		return t.Render()
+	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

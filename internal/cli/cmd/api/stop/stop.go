@@ -2,6 +2,8 @@
 package stop
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
@@ -9,12 +11,13 @@ import (
 
 // StopOptions are the parsed flags and arguments of `stix api stop`.
 type StopOptions struct {
-	IO *cli.IOStreams
+	IO     *cli.IOStreams
+	Server cli.ServerControl
 }
 
 // NewCmdStop builds `stix api stop`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdStop(f *cli.Factory, runF func(*StopOptions) error) *cobra.Command {
-	opts := &StopOptions{IO: f.IOStreams}
+	opts := &StopOptions{IO: f.IOStreams, Server: f.Server}
 	return &cobra.Command{
 		Use:   "stop",
 		Short: "Stop the API server running on this machine",
@@ -28,6 +31,16 @@ func NewCmdStop(f *cli.Factory, runF func(*StopOptions) error) *cobra.Command {
 	}
 }
 
+// stopRun stops the local server: it cancels its requests in flight (they end CANCELLED) and exits.
 func stopRun(opts *StopOptions) error {
-	return cli.NotImplemented("api stop")
+	s, ok, err := opts.Server.Stop()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintln(opts.IO.ErrOut, "No API server is running on this machine.")
+		return nil
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "The API server at %s (pid %d) stopped.\n", s.Endpoint, s.PID)
+	return nil
 }

@@ -69,7 +69,7 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 	cli.AddYes(fs, &opts.Yes)
 	fs.StringVarP(&opts.Pool, "pool", "p", "", "Submit to this pool of workers (experimental)")
 	cli.AddIntPtr(fs, &opts.NumJobs, "num-jobs", "", "With --pool: number of jobs to submit")
-	cli.AddAsync(fs, &opts.Async)
+	cli.AddAsyncUnbuilt(fs, &opts.Async)
 	task = taskflags.Add(cmd, taskflags.WithName(), taskflags.WithGit())
 	return cmd
 }

@@ -24,7 +24,7 @@ func NewCmdPool() *cobra.Command {
 		cli.AddChoice(fs, new(string), "mode", "", "rolling", update.Modes, "How to replace the workers of a running pool")
 		cli.AddIntPtr(fs, new(*int), "workers", "", "Number of workers in the pool")
 		cli.AddYes(fs, new(bool))
-		cli.AddAsync(fs, new(bool))
+		cli.AddAsyncUnbuilt(fs, new(bool))
 	})
 	taskflags.Add(apply)
 	return cli.NewGroup("pool", "Pools of workers for managed jobs", func() []*cobra.Command {
@@ -40,7 +40,7 @@ func NewCmdPool() *cobra.Command {
 					fs.BoolP("all", "a", false, "Delete all pools")
 					fs.BoolP("purge", "p", false, "Also delete pools in a failed state")
 					cli.AddYes(fs, new(bool))
-					cli.AddAsync(fs, new(bool))
+					cli.AddAsyncUnbuilt(fs, new(bool))
 				}),
 			cli.NotBuilt(&cobra.Command{
 				Use:     "logs [flags] POOL_NAME [WORKER_ID]...",

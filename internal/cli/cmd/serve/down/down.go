@@ -47,7 +47,7 @@ func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
 	fs.BoolVarP(&opts.Purge, "purge", "p", false, "Also tear down services in a failed state")
 	cli.AddYes(fs, &opts.Yes)
 	cli.AddIntPtr(fs, &opts.ReplicaID, "replica-id", "", "Tear down only this replica of the service")
-	cli.AddAsync(fs, &opts.Async)
+	cli.AddAsyncUnbuilt(fs, &opts.Async)
 	return cmd
 }
 

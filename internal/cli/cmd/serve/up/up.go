@@ -49,7 +49,7 @@ func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVarP(&opts.ServiceName, "service-name", "n", "", "Name of the service, unique; generated when not given")
 	cli.AddYes(fs, &opts.Yes)
-	cli.AddAsync(fs, &opts.Async)
+	cli.AddAsyncUnbuilt(fs, &opts.Async)
 	task = taskflags.Add(cmd, taskflags.WithGit())
 	return cmd
 }

@@ -53,7 +53,7 @@ func NewCmdUpdate(f *cli.Factory, runF func(*UpdateOptions) error) *cobra.Comman
 	fs := cmd.Flags()
 	cli.AddChoice(fs, &opts.Mode, "mode", "", "rolling", Modes, "How to replace the replicas")
 	cli.AddYes(fs, &opts.Yes)
-	cli.AddAsync(fs, &opts.Async)
+	cli.AddAsyncUnbuilt(fs, &opts.Async)
 	task = taskflags.Add(cmd)
 	return cmd
 }

@@ -39,7 +39,7 @@ func NewCmdDelete(f *cli.Factory, runF func(*DeleteOptions) error) *cobra.Comman
 	fs := cmd.Flags()
 	fs.BoolVarP(&opts.All, "all", "a", false, "Delete all storage objects")
 	cli.AddYes(fs, &opts.Yes)
-	cli.AddAsync(fs, &opts.Async)
+	cli.AddAsyncUnbuilt(fs, &opts.Async)
 	return cmd
 }
 

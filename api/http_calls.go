@@ -1,0 +1,189 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+)
+
+// The calls of Client over HTTP: the routes are documented in api/openapi.yaml.
+
+// withDir sets the task's Dir to this process's working directory, so that the server resolves the task's
+// relative paths as the user meant them.
+func withDir(t TaskSpec) TaskSpec {
+	if t.Dir == "" {
+		t.Dir, _ = os.Getwd()
+	}
+	return t
+}
+
+func (c *HTTPClient) Validate(ctx context.Context, task TaskSpec) (*TaskCheck, error) {
+	var out TaskCheck
+	return &out, c.call(ctx, http.MethodPost, "/api/v1/validate", nil, withDir(task), &out)
+}
+
+func (c *HTTPClient) Plan(ctx context.Context, task TaskSpec) (*Plan, error) {
+	var out Plan
+	return &out, c.call(ctx, http.MethodPost, "/api/v1/plan", nil, withDir(task), &out)
+}
+
+func (c *HTTPClient) Launch(ctx context.Context, req LaunchRequest) (*Operation[LaunchResult], error) {
+	req.Task = withDir(req.Task)
+	return submit[LaunchResult](ctx, c, "/api/v1/launch", req)
+}
+
+func (c *HTTPClient) Exec(ctx context.Context, req ExecRequest) (*Operation[LaunchResult], error) {
+	req.Task = withDir(req.Task)
+	return submit[LaunchResult](ctx, c, "/api/v1/exec", req)
+}
+
+func (c *HTTPClient) Status(ctx context.Context, names []string, refresh bool) ([]Cluster, error) {
+	q := url.Values{"name": names}
+	if refresh {
+		q.Set("refresh", "true")
+	}
+	var out []Cluster
+	return out, c.call(ctx, http.MethodGet, "/api/v1/clusters", q, nil, &out)
+}
+
+func (c *HTTPClient) Match(ctx context.Context, patterns []string, all bool) ([]string, error) {
+	q := url.Values{"pattern": patterns}
+	if all {
+		q.Set("all", "true")
+	}
+	var out []string
+	return out, c.call(ctx, http.MethodGet, "/api/v1/clusters/match", q, nil, &out)
+}
+
+func jobsPath(cluster string) string { return "/api/v1/clusters/" + url.PathEscape(cluster) + "/jobs" }
+
+func (c *HTTPClient) Queue(ctx context.Context, cluster string, skipFinished bool) ([]Job, error) {
+	q := url.Values{}
+	if skipFinished {
+		q.Set("skip_finished", "true")
+	}
+	var out []Job
+	return out, c.call(ctx, http.MethodGet, jobsPath(cluster), q, nil, &out)
+}
+
+func (c *HTTPClient) Job(ctx context.Context, cluster string, id int) (Job, error) {
+	var out Job
+	return out, c.call(ctx, http.MethodGet, jobsPath(cluster)+"/"+strconv.Itoa(id), nil, nil, &out)
+}
+
+// Logs copies the job's streamed output into w, resuming at the byte it stopped at after a dropped
+// connection.
+func (c *HTTPClient) Logs(ctx context.Context, cluster string, id int, opts LogsOptions, w io.Writer) (Job, error) {
+	var offset int64
+	for failures := 0; ; failures++ {
+		q := url.Values{"follow": {strconv.FormatBool(opts.Follow)}, "offset": {strconv.FormatInt(offset, 10)}}
+		if opts.Tail > 0 {
+			q.Set("tail", strconv.Itoa(opts.Tail))
+		}
+		job, done, err := c.logStream(ctx, jobsPath(cluster)+"/"+strconv.Itoa(id)+"/logs", q, w, &offset)
+		if done || ctx.Err() != nil || failures >= reconnects {
+			return job, err
+		}
+	}
+}
+
+// logStream reads one stream of a job's output; done is false when the stream broke before its last line.
+func (c *HTTPClient) logStream(ctx context.Context, path string, q url.Values, w io.Writer, offset *int64) (Job, bool, error) {
+	resp, err := c.send(ctx, http.MethodGet, path, q, nil)
+	if err != nil {
+		_, isAnswer := err.(answered)
+		return Job{}, isAnswer, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 2*MaxTaskBytes)
+	for sc.Scan() {
+		var l LogLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			return Job{}, true, fmt.Errorf("job logs: bad stream line: %w", err)
+		}
+		switch {
+		case l.Error != nil:
+			return Job{}, true, l.Error.Err()
+		case l.Job != nil:
+			return *l.Job, true, nil
+		}
+		if _, err := io.WriteString(w, l.Out); err != nil {
+			return Job{}, true, err
+		}
+		*offset = l.Offset
+	}
+	if err := sc.Err(); err != nil {
+		return Job{}, false, err
+	}
+	return Job{}, false, io.ErrUnexpectedEOF
+}
+
+func (c *HTTPClient) Cancel(ctx context.Context, cluster string, ids []int, all bool) (*Operation[[]CancelOutcome], error) {
+	return submit[[]CancelOutcome](ctx, c, "/api/v1/cancel", struct {
+		Cluster string `json:"cluster"`
+		JobIDs  []int  `json:"job_ids,omitempty"`
+		All     bool   `json:"all,omitempty"`
+	}{cluster, ids, all})
+}
+
+type clusterArg struct {
+	Cluster string `json:"cluster"`
+}
+
+func (c *HTTPClient) Stop(ctx context.Context, cluster string) (*Operation[Done], error) {
+	return submit[Done](ctx, c, "/api/v1/stop", clusterArg{cluster})
+}
+
+func (c *HTTPClient) Start(ctx context.Context, cluster string) (*Operation[Done], error) {
+	return submit[Done](ctx, c, "/api/v1/start", clusterArg{cluster})
+}
+
+func (c *HTTPClient) Down(ctx context.Context, cluster string, purge bool) (*Operation[Done], error) {
+	return submit[Done](ctx, c, "/api/v1/down", struct {
+		Cluster string `json:"cluster"`
+		Purge   bool   `json:"purge,omitempty"`
+	}{cluster, purge})
+}
+
+func (c *HTTPClient) Autostop(ctx context.Context, cluster string, opts AutostopOptions) (*Operation[Done], error) {
+	return submit[Done](ctx, c, "/api/v1/autostop", struct {
+		Cluster string          `json:"cluster"`
+		Options AutostopOptions `json:"options"`
+	}{cluster, opts})
+}
+
+func (c *HTTPClient) CostReport(ctx context.Context) ([]CostReportEntry, error) {
+	var out []CostReportEntry
+	return out, c.call(ctx, http.MethodGet, "/api/v1/cost-report", nil, nil, &out)
+}
+
+func (c *HTTPClient) Check(ctx context.Context, infra []string) (*Operation[CheckResult], error) {
+	return submit[CheckResult](ctx, c, "/api/v1/check", struct {
+		Infra []string `json:"infra,omitempty"`
+	}{infra})
+}
+
+func (c *HTTPClient) Accelerators(ctx context.Context, q GPUQuery) ([]AcceleratorCounts, error) {
+	var out []AcceleratorCounts
+	return out, c.call(ctx, http.MethodPost, "/api/v1/gpus/accelerators", nil, q, &out)
+}
+
+func (c *HTTPClient) Offers(ctx context.Context, q GPUQuery) ([]Offer, error) {
+	var out []Offer
+	return out, c.call(ctx, http.MethodPost, "/api/v1/gpus/offers", nil, q, &out)
+}
+
+func (c *HTTPClient) SSHUp(ctx context.Context, req SSHPoolRequest) (*Operation[[]SSHHostResult], error) {
+	return submit[[]SSHHostResult](ctx, c, "/api/v1/ssh/up", req)
+}
+
+func (c *HTTPClient) SSHDown(ctx context.Context, req SSHPoolRequest) (*Operation[[]SSHHostResult], error) {
+	return submit[[]SSHHostResult](ctx, c, "/api/v1/ssh/down", req)
+}

@@ -1,0 +1,244 @@
+// Package server is stix's API server: the api.Client calls as HTTP routes under /api/v1, run by the embedded
+// core in this one process. Reads answer at once; every call that changes something becomes a request with an
+// ID, recorded in the server's SQLite database (requests.db under the server's directory) with its events and
+// outcome, run whatever happens to the client, cancellable, and streamed to whoever follows it. See
+// docs/server.md; api/openapi.yaml documents the routes.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/stix-run/stix/api"
+)
+
+// MaxBodyBytes bounds a request body: a task of api.MaxTaskBytes, with room for JSON's escaping of it.
+const MaxBodyBytes = 2 * api.MaxTaskBytes
+
+// Options configure a Server.
+type Options struct {
+	// Dir is the server's own directory ($STIX_HOME/server): its request database, pid and endpoint files.
+	Dir string
+	// Client is the core the server runs calls on (the embedded client over $STIX_HOME).
+	Client api.Client
+	// Version and Commit are what /api/health reports.
+	Version, Commit string
+	// Log is the server's structured log; slog.Default() when nil.
+	Log *slog.Logger
+	// Uploads, when set, serves the upload protocol (internal/upload's handler) under /api/v1/uploads/; it sees
+	// paths relative to that prefix ("/missing", "/blobs/<sha256>").
+	Uploads http.Handler
+	// LogFile is the file the server logs to, served by /api/v1/server/logs; empty when it logs to stderr.
+	LogFile string
+}
+
+// Server serves the API. Make one with New; Close it.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+	reqs *requests
+	// base is the context requests run under: cancelled by Close.
+	base    context.Context
+	stopAll context.CancelCauseFunc
+	mux     *http.ServeMux
+	routes  []string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the server's request database, ends the requests a previous process left in flight (they FAIL
+// with code server_restarted), and registers the routes.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	reqs, ended, err := openRequests(ctx, opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open the API server's request database in %s: %w", opts.Dir, err)
+	}
+	if ended > 0 {
+		log.Warn("requests left in flight by a previous server process marked FAILED", "count", ended)
+	}
+	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	s := &Server{opts: opts, log: log, reqs: reqs, base: base, stopAll: stop, mux: http.NewServeMux()}
+	s.register()
+	return s, nil
+}
+
+// Close cancels the requests in flight (they end CANCELLED, saying the server stopped), waits for them to end
+// (at most until ctx is done: those still running are then marked FAILED) and closes the database. Calls after
+// the first return its result.
+func (s *Server) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.stopAll(errServerStopped)
+		s.closeErr = s.reqs.shutdown(ctx)
+	})
+	return s.closeErr
+}
+
+// Routes lists the registered routes as "METHOD /path/{param}" (the OpenAPI test checks them).
+func (s *Server) Routes() []string { return s.routes }
+
+// Handler is the server's HTTP handler: the routes behind the user and logging middleware.
+func (s *Server) Handler() http.Handler {
+	return withUser(s.logRequests(s.mux))
+}
+
+// handle registers a route.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.routes = append(s.routes, pattern)
+	s.mux.HandleFunc(pattern, h)
+}
+
+// userKey is the context key of the request's user.
+type userKey struct{}
+
+// UserFrom returns the user a request acts as.
+func UserFrom(ctx context.Context) string {
+	u, _ := ctx.Value(userKey{}).(string)
+	return u
+}
+
+// withUser puts the caller's user into the request's context: the user the client names in X-Stix-User (its OS
+// user). It is the one place that decides who the caller is; authentication will replace it.
+func withUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user := r.Header.Get(api.HeaderUser)
+		if user == "" {
+			user = "unknown"
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
+	})
+}
+
+// recorder keeps a response's status and the request ID a route names, for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status    int
+	requestID string
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// setRequestID names the request a route submitted or reads, in the access log line.
+func setRequestID(w http.ResponseWriter, id string) {
+	for {
+		switch rw := w.(type) {
+		case *recorder:
+			rw.requestID = id
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = rw.Unwrap()
+		default:
+			return
+		}
+	}
+}
+
+// logRequests logs every HTTP request (method, path, status, duration, user, request ID) and turns a panic in a
+// route into a 500 error, so that the server keeps serving.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic in route", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				if rec.status == 0 {
+					writeError(rec, &api.Error{Code: api.CodeFailed, Status: 500, Message: fmt.Sprintf("internal error: %v", p)})
+				}
+			}
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"duration_ms", time.Since(start).Milliseconds(), "user", UserFrom(r.Context())}
+			if rec.requestID != "" {
+				attrs = append(attrs, "request_id", rec.requestID)
+			}
+			s.log.Info("http", attrs...)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// writeJSON sends v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError sends err as an api.Error with its status (500 for an error of the core without one).
+func writeError(w http.ResponseWriter, err error) {
+	e := api.WireError(err)
+	status := e.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if status == 499 { // the caller went away; nobody reads this
+		status = http.StatusRequestTimeout
+	}
+	writeJSON(w, status, e)
+}
+
+// badRequest is a 400 error.
+func badRequest(format string, args ...any) *api.Error {
+	return &api.Error{Code: api.CodeBadRequest, Status: http.StatusBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// decode reads r's JSON body into v, refusing a body over MaxBodyBytes (413), malformed JSON and unknown
+// fields (400).
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return &api.Error{Code: api.CodeTooLarge, Status: http.StatusRequestEntityTooLarge,
+			Message: fmt.Sprintf("the request body is over the %d MiB limit", MaxBodyBytes>>20),
+			Hint:    "put data in workdir or file_mounts instead of the task's run, setup or envs"}
+	case err != nil:
+		return badRequest("malformed JSON body for %s %s: %v", r.Method, r.URL.Path, err)
+	case dec.More():
+		return badRequest("malformed JSON body for %s %s: more than one JSON value", r.Method, r.URL.Path)
+	}
+	return nil
+}
+
+// notFound answers every path no route has.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, &api.Error{Code: api.CodeNotFound, Status: http.StatusNotFound,
+		Message: fmt.Sprintf("no route %s %s on this API server", r.Method, r.URL.Path),
+		Hint:    "api/openapi.yaml lists the routes; is the CLI newer than the server? (`stix api info`)"})
+}
+
+// health answers GET /api/health.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, api.Health{Status: "healthy", Version: s.opts.Version, Commit: s.opts.Commit,
+		User: UserFrom(r.Context())})
+}

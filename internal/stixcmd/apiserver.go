@@ -1,0 +1,228 @@
+package stixcmd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/atomicfile"
+	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/embedded"
+	"github.com/stix-run/stix/internal/server"
+)
+
+// Environment variables that point the CLI at an API server: stix's, then SkyPilot's.
+const (
+	EnvEndpoint         = "STIX_API_SERVER_ENDPOINT"
+	EnvSkyPilotEndpoint = "SKYPILOT_API_SERVER_ENDPOINT"
+)
+
+// loginFileName is the file under $STIX_HOME where `stix api login` records the endpoint and token (0600).
+const loginFileName = "api_server.json"
+
+type loginRecord struct {
+	Endpoint string `json:"endpoint"`
+	Token    string `json:"token,omitempty"`
+}
+
+// serverControl implements cli.ServerControl over package server.
+type serverControl struct {
+	getenv        func(string) string
+	home          func() (string, error)
+	catalogSource func() (catalog.Source, error)
+}
+
+var _ cli.ServerControl = serverControl{}
+
+// endpoint returns the API server the CLI uses, its token, and where it was configured: STIX_API_SERVER_ENDPOINT,
+// SKYPILOT_API_SERVER_ENDPOINT, `stix api login`, then api_server.endpoint in the user's config. "" means
+// embedded.
+func (s serverControl) endpoint() (endpoint, token, source string, err error) {
+	for _, k := range []string{EnvEndpoint, EnvSkyPilotEndpoint} {
+		if v := s.getenv(k); v != "" {
+			return v, "", k, nil
+		}
+	}
+	home, err := s.home()
+	if err != nil {
+		return "", "", "", err
+	}
+	if b, err := os.ReadFile(filepath.Join(home, loginFileName)); err == nil {
+		var l loginRecord
+		if err := json.Unmarshal(b, &l); err != nil {
+			return "", "", "", fmt.Errorf("%s: %v: log in again with `stix api login -e URL`", filepath.Join(home, loginFileName), err)
+		}
+		return l.Endpoint, l.Token, "stix api login", nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", "", err
+	}
+	file, err := config.UserFile(config.Inputs{StixHome: home, Home: s.getenv("HOME"), Getenv: s.getenv})
+	if err != nil || file == "" {
+		return "", "", "", err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", "", "", err
+	}
+	var c struct {
+		APIServer struct {
+			Endpoint string `yaml:"endpoint"`
+			Token    string `yaml:"service_account_token"`
+		} `yaml:"api_server"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		return "", "", "", fmt.Errorf("%s: %v", file, err)
+	}
+	if c.APIServer.Endpoint == "" {
+		return "", "", "", nil
+	}
+	return c.APIServer.Endpoint, c.APIServer.Token, "api_server.endpoint in " + file, nil
+}
+
+func (s serverControl) Endpoint() (string, string, error) {
+	e, _, src, err := s.endpoint()
+	return e, src, err
+}
+
+// client returns the CLI's api.Client: HTTP when an endpoint is configured, else the embedded core.
+func (s serverControl) client(embedded func() (api.Client, error)) func() (api.Client, error) {
+	return func() (api.Client, error) {
+		e, token, src, err := s.endpoint()
+		if err != nil || e == "" {
+			if err != nil {
+				return nil, err
+			}
+			return embedded()
+		}
+		c, err := api.NewHTTP(api.HTTPOptions{Endpoint: e, Token: token, User: osUser()})
+		if err != nil {
+			return nil, fmt.Errorf("%w (from %s)", err, src)
+		}
+		if pushTree != nil {
+			return uploadingClient{HTTPClient: c, push: pushTree}, nil
+		}
+		return c, nil
+	}
+}
+
+// osUser is the caller's OS user name, sent to the API server as the user until it authenticates users.
+func osUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+func (s serverControl) dir() (string, error) {
+	home, err := s.home()
+	return filepath.Join(home, "server"), err
+}
+
+func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
+	home, err := s.home()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(home, "server")
+	var (
+		uploads http.Handler
+		resolve func(string) (string, error)
+	)
+	if uploadServer != nil {
+		uploads, resolve = uploadServer(filepath.Join(dir, "uploads"))
+	}
+	c := embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: s.catalogSource},
+		ResolveUpload: resolve})
+	defer c.Close()
+	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork,
+		Options: server.Options{Dir: dir, Client: c, Version: Version, Commit: commit(), Uploads: uploads,
+			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}})
+}
+
+func (s serverControl) Daemon(ctx context.Context, o cli.ServerRun) (cli.LocalServer, bool, error) {
+	if err := server.CheckListen(o.Host, o.TrustedNetwork); err != nil {
+		return cli.LocalServer{}, false, err
+	}
+	dir, err := s.dir()
+	if err != nil {
+		return cli.LocalServer{}, false, err
+	}
+	if l, ok := server.FindLocal(dir); ok {
+		return cli.LocalServer(l), true, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return cli.LocalServer{}, false, err
+	}
+	args := []string{"api", "start", "--foreground", "--host", o.Host, "--port", strconv.Itoa(o.Port),
+		"--log-file", filepath.Join(dir, server.LogFileName)}
+	if o.TrustedNetwork {
+		args = append(args, "--trusted-network")
+	}
+	l, err := server.Daemon(ctx, dir, exe, args, 30*time.Second)
+	return cli.LocalServer(l), false, err
+}
+
+func (s serverControl) Stop() (cli.LocalServer, bool, error) {
+	dir, err := s.dir()
+	if err != nil {
+		return cli.LocalServer{}, false, err
+	}
+	l, ok, err := server.StopLocal(dir, 30*time.Second)
+	return cli.LocalServer(l), ok, err
+}
+
+func (s serverControl) Login(endpoint, token string) error {
+	if _, err := api.NewHTTP(api.HTTPOptions{Endpoint: endpoint}); err != nil {
+		return err
+	}
+	home, err := s.home()
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(loginRecord{Endpoint: endpoint, Token: token}, "", "  ")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(home, loginFileName), append(b, '\n'), 0o600)
+}
+
+func (s serverControl) Logout() (bool, error) {
+	home, err := s.home()
+	if err != nil {
+		return false, err
+	}
+	err = os.Remove(filepath.Join(home, loginFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// commit is the VCS revision the binary was built from, when Go recorded it.
+func commit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}

@@ -1,0 +1,115 @@
+package stixcmd
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/spec"
+)
+
+// pushFunc uploads the local directory path to the API server's upload route (baseURL is its
+// .../api/v1/uploads) and returns the tree's ID; workdir says to leave out what .skyignore/.gitignore say.
+type pushFunc func(ctx context.Context, baseURL string, hc *http.Client, path string, workdir bool) (string, error)
+
+// pushTree is the upload client (internal/upload's Push) once it is wired in; nil sends no uploads, and the
+// server then reads the task's paths on its own disk (right for a server on this machine).
+var pushTree pushFunc
+
+// uploadServer gives the server's upload handler over its upload directory, and resolve the directory of an
+// uploaded tree (internal/upload's NewHandler and Resolve) once they are wired in; nil: the server takes no
+// uploads.
+var uploadServer func(dir string) (h http.Handler, resolve func(treeID string) (string, error))
+
+// uploadingClient is the HTTP client that uploads a task's local directories before it launches or execs it.
+type uploadingClient struct {
+	*api.HTTPClient
+	push pushFunc
+}
+
+// APIServer returns the HTTP client (cli.ServerBacked).
+func (c uploadingClient) APIServer() *api.HTTPClient { return c.HTTPClient }
+
+func (c uploadingClient) Launch(ctx context.Context, req api.LaunchRequest) (*api.Operation[api.LaunchResult], error) {
+	var err error
+	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+		return nil, err
+	}
+	return c.HTTPClient.Launch(ctx, req)
+}
+
+func (c uploadingClient) Exec(ctx context.Context, req api.ExecRequest) (*api.Operation[api.LaunchResult], error) {
+	var err error
+	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+		return nil, err
+	}
+	return c.HTTPClient.Exec(ctx, req)
+}
+
+// upload pushes the task's local directories (workdir, or --workdir; file_mounts sources that are
+// directories) and records each in ts.Uploads under the path as written. A task that does not read is sent as
+// it is: the server reports its errors with their positions.
+func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec) (api.TaskSpec, error) {
+	paths := localDirs(ts)
+	if len(paths) == 0 {
+		return ts, nil
+	}
+	base := c.Endpoint() + "/api/v1/uploads"
+	ts.Uploads = map[string]string{}
+	for written, p := range paths {
+		id, err := c.push(ctx, base, c.HTTP(), p.abs, p.workdir)
+		if err != nil {
+			return ts, err
+		}
+		ts.Uploads[written] = id
+	}
+	return ts, nil
+}
+
+type localDir struct {
+	abs     string
+	workdir bool
+}
+
+// localDirs returns the task's local directories, keyed by the path as the task or --workdir writes it.
+func localDirs(ts api.TaskSpec) map[string]localDir {
+	out := map[string]localDir{}
+	cwd, _ := os.Getwd()
+	home, _ := os.UserHomeDir()
+	add := func(written string, workdir bool) {
+		if written == "" || written == "none" || strings.Contains(written, "://") {
+			return
+		}
+		p := written
+		switch {
+		case p == "~" || strings.HasPrefix(p, "~/"):
+			p = filepath.Join(home, strings.TrimPrefix(p, "~"))
+		case !filepath.IsAbs(p):
+			p = filepath.Join(cwd, p)
+		}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			out[written] = localDir{abs: p, workdir: workdir}
+		}
+	}
+	if ts.Overrides.Workdir != nil {
+		add(*ts.Overrides.Workdir, true)
+	}
+	if ts.YAML == "" && ts.FileName == "" {
+		return out
+	}
+	p, err := spec.Load(ts.FileName, []byte(ts.YAML), spec.LoadOptions{})
+	if err != nil || len(p.Tasks) != 1 {
+		return out
+	}
+	t := p.Tasks[0]
+	if t.Workdir != nil && ts.Overrides.Workdir == nil {
+		add(t.Workdir.Path, true)
+	}
+	for _, m := range t.FileMounts {
+		add(m.Source, false)
+	}
+	return out
+}

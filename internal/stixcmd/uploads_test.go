@@ -1,0 +1,60 @@
+package stixcmd
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stix-run/stix/api"
+)
+
+// TestUploadsTheTasksDirectories: in server mode a task's local directories (workdir, directory file mounts)
+// are pushed before the launch and named in TaskSpec.Uploads as the task writes them; files, bucket URIs and
+// missing paths are not pushed.
+func TestUploadsTheTasksDirectories(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, d := range []string{"proj", "data"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile("one.txt", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed := map[string]bool{}
+	c := uploadingClient{HTTPClient: hc, push: func(_ context.Context, base string, _ *http.Client, p string, workdir bool) (string, error) {
+		if base != "http://127.0.0.1:1/api/v1/uploads" {
+			t.Errorf("pushed to %s", base)
+		}
+		pushed[p] = workdir
+		return "tree-" + filepath.Base(p), nil
+	}}
+	ts := api.TaskSpec{FileName: "task.yaml", YAML: "workdir: proj\nfile_mounts:\n  /d: ./data\n  /f: one.txt\n  /b: s3://bucket\n  /m: missing\nrun: ls\n"}
+	got, err := c.upload(context.Background(), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"proj": "tree-proj", "./data": "tree-data"}
+	if len(got.Uploads) != len(want) || got.Uploads["proj"] != want["proj"] || got.Uploads["./data"] != want["./data"] {
+		t.Errorf("Uploads = %v, want %v", got.Uploads, want)
+	}
+	if w, ok := pushed[filepath.Join(dir, "proj")]; !ok || !w {
+		t.Errorf("pushed %v: want proj as a workdir", pushed)
+	}
+	if w, ok := pushed[filepath.Join(dir, "data")]; !ok || w {
+		t.Errorf("pushed %v: want data as a file mount", pushed)
+	}
+	// --workdir replaces the task's workdir.
+	wd := "data"
+	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &wd}})
+	if err != nil || len(got.Uploads) != 1 || got.Uploads["data"] != "tree-data" {
+		t.Errorf("with --workdir: %v, %v", got.Uploads, err)
+	}
+}
