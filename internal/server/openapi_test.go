@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stix-run/stix/internal/server"
+	"github.com/stix-run/stix/internal/upload"
 )
 
 // TestOpenAPIMatchesRoutes: api/openapi.yaml documents exactly the routes the server registers, each path with
@@ -32,7 +34,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			documented = append(documented, strings.ToUpper(method)+" "+path)
 		}
 	}
-	s, err := server.New(context.Background(), server.Options{Dir: t.TempDir(), Client: newCore()})
+	dir := t.TempDir()
+	s, err := server.New(context.Background(), server.Options{Dir: dir, Client: newCore(),
+		Uploads: upload.NewHandler(filepath.Join(dir, "uploads"), upload.Limits{}), UploadRoutes: upload.Routes})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stix-run/stix/api"
@@ -117,7 +118,10 @@ func (s *Server) register() {
 	s.handle("POST /api/v1/requests/cancel", s.cancelRequests)
 	s.handle("GET /api/v1/server/logs", s.serverLogs)
 	if s.opts.Uploads != nil {
-		s.routes = append(s.routes, "/api/v1/uploads/")
+		for _, r := range s.opts.UploadRoutes {
+			method, path, _ := strings.Cut(r, " ")
+			s.routes = append(s.routes, method+" /api/v1/uploads"+path)
+		}
 		s.mux.Handle("/api/v1/uploads/", http.StripPrefix("/api/v1/uploads", s.opts.Uploads))
 	}
 

@@ -34,6 +34,9 @@ type Options struct {
 	// Uploads, when set, serves the upload protocol (internal/upload's handler) under /api/v1/uploads/; it sees
 	// paths relative to that prefix ("/missing", "/blobs/<sha256>").
 	Uploads http.Handler
+	// UploadRoutes are the routes Uploads serves, "METHOD /path" under its prefix (internal/upload's Routes), for
+	// Routes and so the OpenAPI check.
+	UploadRoutes []string
 	// LogFile is the file the server logs to, served by /api/v1/server/logs; empty when it logs to stderr.
 	LogFile string
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -25,6 +24,7 @@ import (
 	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/server"
+	"github.com/stix-run/stix/internal/upload"
 )
 
 // Environment variables that point the CLI at an API server: stix's, then SkyPilot's.
@@ -114,10 +114,7 @@ func (s serverControl) client(embedded func() (api.Client, error)) func() (api.C
 		if err != nil {
 			return nil, fmt.Errorf("%w (from %s)", err, src)
 		}
-		if pushTree != nil {
-			return uploadingClient{HTTPClient: c, push: pushTree}, nil
-		}
-		return c, nil
+		return uploadingClient{HTTPClient: c, push: pushTree}, nil
 	}
 }
 
@@ -140,18 +137,12 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 		return err
 	}
 	dir := filepath.Join(home, "server")
-	var (
-		uploads http.Handler
-		resolve func(string) (string, error)
-	)
-	if uploadServer != nil {
-		uploads, resolve = uploadServer(filepath.Join(dir, "uploads"))
-	}
+	uploads, resolve := uploadServer(filepath.Join(dir, "uploads"))
 	c := embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: s.catalogSource},
 		ResolveUpload: resolve})
 	defer c.Close()
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork,
-		Options: server.Options{Dir: dir, Client: c, Version: Version, Commit: commit(), Uploads: uploads,
+		Options: server.Options{Dir: dir, Client: c, Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
 			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}})
 }
 

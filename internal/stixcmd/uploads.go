@@ -9,20 +9,23 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/spec"
+	"github.com/stix-run/stix/internal/upload"
 )
 
 // pushFunc uploads the local directory path to the API server's upload route (baseURL is its
 // .../api/v1/uploads) and returns the tree's ID; workdir says to leave out what .skyignore/.gitignore say.
 type pushFunc func(ctx context.Context, baseURL string, hc *http.Client, path string, workdir bool) (string, error)
 
-// pushTree is the upload client (internal/upload's Push) once it is wired in; nil sends no uploads, and the
-// server then reads the task's paths on its own disk (right for a server on this machine).
-var pushTree pushFunc
+// pushTree is the upload client: internal/upload's Push, leaving out what .skyignore/.gitignore say for a workdir.
+func pushTree(ctx context.Context, baseURL string, hc *http.Client, path string, workdir bool) (string, error) {
+	return upload.Push(ctx, baseURL, hc, path, upload.PushOptions{Ignore: workdir})
+}
 
-// uploadServer gives the server's upload handler over its upload directory, and resolve the directory of an
-// uploaded tree (internal/upload's NewHandler and Resolve) once they are wired in; nil: the server takes no
-// uploads.
-var uploadServer func(dir string) (h http.Handler, resolve func(treeID string) (string, error))
+// uploadServer gives the server's upload handler over its upload directory dir (default limits), and resolve, the
+// directory of an uploaded tree.
+func uploadServer(dir string) (h http.Handler, resolve func(treeID string) (string, error)) {
+	return upload.NewHandler(dir, upload.Limits{}), func(id string) (string, error) { return upload.Resolve(dir, id) }
+}
 
 // uploadingClient is the HTTP client that uploads a task's local directories before it launches or execs it.
 type uploadingClient struct {

@@ -30,6 +30,12 @@ type handler struct {
 	lim Limits
 }
 
+// Routes are the routes NewHandler serves, as "METHOD /path" relative to the prefix it is mounted under (the
+// server documents them in its OpenAPI file).
+var Routes = []string{
+	"GET /limits", "POST /missing", "HEAD /blobs/{sha256}", "PATCH /blobs/{sha256}", "POST /trees", "GET /trees/{id}",
+}
+
 // NewHandler returns the server side of the upload API, storing blobs and trees under dir. Mount it with
 // http.StripPrefix so that it sees paths relative to the upload prefix ("/missing", "/blobs/<sha256>", ...).
 // A dir that cannot be created makes every request fail with 500 and the reason.
