@@ -19,7 +19,8 @@ import (
 type HTTPOptions struct {
 	// Endpoint is the server's URL, e.g. http://127.0.0.1:46580.
 	Endpoint string
-	// Token, when set, is sent as a bearer token.
+	// Token, when set, is sent as a bearer token. A user name and password in Endpoint
+	// (http://USER:PASSWORD@host) are sent as HTTP basic auth instead, when there is no token.
 	Token string
 	// User names the caller (sent as X-Stix-User) until the server authenticates users; the CLI sends its OS user.
 	User string
@@ -34,6 +35,7 @@ type HTTPClient struct {
 	base  string
 	token string
 	user  string
+	basic *url.Userinfo // from the endpoint's URL; never in base, which is shown
 	hc    *http.Client
 }
 
@@ -49,7 +51,9 @@ func NewHTTP(opts HTTPOptions) (*HTTPClient, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &HTTPClient{base: u.String(), token: opts.Token, user: opts.User, hc: hc}, nil
+	basic := u.User
+	u.User = nil
+	return &HTTPClient{base: u.String(), token: opts.Token, user: opts.User, basic: basic, hc: hc}, nil
 }
 
 // Endpoint returns the server's URL.
@@ -84,6 +88,9 @@ func (c *HTTPClient) newRequest(ctx context.Context, method, path string, q url.
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	} else if c.basic != nil {
+		pw, _ := c.basic.Password()
+		req.SetBasicAuth(c.basic.Username(), pw)
 	}
 	return req, nil
 }

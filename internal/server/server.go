@@ -12,9 +12,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/auth"
 )
 
 // MaxBodyBytes bounds a request body: a task of api.MaxTaskBytes, with room for JSON's escaping of it.
@@ -32,6 +34,8 @@ type Options struct {
 	Log *slog.Logger
 	// LogFile is the file the server logs to, served by /api/v1/server/logs; empty when it logs to stderr.
 	LogFile string
+	// Auth is how callers authenticate (api_server.auth and rbac in the server's config); see docs/auth.md.
+	Auth auth.Config
 }
 
 // Server serves the API. Make one with New; Close it.
@@ -44,6 +48,8 @@ type Server struct {
 	stopAll context.CancelFunc
 	mux     *http.ServeMux
 	routes  []string
+	tokens  *auth.Tokens
+	authn   *auth.Authenticator
 }
 
 // New opens the server's request database, ends the requests a previous process left in flight (they FAIL
@@ -62,6 +68,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	base, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Server{opts: opts, log: log, reqs: reqs, base: base, stopAll: stop, mux: http.NewServeMux()}
+	if err := s.openAuth(ctx); err != nil {
+		stop()
+		return nil, errors.Join(err, reqs.shutdown(ctx))
+	}
 	s.register()
 	return s, nil
 }
@@ -70,43 +80,28 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 // running are then marked FAILED) and closes the database.
 func (s *Server) Close(ctx context.Context) error {
 	s.stopAll()
-	return s.reqs.shutdown(ctx)
+	return errors.Join(s.reqs.shutdown(ctx), s.tokens.Close())
 }
 
 // Routes lists the registered routes as "METHOD /path/{param}" (the OpenAPI test checks them).
 func (s *Server) Routes() []string { return s.routes }
 
-// Handler is the server's HTTP handler: the routes behind the user and logging middleware.
+// Handler is the server's HTTP handler: the routes behind the authentication and logging middleware.
 func (s *Server) Handler() http.Handler {
-	return withUser(s.logRequests(s.mux))
+	return s.withAuth(s.logRequests(s.mux))
 }
 
-// handle registers a route.
+// handle registers a route; one whose path names a {cluster} answers only a caller who may act on it.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	if strings.Contains(pattern, "{cluster}") {
+		h = s.withClusterCheck(h)
+	}
 	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, h)
 }
 
-// userKey is the context key of the request's user.
-type userKey struct{}
-
 // UserFrom returns the user a request acts as.
-func UserFrom(ctx context.Context) string {
-	u, _ := ctx.Value(userKey{}).(string)
-	return u
-}
-
-// withUser puts the caller's user into the request's context: the user the client names in X-Stix-User (its OS
-// user). It is the one place that decides who the caller is; authentication will replace it.
-func withUser(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user := r.Header.Get(api.HeaderUser)
-		if user == "" {
-			user = "unknown"
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
-	})
-}
+func UserFrom(ctx context.Context) string { return identity(ctx).Name }
 
 // recorder keeps a response's status and the request ID a route names, for the access log.
 type recorder struct {
