@@ -218,12 +218,15 @@ func buildSchema() *key {
 			"cluster_terminal_event_retention_hours": number(),
 			"launch_attempt_retention_hours":         number(),
 			"daemon_log_max_bytes":                   integer().atLeast(0),
+			// stix's: how the server authenticates callers (docs/auth.md).
+			"auth": obj(map[string]*key{"service_accounts": boolean().honour(), "htpasswd_file": str().honour(),
+				"proxy_header": str().honour(), "trusted_proxies": listOf(str()).honour(), "admins": listOf(str()).honour()}),
 		}),
 		"active_workspace": str(),
 		"workspaces":       &key{types: tMap, values: workspace},
 		"workspace_config": obj(map[string]*key{"read_access": oneOf("allowed_users", "all")}),
 		"provision":        obj(map[string]*key{"ssh_timeout": integer().atLeast(1).honour(), "install_conda": boolean()}),
-		"rbac": obj(map[string]*key{"default_role": oneOf("admin", "user", "viewer"), "restrict_config_to_admins": boolean(),
+		"rbac": obj(map[string]*key{"default_role": oneOf("admin", "user", "viewer").honour(), "restrict_config_to_admins": boolean(),
 			"roles": &key{types: tMap, values: openMap()}}),
 		"logs": &key{types: tMap, required: []string{"store"}, fields: map[string]*key{
 			"store": oneOf("gcp", "aws"),

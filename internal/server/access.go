@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -156,7 +157,8 @@ func (s *Server) ownClusters(ctx context.Context, r *http.Request, cs []api.Clus
 	return out, nil
 }
 
-// ownNames keeps the names of the caller's clusters, or all with ?all_users=true (admins).
+// ownNames keeps the names of the caller's clusters, or all with ?all_users=true (admins). A cluster named
+// exactly (not by a glob) is kept for an admin whoever owns it, and is a 403 for another user.
 func (s *Server) ownNames(ctx context.Context, r *http.Request, names []string) ([]string, error) {
 	all, err := allUsers(r)
 	if err != nil || all || len(names) == 0 {
@@ -166,12 +168,18 @@ func (s *Server) ownNames(ctx context.Context, r *http.Request, names []string) 
 	if err != nil {
 		return nil, err
 	}
-	mine, err := s.ownClusters(ctx, r, cs)
-	if err != nil {
-		return nil, err
-	}
+	me, exact := identity(ctx), r.URL.Query()["pattern"]
 	out := []string{}
-	for _, c := range mine {
+	for _, c := range cs {
+		switch {
+		case c.User == me.Name:
+		case !slices.Contains(exact, c.Name):
+			continue
+		default:
+			if err := mayActOn(ctx, fmt.Sprintf("cluster %q", c.Name), c.User); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, c.Name)
 	}
 	return out, nil

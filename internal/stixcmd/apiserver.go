@@ -102,6 +102,9 @@ func (s serverControl) client(embedded func() (api.Client, error)) func() (api.C
 			}
 			return embedded()
 		}
+		if t := s.envToken(); t != "" {
+			token = t
+		}
 		c, err := api.NewHTTP(api.HTTPOptions{Endpoint: e, Token: token, User: osUser()})
 		if err != nil {
 			return nil, fmt.Errorf("%w (from %s)", err, src)
@@ -128,19 +131,28 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	if err != nil {
 		return err
 	}
+	authCfg, err := s.authConfig()
+	if err != nil {
+		return err
+	}
 	core := embeddedClient(s.catalogSource)
 	c, err := core()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork,
+	// Configured authentication, like --trusted-network, allows an address beyond loopback.
+	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
 		Options: server.Options{Dir: filepath.Join(home, "server"), Client: c, Version: Version, Commit: commit(),
-			LogFile: o.LogFile}})
+			LogFile: o.LogFile, Auth: authCfg}})
 }
 
 func (s serverControl) Daemon(ctx context.Context, o cli.ServerRun) (cli.LocalServer, bool, error) {
-	if err := server.CheckListen(o.Host, o.TrustedNetwork); err != nil {
+	authCfg, err := s.authConfig()
+	if err != nil {
+		return cli.LocalServer{}, false, err
+	}
+	if err := server.CheckListen(o.Host, o.TrustedNetwork || authCfg.Required()); err != nil {
 		return cli.LocalServer{}, false, err
 	}
 	dir, err := s.dir()

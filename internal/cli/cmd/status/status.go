@@ -103,9 +103,13 @@ func statusRun(opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
+	ctx := opts.Ctx
+	if opts.AllUsers {
+		ctx = api.WithAllUsers(ctx) // an API server shows a user their own clusters only without it
+	}
 	names := opts.Clusters
 	if len(names) > 0 {
-		if names, err = client.Match(opts.Ctx, opts.Clusters, false); err != nil {
+		if names, err = client.Match(ctx, opts.Clusters, false); err != nil {
 			return err
 		}
 		if len(names) == 0 {
@@ -113,7 +117,7 @@ func statusRun(opts *StatusOptions) error {
 			return nil
 		}
 	}
-	clusters, err := client.Status(opts.Ctx, names, opts.Refresh)
+	clusters, err := client.Status(ctx, names, opts.Refresh)
 	if err != nil {
 		return err
 	}
