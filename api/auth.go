@@ -77,3 +77,13 @@ func (c *HTTPClient) Tokens(ctx context.Context) ([]TokenInfo, error) {
 func (c *HTTPClient) RevokeToken(ctx context.Context, name string) error {
 	return c.call(ctx, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(name), nil, nil, nil)
 }
+
+// RedactEndpoint returns endpoint without the password it may carry (http://USER:PASSWORD@host), to show it.
+func RedactEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.User == nil {
+		return endpoint
+	}
+	u.User = nil
+	return u.String()
+}

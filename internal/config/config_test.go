@@ -218,7 +218,7 @@ provision:
   install_conda: false
 `)
 	in := d.inputs()
-	in.CLI = []string{"api_server.endpoint=http://127.0.0.1:46580"}
+	in.CLI = []string{"api_server.endpoint=http://127.0.0.1:46580,api_server.requests_retention_hours=24"}
 	cfg, err := Load(in)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +231,7 @@ provision:
 	want := []string{
 		user + ":2:1: jobs" + tail,
 		user + ":8:3: provision.install_conda" + tail,
-		"--config: api_server" + tail,
+		"--config: api_server.requests_retention_hours" + tail,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("warnings:\n got %q\nwant %q", got, want)

@@ -209,7 +209,7 @@ func buildSchema() *key {
 		"docker":         obj(map[string]*key{"run_options": str().or(listOf(str())).honour()}),
 		"nvidia_gpus":    obj(map[string]*key{"disable_ecc": boolean()}),
 		"api_server": obj(map[string]*key{
-			"endpoint":                               &key{types: tString, prefix: []string{"http://", "https://"}},
+			"endpoint":                               (&key{types: tString, prefix: []string{"http://", "https://"}}).honour(),
 			"service_account_token":                  &key{types: tString | tNull, prefix: []string{"sky_"}},
 			"requests_retention_hours":               integer(),
 			"logs_retention_hours":                   integer(),

@@ -87,9 +87,10 @@ func (s serverControl) endpoint() (endpoint, token, source string, err error) {
 	return c.APIServer.Endpoint, "", "api_server.endpoint in " + file, nil
 }
 
+// Endpoint returns the endpoint without the basic-auth password it may carry: it is shown.
 func (s serverControl) Endpoint() (string, string, error) {
 	e, _, src, err := s.endpoint()
-	return e, src, err
+	return api.RedactEndpoint(e), src, err
 }
 
 // client returns the CLI's api.Client: HTTP when an endpoint is configured, else the embedded core.
