@@ -43,7 +43,10 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	allowed := newAllowance(ctx)
+	allowed, err := newAllowance(ctx)
+	if err != nil {
+		return nil, err
+	}
 	enabled = slices.DeleteFunc(slices.Clone(enabled), func(n string) bool { return !allowed.ok(n) })
 	cands, _ := t.Resources.Candidates()
 	for _, c := range cands {
