@@ -8,13 +8,12 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/stix-run/stix/api"
 )
 
 // DefaultProxyHeader is the header an SSO proxy names the user in, as SkyPilot reads it (oauth2-proxy's).
 const DefaultProxyHeader = "X-Auth-Request-Email"
-
-// HeaderUser is the header in which a client names its OS user to a server without auth (api.HeaderUser).
-const HeaderUser = "X-Stix-User"
 
 // Config is how the API server authenticates callers: api_server.auth and rbac in the server's config.
 type Config struct {
@@ -95,7 +94,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r *http.Request) (Iden
 	if a.cfg.Required() {
 		return Identity{}, unauthorized("this API server requires authentication: send a token (Authorization: Bearer)%s", a.otherMethods())
 	}
-	user := r.Header.Get(HeaderUser)
+	user := r.Header.Get(api.HeaderUser)
 	if user == "" {
 		user = "unknown"
 	}

@@ -10,11 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/lazyregexp"
 	"github.com/stix-run/stix/internal/sqlitedb"
 )
 
@@ -75,7 +75,7 @@ func HashToken(token string) string {
 }
 
 // validName is a service account's name: it becomes a user name, on clusters and in SKYPILOT_USER.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+var validName = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
 
 // Create makes a token named name with role, valid for ttl (0: until revoked), and returns it: the only time
 // it is seen. A name already in use (revoked or not) is refused: revoked names stay, so that a leaked token's
@@ -137,7 +137,9 @@ func (t *Tokens) Lookup(ctx context.Context, token string) (Identity, error) {
 	case expires.Valid && now.UnixNano() >= expires.Int64:
 		return Identity{}, unauthorized("token %q expired at %s", name, time.Unix(0, expires.Int64).UTC().Format(time.RFC3339))
 	}
-	_, _ = t.db.ExecContext(ctx, `UPDATE tokens SET last_used = ? WHERE name = ?`, now.UnixNano(), name)
+	// last_used to the minute: a write per request would make every request a writer.
+	_, _ = t.db.ExecContext(ctx, `UPDATE tokens SET last_used = ? WHERE name = ? AND (last_used IS NULL OR last_used < ?)`,
+		now.UnixNano(), name, now.Add(-time.Minute).UnixNano())
 	return Identity{Name: name, Role: Role(role), Method: "token"}, nil
 }
 
