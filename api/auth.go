@@ -87,3 +87,40 @@ func RedactEndpoint(endpoint string) string {
 	u.User = nil
 	return u.String()
 }
+
+// setAuth puts the client's credentials on req: its bearer token, else the endpoint's basic auth; and the
+// user it names (X-Stix-User), which only a server without authentication reads.
+func (c *HTTPClient) setAuth(req *http.Request) {
+	if c.user != "" {
+		req.Header.Set(HeaderUser, c.user)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	} else if c.basic != nil {
+		pw, _ := c.basic.Password()
+		req.SetBasicAuth(c.basic.Username(), pw)
+	}
+}
+
+// AuthenticatedHTTP returns an *http.Client that puts the client's credentials on every request it sends, for
+// calls to the server outside this client's methods (uploads).
+func (c *HTTPClient) AuthenticatedHTTP() *http.Client {
+	hc := *c.hc
+	base := hc.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	hc.Transport = authTransport{c: c, base: base}
+	return &hc
+}
+
+type authTransport struct {
+	c    *HTTPClient
+	base http.RoundTripper
+}
+
+func (t authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	t.c.setAuth(req)
+	return t.base.RoundTrip(req)
+}

@@ -83,15 +83,7 @@ func (c *HTTPClient) newRequest(ctx context.Context, method, path string, q url.
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.user != "" {
-		req.Header.Set(HeaderUser, c.user)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	} else if c.basic != nil {
-		pw, _ := c.basic.Password()
-		req.SetBasicAuth(c.basic.Username(), pw)
-	}
+	c.setAuth(req)
 	return req, nil
 }
 

@@ -120,6 +120,12 @@ func TestTokens(t *testing.T) {
 	wantStatus(t, err, 400, "a bad role")
 
 	ac := client(t, url, alice.Token)
+	// Calls outside the client's methods (uploads) carry the token too.
+	resp, err := ac.AuthenticatedHTTP().Get(url + "/api/v1/clusters")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("AuthenticatedHTTP: %v %v", resp, err)
+	}
+	resp.Body.Close()
 	if h, err := ac.Health(ctx); err != nil || h.User != "alice" {
 		t.Fatalf("health as alice: %+v %v", h, err)
 	}
