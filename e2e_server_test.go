@@ -28,7 +28,7 @@ func TestScriptsServer(t *testing.T) {
 	for _, name := range serverScripts {
 		files = append(files, filepath.Join("testdata/script", name+".txtar"))
 	}
-	files = append(files, "testdata/script-server/server.txtar", "testdata/script-server/uploads.txtar")
+	files = append(files, "testdata/script-server/server.txtar", "testdata/script-server/uploads.txtar", "testdata/script-server/auth.txtar")
 	runScripts(t, "", files, true)
 }
 

@@ -19,7 +19,8 @@ import (
 type HTTPOptions struct {
 	// Endpoint is the server's URL, e.g. http://127.0.0.1:46580.
 	Endpoint string
-	// Token, when set, is sent as a bearer token.
+	// Token, when set, is sent as a bearer token. A user name and password in Endpoint
+	// (http://USER:PASSWORD@host) are sent as HTTP basic auth instead, when there is no token.
 	Token string
 	// User names the caller (sent as X-Stix-User) until the server authenticates users; the CLI sends its OS user.
 	User string
@@ -34,6 +35,7 @@ type HTTPClient struct {
 	base  string
 	token string
 	user  string
+	basic *url.Userinfo // from the endpoint's URL; never in base, which is shown
 	hc    *http.Client
 }
 
@@ -49,43 +51,13 @@ func NewHTTP(opts HTTPOptions) (*HTTPClient, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &HTTPClient{base: u.String(), token: opts.Token, user: opts.User, hc: hc}, nil
+	basic := u.User
+	u.User = nil
+	return &HTTPClient{base: u.String(), token: opts.Token, user: opts.User, basic: basic, hc: hc}, nil
 }
 
 // Endpoint returns the server's URL.
 func (c *HTTPClient) Endpoint() string { return c.base }
-
-// HTTP returns an http.Client that sends what every call of c sends (the user and token headers), for other
-// clients of the same server (the upload client).
-func (c *HTTPClient) HTTP() *http.Client {
-	hc := *c.hc
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	hc.Transport = headerTransport{base: base, c: c}
-	return &hc
-}
-
-type headerTransport struct {
-	base http.RoundTripper
-	c    *HTTPClient
-}
-
-func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	t.c.setHeaders(r)
-	return t.base.RoundTrip(r)
-}
-
-func (c *HTTPClient) setHeaders(req *http.Request) {
-	if c.user != "" {
-		req.Header.Set(HeaderUser, c.user)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-}
 
 // Close releases nothing: the connections are the http.Client's.
 func (c *HTTPClient) Close() error { return nil }
@@ -111,7 +83,7 @@ func (c *HTTPClient) newRequest(ctx context.Context, method, path string, q url.
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	c.setHeaders(req)
+	c.setAuth(req)
 	return req, nil
 }
 

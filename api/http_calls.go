@@ -48,6 +48,9 @@ func (c *HTTPClient) Status(ctx context.Context, names []string, refresh bool) (
 	if refresh {
 		q.Set("refresh", "true")
 	}
+	if AllUsers(ctx) {
+		q.Set("all_users", "true")
+	}
 	var out []Cluster
 	return out, c.call(ctx, http.MethodGet, "/api/v1/clusters", q, nil, &out)
 }
@@ -56,6 +59,9 @@ func (c *HTTPClient) Match(ctx context.Context, patterns []string, all bool) ([]
 	q := url.Values{"pattern": patterns}
 	if all {
 		q.Set("all", "true")
+	}
+	if AllUsers(ctx) {
+		q.Set("all_users", "true")
 	}
 	var out []string
 	return out, c.call(ctx, http.MethodGet, "/api/v1/clusters/match", q, nil, &out)

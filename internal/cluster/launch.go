@@ -38,13 +38,13 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if opts.NoSetup {
 		setup = ""
 	}
-	job, err := m.jobSpec(task, setup)
+	job, err := m.jobSpec(ctx, task, setup)
 	if err != nil {
 		return nil, err
 	}
 	name := opts.ClusterName
 	if name == "" {
-		name = m.generateName()
+		name = m.generateName(ctx)
 	}
 	if err := validName(name); err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts a
 	if err != nil {
 		return nil, err
 	}
-	job, err := m.jobSpec(task, "")
+	job, err := m.jobSpec(ctx, task, "")
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +323,7 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	rec := &store.Cluster{
 		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
 		NumNodes: req.NumNodes, Resources: storeResources(offer, req.DiskSizeGB),
-		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.user,
+		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.userOf(ctx),
 		Autostop:   store.Autostop{IdleMinutes: store.AutostopOff},
 		Assignment: plan,
 	}
@@ -438,13 +438,13 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 // jobSpec is the job the head agent gets for task, but for its demand (withDemand), which depends on the
 // cluster it runs on. It is made before anything is provisioned, so that a job the agent would refuse as too
 // large (api.MaxTaskBytes, measured as sent) fails first.
-func (m *Manager) jobSpec(task *spec.Task, setup string) (agent.JobSpec, error) {
+func (m *Manager) jobSpec(ctx context.Context, task *spec.Task, setup string) (agent.JobSpec, error) {
 	workdir := ""
 	if task.Workdir != nil {
 		workdir = "sky_workdir"
 	}
 	job := agent.JobSpec{
-		Name: task.Name, User: m.user, NumNodes: task.NumNodes,
+		Name: task.Name, User: m.userOf(ctx), NumNodes: task.NumNodes,
 		Setup: setup, Run: task.Run, Envs: task.Envs, Secrets: task.Secrets, Workdir: workdir,
 	}
 	for _, set := range []map[string]string{task.Envs, task.Secrets} {

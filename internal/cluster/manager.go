@@ -20,6 +20,7 @@ import (
 	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/agent/envknob"
+	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/providers"
@@ -91,6 +92,14 @@ func New(opts Options) (*Manager, error) {
 		m.user = currentUser()
 	}
 	return m, nil
+}
+
+// userOf is the user a call acts as: the caller the API server authenticated, else Options.User.
+func (m *Manager) userOf(ctx context.Context) string {
+	if id, ok := auth.From(ctx); ok {
+		return id.Name
+	}
+	return m.user
 }
 
 // Close releases the state store.
@@ -183,7 +192,7 @@ func (m *Manager) headOf(ctx context.Context, rec *store.Cluster, ci *cloud.Clus
 }
 
 // generateName makes a cluster name as SkyPilot does: sky-<4 hex>-<user>, here stix-....
-func (m *Manager) generateName() string {
+func (m *Manager) generateName(ctx context.Context) string {
 	var b [2]byte
 	_, _ = rand.Read(b[:])
 	u := strings.Map(func(r rune) rune {
@@ -191,7 +200,7 @@ func (m *Manager) generateName() string {
 			return r
 		}
 		return -1
-	}, strings.ToLower(m.user))
+	}, strings.ToLower(m.userOf(ctx)))
 	if u == "" {
 		u = "user"
 	}

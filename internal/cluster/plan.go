@@ -43,12 +43,15 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 	if err != nil {
 		return nil, err
 	}
-	allowed := newAllowance(ctx)
-	enabled = slices.DeleteFunc(slices.Clone(enabled), func(n string) bool { return !allowed.Allows(n) })
+	allowed, err := newAllowance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	enabled = slices.DeleteFunc(slices.Clone(enabled), func(n string) bool { return !allowed.ok(n) })
 	cands, _ := t.Resources.Candidates()
 	for _, c := range cands {
 		name := strings.ToLower(c.Infra.Cloud)
-		if err := allowed.Check("infra", name); err != nil {
+		if err := allowed.check(name); err != nil {
 			return nil, err
 		}
 		if name == "" || slices.Contains(enabled, name) {
@@ -68,7 +71,7 @@ func (m *Manager) view(ctx context.Context, t *spec.Task) (*view, error) {
 	}
 	var priced []string // from the catalog
 	for _, d := range m.registry.Descriptors() {
-		if !allowed.Allows(d.Name) || d.Catalog {
+		if !allowed.ok(d.Name) || d.Catalog {
 			continue
 		}
 		p, err := m.registry.Lookup(d.Name)

@@ -180,18 +180,18 @@ func buildSchema() *key {
 		"pricing": pricing, "sbatch_options": openMap(), "quota": openMap(), "gpu_partition_map": openMap(),
 		"cpu_partition": str(), "container_mounts": openMap(), "partition_configs": &key{types: tMap, values: openMap()},
 	}
-	workspaceCloud := obj(map[string]*key{"disabled": boolean()})
+	workspaceCloud := obj(map[string]*key{"disabled": boolean().honour()})
 	workspace := obj(map[string]*key{
-		"private": boolean(), "allowed_users": listOf(str()), "read_access": oneOf("allowed_users", "all"),
-		"gcp": obj(map[string]*key{"project_id": str(), "disabled": boolean(), "capabilities": capabilities, "remote_identity": remoteIdentity}),
-		"aws": obj(map[string]*key{"profile": str(), "disabled": boolean(), "capabilities": capabilities, "remote_identity": nameOrPerCluster}),
-		"ssh": obj(map[string]*key{"allowed_node_pools": listOf(str()), "disabled": boolean()}),
-		"kubernetes": obj(map[string]*key{"allowed_contexts": allowedContexts, "disabled": boolean(), "namespace": str(),
+		"private": boolean().honour(), "allowed_users": listOf(str()).honour(), "read_access": oneOf("allowed_users", "all"),
+		"gcp": obj(map[string]*key{"project_id": str(), "disabled": boolean().honour(), "capabilities": capabilities, "remote_identity": remoteIdentity}),
+		"aws": obj(map[string]*key{"profile": str(), "disabled": boolean().honour(), "capabilities": capabilities, "remote_identity": nameOrPerCluster}),
+		"ssh": obj(map[string]*key{"allowed_node_pools": listOf(str()), "disabled": boolean().honour()}),
+		"kubernetes": obj(map[string]*key{"allowed_contexts": allowedContexts, "disabled": boolean().honour(), "namespace": str(),
 			"kueue": kueue, "quota": openMap(), "context_configs": &key{types: tMap, values: openMap()},
 			"remote_identity": str().or(strMap())}),
-		"slurm": obj(map[string]*key{"disabled": boolean(), "allowed_clusters": allowedContexts, "sbatch_options": openMap(),
+		"slurm": obj(map[string]*key{"disabled": boolean().honour(), "allowed_clusters": allowedContexts, "sbatch_options": openMap(),
 			"quota": openMap(), "cluster_configs": &key{types: tMap, values: openMap()}}),
-		"nebius": obj(map[string]*key{"credentials_file_path": str(), "tenant_id": str(), "domain": str(), "disabled": boolean()}),
+		"nebius": obj(map[string]*key{"credentials_file_path": str(), "tenant_id": str(), "domain": str(), "disabled": boolean().honour()}),
 	})
 	for _, c := range allClouds {
 		if workspace.fields[c] == nil {
@@ -219,12 +219,15 @@ func buildSchema() *key {
 			"cluster_terminal_event_retention_hours": number(),
 			"launch_attempt_retention_hours":         number(),
 			"daemon_log_max_bytes":                   integer().atLeast(0),
+			// stix's: how the server authenticates callers (docs/auth.md).
+			"auth": obj(map[string]*key{"service_accounts": boolean().honour(), "htpasswd_file": str().honour(),
+				"proxy_header": str().honour(), "trusted_proxies": listOf(str()).honour(), "admins": listOf(str()).honour()}),
 		}),
-		"active_workspace": str(),
+		"active_workspace": str().honour(),
 		"workspaces":       &key{types: tMap, values: workspace},
 		"workspace_config": obj(map[string]*key{"read_access": oneOf("allowed_users", "all")}),
 		"provision":        obj(map[string]*key{"ssh_timeout": integer().atLeast(1).honour(), "install_conda": boolean()}),
-		"rbac": obj(map[string]*key{"default_role": oneOf("admin", "user", "viewer"), "restrict_config_to_admins": boolean(),
+		"rbac": obj(map[string]*key{"default_role": oneOf("admin", "user", "viewer").honour(), "restrict_config_to_admins": boolean(),
 			"roles": &key{types: tMap, values: openMap()}}),
 		"logs": &key{types: tMap, required: []string{"store"}, fields: map[string]*key{
 			"store": oneOf("gcp", "aws"),

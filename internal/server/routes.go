@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/auth"
 )
 
 // Bodies of the mutating calls that api.Client passes as arguments rather than one struct.
@@ -53,10 +54,18 @@ func (s *Server) register() {
 		return c.Plan(ctx, t)
 	}))
 	s.handle("GET /api/v1/clusters", query(func(ctx context.Context, r *http.Request) (any, error) {
-		return c.Status(ctx, r.URL.Query()["name"], boolParam(r, "refresh"))
+		cs, err := c.Status(ctx, r.URL.Query()["name"], boolParam(r, "refresh"))
+		if err != nil {
+			return nil, err
+		}
+		return s.ownClusters(ctx, r, cs)
 	}))
 	s.handle("GET /api/v1/clusters/match", query(func(ctx context.Context, r *http.Request) (any, error) {
-		return c.Match(ctx, r.URL.Query()["pattern"], boolParam(r, "all"))
+		names, err := c.Match(ctx, r.URL.Query()["pattern"], boolParam(r, "all"))
+		if err != nil {
+			return nil, err
+		}
+		return s.ownNames(ctx, r, names)
 	}))
 	s.handle("GET /api/v1/clusters/{cluster}/jobs", query(func(ctx context.Context, r *http.Request) (any, error) {
 		return c.Queue(ctx, r.PathValue("cluster"), boolParam(r, "skip_finished"))
@@ -116,7 +125,8 @@ func (s *Server) register() {
 	s.handle("GET /api/v1/requests/{id}", s.getRequest)
 	s.handle("GET /api/v1/requests/{id}/events", s.requestEvents)
 	s.handle("POST /api/v1/requests/cancel", s.cancelRequests)
-	s.handle("GET /api/v1/server/logs", s.serverLogs)
+	s.handle("GET /api/v1/server/logs", adminOnly(s.serverLogs))
+	s.registerTokens()
 	if s.opts.Uploads != nil {
 		for _, r := range s.opts.UploadRoutes {
 			method, path, _ := strings.Cut(r, " ")
@@ -167,8 +177,13 @@ func submit[B any](s *Server, name string, start func(ctx context.Context, b B) 
 		if cluster != nil {
 			cl = cluster(b)
 		}
-		id, err := s.reqs.submit(s.base, s.log, UserFrom(r.Context()), name, cl, redacted(b), func(ctx context.Context) (operation, error) {
-			return start(ctx, b)
+		if err := s.checkCluster(r.Context(), cl); err != nil {
+			writeError(w, err)
+			return
+		}
+		caller := identity(r.Context())
+		id, err := s.reqs.submit(s.base, s.log, caller.Name, name, cl, redacted(b), func(ctx context.Context) (operation, error) {
+			return start(auth.With(ctx, caller), b)
 		})
 		if err != nil {
 			writeError(w, err)
@@ -243,8 +258,13 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	all, err := allUsers(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	q := r.URL.Query()
-	f := api.RequestFilter{IDPrefixes: q["prefix"], All: boolParam(r, "all"), AllUsers: boolParam(r, "all_users"), Limit: limit}
+	f := api.RequestFilter{IDPrefixes: q["prefix"], All: boolParam(r, "all"), AllUsers: all, Limit: limit}
 	answer(w, r, func(ctx context.Context, _ *http.Request) (any, error) {
 		return s.reqs.list(ctx, f, UserFrom(ctx))
 	})
@@ -255,6 +275,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
 		q, err := s.reqs.get(ctx, r.PathValue("id"))
 		if err == nil {
 			setRequestID(w, q.ID)
+			err = checkRequest(ctx, q)
 		}
 		return q, err
 	})
@@ -271,6 +292,9 @@ func (s *Server) requestEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, err := s.reqs.get(ctx, r.PathValue("id"))
+	if err == nil {
+		err = checkRequest(ctx, q)
+	}
 	if err != nil {
 		writeError(w, err)
 		return
@@ -341,11 +365,16 @@ func (s *Server) cancelRequests(w http.ResponseWriter, r *http.Request) {
 		case len(b.IDs) > 0:
 			for _, id := range b.IDs {
 				q, err := s.reqs.get(ctx, id)
+				if err == nil {
+					err = checkRequest(ctx, q)
+				}
 				if err != nil {
 					return nil, err
 				}
 				targets = append(targets, q)
 			}
+		case b.AllUsers && !identity(ctx).IsAdmin():
+			return nil, auth.Forbidden("only an admin cancels every user's requests")
 		case b.All || b.AllUsers:
 			l, err := s.reqs.list(ctx, api.RequestFilter{AllUsers: b.AllUsers}, UserFrom(ctx))
 			if err != nil {

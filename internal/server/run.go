@@ -47,15 +47,15 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// CheckListen refuses an address beyond loopback unless the network is trusted: the server has no
-// authentication yet, and anyone who reaches it acts as any user.
+// CheckListen refuses an address beyond loopback unless the network is trusted (--trusted-network, or
+// authentication is configured): without authentication, anyone who reaches the server acts as any user.
 func CheckListen(host string, trusted bool) error {
 	if IsLoopback(host) || trusted {
 		return nil
 	}
-	return &api.Error{Code: api.CodeForbidden, Message: fmt.Sprintf("refusing to listen on %s: the API server has no "+
-		"authentication yet, so anyone who can reach it could act as any user", host),
-		Hint: "listen on 127.0.0.1, or pass --trusted-network if only trusted users can reach this address"}
+	return &api.Error{Code: api.CodeForbidden, Message: fmt.Sprintf("refusing to listen on %s without authentication: "+
+		"anyone who can reach it could act as any user", host),
+		Hint: "listen on 127.0.0.1, configure api_server.auth (docs/auth.md), or pass --trusted-network if only trusted users can reach this address"}
 }
 
 // Run serves the API on host:port until ctx is done or the process gets SIGTERM or SIGINT; it writes the pid

@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/auth"
 )
 
 // MaxBodyBytes bounds a request body: a task of api.MaxTaskBytes, with room for JSON's escaping of it.
@@ -39,6 +41,8 @@ type Options struct {
 	UploadRoutes []string
 	// LogFile is the file the server logs to, served by /api/v1/server/logs; empty when it logs to stderr.
 	LogFile string
+	// Auth is how callers authenticate (api_server.auth and rbac in the server's config); see docs/auth.md.
+	Auth auth.Config
 }
 
 // Server serves the API. Make one with New; Close it.
@@ -51,6 +55,8 @@ type Server struct {
 	stopAll context.CancelCauseFunc
 	mux     *http.ServeMux
 	routes  []string
+	tokens  *auth.Tokens
+	authn   *auth.Authenticator
 
 	closeOnce sync.Once
 	closeErr  error
@@ -72,6 +78,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	s := &Server{opts: opts, log: log, reqs: reqs, base: base, stopAll: stop, mux: http.NewServeMux()}
+	if err := s.openAuth(ctx); err != nil {
+		stop(errServerStopped)
+		return nil, errors.Join(err, reqs.shutdown(ctx))
+	}
 	s.register()
 	return s, nil
 }
@@ -82,7 +92,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.stopAll(errServerStopped)
-		s.closeErr = s.reqs.shutdown(ctx)
+		s.closeErr = errors.Join(s.reqs.shutdown(ctx), s.tokens.Close())
 	})
 	return s.closeErr
 }
@@ -90,37 +100,22 @@ func (s *Server) Close(ctx context.Context) error {
 // Routes lists the registered routes as "METHOD /path/{param}" (the OpenAPI test checks them).
 func (s *Server) Routes() []string { return s.routes }
 
-// Handler is the server's HTTP handler: the routes behind the user and logging middleware.
+// Handler is the server's HTTP handler: the routes behind the authentication and logging middleware.
 func (s *Server) Handler() http.Handler {
-	return withUser(s.logRequests(s.mux))
+	return s.withAuth(s.logRequests(s.mux))
 }
 
-// handle registers a route.
+// handle registers a route; one whose path names a {cluster} answers only a caller who may act on it.
 func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	if strings.Contains(pattern, "{cluster}") {
+		h = s.withClusterCheck(h)
+	}
 	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, h)
 }
 
-// userKey is the context key of the request's user.
-type userKey struct{}
-
 // UserFrom returns the user a request acts as.
-func UserFrom(ctx context.Context) string {
-	u, _ := ctx.Value(userKey{}).(string)
-	return u
-}
-
-// withUser puts the caller's user into the request's context: the user the client names in X-Stix-User (its OS
-// user). It is the one place that decides who the caller is; authentication will replace it.
-func withUser(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user := r.Header.Get(api.HeaderUser)
-		if user == "" {
-			user = "unknown"
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, user)))
-	})
-}
+func UserFrom(ctx context.Context) string { return identity(ctx).Name }
 
 // recorder keeps a response's status and the request ID a route names, for the access log.
 type recorder struct {

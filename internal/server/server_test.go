@@ -47,7 +47,7 @@ func newCore() *core {
 	return &core{
 		Client: &fakeclient.Client{
 			StatusFunc: func([]string, bool) ([]api.Cluster, error) {
-				return []api.Cluster{{Name: "dev", Status: api.ClusterUp}}, nil
+				return []api.Cluster{{Name: "dev", Status: api.ClusterUp, User: "ada"}}, nil
 			},
 			StopFunc: func(string) error { return nil },
 			JobFunc: func(cluster string, id int) (api.Job, error) {

@@ -95,9 +95,10 @@ func (s serverControl) endpoint() (endpoint, token, source string, err error) {
 	return c.APIServer.Endpoint, c.APIServer.Token, "api_server.endpoint in " + file, nil
 }
 
+// Endpoint returns the endpoint without the basic-auth password it may carry: it is shown.
 func (s serverControl) Endpoint() (string, string, error) {
 	e, _, src, err := s.endpoint()
-	return e, src, err
+	return api.RedactEndpoint(e), src, err
 }
 
 // client returns the CLI's api.Client: HTTP when an endpoint is configured, else the embedded core.
@@ -109,6 +110,9 @@ func (s serverControl) client(embedded func() (api.Client, error)) func() (api.C
 				return nil, err
 			}
 			return embedded()
+		}
+		if t := s.envToken(); t != "" {
+			token = t
 		}
 		c, err := api.NewHTTP(api.HTTPOptions{Endpoint: e, Token: token, User: osUser()})
 		if err != nil {
@@ -136,18 +140,27 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	if err != nil {
 		return err
 	}
+	authCfg, err := s.authConfig()
+	if err != nil {
+		return err
+	}
 	dir := filepath.Join(home, "server")
 	uploads, resolve := uploadServer(filepath.Join(dir, "uploads"))
 	c := embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: s.catalogSource},
 		ResolveUpload: resolve})
 	defer c.Close()
-	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork,
+	// Configured authentication, like --trusted-network, allows an address beyond loopback.
+	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
 		Options: server.Options{Dir: dir, Client: c, Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
-			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil))}})
+			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Auth: authCfg}})
 }
 
 func (s serverControl) Daemon(ctx context.Context, o cli.ServerRun) (cli.LocalServer, bool, error) {
-	if err := server.CheckListen(o.Host, o.TrustedNetwork); err != nil {
+	authCfg, err := s.authConfig()
+	if err != nil {
+		return cli.LocalServer{}, false, err
+	}
+	if err := server.CheckListen(o.Host, o.TrustedNetwork || authCfg.Required()); err != nil {
 		return cli.LocalServer{}, false, err
 	}
 	dir, err := s.dir()

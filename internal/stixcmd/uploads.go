@@ -63,7 +63,7 @@ func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec) (api.TaskS
 	base := c.Endpoint() + "/api/v1/uploads"
 	ts.Uploads = map[string]string{}
 	for written, p := range paths {
-		id, err := c.push(ctx, base, c.HTTP(), p.abs, p.workdir)
+		id, err := c.push(ctx, base, c.AuthenticatedHTTP(), p.abs, p.workdir)
 		if err != nil {
 			return ts, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/stix-run/stix/internal/cli/cmd/api/start"
 	"github.com/stix-run/stix/internal/cli/cmd/api/status"
 	"github.com/stix-run/stix/internal/cli/cmd/api/stop"
+	"github.com/stix-run/stix/internal/cli/cmd/api/token"
 )
 
 // NewCmdAPI builds `stix api` and its verbs.
@@ -26,6 +27,7 @@ func NewCmdAPI(f *cli.Factory) *cobra.Command {
 			login.NewCmdLogin(f, nil),
 			login.NewCmdLogout(f, nil),
 			info.NewCmdInfo(f, nil),
+			token.NewCmdToken(f),
 		}
 	})
 }

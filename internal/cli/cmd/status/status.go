@@ -78,7 +78,7 @@ func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Comman
 	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "Show all information in full")
 	fs.BoolVarP(&all, "all", "a", false, "Same as -v (older spelling)")
 	fs.BoolVarP(&opts.Refresh, "refresh", "r", false, "Query the latest cluster states from the providers")
-	fs.BoolVarP(&opts.AllUsers, "all-users", "u", false, "Show clusters of all users")
+	fs.BoolVarP(&opts.AllUsers, "all-users", "u", false, "Show clusters of all users (on an API server: admins only)")
 	fs.BoolVar(&opts.IP, "ip", false, "Print only the head node's IP address of CLUSTER")
 	fs.BoolVar(&opts.Endpoints, "endpoints", false, "Print only the exposed endpoints of CLUSTER")
 	cli.AddIntPtr(fs, &opts.Endpoint, "endpoint", "", "Print only the endpoint URL of this port on CLUSTER")
@@ -103,9 +103,13 @@ func statusRun(opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
+	ctx := opts.Ctx
+	if opts.AllUsers {
+		ctx = api.WithAllUsers(ctx) // an API server shows a user their own clusters only without it
+	}
 	names := opts.Clusters
 	if len(names) > 0 {
-		if names, err = client.Match(opts.Ctx, opts.Clusters, false); err != nil {
+		if names, err = client.Match(ctx, opts.Clusters, false); err != nil {
 			return err
 		}
 		if len(names) == 0 {
@@ -113,7 +117,7 @@ func statusRun(opts *StatusOptions) error {
 			return nil
 		}
 	}
-	clusters, err := client.Status(opts.Ctx, names, opts.Refresh)
+	clusters, err := client.Status(ctx, names, opts.Refresh)
 	if err != nil {
 		return err
 	}

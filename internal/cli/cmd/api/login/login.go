@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
@@ -55,7 +56,8 @@ func loginRun(opts *LoginOptions) error {
 	if err := opts.Server.Login(opts.Endpoint, opts.Token); err != nil {
 		return err
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "Logged in: commands now go to the API server at %s. `stix api logout` undoes it.\n", opts.Endpoint)
+	fmt.Fprintf(opts.IO.ErrOut, "Logged in: commands now go to the API server at %s. `stix api logout` undoes it.\n",
+		api.RedactEndpoint(opts.Endpoint))
 	return nil
 }
 

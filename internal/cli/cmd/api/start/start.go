@@ -60,7 +60,7 @@ func NewCmdStart(f *cli.Factory, runF func(*StartOptions) error) *cobra.Command 
 	cli.MarkUnbuilt(fs, "enable-basic-auth")
 	fs.IntVar(&opts.Port, "port", DefaultPort, "Port to listen on; 0 picks a free port")
 	fs.BoolVar(&opts.TrustedNetwork, "trusted-network", false,
-		"Allow --host beyond loopback although the server has no authentication yet")
+		"Allow --host beyond loopback without authentication (api_server.auth; see docs/auth.md)")
 	fs.StringVar(&opts.LogFile, "log-file", "", "The file the server's output goes to (set when it daemonises)")
 	_ = fs.MarkHidden("log-file")
 	return cmd
