@@ -3,55 +3,25 @@ package metrics_test
 import (
 	"bytes"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/stix-run/stix/internal/metrics"
+	"github.com/stix-run/stix/internal/metrics/metricstest"
 )
 
-// Parse reads text exposition with Prometheus's own parser (github.com/prometheus/common/expfmt, a test-only
-// dependency): what it accepts, Prometheus scrapes.
-func Parse(t testing.TB, text []byte) map[string]*dto.MetricFamily {
-	t.Helper()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(bytes.NewReader(text))
-	if err != nil {
-		t.Fatalf("Prometheus's parser rejects the exposition: %v\n%s", err, text)
-	}
-	return fams
-}
-
-func scrape(t *testing.T, r *metrics.Registry) (map[string]*dto.MetricFamily, string) {
+func scrape(t *testing.T, r *metrics.Registry) (metricstest.Families, string) {
 	t.Helper()
 	var b bytes.Buffer
 	if err := r.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	return Parse(t, b.Bytes()), b.String()
-}
-
-// find returns the metric of fam whose labels are exactly want, or nil.
-func find(fam *dto.MetricFamily, want map[string]string) *dto.Metric {
-	for _, m := range fam.GetMetric() {
-		if len(m.GetLabel()) != len(want) {
-			continue
-		}
-		ok := true
-		for _, l := range m.GetLabel() {
-			if v, has := want[l.GetName()]; !has || v != l.GetValue() {
-				ok = false
-			}
-		}
-		if ok {
-			return m
-		}
-	}
-	return nil
+	return metricstest.Parse(t, b.Bytes()), b.String()
 }
 
 func TestExposition(t *testing.T) {
@@ -86,16 +56,16 @@ func TestExposition(t *testing.T) {
 	if f := fams["test_requests_total"]; f.GetHelp() != "Requests.\nBy path \\ status." {
 		t.Errorf("help %q: escaping did not round-trip", f.GetHelp())
 	}
-	if m := find(fams["test_requests_total"], map[string]string{"path": "/a", "status": "2xx"}); m.GetCounter().GetValue() != 3 {
+	if m := fams.Metric("test_requests_total", "path", "/a", "status", "2xx"); m.GetCounter().GetValue() != 3 {
 		t.Errorf("counter /a = %v, want 3", m)
 	}
-	if m := find(fams["test_requests_total"], map[string]string{"path": `we"ird\path` + "\n", "status": "4xx"}); m.GetCounter().GetValue() != 1 {
+	if m := fams.Metric("test_requests_total", "path", `we"ird\path`+"\n", "status", "4xx"); m.GetCounter().GetValue() != 1 {
 		t.Errorf("the counter with an escaped label value = %v, want 1\n%s", m, text)
 	}
-	if m := find(fams["test_in_flight"], nil); m.GetGauge().GetValue() != 2 {
+	if m := fams.Metric("test_in_flight"); m.GetGauge().GetValue() != 2 {
 		t.Errorf("gauge = %v, want 2", m)
 	}
-	hm := find(fams["test_seconds"], map[string]string{"route": "/x"}).GetHistogram()
+	hm := fams.Metric("test_seconds", "route", "/x").GetHistogram()
 	if hm.GetSampleCount() != 5 || math.Abs(hm.GetSampleSum()-55.65) > 1e-9 {
 		t.Errorf("histogram count %d sum %v, want 5 and 55.65", hm.GetSampleCount(), hm.GetSampleSum())
 	}
@@ -142,14 +112,14 @@ func TestConcurrentUpdates(t *testing.T) {
 	wg.Wait()
 	fams, _ := scrape(t, r)
 	for _, l := range []string{"even", "odd"} {
-		if v := find(fams["test_total"], map[string]string{"worker": l}).GetCounter().GetValue(); v != workers/2*each {
+		if v := fams.Metric("test_total", "worker", l).GetCounter().GetValue(); v != workers/2*each {
 			t.Errorf("counter %s = %v, want %d", l, v, workers/2*each)
 		}
 	}
-	if n := find(fams["test_seconds"], nil).GetHistogram().GetSampleCount(); n != workers*each {
+	if n := fams.Metric("test_seconds").GetHistogram().GetSampleCount(); n != workers*each {
 		t.Errorf("histogram count = %d, want %d", n, workers*each)
 	}
-	if v := find(fams["test_gauge"], nil).GetGauge().GetValue(); v != workers*each {
+	if v := fams.Metric("test_gauge").GetGauge().GetValue(); v != workers*each {
 		t.Errorf("gauge = %v, want %d", v, workers*each)
 	}
 }
@@ -175,5 +145,43 @@ func TestMisuse(t *testing.T) {
 			}()
 			f(metrics.NewRegistry())
 		})
+	}
+}
+
+// The runtime and process families, under the Go client's names, with values that make sense for this process.
+func TestRuntime(t *testing.T) {
+	t.Parallel()
+	r := metrics.NewRegistry()
+	r.RegisterRuntime()
+	fams, _ := scrape(t, r)
+	value := func(name string) float64 {
+		f := fams[name]
+		if f == nil || len(f.GetMetric()) == 0 {
+			t.Errorf("no %s", name)
+			return 0
+		}
+		m := f.GetMetric()[0]
+		return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+	}
+	if v := value("go_goroutines"); v < 1 {
+		t.Errorf("go_goroutines = %v", v)
+	}
+	if v := value("go_memstats_heap_alloc_bytes"); v < 1<<10 {
+		t.Errorf("go_memstats_heap_alloc_bytes = %v", v)
+	}
+	if v := value("process_resident_memory_bytes"); v < 1<<20 {
+		t.Errorf("process_resident_memory_bytes = %v", v)
+	}
+	if v, now := value("process_start_time_seconds"), float64(time.Now().Unix()); v > now+1 || v < now-24*3600 {
+		t.Errorf("process_start_time_seconds = %v, now %v", v, now)
+	}
+	if v := value("process_open_fds"); v < 3 || v > value("process_max_fds") {
+		t.Errorf("process_open_fds = %v of %v", v, value("process_max_fds"))
+	}
+	if v := value("go_threads"); v < 1 {
+		t.Errorf("go_threads = %v", v)
+	}
+	if m := fams.Metric("go_info", "version", runtime.Version()); m.GetGauge().GetValue() != 1 {
+		t.Errorf("go_info = %v", m)
 	}
 }

@@ -43,6 +43,7 @@ type (
 func (s *Server) register() {
 	c := s.opts.Client
 	s.handle("GET /api/health", s.health)
+	s.handle("GET /metrics", s.metrics.reg.Handler().ServeHTTP)
 
 	// Reads: answered at once.
 	s.handle("POST /api/v1/validate", read(func(ctx context.Context, t api.TaskSpec, _ *http.Request) (any, error) {
@@ -163,7 +164,7 @@ func submit[B any](s *Server, name string, start func(ctx context.Context, b B) 
 		if cluster != nil {
 			cl = cluster(b)
 		}
-		id, err := s.reqs.submit(s.base, s.log, UserFrom(r.Context()), name, cl, redacted(b), func(ctx context.Context) (operation, error) {
+		id, err := s.reqs.submit(s.base, s.requestLog(r), UserFrom(r.Context()), name, cl, redacted(b), func(ctx context.Context) (operation, error) {
 			return start(ctx, b)
 		})
 		if err != nil {
@@ -347,7 +348,7 @@ func (s *Server) cancelRequests(w http.ResponseWriter, r *http.Request) {
 				return nil, err
 			}
 			if ok {
-				s.log.Info("request cancelled", "request_id", q.ID, "by", UserFrom(ctx))
+				s.log.InfoContext(ctx, "request cancelled", "request_id", q.ID, "by", UserFrom(ctx))
 				cancelled = append(cancelled, q.ID)
 			}
 		}
