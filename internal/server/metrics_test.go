@@ -316,3 +316,57 @@ func (s *syncBuffer) Bytes() []byte {
 	defer s.mu.Unlock()
 	return bytes.Clone(s.b.Bytes())
 }
+
+// Jobs by state come from each UP cluster's job queue: a real local cluster, launched through the server, with a
+// job that runs until the cluster goes down.
+func TestMetricsJobsOnARealCluster(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	core := embedded.New(embedded.Options{Core: cluster.Options{Home: home}})
+	t.Cleanup(func() { core.Close() })
+	_, c, url := start(t, filepath.Join(home, "server"), core)
+	ctx := context.Background()
+	if _, err := api.Wait(c.Launch(ctx, api.LaunchRequest{Task: api.TaskSpec{Command: "sleep 600"},
+		Options: api.LaunchOptions{ClusterName: "m1"}})); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := api.Wait(core.Down(context.Background(), "m1", false)); err != nil {
+			t.Error(err)
+		}
+	})
+	f := scrape(t, url)
+	want(t, f, 1, "stix_clusters", "status", "UP")
+	want(t, f, 0, "stix_cluster_jobs_unreachable")
+	unfinished := 0.0
+	for _, s := range []api.JobStatus{api.JobInit, api.JobPending, api.JobSettingUp, api.JobRunning} {
+		v, _ := f.Value("stix_cluster_jobs", "status", string(s))
+		unfinished += v
+	}
+	if unfinished != 1 {
+		t.Errorf("unfinished jobs: %v, want the one launched", unfinished)
+	}
+	want(t, f, 1, "stix_apiserver_requests_finished_total", "name", "launch", "status", "SUCCEEDED")
+}
+
+// BenchmarkMetricsScrape: one GET /metrics after a few requests of each kind, the fleet counts cached.
+func BenchmarkMetricsScrape(b *testing.B) {
+	s, err := server.New(context.Background(), server.Options{Dir: b.TempDir(), Client: newCore(),
+		Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	h := s.Handler()
+	for _, path := range []string{"/api/health", "/api/v1/clusters", "/no/such/route", "/api/v1/requests", "/metrics"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != 200 {
+			b.Fatal(rec.Code)
+		}
+	}
+}
