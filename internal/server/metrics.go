@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"net/http"
 	"slices"
@@ -17,6 +18,7 @@ import (
 // The server's Prometheus metrics (GET /metrics; docs/metrics.md lists every series). HTTP requests use
 // SkyPilot's API server names, so that its dashboards work; the rest are stix's.
 type serverMetrics struct {
+	mux          *http.ServeMux // the routes: an HTTP request is counted under the one it matches
 	reg          *metrics.Registry
 	httpTotal    *metrics.CounterVec
 	httpSeconds  *metrics.HistogramVec
@@ -41,9 +43,10 @@ const unmatched = "unmatched"
 // Prometheus servers, a scrape storm) read the counts of the last one instead of asking the core again.
 const fleetTTL = 10 * time.Second
 
-func newServerMetrics(base context.Context, c api.Client, version, commit string) *serverMetrics {
+func newServerMetrics(base context.Context, mux *http.ServeMux, log *slog.Logger, c api.Client, version, commit string) *serverMetrics {
 	r := metrics.NewRegistry()
 	m := &serverMetrics{
+		mux: mux,
 		reg: r,
 		httpTotal: r.Counter("sky_apiserver_requests_total",
 			"HTTP requests answered by the API server, by route, method and status class.", "path", "method", "status"),
@@ -64,7 +67,7 @@ func newServerMetrics(base context.Context, c api.Client, version, commit string
 	}
 	r.GaugeFunc("stix_build_info", "The stix version and commit the API server runs.", []string{"version", "commit"},
 		func() []metrics.Sample { return []metrics.Sample{{Labels: []string{version, commit}, Value: 1}} })
-	f := &fleet{ctx: base, client: c, now: time.Now}
+	f := &fleet{ctx: base, log: log, client: c, now: time.Now}
 	r.GaugeFunc("stix_clusters", "Clusters by state, from the state database.", []string{"status"}, f.clusterSamples)
 	r.GaugeFunc("stix_cluster_jobs", "Unfinished jobs on UP clusters, by state, from each cluster's job queue.",
 		[]string{"status"}, f.jobSamples)
@@ -81,17 +84,19 @@ func (m *serverMetrics) httpStarted() {
 	}
 }
 
-// httpEnded counts an answered HTTP request under its route (r.Pattern, which the ServeMux set on r) and
-// status class, and its duration unless it was a stream (NDJSON: how long a client follows says nothing of the
-// server).
+// httpEnded counts an answered HTTP request under its route and status class, and its duration unless it was a
+// stream (NDJSON: how long a client follows says nothing of the server). The route is asked of the ServeMux
+// rather than read from r.Pattern, which the mux sets only on the request it was given: a middleware between
+// (r.WithContext) would hide it.
 func (m *serverMetrics) httpEnded(r *http.Request, status int, contentType string, took time.Duration) {
 	if m == nil {
 		return
 	}
 	m.httpInFlight.Add(-1)
-	method, path, found := strings.Cut(r.Pattern, " ")
+	_, pattern := m.mux.Handler(r)
+	method, path, found := strings.Cut(pattern, " ")
 	if !found {
-		method, path = "", r.Pattern
+		method, path = "", pattern
 	}
 	if method == "" {
 		method = methodLabel(r.Method)
@@ -141,6 +146,7 @@ func (m *serverMetrics) requestMoved(name string, from, to api.RequestStatus, cr
 // their own.
 type fleet struct {
 	ctx    context.Context // the server's: a count stops when the server does
+	log    *slog.Logger
 	client api.Client
 	now    func() time.Time
 
@@ -180,6 +186,7 @@ func (f *fleet) count() {
 		string(api.JobRunning): 0}
 	cs, err := f.client.Status(ctx, nil, false)
 	if err != nil {
+		f.log.Warn("count the clusters for /metrics: the last counts stay", "err", err)
 		if f.clusters == nil {
 			f.clusters, f.jobs = clusters, jobs
 		}

@@ -72,7 +72,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	s := &Server{opts: opts, log: log, reqs: reqs, base: base, stopAll: stop, mux: http.NewServeMux()}
-	s.metrics = newServerMetrics(base, opts.Client, opts.Version, opts.Commit)
+	s.metrics = newServerMetrics(base, s.mux, log, opts.Client, opts.Version, opts.Commit)
 	reqs.metrics = s.metrics
 	s.register()
 	return s, nil
