@@ -17,14 +17,18 @@ import (
 
 // forbiddenDeps are packages whose own init is heavy (measured with GODEBUG=inittrace=1): the JSON Schema
 // library compiles every draft's meta-schema at init (~1.7 MB, 21k allocations), the Docker SDK pulls in image
-// reference and digest grammars and OpenTelemetry. stix validates with its own small validator
-// (internal/spec/schema_validate.go) and talks to the Engine API with internal/dockerapi.
+// reference and digest grammars and OpenTelemetry; Prometheus's Go client registers Go and process collectors
+// at init (with procfs and protobuf descriptors: 228 KB, +1.8M instructions on --help). stix validates with its
+// own small validator (internal/spec/schema_validate.go), talks to the Engine API with internal/dockerapi and
+// writes /metrics with internal/metrics (whose tests parse it with Prometheus's parser, a test-only dependency).
 var forbiddenDeps = []string{
 	"github.com/santhosh-tekuri/jsonschema",
 	"github.com/docker/docker",
 	"github.com/distribution/reference",
 	"github.com/opencontainers/go-digest",
 	"go.opentelemetry.io",
+	"github.com/prometheus",
+	"google.golang.org/protobuf",
 }
 
 // Per-package and whole-binary bounds on what init allocates. Today the largest inits are dependencies' tables

@@ -47,6 +47,9 @@ type requests struct {
 	mu   sync.Mutex
 	live map[string]*liveRequest // requests running in this process
 	wg   sync.WaitGroup
+
+	// metrics hear each state a request run here enters (metrics.go); nil counts nothing.
+	metrics *serverMetrics
 }
 
 // liveRequest is a request running in this process: how to cancel it, and a channel closed (and replaced) each
@@ -140,14 +143,16 @@ func (r *requests) submit(base context.Context, log *slog.Logger, user, name, cl
 	r.live[id] = lr
 	r.wg.Add(1)
 	r.mu.Unlock()
+	created := time.Now()
 	_, err = r.db.ExecContext(base, `INSERT INTO requests (id, name, user, cluster, created, status, body) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		id, name, user, cluster, time.Now().UnixNano(), api.RequestPending, string(b))
+		id, name, user, cluster, created.UnixNano(), api.RequestPending, string(b))
 	if err != nil {
 		r.forget(id)
 		cancel()
 		return "", err
 	}
-	go r.run(ctx, log.With("request_id", id, "name", name, "user", user), id, start)
+	r.metrics.requestMoved(name, "", api.RequestPending, created)
+	go r.run(ctx, log.With("request_id", id, "name", name, "user", user), id, name, created, start)
 	return id, nil
 }
 
@@ -160,8 +165,9 @@ func (r *requests) forget(id string) {
 
 // run runs one request to its end and records everything it reports. The records use a context that is not
 // cancelled with the request, so that a cancelled request still records that it was.
-func (r *requests) run(ctx context.Context, log *slog.Logger, id string, start func(ctx context.Context) (operation, error)) {
+func (r *requests) run(ctx context.Context, log *slog.Logger, id, name string, created time.Time, start func(ctx context.Context) (operation, error)) {
 	defer r.forget(id)
+	state := api.RequestPending
 	rec := context.WithoutCancel(ctx)
 	log.Info("request started")
 	var (
@@ -169,6 +175,8 @@ func (r *requests) run(ctx context.Context, log *slog.Logger, id string, start f
 		err    error
 	)
 	if err = r.setStatus(rec, id, api.RequestRunning); err == nil {
+		r.metrics.requestMoved(name, state, api.RequestRunning, created)
+		state = api.RequestRunning
 		var o operation
 		if o, err = start(ctx); err == nil {
 			seq := 0
@@ -194,6 +202,8 @@ func (r *requests) run(ctx context.Context, log *slog.Logger, id string, start f
 	default:
 		status, werr = api.RequestFailed, api.WireError(err)
 	}
+	// Counted before it is recorded: whoever sees the end recorded then finds it in the metrics too.
+	r.metrics.requestMoved(name, state, status, created)
 	if ferr := r.finish(rec, id, status, result, werr); ferr != nil {
 		log.Error("record outcome", "err", ferr)
 	}

@@ -45,6 +45,7 @@ type (
 func (s *Server) register() {
 	c := s.opts.Client
 	s.handle("GET /api/health", s.health)
+	s.handle("GET /metrics", s.metrics.reg.Handler().ServeHTTP)
 
 	// Reads: answered at once.
 	s.handle("POST /api/v1/validate", read(func(ctx context.Context, t api.TaskSpec, _ *http.Request) (any, error) {
@@ -182,7 +183,7 @@ func submit[B any](s *Server, name string, start func(ctx context.Context, b B) 
 			return
 		}
 		caller := identity(r.Context())
-		id, err := s.reqs.submit(s.base, s.log, caller.Name, name, cl, redacted(b), func(ctx context.Context) (operation, error) {
+		id, err := s.reqs.submit(s.base, s.requestLog(r), caller.Name, name, cl, redacted(b), func(ctx context.Context) (operation, error) {
 			return start(auth.With(ctx, caller), b)
 		})
 		if err != nil {
@@ -391,7 +392,7 @@ func (s *Server) cancelRequests(w http.ResponseWriter, r *http.Request) {
 				return nil, err
 			}
 			if ok {
-				s.log.Info("request cancelled", "request_id", q.ID, "by", UserFrom(ctx))
+				s.log.InfoContext(ctx, "request cancelled", "request_id", q.ID, "by", UserFrom(ctx))
 				cancelled = append(cancelled, q.ID)
 			}
 		}

@@ -50,6 +50,8 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	reqs *requests
+	// metrics are served by GET /metrics (metrics.go).
+	metrics *serverMetrics
 	// base is the context requests run under: cancelled by Close.
 	base    context.Context
 	stopAll context.CancelCauseFunc
@@ -69,6 +71,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = slog.New(idHandler{log.Handler()})
 	reqs, ended, err := openRequests(ctx, opts.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("open the API server's request database in %s: %w", opts.Dir, err)
@@ -82,6 +85,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		stop(errServerStopped)
 		return nil, errors.Join(err, reqs.shutdown(ctx))
 	}
+	s.metrics = newServerMetrics(base, s.mux, log, opts.Client, opts.Version, opts.Commit)
+	reqs.metrics = s.metrics
 	s.register()
 	return s, nil
 }
@@ -155,18 +160,23 @@ func setRequestID(w http.ResponseWriter, id string) {
 	}
 }
 
-// logRequests logs every HTTP request (method, path, status, duration, user, request ID) and turns a panic in a
-// route into a 500 error, so that the server keeps serving.
+// logRequests gives every HTTP request an ID (logging.go), logs it (method, path, status, duration, user, its
+// ID, and the request ID when the route has one), counts it in the metrics, and turns a panic in a route into a
+// 500 error, so that the server keeps serving.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
+		r = withHTTPID(w, r)
+		s.metrics.httpStarted()
+		// Deferred first, so run last, even when an aborted handler's panic goes on up.
+		defer func() { s.metrics.httpEnded(r, rec.status, rec.Header().Get("Content-Type"), time.Since(start)) }()
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("panic in route", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
+				s.log.ErrorContext(r.Context(), "panic in route", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p))
 				if rec.status == 0 {
 					writeError(rec, &api.Error{Code: api.CodeFailed, Status: 500, Message: fmt.Sprintf("internal error: %v", p)})
 				}
@@ -176,7 +186,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			if rec.requestID != "" {
 				attrs = append(attrs, "request_id", rec.requestID)
 			}
-			s.log.Info("http", attrs...)
+			s.log.InfoContext(r.Context(), "http", attrs...)
 		}()
 		next.ServeHTTP(rec, r)
 	})
