@@ -212,8 +212,8 @@ func buildSchema() *key {
 			"require_labels":   &key{types: tMap, required: []string{"keys"}, fields: map[string]*key{"keys": listOf(str())}, honoured: true},
 			"restrict_infra":   &key{types: tMap, required: []string{"allowed"}, fields: map[string]*key{"allowed": listOf(str())}, honoured: true},
 		}),
-		"docker":         obj(map[string]*key{"run_options": str().or(listOf(str())).honour()}),
-		"nvidia_gpus":    obj(map[string]*key{"disable_ecc": boolean()}),
+		"docker":      obj(map[string]*key{"run_options": str().or(listOf(str())).honour()}),
+		"nvidia_gpus": obj(map[string]*key{"disable_ecc": boolean()}),
 		"api_server": obj(map[string]*key{
 			"endpoint":                               &key{types: tString, prefix: []string{"http://", "https://"}},
 			"service_account_token":                  &key{types: tString | tNull, prefix: []string{"sky_"}},
