@@ -87,6 +87,9 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
+// User is the name recorded on clusters and jobs this manager makes.
+func (m *Manager) User() string { return m.user }
+
 // Close releases the state store.
 func (m *Manager) Close() error {
 	if m.st != nil && m.stErr == nil {
