@@ -89,6 +89,7 @@ func TestScripts(t *testing.T) {
 			"dockerstopped":   dockerStopped,
 			"dockerproc":      dockerProc,
 			"sshhoststop":     sshHostStop,
+			"policyserver":    policyServer,
 		},
 	})
 }
