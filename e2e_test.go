@@ -111,6 +111,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"sshhoststop":     sshHostStop,
 			"apiserver":       apiServerCmd,
 			"setenvfile":      setEnvFile,
+			"policyserver":    policyServer,
 		},
 	})
 }

@@ -323,7 +323,7 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	rec := &store.Cluster{
 		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
 		NumNodes: req.NumNodes, Resources: storeResources(offer, req.DiskSizeGB),
-		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.userOf(ctx),
+		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.UserOf(ctx),
 		Autostop:   store.Autostop{IdleMinutes: store.AutostopOff},
 		Assignment: plan,
 	}
@@ -444,7 +444,7 @@ func (m *Manager) jobSpec(ctx context.Context, task *spec.Task, setup string) (a
 		workdir = "sky_workdir"
 	}
 	job := agent.JobSpec{
-		Name: task.Name, User: m.userOf(ctx), NumNodes: task.NumNodes,
+		Name: task.Name, User: m.UserOf(ctx), NumNodes: task.NumNodes,
 		Setup: setup, Run: task.Run, Envs: task.Envs, Secrets: task.Secrets, Workdir: workdir,
 	}
 	for _, set := range []map[string]string{task.Envs, task.Secrets} {

@@ -94,8 +94,9 @@ func New(opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// userOf is the user a call acts as: the caller the API server authenticated, else Options.User.
-func (m *Manager) userOf(ctx context.Context) string {
+// UserOf is the user a call acts as: the caller the API server authenticated, else Options.User. It is the
+// user recorded on clusters and jobs, and the one an admin policy is told of.
+func (m *Manager) UserOf(ctx context.Context) string {
 	if id, ok := auth.From(ctx); ok {
 		return id.Name
 	}
@@ -200,7 +201,7 @@ func (m *Manager) generateName(ctx context.Context) string {
 			return r
 		}
 		return -1
-	}, strings.ToLower(m.userOf(ctx)))
+	}, strings.ToLower(m.UserOf(ctx)))
 	if u == "" {
 		u = "user"
 	}

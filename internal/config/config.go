@@ -23,6 +23,8 @@ const (
 	LayerProject Layer = "project"
 	LayerTask    Layer = "task"
 	LayerCLI     Layer = "cli"
+	// LayerPolicy is the configuration an admin policy answered with: it replaces the request's merged config.
+	LayerPolicy Layer = "admin_policy"
 )
 
 // Origin is where a key's value was set: the layer and the position of the key in its file (for --config, the
@@ -246,7 +248,7 @@ func (c *Config) collectWarnings() {
 }
 
 func layerRank(l Layer) int {
-	return map[Layer]int{LayerUser: 0, LayerProject: 1, LayerTask: 2, LayerCLI: 3}[l]
+	return map[Layer]int{LayerUser: 0, LayerProject: 1, LayerTask: 2, LayerCLI: 3, LayerPolicy: 4}[l]
 }
 
 func childKey(k *key, name string) *key {

@@ -84,6 +84,21 @@ func Load(in Inputs) (*Config, error) {
 	return cfg, nil
 }
 
+// Parse reads one configuration on its own, as one layer (an admin policy's answer): checked against the schema
+// with positions in file, warnings collected.
+func Parse(layer Layer, file string, data []byte) (*Config, error) {
+	root, errs := parseLayer(file, data)
+	if len(errs) > 0 {
+		return nil, spec.SortErrors(errs)
+	}
+	cfg := &Config{}
+	if root.Kind() == spec.NodeMap {
+		cfg.root = overlay(nil, root, Origin{Layer: layer, Pos: spec.Pos{File: file, Line: root.Line(), Col: root.Col()}}, "")
+	}
+	cfg.collectWarnings()
+	return cfg, nil
+}
+
 // userFile is STIX_CONFIG when set (it must exist), else $STIX_HOME/config.yaml when it exists, else
 // ~/.sky/config.yaml when that exists; "" when there is none.
 func userFile(in Inputs) (string, error) {

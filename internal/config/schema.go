@@ -205,9 +205,15 @@ func buildSchema() *key {
 			"min_elapsed_seconds": number().atLeast(0), "min_retries": integer().atLeast(0)})}),
 		"serve":          controller(nil),
 		"allowed_clouds": listOf(oneOf(allClouds...)).honour(),
-		"admin_policy":   str(),
-		"docker":         obj(map[string]*key{"run_options": str().or(listOf(str())).honour()}),
-		"nvidia_gpus":    obj(map[string]*key{"disable_ecc": boolean()}),
+		"admin_policy":   str().honour(),
+		// stix_admin_policy is stix's own key: the parameters of its built-in admin policies (package policy).
+		"stix_admin_policy": obj(map[string]*key{
+			"enforce_autostop": obj(map[string]*key{"idle_minutes": integer().atLeast(0), "down": boolean()}).honour(),
+			"require_labels":   &key{types: tMap, required: []string{"keys"}, fields: map[string]*key{"keys": listOf(str())}, honoured: true},
+			"restrict_infra":   &key{types: tMap, required: []string{"allowed"}, fields: map[string]*key{"allowed": listOf(str())}, honoured: true},
+		}),
+		"docker":      obj(map[string]*key{"run_options": str().or(listOf(str())).honour()}),
+		"nvidia_gpus": obj(map[string]*key{"disable_ecc": boolean()}),
 		"api_server": obj(map[string]*key{
 			// The CLI reads these two from the user's file to choose its API server (internal/stixcmd).
 			"endpoint":                               (&key{types: tString, prefix: []string{"http://", "https://"}}).honour(),

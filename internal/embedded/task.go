@@ -10,6 +10,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/policy"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -29,6 +30,9 @@ func (c *Client) Plan(ctx context.Context, ts api.TaskSpec) (*api.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if task, ctx, err = c.admit(ctx, m, task, policy.RequestLaunch, policy.Options{DryRun: true}, nil); err != nil {
+		return nil, err
+	}
 	return m.Plan(ctx, task)
 }
 
@@ -40,6 +44,10 @@ func (c *Client) Launch(ctx context.Context, req api.LaunchRequest) (*api.Operat
 	}
 	m, err := c.manager()
 	if err != nil {
+		return nil, err
+	}
+	ro := policy.Options{ClusterName: &req.Options.ClusterName}
+	if task, ctx, err = c.admit(ctx, m, task, policy.RequestLaunch, ro, &req.Options); err != nil {
 		return nil, err
 	}
 	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (api.LaunchResult, error) {
@@ -57,6 +65,9 @@ func (c *Client) Exec(ctx context.Context, req api.ExecRequest) (*api.Operation[
 	}
 	m, err := c.manager()
 	if err != nil {
+		return nil, err
+	}
+	if task, ctx, err = c.admit(ctx, m, task, policy.RequestExec, policy.Options{ClusterName: &req.Cluster}, nil); err != nil {
 		return nil, err
 	}
 	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (api.LaunchResult, error) {
