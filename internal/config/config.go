@@ -41,17 +41,25 @@ func (o Origin) String() string { return o.Pos.String() }
 type Warning struct {
 	Key    string
 	Origin Origin
+	// Ignored says the key was dropped: a client's layer may not set it on an API server (ServerOnly).
+	Ignored bool
 }
 
-// String renders "file:line:col: key: not used by stix yet".
+// String renders "file:line:col: key: not used by stix yet", or why the key was ignored.
 func (w Warning) String() string {
+	if w.Ignored {
+		return fmt.Sprintf("%s: %s: ignored: only the API server's own config sets it", w.Origin, w.Key)
+	}
 	return fmt.Sprintf("%s: %s: set, but not used by stix yet (stix accepts it for SkyPilot compatibility)", w.Origin, w.Key)
 }
 
 // Config is the merged configuration. The zero value and a nil *Config are an empty configuration.
 type Config struct {
+	// remote drops ServerOnly keys from the client's layers (Inputs.Remote).
+	remote   bool
 	root     *entry
 	warnings []Warning
+	ignored  []Warning // keys dropped from a client's layers
 }
 
 // entry is one key of the merged tree: a mapping (fields) or a value (vals: one node, or several when lists are
@@ -238,6 +246,7 @@ func (c *Config) collectWarnings() {
 	if c.root != nil {
 		walk(c.root, schema(), "")
 	}
+	c.warnings = append(c.warnings, c.ignored...)
 	sort.SliceStable(c.warnings, func(i, j int) bool {
 		a, b := c.warnings[i].Origin.Pos, c.warnings[j].Origin.Pos
 		if a.File != b.File {

@@ -457,3 +457,47 @@ func TestEndlessConfigFile(t *testing.T) {
 		})
 	}
 }
+
+// TestServerOnlyKeysFromClients: on an API server the client's project file and --config cannot set the keys
+// only the server's config sets; each is dropped with a warning, and the server's own value stays.
+func TestServerOnlyKeysFromClients(t *testing.T) {
+	t.Parallel()
+	home, proj := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(home, "config.yaml"), "allowed_clouds: [local]\nadmin_policy: stix:enforce_autostop\n")
+	write(t, filepath.Join(proj, ".stix.yaml"), "allowed_clouds: [aws]\nprovision:\n  ssh_timeout: 7\n")
+	in := Inputs{StixHome: home, Cwd: proj, CLI: []string{"admin_policy=http://127.0.0.1:1/allow-all,provision.ssh_timeout=9"}}
+	local, err := Load(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := local.AllowedClouds(); !reflect.DeepEqual(got, []string{"aws"}) {
+		t.Errorf("embedded: allowed_clouds = %v, want the project's [aws]", got)
+	}
+	in.Remote = true
+	remote, err := Load(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := remote.AllowedClouds(); !reflect.DeepEqual(got, []string{"local"}) {
+		t.Errorf("server: allowed_clouds = %v, want the server's [local]", got)
+	}
+	if v, _ := remote.Get("admin_policy"); v != "stix:enforce_autostop" {
+		t.Errorf("server: admin_policy = %v, want the server's", v)
+	}
+	if remote.ProvisionSSHTimeout() != 9*time.Second {
+		t.Errorf("server: a key clients may set was dropped: ssh_timeout %v", remote.ProvisionSSHTimeout())
+	}
+	var ignored []string
+	for _, w := range remote.Warnings() {
+		if w.Ignored {
+			ignored = append(ignored, w.String())
+		}
+	}
+	want := []string{
+		filepath.Join(proj, ".stix.yaml") + ":1:1: allowed_clouds: ignored: only the API server's own config sets it",
+		"--config: admin_policy: ignored: only the API server's own config sets it",
+	}
+	if !reflect.DeepEqual(ignored, want) {
+		t.Errorf("warnings %q, want %q", ignored, want)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/stix-run/stix/api"
@@ -34,18 +35,33 @@ type Inputs struct {
 	// CLI are the --config values in order: each a config file, or comma-separated KEY=VALUE pairs whose VALUE
 	// is YAML (allowed_clouds=[aws,gcp]).
 	CLI []string
+	// Remote says the layers other than the user's come from a client of an API server (whose user layer is the
+	// server's own config): the keys in ServerOnly are dropped from them, each with a warning.
+	Remote bool
+}
+
+// ServerOnly are the top-level keys that, on an API server, only the server's own config sets: a client's
+// project file, task or --config cannot change which infra is allowed, the workspaces, the database, the
+// server's settings or the admin policy that checks the client's own requests. SkyPilot's server ignores the
+// same keys from its clients.
+var ServerOnly = []string{"allowed_clouds", "workspaces", "db", "api_server", "rbac", "daemons", "admin_policy", "stix_admin_policy"}
+
+// clientMayNotSet reports whether a key of a client's layer is dropped.
+func (c *Config) clientMayNotSet(layer Layer, key string) bool {
+	return c.remote && layer != LayerUser && slices.Contains(ServerOnly, key)
 }
 
 // Load reads, checks and merges the layers. A file that cannot be read is an error; an invalid layer is an
 // error listing every problem (a spec.ErrorList with positions). No layer is applied when any is invalid.
 func Load(in Inputs) (*Config, error) {
-	cfg := &Config{}
+	cfg := &Config{remote: in.Remote}
 	var errs spec.ErrorList
 	apply := func(layer Layer, file string, data []byte) {
 		root, lerrs := parseLayer(file, data)
 		errs = append(errs, lerrs...)
 		if len(lerrs) == 0 && root.Kind() == spec.NodeMap {
-			cfg.root = overlay(cfg.root, root, Origin{Layer: layer, Pos: spec.Pos{File: file, Line: root.Line(), Col: root.Col()}}, "")
+			origin := Origin{Layer: layer, Pos: spec.Pos{File: file, Line: root.Line(), Col: root.Col()}}
+			cfg.root = cfg.overlayLayer(cfg.root, root, origin)
 		}
 	}
 	user, err := userFile(in)
@@ -93,7 +109,7 @@ func Parse(layer Layer, file string, data []byte) (*Config, error) {
 	}
 	cfg := &Config{}
 	if root.Kind() == spec.NodeMap {
-		cfg.root = overlay(nil, root, Origin{Layer: layer, Pos: spec.Pos{File: file, Line: root.Line(), Col: root.Col()}}, "")
+		cfg.root = overlay(nil, root, Origin{Layer: layer, Pos: spec.Pos{File: file, Line: root.Line(), Col: root.Col()}}, "", nil)
 	}
 	cfg.collectWarnings()
 	return cfg, nil
@@ -211,14 +227,27 @@ func (c *Config) applyTask(file string, n spec.Node) spec.ErrorList {
 		return errs
 	}
 	if n.Kind() == spec.NodeMap {
-		c.root = overlay(c.root, n, Origin{Layer: LayerTask, Pos: spec.Pos{File: file, Line: n.Line(), Col: n.Col()}}, "")
+		c.root = overlay(c.root, n, Origin{Layer: LayerTask, Pos: spec.Pos{File: file, Line: n.Line(), Col: n.Col()}}, "", nil)
 	}
 	return nil
 }
 
 // overlay merges n over dst (nil: nothing yet) as SkyPilot does: mappings merge key by key, anything else
 // replaces, except that lists under kubernetes.pod_config are appended to. origin is where n's key was written.
-func overlay(dst *entry, n spec.Node, origin Origin, path string) *entry {
+// overlayLayer overlays a whole layer, less the keys the layer may not set (clientMayNotSet), each dropped key
+// recorded as a warning.
+func (c *Config) overlayLayer(dst *entry, root spec.Node, origin Origin) *entry {
+	return overlay(dst, root, origin, "", func(key string, at Origin) bool {
+		if c.clientMayNotSet(origin.Layer, key) {
+			c.ignored = append(c.ignored, Warning{Key: key, Origin: at, Ignored: true})
+			return false
+		}
+		return true
+	})
+}
+
+// overlay lays n over dst; keep, when set, decides which top-level keys of n are laid.
+func overlay(dst *entry, n spec.Node, origin Origin, path string, keep func(key string, at Origin) bool) *entry {
 	if n.Kind() != spec.NodeMap {
 		if dst != nil && !dst.isMap() && n.Kind() == spec.NodeList && appendsLists(path) && dst.vals[len(dst.vals)-1].Kind() == spec.NodeList {
 			dst.vals = append(dst.vals, n)
@@ -236,11 +265,14 @@ func overlay(dst *entry, n spec.Node, origin Origin, path string) *entry {
 		if origin.Pos.File == cliFile {
 			forigin.Pos = origin.Pos
 		}
+		if keep != nil && !keep(f.Key, forigin) {
+			continue
+		}
 		old := dst.fields[f.Key]
 		if old == nil {
 			dst.order = append(dst.order, f.Key)
 		}
-		dst.fields[f.Key] = overlay(old, f.Value, forigin, joinKey(path, f.Key))
+		dst.fields[f.Key] = overlay(old, f.Value, forigin, joinKey(path, f.Key), nil)
 	}
 	return dst
 }
@@ -265,6 +297,10 @@ func (c *Config) applyPairs(arg string) spec.ErrorList {
 		steps := strings.Split(k, ".")
 		if containsEmpty(steps) {
 			bad(k, "empty key in a dotted path", "write keys as a.b.c")
+			continue
+		}
+		if c.clientMayNotSet(LayerCLI, steps[0]) {
+			c.ignored = append(c.ignored, Warning{Key: k, Origin: Origin{Layer: LayerCLI, Pos: spec.Pos{File: cliFile}}, Ignored: true})
 			continue
 		}
 		kk, badAt, names := lookup(steps)
@@ -310,7 +346,7 @@ func (c *Config) setPath(steps []string, val spec.Node) {
 			if old == nil {
 				e.order = append(e.order, step)
 			}
-			e.fields[step] = overlay(old, val, origin, strings.Join(steps, "."))
+			e.fields[step] = overlay(old, val, origin, strings.Join(steps, "."), nil)
 			return
 		}
 		next := e.fields[step]

@@ -28,6 +28,9 @@ type Options struct {
 	// ResolveUpload gives the directory of a tree uploaded to the API server (TaskSpec.Uploads); nil refuses
 	// tasks that name uploads.
 	ResolveUpload func(treeID string) (string, error)
+	// Remote says the core serves the clients of an API server: their config layers may not set the keys only
+	// the server's own config sets (config.ServerOnly).
+	Remote bool
 	// SystemRoot prefixes the system-wide paths that check reads (/var/run/docker.sock); "/" by default.
 	// Tests point it at a fake machine.
 	SystemRoot string

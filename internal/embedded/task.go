@@ -166,7 +166,7 @@ func (c *Client) read(ts api.TaskSpec) reading {
 		return r
 	}
 	in := config.Inputs{StixHome: c.opts.Core.Home, Home: c.opts.UserHome, Cwd: ts.Config.Dir, Getenv: c.opts.Getenv,
-		CLI: ts.Config.Args, TaskFile: ts.FileName, TaskConfig: r.tasks[0].ConfigNode()}
+		CLI: ts.Config.Args, TaskFile: ts.FileName, TaskConfig: r.tasks[0].ConfigNode(), Remote: c.opts.Remote}
 	cfg, err := config.Load(in)
 	if err != nil {
 		r.check.ConfigErrors = taskErrors(err)

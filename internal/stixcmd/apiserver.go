@@ -147,7 +147,7 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	dir := filepath.Join(home, "server")
 	uploads, resolve := uploadServer(filepath.Join(dir, "uploads"))
 	c := embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: s.catalogSource},
-		ResolveUpload: resolve})
+		ResolveUpload: resolve, Remote: true})
 	defer c.Close()
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
