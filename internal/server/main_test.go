@@ -5,7 +5,13 @@ import (
 	"testing"
 
 	"github.com/stix-run/stix/internal/testutil"
+	"github.com/stix-run/stix/internal/testutil/pgtest"
 )
 
 // The tests launch real local clusters (TestMetricsJobsOnARealCluster): a real stix-agent runs their nodes.
-func TestMain(m *testing.M) { os.Exit(testutil.RunWithAgent(m)) }
+// The lease tests share one PostgreSQL server (pgtest), stopped after the tests.
+func TestMain(m *testing.M) {
+	code := testutil.RunWithAgent(m)
+	pgtest.StopShared()
+	os.Exit(code)
+}
