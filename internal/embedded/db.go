@@ -24,3 +24,14 @@ func (c *Client) stateDB() (uri, origin string, err error) {
 	uri, origin = store.ChooseDB(db, pos, c.opts.Getenv)
 	return uri, origin, nil
 }
+
+// StateLocation is where the core keeps its state (stateDB): the API server records its requests there too.
+func (c *Client) StateLocation() (store.Location, error) {
+	loc := store.Location{Home: c.opts.Core.Home, DB: c.opts.Core.DB, DBOrigin: c.opts.Core.DBOrigin}
+	if loc.DB != "" {
+		return loc, nil
+	}
+	var err error
+	loc.DB, loc.DBOrigin, err = c.stateDB()
+	return loc, err
+}

@@ -7,42 +7,28 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/stix-run/stix/api"
-	"github.com/stix-run/stix/internal/sqlitedb"
+	"github.com/stix-run/stix/internal/store"
 )
 
-// The request table: every mutating call is a request, recorded before it runs and kept after it ends, with
-// its events in order. created and finished are Unix nanoseconds.
-var migrations = []string{`
-CREATE TABLE requests (
-	id       TEXT PRIMARY KEY,
-	name     TEXT NOT NULL,
-	user     TEXT NOT NULL,
-	cluster  TEXT NOT NULL DEFAULT '',
-	created  INTEGER NOT NULL,
-	finished INTEGER,
-	status   TEXT NOT NULL,
-	body     TEXT NOT NULL,
-	result   TEXT,
-	error    TEXT
-);
-CREATE INDEX requests_created ON requests(created);
-CREATE INDEX requests_status ON requests(status);
-CREATE TABLE request_events (
-	request_id TEXT NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
-	seq        INTEGER NOT NULL,
-	event      TEXT NOT NULL,
-	PRIMARY KEY (request_id, seq)
-);`}
-
-// requests records requests in the server's SQLite database and runs them.
+// requests records requests in the state database (the tables requests and request_events of internal/store,
+// SQLite or PostgreSQL) and runs them. A request runs in the process that accepted it, which holds the lease
+// "request/"+id while it runs (leases.go): another server process sharing the database ends it only once
+// that lease has lapsed.
 type requests struct {
+	st store.Store
 	db *sql.DB
+	q  func(string) string
+	// holder names this process in the leases it takes: holderPrefix (host and server directory), then the pid
+	// and a random part. Only one server at a time runs over a directory (the pid file), so a lease whose
+	// holder has this prefix belongs to a dead predecessor.
+	holder, holderPrefix string
+	ttl                  time.Duration
 
 	mu   sync.Mutex
 	live map[string]*liveRequest // requests running in this process
@@ -55,7 +41,7 @@ type requests struct {
 // liveRequest is a request running in this process: how to cancel it, and a channel closed (and replaced) each
 // time it records something, which followers wait on.
 type liveRequest struct {
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
 	changed chan struct{}
 }
 
@@ -67,51 +53,79 @@ var restartedError = &api.Error{Code: api.CodeServerRestarted,
 	Message: "the API server stopped while the request was in flight; its outcome is not known",
 	Hint:    "check the cluster with `stix status -r` and submit the request again if needed"}
 
-// openRequests opens (creating) dir/requests.db and ends every request a previous server process left in
-// flight: it was killed (or stopped) before they ended, so they FAIL with restartedError rather than stay
-// RUNNING forever.
-func openRequests(ctx context.Context, dir string) (*requests, int, error) {
-	db, err := sqlitedb.OpenContext(ctx, filepath.Join(dir, "requests.db"), migrations)
-	if err != nil {
-		return nil, 0, err
+// openRequests uses the state database st and ends every request a dead server process left in flight
+// (endInFlight): they FAIL with restartedError rather than stay RUNNING forever.
+func openRequests(ctx context.Context, st store.Store, dir string, ttl time.Duration) (*requests, int, error) {
+	sq, ok := store.SQLOf(st)
+	if !ok {
+		return nil, 0, errors.New("the state store is not a SQL database")
 	}
-	r := &requests{db: db, live: map[string]*liveRequest{}}
+	host, _ := os.Hostname()
+	prefix := host + "|" + dir + "|"
+	r := &requests{st: st, db: sq.DB, q: sq.Q, holderPrefix: prefix,
+		holder: fmt.Sprintf("%s%d|%s", prefix, os.Getpid(), api.NewRequestID()), ttl: ttl,
+		live: map[string]*liveRequest{}}
 	n, err := r.endInFlight(ctx, restartedError)
 	if err != nil {
-		db.Close()
 		return nil, 0, err
 	}
 	return r, n, nil
 }
 
-// endInFlight fails every PENDING or RUNNING request not running in this process with e.
+// endInFlight fails with e every PENDING or RUNNING request not running in this process whose server is
+// dead: its lease has lapsed, or it was held by a predecessor over this directory. A request another live
+// server runs is left alone.
 func (r *requests) endInFlight(ctx context.Context, e *api.Error) (int, error) {
 	b, _ := json.Marshal(e)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rows, err := r.db.QueryContext(ctx, `SELECT id FROM requests WHERE status IN ('PENDING','RUNNING')`)
+	rows, err := r.db.QueryContext(ctx, r.q(`SELECT id, holder FROM requests WHERE status IN ('PENDING','RUNNING')`))
 	if err != nil {
 		return 0, err
 	}
-	var ids []string
+	type inFlight struct{ id, holder string }
+	var all []inFlight
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var f inFlight
+		if err := rows.Scan(&f.id, &f.holder); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		if r.live[id] == nil {
-			ids = append(ids, id)
-		}
+		all = append(all, f)
 	}
 	rows.Close()
-	for _, id := range ids {
-		if _, err := r.db.ExecContext(ctx, `UPDATE requests SET status = ?, error = ?, finished = ? WHERE id = ?`,
-			api.RequestFailed, string(b), time.Now().UnixNano(), id); err != nil {
-			return 0, err
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range all {
+		if r.isLive(f.id) {
+			continue
+		}
+		ok, err := r.takeOver(ctx, f.id, f.holder)
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			continue
+		}
+		res, err := r.db.ExecContext(ctx, r.q(`UPDATE requests SET status = ?, error = ?, finished = ? WHERE id = ? AND status IN ('PENDING','RUNNING')`),
+			api.RequestFailed, string(b), time.Now().UnixNano(), f.id)
+		if err != nil {
+			return n, err
+		}
+		if k, _ := res.RowsAffected(); k > 0 {
+			n++
+		}
+		if err := r.st.ReleaseLease(ctx, leaseName(f.id), r.holder); err != nil {
+			return n, err
 		}
 	}
-	return len(ids), rows.Err()
+	return n, nil
+}
+
+func (r *requests) isLive(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live[id] != nil
 }
 
 // operation is a started call: its events, then its outcome.
@@ -137,18 +151,21 @@ func (r *requests) submit(base context.Context, log *slog.Logger, user, name, cl
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithCancel(base)
+	ctx, cancel := context.WithCancelCause(base)
 	lr := &liveRequest{cancel: cancel, changed: make(chan struct{})}
 	r.mu.Lock()
 	r.live[id] = lr
 	r.wg.Add(1)
 	r.mu.Unlock()
 	created := time.Now()
-	_, err = r.db.ExecContext(base, `INSERT INTO requests (id, name, user, cluster, created, status, body) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		id, name, user, cluster, created.UnixNano(), api.RequestPending, string(b))
+	// The lease first: no other server may end the request between its insertion and its start.
+	if _, err = r.st.AcquireLease(base, leaseName(id), r.holder, r.ttl); err == nil {
+		_, err = r.db.ExecContext(base, r.q(`INSERT INTO requests (id, name, user_name, cluster, created, status, body, holder) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			id, name, user, cluster, created.UnixNano(), api.RequestPending, string(b), r.holder)
+	}
 	if err != nil {
 		r.forget(id)
-		cancel()
+		cancel(nil)
 		return "", err
 	}
 	r.metrics.requestMoved(name, "", api.RequestPending, created)
@@ -169,6 +186,7 @@ func (r *requests) run(ctx context.Context, log *slog.Logger, id, name string, c
 	defer r.forget(id)
 	state := api.RequestPending
 	rec := context.WithoutCancel(ctx)
+	defer r.holdLease(ctx, log, id)()
 	log.Info("request started")
 	var (
 		result any
@@ -215,7 +233,7 @@ func (r *requests) run(ctx context.Context, log *slog.Logger, id, name string, c
 }
 
 func (r *requests) setStatus(ctx context.Context, id string, s api.RequestStatus) error {
-	_, err := r.db.ExecContext(ctx, `UPDATE requests SET status = ? WHERE id = ?`, s, id)
+	_, err := r.db.ExecContext(ctx, r.q(`UPDATE requests SET status = ? WHERE id = ? AND status IN ('PENDING','RUNNING')`), s, id)
 	r.notify(id)
 	return err
 }
@@ -225,7 +243,7 @@ func (r *requests) addEvent(ctx context.Context, id string, seq int, e api.Event
 	if err != nil {
 		return err
 	}
-	_, err = r.db.ExecContext(ctx, `INSERT INTO request_events (request_id, seq, event) VALUES (?, ?, ?)`, id, seq, string(b))
+	_, err = r.db.ExecContext(ctx, r.q(`INSERT INTO request_events (request_id, seq, event) VALUES (?, ?, ?)`), id, seq, string(b))
 	r.notify(id)
 	return err
 }
@@ -242,7 +260,8 @@ func (r *requests) finish(ctx context.Context, id string, s api.RequestStatus, r
 		}
 		res = sql.NullString{String: string(b), Valid: true}
 	}
-	_, err := r.db.ExecContext(ctx, `UPDATE requests SET status = ?, result = ?, error = ?, finished = ? WHERE id = ?`,
+	// Only a request still in flight: one that another server ended (its lease lapsed) keeps that end.
+	_, err := r.db.ExecContext(ctx, r.q(`UPDATE requests SET status = ?, result = ?, error = ?, finished = ? WHERE id = ? AND status IN ('PENDING','RUNNING')`),
 		s, res, errText, time.Now().UnixNano(), id)
 	r.notify(id)
 	return err
@@ -275,11 +294,11 @@ func (r *requests) cancel(ctx context.Context, id string) (bool, error) {
 	lr := r.live[id]
 	r.mu.Unlock()
 	if lr != nil {
-		lr.cancel()
+		lr.cancel(nil)
 		return true, nil
 	}
 	b, _ := json.Marshal(&api.Error{Code: api.CodeCancelled, Message: "the request was cancelled"})
-	res, err := r.db.ExecContext(ctx, `UPDATE requests SET status = ?, error = ?, finished = ? WHERE id = ? AND status IN ('PENDING','RUNNING')`,
+	res, err := r.db.ExecContext(ctx, r.q(`UPDATE requests SET status = ?, error = ?, finished = ? WHERE id = ? AND status IN ('PENDING','RUNNING')`),
 		api.RequestCancelled, string(b), time.Now().UnixNano(), id)
 	if err != nil {
 		return false, err
@@ -293,7 +312,7 @@ func (r *requests) cancel(ctx context.Context, id string) (bool, error) {
 func (r *requests) shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	for _, lr := range r.live {
-		lr.cancel()
+		lr.cancel(nil)
 	}
 	r.mu.Unlock()
 	done := make(chan struct{})
@@ -306,10 +325,10 @@ func (r *requests) shutdown(ctx context.Context) error {
 	r.live = map[string]*liveRequest{} // whatever still runs records nothing more that anyone waits for
 	r.mu.Unlock()
 	_, err := r.endInFlight(context.Background(), restartedError)
-	return errors.Join(err, r.db.Close())
+	return err
 }
 
-const requestColumns = `id, name, user, cluster, created, finished, status, result, error`
+const requestColumns = `id, name, user_name, cluster, created, finished, status, result, error`
 
 func scanRequest(sc interface{ Scan(...any) error }) (api.Request, error) {
 	var (
@@ -340,7 +359,7 @@ func scanRequest(sc interface{ Scan(...any) error }) (api.Request, error) {
 
 // get returns the request whose ID is id or, failing that, the one request whose ID starts with id.
 func (r *requests) get(ctx context.Context, id string) (api.Request, error) {
-	q, err := scanRequest(r.db.QueryRowContext(ctx, `SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	q, err := scanRequest(r.db.QueryRowContext(ctx, r.q(`SELECT `+requestColumns+` FROM requests WHERE id = ?`), id))
 	if !errors.Is(err, sql.ErrNoRows) {
 		return q, err
 	}
@@ -368,7 +387,7 @@ func (r *requests) list(ctx context.Context, f api.RequestFilter, user string) (
 		where = append(where, `status IN ('PENDING','RUNNING')`)
 	}
 	if !f.AllUsers && user != "" {
-		where, args = append(where, `user = ?`), append(args, user)
+		where, args = append(where, `user_name = ?`), append(args, user)
 	}
 	if len(f.IDPrefixes) > 0 {
 		var or []string
@@ -385,7 +404,7 @@ func (r *requests) list(ctx context.Context, f api.RequestFilter, user string) (
 	if f.Limit > 0 {
 		q, args = q+` LIMIT ?`, append(args, f.Limit)
 	}
-	rows, err := r.db.QueryContext(ctx, q, args...)
+	rows, err := r.db.QueryContext(ctx, r.q(q), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +422,7 @@ func (r *requests) list(ctx context.Context, f api.RequestFilter, user string) (
 
 // events returns the request's events from seq on.
 func (r *requests) events(ctx context.Context, id string, from int) ([]api.StreamLine, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT seq, event FROM request_events WHERE request_id = ? AND seq >= ? ORDER BY seq`, id, from)
+	rows, err := r.db.QueryContext(ctx, r.q(`SELECT seq, event FROM request_events WHERE request_id = ? AND seq >= ? ORDER BY seq`), id, from)
 	if err != nil {
 		return nil, err
 	}

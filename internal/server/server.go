@@ -1,7 +1,7 @@
 // Package server is stix's API server: the api.Client calls as HTTP routes under /api/v1, run by the embedded
 // core in this one process. Reads answer at once; every call that changes something becomes a request with an
-// ID, recorded in the server's SQLite database (requests.db under the server's directory) with its events and
-// outcome, run whatever happens to the client, cancellable, and streamed to whoever follows it. See
+// ID, recorded in the state database (internal/store: SQLite, or PostgreSQL shared by several servers) with its
+// events and outcome, run by the one server process holding its lease, run whatever happens to the client, cancellable, and streamed to whoever follows it. See
 // docs/server.md; api/openapi.yaml documents the routes.
 package server
 
@@ -18,6 +18,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
+	"github.com/stix-run/stix/internal/store"
 )
 
 // MaxBodyBytes bounds a request body: a task of api.MaxTaskBytes, with room for JSON's escaping of it.
@@ -25,8 +26,14 @@ const MaxBodyBytes = 2 * api.MaxTaskBytes
 
 // Options configure a Server.
 type Options struct {
-	// Dir is the server's own directory ($STIX_HOME/server): its request database, pid and endpoint files.
+	// Dir is the server's own directory ($STIX_HOME/server): its pid and endpoint files.
 	Dir string
+	// State is the state database the requests are recorded in (the core's: SQLite under State.Home, or
+	// PostgreSQL); SQLite under Dir when it is empty.
+	State store.Location
+	// LeaseTTL is the life of a request's lease unless renewed (DefaultLeaseTTL when zero): how long a request
+	// of a killed server stays RUNNING before a server sharing the database ends it.
+	LeaseTTL time.Duration
 	// Client is the core the server runs calls on (the embedded client over $STIX_HOME).
 	Client api.Client
 	// Version and Commit are what /api/health reports.
@@ -50,6 +57,9 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	reqs *requests
+	// state is the database reqs records in; sweeping counts the goroutine that ends dead servers' requests.
+	state    store.Store
+	sweeping sync.WaitGroup
 	// metrics are served by GET /metrics (metrics.go).
 	metrics *serverMetrics
 	// base is the context requests run under: cancelled by Close.
@@ -72,19 +82,33 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		log = slog.Default()
 	}
 	log = slog.New(idHandler{log.Handler()})
-	reqs, ended, err := openRequests(ctx, opts.Dir)
+	loc := opts.State
+	if loc.Home == "" && loc.DB == "" {
+		loc.Home = opts.Dir
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	st, err := store.OpenAt(ctx, loc)
 	if err != nil {
-		return nil, fmt.Errorf("open the API server's request database in %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("open the API server's request database: %w", err)
+	}
+	reqs, ended, err := openRequests(ctx, st, opts.Dir, opts.LeaseTTL)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open the API server's request database: %w", err)
 	}
 	if ended > 0 {
 		log.Warn("requests left in flight by a previous server process marked FAILED", "count", ended)
 	}
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
-	s := &Server{opts: opts, log: log, reqs: reqs, base: base, stopAll: stop, mux: http.NewServeMux()}
+	s := &Server{opts: opts, log: log, reqs: reqs, state: st, base: base, stopAll: stop, mux: http.NewServeMux()}
 	if err := s.openAuth(ctx); err != nil {
 		stop(errServerStopped)
-		return nil, errors.Join(err, reqs.shutdown(ctx))
+		return nil, errors.Join(err, reqs.shutdown(ctx), st.Close())
 	}
+	s.sweeping.Add(1)
+	go func() { defer s.sweeping.Done(); reqs.sweep(base, log) }()
 	s.metrics = newServerMetrics(base, s.mux, log, opts.Client, opts.Version, opts.Commit)
 	reqs.metrics = s.metrics
 	s.register()
@@ -97,7 +121,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 func (s *Server) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.stopAll(errServerStopped)
-		s.closeErr = errors.Join(s.reqs.shutdown(ctx), s.tokens.Close())
+		err := s.reqs.shutdown(ctx)
+		s.sweeping.Wait()
+		s.closeErr = errors.Join(err, s.state.Close(), s.tokens.Close())
 	})
 	return s.closeErr
 }

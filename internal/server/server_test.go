@@ -390,7 +390,7 @@ func TestRequestRecordKeepsNoSecrets(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(dir, "requests.db*"))
+	files, _ := filepath.Glob(filepath.Join(dir, "state.db*"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -438,7 +438,7 @@ func TestOneServerPerDirectory(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("an API server (pid %d) already runs over %s", os.Getppid(), dir)) {
 		t.Errorf("Run = %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "requests.db")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("requests.db: %v; want none", err)
+	if _, err := os.Stat(filepath.Join(dir, "state.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state.db: %v; want none", err)
 	}
 }

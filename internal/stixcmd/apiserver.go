@@ -149,9 +149,13 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	c := embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: s.catalogSource},
 		ResolveUpload: resolve, Remote: true})
 	defer c.Close()
+	state, err := c.StateLocation()
+	if err != nil {
+		return err
+	}
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
-		Options: server.Options{Dir: dir, Client: c, Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
+		Options: server.Options{Dir: dir, State: state, Client: c, Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
 			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Auth: authCfg}})
 }
 

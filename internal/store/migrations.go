@@ -73,6 +73,31 @@ CREATE TABLE leases (
     expires_at  BIGINT NOT NULL
 );
 `},
+	// 4: the API server's requests and their events (internal/server). holder is the server process that runs
+	// the request, under the lease "request/"+id.
+	{SQL: `
+CREATE TABLE requests (
+    id        TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    user_name TEXT NOT NULL,
+    cluster   TEXT NOT NULL DEFAULT '',
+    created   BIGINT NOT NULL,
+    finished  BIGINT,
+    status    TEXT NOT NULL,
+    body      TEXT NOT NULL,
+    result    TEXT,
+    error     TEXT,
+    holder    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX requests_created ON requests (created);
+CREATE INDEX requests_status ON requests (status);
+CREATE TABLE request_events (
+    request_id TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+    seq        INTEGER NOT NULL,
+    event      TEXT NOT NULL,
+    PRIMARY KEY (request_id, seq)
+);
+`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.
