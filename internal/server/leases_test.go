@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"sync"
 	"syscall"
@@ -19,21 +18,7 @@ import (
 // ttl; it goes away with the test.
 func startOn(t *testing.T, loc store.Location, c api.Client, ttl time.Duration) *api.HTTPClient {
 	t.Helper()
-	s, err := server.New(context.Background(), server.Options{Dir: t.TempDir(), State: loc, LeaseTTL: ttl, Client: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(func() {
-		hs.Close()
-		if err := s.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
-	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: hs.URL, User: "ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, hc, _ := serve(t, server.Options{Dir: t.TempDir(), State: loc, LeaseTTL: ttl, Client: c})
 	return hc
 }
 

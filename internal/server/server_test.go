@@ -62,7 +62,14 @@ func newCore() *core {
 // start serves a Server over dir with c as its core; the server goes away with the test.
 func start(t *testing.T, dir string, c api.Client) (*server.Server, *api.HTTPClient, string) {
 	t.Helper()
-	s, err := server.New(context.Background(), server.Options{Dir: dir, Client: c, Version: "test", Commit: "abc"})
+	return serve(t, server.Options{Dir: dir, Client: c, Version: "test", Commit: "abc"})
+}
+
+// serve serves a Server made with opts, and returns it, a client of it acting as user ada, and its URL; the
+// server goes away with the test.
+func serve(t *testing.T, opts server.Options) (*server.Server, *api.HTTPClient, string) {
+	t.Helper()
+	s, err := server.New(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
