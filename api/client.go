@@ -61,6 +61,9 @@ type Client interface {
 	SSHUp(ctx context.Context, req SSHPoolRequest) (*Operation[[]SSHHostResult], error)
 	SSHDown(ctx context.Context, req SSHPoolRequest) (*Operation[[]SSHHostResult], error)
 
+	// ManagedJobs are `stix jobs`: answered by an API server's controller.
+	ManagedJobs
+
 	// Close releases the client.
 	Close() error
 }

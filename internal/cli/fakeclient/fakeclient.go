@@ -50,6 +50,12 @@ type Client struct {
 	SSHUpFunc        func(api.SSHPoolRequest) ([]api.SSHHostResult, error)
 	SSHDownFunc      func(api.SSHPoolRequest) ([]api.SSHHostResult, error)
 
+	JobsLaunchEvents []api.Event
+	JobsLaunchFunc   func(api.JobsLaunchRequest) (api.JobsLaunchResult, error)
+	JobsQueueFunc    func(api.JobsQueueOptions) ([]api.ManagedJob, error)
+	JobsCancelFunc   func(api.JobsCancelRequest) ([]api.JobsCancelOutcome, error)
+	JobsLogsFunc     func(id int64, opts api.JobsLogsOptions, w io.Writer) ([]api.ManagedJob, error)
+
 	mu    sync.Mutex
 	calls []Call
 }
@@ -269,6 +275,38 @@ func (c *Client) SSHDown(ctx context.Context, req api.SSHPoolRequest) (*api.Oper
 		return nil, &NotFaked{"SSHDown"}
 	}
 	return operation(ctx, c.SSHEvents, func() ([]api.SSHHostResult, error) { return c.SSHDownFunc(req) }), nil
+}
+
+func (c *Client) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
+	c.record("JobsLaunch", req)
+	if c.JobsLaunchFunc == nil {
+		return nil, &NotFaked{"JobsLaunch"}
+	}
+	return operation(ctx, c.JobsLaunchEvents, func() (api.JobsLaunchResult, error) { return c.JobsLaunchFunc(req) }), nil
+}
+
+func (c *Client) JobsQueue(_ context.Context, opts api.JobsQueueOptions) ([]api.ManagedJob, error) {
+	c.record("JobsQueue", opts)
+	if c.JobsQueueFunc == nil {
+		return nil, &NotFaked{"JobsQueue"}
+	}
+	return c.JobsQueueFunc(opts)
+}
+
+func (c *Client) JobsCancel(ctx context.Context, req api.JobsCancelRequest) (*api.Operation[[]api.JobsCancelOutcome], error) {
+	c.record("JobsCancel", req)
+	if c.JobsCancelFunc == nil {
+		return nil, &NotFaked{"JobsCancel"}
+	}
+	return operation(ctx, nil, func() ([]api.JobsCancelOutcome, error) { return c.JobsCancelFunc(req) }), nil
+}
+
+func (c *Client) JobsLogs(_ context.Context, id int64, opts api.JobsLogsOptions, w io.Writer) ([]api.ManagedJob, error) {
+	c.record("JobsLogs", id, opts)
+	if c.JobsLogsFunc == nil {
+		return nil, &NotFaked{"JobsLogs"}
+	}
+	return c.JobsLogsFunc(id, opts, w)
 }
 
 // Close does nothing.
