@@ -98,6 +98,104 @@ CREATE TABLE request_events (
     PRIMARY KEY (request_id, seq)
 );
 `},
+	// 5: managed jobs (internal/jobs): one row per job, one per task of its pipeline, and each task's state
+	// changes with their reasons. A job's controller holds the lease "managed-job/"+id while it runs it.
+	// Times are Unix nanoseconds, durations nanoseconds.
+	{SQL: `
+CREATE TABLE managed_jobs (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    name             TEXT NOT NULL,
+    user_name        TEXT NOT NULL,
+    workspace        TEXT NOT NULL DEFAULT '',
+    submitted_at     BIGINT NOT NULL,
+    run_timestamp    TEXT NOT NULL,
+    request          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    current_task     INTEGER NOT NULL DEFAULT 0,
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
+    ended_at         BIGINT
+);
+CREATE INDEX managed_jobs_user ON managed_jobs (user_name, id);
+CREATE INDEX managed_jobs_status ON managed_jobs (status);
+CREATE TABLE managed_job_tasks (
+    job_id         BIGINT NOT NULL REFERENCES managed_jobs (id) ON DELETE CASCADE,
+    task_id        INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    resources      TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    cluster        TEXT NOT NULL DEFAULT '',
+    cluster_job_id INTEGER NOT NULL DEFAULT 0,
+    infra          TEXT NOT NULL DEFAULT '',
+    cloud          TEXT NOT NULL DEFAULT '',
+    region         TEXT NOT NULL DEFAULT '',
+    started_at     BIGINT,
+    ended_at       BIGINT,
+    running_since  BIGINT,
+    job_duration   BIGINT NOT NULL DEFAULT 0,
+    recoveries     INTEGER NOT NULL DEFAULT 0,
+    restarts       INTEGER NOT NULL DEFAULT 0,
+    attempt        INTEGER NOT NULL DEFAULT 0,
+    failure_reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (job_id, task_id)
+);
+CREATE TABLE managed_job_events (
+    job_id  BIGINT NOT NULL REFERENCES managed_jobs (id) ON DELETE CASCADE,
+    task_id INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,
+    at      BIGINT NOT NULL,
+    status  TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (job_id, task_id, seq)
+);
+`, Postgres: `
+CREATE TABLE managed_jobs (
+    id               BIGSERIAL PRIMARY KEY,
+    name             TEXT NOT NULL,
+    user_name        TEXT NOT NULL,
+    workspace        TEXT NOT NULL DEFAULT '',
+    submitted_at     BIGINT NOT NULL,
+    run_timestamp    TEXT NOT NULL,
+    request          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    current_task     INTEGER NOT NULL DEFAULT 0,
+    cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
+    ended_at         BIGINT
+);
+CREATE INDEX managed_jobs_user ON managed_jobs (user_name, id);
+CREATE INDEX managed_jobs_status ON managed_jobs (status);
+CREATE TABLE managed_job_tasks (
+    job_id         BIGINT NOT NULL REFERENCES managed_jobs (id) ON DELETE CASCADE,
+    task_id        INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    resources      TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    cluster        TEXT NOT NULL DEFAULT '',
+    cluster_job_id INTEGER NOT NULL DEFAULT 0,
+    infra          TEXT NOT NULL DEFAULT '',
+    cloud          TEXT NOT NULL DEFAULT '',
+    region         TEXT NOT NULL DEFAULT '',
+    started_at     BIGINT,
+    ended_at       BIGINT,
+    running_since  BIGINT,
+    job_duration   BIGINT NOT NULL DEFAULT 0,
+    recoveries     INTEGER NOT NULL DEFAULT 0,
+    restarts       INTEGER NOT NULL DEFAULT 0,
+    attempt        INTEGER NOT NULL DEFAULT 0,
+    failure_reason TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (job_id, task_id)
+);
+CREATE TABLE managed_job_events (
+    job_id  BIGINT NOT NULL REFERENCES managed_jobs (id) ON DELETE CASCADE,
+    task_id INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,
+    at      BIGINT NOT NULL,
+    status  TEXT NOT NULL,
+    reason  TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (job_id, task_id, seq)
+);
+`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.

@@ -1,0 +1,422 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/store"
+)
+
+// Store keeps managed jobs in the server's state database (tables of store migration 5), SQLite or PostgreSQL.
+// A job's rows are written only by the controller that holds its lease, except cancel_requested, which any
+// server sets.
+type Store struct {
+	db *sql.DB
+	q  func(string) string
+}
+
+// OpenStore uses the managed-job tables of st.
+func OpenStore(st store.Store) (*Store, error) {
+	sq, ok := store.SQLOf(st)
+	if !ok {
+		return nil, errors.New("managed jobs: the state store is not a SQL database")
+	}
+	return &Store{db: sq.DB, q: sq.Q}, nil
+}
+
+// Job is a managed job's row.
+type Job struct {
+	ID           int64
+	Name         string
+	User         string
+	Workspace    string
+	SubmittedAt  time.Time
+	RunTimestamp string // SkyPilot's run id of the job, the first part of its tasks' SKYPILOT_TASK_ID
+	Spec         JobSpec
+	Status       api.ManagedJobStatus
+	CurrentTask  int
+	Cancel       bool // cancel_requested
+	EndedAt      time.Time
+}
+
+// JobSpec is what the controller needs to run a job, again after a restart: its tasks as the core reads them.
+type JobSpec struct {
+	Tasks []TaskSpec `json:"tasks"`
+}
+
+// TaskSpec is one task of a job: the task as it travels to the core, and its recovery.
+type TaskSpec struct {
+	Task     api.TaskSpec `json:"task"`
+	Recovery Recovery     `json:"recovery"`
+}
+
+// Task is one task's row.
+type Task struct {
+	JobID        int64
+	TaskID       int
+	Name         string
+	Resources    string
+	Status       api.ManagedJobStatus
+	Cluster      string
+	ClusterJobID int
+	Infra        string
+	Place        Place
+	StartedAt    time.Time
+	EndedAt      time.Time
+	RunningSince time.Time // set while RUNNING: the start of the span JobDuration does not count yet
+	JobDuration  time.Duration
+	Recoveries   int
+	Restarts     int
+	Attempt      int // launches so far: the task's output of launch n is kept as run n
+	Failure      string
+}
+
+// ErrNoJob is matched by the error for a job ID with no row.
+var ErrNoJob = errors.New("no such managed job")
+
+// Insert records a new job and its tasks (all PENDING) and sets j.ID.
+func (s *Store) Insert(ctx context.Context, j *Job, tasks []Task, at time.Time) error {
+	spec, err := json.Marshal(j.Spec)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO managed_jobs (name, user_name, workspace, submitted_at, run_timestamp, request, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			j.Name, j.User, j.Workspace, j.SubmittedAt.UnixNano(), j.RunTimestamp, string(spec), string(api.ManagedPending)).Scan(&j.ID)
+		if err != nil {
+			return err
+		}
+		for i := range tasks {
+			t := &tasks[i]
+			t.JobID, t.TaskID, t.Status = j.ID, i, api.ManagedPending
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO managed_job_tasks (job_id, task_id, name, resources, status) VALUES (?, ?, ?, ?, ?)`),
+				j.ID, i, t.Name, t.Resources, string(t.Status)); err != nil {
+				return err
+			}
+			if err := s.addEvent(ctx, tx, j.ID, i, api.ManagedJobEvent{At: at, Status: api.ManagedPending, Reason: ReasonSubmitted}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, job int64, task int, ev api.ManagedJobEvent) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO managed_job_events (job_id, task_id, seq, at, status, reason, message)
+		SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM managed_job_events WHERE job_id = ? AND task_id = ?`),
+		job, task, ev.At.UnixNano(), string(ev.Status), ev.Reason, ev.Message, job, task)
+	return err
+}
+
+// Update writes task t's row and the job's status and current task, and records ev (when its Status is set)
+// as the task's state change, all at once.
+func (s *Store) Update(ctx context.Context, jobStatus api.ManagedJobStatus, t *Task, ev api.ManagedJobEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE managed_job_tasks SET status = ?, cluster = ?, cluster_job_id = ?, infra = ?,
+			cloud = ?, region = ?, started_at = ?, ended_at = ?, running_since = ?, job_duration = ?, recoveries = ?, restarts = ?,
+			attempt = ?, failure_reason = ? WHERE job_id = ? AND task_id = ?`),
+			string(t.Status), t.Cluster, t.ClusterJobID, t.Infra, t.Place.Cloud, t.Place.Region, nullTime(t.StartedAt),
+			nullTime(t.EndedAt), nullTime(t.RunningSince), int64(t.JobDuration), t.Recoveries, t.Restarts, t.Attempt, t.Failure,
+			t.JobID, t.TaskID)
+		if err != nil {
+			return err
+		}
+		var ended sql.NullInt64
+		if jobStatus.Terminal() {
+			ended = nullTime(t.EndedAt)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE managed_jobs SET status = ?, current_task = ?, ended_at = ? WHERE id = ?`),
+			string(jobStatus), t.TaskID, ended, t.JobID); err != nil {
+			return err
+		}
+		if ev.Status == "" {
+			return nil
+		}
+		return s.addEvent(ctx, tx, t.JobID, t.TaskID, ev)
+	})
+}
+
+// RequestCancel marks an unfinished job to be cancelled and reports whether it was unfinished.
+func (s *Store) RequestCancel(ctx context.Context, id int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE managed_jobs SET cancel_requested = TRUE WHERE id = ? AND status NOT IN `+terminalList), id)
+	if err != nil {
+		return false, fmt.Errorf("cancel managed job %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// terminalList is the final states as a SQL list.
+var terminalList = func() string {
+	var l []string
+	for _, s := range []api.ManagedJobStatus{api.ManagedSucceeded, api.ManagedCancelled, api.ManagedFailed, api.ManagedFailedSetup,
+		api.ManagedFailedPrechecks, api.ManagedFailedNoResource, api.ManagedFailedController} {
+		l = append(l, "'"+string(s)+"'")
+	}
+	return "(" + strings.Join(l, ",") + ")"
+}()
+
+const jobColumns = `id, name, user_name, workspace, submitted_at, run_timestamp, request, status, current_task, cancel_requested, ended_at`
+
+func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
+	var (
+		j         Job
+		submitted int64
+		spec      string
+		status    string
+		ended     sql.NullInt64
+	)
+	if err := row.Scan(&j.ID, &j.Name, &j.User, &j.Workspace, &submitted, &j.RunTimestamp, &spec, &status, &j.CurrentTask, &j.Cancel, &ended); err != nil {
+		return nil, err
+	}
+	j.SubmittedAt, j.Status, j.EndedAt = time.Unix(0, submitted), api.ManagedJobStatus(status), goTime(ended)
+	if err := json.Unmarshal([]byte(spec), &j.Spec); err != nil {
+		return nil, fmt.Errorf("managed job %d: its recorded request: %w", j.ID, err)
+	}
+	return &j, nil
+}
+
+// Job returns a job and its tasks, or an error matching ErrNoJob.
+func (s *Store) Job(ctx context.Context, id int64) (*Job, []Task, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, s.q(`SELECT `+jobColumns+` FROM managed_jobs WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, fmt.Errorf("managed job %d: %w", id, ErrNoJob)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	tasks, err := s.tasks(ctx, `WHERE job_id = ?`, id)
+	return j, tasks, err
+}
+
+// CancelRequested reports whether the job's cancellation was asked for.
+func (s *Store) CancelRequested(ctx context.Context, id int64) (bool, error) {
+	var c bool
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT cancel_requested FROM managed_jobs WHERE id = ?`), id).Scan(&c)
+	return c, err
+}
+
+const taskColumns = `job_id, task_id, name, resources, status, cluster, cluster_job_id, infra, cloud, region, started_at, ended_at,
+	running_since, job_duration, recoveries, restarts, attempt, failure_reason`
+
+func (s *Store) tasks(ctx context.Context, where string, args ...any) ([]Task, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+taskColumns+` FROM managed_job_tasks `+where+` ORDER BY job_id DESC, task_id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Task
+	for rows.Next() {
+		var (
+			t                         Task
+			status                    string
+			started, ended, runningAt sql.NullInt64
+			dur                       int64
+		)
+		if err := rows.Scan(&t.JobID, &t.TaskID, &t.Name, &t.Resources, &status, &t.Cluster, &t.ClusterJobID, &t.Infra,
+			&t.Place.Cloud, &t.Place.Region, &started, &ended, &runningAt, &dur, &t.Recoveries, &t.Restarts, &t.Attempt, &t.Failure); err != nil {
+			return nil, err
+		}
+		t.Status, t.StartedAt, t.EndedAt, t.RunningSince, t.JobDuration = api.ManagedJobStatus(status), goTime(started), goTime(ended), goTime(runningAt), time.Duration(dur)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Unfinished returns the IDs of every job not in a final state, oldest first.
+func (s *Store) Unfinished(ctx context.Context) ([]int64, error) {
+	return s.ids(ctx, `SELECT id FROM managed_jobs WHERE status NOT IN `+terminalList+` ORDER BY id`)
+}
+
+func (s *Store) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Filter selects jobs: User "" means every user's.
+type Filter struct {
+	User         string
+	IDs          []int64
+	Name         string
+	SkipFinished bool
+	Limit        int
+}
+
+func (f Filter) where() (string, []any) {
+	var (
+		conds []string
+		args  []any
+	)
+	if f.User != "" {
+		conds, args = append(conds, "user_name = ?"), append(args, f.User)
+	}
+	if f.Name != "" {
+		conds, args = append(conds, "name = ?"), append(args, f.Name)
+	}
+	if f.SkipFinished {
+		conds = append(conds, "status NOT IN "+terminalList)
+	}
+	if len(f.IDs) > 0 {
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(f.IDs)), ",")
+		conds = append(conds, "id IN ("+ph+")")
+		for _, id := range f.IDs {
+			args = append(args, id)
+		}
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// Jobs returns the jobs f selects, newest first.
+func (s *Store) Jobs(ctx context.Context, f Filter) ([]*Job, error) {
+	where, args := f.where()
+	query := `SELECT ` + jobColumns + ` FROM managed_jobs` + where + ` ORDER BY id DESC`
+	if f.Limit > 0 {
+		query += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// Queue returns the rows of `jobs queue` for the jobs f selects: one per task, newest job first, with each
+// task's events.
+func (s *Store) Queue(ctx context.Context, f Filter, now time.Time) ([]api.ManagedJob, error) {
+	jobs, err := s.Jobs(ctx, f)
+	if err != nil || len(jobs) == 0 {
+		return nil, err
+	}
+	byID := make(map[int64]*Job, len(jobs))
+	for _, j := range jobs {
+		byID[j.ID] = j
+	}
+	// The newest job's ID bounds the task and event scans; the jobs map keeps only the selected ones.
+	oldest, newest := jobs[len(jobs)-1].ID, jobs[0].ID
+	tasks, err := s.tasks(ctx, `WHERE job_id BETWEEN ? AND ?`, oldest, newest)
+	if err != nil {
+		return nil, err
+	}
+	events, err := s.events(ctx, oldest, newest)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.ManagedJob, 0, len(tasks))
+	for _, t := range tasks {
+		j, ok := byID[t.JobID]
+		if !ok {
+			continue
+		}
+		out = append(out, row(j, t, events[taskKey{t.JobID, t.TaskID}], now))
+	}
+	return out, nil
+}
+
+type taskKey struct {
+	job  int64
+	task int
+}
+
+func (s *Store) events(ctx context.Context, oldest, newest int64) (map[taskKey][]api.ManagedJobEvent, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT job_id, task_id, at, status, reason, message FROM managed_job_events
+		WHERE job_id BETWEEN ? AND ? ORDER BY job_id, task_id, seq`), oldest, newest)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[taskKey][]api.ManagedJobEvent{}
+	for rows.Next() {
+		var (
+			k      taskKey
+			at     int64
+			status string
+			ev     api.ManagedJobEvent
+		)
+		if err := rows.Scan(&k.job, &k.task, &at, &status, &ev.Reason, &ev.Message); err != nil {
+			return nil, err
+		}
+		ev.At, ev.Status = time.Unix(0, at), api.ManagedJobStatus(status)
+		out[k] = append(out[k], ev)
+	}
+	return out, rows.Err()
+}
+
+// row is a task as `jobs queue` shows it; the job duration of a RUNNING task counts up to now.
+func row(j *Job, t Task, events []api.ManagedJobEvent, now time.Time) api.ManagedJob {
+	dur := t.JobDuration
+	if !t.RunningSince.IsZero() {
+		dur += now.Sub(t.RunningSince)
+	}
+	m := api.ManagedJob{ID: j.ID, TaskID: t.TaskID, Name: j.Name, TaskName: t.Name, User: j.User, Workspace: j.Workspace,
+		Status: t.Status, Resources: t.Resources, Infra: t.Infra, Cluster: t.Cluster, SubmittedAt: j.SubmittedAt,
+		JobDuration: api.Seconds(dur), Recoveries: t.Recoveries, FailureReason: t.Failure, Events: events}
+	if !t.StartedAt.IsZero() {
+		s := t.StartedAt
+		m.StartedAt = &s
+	}
+	if !t.EndedAt.IsZero() {
+		e := t.EndedAt
+		m.EndedAt = &e
+	}
+	if t.Status.Terminal() {
+		m.Cluster = ""
+	}
+	return m
+}
+
+func nullTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func goTime(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64)
+}
