@@ -18,6 +18,9 @@ type LaunchOptions struct {
 	RetryUntilUp bool `json:"retry_until_up,omitempty"`
 	// Command is the command line that made the request, shown in `status` as the cluster's last use.
 	Command string `json:"command,omitempty"`
+	// AvoidInfra rules places out of a new cluster's failover, each "cloud" or "cloud/region": a managed job's
+	// recovery avoids the region where it lost its cluster (job_recovery EAGER_NEXT_REGION).
+	AvoidInfra []string `json:"avoid_infra,omitempty"`
 	// Progress is the core's in-process hook for the steps ("Launching on Local", "Syncing files"); nil
 	// discards them. Client ignores it: a Client's caller reads the steps as the Operation's Events.
 	Progress ProgressFunc `json:"-"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/stix-run/stix/api"
@@ -263,6 +264,24 @@ func validName(name string) error {
 	return nil
 }
 
+// avoidScopes turns LaunchOptions.AvoidInfra ("cloud" or "cloud/region") into the scopes the failover loop
+// starts with blocked.
+func avoidScopes(infra []string) []cloud.Scope {
+	var out []cloud.Scope
+	for _, s := range infra {
+		c, region, _ := strings.Cut(strings.ToLower(s), "/")
+		if c == "" {
+			continue
+		}
+		if region == "" {
+			out = append(out, cloud.Scope{Level: cloud.LevelCloud, Cloud: c})
+			continue
+		}
+		out = append(out, cloud.Scope{Level: cloud.LevelRegion, Cloud: c, Region: region})
+	}
+	return out
+}
+
 // provisionNew plans the task, and provisions where the plan says, failing over to the next best place on a
 // typed infrastructure error (internal/provision). Each attempt is recorded as INIT first, with its assignment; a
 // failed attempt is cleaned up, and when that fails too its INIT record stays, so that `stix status` shows it
@@ -273,10 +292,11 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 		return nil, provision.Demand{}, err
 	}
 	ot := v.task(task)
+	avoid := avoidScopes(opts.AvoidInfra)
 	var rec *store.Cluster
 	loop := provision.Loop{
 		Plan: func(blocked []cloud.Scope) (provision.Assignment, error) {
-			plan, _, err := optimizer.Optimize(v.problem(ot, blocked))
+			plan, _, err := optimizer.Optimize(v.problem(ot, append(slices.Clone(avoid), blocked...)))
 			if err != nil {
 				return provision.Assignment{}, err
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/providers"
+	"github.com/stix-run/stix/internal/provision"
 	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/store"
 	"github.com/stix-run/stix/internal/testutil"
@@ -179,6 +180,29 @@ func TestFailover(t *testing.T) {
 				t.Errorf("job %d: %s, output %q", res.JobID, status, out)
 			}
 		})
+	}
+}
+
+// TestAvoidInfra: a launch told to avoid places (a managed job's recovery avoiding the region it lost) plans
+// around them from the start, and fails with nothing tried when they are all there is.
+func TestAvoidInfra(t *testing.T) {
+	t.Parallel()
+	zones := []fakecloud.Place{{Region: "r1", Zone: "r1a", Price: 1}, {Region: "r2", Zone: "r2a", Price: 3}}
+	w := newWorld(t, fakecloud.Options{Name: "fake-a", Places: zones})
+	ctx := context.Background()
+	if _, err := w.m.Launch(ctx, task(t, "run: echo hi\n"), api.LaunchOptions{ClusterName: "c", AvoidInfra: []string{"fake-a/r1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := w.cluster(t, "c"); c.Region != "r2" {
+		t.Errorf("landed in %s, want r2 (r1 avoided)", c.Region)
+	}
+	if got := places(w.fakes["fake-a"].Attempts()); strings.Join(got, " ") != "r2/r2a" {
+		t.Errorf("attempts %v, want r2/r2a only", got)
+	}
+	_, err := w.m.Launch(ctx, task(t, "run: echo hi\n"), api.LaunchOptions{ClusterName: "d", AvoidInfra: []string{"FAKE-A"}})
+	var pe *provision.Error
+	if !errors.As(err, &pe) || len(pe.Attempts) != 0 {
+		t.Errorf("launch avoiding the only cloud: %v; want a provision.Error with nothing tried", err)
 	}
 }
 
