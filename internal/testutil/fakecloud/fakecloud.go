@@ -60,6 +60,9 @@ type Options struct {
 	NoStop bool
 	// Disabled makes the credential check fail.
 	Disabled bool
+	// Hold, when set, is called before each provisioning attempt (1-based per cluster name) and may block until
+	// ctx ends: a test holds a launch in flight with it. Its error fails the attempt.
+	Hold func(ctx context.Context, cluster string, attempt int) error
 }
 
 // Provider is the scripted fake. It is safe for concurrent use.
@@ -72,6 +75,7 @@ type Provider struct {
 	log       []Attempt
 	snapshots int
 	placedAt  map[string]Place // cluster -> where its last successful attempt was
+	held      map[string]int   // cluster -> provisioning attempts (Hold)
 }
 
 // Attempt is one call to Provision, as the fake saw it, with what it answered.
@@ -163,7 +167,7 @@ func New(root string, opts Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{opts: opts, nodes: nodes, attempts: map[string]int{}, placedAt: map[string]Place{}}, nil
+	return &Provider{opts: opts, nodes: nodes, attempts: map[string]int{}, placedAt: map[string]Place{}, held: map[string]int{}}, nil
 }
 
 // Name returns the cloud's name.
@@ -240,6 +244,15 @@ func (p *Provider) fault(o cloud.Offer) error {
 
 // Provision fails as the script says, else brings up a cluster of local nodes placed where the offer is.
 func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*cloud.ClusterInfo, error) {
+	if p.opts.Hold != nil {
+		p.mu.Lock()
+		p.held[req.Cluster.Name]++
+		n := p.held[req.Cluster.Name]
+		p.mu.Unlock()
+		if err := p.opts.Hold(ctx, req.Cluster.Name, n); err != nil {
+			return nil, err
+		}
+	}
 	p.mu.Lock()
 	err := p.fault(req.Offer)
 	p.log = append(p.log, Attempt{Region: req.Offer.Region, Zone: req.Offer.Zone, Err: err})

@@ -1,0 +1,300 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/auth"
+	"github.com/stix-run/stix/internal/spec"
+)
+
+// Client is an api.Client whose managed-jobs calls the controller answers; every other call goes to the core.
+type Client struct {
+	api.Client
+	ctl *Controller
+}
+
+// Client returns the core given in Options with managed jobs answered by c: what the API server serves.
+func (c *Controller) Client() *Client { return &Client{Client: c.opts.Core, ctl: c} }
+
+// JobsLaunch submits a managed job.
+func (c *Client) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
+	return c.ctl.JobsLaunch(ctx, req)
+}
+
+// JobsQueue lists managed jobs.
+func (c *Client) JobsQueue(ctx context.Context, opts api.JobsQueueOptions) ([]api.ManagedJob, error) {
+	return c.ctl.JobsQueue(ctx, opts)
+}
+
+// JobsCancel cancels managed jobs.
+func (c *Client) JobsCancel(ctx context.Context, req api.JobsCancelRequest) (*api.Operation[[]api.JobsCancelOutcome], error) {
+	return c.ctl.JobsCancel(ctx, req)
+}
+
+// JobsLogs writes a managed job's output.
+func (c *Client) JobsLogs(ctx context.Context, id int64, opts api.JobsLogsOptions, w io.Writer) ([]api.ManagedJob, error) {
+	return c.ctl.JobsLogs(ctx, id, opts, w)
+}
+
+// caller is the user a call acts as ("" when the caller is not known: the core's own user), and whether it
+// sees every user's jobs (an admin whose ctx carries api.WithAllUsers, or an unidentified caller in process).
+func caller(ctx context.Context) (user string, all bool) {
+	id, ok := auth.From(ctx)
+	if !ok {
+		return "", true
+	}
+	return id.Name, id.IsAdmin() && api.AllUsers(ctx)
+}
+
+// JobsLaunch reads the job (every task of a pipeline, nothing launched when one is invalid), records it PENDING
+// and starts running it; the operation's result names it.
+func (c *Controller) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
+	if req.Options.Pool != "" {
+		return nil, fmt.Errorf("pools (--pool %s) are not supported by this server yet", req.Options.Pool)
+	}
+	if s := req.Options.JobRecovery; s != "" && !slices.Contains(spec.RecoveryStrategies, strings.ToUpper(s)) {
+		return nil, fmt.Errorf("--job-recovery %q: expected one of %s", s, strings.Join(spec.RecoveryStrategies, ", "))
+	}
+	name, tasks, specs, err := c.read(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	user, _ := caller(ctx)
+	n := max(req.Options.NumJobs, 1)
+	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (api.JobsLaunchResult, error) {
+		res := api.JobsLaunchResult{Name: name}
+		for range n {
+			now := c.opts.Now()
+			j := &Job{Name: name, User: user, SubmittedAt: now, Spec: JobSpec{Tasks: specs},
+				RunTimestamp: "sky-managed-" + now.UTC().Format("2006-01-02-15-04-05.000000")}
+			j.RunTimestamp = strings.Replace(j.RunTimestamp, ".", "-", 1)
+			rows := slices.Clone(tasks)
+			if err := c.st.Insert(context.WithoutCancel(ctx), j, rows, now); err != nil {
+				return res, fmt.Errorf("record managed job: %w", err)
+			}
+			res.IDs = append(res.IDs, j.ID)
+			emit(api.Event{Type: api.EventStep, Msg: fmt.Sprintf("Managed job %d submitted", j.ID)})
+			c.startRunner(j.ID)
+		}
+		return res, nil
+	}), nil
+}
+
+// read checks the job's tasks through the core (so that every problem of every document is reported, with its
+// position) and splits it into one task spec per task.
+func (c *Controller) read(ctx context.Context, req api.JobsLaunchRequest) (string, []Task, []TaskSpec, error) {
+	ts := req.Task
+	check := ts
+	check.Pipeline = true
+	chk, err := c.opts.Core.Validate(ctx, check)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := chk.Err(); err != nil {
+		return "", nil, nil, err
+	}
+	if err := chk.ConfigErr(); err != nil {
+		return "", nil, nil, err
+	}
+	var (
+		parsed []*spec.Task
+		docs   []string
+		name   string
+	)
+	if ts.YAML != "" || ts.FileName != "" {
+		p, err := spec.Load(ts.FileName, []byte(ts.YAML), spec.LoadOptions{Env: ts.Env, Secrets: ts.Secrets})
+		if err != nil {
+			return "", nil, nil, err
+		}
+		if docs, err = taskDocuments(ts.YAML, len(p.Tasks)); err != nil {
+			return "", nil, nil, fmt.Errorf("%s: %w", ts.FileName, err)
+		}
+		parsed, name = p.Tasks, p.Name
+	} else {
+		parsed, docs = []*spec.Task{spec.FromCommand(ts.Command)}, []string{""}
+	}
+	if len(parsed) == 1 && name == "" {
+		name = parsed[0].Name
+	}
+	if ts.Overrides.Name != nil {
+		name = *ts.Overrides.Name
+	}
+	var (
+		rows  []Task
+		specs []TaskSpec
+	)
+	for i, t := range parsed {
+		o := ts.Overrides
+		o.Name = nil
+		if err := t.ApplyOverrides(o); err != nil {
+			return "", nil, nil, err
+		}
+		one := ts
+		one.Pipeline, one.Overrides = false, o
+		if docs[i] != "" {
+			one.YAML = docs[i]
+		}
+		taskName := t.Name
+		if len(parsed) == 1 && ts.Overrides.Name != nil {
+			taskName = name
+		}
+		rows = append(rows, Task{Name: taskName, Resources: requested(t)})
+		specs = append(specs, TaskSpec{Task: one, Recovery: RecoveryOf(t.Resources.JobRecovery, req.Options.JobRecovery)})
+	}
+	return name, rows, specs, nil
+}
+
+// taskDocuments splits a task file into its tasks' documents (a first document holding only `name` names a
+// pipeline and is no task), each re-encoded on its own.
+func taskDocuments(text string, want int) ([]string, error) {
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	var docs []string
+	var nodes []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(n.Content) == 0 {
+			continue
+		}
+		nodes = append(nodes, &n)
+	}
+	if len(nodes) > 1 {
+		if m := nodes[0].Content[0]; m.Kind == yaml.MappingNode && len(m.Content) == 2 && m.Content[0].Value == "name" {
+			nodes = nodes[1:]
+		}
+	}
+	for _, n := range nodes {
+		var b bytes.Buffer
+		enc := yaml.NewEncoder(&b)
+		if err := enc.Encode(n); err != nil {
+			return nil, err
+		}
+		enc.Close()
+		docs = append(docs, b.String())
+	}
+	if len(docs) != want {
+		return nil, fmt.Errorf("found %d task documents, the reader %d", len(docs), want)
+	}
+	return docs, nil
+}
+
+// requested is what a task asks for, as `jobs queue` shows it: "1x[cpus=2+, mem=4+]", "2x[A100:8]".
+func requested(t *spec.Task) string {
+	r := t.Resources
+	var parts []string
+	if s := r.Accelerators.String(); s != "" {
+		parts = append(parts, s)
+	}
+	if r.CPUs != nil {
+		parts = append(parts, "cpus="+r.CPUs.String())
+	}
+	if r.Memory != nil {
+		parts = append(parts, "mem="+r.Memory.String())
+	}
+	if r.InstanceType != "" {
+		parts = append(parts, r.InstanceType)
+	}
+	if r.Spot() {
+		parts = append(parts, "spot")
+	}
+	if len(parts) == 0 {
+		parts = []string{"-"}
+	}
+	return fmt.Sprintf("%dx[%s]", max(t.NumNodes, 1), strings.Join(parts, ", "))
+}
+
+// JobsQueue lists the caller's managed jobs (everyone's for an admin asking for all users), one row per task.
+func (c *Controller) JobsQueue(ctx context.Context, opts api.JobsQueueOptions) ([]api.ManagedJob, error) {
+	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit}
+	if user, all := caller(ctx); !all {
+		f.User = user
+	}
+	return c.st.Queue(ctx, f, c.opts.Now())
+}
+
+// owned returns job id if the caller may see it, else a ManagedJobNotFoundError.
+func (c *Controller) owned(ctx context.Context, id int64) (*Job, []Task, error) {
+	j, tasks, err := c.st.Job(ctx, id)
+	if errors.Is(err, ErrNoJob) {
+		return nil, nil, &api.ManagedJobNotFoundError{ID: id}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if user, _ := caller(ctx); user != "" && j.User != user {
+		if id, _ := auth.From(ctx); !id.IsAdmin() {
+			return nil, nil, &api.ManagedJobNotFoundError{ID: j.ID}
+		}
+	}
+	return j, tasks, nil
+}
+
+// JobsCancel cancels jobs by ID, by name or all the caller's unfinished ones: each becomes CANCELLING, and its
+// controller tears its cluster down and ends it CANCELLED, whatever state it was in. An unknown ID, or a name
+// with no unfinished job, fails before anything changes.
+func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) (*api.Operation[[]api.JobsCancelOutcome], error) {
+	var jobs []*Job
+	switch {
+	case len(req.IDs) > 0:
+		for _, id := range req.IDs {
+			j, _, err := c.owned(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			jobs = append(jobs, j)
+		}
+	case req.Name != "" || req.All:
+		f := Filter{Name: req.Name, SkipFinished: true}
+		if user, all := caller(ctx); !all {
+			f.User = user
+		}
+		var err error
+		if jobs, err = c.st.Jobs(ctx, f); err != nil {
+			return nil, err
+		}
+		if len(jobs) == 0 && req.Name != "" {
+			return nil, &api.ManagedJobNotFoundError{Name: req.Name}
+		}
+	default:
+		return nil, errors.New("name the managed jobs to cancel: job IDs, -n NAME or -a")
+	}
+	var out []api.JobsCancelOutcome
+	for _, j := range jobs {
+		ok, err := c.st.RequestCancel(ctx, j.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			cur, _, err := c.st.Job(ctx, j.ID)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, api.JobsCancelOutcome{ID: j.ID, Status: cur.Status,
+				Message: fmt.Sprintf("managed job %d already finished (%s)", j.ID, cur.Status)})
+			continue
+		}
+		c.cancelLocal(j.ID)
+		c.startRunner(j.ID) // a job no controller runs (its server died) is taken over, and cancelled
+		out = append(out, api.JobsCancelOutcome{ID: j.ID, Status: api.ManagedCancelling})
+	}
+	return api.Go(ctx, "", func(context.Context, func(api.Event)) ([]api.JobsCancelOutcome, error) { return out, nil }), nil
+}
+
+// pollEvery is how often a follower of a job's logs looks for more.
+const pollEvery = 200 * time.Millisecond

@@ -1,0 +1,200 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/store"
+)
+
+// Options configure a Controller. Core, State and Dir are required.
+type Options struct {
+	// Core is the embedded core: the controller launches, watches and tears down job clusters only through it.
+	Core api.Client
+	// State is the server's state store, where the managed-job tables are.
+	State store.Store
+	// Dir is the server's directory: each job's task output and controller log are kept under Dir/jobs/ID.
+	Dir string
+	// Log receives the controller's own messages; discarded when nil.
+	Log *slog.Logger
+	// Limits bound launch retries; DefaultLimits when zero.
+	Limits Limits
+	// LeaseTTL is how long a job's lease lasts unless renewed (renewed every third of it); 30 s by default.
+	// Another server takes a job over once its controller's lease lapses.
+	LeaseTTL time.Duration
+	// Scan is how often the controller looks for unfinished jobs that no controller runs; 10 s by default.
+	Scan time.Duration
+	// LaunchTimeout bounds one launch of a job cluster (30 min), CallTimeout every other call to the core
+	// (2 min): no wait is unbounded.
+	LaunchTimeout, CallTimeout time.Duration
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+// Controller runs managed jobs inside the API server process: one goroutine per running job, which holds the
+// job's lease, launches each task on its job cluster, follows its output and recovers it.
+type Controller struct {
+	opts   Options
+	st     *Store
+	holder string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	running map[int64]*runner
+	closed  bool
+}
+
+// New returns a Controller; Start starts it.
+func New(opts Options) (*Controller, error) {
+	if opts.Core == nil || opts.State == nil || opts.Dir == "" {
+		return nil, errors.New("managed-jobs controller: Core, State and Dir are required")
+	}
+	st, err := OpenStore(opts.State)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Limits == (Limits{}) {
+		opts.Limits = DefaultLimits
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 30 * time.Second
+	}
+	if opts.Scan <= 0 {
+		opts.Scan = 10 * time.Second
+	}
+	if opts.LaunchTimeout <= 0 {
+		opts.LaunchTimeout = 30 * time.Minute
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 2 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Join(opts.Dir, "jobs"), 0o700); err != nil {
+		return nil, fmt.Errorf("managed-jobs controller: %w", err)
+	}
+	host, _ := os.Hostname()
+	c := &Controller{opts: opts, st: st, running: map[int64]*runner{},
+		holder: fmt.Sprintf("jobs|%s|%d|%s", host, os.Getpid(), api.NewRequestID())}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c, nil
+}
+
+// Start resumes every unfinished job that no live controller runs (after a restart: each re-attaches to its
+// cluster, or recovers), then keeps looking for such jobs every Scan, so that a job whose server died is
+// taken over once its lease lapses.
+func (c *Controller) Start() {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(c.opts.Scan)
+		defer t.Stop()
+		for {
+			c.resume()
+			select {
+			case <-c.ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// resume starts a runner for every unfinished job this controller does not run and whose lease it can take.
+func (c *Controller) resume() {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
+	defer cancel()
+	ids, err := c.st.Unfinished(ctx)
+	if err != nil {
+		if c.ctx.Err() == nil {
+			c.opts.Log.Warn("managed jobs: list unfinished jobs", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		c.startRunner(id)
+	}
+}
+
+// Close stops every runner and waits for them. Jobs stay as they are in the store, their clusters up: the next
+// controller (this server restarted, or another over the same database) resumes them.
+func (c *Controller) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+	return nil
+}
+
+// startRunner runs job id in this process if it is not already and its lease is free.
+func (c *Controller) startRunner(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.running[id] != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
+	_, err := c.opts.State.AcquireLease(ctx, leaseName(id), c.holder, c.opts.LeaseTTL)
+	cancel()
+	if err != nil {
+		if !errors.Is(err, store.ErrLeaseHeld) && c.ctx.Err() == nil {
+			c.opts.Log.Warn("managed jobs: take lease", "job", id, "err", err)
+		}
+		return
+	}
+	r := newRunner(c, id)
+	c.running[id] = r
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		r.run()
+		c.mu.Lock()
+		delete(c.running, id)
+		c.mu.Unlock()
+		// Released only once the job is final or this controller stops: another server may then take it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
+		defer cancel()
+		if err := c.opts.State.ReleaseLease(rctx, leaseName(id), c.holder); err != nil {
+			c.opts.Log.Warn("managed jobs: release lease", "job", id, "err", err)
+		}
+	}()
+}
+
+// cancelLocal tells this process's runner of job id, if any, that the job was cancelled.
+func (c *Controller) cancelLocal(id int64) {
+	c.mu.Lock()
+	r := c.running[id]
+	c.mu.Unlock()
+	if r != nil {
+		r.stop(errCancelled)
+	}
+}
+
+// Running is the number of jobs this controller runs now.
+func (c *Controller) Running() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.running)
+}
+
+func leaseName(id int64) string { return fmt.Sprintf("managed-job/%d", id) }
+
+// jobDir is where job id's output and controller log are kept.
+func (c *Controller) jobDir(id int64) string {
+	return filepath.Join(c.opts.Dir, "jobs", fmt.Sprint(id))
+}

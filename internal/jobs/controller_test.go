@@ -1,0 +1,475 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/providers"
+	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/embedded"
+	"github.com/stix-run/stix/internal/store"
+	"github.com/stix-run/stix/internal/testutil"
+	"github.com/stix-run/stix/internal/testutil/fakecloud"
+)
+
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithAgent(m)) }
+
+// world is a controller over a real embedded core whose infra are scripted fake clouds (their nodes real
+// stix-agent processes on this machine), and a real SQLite store.
+type world struct {
+	home  string
+	core  *embedded.Client
+	st    store.Store
+	ctl   *Controller
+	fakes map[string]*fakecloud.Provider
+	opts  Options
+}
+
+var testLimits = Limits{MaxLaunchTries: 2, Backoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+
+func newWorld(t *testing.T, clouds ...fakecloud.Options) *world {
+	t.Helper()
+	home := t.TempDir()
+	built := make([]*fakecloud.Provider, len(clouds))
+	var (
+		ds      []cloud.Descriptor
+		enabled []string
+	)
+	for i, o := range clouds {
+		ds = append(ds, fakecloud.Descriptor(o, &built[i]))
+		enabled = append(enabled, o.Name)
+	}
+	reg, err := providers.Build(providers.Config{Home: home}, ds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := embedded.New(embedded.Options{Core: cluster.Options{Home: home, Registry: reg, User: "tester",
+		EnabledInfra: func(context.Context) ([]string, error) { return enabled, nil }}})
+	st, err := store.Open(context.Background(), home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{home: home, core: core, st: st, fakes: map[string]*fakecloud.Provider{},
+		opts: Options{Core: core, State: st, Dir: filepath.Join(home, "server"), Limits: testLimits,
+			LeaseTTL: 3 * time.Second, Scan: 200 * time.Millisecond}}
+	w.start(t)
+	// The providers are built on the core's first use.
+	if _, err := core.Status(context.Background(), nil, false); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range clouds {
+		w.fakes[o.Name] = built[i]
+	}
+	t.Cleanup(func() {
+		w.ctl.Close()
+		ctx := context.Background()
+		cs, _ := core.Status(ctx, nil, false)
+		for _, c := range cs {
+			if _, err := api.Wait(core.Down(ctx, c.Name, true)); err != nil {
+				t.Errorf("cleanup: down %s: %v", c.Name, err)
+			}
+		}
+		core.Close()
+		st.Close()
+	})
+	return w
+}
+
+// start starts a (new) controller over the world's store and core.
+func (w *world) start(t *testing.T) {
+	t.Helper()
+	ctl, err := New(w.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl.Start()
+	w.ctl = ctl
+}
+
+func (w *world) launch(t *testing.T, yaml string, env map[string]string) int64 {
+	t.Helper()
+	res, err := api.Wait(w.ctl.Client().JobsLaunch(context.Background(), api.JobsLaunchRequest{
+		Task: api.TaskSpec{YAML: yaml, FileName: "job.yaml", Env: env}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.IDs) != 1 {
+		t.Fatalf("launch: %+v", res)
+	}
+	return res.IDs[0]
+}
+
+// rows returns job id's rows.
+func (w *world) rows(t *testing.T, id int64) []api.ManagedJob {
+	t.Helper()
+	rows, err := w.ctl.Client().JobsQueue(context.Background(), api.JobsQueueOptions{IDs: []int64{id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// waitFor polls until task 0 of job id (or the task given) is in one of the states, and returns its row.
+func (w *world) waitFor(t *testing.T, id int64, task int, states ...api.ManagedJobStatus) api.ManagedJob {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var last []api.ManagedJob
+	for time.Now().Before(deadline) {
+		last = w.rows(t, id)
+		for _, r := range last {
+			if r.TaskID != task {
+				continue
+			}
+			for _, s := range states {
+				if r.Status == s {
+					return r
+				}
+			}
+			if r.Status.Terminal() {
+				t.Fatalf("job %d task %d ended %s (%s), want %v; controller log:\n%s", id, task, r.Status, r.FailureReason, states, w.controllerLog(id))
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline, not synchronising by sleeping
+	}
+	t.Fatalf("job %d task %d not %v in time: %+v; controller log:\n%s", id, task, states, last, w.controllerLog(id))
+	return api.ManagedJob{}
+}
+
+func (w *world) controllerLog(id int64) string {
+	b, _ := os.ReadFile(filepath.Join(w.opts.Dir, "jobs", fmt.Sprint(id), ControllerLog))
+	return string(b)
+}
+
+func (w *world) logs(t *testing.T, id int64) string {
+	t.Helper()
+	var b bytes.Buffer
+	if _, err := w.ctl.Client().JobsLogs(context.Background(), id, api.JobsLogsOptions{}, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// waitOutput polls until the job's kept output holds want.
+func (w *world) waitOutput(t *testing.T, id int64, want string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if strings.Contains(w.logs(t, id), want) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("job %d's output never held %q: %q", id, want, w.logs(t, id))
+}
+
+// clusters lists the live clusters.
+func (w *world) clusters(t *testing.T) []api.Cluster {
+	t.Helper()
+	cs, err := w.core.Status(context.Background(), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// waitFile polls until path exists.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared", path)
+}
+
+func reasons(r api.ManagedJob) string {
+	var l []string
+	for _, e := range r.Events {
+		l = append(l, string(e.Status)+":"+e.Reason)
+	}
+	return strings.Join(l, " ")
+}
+
+var twoRegions = fakecloud.Options{Name: "fk", Places: []fakecloud.Place{{Region: "r1", Zone: "r1a", Price: 1}, {Region: "r2", Zone: "r2a", Price: 2}}}
+
+// A job runs to SUCCEEDED on its own cluster, named as SkyPilot names job clusters, with the managed-job
+// variables set; the cluster is gone afterwards and the output is still there.
+func TestJobSucceeds(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	id := w.launch(t, "name: train\nrun: echo \"id=$SKYPILOT_MANAGED_JOB_ID task=$SKYPILOT_TASK_ID user=$SKYPILOT_USER\"\n", nil)
+	r := w.waitFor(t, id, 0, api.ManagedSucceeded)
+	if r.Name != "train" || r.Recoveries != 0 || r.StartedAt == nil || r.EndedAt == nil || r.Infra == "" {
+		t.Errorf("row %+v", r)
+	}
+	out := w.logs(t, id)
+	want := fmt.Sprintf("id=%d task=sky-managed-", id)
+	if !strings.Contains(out, want) || !strings.Contains(out, fmt.Sprintf("_train_%d-0 ", id)) {
+		t.Errorf("output %q, want %q and the task id", out, want)
+	}
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+	if !strings.Contains(w.controllerLog(id), "launching cluster train-"+fmt.Sprint(id)) {
+		t.Errorf("controller log:\n%s", w.controllerLog(id))
+	}
+	if got := reasons(r); got != "PENDING:submitted STARTING:launching RUNNING:launched SUCCEEDED:succeeded" {
+		t.Errorf("events %s", got)
+	}
+}
+
+// A job whose cluster is preempted mid-run recovers on a new cluster in another region (EAGER_NEXT_REGION),
+// resumes from the checkpoint it kept on a path that survives the node, and succeeds with one recovery.
+func TestPreemptedJobRecovers(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	dir := t.TempDir()
+	id := w.launch(t, `name: ckpt
+envs:
+  CKPT: x
+run: |
+  echo "run $SKYPILOT_TASK_ID"
+  if [ -f "$CKPT/step" ]; then echo "resumed from $(cat $CKPT/step)"; exit 0; fi
+  echo 7 > "$CKPT/step.tmp" && mv "$CKPT/step.tmp" "$CKPT/step"
+  sleep 600
+`, map[string]string{"CKPT": dir})
+	r := w.waitFor(t, id, 0, api.ManagedRunning)
+	waitFile(t, filepath.Join(dir, "step"))
+	// The first run's output reached the controller (what a node had not sent when it was lost is lost).
+	w.waitOutput(t, id, "run sky-managed-")
+	first := r.Cluster
+	if err := w.fakes["fk"].Preempt(context.Background(), cloud.ClusterRef{Name: first}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, id, 0, api.ManagedRecovering, api.ManagedRunning, api.ManagedSucceeded)
+	r = w.waitFor(t, id, 0, api.ManagedSucceeded)
+	if r.Recoveries != 1 {
+		t.Errorf("recoveries %d, want 1", r.Recoveries)
+	}
+	if !strings.Contains(reasons(r), "RECOVERING:preempted") {
+		t.Errorf("events %s", reasons(r))
+	}
+	out := w.logs(t, id)
+	if !strings.Contains(out, "resumed from 7") || strings.Count(out, fmt.Sprintf("run sky-managed-")) != 2 {
+		t.Errorf("output %q", out)
+	}
+	// both runs had the same task id
+	if ids := regexp.MustCompile(`run (\S+)`).FindAllStringSubmatch(out, -1); len(ids) != 2 || ids[0][1] != ids[1][1] {
+		t.Errorf("task id changed across the recovery: %q", out)
+	}
+	regions := places(w.fakes["fk"].Attempts())
+	if strings.Join(regions, " ") != "r1/r1a r2/r2a" {
+		t.Errorf("attempts %v: the recovery should avoid the lost region", regions)
+	}
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+func places(as []fakecloud.Attempt) []string {
+	var out []string
+	for _, a := range as {
+		s := a.Region + "/" + a.Zone
+		if a.Err != nil {
+			s += "!"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// recover_on_exit_codes restarts the task on a listed exit code; an exit code not listed, with no restarts
+// left, fails the job and its cluster is torn down.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	dir := t.TempDir()
+	id := w.launch(t, `resources:
+  job_recovery:
+    recover_on_exit_codes: [33]
+envs:
+  M: x
+run: |
+  if [ -f "$M/once" ]; then exit 0; fi
+  touch "$M/once"; exit 33
+`, map[string]string{"M": dir})
+	r := w.waitFor(t, id, 0, api.ManagedSucceeded)
+	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:user_error_restart") {
+		t.Errorf("row %+v, events %s", r, reasons(r))
+	}
+	id = w.launch(t, "run: exit 4\n", nil)
+	r = w.waitFor(t, id, 0, api.ManagedFailed)
+	if !strings.Contains(r.FailureReason, "exited with code 4") {
+		t.Errorf("failure reason %q", r.FailureReason)
+	}
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+// A 2-task pipeline runs its tasks one after another, each on its own cluster, with SKYPILOT_TASK_IDS.
+func TestPipeline(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	id := w.launch(t, `name: pipe
+---
+name: prep
+run: echo "prep $SKYPILOT_TASK_ID"
+---
+name: train
+run: |
+  echo "train $SKYPILOT_TASK_ID"
+  echo "ids $SKYPILOT_TASK_IDS" | tr '\n' ' '
+`, nil)
+	w.waitFor(t, id, 1, api.ManagedSucceeded)
+	rows := w.rows(t, id)
+	if len(rows) != 2 || rows[0].Status != api.ManagedSucceeded || rows[0].Name != "pipe" || rows[1].TaskName != "train" {
+		t.Fatalf("rows %+v", rows)
+	}
+	out := w.logs(t, id)
+	prep := fmt.Sprintf("_prep_%d-0", id)
+	train := fmt.Sprintf("_train_%d-1", id)
+	if !strings.Contains(out, prep) || !strings.Contains(out, train) || strings.Index(out, "prep ") > strings.Index(out, "train ") {
+		t.Errorf("output %q", out)
+	}
+	if !strings.Contains(out, "ids sky-managed-") || strings.Count(out, prep) != 2 {
+		t.Errorf("SKYPILOT_TASK_IDS missing: %q", out)
+	}
+	if !strings.Contains(w.controllerLog(id), "cluster prep-"+fmt.Sprint(id)) || !strings.Contains(w.controllerLog(id), "cluster train-"+fmt.Sprint(id)) {
+		t.Errorf("controller log:\n%s", w.controllerLog(id))
+	}
+}
+
+// A pipeline whose second document is invalid is refused with the position, and nothing is recorded.
+func TestInvalidPipeline(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	_, err := w.ctl.Client().JobsLaunch(context.Background(), api.JobsLaunchRequest{Task: api.TaskSpec{FileName: "p.yaml",
+		YAML: "run: echo a\n---\nresources:\n  job_recovery:\n    recover_on_exit_codes: [1, x]\nrun: echo b\n"}})
+	if err == nil || !strings.Contains(err.Error(), "p.yaml:5:") || !strings.Contains(err.Error(), "recover_on_exit_codes[1]") {
+		t.Fatalf("err = %v, want the position of the bad exit code", err)
+	}
+	if rows, _ := w.ctl.Client().JobsQueue(context.Background(), api.JobsQueueOptions{}); len(rows) != 0 {
+		t.Errorf("recorded %+v", rows)
+	}
+	var nf *api.ManagedJobNotFoundError
+	if _, err := w.ctl.Client().JobsLogs(context.Background(), 42, api.JobsLogsOptions{}, &bytes.Buffer{}); !errors.As(err, &nf) {
+		t.Errorf("logs of an unknown job: %v", err)
+	}
+	if _, err := w.ctl.Client().JobsCancel(context.Background(), api.JobsCancelRequest{IDs: []int64{42}}); !errors.As(err, &nf) {
+		t.Errorf("cancel of an unknown job: %v", err)
+	}
+}
+
+// With no capacity anywhere the job backs off (PENDING) between tries and ends FAILED_NO_RESOURCE.
+func TestNoResource(t *testing.T) {
+	t.Parallel()
+	o := twoRegions
+	o.Script = []fakecloud.Rule{{Fault: fakecloud.Capacity}}
+	w := newWorld(t, o)
+	id := w.launch(t, "run: echo never\n", nil)
+	r := w.waitFor(t, id, 0, api.ManagedFailedNoResource)
+	if !strings.Contains(reasons(r), "PENDING:launch_backoff") || !strings.Contains(r.FailureReason, "no resources after 2 launch tries") {
+		t.Errorf("row %+v events %s", r, reasons(r))
+	}
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+// Cancel works in STARTING (a launch held in flight), RUNNING and RECOVERING; the cluster is gone after.
+func TestCancel(t *testing.T) {
+	t.Parallel()
+	o := twoRegions
+	o.Hold = func(ctx context.Context, name string, attempt int) error {
+		if strings.HasPrefix(name, "hold") || strings.HasPrefix(name, "lost") && attempt > 1 {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}
+	w := newWorld(t, o)
+	cancel := func(id int64) {
+		t.Helper()
+		out, err := api.Wait(w.ctl.Client().JobsCancel(context.Background(), api.JobsCancelRequest{IDs: []int64{id}}))
+		if err != nil || len(out) != 1 || out[0].Status != api.ManagedCancelling {
+			t.Fatalf("cancel %d: %+v, %v", id, out, err)
+		}
+	}
+
+	starting := w.launch(t, "name: hold\nrun: echo never\n", nil)
+	w.waitFor(t, starting, 0, api.ManagedStarting)
+	cancel(starting)
+	r := w.waitFor(t, starting, 0, api.ManagedCancelled)
+	if !strings.Contains(reasons(r), "CANCELLING:cancelled CANCELLED:cancelled") {
+		t.Errorf("events %s", reasons(r))
+	}
+
+	running := w.launch(t, "name: run\nrun: sleep 600\n", nil)
+	w.waitFor(t, running, 0, api.ManagedRunning)
+	cancel(running)
+	w.waitFor(t, running, 0, api.ManagedCancelled)
+
+	recovering := w.launch(t, "name: lost\nrun: sleep 600\n", nil)
+	r = w.waitFor(t, recovering, 0, api.ManagedRunning)
+	if err := w.fakes["fk"].Preempt(context.Background(), cloud.ClusterRef{Name: r.Cluster}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, recovering, 0, api.ManagedRecovering)
+	cancel(recovering)
+	w.waitFor(t, recovering, 0, api.ManagedCancelled)
+
+	// cancelling a finished job changes nothing
+	out, err := api.Wait(w.ctl.Client().JobsCancel(context.Background(), api.JobsCancelRequest{IDs: []int64{running}}))
+	if err != nil || len(out) != 1 || out[0].Status != api.ManagedCancelled || out[0].Message == "" {
+		t.Errorf("cancel of a finished job: %+v, %v", out, err)
+	}
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+// A controller that stops with jobs in flight leaves them as they are; the next one re-attaches to a task
+// still running, and recovers one whose cluster went away meanwhile (reason controller_restart). None fails.
+func TestControllerRestart(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	dir := t.TempDir()
+	still := w.launch(t, "name: still\nenvs:\n  M: x\nrun: |\n  echo before\n  until [ -f $M/go ]; do sleep 0.05; done\n  echo after\n", map[string]string{"M": dir})
+	gone := w.launch(t, "name: gone\nenvs:\n  M: x\nrun: |\n  if [ -f $M/gone ]; then echo second; exit 0; fi\n  touch $M/gone; sleep 600\n", map[string]string{"M": dir})
+	w.waitFor(t, still, 0, api.ManagedRunning)
+	rg := w.waitFor(t, gone, 0, api.ManagedRunning)
+	waitFile(t, filepath.Join(dir, "gone"))
+	w.ctl.Close()
+	if err := w.fakes["fk"].Preempt(context.Background(), cloud.ClusterRef{Name: rg.Cluster}); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t)
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := w.waitFor(t, still, 0, api.ManagedSucceeded)
+	if r.Recoveries != 0 || !strings.Contains(reasons(r), "RUNNING:reattached") {
+		t.Errorf("re-attached job: %+v, events %s; controller log:\n%s", r, reasons(r), w.controllerLog(still))
+	}
+	if out := w.logs(t, still); !strings.Contains(out, "before") || !strings.Contains(out, "after") {
+		t.Errorf("output %q", out)
+	}
+	r = w.waitFor(t, gone, 0, api.ManagedSucceeded)
+	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:controller_restart") {
+		t.Errorf("recovered job: %+v, events %s", r, reasons(r))
+	}
+}
