@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +25,12 @@ import (
 	"github.com/stix-run/stix/internal/testutil/fakecloud"
 )
 
-func TestMain(m *testing.M) { os.Exit(testutil.RunWithAgent(m)) }
+func TestMain(m *testing.M) {
+	if home := os.Getenv(childHomeEnv); home != "" {
+		os.Exit(runChild(home))
+	}
+	os.Exit(testutil.RunWithAgent(m))
+}
 
 // world is a controller over a real embedded core whose infra are scripted fake clouds (their nodes real
 // stix-agent processes on this machine), and a real SQLite store.
@@ -39,8 +47,12 @@ var testLimits = Limits{MaxLaunchTries: 2, Backoff: 20 * time.Millisecond, MaxBa
 
 func newWorld(t *testing.T, clouds ...fakecloud.Options) *world {
 	t.Helper()
-	home := t.TempDir()
-	built := make([]*fakecloud.Provider, len(clouds))
+	return newWorldAt(t, t.TempDir(), clouds...)
+}
+
+// core builds an embedded core over home whose infra are the fake clouds; built receives the fakes once the
+// core first runs.
+func core(home string, built []*fakecloud.Provider, clouds ...fakecloud.Options) (*embedded.Client, error) {
 	var (
 		ds      []cloud.Descriptor
 		enabled []string
@@ -51,10 +63,19 @@ func newWorld(t *testing.T, clouds ...fakecloud.Options) *world {
 	}
 	reg, err := providers.Build(providers.Config{Home: home}, ds...)
 	if err != nil {
+		return nil, err
+	}
+	return embedded.New(embedded.Options{Core: cluster.Options{Home: home, Registry: reg, User: "tester",
+		EnabledInfra: func(context.Context) ([]string, error) { return enabled, nil }}}), nil
+}
+
+func newWorldAt(t *testing.T, home string, clouds ...fakecloud.Options) *world {
+	t.Helper()
+	built := make([]*fakecloud.Provider, len(clouds))
+	core, err := core(home, built, clouds...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	core := embedded.New(embedded.Options{Core: cluster.Options{Home: home, Registry: reg, User: "tester",
-		EnabledInfra: func(context.Context) ([]string, error) { return enabled, nil }}})
 	st, err := store.Open(context.Background(), home)
 	if err != nil {
 		t.Fatal(err)
@@ -471,5 +492,102 @@ func TestControllerRestart(t *testing.T) {
 	r = w.waitFor(t, gone, 0, api.ManagedSucceeded)
 	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:controller_restart") {
 		t.Errorf("recovered job: %+v, events %s", r, reasons(r))
+	}
+}
+
+// The child process of TestControllerKilled: a controller over home that submits $STIX_JOBS_CHILD_N jobs of
+// $STIX_JOBS_CHILD_YAML and runs them until it is killed.
+const childHomeEnv = "STIX_JOBS_CHILD_HOME"
+
+func runChild(home string) int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
+	c, err := core(home, make([]*fakecloud.Provider, 1), twoRegions)
+	if err != nil {
+		return fail(err)
+	}
+	st, err := store.Open(context.Background(), home)
+	if err != nil {
+		return fail(err)
+	}
+	ctl, err := New(Options{Core: c, State: st, Dir: filepath.Join(home, "server"), LeaseTTL: 2 * time.Second, Scan: 200 * time.Millisecond})
+	if err != nil {
+		return fail(err)
+	}
+	ctl.Start()
+	n, _ := strconv.Atoi(os.Getenv("STIX_JOBS_CHILD_N"))
+	for range n {
+		_, err := api.Wait(ctl.Client().JobsLaunch(context.Background(), api.JobsLaunchRequest{
+			Task: api.TaskSpec{YAML: os.Getenv("STIX_JOBS_CHILD_YAML"), FileName: "job.yaml", Env: map[string]string{"M": os.Getenv("STIX_JOBS_CHILD_M")}}}))
+		if err != nil {
+			return fail(err)
+		}
+	}
+	select {} // until killed
+}
+
+// A controller process killed with kill -9 while its jobs run: a new controller over the same state takes
+// each job over once its lease lapses, re-attaches to it, and every job succeeds; none is FAILED_CONTROLLER.
+func TestControllerKilled(t *testing.T) {
+	t.Parallel()
+	const n = 12
+	home, dir := t.TempDir(), t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childHomeEnv+"="+home, "STIX_JOBS_CHILD_N="+strconv.Itoa(n), "STIX_JOBS_CHILD_M="+dir,
+		"STIX_JOBS_CHILD_YAML=name: k\nenvs:\n  M: x\nrun: |\n  echo \"start $SKYPILOT_MANAGED_JOB_ID\"\n  until [ -f $M/go ]; do sleep 0.1; done\n  echo \"end $SKYPILOT_MANAGED_JOB_ID\"\n")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	st, err := store.Open(context.Background(), home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := OpenStore(st)
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		rows, err := js.Queue(context.Background(), Filter{}, time.Now())
+		running := 0
+		for _, r := range rows {
+			if r.Status == api.ManagedRunning {
+				running++
+			}
+		}
+		if err == nil && running == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs never all RUNNING: %d of %d (%v)", running, n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st.Close()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	killed = true
+
+	w := newWorldAt(t, home, twoRegions)
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for id := int64(1); id <= n; id++ {
+		r := w.waitFor(t, id, 0, api.ManagedSucceeded)
+		if r.Recoveries != 0 || !strings.Contains(reasons(r), "RUNNING:reattached") {
+			t.Errorf("job %d: %+v, events %s", id, r, reasons(r))
+		}
+		if out := w.logs(t, id); !strings.Contains(out, fmt.Sprintf("end %d", id)) {
+			t.Errorf("job %d output %q", id, out)
+		}
+	}
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
 	}
 }

@@ -23,7 +23,9 @@ import (
 	"github.com/stix-run/stix/internal/cluster"
 	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/embedded"
+	"github.com/stix-run/stix/internal/jobs"
 	"github.com/stix-run/stix/internal/server"
+	"github.com/stix-run/stix/internal/store"
 	"github.com/stix-run/stix/internal/upload"
 )
 
@@ -153,10 +155,33 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	if err != nil {
 		return err
 	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// The managed-jobs controller runs in the server: the client the server serves answers `jobs` through it.
+	ctl, closeJobs, err := startJobs(ctx, c, state, dir, log)
+	if err != nil {
+		return err
+	}
+	defer closeJobs()
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
-		Options: server.Options{Dir: dir, State: state, Client: c, Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
-			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Auth: authCfg}})
+		Options: server.Options{Dir: dir, State: state, Client: ctl.Client(), Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
+			LogFile: o.LogFile, Log: log, Auth: authCfg}})
+}
+
+// startJobs starts the managed-jobs controller over the core and the server's state; closeJobs stops it (its
+// jobs stay as they are, for the next server) and closes its store.
+func startJobs(ctx context.Context, core api.Client, state store.Location, dir string, log *slog.Logger) (*jobs.Controller, func(), error) {
+	st, err := store.OpenAt(ctx, state)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctl, err := jobs.New(jobs.Options{Core: core, State: st, Dir: dir, Log: log})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	ctl.Start()
+	return ctl, func() { ctl.Close(); st.Close() }, nil
 }
 
 func (s serverControl) Daemon(ctx context.Context, o cli.ServerRun) (cli.LocalServer, bool, error) {
