@@ -11,11 +11,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/providers"
 	"github.com/stix-run/stix/internal/cluster"
@@ -65,12 +67,23 @@ func core(home string, built []*fakecloud.Provider, clouds ...fakecloud.Options)
 	if err != nil {
 		return nil, err
 	}
+	if len(clouds) == 0 { // the default providers, local infra (this machine) the only one enabled
+		reg, enabled = nil, []string{}
+	}
 	return embedded.New(embedded.Options{Core: cluster.Options{Home: home, Registry: reg, User: "tester",
-		EnabledInfra: func(context.Context) ([]string, error) { return enabled, nil }}}), nil
+		EnabledInfra:  func(context.Context) ([]string, error) { return enabled, nil },
+		CatalogSource: func() (catalog.Source, error) { return catalog.Dir(catalogDir), nil }}}), nil
 }
+
+// catalogDir is the shared catalog snapshot (local infra reads it), set by the first world.
+var (
+	catalogDir  string
+	catalogOnce sync.Once
+)
 
 func newWorldAt(t *testing.T, home string, clouds ...fakecloud.Options) *world {
 	t.Helper()
+	catalogOnce.Do(func() { catalogDir = testutil.SharedDir(t, "catalogs/v7") })
 	built := make([]*fakecloud.Provider, len(clouds))
 	core, err := core(home, built, clouds...)
 	if err != nil {
@@ -589,5 +602,57 @@ func TestControllerKilled(t *testing.T) {
 	}
 	if cs := w.clusters(t); len(cs) != 0 {
 		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+// The real local infra: the job cluster's node is killed mid-job (its agent's and the job's process groups, as
+// a machine dies); the controller notices the broken stream, recovers on a new cluster and the job succeeds.
+func TestLocalNodeKilled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	dir := t.TempDir()
+	id := w.launch(t, `name: node
+envs:
+  M: x
+run: |
+  if [ -f $M/second ]; then echo second run; exit 0; fi
+  touch $M/second
+  echo $$ > $M/pid.tmp && mv $M/pid.tmp $M/pid
+  sleep 600
+`, map[string]string{"M": dir})
+	r := w.waitFor(t, id, 0, api.ManagedRunning)
+	waitFile(t, filepath.Join(dir, "pid"))
+	killNode(t, filepath.Join(w.home, "local", r.Cluster, "agent-0", "agent.pid"), filepath.Join(dir, "pid"))
+	r = w.waitFor(t, id, 0, api.ManagedSucceeded)
+	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:preempted") {
+		t.Errorf("row %+v, events %s", r, reasons(r))
+	}
+	if out := w.logs(t, id); !strings.Contains(out, "second run") {
+		t.Errorf("output %q", out)
+	}
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+// killNode kills, with SIGKILL, the process groups of the pids in the files: a local node's agent and its job.
+func killNode(t *testing.T, pidFiles ...string) {
+	t.Helper()
+	for _, f := range pidFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgid, err := syscall.Getpgid(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
