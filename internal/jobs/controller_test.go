@@ -31,6 +31,26 @@ func TestMain(m *testing.M) {
 	if home := os.Getenv(childHomeEnv); home != "" {
 		os.Exit(runChild(home))
 	}
+	// A static agent, so that it also runs in Docker node containers (RunWithAgent builds one otherwise).
+	if os.Getenv(testutil.AgentBinaryEnv) == "" {
+		dir, err := os.MkdirTemp("", "stix-agent-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		bin := filepath.Join(dir, "stix-agent")
+		build := exec.Command("go", "build", "-o", bin, "github.com/stix-run/stix/cmd/stix-agent")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build stix-agent:", err)
+			os.Exit(1)
+		}
+		os.Setenv(testutil.AgentBinaryEnv, bin)
+		code := testutil.RunWithAgent(m)
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}
 	os.Exit(testutil.RunWithAgent(m))
 }
 
