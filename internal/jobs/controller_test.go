@@ -642,8 +642,10 @@ run: |
 `, map[string]string{"M": dir})
 	r := w.waitFor(t, id, 0, api.ManagedRunning)
 	waitFile(t, filepath.Join(dir, "pid"))
+	killed := time.Now()
 	killNode(t, filepath.Join(w.home, "local", r.Cluster, "agent-0", "agent.pid"), filepath.Join(dir, "pid"))
 	r = w.waitFor(t, id, 0, api.ManagedSucceeded)
+	logRecovery(t, "kill of the node", r, killed)
 	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:preempted") {
 		t.Errorf("row %+v, events %s", r, reasons(r))
 	}
@@ -675,4 +677,27 @@ func killNode(t *testing.T, pidFiles ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// logRecovery logs how long after the loss (at killed) the task went RECOVERING and RUNNING again, against the
+// baseline of its first launch (submitted to RUNNING), for BENCHMARKS.md.
+func logRecovery(t *testing.T, what string, r api.ManagedJob, killed time.Time) {
+	t.Helper()
+	var submitted, first, recovering, again time.Time
+	for _, e := range r.Events {
+		switch {
+		case e.Status == api.ManagedPending && submitted.IsZero():
+			submitted = e.At
+		case e.Status == api.ManagedRunning && first.IsZero():
+			first = e.At
+		case e.Status == api.ManagedRecovering && recovering.IsZero():
+			recovering = e.At
+		case e.Status == api.ManagedRunning && e.At.After(killed) && again.IsZero():
+			again = e.At
+		}
+	}
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	t.Logf("%s -> RECOVERING %s, -> RUNNING again %s; first launch (submitted -> RUNNING) %s; recovery/launch = %.2f",
+		what, ms(recovering.Sub(killed)), ms(again.Sub(killed)), ms(first.Sub(submitted)),
+		float64(again.Sub(killed))/float64(first.Sub(submitted)))
 }

@@ -52,14 +52,7 @@ run: |
 	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:preempted") {
 		t.Errorf("row %+v, events %s", r, reasons(r))
 	}
-	for _, e := range r.Events {
-		if e.Status == api.ManagedRecovering {
-			t.Logf("docker kill -> RECOVERING: %v", e.At.Sub(killed).Round(time.Millisecond))
-		}
-		if e.Status == api.ManagedRunning && e.At.After(killed) {
-			t.Logf("docker kill -> RUNNING on a new container: %v", e.At.Sub(killed).Round(time.Millisecond))
-		}
-	}
+	logRecovery(t, "docker kill", r, killed)
 	if cs := w.clusters(t); len(cs) != 0 {
 		t.Errorf("clusters left: %+v", cs)
 	}

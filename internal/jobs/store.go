@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,7 +124,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (s *Store) addEvent(ctx context.Context, tx *sql.Tx, job int64, task int, ev api.ManagedJobEvent) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO managed_job_events (job_id, task_id, seq, at, status, reason, message)
 		SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM managed_job_events WHERE job_id = ? AND task_id = ?`),
-		job, task, ev.At.UnixNano(), string(ev.Status), ev.Reason, ev.Message, job, task)
+		job, task, ev.At.UnixNano(), string(ev.Status), separators.Replace(ev.Reason), separators.Replace(ev.Message), job, task)
 	return err
 }
 
@@ -302,8 +303,27 @@ func (f Filter) where() (string, []any) {
 
 // Jobs returns the jobs f selects, newest first.
 func (s *Store) Jobs(ctx context.Context, f Filter) ([]*Job, error) {
+	return s.jobs(ctx, f, jobColumns, scanJob)
+}
+
+// queueColumns are what `jobs queue` shows of a job: no recorded request to decode.
+const queueColumns = `id, name, user_name, workspace, submitted_at`
+
+func scanQueueJob(row interface{ Scan(...any) error }) (*Job, error) {
+	var (
+		j         Job
+		submitted int64
+	)
+	if err := row.Scan(&j.ID, &j.Name, &j.User, &j.Workspace, &submitted); err != nil {
+		return nil, err
+	}
+	j.SubmittedAt = time.Unix(0, submitted)
+	return &j, nil
+}
+
+func (s *Store) jobs(ctx context.Context, f Filter, columns string, scan func(interface{ Scan(...any) error }) (*Job, error)) ([]*Job, error) {
 	where, args := f.where()
-	query := `SELECT ` + jobColumns + ` FROM managed_jobs` + where + ` ORDER BY id DESC`
+	query := `SELECT ` + columns + ` FROM managed_jobs` + where + ` ORDER BY id DESC`
 	if f.Limit > 0 {
 		query += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
@@ -314,7 +334,7 @@ func (s *Store) Jobs(ctx context.Context, f Filter) ([]*Job, error) {
 	defer rows.Close()
 	var out []*Job
 	for rows.Next() {
-		j, err := scanJob(rows)
+		j, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -326,7 +346,7 @@ func (s *Store) Jobs(ctx context.Context, f Filter) ([]*Job, error) {
 // Queue returns the rows of `jobs queue` for the jobs f selects: one per task, newest job first, with each
 // task's events.
 func (s *Store) Queue(ctx context.Context, f Filter, now time.Time) ([]api.ManagedJob, error) {
-	jobs, err := s.Jobs(ctx, f)
+	jobs, err := s.jobs(ctx, f, queueColumns, scanQueueJob)
 	if err != nil || len(jobs) == 0 {
 		return nil, err
 	}
@@ -336,13 +356,23 @@ func (s *Store) Queue(ctx context.Context, f Filter, now time.Time) ([]api.Manag
 	}
 	// The newest job's ID bounds the task and event scans; the jobs map keeps only the selected ones.
 	oldest, newest := jobs[len(jobs)-1].ID, jobs[0].ID
+	// The tasks and their events are read at once, on two connections (readers do not block each other).
+	var (
+		events map[taskKey][]api.ManagedJobEvent
+		evErr  error
+		done   = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		events, evErr = s.events(ctx, oldest, newest)
+	}()
 	tasks, err := s.tasks(ctx, `WHERE job_id BETWEEN ? AND ?`, oldest, newest)
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	events, err := s.events(ctx, oldest, newest)
-	if err != nil {
-		return nil, err
+	if evErr != nil {
+		return nil, evErr
 	}
 	out := make([]api.ManagedJob, 0, len(tasks))
 	for _, t := range tasks {
@@ -361,8 +391,11 @@ type taskKey struct {
 }
 
 func (s *Store) events(ctx context.Context, oldest, newest int64) (map[taskKey][]api.ManagedJobEvent, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT job_id, task_id, at, status, reason, message FROM managed_job_events
-		WHERE job_id BETWEEN ? AND ? ORDER BY job_id, task_id, seq`), oldest, newest)
+	// One row per task, its events joined by the database: a queue of many finished jobs reads a fifth of the
+	// rows it would otherwise (the cost is per row read through database/sql, not per byte).
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT job_id, task_id, string_agg(CAST(at AS TEXT) || ? || status || ? || reason || ? || message, ? ORDER BY seq)
+		FROM managed_job_events WHERE job_id BETWEEN ? AND ? GROUP BY job_id, task_id`),
+		fieldSep, fieldSep, fieldSep, eventSep, oldest, newest)
 	if err != nil {
 		return nil, err
 	}
@@ -370,19 +403,36 @@ func (s *Store) events(ctx context.Context, oldest, newest int64) (map[taskKey][
 	out := map[taskKey][]api.ManagedJobEvent{}
 	for rows.Next() {
 		var (
-			k      taskKey
-			at     int64
-			status string
-			ev     api.ManagedJobEvent
+			k   taskKey
+			agg string
 		)
-		if err := rows.Scan(&k.job, &k.task, &at, &status, &ev.Reason, &ev.Message); err != nil {
+		if err := rows.Scan(&k.job, &k.task, &agg); err != nil {
 			return nil, err
 		}
-		ev.At, ev.Status = time.Unix(0, at), api.ManagedJobStatus(status)
-		out[k] = append(out[k], ev)
+		evs := make([]api.ManagedJobEvent, 0, strings.Count(agg, eventSep)+1)
+		for _, e := range strings.Split(agg, eventSep) {
+			f := strings.SplitN(e, fieldSep, 4)
+			if len(f) != 4 {
+				return nil, fmt.Errorf("managed job %d task %d: malformed event %q", k.job, k.task, e)
+			}
+			at, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("managed job %d task %d: event time %q: %w", k.job, k.task, f[0], err)
+			}
+			evs = append(evs, api.ManagedJobEvent{At: time.Unix(0, at), Status: api.ManagedJobStatus(f[1]), Reason: f[2], Message: f[3]})
+		}
+		out[k] = evs
 	}
 	return out, rows.Err()
 }
+
+// The separators of events joined by the database (see events); an event's text never holds them.
+const (
+	fieldSep = "\x1f"
+	eventSep = "\x1e"
+)
+
+var separators = strings.NewReplacer(fieldSep, " ", eventSep, " ")
 
 // row is a task as `jobs queue` shows it; the job duration of a RUNNING task counts up to now.
 func row(j *Job, t Task, events []api.ManagedJobEvent, now time.Time) api.ManagedJob {
