@@ -1,13 +1,17 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/stix-run/stix/api"
@@ -44,6 +48,9 @@ type Controller struct {
 	opts   Options
 	st     *Store
 	holder string
+	// holderPrefix is shared by the controllers of this host and server directory: a lease held under it by a
+	// process that is gone is a predecessor's (this server killed and restarted), taken over at once.
+	holderPrefix string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -88,8 +95,9 @@ func New(opts Options) (*Controller, error) {
 		return nil, fmt.Errorf("managed-jobs controller: %w", err)
 	}
 	host, _ := os.Hostname()
-	c := &Controller{opts: opts, st: st, running: map[int64]*runner{},
-		holder: fmt.Sprintf("jobs|%s|%d|%s", host, os.Getpid(), api.NewRequestID())}
+	prefix := fmt.Sprintf("jobs|%s|%s|", host, opts.Dir)
+	c := &Controller{opts: opts, st: st, running: map[int64]*runner{}, holderPrefix: prefix,
+		holder: fmt.Sprintf("%s%d|%s", prefix, os.Getpid(), api.NewRequestID())}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -150,6 +158,9 @@ func (c *Controller) startRunner(id int64) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
 	_, err := c.opts.State.AcquireLease(ctx, leaseName(id), c.holder, c.opts.LeaseTTL)
+	if errors.Is(err, store.ErrLeaseHeld) && c.predecessorHolds(ctx, id) {
+		_, err = c.opts.State.AcquireLease(ctx, leaseName(id), c.holder, c.opts.LeaseTTL)
+	}
 	cancel()
 	if err != nil {
 		if !errors.Is(err, store.ErrLeaseHeld) && c.ctx.Err() == nil {
@@ -190,6 +201,32 @@ func (c *Controller) Running() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.running)
+}
+
+// predecessorHolds reports whether job id's lease is held by a dead process of this host and server directory,
+// and if so frees it: a server restarted after kill -9 resumes its jobs at once, not after the lease lapses.
+func (c *Controller) predecessorHolds(ctx context.Context, id int64) bool {
+	holder, err := c.st.LeaseHolder(ctx, leaseName(id))
+	rest, ok := strings.CutPrefix(holder, c.holderPrefix)
+	if err != nil || !ok || holder == c.holder {
+		return false
+	}
+	pidText, _, _ := strings.Cut(rest, "|")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid == os.Getpid() || processAlive(pid) {
+		return false
+	}
+	return c.opts.State.ReleaseLease(ctx, leaseName(id), holder) == nil
+}
+
+// processAlive reports whether a process exists (and is not a zombie).
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z"
 }
 
 func leaseName(id int64) string { return fmt.Sprintf("managed-job/%d", id) }

@@ -99,6 +99,7 @@ func (r *runner) run() {
 func (r *runner) keepLease() {
 	t := time.NewTicker(r.c.opts.LeaseTTL / 3)
 	defer t.Stop()
+	renewed := time.Now()
 	for {
 		select {
 		case <-r.ctx.Done():
@@ -107,7 +108,13 @@ func (r *runner) keepLease() {
 		}
 		ctx, cancel := context.WithTimeout(r.ctx, r.c.opts.LeaseTTL/3)
 		_, err := r.c.opts.State.RenewLease(ctx, leaseName(r.id), r.c.holder, r.c.opts.LeaseTTL)
-		if errors.Is(err, store.ErrLeaseLost) {
+		if err == nil {
+			renewed = time.Now()
+		}
+		// Lost, or not renewed for so long that it may lapse before the next try: another server may take the
+		// job, so this one stops running it.
+		if errors.Is(err, store.ErrLeaseLost) || err != nil && time.Since(renewed) > r.c.opts.LeaseTTL*2/3 {
+			r.logf("stopped running the job: lease not renewed: %v", err)
 			cancel()
 			r.stop(errLeaseLost)
 			return

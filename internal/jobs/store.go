@@ -209,6 +209,16 @@ func (s *Store) Job(ctx context.Context, id int64) (*Job, []Task, error) {
 	return j, tasks, err
 }
 
+// LeaseHolder returns who holds (or last held) the named lease; "" when nobody ever did.
+func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
+	var h string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT holder FROM leases WHERE name = ?`), name).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return h, err
+}
+
 // CancelRequested reports whether the job's cancellation was asked for.
 func (s *Store) CancelRequested(ctx context.Context, id int64) (bool, error) {
 	var c bool
