@@ -106,7 +106,7 @@ func BenchmarkRunningJobs(b *testing.B) {
 func runningJobs(b *testing.B, n int) {
 	home := b.TempDir()
 	built := make([]*fakecloud.Provider, 1)
-	c, err := core(home, built, twoRegions)
+	c, err := core(home, "", built, twoRegions)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,8 @@ type Controller struct {
 	mu      sync.Mutex
 	running map[int64]*runner
 	closed  bool
+
+	scans atomic.Int64 // looks for jobs to run, for tests
 }
 
 // New returns a Controller; Start starts it.
@@ -124,6 +127,7 @@ func (c *Controller) Start() {
 
 // resume starts a runner for every unfinished job this controller does not run and whose lease it can take.
 func (c *Controller) resume() {
+	defer c.scans.Add(1)
 	ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
 	defer cancel()
 	ids, err := c.st.Unfinished(ctx)

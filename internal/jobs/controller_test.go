@@ -25,6 +25,7 @@ import (
 	"github.com/stix-run/stix/internal/store"
 	"github.com/stix-run/stix/internal/testutil"
 	"github.com/stix-run/stix/internal/testutil/fakecloud"
+	"github.com/stix-run/stix/internal/testutil/pgtest"
 )
 
 func TestMain(m *testing.M) {
@@ -74,7 +75,7 @@ func newWorld(t *testing.T, clouds ...fakecloud.Options) *world {
 
 // core builds an embedded core over home whose infra are the fake clouds; built receives the fakes once the
 // core first runs.
-func core(home string, built []*fakecloud.Provider, clouds ...fakecloud.Options) (*embedded.Client, error) {
+func core(home, db string, built []*fakecloud.Provider, clouds ...fakecloud.Options) (*embedded.Client, error) {
 	var (
 		ds      []cloud.Descriptor
 		enabled []string
@@ -90,7 +91,7 @@ func core(home string, built []*fakecloud.Provider, clouds ...fakecloud.Options)
 	if len(clouds) == 0 { // the default providers, local infra (this machine) the only one enabled
 		reg, enabled = nil, []string{}
 	}
-	return embedded.New(embedded.Options{Core: cluster.Options{Home: home, Registry: reg, User: "tester",
+	return embedded.New(embedded.Options{Core: cluster.Options{Home: home, Registry: reg, User: "tester", DB: db, DBOrigin: "the test",
 		EnabledInfra:  func(context.Context) ([]string, error) { return enabled, nil },
 		CatalogSource: func() (catalog.Source, error) { return catalog.Dir(catalogDir), nil }}}), nil
 }
@@ -103,18 +104,25 @@ var (
 
 func newWorldAt(t *testing.T, home string, clouds ...fakecloud.Options) *world {
 	t.Helper()
+	return newWorldDB(t, home, "", "server", clouds...)
+}
+
+// newWorldDB is a world over home whose state is the PostgreSQL database db ("" for SQLite under home) and
+// whose controller keeps its files in home/dir.
+func newWorldDB(t *testing.T, home, db, dir string, clouds ...fakecloud.Options) *world {
+	t.Helper()
 	catalogOnce.Do(func() { catalogDir = testutil.SharedDir(t, "catalogs/v7") })
 	built := make([]*fakecloud.Provider, len(clouds))
-	core, err := core(home, built, clouds...)
+	core, err := core(home, db, built, clouds...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), home)
+	st, err := store.OpenAt(context.Background(), store.Location{Home: home, DB: db, DBOrigin: "the test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &world{home: home, core: core, st: st, fakes: map[string]*fakecloud.Provider{},
-		opts: Options{Core: core, State: st, Dir: filepath.Join(home, "server"), Limits: testLimits,
+		opts: Options{Core: core, State: st, Dir: filepath.Join(home, dir), Limits: testLimits,
 			LeaseTTL: 3 * time.Second, Scan: 200 * time.Millisecond}}
 	w.start(t)
 	// The providers are built on the core's first use.
@@ -534,16 +542,20 @@ const childHomeEnv = "STIX_JOBS_CHILD_HOME"
 
 func runChild(home string) int {
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
-	c, err := core(home, make([]*fakecloud.Provider, 1), twoRegions)
+	db := os.Getenv("STIX_JOBS_CHILD_DB")
+	c, err := core(home, db, make([]*fakecloud.Provider, 1), twoRegions)
 	if err != nil {
 		return fail(err)
 	}
-	st, err := store.Open(context.Background(), home)
+	st, err := store.OpenAt(context.Background(), store.Location{Home: home, DB: db, DBOrigin: "the test"})
 	if err != nil {
 		return fail(err)
 	}
-	// Leases that would outlive the test: the next controller must take its dead predecessor's over at once.
-	ctl, err := New(Options{Core: c, State: st, Dir: filepath.Join(home, "server"), LeaseTTL: time.Hour, Scan: 200 * time.Millisecond})
+	ttl, err := time.ParseDuration(os.Getenv("STIX_JOBS_CHILD_TTL"))
+	if err != nil {
+		return fail(err)
+	}
+	ctl, err := New(Options{Core: c, State: st, Dir: filepath.Join(home, os.Getenv("STIX_JOBS_CHILD_DIR")), LeaseTTL: ttl, Scan: 200 * time.Millisecond})
 	if err != nil {
 		return fail(err)
 	}
@@ -559,15 +571,38 @@ func runChild(home string) int {
 	select {} // until killed
 }
 
-// A controller process killed with kill -9 while its jobs run: the next controller over the same server
-// directory takes each job over at once (its dead predecessor's leases), re-attaches to it, and every job
-// succeeds; none is FAILED_CONTROLLER.
+// A controller process killed with kill -9 while its jobs run, its jobs are taken over by the next
+// controller and re-attached, and every job succeeds; none is FAILED_CONTROLLER. Over the same server directory
+// (the server restarted) the dead process's leases are taken over at once (they would outlive the test
+// otherwise); by another server on the same PostgreSQL, once they lapse — and never while the first one lives.
 func TestControllerKilled(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		postgres bool
+		dir      string // the killed controller's directory; the next one's is "server"
+		ttl      time.Duration
+	}{
+		{name: "restarted server, SQLite", dir: "server", ttl: time.Hour},
+		{name: "another server, PostgreSQL", postgres: true, dir: "server-a", ttl: 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := ""
+			if tc.postgres {
+				db = pgtest.Shared(t).NewDatabase(t)
+			}
+			controllerKilled(t, db, tc.dir, tc.ttl)
+		})
+	}
+}
+
+func controllerKilled(t *testing.T, db, dir string, ttl time.Duration) {
 	const n = 12
-	home, dir := t.TempDir(), t.TempDir()
+	home, marks := t.TempDir(), t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childHomeEnv+"="+home, "STIX_JOBS_CHILD_N="+strconv.Itoa(n), "STIX_JOBS_CHILD_M="+dir,
+	cmd.Env = append(os.Environ(), childHomeEnv+"="+home, "STIX_JOBS_CHILD_N="+strconv.Itoa(n), "STIX_JOBS_CHILD_M="+marks,
+		"STIX_JOBS_CHILD_DB="+db, "STIX_JOBS_CHILD_DIR="+dir, "STIX_JOBS_CHILD_TTL="+ttl.String(),
 		"STIX_JOBS_CHILD_YAML=name: k\nenvs:\n  M: x\nrun: |\n  echo \"start $SKYPILOT_MANAGED_JOB_ID\"\n  until [ -f $M/go ]; do sleep 0.1; done\n  echo \"end $SKYPILOT_MANAGED_JOB_ID\"\n")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -580,7 +615,7 @@ func TestControllerKilled(t *testing.T) {
 			cmd.Wait()
 		}
 	})
-	st, err := store.Open(context.Background(), home)
+	st, err := store.OpenAt(context.Background(), store.Location{Home: home, DB: db, DBOrigin: "the test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,19 +638,34 @@ func TestControllerKilled(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	st.Close()
+	var w *world
+	if dir != "server" {
+		// Another server, live while the first one runs the jobs: it looks for jobs to take and finds none.
+		w = newWorldDB(t, home, db, "server", twoRegions)
+		for w.ctl.scans.Load() < 3 {
+			if time.Now().After(deadline) {
+				t.Fatal("the second controller never scanned")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := w.ctl.Running(); got != 0 {
+			t.Fatalf("the second controller runs %d jobs that the first one holds", got)
+		}
+	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
 	killed = true
-
-	w := newWorldAt(t, home, twoRegions)
-	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+	if w == nil {
+		w = newWorldDB(t, home, db, "server", twoRegions)
+	}
+	if err := os.WriteFile(filepath.Join(marks, "go"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for id := int64(1); id <= n; id++ {
 		r := w.waitFor(t, id, 0, api.ManagedSucceeded)
-		if r.Recoveries != 0 || !strings.Contains(reasons(r), "RUNNING:reattached") {
+		if r.Recoveries != 0 || strings.Count(reasons(r), "RUNNING:reattached") != 1 || strings.Count(reasons(r), "RUNNING:launched") != 1 {
 			t.Errorf("job %d: %+v, events %s", id, r, reasons(r))
 		}
 		if out := w.logs(t, id); !strings.Contains(out, fmt.Sprintf("end %d", id)) {

@@ -471,8 +471,8 @@ func (r *runner) launch(i int, w Where, recovering bool) error {
 		res, err = op.Wait()
 	}
 	if err != nil {
-		if r.ctx.Err() != nil {
-			r.down(name) // a launch cut short by a cancel leaves nothing behind
+		if r.cancelled() {
+			r.down(name) // a launch cut short by a cancel leaves nothing behind; one cut by a stop is resumed
 		}
 		return err
 	}
