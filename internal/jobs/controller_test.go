@@ -753,3 +753,25 @@ func logRecovery(t *testing.T, what string, r api.ManagedJob, killed time.Time) 
 		what, ms(recovering.Sub(killed)), ms(again.Sub(killed)), ms(first.Sub(submitted)),
 		float64(again.Sub(killed))/float64(first.Sub(submitted)))
 }
+
+// An inline command named with -n runs as a one-task job of that name; its resources show as asked.
+func TestInlineCommand(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	name, cpus := "My_Job.v2", "1+"
+	res, err := api.Wait(w.ctl.Client().JobsLaunch(context.Background(), api.JobsLaunchRequest{
+		Task: api.TaskSpec{Command: "echo inline $SKYPILOT_MANAGED_JOB_ID", Overrides: api.TaskOverrides{Name: &name, Cpus: &cpus}}}))
+	if err != nil || len(res.IDs) != 1 || res.Name != name {
+		t.Fatalf("launch: %+v, %v", res, err)
+	}
+	r := w.waitFor(t, res.IDs[0], 0, api.ManagedSucceeded)
+	if r.Name != name || r.TaskName != name || r.Resources != "1x[cpus=1+]" {
+		t.Errorf("row %+v", r)
+	}
+	if out := w.logs(t, r.ID); !strings.Contains(out, fmt.Sprintf("inline %d", r.ID)) {
+		t.Errorf("output %q", out)
+	}
+	if !strings.Contains(w.controllerLog(r.ID), fmt.Sprintf("cluster my-job-v2-%d", r.ID)) {
+		t.Errorf("controller log:\n%s", w.controllerLog(r.ID))
+	}
+}

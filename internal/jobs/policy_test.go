@@ -166,3 +166,22 @@ func TestTransitions(t *testing.T) {
 		}
 	}
 }
+
+func TestClusterName(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]string{
+		"train":     "train-7",
+		"My_Job.v2": "my-job-v2-7",
+		"a-very-long-task-name-that-goes-on-and-on": "a-very-long-task-name-tha-7",
+		"9lives": "job9lives-7",
+		"":       "job-7",
+		"---":    "job-7",
+	} {
+		if got := ClusterName(name, 7); got != want {
+			t.Errorf("ClusterName(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if got := TaskIDs("sky-managed-x", 3, []string{"a", "b"}); got[0] != "sky-managed-x_a_3-0" || got[1] != "sky-managed-x_b_3-1" {
+		t.Errorf("TaskIDs = %v", got)
+	}
+}
