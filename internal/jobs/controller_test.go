@@ -272,8 +272,17 @@ var twoRegions = fakecloud.Options{Name: "fk", Places: []fakecloud.Place{{Region
 func TestJobSucceeds(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, twoRegions)
-	id := w.launch(t, "name: train\nrun: echo \"id=$SKYPILOT_MANAGED_JOB_ID task=$SKYPILOT_TASK_ID user=$SKYPILOT_USER\"\n", nil)
+	id := w.launch(t, "name: train\nrun: echo first; echo \"id=$SKYPILOT_MANAGED_JOB_ID task=$SKYPILOT_TASK_ID user=$SKYPILOT_USER\"\n", nil)
 	r := w.waitFor(t, id, 0, api.ManagedSucceeded)
+	var tail, ctl bytes.Buffer
+	if _, err := w.ctl.Client().JobsLogs(context.Background(), 0, api.JobsLogsOptions{Tail: 1, Follow: true}, &tail); err != nil ||
+		strings.Count(tail.String(), "\n") != 1 || !strings.Contains(tail.String(), "id=") || strings.Contains(tail.String(), "first") {
+		t.Errorf("logs of the latest job, last line: %q, %v", tail.String(), err)
+	}
+	if _, err := w.ctl.Client().JobsLogs(context.Background(), id, api.JobsLogsOptions{Controller: true}, &ctl); err != nil ||
+		!strings.Contains(ctl.String(), "SUCCEEDED (succeeded)") {
+		t.Errorf("controller log: %q, %v", ctl.String(), err)
+	}
 	if r.Name != "train" || r.Recoveries != 0 || r.StartedAt == nil || r.EndedAt == nil || r.Infra == "" {
 		t.Errorf("row %+v", r)
 	}
@@ -582,9 +591,10 @@ func TestControllerKilled(t *testing.T) {
 		postgres bool
 		dir      string // the killed controller's directory; the next one's is "server"
 		ttl      time.Duration
+		jobs     int
 	}{
-		{name: "restarted server, SQLite", dir: "server", ttl: time.Hour},
-		{name: "another server, PostgreSQL", postgres: true, dir: "server-a", ttl: 2 * time.Second},
+		{name: "restarted server, SQLite", dir: "server", ttl: time.Hour, jobs: 50},
+		{name: "another server, PostgreSQL", postgres: true, dir: "server-a", ttl: 2 * time.Second, jobs: 12},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -592,13 +602,12 @@ func TestControllerKilled(t *testing.T) {
 			if tc.postgres {
 				db = pgtest.Shared(t).NewDatabase(t)
 			}
-			controllerKilled(t, db, tc.dir, tc.ttl)
+			controllerKilled(t, db, tc.dir, tc.ttl, tc.jobs)
 		})
 	}
 }
 
-func controllerKilled(t *testing.T, db, dir string, ttl time.Duration) {
-	const n = 12
+func controllerKilled(t *testing.T, db, dir string, ttl time.Duration, n int) {
 	home, marks := t.TempDir(), t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childHomeEnv+"="+home, "STIX_JOBS_CHILD_N="+strconv.Itoa(n), "STIX_JOBS_CHILD_M="+marks,
@@ -663,7 +672,7 @@ func controllerKilled(t *testing.T, db, dir string, ttl time.Duration) {
 	if err := os.WriteFile(filepath.Join(marks, "go"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for id := int64(1); id <= n; id++ {
+	for id := int64(1); id <= int64(n); id++ {
 		r := w.waitFor(t, id, 0, api.ManagedSucceeded)
 		if r.Recoveries != 0 || strings.Count(reasons(r), "RUNNING:reattached") != 1 || strings.Count(reasons(r), "RUNNING:launched") != 1 {
 			t.Errorf("job %d: %+v, events %s", id, r, reasons(r))
