@@ -122,8 +122,7 @@ func newWorldDB(t *testing.T, home, db, dir string, clouds ...fakecloud.Options)
 		t.Fatal(err)
 	}
 	w := &world{home: home, core: core, st: st, fakes: map[string]*fakecloud.Provider{},
-		opts: Options{Core: core, State: st, Dir: filepath.Join(home, dir), Limits: testLimits,
-			LeaseTTL: 3 * time.Second, Scan: 200 * time.Millisecond}}
+		opts: Options{Core: core, State: st, Dir: filepath.Join(home, dir), Limits: testLimits, Scan: 200 * time.Millisecond}}
 	w.start(t)
 	// The providers are built on the core's first use.
 	if _, err := core.Status(context.Background(), nil, false); err != nil {

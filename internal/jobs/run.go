@@ -111,9 +111,9 @@ func (r *runner) keepLease() {
 		if err == nil {
 			renewed = time.Now()
 		}
-		// Lost, or not renewed for so long that it may lapse before the next try: another server may take the
-		// job, so this one stops running it.
-		if errors.Is(err, store.ErrLeaseLost) || err != nil && time.Since(renewed) > r.c.opts.LeaseTTL*2/3 {
+		// Lost, or not renewed for so long (two tries in a row) that it is about to lapse: another server may
+		// take the job, so this one stops running it.
+		if errors.Is(err, store.ErrLeaseLost) || err != nil && time.Since(renewed) > r.c.opts.LeaseTTL*5/6 {
 			r.logf("stopped running the job: lease not renewed: %v", err)
 			cancel()
 			r.stop(errLeaseLost)
