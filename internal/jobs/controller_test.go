@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/providers"
@@ -781,5 +782,60 @@ func TestInlineCommand(t *testing.T) {
 	}
 	if !strings.Contains(w.controllerLog(r.ID), fmt.Sprintf("cluster my-job-v2-%d", r.ID)) {
 		t.Errorf("controller log:\n%s", w.controllerLog(r.ID))
+	}
+}
+
+// A job runs as its owner (its cluster recorded under the owner, SKYPILOT_USER the owner), and only the owner —
+// or an admin asking for all users — sees it, follows its logs or cancels it.
+func TestOwnerAndAccess(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	as := func(name string, role auth.Role) context.Context {
+		return auth.With(context.Background(), auth.Identity{Name: name, Role: role, Method: "token"})
+	}
+	alice, bob, admin := as("alice", auth.RoleUser), as("bob", auth.RoleUser), as("root", auth.RoleAdmin)
+	dir := t.TempDir()
+	res, err := api.Wait(w.ctl.Client().JobsLaunch(alice, api.JobsLaunchRequest{Task: api.TaskSpec{FileName: "a.yaml",
+		YAML: "name: mine\nenvs:\n  M: x\nrun: |\n  echo \"user=$SKYPILOT_USER\"\n  until [ -f $M/go ]; do sleep 0.05; done\n",
+		Env:  map[string]string{"M": dir}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.IDs[0]
+	r := w.waitFor(t, id, 0, api.ManagedRunning)
+	if r.User != "alice" {
+		t.Errorf("job user %q", r.User)
+	}
+	if cs := w.clusters(t); len(cs) != 1 || cs[0].User != "alice" {
+		t.Errorf("job cluster %+v, want alice's", cs)
+	}
+	queue := func(ctx context.Context) int {
+		rows, err := w.ctl.Client().JobsQueue(ctx, api.JobsQueueOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rows)
+	}
+	if queue(alice) != 1 || queue(bob) != 0 || queue(admin) != 0 || queue(api.WithAllUsers(admin)) != 1 || queue(api.WithAllUsers(bob)) != 0 {
+		t.Errorf("queues: alice %d, bob %d, admin %d, admin -u %d, bob -u %d", queue(alice), queue(bob), queue(admin),
+			queue(api.WithAllUsers(admin)), queue(api.WithAllUsers(bob)))
+	}
+	var nf *api.ManagedJobNotFoundError
+	if _, err := w.ctl.Client().JobsLogs(bob, id, api.JobsLogsOptions{}, &bytes.Buffer{}); !errors.As(err, &nf) {
+		t.Errorf("bob reads alice's logs: %v", err)
+	}
+	if _, err := w.ctl.Client().JobsCancel(bob, api.JobsCancelRequest{IDs: []int64{id}}); !errors.As(err, &nf) {
+		t.Errorf("bob cancels alice's job: %v", err)
+	}
+	if out, err := api.Wait(w.ctl.Client().JobsCancel(bob, api.JobsCancelRequest{All: true})); err != nil || len(out) != 0 {
+		t.Errorf("bob cancels all his jobs: %+v, %v", out, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, id, 0, api.ManagedSucceeded)
+	var out bytes.Buffer
+	if _, err := w.ctl.Client().JobsLogs(alice, 0, api.JobsLogsOptions{}, &out); err != nil || !strings.Contains(out.String(), "user=alice") {
+		t.Errorf("alice's latest job's logs: %q, %v", out.String(), err)
 	}
 }
