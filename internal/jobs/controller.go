@@ -109,7 +109,11 @@ func New(opts Options) (*Controller, error) {
 // cluster, or recovers), then keeps looking for such jobs every Scan, so that a job whose server died is
 // taken over once its lease lapses.
 func (c *Controller) Start() {
-	c.wg.Add(1)
+	c.wg.Add(2)
+	go func() {
+		defer c.wg.Done()
+		c.keepLeases()
+	}()
 	go func() {
 		defer c.wg.Done()
 		t := time.NewTicker(c.opts.Scan)
@@ -137,9 +141,95 @@ func (c *Controller) resume() {
 		}
 		return
 	}
+	// A job whose lease another live server holds is that server's: not even tried.
+	live, err := store.LiveLeases(ctx, c.opts.State, leasePrefix)
+	if err != nil {
+		live = nil
+	}
 	for _, id := range ids {
+		if h, ok := live[leaseName(id)]; ok && h != c.holder && !strings.HasPrefix(h, c.holderPrefix) {
+			continue
+		}
 		c.startRunner(id)
 	}
+}
+
+// keepLeases renews the leases of every job this controller runs, all at once every third of their TTL, and
+// stops the runner of a job whose lease was lost or whose cancel was asked through another server. When the
+// renewal fails twice in a row (the leases are about to lapse, and another server may take the jobs), every
+// runner stops.
+func (c *Controller) keepLeases() {
+	t := time.NewTicker(c.opts.LeaseTTL / 3)
+	defer t.Stop()
+	renewed := time.Now()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		runners := make(map[int64]*runner, len(c.running))
+		for id, r := range c.running {
+			runners[id] = r
+		}
+		c.mu.Unlock()
+		held, cancels, err := c.renew(runners)
+		if err != nil {
+			if time.Since(renewed) > c.opts.LeaseTTL*5/6 {
+				c.opts.Log.Warn("managed jobs: leases not renewed in time; stopping every job's runner", "err", err)
+				for _, r := range runners {
+					r.stop(errLeaseLost)
+				}
+			}
+			continue
+		}
+		renewed = time.Now()
+		for id, r := range runners {
+			if !held[leaseName(id)] {
+				r.stop(errLeaseLost)
+			} else if cancels[id] {
+				r.stop(errCancelled)
+			}
+		}
+	}
+}
+
+// renewChunk bounds the names of one renewal statement.
+const renewChunk = 500
+
+// renew renews the runners' leases and reads which of their jobs were asked to cancel.
+func (c *Controller) renew(runners map[int64]*runner) (held map[string]bool, cancels map[int64]bool, err error) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.opts.LeaseTTL/3)
+	defer cancel()
+	ids := make([]int64, 0, len(runners))
+	for id := range runners {
+		ids = append(ids, id)
+	}
+	held, cancels = map[string]bool{}, map[int64]bool{}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), renewChunk)]
+		ids = ids[len(chunk):]
+		names := make([]string, len(chunk))
+		for i, id := range chunk {
+			names[i] = leaseName(id)
+		}
+		got, err := store.RenewLeases(ctx, c.opts.State, c.holder, names, c.opts.LeaseTTL)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, n := range got {
+			held[n] = true
+		}
+		asked, err := c.st.CancelsAmong(ctx, chunk)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range asked {
+			cancels[id] = true
+		}
+	}
+	return held, cancels, nil
 }
 
 // Close stops every runner and waits for them. Jobs stay as they are in the store, their clusters up: the next
@@ -233,7 +323,10 @@ func processAlive(pid int) bool {
 	return len(f) > 0 && f[0] != "Z"
 }
 
-func leaseName(id int64) string { return fmt.Sprintf("managed-job/%d", id) }
+// leasePrefix starts the name of every managed job's lease.
+const leasePrefix = "managed-job/"
+
+func leaseName(id int64) string { return leasePrefix + strconv.FormatInt(id, 10) }
 
 // jobDir is where job id's output and controller log are kept.
 func (c *Controller) jobDir(id int64) string {

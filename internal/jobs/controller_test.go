@@ -839,3 +839,33 @@ func TestOwnerAndAccess(t *testing.T) {
 		t.Errorf("alice's latest job's logs: %q, %v", out.String(), err)
 	}
 }
+
+// A cancel asked through another server (same database) reaches the controller that runs the job at its next
+// lease renewal; the other server never runs the job.
+func TestCancelThroughAnotherServer(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	w.ctl.Close()
+	w.opts.LeaseTTL = 900 * time.Millisecond
+	w.start(t)
+	id := w.launch(t, "name: far\nrun: sleep 600\n", nil)
+	w.waitFor(t, id, 0, api.ManagedRunning)
+	other := w.opts
+	other.Dir = filepath.Join(w.home, "server-b")
+	b, err := New(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	out, err := api.Wait(b.Client().JobsCancel(context.Background(), api.JobsCancelRequest{IDs: []int64{id}}))
+	if err != nil || len(out) != 1 || out[0].Status != api.ManagedCancelling {
+		t.Fatalf("cancel through the other server: %+v, %v", out, err)
+	}
+	if b.Running() != 0 {
+		t.Error("the other server runs the job")
+	}
+	w.waitFor(t, id, 0, api.ManagedCancelled)
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+}

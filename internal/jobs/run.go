@@ -15,7 +15,6 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
-	"github.com/stix-run/stix/internal/store"
 )
 
 var (
@@ -23,8 +22,8 @@ var (
 	errLeaseLost = errors.New("this controller lost the managed job's lease")
 )
 
-// runner runs one job in this process while it holds the job's lease. Its goroutines (run, keepLease) end
-// when its context does.
+// runner runs one job in this process while it holds the job's lease (the controller renews the leases of all
+// its runners at once, and stops a runner whose lease is lost or whose job was cancelled elsewhere).
 type runner struct {
 	c    *Controller
 	id   int64
@@ -53,12 +52,6 @@ func (r *runner) run() {
 			r.log.Close()
 		}
 	}()
-	var lease sync.WaitGroup
-	lease.Add(1)
-	go func() { defer lease.Done(); r.keepLease() }()
-	defer lease.Wait()
-	defer r.stop(nil) // ends keepLease before the wait above
-
 	var err error
 	r.job, r.tasks, err = r.c.st.Job(r.ctx, r.id)
 	if err != nil {
@@ -91,38 +84,6 @@ func (r *runner) run() {
 			}
 		}
 		return
-	}
-}
-
-// keepLease renews the job's lease every third of its TTL, and watches for a cancel asked through another
-// server; it stops the runner when the lease is lost.
-func (r *runner) keepLease() {
-	t := time.NewTicker(r.c.opts.LeaseTTL / 3)
-	defer t.Stop()
-	renewed := time.Now()
-	for {
-		select {
-		case <-r.ctx.Done():
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(r.ctx, r.c.opts.LeaseTTL/3)
-		_, err := r.c.opts.State.RenewLease(ctx, leaseName(r.id), r.c.holder, r.c.opts.LeaseTTL)
-		if err == nil {
-			renewed = time.Now()
-		}
-		// Lost, or not renewed for so long (two tries in a row) that it is about to lapse: another server may
-		// take the job, so this one stops running it.
-		if errors.Is(err, store.ErrLeaseLost) || err != nil && time.Since(renewed) > r.c.opts.LeaseTTL*5/6 {
-			r.logf("stopped running the job: lease not renewed: %v", err)
-			cancel()
-			r.stop(errLeaseLost)
-			return
-		}
-		if c, err := r.c.st.CancelRequested(ctx, r.id); err == nil && c {
-			r.stop(errCancelled)
-		}
-		cancel()
 	}
 }
 

@@ -219,11 +219,16 @@ func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
 	return h, err
 }
 
-// CancelRequested reports whether the job's cancellation was asked for.
-func (s *Store) CancelRequested(ctx context.Context, id int64) (bool, error) {
-	var c bool
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT cancel_requested FROM managed_jobs WHERE id = ?`), id).Scan(&c)
-	return c, err
+// CancelsAmong returns those of the jobs whose cancellation was asked for.
+func (s *Store) CancelsAmong(ctx context.Context, ids []int64) ([]int64, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return s.ids(ctx, `SELECT id FROM managed_jobs WHERE cancel_requested AND id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, args...)
 }
 
 const taskColumns = `job_id, task_id, name, resources, status, cluster, cluster_job_id, infra, cloud, region, started_at, ended_at,

@@ -106,7 +106,7 @@ func TestStore(t *testing.T) {
 			if ok, err := s.RequestCancel(ctx, a.ID); !ok || err != nil {
 				t.Errorf("cancel: %v, %v", ok, err)
 			}
-			if c, _ := s.CancelRequested(ctx, a.ID); !c {
+			if c, _ := s.CancelsAmong(ctx, []int64{a.ID, b.ID}); len(c) != 1 || c[0] != a.ID {
 				t.Error("cancel not recorded")
 			}
 			if rows, _ := s.Queue(ctx, Filter{SkipFinished: true}, t0); len(rows) != 2 || rows[0].ID != a.ID {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -130,4 +131,70 @@ func scanLease(row *sql.Row, name, holder string) (*Lease, error) {
 		return nil, err
 	}
 	return &Lease{Name: name, Holder: holder, Token: token, Expires: time.Unix(0, expires)}, nil
+}
+
+// RenewLeases extends, in one statement, those of the named leases that holder still holds to ttl from now,
+// and returns their names: a controller holding many leases renews them all at once. A name not returned is
+// lost to holder (expired, or taken by another).
+func RenewLeases(ctx context.Context, st Store, holder string, names []string, ttl time.Duration) ([]string, error) {
+	s, ok := st.(*sqlStore)
+	if !ok {
+		return nil, errors.New("renew leases: the state store is not a SQL database")
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	if err := checkLease(names[0], holder, ttl); err != nil {
+		return nil, err
+	}
+	now := s.leaseNow()
+	args := []any{ttl.Nanoseconds(), holder}
+	for _, n := range names {
+		args = append(args, n)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE leases SET expires_at = `+now+` + ?
+		WHERE holder = ? AND expires_at > `+now+` AND name IN (`+placeholders(len(names))+`) RETURNING name`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("renew %d leases: %w", len(names), err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// LiveLeases returns the holder of every live lease whose name starts with prefix.
+func LiveLeases(ctx context.Context, st Store, prefix string) (map[string]string, error) {
+	s, ok := st.(*sqlStore)
+	if !ok {
+		return nil, errors.New("list leases: the state store is not a SQL database")
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name, holder FROM leases WHERE expires_at > `+s.leaseNow()+` AND substr(name, 1, ?) = ?`),
+		len(prefix), prefix)
+	if err != nil {
+		return nil, fmt.Errorf("list leases: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var n, h string
+		if err := rows.Scan(&n, &h); err != nil {
+			return nil, err
+		}
+		out[n] = h
+	}
+	return out, rows.Err()
+}
+
+func placeholders(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
 }

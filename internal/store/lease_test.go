@@ -178,3 +178,31 @@ func TestLeaseOfKilledHolderExpires(t *testing.T) {
 		}
 	})
 }
+
+// TestRenewLeasesAtOnce: one statement renews every lease its holder still has among those named, and says
+// which; LiveLeases lists the live ones under a prefix with their holders.
+func TestRenewLeasesAtOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, loc Location) {
+		ctx := context.Background()
+		s := openTest(t, loc)
+		for _, l := range []struct{ name, holder string }{{"job/1", "a"}, {"job/2", "a"}, {"job/3", "b"}, {"other/1", "a"}} {
+			if _, err := s.AcquireLease(ctx, l.name, l.holder, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.ReleaseLease(ctx, "job/2", "a"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := RenewLeases(ctx, s, "a", []string{"job/1", "job/2", "job/3", "job/9"}, 2*time.Hour)
+		if err != nil || fmt.Sprint(got) != "[job/1]" {
+			t.Fatalf("RenewLeases = %v, %v; want [job/1] (job/2 released, job/3 b's, job/9 never taken)", got, err)
+		}
+		if got, err := RenewLeases(ctx, s, "a", nil, time.Hour); err != nil || len(got) != 0 {
+			t.Errorf("RenewLeases of none = %v, %v", got, err)
+		}
+		live, err := LiveLeases(ctx, s, "job/")
+		if err != nil || fmt.Sprint(live) != "map[job/1:a job/3:b]" {
+			t.Errorf("LiveLeases = %v, %v", live, err)
+		}
+	})
+}
