@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -157,6 +158,13 @@ func runningJobs(b *testing.B, n int) {
 	// Steady state: every job's output followed, its lease renewed.
 	cpu1 := cpuTime()
 	wall := time.Now()
+	if path := os.Getenv("STIX_JOBS_STEADY_PROFILE"); path != "" { // a CPU profile of the steady state alone
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	time.Sleep(5 * time.Second) // the measured interval, not synchronisation
 	steady := cpuTime() - cpu1
 	held, heldRSS := heapInUse(), rss()
