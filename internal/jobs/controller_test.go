@@ -869,3 +869,35 @@ func TestCancelThroughAnotherServer(t *testing.T) {
 		t.Errorf("clusters left: %+v", cs)
 	}
 }
+
+// A worker node of a 2-node job cluster dies mid-job (its agent's and its rank's process groups killed): the job
+// fails on the cluster, but the cluster is no longer UP, so it is a lost cluster — not the user's error — and the
+// job recovers and succeeds. (The head agent takes ~30 s to give the job up when a worker's agent is gone: the
+// controller learns of it then.)
+func TestWorkerNodeKilled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	dir := t.TempDir()
+	id := w.launch(t, `name: gang
+num_nodes: 2
+envs:
+  M: x
+run: |
+  if [ -f $M/second ]; then echo "second run rank $SKYPILOT_NODE_RANK"; exit 0; fi
+  if [ "$SKYPILOT_NODE_RANK" = 1 ]; then echo $$ > $M/pid.tmp && mv $M/pid.tmp $M/pid; fi
+  sleep 600
+`, map[string]string{"M": dir})
+	r := w.waitFor(t, id, 0, api.ManagedRunning)
+	waitFile(t, filepath.Join(dir, "pid"))
+	if err := os.WriteFile(filepath.Join(dir, "second"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	killNode(t, filepath.Join(w.home, "local", r.Cluster, "agent-1", "agent.pid"), filepath.Join(dir, "pid"))
+	r = w.waitFor(t, id, 0, api.ManagedSucceeded)
+	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:preempted") {
+		t.Errorf("row %+v, events %s\n%s", r, reasons(r), w.controllerLog(id))
+	}
+	if out := w.logs(t, id); !strings.Contains(out, "second run rank 1") {
+		t.Errorf("output %q", out)
+	}
+}

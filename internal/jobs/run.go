@@ -501,7 +501,16 @@ func (r *runner) watch(i int) (Event, error) {
 				}
 				cancel()
 			}
-			return outcome(j, t.Place), nil
+			ev := outcome(j, t.Place)
+			if ev.Kind != TaskExited || ev.ExitCode != 0 {
+				// A task that failed because one of its nodes died (a worker of a multi-node cluster) is a lost
+				// cluster, not the user's error: look at the cluster before blaming the task.
+				if down, ok := r.clusterDown(t); ok && down {
+					r.logf("task %d: job %d ended %s and cluster %s is no longer UP", i, t.ClusterJobID, j.Status, t.Cluster)
+					return Event{Kind: ClusterLost, Place: t.Place}, nil
+				}
+			}
+			return ev, nil
 		}
 		r.logf("task %d: the log stream of %s ended (%v); checking the cluster", i, t.Cluster, err)
 		if ev, lost := r.check(t); lost {
@@ -514,15 +523,29 @@ func (r *runner) watch(i int) (Event, error) {
 	}
 }
 
+// clusterDown refreshes a task's cluster and reports whether it is gone or not UP; ok is false when that could
+// not be told.
+func (r *runner) clusterDown(t *Task) (down, ok bool) {
+	ctx, cancel := r.callCtx()
+	defer cancel()
+	cs, err := r.c.opts.Core.Status(ctx, []string{t.Cluster}, true)
+	var nf *api.ClusterNotFoundError
+	if errors.As(err, &nf) {
+		return true, true
+	}
+	if err != nil {
+		return false, false
+	}
+	return len(cs) == 0 || cs[0].Status != api.ClusterUp, true
+}
+
 // check refreshes a task's cluster after its stream broke: lost when the cluster is gone or not UP, or its job
 // does not answer; the job's outcome when it ended.
 func (r *runner) check(t *Task) (Event, bool) {
 	ctx, cancel := r.callCtx()
 	defer cancel()
 	lost := Event{Kind: ClusterLost, Place: t.Place}
-	cs, err := r.c.opts.Core.Status(ctx, []string{t.Cluster}, true)
-	var nf *api.ClusterNotFoundError
-	if errors.As(err, &nf) || err == nil && (len(cs) == 0 || cs[0].Status != api.ClusterUp) {
+	if down, _ := r.clusterDown(t); down {
 		r.logf("cluster %s is lost", t.Cluster)
 		return lost, true
 	}
