@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -219,5 +220,37 @@ func TestCancelThroughAnotherServer(t *testing.T) {
 	w.waitFor(t, id, 0, api.ManagedCancelled)
 	if cs := w.clusters(t); len(cs) != 0 {
 		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+// A controller that stops while a task is RECOVERING (its relaunch held in flight): the next controller
+// finishes the recovery, counted once.
+func TestRestartWhileRecovering(t *testing.T) {
+	t.Parallel()
+	var holding atomic.Bool
+	o := twoRegions
+	o.Hold = func(ctx context.Context, name string, attempt int) error {
+		if attempt > 1 && holding.Load() {
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return nil
+	}
+	w := newWorld(t, o)
+	dir := t.TempDir()
+	id := w.launch(t, "name: rr\nenvs:\n  M: x\nrun: |\n  if [ -f $M/once ]; then echo second; exit 0; fi\n  touch $M/once; sleep 600\n", map[string]string{"M": dir})
+	r := w.waitFor(t, id, 0, api.ManagedRunning)
+	waitFile(t, filepath.Join(dir, "once"))
+	holding.Store(true)
+	if err := w.fakes["fk"].Preempt(context.Background(), cloud.ClusterRef{Name: r.Cluster}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor(t, id, 0, api.ManagedRecovering)
+	w.ctl.Close()
+	holding.Store(false)
+	w.start(t)
+	r = w.waitFor(t, id, 0, api.ManagedSucceeded)
+	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:preempted") {
+		t.Errorf("row %+v, events %s\n%s", r, reasons(r), w.controllerLog(id))
 	}
 }

@@ -280,7 +280,10 @@ func (r *runner) reattach(i int, rec Recovery) (next step, d Decision, ok bool) 
 		return stepWatch, Decision{}, false
 	}
 	r.logf("task %d: the controller restarted and cluster %s does not answer: %v", i, t.Cluster, err)
-	return stepLaunch, Decide(rec, Event{Kind: ControllerRestarted, Place: t.Place}, Counters{Restarts: t.Restarts}, r.c.opts.Limits), true
+	d = Decide(rec, Event{Kind: ControllerRestarted, Place: t.Place}, Counters{Restarts: t.Restarts}, r.c.opts.Limits)
+	// A task that was already RECOVERING had this recovery counted when it began.
+	d.CountRecovery = d.CountRecovery && t.Status == api.ManagedRunning
+	return stepLaunch, d, true
 }
 
 // cancel ends task i CANCELLED: CANCELLING while its cluster is torn down.
