@@ -392,3 +392,24 @@ run: |
 		t.Errorf("output %q", out)
 	}
 }
+
+// Credentials refused everywhere, or a task nothing enabled can run, end FAILED_PRECHECKS at once: no backoff.
+func TestPrechecks(t *testing.T) {
+	t.Parallel()
+	o := twoRegions
+	o.Script = []fakecloud.Rule{{Fault: fakecloud.Auth}}
+	w := newWorld(t, o)
+	id := w.launch(t, "run: echo never\n", nil)
+	r := w.waitFor(t, id, 0, api.ManagedFailedPrechecks)
+	if strings.Contains(reasons(r), "PENDING:launch_backoff") || !strings.Contains(r.FailureReason, "refused the credentials") {
+		t.Errorf("row %+v events %s", r, reasons(r))
+	}
+	id = w.launch(t, "resources:\n  accelerators: H100:8\nrun: echo never\n", nil)
+	r = w.waitFor(t, id, 0, api.ManagedFailedPrechecks)
+	if !strings.Contains(r.FailureReason, "no infra can run the task") {
+		t.Errorf("row %+v events %s", r, reasons(r))
+	}
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+}
