@@ -413,3 +413,29 @@ func TestPrechecks(t *testing.T) {
 		t.Errorf("clusters left: %+v", cs)
 	}
 }
+
+// A job backing off between launch tries (PENDING) is cancelled at once, without waiting for the next try.
+func TestCancelWhileBackingOff(t *testing.T) {
+	t.Parallel()
+	o := twoRegions
+	o.Script = []fakecloud.Rule{{Fault: fakecloud.Capacity}}
+	w := newWorld(t, o)
+	w.ctl.Close()
+	w.opts.Limits = Limits{MaxLaunchTries: 5, Backoff: time.Hour, MaxBackoff: time.Hour}
+	w.start(t)
+	id := w.launch(t, "run: echo never\n", nil)
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(reasons(w.rows(t, id)[0]), "PENDING:launch_backoff") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never backed off: %s", reasons(w.rows(t, id)[0]))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := api.Wait(w.ctl.Client().JobsCancel(context.Background(), api.JobsCancelRequest{All: true})); err != nil {
+		t.Fatal(err)
+	}
+	r := w.waitFor(t, id, 0, api.ManagedCancelled)
+	if !strings.HasSuffix(reasons(r), "PENDING:launch_backoff CANCELLING:cancelled CANCELLED:cancelled") {
+		t.Errorf("events %s", reasons(r))
+	}
+}
