@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -60,10 +61,10 @@ func caller(ctx context.Context) (user string, all bool) {
 // and starts running it; the operation's result names it.
 func (c *Controller) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
 	if req.Options.Pool != "" {
-		return nil, fmt.Errorf("pools (--pool %s) are not supported by this server yet", req.Options.Pool)
+		return nil, badRequest("pools (--pool %s) are not supported by this server yet", req.Options.Pool)
 	}
 	if s := req.Options.JobRecovery; s != "" && !slices.Contains(spec.RecoveryStrategies, strings.ToUpper(s)) {
-		return nil, fmt.Errorf("--job-recovery %q: expected one of %s", s, strings.Join(spec.RecoveryStrategies, ", "))
+		return nil, badRequest("--job-recovery %q: expected one of %s", s, strings.Join(spec.RecoveryStrategies, ", "))
 	}
 	name, tasks, specs, err := c.read(ctx, req)
 	if err != nil {
@@ -272,7 +273,7 @@ func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) 
 			return nil, &api.ManagedJobNotFoundError{Name: req.Name}
 		}
 	default:
-		return nil, errors.New("name the managed jobs to cancel: job IDs, -n NAME or -a")
+		return nil, badRequest("name the managed jobs to cancel: job IDs, -n NAME or -a")
 	}
 	var out []api.JobsCancelOutcome
 	for _, j := range jobs {
@@ -294,6 +295,11 @@ func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) 
 		out = append(out, api.JobsCancelOutcome{ID: j.ID, Status: api.ManagedCancelling})
 	}
 	return api.Go(ctx, "", func(context.Context, func(api.Event)) ([]api.JobsCancelOutcome, error) { return out, nil }), nil
+}
+
+// badRequest is the error of a request that cannot be done as asked (HTTP 400 through the server).
+func badRequest(format string, args ...any) error {
+	return &api.Error{Code: api.CodeBadRequest, Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}
 }
 
 // pollEvery is how often a follower of a job's logs looks for more.

@@ -163,7 +163,8 @@ run: |
 	}
 }
 
-// A pipeline whose second document is invalid is refused with the position, and nothing is recorded.
+// A pipeline whose second document is invalid is refused with the position, and nothing is recorded; so are a
+// pool, an unknown --job-recovery, a cancel of nothing, and an unknown job's logs and cancel.
 func TestInvalidPipeline(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, twoRegions)
@@ -174,6 +175,19 @@ func TestInvalidPipeline(t *testing.T) {
 	}
 	if rows, _ := w.ctl.Client().JobsQueue(context.Background(), api.JobsQueueOptions{}); len(rows) != 0 {
 		t.Errorf("recorded %+v", rows)
+	}
+	for _, req := range []api.JobsLaunchRequest{
+		{Task: api.TaskSpec{Command: "echo x"}, Options: api.JobsLaunchOptions{Pool: "p"}},
+		{Task: api.TaskSpec{Command: "echo x"}, Options: api.JobsLaunchOptions{JobRecovery: "SOMETIMES"}},
+	} {
+		var ae *api.Error
+		if _, err := w.ctl.Client().JobsLaunch(context.Background(), req); !errors.As(err, &ae) || ae.Code != api.CodeBadRequest {
+			t.Errorf("launch %+v: %v, want a bad request", req.Options, err)
+		}
+	}
+	var ae *api.Error
+	if _, err := w.ctl.Client().JobsCancel(context.Background(), api.JobsCancelRequest{}); !errors.As(err, &ae) || ae.Code != api.CodeBadRequest {
+		t.Errorf("cancel of nothing: %v, want a bad request", err)
 	}
 	var nf *api.ManagedJobNotFoundError
 	if _, err := w.ctl.Client().JobsLogs(context.Background(), 42, api.JobsLogsOptions{}, &bytes.Buffer{}); !errors.As(err, &nf) {
