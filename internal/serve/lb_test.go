@@ -231,6 +231,8 @@ func TestInstanceAwareWeighsByAccelerator(t *testing.T) {
 	if got := lb.Loads(); got[1] != 4 || got[2] != 1 {
 		t.Errorf("loads = %v, want 4 on the A100 replica and 1 on the L4 one", got)
 	}
+	big.releaseAll()
+	small.releaseAll()
 }
 
 func TestFailedAttemptRetriesOnAnotherReplica(t *testing.T) {

@@ -53,16 +53,11 @@ func (b *backend) ejected(now func() time.Time) bool {
 	return until != 0 && now().UnixNano() < until
 }
 
-// targetQPS is SkyServe's accelerator-to-target lookup: the exact name, else a key whose name before ":count"
-// matches, else 1.
+// targetQPS weighs a replica for instance_aware_least_load: its accelerator's target, or 1 (SkyServe's
+// fallback for the load balancer) when the accelerator is not listed.
 func targetQPS(perAcc map[string]float64, acc string) float64 {
-	if q, ok := perAcc[acc]; ok && q > 0 {
+	if q, ok := lookupQPS(perAcc, acc); ok && q > 0 {
 		return q
-	}
-	for k, q := range perAcc {
-		if name, _, _ := strings.Cut(k, ":"); strings.EqualFold(name, acc) && q > 0 {
-			return q
-		}
 	}
 	return 1
 }
