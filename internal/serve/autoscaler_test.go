@@ -189,7 +189,9 @@ func TestScaleDownOrder(t *testing.T) {
 
 func TestOndemandFallback(t *testing.T) {
 	t.Parallel()
-	spot := func(id int, s ReplicaStatus) ReplicaInfo { return ReplicaInfo{ID: id, Version: 1, Status: s, Spot: true} }
+	spot := func(id int, s ReplicaStatus) ReplicaInfo {
+		return ReplicaInfo{ID: id, Version: 1, Status: s, Spot: true}
+	}
 	onDemand := func(id int, s ReplicaStatus) ReplicaInfo { return ReplicaInfo{ID: id, Version: 1, Status: s} }
 	tests := []struct {
 		name     string
@@ -332,8 +334,12 @@ func TestInstanceAware(t *testing.T) {
 	t.Parallel()
 	s := service(t, "  replica_policy:\n    min_replicas: 1\n    max_replicas: 5\n    target_qps_per_replica: {'A100:1': 10, L4: 2}\n"+
 		"    upscale_delay_seconds: 0\n    downscale_delay_seconds: 0\n  load_balancing_policy: instance_aware_least_load\n")
-	a100 := func(id int) ReplicaInfo { return ReplicaInfo{ID: id, Version: 1, Status: ReplicaReady, Accelerator: "A100"} }
-	l4 := func(id int) ReplicaInfo { return ReplicaInfo{ID: id, Version: 1, Status: ReplicaReady, Accelerator: "L4"} }
+	a100 := func(id int) ReplicaInfo {
+		return ReplicaInfo{ID: id, Version: 1, Status: ReplicaReady, Accelerator: "A100"}
+	}
+	l4 := func(id int) ReplicaInfo {
+		return ReplicaInfo{ID: id, Version: 1, Status: ReplicaReady, Accelerator: "L4"}
+	}
 	tests := []struct {
 		name     string
 		rpm      int
