@@ -59,6 +59,9 @@ func newReplica(t *testing.T, name string) *replica {
 			w.(http.Flusher).Flush()
 			<-req.Context().Done()
 			return
+		case "/headers":
+			fmt.Fprintf(w, "%s %s %s", req.Host, req.Header.Get("X-Forwarded-For"), req.Header.Get("X-Forwarded-Host"))
+			return
 		case "/noheaders":
 			if name == "stalls" {
 				<-req.Context().Done()
@@ -288,6 +291,23 @@ func TestFailedAttemptRetriesOnAnotherReplica(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(b) != "alive streamed" {
 		t.Errorf("streamed body: %d %q", resp.StatusCode, b)
+	}
+}
+
+func TestHostAndForwardedHeaders(t *testing.T) {
+	t.Parallel()
+	r := newReplica(t, "r")
+	_, base := newLB(t, Options{}, Replica{ID: 1, URL: r.srv.URL})
+	req, _ := http.NewRequest("GET", base+"/headers", nil)
+	req.Host = "svc.example.com"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := string(b); got != "svc.example.com 127.0.0.1 svc.example.com" {
+		t.Errorf("replica saw Host, X-Forwarded-For, X-Forwarded-Host = %q", got)
 	}
 }
 
