@@ -96,6 +96,9 @@ func (a *attempts) try(b *backend, req *http.Request, body *replayable) (*http.R
 		resp.Body = &upgradedBody{ReadWriteCloser: rwc, done: func() { cancel(); a.release(b) }}
 		return resp, nil
 	}
+	if b.ejectedUntil.Load() != 0 {
+		b.ejectedUntil.Store(0) // it answers again
+	}
 	timeout := a.lb.opts.StreamTimeout
 	rb := &releaseBody{rc: resp.Body, timeout: timeout}
 	rb.done = func() {

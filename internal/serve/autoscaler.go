@@ -450,3 +450,30 @@ func Routable(replicas []ReplicaInfo, activeVersions []int) []ReplicaInfo {
 	}
 	return out
 }
+
+// AutoscalerState is what a restarted controller needs to carry on where the last one stopped (SkyServe keeps
+// the request timestamps and the latest version ever ready): make an Autoscaler from the latest version's spec,
+// then Restore.
+type AutoscalerState struct {
+	Target          int        `json:"target"`
+	Up              int        `json:"up"`
+	Down            int        `json:"down"`
+	LatestVersion   int        `json:"latest_version"`
+	LatestEverReady int        `json:"latest_ever_ready"`
+	Mode            UpdateMode `json:"mode"`
+	Requests        []Bucket   `json:"requests,omitempty"`
+}
+
+// State returns the autoscaler's state, to be saved.
+func (a *Autoscaler) State() AutoscalerState {
+	return AutoscalerState{Target: a.target, Up: a.up, Down: a.down, LatestVersion: a.latestVersion,
+		LatestEverReady: a.latestEverReady, Mode: a.mode, Requests: append([]Bucket(nil), a.window.buckets...)}
+}
+
+// Restore puts back a saved state.
+func (a *Autoscaler) Restore(s AutoscalerState) {
+	a.target, a.up, a.down = s.Target, s.Up, s.Down
+	a.latestVersion, a.latestEverReady, a.mode = s.LatestVersion, s.LatestEverReady, s.Mode
+	a.window = RequestWindow{}
+	a.window.Add(s.Requests)
+}

@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"testing"
@@ -375,5 +376,35 @@ func TestRequestWindowMergesOutOfOrder(t *testing.T) {
 	}
 	if q := w.QPS(time.Unix(12, 0)); q != 12.0/60 {
 		t.Errorf("qps %v", q)
+	}
+}
+
+// TestStateSurvivesARestart: an autoscaler restored from a saved state decides as the one that saved it.
+func TestStateSurvivesARestart(t *testing.T) {
+	t.Parallel()
+	yaml := "  replica_policy:\n    min_replicas: 1\n    max_replicas: 5\n    target_qps_per_replica: 1\n    upscale_delay_seconds: 60\n"
+	a := NewAutoscaler(service(t, yaml))
+	now := t0
+	a.Observe(traffic(now, 240))
+	a.Decide(now, ready(1), []int{1})
+	now = now.Add(DecisionInterval)
+	a.Decide(now, ready(1), []int{1}) // up counter at 2 of 3
+	saved, err := json.Marshal(a.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st AutoscalerState
+	if err := json.Unmarshal(saved, &st); err != nil {
+		t.Fatal(err)
+	}
+	b := NewAutoscaler(service(t, yaml))
+	b.Restore(st)
+	now = now.Add(DecisionInterval)
+	fresh := NewAutoscaler(service(t, yaml))
+	fresh.Observe(traffic(t0, 240))
+	pa, pb, pf := a.Decide(now, ready(1), []int{1}), b.Decide(now, ready(1), []int{1}), fresh.Decide(now, ready(1), []int{1})
+	// The third decision above the target moves it: only with the saved counter.
+	if !reflect.DeepEqual(pa, pb) || pb.Target != 2 || pf.Target != 1 {
+		t.Errorf("after a restart: %+v; the original decided %+v, one without the state %+v", pb, pa, pf)
 	}
 }

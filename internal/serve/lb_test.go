@@ -362,6 +362,66 @@ func TestRemovedReplicaFinishesInFlight(t *testing.T) {
 	}
 }
 
+// TestReplicaSetChurnDropsNothing: requests from many clients while the replica set changes under them all get
+// an answer, and every replica's load count returns to zero.
+func TestReplicaSetChurnDropsNothing(t *testing.T) {
+	t.Parallel()
+	reps := []*replica{newReplica(t, "a"), newReplica(t, "b"), newReplica(t, "c")}
+	sets := [][]Replica{
+		{{ID: 1, URL: reps[0].srv.URL}, {ID: 2, URL: reps[1].srv.URL}},
+		{{ID: 2, URL: reps[1].srv.URL}, {ID: 3, URL: reps[2].srv.URL}},
+		{{ID: 3, URL: reps[2].srv.URL}},
+		{{ID: 1, URL: reps[0].srv.URL}, {ID: 2, URL: reps[1].srv.URL}, {ID: 3, URL: reps[2].srv.URL}},
+	}
+	lb, base := newLB(t, Options{}, sets[0]...)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for c := 0; c < 8; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				resp, err := http.Post(base+"/", "text/plain", strings.NewReader("x"))
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !strings.HasSuffix(string(b), " x") {
+					errs <- fmt.Sprintf("%d %q", resp.StatusCode, b)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+		default:
+			if err := lb.SetReplicas(sets[i%len(sets)]); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		break
+	}
+	close(errs)
+	for e := range errs {
+		t.Errorf("request failed during churn: %s", e)
+	}
+	waitFor(t, "every load count to return to zero", func() bool {
+		for _, n := range lb.Loads() {
+			if n != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 func TestStreamPassesThroughChunkByChunk(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, "s")
