@@ -426,7 +426,9 @@ func TestStreamPassesThroughChunkByChunk(t *testing.T) {
 	t.Parallel()
 	r := newReplica(t, "s")
 	_, base := newLB(t, Options{}, Replica{ID: 1, URL: r.srv.URL})
-	resp, err := http.Get(base + "/sse")
+	// A deadline that fails the test rather than hanging it if the load balancer held events back.
+	c := &http.Client{Timeout: time.Minute}
+	resp, err := c.Get(base + "/sse")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +454,7 @@ func TestStreamPassesThroughChunkByChunk(t *testing.T) {
 func TestStreamTimeout(t *testing.T) {
 	t.Parallel()
 	stalls, answers := newReplica(t, "stalls"), newReplica(t, "answers")
-	lb, base := newLB(t, Options{Policy: PolicyRoundRobin, StreamTimeout: 300 * time.Millisecond},
+	lb, base := newLB(t, Options{Policy: PolicyRoundRobin, StreamTimeout: time.Second},
 		Replica{ID: 1, URL: stalls.srv.URL})
 	// A body that stops mid-way is cut off once no chunk came within the timeout.
 	resp, err := http.Get(base + "/stall")
