@@ -234,14 +234,47 @@ func unwrapPathErr(err error) error {
 	return err
 }
 
-// ServiceOf returns the task's service section, or an error naming the file when it has none (`serve up` and
-// `serve update` of a plain task file).
-func ServiceOf(t *Task, file string) (*ServiceSpec, error) {
+// ServiceOf checks a task for serving as SkyServe does at `serve up` and returns its service section with the
+// replicas' service port: an error naming the file when it has no service section; on-demand fallback or a spot
+// placer without use_spot: true; no single replica port (service.ports, else exactly one port, the same in every
+// resources candidate).
+func ServiceOf(t *Task, file string) (*ServiceSpec, int, error) {
 	if t == nil || t.Service == nil {
-		return nil, &Error{Pos: Pos{File: file}, Message: "this file has no service section",
+		return nil, 0, &Error{Pos: Pos{File: file}, Message: "this file has no service section",
 			Hint: "add service: with at least readiness_probe: /PATH to serve this task"}
 	}
-	return t.Service, nil
+	s := t.Service
+	errAt := func(path, msg, hint string) error {
+		return &Error{Pos: Pos{File: file}, Path: path, Message: msg, Hint: hint}
+	}
+	cands, _ := t.Resources.Candidates()
+	port := s.Ports
+	for _, c := range cands {
+		if s.OndemandFallback() && !c.Spot() {
+			return nil, 0, errAt("resources.use_spot", "on-demand fallback (base_ondemand_fallback_replicas, dynamic_ondemand_fallback) is only for spot resources",
+				"set use_spot: true in resources")
+		}
+		if s.SpotPlacer != "" && !c.Spot() {
+			return nil, 0, errAt("resources.use_spot", "spot_placer is only for spot resources", "set use_spot: true in resources")
+		}
+		if s.Ports != 0 {
+			continue
+		}
+		if len(c.Ports) != 1 || c.Ports[0].From != c.Ports[0].To {
+			found := "none"
+			if len(c.Ports) > 0 {
+				found = c.Ports.String()
+			}
+			return nil, 0, errAt("resources.ports", "a service needs exactly one port in resources, found "+found,
+				"each replica serves on that port; to open several, set service.ports to the main one")
+		}
+		if port != 0 && port != c.Ports[0].From {
+			return nil, 0, errAt("resources.ports", fmt.Sprintf("the resources candidates give different ports, %d and %d", port, c.Ports[0].From),
+				"give every candidate the same port")
+		}
+		port = c.Ports[0].From
+	}
+	return s, port, nil
 }
 
 func (d *decoder) readinessProbe(p *ReadinessProbe, f *field, path string) {

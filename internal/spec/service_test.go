@@ -64,16 +64,58 @@ func TestTLSCheckFiles(t *testing.T) {
 	}
 }
 
-// TestServiceOf: serving a file without a service section names the file.
+// TestServiceOf: SkyServe's checks of a task about to be served, and the replica port.
 func TestServiceOf(t *testing.T) {
 	t.Parallel()
-	task := mustTask(t, "run: x\n")
-	_, err := ServiceOf(task, "app.yaml")
-	if err == nil || !strings.Contains(err.Error(), "app.yaml: this file has no service section") {
-		t.Fatalf("ServiceOf = %v", err)
+	tests := []struct {
+		name, src string
+		port      int
+		err       string
+	}{
+		{"plain task", "run: x\nresources:\n  ports: 8080\n", 0, "app.yaml: this file has no service section"},
+		{"port from resources", "service:\n  replicas: 2\nresources:\n  ports: 8080\nrun: x\n", 8080, ""},
+		{"service.ports wins", "service:\n  ports: 9000\nresources:\n  ports: [8080, 9000]\nrun: x\n", 9000, ""},
+		{"no port", "service:\n  replicas: 2\nrun: x\n", 0, "resources.ports: a service needs exactly one port in resources, found none"},
+		{"several ports", "service:\n  replicas: 2\nresources:\n  ports: [8080, 8081]\nrun: x\n", 0, "found 8080-8081"},
+		{"candidates disagree", "service:\n  replicas: 1\nresources:\n  any_of:\n    - {ports: 8080, cpus: 2}\n    - {ports: 8081, cpus: 4}\nrun: x\n", 0,
+			"different ports, 8080 and 8081"},
+		{"fallback without spot", "service:\n  replica_policy:\n    min_replicas: 1\n    dynamic_ondemand_fallback: true\nresources:\n  ports: 8080\nrun: x\n", 0,
+			"resources.use_spot: on-demand fallback"},
+		{"fallback with spot", "service:\n  replica_policy:\n    min_replicas: 1\n    base_ondemand_fallback_replicas: 1\nresources:\n  ports: 8080\n  use_spot: true\nrun: x\n", 8080, ""},
 	}
-	task = mustTask(t, "service:\n  replicas: 2\nrun: x\n")
-	if s, err := ServiceOf(task, "app.yaml"); err != nil || s.MinReplicas != 2 {
-		t.Fatalf("ServiceOf = %v, %v", s, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s, port, err := ServiceOf(mustTask(t, tt.src), "app.yaml")
+			switch {
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Fatalf("ServiceOf = %v, want %q", err, tt.err)
+			case tt.err == "" && (err != nil || s == nil || port != tt.port):
+				t.Fatalf("ServiceOf = %v, %d, %v; want port %d", s, port, err, tt.port)
+			}
+		})
 	}
+}
+
+// TestCorpusServicesServe: every service in the conformance corpus passes the `serve up` checks and has a port.
+func TestCorpusServicesServe(t *testing.T) {
+	root, files := corpusFiles(t)
+	services := 0
+	for _, rel := range files {
+		if templatedFiles[rel] {
+			continue
+		}
+		p, err := LoadFile(filepath.Join(root, rel), LoadOptions{})
+		if err != nil || len(p.Tasks) != 1 || p.Tasks[0].Service == nil {
+			continue
+		}
+		services++
+		if _, port, err := ServiceOf(p.Tasks[0], rel); err != nil || port == 0 {
+			t.Errorf("%s: port %d, %v", rel, port, err)
+		}
+	}
+	if services == 0 {
+		t.Fatal("no service in the corpus")
+	}
+	t.Logf("%d services in the corpus", services)
 }
