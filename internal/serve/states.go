@@ -45,6 +45,15 @@ func (s ReplicaStatus) UnrecoverableFailure() bool {
 	return false
 }
 
+// Failed reports a failure state (SkyServe's failed statuses: the FAILED_* ones and UNKNOWN).
+func (s ReplicaStatus) Failed() bool {
+	switch s {
+	case ReplicaFailed, ReplicaFailedInitialDelay, ReplicaFailedProbing, ReplicaFailedProvision, ReplicaFailedCleanup, ReplicaUnknown:
+		return true
+	}
+	return false
+}
+
 // scaleDownRank orders replicas for removal as SkyServe does: the earliest in their start-up go first (a later
 // one may be ready soon); READY last. Terminal states are never chosen.
 func (s ReplicaStatus) scaleDownRank() int {
@@ -77,3 +86,24 @@ const (
 	ServiceFailedCleanup    ServiceStatus = "FAILED_CLEANUP" // tearing it down failed: may leak resources
 	ServiceNoReplica        ServiceStatus = "NO_REPLICA"     // scaled to zero (min_replicas: 0, no traffic)
 )
+
+// ServiceStatusOf derives a running service's state from all its replicas' states, as SkyServe does: READY when
+// one replica is; else FAILED when one has failed; else NO_REPLICA when there is none (scaled to zero); else
+// REPLICA_INIT. The controller's own states (CONTROLLER_INIT, CONTROLLER_FAILED, SHUTTING_DOWN,
+// FAILED_CLEANUP) are set by the controller, not derived.
+func ServiceStatusOf(replicas []ReplicaStatus) ServiceStatus {
+	failed := false
+	for _, s := range replicas {
+		if s == ReplicaReady {
+			return ServiceReady
+		}
+		failed = failed || s.Failed()
+	}
+	switch {
+	case failed:
+		return ServiceFailed
+	case len(replicas) == 0:
+		return ServiceNoReplica
+	}
+	return ServiceReplicaInit
+}
