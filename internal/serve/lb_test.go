@@ -533,3 +533,48 @@ func TestRequestCountsFollowTheClock(t *testing.T) {
 		t.Errorf("second Drain = %v, want nothing", again)
 	}
 }
+
+// TestUpgradePassesThrough: an upgraded connection (as WebSocket does) is relayed both ways, and counted out
+// when it closes.
+func TestUpgradePassesThrough(t *testing.T) {
+	t.Parallel()
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "upgrade required", http.StatusUpgradeRequired)
+			return
+		}
+		conn, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		_, _ = io.Copy(conn, rw)
+	}))
+	defer echo.Close()
+	lb, base := newLB(t, Options{}, Replica{ID: 1, URL: echo.URL})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: svc\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	rd := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	for _, msg := range []string{"ping\n", "pong\n"} {
+		if _, err := conn.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := rd.ReadString('\n'); err != nil || got != msg {
+			t.Fatalf("echo of %q: %q %v", msg, got, err)
+		}
+	}
+	if lb.Loads()[1] != 1 {
+		t.Errorf("load while upgraded = %v, want 1", lb.Loads())
+	}
+	conn.Close()
+	waitFor(t, "the upgraded connection to be counted out", func() bool { return lb.Loads()[1] == 0 })
+}
