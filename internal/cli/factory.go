@@ -24,6 +24,10 @@ type Factory struct {
 	// Client returns the connection to stix's core (api.Client: the only way a command reaches it), made on
 	// first use; commands that need none never call it.
 	Client func() (api.Client, error)
+	// ControllerClient returns the client of the verbs whose controller lives in an API server (`stix jobs`):
+	// Client when an endpoint is configured, else the HTTP client of this machine's API server, started on
+	// first use as SkyPilot's CLI starts its local server.
+	ControllerClient func() (api.Client, error)
 	// Server runs and finds the API server of this machine and the CLI's endpoint (`stix api`).
 	Server ServerControl
 }

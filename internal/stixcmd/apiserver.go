@@ -114,11 +114,7 @@ func (s serverControl) client(embedded func() (api.Client, error)) func() (api.C
 		if t := s.envToken(); t != "" {
 			token = t
 		}
-		c, err := api.NewHTTP(api.HTTPOptions{Endpoint: e, Token: token, User: osUser()})
-		if err != nil {
-			return nil, fmt.Errorf("%w (from %s)", err, src)
-		}
-		return uploadingClient{HTTPClient: c, push: pushTree}, nil
+		return s.httpClient(e, token, src)
 	}
 }
 
