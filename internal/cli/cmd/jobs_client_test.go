@@ -41,7 +41,7 @@ func managedRows() []api.ManagedJob {
 		{ID: 2, Name: "flaky", TaskName: "flaky", User: "bob", Status: api.ManagedFailed, Resources: "1x[cpus=2+]", Infra: "Local",
 			SubmittedAt: launchedAt, StartedAt: at(2), EndedAt: at(9), JobDuration: api.Seconds(6 * time.Minute), Recoveries: 1,
 			FailureReason: "the run exited with code 3 and no restarts are left",
-			Events: []api.ManagedJobEvent{{At: *at(5), Status: api.ManagedRecovering, Reason: "user_error_restart", Message: "exit code 3"}}},
+			Events:        []api.ManagedJobEvent{{At: *at(5), Status: api.ManagedRecovering, Reason: "user_error_restart", Message: "exit code 3"}}},
 		{ID: 1, Name: "hello", TaskName: "hello", User: "ada", Status: api.ManagedSucceeded, Resources: "1x[cpus=1+]", Infra: "Local",
 			SubmittedAt: launchedAt, StartedAt: at(1), EndedAt: at(2), JobDuration: api.Seconds(time.Minute), Cluster: "hello-1"},
 	}
@@ -72,7 +72,9 @@ func pipelinePlans(ts api.TaskSpec) (*api.Plan, error) {
 }
 
 func jobsVerbCases() []verbCase {
-	launched := func(r api.JobsLaunchRequest) (api.JobsLaunchResult, error) { return api.JobsLaunchResult{IDs: []int64{4}, Name: "pipe"}, nil }
+	launched := func(r api.JobsLaunchRequest) (api.JobsLaunchResult, error) {
+		return api.JobsLaunchResult{IDs: []int64{4}, Name: "pipe"}, nil
+	}
 	queue := func(api.JobsQueueOptions) ([]api.ManagedJob, error) { return managedRows(), nil }
 	return []verbCase{
 		{name: "jobs-launch", build: buildJobsLaunch, args: []string{"-y", "-n", "pipe", "--cpus", "2+", "--job-recovery", "FAILOVER", "testdata/pipeline.yaml"},
