@@ -106,7 +106,15 @@ func jobsVerbCases() []verbCase {
 			fake: func() *fakeclient.Client {
 				return &fakeclient.Client{ValidateFunc: validTask, JobsLaunchFunc: launched}
 			},
-			calls: "Validate JobsLaunch"},
+			calls: "Validate JobsLaunch",
+			check: func(t *testing.T, c *fakeclient.Client) {
+				if req := c.Last("JobsLaunch")[0].(api.JobsLaunchRequest); req.Task.Pipeline || req.Task.Command != "echo hi" {
+					t.Errorf("one task sent as %+v", req.Task)
+				}
+				if ts := c.Last("Validate")[0].(api.TaskSpec); !ts.Pipeline {
+					t.Errorf("validated as %+v: a managed job's file is checked as a pipeline", ts)
+				}
+			}},
 		{name: "jobs-launch-dryrun", build: buildJobsLaunch, args: []string{"--dryrun", "testdata/pipeline.yaml"},
 			fake: func() *fakeclient.Client {
 				return &fakeclient.Client{ValidateFunc: validTask, PlanFunc: pipelinePlans}

@@ -97,7 +97,7 @@ func launchRun(opts *LaunchOptions) error {
 	if err != nil {
 		return err
 	}
-	ts.Pipeline = true // a managed job may be a pipeline: every task is read and checked, each problem named where it is
+	ts.Pipeline = true // checked as a pipeline: every task is read, each problem named where it is
 	io := opts.IO
 	client, err := opts.Client()
 	if err != nil {
@@ -122,6 +122,12 @@ func launchRun(opts *LaunchOptions) error {
 			return err
 		}
 	}
+	// The contract marks a pipeline: several tasks (a name-only first document names it and is no task).
+	docs, err := taskDocuments(ts)
+	if err != nil {
+		return err
+	}
+	ts.Pipeline = len(docs) > 1
 	req := api.JobsLaunchRequest{Task: ts, Options: api.JobsLaunchOptions{JobRecovery: opts.JobRecovery, Pool: opts.Pool}}
 	if opts.NumJobs != nil {
 		req.Options.NumJobs = *opts.NumJobs
