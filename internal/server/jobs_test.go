@@ -12,8 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
+	"github.com/stix-run/stix/internal/cli"
+	jobscancel "github.com/stix-run/stix/internal/cli/cmd/jobs/cancel"
+	jobslaunch "github.com/stix-run/stix/internal/cli/cmd/jobs/launch"
+	jobslogs "github.com/stix-run/stix/internal/cli/cmd/jobs/logs"
+	jobsqueue "github.com/stix-run/stix/internal/cli/cmd/jobs/queue"
 	"github.com/stix-run/stix/internal/cli/fakeclient"
 	"github.com/stix-run/stix/internal/server"
 )
@@ -256,4 +263,64 @@ func TestJobsLogs(t *testing.T) {
 			t.Errorf("GET %s: %d, want 400", bad, resp.StatusCode)
 		}
 	}
+}
+
+// TestJobsVerbsThroughAServer runs the `stix jobs` commands against a real server over HTTP (the core faked):
+// what the CLI prints and exits with is what it does against the fake client directly.
+func TestJobsVerbsThroughAServer(t *testing.T) {
+	t.Parallel()
+	core := newJobsCore()
+	c, _ := serveJobs(t, core, auth.RoleAdmin)
+	run := func(build func(*cli.Factory, func(*struct{}) error) *cobra.Command, args ...string) (string, string, int) {
+		out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
+		f := &cli.Factory{IOStreams: cli.Test(strings.NewReader(""), out, errOut), Getenv: func(string) string { return "" },
+			Now: func() time.Time { return submittedAt.Add(time.Hour) }, ControllerClient: func() (api.Client, error) { return c, nil }}
+		cmd := build(f, nil)
+		cmd.SetArgs(args)
+		cmd.SetOut(out)
+		cmd.SetErr(errOut)
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		err := cmd.ExecuteContext(context.Background())
+		code := 0
+		var exit *cli.ExitError
+		switch {
+		case errors.As(err, &exit):
+			code = exit.Code
+		case err != nil:
+			code = 1
+			errOut.WriteString(err.Error())
+		}
+		return out.String(), errOut.String(), code
+	}
+	core.ValidateFunc = func(api.TaskSpec) (*api.TaskCheck, error) { return &api.TaskCheck{Tasks: 1}, nil }
+
+	out, errOut, code := run(wrap(jobslaunch.NewCmdLaunch), "-y", "-d", "-n", "train", "echo hi")
+	if code != 0 || out != "3\n" || !strings.Contains(errOut, "stix jobs cancel 3") {
+		t.Errorf("jobs launch -d: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = run(wrap(jobsqueue.NewCmdQueue), "-u")
+	if code != 0 || !strings.Contains(out, "2\t\tpipe\tada\t-\t1 hr ago\t1h\t-\t1\tRECOVERING (task: 1)\n") ||
+		!strings.Contains(out, "1\t-\tother\tbob\t") || !strings.Contains(errOut, "In progress tasks: 1 RECOVERING, 1 RUNNING") {
+		t.Errorf("jobs queue -u: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, all := core.seen("JobsQueue"); !all {
+		t.Error("jobs queue -u did not ask for every user's jobs")
+	}
+	out, _, code = run(wrap(jobslogs.NewCmdLogs), "2")
+	if code != cli.ExitJobNotFinished || out != "job line 0\njob line 1\njob line 2\n" {
+		t.Errorf("jobs logs 2: exit %d, stdout %q", code, out)
+	}
+	_, errOut, code = run(wrap(jobslogs.NewCmdLogs), "5")
+	if code != cli.ExitJobNotFound || !strings.Contains(errOut, "managed job 5 not found") {
+		t.Errorf("jobs logs 5: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = run(wrap(jobscancel.NewCmdCancel), "-y", "9")
+	if code != 0 || !strings.Contains(errOut, "managed job 9 not found") || !strings.Contains(errOut, "No job to cancel.") {
+		t.Errorf("jobs cancel 9: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// wrap adapts a verb's constructor to run's signature (the real run: no runF).
+func wrap[O any](build func(*cli.Factory, func(*O) error) *cobra.Command) func(*cli.Factory, func(*struct{}) error) *cobra.Command {
+	return func(f *cli.Factory, _ func(*struct{}) error) *cobra.Command { return build(f, nil) }
 }
