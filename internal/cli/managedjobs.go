@@ -45,7 +45,7 @@ func FollowManagedJob(ctx context.Context, s *IOStreams, c api.Client, id int64)
 	}
 	status, _ := ManagedJobState(tasks)
 	code := ManagedJobExitCode(status)
-	line := fmt.Sprintf("Managed job %d finished (status: %s).", id, status)
+	line := fmt.Sprintf("Managed job finished: %d (status: %s).", id, status)
 	switch {
 	case code == ExitOK:
 		fmt.Fprintln(s.ErrOut, s.Paint(Green, successSymbol+line))

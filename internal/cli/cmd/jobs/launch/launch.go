@@ -168,7 +168,6 @@ func confirm(opts *LaunchOptions, client api.Client, ts api.TaskSpec) error {
 	if err != nil {
 		return err
 	}
-	cli.PrintPlan(opts.IO, plan)
 	name := "(new)"
 	switch {
 	case opts.Task.Overrides.Name != nil:
@@ -176,6 +175,8 @@ func confirm(opts *LaunchOptions, client api.Client, ts api.TaskSpec) error {
 	case len(plan.Tasks) == 1 && plan.Tasks[0].Name != "":
 		name = plan.Tasks[0].Name
 	}
+	fmt.Fprintln(opts.IO.ErrOut, opts.IO.Paint(cli.Yellow, fmt.Sprintf("Managed job '%s' will be launched on (estimated):", name)))
+	cli.PrintPlan(opts.IO, plan)
 	return cli.ConfirmOrAbort(opts.IO, fmt.Sprintf("Launching a managed job '%s'. Proceed?", name))
 }
 
