@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -15,7 +16,7 @@ import (
 func (s *Server) registerJobs() {
 	c := s.opts.Client
 	s.handle("POST /api/v1/jobs/launch", submit(s, "jobs_launch", func(ctx context.Context, b api.JobsLaunchRequest) (operation, error) {
-		return op(c.JobsLaunch(ctx, b))
+		return op(withController(c.JobsLaunch(ctx, b)))
 	}, nil))
 	s.handle("POST /api/v1/jobs/cancel", s.jobsCancel)
 	s.handle("GET /api/v1/jobs", query(func(ctx context.Context, r *http.Request) (any, error) {
@@ -37,7 +38,7 @@ func (s *Server) registerJobs() {
 		if all {
 			ctx = api.WithAllUsers(ctx)
 		}
-		jobs, err := c.JobsQueue(ctx, opts)
+		jobs, err := withController(c.JobsQueue(ctx, opts))
 		if err != nil || all {
 			return orEmpty(jobs), err
 		}
@@ -58,7 +59,7 @@ func (s *Server) jobsCancel(w http.ResponseWriter, r *http.Request) {
 		if all {
 			ctx = api.WithAllUsers(ctx)
 		}
-		return op(s.opts.Client.JobsCancel(ctx, b))
+		return op(withController(s.opts.Client.JobsCancel(ctx, b)))
 	}, nil)(w, r)
 }
 
@@ -85,12 +86,24 @@ func (s *Server) jobsLogs(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	lw := &logWriter{enc: json.NewEncoder(w), flush: http.NewResponseController(w).Flush, skip: int64(skip)}
 	opts := api.JobsLogsOptions{Follow: boolParam(r, "follow"), Controller: boolParam(r, "controller"), Tail: tail}
-	tasks, err := s.opts.Client.JobsLogs(r.Context(), id, opts, lw)
+	tasks, err := withController(s.opts.Client.JobsLogs(r.Context(), id, opts, lw))
 	if err != nil {
 		_ = lw.enc.Encode(api.LogLine{Offset: lw.offset, Error: api.WireError(err)})
 		return
 	}
 	_ = lw.enc.Encode(api.LogLine{Offset: lw.offset, Tasks: orEmpty(tasks)})
+}
+
+// withController turns the core's "needs a server" (a core with no managed-jobs controller, which this server
+// is) into an answer that says so, rather than telling the server's client to start a server.
+func withController[T any](v T, err error) (T, error) {
+	var ns *api.NeedsServerError
+	if errors.As(err, &ns) {
+		return v, &api.Error{Code: api.CodeFailed, Status: http.StatusNotImplemented,
+			Message: "this API server runs no managed-jobs controller",
+			Hint:    "upgrade the API server to a stix that runs managed jobs (`stix api info` shows its version)"}
+	}
+	return v, err
 }
 
 // jobID reads a managed job ID: a whole number, 0 or more (0: the caller's latest job).

@@ -22,6 +22,8 @@ import (
 	jobslogs "github.com/stix-run/stix/internal/cli/cmd/jobs/logs"
 	jobsqueue "github.com/stix-run/stix/internal/cli/cmd/jobs/queue"
 	"github.com/stix-run/stix/internal/cli/fakeclient"
+	"github.com/stix-run/stix/internal/cluster"
+	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/server"
 )
 
@@ -323,4 +325,26 @@ func TestJobsVerbsThroughAServer(t *testing.T) {
 // wrap adapts a verb's constructor to run's signature (the real run: no runF).
 func wrap[O any](build func(*cli.Factory, func(*O) error) *cobra.Command) func(*cli.Factory, func(*struct{}) error) *cobra.Command {
 	return func(f *cli.Factory, _ func(*struct{}) error) *cobra.Command { return build(f, nil) }
+}
+
+// TestJobsWithoutAController: a server whose core runs no controller (the embedded core alone) says so (501),
+// rather than passing on the core's advice to start a server.
+func TestJobsWithoutAController(t *testing.T) {
+	t.Parallel()
+	core := embedded.New(embedded.Options{Core: cluster.Options{Home: t.TempDir()}})
+	t.Cleanup(func() { core.Close() })
+	c, _ := serveJobs(t, core, auth.RoleUser)
+	_, err := c.JobsQueue(context.Background(), api.JobsQueueOptions{})
+	wantStatus(t, err, http.StatusNotImplemented, "queue")
+	if !strings.Contains(err.Error(), "this API server runs no managed-jobs controller") {
+		t.Errorf("queue: %v", err)
+	}
+	if _, err = c.JobsLogs(context.Background(), 1, api.JobsLogsOptions{}, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "no managed-jobs controller") {
+		t.Errorf("logs: %v", err) // in the stream's last line: the stream had begun
+	}
+	_, err = api.Wait(c.JobsLaunch(context.Background(), api.JobsLaunchRequest{Task: api.TaskSpec{Command: "true"}}))
+	if err == nil || !strings.Contains(err.Error(), "no managed-jobs controller") {
+		t.Errorf("launch: %v", err)
+	}
 }
