@@ -46,8 +46,19 @@ func (c *HTTPClient) JobsCancel(ctx context.Context, req JobsCancelRequest) (*Op
 }
 
 // JobsLogs copies a managed job's streamed output (or its controller's log) into w, resuming at the byte it
-// stopped at after a dropped connection, and returns the job's tasks as the stream ended.
+// stopped at after a dropped connection, and returns the job's tasks as the stream ended. id 0 (the caller's
+// latest job) is resolved first, so that a resumed stream stays on that job whatever is submitted meanwhile.
 func (c *HTTPClient) JobsLogs(ctx context.Context, id int64, opts JobsLogsOptions, w io.Writer) ([]ManagedJob, error) {
+	if id == 0 {
+		latest, err := c.JobsQueue(ctx, JobsQueueOptions{Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(latest) == 0 {
+			return nil, &ManagedJobNotFoundError{}
+		}
+		id = latest[0].ID
+	}
 	q := url.Values{"follow": {strconv.FormatBool(opts.Follow)}}
 	if opts.Controller {
 		q.Set("controller", "true")

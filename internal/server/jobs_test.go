@@ -240,6 +240,11 @@ func TestJobsLogs(t *testing.T) {
 	if _, err := c.JobsLogs(ctx, 2, api.JobsLogsOptions{Controller: true}, &out); err != nil || !strings.HasPrefix(out.String(), "controller line 0") {
 		t.Errorf("controller log %q, %v", out.String(), err)
 	}
+	// No ID: the caller's latest job, resolved before the stream (a resumed stream stays on it).
+	out.Reset()
+	if _, err := c.JobsLogs(ctx, 0, api.JobsLogsOptions{}, &out); err != nil || out.String() != "job line 0\njob line 1\njob line 2\n" {
+		t.Errorf("logs of the latest job: %q, %v", out.String(), err)
+	}
 	_, err = c.JobsLogs(ctx, 5, api.JobsLogsOptions{}, io.Discard)
 	var nf *api.ManagedJobNotFoundError
 	if !errors.As(err, &nf) || nf.ID != 5 {
