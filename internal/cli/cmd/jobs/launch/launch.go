@@ -4,13 +4,16 @@ package launch
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cli/taskflags"
+	"github.com/stix-run/stix/internal/spec"
 )
 
 // LaunchOptions are the parsed flags and arguments of `stix jobs launch`.
@@ -67,6 +70,13 @@ func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Comman
 			}
 			if opts.NumJobs != nil && *opts.NumJobs < 1 {
 				return cli.FlagErrorf("--num-jobs must be at least 1, got %d", *opts.NumJobs)
+			}
+			if opts.JobRecovery != "" {
+				up := strings.ToUpper(strings.TrimSpace(opts.JobRecovery))
+				if !slices.Contains(spec.RecoveryStrategies, up) {
+					return cli.FlagErrorf("--job-recovery %q: expected one of %s", opts.JobRecovery, strings.Join(spec.RecoveryStrategies, ", "))
+				}
+				opts.JobRecovery = up
 			}
 			if opts.DryRun && opts.Async {
 				return cli.FlagErrorf("--dryrun launches nothing: it cannot be --async")
