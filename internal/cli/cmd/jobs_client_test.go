@@ -315,3 +315,24 @@ func TestJobsLaunchAsyncNamesTheLocalServer(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q", out.String(), errOut.String())
 	}
 }
+
+// TestJobsLaunchDryRunStartsNoServer: --dryrun plans with the CLI's own client; the controller's (which would
+// start the local server) is not asked for.
+func TestJobsLaunchDryRunStartsNoServer(t *testing.T) {
+	t.Parallel()
+	fake := &fakeclient.Client{ValidateFunc: validTask, PlanFunc: pipelinePlans}
+	out := &bytes.Buffer{}
+	f := &cli.Factory{IOStreams: cli.Test(strings.NewReader(""), out, &bytes.Buffer{}), Getenv: func(string) string { return "" },
+		Client: func() (api.Client, error) { return fake, nil },
+		ControllerClient: func() (api.Client, error) {
+			t.Error("--dryrun asked for the controller's client")
+			return nil, errors.New("no server")
+		}}
+	cmd := jobslaunch.NewCmdLaunch(f, nil)
+	cmd.SetArgs([]string{"--dryrun", "testdata/pipeline.yaml"})
+	cmd.SetOut(out)
+	cmd.SetErr(&bytes.Buffer{})
+	if err := cmd.Execute(); err != nil || fake.Methods() != "Validate Plan Plan" {
+		t.Errorf("err %v, calls %q", err, fake.Methods())
+	}
+}

@@ -21,6 +21,8 @@ type LaunchOptions struct {
 	IO     *cli.IOStreams
 	Ctx    context.Context
 	Client func() (api.Client, error)
+	// PlanClient answers --dryrun, which launches nothing: the CLI's own client, so that no server starts for it.
+	PlanClient func() (api.Client, error)
 	// Server says whether an endpoint is configured: without one, --async names the local server it went to.
 	Server cli.ServerControl
 
@@ -40,7 +42,7 @@ type LaunchOptions struct {
 
 // NewCmdLaunch builds `stix jobs launch`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Command {
-	opts := &LaunchOptions{IO: f.IOStreams, Client: f.ControllerClient, Server: f.Server}
+	opts := &LaunchOptions{IO: f.IOStreams, Client: f.ControllerClient, PlanClient: f.Client, Server: f.Server}
 	var task *taskflags.Flags
 	var cluster string
 	cmd := &cobra.Command{
@@ -109,7 +111,11 @@ func launchRun(opts *LaunchOptions) error {
 	}
 	ts.Pipeline = true // checked as a pipeline: every task is read, each problem named where it is
 	io := opts.IO
-	client, err := opts.Client()
+	get := opts.Client
+	if opts.DryRun {
+		get = opts.PlanClient
+	}
+	client, err := get()
 	if err != nil {
 		return err
 	}
