@@ -115,15 +115,15 @@ func jobsVerbCases() []verbCase {
 					t.Errorf("validated as %+v: a managed job's file is checked as a pipeline", ts)
 				}
 			}},
-		{name: "jobs-launch-dryrun", build: buildJobsLaunch, args: []string{"--dryrun", "testdata/pipeline.yaml"},
+		{name: "jobs-launch-dryrun", build: buildJobsLaunch, args: []string{"--dryrun", "-n", "nightly", "testdata/pipeline.yaml"},
 			fake: func() *fakeclient.Client {
 				return &fakeclient.Client{ValidateFunc: validTask, PlanFunc: pipelinePlans}
 			},
 			calls: "Validate Plan Plan",
 			check: func(t *testing.T, c *fakeclient.Client) {
 				for _, call := range c.Calls() {
-					if ts, ok := call.Args[0].(api.TaskSpec); ok && call.Method == "Plan" && (ts.Pipeline || strings.Contains(ts.YAML, "---")) {
-						t.Errorf("a task planned as a pipeline: %+v", ts)
+					if ts, ok := call.Args[0].(api.TaskSpec); ok && call.Method == "Plan" && (ts.Pipeline || strings.Contains(ts.YAML, "---") || ts.Overrides.Name != nil) {
+						t.Errorf("a task planned as a pipeline, or renamed to the job: %+v", ts)
 					}
 				}
 			}},

@@ -208,6 +208,9 @@ func planTasks(ctx context.Context, client api.Client, ts api.TaskSpec) (*api.Pl
 		one := ts
 		one.Pipeline = false
 		one.YAML = doc
+		if len(docs) > 1 {
+			one.Overrides.Name = nil // -n names the job; a pipeline's tasks keep their own names
+		}
 		p, err := client.Plan(ctx, one)
 		if err != nil {
 			if len(docs) > 1 {
