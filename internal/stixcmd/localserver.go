@@ -45,6 +45,31 @@ func (s serverControl) localServerClient(client func() (api.Client, error), errO
 		fmt.Fprintf(errOut, "Started the local API server at %s (pid %d): managed jobs run in its controller. "+
 			"`stix api stop` stops it.\n", l.Endpoint, l.PID)
 	}
+	return s.localClient(l)
+}
+
+// requestsClient returns Factory.RequestsClient: client when an endpoint is configured or no server runs on
+// this machine, else the HTTP client of the server that runs (the one `stix jobs` started), so that `stix api
+// status/logs/cancel` see the requests of `stix jobs`. It starts nothing.
+func (s serverControl) requestsClient(client func() (api.Client, error)) func() (api.Client, error) {
+	return func() (api.Client, error) {
+		if e, _, _, err := s.endpoint(); err != nil || e != "" {
+			return client()
+		}
+		dir, err := s.dir()
+		if err != nil {
+			return client()
+		}
+		l, ok := server.FindLocal(dir)
+		if !ok {
+			return client()
+		}
+		return s.localClient(cli.LocalServer(l))
+	}
+}
+
+// localClient is the CLI's client of this machine's API server l.
+func (s serverControl) localClient(l cli.LocalServer) (api.Client, error) {
 	token := s.envToken()
 	if token == "" {
 		// A server of this machine that requires authentication wrote its first admin's token for its owner.

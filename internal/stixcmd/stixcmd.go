@@ -47,6 +47,7 @@ func Main() int {
 	f.Server = sc
 	f.Client = sc.client(embeddedClient(catalogSource))
 	f.ControllerClient = sc.controllerClient(f.Client, f.IOStreams.ErrOut)
+	f.RequestsClient = sc.requestsClient(f.Client)
 	return Run(ctx, f, os.Args[1:])
 }
 

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -272,47 +270,6 @@ func TestJobsLaunchConfirms(t *testing.T) {
 	var fe *cli.FlagError
 	if fake.Methods() != "Validate" || !errors.As(err, &fe) || !strings.Contains(err.Error(), "pass -y/--yes") {
 		t.Errorf("off a terminal: calls %q, err %v", fake.Methods(), err)
-	}
-}
-
-// noEndpoint is a ServerControl with no endpoint configured: the CLI went to the local server on demand.
-type noEndpoint struct{ cli.ServerControl }
-
-func (noEndpoint) Endpoint() (string, string, error) { return "", "", nil }
-
-// TestJobsLaunchAsyncNamesTheLocalServer: --async to the local server started on demand says where the request
-// runs, since `stix api` verbs reach a server only through a configured endpoint.
-func TestJobsLaunchAsyncNamesTheLocalServer(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/api/v1/validate":
-			fmt.Fprint(w, `{"tasks": 1}`)
-		case "/api/v1/jobs/launch":
-			w.WriteHeader(http.StatusAccepted)
-			fmt.Fprint(w, `{"request_id": "r-1"}`)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
-	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, errOut := &bytes.Buffer{}, &bytes.Buffer{}
-	f := &cli.Factory{IOStreams: cli.Test(strings.NewReader(""), out, errOut), Getenv: func(string) string { return "" },
-		ControllerClient: func() (api.Client, error) { return hc, nil }, Server: noEndpoint{}}
-	cmd := jobslaunch.NewCmdLaunch(f, nil)
-	cmd.SetArgs([]string{"-y", "--async", "echo hi"})
-	cmd.SetOut(out)
-	cmd.SetErr(errOut)
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if out.String() != "r-1\n" || !strings.Contains(errOut.String(), "It runs on this machine's API server at "+srv.URL+
-		": point `stix api` at it with STIX_API_SERVER_ENDPOINT="+srv.URL) {
-		t.Errorf("stdout %q, stderr %q", out.String(), errOut.String())
 	}
 }
 

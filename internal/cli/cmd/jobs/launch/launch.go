@@ -23,8 +23,6 @@ type LaunchOptions struct {
 	Client func() (api.Client, error)
 	// PlanClient answers --dryrun, which launches nothing: the CLI's own client, so that no server starts for it.
 	PlanClient func() (api.Client, error)
-	// Server says whether an endpoint is configured: without one, --async names the local server it went to.
-	Server cli.ServerControl
 
 	// Task is the entrypoint (a YAML, possibly a multi-document pipeline, or a command) with the task flags.
 	// Its Overrides.Name is the job name (-n, or the hidden alias -c).
@@ -42,7 +40,7 @@ type LaunchOptions struct {
 
 // NewCmdLaunch builds `stix jobs launch`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdLaunch(f *cli.Factory, runF func(*LaunchOptions) error) *cobra.Command {
-	opts := &LaunchOptions{IO: f.IOStreams, Client: f.ControllerClient, PlanClient: f.Client, Server: f.Server}
+	opts := &LaunchOptions{IO: f.IOStreams, Client: f.ControllerClient, PlanClient: f.Client}
 	var task *taskflags.Flags
 	var cluster string
 	cmd := &cobra.Command{
@@ -154,7 +152,6 @@ func launchRun(opts *LaunchOptions) error {
 	}
 	if opts.Async {
 		fmt.Fprintln(io.ErrOut, cli.Submitted(io, "jobs launch", op.ID))
-		printLocalServer(opts, client)
 		return nil
 	}
 	res, err := cli.Watch(cli.NewProgress(io), op)
@@ -227,18 +224,4 @@ func planTasks(ctx context.Context, client api.Client, ts api.TaskSpec) (*api.Pl
 		}
 	}
 	return merged, nil
-}
-
-// printLocalServer tells a user with no endpoint configured where the request went: the local server started for
-// the controller, which `stix api` verbs reach only through the endpoint.
-func printLocalServer(opts *LaunchOptions, client api.Client) {
-	hc, err := cli.ServerClient(func() (api.Client, error) { return client, nil })
-	if err != nil || opts.Server == nil {
-		return
-	}
-	if configured, _, err := opts.Server.Endpoint(); err != nil || configured != "" {
-		return
-	}
-	fmt.Fprintf(opts.IO.ErrOut, "It runs on this machine's API server at %s: point `stix api` at it with STIX_API_SERVER_ENDPOINT=%s.\n",
-		hc.Endpoint(), hc.Endpoint())
 }
