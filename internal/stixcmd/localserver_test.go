@@ -33,3 +33,21 @@ func TestControllerClientUsesAConfiguredServer(t *testing.T) {
 		t.Errorf("a server directory was made: %v", err)
 	}
 }
+
+// TestRequestsClientStartsNothing: the api verbs' client is the CLI's own with an endpoint configured, and with
+// no server running on this machine; it never starts one.
+func TestRequestsClientStartsNothing(t *testing.T) {
+	t.Parallel()
+	own := errors.New("the CLI's own client")
+	for _, endpoint := range []string{"http://127.0.0.1:1", ""} {
+		home := t.TempDir()
+		env := map[string]string{EnvEndpoint: endpoint}
+		s := serverControl{getenv: func(k string) string { return env[k] }, home: func() (string, error) { return home, nil }}
+		if _, err := s.requestsClient(func() (api.Client, error) { return nil, own })(); !errors.Is(err, own) {
+			t.Errorf("endpoint %q: got %v, want the CLI's own client", endpoint, err)
+		}
+		if _, err := os.Stat(filepath.Join(home, "server")); !os.IsNotExist(err) {
+			t.Errorf("endpoint %q: a server directory was made: %v", endpoint, err)
+		}
+	}
+}
