@@ -20,7 +20,9 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/atomicfile"
+	stixcli "github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/testutil"
 )
 
@@ -95,6 +97,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitjob":         waitJob,
 			"waitcluster":     waitCluster,
+			"waitmanaged":     waitManaged,
 			"killagent":       killAgent,
 			"stopagent":       stopAgent,
 			"killjob":         killJob,
@@ -188,6 +191,31 @@ func waitJob(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 		return false, fmt.Errorf("job %s not in the queue", id)
+	})
+}
+
+// waitmanaged ID STATUS... waits until managed job ID is in one of the statuses (a pipeline's: its first task
+// that has not SUCCEEDED, as `stix jobs queue` sums it up).
+func waitManaged(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: waitmanaged ID STATUS...")
+	}
+	id, want := args[0], args[1:]
+	poll(ts, fmt.Sprintf("managed job %s to be %v", id, want), func() (bool, error) {
+		out, err := stix(ts, "jobs", "queue", "-a", "-o", "json")
+		if err != nil {
+			return false, err
+		}
+		var rows []api.ManagedJob
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			return false, err
+		}
+		rows = slices.DeleteFunc(rows, func(r api.ManagedJob) bool { return strconv.FormatInt(r.ID, 10) != id })
+		if len(rows) == 0 {
+			return false, fmt.Errorf("managed job %s not in the queue", id)
+		}
+		status, _ := stixcli.ManagedJobState(rows)
+		return slices.Contains(want, string(status)), fmt.Errorf("managed job %s is %s", id, status)
 	})
 }
 

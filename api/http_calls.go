@@ -86,25 +86,36 @@ func (c *HTTPClient) Job(ctx context.Context, cluster string, id int) (Job, erro
 // Logs copies the job's streamed output into w, resuming at the byte it stopped at after a dropped
 // connection.
 func (c *HTTPClient) Logs(ctx context.Context, cluster string, id int, opts LogsOptions, w io.Writer) (Job, error) {
+	q := url.Values{"follow": {strconv.FormatBool(opts.Follow)}}
+	if opts.Tail > 0 {
+		q.Set("tail", strconv.Itoa(opts.Tail))
+	}
+	end, err := c.followLog(ctx, jobsPath(cluster)+"/"+strconv.Itoa(id)+"/logs", q, w)
+	if err != nil || end.Job == nil {
+		return Job{}, err
+	}
+	return *end.Job, nil
+}
+
+// followLog copies a log stream's output (routes that send LogLines) into w and returns its last line,
+// resuming at the byte it stopped at after a dropped connection (at most reconnects times).
+func (c *HTTPClient) followLog(ctx context.Context, path string, q url.Values, w io.Writer) (LogLine, error) {
 	var offset int64
 	for failures := 0; ; failures++ {
-		q := url.Values{"follow": {strconv.FormatBool(opts.Follow)}, "offset": {strconv.FormatInt(offset, 10)}}
-		if opts.Tail > 0 {
-			q.Set("tail", strconv.Itoa(opts.Tail))
-		}
-		job, done, err := c.logStream(ctx, jobsPath(cluster)+"/"+strconv.Itoa(id)+"/logs", q, w, &offset)
+		q.Set("offset", strconv.FormatInt(offset, 10))
+		end, done, err := c.logStream(ctx, path, q, w, &offset)
 		if done || ctx.Err() != nil || failures >= reconnects {
-			return job, err
+			return end, err
 		}
 	}
 }
 
-// logStream reads one stream of a job's output; done is false when the stream broke before its last line.
-func (c *HTTPClient) logStream(ctx context.Context, path string, q url.Values, w io.Writer, offset *int64) (Job, bool, error) {
+// logStream reads one stream of a log's output; done is false when the stream broke before its last line.
+func (c *HTTPClient) logStream(ctx context.Context, path string, q url.Values, w io.Writer, offset *int64) (LogLine, bool, error) {
 	resp, err := c.send(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
 		_, isAnswer := err.(answered)
-		return Job{}, isAnswer, err
+		return LogLine{}, isAnswer, err
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -112,23 +123,23 @@ func (c *HTTPClient) logStream(ctx context.Context, path string, q url.Values, w
 	for sc.Scan() {
 		var l LogLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			return Job{}, true, fmt.Errorf("job logs: bad stream line: %w", err)
+			return LogLine{}, true, fmt.Errorf("logs: bad stream line: %w", err)
 		}
 		switch {
 		case l.Error != nil:
-			return Job{}, true, l.Error.Err()
-		case l.Job != nil:
-			return *l.Job, true, nil
+			return LogLine{}, true, l.Error.Err()
+		case l.Job != nil || l.Tasks != nil:
+			return l, true, nil
 		}
 		if _, err := io.WriteString(w, l.Out); err != nil {
-			return Job{}, true, err
+			return LogLine{}, true, err
 		}
 		*offset = l.Offset
 	}
 	if err := sc.Err(); err != nil {
-		return Job{}, false, err
+		return LogLine{}, false, err
 	}
-	return Job{}, false, io.ErrUnexpectedEOF
+	return LogLine{}, false, io.ErrUnexpectedEOF
 }
 
 func (c *HTTPClient) Cancel(ctx context.Context, cluster string, ids []int, all bool) (*Operation[[]CancelOutcome], error) {

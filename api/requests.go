@@ -64,14 +64,16 @@ type StreamLine struct {
 	Done  *Request `json:"done,omitempty"`
 }
 
-// LogLine is one line of a job's log stream (NDJSON): output, or, last, the job as it ended or stands, or the
-// error that ended the stream. Offset is the byte offset of the output after this line: reading from
-// ?offset=Offset resumes the output where it stopped.
+// LogLine is one line of a job's log stream (NDJSON): output, or, last, the job as it ended or stands (a managed
+// job's tasks in Tasks), or the error that ended the stream. Offset is the byte offset of the output after this
+// line: reading from ?offset=Offset resumes the output where it stopped.
 type LogLine struct {
 	Out    string `json:"out,omitempty"`
 	Offset int64  `json:"offset,omitempty"`
 	Job    *Job   `json:"job,omitempty"`
-	Error  *Error `json:"error,omitempty"`
+	// Tasks ends a managed job's stream: never nil there (an empty list is still sent), absent elsewhere.
+	Tasks []ManagedJob `json:"tasks,omitzero"`
+	Error *Error       `json:"error,omitempty"`
 }
 
 // Health is `GET /api/health`.

@@ -62,6 +62,17 @@ func TestWireRoundTrip(t *testing.T) {
 		api.SSHPoolRequest{Pool: "p", File: "pools.yaml"},
 		api.AutostopOptions{IdleMinutes: 5, Down: true},
 		api.LogsOptions{Follow: true, Tail: 10},
+		api.JobsLaunchRequest{Task: api.TaskSpec{YAML: "run: a\n---\nrun: b\n", FileName: "p.yaml", Pipeline: true},
+			Options: api.JobsLaunchOptions{JobRecovery: "FAILOVER", Pool: "p", NumJobs: 2}},
+		api.JobsLaunchResult{IDs: []int64{7, 8}, Name: "train"},
+		api.JobsCancelRequest{IDs: []int64{1, 2}, Name: "n", All: true},
+		api.JobsCancelOutcome{ID: 3, Status: api.ManagedSucceeded, Message: "already finished"},
+		api.ManagedJob{ID: 4, TaskID: 1, Name: "pipe", TaskName: "eval", User: "ada", Workspace: "default",
+			Status: api.ManagedRecovering, Resources: "1x[A100:8]", Infra: "AWS (us-east-1)", Cluster: "eval-4",
+			SubmittedAt: at, StartedAt: &at, EndedAt: &at, JobDuration: api.Seconds(time.Minute), Recoveries: 2,
+			FailureReason: "f", Events: []api.ManagedJobEvent{{At: at, Status: api.ManagedRecovering, Reason: "preempted", Message: "node 1 gone"}}},
+		api.LogLine{Offset: 9, Tasks: []api.ManagedJob{}},
+		api.LogLine{Offset: 9, Tasks: []api.ManagedJob{{ID: 1, Status: api.ManagedSucceeded, SubmittedAt: at}}},
 	}
 	for _, v := range values {
 		t.Run(reflect.TypeOf(v).String(), func(t *testing.T) {
@@ -77,6 +88,30 @@ func TestWireRoundTrip(t *testing.T) {
 				t.Errorf("round trip changed the value:\n got  %#v\n want %#v\n json %s", got, v, b)
 			}
 		})
+	}
+}
+
+// TestTypedErrorsSurviveTheWire: an error of the core sent by the server (WireError, JSON) comes back as the
+// same type with the same fields (Err), so that the CLI acts on it as on the embedded core's.
+func TestTypedErrorsSurviveTheWire(t *testing.T) {
+	t.Parallel()
+	for _, sent := range []error{
+		&api.ManagedJobNotFoundError{ID: 12},
+		&api.ManagedJobNotFoundError{Name: "train"},
+		&api.JobNotFoundError{Cluster: "c", ID: 3},
+		&api.ClusterNotFoundError{Name: "c"},
+	} {
+		b, err := json.Marshal(api.WireError(sent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e api.Error
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Err(); !reflect.DeepEqual(got, sent) || got.Error() != sent.Error() {
+			t.Errorf("%T came back as %#v (json %s)", sent, got, b)
+		}
 	}
 }
 

@@ -15,11 +15,13 @@ const (
 	CodeRequestNotFound = "request_not_found" // no request with that ID
 	CodeClusterNotFound = "cluster_not_found"
 	CodeJobNotFound     = "job_not_found"
-	CodeInvalidTask     = "invalid_task" // the task has errors (TaskErrors)
-	CodeCancelled       = "cancelled"    // the request was cancelled
-	CodeServerRestarted = "server_restarted"
-	CodeForbidden       = "forbidden" // e.g. a listen address beyond loopback without --trusted-network
-	CodeFailed          = "failed"    // the operation failed; Message says why
+	// CodeManagedJobNotFound: no managed job with that ID or name (ManagedJobID, JobName).
+	CodeManagedJobNotFound = "managed_job_not_found"
+	CodeInvalidTask        = "invalid_task" // the task has errors (TaskErrors)
+	CodeCancelled          = "cancelled"    // the request was cancelled
+	CodeServerRestarted    = "server_restarted"
+	CodeForbidden          = "forbidden" // e.g. a listen address beyond loopback without --trusted-network
+	CodeFailed             = "failed"    // the operation failed; Message says why
 )
 
 // Error is the API server's error, as every route sends it (with an HTTP status) and as a failed request
@@ -33,6 +35,9 @@ type Error struct {
 	Cluster    string      `json:"cluster,omitempty"`
 	JobID      int         `json:"job_id,omitempty"`
 	TaskErrors []TaskError `json:"task_errors,omitempty"`
+	// ManagedJobID and JobName name the managed job of a managed_job_not_found error.
+	ManagedJobID int64  `json:"managed_job_id,omitempty"`
+	JobName      string `json:"job_name,omitempty"`
 	// Status is the HTTP status the error was sent with; not on the wire.
 	Status int `json:"-"`
 }
@@ -45,13 +50,15 @@ func (e *Error) Error() string {
 }
 
 // Err returns the error the core returned, rebuilt from the wire: *ClusterNotFoundError, *JobNotFoundError,
-// TaskErrors, context.Canceled (wrapped), or the *Error itself.
+// *ManagedJobNotFoundError, TaskErrors, context.Canceled (wrapped), or the *Error itself.
 func (e *Error) Err() error {
 	switch e.Code {
 	case CodeClusterNotFound:
 		return &ClusterNotFoundError{Name: e.Cluster}
 	case CodeJobNotFound:
 		return &JobNotFoundError{Cluster: e.Cluster, ID: e.JobID}
+	case CodeManagedJobNotFound:
+		return &ManagedJobNotFoundError{ID: e.ManagedJobID, Name: e.JobName}
 	case CodeInvalidTask:
 		if len(e.TaskErrors) > 0 {
 			return TaskErrors(e.TaskErrors)
@@ -68,6 +75,7 @@ func WireError(err error) *Error {
 		we  *Error
 		cnf *ClusterNotFoundError
 		jnf *JobNotFoundError
+		mnf *ManagedJobNotFoundError
 		te  TaskErrors
 		tl  *TooLargeError
 	)
@@ -78,6 +86,8 @@ func WireError(err error) *Error {
 		return &Error{Code: CodeClusterNotFound, Message: err.Error(), Cluster: cnf.Name, Status: http.StatusNotFound}
 	case errors.As(err, &jnf):
 		return &Error{Code: CodeJobNotFound, Message: err.Error(), Cluster: jnf.Cluster, JobID: jnf.ID, Status: http.StatusNotFound}
+	case errors.As(err, &mnf):
+		return &Error{Code: CodeManagedJobNotFound, Message: err.Error(), ManagedJobID: mnf.ID, JobName: mnf.Name, Status: http.StatusNotFound}
 	case errors.As(err, &te):
 		return &Error{Code: CodeInvalidTask, Message: err.Error(), TaskErrors: te, Status: http.StatusBadRequest}
 	case errors.As(err, &tl):

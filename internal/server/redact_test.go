@@ -14,7 +14,7 @@ func TestRecordedRequestsKeepNoSecrets(t *testing.T) {
 	t.Parallel()
 	task := api.TaskSpec{Command: "ls", Secrets: map[string]string{"HF_TOKEN": "hf-123"},
 		Git: &api.GitCredentials{Token: "ghp-456", SSHKey: "-----BEGIN KEY-----"}}
-	for _, body := range []any{api.LaunchRequest{Task: task}, api.ExecRequest{Cluster: "c", Task: task}} {
+	for _, body := range []any{api.LaunchRequest{Task: task}, api.ExecRequest{Cluster: "c", Task: task}, api.JobsLaunchRequest{Task: task}} {
 		b, err := json.Marshal(redacted(body))
 		if err != nil {
 			t.Fatal(err)

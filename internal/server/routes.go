@@ -127,6 +127,7 @@ func (s *Server) register() {
 	s.handle("GET /api/v1/requests/{id}/events", s.requestEvents)
 	s.handle("POST /api/v1/requests/cancel", s.cancelRequests)
 	s.handle("GET /api/v1/server/logs", adminOnly(s.serverLogs))
+	s.registerJobs()
 	s.registerTokens()
 	if s.opts.Uploads != nil {
 		for _, r := range s.opts.UploadRoutes {
@@ -217,6 +218,9 @@ func redacted(body any) any {
 		b.Task = hide(b.Task)
 		return b
 	case api.ExecRequest:
+		b.Task = hide(b.Task)
+		return b
+	case api.JobsLaunchRequest:
 		b.Task = hide(b.Task)
 		return b
 	}

@@ -270,6 +270,37 @@ func TestLoadErrors(t *testing.T) {
 			want: []wantErr{{3, 26, "service.load_balancing_policy", `unknown load_balancing_policy "random"`, ""}},
 		},
 		{
+			name: "service per-accelerator qps without the instance-aware policy",
+			src:  "service:\n  replica_policy:\n    min_replicas: 1\n    max_replicas: 3\n    target_qps_per_replica: {A100: 5}\n",
+			want: []wantErr{{5, 5, "service.replica_policy.target_qps_per_replica", "needs load_balancing_policy: instance_aware_least_load", "give one number"}},
+		},
+		{
+			name: "service instance-aware policy with a single qps",
+			src:  "service:\n  replica_policy:\n    min_replicas: 1\n    max_replicas: 3\n    target_qps_per_replica: 5\n  load_balancing_policy: instance_aware_least_load\n",
+			want: []wantErr{{6, 26, "service.load_balancing_policy", "needs target_qps_per_replica given per accelerator", "{A100: 10, L4: 4}"}},
+		},
+		{
+			name: "service per-accelerator qps with on-demand fallback",
+			src: "service:\n  replica_policy:\n    min_replicas: 1\n    max_replicas: 3\n    target_qps_per_replica: {A100: 5}\n" +
+				"    dynamic_ondemand_fallback: true\n  load_balancing_policy: instance_aware_least_load\n",
+			want: []wantErr{{5, 5, "service.replica_policy.target_qps_per_replica", "cannot be combined with on-demand fallback", ""}},
+		},
+		{
+			name: "service replicas below zero",
+			src:  "service:\n  replicas: -1\n",
+			want: []wantErr{{2, 13, "service.replicas", "", ""}},
+		},
+		{
+			name: "service port out of range",
+			src:  "service:\n  ports: 70000\n",
+			want: []wantErr{{2, 10, "service.ports", "", ""}},
+		},
+		{
+			name: "service tls without certfile",
+			src:  "service:\n  tls:\n    keyfile: k.pem\n",
+			want: []wantErr{{2, 3, "service.tls", `missing required key "certfile"`, ""}},
+		},
+		{
 			name: "pipeline with a service section",
 			src:  "name: p\n---\nrun: a\n---\nrun: b\nservice:\n  readiness_probe: /\n",
 			want: []wantErr{{6, 1, "service", "a pipeline cannot have a service section", "serve a single-task file"}},

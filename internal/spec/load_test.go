@@ -385,10 +385,18 @@ func TestService(t *testing.T) {
 			func(s *ServiceSpec) any {
 				return words(*s.BaseOndemandFallbackReplicas, *s.DynamicOndemandFallback, s.SpotPlacer)
 			}, "1 true dynamic_fallback"},
-		{"qps per accelerator", "readiness_probe: /\n  replica_policy:\n    min_replicas: 1\n    max_replicas: 3\n    target_qps_per_replica: {H100: 5, 'A100:1': 2}",
+		{"qps per accelerator", "readiness_probe: /\n  replica_policy:\n    min_replicas: 1\n    max_replicas: 3\n    target_qps_per_replica: {H100: 5, 'A100:1': 2}\n  load_balancing_policy: instance_aware_least_load",
 			func(s *ServiceSpec) any { return words(s.TargetQPSPerAccelerator) }, "map[A100:1:2 H100:5]"},
 		{"policy and tls", "readiness_probe: /\n  load_balancing_policy: Round_Robin\n  tls: {keyfile: k.pem, certfile: c.pem}",
-			func(s *ServiceSpec) any { return words(s.LoadBalancingPolicy, *s.TLS) }, "round_robin {k.pem c.pem}"},
+			func(s *ServiceSpec) any {
+				return words(s.LoadBalancingPolicy, s.TLS.Keyfile, s.TLS.Certfile, s.TLS.KeyfilePos)
+			}, "round_robin k.pem c.pem task.yaml:4:18"},
+		{"defaults applied by accessors", "readiness_probe: /",
+			func(s *ServiceSpec) any {
+				return words(s.Policy(), s.MaxReplicasOrMin(), s.Upscale(), s.Downscale(), s.OndemandFallback())
+			}, "least_load 1 300 1200 false"},
+		{"fallback by base replicas", "replica_policy:\n    min_replicas: 2\n    max_replicas: 4\n    target_qps_per_replica: 1\n    base_ondemand_fallback_replicas: 1\n    upscale_delay_seconds: 20",
+			func(s *ServiceSpec) any { return words(s.MaxReplicasOrMin(), s.Upscale(), s.OndemandFallback()) }, "4 20 true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

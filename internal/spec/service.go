@@ -1,8 +1,13 @@
 package spec
 
 import (
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -14,6 +19,15 @@ const (
 	DefaultLoadBalancingPolicy   = "least_load"
 	DefaultReadinessProbePath    = "/"
 	defaultServiceProbeJSONLimit = 1 << 20
+
+	// DefaultUpscaleDelaySeconds and DefaultDownscaleDelaySeconds are how long the load must stay above (below)
+	// the target before SkyServe's autoscaler adds (removes) replicas.
+	DefaultUpscaleDelaySeconds   = 300
+	DefaultDownscaleDelaySeconds = 1200
+
+	// InstanceAwareLeastLoad is the policy that weighs each replica's load by its accelerator's target QPS; it goes
+	// with target_qps_per_replica given per accelerator, and only with it.
+	InstanceAwareLeastLoad = "instance_aware_least_load"
 )
 
 // LoadBalancingPolicies and SpotPlacers are the accepted SkyServe policy names.
@@ -43,6 +57,44 @@ type ServiceSpec struct {
 	TLS                 *TLS   `json:"tls,omitempty"`
 }
 
+// MaxReplicasOrMin is max_replicas, or min_replicas when it is not set (a fixed-size service).
+func (s *ServiceSpec) MaxReplicasOrMin() int {
+	if s.MaxReplicas != nil {
+		return *s.MaxReplicas
+	}
+	return s.MinReplicas
+}
+
+// Upscale and Downscale are the autoscaler's hysteresis delays, SkyServe's defaults applied.
+func (s *ServiceSpec) Upscale() float64 {
+	return orDefault(s.UpscaleDelaySeconds, DefaultUpscaleDelaySeconds)
+}
+func (s *ServiceSpec) Downscale() float64 {
+	return orDefault(s.DownscaleDelaySeconds, DefaultDownscaleDelaySeconds)
+}
+
+func orDefault(p *float64, def float64) float64 {
+	if p != nil {
+		return *p
+	}
+	return def
+}
+
+// OndemandFallback reports whether spot replicas are backed by on-demand ones (a base count, or dynamic
+// fallback), which is what makes SkyServe mix spot and on-demand replicas.
+func (s *ServiceSpec) OndemandFallback() bool {
+	return (s.DynamicOndemandFallback != nil && *s.DynamicOndemandFallback) ||
+		(s.BaseOndemandFallbackReplicas != nil && *s.BaseOndemandFallbackReplicas > 0)
+}
+
+// Policy is the load-balancing policy, the default applied.
+func (s *ServiceSpec) Policy() string {
+	if s.LoadBalancingPolicy == "" {
+		return DefaultLoadBalancingPolicy
+	}
+	return s.LoadBalancingPolicy
+}
+
 // Autoscaling reports whether the replica count follows the load (max_replicas and target QPS set).
 func (s *ServiceSpec) Autoscaling() bool {
 	return s.MaxReplicas != nil && (s.TargetQPSPerReplica != nil || len(s.TargetQPSPerAccelerator) > 0)
@@ -61,6 +113,10 @@ type ReadinessProbe struct {
 type TLS struct {
 	Keyfile  string `json:"keyfile"`
 	Certfile string `json:"certfile"`
+
+	// Where each was written, for CheckFiles (known only where the file was read).
+	KeyfilePos  Pos `json:"-"`
+	CertfilePos Pos `json:"-"`
 }
 
 // service decodes and checks a (substituted) service section as SkyServe does.
@@ -98,10 +154,127 @@ func (d *decoder) service(v *value, path string) *ServiceSpec {
 	}
 	if t := v.get("tls"); t != nil && t.kind == kindMap {
 		s.TLS = &TLS{}
-		s.TLS.Keyfile, _ = t.get("keyfile").str()
-		s.TLS.Certfile, _ = t.get("certfile").str()
+		if k := t.get("keyfile"); k != nil {
+			s.TLS.Keyfile, _ = k.str()
+			s.TLS.KeyfilePos = d.pos(k.line, k.col)
+		}
+		if c := t.get("certfile"); c != nil {
+			s.TLS.Certfile, _ = c.str()
+			s.TLS.CertfilePos = d.pos(c.line, c.col)
+		}
 	}
+	d.instanceAware(s, v, path)
 	return s
+}
+
+// instanceAware checks SkyServe's pairing of per-accelerator target QPS with the instance-aware policy: each
+// needs the other. stix also refuses per-accelerator targets with on-demand fallback, whose autoscaler sizes
+// by a single target (SkyServe accepts the file and fails once the service runs).
+func (d *decoder) instanceAware(s *ServiceSpec, v *value, path string) {
+	perAcc := len(s.TargetQPSPerAccelerator) > 0
+	policyPath := joinPath(path, "load_balancing_policy")
+	qpsPath := joinPath(joinPath(path, "replica_policy"), "target_qps_per_replica")
+	switch {
+	case perAcc && s.LoadBalancingPolicy != InstanceAwareLeastLoad:
+		f := v.field("replica_policy").val.field("target_qps_per_replica")
+		d.keyErr(f.keyLine, f.keyCol, qpsPath, "target_qps_per_replica given per accelerator needs load_balancing_policy: "+InstanceAwareLeastLoad,
+			"set load_balancing_policy: "+InstanceAwareLeastLoad+", or give one number for every replica")
+	case !perAcc && s.LoadBalancingPolicy == InstanceAwareLeastLoad:
+		f := v.field("load_balancing_policy")
+		d.valueErr(f.val, policyPath, &hintError{"load_balancing_policy " + InstanceAwareLeastLoad + " needs target_qps_per_replica given per accelerator",
+			"map each accelerator to its QPS, e.g. target_qps_per_replica: {A100: 10, L4: 4}"})
+	case perAcc && s.OndemandFallback():
+		f := v.field("replica_policy").val.field("target_qps_per_replica")
+		d.keyErr(f.keyLine, f.keyCol, qpsPath, "target_qps_per_replica given per accelerator cannot be combined with on-demand fallback",
+			"drop base_ondemand_fallback_replicas and dynamic_ondemand_fallback, or give one number for every replica")
+	}
+}
+
+// CheckFiles reports a keyfile or certfile that cannot be read, or a pair that does not match, at the position
+// where each was written. Load does not look at them (the file may be validated where they do not exist);
+// `serve up` calls this where it reads them.
+func (t *TLS) CheckFiles() error {
+	var errs ErrorList
+	for _, f := range []struct {
+		key, path string
+		pos       Pos
+	}{{"keyfile", t.Keyfile, t.KeyfilePos}, {"certfile", t.Certfile, t.CertfilePos}} {
+		if _, err := os.Stat(expandTilde(f.path)); err != nil {
+			errs = append(errs, &Error{Pos: f.pos, Path: "service.tls." + f.key,
+				Message: fmt.Sprintf("cannot read %s %q: %v", f.key, f.path, unwrapPathErr(err)),
+				Hint:    "give the path of a PEM file on this machine"})
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if _, err := tls.LoadX509KeyPair(expandTilde(t.Certfile), expandTilde(t.Keyfile)); err != nil {
+		return ErrorList{{Pos: t.CertfilePos, Path: "service.tls", Message: "certfile and keyfile are not a usable pair: " + err.Error(),
+			Hint: "both must be PEM; the key must be the certificate's private key"}}
+	}
+	return nil
+}
+
+// expandTilde expands a leading ~/ as SkyServe does for the TLS paths.
+func expandTilde(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[1:])
+		}
+	}
+	return p
+}
+
+// unwrapPathErr drops the path from an *fs.PathError, which the message already names.
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// ServiceOf checks a task for serving as SkyServe does at `serve up` and returns its service section with the
+// replicas' service port: an error naming the file when it has no service section; on-demand fallback or a spot
+// placer without use_spot: true; no single replica port (service.ports, else exactly one port, the same in every
+// resources candidate).
+func ServiceOf(t *Task, file string) (*ServiceSpec, int, error) {
+	if t == nil || t.Service == nil {
+		return nil, 0, &Error{Pos: Pos{File: file}, Message: "this file has no service section",
+			Hint: "add service: with at least readiness_probe: /PATH to serve this task"}
+	}
+	s := t.Service
+	errAt := func(path, msg, hint string) error {
+		return &Error{Pos: Pos{File: file}, Path: path, Message: msg, Hint: hint}
+	}
+	cands, _ := t.Resources.Candidates()
+	port := s.Ports
+	for _, c := range cands {
+		if s.OndemandFallback() && !c.Spot() {
+			return nil, 0, errAt("resources.use_spot", "on-demand fallback (base_ondemand_fallback_replicas, dynamic_ondemand_fallback) is only for spot resources",
+				"set use_spot: true in resources")
+		}
+		if s.SpotPlacer != "" && !c.Spot() {
+			return nil, 0, errAt("resources.use_spot", "spot_placer is only for spot resources", "set use_spot: true in resources")
+		}
+		if s.Ports != 0 {
+			continue
+		}
+		if len(c.Ports) != 1 || c.Ports[0].From != c.Ports[0].To {
+			found := "none"
+			if len(c.Ports) > 0 {
+				found = c.Ports.String()
+			}
+			return nil, 0, errAt("resources.ports", "a service needs exactly one port in resources, found "+found,
+				"each replica serves on that port; to open several, set service.ports to the main one")
+		}
+		if port != 0 && port != c.Ports[0].From {
+			return nil, 0, errAt("resources.ports", fmt.Sprintf("the resources candidates give different ports, %d and %d", port, c.Ports[0].From),
+				"give every candidate the same port")
+		}
+		port = c.Ports[0].From
+	}
+	return s, port, nil
 }
 
 func (d *decoder) readinessProbe(p *ReadinessProbe, f *field, path string) {

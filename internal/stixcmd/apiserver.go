@@ -25,6 +25,7 @@ import (
 	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/jobs"
 	"github.com/stix-run/stix/internal/server"
+	"github.com/stix-run/stix/internal/sqlitedb/filelock"
 	"github.com/stix-run/stix/internal/store"
 	"github.com/stix-run/stix/internal/upload"
 )
@@ -116,11 +117,7 @@ func (s serverControl) client(embedded func() (api.Client, error)) func() (api.C
 		if t := s.envToken(); t != "" {
 			token = t
 		}
-		c, err := api.NewHTTP(api.HTTPOptions{Endpoint: e, Token: token, User: osUser()})
-		if err != nil {
-			return nil, fmt.Errorf("%w (from %s)", err, src)
-		}
-		return uploadingClient{HTTPClient: c, push: pushTree}, nil
+		return s.httpClient(e, token, src)
 	}
 }
 
@@ -196,6 +193,13 @@ func (s serverControl) Daemon(ctx context.Context, o cli.ServerRun) (cli.LocalSe
 	if err != nil {
 		return cli.LocalServer{}, false, err
 	}
+	// One start at a time over a directory: two commands racing (`stix jobs` starts the server on demand) would
+	// each find none and start one; the second now finds the first's.
+	unlock, err := filelock.Lock(ctx, filepath.Join(dir, "start.lock"))
+	if err != nil {
+		return cli.LocalServer{}, false, err
+	}
+	defer unlock()
 	if l, ok := server.FindLocal(dir); ok {
 		return cli.LocalServer(l), true, nil
 	}

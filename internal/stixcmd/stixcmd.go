@@ -46,6 +46,8 @@ func Main() int {
 	sc := serverControl{getenv: os.Getenv, home: store.DefaultHome, catalogSource: catalogSource}
 	f.Server = sc
 	f.Client = sc.client(embeddedClient(catalogSource))
+	f.ControllerClient = sc.controllerClient(f.Client, f.IOStreams.ErrOut)
+	f.RequestsClient = sc.requestsClient(f.Client)
 	return Run(ctx, f, os.Args[1:])
 }
 

@@ -39,7 +39,8 @@ func runWithInput(t testing.TB, tty bool, input string, args ...string) result {
 		Now:       func() time.Time { return time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC) },
 		Getenv:    func(string) string { return "" },
 		// Command tests stop at the core: verbs that reach it fail here, their behaviour is tested end to end.
-		Client: func() (api.Client, error) { return nil, errNoCore },
+		Client:           func() (api.Client, error) { return nil, errNoCore },
+		ControllerClient: func() (api.Client, error) { return nil, errNoCore },
 	}
 	code := stixcmd.Run(context.Background(), f, args)
 	return result{code, out.String(), errOut.String()}
@@ -73,7 +74,6 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 	t.Parallel()
 	lines := [][]string{
 		{"dashboard"},
-		{"jobs", "launch", "echo", "hi"}, {"jobs", "queue"}, {"jobs", "cancel", "1"}, {"jobs", "logs"},
 		{"serve", "up", "testdata/service.yaml"}, {"serve", "update", "svc", "testdata/service.yaml"},
 		{"serve", "status"}, {"serve", "down", "svc"}, {"serve", "logs", "--controller", "svc"},
 		{"storage", "ls"}, {"storage", "delete", "-a"},
@@ -86,7 +86,6 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		{"volumes", "ls"}, {"volumes", "delete", "-a"}, {"volume", "ls"},
 		{"local", "up"}, {"local", "down"},
 		// flags whose feature is not built: refused, never silently ignored
-		{"jobs", "launch", "--async", "echo"},
 		{"launch", "--clone-disk-from", "old", "echo"},
 		{"autostop", "--wait-for", "jobs", "dev"}, {"start", "--wait-for", "none", "-i", "5", "dev"},
 		{"status", "--kubernetes"}, {"status", "--k8s"}, {"status", "--endpoints", "dev"}, {"status", "--endpoint", "80", "dev"}, {"ui"},

@@ -52,6 +52,14 @@ func (c uploadingClient) Exec(ctx context.Context, req api.ExecRequest) (*api.Op
 	return c.HTTPClient.Exec(ctx, req)
 }
 
+func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
+	var err error
+	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+		return nil, err
+	}
+	return c.HTTPClient.JobsLaunch(ctx, req)
+}
+
 // upload pushes the task's local directories (workdir, or --workdir; file_mounts sources that are
 // directories) and records each in ts.Uploads under the path as written. A task that does not read is sent as
 // it is: the server reports its errors with their positions.
@@ -104,15 +112,16 @@ func localDirs(ts api.TaskSpec) map[string]localDir {
 		return out
 	}
 	p, err := spec.Load(ts.FileName, []byte(ts.YAML), spec.LoadOptions{})
-	if err != nil || len(p.Tasks) != 1 {
+	if err != nil {
 		return out
 	}
-	t := p.Tasks[0]
-	if t.Workdir != nil && ts.Overrides.Workdir == nil {
-		add(t.Workdir.Path, true)
-	}
-	for _, m := range t.FileMounts {
-		add(m.Source, false)
+	for _, t := range p.Tasks { // a managed job's pipeline has several
+		if t.Workdir != nil && ts.Overrides.Workdir == nil {
+			add(t.Workdir.Path, true)
+		}
+		for _, m := range t.FileMounts {
+			add(m.Source, false)
+		}
 	}
 	return out
 }

@@ -57,4 +57,12 @@ func TestUploadsTheTasksDirectories(t *testing.T) {
 	if err != nil || len(got.Uploads) != 1 || got.Uploads["data"] != "tree-data" {
 		t.Errorf("with --workdir: %v, %v", got.Uploads, err)
 	}
+	// A managed job's pipeline: every task's directories.
+	clear(pushed)
+	pipe := api.TaskSpec{FileName: "p.yaml", Pipeline: true,
+		YAML: "name: p\n---\nworkdir: proj\nrun: ls\n---\nfile_mounts:\n  /d: ./data\nrun: ls\n"}
+	got, err = c.upload(context.Background(), pipe)
+	if err != nil || len(got.Uploads) != 2 || got.Uploads["proj"] != "tree-proj" || got.Uploads["./data"] != "tree-data" {
+		t.Errorf("a pipeline's Uploads = %v, %v", got.Uploads, err)
+	}
 }

@@ -97,6 +97,8 @@ func runVerb(build func(*cli.Factory) *cobra.Command, fake *fakeclient.Client, t
 		Getenv:    func(k string) string { return testEnv[k] },
 		StixHome:  func() (string, error) { return "/nonexistent-stix-home", nil },
 		Client:    func() (api.Client, error) { return fake, nil },
+		// The verbs of controllers reach the same fake: which server answers is stixcmd's choice, tested there.
+		ControllerClient: func() (api.Client, error) { return fake, nil },
 	}
 	cmd := build(f)
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true

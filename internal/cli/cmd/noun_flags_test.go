@@ -24,6 +24,7 @@ import (
 	sshup "github.com/stix-run/stix/internal/cli/cmd/ssh/up"
 	storagedelete "github.com/stix-run/stix/internal/cli/cmd/storage/delete"
 	storagels "github.com/stix-run/stix/internal/cli/cmd/storage/ls"
+	"github.com/stix-run/stix/internal/cli/taskflags"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -40,10 +41,23 @@ func TestJobsLaunchFlags(t *testing.T) {
 		{name: "-c is the job name", args: []string{"-c", "train", "echo", "hi"}, want: jobslaunch.LaunchOptions{Task: byCluster}},
 		{name: "pool", args: []string{"-p", "workers", "--num-jobs", "4", "echo", "hi"},
 			want: jobslaunch.LaunchOptions{Task: cmdTask("echo hi"), Pool: "workers", NumJobs: ptr(4)}},
+		{name: "dry run of a pipeline", args: []string{"--dryrun", "testdata/task.yaml"},
+			want: jobslaunch.LaunchOptions{Task: yamlTask("testdata/task.yaml"), DryRun: true}},
+		{name: "async, env", args: []string{"--async", "--env", "WANDB_API_KEY", "echo", "hi"},
+			want: jobslaunch.LaunchOptions{Task: withEnv(cmdTask("echo hi"), "WANDB_API_KEY", "k-123"), Async: true}},
+		{name: "recovery strategy in any case", args: []string{"--job-recovery", "failover", "echo"},
+			want: jobslaunch.LaunchOptions{Task: cmdTask("echo"), JobRecovery: "FAILOVER"}},
+		{name: "unknown recovery strategy", args: []string{"--job-recovery", "SOMETIMES", "echo"}, wantErr: "expected one of EAGER_NEXT_REGION, FAILOVER"},
+		{name: "dry run is not async", args: []string{"--dryrun", "--async", "echo"}, wantErr: "--dryrun launches nothing"},
 		{name: "no entrypoint", args: nil, wantErr: "missing argument ENTRYPOINT"},
 		{name: "num-jobs needs pool", args: []string{"--num-jobs", "2", "echo"}, wantErr: "--pool"},
 		{name: "name and cluster differ", args: []string{"-n", "a", "-c", "b", "echo"}, wantErr: "give only one"},
 	})
+}
+
+func withEnv(t taskflags.Task, k, v string) taskflags.Task {
+	t.Env = map[string]string{k: v}
+	return t
 }
 
 func TestJobsQueueFlags(t *testing.T) {
@@ -77,6 +91,8 @@ func TestJobsLogsFlags(t *testing.T) {
 			want: jobslogs.LogsOptions{JobID: ptr(3), Controller: true}},
 		{name: "by name, sync down", args: []string{"-n", "train", "-s", "-r"},
 			want: jobslogs.LogsOptions{Name: "train", SyncDown: true, Refresh: true, Follow: true}},
+		{name: "status", args: []string{"--status", "4"}, want: jobslogs.LogsOptions{JobID: ptr(4), Status: true, Follow: true}},
+		{name: "status is not the controller's", args: []string{"--status", "--controller", "4"}, wantErr: "--status cannot"},
 		{name: "id and name", args: []string{"-n", "train", "3"}, wantErr: "only one"},
 		{name: "two ids", args: []string{"1", "2"}, wantErr: "too many arguments"},
 	})

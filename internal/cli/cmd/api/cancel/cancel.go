@@ -25,7 +25,7 @@ type CancelOptions struct {
 
 // NewCmdCancel builds `stix api cancel`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdCancel(f *cli.Factory, runF func(*CancelOptions) error) *cobra.Command {
-	opts := &CancelOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &CancelOptions{IO: f.IOStreams, Client: f.Requests()}
 	cmd := &cobra.Command{
 		Use:   "cancel [flags] [REQUEST_ID]...",
 		Short: "Cancel requests on the API server",

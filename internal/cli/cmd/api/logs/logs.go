@@ -27,7 +27,7 @@ type LogsOptions struct {
 
 // NewCmdLogs builds `stix api logs`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
-	opts := &LogsOptions{IO: f.IOStreams, Client: f.Client}
+	opts := &LogsOptions{IO: f.IOStreams, Client: f.Requests()}
 	cmd := &cobra.Command{
 		Use:     "logs [flags] [REQUEST_ID]",
 		Short:   "Stream the logs of a request on the API server",

@@ -36,7 +36,7 @@ type StatusOptions struct {
 
 // NewCmdStatus builds `stix api status`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Command {
-	opts := &StatusOptions{IO: f.IOStreams, Now: f.Now, Client: f.Client}
+	opts := &StatusOptions{IO: f.IOStreams, Now: f.Now, Client: f.Requests()}
 	limit := strconv.Itoa(DefaultLimit)
 	cmd := &cobra.Command{
 		Use:   "status [flags] [REQUEST_ID_PREFIX]...",

@@ -1,15 +1,23 @@
-// Package logs implements `stix jobs logs`: stream or download the logs of a managed job.
+// Package logs implements `stix jobs logs`: stream or download the logs of a managed job, or check its status.
 package logs
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
 // LogsOptions are the parsed flags and arguments of `stix jobs logs`.
 type LogsOptions struct {
-	IO *cli.IOStreams
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	// JobID is the job; nil with an empty Name means the latest job.
 	JobID *int
@@ -18,17 +26,24 @@ type LogsOptions struct {
 	Follow bool
 	// Controller shows the controller's log of the job (provisioning, preemptions, recoveries).
 	Controller bool
-	Refresh    bool // -r: restart a stopped jobs controller first
-	SyncDown   bool // -s: download the logs instead of streaming them
+	// Status prints the job's state and exits with its code instead of showing logs: 0 succeeded, 100 failed,
+	// 101 not finished, 102 not found, 103 cancelled (cli.ExitJob*), as `stix logs --status`.
+	Status   bool
+	Refresh  bool // -r: restart a stopped jobs controller first (the controller lives in the API server: nothing to do)
+	SyncDown bool // -s: download the logs instead of streaming them
 }
 
 // NewCmdLogs builds `stix jobs logs`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
-	opts := &LogsOptions{IO: f.IOStreams}
+	opts := &LogsOptions{IO: f.IOStreams, Client: f.ControllerClient}
 	cmd := &cobra.Command{
-		Use:     "logs [flags] [JOB_ID]",
-		Short:   "Tail or download the logs of a managed job",
-		Example: "  stix jobs logs 3\n  stix jobs logs -n train --no-follow\n  stix jobs logs --controller 3",
+		Use:   "logs [flags] [JOB_ID]",
+		Short: "Tail or download the logs of a managed job, or check its status",
+		Long: "Tail the logs of a managed job (your latest when JOB_ID and -n are not given) until it ends; the exit\n" +
+			"code is then the job's. With --controller, the controller's log of the job: its launches, losses and\n" +
+			"recoveries. With --status, print the job's state and exit 0 if it succeeded, 100 if it failed, 101 if\n" +
+			"it has not finished, 102 if there is no such job and 103 if it was cancelled.",
+		Example: "  stix jobs logs 3\n  stix jobs logs -n train --no-follow\n  stix jobs logs --controller 3\n  stix jobs logs 3 --status",
 		Args:    cli.MaxArgs(1, "JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -38,9 +53,13 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 				}
 				opts.JobID = &ids[0]
 			}
-			if opts.JobID != nil && opts.Name != "" {
+			switch {
+			case opts.JobID != nil && opts.Name != "":
 				return cli.FlagErrorf("give only one of JOB_ID and -n/--name")
+			case opts.Status && (opts.Controller || opts.SyncDown):
+				return cli.FlagErrorf("--status cannot be combined with --controller or --sync-down")
 			}
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -51,11 +70,115 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 	fs.StringVarP(&opts.Name, "name", "n", "", "The managed job's name")
 	cli.AddNegatableBool(fs, &opts.Follow, "follow", true, "Follow the logs until the job ends", "Print the logs so far and exit")
 	fs.BoolVar(&opts.Controller, "controller", false, "Show the controller's log of the job (launches, preemptions, recoveries)")
-	fs.BoolVarP(&opts.Refresh, "refresh", "r", false, "Restart the jobs controller if it is stopped")
+	fs.BoolVar(&opts.Status, "status", false, "Print the job's state and exit with its code (0, 100-103) instead of showing logs")
+	fs.BoolVarP(&opts.Refresh, "refresh", "r", false, "Restart the jobs controller if it is stopped (it runs in the API server: always up)")
 	fs.BoolVarP(&opts.SyncDown, "sync-down", "s", false, "Download the logs instead of streaming them")
 	return cmd
 }
 
 func logsRun(opts *LogsOptions) error {
-	return cli.NotImplemented("jobs logs")
+	if opts.SyncDown {
+		return cli.NotImplemented("jobs logs --sync-down")
+	}
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	id, err := jobID(opts, client)
+	if err == nil && opts.Status {
+		err = printStatus(opts, client, id)
+	}
+	if err == nil && !opts.Status {
+		err = streamLogs(opts, client, id)
+	}
+	var nf *api.ManagedJobNotFoundError
+	if errors.As(err, &nf) {
+		fmt.Fprintln(opts.IO.ErrOut, nf.Error())
+		return cli.SilentExit(cli.ExitJobNotFound)
+	}
+	return err
+}
+
+// streamLogs copies the job's output (or its controller's log) to stdout; following the job's output, the
+// exit code is then the job's.
+func streamLogs(opts *LogsOptions, client api.Client, id int64) error {
+	tasks, err := client.JobsLogs(opts.Ctx, id, api.JobsLogsOptions{Follow: opts.Follow, Controller: opts.Controller}, opts.IO.Out)
+	if err != nil || !opts.Follow || opts.Controller {
+		return err
+	}
+	status, _ := cli.ManagedJobState(tasks)
+	return exitWith(status)
+}
+
+// printStatus prints the job's state ("Managed job 3: RUNNING") and exits with its code.
+func printStatus(opts *LogsOptions, client api.Client, id int64) error {
+	q := api.JobsQueueOptions{Limit: 1}
+	if id != 0 {
+		q.IDs = []int64{id}
+	}
+	rows, err := client.JobsQueue(opts.Ctx, q)
+	if err != nil {
+		return err
+	}
+	if id == 0 && len(rows) > 0 {
+		id = rows[0].ID
+	}
+	rows = slices.DeleteFunc(rows, func(r api.ManagedJob) bool { return r.ID != id })
+	if len(rows) == 0 {
+		return &api.ManagedJobNotFoundError{ID: id}
+	}
+	status, _ := cli.ManagedJobState(rows)
+	fmt.Fprintf(opts.IO.Out, "Managed job %d: %s\n", id, status)
+	return exitWith(status)
+}
+
+func exitWith(status api.ManagedJobStatus) error {
+	if code := cli.ManagedJobExitCode(status); code != cli.ExitOK {
+		return cli.SilentExit(code)
+	}
+	return nil
+}
+
+// jobID is the job the command line names: JOB_ID, the job called -n NAME (its unfinished one, else its latest),
+// or 0 for the caller's latest job.
+func jobID(opts *LogsOptions, client api.Client) (int64, error) {
+	switch {
+	case opts.JobID != nil:
+		return int64(*opts.JobID), nil
+	case opts.Name == "":
+		return 0, nil
+	}
+	rows, err := client.JobsQueue(opts.Ctx, api.JobsQueueOptions{})
+	if err != nil {
+		return 0, err
+	}
+	var all, unfinished []int64
+	for _, r := range rows { // newest job first
+		if r.Name != opts.Name || slices.Contains(all, r.ID) {
+			continue
+		}
+		all = append(all, r.ID)
+		if status, _ := cli.ManagedJobState(jobRows(rows, r.ID)); !status.Terminal() {
+			unfinished = append(unfinished, r.ID)
+		}
+	}
+	switch {
+	case len(unfinished) == 1:
+		return unfinished[0], nil
+	case len(unfinished) > 1:
+		return 0, fmt.Errorf("several unfinished managed jobs are named %q (IDs %v): give the JOB_ID", opts.Name, unfinished)
+	case len(all) > 0:
+		return all[0], nil
+	}
+	return 0, &api.ManagedJobNotFoundError{Name: opts.Name}
+}
+
+func jobRows(rows []api.ManagedJob, id int64) []api.ManagedJob {
+	var out []api.ManagedJob
+	for _, r := range rows {
+		if r.ID == id {
+			out = append(out, r)
+		}
+	}
+	return out
 }

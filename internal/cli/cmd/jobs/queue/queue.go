@@ -2,10 +2,12 @@
 package queue
 
 import (
+	"context"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
 )
 
@@ -14,8 +16,10 @@ const DefaultLimit = 50
 
 // QueueOptions are the parsed flags and arguments of `stix jobs queue`.
 type QueueOptions struct {
-	IO  *cli.IOStreams
-	Now func() time.Time
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
+	Now    func() time.Time
 
 	Verbose      bool // -v: every column (infra, cluster, failure reason, ...)
 	Refresh      bool // -r: restart a stopped jobs controller to get the latest states
@@ -28,13 +32,14 @@ type QueueOptions struct {
 
 // NewCmdQueue builds `stix jobs queue`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdQueue(f *cli.Factory, runF func(*QueueOptions) error) *cobra.Command {
-	opts := &QueueOptions{IO: f.IOStreams, Now: f.Now}
+	opts := &QueueOptions{IO: f.IOStreams, Client: f.ControllerClient, Now: f.Now}
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "queue [flags]",
 		Short: "Show managed jobs and their states",
 		Long: "Show managed jobs: PENDING, STARTING, RUNNING, RECOVERING, SUCCEEDED, CANCELLING, CANCELLED, FAILED,\n" +
-			"FAILED_SETUP, FAILED_PRECHECKS, FAILED_NO_RESOURCE or FAILED_CONTROLLER. For why a job failed, see\n" +
+			"FAILED_SETUP, FAILED_PRECHECKS, FAILED_NO_RESOURCE or FAILED_CONTROLLER. A pipeline shows a row for the\n" +
+			"job, then one per task. With -v, DETAILS says why each recovery happened and why a job failed; see also\n" +
 			"`stix jobs logs --controller JOB_ID`.",
 		Example: "  stix jobs queue\n  stix jobs queue -s -l 10\n  stix jobs queue -o json",
 		Args:    cli.NoArgs,
@@ -45,6 +50,7 @@ func NewCmdQueue(f *cli.Factory, runF func(*QueueOptions) error) *cobra.Command 
 			if all {
 				opts.Limit = 0
 			}
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -63,5 +69,22 @@ func NewCmdQueue(f *cli.Factory, runF func(*QueueOptions) error) *cobra.Command 
 }
 
 func queueRun(opts *QueueOptions) error {
-	return cli.NotImplemented("jobs queue")
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	ctx := opts.Ctx
+	if opts.AllUsers {
+		ctx = api.WithAllUsers(ctx) // an API server shows a user their own jobs only without it
+	}
+	rows, err := client.JobsQueue(ctx, api.JobsQueueOptions{SkipFinished: opts.SkipFinished, Limit: opts.Limit})
+	if err != nil {
+		return err
+	}
+	if rows == nil {
+		rows = []api.ManagedJob{}
+	}
+	return opts.Output.Write(opts.IO, rows, func() error {
+		return printQueue(opts, rows)
+	})
 }
