@@ -247,14 +247,24 @@ func (c *Controller) owned(ctx context.Context, id int64) (*Job, []Task, error) 
 }
 
 // JobsCancel cancels jobs by ID, by name or all the caller's unfinished ones: each becomes CANCELLING, and its
-// controller tears its cluster down and ends it CANCELLED, whatever state it was in. An unknown ID, or a name
-// with no unfinished job, fails before anything changes.
+// controller tears its cluster down and ends it CANCELLED, whatever state it was in. An unknown ID (or another
+// user's) is an outcome with no status and a message, a finished one an outcome with its final state; a name
+// with no unfinished job is a ManagedJobNotFoundError.
 func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) (*api.Operation[[]api.JobsCancelOutcome], error) {
-	var jobs []*Job
+	var (
+		jobs []*Job
+		out  []api.JobsCancelOutcome
+	)
 	switch {
 	case len(req.IDs) > 0:
 		for _, id := range req.IDs {
 			j, _, err := c.owned(ctx, id)
+			var nf *api.ManagedJobNotFoundError
+			if errors.As(err, &nf) {
+				// As SkyPilot: skipped, with a message; the others are cancelled.
+				out = append(out, api.JobsCancelOutcome{ID: id, Message: nf.Error()})
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -275,7 +285,6 @@ func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) 
 	default:
 		return nil, badRequest("name the managed jobs to cancel: job IDs, -n NAME or -a")
 	}
-	var out []api.JobsCancelOutcome
 	for _, j := range jobs {
 		ok, err := c.st.RequestCancel(ctx, j.ID)
 		if err != nil {

@@ -193,8 +193,12 @@ func TestInvalidPipeline(t *testing.T) {
 	if _, err := w.ctl.Client().JobsLogs(context.Background(), 42, api.JobsLogsOptions{}, &bytes.Buffer{}); !errors.As(err, &nf) {
 		t.Errorf("logs of an unknown job: %v", err)
 	}
-	if _, err := w.ctl.Client().JobsCancel(context.Background(), api.JobsCancelRequest{IDs: []int64{42}}); !errors.As(err, &nf) {
-		t.Errorf("cancel of an unknown job: %v", err)
+	if out, err := api.Wait(w.ctl.Client().JobsCancel(context.Background(), api.JobsCancelRequest{IDs: []int64{42}})); err != nil ||
+		len(out) != 1 || out[0].ID != 42 || out[0].Status != "" || !strings.Contains(out[0].Message, "not found") {
+		t.Errorf("cancel of an unknown job: %+v, %v; want it skipped with a message", out, err)
+	}
+	if _, err := w.ctl.Client().JobsCancel(context.Background(), api.JobsCancelRequest{Name: "nope"}); !errors.As(err, &nf) {
+		t.Errorf("cancel of an unknown name: %v", err)
 	}
 }
 
@@ -359,8 +363,8 @@ func TestOwnerAndAccess(t *testing.T) {
 	if _, err := w.ctl.Client().JobsLogs(bob, id, api.JobsLogsOptions{}, &bytes.Buffer{}); !errors.As(err, &nf) {
 		t.Errorf("bob reads alice's logs: %v", err)
 	}
-	if _, err := w.ctl.Client().JobsCancel(bob, api.JobsCancelRequest{IDs: []int64{id}}); !errors.As(err, &nf) {
-		t.Errorf("bob cancels alice's job: %v", err)
+	if out, err := api.Wait(w.ctl.Client().JobsCancel(bob, api.JobsCancelRequest{IDs: []int64{id}})); err != nil || len(out) != 1 || out[0].Status != "" {
+		t.Errorf("bob cancels alice's job: %+v, %v; want it skipped as not found", out, err)
 	}
 	if out, err := api.Wait(w.ctl.Client().JobsCancel(bob, api.JobsCancelRequest{All: true})); err != nil || len(out) != 0 {
 		t.Errorf("bob cancels all his jobs: %+v, %v", out, err)
