@@ -28,7 +28,8 @@ func TestScriptsServer(t *testing.T) {
 	for _, name := range serverScripts {
 		files = append(files, filepath.Join("testdata/script", name+".txtar"))
 	}
-	files = append(files, "testdata/script-server/server.txtar", "testdata/script-server/uploads.txtar", "testdata/script-server/auth.txtar")
+	files = append(files, "testdata/script-server/server.txtar", "testdata/script-server/uploads.txtar", "testdata/script-server/auth.txtar",
+		"testdata/script-server/jobs.txtar")
 	runScripts(t, "", files, true)
 }
 
