@@ -117,15 +117,19 @@ type Counters struct {
 }
 
 // Limits bound the launch retries: after MaxLaunchTries failed unrestricted tries in a row the task ends
-// FAILED_NO_RESOURCE; between tries the controller waits Backoff, doubling up to MaxBackoff (PENDING meanwhile).
+// FAILED_NO_RESOURCE (MaxRecoveryTries when the launch is a recovery: a job that already ran waits longer for
+// capacity to come back, as SkyPilot's recovery keeps trying); between tries the controller waits Backoff,
+// doubling up to MaxBackoff (PENDING meanwhile).
 type Limits struct {
-	MaxLaunchTries int
-	Backoff        time.Duration
-	MaxBackoff     time.Duration
+	MaxLaunchTries   int
+	MaxRecoveryTries int // 0: MaxLaunchTries
+	Backoff          time.Duration
+	MaxBackoff       time.Duration
 }
 
-// DefaultLimits are the controller's limits unless configured.
-var DefaultLimits = Limits{MaxLaunchTries: 5, Backoff: 5 * time.Second, MaxBackoff: 5 * time.Minute}
+// DefaultLimits are the controller's limits unless configured: a first launch gives up after 5 tries (about a
+// minute and a quarter of backoff), a recovery after 20 (about an hour and a quarter).
+var DefaultLimits = Limits{MaxLaunchTries: 5, MaxRecoveryTries: 20, Backoff: 5 * time.Second, MaxBackoff: 5 * time.Minute}
 
 // Action is what the controller does next.
 type Action int
@@ -236,13 +240,17 @@ func launchFailed(err error, c Counters, lim Limits) Decision {
 	if msg, ok := precheckFailure(err); ok {
 		return Decision{Action: End, Status: api.ManagedFailedPrechecks, Reason: ReasonPrechecks, Message: msg}
 	}
-	tries := c.LaunchTries + 1
-	if tries >= max(lim.MaxLaunchTries, 1) {
+	tries, limit := c.LaunchTries+1, lim.MaxLaunchTries
+	if c.Recovering && lim.MaxRecoveryTries > 0 {
+		limit = lim.MaxRecoveryTries
+	}
+	limit = max(limit, 1)
+	if tries >= limit {
 		return Decision{Action: End, Status: api.ManagedFailedNoResource, Reason: ReasonNoResource,
 			Message: fmt.Sprintf("no resources after %d launch tries: %s", tries, firstLine(err))}
 	}
 	return Decision{Action: Backoff, Status: api.ManagedPending, Reason: ReasonBackoff, Wait: backoff(lim, tries),
-		Message: fmt.Sprintf("launch try %d of %d failed: %s", tries, lim.MaxLaunchTries, firstLine(err))}
+		Message: fmt.Sprintf("launch try %d of %d failed: %s", tries, limit, firstLine(err))}
 }
 
 func launchStatus(c Counters) api.ManagedJobStatus {

@@ -19,7 +19,7 @@ func TestDecide(t *testing.T) {
 	eager := Recovery{Strategy: StrategyEagerNextRegion}
 	failover := Recovery{Strategy: StrategyFailover}
 	restarts := Recovery{Strategy: StrategyEagerNextRegion, MaxRestartsOnErrors: 2, RecoverOnExitCodes: []int{33}}
-	lim := Limits{MaxLaunchTries: 3, Backoff: time.Second, MaxBackoff: 3 * time.Second}
+	lim := Limits{MaxLaunchTries: 3, MaxRecoveryTries: 4, Backoff: time.Second, MaxBackoff: 3 * time.Second}
 	capacity := fmt.Errorf("launch %q: %w", "x-1", &provision.Error{Attempts: []provision.Attempt{
 		{Offer: cloud.Offer{Cloud: "aws", Region: "us-east-1"}, Err: &cloud.CapacityError{}}}, Last: errors.New("nothing left")})
 	authOnly := &provision.Error{Attempts: []provision.Attempt{{Err: &cloud.AuthError{}}, {Err: &cloud.InvalidConfigError{}}}, Last: errors.New("nothing left")}
@@ -90,7 +90,11 @@ func TestDecide(t *testing.T) {
 			Decision{Action: Backoff, Status: api.ManagedPending, Reason: ReasonBackoff, Wait: 2 * time.Second}},
 		{"an untyped error is retried too", eager, Event{Kind: LaunchFailed, Err: errors.New("connection reset")}, Counters{},
 			Decision{Action: Backoff, Status: api.ManagedPending, Reason: ReasonBackoff, Wait: time.Second}},
-		{"tries used up: FAILED_NO_RESOURCE", eager, Event{Kind: LaunchFailed, Err: capacity}, Counters{LaunchTries: 2, Recovering: true},
+		{"tries used up: FAILED_NO_RESOURCE", eager, Event{Kind: LaunchFailed, Err: capacity}, Counters{LaunchTries: 2},
+			Decision{Action: End, Status: api.ManagedFailedNoResource, Reason: ReasonNoResource}},
+		{"a recovery tries longer", eager, Event{Kind: LaunchFailed, Err: capacity}, Counters{LaunchTries: 2, Recovering: true},
+			Decision{Action: Backoff, Status: api.ManagedPending, Reason: ReasonBackoff, Wait: 3 * time.Second}},
+		{"a recovery's tries used up: FAILED_NO_RESOURCE", eager, Event{Kind: LaunchFailed, Err: capacity}, Counters{LaunchTries: 3, Recovering: true},
 			Decision{Action: End, Status: api.ManagedFailedNoResource, Reason: ReasonNoResource}},
 	}
 	for _, tc := range tests {
