@@ -39,15 +39,15 @@ trap 'rm -rf "$src" "$STIX_HOME"' EXIT
 go run ./bench/seed -home "$STIX_HOME" -n 100
 stix=$PWD/bin/stix
 
-hyperfine -N --warmup 30 --runs 300 --export-markdown "$out/startup.md" \
+hyperfine -N --warmup 30 --runs 300 --export-markdown "$out/startup.md" --export-json "$out/startup.json" \
   -n 'Go hello-world' "$out/hello" -n 'init-only (links stix, main returns)' "$out/initonly" \
   -n 'stix --help' "$stix --help" -n 'stix status (100 clusters)' "$stix status" \
   -n 'SQLite-only status (bench/sqlitestatus)' "$out/sqlitestatus"
 only=(); for d in "${deps[@]}"; do only+=(-n "hello + $(imports "$d")" "$out/only-${d%%:*}"); done
-hyperfine -N --warmup 30 --runs 200 --export-markdown "$out/deps-alone.md" \
+hyperfine -N --warmup 30 --runs 200 --export-markdown "$out/deps-alone.md" --export-json "$out/deps-alone.json" \
   -n 'Go hello-world' "$out/hello" "${only[@]}" -n 'hello + all of them' "$out/alldeps"
 lo=(); for d in "${deps[@]}"; do lo+=(-n "all but $(imports "$d")" "$out/no-${d%%:*}"); done
-hyperfine -N --warmup 30 --runs 200 --export-markdown "$out/deps-but-one.md" \
+hyperfine -N --warmup 30 --runs 200 --export-markdown "$out/deps-but-one.md" --export-json "$out/deps-but-one.json" \
   -n 'Go hello-world' "$out/hello" -n 'hello + all deps' "$out/alldeps" "${lo[@]}"
 
 # Load-independent counts: user-space instructions (callgrind) and page faults (perf stat), per binary.
@@ -58,8 +58,10 @@ hyperfine -N --warmup 30 --runs 200 --export-markdown "$out/deps-but-one.md" \
     case $b in stix*) cmd=($stix ${b#stix }); file=$stix ;; *) cmd=("$out/$b"); file=$out/$b ;; esac
     ir=-; pf=-
     if command -v valgrind >/dev/null; then
-      ir=$(GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "${cmd[@]}" 2>&1 >/dev/null |
-        awk '/refs:/ {print $NF}')
+      # The least of three: valgrind runs one thread at a time, and a scheduler thread left spinning on a busy
+      # machine now and then adds millions of instructions to a run.
+      ir=$(for _ in 1 2 3; do GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        "${cmd[@]}" 2>&1 >/dev/null | awk '/refs:/ {gsub(",", "", $NF); print $NF}'; done | sort -n | head -1)
     fi
     if command -v perf >/dev/null; then
       pf=$(for _ in 1 2 3 4 5; do perf stat -x, -e page-faults "${cmd[@]}" 2>&1 >/dev/null | cut -d, -f1; done | sort -n | head -1)
@@ -67,4 +69,16 @@ hyperfine -N --warmup 30 --runs 200 --export-markdown "$out/deps-but-one.md" \
     echo "| $b | $ir | $pf | $(stat -c %s "$file") |"
   done
 } | tee "$out/counts.md"
+# Medians and minimums resist a loaded machine better than means: print both as ratios to the hello-world.
+for t in startup deps-alone deps-but-one; do
+  python3 - "$out/$t.json" <<'PY' | tee "$out/$t-ratios.md"
+import json, statistics, sys
+rs = json.load(open(sys.argv[1]))["results"]
+base = rs[0]
+print("| command | median | ratio | min | ratio |\n|---|---|---|---|---|")
+for r in rs:
+    med, bmed = statistics.median(r["times"]), statistics.median(base["times"])
+    print(f"| {r['command']} | {med*1e3:.2f} ms | {med/bmed:.2f} | {r['min']*1e3:.2f} ms | {r['min']/base['min']:.2f} |")
+PY
+done
 echo "results in $out"
