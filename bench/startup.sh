@@ -12,6 +12,7 @@ make build >/dev/null
 build "$out/hello" ./bench/hello
 build "$out/initonly" ./bench/initonly
 build "$out/sqlitestatus" ./bench/sqlitestatus
+build "$out/httpstatus" ./bench/httpstatus
 
 # deps-only binaries: a hello-world that links one of stix's dependencies, or all of them, or all but one
 # (name:import+import...; pkg/sftp goes with x/crypto/ssh, which it imports).
@@ -35,7 +36,7 @@ for d in "${deps[@]}"; do
 done
 
 export STIX_HOME=$(mktemp -d)
-trap 'rm -rf "$src" "$STIX_HOME"' EXIT
+trap '"$PWD/bin/stix" api stop >/dev/null 2>&1 || true; rm -rf "$src" "$STIX_HOME"' EXIT
 go run ./bench/seed -home "$STIX_HOME" -n 100
 stix=$PWD/bin/stix
 
@@ -43,6 +44,13 @@ hyperfine -N --warmup 30 --runs 300 --export-markdown "$out/startup.md" --export
   -n 'Go hello-world' "$out/hello" -n 'init-only (links stix, main returns)' "$out/initonly" \
   -n 'stix --help' "$stix --help" -n 'stix status (100 clusters)' "$stix status" \
   -n 'SQLite-only status (bench/sqlitestatus)' "$out/sqlitestatus"
+# status through a warm local API server: stix itself, and the least a client can do (bench/httpstatus). The
+# endpoint is in the environment of the whole run (hyperfine -N runs no `env`), so the embedded status is not in it.
+endpoint=$("$stix" api start --port 0 2>/dev/null)
+STIX_API_SERVER_ENDPOINT=$endpoint hyperfine -N --warmup 30 --runs 300 --export-markdown "$out/server.md" \
+  --export-json "$out/server.json" -n 'Go hello-world' "$out/hello" \
+  -n 'stix status (local API server)' "$stix status" -n 'net/http-only status (bench/httpstatus)' "$out/httpstatus"
+"$stix" api stop >/dev/null
 only=(); for d in "${deps[@]}"; do only+=(-n "hello + $(imports "$d")" "$out/only-${d%%:*}"); done
 hyperfine -N --warmup 30 --runs 200 --export-markdown "$out/deps-alone.md" --export-json "$out/deps-alone.json" \
   -n 'Go hello-world' "$out/hello" "${only[@]}" -n 'hello + all of them' "$out/alldeps"
@@ -70,7 +78,7 @@ hyperfine -N --warmup 30 --runs 200 --export-markdown "$out/deps-but-one.md" --e
   done
 } | tee "$out/counts.md"
 # Medians and minimums resist a loaded machine better than means: print both as ratios to the hello-world.
-for t in startup deps-alone deps-but-one; do
+for t in startup server deps-alone deps-but-one; do
   python3 - "$out/$t.json" <<'PY' | tee "$out/$t-ratios.md"
 import json, statistics, sys
 rs = json.load(open(sys.argv[1]))["results"]
