@@ -305,9 +305,12 @@ func toAPICluster(r *store.Cluster) api.Cluster {
 		Resources: resourcesString(r.Cloud, r.NumNodes, r.Resources), LaunchedAt: r.LaunchedAt, LastUse: r.LastUse.Command,
 		User: r.User, AutostopMins: r.Autostop.IdleMinutes, ToDown: r.Autostop.Down, HourlyPrice: r.HourlyPrice,
 	}
-	if ci, err := info(r); err == nil {
-		if h, ok := ci.Head(); ok {
-			c.HeadIP = h.InternalIP
+	// A cluster whose launch did not record nodes has no head; info would build an error only to drop it.
+	if len(r.Handle) > 0 {
+		if ci, err := info(r); err == nil {
+			if h, ok := ci.Head(); ok {
+				c.HeadIP = h.InternalIP
+			}
 		}
 	}
 	return c
