@@ -50,6 +50,10 @@ type Options struct {
 	LogFile string
 	// Auth is how callers authenticate (api_server.auth and rbac in the server's config); see docs/auth.md.
 	Auth auth.Config
+	// WorkspaceAccess, when set, returns an error (a 403) when the caller (auth.From(ctx)) may not use the
+	// workspace: a user's status leaves out the clusters of such workspaces, and acting on one is refused.
+	// Admins are never asked about. Nil: every workspace is open.
+	WorkspaceAccess func(ctx context.Context, workspace string) error
 }
 
 // Server serves the API. Make one with New; Close it.

@@ -1,9 +1,11 @@
 package stixcmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/stix-run/stix/internal/auth"
+	"github.com/stix-run/stix/internal/cluster"
 	"github.com/stix-run/stix/internal/config"
 )
 
@@ -52,4 +54,23 @@ func (s serverControl) authConfig() (auth.Config, error) {
 		}
 	}
 	return out, nil
+}
+
+// workspaceAccess says whether the API server's caller may use a workspace, as the server's config defines
+// workspaces: read on each call, as the core reads it for each request, so that an edited allowed_users applies
+// to status and to acting on clusters as it does to launches.
+func (s serverControl) workspaceAccess(ctx context.Context, workspace string) error {
+	id, ok := auth.From(ctx)
+	if !ok {
+		return nil
+	}
+	home, err := s.home()
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(config.Inputs{StixHome: home, Home: s.getenv("HOME"), Getenv: s.getenv})
+	if err != nil {
+		return err
+	}
+	return cluster.WorkspaceAccess(cfg, id, workspace)
 }

@@ -156,7 +156,8 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
 		Options: server.Options{Dir: dir, State: state, Client: c, Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
-			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Auth: authCfg}})
+			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Auth: authCfg,
+			WorkspaceAccess: s.workspaceAccess}})
 }
 
 func (s serverControl) Daemon(ctx context.Context, o cli.ServerRun) (cli.LocalServer, bool, error) {
