@@ -54,6 +54,10 @@ type Options struct {
 	// workspace: a user's status leaves out the clusters of such workspaces, and acting on one is refused.
 	// Admins are never asked about. Nil: every workspace is open.
 	WorkspaceAccess func(ctx context.Context, workspace string) error
+	// UploadDir is the directory Uploads keeps its trees in, which garbage collection sweeps; empty: none.
+	UploadDir string
+	// GC says what garbage collection keeps and how often it runs (gc.go).
+	GC GCOptions
 }
 
 // Server serves the API. Make one with New; Close it.
@@ -61,7 +65,8 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	reqs *requests
-	// state is the database reqs records in; sweeping counts the goroutine that ends dead servers' requests.
+	// state is the database reqs records in; sweeping counts the goroutines that end dead servers' requests and
+	// collect garbage.
 	state    store.Store
 	sweeping sync.WaitGroup
 	// metrics are served by GET /metrics (metrics.go).
@@ -113,6 +118,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.sweeping.Add(1)
 	go func() { defer s.sweeping.Done(); reqs.sweep(base, log) }()
+	if every := orDefault(opts.GC.Interval, DefaultGCInterval); every > 0 {
+		s.sweeping.Add(1)
+		go func() { defer s.sweeping.Done(); s.collectEvery(base, every) }()
+	}
 	s.metrics = newServerMetrics(base, s.mux, log, opts.Client, opts.Version, opts.Commit)
 	reqs.metrics = s.metrics
 	s.register()

@@ -7,6 +7,7 @@ import (
 	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/cluster"
 	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/server"
 )
 
 // Environment variables of authentication: the CLI's token (stix's, then SkyPilot's), and the header an SSO proxy
@@ -73,4 +74,22 @@ func (s serverControl) workspaceAccess(ctx context.Context, workspace string) er
 		return err
 	}
 	return cluster.WorkspaceAccess(cfg, id, workspace)
+}
+
+// gcOptions reads what the API server's garbage collection keeps: api_server.requests_retention_hours of the
+// server's config (SkyPilot's key; the server's default when unset).
+func (s serverControl) gcOptions() (server.GCOptions, error) {
+	home, err := s.home()
+	if err != nil {
+		return server.GCOptions{}, err
+	}
+	cfg, err := config.Load(config.Inputs{StixHome: home, Home: s.getenv("HOME"), Getenv: s.getenv})
+	if err != nil {
+		return server.GCOptions{}, err
+	}
+	var gc server.GCOptions
+	if d, ok := cfg.RequestsRetention(); ok {
+		gc.RequestRetention = d
+	}
+	return gc, nil
 }
