@@ -3,9 +3,11 @@ package server_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,4 +158,24 @@ func leaseRows(t *testing.T, loc store.Location, name string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// A server over a directory where an older stix recorded its requests (server/requests.db, before they moved to
+// the state database) does not import them, and says so in its log, naming the file.
+func TestLegacyRequestsFileIsReported(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	legacy := filepath.Join(dir, "requests.db")
+	if err := os.WriteFile(legacy, []byte("SQLite format 3\x00"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	serve(t, server.Options{Dir: dir, Client: newCore(), Log: slog.New(slog.NewJSONHandler(&log, nil))})
+	var found bool
+	for _, l := range strings.Split(string(log.Bytes()), "\n") {
+		found = found || strings.Contains(l, "are not imported") && strings.Contains(l, `"file":"`+legacy+`"`)
+	}
+	if !found {
+		t.Errorf("no log line about %s in:\n%s", legacy, log.Bytes())
+	}
 }

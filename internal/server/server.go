@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -58,6 +60,14 @@ type Options struct {
 	UploadDir string
 	// GC says what garbage collection keeps and how often it runs (gc.go).
 	GC GCOptions
+}
+
+// legacyRequestsFile is where stix recorded a server's requests before they moved to the state database.
+const legacyRequestsFile = "requests.db"
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Server serves the API. Make one with New; Close it.
@@ -109,6 +119,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if ended > 0 {
 		log.Warn("requests left in flight by a previous server process marked FAILED", "count", ended)
+	}
+	if old := filepath.Join(opts.Dir, legacyRequestsFile); fileExists(old) {
+		log.Warn("requests recorded by an older stix are not imported: they are history only (the clusters are in the "+
+			"state database) and past the requests' retention; delete the file once it is no longer wanted", "file", old)
 	}
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	s := &Server{opts: opts, log: log, reqs: reqs, state: st, base: base, stopAll: stop, mux: http.NewServeMux()}
