@@ -27,6 +27,8 @@ const (
 	// gcDeadline bounds one collection; it is also the life of the lease that keeps other servers from
 	// collecting at the same time.
 	gcDeadline = 10 * time.Minute
+	// gcFirstAfter is when a server first collects after its start.
+	gcFirstAfter = time.Minute
 	// gcLease is the lease a collecting server holds.
 	gcLease = "api-server/gc"
 )
@@ -178,15 +180,17 @@ func (s *Server) uploadsInUse(ctx context.Context) (map[string]bool, error) {
 	return keep, nil
 }
 
-// collectEvery runs a collection every interval until ctx is done, each within gcDeadline.
+// collectEvery runs a collection a minute after the start (a server restarted often still collects), then every
+// interval until ctx is done, each within gcDeadline.
 func (s *Server) collectEvery(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+	t := time.NewTimer(min(interval, gcFirstAfter))
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			t.Reset(interval)
 		}
 		cctx, cancel := context.WithTimeout(ctx, gcDeadline)
 		rep, err := s.CollectGarbage(cctx, time.Now())
