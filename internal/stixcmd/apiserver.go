@@ -141,8 +141,13 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	if err != nil {
 		return err
 	}
+	gc, err := s.gcOptions()
+	if err != nil {
+		return err
+	}
 	dir := filepath.Join(home, "server")
-	uploads, resolve := uploadServer(filepath.Join(dir, "uploads"))
+	uploadDir := filepath.Join(dir, "uploads")
+	uploads, resolve := uploadServer(uploadDir)
 	c := embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: s.catalogSource},
 		ResolveUpload: resolve, Remote: true})
 	defer c.Close()
@@ -153,7 +158,8 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
 		Options: server.Options{Dir: dir, State: state, Client: c, Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
-			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Auth: authCfg}})
+			LogFile: o.LogFile, Log: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Auth: authCfg,
+			WorkspaceAccess: s.workspaceAccess, UploadDir: uploadDir, GC: gc}})
 }
 
 func (s serverControl) Daemon(ctx context.Context, o cli.ServerRun) (cli.LocalServer, bool, error) {

@@ -98,6 +98,11 @@ CREATE TABLE request_events (
     PRIMARY KEY (request_id, seq)
 );
 `},
+	// 5: reserved for the managed jobs (h/jobscore's migration 5 replaces this entry when both are merged).
+	{SQL: `SELECT 1;`},
+	// 6: the workspace a cluster was launched in (SkyPilot's workspaces:); clusters recorded before are in
+	// "default", as SkyPilot's are.
+	{SQL: `ALTER TABLE clusters ADD COLUMN workspace TEXT NOT NULL DEFAULT 'default';`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.
