@@ -14,32 +14,54 @@ import (
 
 // The calls of Client over HTTP: the routes are documented in api/openapi.yaml.
 
-// withDir sets the task's Dir to this process's working directory, so that the server resolves the task's
-// relative paths as the user meant them.
-func withDir(t TaskSpec) TaskSpec {
+// clientTask is task as it travels to a server, which cannot read this machine's disk: with this process's
+// working directory as its Dir, so that the server resolves the task's relative paths as the user meant them,
+// and its config layers as content (ConfigLayers.Read).
+func clientTask(t TaskSpec) (TaskSpec, error) {
 	if t.Dir == "" {
 		t.Dir, _ = os.Getwd()
 	}
-	return t
+	if t.Config != nil {
+		l, err := t.Config.Read()
+		if err != nil {
+			return TaskSpec{}, err
+		}
+		t.Config = &l
+	}
+	return t, nil
 }
 
 func (c *HTTPClient) Validate(ctx context.Context, task TaskSpec) (*TaskCheck, error) {
+	task, err := clientTask(task)
+	if err != nil {
+		return nil, err
+	}
 	var out TaskCheck
-	return &out, c.call(ctx, http.MethodPost, "/api/v1/validate", nil, withDir(task), &out)
+	return &out, c.call(ctx, http.MethodPost, "/api/v1/validate", nil, task, &out)
 }
 
 func (c *HTTPClient) Plan(ctx context.Context, task TaskSpec) (*Plan, error) {
+	task, err := clientTask(task)
+	if err != nil {
+		return nil, err
+	}
 	var out Plan
-	return &out, c.call(ctx, http.MethodPost, "/api/v1/plan", nil, withDir(task), &out)
+	return &out, c.call(ctx, http.MethodPost, "/api/v1/plan", nil, task, &out)
 }
 
 func (c *HTTPClient) Launch(ctx context.Context, req LaunchRequest) (*Operation[LaunchResult], error) {
-	req.Task = withDir(req.Task)
+	var err error
+	if req.Task, err = clientTask(req.Task); err != nil {
+		return nil, err
+	}
 	return submit[LaunchResult](ctx, c, "/api/v1/launch", req)
 }
 
 func (c *HTTPClient) Exec(ctx context.Context, req ExecRequest) (*Operation[LaunchResult], error) {
-	req.Task = withDir(req.Task)
+	var err error
+	if req.Task, err = clientTask(req.Task); err != nil {
+		return nil, err
+	}
 	return submit[LaunchResult](ctx, c, "/api/v1/exec", req)
 }
 

@@ -12,7 +12,10 @@ import (
 
 // JobsLaunch submits a managed job to the server; the request's result is the JobsLaunchResult.
 func (c *HTTPClient) JobsLaunch(ctx context.Context, req JobsLaunchRequest) (*Operation[JobsLaunchResult], error) {
-	req.Task = withDir(req.Task)
+	var err error
+	if req.Task, err = clientTask(req.Task); err != nil {
+		return nil, err
+	}
 	return submit[JobsLaunchResult](ctx, c, "/api/v1/jobs/launch", req)
 }
 

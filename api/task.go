@@ -34,12 +34,25 @@ type TaskSpec struct {
 }
 
 // ConfigLayers say where the config of one request comes from, besides the user's file and the task's
-// `config:` section.
+// `config:` section. A core on the client's machine (embedded) reads Args and Dir from its disk; a client of an
+// API server sends the layers' content instead (Read), since the server cannot read the client's disk, and the
+// server refuses paths.
 type ConfigLayers struct {
 	// Args are the --config values, in order: a config file or KEY=VALUE pairs.
 	Args []string `json:"args,omitempty"`
 	// Dir is the directory whose project file (.stix.yaml or .sky.yaml) applies; empty means none.
 	Dir string `json:"dir,omitempty"`
+	// Project is the project file's content, as the client read it; nil: none.
+	Project *ConfigText `json:"project,omitempty"`
+	// Layers are the --config values' content, in order, as the client read them; they apply after Project.
+	Layers []ConfigText `json:"layers,omitempty"`
+}
+
+// ConfigText is one config layer as the client read it: a config file's text under the name the user gave it
+// (kept for error positions), or one --config value of KEY=VALUE pairs (File empty).
+type ConfigText struct {
+	File string `json:"file,omitempty"`
+	Text string `json:"text"`
 }
 
 // TaskOverrides are command-line values laid over a task, as SkyPilot applies them: resources overrides go to

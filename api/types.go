@@ -45,22 +45,27 @@ func (s JobStatus) IsTerminal() bool {
 }
 
 // Cluster is one row of `stix status`.
+// DefaultWorkspace is the workspace of a cluster launched with no active_workspace, as SkyPilot's.
+const DefaultWorkspace = "default"
+
 type Cluster struct {
-	Name         string        `json:"name"`
-	Status       ClusterStatus `json:"status"`
-	Infra        string        `json:"infra"` // e.g. "Local", "AWS (us-east-1)"
-	Cloud        string        `json:"cloud"`
-	Region       string        `json:"region,omitempty"`
-	Zone         string        `json:"zone,omitempty"`
-	NumNodes     int           `json:"num_nodes"`
-	Resources    string        `json:"resources"` // e.g. "1x(cpus=2, mem=7.6)"
-	HeadIP       string        `json:"head_ip,omitempty"`
-	LaunchedAt   time.Time     `json:"launched_at"`
-	LastUse      string        `json:"last_use,omitempty"`
-	User         string        `json:"user,omitempty"`
-	AutostopMins int           `json:"autostop"` // -1: autostop off
-	ToDown       bool          `json:"to_down"`
-	HourlyPrice  float64       `json:"hourly_price"`
+	Name       string        `json:"name"`
+	Status     ClusterStatus `json:"status"`
+	Infra      string        `json:"infra"` // e.g. "Local", "AWS (us-east-1)"
+	Cloud      string        `json:"cloud"`
+	Region     string        `json:"region,omitempty"`
+	Zone       string        `json:"zone,omitempty"`
+	NumNodes   int           `json:"num_nodes"`
+	Resources  string        `json:"resources"` // e.g. "1x(cpus=2, mem=7.6)"
+	HeadIP     string        `json:"head_ip,omitempty"`
+	LaunchedAt time.Time     `json:"launched_at"`
+	LastUse    string        `json:"last_use,omitempty"`
+	User       string        `json:"user,omitempty"`
+	// Workspace is the workspace the cluster was launched in ("default" when none was active).
+	Workspace    string  `json:"workspace,omitempty"`
+	AutostopMins int     `json:"autostop"` // -1: autostop off
+	ToDown       bool    `json:"to_down"`
+	HourlyPrice  float64 `json:"hourly_price"`
 	// Note says why the status is what it is after a refresh, e.g. "node 1 is not running".
 	Note string `json:"note,omitempty"`
 }

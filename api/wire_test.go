@@ -26,7 +26,9 @@ func TestWireRoundTrip(t *testing.T) {
 			NetworkTier: ptr("none"), Ports: []string{"8080", "9000-9010"}},
 		Env:     map[string]string{"A": "1"},
 		Secrets: map[string]string{"HF_TOKEN": "hf-secret"}, // a secret travels as its value: it is not lost
-		Config:  &api.ConfigLayers{Args: []string{"allowed_clouds=[aws]"}, Dir: "/work"},
+		Config: &api.ConfigLayers{Args: []string{"allowed_clouds=[aws]"}, Dir: "/work",
+			Project: &api.ConfigText{File: "/work/.stix.yaml", Text: "active_workspace: team-a\n"},
+			Layers:  []api.ConfigText{{File: "ci.yaml", Text: "provision:\n  ssh_timeout: 9\n"}, {Text: "docker.run_options=[--shm-size=1g]"}}},
 		Dir:     "/home/ada/proj",
 		Uploads: map[string]string{"proj": "sha256:ab12"},
 	}
@@ -50,7 +52,7 @@ func TestWireRoundTrip(t *testing.T) {
 			ConfigErrors: []api.TaskError{{Message: "x", Text: "x"}}, Warnings: []string{"w"}},
 		api.Event{Type: api.EventStepFailed, Msg: "Failed on AWS", Error: "no capacity"},
 		api.Event{Type: api.EventHost, Host: &api.SSHHostResult{Pool: "p", Host: "h1", Shape: "8 CPUs", Error: ""}},
-		api.Cluster{Name: "c", Status: api.ClusterUp, Infra: "Local", Cloud: "local", NumNodes: 1, LaunchedAt: at, AutostopMins: -1},
+		api.Cluster{Name: "c", Status: api.ClusterUp, Infra: "Local", Cloud: "local", NumNodes: 1, LaunchedAt: at, AutostopMins: -1, Workspace: "team-a"},
 		api.Job{ID: 1, Name: "j", Status: api.JobFailed, SubmittedAt: at, StartedAt: &at, ExitCode: &exit},
 		api.CancelOutcome{JobID: 1, Cancelled: true, Status: api.JobCancelled},
 		api.CostReportEntry{Name: "c", Status: "TERMINATED", LaunchedAt: at, Duration: api.Seconds(90 * time.Second), TotalCost: 1.5},

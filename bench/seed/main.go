@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/user"
 	"time"
 
 	"github.com/stix-run/stix/internal/store"
@@ -29,13 +30,19 @@ func seed(loc store.Location, n int) error {
 		return err
 	}
 	defer st.Close()
+	// Owned by the OS user, as `stix launch` records them, so that a status through a local API server (which lists
+	// the caller's clusters) sees all n.
+	owner := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		owner = u.Username
+	}
 	now := time.Now()
 	for i := range n {
 		c := &store.Cluster{
 			Name: fmt.Sprintf("bench-%03d", i), Status: store.StatusStopped, Cloud: "aws", Region: "us-east-1",
 			NumNodes: 1 + i%4, HourlyPrice: 0.384, LaunchedAt: now.Add(-time.Duration(i) * time.Minute),
 			Resources: store.Resources{InstanceType: "m6i.2xlarge", CPUs: 8, MemoryGB: 32, DiskSizeGB: 256},
-			Autostop:  store.Autostop{IdleMinutes: store.AutostopOff},
+			Autostop:  store.Autostop{IdleMinutes: store.AutostopOff}, User: owner,
 		}
 		if err := st.PutCluster(ctx, c); err != nil {
 			return err

@@ -340,10 +340,15 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("record the plan of %q: %w", name, err)
 	}
+	// The workspace was checked when planning (newAllowance); the cluster belongs to it from now on.
+	w, err := activeWorkspace(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	rec := &store.Cluster{
 		Name: name, Status: store.StatusInit, Cloud: p.Name(), Region: offer.Region, Zone: offer.Zone,
 		NumNodes: req.NumNodes, Resources: storeResources(offer, req.DiskSizeGB),
-		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.UserOf(ctx),
+		HourlyPrice: offer.HourlyPrice, LaunchedAt: m.now(), User: m.UserOf(ctx), Workspace: w.name,
 		Autostop:   store.Autostop{IdleMinutes: store.AutostopOff},
 		Assignment: plan,
 	}

@@ -303,11 +303,14 @@ func toAPICluster(r *store.Cluster) api.Cluster {
 		Name: r.Name, Status: api.ClusterStatus(r.Status), Infra: catalog.PlaceName(r.Cloud, r.Region, r.Zone),
 		Cloud: r.Cloud, Region: r.Region, Zone: r.Zone, NumNodes: r.NumNodes,
 		Resources: resourcesString(r.Cloud, r.NumNodes, r.Resources), LaunchedAt: r.LaunchedAt, LastUse: r.LastUse.Command,
-		User: r.User, AutostopMins: r.Autostop.IdleMinutes, ToDown: r.Autostop.Down, HourlyPrice: r.HourlyPrice,
+		User: r.User, Workspace: r.Workspace, AutostopMins: r.Autostop.IdleMinutes, ToDown: r.Autostop.Down, HourlyPrice: r.HourlyPrice,
 	}
-	if ci, err := info(r); err == nil {
-		if h, ok := ci.Head(); ok {
-			c.HeadIP = h.InternalIP
+	// A cluster whose launch did not record nodes has no head; info would build an error only to drop it.
+	if len(r.Handle) > 0 {
+		if ci, err := info(r); err == nil {
+			if h, ok := ci.Head(); ok {
+				c.HeadIP = h.InternalIP
+			}
 		}
 	}
 	return c

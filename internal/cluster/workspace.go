@@ -7,12 +7,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/config"
 )
 
 // DefaultWorkspace is the workspace of a request that sets no active_workspace, as SkyPilot's.
-const DefaultWorkspace = "default"
+const DefaultWorkspace = api.DefaultWorkspace
 
 // workspace is a request's active workspace (active_workspace) as the workspaces: config defines it: the infra
 // disabled there, and whether the caller may use it.
@@ -51,10 +52,9 @@ func activeWorkspace(ctx context.Context) (workspace, error) {
 			"one of them, or ask an admin to define it in the API server's config", w.name, o, orNone(names))
 	}
 	w.origin, _ = cfg.Origin("workspaces." + w.name)
-	if private, _ := def["private"].(bool); private {
-		if id, ok := auth.From(ctx); ok && !id.IsAdmin() && !slices.Contains(anyStrings(def["allowed_users"]), id.Name) {
-			return w, auth.Forbidden("workspace %q is private and %q is not in its allowed_users (set at %s); ask an admin to add you, "+
-				"or use another workspace (active_workspace)", w.name, id.Name, w.origin)
+	if id, ok := auth.From(ctx); ok {
+		if err := WorkspaceAccess(cfg, id, w.name); err != nil {
+			return w, err
 		}
 	}
 	for infra, v := range def {
@@ -64,6 +64,21 @@ func activeWorkspace(ctx context.Context) (workspace, error) {
 	}
 	sort.Strings(w.disabled)
 	return w, nil
+}
+
+// WorkspaceAccess returns a 403 error (auth.Forbidden) unless id may use the workspace name as cfg's
+// workspaces: define it: a private workspace is for its allowed_users and admins; any other workspace, defined
+// or not, is open. The API server asks it before it shows or acts on a cluster of that workspace.
+func WorkspaceAccess(cfg *config.Config, id auth.Identity, name string) error {
+	all, _ := cfg.Get("workspaces")
+	defs, _ := all.(map[string]any)
+	def, _ := defs[name].(map[string]any)
+	if private, _ := def["private"].(bool); !private || id.IsAdmin() || slices.Contains(anyStrings(def["allowed_users"]), id.Name) {
+		return nil
+	}
+	o, _ := cfg.Origin("workspaces." + name)
+	return auth.Forbidden("workspace %q is private and %q is not in its allowed_users (set at %s); ask an admin to add you, "+
+		"or use another workspace (active_workspace)", name, id.Name, o)
 }
 
 func anyStrings(v any) []string {

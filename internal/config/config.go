@@ -204,6 +204,23 @@ func (c *Config) NvidiaDisableECC() bool {
 	return b
 }
 
+// RequestsRetention is api_server.requests_retention_hours, how long the API server keeps a finished request:
+// ok is false when unset; a negative setting keeps requests forever (-1 is returned), and 0 removes them at the
+// next collection (1ns is returned).
+func (c *Config) RequestsRetention() (d time.Duration, ok bool) {
+	v, ok := c.Get("api_server.requests_retention_hours")
+	n, isInt := v.(int64)
+	switch {
+	case !ok || !isInt:
+		return 0, false
+	case n < 0:
+		return -1, true
+	case n == 0:
+		return time.Nanosecond, true
+	}
+	return time.Duration(n) * time.Hour, true
+}
+
 // APIServerEndpoint is api_server.endpoint; "" when unset.
 func (c *Config) APIServerEndpoint() string {
 	v, _ := c.Get("api_server.endpoint")

@@ -218,7 +218,7 @@ provision:
   install_conda: false
 `)
 	in := d.inputs()
-	in.CLI = []string{"api_server.endpoint=http://127.0.0.1:46580,api_server.requests_retention_hours=24"}
+	in.CLI = []string{"api_server.endpoint=http://127.0.0.1:46580,api_server.logs_retention_hours=24"}
 	cfg, err := Load(in)
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +231,7 @@ provision:
 	want := []string{
 		user + ":2:1: jobs" + tail,
 		user + ":8:3: provision.install_conda" + tail,
-		"--config: api_server.requests_retention_hours" + tail,
+		"--config: api_server.logs_retention_hours" + tail,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("warnings:\n got %q\nwant %q", got, want)
@@ -499,5 +499,28 @@ func TestServerOnlyKeysFromClients(t *testing.T) {
 	}
 	if !reflect.DeepEqual(ignored, want) {
 		t.Errorf("warnings %q, want %q", ignored, want)
+	}
+}
+
+// TestRequestsRetention: api_server.requests_retention_hours as the API server's garbage collection reads it.
+func TestRequestsRetention(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		yaml string
+		want time.Duration
+		ok   bool
+	}{
+		{"", 0, false},
+		{"api_server:\n  requests_retention_hours: 48\n", 48 * time.Hour, true},
+		{"api_server:\n  requests_retention_hours: -1\n", -1, true},
+		{"api_server:\n  requests_retention_hours: 0\n", time.Nanosecond, true},
+	} {
+		cfg, err := Parse(LayerUser, "config.yaml", []byte(tc.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, ok := cfg.RequestsRetention(); d != tc.want || ok != tc.ok {
+			t.Errorf("%q: RequestsRetention() = %v, %v; want %v, %v", tc.yaml, d, ok, tc.want, tc.ok)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,6 +25,9 @@ type Inputs struct {
 	Home string
 	// Cwd is the working directory, where the project file (.stix.yaml, else .sky.yaml) is looked for.
 	Cwd string
+	// Client are the layers a client read and sent as content (api.ConfigLayers.Read): its project file, applied
+	// in place of Cwd's, and its --config values, applied after CLI.
+	Client api.ConfigLayers
 	// Getenv reads STIX_CONFIG; nil reads nothing.
 	Getenv func(string) string
 	// TaskConfig is the task's `config:` section as package spec read it (spec.Task.ConfigNode), the task
@@ -68,30 +70,28 @@ func Load(in Inputs) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range []struct {
-		layer Layer
-		path  string
-	}{{LayerUser, user}, {LayerProject, projectFile(in.Cwd)}} {
-		if l.path == "" {
-			continue
-		}
-		data, err := readFile(l.path)
+	if user != "" {
+		data, err := api.ReadConfigFile(user)
 		if err != nil {
-			return nil, fmt.Errorf("read %s config: %w", l.layer, err)
+			return nil, fmt.Errorf("read %s config: %w", LayerUser, err)
 		}
-		apply(l.layer, l.path, data)
+		apply(LayerUser, user, data)
+	}
+	// The local layers (Cwd, CLI) are read as a client reads them, so that both are applied by one code path.
+	client, err := api.ConfigLayers{Args: in.CLI, Dir: in.Cwd, Project: in.Client.Project}.Read()
+	if err != nil {
+		return nil, err
+	}
+	if client.Project != nil {
+		apply(LayerProject, client.Project.File, []byte(client.Project.Text))
 	}
 	errs = append(errs, cfg.applyTask(in.TaskFile, in.TaskConfig)...)
-	for _, v := range in.CLI {
-		if isFile(v) {
-			data, err := readFile(v)
-			if err != nil {
-				return nil, fmt.Errorf("read --config file: %w", err)
-			}
-			apply(LayerCLI, v, data)
+	for _, l := range append(client.Layers, in.Client.Layers...) {
+		if l.File == "" {
+			errs = append(errs, cfg.applyPairs(l.Text)...)
 			continue
 		}
-		errs = append(errs, cfg.applyPairs(v)...)
+		apply(LayerCLI, l.File, []byte(l.Text))
 	}
 	if len(errs) > 0 {
 		return nil, spec.SortErrors(errs)
@@ -121,28 +121,18 @@ func userFile(in Inputs) (string, error) {
 	if in.Getenv != nil {
 		if p := in.Getenv(EnvConfig); p != "" {
 			p = expandHome(p, in.Home)
-			if !isFile(p) {
+			if !api.IsConfigFile(p) {
 				return "", fmt.Errorf("config file %s (from %s) does not exist: fix the path or unset %s", p, EnvConfig, EnvConfig)
 			}
 			return p, nil
 		}
 	}
 	for _, p := range []string{joinIf(in.StixHome, "config.yaml"), joinIf(in.Home, ".sky", "config.yaml")} {
-		if p != "" && isFile(p) {
+		if p != "" && api.IsConfigFile(p) {
 			return p, nil
 		}
 	}
 	return "", nil
-}
-
-// projectFile is .stix.yaml in dir, else .sky.yaml; "" when neither exists.
-func projectFile(dir string) string {
-	for _, name := range []string{".stix.yaml", ".sky.yaml"} {
-		if p := joinIf(dir, name); p != "" && isFile(p) {
-			return p
-		}
-	}
-	return ""
 }
 
 func joinIf(dir string, elem ...string) string {
@@ -157,22 +147,6 @@ func expandHome(p, home string) string {
 		return filepath.Join(home, p[1:])
 	}
 	return p
-}
-
-// isFile tells whether p names something to read as a file: anything but a directory (a link to a device is
-// read, up to the size limit, and fails with a clear error rather than being taken for absent).
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
-
-// readFile reads a config file with the task reader's size limit.
-func readFile(path string) ([]byte, error) {
-	data, err := spec.ReadFileLimited("config file", path)
-	if tl := (*api.TooLargeError)(nil); errors.As(err, &tl) {
-		tl.Hint = "a config file holds settings only; check the path"
-	}
-	return data, err
 }
 
 // parseLayer reads one config file: one YAML document, a mapping (or empty), that fits the schema.

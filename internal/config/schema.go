@@ -218,7 +218,7 @@ func buildSchema() *key {
 			// The CLI reads these two from the user's file to choose its API server (internal/stixcmd).
 			"endpoint":                               (&key{types: tString, prefix: []string{"http://", "https://"}}).honour(),
 			"service_account_token":                  (&key{types: tString | tNull, prefix: []string{"sky_"}}).honour(),
-			"requests_retention_hours":               integer(),
+			"requests_retention_hours":               integer().honour(), // the API server's garbage collection
 			"logs_retention_hours":                   integer(),
 			"cluster_event_retention_hours":          number(),
 			"cluster_debug_event_retention_hours":    number(),

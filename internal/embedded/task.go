@@ -165,8 +165,16 @@ func (c *Client) read(ts api.TaskSpec) reading {
 	if ts.Config == nil {
 		return r
 	}
+	if c.opts.Remote && (ts.Config.Dir != "" || len(ts.Config.Args) > 0) {
+		// A path would be read on the server's disk, not the client's.
+		msg := "the config layers name paths on the client's machine (config.dir, config.args), which the API server cannot read"
+		r.check.ConfigErrors = []api.TaskError{{Path: "config", Message: msg,
+			Hint: "send their content instead (config.project, config.layers), as api.HTTPClient does", Text: msg}}
+		return r
+	}
 	in := config.Inputs{StixHome: c.opts.Core.Home, Home: c.opts.UserHome, Cwd: ts.Config.Dir, Getenv: c.opts.Getenv,
-		CLI: ts.Config.Args, TaskFile: ts.FileName, TaskConfig: r.tasks[0].ConfigNode(), Remote: c.opts.Remote}
+		CLI: ts.Config.Args, Client: api.ConfigLayers{Project: ts.Config.Project, Layers: ts.Config.Layers},
+		TaskFile: ts.FileName, TaskConfig: r.tasks[0].ConfigNode(), Remote: c.opts.Remote}
 	cfg, err := config.Load(in)
 	if err != nil {
 		r.check.ConfigErrors = taskErrors(err)

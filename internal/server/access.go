@@ -113,10 +113,33 @@ func (s *Server) checkCluster(ctx context.Context, name string) error {
 	}
 	for _, c := range cs {
 		if c.Name == name {
-			return mayActOn(ctx, fmt.Sprintf("cluster %q", name), c.User)
+			if err := mayActOn(ctx, fmt.Sprintf("cluster %q", name), c.User); err != nil {
+				return err
+			}
+			return s.workspaceAccess(ctx, c)
 		}
 	}
 	return nil
+}
+
+// workspaceAccess returns a 403 error when a user may not use the workspace of cluster c (a private one they are
+// not, or no longer, allowed in); admins may use every workspace.
+func (s *Server) workspaceAccess(ctx context.Context, c api.Cluster) error {
+	if s.opts.WorkspaceAccess == nil || identity(ctx).IsAdmin() {
+		return nil
+	}
+	ws := c.Workspace
+	if ws == "" {
+		ws = api.DefaultWorkspace
+	}
+	err := s.opts.WorkspaceAccess(ctx, ws)
+	var e *api.Error
+	if errors.As(err, &e) { // the 403 says which cluster it is about
+		named := *e
+		named.Message = fmt.Sprintf("cluster %q is in workspace %q: %s", c.Name, ws, e.Message)
+		return &named
+	}
+	return err
 }
 
 // withClusterCheck guards a route whose path names a cluster.
@@ -141,7 +164,7 @@ func allUsers(r *http.Request) (bool, error) {
 	return true, nil
 }
 
-// ownClusters keeps the caller's clusters, or all with ?all_users=true (admins).
+// ownClusters keeps the caller's clusters in the workspaces they may use, or all with ?all_users=true (admins).
 func (s *Server) ownClusters(ctx context.Context, r *http.Request, cs []api.Cluster) ([]api.Cluster, error) {
 	all, err := allUsers(r)
 	if err != nil || all {
@@ -150,15 +173,16 @@ func (s *Server) ownClusters(ctx context.Context, r *http.Request, cs []api.Clus
 	me := identity(ctx).Name
 	out := []api.Cluster{}
 	for _, c := range cs {
-		if c.User == me {
+		if c.User == me && s.workspaceAccess(ctx, c) == nil {
 			out = append(out, c)
 		}
 	}
 	return out, nil
 }
 
-// ownNames keeps the names of the caller's clusters, or all with ?all_users=true (admins). A cluster named
-// exactly (not by a glob) is kept for an admin whoever owns it, and is a 403 for another user.
+// ownNames keeps the names of the caller's clusters in the workspaces they may use, or all with
+// ?all_users=true (admins). A cluster named exactly (not by a glob) is kept for an admin whoever owns it, and
+// is a 403 for another user (or for its owner, when they may no longer use its workspace).
 func (s *Server) ownNames(ctx context.Context, r *http.Request, names []string) ([]string, error) {
 	all, err := allUsers(r)
 	if err != nil || all || len(names) == 0 {
@@ -172,11 +196,14 @@ func (s *Server) ownNames(ctx context.Context, r *http.Request, names []string) 
 	out := []string{}
 	for _, c := range cs {
 		switch {
-		case c.User == me.Name:
+		case c.User == me.Name && s.workspaceAccess(ctx, c) == nil:
 		case !slices.Contains(exact, c.Name):
 			continue
 		default:
 			if err := mayActOn(ctx, fmt.Sprintf("cluster %q", c.Name), c.User); err != nil {
+				return nil, err
+			}
+			if err := s.workspaceAccess(ctx, c); err != nil {
 				return nil, err
 			}
 		}

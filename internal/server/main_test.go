@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) == 6 && os.Args[1] == serveHelper {
 		os.Exit(serveAsHelper(os.Args[2], store.Location{Home: os.Args[3], DB: os.Args[4], DBOrigin: "the test"}, os.Args[5]))
 	}
+	if len(os.Args) == 3 && os.Args[1] == statusHelper {
+		os.Exit(serveBlockingStatus(os.Args[2]))
+	}
 	code := testutil.RunWithAgent(m)
 	pgtest.StopShared()
 	os.Exit(code)

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +52,22 @@ type Options struct {
 	LogFile string
 	// Auth is how callers authenticate (api_server.auth and rbac in the server's config); see docs/auth.md.
 	Auth auth.Config
+	// WorkspaceAccess, when set, returns an error (a 403) when the caller (auth.From(ctx)) may not use the
+	// workspace: a user's status leaves out the clusters of such workspaces, and acting on one is refused.
+	// Admins are never asked about. Nil: every workspace is open.
+	WorkspaceAccess func(ctx context.Context, workspace string) error
+	// UploadDir is the directory Uploads keeps its trees in, which garbage collection sweeps; empty: none.
+	UploadDir string
+	// GC says what garbage collection keeps and how often it runs (gc.go).
+	GC GCOptions
+}
+
+// legacyRequestsFile is where stix recorded a server's requests before they moved to the state database.
+const legacyRequestsFile = "requests.db"
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // Server serves the API. Make one with New; Close it.
@@ -57,7 +75,8 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 	reqs *requests
-	// state is the database reqs records in; sweeping counts the goroutine that ends dead servers' requests.
+	// state is the database reqs records in; sweeping counts the goroutines that end dead servers' requests and
+	// collect garbage.
 	state    store.Store
 	sweeping sync.WaitGroup
 	// metrics are served by GET /metrics (metrics.go).
@@ -101,6 +120,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if ended > 0 {
 		log.Warn("requests left in flight by a previous server process marked FAILED", "count", ended)
 	}
+	if old := filepath.Join(opts.Dir, legacyRequestsFile); fileExists(old) {
+		log.Warn("requests recorded by an older stix are not imported: they are history only (the clusters are in the "+
+			"state database) and past the requests' retention; delete the file once it is no longer wanted", "file", old)
+	}
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	s := &Server{opts: opts, log: log, reqs: reqs, state: st, base: base, stopAll: stop, mux: http.NewServeMux()}
 	if err := s.openAuth(ctx); err != nil {
@@ -109,6 +132,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.sweeping.Add(1)
 	go func() { defer s.sweeping.Done(); reqs.sweep(base, log) }()
+	if every := orDefault(opts.GC.Interval, DefaultGCInterval); every > 0 {
+		s.sweeping.Add(1)
+		go func() { defer s.sweeping.Done(); s.collectEvery(base, every) }()
+	}
 	s.metrics = newServerMetrics(base, s.mux, log, opts.Client, opts.Version, opts.Commit)
 	reqs.metrics = s.metrics
 	s.register()

@@ -1,10 +1,13 @@
 package stixcmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/stix-run/stix/internal/auth"
+	"github.com/stix-run/stix/internal/cluster"
 	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/server"
 )
 
 // Environment variables of authentication: the CLI's token (stix's, then SkyPilot's), and the header an SSO proxy
@@ -52,4 +55,41 @@ func (s serverControl) authConfig() (auth.Config, error) {
 		}
 	}
 	return out, nil
+}
+
+// workspaceAccess says whether the API server's caller may use a workspace, as the server's config defines
+// workspaces: read on each call, as the core reads it for each request, so that an edited allowed_users applies
+// to status and to acting on clusters as it does to launches.
+func (s serverControl) workspaceAccess(ctx context.Context, workspace string) error {
+	id, ok := auth.From(ctx)
+	if !ok {
+		return nil
+	}
+	home, err := s.home()
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(config.Inputs{StixHome: home, Home: s.getenv("HOME"), Getenv: s.getenv})
+	if err != nil {
+		return err
+	}
+	return cluster.WorkspaceAccess(cfg, id, workspace)
+}
+
+// gcOptions reads what the API server's garbage collection keeps: api_server.requests_retention_hours of the
+// server's config (SkyPilot's key; the server's default when unset).
+func (s serverControl) gcOptions() (server.GCOptions, error) {
+	home, err := s.home()
+	if err != nil {
+		return server.GCOptions{}, err
+	}
+	cfg, err := config.Load(config.Inputs{StixHome: home, Home: s.getenv("HOME"), Getenv: s.getenv})
+	if err != nil {
+		return server.GCOptions{}, err
+	}
+	var gc server.GCOptions
+	if d, ok := cfg.RequestsRetention(); ok {
+		gc.RequestRetention = d
+	}
+	return gc, nil
 }

@@ -143,8 +143,13 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	if err != nil {
 		return err
 	}
+	gc, err := s.gcOptions()
+	if err != nil {
+		return err
+	}
 	dir := filepath.Join(home, "server")
-	uploads, resolve := uploadServer(filepath.Join(dir, "uploads"))
+	uploadDir := filepath.Join(dir, "uploads")
+	uploads, resolve := uploadServer(uploadDir)
 	c := embedded.New(embedded.Options{Core: cluster.Options{Home: home, CatalogSource: s.catalogSource},
 		ResolveUpload: resolve, Remote: true})
 	defer c.Close()
@@ -162,7 +167,8 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
 		Options: server.Options{Dir: dir, State: state, Client: ctl.Client(), Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
-			LogFile: o.LogFile, Log: log, Auth: authCfg}})
+			LogFile: o.LogFile, Log: log, Auth: authCfg,
+			WorkspaceAccess: s.workspaceAccess, UploadDir: uploadDir, GC: gc}})
 }
 
 // startJobs starts the managed-jobs controller over the core and the server's state; closeJobs stops it (its

@@ -12,7 +12,7 @@ import (
 	"github.com/stix-run/stix/internal/upload"
 )
 
-// pushFunc uploads the local directory path to the API server's upload route (baseURL is its
+// pushFunc uploads the local directory or file path to the API server's upload route (baseURL is its
 // .../api/v1/uploads) and returns the tree's ID; workdir says to leave out what .skyignore/.gitignore say.
 type pushFunc func(ctx context.Context, baseURL string, hc *http.Client, path string, workdir bool) (string, error)
 
@@ -27,7 +27,8 @@ func uploadServer(dir string) (h http.Handler, resolve func(treeID string) (stri
 	return upload.NewHandler(dir, upload.Limits{}), func(id string) (string, error) { return upload.Resolve(dir, id) }
 }
 
-// uploadingClient is the HTTP client that uploads a task's local directories before it launches or execs it.
+// uploadingClient is the HTTP client that uploads a task's local paths (workdir, file mount sources) before it
+// launches or execs it.
 type uploadingClient struct {
 	*api.HTTPClient
 	push pushFunc
@@ -60,11 +61,11 @@ func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchReque
 	return c.HTTPClient.JobsLaunch(ctx, req)
 }
 
-// upload pushes the task's local directories (workdir, or --workdir; file_mounts sources that are
-// directories) and records each in ts.Uploads under the path as written. A task that does not read is sent as
+// upload pushes the task's local paths (workdir, or --workdir; file_mounts sources, directories or single
+// files) and records each in ts.Uploads under the path as written. A task that does not read is sent as
 // it is: the server reports its errors with their positions.
 func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec) (api.TaskSpec, error) {
-	paths := localDirs(ts)
+	paths := localPaths(ts)
 	if len(paths) == 0 {
 		return ts, nil
 	}
@@ -80,14 +81,16 @@ func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec) (api.TaskS
 	return ts, nil
 }
 
-type localDir struct {
+type localPath struct {
 	abs     string
 	workdir bool
 }
 
-// localDirs returns the task's local directories, keyed by the path as the task or --workdir writes it.
-func localDirs(ts api.TaskSpec) map[string]localDir {
-	out := map[string]localDir{}
+// localPaths returns the task's local paths to upload, keyed by the path as the task or --workdir writes it: a
+// workdir that is a directory, and file mount sources that are directories or regular files. Anything else
+// (a missing path, a workdir that is a file) is left for the core to report.
+func localPaths(ts api.TaskSpec) map[string]localPath {
+	out := map[string]localPath{}
 	cwd, _ := os.Getwd()
 	home, _ := os.UserHomeDir()
 	add := func(written string, workdir bool) {
@@ -101,8 +104,8 @@ func localDirs(ts api.TaskSpec) map[string]localDir {
 		case !filepath.IsAbs(p):
 			p = filepath.Join(cwd, p)
 		}
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			out[written] = localDir{abs: p, workdir: workdir}
+		if st, err := os.Stat(p); err == nil && (st.IsDir() || !workdir && st.Mode().IsRegular()) {
+			out[written] = localPath{abs: p, workdir: workdir}
 		}
 	}
 	if ts.Overrides.Workdir != nil {

@@ -2,6 +2,7 @@ package stixcmd
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,10 +11,10 @@ import (
 	"github.com/stix-run/stix/api"
 )
 
-// TestUploadsTheTasksDirectories: in server mode a task's local directories (workdir, directory file mounts)
-// are pushed before the launch and named in TaskSpec.Uploads as the task writes them; files, bucket URIs and
-// missing paths are not pushed.
-func TestUploadsTheTasksDirectories(t *testing.T) {
+// TestUploadsTheTasksPaths: in server mode a task's local paths (workdir, file mounts: directories and single
+// files) are pushed before the launch and named in TaskSpec.Uploads as the task writes them; bucket URIs,
+// missing paths and a workdir that is a file are not pushed.
+func TestUploadsTheTasksPaths(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	for _, d := range []string{"proj", "data"} {
@@ -41,8 +42,8 @@ func TestUploadsTheTasksDirectories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"proj": "tree-proj", "./data": "tree-data"}
-	if len(got.Uploads) != len(want) || got.Uploads["proj"] != want["proj"] || got.Uploads["./data"] != want["./data"] {
+	want := map[string]string{"proj": "tree-proj", "./data": "tree-data", "one.txt": "tree-one.txt"}
+	if !maps.Equal(got.Uploads, want) {
 		t.Errorf("Uploads = %v, want %v", got.Uploads, want)
 	}
 	if w, ok := pushed[filepath.Join(dir, "proj")]; !ok || !w {
@@ -50,6 +51,15 @@ func TestUploadsTheTasksDirectories(t *testing.T) {
 	}
 	if w, ok := pushed[filepath.Join(dir, "data")]; !ok || w {
 		t.Errorf("pushed %v: want data as a file mount", pushed)
+	}
+	if w, ok := pushed[filepath.Join(dir, "one.txt")]; !ok || w {
+		t.Errorf("pushed %v: want one.txt as a file mount", pushed)
+	}
+	// A workdir must be a directory: the core says so, nothing is pushed.
+	f := "one.txt"
+	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &f}})
+	if err != nil || len(got.Uploads) != 0 {
+		t.Errorf("with a file as --workdir: %v, %v", got.Uploads, err)
 	}
 	// --workdir replaces the task's workdir.
 	wd := "data"

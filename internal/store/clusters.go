@@ -12,12 +12,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stix-run/stix/api"
 )
 
 // clusterColumns is the SELECT list scanCluster reads, over clusters c joined to its history row h.
 const clusterColumns = `c.name, h.id, h.status, h.cloud, h.region, h.zone, h.num_nodes, h.resources,
 	h.hourly_price, c.handle, c.launched_at, h.status_updated_at, c.last_use_at, c.last_use_command,
-	c.autostop_idle_minutes, c.autostop_down, c.user_name, c.config_hash, c.cluster_yaml, c.assignment
+	c.autostop_idle_minutes, c.autostop_down, c.user_name, c.config_hash, c.cluster_yaml, c.assignment, c.workspace
 	FROM clusters c JOIN cluster_history h ON h.id = c.history_id`
 
 // GetCluster returns the named cluster, or an error satisfying IsNotFound.
@@ -63,7 +65,7 @@ func scanCluster(row interface{ Scan(...any) error }) (*Cluster, error) {
 	)
 	err := row.Scan(&c.Name, &c.ID, &c.Status, &c.Cloud, &c.Region, &c.Zone, &c.NumNodes, &resources,
 		&c.HourlyPrice, &handle, &launched, &updated, &usedAt, &c.LastUse.Command,
-		&c.Autostop.IdleMinutes, &c.Autostop.Down, &c.User, &c.ConfigHash, &c.ClusterYAML, &plan)
+		&c.Autostop.IdleMinutes, &c.Autostop.Down, &c.User, &c.ConfigHash, &c.ClusterYAML, &plan, &c.Workspace)
 	if err != nil {
 		return nil, err
 	}
@@ -94,6 +96,9 @@ func (s *sqlStore) PutCluster(ctx context.Context, c *Cluster) error {
 	if launched.IsZero() {
 		launched = at
 	}
+	if c.Workspace == "" {
+		c.Workspace = api.DefaultWorkspace
+	}
 	var id string
 	err = s.inTx(ctx, c.Name, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, s.q(`SELECT history_id FROM clusters WHERE name = ?`), c.Name).Scan(&id)
@@ -110,10 +115,10 @@ func (s *sqlStore) PutCluster(ctx context.Context, c *Cluster) error {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO clusters (name, history_id, handle, launched_at, last_use_at,
-				last_use_command, autostop_idle_minutes, autostop_down, user_name, config_hash, cluster_yaml, assignment)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				last_use_command, autostop_idle_minutes, autostop_down, user_name, config_hash, cluster_yaml, assignment, workspace)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 				c.Name, id, string(c.Handle), dbTime(launched), dbTime(c.LastUse.At), c.LastUse.Command,
-				c.Autostop.IdleMinutes, c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, string(c.Assignment))
+				c.Autostop.IdleMinutes, c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, string(c.Assignment), c.Workspace)
 		case err == nil:
 			_, err = tx.ExecContext(ctx, s.q(`UPDATE cluster_history SET cloud = ?, region = ?, zone = ?, num_nodes = ?,
 				resources = ?, hourly_price = ?, status = ?, status_updated_at = ? WHERE id = ?`),
@@ -123,9 +128,9 @@ func (s *sqlStore) PutCluster(ctx context.Context, c *Cluster) error {
 			}
 			_, err = tx.ExecContext(ctx, s.q(`UPDATE clusters SET handle = ?, launched_at = ?, last_use_at = ?,
 				last_use_command = ?, autostop_idle_minutes = ?, autostop_down = ?, user_name = ?, config_hash = ?,
-				cluster_yaml = ?, assignment = ? WHERE name = ?`),
+				cluster_yaml = ?, assignment = ?, workspace = ? WHERE name = ?`),
 				string(c.Handle), dbTime(launched), dbTime(c.LastUse.At), c.LastUse.Command, c.Autostop.IdleMinutes,
-				c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, string(c.Assignment), c.Name)
+				c.Autostop.Down, c.User, c.ConfigHash, c.ClusterYAML, string(c.Assignment), c.Workspace, c.Name)
 		}
 		if err != nil {
 			return err

@@ -196,6 +196,9 @@ CREATE TABLE managed_job_events (
     PRIMARY KEY (job_id, task_id, seq)
 );
 `},
+	// 6: the workspace a cluster was launched in (SkyPilot's workspaces:); clusters recorded before are in
+	// "default", as SkyPilot's are.
+	{SQL: `ALTER TABLE clusters ADD COLUMN workspace TEXT NOT NULL DEFAULT 'default';`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.

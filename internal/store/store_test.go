@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/sqlitedb"
 )
 
@@ -39,6 +40,7 @@ func sampleCluster(name string) *Cluster {
 		LastUse:         LastUse{At: t0, Command: "stix launch -c " + name + " task.yaml"},
 		Autostop:        Autostop{IdleMinutes: 30, Down: true},
 		User:            "alice",
+		Workspace:       "team-a",
 		ConfigHash:      "abc123",
 		ClusterYAML:     "name: " + name,
 		Assignment:      json.RawMessage(`{"offer":{"cloud":"aws","instance_type":"p3.2xlarge"},"candidate":1}`),
@@ -357,7 +359,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 }
 
 // TestClusterFromVersion1Loads opens a state database written before clusters kept their assignment (schema
-// version 1): the cluster loads with no assignment, and a later put records one.
+// version 1): the cluster loads with no assignment and in the default workspace, and a later put records one.
 func TestClusterFromVersion1Loads(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, loc Location) {
 		ctx := context.Background()
@@ -381,7 +383,8 @@ func TestClusterFromVersion1Loads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Assignment != nil || c.Status != StatusUp || c.Resources.Accelerators["H100"] != 1 || string(c.Handle) != `{"cloud":"local"}` {
+		if c.Assignment != nil || c.Status != StatusUp || c.Resources.Accelerators["H100"] != 1 || string(c.Handle) != `{"cloud":"local"}` ||
+			c.Workspace != api.DefaultWorkspace {
 			t.Fatalf("old cluster loaded as %+v", c)
 		}
 		c.Assignment = json.RawMessage(`{"candidate":0}`)

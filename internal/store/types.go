@@ -41,8 +41,11 @@ type Cluster struct {
 	LastUse         LastUse         `json:"last_use"`
 	Autostop        Autostop        `json:"autostop"`
 	User            string          `json:"user,omitempty"`
-	ConfigHash      string          `json:"config_hash,omitempty"`
-	ClusterYAML     string          `json:"cluster_yaml,omitempty"`
+	// Workspace is the workspace the cluster was launched in (its active_workspace); "" is stored as
+	// api.DefaultWorkspace.
+	Workspace   string `json:"workspace,omitempty"`
+	ConfigHash  string `json:"config_hash,omitempty"`
+	ClusterYAML string `json:"cluster_yaml,omitempty"`
 	// Assignment is the plan the cluster was launched with, as JSON (provision.Assignment): the offer, the
 	// task's candidate it answers, the per-node requirements and the job demand. Empty for a cluster recorded
 	// before stix kept it.

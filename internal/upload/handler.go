@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stix-run/stix/internal/atomicfile"
 )
@@ -369,6 +370,12 @@ func (h *handler) commit(w http.ResponseWriter, r *http.Request) *Error {
 	if _, err := os.Stat(h.st.treePath(id)); err != nil {
 		if err := atomicfile.Write(h.st.treePath(id), data, 0o644); err != nil {
 			return internalError("store manifest", err)
+		}
+	} else {
+		// The tree is committed again: Collect counts its age from now.
+		now := time.Now()
+		if err := os.Chtimes(h.st.treePath(id), now, now); err != nil {
+			return internalError("mark manifest committed", err)
 		}
 	}
 	writeJSON(w, http.StatusCreated, CommitResponse{Tree: id})

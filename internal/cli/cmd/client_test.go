@@ -270,6 +270,13 @@ func verbCases() []verbCase {
 		{name: "status", build: buildStatus, args: []string{"-v", "-u"}, fake: func() *fakeclient.Client {
 			return &fakeclient.Client{StatusFunc: twoClusters}
 		}, calls: "Status"},
+		{name: "status-workspaces", build: buildStatus, args: []string{"-u"}, fake: func() *fakeclient.Client {
+			return &fakeclient.Client{StatusFunc: func(n []string, r bool) ([]api.Cluster, error) {
+				all, _ := twoClusters(n, r)
+				all[0].Workspace, all[1].Workspace = "default", "team-a"
+				return all, nil
+			}}
+		}, calls: "Status"},
 		{name: "status-json", build: buildStatus, args: []string{"-o", "json", "dev"}, fake: func() *fakeclient.Client {
 			return &fakeclient.Client{MatchFunc: names("dev"), StatusFunc: func(n []string, r bool) ([]api.Cluster, error) {
 				all, _ := twoClusters(n, r)

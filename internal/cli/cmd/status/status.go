@@ -136,8 +136,13 @@ func statusRun(opts *StatusOptions) error {
 			fmt.Fprintln(opts.IO.Out, "No existing clusters.")
 			return nil
 		}
-		// SkyPilot's columns: USER with -u; -v adds the head node's IP and the last command.
+		// SkyPilot's columns: USER with -u; WORKSPACE after it when workspaces are in use; -v adds the head
+		// node's IP and the last command.
 		header := []string{"NAME", "INFRA", "RESOURCES", "STATUS", "AUTOSTOP", "LAUNCHED"}
+		workspaces := showWorkspaces(clusters)
+		if workspaces {
+			header = slices.Insert(header, 1, "WORKSPACE")
+		}
 		if opts.AllUsers {
 			header = slices.Insert(header, 1, "USER")
 		}
@@ -149,6 +154,9 @@ func statusRun(opts *StatusOptions) error {
 			cells := []cli.Cell{{Text: c.Name}, {Text: c.Infra}, {Text: c.Resources},
 				cli.Styled(string(c.Status), cli.StateStyle(string(c.Status))), {Text: autostopText(c)},
 				{Text: cli.RelativeTime(opts.Now(), c.LaunchedAt)}}
+			if workspaces {
+				cells = slices.Insert(cells, 1, cli.Cell{Text: orDash(c.Workspace)})
+			}
 			if opts.AllUsers {
 				cells = slices.Insert(cells, 1, cli.Cell{Text: orDash(c.User)})
 			}
@@ -167,6 +175,12 @@ func statusRun(opts *StatusOptions) error {
 		}
 		return nil
 	})
+}
+
+// showWorkspaces says whether the WORKSPACE column is shown: when a cluster listed is in a workspace other than
+// the default one, so that a CLI whose server defines no workspaces shows what it always did.
+func showWorkspaces(clusters []api.Cluster) bool {
+	return slices.ContainsFunc(clusters, func(c api.Cluster) bool { return c.Workspace != "" && c.Workspace != api.DefaultWorkspace })
 }
 
 func orDash(s string) string {
