@@ -306,6 +306,24 @@ func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) 
 	return api.Go(ctx, "", func(context.Context, func(api.Event)) ([]api.JobsCancelOutcome, error) { return out, nil }), nil
 }
 
+// UploadsInUse lists the uploaded trees that unfinished jobs name (TaskSpec.Uploads of their tasks): each
+// recovery reads them again, so the server's garbage collection keeps them (server.GCOptions.UploadsInUse).
+func (c *Controller) UploadsInUse(ctx context.Context) ([]string, error) {
+	jobs, err := c.st.Jobs(ctx, Filter{SkipFinished: true})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, j := range jobs {
+		for _, t := range j.Spec.Tasks {
+			for _, id := range t.Task.Uploads {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}
+
 // badRequest is the error of a request that cannot be done as asked (HTTP 400 through the server).
 func badRequest(format string, args ...any) error {
 	return &api.Error{Code: api.CodeBadRequest, Message: fmt.Sprintf(format, args...), Status: http.StatusBadRequest}

@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -118,3 +120,39 @@ func TestStore(t *testing.T) {
 		})
 	}
 }
+
+// The uploads of unfinished jobs are in use (the server's GC keeps them); a finished job's are not.
+func TestUploadsInUse(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenAt(ctx, store.Location{Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := New(Options{Core: stubCore{}, State: st, Dir: t.TempDir()}) // not started: runs nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	spec := JobSpec{Tasks: []TaskSpec{{Task: api.TaskSpec{YAML: "run: ls", Uploads: map[string]string{".": "tree-a"}}},
+		{Task: api.TaskSpec{YAML: "run: ls", Uploads: map[string]string{"data": "tree-b"}}}}}
+	running := &Job{Name: "r", SubmittedAt: t0, RunTimestamp: "x", Spec: spec}
+	done := &Job{Name: "d", SubmittedAt: t0, RunTimestamp: "x", Spec: JobSpec{Tasks: []TaskSpec{{Task: api.TaskSpec{Uploads: map[string]string{".": "tree-c"}}}}}}
+	for _, j := range []*Job{running, done} {
+		if err := c.st.Insert(ctx, j, make([]Task, len(j.Spec.Tasks)), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := Task{JobID: done.ID, Status: api.ManagedSucceeded, EndedAt: t0}
+	if err := c.st.Update(ctx, api.ManagedSucceeded, &end, api.ManagedJobEvent{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.UploadsInUse(ctx)
+	slices.Sort(got)
+	if err != nil || fmt.Sprint(got) != "[tree-a tree-b]" {
+		t.Errorf("UploadsInUse = %v, %v; want the running job's two trees", got, err)
+	}
+}
+
+// stubCore is an api.Client for tests that never reach the core.
+type stubCore struct{ api.Client }

@@ -164,6 +164,8 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 		return err
 	}
 	defer closeJobs()
+	// The uploads of unfinished managed jobs are read again at each recovery: the GC keeps them.
+	gc.UploadsInUse = ctl.UploadsInUse
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
 		Options: server.Options{Dir: dir, State: state, Client: ctl.Client(), Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
