@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,7 +21,8 @@ import (
 func TestEnsureNodeImage(t *testing.T) {
 	cli := dockertest.Client(t)
 	ctx := context.Background()
-	ref := docker.NodeImageTag("imagetest")
+	// The tag is this process's own: test runs of other checkouts share the engine and remove their tags.
+	ref := docker.NodeImageTag(fmt.Sprintf("imagetest-%d", os.Getpid()))
 	// Start from nothing so that the first call builds; remove the image afterwards.
 	cli.ImageRemove(ctx, ref, true)
 	t.Cleanup(func() { cli.ImageRemove(context.Background(), ref, true) })
@@ -119,7 +122,7 @@ func TestRequireImage(t *testing.T) {
 func TestNodeImageCarriesAgent(t *testing.T) {
 	cli := dockertest.Client(t)
 	ctx := context.Background()
-	ref := docker.NodeImageTag("imagetest-agent")
+	ref := docker.NodeImageTag(fmt.Sprintf("imagetest-agent-%d", os.Getpid()))
 	cli.ImageRemove(ctx, ref, true)
 	t.Cleanup(func() { cli.ImageRemove(context.Background(), ref, true) })
 	bin := filepath.Join(t.TempDir(), nodeagent.BinaryName)
