@@ -157,7 +157,7 @@ func buildSchema() *key {
 		"allowed_nodes":           obj(map[string]*key{"label_selector": strMap(), "names": listOf(str()), "ips": listOf(str())}),
 		"rdma":                    obj(map[string]*key{"mode": str(), "resource": str(), "networks": str()}),
 		"networking":              oneOf("portforward", "nodeport"),
-		"ports":                   oneOf("loadbalancer", "ingress", "podip"),
+		"ports":                   oneOf("loadbalancer", "ingress", "podip", "nodeport"),
 		"namespace":               str(),
 		"autoscaler":              str(),
 		"high_availability":       obj(map[string]*key{"storage_class_name": str()}),

@@ -78,16 +78,16 @@ func Available() bool {
 	return true
 }
 
-// Main runs a package's tests with a plane started for them all, handed to the tests through *shared. Without
-// binaries the tests run with *shared nil (Require skips them), unless STIX_REQUIRE_K8S=1 makes that a failure.
-// Call it from TestMain: os.Exit(kubetest.Main(m, &plane)).
-func Main(m *testing.M, shared **Plane) int {
+// Main runs a package's tests (run: m.Run, or a wrapper of it) with a plane started for them all, handed to the
+// tests through *shared. Without binaries the tests run with *shared nil (Require skips them), unless
+// STIX_REQUIRE_K8S=1 makes that a failure. Call it from TestMain: os.Exit(kubetest.Main(m.Run, &plane)).
+func Main(run func() int, shared **Plane) int {
 	if !Available() {
 		if os.Getenv("STIX_REQUIRE_K8S") == "1" {
 			fmt.Fprintln(os.Stderr, ErrNoBinaries, "(STIX_REQUIRE_K8S=1 requires them); looked in", BinDir())
 			return 1
 		}
-		return m.Run()
+		return run()
 	}
 	p, err := Start()
 	if err != nil {
@@ -95,7 +95,7 @@ func Main(m *testing.M, shared **Plane) int {
 		return 1
 	}
 	*shared = p
-	code := m.Run()
+	code := run()
 	p.Stop()
 	return code
 }
