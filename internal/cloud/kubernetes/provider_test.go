@@ -1,0 +1,231 @@
+package kubernetes
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/kubeapi"
+	"github.com/stix-run/stix/internal/testutil"
+	"github.com/stix-run/stix/internal/testutil/kubetest"
+	"github.com/stix-run/stix/internal/transport"
+)
+
+var plane *kubetest.Plane
+
+func TestMain(m *testing.M) {
+	os.Exit(kubetest.Main(func() int { return testutil.RunWithAgent(m) }, &plane))
+}
+
+// newProvider is a provider of the test plane, each pod with its own home under the plane's pod root (kwok runs
+// every pod's exec on this machine).
+func newProvider(t *testing.T) *Provider {
+	p := kubetest.Require(t, plane)
+	return New(Options{
+		Home:       t.TempDir(),
+		Kubeconfig: func() (*kubeapi.Kubeconfig, error) { return kubeapi.ParseKubeconfigFile(p.Kubeconfig) },
+		PodHome: func(pod string) string {
+			home := filepath.Join(p.PodRoot, pod)
+			os.MkdirAll(home, 0o755) // a real pod's image has its home; kwok's host does not
+			return home
+		},
+	})
+}
+
+// withConfig returns ctx carrying the configuration yaml.
+func withConfig(t *testing.T, ctx context.Context, yaml string) context.Context {
+	t.Helper()
+	cfg, err := config.Parse(config.LayerUser, "config.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return config.NewContext(ctx, cfg)
+}
+
+// gpuNodes adds n fake nodes with 8 GPUs of the label value given.
+func gpuNodes(t *testing.T, prefix, key, value string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		name := prefix + "-" + string(rune('a'+i))
+		if err := plane.AddNode(ctx, kubetest.Node{Name: name, Labels: map[string]string{key: value},
+			Capacity: map[string]string{GPUResource: "8"}}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { plane.DeleteNode(context.Background(), name) })
+	}
+}
+
+func offer(t *testing.T, ctx context.Context, p *Provider, req cloud.Requirements) cloud.Offer {
+	t.Helper()
+	f, err := p.Offers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offers, err := cloud.Feasible(p, f, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return offers[0]
+}
+
+// leftovers lists the objects of a cluster still in the namespace.
+func leftovers(t *testing.T, p *Provider, cluster string) []string {
+	t.Helper()
+	var out []string
+	for _, res := range []string{"pods", "services"} {
+		var list struct {
+			Items []struct {
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			} `json:"items"`
+		}
+		if err := plane.Client.Get(context.Background(), kubeapi.Query(kubeapi.NSPath("default", res, ""), "labelSelector", p.selector(cluster)), &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range list.Items {
+			out = append(out, res+"/"+it.Metadata.Name)
+		}
+	}
+	return out
+}
+
+func waitGone(t *testing.T, p *Provider, cluster string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left := leftovers(t, p, cluster)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after down, %s still has %v", cluster, left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestTwoNodeH100Cluster(t *testing.T) {
+	p := newProvider(t)
+	gpuNodes(t, "h100", "nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3", 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	req := cloud.Requirements{Accelerators: map[string]float64{"H100": 8}, NumNodes: 2}
+	o := offer(t, ctx, p, req)
+	if o.Region != plane.Context || o.InstanceType != "2CPU--8GB--8H100" {
+		t.Fatalf("offer %+v", o)
+	}
+	info, err := p.Provision(ctx, cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: "train"}, Offer: o, Requirements: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := cloud.ClusterRef{Name: "train", Handle: info.Handle}
+	t.Cleanup(func() { p.Terminate(context.Background(), ref) })
+	if len(info.Nodes) != 2 || info.Nodes[0].InternalIP == "" || info.Nodes[0].InternalIP == info.Nodes[1].InternalIP {
+		t.Fatalf("nodes %+v", info.Nodes)
+	}
+	// Each pod runs its own agent, in its own home.
+	for rank := range 2 {
+		tr, err := p.Transport(ctx, info, rank)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		code, err := tr.Run(ctx, `echo "$HOME"; cat ~/.stix/agent/agent.addr`, transport.RunOptions{Stdout: &out})
+		if err != nil || code != 0 {
+			t.Fatalf("node %d: exit %d, %v", rank, code, err)
+		}
+		if !strings.Contains(out.String(), info.Nodes[rank].Home) || !strings.Contains(out.String(), strings.TrimPrefix(info.Nodes[rank].AgentAddr, "127.0.0.1")) {
+			t.Fatalf("node %d: %q; want home %s and agent %s", rank, out.String(), info.Nodes[rank].Home, info.Nodes[rank].AgentAddr)
+		}
+		tr.Close()
+	}
+	// The pods asked for the GPUs, on H100 nodes.
+	var pd struct {
+		Spec struct {
+			NodeName   string `json:"nodeName"`
+			Containers []struct {
+				Resources struct {
+					Limits map[string]string `json:"limits"`
+				} `json:"resources"`
+			} `json:"containers"`
+		} `json:"spec"`
+	}
+	if err := plane.Client.Get(ctx, kubeapi.NSPath("default", "pods", p.podName("train", 1)), &pd); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(pd.Spec.NodeName, "h100-") || pd.Spec.Containers[0].Resources.Limits[GPUResource] != "8" {
+		t.Fatalf("worker pod on %q with limits %v", pd.Spec.NodeName, pd.Spec.Containers[0].Resources.Limits)
+	}
+	states, err := p.Query(ctx, ref)
+	if err != nil || len(states) != 2 || states[0].Status != cloud.NodeRunning || states[1].Status != cloud.NodeRunning {
+		t.Fatalf("query: %+v, %v", states, err)
+	}
+	if err := p.Terminate(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, p, "train")
+	states, err = p.Query(ctx, ref)
+	if err != nil || states[0].Status != cloud.NodeMissing {
+		t.Fatalf("query after down: %+v, %v", states, err)
+	}
+}
+
+func TestUnschedulablePodIsCapacityErrorAndLeavesNothing(t *testing.T) {
+	p := newProvider(t)
+	gpuNodes(t, "a100", "cloud.google.com/gke-accelerator", "nvidia-tesla-a100", 1)
+	ctx := withConfig(t, context.Background(), "kubernetes:\n  provision_timeout: 1\n")
+	// One node with 8 A100: a second 8-GPU pod cannot be placed.
+	req := cloud.Requirements{Accelerators: map[string]float64{"A100": 8}, NumNodes: 2}
+	o := offer(t, ctx, p, req)
+	_, err := p.Provision(ctx, cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: "full"}, Offer: o, Requirements: req})
+	var ce *cloud.CapacityError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "Insufficient nvidia.com/gpu") {
+		t.Fatalf("provision on a full cluster: %v; want a capacity error naming Insufficient nvidia.com/gpu", err)
+	}
+	if s := cloud.ScopeOf(err); s.Level != cloud.LevelRegion || s.Region != plane.Context {
+		t.Fatalf("scope %v; want the context", s)
+	}
+	waitGone(t, p, "full")
+}
+
+func TestOffersRefuseWhatNoNodeHas(t *testing.T) {
+	p := newProvider(t)
+	gpuNodes(t, "l4", "skypilot.co/accelerator", "l4", 1)
+	ctx := context.Background()
+	f, err := p.Offers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		req  cloud.Requirements
+		want string
+	}{
+		{cloud.Requirements{Accelerators: map[string]float64{"B200": 1}}, "has no B200 GPUs (it has GPU types L4"},
+		{cloud.Requirements{Accelerators: map[string]float64{"L4": 16}}, "no node has 16 L4 GPUs (the most is 8)"},
+		{cloud.Requirements{CPUs: cloud.Amount{Value: 512}}, "no node has 512 CPUs"},
+		{cloud.Requirements{Region: "elsewhere"}, "context elsewhere is not allowed"},
+	} {
+		_, err := f(tc.req)
+		var ie *cloud.InfeasibleError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v; want an infeasible error with %q", tc.req, err, tc.want)
+		}
+	}
+}
+
+func TestAllowedContextsMustExist(t *testing.T) {
+	p := newProvider(t)
+	ctx := withConfig(t, context.Background(), "kubernetes:\n  allowed_contexts: [nope]\n")
+	_, err := p.Offers(ctx)
+	if err == nil || !strings.Contains(err.Error(), `names context "nope"`) || !strings.Contains(err.Error(), plane.Context) {
+		t.Fatalf("an allowed context the kubeconfig lacks: %v", err)
+	}
+}
