@@ -6,7 +6,13 @@
 // provision.go (lifecycle), check.go (the credential check).
 package kubernetes
 
-import "github.com/stix-run/stix/internal/cloud"
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/stix-run/stix/internal/agent/envknob"
+	"github.com/stix-run/stix/internal/cloud"
+)
 
 // Descriptor declares Kubernetes: the user's own infra, used for the tasks that name it.
 var Descriptor = cloud.Descriptor{
@@ -16,5 +22,15 @@ var Descriptor = cloud.Descriptor{
 	Kind:          cloud.Owned,
 	Check:         check,
 	ContextsTitle: "Allowed contexts",
-	New:           func(cfg cloud.Config) (cloud.Provider, error) { return New(Options{Home: cfg.Home}), nil },
+	New: func(cfg cloud.Config) (cloud.Provider, error) {
+		opts := Options{Home: cfg.Home}
+		if dir := envknob.KubernetesPodHomes.Get(); dir != "" {
+			opts.PodHome = func(pod string) string {
+				home := filepath.Join(dir, pod)
+				os.MkdirAll(home, 0o755)
+				return home
+			}
+		}
+		return New(opts), nil
+	},
 }

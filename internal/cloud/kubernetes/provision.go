@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/config"
@@ -189,6 +193,10 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 			return fail(err)
 		}
 	}
+	ca, err := agenttls.LoadOrCreateCA(p.caDir(name), name)
+	if err != nil {
+		return fail(fmt.Errorf("kubernetes cluster %s: %w", name, err))
+	}
 	req.Report(fmt.Sprintf("starting the agent on %d pod(s)", n))
 	nodes := make([]cloud.NodeInfo, n)
 	err = cloud.EachNode(ctx, n, func(ctx context.Context, rank int) error {
@@ -200,8 +208,14 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 		if err != nil {
 			return fmt.Errorf("node %d: %w", rank, err)
 		}
+		// The head's agent calls the workers' at their pod IPs, over TLS; the client reaches each through the
+		// relay. Pods that all run on this machine (PodHome, kwok) share its loopback instead.
+		host := ips[rank]
+		if p.opts.PodHome != nil {
+			host = "127.0.0.1"
+		}
 		addr, health, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: agentDir, Home: "~",
-			Listen: "127.0.0.1:0", Secret: secret, Fresh: fresh})
+			Listen: net.JoinHostPort(host, "0"), Secret: secret, Fresh: fresh, CA: ca})
 		if err != nil {
 			return fmt.Errorf("node %d (pod %s): %w", rank, h.Pods[rank], err)
 		}
@@ -217,7 +231,7 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 	if err != nil {
 		return fail(err)
 	}
-	return &cloud.ClusterInfo{Cloud: Name, Region: kctx, Nodes: nodes, Secret: secret, Handle: raw}, nil
+	return &cloud.ClusterInfo{Cloud: Name, Region: kctx, Nodes: nodes, Secret: secret, CACert: string(ca.CertPEM), Handle: raw}, nil
 }
 
 func containsString(l []string, s string) bool {
@@ -433,7 +447,19 @@ func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
 	if err != nil {
 		return err
 	}
-	return p.terminate(ctx, cli, h.Namespace, ref.Name)
+	if err := p.terminate(ctx, cli, h.Namespace, ref.Name); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(p.caDir(ref.Name)); err != nil {
+		return fmt.Errorf("kubernetes: remove the CA of %s: %w", ref.Name, err)
+	}
+	return nil
+}
+
+// caDir keeps a cluster's CA on this machine: $STIX_HOME/kubernetes/clusters/<name> (0700). Its key never
+// enters a pod; the pods get the CA certificate and their own certificates (nodeagent.Deploy).
+func (p *Provider) caDir(cluster string) string {
+	return filepath.Join(p.opts.Home, "kubernetes", "clusters", cluster)
 }
 
 func (p *Provider) terminate(ctx context.Context, cli *kubeapi.Client, ns, cluster string) error {
