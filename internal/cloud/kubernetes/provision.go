@@ -220,8 +220,14 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 			return fmt.Errorf("node %d (pod %s): %w", rank, h.Pods[rank], err)
 		}
 		dir, _ := tr.Resolve(ctx, agentDir)
+		// A pod has what it requested, not what its node's hardware (which the agent measures) has.
+		res := health.Resources
+		res.CPUs, res.MemoryGB = s.cpus, s.memoryGB
+		if s.gpu != "" {
+			res.Accelerators = map[string]float64{s.gpu: float64(s.gpus)}
+		}
 		nodes[rank] = cloud.NodeInfo{Rank: rank, InternalIP: ips[rank], AgentAddr: addr, Home: home, AgentDir: dir,
-			Resources: health.Resources}
+			Resources: res}
 		return nil
 	})
 	if err != nil {

@@ -34,6 +34,10 @@ const (
 	KwokVersion = "0.8.0"
 )
 
+// PodGPUs is what every pod's agent reports as its GPUs (STIX_FAKE_GPUS in kwok's environment, which its execs
+// inherit): kwok cannot give each fake node's pods their own, so tests put GPU tasks on H100 nodes.
+const PodGPUs = "H100:8"
+
 // Token is the admin user's bearer token in the plane's kubeconfig.
 const Token = "stixtoken"
 
@@ -219,7 +223,7 @@ func Start() (_ *Plane, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.spawn(filepath.Join(bin, "kwok"), "-c", kwokCfg, "--kubeconfig="+p.Kubeconfig, "--manage-all-nodes=false",
+	if err := p.spawnEnv([]string{"STIX_FAKE_GPUS=" + PodGPUs}, filepath.Join(bin, "kwok"), "-c", kwokCfg, "--kubeconfig="+p.Kubeconfig, "--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--node-ip=127.0.0.1", "--cidr=10.0.0.0/16",
 		"--node-port="+strconv.Itoa(kwokPort), "--server-address=127.0.0.1:"+strconv.Itoa(kwokPort),
 		"--tls-cert-file="+filepath.Join(certs, "apiserver.crt"), "--tls-private-key-file="+filepath.Join(certs, "apiserver.key")); err != nil {
@@ -296,7 +300,10 @@ func writeServiceAccountKey(dir string) error {
 }
 
 // spawn starts a component with its output in logs/<name>.log; it dies with the test process.
-func (p *Plane) spawn(bin string, args ...string) error {
+func (p *Plane) spawn(bin string, args ...string) error { return p.spawnEnv(nil, bin, args...) }
+
+// spawnEnv is spawn with variables added to the component's environment.
+func (p *Plane) spawnEnv(env []string, bin string, args ...string) error {
 	name := filepath.Base(bin)
 	log, err := os.Create(filepath.Join(p.Dir, "logs", name+".log"))
 	if err != nil {
@@ -305,6 +312,9 @@ func (p *Plane) spawn(bin string, args ...string) error {
 	defer log.Close()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if runtime.GOOS == "linux" {
 		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
