@@ -405,8 +405,38 @@ func (p *Provider) parseHandle(ref cloud.ClusterRef) (handle, error) {
 	return h, nil
 }
 
+// places is where a cluster's objects are: its handle's context and namespace, or, without a handle, every
+// allowed context's namespace.
+func (p *Provider) places(ctx context.Context, ref cloud.ClusterRef) ([]handle, error) {
+	if len(ref.Handle) > 0 {
+		h, err := p.parseHandle(ref)
+		return []handle{h}, err
+	}
+	kc, err := p.opts.Kubeconfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg := config.FromContext(ctx)
+	names, err := p.allowedContexts(cfg, kc)
+	if err != nil {
+		return nil, err
+	}
+	var out []handle
+	for _, n := range names {
+		cli, err := p.client(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, handle{Context: n, Namespace: contextConfig{cfg: cfg, name: n}.namespace(cli)})
+	}
+	return out, nil
+}
+
 // Query reports each node's pod: running, pending, stopped (its container ended: autostop), or gone.
 func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.NodeState, error) {
+	if len(ref.Handle) == 0 {
+		return nil, nil // a cluster with no record of its pods: none were made for it
+	}
 	h, err := p.parseHandle(ref)
 	if err != nil {
 		return nil, err
@@ -443,18 +473,21 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 	return states, nil
 }
 
-// Terminate deletes the cluster's pods and Services; a cluster that is gone already is not an error.
+// Terminate deletes the cluster's pods and Services; a cluster that is gone already is not an error. Without a
+// handle (a launch that failed before recording one), it looks in every allowed context, by label.
 func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
-	h, err := p.parseHandle(ref)
+	places, err := p.places(ctx, ref)
 	if err != nil {
 		return err
 	}
-	cli, err := p.client(h.Context)
-	if err != nil {
-		return err
-	}
-	if err := p.terminate(ctx, cli, h.Namespace, ref.Name); err != nil {
-		return err
+	for _, h := range places {
+		cli, err := p.client(h.Context)
+		if err != nil {
+			return err
+		}
+		if err := p.terminate(ctx, cli, h.Namespace, ref.Name); err != nil {
+			return err
+		}
 	}
 	if err := os.RemoveAll(p.caDir(ref.Name)); err != nil {
 		return fmt.Errorf("kubernetes: remove the CA of %s: %w", ref.Name, err)
