@@ -244,6 +244,12 @@ func mergeMap(dst, src map[string]any, path string) error {
 				dst[k] = append(dl, sv...)
 			}
 		default:
+			switch cur.(type) {
+			case map[string]any:
+				return fmt.Errorf("%s: %v where the pod has a mapping", p, v)
+			case []any:
+				return fmt.Errorf("%s: %v where the pod has a list", p, v)
+			}
 			dst[k] = v
 		}
 	}

@@ -1,0 +1,79 @@
+package kubernetes
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestPodConfigMergesAsSkyPilot(t *testing.T) {
+	p := New(Options{Home: "/h"})
+	cfg := map[string]any{
+		"metadata": map[string]any{"labels": map[string]any{"team": "ml"}, "name": "ignored"},
+		"spec": map[string]any{
+			"tolerations":      []any{map[string]any{"key": "gpu", "operator": "Exists"}},
+			"imagePullSecrets": []any{map[string]any{"name": "regcred"}},
+			"containers": []any{map[string]any{
+				"env":          []any{map[string]any{"name": "A", "value": "1"}},
+				"volumeMounts": []any{map[string]any{"name": "shm", "mountPath": "/dev/shm"}},
+				"resources":    map[string]any{"limits": map[string]any{"memory": "64Gi"}},
+			}},
+			"volumes": []any{map[string]any{"name": "shm", "emptyDir": map[string]any{"medium": "Memory"}}},
+		},
+	}
+	pod, err := p.podObject("c", 0, "", "img", shape{cpus: 2, memoryGB: 8, gpu: "H100", gpus: 8}, nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(pod)
+	got := string(b)
+	for _, want := range []string{`"team":"ml"`, `"stix.run/cluster":"c"`, `"name":"stix-c-`, `"key":"gpu"`, `"name":"regcred"`,
+		`"mountPath":"/dev/shm"`, `"medium":"Memory"`, `"nvidia.com/gpu":"8"`, `"memory":"64Gi"`, `"image":"img"`,
+		`"name":"A","value":"1"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("merged pod lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "ignored") {
+		t.Errorf("pod_config renamed the pod:\n%s", got)
+	}
+	// The merge leaves one container: the node's, with pod_config's first container merged in.
+	if n := strings.Count(got, `"command":`); n != 1 {
+		t.Errorf("%d containers with a command; want the one node container:\n%s", n, got)
+	}
+}
+
+func TestPodConfigThatIsNoPodIsRefused(t *testing.T) {
+	p := New(Options{Home: "/h"})
+	for _, tc := range []struct {
+		cfg  map[string]any
+		want string
+	}{
+		{map[string]any{"containers": []any{}}, `"containers" is not a field of a Pod`},
+		{map[string]any{"kind": "Deployment"}, "must be a Pod"},
+		{map[string]any{"spec": "x"}, "spec must be a mapping"},
+		{map[string]any{"spec": map[string]any{"containers": "x"}}, "where the pod has a list"},
+	} {
+		_, err := p.podObject("c", 0, "", "img", shape{cpus: 1, memoryGB: 1}, nil, tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("pod_config %v: %v; want %q", tc.cfg, err, tc.want)
+		}
+	}
+}
+
+func TestGPULabelForms(t *testing.T) {
+	for _, tc := range []struct{ key, value, want string }{
+		{"nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3", "H100"},
+		{"nvidia.com/gpu.product", "NVIDIA-A100-SXM4-80GB", "A100-80GB"},
+		{"cloud.google.com/gke-accelerator", "nvidia-tesla-a100", "A100"},
+		{"cloud.google.com/gke-accelerator", "nvidia-l4", "L4"},
+		{"skypilot.co/accelerator", "h100", "H100"},
+		{"karpenter.k8s.aws/instance-gpu-name", "a10g", "A10G"},
+	} {
+		var n node
+		n.Metadata.Labels = map[string]string{tc.key: tc.value}
+		if got, _, _ := n.gpuType(); got != tc.want {
+			t.Errorf("%s=%s: %q; want %q", tc.key, tc.value, got, tc.want)
+		}
+	}
+}
