@@ -23,9 +23,11 @@ func TestMain(m *testing.M) {
 	os.Exit(kubetest.Main(func() int { return testutil.RunWithAgent(m) }, &plane))
 }
 
-// newProvider is a provider of the test plane, each pod with its own home under the plane's pod root (kwok runs
+// newProvider (benchProvider) is a provider of the test plane, each pod with its own home under the plane's pod root (kwok runs
 // every pod's exec on this machine).
-func newProvider(t *testing.T) *Provider {
+func newProvider(t *testing.T) *Provider { return benchProvider(t) }
+
+func benchProvider(t testing.TB) *Provider {
 	p := kubetest.Require(t, plane)
 	return New(Options{
 		Home:       t.TempDir(),
