@@ -231,3 +231,64 @@ func TestAllowedContextsMustExist(t *testing.T) {
 		t.Fatalf("an allowed context the kubeconfig lacks: %v", err)
 	}
 }
+
+func TestTwoContexts(t *testing.T) {
+	kubetest.Require(t, plane)
+	ctx := context.Background()
+	ns := map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "team2"}}
+	if err := plane.Client.Create(ctx, "/api/v1/namespaces", ns, nil); err != nil && !kubeapi.IsConflict(err) {
+		t.Fatal(err)
+	}
+	// Two contexts on the one plane, in two namespaces.
+	kc := kubetest.KubeconfigYAML(plane.Server(), "default", "one", kubetest.Token)
+	two := strings.NewReplacer("name: one", "name: two", "{cluster: one, user: one, namespace: default}",
+		"{cluster: two, user: two, namespace: team2}", "current-context: one", "").Replace(kc)
+	two = two[strings.Index(two, "clusters:"):]
+	file1, file2 := filepath.Join(t.TempDir(), "one"), filepath.Join(t.TempDir(), "two")
+	os.WriteFile(file1, []byte(kc), 0o600)
+	os.WriteFile(file2, []byte(two), 0o600)
+	p := New(Options{
+		Home: t.TempDir(),
+		Kubeconfig: func() (*kubeapi.Kubeconfig, error) {
+			return kubeapi.LoadKubeconfig(func(k string) string {
+				return map[string]string{"KUBECONFIG": file1 + string(os.PathListSeparator) + file2}[k]
+			})
+		},
+		PodHome: func(pod string) string {
+			home := filepath.Join(plane.PodRoot, "two-contexts", pod)
+			os.MkdirAll(home, 0o755)
+			return home
+		},
+	})
+	gpuNodes(t, "ctx", "skypilot.co/accelerator", "l4", 1)
+	cctx := withConfig(t, ctx, "kubernetes:\n  allowed_contexts: [one, two]\n")
+	req := cloud.Requirements{CPUs: cloud.Amount{Value: 1}}
+	f, err := p.Offers(cctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offers, err := f(req)
+	if err != nil || len(offers) != 2 || offers[0].Region != "one" || offers[1].Region != "two" {
+		t.Fatalf("offers %+v, %v; want one per context, in allowed order", offers, err)
+	}
+	req.Region = "two"
+	offers, err = f(req)
+	if err != nil || len(offers) != 1 {
+		t.Fatalf("offers in two: %+v, %v", offers, err)
+	}
+	info, err := p.Provision(cctx, cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: "c2"}, Offer: offers[0], Requirements: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := cloud.ClusterRef{Name: "c2", Handle: info.Handle}
+	t.Cleanup(func() { p.Terminate(context.Background(), ref) })
+	if info.Region != "two" {
+		t.Fatalf("cluster in %q; want two", info.Region)
+	}
+	if err := plane.Client.Get(ctx, kubeapi.NSPath("team2", "pods", p.podName("c2", 0)), nil); err != nil {
+		t.Fatalf("the head pod is not in team2: %v", err)
+	}
+	if err := p.Terminate(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+}
