@@ -1,11 +1,15 @@
 package kubernetes
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/stix-run/stix/internal/agent/fingerprint"
+	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/kubeapi"
 )
 
 // GPUResource is the extended resource NVIDIA's device plugin advertises.
@@ -112,4 +116,62 @@ func gpuTypes(nodes []node) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// NodeGPUs lists, for each allowed context, every node with GPUs: its type, its allocatable count, and what no
+// running or pending pod requests (SkyPilot's real-time view for `show-gpus --infra k8s`).
+func (p *Provider) NodeGPUs(ctx context.Context) ([]NodeGPUs, error) {
+	kc, err := p.opts.Kubeconfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes infra: %w", err)
+	}
+	names, err := p.allowedContexts(config.FromContext(ctx), kc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes infra: %w", err)
+	}
+	var out []NodeGPUs
+	for _, name := range names {
+		cli, err := p.client(name)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := listNodes(ctx, cli)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes context %s: list nodes: %w", name, err)
+		}
+		var pods struct {
+			Items []pod `json:"items"`
+		}
+		// Pods of every namespace that hold their node's resources: bound, and neither succeeded nor failed.
+		if err := cli.Get(ctx, kubeapi.Query("/api/v1/pods", "fieldSelector", "status.phase!=Succeeded,status.phase!=Failed"), &pods); err != nil {
+			return nil, fmt.Errorf("kubernetes context %s: list pods: %w", name, err)
+		}
+		used := map[string]int{}
+		for _, pd := range pods.Items {
+			if pd.Spec.NodeName == "" {
+				continue
+			}
+			for _, c := range pd.Spec.Containers {
+				n, _ := strconv.Atoi(c.Resources.Requests[GPUResource])
+				used[pd.Spec.NodeName] += n
+			}
+		}
+		for i := range nodes {
+			n := &nodes[i]
+			t, _, _ := n.gpuType()
+			total := n.gpus()
+			if t == "" || total == 0 {
+				continue
+			}
+			out = append(out, NodeGPUs{Context: name, Node: n.Metadata.Name, GPU: t, Total: total,
+				Free: max(total-used[n.Metadata.Name], 0)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Context != out[j].Context {
+			return out[i].Context < out[j].Context
+		}
+		return out[i].Node < out[j].Node
+	})
+	return out, nil
 }

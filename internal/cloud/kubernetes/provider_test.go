@@ -166,6 +166,20 @@ func TestTwoNodeH100Cluster(t *testing.T) {
 	if !strings.HasPrefix(pd.Spec.NodeName, "h100-") || pd.Spec.Containers[0].Resources.Limits[GPUResource] != "8" {
 		t.Fatalf("worker pod on %q with limits %v", pd.Spec.NodeName, pd.Spec.Containers[0].Resources.Limits)
 	}
+	// The real-time GPU view counts what the pods took: each H100 node has 0 of its 8 free.
+	gpus, err := p.NodeGPUs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h100 []NodeGPUs
+	for _, g := range gpus {
+		if strings.HasPrefix(g.Node, "h100-") {
+			h100 = append(h100, g)
+		}
+	}
+	if len(h100) != 2 || h100[0].GPU != "H100" || h100[0].Total != 8 || h100[0].Free != 0 || h100[1].Free != 0 {
+		t.Fatalf("GPUs after the launch: %+v; want two H100 nodes with 8 total, 0 free", h100)
+	}
 	states, err := p.Query(ctx, ref)
 	if err != nil || len(states) != 2 || states[0].Status != cloud.NodeRunning || states[1].Status != cloud.NodeRunning {
 		t.Fatalf("query: %+v, %v", states, err)
@@ -174,6 +188,14 @@ func TestTwoNodeH100Cluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitGone(t, p, "train")
+	if gpus, err = p.NodeGPUs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gpus {
+		if strings.HasPrefix(g.Node, "h100-") && g.Free != 8 {
+			t.Errorf("after down, %s has %d of 8 GPUs free", g.Node, g.Free)
+		}
+	}
 	states, err = p.Query(ctx, ref)
 	if err != nil || states[0].Status != cloud.NodeMissing {
 		t.Fatalf("query after down: %+v, %v", states, err)
