@@ -2,8 +2,11 @@ package kubernetes
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/stix-run/stix/internal/cloud"
 )
 
 func TestPodConfigMergesAsSkyPilot(t *testing.T) {
@@ -75,5 +78,30 @@ func TestGPULabelForms(t *testing.T) {
 		if got, _, _ := n.gpuType(); got != tc.want {
 			t.Errorf("%s=%s: %q; want %q", tc.key, tc.value, got, tc.want)
 		}
+	}
+}
+
+func TestPodProblems(t *testing.T) {
+	place := cloud.Place{Cloud: Name, Region: "ctx"}
+	var pull pod
+	pull.Metadata.Name = "p"
+	pull.Status.Phase = "Pending"
+	pull.Status.ContainerStatuses = []containerStatus{{Name: containerName}}
+	pull.Status.ContainerStatuses[0].State.Waiting = &containerReason{Reason: "ImagePullBackOff", Message: `Back-off pulling image "nope:latest"`}
+	var ice *cloud.InvalidConfigError
+	if err := podProblem(place, &pull, false); !errors.As(err, &ice) || !strings.Contains(err.Error(), "nope:latest") {
+		t.Errorf("image pull back-off: %v; want an invalid-config error naming the image", err)
+	}
+	var unsched pod
+	unsched.Metadata.Name = "q"
+	unsched.Status.Phase = "Pending"
+	unsched.Status.Conditions = []podCondition{{"PodScheduled", "False", "Unschedulable",
+		"0/1 nodes are available: 1 node(s) had untolerated taint {gpu: true}."}}
+	if err := podProblem(place, &unsched, false); err != nil {
+		t.Errorf("unschedulable within the timeout: %v; want to keep waiting", err)
+	}
+	var ce *cloud.CapacityError
+	if err := podProblem(place, &unsched, true); !errors.As(err, &ce) || !strings.Contains(err.Error(), "untolerated taint") {
+		t.Errorf("unschedulable past the timeout: %v; want a capacity error naming the taint", err)
 	}
 }

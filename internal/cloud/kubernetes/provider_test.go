@@ -314,3 +314,35 @@ func TestTwoContexts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A user who may read but not create in the namespace gets an authorization error naming it, and nothing is
+// left behind.
+func TestNamespaceWithoutWriteAccess(t *testing.T) {
+	kubetest.Require(t, plane)
+	ctx := context.Background()
+	role := map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+		"metadata": map[string]any{"name": "stix-reader"},
+		"rules":    []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"nodes", "pods", "services"}, "verbs": []any{"get", "list"}}}}
+	binding := map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+		"metadata": map[string]any{"name": "stix-reader"},
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "stix-reader"},
+		"subjects": []any{map[string]any{"kind": "User", "name": "reader", "apiGroup": "rbac.authorization.k8s.io"}}}
+	for path, obj := range map[string]any{"/apis/rbac.authorization.k8s.io/v1/clusterroles": role,
+		"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings": binding} {
+		if err := plane.Client.Create(ctx, path, obj, nil); err != nil && !kubeapi.IsConflict(err) {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "kubeconfig")
+	os.WriteFile(file, []byte(kubetest.KubeconfigYAML(plane.Server(), "default", "reader", kubetest.ReaderToken)), 0o600)
+	p := New(Options{Home: t.TempDir(), Kubeconfig: func() (*kubeapi.Kubeconfig, error) { return kubeapi.ParseKubeconfigFile(file) }})
+	gpuNodes(t, "ro", "skypilot.co/accelerator", "l4", 1)
+	req := cloud.Requirements{CPUs: cloud.Amount{Value: 1}}
+	o := offer(t, ctx, p, req)
+	_, err := p.Provision(ctx, cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: "ro"}, Offer: o, Requirements: req})
+	var ae *cloud.AuthError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "in namespace default") {
+		t.Fatalf("provision without write access: %v; want an authorization error naming the namespace", err)
+	}
+	waitGone(t, p, "ro")
+}

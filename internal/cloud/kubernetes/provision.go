@@ -42,31 +42,36 @@ type pod struct {
 		} `json:"containers"`
 	} `json:"spec"`
 	Status struct {
-		Phase      string `json:"phase"`
-		PodIP      string `json:"podIP"`
-		Reason     string `json:"reason"`
-		Message    string `json:"message"`
-		Conditions []struct {
-			Type    string `json:"type"`
-			Status  string `json:"status"`
-			Reason  string `json:"reason"`
-			Message string `json:"message"`
-		} `json:"conditions"`
-		ContainerStatuses []struct {
-			Name  string `json:"name"`
-			State struct {
-				Waiting *struct {
-					Reason  string `json:"reason"`
-					Message string `json:"message"`
-				} `json:"waiting"`
-				Terminated *struct {
-					ExitCode int    `json:"exitCode"`
-					Reason   string `json:"reason"`
-					Message  string `json:"message"`
-				} `json:"terminated"`
-			} `json:"state"`
-		} `json:"containerStatuses"`
+		Phase             string            `json:"phase"`
+		PodIP             string            `json:"podIP"`
+		Reason            string            `json:"reason"`
+		Message           string            `json:"message"`
+		Conditions        []podCondition    `json:"conditions"`
+		ContainerStatuses []containerStatus `json:"containerStatuses"`
 	} `json:"status"`
+}
+
+// podCondition is one of a pod's status conditions (PodScheduled, Ready, ...).
+type podCondition struct {
+	Type    string `json:"type"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+}
+
+// containerStatus is what stix reads of a container's state.
+type containerStatus struct {
+	Name  string `json:"name"`
+	State struct {
+		Waiting    *containerReason `json:"waiting"`
+		Terminated *containerReason `json:"terminated"`
+	} `json:"state"`
+}
+
+// containerReason is a waiting or terminated container's reason and message.
+type containerReason struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
 }
 
 func (p *Provider) listPods(ctx context.Context, cli *kubeapi.Client, ns, cluster string) ([]pod, error) {

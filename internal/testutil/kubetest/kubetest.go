@@ -41,6 +41,9 @@ const PodGPUs = "H100:8"
 // Token is the admin user's bearer token in the plane's kubeconfig.
 const Token = "stixtoken"
 
+// ReaderToken authenticates the user "reader", who has no permission until a test grants one (RBAC).
+const ReaderToken = "stixreader"
+
 // Plane is a running control plane.
 type Plane struct {
 	// Dir holds the plane's state; Kubeconfig is the file of its one context, Context.
@@ -169,7 +172,7 @@ func Start() (_ *Plane, err error) {
 	if err := writeServiceAccountKey(dir); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(Token+",admin,admin,system:masters\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(Token+",admin,admin,system:masters\n"+ReaderToken+",reader,reader\n"), 0o600); err != nil {
 		return nil, err
 	}
 	p.server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
