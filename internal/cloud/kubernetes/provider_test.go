@@ -346,3 +346,60 @@ func TestNamespaceWithoutWriteAccess(t *testing.T) {
 	}
 	waitGone(t, p, "ro")
 }
+
+// pod_config reaches the pods: a toleration it adds lets them onto a tainted node, which they cannot use
+// without it (an untolerated taint is a capacity error), and its labels and env are on the pod.
+func TestPodConfigOnTheCluster(t *testing.T) {
+	p := newProvider(t)
+	ctx := context.Background()
+	name := "tainted-a10g"
+	if err := plane.AddNode(ctx, kubetest.Node{Name: name, Labels: map[string]string{"skypilot.co/accelerator": "a10g"},
+		Capacity: map[string]string{GPUResource: "4"},
+		Taints:   []map[string]string{{"key": "dedicated", "value": "ml", "effect": "NoSchedule"}}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plane.DeleteNode(context.Background(), name) })
+	req := cloud.Requirements{Accelerators: map[string]float64{"A10G": 1}}
+	bare := withConfig(t, ctx, "kubernetes:\n  provision_timeout: 1\n")
+	o := offer(t, bare, p, req)
+	_, err := p.Provision(bare, cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: "tol"}, Offer: o, Requirements: req})
+	var ce *cloud.CapacityError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "untolerated taint") {
+		t.Fatalf("a tainted node without a toleration: %v; want a capacity error naming the taint", err)
+	}
+	waitGone(t, p, "tol")
+	withTol := withConfig(t, ctx, `kubernetes:
+  provision_timeout: 1
+  pod_config:
+    metadata:
+      labels: {team: ml}
+    spec:
+      tolerations:
+        - {key: dedicated, operator: Equal, value: ml, effect: NoSchedule}
+      containers:
+        - env: [{name: FROM_POD_CONFIG, value: "yes"}]
+`)
+	info, err := p.Provision(withTol, cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: "tol"}, Offer: o, Requirements: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Terminate(context.Background(), cloud.ClusterRef{Name: "tol", Handle: info.Handle}) })
+	var pd struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+		Spec struct {
+			NodeName   string `json:"nodeName"`
+			Containers []struct {
+				Env []struct{ Name, Value string } `json:"env"`
+			} `json:"containers"`
+		} `json:"spec"`
+	}
+	if err := plane.Client.Get(ctx, kubeapi.NSPath("default", "pods", p.podName("tol", 0)), &pd); err != nil {
+		t.Fatal(err)
+	}
+	if pd.Spec.NodeName != name || pd.Metadata.Labels["team"] != "ml" || pd.Metadata.Labels[LabelCluster] != "tol" ||
+		len(pd.Spec.Containers[0].Env) != 1 || pd.Spec.Containers[0].Env[0].Name != "FROM_POD_CONFIG" {
+		t.Fatalf("pod on %q with labels %v and env %+v", pd.Spec.NodeName, pd.Metadata.Labels, pd.Spec.Containers[0].Env)
+	}
+}
