@@ -11,8 +11,8 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
-	"github.com/stix-run/stix/internal/cloud/kubernetes"
 	"github.com/stix-run/stix/internal/cloud/credentials"
+	"github.com/stix-run/stix/internal/cloud/kubernetes"
 	"github.com/stix-run/stix/internal/kubeapi"
 	"github.com/stix-run/stix/internal/spec"
 )
