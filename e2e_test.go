@@ -68,7 +68,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml). They are
 	// the embedded run's alone (sshhoststop picks them by index): the server-mode scripts use no pools.
 	pools := ""
-	if !server {
+	if !server && dir != k8sScripts { // the Kubernetes scripts use no pools (and sshhoststop indexes TestScripts' hosts)
 		pools = sshPoolYAML(t, 3)
 	}
 	if files != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/kubeapi"
 	"github.com/stix-run/stix/internal/testutil/kubetest"
 )
 
@@ -90,5 +92,43 @@ func BenchmarkQuery20(b *testing.B) {
 				b.Fatalf("query %s: %+v, %v", r.Name, st, err)
 			}
 		}
+	}
+}
+
+// BenchmarkBarePods is BenchmarkProvision's baseline: the same pods created through the API and waited for until
+// they run, with no Service, no agent and no stix around them.
+func BenchmarkBarePods(b *testing.B) {
+	kubetest.Require(b, plane)
+	ctx := context.Background()
+	if err := plane.AddNode(ctx, kubetest.Node{Name: "bench-bare"}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { plane.DeleteNode(context.Background(), "bench-bare") })
+	p := benchProvider(b)
+	for _, nodes := range []int{1, 4} {
+		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				cluster := fmt.Sprintf("bare%d-%d", nodes, i)
+				for rank := range nodes {
+					obj, err := p.podObject(cluster, rank, "", DefaultImage, shape{cpus: 1, memoryGB: 1}, nil, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := plane.Client.Create(ctx, kubeapi.NSPath("default", "pods", ""), obj, nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var names []string
+				for rank := range nodes {
+					names = append(names, p.podName(cluster, rank))
+				}
+				if _, err := p.waitRunning(ctx, plane.Client, cloud.Place{Cloud: Name}, "default", cluster, names, time.Minute); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				p.terminate(ctx, plane.Client, "default", cluster)
+				b.StartTimer()
+			}
+		})
 	}
 }
