@@ -93,37 +93,15 @@ const probeTimeout = 3 * time.Second
 // probeContexts asks each context that names an API server whether it may create pods in its namespace
 // (a SelfSubjectAccessReview: read-only), and returns one line per context probed, in order.
 func probeContexts(ctx context.Context, paths, contexts []string) []string {
-	var kc *kubeapi.Kubeconfig
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			continue
+	// The files the check found, merged as kubectl merges them.
+	list := strings.Join(paths, string(os.PathListSeparator))
+	kc, err := kubeapi.LoadKubeconfig(func(k string) string {
+		if k == "KUBECONFIG" {
+			return list
 		}
-		one, err := kubeapi.ParseKubeconfig(p, data)
-		if err != nil {
-			return nil
-		}
-		if kc == nil {
-			kc = one
-			continue
-		}
-		for n, c := range one.Contexts {
-			if _, ok := kc.Contexts[n]; !ok {
-				kc.Contexts[n] = c
-			}
-		}
-		for n, c := range one.Clusters {
-			if _, ok := kc.Clusters[n]; !ok {
-				kc.Clusters[n] = c
-			}
-		}
-		for n, u := range one.Users {
-			if _, ok := kc.Users[n]; !ok {
-				kc.Users[n] = u
-			}
-		}
-	}
-	if kc == nil {
+		return ""
+	})
+	if err != nil {
 		return nil
 	}
 	lines := make([]string, len(contexts))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,7 +133,7 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 		placeGPU = gpuPlacement{}
 		for i := range nodes {
 			if t, key, value := nodes[i].gpuType(); strings.EqualFold(t, s.gpu) {
-				if !containsString(placeGPU[key], value) {
+				if !slices.Contains(placeGPU[key], value) {
 					placeGPU[key] = append(placeGPU[key], value)
 				}
 			}
@@ -243,15 +244,6 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 		return fail(err)
 	}
 	return &cloud.ClusterInfo{Cloud: Name, Region: kctx, Nodes: nodes, Secret: secret, CACert: string(ca.CertPEM), Handle: raw}, nil
-}
-
-func containsString(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // podConfig is kubernetes.pod_config (per context), which must be a mapping.
