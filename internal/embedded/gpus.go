@@ -150,7 +150,7 @@ func (sc *scope) where() string {
 // then (with q.AllClouds) every other accelerator by name.
 func (c *Client) Accelerators(ctx context.Context, q api.GPUQuery) ([]api.AcceleratorCounts, error) {
 	if inf, err := spec.ParseInfra(q.Infra); err == nil && inf.Cloud == kubernetes.Name {
-		return c.kubernetesGPUs(ctx, inf.Context)
+		return c.kubernetesGPUs(ctx, inf.Context, q.Name, q.Count)
 	}
 	sc, err := c.scopeOf(ctx, q)
 	if err != nil {
@@ -207,9 +207,10 @@ func (c *Client) Accelerators(ctx context.Context, q api.GPUQuery) ([]api.Accele
 	return rows, nil
 }
 
-// kubernetesGPUs is `show-gpus --infra k8s[/CONTEXT]`: SkyPilot's real-time view of the allowed contexts'
-// nodes, one row per GPU type with the nodes that have it.
-func (c *Client) kubernetesGPUs(ctx context.Context, context string) ([]api.AcceleratorCounts, error) {
+// kubernetesGPUs is `show-gpus [NAME[:COUNT]] --infra k8s[/CONTEXT]`: SkyPilot's real-time view of the allowed
+// contexts' nodes, one row per GPU type with the nodes that have it; with a name, that type only, and with a
+// count, only the nodes that have that many.
+func (c *Client) kubernetesGPUs(ctx context.Context, context, name string, count int) ([]api.AcceleratorCounts, error) {
 	// The kubeconfig of the caller's environment (KUBECONFIG, ~/.kube/config), as kubectl reads it.
 	p := kubernetes.New(kubernetes.Options{Home: c.opts.Core.Home,
 		Kubeconfig: func() (*kubeapi.Kubeconfig, error) { return kubeapi.LoadKubeconfig(c.opts.Getenv) }})
@@ -220,7 +221,7 @@ func (c *Client) kubernetesGPUs(ctx context.Context, context string) ([]api.Acce
 	byName := map[string]*api.AcceleratorCounts{}
 	var order []string
 	for _, n := range nodes {
-		if context != "" && n.Context != context {
+		if context != "" && n.Context != context || name != "" && !strings.EqualFold(n.GPU, name) || n.Total < count {
 			continue
 		}
 		r := byName[n.GPU]
@@ -248,7 +249,14 @@ func (c *Client) kubernetesGPUs(ctx context.Context, context string) ([]api.Acce
 		if context != "" {
 			where = "Kubernetes context " + context
 		}
-		return nil, fmt.Errorf("no node of %s has GPUs (by the labels SkyPilot reads: docs/kubernetes.md)", where)
+		what := "GPUs"
+		if name != "" {
+			what = name + " GPUs"
+			if count > 0 {
+				what = fmt.Sprintf("%d %s GPUs", count, name)
+			}
+		}
+		return nil, fmt.Errorf("no node of %s has %s (by the labels SkyPilot reads: docs/kubernetes.md)", where, what)
 	}
 	slices.Sort(order)
 	rows := make([]api.AcceleratorCounts, 0, len(order))
