@@ -344,7 +344,9 @@ func (p *Plane) withLogs(err error) error {
 	return fmt.Errorf("%w%s", err, b.String())
 }
 
-// Stop kills the components (etcd last, so that the API server exits at once) and removes the directory.
+// Stop kills the components (etcd last, so that the API server exits at once), then what the pods' execs left
+// running (kwok runs them on this machine and deleting a pod ends none of them: agents, jobs), and removes the
+// directory.
 func (p *Plane) Stop() {
 	for i := len(p.procs) - 1; i >= 0; i-- {
 		c := p.procs[i]
@@ -352,7 +354,37 @@ func (p *Plane) Stop() {
 		c.Wait()
 	}
 	p.procs = nil
+	killUnder(p.PodRoot)
 	os.RemoveAll(p.Dir)
+}
+
+// killUnder SIGKILLs every process whose executable or working directory is under dir, repeating while it
+// finds some (children forked meanwhile).
+func killUnder(dir string) {
+	if dir == "" {
+		return
+	}
+	prefix := filepath.Clean(dir) + string(filepath.Separator)
+	for range 10 {
+		found := false
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil || pid == os.Getpid() {
+				continue
+			}
+			exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+			cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+			if strings.HasPrefix(exe, prefix) || strings.HasPrefix(cwd+string(filepath.Separator), prefix) {
+				syscall.Kill(pid, syscall.SIGKILL)
+				found = true
+			}
+		}
+		if !found {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func poll(ctx context.Context, what string, f func() error) error {
