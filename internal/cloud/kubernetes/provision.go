@@ -371,10 +371,15 @@ func (p *Provider) existingSecret(ctx context.Context, cli *kubeapi.Client, h ha
 }
 
 func (p *Provider) transport(cli *kubeapi.Client, h handle, rank int) (*kubetransport.Transport, error) {
+	return p.transportHome(cli, h, rank, "")
+}
+
+// transportHome is transport with the node's home when known ("": asked of the pod once).
+func (p *Provider) transportHome(cli *kubeapi.Client, h handle, rank int, home string) (*kubetransport.Transport, error) {
 	if rank < 0 || rank >= len(h.Pods) {
 		return nil, fmt.Errorf("kubernetes: no pod for node %d in the cluster's record", rank)
 	}
-	opts := kubetransport.Options{Namespace: h.Namespace, Pod: h.Pods[rank], Container: containerName, Relay: h.Relay}
+	opts := kubetransport.Options{Namespace: h.Namespace, Pod: h.Pods[rank], Container: containerName, Relay: h.Relay, Home: home}
 	if p.opts.PodHome != nil {
 		opts.Home = p.opts.PodHome(h.Pods[rank])
 	}
@@ -391,7 +396,12 @@ func (p *Provider) Transport(_ context.Context, info *cloud.ClusterInfo, rank in
 	if err != nil {
 		return nil, err
 	}
-	return p.transport(cli, h, rank)
+	// The home the launch found saves an exec per transport.
+	home := ""
+	if rank >= 0 && rank < len(info.Nodes) {
+		home = info.Nodes[rank].Home
+	}
+	return p.transportHome(cli, h, rank, home)
 }
 
 func (p *Provider) parseHandle(ref cloud.ClusterRef) (handle, error) {
