@@ -1,12 +1,16 @@
 package kubernetes
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/testutil/kubetest"
 )
 
 func TestPodConfigMergesAsSkyPilot(t *testing.T) {
@@ -103,5 +107,15 @@ func TestPodProblems(t *testing.T) {
 	var ce *cloud.CapacityError
 	if err := podProblem(place, &unsched, true); !errors.As(err, &ce) || !strings.Contains(err.Error(), "untolerated taint") {
 		t.Errorf("unschedulable past the timeout: %v; want a capacity error naming the taint", err)
+	}
+}
+
+// A context whose API server does not answer is reported as such by check, without failing the others.
+func TestCheckProbeUnreachable(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(file, []byte(kubetest.KubeconfigYAML("https://127.0.0.1:1", "ns", "gone", "t")), 0o600)
+	got := probeContexts(context.Background(), []string{file}, []string{"gone", "unknown"})
+	if len(got) != 1 || !strings.HasPrefix(got[0], "context gone: not reachable: ") {
+		t.Fatalf("probe: %q; want one line saying context gone is not reachable", got)
 	}
 }
