@@ -24,6 +24,7 @@ import (
 	"github.com/stix-run/stix/internal/atomicfile"
 	stixcli "github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/testutil"
+	"github.com/stix-run/stix/internal/testutil/kubetest"
 )
 
 var binDir string
@@ -43,7 +44,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	code := m.Run()
+	// A Kubernetes control plane for testdata/script-k8s, when its binaries are built (e2e_k8s_test.go).
+	code := kubetest.Main(m.Run, &k8sPlane)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -66,7 +68,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml). They are
 	// the embedded run's alone (sshhoststop picks them by index): the server-mode scripts use no pools.
 	pools := ""
-	if !server {
+	if !server && dir != k8sScripts { // the Kubernetes scripts use no pools (and sshhoststop indexes TestScripts' hosts)
 		pools = sshPoolYAML(t, 3)
 	}
 	if files != nil {
@@ -85,6 +87,9 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			env.Setenv("STIX_CATALOG_URL", "http://127.0.0.1:1/catalogs") // fails fast should anything try
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("SSH_POOLS", pools)
+			if dir == k8sScripts && k8sPlane != nil {
+				k8sScriptEnv(env)
+			}
 			// Every cluster a script made goes away with it, whatever the script did.
 			env.Defer(func() { downAll(env, home) })
 			// A server a script started with `stix api start` (a daemon) goes away with it too.
@@ -115,6 +120,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"apiserver":       apiServerCmd,
 			"setenvfile":      setEnvFile,
 			"policyserver":    policyServer,
+			"k8sgone":         k8sGone,
 		},
 	})
 }
@@ -137,7 +143,7 @@ func stix(ts *testscript.TestScript, args ...string) (string, error) {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR", "STIX_API_SERVER_ENDPOINT"} {
+	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR", "STIX_API_SERVER_ENDPOINT", "KUBECONFIG", "STIX_TEST_K8S_POD_HOMES"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
@@ -404,7 +410,8 @@ func stopLocalServer(env *testscript.Env, home string) {
 // downAll tears down whatever clusters a script left, so no agent outlives the test.
 func downAll(env *testscript.Env, home string) {
 	cmd := exec.Command(filepath.Join(binDir, "stix"), "down", "-a", "-y", "--purge")
-	cmd.Env = append(os.Environ(), "STIX_HOME="+home, "STIX_AGENT_BIN="+filepath.Join(binDir, "stix-agent"))
+	cmd.Env = append(os.Environ(), "STIX_HOME="+home, "STIX_AGENT_BIN="+filepath.Join(binDir, "stix-agent"),
+		"KUBECONFIG="+env.Getenv("KUBECONFIG"), "STIX_TEST_K8S_POD_HOMES="+env.Getenv("STIX_TEST_K8S_POD_HOMES"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		env.T().Log("clean up clusters:", err, string(out))
 	}

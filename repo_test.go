@@ -49,7 +49,7 @@ func TestTestDepsNamesWhatItCannotInstall(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command("scripts/test-deps.sh")
 	cmd.Env = append(os.Environ(), "TEST_DEPS_UID=1000", "TEST_DEPS_SSHD="+dir+"/sshd",
-		"TEST_DEPS_BUSYBOX="+dir+"/busybox", "TEST_DEPS_SHARED="+dir+"/shared", "TEST_DEPS_PG_BINS="+dir+"/postgresql/*/bin", "STIX_REQUIRE_DOCKER=")
+		"TEST_DEPS_BUSYBOX="+dir+"/busybox", "TEST_DEPS_SHARED="+dir+"/shared", "TEST_DEPS_PG_BINS="+dir+"/postgresql/*/bin", "STIX_REQUIRE_DOCKER=", "STIX_REQUIRE_K8S=")
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {

@@ -127,6 +127,17 @@ type AcceleratorCounts struct {
 	Group  string    `json:"group"` // COMMON_GPU, GOOGLE_TPU or OTHER_GPU
 	Counts []float64 `json:"counts"`
 	Clouds []string  `json:"clouds"`
+	// Nodes are, for infra whose GPUs are the user's own nodes (`show-gpus --infra k8s`), the nodes with this
+	// GPU right now; Counts are then the quantities one node can be asked for, and Clouds its contexts.
+	Nodes []NodeGPUs `json:"nodes,omitempty"`
+}
+
+// NodeGPUs is one node's GPUs: how many it has and how many no running or pending pod requests.
+type NodeGPUs struct {
+	Context string `json:"context"`
+	Node    string `json:"node"`
+	Total   int    `json:"total"`
+	Free    int    `json:"free"`
 }
 
 // Quantities writes the counts as SkyPilot does: "1, 2, 4, 8", "0.5, 1".

@@ -7,6 +7,9 @@
 #     which finds initdb and pg_ctl under /usr/lib/postgresql/*/bin, or $STIX_PG_BINDIR).
 #   - ../shared: the shared test data beside the repository (SkyPilot's YAML corpus, the catalog snapshot).
 #   - a running Docker Engine: without one the Docker tests are skipped, unless STIX_REQUIRE_DOCKER=1 (CI).
+#   - the Kubernetes test control plane (scripts/k8s-plane.sh builds it once into ~/.cache/stix, about 17 minutes
+#     on 2 cores; a warm machine pays nothing): built here when STIX_REQUIRE_K8S=1 (CI); otherwise its tests are
+#     skipped until it has been built.
 # Paths and the user id can be overridden (TEST_DEPS_*) so that the script itself can be tested.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +44,11 @@ if ! { command -v docker >/dev/null && docker info >/dev/null 2>&1; }; then
     missing+=("Docker Engine: none is running (STIX_REQUIRE_DOCKER=1 requires one); start dockerd")
   else
     echo "test-deps: note: no running Docker Engine; the Docker tests will be skipped (CI requires them)" >&2
+  fi
+fi
+if [ "${STIX_REQUIRE_K8S:-}" = 1 ]; then
+  if ! ${TEST_DEPS_K8S_PLANE:-scripts/k8s-plane.sh} >/dev/null; then
+    missing+=("Kubernetes test control plane: scripts/k8s-plane.sh failed to build it (STIX_REQUIRE_K8S=1 requires it); run it to see why")
   fi
 fi
 if [ ${#missing[@]} -gt 0 ]; then

@@ -69,6 +69,7 @@ commands:
   serve --dir DIR --listen HOST:PORT   run the node agent (see docs/agent.md)
   killall --dir DIR                    stop the agent of DIR and every job process it recorded
   confine --hide DIR --keep DIR -- CMD run CMD with DIR hidden but the kept directories (the agent runs it)
+  dial HOST:PORT                       copy stdin to a TCP connection and the connection to stdout (a tunnel's far end)
   version                              print the version
   knobs                                list the environment variables the agent reads
 `
@@ -85,6 +86,8 @@ func mainWith(args []string, stdout, stderr io.Writer) int {
 		return killallCommand(args[2:], stderr)
 	case proc.ConfineCommand:
 		return proc.ConfineMain(args[2:], stderr)
+	case "dial":
+		return dialCommand(args[2:], os.Stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "stix-agent", Version)
 		return 0

@@ -96,20 +96,34 @@ func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want stor
 // stop themselves (a provider that is no cloud.SelfStopper).
 type AutostopUnsupportedError struct {
 	Infra string
+	// DownOnly says that the infra can tear its clusters down itself but cannot stop them (Kubernetes: pods
+	// cannot be started again), so only autodown is offered.
+	DownOnly bool
 }
 
 func (e *AutostopUnsupportedError) Error() string {
+	if e.DownOnly {
+		return fmt.Sprintf("autostop without --down is not supported on %s: its clusters cannot be stopped and "+
+			"started again; use autodown (-i N --down, or resources.autostop with down: true)", catalog.DisplayName(e.Infra))
+	}
 	return fmt.Sprintf("autostop is not supported on %s: its nodes cannot stop or tear down themselves; "+
 		"launch without -i/--down (and without resources.autostop), and stop the cluster with `stix stop` or "+
 		"`stix down`", catalog.DisplayName(e.Infra))
 }
 
 // refuseAutostop says why want cannot be set on clusters of p, or nil. Turning autostop off is always allowed.
+// A plain autostop also needs the provider to start stopped clusters again (cloud.Stopper).
 func refuseAutostop(p cloud.Provider, want store.Autostop) error {
-	if _, ok := p.(cloud.SelfStopper); ok || want.IdleMinutes < 0 {
+	if want.IdleMinutes < 0 {
 		return nil
 	}
-	return &AutostopUnsupportedError{Infra: p.Name()}
+	if _, ok := p.(cloud.SelfStopper); !ok {
+		return &AutostopUnsupportedError{Infra: p.Name()}
+	}
+	if _, ok := p.(cloud.Stopper); !ok && !want.Down {
+		return &AutostopUnsupportedError{Infra: p.Name(), DownOnly: true}
+	}
+	return nil
 }
 
 // refuseAutostopOn is refuseAutostop for a launch about to provision on infra: a refusal is scoped to that

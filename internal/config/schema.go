@@ -157,7 +157,7 @@ func buildSchema() *key {
 		"allowed_nodes":           obj(map[string]*key{"label_selector": strMap(), "names": listOf(str()), "ips": listOf(str())}),
 		"rdma":                    obj(map[string]*key{"mode": str(), "resource": str(), "networks": str()}),
 		"networking":              oneOf("portforward", "nodeport"),
-		"ports":                   oneOf("loadbalancer", "ingress", "podip"),
+		"ports":                   oneOf("loadbalancer", "ingress", "podip", "nodeport"),
 		"namespace":               str(),
 		"autoscaler":              str(),
 		"high_availability":       obj(map[string]*key{"storage_class_name": str()}),
@@ -172,6 +172,11 @@ func buildSchema() *key {
 		"auto_mounts": listOf(&key{types: tMap, required: []string{"volume_name", "mount_paths"}, fields: map[string]*key{
 			"volume_name": str(), "mount_paths": listOf(str()), "scope": oneOf("personal", "workspace", "global")}}),
 		"enable_docker": boolean().or(str()).or(obj(map[string]*key{"mode": oneOf("ALL", "BUILD"), "cache_volume": str()})),
+	})
+	// What the Kubernetes provider acts on (internal/cloud/kubernetes).
+	k8sHonoured := with(k8sContext, map[string]*key{
+		"pod_config": openMap().honour(), "provision_timeout": integer().honour(), "namespace": str().honour(),
+		"ports": oneOf("loadbalancer", "ingress", "podip", "nodeport").honour(),
 	})
 	allowedContexts := listOf(str()).or(str())
 	slurmCluster := map[string]*key{
@@ -261,8 +266,8 @@ func buildSchema() *key {
 		"azure": obj(with(cloudCommon, map[string]*key{
 			"storage_account": str(), "resource_group_vm": str(), "vpc_name": strOrNull, "remote_identity": nameOrPerCluster,
 		})),
-		"kubernetes": obj(with(k8sContext, map[string]*key{
-			"allowed_contexts": allowedContexts, "context_configs": &key{types: tMap, values: obj(k8sContext)},
+		"kubernetes": obj(with(k8sHonoured, map[string]*key{
+			"allowed_contexts": allowedContexts.honour(), "context_configs": (&key{types: tMap, values: obj(k8sHonoured)}).honour(),
 		})),
 		"ssh": obj(with(contextMinimal, map[string]*key{
 			"allowed_node_pools": listOf(str()).honour(), "context_configs": &key{types: tMap, values: obj(contextMinimal)},

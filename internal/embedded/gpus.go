@@ -12,6 +12,8 @@ import (
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud/credentials"
+	"github.com/stix-run/stix/internal/cloud/kubernetes"
+	"github.com/stix-run/stix/internal/kubeapi"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -147,6 +149,9 @@ func (sc *scope) where() string {
 // Accelerators lists the accelerators in scope with their counts: SkyPilot's common GPUs, then Google's TPUs,
 // then (with q.AllClouds) every other accelerator by name.
 func (c *Client) Accelerators(ctx context.Context, q api.GPUQuery) ([]api.AcceleratorCounts, error) {
+	if inf, err := spec.ParseInfra(q.Infra); err == nil && inf.Cloud == kubernetes.Name {
+		return c.kubernetesGPUs(ctx, inf.Context, q.Name, q.Count)
+	}
 	sc, err := c.scopeOf(ctx, q)
 	if err != nil {
 		return nil, err
@@ -199,6 +204,66 @@ func (c *Client) Accelerators(ctx context.Context, q api.GPUQuery) ([]api.Accele
 	}
 	slices.SortFunc(rest, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 	take(rest)
+	return rows, nil
+}
+
+// kubernetesGPUs is `show-gpus [NAME[:COUNT]] --infra k8s[/CONTEXT]`: SkyPilot's real-time view of the allowed
+// contexts' nodes, one row per GPU type with the nodes that have it; with a name, that type only, and with a
+// count, only the nodes that have that many.
+func (c *Client) kubernetesGPUs(ctx context.Context, context, name string, count int) ([]api.AcceleratorCounts, error) {
+	// The kubeconfig of the caller's environment (KUBECONFIG, ~/.kube/config), as kubectl reads it.
+	p := kubernetes.New(kubernetes.Options{Home: c.opts.Core.Home,
+		Kubeconfig: func() (*kubeapi.Kubeconfig, error) { return kubeapi.LoadKubeconfig(c.opts.Getenv) }})
+	nodes, err := p.NodeGPUs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*api.AcceleratorCounts{}
+	var order []string
+	for _, n := range nodes {
+		if context != "" && n.Context != context || name != "" && !strings.EqualFold(n.GPU, name) || n.Total < count {
+			continue
+		}
+		r := byName[n.GPU]
+		if r == nil {
+			r = &api.AcceleratorCounts{Name: n.GPU, Group: groupOf(n.GPU)}
+			byName[n.GPU] = r
+			order = append(order, n.GPU)
+		}
+		if !slices.Contains(r.Clouds, n.Context) {
+			r.Clouds = append(r.Clouds, n.Context)
+		}
+		// A node can be asked for 1, 2, 4, ... of its GPUs, up to all of them (SkyPilot's requestable quantities).
+		for q := 1; q <= n.Total; q *= 2 {
+			if !slices.Contains(r.Counts, float64(q)) {
+				r.Counts = append(r.Counts, float64(q))
+			}
+		}
+		if !slices.Contains(r.Counts, float64(n.Total)) {
+			r.Counts = append(r.Counts, float64(n.Total))
+		}
+		r.Nodes = append(r.Nodes, api.NodeGPUs{Context: n.Context, Node: n.Node, Total: n.Total, Free: n.Free})
+	}
+	if len(order) == 0 {
+		where := "the allowed Kubernetes contexts"
+		if context != "" {
+			where = "Kubernetes context " + context
+		}
+		what := "GPUs"
+		if name != "" {
+			what = name + " GPUs"
+			if count > 0 {
+				what = fmt.Sprintf("%d %s GPUs", count, name)
+			}
+		}
+		return nil, fmt.Errorf("no node of %s has %s (by the labels SkyPilot reads: docs/kubernetes.md)", where, what)
+	}
+	slices.Sort(order)
+	rows := make([]api.AcceleratorCounts, 0, len(order))
+	for _, n := range order {
+		slices.Sort(byName[n].Counts)
+		rows = append(rows, *byName[n])
+	}
 	return rows, nil
 }
 

@@ -101,4 +101,8 @@ var (
 	// check what an interrupted launch leaves behind; read by the stix CLI, not the agent.
 	CrashAt = String("STIX_TEST_CRASH_AT",
 		"stix CLI: SIGKILL itself at the named launch point: launch:init-recorded, launch:nodes-started, launch:configured (tests)")
+	// KubernetesPodHomes gives Kubernetes pods homes under a directory of this machine, for test planes whose
+	// fake kubelet (kwok) runs every pod's exec here; read by the stix CLI.
+	KubernetesPodHomes = String("STIX_TEST_K8S_POD_HOMES",
+		"stix CLI: each Kubernetes pod's home is DIR/<pod> on this machine, not its $HOME (tests on kwok, whose pods all exec on one host)")
 )

@@ -13,25 +13,12 @@ import (
 	"github.com/stix-run/stix/internal/transport"
 )
 
-// shellWrapper runs $1 with bash when the container has it (SkyPilot's scripts are bash), else with sh. exec
-// keeps it one process.
-const shellWrapper = `if command -v bash >/dev/null 2>&1; then exec bash -c "$1"; fi; exec sh -c "$1"`
-
-// execMarker is set in every exec's environment, with a value unique to the exec; the environment is inherited,
-// so on cancel the marker finds the command and all its children, whatever their process group or session.
-const execMarker = "STIX_EXEC_ID"
-
-// killScript SIGKILLs every process whose environment holds STIX_EXEC_ID=$1, repeating while it finds some so
-// that children forked during a pass die too.
-const killScript = `m="` + execMarker + `=$1"; i=0
-while [ $i -lt 20 ]; do
-  found=
-  for p in /proc/[0-9]*; do
-    if tr '\0' '\n' < "$p/environ" 2>/dev/null | grep -qxF "$m"; then kill -9 "${p#/proc/}" 2>/dev/null; found=1; fi
-  done
-  [ -z "$found" ] && exit 0
-  i=$((i+1))
-done`
+// The shell wrapper, the exec marker and the kill script are shared with the other exec-based transports.
+const (
+	shellWrapper = transport.ShellWrapper
+	execMarker   = transport.ExecMarker
+	killScript   = transport.KillScript
+)
 
 // Run runs cmd in the container with bash (else sh), in the node's home directory unless opts.Dir says
 // otherwise. When ctx ends, the command and its children are killed and Run returns ctx's error.

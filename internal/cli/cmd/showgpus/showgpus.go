@@ -121,7 +121,8 @@ func showGPUsRun(opts *ShowGPUsOptions) error {
 	}
 	q := api.GPUQuery{Name: opts.Accelerator, Count: opts.Count, Infra: opts.Infra, AllClouds: opts.All,
 		AllRegions: opts.AllRegions}
-	if opts.Accelerator == "" {
+	// Kubernetes has no catalog of offers: its view is its nodes' GPUs, filtered by ACCELERATOR when given.
+	if opts.Accelerator == "" || isKubernetes(opts.Infra) {
 		rows, err := client.Accelerators(opts.Ctx, q)
 		if err != nil {
 			return err
@@ -133,4 +134,10 @@ func showGPUsRun(opts *ShowGPUsOptions) error {
 		return err
 	}
 	return showOffers(opts, offers)
+}
+
+// isKubernetes reports whether --infra names Kubernetes ("k8s", "kubernetes/ctx").
+func isKubernetes(infra string) bool {
+	cloud, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(infra)), "/")
+	return cloud == "k8s" || cloud == "kubernetes"
 }

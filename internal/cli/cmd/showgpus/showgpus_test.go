@@ -207,7 +207,7 @@ func TestShowGPUsErrors(t *testing.T) {
 		{[]string{"A10O"}, `accelerator "A10O" is not in the catalog; did you mean: A10, A100`},
 		{[]string{"A100:3"}, "no instance offers A100:3; counts on offer: A100: 1, 2, 4, 8"},
 		{[]string{"--infra", "aws", "MI300X"}, "AWS does not offer MI300X; SkyPilot's catalog lists it on RunPod"},
-		{[]string{"--infra", "k8s"}, "Kubernetes has no catalog"},
+		{[]string{"--infra", "k8s"}, "kubernetes infra: no kubeconfig"},
 		{[]string{"--infra", "aws/us-east-9", "A100"}, `invalid region "us-east-9" for AWS; did you mean`},
 		{[]string{"--infra", "*/mars-1"}, "no cloud in the catalog has mars-1"},
 	}
