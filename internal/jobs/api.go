@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
@@ -117,8 +114,11 @@ func (c *Controller) read(ctx context.Context, req api.JobsLaunchRequest) (strin
 		if err != nil {
 			return "", nil, nil, err
 		}
-		if docs, err = taskDocuments(ts.YAML, len(p.Tasks)); err != nil {
+		if docs, err = spec.TaskDocuments(ts.YAML); err != nil {
 			return "", nil, nil, fmt.Errorf("%s: %w", ts.FileName, err)
+		}
+		if len(docs) != len(p.Tasks) {
+			return "", nil, nil, fmt.Errorf("%s: found %d task documents, the reader %d", ts.FileName, len(docs), len(p.Tasks))
 		}
 		parsed, name = p.Tasks, p.Name
 	} else {
@@ -153,46 +153,6 @@ func (c *Controller) read(ctx context.Context, req api.JobsLaunchRequest) (strin
 		specs = append(specs, TaskSpec{Task: one, Recovery: RecoveryOf(t.Resources.JobRecovery, req.Options.JobRecovery)})
 	}
 	return name, rows, specs, nil
-}
-
-// taskDocuments splits a task file into its tasks' documents (a first document holding only `name` names a
-// pipeline and is no task), each re-encoded on its own.
-func taskDocuments(text string, want int) ([]string, error) {
-	dec := yaml.NewDecoder(strings.NewReader(text))
-	var docs []string
-	var nodes []*yaml.Node
-	for {
-		var n yaml.Node
-		err := dec.Decode(&n)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(n.Content) == 0 {
-			continue
-		}
-		nodes = append(nodes, &n)
-	}
-	if len(nodes) > 1 {
-		if m := nodes[0].Content[0]; m.Kind == yaml.MappingNode && len(m.Content) == 2 && m.Content[0].Value == "name" {
-			nodes = nodes[1:]
-		}
-	}
-	for _, n := range nodes {
-		var b bytes.Buffer
-		enc := yaml.NewEncoder(&b)
-		if err := enc.Encode(n); err != nil {
-			return nil, err
-		}
-		enc.Close()
-		docs = append(docs, b.String())
-	}
-	if len(docs) != want {
-		return nil, fmt.Errorf("found %d task documents, the reader %d", len(docs), want)
-	}
-	return docs, nil
 }
 
 // requested is what a task asks for, as `jobs queue` shows it: "1x[cpus=2+, mem=4+]", "2x[A100:8]".
