@@ -6,10 +6,8 @@ package docker
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
-	"path"
-	"strings"
-	"sync"
 
 	"github.com/stix-run/stix/internal/dockerapi"
 	"github.com/stix-run/stix/internal/transport"
@@ -29,9 +27,7 @@ type Transport struct {
 	id      string
 	network string
 
-	homeOnce sync.Once
-	home     string
-	homeErr  error
+	home *transport.ExecHome
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -43,12 +39,9 @@ func New(cli *dockerapi.Client, containerID string, opts Options) (*Transport, e
 		return nil, fmt.Errorf("docker transport: a client and a container ID are required")
 	}
 	t := &Transport{cli: cli, id: containerID, network: opts.Network}
-	if opts.Home != "" {
-		if !path.IsAbs(opts.Home) {
-			return nil, fmt.Errorf("docker transport: home %q is not an absolute path", opts.Home)
-		}
-		t.home = path.Clean(opts.Home)
-		t.homeOnce.Do(func() {})
+	var err error
+	if t.home, err = transport.NewExecHome(opts.Home, "docker transport"); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -58,35 +51,15 @@ func (t *Transport) ContainerID() string { return t.id }
 
 // Home returns the node's home directory, asking the container for $HOME the first time.
 func (t *Transport) Home(ctx context.Context) (string, error) {
-	t.homeOnce.Do(func() {
-		var out strings.Builder
-		code, err := t.exec(ctx, []string{"/bin/sh", "-c", `printf %s "$HOME"`}, execOptions{stdout: &out})
-		switch {
-		case err != nil:
-			t.homeErr = err
-		case code != 0 || !path.IsAbs(out.String()):
-			t.homeErr = fmt.Errorf("container has no usable $HOME (exit %d, %q)", code, out.String())
-		default:
-			t.home = path.Clean(out.String())
-		}
+	return t.home.Get(ctx, "docker container "+short(t.id), func(ctx context.Context, argv []string, stdout io.Writer) (int, error) {
+		return t.exec(ctx, argv, execOptions{stdout: stdout})
 	})
-	if t.homeErr != nil {
-		return "", fmt.Errorf("docker container %s: find home directory: %w", short(t.id), t.homeErr)
-	}
-	return t.home, nil
 }
 
 // Resolve maps a remote path to an absolute path in the container: "~" and "~/x" into the home directory,
 // relative paths relative to it, absolute paths unchanged.
 func (t *Transport) Resolve(ctx context.Context, remote string) (string, error) {
-	if path.IsAbs(remote) {
-		return path.Clean(remote), nil
-	}
-	home, err := t.Home(ctx)
-	if err != nil {
-		return "", err
-	}
-	return transport.ResolvePath(home, remote), nil
+	return transport.Resolve(ctx, remote, t.Home)
 }
 
 // Dial connects to addr as the container sees it. A loopback or unspecified host ("127.0.0.1:8080",

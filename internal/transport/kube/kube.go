@@ -12,9 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
-	"path"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/kubeapi"
@@ -37,9 +35,7 @@ type Transport struct {
 	cli  *kubeapi.Client
 	opts Options
 
-	homeOnce sync.Once
-	home     string
-	homeErr  error
+	home *transport.ExecHome
 }
 
 var _ transport.Transport = (*Transport)(nil)
@@ -50,12 +46,9 @@ func New(cli *kubeapi.Client, opts Options) (*Transport, error) {
 		return nil, fmt.Errorf("kubernetes transport: a client, a namespace and a pod are required")
 	}
 	t := &Transport{cli: cli, opts: opts}
-	if opts.Home != "" {
-		if !path.IsAbs(opts.Home) {
-			return nil, fmt.Errorf("kubernetes transport: home %q is not an absolute path", opts.Home)
-		}
-		t.home = path.Clean(opts.Home)
-		t.homeOnce.Do(func() {})
+	var err error
+	if t.home, err = transport.NewExecHome(opts.Home, "kubernetes transport"); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -64,34 +57,14 @@ func (t *Transport) where() string { return "pod " + t.opts.Namespace + "/" + t.
 
 // Home returns the node's home directory, asking the pod for $HOME the first time.
 func (t *Transport) Home(ctx context.Context) (string, error) {
-	t.homeOnce.Do(func() {
-		var out strings.Builder
-		code, err := t.exec(ctx, []string{"/bin/sh", "-c", `printf %s "$HOME"`}, nil, &out, nil)
-		switch {
-		case err != nil:
-			t.homeErr = err
-		case code != 0 || !path.IsAbs(out.String()):
-			t.homeErr = fmt.Errorf("the pod has no usable $HOME (exit %d, %q)", code, out.String())
-		default:
-			t.home = path.Clean(out.String())
-		}
+	return t.home.Get(ctx, t.where(), func(ctx context.Context, argv []string, stdout io.Writer) (int, error) {
+		return t.exec(ctx, argv, nil, stdout, nil)
 	})
-	if t.homeErr != nil {
-		return "", fmt.Errorf("%s: find home directory: %w", t.where(), t.homeErr)
-	}
-	return t.home, nil
 }
 
 // Resolve maps a remote path to an absolute path in the pod.
 func (t *Transport) Resolve(ctx context.Context, remote string) (string, error) {
-	if path.IsAbs(remote) {
-		return path.Clean(remote), nil
-	}
-	home, err := t.Home(ctx)
-	if err != nil {
-		return "", err
-	}
-	return transport.ResolvePath(home, remote), nil
+	return transport.Resolve(ctx, remote, t.Home)
 }
 
 func (t *Transport) exec(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
