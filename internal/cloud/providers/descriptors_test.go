@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stix-run/stix/internal/catalog"
@@ -29,7 +30,7 @@ func TestDescriptors(t *testing.T) {
 	for _, p := range r.All() {
 		built = append(built, p.Name())
 	}
-	if want := []string{"ssh", "docker", "local"}; len(built) != len(want) || built[0] != want[0] || built[1] != want[1] || built[2] != want[2] {
+	if want := []string{"aws", "ssh", "docker", "local"}; strings.Join(built, " ") != strings.Join(want, " ") {
 		t.Errorf("built providers %v, want %v", built, want)
 	}
 }
