@@ -128,7 +128,7 @@ func (p *Provider) CheckImage(imageID string) error {
 	if isAMI(imageID) || isTag(imageID) {
 		return nil
 	}
-	return fmt.Errorf("aws infra runs AMIs (image_id: ami-..., or a catalog tag such as skypilot:gpu-ubuntu-2204); the task asks for image_id %s", imageID)
+	return fmt.Errorf("aws infra runs AMIs (image_id: ami-..., or a catalog tag such as skypilot:custom-gpu-ubuntu); the task asks for image_id %s", imageID)
 }
 
 // client returns an EC2 client for region, with credentials from the SDK's default chain (environment,

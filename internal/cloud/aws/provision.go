@@ -28,8 +28,8 @@ var namePattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Default image tags of the catalog's images.csv, as SkyPilot picks them.
 const (
-	cpuImageTag = "skypilot:custom-cpu-ubuntu-2204"
-	gpuImageTag = "skypilot:custom-gpu-ubuntu-2204"
+	cpuImageTag = "skypilot:custom-cpu-ubuntu"
+	gpuImageTag = "skypilot:custom-gpu-ubuntu"
 )
 
 func isAMI(id string) bool { return strings.HasPrefix(id, "ami-") }
@@ -201,11 +201,6 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err != nil {
 		return nil, err
 	}
-	subnetID, subnetZone, err := subnet(ctx, c, place, vpcID)
-	if err != nil {
-		return nil, err
-	}
-	place.Zone = subnetZone
 	if made.sgID, made.sgCreated, err = securityGroup(ctx, c, place, vpcID, name, ports); err != nil {
 		return nil, err
 	}
@@ -215,7 +210,6 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		ImageId: awssdk.String(image), InstanceType: types.InstanceType(instanceType),
 		MinCount: awssdk.Int32(int32(n)), MaxCount: awssdk.Int32(int32(n)),
 		KeyName:           awssdk.String(keyName()),
-		NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: awssdk.Int32(0), SubnetId: awssdk.String(subnetID), Groups: []string{made.sgID}, AssociatePublicIpAddress: awssdk.Bool(true)}},
 		TagSpecifications: tags(types.ResourceTypeInstance, name, "stix-"+name),
 		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: awssdk.String("/dev/sda1"),
 			Ebs: disk(r.DiskSizeGB, r.DiskTier)}},
@@ -225,11 +219,42 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 			SpotOptions: &types.SpotMarketOptions{SpotInstanceType: types.SpotInstanceTypeOneTime,
 				InstanceInterruptionBehavior: types.InstanceInterruptionBehaviorTerminate}}
 	}
-	req.Report(fmt.Sprintf("launching %d %s instance(s) in %s", n, instanceType, subnetZone))
-	out, err := c.RunInstances(ctx, in)
-	if err != nil {
-		return nil, classify("run instances", place, err)
+	// An offer for a whole region leaves the zone to the provider: the region's zones are tried in turn, as
+	// SkyPilot does, and only when every one lacks capacity is the region ruled out.
+	zones := []string{zone}
+	if zone == "" {
+		if zones, err = p.zones(ctx, region); err != nil {
+			return nil, err
+		}
 	}
+	var out *ec2.RunInstancesOutput
+	var short []string
+	for _, z := range zones {
+		place.Zone = z
+		var subnetID string
+		subnetID, place.Zone, err = subnet(ctx, c, place, vpcID)
+		if err == nil {
+			in.NetworkInterfaces = []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: awssdk.Int32(0),
+				SubnetId: awssdk.String(subnetID), Groups: []string{made.sgID}, AssociatePublicIpAddress: awssdk.Bool(true)}}
+			req.Report(fmt.Sprintf("launching %d %s instance(s) in %s", n, instanceType, place.Zone))
+			out, err = c.RunInstances(ctx, in)
+			err = classify("run instances", place, err)
+		}
+		var capErr *cloud.CapacityError
+		if err == nil || !errors.As(err, &capErr) || zone != "" {
+			break
+		}
+		req.Report(fmt.Sprintf("no capacity in %s: %s", place.Zone, capErr.Reason))
+		short = append(short, place.Zone+": "+capErr.Reason)
+	}
+	if err != nil {
+		if len(short) > 1 {
+			place.Zone = ""
+			return nil, &cloud.CapacityError{Place: place, Reason: fmt.Sprintf("no zone of %s has capacity (%s)", region, strings.Join(short, "; "))}
+		}
+		return nil, err
+	}
+	subnetZone := place.Zone
 	made.instances = make([]string, len(out.Instances))
 	for _, inst := range out.Instances {
 		i := int(awssdk.ToInt32(inst.AmiLaunchIndex))
@@ -314,6 +339,19 @@ func (p *Provider) image(ctx context.Context, place cloud.Place, imageID string,
 		return "", &cloud.InvalidConfigError{Place: place, Reason: "image: " + err.Error()}
 	}
 	return id, nil
+}
+
+// zones lists the region's zones in the catalog, in its order.
+func (p *Provider) zones(ctx context.Context, region string) ([]string, error) {
+	cat, err := p.opts.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	zones := cat.Zones(region)
+	if len(zones) == 0 {
+		return []string{""}, nil // any subnet of the VPC
+	}
+	return zones, nil
 }
 
 // waitInstances polls the instances until done says they are all where they should be, or one is gone.
