@@ -144,3 +144,22 @@ func (p *Provider) client(ctx context.Context, region string) (*ec2.Client, erro
 	}
 	return ec2.NewFromConfig(p.cfg, func(o *ec2.Options) { o.Region = region }), nil
 }
+
+// Verify makes one cheap read-only call (DescribeRegions in region) with the credentials of the SDK's default
+// chain, for `stix check -v`: nil when EC2 accepts them, else a typed error (*cloud.AuthError for rejected or
+// expired credentials). It returns the regions enabled for the account.
+func (p *Provider) Verify(ctx context.Context, region string) ([]string, error) {
+	c, err := p.client(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	if err != nil {
+		return nil, classify("describe regions", cloud.Place{Cloud: Name, Region: region}, err)
+	}
+	var regions []string
+	for _, r := range out.Regions {
+		regions = append(regions, awssdk.ToString(r.RegionName))
+	}
+	return regions, nil
+}

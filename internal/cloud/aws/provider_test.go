@@ -254,7 +254,7 @@ func TestErrors(t *testing.T) {
 			f.ec2.Fail("RunInstances", "", "UnauthorizedOperation", "You are not authorized to perform this operation.")
 		}, cloud.LevelCloud, &cloud.AuthError{}, "UnauthorizedOperation"},
 		{"rejected credentials", func(f *fixture, _ *cloud.ProvisionRequest) {
-			f.ec2.AccessKeys = []string{"AKIAOTHER"}
+			f.ec2.SetAccessKeys("AKIAOTHER")
 		}, cloud.LevelCloud, &cloud.AuthError{}, "AuthFailure"},
 		{"expired token", func(f *fixture, _ *cloud.ProvisionRequest) {
 			f.ec2.Fail("DescribeKeyPairs", "", "RequestExpired", "Request has expired.")
@@ -326,5 +326,23 @@ func TestSpotPreempted(t *testing.T) {
 	}
 	if n, g, _ := f.ec2.Live(); n != 0 || g != 0 {
 		t.Errorf("after terminate: %d instances, %d security groups left", n, g)
+	}
+}
+
+// TestVerify: the one read-only call of `check -v` accepts the fake's key and types a rejected one.
+func TestVerify(t *testing.T) {
+	f := newFixture(t, "us-east-1", "eu-west-1")
+	regions, err := f.p.Verify(context.Background(), "us-east-1")
+	if err != nil || strings.Join(regions, " ") != "us-east-1 eu-west-1" {
+		t.Fatalf("Verify: %v, %v", regions, err)
+	}
+	f.ec2.SetAccessKeys("AKIAOTHER")
+	_, err = f.p.Verify(context.Background(), "us-east-1")
+	var auth *cloud.AuthError
+	if !errors.As(err, &auth) || !strings.Contains(err.Error(), "AuthFailure") {
+		t.Errorf("Verify with a rejected key: %v", err)
+	}
+	if calls := f.ec2.Calls(); len(calls) != 1 || calls[0] != "DescribeRegions" {
+		t.Errorf("calls: %v, want one DescribeRegions (the rejected one is refused before the API)", calls)
 	}
 }

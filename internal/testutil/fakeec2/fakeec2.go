@@ -125,6 +125,19 @@ func (s *Server) Fail(action, zone, code, message string) {
 	s.faults = append(s.faults, fault{action: action, zone: zone, code: code, msg: message, status: status})
 }
 
+// SetAccessKeys replaces the access key IDs the server accepts, while it serves: credentials revoked.
+func (s *Server) SetAccessKeys(ids ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.AccessKeys = ids
+}
+
+func (s *Server) accepts(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Contains(s.AccessKeys, id)
+}
+
 // ImportKey makes a key pair in region, as a user would have made one before stix ran.
 func (s *Server) ImportKey(region, name, publicKey string) {
 	s.mu.Lock()
@@ -209,7 +222,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case m == nil:
 		e = &apiError{http.StatusUnauthorized, "AuthFailure", "the request is not signed"}
-	case !slices.Contains(s.AccessKeys, m[1]):
+	case !s.accepts(m[1]):
 		e = &apiError{http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials"}
 	case !slices.Contains(s.Regions, m[2]):
 		e = &apiError{http.StatusUnauthorized, "AuthFailure", "region " + m[2] + " is not enabled for this account"}
