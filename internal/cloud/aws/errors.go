@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/stix-run/stix/internal/cloud"
 )
@@ -30,7 +31,14 @@ func classify(op string, place cloud.Place, err error) error {
 		return nil
 	}
 	var api smithy.APIError
-	if !errors.As(err, &api) {
+	var send *smithyhttp.RequestSendError
+	switch {
+	case errors.As(err, &send):
+		// The region's endpoint cannot be reached (no route, DNS, refused): another region's may be.
+		region := place
+		region.Zone = ""
+		return &cloud.CapacityError{Place: region, Reason: op + ": the EC2 endpoint of the region is unreachable", Err: err}
+	case !errors.As(err, &api):
 		return fmt.Errorf("%s in %s: %w", op, place, err)
 	}
 	code := api.ErrorCode()
