@@ -144,3 +144,37 @@ func TestAWSFailover(t *testing.T) {
 		t.Errorf("the failed zones left %d instances, %d security groups (want only the cluster's 1 and 1)", n, g)
 	}
 }
+
+// TestAWSQuotaAndAuth: a vCPU quota rules out the whole region at once; credentials EC2 rejects rule out AWS,
+// and the launch ends with the table of what was tried, leaving nothing behind.
+func TestAWSQuotaAndAuth(t *testing.T) {
+	t.Parallel()
+	e := newAWSEnv(t)
+	e.ec2.Fail("RunInstances", "us-east-1a", "VcpuLimitExceeded",
+		"You have requested more vCPU capacity than your current vCPU limit of 0 allows for the instance bucket that the specified instance type belongs to.")
+	e.must("launch", "-y", "-c", "q1", "task.yaml")
+	var runs []string
+	for _, c := range e.ec2.Calls() {
+		if z, ok := strings.CutPrefix(c, "RunInstances "); ok {
+			runs = append(runs, z)
+		}
+	}
+	if want := "us-east-1a us-west-2a"; strings.Join(runs, " ") != want {
+		t.Errorf("RunInstances tried %v, want %s", runs, want)
+	}
+	e.must("down", "-y", "q1")
+
+	e.ec2.SetAccessKeys("AKIAREVOKED")
+	out, err := e.stix("launch", "-y", "-c", "q2", "task.yaml")
+	if err == nil {
+		t.Fatalf("launch with rejected credentials succeeded:\n%s", out)
+	}
+	for _, want := range []string{"INFRA", "REASON", "AuthFailure"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("launch output lacks %q:\n%s", want, out)
+		}
+	}
+	if n, g, _ := e.ec2.Live(); n != 0 || g != 0 {
+		t.Errorf("left behind: %d instances, %d security groups", n, g)
+	}
+}
