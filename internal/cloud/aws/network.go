@@ -25,6 +25,7 @@ import (
 
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/config"
+	"github.com/stix-run/stix/internal/lazyregexp"
 )
 
 // Tags stix puts on what it creates, so that `status -r` and terminate find them without local state.
@@ -71,7 +72,12 @@ func vpc(ctx context.Context, c *ec2.Client, place cloud.Place) (string, error) 
 // of the zone wins, then the lowest id, so that every node of a cluster lands in the same one.
 func subnet(ctx context.Context, c *ec2.Client, place cloud.Place, vpcID string) (id, zone string, err error) {
 	fs := []types.Filter{filter("vpc-id", vpcID)}
-	if place.Zone != "" {
+	switch {
+	case zoneIDPattern.MatchString(place.Zone):
+		// SkyPilot's catalog names zones by ID (use1-az4), the same physical zone in every account; each
+		// account maps its own zone names (us-east-1a) onto them.
+		fs = append(fs, filter("availability-zone-id", place.Zone))
+	case place.Zone != "":
 		fs = append(fs, filter("availability-zone", place.Zone))
 	}
 	out, err := c.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: fs})
@@ -94,6 +100,9 @@ func subnet(ctx context.Context, c *ec2.Client, place cloud.Place, vpcID string)
 	})
 	return awssdk.ToString(subnets[0].SubnetId), awssdk.ToString(subnets[0].AvailabilityZone), nil
 }
+
+// zoneIDPattern is an availability zone ID (use1-az4), as opposed to a zone name (us-east-1a).
+var zoneIDPattern = lazyregexp.New(`^[a-z]+[0-9]+-az[0-9]+$`)
 
 // sgName is the cluster's security group.
 func sgName(cluster string) string { return "stix-" + cluster }

@@ -346,3 +346,20 @@ func TestVerify(t *testing.T) {
 		t.Errorf("calls: %v, want one DescribeRegions (the rejected one is refused before the API)", calls)
 	}
 }
+
+// TestZoneID: the catalog names zones by ID (use1-az4); the instance lands in the account's zone of that ID,
+// which the cluster reports by name.
+func TestZoneID(t *testing.T) {
+	f := newFixture(t)
+	id := fakeec2.ZoneIDs("us-east-1")[2]
+	info, err := f.p.Provision(context.Background(), request("z1", "us-east-1", id, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if insts := f.ec2.Instances(); len(insts) != 1 || insts[0].Zone != "us-east-1c" || info.Zone != "us-east-1c" {
+		t.Errorf("zone ID %s: instance in %+v, cluster in %s; want us-east-1c", id, insts, info.Zone)
+	}
+	if err := f.p.Terminate(context.Background(), cloud.ClusterRef{Name: "z1"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -231,9 +231,9 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	var short []string
 	for _, z := range zones {
 		place.Zone = z
-		var subnetID string
-		subnetID, place.Zone, err = subnet(ctx, c, place, vpcID)
-		if err == nil {
+		var subnetID, zoneName string
+		if subnetID, zoneName, err = subnet(ctx, c, place, vpcID); err == nil {
+			place.Zone = zoneName
 			in.NetworkInterfaces = []types.InstanceNetworkInterfaceSpecification{{DeviceIndex: awssdk.Int32(0),
 				SubnetId: awssdk.String(subnetID), Groups: []string{made.sgID}, AssociatePublicIpAddress: awssdk.Bool(true)}}
 			req.Report(fmt.Sprintf("launching %d %s instance(s) in %s", n, instanceType, place.Zone))
@@ -321,7 +321,7 @@ func (p *Provider) image(ctx context.Context, place cloud.Place, imageID string,
 	if err != nil {
 		return "", err
 	}
-	if _, err := cat.ValidateLocation(place.Region, place.Zone); err != nil {
+	if _, err := cat.ValidateLocation(place.Region, ""); err != nil { // zones: the VPC's subnets tell
 		return "", &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
 	}
 	if isAMI(imageID) {

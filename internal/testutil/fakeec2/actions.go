@@ -29,7 +29,7 @@ func (s *Server) do(region, action string, f form) (string, *apiError) {
 		}
 	}
 	s.calls = append(s.calls, strings.TrimSpace(action+" "+zone))
-	if e := s.injected(action, zone); e != nil {
+	if e := s.injected(action, region, zone); e != nil {
 		return "", e
 	}
 	switch action {
@@ -58,8 +58,11 @@ func (s *Server) do(region, action string, f form) (string, *apiError) {
 			if v, ok := fl["availability-zone"]; ok && !slices.Contains(v, z) {
 				continue
 			}
-			fmt.Fprintf(&b, "<item><subnetId>%s</subnetId><vpcId>%s</vpcId><availabilityZone>%s</availabilityZone><availabilityZoneId>use1-az%d</availabilityZoneId><defaultForAz>true</defaultForAz><mapPublicIpOnLaunch>true</mapPublicIpOnLaunch></item>",
-				subnetID(z), vpcID(region), z, i+1)
+			if v, ok := fl["availability-zone-id"]; ok && !slices.Contains(v, ZoneIDs(region)[i]) {
+				continue
+			}
+			fmt.Fprintf(&b, "<item><subnetId>%s</subnetId><vpcId>%s</vpcId><availabilityZone>%s</availabilityZone><availabilityZoneId>%s</availabilityZoneId><defaultForAz>true</defaultForAz><mapPublicIpOnLaunch>true</mapPublicIpOnLaunch></item>",
+				subnetID(z), vpcID(region), z, ZoneIDs(region)[i])
 		}
 		return "<subnetSet>" + b.String() + "</subnetSet>", nil
 	case "DescribeSecurityGroups":

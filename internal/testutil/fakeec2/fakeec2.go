@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stix-run/stix/internal/testutil/sshhost"
 )
@@ -55,6 +56,7 @@ type Server struct {
 	sgs    map[string]*group
 	insts  map[string]*Instance
 	order  []string // instance ids in launch order
+	busy   time.Duration
 }
 
 type group struct {
@@ -82,7 +84,7 @@ type Instance struct {
 }
 
 type fault struct {
-	action, zone, code, msg string
+	action, where, code, msg string
 	status                  int
 }
 
@@ -108,9 +110,18 @@ func ImageID(region string) string { return "ami-" + strings.ReplaceAll(region, 
 // Zones are the zones of a region.
 func Zones(region string) []string { return []string{region + "a", region + "b", region + "c"} }
 
-// Fail makes every later call of action (RunInstances ...) in zone (any zone when empty) fail with EC2's error
+// ZoneIDs are the IDs of a region's zones, in the order of Zones, as SkyPilot's catalog names zones
+// (us-east-1 → useast1-az1 ...). They are mapped to the names in reverse order, as an account's mapping is its
+// own: useast1-az1 is us-east-1c here.
+func ZoneIDs(region string) []string {
+	p := strings.ReplaceAll(region, "-", "")
+	return []string{p + "-az3", p + "-az2", p + "-az1"}
+}
+
+// Fail makes every later call of action (RunInstances ...) in where (a zone or a region; anywhere when empty)
+// fail with EC2's error
 // code, as EC2 answers it: HTTP 500 for InsufficientInstanceCapacity, 401/403 for credentials, 400 otherwise.
-func (s *Server) Fail(action, zone, code, message string) {
+func (s *Server) Fail(action, where, code, message string) {
 	status := http.StatusBadRequest
 	switch code {
 	case "InsufficientInstanceCapacity", "InternalError":
@@ -122,7 +133,7 @@ func (s *Server) Fail(action, zone, code, message string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, fault{action: action, zone: zone, code: code, msg: message, status: status})
+	s.faults = append(s.faults, fault{action: action, where: where, code: code, msg: message, status: status})
 }
 
 // SetAccessKeys replaces the access key IDs the server accepts, while it serves: credentials revoked.
@@ -210,7 +221,21 @@ type apiError struct {
 	code, msg string
 }
 
+// Busy is the time the server has spent answering so far (booting instances' hosts included): what a
+// benchmark subtracts to count the caller's own time.
+func (s *Server) Busy() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() {
+		s.mu.Lock()
+		s.busy += time.Since(start)
+		s.mu.Unlock()
+	}()
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -298,10 +323,10 @@ func (s *Server) id(prefix string) string {
 	return fmt.Sprintf("%s-%017x", prefix, s.seq)
 }
 
-// injected returns the fault scripted for action in zone, if any.
-func (s *Server) injected(action, zone string) *apiError {
+// injected returns the fault scripted for action in the region and zone, if any.
+func (s *Server) injected(action, region, zone string) *apiError {
 	for _, f := range s.faults {
-		if f.action == action && (f.zone == "" || f.zone == zone) {
+		if f.action == action && (f.where == "" || f.where == region || f.where == zone) {
 			return &apiError{f.status, f.code, f.msg}
 		}
 	}
