@@ -85,7 +85,7 @@ type Instance struct {
 
 type fault struct {
 	action, where, code, msg string
-	status                  int
+	status                   int
 }
 
 // New starts the fake for regions (us-east-1 when none), closed when the test ends.
