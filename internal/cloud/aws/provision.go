@@ -358,6 +358,7 @@ func (p *Provider) zones(ctx context.Context, region string) ([]string, error) {
 func (p *Provider) waitInstances(ctx context.Context, c *ec2.Client, place cloud.Place, ids []string, what string, done func(types.Instance) bool) ([]types.Instance, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
 	defer cancel()
+	next := p.backoff()
 	for {
 		insts, err := describe(ctx, c, place, ids)
 		if err != nil {
@@ -373,8 +374,19 @@ func (p *Provider) waitInstances(ctx context.Context, c *ec2.Client, place cloud
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("instances %s are not %s after %s", strings.Join(ids, ", "), what, p.opts.WaitTimeout)
-		case <-time.After(p.opts.PollInterval):
+		case <-time.After(next()):
 		}
+	}
+}
+
+// backoff returns the waits between polls: from 100 ms, doubling up to PollInterval, so that a state reached
+// quickly is seen quickly and a long boot is not polled more than every PollInterval.
+func (p *Provider) backoff() func() time.Duration {
+	d := min(100*time.Millisecond, p.opts.PollInterval)
+	return func() time.Duration {
+		cur := d
+		d = min(2*d, p.opts.PollInterval)
+		return cur
 	}
 }
 
@@ -497,6 +509,7 @@ func (p *Provider) info(name string, s *state) (*cloud.ClusterInfo, error) {
 func (p *Provider) dialWait(ctx context.Context, place cloud.Place, cluster, host, keyPath string) (*sshtransport.Transport, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
 	defer cancel()
+	next := p.backoff()
 	for {
 		tr, err := p.dial(ctx, cluster, host, keyPath)
 		var unreachable *sshtransport.UnreachableError
@@ -509,7 +522,7 @@ func (p *Provider) dialWait(ctx context.Context, place cloud.Place, cluster, hos
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("SSH to %s@%s: %w", p.opts.SSHUser, host, err)
-		case <-time.After(p.opts.PollInterval):
+		case <-time.After(next()):
 		}
 	}
 }
