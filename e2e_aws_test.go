@@ -208,3 +208,23 @@ func BenchmarkAWSLaunch(b *testing.B) {
 		})
 	}
 }
+
+// TestAWSSpotPreempted: a spot cluster whose instance AWS takes back mid-job is seen by `status -r` as gone, as
+// SkyPilot drops a cluster with no node left, and its security group goes with it.
+func TestAWSSpotPreempted(t *testing.T) {
+	t.Parallel()
+	e := newAWSEnv(t)
+	e.must("launch", "-y", "-d", "-c", "s1", "--use-spot", "sleep 600")
+	insts := e.ec2.Instances()
+	if len(insts) != 1 || !insts[0].Spot {
+		t.Fatalf("instances: %+v", insts)
+	}
+	e.ec2.Preempt(insts[0].ID)
+	out := e.must("status", "-r")
+	if strings.Contains(out, "s1") {
+		t.Errorf("status -r still lists the preempted cluster:\n%s", out)
+	}
+	if n, g, _ := e.ec2.Live(); n != 0 || g != 0 {
+		t.Errorf("after status -r dropped the preempted cluster: %d instances, %d security groups left", n, g)
+	}
+}

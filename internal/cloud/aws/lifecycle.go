@@ -97,7 +97,27 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 		}
 		states = append(states, st)
 	}
+	p.sweep(ctx, c, place, ref.Name, loc, insts)
 	return states, nil
+}
+
+// sweep deletes what is left of a cluster whose instances have all ended without stix terminating them (spot
+// instances taken back, instances terminated in the console): its security group and stix's record. The
+// caller drops a cluster with no node left without calling Terminate, so this is the last chance. Best effort:
+// what fails now is tried again at the next Query.
+func (p *Provider) sweep(ctx context.Context, c *ec2.Client, place cloud.Place, name string, loc located, insts []types.Instance) {
+	if loc.state == nil || len(insts) == 0 {
+		return
+	}
+	for _, in := range insts {
+		if in.State.Name != types.InstanceStateNameTerminated {
+			return
+		}
+	}
+	if loc.state.SecurityGroupID != "" && deleteSecurityGroup(ctx, c, place, loc.state.SecurityGroupID) != nil {
+		return
+	}
+	_ = p.forget(name)
 }
 
 // Stop stops the cluster's instances, keeping their disks. Spot instances cannot be stopped.

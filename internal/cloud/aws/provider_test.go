@@ -321,6 +321,9 @@ func TestSpotPreempted(t *testing.T) {
 	if err != nil || len(states) != 1 || states[0].Status != cloud.NodeMissing || !strings.Contains(states[0].Reason, "preempted") {
 		t.Errorf("Query after preemption: %+v, %v", states, err)
 	}
+	if _, g, _ := f.ec2.Live(); g != 0 {
+		t.Errorf("Query of a cluster whose instances all ended left its security group")
+	}
 	if err := f.p.Terminate(context.Background(), cloud.ClusterRef{Name: "sp"}); err != nil {
 		t.Fatal(err)
 	}
