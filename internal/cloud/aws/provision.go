@@ -19,6 +19,7 @@ import (
 	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/lazyregexp"
 	sshtransport "github.com/stix-run/stix/internal/transport/ssh"
 )
@@ -529,5 +530,7 @@ func (p *Provider) dialWait(ctx context.Context, place cloud.Place, cluster, hos
 
 func (p *Provider) dial(ctx context.Context, cluster, host, keyPath string) (*sshtransport.Transport, error) {
 	return sshtransport.Dial(ctx, sshtransport.Config{Host: host, User: p.opts.SSHUser, IdentityFiles: []string{keyPath},
-		KnownHostsFile: p.knownHosts(cluster)})
+		KnownHostsFile: p.knownHosts(cluster),
+		// The request's provision.ssh_timeout; the transport's default when unset.
+		ConnectTimeout: config.FromContext(ctx).ProvisionSSHTimeout()})
 }
