@@ -366,3 +366,15 @@ func TestZoneID(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEventualConsistency: instances EC2 does not describe yet right after RunInstances are waited for.
+func TestEventualConsistency(t *testing.T) {
+	f := newFixture(t)
+	f.ec2.DescribeLag = 2
+	if _, err := f.p.Provision(context.Background(), request("ec", "us-east-1", "us-east-1a", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.p.Terminate(context.Background(), cloud.ClusterRef{Name: "ec"}); err != nil {
+		t.Fatal(err)
+	}
+}

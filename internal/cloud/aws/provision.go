@@ -15,6 +15,7 @@ import (
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
@@ -362,7 +363,12 @@ func (p *Provider) waitInstances(ctx context.Context, c *ec2.Client, place cloud
 	next := p.backoff()
 	for {
 		insts, err := describe(ctx, c, place, ids)
-		if err != nil {
+		var api smithy.APIError
+		switch {
+		case errors.As(err, &api) && api.ErrorCode() == "InvalidInstanceID.NotFound":
+			// EC2 is eventually consistent: instances just run may not be described yet.
+			insts = nil
+		case err != nil:
 			return nil, err
 		}
 		ready := len(insts) == len(ids)

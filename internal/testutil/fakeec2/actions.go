@@ -166,7 +166,8 @@ func (s *Server) run(region, zone string, f form) (string, *apiError) {
 		in := &Instance{ID: s.id("i"), Region: region, Zone: zone, Type: f.get("InstanceType"), Image: image,
 			KeyName: f.get("KeyName"), SubnetID: f.get("NetworkInterface.1.SubnetId"), Groups: f.list("NetworkInterface.1.SecurityGroupId"),
 			LaunchIndex: i, Spot: f.get("InstanceMarketOptions.MarketType") == "spot", State: "pending",
-			Tags: f.tags(), DiskGB: disk, VolumeType: f.get("BlockDeviceMapping.1.Ebs.VolumeType"), pendingReads: 1}
+			Tags: f.tags(), DiskGB: disk, VolumeType: f.get("BlockDeviceMapping.1.Ebs.VolumeType"), pendingReads: 1,
+			hiddenReads: s.DescribeLag}
 		if err := s.boot(in, pub); err != nil {
 			return "", &apiError{http.StatusInternalServerError, "InternalError", err.Error()}
 		}
@@ -217,6 +218,12 @@ func instanceXML(in *Instance) string {
 // before the state it leads to, so that callers must poll as they must on EC2.
 func (s *Server) describe(region string, f form) (string, *apiError) {
 	ids := f.list("InstanceId")
+	for _, id := range ids {
+		if in := s.insts[id]; in != nil && in.hiddenReads > 0 {
+			in.hiddenReads--
+			return "", notFound("InvalidInstanceID.NotFound", "The instance ID '"+id+"' does not exist")
+		}
+	}
 	fl := f.filters()
 	var b strings.Builder
 	for _, id := range s.order {

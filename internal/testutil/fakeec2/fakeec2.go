@@ -42,6 +42,9 @@ type Server struct {
 	Regions []string
 	// Images lists the AMIs that exist, per region.
 	Images map[string][]string
+	// DescribeLag is how many DescribeInstances calls answer InvalidInstanceID.NotFound for an instance just
+	// run, as EC2's eventual consistency does.
+	DescribeLag int
 	// NewHost starts the sshd host behind an instance, showing home as the user's home directory (a new
 	// directory when empty; the one it had when a stopped instance starts again); sshhost.StartInNetnsWithHome
 	// by default.
@@ -80,7 +83,9 @@ type Instance struct {
 	Host *sshhost.Host
 	// pendingReads counts DescribeInstances calls still to answer with the transitional state.
 	pendingReads int
-	home         string
+	// hiddenReads counts DescribeInstances calls still to answer as if the instance did not exist yet.
+	hiddenReads int
+	home        string
 }
 
 type fault struct {
