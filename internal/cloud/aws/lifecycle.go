@@ -41,7 +41,8 @@ func (p *Provider) locate(ref cloud.ClusterRef) (located, error) {
 // tagged lists the cluster's instances in the region by its tag (terminated ones included, which EC2 shows
 // for a while), in the order of ids when given, else by launch index.
 func tagged(ctx context.Context, c *ec2.Client, place cloud.Place, cluster string, ids []string) ([]types.Instance, error) {
-	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{filter("tag:"+tagCluster, cluster)}})
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{
+		filter("tag:"+tagCluster, cluster), filter("tag:"+tagUser, userHash())}})
 	if err != nil {
 		return nil, classify("describe instances", place, err)
 	}

@@ -31,6 +31,7 @@ import (
 // Tags stix puts on what it creates, so that `status -r` and terminate find them without local state.
 const (
 	tagCluster = "stix-cluster"
+	tagUser    = "stix-user" // userHash: another user's cluster of the same name is not this one
 	tagName    = "Name"
 )
 
@@ -41,6 +42,7 @@ func filter(name string, values ...string) types.Filter {
 func tags(kind types.ResourceType, cluster, name string) []types.TagSpecification {
 	return []types.TagSpecification{{ResourceType: kind, Tags: []types.Tag{
 		{Key: awssdk.String(tagCluster), Value: awssdk.String(cluster)},
+		{Key: awssdk.String(tagUser), Value: awssdk.String(userHash())},
 		{Key: awssdk.String(tagName), Value: awssdk.String(name)},
 	}}}
 }
@@ -105,7 +107,7 @@ func subnet(ctx context.Context, c *ec2.Client, place cloud.Place, vpcID string)
 var zoneIDPattern = lazyregexp.New(`^[a-z]+[0-9]+-az[0-9]+$`)
 
 // sgName is the cluster's security group.
-func sgName(cluster string) string { return "stix-" + cluster }
+func sgName(cluster string) string { return "stix-" + cluster + "-" + userHash() }
 
 // securityGroup makes (or finds) the cluster's security group in the VPC: SSH and the task's ports from
 // anywhere, everything between the cluster's nodes. created says it was made now.
@@ -169,17 +171,21 @@ func parsePorts(ports []string) ([]portRange, error) {
 	return out, nil
 }
 
-// keyName is the name of the key pair stix manages in every region: one per user of this machine, as
-// SkyPilot's sky-key-<user hash>.
-func keyName() string {
+// userHash names this user of this machine in what stix makes on AWS (as SkyPilot's user hash): several users
+// share an account, and their clusters may share a name.
+func userHash() string {
 	who := "stix"
 	if u, err := user.Current(); err == nil {
 		who = u.Username
 	}
 	host, _ := os.Hostname()
 	sum := sha256.Sum256([]byte(who + "@" + host))
-	return "stix-key-" + hex.EncodeToString(sum[:4])
+	return hex.EncodeToString(sum[:4])
 }
+
+// keyName is the name of the key pair stix manages in every region: one per user of this machine, as
+// SkyPilot's sky-key-<user hash>.
+func keyName() string { return "stix-key-" + userHash() }
 
 // localKey returns stix's SSH key for AWS (made on first use, under Home/aws) and its public half in
 // authorized_keys form.

@@ -194,6 +194,10 @@ func TestLifecycle(t *testing.T) {
 	if got := statuses(t, f.p, "c1"); !equal(got, []cloud.NodeStatus{cloud.NodeRunning, cloud.NodeRunning}) {
 		t.Errorf("Query: %v", got)
 	}
+	// Another user's cluster of the same name in the account is not this one.
+	if insts[0].Tags[tagUser] != userHash() {
+		t.Errorf("instance tags %v lack %s=%s", insts[0].Tags, tagUser, userHash())
+	}
 	// `status -r` without stix's local state: the tags find the instances.
 	stateless, _ := New(Options{Home: t.TempDir()})
 	states, err := stateless.Query(ctx, cloud.ClusterRef{Name: "c1", Handle: info.Handle})
