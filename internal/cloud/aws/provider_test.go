@@ -382,3 +382,30 @@ func TestEventualConsistency(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOtherUsersCluster: another user's cluster of the same name in a shared account (its own stix-user tag) is
+// neither reported nor terminated.
+func TestOtherUsersCluster(t *testing.T) {
+	f := newFixture(t)
+	other := f.ec2.AddInstance("us-east-1", "us-east-1a", map[string]string{tagCluster: "c2", tagUser: "0ther000"})
+	ctx := context.Background()
+	info, err := f.p.Provision(ctx, request("c2", "us-east-1", "us-east-1a", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateless, _ := New(Options{Home: t.TempDir()})
+	if states, err := stateless.Query(ctx, cloud.ClusterRef{Name: "c2", Handle: info.Handle}); err != nil || len(states) != 1 {
+		t.Errorf("Query by tag: %v, %v; want this user's one node", states, err)
+	}
+	if err := stateless.Terminate(ctx, cloud.ClusterRef{Name: "c2", Handle: info.Handle}); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range f.ec2.Instances() {
+		if in.ID == other && in.State != "running" {
+			t.Errorf("the other user's instance is %s", in.State)
+		}
+		if in.ID != other && in.State != "terminated" {
+			t.Errorf("this user's instance %s is %s", in.ID, in.State)
+		}
+	}
+}

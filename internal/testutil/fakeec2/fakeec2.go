@@ -197,6 +197,18 @@ func (s *Server) Live() (instances, groups, keys int) {
 	return instances, len(s.sgs), keys
 }
 
+// AddInstance adds a running instance with the given tags and no host behind it: someone else's instance in
+// the account. It returns its id.
+func (s *Server) AddInstance(region, zone string, tags map[string]string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in := &Instance{ID: s.id("i"), Region: region, Zone: zone, Type: "t3.micro", Image: ImageID(region),
+		SubnetID: subnetID(zone), State: "running", Tags: tags}
+	s.insts[in.ID] = in
+	s.order = append(s.order, in.ID)
+	return in.ID
+}
+
 // Preempt terminates a spot instance as AWS takes one back: its host stops and it reports
 // Server.SpotInstanceTermination.
 func (s *Server) Preempt(id string) {
