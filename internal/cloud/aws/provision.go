@@ -250,7 +250,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		short = append(short, place.Zone+": "+capErr.Reason)
 	}
 	if err != nil {
-		if len(short) > 1 {
+		if len(short) > 1 && len(short) == len(zones) {
 			place.Zone = ""
 			return nil, &cloud.CapacityError{Place: place, Reason: fmt.Sprintf("no zone of %s has capacity (%s)", region, strings.Join(short, "; "))}
 		}
