@@ -409,3 +409,31 @@ func TestOtherUsersCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionOffer: an offer for a whole region tries its zones in turn; only when every zone lacks capacity is
+// the region ruled out, and another error stops the search as it is.
+func TestRegionOffer(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	for _, z := range []string{"us-east-1a", "us-east-1b"} {
+		f.ec2.Fail("RunInstances", z, "InsufficientInstanceCapacity", "no capacity in "+z)
+	}
+	info, err := f.p.Provision(ctx, request("r1", "us-east-1", "", 1))
+	if err != nil || info.Zone != "us-east-1c" {
+		t.Fatalf("Provision: zone %v, %v; want us-east-1c", info, err)
+	}
+	f.ec2.Fail("RunInstances", "us-east-1c", "InsufficientInstanceCapacity", "no capacity in us-east-1c")
+	_, err = f.p.Provision(ctx, request("r2", "us-east-1", "", 1))
+	if s := cloud.ScopeOf(err); s.Level != cloud.LevelRegion || s.Region != "us-east-1" {
+		t.Errorf("every zone out of capacity: scope %v: %v", s, err)
+	}
+
+	g := newFixture(t)
+	g.ec2.Fail("RunInstances", "us-east-1a", "InsufficientInstanceCapacity", "no capacity in us-east-1a")
+	g.ec2.Fail("RunInstances", "us-east-1b", "VcpuLimitExceeded", "vCPU limit")
+	_, err = g.p.Provision(ctx, request("r3", "us-east-1", "", 1))
+	var quota *cloud.QuotaError
+	if !errors.As(err, &quota) {
+		t.Errorf("a quota error after a zone without capacity: %T %v, want the quota error", err, err)
+	}
+}
