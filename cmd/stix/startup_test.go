@@ -66,14 +66,33 @@ var linkedModules = map[string]struct {
 	"golang.org/x/sync":                {1 << 10, "pulled by pgx: no init"},
 	"golang.org/x/sys":                 {1 << 10, "no init of note"},
 	"golang.org/x/term":                {1 << 10, "terminal detection and password prompts: no init"},
+	// The AWS provider (issue 14): EC2 and the SDK's default credential chain (package config, which links the
+	// STS, SSO, SSO OIDC and sign-in clients). Each service client builds its endpoint table and schema at init;
+	// together 678 KB in 5,158 allocations, measured with GODEBUG=inittrace=1 stix --help (docs/aws.md).
+	"github.com/aws/aws-sdk-go-v2":                                  {24 << 10, "AWS SDK core (aws, internal/*): 16 KB"},
+	"github.com/aws/aws-sdk-go-v2/config":                           {1 << 10, "the default credential chain: no init"},
+	"github.com/aws/aws-sdk-go-v2/credentials":                      {1 << 10, "pulled by config: no init"},
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds":                 {1 << 10, "instance-role credentials, pulled by config: no init"},
+	"github.com/aws/aws-sdk-go-v2/internal/configsources":           {1 << 10, "pulled by config: no init"},
+	"github.com/aws/aws-sdk-go-v2/internal/endpoints/v2":            {12 << 10, "endpoint rules: 8 KB"},
+	"github.com/aws/aws-sdk-go-v2/internal/v4a":                     {4 << 10, "SigV4a signing: 2 KB"},
+	"github.com/aws/aws-sdk-go-v2/service/ec2":                      {100 << 10, "the EC2 client; its endpoint table: 92 KB"},
+	"github.com/aws/aws-sdk-go-v2/service/internal/accept-encoding": {1 << 10, "pulled by ec2: no init"},
+	"github.com/aws/aws-sdk-go-v2/service/internal/presigned-url":   {1 << 10, "pulled by ec2: no init"},
+	"github.com/aws/aws-sdk-go-v2/service/signin":                   {152 << 10, "console sign-in credentials, pulled by config: 146 KB"},
+	"github.com/aws/aws-sdk-go-v2/service/sso":                      {108 << 10, "SSO credentials, pulled by config: 102 KB"},
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc":                  {140 << 10, "SSO token refresh, pulled by config: 136 KB"},
+	"github.com/aws/aws-sdk-go-v2/service/sts":                      {172 << 10, "assumed roles and web identity, pulled by config: 166 KB"},
+	"github.com/aws/smithy-go":                                      {20 << 10, "the SDK's runtime: 14 KB"},
 }
 
-// Whole-binary and per-package bounds on what init allocates. Today all inits together allocate ~172 KB in
-// 1,360 allocations (yaml.v3 alone 25 KB); before the first start-up work the JSON Schema library alone
-// allocated 1.7 MB.
+// Whole-binary and per-package bounds on what init allocates. Without the AWS SDK all inits together allocate
+// ~172 KB in 1,373 allocations (yaml.v3 alone 25 KB); the AWS SDK's service clients bring that to ~850 KB in
+// 6,531 (their endpoint tables and schemas are up to 92 KB per package); before the first start-up work the
+// JSON Schema library alone allocated 1.7 MB.
 const (
-	maxInitBytesPerPackage = 32 << 10
-	maxInitBytesTotal      = 192 << 10
+	maxInitBytesPerPackage = 96 << 10
+	maxInitBytesTotal      = 896 << 10
 )
 
 // TestCLIDependencies: the binary links no forbidden package, and exactly the modules of linkedModules.

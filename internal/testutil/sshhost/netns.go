@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -32,7 +34,9 @@ func StartInNetns(t testing.TB) *Host {
 func StartInNetnsWithHome(t testing.TB, home string) *Host {
 	t.Helper()
 	ns, ip := addNetns(t)
-	return start(t, ip, 22, []string{"nsenter", "--net=/run/netns/" + ns}, home, true)
+	h := start(t, ip, 22, []string{"nsenter", "--net=/run/netns/" + ns}, home, true)
+	h.Netns = ns
+	return h
 }
 
 func addNetns(t testing.TB) (ns, ip string) {
@@ -89,6 +93,24 @@ func addNetns(t testing.TB) (ns, ip string) {
 		}
 	})
 	return ns, ip
+}
+
+// KillAll kills every process in the host's network namespace (sshd and what was started through it): the
+// machine powered off. Hosts not in a namespace only have their sshd stopped.
+func (h *Host) KillAll() {
+	h.Stop()
+	if h.Netns == "" {
+		return
+	}
+	out, err := exec.Command("ip", "netns", "pids", h.Netns).Output()
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
 
 func ipCmd(args ...string) error {

@@ -56,6 +56,8 @@ type Host struct {
 	// own where Home is bind-mounted on the user's real home directory (RemoteHome), so that tests neither
 	// write into it nor wait for its shell startup files.
 	Home, RemoteHome string
+	// Netns is the host's network namespace (StartInNetns); empty for loopback hosts.
+	Netns string
 }
 
 // Start runs an sshd for the test on a free port of 127.0.0.1 and returns once it accepts connections. It fails
