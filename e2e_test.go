@@ -115,6 +115,8 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"apiserver":       apiServerCmd,
 			"setenvfile":      setEnvFile,
 			"policyserver":    policyServer,
+			"waitservice":     waitService,
+			"serveget":        serveGet,
 		},
 	})
 }
