@@ -179,14 +179,52 @@ func (c *Controller) takeListener(name string) net.Listener {
 	return ln
 }
 
-// ServeUpdate is not built yet: the service is untouched.
+// ServeUpdate records a new version of a running service's task and tells its runner, which launches replicas
+// of the new version and retires the old ones (rolling: as new ones become READY; blue_green: once
+// min_replicas new ones are READY). A bad task, an unknown service or one shutting down changes nothing.
 func (c *Controller) ServeUpdate(ctx context.Context, req api.ServeUpdateRequest) (*api.Operation[api.ServeUpdateResult], error) {
-	if _, err := c.st.Get(ctx, req.Name); err != nil {
+	mode := req.Mode
+	if mode == "" {
+		mode = string(serve.UpdateRolling)
+	}
+	if mode != string(serve.UpdateRolling) && mode != string(serve.UpdateBlueGreen) {
+		return nil, badRequest("--mode %q: expected rolling or blue_green", req.Mode)
+	}
+	row, err := c.st.Get(ctx, req.Name)
+	if err != nil {
 		return nil, err
 	}
-	return nil, &api.Error{Code: api.CodeFailed, Status: http.StatusNotImplemented,
-		Message: "serve update is not supported by this server yet: the service is unchanged",
-		Hint:    "tear it down with `stix serve down " + req.Name + "` and start the new version with `stix serve up`"}
+	if row.Down || row.Status == api.ServiceShuttingDown {
+		return nil, badRequest("service %s is shutting down: it cannot be updated", req.Name)
+	}
+	if _, _, _, err := parseService(req.Task); err != nil {
+		return nil, err
+	}
+	chk, err := c.opts.Core.Validate(ctx, req.Task)
+	if err != nil {
+		return nil, err
+	}
+	if err := chk.Err(); err != nil {
+		return nil, err
+	}
+	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (api.ServeUpdateResult, error) {
+		sp := row.Spec
+		versions := make(map[int]api.TaskSpec, len(sp.Versions)+1)
+		for v, ts := range sp.Versions {
+			versions[v] = ts
+		}
+		version := row.Version + 1
+		versions[version] = req.Task
+		sp.Versions, sp.Mode = versions, mode
+		if err := c.st.AddVersion(context.WithoutCancel(ctx), req.Name, version, sp); err != nil {
+			return api.ServeUpdateResult{}, err
+		}
+		if r := c.runnerOf(req.Name); r != nil {
+			r.updated()
+		}
+		emit(api.Event{Type: api.EventStep, Msg: fmt.Sprintf("Service %s: version %d (%s update)", req.Name, version, mode)})
+		return api.ServeUpdateResult{Name: req.Name, Version: version}, nil
+	}), nil
 }
 
 // ServeStatus lists the services named (all when none), with their replicas.

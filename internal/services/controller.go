@@ -198,6 +198,8 @@ func (c *Controller) renew() {
 		}
 		if row, err := c.st.Get(ctx, n); err == nil && row.Down {
 			r.down()
+		} else if err == nil {
+			r.updated() // a version recorded through another server; the runner ignores one it has
 		}
 	}
 }

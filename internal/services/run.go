@@ -58,6 +58,7 @@ type runner struct {
 	once   sync.Once
 	purge  atomic.Bool
 	events chan event
+	update chan struct{}
 	work   sync.WaitGroup
 
 	row      *Row
@@ -74,10 +75,18 @@ type runner struct {
 }
 
 func newRunner(c *Controller, name string) *runner {
-	r := &runner{c: c, name: name, downCh: make(chan struct{}), events: make(chan event, 64), replicas: map[int]*replica{},
+	r := &runner{c: c, name: name, downCh: make(chan struct{}), events: make(chan event, 64), update: make(chan struct{}, 1), replicas: map[int]*replica{},
 		httpc: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	r.ctx, r.cancel = context.WithCancel(c.ctx)
 	return r
+}
+
+// updated tells the runner to look for a new version of its service.
+func (r *runner) updated() {
+	select {
+	case r.update <- struct{}{}:
+	default:
+	}
 }
 
 // stop ends the runner, leaving the service as it is.
@@ -150,6 +159,8 @@ func (r *runner) run() {
 			return
 		case ev := <-r.events:
 			r.handle(ev)
+		case <-r.update:
+			r.reload()
 		case <-probe.C:
 			r.probeAll()
 		case <-decide.C:
@@ -198,6 +209,33 @@ func (r *runner) setup(ln net.Listener) error {
 	}
 	r.logf("load balancer on %s:%d, policy %s", r.c.opts.Host, r.row.LBPort, svc.Policy())
 	return nil
+}
+
+// reload takes up a newer version of the service: the autoscaler plans for it (launching its replicas and
+// retiring the old ones as the update mode says), the load balancer gets its policy, probes use its probe.
+func (r *runner) reload() {
+	ctx, cancel := r.call()
+	row, err := r.c.st.Get(ctx, r.name)
+	cancel()
+	if err != nil || row.Version <= r.row.Version {
+		return
+	}
+	_, svc, port, err := parseService(row.Spec.Versions[row.Version])
+	if err != nil {
+		r.logf("version %d: %v", row.Version, err)
+		return
+	}
+	if err := r.as.Update(r.c.opts.Now(), row.Version, svc, serve.UpdateMode(row.Spec.Mode)); err != nil {
+		r.logf("version %d: %v", row.Version, err)
+		return
+	}
+	if err := r.lb.SetPolicy(svc.Policy(), svc.TargetQPSPerAccelerator); err != nil {
+		r.logf("version %d: load balancer: %v", row.Version, err)
+	}
+	r.row.Version, r.row.Spec = row.Version, row.Spec
+	r.svc, r.port = svc, port
+	r.logf("version %d: %s update", row.Version, row.Spec.Mode)
+	r.decide()
 }
 
 // resumeReplicas loads the stored replicas: one being launched is launched again (the cluster of the same name
@@ -311,10 +349,11 @@ func (r *runner) launchQueued() {
 		if row.Spot {
 			useSpot = &row.Spot
 		}
+		ts, port := r.row.Spec.Versions[row.Version], r.port
 		r.work.Add(1)
 		go func() {
 			defer r.work.Done()
-			got, err := r.launch(row, useSpot)
+			got, err := r.launch(row, ts, port, useSpot)
 			r.send(event{id: row.ID, launched: got, err: err})
 		}()
 	}
@@ -322,8 +361,7 @@ func (r *runner) launchQueued() {
 
 // launch launches one replica's cluster through the core (its full failover) and finds its endpoint: the head
 // node's address and the service port.
-func (r *runner) launch(row ReplicaRow, useSpot *bool) (*ReplicaRow, error) {
-	ts := r.row.Spec.Versions[row.Version]
+func (r *runner) launch(row ReplicaRow, ts api.TaskSpec, port int, useSpot *bool) (*ReplicaRow, error) {
 	ts.Env = maps.Clone(ts.Env)
 	if ts.Env == nil {
 		ts.Env = map[string]string{}
@@ -346,7 +384,7 @@ func (r *runner) launch(row ReplicaRow, useSpot *bool) (*ReplicaRow, error) {
 	if len(cs) != 1 || cs[0].HeadIP == "" {
 		return nil, fmt.Errorf("cluster %s has no head address", row.Cluster)
 	}
-	row.Endpoint = "http://" + net.JoinHostPort(cs[0].HeadIP, strconv.Itoa(r.port))
+	row.Endpoint = "http://" + net.JoinHostPort(cs[0].HeadIP, strconv.Itoa(port))
 	row.Infra, row.Resources = cs[0].Infra, cs[0].Resources
 	row.LaunchedAt = cs[0].LaunchedAt
 	return &row, nil
@@ -403,11 +441,11 @@ func (r *runner) probeAll() {
 			continue
 		}
 		rep.busy = true
-		row := rep.row
+		row, probe := rep.row, r.svc.ReadinessProbe
 		r.work.Add(1)
 		go func() {
 			defer r.work.Done()
-			res := r.probe(row)
+			res := r.probe(row, probe)
 			r.send(event{id: row.ID, probed: &res})
 		}()
 	}
@@ -415,8 +453,8 @@ func (r *runner) probeAll() {
 
 // probe sends the readiness probe; when it fails, it asks the core whether the replica's job still runs and
 // its cluster is still up, so that a dead replica is replaced at once rather than after the probe's grace.
-func (r *runner) probe(row ReplicaRow) probeResult {
-	err := serve.Probe(r.ctx, r.httpc, row.Endpoint, r.svc.ReadinessProbe)
+func (r *runner) probe(row ReplicaRow, p spec.ReadinessProbe) probeResult {
+	err := serve.Probe(r.ctx, r.httpc, row.Endpoint, p)
 	if err == nil {
 		return probeResult{ok: true}
 	}
@@ -458,6 +496,19 @@ func (r *runner) observe(rep *replica, res probeResult) {
 	r.save(rep)
 	r.pushLB()
 	r.refreshStatus()
+	if status == serve.ReplicaReady && r.updating() {
+		r.decide() // an update retires old replicas as new ones become ready, not at the next decision
+	}
+}
+
+// updating reports whether replicas of an older version than the latest are still there.
+func (r *runner) updating() bool {
+	for _, rep := range r.replicas {
+		if rep.row.Version < r.row.Version && !serve.ReplicaStatus(rep.row.Status).Terminal() {
+			return true
+		}
+	}
+	return false
 }
 
 // tearDown takes a replica out of the load balancer and tears its cluster down; status is what it shows

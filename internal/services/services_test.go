@@ -273,3 +273,82 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("services recorded: %+v", ss)
 	}
 }
+
+// TestUpdateUnderLoad: `serve update` (rolling, then blue-green) under steady load: the new version's replicas
+// replace the old ones and not one request fails.
+func TestUpdateUnderLoad(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	res, err := api.Wait(w.ctl.ServeUp(ctx, api.ServeUpRequest{Task: api.TaskSpec{FileName: "web.yaml", YAML: webService(dir, 2)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, w, "web", "READY with 2 ready replicas", func(s api.Service) bool { return len(readyReplicas(s)) == 2 })
+
+	var (
+		stop     = make(chan struct{})
+		done     = make(chan struct{})
+		requests int
+		failures []string
+	)
+	go func() {
+		defer close(done)
+		c := &http.Client{Timeout: 10 * time.Second}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			requests++
+			resp, err := c.Get("http://" + res.Endpoint + "/id")
+			if err != nil {
+				failures = append(failures, err.Error())
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				failures = append(failures, resp.Status)
+			}
+		}
+	}()
+	for i, mode := range []string{"rolling", "blue_green"} {
+		version := i + 2
+		yaml := strings.Replace(webService(dir, 2), "envs:\n", fmt.Sprintf("envs:\n  V: \"%d\"\n", version), 1)
+		up, err := api.Wait(w.ctl.ServeUpdate(ctx, api.ServeUpdateRequest{Name: "web", Mode: mode, Task: api.TaskSpec{FileName: "web.yaml", YAML: yaml}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.Version != version {
+			t.Fatalf("update: version %d, want %d", up.Version, version)
+		}
+		waitFor(t, w, "web", fmt.Sprintf("on version %d only (%s)", version, mode), func(s api.Service) bool {
+			n := 0
+			for _, r := range s.Replicas {
+				if r.Version != version && !serveTerminal(r.Status) {
+					return false
+				}
+				if r.Version == version && r.Status == "READY" {
+					n++
+				}
+			}
+			return s.Version == version && n == 2
+		})
+	}
+	close(stop)
+	<-done
+	if len(failures) > 0 || requests == 0 {
+		t.Fatalf("%d of %d requests failed during the updates: %v", len(failures), requests, failures[:min(len(failures), 5)])
+	}
+	t.Logf("%d requests, none failed, across a rolling and a blue-green update", requests)
+}
+
+func serveTerminal(s api.ReplicaStatus) bool {
+	switch s {
+	case "SHUTTING_DOWN", "PREEMPTED", "FAILED", "FAILED_CLEANUP", "FAILED_PROBING", "FAILED_INITIAL_DELAY", "FAILED_PROVISION", "UNKNOWN":
+		return true
+	}
+	return false
+}

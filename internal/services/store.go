@@ -221,3 +221,23 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 	}
 	return tx.Commit()
 }
+
+// AddVersion records a new version of a service's task as its latest, if version is the next one (a concurrent
+// update loses with ErrConflict).
+func (s *Store) AddVersion(ctx context.Context, name string, version int, sp Spec) error {
+	b, err := json.Marshal(sp)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE services SET version = ?, spec = ? WHERE name = ? AND version = ?`), version, string(b), name, version-1)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrConflict
+	}
+	return nil
+}
+
+// ErrConflict is AddVersion's error when another update got there first.
+var ErrConflict = errors.New("the service was updated meanwhile: try again")
