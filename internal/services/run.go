@@ -137,6 +137,7 @@ func (r *runner) run() {
 		}
 		select {
 		case <-r.downCh:
+			r.loadReplicas() // their clusters are torn down all the same
 			r.teardown()
 		case <-r.ctx.Done():
 		}
@@ -241,16 +242,9 @@ func (r *runner) reload() {
 // resumeReplicas loads the stored replicas: one being launched is launched again (the cluster of the same name
 // is reused), one being torn down is torn down again, and the others are probed from now on.
 func (r *runner) resumeReplicas() {
-	ctx, cancel := r.call()
-	rows, err := r.c.st.Replicas(ctx, r.name)
-	cancel()
-	if err != nil {
-		r.logf("read replicas: %v", err)
-	}
 	now := r.c.opts.Now()
-	for _, row := range rows {
-		rep := &replica{row: row}
-		r.replicas[row.ID] = rep
+	for _, rep := range r.loadReplicas() {
+		row := rep.row
 		switch serve.ReplicaStatus(row.Status) {
 		case serve.ReplicaPending, serve.ReplicaProvisioning:
 			r.queued = append(r.queued, row.ID)
@@ -263,6 +257,23 @@ func (r *runner) resumeReplicas() {
 	}
 	r.launchQueued()
 	r.pushLB()
+}
+
+// loadReplicas reads the stored replicas into the runner, in ID order.
+func (r *runner) loadReplicas() []*replica {
+	ctx, cancel := r.call()
+	rows, err := r.c.st.Replicas(ctx, r.name)
+	cancel()
+	if err != nil {
+		r.logf("read replicas: %v", err)
+	}
+	var out []*replica
+	for _, row := range rows {
+		rep := &replica{row: row}
+		r.replicas[row.ID] = rep
+		out = append(out, rep)
+	}
+	return out
 }
 
 // infos are the replicas as the autoscaler sees them.

@@ -352,3 +352,36 @@ func serveTerminal(s api.ReplicaStatus) bool {
 	}
 	return false
 }
+
+// TestPortTakenOnRestart: a restarted controller whose service's port was taken meanwhile marks the service
+// CONTROLLER_FAILED and says which port; its replicas are left as they are, and down still tears them down.
+func TestPortTakenOnRestart(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	res, err := api.Wait(w.ctl.ServeUp(ctx, api.ServeUpRequest{Task: api.TaskSpec{FileName: "web.yaml", YAML: webService(t.TempDir(), 1)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, w, "web", "READY", func(s api.Service) bool { return len(readyReplicas(s)) == 1 })
+	w.ctl.Close()
+	ln, err := net.Listen("tcp", res.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	w.start(t)
+	s := waitFor(t, w, "web", "CONTROLLER_FAILED", func(s api.Service) bool { return s.Status == api.ServiceControllerFailed })
+	_, port, _ := net.SplitHostPort(res.Endpoint)
+	if !strings.Contains(s.Message, port) || !strings.Contains(s.Message, "in use") {
+		t.Fatalf("message %q: want the port %s in use", s.Message, port)
+	}
+	if cs, _ := w.core.Status(ctx, []string{"web-1"}, false); len(cs) != 1 {
+		t.Fatalf("replica cluster: %+v", cs)
+	}
+	if _, err := api.Wait(w.ctl.ServeDown(ctx, api.ServeDownRequest{Names: []string{"web"}})); err != nil {
+		t.Fatal(err)
+	}
+	if cs, _ := w.core.Status(ctx, nil, false); len(cs) != 0 {
+		t.Fatalf("clusters after down: %+v", cs)
+	}
+}
