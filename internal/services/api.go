@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -91,8 +90,21 @@ func parseService(ts api.TaskSpec) (*spec.Task, *spec.ServiceSpec, int, error) {
 	return t, svc, port, nil
 }
 
-// serviceName is SkyPilot's rule for a cluster name: a service's name is the start of its replicas' clusters'.
-var serviceName = regexp.MustCompile(`^[a-zA-Z]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$`)
+// validServiceName is SkyPilot's rule for a cluster name (a letter, then letters, digits, '-', '_' or '.',
+// ending with a letter or digit): a service's name starts its replicas' clusters'. Checked by hand, not with a
+// package-level regexp, which would cost every CLI start.
+func validServiceName(n string) bool {
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+	if n == "" || !(n[0] >= 'a' && n[0] <= 'z' || n[0] >= 'A' && n[0] <= 'Z') || !alnum(n[len(n)-1]) {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; !alnum(c) && c != '-' && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
 
 // ServeUp checks the service (its task through the core, its service section), takes a port of SkyServe's
 // range for its load balancer, records it CONTROLLER_INIT and starts running it; the operation's result names
@@ -122,7 +134,7 @@ func (c *Controller) ServeUp(ctx context.Context, req api.ServeUpRequest) (*api.
 		_, _ = rand.Read(b)
 		name = "sky-service-" + hex.EncodeToString(b)
 	}
-	if !serviceName.MatchString(name) {
+	if !validServiceName(name) {
 		return nil, badRequest("service name %q: start with a letter, then letters, digits, '-', '_' or '.', and end with a letter or digit", name)
 	}
 	if _, err := c.st.Get(ctx, name); err == nil {
