@@ -221,10 +221,20 @@ func (r *runner) reload() {
 	if err != nil || row.Version <= r.row.Version {
 		return
 	}
-	_, svc, port, err := parseService(row.Spec.Versions[row.Version])
+	task, svc, port, err := parseService(row.Spec.Versions[row.Version])
 	if err != nil {
 		r.logf("version %d: %v", row.Version, err)
 		return
+	}
+	if old, _, _, err := parseService(r.row.Spec.Versions[r.row.Version]); err == nil && onlyServiceChanged(old, task) {
+		// Same replicas, new service section: the running replicas become the new version's.
+		for _, rep := range r.replicas {
+			if rep.row.Version == r.row.Version && !serve.ReplicaStatus(rep.row.Status).Terminal() {
+				rep.row.Version = row.Version
+				r.save(rep)
+			}
+		}
+		r.logf("version %d: only the service section changed; the running replicas are kept", row.Version)
 	}
 	if err := r.as.Update(r.c.opts.Now(), row.Version, svc, serve.UpdateMode(row.Spec.Mode)); err != nil {
 		r.logf("version %d: %v", row.Version, err)
@@ -237,6 +247,20 @@ func (r *runner) reload() {
 	r.svc, r.port = svc, port
 	r.logf("version %d: %s update", row.Version, row.Spec.Mode)
 	r.decide()
+}
+
+// onlyServiceChanged reports whether two versions of a service's task differ only in their service section, and
+// have no workdir or file mounts (whose contents may have changed without the task's text changing): then the
+// running replicas serve the new version as they are, as SkyServe does.
+func onlyServiceChanged(old, new *spec.Task) bool {
+	if old.Workdir != nil || new.Workdir != nil || len(old.FileMounts) > 0 || len(new.FileMounts) > 0 {
+		return false
+	}
+	a, b := *old, *new
+	a.Service, b.Service = nil, nil
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
 
 // resumeReplicas loads the stored replicas: one being launched is launched again (the cluster of the same name

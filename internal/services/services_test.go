@@ -385,3 +385,36 @@ func TestPortTakenOnRestart(t *testing.T) {
 		t.Fatalf("clusters after down: %+v", cs)
 	}
 }
+
+// TestUpdateOnlyService: an update that changes only the service section keeps the running replicas (same IDs,
+// same clusters), now of the new version; nothing is launched.
+func TestUpdateOnlyService(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := api.Wait(w.ctl.ServeUp(ctx, api.ServeUpRequest{Task: api.TaskSpec{FileName: "web.yaml", YAML: webService(dir, 2)}})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, w, "web", "READY with 2 ready replicas", func(s api.Service) bool { return len(readyReplicas(s)) == 2 })
+	yaml := strings.Replace(webService(dir, 2), "  readiness_probe: /id\n", "  readiness_probe: {path: /id, timeout_seconds: 5}\n", 1)
+	if _, err := api.Wait(w.ctl.ServeUpdate(ctx, api.ServeUpdateRequest{Name: "web", Task: api.TaskSpec{FileName: "web.yaml", YAML: yaml}})); err != nil {
+		t.Fatal(err)
+	}
+	s := waitFor(t, w, "web", "version 2 on the same replicas", func(s api.Service) bool {
+		if s.Version != 2 || len(s.Replicas) != 2 {
+			return false
+		}
+		for _, r := range s.Replicas {
+			if r.Version != 2 || r.Status != "READY" {
+				return false
+			}
+		}
+		return true
+	})
+	if s.Replicas[0].ID != 1 || s.Replicas[1].ID != 2 {
+		t.Fatalf("replicas %+v: want 1 and 2 kept", s.Replicas)
+	}
+	if cs, _ := w.core.Status(ctx, nil, false); len(cs) != 2 {
+		t.Fatalf("clusters %+v: want the two of before", cs)
+	}
+}
