@@ -407,10 +407,14 @@ func (r *runner) launch(row ReplicaRow, ts api.TaskSpec, port int, useSpot *bool
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, r.c.opts.LaunchTimeout)
 	defer cancel()
-	_, err := api.Wait(r.c.opts.Core.Launch(ctx, api.LaunchRequest{Task: ts,
-		Options: api.LaunchOptions{ClusterName: row.Cluster, Command: fmt.Sprintf("stix serve up (service %s, replica %d)", r.name, row.ID)}}))
-	if err != nil {
-		return nil, err
+	// A controller that died between the launch and recording it finds the replica PROVISIONING: when its
+	// cluster is up with the task still running, the replica is adopted, not launched (and run) a second time.
+	if !r.running(ctx, row.Cluster) {
+		_, err := api.Wait(r.c.opts.Core.Launch(ctx, api.LaunchRequest{Task: ts,
+			Options: api.LaunchOptions{ClusterName: row.Cluster, Command: fmt.Sprintf("stix serve up (service %s, replica %d)", r.name, row.ID)}}))
+		if err != nil {
+			return nil, err
+		}
 	}
 	cs, err := r.c.opts.Core.Status(ctx, []string{row.Cluster}, false)
 	if err != nil {
@@ -423,6 +427,16 @@ func (r *runner) launch(row ReplicaRow, ts api.TaskSpec, port int, useSpot *bool
 	row.Infra, row.Resources = cs[0].Infra, cs[0].Resources
 	row.LaunchedAt = cs[0].LaunchedAt
 	return &row, nil
+}
+
+// running reports whether a replica's cluster is UP with its latest job not ended.
+func (r *runner) running(ctx context.Context, cluster string) bool {
+	cs, err := r.c.opts.Core.Status(ctx, []string{cluster}, true)
+	if err != nil || len(cs) != 1 || cs[0].Status != api.ClusterUp {
+		return false
+	}
+	j, err := r.c.opts.Core.Job(ctx, cluster, 0)
+	return err == nil && !j.Status.IsTerminal()
 }
 
 func (r *runner) send(ev event) {

@@ -418,3 +418,33 @@ func TestUpdateOnlyService(t *testing.T) {
 		t.Fatalf("clusters %+v: want the two of before", cs)
 	}
 }
+
+// TestResumeAdoptsLaunchedReplica: a controller that died after a replica's launch but before recording it
+// finds it PROVISIONING; the next one adopts the running cluster rather than running the task a second time.
+func TestResumeAdoptsLaunchedReplica(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if _, err := api.Wait(w.ctl.ServeUp(ctx, api.ServeUpRequest{Task: api.TaskSpec{FileName: "web.yaml", YAML: webService(t.TempDir(), 1)}})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, w, "web", "READY", func(s api.Service) bool { return len(readyReplicas(s)) == 1 })
+	w.ctl.Close()
+	st, _ := OpenStore(w.st)
+	reps, err := st.Replicas(ctx, "web")
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("replicas %+v, %v", reps, err)
+	}
+	reps[0].Status, reps[0].Endpoint = "PROVISIONING", ""
+	if err := st.PutReplica(ctx, reps[0]); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t)
+	s := waitFor(t, w, "web", "READY again", func(s api.Service) bool { return len(readyReplicas(s)) == 1 })
+	if s.Replicas[0].ID != 1 {
+		t.Fatalf("replicas %+v", s.Replicas)
+	}
+	jobs, err := w.core.Queue(ctx, "web-1", false)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("jobs on web-1: %+v, %v; want the one run of before", jobs, err)
+	}
+}
