@@ -121,6 +121,8 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"setenvfile":      setEnvFile,
 			"policyserver":    policyServer,
 			"k8sgone":         k8sGone,
+			"waitservice":     waitService,
+			"serveget":        serveGet,
 		},
 	})
 }

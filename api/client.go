@@ -63,6 +63,8 @@ type Client interface {
 
 	// ManagedJobs are `stix jobs`: answered by an API server's controller.
 	ManagedJobs
+	// Services are `stix serve`: answered by an API server's serve controller.
+	Services
 
 	// Close releases the client.
 	Close() error

@@ -17,11 +17,13 @@ const (
 	CodeJobNotFound     = "job_not_found"
 	// CodeManagedJobNotFound: no managed job with that ID or name (ManagedJobID, JobName).
 	CodeManagedJobNotFound = "managed_job_not_found"
-	CodeInvalidTask        = "invalid_task" // the task has errors (TaskErrors)
-	CodeCancelled          = "cancelled"    // the request was cancelled
-	CodeServerRestarted    = "server_restarted"
-	CodeForbidden          = "forbidden" // e.g. a listen address beyond loopback without --trusted-network
-	CodeFailed             = "failed"    // the operation failed; Message says why
+	// CodeServiceNotFound: no service of that name (Service).
+	CodeServiceNotFound = "service_not_found"
+	CodeInvalidTask     = "invalid_task" // the task has errors (TaskErrors)
+	CodeCancelled       = "cancelled"    // the request was cancelled
+	CodeServerRestarted = "server_restarted"
+	CodeForbidden       = "forbidden" // e.g. a listen address beyond loopback without --trusted-network
+	CodeFailed          = "failed"    // the operation failed; Message says why
 )
 
 // Error is the API server's error, as every route sends it (with an HTTP status) and as a failed request
@@ -38,6 +40,8 @@ type Error struct {
 	// ManagedJobID and JobName name the managed job of a managed_job_not_found error.
 	ManagedJobID int64  `json:"managed_job_id,omitempty"`
 	JobName      string `json:"job_name,omitempty"`
+	// Service names the service of a service_not_found error.
+	Service string `json:"service,omitempty"`
 	// Status is the HTTP status the error was sent with; not on the wire.
 	Status int `json:"-"`
 }
@@ -50,7 +54,7 @@ func (e *Error) Error() string {
 }
 
 // Err returns the error the core returned, rebuilt from the wire: *ClusterNotFoundError, *JobNotFoundError,
-// *ManagedJobNotFoundError, TaskErrors, context.Canceled (wrapped), or the *Error itself.
+// *ManagedJobNotFoundError, *ServiceNotFoundError, TaskErrors, context.Canceled (wrapped), or the *Error itself.
 func (e *Error) Err() error {
 	switch e.Code {
 	case CodeClusterNotFound:
@@ -59,6 +63,8 @@ func (e *Error) Err() error {
 		return &JobNotFoundError{Cluster: e.Cluster, ID: e.JobID}
 	case CodeManagedJobNotFound:
 		return &ManagedJobNotFoundError{ID: e.ManagedJobID, Name: e.JobName}
+	case CodeServiceNotFound:
+		return &ServiceNotFoundError{Name: e.Service}
 	case CodeInvalidTask:
 		if len(e.TaskErrors) > 0 {
 			return TaskErrors(e.TaskErrors)
@@ -76,6 +82,7 @@ func WireError(err error) *Error {
 		cnf *ClusterNotFoundError
 		jnf *JobNotFoundError
 		mnf *ManagedJobNotFoundError
+		snf *ServiceNotFoundError
 		te  TaskErrors
 		tl  *TooLargeError
 	)
@@ -88,6 +95,8 @@ func WireError(err error) *Error {
 		return &Error{Code: CodeJobNotFound, Message: err.Error(), Cluster: jnf.Cluster, JobID: jnf.ID, Status: http.StatusNotFound}
 	case errors.As(err, &mnf):
 		return &Error{Code: CodeManagedJobNotFound, Message: err.Error(), ManagedJobID: mnf.ID, JobName: mnf.Name, Status: http.StatusNotFound}
+	case errors.As(err, &snf):
+		return &Error{Code: CodeServiceNotFound, Message: err.Error(), Service: snf.Name, Status: http.StatusNotFound}
 	case errors.As(err, &te):
 		return &Error{Code: CodeInvalidTask, Message: err.Error(), TaskErrors: te, Status: http.StatusBadRequest}
 	case errors.As(err, &tl):

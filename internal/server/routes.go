@@ -128,6 +128,7 @@ func (s *Server) register() {
 	s.handle("POST /api/v1/requests/cancel", s.cancelRequests)
 	s.handle("GET /api/v1/server/logs", adminOnly(s.serverLogs))
 	s.registerJobs()
+	s.registerServe()
 	s.registerTokens()
 	if s.opts.Uploads != nil {
 		for _, r := range s.opts.UploadRoutes {
@@ -221,6 +222,12 @@ func redacted(body any) any {
 		b.Task = hide(b.Task)
 		return b
 	case api.JobsLaunchRequest:
+		b.Task = hide(b.Task)
+		return b
+	case api.ServeUpRequest:
+		b.Task = hide(b.Task)
+		return b
+	case api.ServeUpdateRequest:
 		b.Task = hide(b.Task)
 		return b
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/jobs"
 	"github.com/stix-run/stix/internal/server"
+	"github.com/stix-run/stix/internal/services"
 	"github.com/stix-run/stix/internal/sqlitedb/filelock"
 	"github.com/stix-run/stix/internal/store"
 	"github.com/stix-run/stix/internal/upload"
@@ -164,11 +165,17 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 		return err
 	}
 	defer closeJobs()
+	// So does the serve controller: `serve` calls go to it, everything else to the managed-jobs client.
+	svc, closeServe, err := startServe(c, state, dir, o.Host, log)
+	if err != nil {
+		return err
+	}
+	defer closeServe()
 	// The uploads of unfinished managed jobs are read again at each recovery: the GC keeps them.
 	gc.UploadsInUse = ctl.UploadsInUse
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
-		Options: server.Options{Dir: dir, State: state, Client: ctl.Client(), Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
+		Options: server.Options{Dir: dir, State: state, Client: svc.Client(ctl.Client()), Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
 			LogFile: o.LogFile, Log: log, Auth: authCfg,
 			WorkspaceAccess: s.workspaceAccess, UploadDir: uploadDir, GC: gc}})
 }
@@ -181,6 +188,22 @@ func startJobs(ctx context.Context, core api.Client, state store.Location, dir s
 		return nil, nil, err
 	}
 	ctl, err := jobs.New(jobs.Options{Core: core, State: st, Dir: dir, Log: log})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	ctl.Start()
+	return ctl, func() { ctl.Close(); st.Close() }, nil
+}
+
+// startServe starts the serve controller over the core and the server's state; its load balancers listen on
+// the server's host. closeServe stops it (services and their replicas stay, for the next server).
+func startServe(core api.Client, state store.Location, dir, host string, log *slog.Logger) (*services.Controller, func(), error) {
+	st, err := store.OpenAt(context.Background(), state)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctl, err := services.New(services.Options{Core: core, State: st, Dir: dir, Host: host, Log: log})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

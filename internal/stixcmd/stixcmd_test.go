@@ -74,8 +74,8 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 	t.Parallel()
 	lines := [][]string{
 		{"dashboard"},
-		{"serve", "up", "testdata/service.yaml"}, {"serve", "update", "svc", "testdata/service.yaml"},
-		{"serve", "status"}, {"serve", "down", "svc"}, {"serve", "logs", "--controller", "svc"},
+		{"serve", "logs", "-s", "svc"}, {"serve", "logs", "--tail", "5", "--controller", "svc"},
+		{"serve", "down", "--replica-id", "1", "svc"},
 		{"storage", "ls"}, {"storage", "delete", "-a"},
 		{"api", "login", "--relogin", "-e", "http://127.0.0.1:1"}, {"api", "start", "--enable-basic-auth"},
 		{"api", "logs", "-l", "x.log"},

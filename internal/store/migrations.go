@@ -199,6 +199,39 @@ CREATE TABLE managed_job_events (
 	// 6: the workspace a cluster was launched in (SkyPilot's workspaces:); clusters recorded before are in
 	// "default", as SkyPilot's are.
 	{SQL: `ALTER TABLE clusters ADD COLUMN workspace TEXT NOT NULL DEFAULT 'default';`},
+	// 7: services (`stix serve`, internal/services): one row per service, run by the server holding the lease
+	// "service/"+name, and one per replica. spec is JSON (each version's task); autoscaler is the autoscaler's
+	// saved state (JSON, '' before the first decision).
+	{SQL: `
+CREATE TABLE services (
+    name            TEXT PRIMARY KEY,
+    user_name       TEXT NOT NULL,
+    created_at      BIGINT NOT NULL,
+    status          TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    lb_port         INTEGER NOT NULL,
+    spec            TEXT NOT NULL,
+    autoscaler      TEXT NOT NULL DEFAULT '',
+    next_replica_id INTEGER NOT NULL DEFAULT 1,
+    down_requested  BOOLEAN NOT NULL DEFAULT FALSE,
+    ready_since     BIGINT NOT NULL DEFAULT 0,
+    message         TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE service_replicas (
+    service     TEXT NOT NULL REFERENCES services (name) ON DELETE CASCADE,
+    replica_id  INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    cluster     TEXT NOT NULL,
+    endpoint    TEXT NOT NULL DEFAULT '',
+    launched_at BIGINT NOT NULL,
+    infra       TEXT NOT NULL DEFAULT '',
+    resources   TEXT NOT NULL DEFAULT '',
+    spot        BOOLEAN NOT NULL DEFAULT FALSE,
+    PRIMARY KEY (service, replica_id)
+);
+`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.

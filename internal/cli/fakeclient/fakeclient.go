@@ -56,6 +56,12 @@ type Client struct {
 	JobsCancelFunc   func(api.JobsCancelRequest) ([]api.JobsCancelOutcome, error)
 	JobsLogsFunc     func(id int64, opts api.JobsLogsOptions, w io.Writer) ([]api.ManagedJob, error)
 
+	ServeUpFunc     func(api.ServeUpRequest) (api.ServeUpResult, error)
+	ServeUpdateFunc func(api.ServeUpdateRequest) (api.ServeUpdateResult, error)
+	ServeStatusFunc func(names []string) ([]api.Service, error)
+	ServeDownFunc   func(api.ServeDownRequest) ([]api.ServeDownOutcome, error)
+	ServeLogsFunc   func(name string, opts api.ServeLogsOptions, w io.Writer) error
+
 	mu    sync.Mutex
 	calls []Call
 }
@@ -311,3 +317,43 @@ func (c *Client) JobsLogs(_ context.Context, id int64, opts api.JobsLogsOptions,
 
 // Close does nothing.
 func (c *Client) Close() error { return nil }
+
+func (c *Client) ServeUp(ctx context.Context, req api.ServeUpRequest) (*api.Operation[api.ServeUpResult], error) {
+	c.record("ServeUp", req)
+	if c.ServeUpFunc == nil {
+		return nil, &NotFaked{"ServeUp"}
+	}
+	return operation(ctx, nil, func() (api.ServeUpResult, error) { return c.ServeUpFunc(req) }), nil
+}
+
+func (c *Client) ServeUpdate(ctx context.Context, req api.ServeUpdateRequest) (*api.Operation[api.ServeUpdateResult], error) {
+	c.record("ServeUpdate", req)
+	if c.ServeUpdateFunc == nil {
+		return nil, &NotFaked{"ServeUpdate"}
+	}
+	return operation(ctx, nil, func() (api.ServeUpdateResult, error) { return c.ServeUpdateFunc(req) }), nil
+}
+
+func (c *Client) ServeStatus(_ context.Context, names []string) ([]api.Service, error) {
+	c.record("ServeStatus", names)
+	if c.ServeStatusFunc == nil {
+		return nil, &NotFaked{"ServeStatus"}
+	}
+	return c.ServeStatusFunc(names)
+}
+
+func (c *Client) ServeDown(ctx context.Context, req api.ServeDownRequest) (*api.Operation[[]api.ServeDownOutcome], error) {
+	c.record("ServeDown", req)
+	if c.ServeDownFunc == nil {
+		return nil, &NotFaked{"ServeDown"}
+	}
+	return operation(ctx, nil, func() ([]api.ServeDownOutcome, error) { return c.ServeDownFunc(req) }), nil
+}
+
+func (c *Client) ServeLogs(_ context.Context, name string, opts api.ServeLogsOptions, w io.Writer) error {
+	c.record("ServeLogs", name, opts)
+	if c.ServeLogsFunc == nil {
+		return &NotFaked{"ServeLogs"}
+	}
+	return c.ServeLogsFunc(name, opts, w)
+}

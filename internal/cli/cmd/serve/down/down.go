@@ -2,14 +2,22 @@
 package down
 
 import (
+	"context"
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
+
+	"github.com/stix-run/stix/api"
 
 	"github.com/stix-run/stix/internal/cli"
 )
 
 // DownOptions are the parsed flags and arguments of `stix serve down`. Exactly one of ServiceNames and All is set.
 type DownOptions struct {
-	IO *cli.IOStreams
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	// ServiceNames are names or glob patterns.
 	ServiceNames []string
@@ -23,12 +31,13 @@ type DownOptions struct {
 
 // NewCmdDown builds `stix serve down`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
-	opts := &DownOptions{IO: f.IOStreams}
+	opts := &DownOptions{IO: f.IOStreams, Client: f.ControllerClient}
 	cmd := &cobra.Command{
 		Use:     "down [flags] [SERVICE_NAME]...",
 		Short:   "Tear services down with all their replicas",
 		Example: "  stix serve down llm\n  stix serve down -a\n  stix serve down llm --replica-id 1 --purge",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
 			opts.ServiceNames = args
 			if (len(args) > 0) == opts.All {
 				return cli.FlagErrorf("give exactly one of SERVICE_NAME... and -a/--all")
@@ -47,10 +56,48 @@ func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
 	fs.BoolVarP(&opts.Purge, "purge", "p", false, "Also tear down services in a failed state")
 	cli.AddYes(fs, &opts.Yes)
 	cli.AddIntPtr(fs, &opts.ReplicaID, "replica-id", "", "Tear down only this replica of the service")
-	cli.AddAsyncUnbuilt(fs, &opts.Async)
+	cli.AddAsync(fs, &opts.Async)
 	return cmd
 }
 
 func downRun(opts *DownOptions) error {
-	return cli.NotImplemented("serve down")
+	if opts.ReplicaID != nil {
+		return cli.NotImplemented("serve down --replica-id")
+	}
+	io := opts.IO
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
+	if !opts.Yes {
+		what := "all services"
+		if !opts.All {
+			what = "service(s) " + strings.Join(opts.ServiceNames, ", ")
+		}
+		if err := cli.ConfirmOrAbort(io, fmt.Sprintf("Terminating %s. Proceed?", what)); err != nil {
+			return err
+		}
+	}
+	op, err := client.ServeDown(opts.Ctx, api.ServeDownRequest{Names: opts.ServiceNames, All: opts.All, Purge: opts.Purge})
+	if err != nil {
+		return err
+	}
+	if opts.Async {
+		fmt.Fprintln(io.ErrOut, cli.Submitted(io, "serve down", op.ID))
+		return nil
+	}
+	out, err := cli.Watch(cli.NewProgress(io), op)
+	if err != nil {
+		return err
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(io.ErrOut, "No service to terminate.")
+	}
+	for _, o := range out {
+		fmt.Fprintf(io.ErrOut, "Service %s: %s.\n", o.Name, o.Message)
+	}
+	return nil
 }

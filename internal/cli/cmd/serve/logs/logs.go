@@ -2,7 +2,11 @@
 package logs
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
+
+	"github.com/stix-run/stix/api"
 
 	"github.com/stix-run/stix/internal/cli"
 )
@@ -10,7 +14,9 @@ import (
 // LogsOptions are the parsed flags and arguments of `stix serve logs`. Tailing needs exactly one target
 // (Controller, LoadBalancer or one replica); SyncDown accepts any mix, and none means all of them.
 type LogsOptions struct {
-	IO *cli.IOStreams
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	ServiceName  string
 	ReplicaIDs   []int
@@ -24,7 +30,7 @@ type LogsOptions struct {
 
 // NewCmdLogs builds `stix serve logs`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
-	opts := &LogsOptions{IO: f.IOStreams}
+	opts := &LogsOptions{IO: f.IOStreams, Client: f.ControllerClient}
 	cmd := &cobra.Command{
 		Use:   "logs [flags] SERVICE_NAME [REPLICA_ID]...",
 		Short: "Tail or download the logs of a service",
@@ -33,6 +39,7 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 		Example: "  stix serve logs --controller llm\n  stix serve logs llm 1\n  stix serve logs --tail 100 --load-balancer llm\n  stix serve logs -s llm 1 3 --controller",
 		Args:    cli.MinArgs(1, "SERVICE_NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
 			opts.ServiceName = args[0]
 			var err error
 			if opts.ReplicaIDs, err = cli.ParseInts(args[1:], "replica ID"); err != nil {
@@ -74,5 +81,19 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 }
 
 func logsRun(opts *LogsOptions) error {
-	return cli.NotImplemented("serve logs")
+	if opts.SyncDown {
+		return cli.NotImplemented("serve logs --sync-down")
+	}
+	if opts.Tail != nil {
+		return cli.NotImplemented("serve logs --tail")
+	}
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	lo := api.ServeLogsOptions{Controller: opts.Controller, LoadBalancer: opts.LoadBalancer, Follow: opts.Follow}
+	if len(opts.ReplicaIDs) == 1 {
+		lo.ReplicaID = opts.ReplicaIDs[0]
+	}
+	return client.ServeLogs(opts.Ctx, opts.ServiceName, lo, opts.IO.Out)
 }

@@ -2,7 +2,12 @@
 package up
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/spf13/cobra"
+
+	"github.com/stix-run/stix/api"
 
 	"github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/cli/taskflags"
@@ -10,7 +15,9 @@ import (
 
 // UpOptions are the parsed flags and arguments of `stix serve up`.
 type UpOptions struct {
-	IO *cli.IOStreams
+	IO     *cli.IOStreams
+	Ctx    context.Context
+	Client func() (api.Client, error)
 
 	// Task's entrypoint is always a YAML (with a service section) and carries the task flags.
 	Task taskflags.Task
@@ -22,7 +29,7 @@ type UpOptions struct {
 
 // NewCmdUp builds `stix serve up`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
-	opts := &UpOptions{IO: f.IOStreams}
+	opts := &UpOptions{IO: f.IOStreams, Client: f.ControllerClient}
 	var task *taskflags.Flags
 	cmd := &cobra.Command{
 		Use:   "up [flags] SERVICE_YAML",
@@ -33,6 +40,7 @@ func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
 		Example: "  stix serve up service.yaml\n  stix serve up -n llm --gpus L4:1 service.yaml",
 		Args:    cli.MinArgs(1, "SERVICE_YAML"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Ctx = cmd.Context()
 			var err error
 			if opts.Task, err = task.Resolve(cmd, f.IOStreams, f.Getenv, args); err != nil {
 				return err
@@ -49,11 +57,44 @@ func NewCmdUp(f *cli.Factory, runF func(*UpOptions) error) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVarP(&opts.ServiceName, "service-name", "n", "", "Name of the service, unique; generated when not given")
 	cli.AddYes(fs, &opts.Yes)
-	cli.AddAsyncUnbuilt(fs, &opts.Async)
+	cli.AddAsync(fs, &opts.Async)
 	task = taskflags.Add(cmd, taskflags.WithGit())
 	return cmd
 }
 
 func upRun(opts *UpOptions) error {
-	return cli.NotImplemented("serve up")
+	ts, err := opts.Task.Spec(true)
+	if err != nil {
+		return err
+	}
+	io := opts.IO
+	client, err := opts.Client()
+	if err != nil {
+		return err
+	}
+	if err := cli.CheckAsync(opts.Async, client); err != nil {
+		return err
+	}
+	if !opts.Yes {
+		if err := cli.ConfirmOrAbort(io, "Launching a new service. Proceed?"); err != nil {
+			return err
+		}
+	}
+	op, err := client.ServeUp(opts.Ctx, api.ServeUpRequest{Task: ts, Name: opts.ServiceName})
+	if err != nil {
+		return err
+	}
+	if opts.Async {
+		fmt.Fprintln(io.ErrOut, cli.Submitted(io, "serve up", op.ID))
+		return nil
+	}
+	res, err := cli.Watch(cli.NewProgress(io), op)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(io.ErrOut, "Service %s is starting: its replicas are being launched.\n", res.Name)
+	fmt.Fprintf(io.ErrOut, "  Status:    stix serve status %s\n  Logs:      stix serve logs --controller %s\n  Tear down: stix serve down %s\n", res.Name, res.Name, res.Name)
+	fmt.Fprintln(io.ErrOut, "Endpoint:")
+	fmt.Fprintln(io.Out, res.Endpoint) // alone on stdout, for scripts
+	return nil
 }
