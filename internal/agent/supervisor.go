@@ -4,14 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// nodeLostAfter is how long a node's agent may stay unreachable before its processes count as lost: long
-// enough to ride out an agent restart, short enough that a job on a dead node fails instead of hanging.
+// nodeLostAfter is how long a node's agent may stay silent (calls timing out: a hung or partitioned node) before
+// its processes count as lost: long enough to ride out a slow network, short enough that a job on a dead node
+// fails instead of hanging.
 const nodeLostAfter = 20 * time.Second
+
+// DefaultAgentGoneAfter is how long a node's agent may refuse or reset connections before its processes count
+// as lost. A broken connection is not silence: the node's kernel answers and no agent listens — the node died
+// with its agent (a local node killed, a container whose address is gone) or the agent is restarting. An agent
+// restarted in place is back within a second; a node that died must fail its job at once, so that a managed
+// job's controller starts recovering within seconds (docs/jobs-controller.md), not after nodeLostAfter.
+const DefaultAgentGoneAfter = 2 * time.Second
 
 // procPollWindow bounds one long poll of a remote process's state, so that a running process is confirmed at
 // least that often, and procProbeTimeout the quick check that follows a poll that ran out, and a signal. A node
@@ -240,14 +250,19 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 		pumps.Wait()
 	}()
 	results := make(chan waitResult, n)
+	// A process whose node is lost has no more output to give: its pump stops with the wait, so that the drain
+	// at the end does not wait pumpDrain for it.
+	stopPump := make([]context.CancelFunc, n)
 	for i, p := range procs {
 		if !started[i] {
 			results <- waitResult{i: i, err: errs[i]}
 			continue
 		}
-		pumps.Go(func() { h.pump(pumpCtx, p, res.pids[i], logs) })
+		ctx, cancel := context.WithCancel(pumpCtx)
+		stopPump[i] = cancel
+		pumps.Go(func() { defer cancel(); h.pump(ctx, p, res.pids[i], logs) })
 		go func() {
-			st, err := waitProc(ctx, p)
+			st, err := waitProc(ctx, p, h.a.agentGoneAfter)
 			results <- waitResult{i, st, err}
 		}()
 	}
@@ -288,6 +303,9 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 				res.aborted = true
 				return res // the supervisor's waits end with the agent; the processes keep running
 			case w.err != nil:
+				if stopPump[w.i] != nil {
+					stopPump[w.i]()
+				}
 				// Once killing (after a failure or a cancel), a process that goes missing changes nothing.
 				if !res.lost && !killing {
 					res.lost, res.msg = true, fmt.Sprintf("%s on node %d: %v", procs[w.i].spec.ID, procs[w.i].node, w.err)
@@ -341,9 +359,11 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 	return res
 }
 
-// waitProc waits for a process to end, riding out a node agent's restart.
-func waitProc(ctx context.Context, p rankProc) (ProcStatus, error) {
+// waitProc waits for a process to end, riding out a node agent's restart: up to goneAfter while the node's
+// agent refuses connections, up to nodeLostAfter while it does not answer.
+func waitProc(ctx context.Context, p rankProc, goneAfter time.Duration) (ProcStatus, error) {
 	lastContact := time.Now()
+	var brokenSince time.Time // when the calls began to fail with a broken connection; zero while they do not
 	backoff := 100 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, procPollWindow)
@@ -359,19 +379,39 @@ func waitProc(ctx context.Context, p rankProc) (ProcStatus, error) {
 			return st, nil
 		}
 		if err == nil {
-			lastContact = time.Now()
+			lastContact, brokenSince = time.Now(), time.Time{}
 			continue
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrNotFound) || time.Since(lastContact) > nodeLostAfter {
 			return st, err
+		}
+		if !connectionBroken(err) {
+			brokenSince = time.Time{}
+		} else if brokenSince.IsZero() {
+			brokenSince = time.Now()
+		} else if time.Since(brokenSince) >= goneAfter {
+			return st, fmt.Errorf("the node's agent has refused connections for %v (its node is gone): %w",
+				time.Since(brokenSince).Round(time.Millisecond), err)
 		}
 		select {
 		case <-ctx.Done():
 			return st, ctx.Err()
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 2*time.Second)
+		backoff = min(backoff*2, time.Second)
 	}
+}
+
+// connectionBroken says whether a call failed because nothing listens at the node's agent address any more
+// (refused, reset, unreachable, closed mid-answer), as opposed to a slow or silent agent.
+func connectionBroken(err error) bool {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EHOSTUNREACH, syscall.ENETUNREACH,
+		syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // pump pulls a process's output into the job's logs from where the last pull stopped, until the process has
