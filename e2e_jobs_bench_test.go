@@ -3,6 +3,8 @@ package stix_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +47,33 @@ func BenchmarkJobsQueue10k(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.stop(syscall.SIGTERM)
+	// The same queries straight over HTTP (no CLI process, no table): what the server and the wire cost.
+	endpoint, err := os.ReadFile(filepath.Join(home, "server", "endpoint"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := strings.TrimSpace(string(endpoint))
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	for _, q := range []string{"all_users=true", "all_users=true&events=true"} {
+		b.Run("http/"+q, func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				resp, err := http.Get(base + "/api/v1/jobs?" + q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK {
+					b.Fatalf("GET %s: %d %v: %.300s", q, resp.StatusCode, err, body)
+				}
+				size = len(body)
+			}
+			b.ReportMetric(float64(size), "bytes")
+		})
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
