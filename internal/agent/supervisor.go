@@ -122,14 +122,14 @@ func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (
 		case g.aborted:
 			return outcome{}, false
 		case g.cancelled:
-			h.release(procs)
+			h.release(procs, g.gone)
 			return outcome{Status: StatusCancelled}, true
 		case g.lost:
-			h.release(procs)
+			h.release(procs, g.gone)
 			logs.line("ERROR: Job %d's setup lost track of its processes: %s", r.id, g.msg)
 			return outcome{Status: StatusFailedDriver, Message: g.msg}, true
 		case g.failed >= 0:
-			h.release(procs)
+			h.release(procs, g.gone)
 			f := procs[g.failed]
 			logs.line("ERROR: Job %d's setup failed on %s (pid=%d, returncode=%d). See the setup output above.",
 				r.id, nodeName(f.node), g.pids[g.failed], g.code)
@@ -137,14 +137,14 @@ func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (
 				Message: fmt.Sprintf("setup failed on node %d with exit code %d", f.node, g.code)}, true
 		}
 		if r.cancelRequested() {
-			h.release(procs)
+			h.release(procs, g.gone)
 			return outcome{Status: StatusCancelled}, true
 		}
 		if err := h.store.setRunning(h.ctx, r.id, time.Now()); err != nil {
 			return outcome{}, false
 		}
 		h.notify()
-		h.release(procs)
+		h.release(procs, g.gone)
 		resume = false // the run processes were never started
 	}
 	procs := make([]rankProc, len(r.place))
@@ -163,7 +163,7 @@ func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (
 	if g.aborted {
 		return outcome{}, false
 	}
-	defer h.release(procs)
+	defer h.release(procs, g.gone)
 	switch {
 	case g.cancelled:
 		return outcome{Status: StatusCancelled}, true
@@ -198,6 +198,9 @@ type gangResult struct {
 	code      int
 	codes     []int // every process's exit code, -1 when unknown
 	pids      []int
+	// gone marks the processes whose node could not be reached at their end: nothing more is sent there (a
+	// signal or a release to a vanished node would only wait out its timeout before the job can end).
+	gone []bool
 }
 
 type waitResult struct {
@@ -212,7 +215,7 @@ type waitResult struct {
 func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gangResult {
 	ctx := h.ctx
 	n := len(procs)
-	res := gangResult{failed: -1, codes: make([]int, n), pids: make([]int, n)}
+	res := gangResult{failed: -1, codes: make([]int, n), pids: make([]int, n), gone: make([]bool, n)}
 	for i := range res.codes {
 		res.codes[i] = -1
 	}
@@ -303,6 +306,7 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 				res.aborted = true
 				return res // the supervisor's waits end with the agent; the processes keep running
 			case w.err != nil:
+				res.gone[w.i] = true
 				if stopPump[w.i] != nil {
 					stopPump[w.i]()
 				}
@@ -344,7 +348,7 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 	// Every process has ended. Whatever they started and left running (a server started with `&`, a daemon that
 	// detached) goes too, or it would hold resources the scheduler now counts as free.
 	for i := range done {
-		done[i] = false
+		done[i] = res.gone[i]
 	}
 	signal("KILL")
 	// Give the pumps the time to pull the last of the output (the deferred wait collects them after a stop).
@@ -446,10 +450,14 @@ func (h *head) pump(ctx context.Context, p rankProc, pid int, logs *jobLogs) {
 	}
 }
 
-// release deletes finished processes' files on their nodes; their output is in the head's logs now.
-func (h *head) release(procs []rankProc) {
+// release deletes finished processes' files on their nodes; their output is in the head's logs now. The gone
+// ones' nodes could not be reached: they are left alone.
+func (h *head) release(procs []rankProc, gone []bool) {
 	var wg sync.WaitGroup
-	for _, p := range procs {
+	for i, p := range procs {
+		if i < len(gone) && gone[i] {
+			continue
+		}
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 			defer cancel()
