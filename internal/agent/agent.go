@@ -41,10 +41,7 @@ type agent struct {
 	procs     *procManager
 	idleUnit  time.Duration
 	killGrace time.Duration
-	// agentGoneAfter is how long a worker's agent may refuse connections before its node counts as lost
-	// (supervisor.go).
-	agentGoneAfter time.Duration
-	clock          clock
+	clock     clock
 
 	// clientTLS is how this agent (the head) verifies the agents it calls: DIR/ca.crt; nil for plain HTTP.
 	clientTLS *tls.Config
@@ -132,9 +129,6 @@ type Options struct {
 	Listen    string
 	IdleUnit  time.Duration // length of an autostop "minute"
 	KillGrace time.Duration // SIGTERM → SIGKILL delay when killing a job's processes
-	// AgentGoneAfter is how long a worker's agent may refuse connections (or reset them) before the head counts
-	// its node as lost and fails the job; 0: DefaultAgentGoneAfter.
-	AgentGoneAfter time.Duration
 	// AgentTimeout is the timeout of the head's calls to its workers (deadline.go); 0: STIX_AGENT_TIMEOUT.
 	AgentTimeout time.Duration
 	// ConfineHide are directories hidden from every job (but its Home under them): local nodes hide the stix
@@ -155,8 +149,6 @@ func serveCommand(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.Listen, "listen", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
 	fs.DurationVar(&o.IdleUnit, "idle-unit", 0, "length of one autostop idle minute (default $STIX_IDLE_UNIT or 1m)")
 	fs.DurationVar(&o.KillGrace, "kill-grace", 3*time.Second, "time between SIGTERM and SIGKILL when killing a job")
-	fs.DurationVar(&o.AgentGoneAfter, "agent-gone-after", DefaultAgentGoneAfter,
-		"how long a worker's agent may refuse connections before the head fails the jobs on its node")
 	fs.Func("confine-hide", "a directory hidden from jobs, but their --home (repeatable; Linux mount namespaces)", func(v string) error {
 		if !filepath.IsAbs(v) {
 			return fmt.Errorf("%q is not an absolute path", v)
@@ -226,16 +218,13 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a := &agent{dir: dir, secret: secret, ctx: ctx, log: log, resources: res, startedAt: time.Now().UTC(),
-		idleUnit: o.IdleUnit, killGrace: o.KillGrace, agentGoneAfter: o.AgentGoneAfter, agentTimeout: o.AgentTimeout, clock: realClock{},
+		idleUnit: o.IdleUnit, killGrace: o.KillGrace, agentTimeout: o.AgentTimeout, clock: realClock{},
 		cancel: cancel, endContainer: o.EndContainer}
 	if o.TestClock != "" {
 		a.clock = newFileClock(ctx, o.TestClock, a.startedAt)
 	}
 	if a.killGrace <= 0 {
 		a.killGrace = 3 * time.Second
-	}
-	if a.agentGoneAfter <= 0 {
-		a.agentGoneAfter = DefaultAgentGoneAfter
 	}
 	if a.idleUnit <= 0 {
 		a.idleUnit = time.Minute

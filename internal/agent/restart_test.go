@@ -114,9 +114,7 @@ func TestWorkerRestartKeepsJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			// The head rides out a worker agent that refuses connections for DefaultAgentGoneAfter; a restart
-			// in this test (a process start, a reconfigure) may take longer on a loaded machine.
-			c := startCluster(t, "wrestart", []nodeOpts{{cpus: 1}, {cpus: 1}}, "--agent-gone-after", "1m")
+			c := startCluster(t, "wrestart", []nodeOpts{{cpus: 1}, {cpus: 1}})
 			gate := filepath.Join(t.TempDir(), "gate")
 			id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
 				Run: fmt.Sprintf("echo one $SKYPILOT_NODE_RANK; while [ ! -f %s ]; do sleep 0.02; done; echo two $SKYPILOT_NODE_RANK", gate)})
@@ -137,14 +135,18 @@ func TestWorkerRestartKeepsJob(t *testing.T) {
 	}
 }
 
-// TestWorkerNodeDiesFailsJob: a worker node dies while its rank runs (its agent and the rank's process group
-// killed, as when a local node or a container goes). The head does not wait for a silent node's long deadline:
-// the worker's agent refuses connections, so after the short grace for an in-place restart the job fails
-// FAILED_DRIVER, naming the node, and the head's other rank is killed — which is what lets a managed job's
-// controller start recovering within seconds.
+// TestWorkerNodeDiesFailsJob: on a cluster configured to fail fast on a node's loss (a managed job's), a worker
+// node dies while its rank runs (its agent and the rank's process group killed, as when a local node goes). The
+// head does not wait for an agent restart: the worker's agent refuses connections, so after the short grace for
+// an in-place restart (AgentGoneAfter) the job fails FAILED_DRIVER, naming the node, and the other rank is
+// killed — which is what lets a managed job's controller start recovering within seconds.
 func TestWorkerNodeDiesFailsJob(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, "wdies", []nodeOpts{{cpus: 1}, {cpus: 1}})
+	c.cfg.FailFastOnNodeLoss = true
+	if err := c.head.Configure(ctxT(t), c.cfg); err != nil {
+		t.Fatal(err)
+	}
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
 		Run: fmt.Sprintf(`if [ "$SKYPILOT_NODE_RANK" = 1 ]; then echo $$ > %[1]s.tmp && mv %[1]s.tmp %[1]s; fi; sleep 600`, pidFile)})
@@ -165,7 +167,7 @@ func TestWorkerNodeDiesFailsJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := c.waitStatus(t, id, StatusFailedDriver)
-	for _, want := range []string{"node 1", "refused connections", "its node is gone"} {
+	for _, want := range []string{"node 1", "refused connections past the 2s grace", "its node is gone"} {
 		if !strings.Contains(j.Message, want) {
 			t.Errorf("message %q does not say %q", j.Message, want)
 		}

@@ -16,12 +16,13 @@ import (
 // fails instead of hanging.
 const nodeLostAfter = 20 * time.Second
 
-// DefaultAgentGoneAfter is how long a node's agent may refuse or reset connections before its processes count
-// as lost. A broken connection is not silence: the node's kernel answers and no agent listens — the node died
-// with its agent (a local node killed, a container whose address is gone) or the agent is restarting. An agent
+// AgentGoneAfter is how long, on a cluster configured with FailFastOnNodeLoss, a node's agent may refuse or reset
+// connections before its processes count as lost. A broken connection is not silence: the node's kernel answers
+// and no agent listens — the node died with its agent (a local node killed) or the agent is restarting. An agent
 // restarted in place is back within a second; a node that died must fail its job at once, so that a managed
-// job's controller starts recovering within seconds (docs/jobs-controller.md), not after nodeLostAfter.
-const DefaultAgentGoneAfter = 2 * time.Second
+// job's controller starts recovering within seconds (docs/jobs-controller.md), not after nodeLostAfter. Other
+// clusters wait nodeLostAfter either way, which leaves `stix start` the time to bring a dead agent back.
+const AgentGoneAfter = 2 * time.Second
 
 // procPollWindow bounds one long poll of a remote process's state, so that a running process is confirmed at
 // least that often, and procProbeTimeout the quick check that follows a poll that ran out, and a signal. A node
@@ -252,6 +253,12 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 		stopPumps()
 		pumps.Wait()
 	}()
+	goneAfter := nodeLostAfter
+	h.mu.Lock()
+	if h.cluster.FailFastOnNodeLoss {
+		goneAfter = AgentGoneAfter
+	}
+	h.mu.Unlock()
 	results := make(chan waitResult, n)
 	// A process whose node is lost has no more output to give: its pump stops with the wait, so that the drain
 	// at the end does not wait pumpDrain for it.
@@ -261,11 +268,11 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 			results <- waitResult{i: i, err: errs[i]}
 			continue
 		}
-		ctx, cancel := context.WithCancel(pumpCtx)
+		pctx, cancel := context.WithCancel(pumpCtx)
 		stopPump[i] = cancel
-		pumps.Go(func() { defer cancel(); h.pump(ctx, p, res.pids[i], logs) })
+		pumps.Go(func() { defer cancel(); h.pump(pctx, p, res.pids[i], logs) })
 		go func() {
-			st, err := waitProc(ctx, p, h.a.agentGoneAfter)
+			st, err := waitProc(ctx, p, goneAfter)
 			results <- waitResult{i, st, err}
 		}()
 	}
@@ -394,8 +401,7 @@ func waitProc(ctx context.Context, p rankProc, goneAfter time.Duration) (ProcSta
 		} else if brokenSince.IsZero() {
 			brokenSince = time.Now()
 		} else if time.Since(brokenSince) >= goneAfter {
-			return st, fmt.Errorf("the node's agent has refused connections for %v (its node is gone): %w",
-				time.Since(brokenSince).Round(time.Millisecond), err)
+			return st, fmt.Errorf("the node's agent refused connections past the %v grace (its node is gone): %w", goneAfter, err)
 		}
 		select {
 		case <-ctx.Done():
