@@ -96,7 +96,7 @@ func TestJobsServerKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitAll(api.ManagedSucceeded)
-	rows, err := js.Queue(ctx, jobs.Filter{}, time.Now())
+	rows, err := js.Queue(ctx, jobs.Filter{Events: true}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,6 +138,9 @@ type JobsQueueOptions struct {
 	IDs []int64 `json:"job_ids,omitempty"`
 	// Limit keeps the newest Limit jobs; 0 keeps all.
 	Limit int `json:"limit,omitempty"`
+	// Events fills each row's Events (every state change, why each recovery happened); without it Events is
+	// empty, which keeps a queue of thousands of finished jobs small (the detail view asks for them).
+	Events bool `json:"events,omitempty"`
 }
 
 // JobsCancelRequest selects the managed jobs to cancel: IDs, or Name, or All (the caller's unfinished jobs;

@@ -21,6 +21,10 @@ type LaunchOptions struct {
 	// AvoidInfra rules places out of a new cluster's failover, each "cloud" or "cloud/region": a managed job's
 	// recovery avoids the region where it lost its cluster (job_recovery EAGER_NEXT_REGION).
 	AvoidInfra []string `json:"avoid_infra,omitempty"`
+	// FailFastOnNodeLoss makes a new cluster's head fail a job within seconds when a worker node dies with its
+	// agent, instead of waiting for the agent to be restarted (`stix start`): for clusters nobody restarts, such
+	// as a managed job's, whose controller recovers the job on a new cluster.
+	FailFastOnNodeLoss bool `json:"fail_fast_on_node_loss,omitempty"`
 	// Progress is the core's in-process hook for the steps ("Launching on Local", "Syncing files"); nil
 	// discards them. Client ignores it: a Client's caller reads the steps as the Operation's Events.
 	Progress ProgressFunc `json:"-"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -131,6 +132,45 @@ func TestWorkerRestartKeepsJob(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWorkerNodeDiesFailsJob: on a cluster configured to fail fast on a node's loss (a managed job's), a worker
+// node dies while its rank runs (its agent and the rank's process group killed, as when a local node goes). The
+// head does not wait for an agent restart: the worker's agent refuses connections, so after the short grace for
+// an in-place restart (AgentGoneAfter) the job fails FAILED_DRIVER, naming the node, and the other rank is
+// killed — which is what lets a managed job's controller start recovering within seconds.
+func TestWorkerNodeDiesFailsJob(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, "wdies", []nodeOpts{{cpus: 1}, {cpus: 1}})
+	c.cfg.FailFastOnNodeLoss = true
+	if err := c.head.Configure(ctxT(t), c.cfg); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
+		Run: fmt.Sprintf(`if [ "$SKYPILOT_NODE_RANK" = 1 ]; then echo $$ > %[1]s.tmp && mv %[1]s.tmp %[1]s; fi; sleep 600`, pidFile)})
+	var pid int
+	poll(t, 20*time.Second, "rank 1's pid", func() bool {
+		b, err := os.ReadFile(pidFile)
+		if err == nil {
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		return err == nil
+	})
+	pgid, err := syscall.Getpgid(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.agents[1].kill9()
+	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	j := c.waitStatus(t, id, StatusFailedDriver)
+	for _, want := range []string{"node 1", "refused connections past the 2s grace", "its node is gone"} {
+		if !strings.Contains(j.Message, want) {
+			t.Errorf("message %q does not say %q", j.Message, want)
+		}
 	}
 }
 

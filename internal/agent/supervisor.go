@@ -4,14 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// nodeLostAfter is how long a node's agent may stay unreachable before its processes count as lost: long
-// enough to ride out an agent restart, short enough that a job on a dead node fails instead of hanging.
+// nodeLostAfter is how long a node's agent may stay silent (calls timing out: a hung or partitioned node) before
+// its processes count as lost: long enough to ride out a slow network, short enough that a job on a dead node
+// fails instead of hanging.
 const nodeLostAfter = 20 * time.Second
+
+// AgentGoneAfter is how long, on a cluster configured with FailFastOnNodeLoss, a node's agent may refuse or reset
+// connections before its processes count as lost. A broken connection is not silence: the node's kernel answers
+// and no agent listens — the node died with its agent (a local node killed) or the agent is restarting. An agent
+// restarted in place is back within a second; a node that died must fail its job at once, so that a managed
+// job's controller starts recovering within seconds (docs/jobs-controller.md), not after nodeLostAfter. Other
+// clusters wait nodeLostAfter either way, which leaves `stix start` the time to bring a dead agent back.
+const AgentGoneAfter = 2 * time.Second
 
 // procPollWindow bounds one long poll of a remote process's state, so that a running process is confirmed at
 // least that often, and procProbeTimeout the quick check that follows a poll that ran out, and a signal. A node
@@ -112,14 +123,14 @@ func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (
 		case g.aborted:
 			return outcome{}, false
 		case g.cancelled:
-			h.release(procs)
+			h.release(procs, g.gone)
 			return outcome{Status: StatusCancelled}, true
 		case g.lost:
-			h.release(procs)
+			h.release(procs, g.gone)
 			logs.line("ERROR: Job %d's setup lost track of its processes: %s", r.id, g.msg)
 			return outcome{Status: StatusFailedDriver, Message: g.msg}, true
 		case g.failed >= 0:
-			h.release(procs)
+			h.release(procs, g.gone)
 			f := procs[g.failed]
 			logs.line("ERROR: Job %d's setup failed on %s (pid=%d, returncode=%d). See the setup output above.",
 				r.id, nodeName(f.node), g.pids[g.failed], g.code)
@@ -127,14 +138,14 @@ func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (
 				Message: fmt.Sprintf("setup failed on node %d with exit code %d", f.node, g.code)}, true
 		}
 		if r.cancelRequested() {
-			h.release(procs)
+			h.release(procs, g.gone)
 			return outcome{Status: StatusCancelled}, true
 		}
 		if err := h.store.setRunning(h.ctx, r.id, time.Now()); err != nil {
 			return outcome{}, false
 		}
 		h.notify()
-		h.release(procs)
+		h.release(procs, g.gone)
 		resume = false // the run processes were never started
 	}
 	procs := make([]rankProc, len(r.place))
@@ -153,7 +164,7 @@ func (h *head) runJob(r *jobRun, status JobStatus, resume bool, logs *jobLogs) (
 	if g.aborted {
 		return outcome{}, false
 	}
-	defer h.release(procs)
+	defer h.release(procs, g.gone)
 	switch {
 	case g.cancelled:
 		return outcome{Status: StatusCancelled}, true
@@ -188,6 +199,9 @@ type gangResult struct {
 	code      int
 	codes     []int // every process's exit code, -1 when unknown
 	pids      []int
+	// gone marks the processes whose node could not be reached at their end: nothing more is sent there (a
+	// signal or a release to a vanished node would only wait out its timeout before the job can end).
+	gone []bool
 }
 
 type waitResult struct {
@@ -202,7 +216,7 @@ type waitResult struct {
 func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gangResult {
 	ctx := h.ctx
 	n := len(procs)
-	res := gangResult{failed: -1, codes: make([]int, n), pids: make([]int, n)}
+	res := gangResult{failed: -1, codes: make([]int, n), pids: make([]int, n), gone: make([]bool, n)}
 	for i := range res.codes {
 		res.codes[i] = -1
 	}
@@ -239,15 +253,26 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 		stopPumps()
 		pumps.Wait()
 	}()
+	goneAfter := nodeLostAfter
+	h.mu.Lock()
+	if h.cluster.FailFastOnNodeLoss {
+		goneAfter = AgentGoneAfter
+	}
+	h.mu.Unlock()
 	results := make(chan waitResult, n)
+	// A process whose node is lost has no more output to give: its pump stops with the wait, so that the drain
+	// at the end does not wait pumpDrain for it.
+	stopPump := make([]context.CancelFunc, n)
 	for i, p := range procs {
 		if !started[i] {
 			results <- waitResult{i: i, err: errs[i]}
 			continue
 		}
-		pumps.Go(func() { h.pump(pumpCtx, p, res.pids[i], logs) })
+		pctx, cancel := context.WithCancel(pumpCtx)
+		stopPump[i] = cancel
+		pumps.Go(func() { defer cancel(); h.pump(pctx, p, res.pids[i], logs) })
 		go func() {
-			st, err := waitProc(ctx, p)
+			st, err := waitProc(ctx, p, goneAfter)
 			results <- waitResult{i, st, err}
 		}()
 	}
@@ -288,6 +313,10 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 				res.aborted = true
 				return res // the supervisor's waits end with the agent; the processes keep running
 			case w.err != nil:
+				res.gone[w.i] = true
+				if stopPump[w.i] != nil {
+					stopPump[w.i]()
+				}
 				// Once killing (after a failure or a cancel), a process that goes missing changes nothing.
 				if !res.lost && !killing {
 					res.lost, res.msg = true, fmt.Sprintf("%s on node %d: %v", procs[w.i].spec.ID, procs[w.i].node, w.err)
@@ -326,7 +355,7 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 	// Every process has ended. Whatever they started and left running (a server started with `&`, a daemon that
 	// detached) goes too, or it would hold resources the scheduler now counts as free.
 	for i := range done {
-		done[i] = false
+		done[i] = res.gone[i]
 	}
 	signal("KILL")
 	// Give the pumps the time to pull the last of the output (the deferred wait collects them after a stop).
@@ -341,9 +370,11 @@ func (h *head) gang(r *jobRun, procs []rankProc, resume bool, logs *jobLogs) gan
 	return res
 }
 
-// waitProc waits for a process to end, riding out a node agent's restart.
-func waitProc(ctx context.Context, p rankProc) (ProcStatus, error) {
+// waitProc waits for a process to end, riding out a node agent's restart: up to goneAfter while the node's
+// agent refuses connections, up to nodeLostAfter while it does not answer.
+func waitProc(ctx context.Context, p rankProc, goneAfter time.Duration) (ProcStatus, error) {
 	lastContact := time.Now()
+	var brokenSince time.Time // when the calls began to fail with a broken connection; zero while they do not
 	backoff := 100 * time.Millisecond
 	for {
 		pctx, cancel := context.WithTimeout(ctx, procPollWindow)
@@ -359,19 +390,38 @@ func waitProc(ctx context.Context, p rankProc) (ProcStatus, error) {
 			return st, nil
 		}
 		if err == nil {
-			lastContact = time.Now()
+			lastContact, brokenSince = time.Now(), time.Time{}
 			continue
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrNotFound) || time.Since(lastContact) > nodeLostAfter {
 			return st, err
+		}
+		if !connectionBroken(err) {
+			brokenSince = time.Time{}
+		} else if brokenSince.IsZero() {
+			brokenSince = time.Now()
+		} else if time.Since(brokenSince) >= goneAfter {
+			return st, fmt.Errorf("the node's agent refused connections past the %v grace (its node is gone): %w", goneAfter, err)
 		}
 		select {
 		case <-ctx.Done():
 			return st, ctx.Err()
 		case <-time.After(backoff):
 		}
-		backoff = min(backoff*2, 2*time.Second)
+		backoff = min(backoff*2, time.Second)
 	}
+}
+
+// connectionBroken says whether a call failed because nothing listens at the node's agent address any more
+// (refused, reset, unreachable, closed mid-answer), as opposed to a slow or silent agent.
+func connectionBroken(err error) bool {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EHOSTUNREACH, syscall.ENETUNREACH,
+		syscall.EPIPE, io.EOF, io.ErrUnexpectedEOF} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // pump pulls a process's output into the job's logs from where the last pull stopped, until the process has
@@ -406,10 +456,14 @@ func (h *head) pump(ctx context.Context, p rankProc, pid int, logs *jobLogs) {
 	}
 }
 
-// release deletes finished processes' files on their nodes; their output is in the head's logs now.
-func (h *head) release(procs []rankProc) {
+// release deletes finished processes' files on their nodes; their output is in the head's logs now. The gone
+// ones' nodes could not be reached: they are left alone.
+func (h *head) release(procs []rankProc, gone []bool) {
 	var wg sync.WaitGroup
-	for _, p := range procs {
+	for i, p := range procs {
+		if i < len(gone) && gone[i] {
+			continue
+		}
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 			defer cancel()

@@ -107,6 +107,10 @@ type ClusterConfig struct {
 	User        string          `json:"user,omitempty"`
 	Nodes       []Node          `json:"nodes"`
 	Autostop    *AutostopConfig `json:"autostop,omitempty"`
+	// FailFastOnNodeLoss fails a job as soon as a worker's agent has refused connections for AgentGoneAfter
+	// (its node died with it), instead of waiting nodeLostAfter for an agent restart (`stix start`). For clusters
+	// nobody restarts: a managed job's, whose controller recovers the job elsewhere.
+	FailFastOnNodeLoss bool `json:"fail_fast_on_node_loss,omitempty"`
 }
 
 // Node is one cluster node. Rank 0 is the head. Resources left empty (cpus 0) are asked of the node's agent.

@@ -317,7 +317,7 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 	if err != nil {
 		return nil, provision.Demand{}, fmt.Errorf("launch %q: %w", name, err)
 	}
-	if err := m.adopt(ctx, st, rec, ci); err != nil {
+	if err := m.adopt(ctx, st, rec, ci, opts.FailFastOnNodeLoss); err != nil {
 		return nil, provision.Demand{}, err
 	}
 	opts.Progress.Report(fmt.Sprintf("Cluster launched: %s", name))
@@ -393,8 +393,9 @@ func (m *Manager) removeLeftovers(ctx context.Context, st store.Store, name, pro
 
 // adopt configures the head agent of a freshly provisioned or restarted cluster, then records its nodes and
 // UP in one write: a record with nodes is a cluster whose head was configured, so a launch killed before this
-// write leaves a record without nodes, which status keeps INIT and the next launch resumes.
-func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster, ci *cloud.ClusterInfo) error {
+// write leaves a record without nodes, which status keeps INIT and the next launch resumes. failFast is
+// LaunchOptions.FailFastOnNodeLoss, passed on to the head.
+func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster, ci *cloud.ClusterInfo, failFast bool) error {
 	handle, err := json.Marshal(ci)
 	if err != nil {
 		return err
@@ -404,7 +405,9 @@ func (m *Manager) adopt(ctx context.Context, st store.Store, rec *store.Cluster,
 		return err
 	}
 	defer closeFn()
-	if err := c.Configure(ctx, m.clusterConfig(rec, ci)); err != nil {
+	cfg := m.clusterConfig(rec, ci)
+	cfg.FailFastOnNodeLoss = failFast
+	if err := c.Configure(ctx, cfg); err != nil {
 		return fmt.Errorf("configure the head agent of %q: %w", rec.Name, err)
 	}
 	crashPoint(crashConfigured)
@@ -453,7 +456,8 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	// A restart is a launch, whether `stix start` or `stix launch` asked for it: LAUNCHED shows it. adopt's
 	// one write records it with the nodes.
 	rec.LaunchedAt = m.now()
-	if err := m.adopt(ctx, st, rec, ci); err != nil {
+	// A restarted cluster is one someone restarts: its head waits for dead agents to come back.
+	if err := m.adopt(ctx, st, rec, ci, false); err != nil {
 		return nil, err
 	}
 	progress.Report(fmt.Sprintf("Cluster %q is UP", rec.Name))

@@ -182,7 +182,7 @@ func requested(t *spec.Task) string {
 
 // JobsQueue lists the caller's managed jobs (everyone's for an admin asking for all users), one row per task.
 func (c *Controller) JobsQueue(ctx context.Context, opts api.JobsQueueOptions) ([]api.ManagedJob, error) {
-	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit}
+	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit, Events: opts.Events}
 	if user, all := caller(ctx); !all {
 		f.User = user
 	}

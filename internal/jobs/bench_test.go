@@ -12,58 +12,23 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/jobs/jobstest"
 	"github.com/stix-run/stix/internal/store"
 	"github.com/stix-run/stix/internal/testutil/fakecloud"
 	"github.com/stix-run/stix/internal/testutil/pgtest"
 )
 
-// fillFinished writes n finished single-task jobs of user alice (and n/10 of bob), each with the five events of
-// a job that ran, recovered once and succeeded, in one transaction.
+// fillFinished writes n finished jobs of alice and n/10 of bob (jobstest.FillFinished).
 func fillFinished(b *testing.B, st store.Store, n int) {
 	b.Helper()
-	ctx := context.Background()
-	sq, _ := store.SQLOf(st)
-	tx, err := sq.DB.BeginTx(ctx, nil)
-	if err != nil {
+	if err := jobstest.FillFinished(context.Background(), st, n); err != nil {
 		b.Fatal(err)
-	}
-	t0 := time.Unix(1_700_000_000, 0).UnixNano()
-	for i := 1; i <= n+n/10; i++ {
-		user := "alice"
-		if i > n {
-			user = "bob"
-		}
-		at := t0 + int64(i)*int64(time.Minute)
-		if _, err := tx.ExecContext(ctx, sq.Q(`INSERT INTO managed_jobs (id, name, user_name, submitted_at, run_timestamp, request, status, ended_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`), i, fmt.Sprintf("train-%d", i), user, at, "sky-managed-x", `{"tasks":[{"task":{"yaml":"run: echo hi"}}]}`,
-			string(api.ManagedSucceeded), at+int64(time.Hour)); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := tx.ExecContext(ctx, sq.Q(`INSERT INTO managed_job_tasks (job_id, task_id, name, resources, status, cluster, infra, cloud, region,
-			started_at, ended_at, job_duration, recoveries, attempt) VALUES (?, 0, ?, '1x[A100:8]', 'SUCCEEDED', ?, 'AWS (us-east-1)', 'aws', 'us-east-1', ?, ?, ?, 1, 2)`),
-			i, fmt.Sprintf("train-%d", i), fmt.Sprintf("train-%d", i), at, at+int64(time.Hour), int64(50*time.Minute)); err != nil {
-			b.Fatal(err)
-		}
-		for seq, ev := range []struct{ status, reason string }{{"PENDING", ReasonSubmitted}, {"STARTING", ReasonLaunching},
-			{"RUNNING", ReasonLaunched}, {"RECOVERING", ReasonPreempted}, {"SUCCEEDED", ReasonSucceeded}} {
-			if _, err := tx.ExecContext(ctx, sq.Q(`INSERT INTO managed_job_events (job_id, task_id, seq, at, status, reason, message) VALUES (?, 0, ?, ?, ?, ?, '')`),
-				i, seq+1, at+int64(seq)*int64(time.Second), ev.status, ev.reason); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
-	if sq.Postgres {
-		if _, err := sq.DB.ExecContext(ctx, `SELECT setval('managed_jobs_id_seq', (SELECT MAX(id) FROM managed_jobs))`); err != nil {
-			b.Fatal(err)
-		}
 	}
 }
 
-// BenchmarkQueue10k is `jobs queue -a` of a user with 10 000 finished jobs (events included), against the
-// baseline of the same user's queue limited to its newest 100 jobs, on SQLite and PostgreSQL.
+// BenchmarkQueue10k is `jobs queue -a` of a user with 10 000 finished jobs (with events, as `-v` asks, and
+// without, as the default queue), against the baseline of the same user's queue limited to its newest 100 jobs
+// (events included), on SQLite and PostgreSQL.
 func BenchmarkQueue10k(b *testing.B) {
 	ctx := context.Background()
 	backends := map[string]store.Location{"sqlite": {Home: b.TempDir()}}
@@ -77,10 +42,14 @@ func BenchmarkQueue10k(b *testing.B) {
 		}
 		fillFinished(b, st, 10_000)
 		s, _ := OpenStore(st)
-		for _, limit := range []int{100, 0} {
-			b.Run(fmt.Sprintf("%s/limit=%d", name, limit), func(b *testing.B) {
+		for _, tc := range []struct {
+			limit  int
+			events bool
+		}{{100, true}, {0, true}, {0, false}} {
+			limit := tc.limit
+			b.Run(fmt.Sprintf("%s/limit=%d/events=%v", name, limit, tc.events), func(b *testing.B) {
 				for b.Loop() {
-					rows, err := s.Queue(ctx, Filter{User: "alice", Limit: limit}, time.Now())
+					rows, err := s.Queue(ctx, Filter{User: "alice", Limit: limit, Events: tc.events}, time.Now())
 					if err != nil || limit == 0 && len(rows) != 10_000 || limit > 0 && len(rows) != limit {
 						b.Fatalf("queue: %d rows, %v", len(rows), err)
 					}

@@ -381,8 +381,9 @@ func TestOwnerAndAccess(t *testing.T) {
 
 // A worker node of a 2-node job cluster dies mid-job (its agent's and its rank's process groups killed): the job
 // fails on the cluster, but the cluster is no longer UP, so it is a lost cluster — not the user's error — and the
-// job recovers and succeeds. (The head agent takes ~30 s to give the job up when a worker's agent is gone: the
-// controller learns of it then.)
+// job recovers and succeeds. The job cluster's head fails fast (LaunchOptions.FailFastOnNodeLoss): it gives the
+// job up as soon as the worker's agent has refused connections for agent.AgentGoneAfter, so the controller
+// learns of it within seconds; kill → RECOVERING is logged (BENCHMARKS.md).
 func TestWorkerNodeKilled(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -401,10 +402,17 @@ run: |
 	if err := os.WriteFile(filepath.Join(dir, "second"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	killed := time.Now()
 	killNode(t, filepath.Join(w.home, "local", r.Cluster, "agent-1", "agent.pid"), filepath.Join(dir, "pid"))
 	r = w.waitFor(t, id, 0, api.ManagedSucceeded)
 	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:preempted") {
 		t.Errorf("row %+v, events %s\n%s", r, reasons(r), w.controllerLog(id))
+	}
+	logRecovery(t, "kill of the worker node", r, killed)
+	// The job cluster's head was configured to fail fast (LaunchOptions.FailFastOnNodeLoss): it gave the job up
+	// after the short grace, not after waiting for a `stix start` that never comes.
+	if out := w.logs(t, id); !strings.Contains(out, "refused connections past the 2s grace") {
+		t.Errorf("the head did not fail fast; output %q", out)
 	}
 	if out := w.logs(t, id); !strings.Contains(out, "second run rank 1") {
 		t.Errorf("output %q", out)

@@ -57,3 +57,49 @@ run: |
 		t.Errorf("clusters left: %+v", cs)
 	}
 }
+
+// Docker infra, 2 nodes: the worker's container is killed mid-job. The head agent fails the job once the
+// worker's address stops answering, the controller sees the cluster is not UP, and the job recovers on a new
+// cluster and succeeds. Kill → RECOVERING is logged (BENCHMARKS.md).
+func TestDockerWorkerKilled(t *testing.T) {
+	t.Parallel()
+	cli := dockertest.Client(t)
+	dockertest.NodeImage(t, cli)
+	w := newWorld(t)
+	id := w.launch(t, `name: dkw
+num_nodes: 2
+resources:
+  infra: docker
+run: |
+  echo "rank $SKYPILOT_NODE_RANK started on $(hostname)"
+  until [ -f /tmp/go ]; do sleep 0.1; done
+  echo "rank $SKYPILOT_NODE_RANK done"
+`, nil)
+	r := w.waitFor(t, id, 0, api.ManagedRunning)
+	w.waitOutput(t, id, "rank 1 started on")
+	worker := fmt.Sprintf("stix-%s-%s-1", docker.Namespace(w.home), r.Cluster)
+	killed := time.Now()
+	if out, err := exec.Command("docker", "kill", worker).CombinedOutput(); err != nil {
+		t.Fatalf("docker kill %s: %v: %s", worker, err, out)
+	}
+	w.waitFor(t, id, 0, api.ManagedRecovering, api.ManagedRunning)
+	deadline := time.Now().Add(3 * time.Minute)
+	for strings.Count(w.logs(t, id), "rank 1 started on") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("never ran again: %q\n%s", w.logs(t, id), w.controllerLog(id))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r = w.waitFor(t, id, 0, api.ManagedRunning)
+	for i := range 2 {
+		c := fmt.Sprintf("stix-%s-%s-%d", docker.Namespace(w.home), r.Cluster, i)
+		if out, err := exec.Command("docker", "exec", c, "touch", "/tmp/go").CombinedOutput(); err != nil {
+			t.Fatalf("docker exec %s: %v: %s", c, err, out)
+		}
+	}
+	r = w.waitFor(t, id, 0, api.ManagedSucceeded)
+	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:preempted") {
+		t.Errorf("row %+v, events %s", r, reasons(r))
+	}
+	logRecovery(t, "docker kill of the worker", r, killed)
+}

@@ -138,7 +138,7 @@ func controllerKilled(t *testing.T, db, dir string, ttl time.Duration, n int) {
 	js, _ := OpenStore(st)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		rows, err := js.Queue(context.Background(), Filter{}, time.Now())
+		rows, err := js.Queue(context.Background(), Filter{Events: true}, time.Now())
 		running := 0
 		for _, r := range rows {
 			if r.Status == api.ManagedRunning {

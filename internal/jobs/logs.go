@@ -70,7 +70,7 @@ func (c *Controller) JobsLogs(ctx context.Context, id int64, opts api.JobsLogsOp
 			return nil, err
 		}
 	}
-	return c.st.Queue(ctx, Filter{IDs: []int64{id}}, c.opts.Now())
+	return c.st.Queue(ctx, Filter{IDs: []int64{id}, Events: true}, c.opts.Now())
 }
 
 // cursor is how far a follower has read a job's kept output: task, launch (1-based) and offset.

@@ -415,7 +415,9 @@ func (r *runner) launch(i int, w Where, recovering bool) error {
 		infra := w.Prefer.Infra()
 		ts.Overrides.Infra = &infra
 	}
-	opts := api.LaunchOptions{ClusterName: name, Command: fmt.Sprintf("stix jobs launch (managed job %d, task %d)", r.id, i)}
+	// Nobody restarts a job cluster: a worker that dies fails the job at once, and the job recovers elsewhere.
+	opts := api.LaunchOptions{ClusterName: name, Command: fmt.Sprintf("stix jobs launch (managed job %d, task %d)", r.id, i),
+		FailFastOnNodeLoss: true}
 	for _, p := range w.Avoid {
 		opts.AvoidInfra = append(opts.AvoidInfra, p.Infra())
 	}

@@ -287,6 +287,8 @@ type Filter struct {
 	Name         string
 	SkipFinished bool
 	Limit        int
+	// Events reads each task's events into its row (Queue); without it rows carry none.
+	Events bool
 }
 
 func (f Filter) where() (string, []any) {
@@ -379,7 +381,9 @@ func (s *Store) Queue(ctx context.Context, f Filter, now time.Time) ([]api.Manag
 	)
 	go func() {
 		defer close(done)
-		events, evErr = s.events(ctx, oldest, newest)
+		if f.Events {
+			events, evErr = s.events(ctx, oldest, newest)
+		}
 	}()
 	tasks, err := s.tasks(ctx, `WHERE job_id BETWEEN ? AND ?`, oldest, newest)
 	<-done

@@ -76,7 +76,7 @@ func TestStore(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			rows, err := s.Queue(ctx, Filter{}, t0.Add(25*time.Second))
+			rows, err := s.Queue(ctx, Filter{Events: true}, t0.Add(25*time.Second))
 			if err != nil || len(rows) != 3 {
 				t.Fatalf("Queue = %+v, %v", rows, err)
 			}
@@ -89,6 +89,11 @@ func TestStore(t *testing.T) {
 			}
 			if len(r.Events) != 4 || r.Events[2].Reason != ReasonPreempted || r.Events[0].Reason != ReasonSubmitted {
 				t.Errorf("events %+v", r.Events)
+			}
+			// Without Events (the default queue) the rows are the same but carry no events.
+			if plain, err := s.Queue(ctx, Filter{}, t0.Add(25*time.Second)); err != nil || len(plain) != 3 || plain[1].Recoveries != 1 ||
+				plain[0].Events != nil || plain[1].Events != nil || plain[2].Events != nil {
+				t.Errorf("Queue without events = %+v, %v", plain, err)
 			}
 			if own, _ := s.Queue(ctx, Filter{User: "bob"}, t0); len(own) != 1 || own[0].User != "bob" {
 				t.Errorf("bob's queue %+v", own)

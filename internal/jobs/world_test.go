@@ -170,7 +170,7 @@ func (w *world) launch(t *testing.T, yaml string, env map[string]string) int64 {
 // rows returns job id's rows.
 func (w *world) rows(t *testing.T, id int64) []api.ManagedJob {
 	t.Helper()
-	rows, err := w.ctl.Client().JobsQueue(context.Background(), api.JobsQueueOptions{IDs: []int64{id}})
+	rows, err := w.ctl.Client().JobsQueue(context.Background(), api.JobsQueueOptions{IDs: []int64{id}, Events: true})
 	if err != nil {
 		t.Fatal(err)
 	}

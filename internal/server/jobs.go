@@ -24,7 +24,7 @@ func (s *Server) registerJobs() {
 		if err != nil {
 			return nil, err
 		}
-		opts := api.JobsQueueOptions{SkipFinished: boolParam(r, "skip_finished")}
+		opts := api.JobsQueueOptions{SkipFinished: boolParam(r, "skip_finished"), Events: boolParam(r, "events")}
 		if opts.Limit, err = optInt(r, "limit"); err != nil {
 			return nil, err
 		}

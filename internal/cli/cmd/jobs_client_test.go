@@ -137,7 +137,7 @@ func jobsVerbCases() []verbCase {
 			return &fakeclient.Client{JobsQueueFunc: queue}
 		}, calls: "JobsQueue",
 			check: func(t *testing.T, c *fakeclient.Client) {
-				if o := c.Last("JobsQueue")[0].(api.JobsQueueOptions); o.Limit != 50 || o.SkipFinished {
+				if o := c.Last("JobsQueue")[0].(api.JobsQueueOptions); o.Limit != 50 || o.SkipFinished || o.Events {
 					t.Errorf("queue options %+v", o)
 				}
 			}},
@@ -145,7 +145,7 @@ func jobsVerbCases() []verbCase {
 			return &fakeclient.Client{JobsQueueFunc: queue}
 		}, calls: "JobsQueue",
 			check: func(t *testing.T, c *fakeclient.Client) {
-				if o := c.Last("JobsQueue")[0].(api.JobsQueueOptions); o.Limit != 0 || !o.SkipFinished {
+				if o := c.Last("JobsQueue")[0].(api.JobsQueueOptions); o.Limit != 0 || !o.SkipFinished || !o.Events {
 					t.Errorf("queue options %+v", o)
 				}
 			}},

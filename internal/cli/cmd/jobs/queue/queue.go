@@ -77,7 +77,9 @@ func queueRun(opts *QueueOptions) error {
 	if opts.AllUsers {
 		ctx = api.WithAllUsers(ctx) // an API server shows a user their own jobs only without it
 	}
-	rows, err := client.JobsQueue(ctx, api.JobsQueueOptions{SkipFinished: opts.SkipFinished, Limit: opts.Limit})
+	// Only the detail view shows why each recovery happened: the events of thousands of finished jobs would
+	// otherwise be most of the answer.
+	rows, err := client.JobsQueue(ctx, api.JobsQueueOptions{SkipFinished: opts.SkipFinished, Limit: opts.Limit, Events: opts.Verbose})
 	if err != nil {
 		return err
 	}
