@@ -5,6 +5,7 @@
 #   - busybox-static: the Docker node image is built from the host's bash and a static busybox.
 #   - postgresql: the store's tests and an end-to-end test run a real PostgreSQL server (internal/testutil/pgtest,
 #     which finds initdb and pg_ctl under /usr/lib/postgresql/*/bin, or $STIX_PG_BINDIR).
+#   - python3: the serve tests' replicas run `python3 -m http.server` (a real HTTP server on local infra).
 #   - ../shared: the shared test data beside the repository (SkyPilot's YAML corpus, the catalog snapshot).
 #   - a running Docker Engine: without one the Docker tests are skipped, unless STIX_REQUIRE_DOCKER=1 (CI).
 #   - the Kubernetes test control plane (scripts/k8s-plane.sh builds it once into ~/.cache/stix, about 17 minutes
@@ -25,6 +26,7 @@ need=()
 have_pg=
 for d in $pgbins; do [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && have_pg=1; done
 [ -n "$have_pg" ] || need+=(postgresql)
+command -v "${TEST_DEPS_PYTHON3:-python3}" >/dev/null || need+=(python3)
 missing=()
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$uid" = 0 ] && command -v apt-get >/dev/null; then
