@@ -159,8 +159,10 @@ func (u *upgradedBody) Close() error {
 	return err
 }
 
-// replayable is a request body that more than one attempt may send. A small body of known length is read once
-// into memory; any other streams through, and can be sent again only if the failed attempt read none of it.
+// replayable is a request body that more than one attempt may send. A small body (up to maxBufferedBody, sized
+// or chunked) is read once into memory, so a failed attempt is always sent again; a larger one streams through,
+// and can be sent again only if the failed attempt read none of it. (Whether a replica that reset the
+// connection had read some of a streamed body is a race, so small bodies must not depend on it.)
 type replayable struct {
 	buf    []byte // the whole body, when small and sized
 	src    io.ReadCloser
@@ -178,7 +180,21 @@ func newReplayable(req *http.Request) (*replayable, error) {
 		}
 		return &replayable{buf: buf}, nil
 	}
-	return &replayable{src: req.Body}, nil
+	if req.ContentLength > 0 {
+		return &replayable{src: req.Body}, nil
+	}
+	// Unknown length: keep it if it ends within the limit, else stream what was read and the rest.
+	head, err := io.ReadAll(io.LimitReader(req.Body, maxBufferedBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	if len(head) <= maxBufferedBody {
+		return &replayable{buf: head}, nil
+	}
+	return &replayable{src: struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), req.Body), req.Body}}, nil
 }
 
 // attempt returns the body (and GetBody) for the next attempt; the previous attempt's reader is cut off.

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -577,4 +578,51 @@ func TestUpgradePassesThrough(t *testing.T) {
 	}
 	conn.Close()
 	waitFor(t, "the upgraded connection to be counted out", func() bool { return lb.Loads()[1] == 0 })
+}
+
+// A replica that reads a whole chunked request body and then resets the connection: the body was consumed, so
+// only a body the LB kept can be sent again. Small bodies are kept whatever their framing.
+func TestChunkedBodyReadByFailedReplicaIsSentAgain(t *testing.T) {
+	t.Parallel()
+	alive := newReplica(t, "alive")
+	reader, _ := net.Listen("tcp", "127.0.0.1:0")
+	var tried atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := reader.Accept()
+			if err != nil {
+				return
+			}
+			tried.Add(1)
+			req, err := http.ReadRequest(bufio.NewReader(c))
+			if err == nil {
+				io.Copy(io.Discard, req.Body)
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { reader.Close(); wg.Wait() })
+
+	_, base := newLB(t, Options{Policy: PolicyRoundRobin},
+		Replica{ID: 1, URL: "http://" + reader.Addr().String()}, Replica{ID: 2, URL: alive.srv.URL})
+	for i := 0; i < 4; i++ {
+		pr, pw := io.Pipe()
+		go func() { fmt.Fprintf(pw, `{"n":%d}`, i); pw.Close() }()
+		resp, err := http.Post(base+"/echo", "application/json", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf(`alive {"n":%d}`, i); resp.StatusCode != 200 || string(b) != want {
+			t.Fatalf("request %d: %d %q, want 200 %q", i, resp.StatusCode, b, want)
+		}
+	}
+	if tried.Load() == 0 {
+		t.Fatal("the failing replica was never tried: the test proves nothing")
+	}
 }
