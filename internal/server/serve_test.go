@@ -92,9 +92,11 @@ func TestServicesBelongToTheirUser(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	core := &fakeclient.Client{
 		ValidateFunc: func(api.TaskSpec) (*api.TaskCheck, error) { return &api.TaskCheck{Tasks: 1}, nil },
-		LaunchFunc:   func(api.LaunchRequest) (api.LaunchResult, error) { return api.LaunchResult{}, errors.New("no infra in this test") },
-		StatusFunc:   func([]string, bool) ([]api.Cluster, error) { return nil, nil },
-		DownFunc:     func(string, bool) error { return nil },
+		LaunchFunc: func(api.LaunchRequest) (api.LaunchResult, error) {
+			return api.LaunchResult{}, errors.New("no infra in this test")
+		},
+		StatusFunc: func([]string, bool) ([]api.Cluster, error) { return nil, nil },
+		DownFunc:   func(string, bool) error { return nil },
 	}
 	ctl, err := services.New(services.Options{Core: core, State: st, Dir: filepath.Join(home, "server"), Scan: 100 * time.Millisecond})
 	if err != nil {
