@@ -31,6 +31,8 @@ func TestOwnServices(t *testing.T) {
 	if _, err := api.Wait(w.ctl.ServeUp(alice, api.ServeUpRequest{Task: api.TaskSpec{FileName: "web.yaml", YAML: yaml}})); err != nil {
 		t.Fatal(err)
 	}
+	// Ready first: tearing down a replica still launching is another matter (see the lifecycle tests).
+	waitFor(t, w, "web", "READY", func(s api.Service) bool { return s.Status == api.ServiceReady })
 
 	for who, ctx := range map[string]context.Context{"alice": alice, "admin with all users": api.WithAllUsers(admin)} {
 		if ss, err := w.ctl.ServeStatus(ctx, nil); err != nil || len(ss) != 1 || ss[0].User != "alice" {
