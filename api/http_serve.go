@@ -28,19 +28,28 @@ func (c *HTTPClient) ServeUpdate(ctx context.Context, req ServeUpdateRequest) (*
 	return submit[ServeUpdateResult](ctx, c, "/api/v1/serve/update", req)
 }
 
-// ServeStatus lists the server's services (all when names is empty).
+// ServeStatus lists the server's services (all the caller's when names is empty; every user's when ctx carries
+// WithAllUsers).
 func (c *HTTPClient) ServeStatus(ctx context.Context, names []string) ([]Service, error) {
 	q := url.Values{}
 	for _, n := range names {
 		q.Add("service_name", n)
 	}
+	if AllUsers(ctx) {
+		q.Set("all_users", "true")
+	}
 	var out []Service
 	return out, c.call(ctx, http.MethodGet, "/api/v1/serve", q, nil, &out)
 }
 
-// ServeDown tears services down on the server; the request's result is one outcome per service.
+// ServeDown tears services down on the server (with All, every user's when ctx carries WithAllUsers); the
+// request's result is one outcome per service.
 func (c *HTTPClient) ServeDown(ctx context.Context, req ServeDownRequest) (*Operation[[]ServeDownOutcome], error) {
-	return submit[[]ServeDownOutcome](ctx, c, "/api/v1/serve/down", req)
+	path := "/api/v1/serve/down"
+	if AllUsers(ctx) {
+		path += "?all_users=true"
+	}
+	return submit[[]ServeDownOutcome](ctx, c, path, req)
 }
 
 // ServeLogs copies a service's streamed log into w, resuming after a dropped connection.

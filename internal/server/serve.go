@@ -10,7 +10,8 @@ import (
 )
 
 // registerServe adds the `stix serve` routes: up, update and down become requests, run by the server's serve
-// controller; status and logs are reads.
+// controller as the caller; status and logs are reads. A user sees and acts on their own services only (the
+// controller's rule, as managed jobs'); ?all_users=true is for admins.
 func (s *Server) registerServe() {
 	c := s.opts.Client
 	s.handle("POST /api/v1/serve/up", submit(s, "serve_up", func(ctx context.Context, b api.ServeUpRequest) (operation, error) {
@@ -19,10 +20,15 @@ func (s *Server) registerServe() {
 	s.handle("POST /api/v1/serve/update", submit(s, "serve_update", func(ctx context.Context, b api.ServeUpdateRequest) (operation, error) {
 		return op(withServeController(c.ServeUpdate(ctx, b)))
 	}, nil))
-	s.handle("POST /api/v1/serve/down", submit(s, "serve_down", func(ctx context.Context, b api.ServeDownRequest) (operation, error) {
-		return op(withServeController(c.ServeDown(ctx, b)))
-	}, nil))
+	s.handle("POST /api/v1/serve/down", s.serveDown)
 	s.handle("GET /api/v1/serve", query(func(ctx context.Context, r *http.Request) (any, error) {
+		all, err := allUsers(r)
+		if err != nil {
+			return nil, err
+		}
+		if all {
+			ctx = api.WithAllUsers(ctx)
+		}
 		ss, err := withServeController(c.ServeStatus(ctx, r.URL.Query()["service_name"]))
 		if ss == nil {
 			ss = []api.Service{}
@@ -30,6 +36,22 @@ func (s *Server) registerServe() {
 		return ss, err
 	}))
 	s.handle("GET /api/v1/serve/{name}/logs", s.serveLogs)
+}
+
+// serveDown submits a serve_down request; ?all_users=true (`-a` reaching every user's services) needs an
+// admin, checked before anything is recorded.
+func (s *Server) serveDown(w http.ResponseWriter, r *http.Request) {
+	all, err := allUsers(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	submit(s, "serve_down", func(ctx context.Context, b api.ServeDownRequest) (operation, error) {
+		if all {
+			ctx = api.WithAllUsers(ctx)
+		}
+		return op(withServeController(s.opts.Client.ServeDown(ctx, b)))
+	}, nil)(w, r)
 }
 
 // serveLogs streams a service's log as NDJSON (api.LogLine), ended by {"tasks": []} (or the error that ended

@@ -202,7 +202,7 @@ func (c *Controller) ServeUpdate(ctx context.Context, req api.ServeUpdateRequest
 	if mode != string(serve.UpdateRolling) && mode != string(serve.UpdateBlueGreen) {
 		return nil, badRequest("--mode %q: expected rolling or blue_green", req.Mode)
 	}
-	row, err := c.st.Get(ctx, req.Name)
+	row, err := c.owned(ctx, req.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -239,16 +239,21 @@ func (c *Controller) ServeUpdate(ctx context.Context, req api.ServeUpdateRequest
 	}), nil
 }
 
-// ServeStatus lists the services named (all when none), with their replicas.
+// ServeStatus lists the caller's services named (all theirs when none), with their replicas; an admin asking
+// for all users sees every user's, and one naming a service sees it whoever owns it.
 func (c *Controller) ServeStatus(ctx context.Context, names []string) ([]api.Service, error) {
 	rows, err := c.st.List(ctx)
 	if err != nil {
 		return nil, err
 	}
+	id, _ := auth.From(ctx)
 	now := c.opts.Now()
 	out := []api.Service{}
 	for _, row := range rows {
 		if len(names) > 0 && !slices.Contains(names, row.Name) {
+			continue
+		}
+		if !visible(ctx, row) && !(len(names) > 0 && id.IsAdmin()) {
 			continue
 		}
 		s := api.Service{Name: row.Name, Status: row.Status, Version: row.Version, User: row.User, CreatedAt: row.CreatedAt,
@@ -285,13 +290,15 @@ func (c *Controller) ServeDown(ctx context.Context, req api.ServeDownRequest) (*
 		}
 		names = nil
 		for _, r := range rows {
-			names = append(names, r.Name)
+			if visible(ctx, r) {
+				names = append(names, r.Name)
+			}
 		}
 	} else if len(names) == 0 {
 		return nil, badRequest("name the services to tear down, or pass -a for all")
 	}
 	for _, n := range names {
-		if _, err := c.st.Get(ctx, n); err != nil {
+		if _, err := c.owned(ctx, n); err != nil {
 			return nil, err
 		}
 	}
@@ -351,7 +358,7 @@ func (c *Controller) waitGone(ctx context.Context, name string, purge bool) (str
 // ServeLogs writes the service's controller log, or a replica's output (through the core); the load balancer
 // keeps no log of its own yet.
 func (c *Controller) ServeLogs(ctx context.Context, name string, opts api.ServeLogsOptions, w io.Writer) error {
-	if _, err := c.st.Get(ctx, name); err != nil {
+	if _, err := c.owned(ctx, name); err != nil {
 		return err
 	}
 	switch {
@@ -369,11 +376,35 @@ func (c *Controller) ServeLogs(ctx context.Context, name string, opts api.ServeL
 	return err
 }
 
-// caller is the user a call acts as ("" when not known).
+// caller is the user a call acts as ("" when the caller is not known: the core's own user), and whether it
+// sees every user's services (an admin whose ctx carries api.WithAllUsers, or an unidentified caller in
+// process), as managed jobs' caller.
 func caller(ctx context.Context) (string, bool) {
 	id, ok := auth.From(ctx)
 	if !ok {
 		return "", true
 	}
 	return id.Name, id.IsAdmin() && api.AllUsers(ctx)
+}
+
+// visible reports whether row is among the services the caller lists and `serve down -a` reaches: their own,
+// or every user's for caller's all.
+func visible(ctx context.Context, row *Row) bool {
+	user, all := caller(ctx)
+	return all || row.User == user
+}
+
+// owned returns service name if the caller may act on it (theirs, or any for an admin), else the
+// ServiceNotFoundError a missing service gets: another user's service is not theirs to know of.
+func (c *Controller) owned(ctx context.Context, name string) (*Row, error) {
+	row, err := c.st.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if user, _ := caller(ctx); user != "" && row.User != user {
+		if id, _ := auth.From(ctx); !id.IsAdmin() {
+			return nil, &api.ServiceNotFoundError{Name: name}
+		}
+	}
+	return row, nil
 }

@@ -1,6 +1,8 @@
 package cmd_test
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -120,5 +122,54 @@ func TestServeVerbsAgainstAFakeClient(t *testing.T) {
 			}
 			compareGolden(t, filepath.Join("testdata", "client", vc.name+".golden"), golden.String())
 		})
+	}
+}
+
+// allUsersClient records whether each serve call's context asked for every user's services.
+type allUsersClient struct {
+	*fakeclient.Client
+	asked map[string]bool
+}
+
+func (c *allUsersClient) ServeStatus(ctx context.Context, names []string) ([]api.Service, error) {
+	c.asked["ServeStatus"] = api.AllUsers(ctx)
+	return c.Client.ServeStatus(ctx, names)
+}
+
+func (c *allUsersClient) ServeDown(ctx context.Context, req api.ServeDownRequest) (*api.Operation[[]api.ServeDownOutcome], error) {
+	c.asked["ServeDown"] = api.AllUsers(ctx) && req.All
+	return c.Client.ServeDown(ctx, req)
+}
+
+// TestServeAllUsersFlag: -u asks for every user's services (an API server shows a user only their own
+// without it); without it, the caller's.
+func TestServeAllUsersFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		build  func(*cli.Factory) *cobra.Command
+		method string
+		args   []string
+		want   bool
+	}{
+		{buildServeStatus, "ServeStatus", nil, false},
+		{buildServeStatus, "ServeStatus", []string{"-u"}, true},
+		{buildServeStatus, "ServeStatus", []string{"--all-users", "web"}, true},
+		{buildServeDown, "ServeDown", []string{"-y", "-a"}, false},
+		{buildServeDown, "ServeDown", []string{"-y", "-a", "-u"}, true},
+		{buildServeDown, "ServeDown", []string{"-y", "--all-users"}, true},
+	} {
+		c := &allUsersClient{Client: &fakeclient.Client{ServeStatusFunc: services,
+			ServeDownFunc: func(api.ServeDownRequest) ([]api.ServeDownOutcome, error) { return nil, nil }}, asked: map[string]bool{}}
+		f := &cli.Factory{IOStreams: cli.Test(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{}), Now: func() time.Time { return now },
+			ControllerClient: func() (api.Client, error) { return c, nil }}
+		cmd := tc.build(f)
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		cmd.SetArgs(tc.args)
+		if err := cmd.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("%s %v: %v", tc.method, tc.args, err)
+		}
+		if got, ok := c.asked[tc.method]; !ok || got != tc.want {
+			t.Errorf("%s %v: all users %v (called %v), want %v", tc.method, tc.args, got, ok, tc.want)
+		}
 	}
 }

@@ -22,6 +22,7 @@ type DownOptions struct {
 	// ServiceNames are names or glob patterns.
 	ServiceNames []string
 	All          bool
+	AllUsers     bool // -u: with All, every user's services (an admin's), not only the caller's
 	Purge        bool // -p: also tear down services (or the replica) in a failed state
 	Yes          bool
 	// ReplicaID, when not nil, tears down only that replica of the one service named.
@@ -39,8 +40,9 @@ func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Ctx = cmd.Context()
 			opts.ServiceNames = args
+			opts.All = opts.All || opts.AllUsers
 			if (len(args) > 0) == opts.All {
-				return cli.FlagErrorf("give exactly one of SERVICE_NAME... and -a/--all")
+				return cli.FlagErrorf("give exactly one of SERVICE_NAME... and -a/--all (or -u/--all-users)")
 			}
 			if opts.ReplicaID != nil && len(args) != 1 {
 				return cli.FlagErrorf("--replica-id needs exactly one SERVICE_NAME")
@@ -52,7 +54,8 @@ func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.BoolVarP(&opts.All, "all", "a", false, "Tear down all services")
+	fs.BoolVarP(&opts.All, "all", "a", false, "Tear down all your services")
+	fs.BoolVarP(&opts.AllUsers, "all-users", "u", false, "Tear down the services of all users (admins)")
 	fs.BoolVarP(&opts.Purge, "purge", "p", false, "Also tear down services in a failed state")
 	cli.AddYes(fs, &opts.Yes)
 	cli.AddIntPtr(fs, &opts.ReplicaID, "replica-id", "", "Tear down only this replica of the service")
@@ -73,7 +76,10 @@ func downRun(opts *DownOptions) error {
 		return err
 	}
 	if !opts.Yes {
-		what := "all services"
+		what := "all your services"
+		if opts.AllUsers {
+			what = "the services of all users"
+		}
 		if !opts.All {
 			what = "service(s) " + strings.Join(opts.ServiceNames, ", ")
 		}
@@ -81,7 +87,11 @@ func downRun(opts *DownOptions) error {
 			return err
 		}
 	}
-	op, err := client.ServeDown(opts.Ctx, api.ServeDownRequest{Names: opts.ServiceNames, All: opts.All, Purge: opts.Purge})
+	ctx := opts.Ctx
+	if opts.AllUsers {
+		ctx = api.WithAllUsers(ctx) // an API server tears down only the caller's without it
+	}
+	op, err := client.ServeDown(ctx, api.ServeDownRequest{Names: opts.ServiceNames, All: opts.All, Purge: opts.Purge})
 	if err != nil {
 		return err
 	}

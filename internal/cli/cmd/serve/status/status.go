@@ -23,6 +23,7 @@ type StatusOptions struct {
 	// ServiceNames to show; empty shows all services.
 	ServiceNames []string
 	Verbose      bool // -v: every column
+	AllUsers     bool // -u: every user's services (an admin's), not only the caller's
 	// Endpoint prints only the endpoint of the single service named.
 	Endpoint bool
 	Output   cli.OutputFormat
@@ -52,6 +53,7 @@ func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Comman
 	fs := cmd.Flags()
 	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "Show all information in full")
 	fs.BoolVar(&opts.Endpoint, "endpoint", false, "Print only the service's endpoint")
+	fs.BoolVarP(&opts.AllUsers, "all-users", "u", false, "Show the services of all users (admins)")
 	cli.AddOutputFlag(cmd, &opts.Output)
 	return cmd
 }
@@ -61,7 +63,11 @@ func statusRun(opts *StatusOptions) error {
 	if err != nil {
 		return err
 	}
-	ss, err := client.ServeStatus(opts.Ctx, opts.ServiceNames)
+	ctx := opts.Ctx
+	if opts.AllUsers {
+		ctx = api.WithAllUsers(ctx) // an API server shows a user their own services only without it
+	}
+	ss, err := client.ServeStatus(ctx, opts.ServiceNames)
 	if err != nil {
 		return err
 	}
