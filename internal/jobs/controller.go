@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,10 +11,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/leaseholder"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -97,10 +96,9 @@ func New(opts Options) (*Controller, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Dir, "jobs"), 0o700); err != nil {
 		return nil, fmt.Errorf("managed-jobs controller: %w", err)
 	}
-	host, _ := os.Hostname()
-	prefix := fmt.Sprintf("jobs|%s|%s|", host, opts.Dir)
+	prefix := leaseholder.Prefix("jobs", opts.Dir)
 	c := &Controller{opts: opts, st: st, running: map[int64]*runner{}, holderPrefix: prefix,
-		holder: fmt.Sprintf("%s%d|%s", prefix, os.Getpid(), api.NewRequestID())}
+		holder: leaseholder.New(prefix)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -300,27 +298,7 @@ func (c *Controller) Running() int {
 // predecessorHolds reports whether job id's lease is held by a dead process of this host and server directory,
 // and if so frees it: a server restarted after kill -9 resumes its jobs at once, not after the lease lapses.
 func (c *Controller) predecessorHolds(ctx context.Context, id int64) bool {
-	holder, err := c.st.LeaseHolder(ctx, leaseName(id))
-	rest, ok := strings.CutPrefix(holder, c.holderPrefix)
-	if err != nil || !ok || holder == c.holder {
-		return false
-	}
-	pidText, _, _ := strings.Cut(rest, "|")
-	pid, err := strconv.Atoi(pidText)
-	if err != nil || pid == os.Getpid() || processAlive(pid) {
-		return false
-	}
-	return c.opts.State.ReleaseLease(ctx, leaseName(id), holder) == nil
-}
-
-// processAlive reports whether a process exists (and is not a zombie).
-func processAlive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
+	return leaseholder.ReleaseIfDead(ctx, c.opts.State, leaseName(id), c.holderPrefix, c.holder)
 }
 
 // leasePrefix starts the name of every managed job's lease.

@@ -209,16 +209,6 @@ func (s *Store) Job(ctx context.Context, id int64) (*Job, []Task, error) {
 	return j, tasks, err
 }
 
-// LeaseHolder returns who holds (or last held) the named lease; "" when nobody ever did.
-func (s *Store) LeaseHolder(ctx context.Context, name string) (string, error) {
-	var h string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT holder FROM leases WHERE name = ?`), name).Scan(&h)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return h, err
-}
-
 // CancelsAmong returns those of the jobs whose cancellation was asked for.
 func (s *Store) CancelsAmong(ctx context.Context, ids []int64) ([]int64, error) {
 	if len(ids) == 0 {

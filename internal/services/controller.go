@@ -13,13 +13,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/stix-run/stix/api"
-	"github.com/stix-run/stix/internal/agent/proc"
+	"github.com/stix-run/stix/internal/leaseholder"
 	"github.com/stix-run/stix/internal/serve"
 	"github.com/stix-run/stix/internal/store"
 )
@@ -109,11 +108,9 @@ func New(opts Options) (*Controller, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Dir, "services"), 0o700); err != nil {
 		return nil, fmt.Errorf("serve controller: %w", err)
 	}
-	host, _ := os.Hostname()
-	ticks, _ := proc.StartTicks(os.Getpid())
-	prefix := fmt.Sprintf("services|%s|%s|", host, opts.Dir)
+	prefix := leaseholder.Prefix("services", opts.Dir)
 	c := &Controller{opts: opts, st: st, running: map[string]*runner{}, holderPrefix: prefix,
-		holder: fmt.Sprintf("%s%d|%d|%s", prefix, os.Getpid(), ticks, api.NewRequestID())}
+		holder: leaseholder.New(prefix)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
 }
@@ -261,25 +258,7 @@ func (c *Controller) runnerOf(name string) *runner {
 // predecessorHolds reports whether a service's lease is held by a dead process of this host and server
 // directory, and if so frees it: a server restarted after kill -9 resumes its services at once.
 func (c *Controller) predecessorHolds(ctx context.Context, name string) bool {
-	var holder string
-	sq, ok := store.SQLOf(c.opts.State)
-	if !ok || sq.DB.QueryRowContext(ctx, sq.Q(`SELECT holder FROM leases WHERE name = ?`), leaseName(name)).Scan(&holder) != nil {
-		return false
-	}
-	rest, ok := strings.CutPrefix(holder, c.holderPrefix)
-	if !ok || holder == c.holder {
-		return false
-	}
-	f := strings.Split(rest, "|")
-	if len(f) < 2 {
-		return false
-	}
-	pid, err1 := strconv.Atoi(f[0])
-	ticks, err2 := strconv.ParseUint(f[1], 10, 64)
-	if err1 != nil || err2 != nil || proc.Alive(pid, ticks) {
-		return false
-	}
-	return c.opts.State.ReleaseLease(ctx, leaseName(name), holder) == nil
+	return leaseholder.ReleaseIfDead(ctx, c.opts.State, leaseName(name), c.holderPrefix, c.holder)
 }
 
 // leasePrefix starts the name of every service's lease.

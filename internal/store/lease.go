@@ -169,6 +169,20 @@ func RenewLeases(ctx context.Context, st Store, holder string, names []string, t
 	return out, rows.Err()
 }
 
+// LeaseHolder returns who holds the named lease, live or expired; "" when no one does.
+func LeaseHolder(ctx context.Context, st Store, name string) (string, error) {
+	s, ok := st.(*sqlStore)
+	if !ok {
+		return "", errors.New("read lease: the state store is not a SQL database")
+	}
+	var h string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT holder FROM leases WHERE name = ?`), name).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return h, err
+}
+
 // LiveLeases returns the holder of every live lease whose name starts with prefix.
 func LiveLeases(ctx context.Context, st Store, prefix string) (map[string]string, error) {
 	s, ok := st.(*sqlStore)
