@@ -158,7 +158,7 @@ func controllerKilled(t *testing.T, db, dir string, ttl time.Duration, n int) {
 	if dir != "server" {
 		// Another server, live while the first one runs the jobs: it looks for jobs to take and finds none.
 		w = newWorldDB(t, home, db, "server", twoRegions)
-		for w.ctl.scans.Load() < 3 {
+		for w.ctl.runners.Scans() < 3 {
 			if time.Now().After(deadline) {
 				t.Fatal("the second controller never scanned")
 			}

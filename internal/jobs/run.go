@@ -25,10 +25,9 @@ var (
 // runner runs one job in this process while it holds the job's lease (the controller renews the leases of all
 // its runners at once, and stops a runner whose lease is lost or whose job was cancelled elsewhere).
 type runner struct {
-	c    *Controller
-	id   int64
-	ctx  context.Context
-	stop context.CancelCauseFunc
+	c   *Controller
+	id  int64
+	ctx context.Context // ends when the runner must stop; its cause says why
 
 	job   *Job
 	tasks []Task
@@ -37,10 +36,12 @@ type runner struct {
 	log   *os.File // the job's controller log
 }
 
-func newRunner(c *Controller, id int64) *runner {
-	ctx, stop := context.WithCancelCause(c.ctx)
-	return &runner{c: c, id: id, ctx: ctx, stop: stop}
+func newRunner(ctx context.Context, c *Controller, id int64) *runner {
+	return &runner{c: c, id: id, ctx: ctx}
 }
+
+// Run runs the job (leased.Runner).
+func (r *runner) Run() { r.run() }
 
 // run runs the job's tasks one after another, from where the job stands.
 func (r *runner) run() {
@@ -61,7 +62,7 @@ func (r *runner) run() {
 	if r.job.Status.Terminal() {
 		return
 	}
-	r.logf("controller %s runs the job", r.c.holder)
+	r.logf("controller %s runs the job", r.c.runners.Holder())
 	for i := r.job.CurrentTask; i < len(r.tasks); i++ {
 		final, err := r.runTask(i)
 		if err != nil {

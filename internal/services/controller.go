@@ -13,12 +13,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/stix-run/stix/api"
-	"github.com/stix-run/stix/internal/leaseholder"
+	"github.com/stix-run/stix/internal/leased"
 	"github.com/stix-run/stix/internal/serve"
 	"github.com/stix-run/stix/internal/store"
 )
@@ -51,22 +50,13 @@ type Options struct {
 
 // Controller runs services inside the API server process.
 type Controller struct {
-	opts   Options
-	st     *Store
-	holder string
-	// holderPrefix is shared by the controllers of this host and server directory: a lease held under it by a
-	// process that is gone is a predecessor's (this server killed and restarted), taken over at once.
-	holderPrefix string
+	opts    Options
+	st      *Store
+	runners *leased.Runners[string, *runner]
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-
-	mu      sync.Mutex
-	running map[string]*runner
+	mu sync.Mutex
 	// listeners are the load balancers' listeners ServeUp opened, until their runners take them.
 	listeners map[string]net.Listener
-	closed    bool
 }
 
 // New returns a Controller; Start starts it.
@@ -108,89 +98,41 @@ func New(opts Options) (*Controller, error) {
 	if err := os.MkdirAll(filepath.Join(opts.Dir, "services"), 0o700); err != nil {
 		return nil, fmt.Errorf("serve controller: %w", err)
 	}
-	prefix := leaseholder.Prefix("services", opts.Dir)
-	c := &Controller{opts: opts, st: st, running: map[string]*runner{}, holderPrefix: prefix,
-		holder: leaseholder.New(prefix)}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c := &Controller{opts: opts, st: st}
+	c.runners = leased.New(leased.Options[string, *runner]{
+		State: opts.State, Kind: "services", Dir: opts.Dir, LeasePrefix: "service/",
+		Key: func(name string) string { return name },
+		TTL: opts.LeaseTTL, Scan: opts.Scan, CallTimeout: opts.CallTimeout, Log: opts.Log,
+		Pending: c.names,
+		New:     func(ctx context.Context, name string) *runner { return newRunner(ctx, c, name) },
+		Renewed: c.askedElsewhere,
+	})
 	return c, nil
 }
 
 // Start resumes every service that no live controller runs, then keeps looking for such services every Scan
 // (a service whose server died is taken over once its lease lapses) and renews the leases of its own.
-func (c *Controller) Start() {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := time.NewTicker(min(c.opts.Scan, c.opts.LeaseTTL/3))
-		defer t.Stop()
-		lastScan := time.Time{}
-		for {
-			if time.Since(lastScan) >= c.opts.Scan {
-				c.resume()
-				lastScan = time.Now()
-			}
-			select {
-			case <-c.ctx.Done():
-				return
-			case <-t.C:
-			}
-			c.renew()
-		}
-	}()
-}
+func (c *Controller) Start() { c.runners.Start() }
 
-// resume starts a runner for every service this controller does not run and whose lease it can take.
-func (c *Controller) resume() {
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
-	defer cancel()
+// names lists every service: each one is run by some controller.
+func (c *Controller) names(ctx context.Context) ([]string, error) {
 	rows, err := c.st.List(ctx)
 	if err != nil {
-		if c.ctx.Err() == nil {
-			c.opts.Log.Warn("services: list", "err", err)
-		}
-		return
+		return nil, err
 	}
-	live, err := store.LiveLeases(ctx, c.opts.State, leasePrefix)
-	if err != nil {
-		live = nil
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Name
 	}
-	for _, r := range rows {
-		if h, ok := live[leaseName(r.Name)]; ok && h != c.holder && !strings.HasPrefix(h, c.holderPrefix) {
-			continue
-		}
-		c.startRunner(r.Name)
-	}
+	return out, nil
 }
 
-// renew renews the leases of the services this controller runs; a runner whose lease was lost stops (its
-// service stays as it is, for whoever holds the lease now), and one whose service was asked down through
-// another server is told.
-func (c *Controller) renew() {
-	c.mu.Lock()
-	names := make([]string, 0, len(c.running))
-	runners := map[string]*runner{}
-	for n, r := range c.running {
-		names = append(names, leaseName(n))
-		runners[n] = r
-	}
-	c.mu.Unlock()
-	if len(names) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.LeaseTTL/3)
-	defer cancel()
-	got, err := store.RenewLeases(ctx, c.opts.State, c.holder, names, c.opts.LeaseTTL)
-	if err != nil {
-		c.opts.Log.Warn("services: renew leases", "err", err)
-		return
-	}
-	held := map[string]bool{}
-	for _, n := range got {
-		held[n] = true
-	}
-	for n, r := range runners {
-		if !held[leaseName(n)] {
-			r.stop()
+// askedElsewhere tells the runners of held services what was asked through another server: down, or a new
+// version.
+func (c *Controller) askedElsewhere(ctx context.Context, held []string) error {
+	for _, n := range held {
+		r := c.runnerOf(n)
+		if r == nil {
 			continue
 		}
 		if row, err := c.st.Get(ctx, n); err == nil && row.Down {
@@ -199,72 +141,24 @@ func (c *Controller) renew() {
 			r.updated() // a version recorded through another server; the runner ignores one it has
 		}
 	}
+	return nil
 }
 
 // Close stops every runner and waits for them. Services stay as they are, their replicas up: the next controller
 // resumes them.
 func (c *Controller) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.cancel()
-	c.wg.Wait()
+	c.runners.Close()
 	return nil
 }
 
 // startRunner runs service name in this process if it is not already and its lease is free.
-func (c *Controller) startRunner(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed || c.running[name] != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.opts.CallTimeout)
-	_, err := c.opts.State.AcquireLease(ctx, leaseName(name), c.holder, c.opts.LeaseTTL)
-	if errors.Is(err, store.ErrLeaseHeld) && c.predecessorHolds(ctx, name) {
-		_, err = c.opts.State.AcquireLease(ctx, leaseName(name), c.holder, c.opts.LeaseTTL)
-	}
-	cancel()
-	if err != nil {
-		if !errors.Is(err, store.ErrLeaseHeld) && c.ctx.Err() == nil {
-			c.opts.Log.Warn("services: take lease", "service", name, "err", err)
-		}
-		return
-	}
-	r := newRunner(c, name)
-	c.running[name] = r
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		r.run()
-		c.mu.Lock()
-		delete(c.running, name)
-		c.mu.Unlock()
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
-		defer cancel()
-		if err := c.opts.State.ReleaseLease(rctx, leaseName(name), c.holder); err != nil {
-			c.opts.Log.Warn("services: release lease", "service", name, "err", err)
-		}
-	}()
-}
+func (c *Controller) startRunner(name string) { c.runners.Take(name) }
 
 // runnerOf returns this process's runner of a service, or nil.
 func (c *Controller) runnerOf(name string) *runner {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.running[name]
+	r, _ := c.runners.Get(name)
+	return r
 }
-
-// predecessorHolds reports whether a service's lease is held by a dead process of this host and server
-// directory, and if so frees it: a server restarted after kill -9 resumes its services at once.
-func (c *Controller) predecessorHolds(ctx context.Context, name string) bool {
-	return leaseholder.ReleaseIfDead(ctx, c.opts.State, leaseName(name), c.holderPrefix, c.holder)
-}
-
-// leasePrefix starts the name of every service's lease.
-const leasePrefix = "service/"
-
-func leaseName(name string) string { return leasePrefix + name }
 
 // logPath is where a service's controller log is kept.
 func (c *Controller) logPath(name string) string {

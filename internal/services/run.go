@@ -74,12 +74,15 @@ type runner struct {
 	logf     func(format string, args ...any)
 }
 
-func newRunner(c *Controller, name string) *runner {
+func newRunner(ctx context.Context, c *Controller, name string) *runner {
 	r := &runner{c: c, name: name, downCh: make(chan struct{}), events: make(chan event, 64), update: make(chan struct{}, 1), replicas: map[int]*replica{},
 		httpc: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
-	r.ctx, r.cancel = context.WithCancel(c.ctx)
+	r.ctx, r.cancel = context.WithCancel(ctx)
 	return r
 }
+
+// Run runs the service (leased.Runner).
+func (r *runner) Run() { r.run() }
 
 // updated tells the runner to look for a new version of its service.
 func (r *runner) updated() {
@@ -88,9 +91,6 @@ func (r *runner) updated() {
 	default:
 	}
 }
-
-// stop ends the runner, leaving the service as it is.
-func (r *runner) stop() { r.cancel() }
 
 // down asks the runner to tear the service down.
 func (r *runner) down() { r.once.Do(func() { close(r.downCh) }) }
