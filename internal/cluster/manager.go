@@ -60,9 +60,10 @@ type Manager struct {
 
 	dbLoc store.Location
 
-	storeOnce sync.Once
-	st        store.Store
-	stErr     error
+	// stMu guards st, opened on first use; a failed open is not kept (see store).
+	stMu     sync.Mutex
+	st       store.Store
+	stClosed bool
 }
 
 // New returns a Manager over opts.Home.
@@ -103,17 +104,36 @@ func (m *Manager) UserOf(ctx context.Context) string {
 	return m.user
 }
 
-// Close releases the state store.
+// Close releases the state store; a call after Close that needs it fails.
 func (m *Manager) Close() error {
-	if m.st != nil && m.stErr == nil {
+	m.stMu.Lock()
+	defer m.stMu.Unlock()
+	m.stClosed = true
+	if m.st != nil {
 		return m.st.Close()
 	}
 	return nil
 }
 
+var errManagerClosed = errors.New("the cluster manager is closed")
+
+// store opens the state store on first use. An open that fails is not kept: it may have failed only because
+// its caller's context ended (a launch cancelled by `serve down` or `jobs cancel` while the store was being
+// opened), and the next call (that teardown, with a context of its own) opens it again.
 func (m *Manager) store(ctx context.Context) (store.Store, error) {
-	m.storeOnce.Do(func() { m.st, m.stErr = store.OpenAt(ctx, m.dbLoc) })
-	return m.st, m.stErr
+	m.stMu.Lock()
+	defer m.stMu.Unlock()
+	if m.stClosed {
+		return nil, errManagerClosed
+	}
+	if m.st == nil {
+		st, err := store.OpenAt(ctx, m.dbLoc)
+		if err != nil {
+			return nil, err
+		}
+		m.st = st
+	}
+	return m.st, nil
 }
 
 // record loads a cluster's record, with a friendly error for an unknown name.

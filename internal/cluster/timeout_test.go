@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -26,5 +28,29 @@ func TestNewRejectsBadAgentTimeout(t *testing.T) {
 	defer m.Close()
 	if m.agentTimeout != 250*time.Millisecond {
 		t.Errorf("agent timeout = %s, want 250ms", m.agentTimeout)
+	}
+}
+
+// TestStoreOpenNotKeptWhenCancelled: the state store is opened on first use; a first call whose context is
+// already cancelled fails, and the next call, with a live context, opens it (issue 12: one cancelled launch left
+// every later call, the teardown's included, failing with "open stix state: … context canceled").
+func TestStoreOpenNotKeptWhenCancelled(t *testing.T) {
+	m, err := New(Options{Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := m.Status(cancelled, nil, false); !errors.Is(err, context.Canceled) {
+		t.Fatalf("status with a cancelled context: %v, want context canceled", err)
+	}
+	if cs, err := m.Status(context.Background(), nil, false); err != nil || len(cs) != 0 {
+		t.Fatalf("status after a cancelled first call: %+v, %v; want no clusters", cs, err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Status(context.Background(), nil, false); err == nil {
+		t.Fatal("status after Close: no error")
 	}
 }

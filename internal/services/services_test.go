@@ -17,6 +17,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cluster"
 	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/store"
@@ -37,10 +38,16 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	home := t.TempDir()
+	return newWorldOn(t, t.TempDir(), nil, []string{})
+}
+
+// newWorldOn is a world over home whose core has the providers of reg (nil: the default ones) with infra
+// enabled.
+func newWorldOn(t *testing.T, home string, reg *cloud.Registry, infra []string) *world {
+	t.Helper()
 	cat := testutil.SharedDir(t, "catalogs/v7")
-	core := embedded.New(embedded.Options{Core: cluster.Options{Home: home, User: "tester", DBOrigin: "the test",
-		EnabledInfra:  func(context.Context) ([]string, error) { return []string{}, nil },
+	core := embedded.New(embedded.Options{Core: cluster.Options{Home: home, Registry: reg, User: "tester", DBOrigin: "the test",
+		EnabledInfra:  func(context.Context) ([]string, error) { return infra, nil },
 		CatalogSource: func() (catalog.Source, error) { return catalog.Dir(cat), nil }}})
 	st, err := store.OpenAt(context.Background(), store.Location{Home: home, DBOrigin: "the test"})
 	if err != nil {
