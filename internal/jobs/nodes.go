@@ -29,9 +29,8 @@ func (r *runner) followNodes(ctx context.Context, cluster string, lost context.C
 			}
 			return
 		}
-		for ev := range evs {
+		if ev, ok := <-evs; ok {
 			lost(&nodeLostError{ev: ev})
-			return
 		}
 	}()
 	return done
