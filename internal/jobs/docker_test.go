@@ -83,6 +83,7 @@ run: |
 	if out, err := exec.Command("docker", "kill", worker).CombinedOutput(); err != nil {
 		t.Fatalf("docker kill %s: %v: %s", worker, err, out)
 	}
+	t.Logf("docker kill took %v", time.Since(killed).Round(time.Millisecond))
 	w.waitFor(t, id, 0, api.ManagedRecovering, api.ManagedRunning)
 	deadline := time.Now().Add(3 * time.Minute)
 	for strings.Count(w.logs(t, id), "rank 1 started on") < 2 {

@@ -55,14 +55,15 @@ run: ./replica
 	if out, err := exec.Command("docker", "kill", container).CombinedOutput(); err != nil {
 		t.Fatalf("docker kill %s: %v: %s", container, err, out)
 	}
+	dead := time.Now() // the container is dead when docker kill returns
 	// The load balancer stops routing to it: with its one replica gone it answers 503 at once.
 	lbGone := pollLB(t, res.Endpoint, http.StatusServiceUnavailable)
 	s = waitFor(t, w, "dks", "replica 1 PREEMPTED", func(s api.Service) bool {
 		return len(s.Replicas) == 0 || s.Replicas[0].ID != 1 || s.Replicas[0].Status != "READY"
 	})
 	known := time.Now()
-	t.Logf("docker kill of the replica -> the load balancer answers 503 %v, -> the controller shows it not READY %v (upper bounds: polled every 10 ms / 50 ms)",
-		lbGone.Sub(killed).Round(time.Millisecond), known.Sub(killed).Round(time.Millisecond))
+	t.Logf("docker kill of the replica (the command took %v) -> the load balancer answers 503 %v, -> the controller shows it not READY %v (polled every 10 ms / 50 ms)",
+		dead.Sub(killed).Round(time.Millisecond), lbGone.Sub(killed).Round(time.Millisecond), known.Sub(killed).Round(time.Millisecond))
 	log, _ := os.ReadFile(w.ctl.logPath("dks"))
 	if !strings.Contains(string(log), "replica 1: PREEMPTED: node 0 of cluster dks-1 is STOPPED: container "+container+" died") {
 		t.Errorf("the loss was not told by the node's event:\n%s", log)
