@@ -526,8 +526,7 @@ func (r *runner) watch(i int) (Event, error) {
 		}
 		var nl *nodeLostError
 		if errors.As(cause, &nl) {
-			r.logf("task %d: %v", i, nl)
-			return Event{Kind: ClusterLost, Place: t.Place}, nil
+			return Event{Kind: ClusterLost, Place: t.Place, Err: nl}, nil
 		}
 		r.logf("task %d: the log stream of %s ended (%v); checking the cluster", i, t.Cluster, err)
 		if ev, lost := r.check(t); lost {
