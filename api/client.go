@@ -38,6 +38,11 @@ type Client interface {
 	// Logs writes a job's output to w (id 0: the latest) and returns the job as it ended or stands. An HTTP
 	// implementation copies the streamed response into w.
 	Logs(ctx context.Context, cluster string, id int, opts LogsOptions, w io.Writer) (Job, error)
+	// WatchCluster follows a cluster's nodes as its provider reports them: the channel carries an event for
+	// each node not running when the watch began, then one for each node lost; it is closed when ctx ends or
+	// the provider's watch breaks (watch again, or fall back to asking Status). Infra whose provider cannot
+	// watch answers an error wrapping errors.ErrUnsupported.
+	WatchCluster(ctx context.Context, cluster string) (<-chan ClusterEvent, error)
 	// Cancel cancels jobs by id, or all unfinished ones.
 	Cancel(ctx context.Context, cluster string, ids []int, all bool) (*Operation[[]CancelOutcome], error)
 

@@ -226,3 +226,30 @@ func (c *HTTPClient) SSHUp(ctx context.Context, req SSHPoolRequest) (*Operation[
 func (c *HTTPClient) SSHDown(ctx context.Context, req SSHPoolRequest) (*Operation[[]SSHHostResult], error) {
 	return submit[[]SSHHostResult](ctx, c, "/api/v1/ssh/down", req)
 }
+
+// WatchCluster follows the server's stream of a cluster's node events (NDJSON, one ClusterEvent a line), which
+// the server answers once the provider's watch is established.
+func (c *HTTPClient) WatchCluster(ctx context.Context, cluster string) (<-chan ClusterEvent, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/api/v1/clusters/"+url.PathEscape(cluster)+"/events", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan ClusterEvent, 8)
+	go func() {
+		defer close(out)
+		defer resp.Body.Close()
+		dec := json.NewDecoder(resp.Body)
+		for {
+			var ev ClusterEvent
+			if dec.Decode(&ev) != nil {
+				return // ctx ended or the stream broke: the watch is over
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}

@@ -113,3 +113,26 @@ func (s *Seconds) UnmarshalJSON(b []byte) error {
 	*s = Seconds(f * float64(time.Second))
 	return nil
 }
+
+// ClusterEvent is a change of one node of a cluster that its provider reported (Client.WatchCluster).
+type ClusterEvent struct {
+	Cluster string `json:"cluster"`
+	// Rank is the node's rank: 0 is the head.
+	Rank int `json:"rank"`
+	// Status is the node's state now: NodeStopped or NodeMissing. Either way the node no longer runs its part
+	// of the cluster's jobs.
+	Status NodeStatus `json:"status"`
+	// Reason is what happened, in the provider's words ("container stix-1a2b-c-1 died (exit code 137)").
+	Reason string `json:"reason,omitempty"`
+	// At is when the provider saw it; zero for a node found not running when the watch began.
+	At time.Time `json:"at,omitzero"`
+}
+
+// NodeStatus is a node's state in a ClusterEvent.
+type NodeStatus string
+
+// The node states of ClusterEvent.
+const (
+	NodeStopped NodeStatus = "STOPPED" // it stopped or died; its disk may remain
+	NodeMissing NodeStatus = "MISSING" // it is gone: removed, deleted, preempted
+)

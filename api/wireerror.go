@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Error codes of the API server's errors (Error.Code). They are stable: programs may switch on them.
@@ -24,6 +25,9 @@ const (
 	CodeServerRestarted = "server_restarted"
 	CodeForbidden       = "forbidden" // e.g. a listen address beyond loopback without --trusted-network
 	CodeFailed          = "failed"    // the operation failed; Message says why
+	// CodeUnsupported: the infra cannot do what was asked (WatchCluster on infra without node events); the
+	// client's error wraps errors.ErrUnsupported.
+	CodeUnsupported = "unsupported"
 )
 
 // Error is the API server's error, as every route sends it (with an HTTP status) and as a failed request
@@ -54,7 +58,7 @@ func (e *Error) Error() string {
 }
 
 // Err returns the error the core returned, rebuilt from the wire: *ClusterNotFoundError, *JobNotFoundError,
-// *ManagedJobNotFoundError, *ServiceNotFoundError, TaskErrors, context.Canceled (wrapped), or the *Error itself.
+// *ManagedJobNotFoundError, *ServiceNotFoundError, TaskErrors, context.Canceled or errors.ErrUnsupported (wrapped), or the *Error itself.
 func (e *Error) Err() error {
 	switch e.Code {
 	case CodeClusterNotFound:
@@ -71,6 +75,8 @@ func (e *Error) Err() error {
 		}
 	case CodeCancelled:
 		return fmt.Errorf("%s: %w", e.Message, context.Canceled)
+	case CodeUnsupported:
+		return fmt.Errorf("%s: %w", e.Message, errors.ErrUnsupported)
 	}
 	return e
 }
@@ -103,6 +109,8 @@ func WireError(err error) *Error {
 		return &Error{Code: CodeTooLarge, Message: err.Error(), Status: http.StatusRequestEntityTooLarge}
 	case errors.Is(err, context.Canceled):
 		return &Error{Code: CodeCancelled, Message: err.Error(), Status: 499}
+	case errors.Is(err, errors.ErrUnsupported):
+		return &Error{Code: CodeUnsupported, Message: strings.TrimSuffix(err.Error(), ": "+errors.ErrUnsupported.Error()), Status: http.StatusNotImplemented}
 	}
 	return &Error{Code: CodeFailed, Message: err.Error(), Status: http.StatusInternalServerError}
 }

@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // The optional capabilities a Provider may have beyond Provisioner. Core code asks for one with a type
@@ -42,6 +43,24 @@ type CustomImages interface {
 	// CheckImage returns nil when the provider can start nodes from imageID, else an error saying which images
 	// it runs ("docker infra runs container images (image_id: docker:<image>)").
 	CheckImage(imageID string) error
+}
+
+// NodeWatcher tells, as it happens, that a node of a cluster is gone: its container died or was removed, its
+// pod was deleted or failed. Without it a loss is seen when something stops answering (a log stream breaks, an
+// agent's silence limit, a probe), which for a node whose address goes silent takes tens of seconds.
+type NodeWatcher interface {
+	// WatchNodes follows the nodes of a cluster: it returns once the provider's watch is established, first
+	// sends an event for each node already not running, then one per node lost. The channel is closed when ctx
+	// ends or the provider's stream breaks (the caller may watch again); a node lost while nobody watched is
+	// Query's to tell.
+	WatchNodes(ctx context.Context, ref ClusterRef) (<-chan NodeEvent, error)
+}
+
+// NodeEvent is a change of one node that a NodeWatcher saw: Status is NodeStopped or NodeMissing, and Reason
+// says what happened in the provider's words ("container stix-x-c-1 died (exit code 137)").
+type NodeEvent struct {
+	NodeState
+	At time.Time `json:"at"`
 }
 
 // Unsupported lists what req asks of p that p has no capability for, one reason per feature, in the words of

@@ -147,6 +147,15 @@ func (c *Client) Logs(ctx context.Context, name string, id int, opts api.LogsOpt
 	return m.Logs(ctx, name, id, opts, w)
 }
 
+// WatchCluster follows a cluster's node events from its provider.
+func (c *Client) WatchCluster(ctx context.Context, name string) (<-chan api.ClusterEvent, error) {
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	return m.WatchCluster(ctx, name)
+}
+
 // Cancel cancels jobs.
 func (c *Client) Cancel(ctx context.Context, name string, ids []int, all bool) (*api.Operation[[]api.CancelOutcome], error) {
 	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) ([]api.CancelOutcome, error) {

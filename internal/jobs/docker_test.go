@@ -58,9 +58,9 @@ run: |
 	}
 }
 
-// Docker infra, 2 nodes: the worker's container is killed mid-job. The head agent fails the job once the
-// worker's address stops answering, the controller sees the cluster is not UP, and the job recovers on a new
-// cluster and succeeds. Kill → RECOVERING is logged (BENCHMARKS.md).
+// Docker infra, 2 nodes: the worker's container is killed mid-job. The engine's event of its death reaches the
+// controller (api.Client.WatchCluster) — before the head agent would notice the worker's silent address — and
+// the job recovers on a new cluster and succeeds. Kill → RECOVERING is logged (BENCHMARKS.md).
 func TestDockerWorkerKilled(t *testing.T) {
 	t.Parallel()
 	cli := dockertest.Client(t)
@@ -77,11 +77,13 @@ run: |
 `, nil)
 	r := w.waitFor(t, id, 0, api.ManagedRunning)
 	w.waitOutput(t, id, "rank 1 started on")
-	worker := fmt.Sprintf("stix-%s-%s-1", docker.Namespace(w.home), r.Cluster)
+	first := r.Cluster
+	worker := fmt.Sprintf("stix-%s-%s-1", docker.Namespace(w.home), first)
 	killed := time.Now()
 	if out, err := exec.Command("docker", "kill", worker).CombinedOutput(); err != nil {
 		t.Fatalf("docker kill %s: %v: %s", worker, err, out)
 	}
+	t.Logf("docker kill took %v", time.Since(killed).Round(time.Millisecond))
 	w.waitFor(t, id, 0, api.ManagedRecovering, api.ManagedRunning)
 	deadline := time.Now().Add(3 * time.Minute)
 	for strings.Count(w.logs(t, id), "rank 1 started on") < 2 {
@@ -100,6 +102,9 @@ run: |
 	r = w.waitFor(t, id, 0, api.ManagedSucceeded)
 	if r.Recoveries != 1 || !strings.Contains(reasons(r), "RECOVERING:preempted") {
 		t.Errorf("row %+v, events %s", r, reasons(r))
+	}
+	if log := w.controllerLog(id); !strings.Contains(log, "node 1 of cluster "+first+" is STOPPED: container "+worker+" died") {
+		t.Errorf("the loss was not told by the node's event:\n%s", log)
 	}
 	logRecovery(t, "docker kill of the worker", r, killed)
 }

@@ -98,8 +98,10 @@ const (
 // Event is the policy's input about what happened.
 type Event struct {
 	Kind     EventKind
-	ExitCode int   // TaskExited, SetupFailed
-	Err      error // LaunchFailed: the core's error, whose types say why (api.TaskErrors, provision.Error, cloud's)
+	ExitCode int // TaskExited, SetupFailed
+	// Err is, for LaunchFailed, the core's error, whose types say why (api.TaskErrors, provision.Error, cloud's);
+	// for ClusterLost, what told the loss when it was more than a broken stream (a node's event).
+	Err error
 	// Place is where the task's cluster ran (ClusterLost, TaskExited, SetupFailed).
 	Place Place
 }
@@ -163,8 +165,12 @@ func Decide(r Recovery, ev Event, c Counters, lim Limits) Decision {
 	case Cancelled:
 		return Decision{Action: End, Status: api.ManagedCancelled, Reason: ReasonCancelled, Message: "cancelled by the user"}
 	case ClusterLost:
+		msg := fmt.Sprintf("cluster lost on %s", placeText(ev.Place))
+		if ev.Err != nil {
+			msg += ": " + ev.Err.Error()
+		}
 		return Decision{Action: Relaunch, Status: api.ManagedRecovering, Reason: ReasonPreempted, CountRecovery: true,
-			Message: fmt.Sprintf("cluster lost on %s", placeText(ev.Place)), Where: recoverWhere(r, ev.Place)}
+			Message: msg, Where: recoverWhere(r, ev.Place)}
 	case ControllerRestarted:
 		// The region is not known to be at fault: FAILOVER goes back there first, EAGER_NEXT_REGION anywhere.
 		w := Where{}

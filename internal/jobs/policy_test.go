@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,6 +113,16 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Decide changed its input: %s -> %s", in, after)
 			}
 		})
+	}
+}
+
+// A loss told by a node's event says so in the RECOVERING message.
+func TestLostClusterSaysWhatToldIt(t *testing.T) {
+	t.Parallel()
+	ev := Event{Kind: ClusterLost, Place: Place{Cloud: "docker", Region: "docker"}, Err: errors.New("node 1 of cluster c-1 is STOPPED: container x died (exit code 137)")}
+	d := Decide(RecoveryOf(nil, ""), ev, Counters{}, Limits{})
+	if !strings.HasSuffix(d.Message, ": node 1 of cluster c-1 is STOPPED: container x died (exit code 137)") || !strings.HasPrefix(d.Message, "cluster lost on ") {
+		t.Errorf("message %q", d.Message)
 	}
 }
 

@@ -491,7 +491,14 @@ func (r *runner) watch(i int) (Event, error) {
 		if f != nil {
 			w = f
 		}
-		j, err := r.c.opts.Core.Logs(r.asOwner(r.ctx), t.Cluster, t.ClusterJobID, api.LogsOptions{Follow: true}, w)
+		// The provider's node events end the stream at once when a node is gone: a worker whose address goes
+		// silent would otherwise be noticed only at the head agent's silence limit.
+		lctx, lost := context.WithCancelCause(r.asOwner(r.ctx))
+		nodes := r.followNodes(lctx, t.Cluster, lost)
+		j, err := r.c.opts.Core.Logs(lctx, t.Cluster, t.ClusterJobID, api.LogsOptions{Follow: true}, w)
+		cause := context.Cause(lctx)
+		lost(nil)
+		<-nodes
 		if f != nil {
 			f.Close()
 		}
@@ -517,6 +524,10 @@ func (r *runner) watch(i int) (Event, error) {
 				}
 			}
 			return ev, nil
+		}
+		var nl *nodeLostError
+		if errors.As(cause, &nl) {
+			return Event{Kind: ClusterLost, Place: t.Place, Err: nl}, nil
 		}
 		r.logf("task %d: the log stream of %s ended (%v); checking the cluster", i, t.Cluster, err)
 		if ev, lost := r.check(t); lost {

@@ -79,6 +79,7 @@ func (s *Server) register() {
 		return c.Job(ctx, r.PathValue("cluster"), id)
 	}))
 	s.handle("GET /api/v1/clusters/{cluster}/jobs/{id}/logs", s.jobLogs)
+	s.handle("GET /api/v1/clusters/{cluster}/events", s.clusterEvents)
 	s.handle("GET /api/v1/cost-report", query(func(ctx context.Context, _ *http.Request) (any, error) {
 		return c.CostReport(ctx)
 	}))

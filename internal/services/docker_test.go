@@ -3,11 +3,13 @@ package services
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cloud/docker"
@@ -49,8 +51,22 @@ run: ./replica
 		t.Fatalf("answered by replica %d", id)
 	}
 	container := fmt.Sprintf("stix-%s-%s-0", docker.Namespace(w.home), ReplicaCluster("dks", 1))
+	killed := time.Now()
 	if out, err := exec.Command("docker", "kill", container).CombinedOutput(); err != nil {
 		t.Fatalf("docker kill %s: %v: %s", container, err, out)
+	}
+	dead := time.Now() // the container is dead when docker kill returns
+	// The load balancer stops routing to it: with its one replica gone it answers 503 at once.
+	lbGone := pollLB(t, res.Endpoint, http.StatusServiceUnavailable)
+	s = waitFor(t, w, "dks", "replica 1 PREEMPTED", func(s api.Service) bool {
+		return len(s.Replicas) == 0 || s.Replicas[0].ID != 1 || s.Replicas[0].Status != "READY"
+	})
+	known := time.Now()
+	t.Logf("docker kill of the replica (the command took %v) -> the load balancer answers 503 %v, -> the controller shows it not READY %v (polled every 10 ms / 50 ms)",
+		dead.Sub(killed).Round(time.Millisecond), lbGone.Sub(killed).Round(time.Millisecond), known.Sub(killed).Round(time.Millisecond))
+	log, _ := os.ReadFile(w.ctl.logPath("dks"))
+	if !strings.Contains(string(log), "replica 1: PREEMPTED: node 0 of cluster dks-1 is STOPPED: container "+container+" died") {
+		t.Errorf("the loss was not told by the node's event:\n%s", log)
 	}
 	waitFor(t, w, "dks", "replica 1 replaced", func(s api.Service) bool {
 		ready := readyReplicas(s)
@@ -64,5 +80,39 @@ run: ./replica
 	}
 	if cs, _ := w.core.Status(ctx, nil, false); len(cs) != 0 {
 		t.Fatalf("clusters after down: %+v", cs)
+	}
+}
+
+// pollLB sends GET /id through the load balancer every 10 ms, each on its own (one to a dead replica may hang
+// until its connect timeout), until one is answered status; it returns when.
+func pollLB(t *testing.T, endpoint string, status int) time.Time {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	got := make(chan time.Time, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
+	for {
+		select {
+		case at := <-got:
+			return at
+		case <-deadline:
+			t.Fatalf("the load balancer never answered %d", status)
+		case <-tick.C:
+			go func() {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+endpoint+"/id", nil)
+				if resp, err := c.Do(req); err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == status {
+						select {
+						case got <- time.Now():
+						default:
+						}
+					}
+				}
+			}()
+		}
 	}
 }

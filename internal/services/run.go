@@ -28,7 +28,8 @@ const ReplicaIDEnv = "SKYPILOT_SERVE_REPLICA_ID"
 type replica struct {
 	row       ReplicaRow
 	readiness serve.Readiness
-	busy      bool // being launched or torn down: not probed
+	busy      bool               // being launched or torn down: not probed
+	unwatch   context.CancelFunc // ends the watch of its cluster's nodes (watchNodes)
 }
 
 // event is what a launch, a probe round or a teardown reports back to the runner's loop.
@@ -36,7 +37,8 @@ type event struct {
 	id       int
 	launched *ReplicaRow // the launch ended with the cluster up (nil: failed, err says why)
 	probed   *probeResult
-	torn     bool // the teardown ended (err: it failed)
+	torn     bool              // the teardown ended (err: it failed)
+	lost     *api.ClusterEvent // the replica's cluster lost a node (watchNodes)
 	err      error
 }
 
@@ -277,6 +279,9 @@ func (r *runner) resumeReplicas() {
 		case serve.ReplicaReady, serve.ReplicaNotReady:
 			// It was ready: a failing probe now is NOT_READY, not a failure of its initial delay.
 			rep.readiness.FirstReady = now
+			r.watchNodes(rep)
+		case serve.ReplicaStarting:
+			r.watchNodes(rep)
 		}
 	}
 	r.launchQueued()
@@ -454,8 +459,13 @@ func (r *runner) handle(ev event) {
 	}
 	switch {
 	case ev.probed != nil:
+		if serve.ReplicaStatus(rep.row.Status).Terminal() {
+			return // it was torn down while the probe ran (its node was lost): the teardown's event ends it
+		}
 		rep.busy = false
 		r.observe(rep, *ev.probed)
+	case ev.lost != nil:
+		r.nodeLost(rep, *ev.lost)
 	case ev.torn:
 		r.tornDown(rep, ev.err)
 	default: // a launch ended
@@ -472,6 +482,7 @@ func (r *runner) handle(ev event) {
 			rep.row.Status = api.ReplicaStatus(serve.ReplicaStarting)
 			r.logf("replica %d: up at %s (%s)", ev.id, rep.row.Endpoint, rep.row.Infra)
 			r.save(rep)
+			r.watchNodes(rep)
 		}
 		r.launchQueued()
 		r.refreshStatus()
@@ -563,6 +574,9 @@ func (r *runner) updating() bool {
 // tearDown takes a replica out of the load balancer and tears its cluster down; status is what it shows
 // meanwhile (SHUTTING_DOWN, or the failure that ended it).
 func (r *runner) tearDown(rep *replica, status serve.ReplicaStatus) {
+	if rep.unwatch != nil {
+		rep.unwatch() // its own teardown is no news
+	}
 	rep.row.Status = api.ReplicaStatus(status)
 	rep.busy = true
 	r.save(rep)

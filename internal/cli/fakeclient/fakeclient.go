@@ -30,11 +30,13 @@ type Client struct {
 	ExecEvents   []api.Event
 	ExecFunc     func(api.ExecRequest) (api.LaunchResult, error)
 
-	StatusFunc     func(names []string, refresh bool) ([]api.Cluster, error)
-	MatchFunc      func(patterns []string, all bool) ([]string, error)
-	QueueFunc      func(cluster string, skipFinished bool) ([]api.Job, error)
-	JobFunc        func(cluster string, id int) (api.Job, error)
-	LogsFunc       func(cluster string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error)
+	StatusFunc func(names []string, refresh bool) ([]api.Cluster, error)
+	MatchFunc  func(patterns []string, all bool) ([]string, error)
+	QueueFunc  func(cluster string, skipFinished bool) ([]api.Job, error)
+	JobFunc    func(cluster string, id int) (api.Job, error)
+	LogsFunc   func(cluster string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error)
+	// WatchFunc returns the events a WatchCluster sends before its channel closes.
+	WatchFunc      func(cluster string) ([]api.ClusterEvent, error)
 	CancelFunc     func(cluster string, ids []int, all bool) ([]api.CancelOutcome, error)
 	StopFunc       func(cluster string) error
 	StartEvents    []api.Event
@@ -193,6 +195,23 @@ func (c *Client) Logs(_ context.Context, cluster string, id int, opts api.LogsOp
 		return api.Job{}, &NotFaked{"Logs"}
 	}
 	return c.LogsFunc(cluster, id, opts, w)
+}
+
+func (c *Client) WatchCluster(_ context.Context, cluster string) (<-chan api.ClusterEvent, error) {
+	c.record("WatchCluster", cluster)
+	if c.WatchFunc == nil {
+		return nil, &NotFaked{"WatchCluster"}
+	}
+	evs, err := c.WatchFunc(cluster)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan api.ClusterEvent, len(evs))
+	for _, ev := range evs {
+		out <- ev
+	}
+	close(out)
+	return out, nil
 }
 
 func (c *Client) Cancel(ctx context.Context, cluster string, ids []int, all bool) (*api.Operation[[]api.CancelOutcome], error) {
