@@ -37,10 +37,15 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	home := t.TempDir()
+	return newWorldIn(t, t.TempDir(), []string{})
+}
+
+// newWorldIn is newWorld over a stix home the test prepared, with the infra given enabled.
+func newWorldIn(t *testing.T, home string, enabled []string) *world {
+	t.Helper()
 	cat := testutil.SharedDir(t, "catalogs/v7")
 	core := embedded.New(embedded.Options{Core: cluster.Options{Home: home, User: "tester", DBOrigin: "the test",
-		EnabledInfra:  func(context.Context) ([]string, error) { return []string{}, nil },
+		EnabledInfra:  func(context.Context) ([]string, error) { return enabled, nil },
 		CatalogSource: func() (catalog.Source, error) { return catalog.Dir(cat), nil }}})
 	st, err := store.OpenAt(context.Background(), store.Location{Home: home, DBOrigin: "the test"})
 	if err != nil {
