@@ -64,6 +64,9 @@ func (c *HTTPClient) ServeLogs(ctx context.Context, name string, opts ServeLogsO
 	if opts.LoadBalancer {
 		q.Set("load_balancer", "true")
 	}
+	if opts.Tail > 0 {
+		q.Set("tail", strconv.Itoa(opts.Tail))
+	}
 	_, err := c.followLog(ctx, "/api/v1/serve/"+url.PathEscape(name)+"/logs", q, w)
 	return err
 }

@@ -107,8 +107,12 @@ type ServeUpdateResult struct {
 type ServeDownRequest struct {
 	Names []string `json:"service_names,omitempty"`
 	All   bool     `json:"all,omitempty"`
-	// Purge forgets a service whose teardown failed (FAILED_CLEANUP) rather than reporting the failure.
+	// Purge forgets a service whose teardown failed (FAILED_CLEANUP) rather than reporting the failure; with
+	// ReplicaID, it also terminates (and forgets) a replica in a failed state.
 	Purge bool `json:"purge,omitempty"`
+	// ReplicaID, when not 0, tears down only that replica of the one service in Names (SkyServe's
+	// `serve down NAME --replica-id N`); the autoscaler launches a replacement if the service needs one.
+	ReplicaID int `json:"replica_id,omitempty"`
 }
 
 // ServeDownOutcome is what tearing one service down did.
@@ -125,6 +129,8 @@ type ServeLogsOptions struct {
 	Controller   bool `json:"controller,omitempty"`
 	LoadBalancer bool `json:"load_balancer,omitempty"`
 	Follow       bool `json:"follow,omitempty"`
+	// Tail shows only the last Tail lines (0: all).
+	Tail int `json:"tail,omitempty"`
 }
 
 // ServiceNotFoundError is the error for a service name the controller has no record of.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/agent/tail"
 )
 
 // JobsLogs writes a job's output (id 0: the caller's latest job) as the controller kept it — every task in
@@ -50,7 +51,7 @@ func (c *Controller) JobsLogs(ctx context.Context, id int64, opts api.JobsLogsOp
 	}
 	out := first.Bytes()
 	if opts.Tail > 0 {
-		out = lastLines(out, opts.Tail)
+		out = tail.LastLines(out, opts.Tail)
 	}
 	if _, err := w.Write(out); err != nil {
 		return nil, err
@@ -124,21 +125,4 @@ func (cur *cursor) copyFile(path string, w io.Writer) error {
 	n, err := io.Copy(w, f)
 	cur.off += n
 	return err
-}
-
-// lastLines returns the last n lines of b.
-func lastLines(b []byte, n int) []byte {
-	end := len(b)
-	if end > 0 && b[end-1] == '\n' {
-		end--
-	}
-	for i := end - 1; i >= 0; i-- {
-		if b[i] == '\n' {
-			n--
-			if n == 0 {
-				return b[i+1:]
-			}
-		}
-	}
-	return b
 }

@@ -60,7 +60,7 @@ func (a *attempts) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		last = err
-		lb.opts.Log.Warn("replica attempt failed", "service", lb.opts.Service, "replica", b.ID, "url", b.URL, "attempt", len(tried), "err", err)
+		lb.opts.Log.Warn("attempt failed", "service", lb.opts.Service, "replica", b.ID, "url", b.URL, "attempt", len(tried), "err", err)
 		if isConnectError(err) {
 			b.ejectedUntil.Store(lb.opts.Now().Add(lb.opts.EjectFor).UnixNano())
 		}

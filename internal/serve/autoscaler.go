@@ -12,7 +12,8 @@ import (
 
 // SkyServe's autoscaler timing.
 const (
-	// DecisionInterval is how often the controller asks for a decision; the hysteresis delays are counted in it.
+	// DecisionInterval is how often the controller asks for a decision (it also asks in between: after a
+	// replica fails, and during an update when a replica becomes ready).
 	DecisionInterval = 20 * time.Second
 	// NoReplicaDecisionInterval is the interval while the target is zero, so a service scaled to zero wakes fast.
 	NoReplicaDecisionInterval = 5 * time.Second
@@ -66,15 +67,18 @@ type Autoscaler struct {
 	baseOnDemand  int
 	dynamic       bool
 	fallback      bool
-	upAfter       int // decision intervals the raw target must stay above the current one before scaling up
-	downAfter     int
+	// upDelay (downDelay) is how long the raw target must have stayed above (below) the current one before
+	// the target follows it: upscale_delay_seconds (downscale_delay_seconds).
+	upDelay, downDelay time.Duration
 
-	target          int // without overprovision
-	up, down        int // hysteresis counters
-	latestVersion   int
-	latestEverReady int
-	mode            UpdateMode
-	window          RequestWindow
+	target int // without overprovision
+	// upSince (downSince) is when the raw target went above (below) the current one, zero while it is not;
+	// last is the time of the previous decision.
+	upSince, downSince, last time.Time
+	latestVersion            int
+	latestEverReady          int
+	mode                     UpdateMode
+	window                   RequestWindow
 }
 
 // InitialVersion is the version of a service's first spec.
@@ -101,8 +105,8 @@ func (a *Autoscaler) configure(s *spec.ServiceSpec) {
 		a.baseOnDemand = *s.BaseOndemandFallbackReplicas
 	}
 	a.dynamic = s.DynamicOndemandFallback != nil && *s.DynamicOndemandFallback
-	a.upAfter = int(s.Upscale() / DecisionInterval.Seconds())
-	a.downAfter = int(s.Downscale() / DecisionInterval.Seconds())
+	a.upDelay = time.Duration(s.Upscale() * float64(time.Second))
+	a.downDelay = time.Duration(s.Downscale() * float64(time.Second))
 }
 
 // Update switches to a new version's spec (`serve update`). The target is recomputed at once, without
@@ -114,7 +118,7 @@ func (a *Autoscaler) Update(now time.Time, version int, s *spec.ServiceSpec, mod
 	a.latestVersion, a.mode = version, mode
 	a.configure(s)
 	a.target = a.requestRateTarget(a.window.QPS(now))
-	a.up, a.down = 0, 0
+	a.upSince, a.downSince = time.Time{}, time.Time{}
 	return nil
 }
 
@@ -145,26 +149,40 @@ func (a *Autoscaler) requestRateTarget(qps float64) int {
 	return a.clip(a.min)
 }
 
-// hysteresis moves the target to raw only once raw has stayed above (below) it for upAfter (downAfter)
-// consecutive decisions; from zero it moves at once.
-func (a *Autoscaler) hysteresis(raw int) {
+// hysteresis moves the target to raw only once raw has stayed above (below) it for the upscale (downscale)
+// delay of the caller's clock, however many decisions were asked for meanwhile (the controller also decides
+// after a failure and during an update); a decision at the target restarts the wait, and from zero the target
+// moves at once. The condition counts from the decision before the first one that saw it (at most one
+// DecisionInterval back), as SkyServe's counter of 20 s decisions does: at the regular cadence the target moves
+// after delay / 20 s decisions, as there.
+func (a *Autoscaler) hysteresis(now time.Time, raw int) {
+	start := now.Add(-DecisionInterval)
+	if a.last.After(start) && !a.last.After(now) {
+		start = a.last
+	}
+	a.last = now
 	switch {
 	case a.target == 0:
 		a.target = raw
+		a.upSince, a.downSince = time.Time{}, time.Time{}
 	case raw > a.target:
-		a.up++
-		a.down = 0
-		if a.up >= a.upAfter {
-			a.up, a.target = 0, raw
+		a.downSince = time.Time{}
+		if a.upSince.IsZero() {
+			a.upSince = start
+		}
+		if now.Sub(a.upSince) >= a.upDelay {
+			a.upSince, a.target = time.Time{}, raw
 		}
 	case raw < a.target:
-		a.down++
-		a.up = 0
-		if a.down >= a.downAfter {
-			a.down, a.target = 0, raw
+		a.upSince = time.Time{}
+		if a.downSince.IsZero() {
+			a.downSince = start
+		}
+		if now.Sub(a.downSince) >= a.downDelay {
+			a.downSince, a.target = time.Time{}, raw
 		}
 	default:
-		a.up, a.down = 0, 0
+		a.upSince, a.downSince = time.Time{}, time.Time{}
 	}
 }
 
@@ -195,13 +213,13 @@ func (a *Autoscaler) Decide(now time.Time, replicas []ReplicaInfo, activeVersion
 	p := Plan{QPS: qps, Terminate: a.outdated(replicas, activeVersions)}
 	switch {
 	case a.fallback:
-		a.hysteresis(a.requestRateTarget(qps))
+		a.hysteresis(now, a.requestRateTarget(qps))
 		a.fallbackPlan(&p, latest)
 	case len(a.perAcc) > 0:
-		a.hysteresis(a.instanceAwareTarget(qps, replicas, latest))
+		a.hysteresis(now, a.instanceAwareTarget(qps, replicas, latest))
 		a.sizePlan(&p, latest, a.scaleDownQPS)
 	default:
-		a.hysteresis(a.requestRateTarget(qps))
+		a.hysteresis(now, a.requestRateTarget(qps))
 		a.sizePlan(&p, latest, nil)
 	}
 	p.Target = a.Target()
@@ -455,9 +473,11 @@ func Routable(replicas []ReplicaInfo, activeVersions []int) []ReplicaInfo {
 // the request timestamps and the latest version ever ready): make an Autoscaler from the latest version's spec,
 // then Restore.
 type AutoscalerState struct {
-	Target          int        `json:"target"`
-	Up              int        `json:"up"`
-	Down            int        `json:"down"`
+	Target int `json:"target"`
+	// UpSince, DownSince and Last are the hysteresis' times (Autoscaler.hysteresis); zero when unset.
+	UpSince         time.Time  `json:"up_since,omitzero"`
+	DownSince       time.Time  `json:"down_since,omitzero"`
+	Last            time.Time  `json:"last,omitzero"`
 	LatestVersion   int        `json:"latest_version"`
 	LatestEverReady int        `json:"latest_ever_ready"`
 	Mode            UpdateMode `json:"mode"`
@@ -466,13 +486,13 @@ type AutoscalerState struct {
 
 // State returns the autoscaler's state, to be saved.
 func (a *Autoscaler) State() AutoscalerState {
-	return AutoscalerState{Target: a.target, Up: a.up, Down: a.down, LatestVersion: a.latestVersion,
+	return AutoscalerState{Target: a.target, UpSince: a.upSince, DownSince: a.downSince, Last: a.last, LatestVersion: a.latestVersion,
 		LatestEverReady: a.latestEverReady, Mode: a.mode, Requests: append([]Bucket(nil), a.window.buckets...)}
 }
 
 // Restore puts back a saved state.
 func (a *Autoscaler) Restore(s AutoscalerState) {
-	a.target, a.up, a.down = s.Target, s.Up, s.Down
+	a.target, a.upSince, a.downSince, a.last = s.Target, s.UpSince, s.DownSince, s.Last
 	a.latestVersion, a.latestEverReady, a.mode = s.LatestVersion, s.LatestEverReady, s.Mode
 	a.window = RequestWindow{}
 	a.window.Add(s.Requests)

@@ -128,6 +128,54 @@ func TestHysteresis(t *testing.T) {
 	}
 }
 
+// TestHysteresisIsTime: the delays are time on the caller's clock, not a count of decisions. The controller
+// also decides after a replica fails and during an update; those extra decisions neither hasten a move (the
+// old counter moved after delay / 20 s decisions, however close together) nor restart the wait. Each row is a
+// series of decisions (seconds after the first) under a steady load of rate requests per second, with the
+// targets they gave.
+func TestHysteresisIsTime(t *testing.T) {
+	t.Parallel()
+	const policy = "  replica_policy:\n    min_replicas: 1\n    max_replicas: 4\n    target_qps_per_replica: 1\n    upscale_delay_seconds: 60\n    downscale_delay_seconds: 100\n"
+	tests := []struct {
+		name    string
+		start   int // the target before the first decision (reached under a load of as many qps)
+		rate    int // requests per second from then on
+		at      []int
+		targets []int
+	}{
+		{"regular cadence: up after 60 s (three decisions)", 1, 3, []int{20, 40, 60, 80}, []int{1, 1, 3, 3}},
+		{"extra decisions do not hasten an upscale", 1, 3, []int{20, 21, 22, 23, 24, 25}, []int{1, 1, 1, 1, 1, 1}},
+		{"an extra decision does not restart the upscale wait", 1, 3, []int{20, 40, 41, 60}, []int{1, 1, 1, 3}},
+		{"upscale after the delay, whatever the cadence", 1, 3, []int{20, 25, 30, 35, 50, 60}, []int{1, 1, 1, 1, 1, 3}},
+		{"regular cadence: down after 100 s (five decisions below)", 3, 1, []int{20, 40, 60, 80, 100, 120}, []int{3, 3, 3, 3, 3, 1}},
+		{"extra decisions do not hasten a downscale", 3, 1, []int{20, 40, 41, 42, 43, 44, 45, 46}, []int{3, 3, 3, 3, 3, 3, 3, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			a := NewAutoscaler(service(t, policy))
+			// The start target, reached under a load of tt.start qps over the minute before t0.
+			for s := int64(-59); s <= 0; s++ {
+				a.Observe([]Bucket{{Second: t0.Unix() + s, Count: int64(tt.start)}})
+			}
+			a.Restore(AutoscalerState{Target: tt.start, LatestVersion: InitialVersion, Mode: UpdateRolling, Requests: a.State().Requests})
+			a.Decide(t0, ready(1, 2, 3, 4), []int{1})
+			last := int64(0)
+			var got []int
+			for _, at := range tt.at {
+				for s := last + 1; s <= int64(at); s++ {
+					a.Observe([]Bucket{{Second: t0.Unix() + s, Count: int64(tt.rate)}})
+				}
+				last = int64(at)
+				got = append(got, a.Decide(t0.Add(time.Duration(at)*time.Second), ready(1, 2, 3, 4), []int{1}).Target)
+			}
+			if !reflect.DeepEqual(got, tt.targets) {
+				t.Errorf("targets %v at %v s, want %v", got, tt.at, tt.targets)
+			}
+		})
+	}
+}
+
 func TestScaleToAndFromZero(t *testing.T) {
 	t.Parallel()
 	a := NewAutoscaler(service(t, "  replica_policy:\n    min_replicas: 0\n    max_replicas: 3\n    target_qps_per_replica: 1\n    downscale_delay_seconds: 40\n"))

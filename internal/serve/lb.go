@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +62,9 @@ type Options struct {
 	TLS *tls.Config
 	// Now is the clock of the request counts and ejections; nil means time.Now.
 	Now func() time.Time
-	// Log receives one line per failed attempt; nil discards them.
+	// Log is the load balancer's log (`stix serve logs --load-balancer`): its start and stop, every change of
+	// the replica set or policy, every failed attempt (then retried elsewhere) and every request no replica
+	// answered. Requests answered are not logged, one by one. nil discards it.
 	Log *slog.Logger
 }
 
@@ -158,7 +161,32 @@ func (lb *LoadBalancer) SetReplicas(replicas []Replica) error {
 		b.removed.Store(true)
 		b.transport.CloseIdleConnections()
 	}
+	if len(byURL) > 0 || len(next.backends) != len(old.backends) || !sameBackends(old.backends, next.backends) {
+		lb.opts.Log.Info("replica set changed", "service", lb.opts.Service, "replicas", describe(next.backends))
+	}
 	return nil
+}
+
+// sameBackends reports whether two replica sets hold the same backends in the same order.
+func sameBackends(a, b []*backend) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// describe lists a replica set for the log: "1=http://10.0.0.1:8080 2=...", or "none".
+func describe(bs []*backend) string {
+	if len(bs) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(bs))
+	for i, b := range bs {
+		parts[i] = fmt.Sprintf("%d=%s", b.ID, b.URL)
+	}
+	return strings.Join(parts, " ")
 }
 
 // SetPolicy changes the policy (a `serve update` that changes load_balancing_policy or the per-accelerator QPS).
@@ -173,6 +201,7 @@ func (lb *LoadBalancer) SetPolicy(name string, perAcc map[string]float64) error 
 	next := &snapshot{policy: p, perAcc: perAcc, backends: old.backends, next: old.next}
 	next.weigh()
 	lb.current.Store(next)
+	lb.opts.Log.Info("policy set", "service", lb.opts.Service, "policy", name)
 	return nil
 }
 
@@ -225,6 +254,8 @@ func (lb *LoadBalancer) Serve(ctx context.Context, ln net.Listener, grace time.D
 	srv := &http.Server{Handler: lb, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(lb.opts.Log.Handler(), slog.LevelWarn)}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
+	lb.opts.Log.Info("load balancer started", "service", lb.opts.Service, "addr", ln.Addr().String())
+	defer lb.opts.Log.Info("load balancer stopped", "service", lb.opts.Service)
 	select {
 	case err := <-done:
 		return err
@@ -248,10 +279,13 @@ func (lb *LoadBalancer) proxyError(w http.ResponseWriter, r *http.Request, err e
 	}
 	switch {
 	case errors.Is(err, ErrNoReplicas):
+		lb.opts.Log.Warn("no ready replica", "service", lb.opts.Service, "method", r.Method, "path", r.URL.Path, "status", http.StatusServiceUnavailable)
 		http.Error(w, fmt.Sprintf("No ready replicas. Use \"stix serve status %s\" to check the replica status.", name), http.StatusServiceUnavailable)
 	case r.Context().Err() != nil:
+		lb.opts.Log.Info("client went away", "service", lb.opts.Service, "method", r.Method, "path", r.URL.Path, "status", 499)
 		w.WriteHeader(499) // the client closed the request; nobody reads this
 	default:
+		lb.opts.Log.Warn("request failed", "service", lb.opts.Service, "method", r.Method, "path", r.URL.Path, "status", http.StatusInternalServerError, "err", err)
 		http.Error(w, fmt.Sprintf("%v. Use \"stix serve logs %s --load-balancer\" for more information.", err, name), http.StatusInternalServerError)
 	}
 }

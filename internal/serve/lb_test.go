@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -334,6 +335,94 @@ func TestNoReplicaAndAllDead(t *testing.T) {
 	}
 	if _, err := New(Options{Policy: "random"}); err == nil || !strings.Contains(err.Error(), `unknown load balancing policy "random"`) {
 		t.Errorf("New with an unknown policy: %v", err)
+	}
+}
+
+// syncBuffer is a log destination the load balancer's goroutines write to while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestLoadBalancerLog: the log says when the load balancer starts and stops, each change of its replica set
+// and policy, each failed attempt and each request no replica answered — and nothing per request answered.
+func TestLoadBalancerLog(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	ok := newReplica(t, "ok")
+	ctx, cancel := context.WithCancel(context.Background())
+	lb, err := New(Options{Service: "svc", Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- lb.Serve(ctx, ln, time.Second) }()
+	base := "http://" + ln.Addr().String()
+	waitFor(t, "the start logged", func() bool { return strings.Contains(buf.String(), "load balancer started") })
+	if code, _ := get(t, http.DefaultClient, base+"/none"); code != http.StatusServiceUnavailable {
+		t.Fatalf("no replica: %d", code)
+	}
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadURL := "http://" + dead.Addr().String()
+	dead.Close()
+	if err := lb.SetReplicas([]Replica{{ID: 7, URL: deadURL}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := get(t, http.DefaultClient, base+"/dead"); code != http.StatusInternalServerError {
+		t.Fatalf("dead replica: %d", code)
+	}
+	set := []Replica{{ID: 8, URL: ok.srv.URL}}
+	for range 2 { // the same set twice: one change
+		if err := lb.SetReplicas(set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		if code, _ := get(t, http.DefaultClient, base+"/fine"); code != http.StatusOK {
+			t.Fatalf("live replica: %d", code)
+		}
+	}
+	if err := lb.SetPolicy("round_robin", nil); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	for _, want := range []string{
+		"load balancer started", `msg="no ready replica" service=svc method=GET path=/none status=503`,
+		`msg="replica set changed" service=svc replicas="7=` + deadURL + `"`,
+		`msg="attempt failed" service=svc replica=7`, `msg="request failed" service=svc method=GET path=/dead status=500`,
+		`msg="replica set changed" service=svc replicas="8=` + ok.srv.URL + `"`, `msg="policy set" service=svc policy=round_robin`,
+		"load balancer stopped",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "replica set changed"); n != 2 {
+		t.Errorf("%d replica set changes logged, want 2:\n%s", n, got)
+	}
+	if strings.Contains(got, "/fine") {
+		t.Errorf("answered requests logged:\n%s", got)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -282,6 +281,9 @@ func (c *Controller) ServeStatus(ctx context.Context, names []string) ([]api.Ser
 // ServeDown asks each service's runner to tear it down and waits until it is gone (or FAILED_CLEANUP). A name
 // with no service is an error, and nothing is torn down.
 func (c *Controller) ServeDown(ctx context.Context, req api.ServeDownRequest) (*api.Operation[[]api.ServeDownOutcome], error) {
+	if req.ReplicaID != 0 {
+		return c.terminateReplica(ctx, req)
+	}
 	names := req.Names
 	if req.All {
 		rows, err := c.st.List(ctx)
@@ -353,27 +355,6 @@ func (c *Controller) waitGone(ctx context.Context, name string, purge bool) (str
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// ServeLogs writes the service's controller log, or a replica's output (through the core); the load balancer
-// keeps no log of its own yet.
-func (c *Controller) ServeLogs(ctx context.Context, name string, opts api.ServeLogsOptions, w io.Writer) error {
-	if _, err := c.owned(ctx, name); err != nil {
-		return err
-	}
-	switch {
-	case opts.ReplicaID > 0:
-		_, err := c.opts.Core.Logs(ctx, ReplicaCluster(name, opts.ReplicaID), 0, api.LogsOptions{Follow: opts.Follow}, w)
-		return err
-	case opts.LoadBalancer:
-		return badRequest("the load balancer keeps no log yet: see `stix serve logs --controller %s`", name)
-	}
-	b, err := os.ReadFile(c.logPath(name))
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
 }
 
 // caller is the user a call acts as ("" when the caller is not known: the core's own user), and whether it

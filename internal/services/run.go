@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -30,6 +29,8 @@ type replica struct {
 	readiness serve.Readiness
 	busy      bool               // being launched or torn down: not probed
 	unwatch   context.CancelFunc // ends the watch of its cluster's nodes (watchNodes)
+	terminate bool               // the user asked it down while it was launching: torn down once the launch returns
+	purge     bool               // the user asked it down with --purge: forgotten once torn down, even if that failed
 }
 
 // event is what a launch, a probe round or a teardown reports back to the runner's loop.
@@ -61,7 +62,9 @@ type runner struct {
 	purge  atomic.Bool
 	events chan event
 	update chan struct{}
-	work   sync.WaitGroup
+	// terminate carries `serve down NAME --replica-id N` to the loop.
+	terminate chan terminateReq
+	work      sync.WaitGroup
 
 	row      *Row
 	svc      *spec.ServiceSpec
@@ -74,10 +77,11 @@ type runner struct {
 	pushed   string // the replica set last pushed to the load balancer
 	httpc    *http.Client
 	logf     func(format string, args ...any)
+	lbLog    *slog.Logger // the load balancer's log (`serve logs --load-balancer`)
 }
 
 func newRunner(ctx context.Context, c *Controller, name string) *runner {
-	r := &runner{c: c, name: name, downCh: make(chan struct{}), events: make(chan event, 64), update: make(chan struct{}, 1), replicas: map[int]*replica{},
+	r := &runner{c: c, name: name, downCh: make(chan struct{}), events: make(chan event, 64), update: make(chan struct{}, 1), terminate: make(chan terminateReq), replicas: map[int]*replica{},
 		httpc: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	return r
@@ -101,18 +105,27 @@ func (r *runner) call() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(r.ctx), r.c.opts.CallTimeout)
 }
 
+// openLog opens the service's controller log and its load balancer's (both rotating files); the function
+// returned closes them, once the load balancer has stopped.
 func (r *runner) openLog() func() {
-	path := r.c.logPath(r.name)
-	_ = os.MkdirAll(filepath.Dir(path), 0o700)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		r.logf = func(string, ...any) {}
-		return func() {}
+	r.logf = func(string, ...any) {}
+	r.lbLog = slog.New(slog.DiscardHandler)
+	var closers []func() error
+	if f, err := openRotating(r.c.logPath(r.name), maxLogSize); err == nil {
+		r.logf = func(format string, args ...any) {
+			fmt.Fprintf(f, "%s %s\n", r.c.opts.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+		}
+		closers = append(closers, f.Close)
 	}
-	r.logf = func(format string, args ...any) {
-		fmt.Fprintf(f, "%s %s\n", r.c.opts.Now().UTC().Format(time.RFC3339), fmt.Sprintf(format, args...))
+	if f, err := openRotating(r.c.lbLogPath(r.name), maxLogSize); err == nil {
+		r.lbLog = slog.New(slog.NewTextHandler(f, nil))
+		closers = append(closers, f.Close)
 	}
-	return func() { f.Close() }
+	return func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}
 }
 
 // run is the runner's life: set up the load balancer and autoscaler from the stored service, resume its
@@ -164,6 +177,8 @@ func (r *runner) run() {
 			r.handle(ev)
 		case <-r.update:
 			r.reload()
+		case req := <-r.terminate:
+			r.terminateReplica(req)
 		case <-probe.C:
 			r.probeAll()
 		case <-decide.C:
@@ -184,6 +199,7 @@ func (r *runner) setup(ln net.Listener) error {
 	r.svc, r.port = svc, port
 	var opts serve.Options
 	opts.Service, opts.Policy, opts.TargetQPSPerAccelerator = r.name, svc.Policy(), svc.TargetQPSPerAccelerator
+	opts.Log = r.lbLog
 	if svc.TLS != nil {
 		if opts.TLS, err = serve.LoadTLS(svc.TLS.Certfile, svc.TLS.Keyfile); err != nil {
 			return err
@@ -460,7 +476,7 @@ func (r *runner) handle(ev event) {
 	switch {
 	case ev.probed != nil:
 		if serve.ReplicaStatus(rep.row.Status).Terminal() {
-			return // it was torn down while the probe ran (its node was lost): the teardown's event ends it
+			return // torn down while the probe was out (its node lost, or asked down): the teardown's event ends it
 		}
 		rep.busy = false
 		r.observe(rep, *ev.probed)
@@ -476,7 +492,14 @@ func (r *runner) handle(ev event) {
 			if r.ctx.Err() != nil {
 				return
 			}
-			r.tearDown(rep, serve.ReplicaFailedProvision)
+			if rep.terminate {
+				r.tearDown(rep, serve.ReplicaShuttingDown)
+			} else {
+				r.tearDown(rep, serve.ReplicaFailedProvision)
+			}
+		} else if rep.terminate {
+			rep.row = *ev.launched
+			r.tearDown(rep, serve.ReplicaShuttingDown)
 		} else {
 			rep.row = *ev.launched
 			rep.row.Status = api.ReplicaStatus(serve.ReplicaStarting)
@@ -609,11 +632,14 @@ func (r *runner) tornDown(rep *replica, err error) {
 	rep.busy = false
 	status := serve.ReplicaStatus(rep.row.Status)
 	switch {
-	case err != nil:
+	case err != nil && !rep.purge:
 		r.logf("replica %d: teardown failed: %v", rep.row.ID, err)
 		rep.row.Status = api.ReplicaStatus(serve.ReplicaFailedCleanup)
 		r.save(rep)
-	case status == serve.ReplicaShuttingDown || status == serve.ReplicaPreempted:
+	case status == serve.ReplicaShuttingDown || status == serve.ReplicaPreempted || rep.purge:
+		if err != nil {
+			r.logf("replica %d: teardown failed: %v; forgotten all the same (--purge)", rep.row.ID, err)
+		}
 		delete(r.replicas, rep.row.ID)
 		ctx, cancel := r.call()
 		_ = r.c.st.DeleteReplica(ctx, r.name, rep.row.ID)

@@ -138,3 +138,24 @@ func LastLinesOffset(path string, n int) (int64, error) {
 	}
 	return 0, nil
 }
+
+// LastLines returns the last n lines of b (a final line without a newline counts as a line); n ≤ 0, or fewer
+// lines than n, returns b whole. For output already in memory; LastLinesOffset finds them in a file.
+func LastLines(b []byte, n int) []byte {
+	if n <= 0 {
+		return b
+	}
+	end := len(b)
+	if end > 0 && b[end-1] == '\n' {
+		end--
+	}
+	for i := end - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			n--
+			if n == 0 {
+				return b[i+1:]
+			}
+		}
+	}
+	return b
+}

@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cli/logsync"
 )
 
 // LogsOptions are the parsed flags and arguments of `stix jobs logs`.
@@ -31,6 +34,8 @@ type LogsOptions struct {
 	Status   bool
 	Refresh  bool // -r: restart a stopped jobs controller first (the controller lives in the API server: nothing to do)
 	SyncDown bool // -s: download the logs instead of streaming them
+	// LocalDir is where --sync-down writes (logsync.LocalDir, ~/sky_logs, when empty).
+	LocalDir string
 }
 
 // NewCmdLogs builds `stix jobs logs`. runF, when not nil, replaces the real run (the test seam).
@@ -42,7 +47,9 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 		Long: "Tail the logs of a managed job (your latest when JOB_ID and -n are not given) until it ends; the exit\n" +
 			"code is then the job's. With --controller, the controller's log of the job: its launches, losses and\n" +
 			"recoveries. With --status, print the job's state and exit 0 if it succeeded, 100 if it failed, 101 if\n" +
-			"it has not finished, 102 if there is no such job and 103 if it was cancelled.",
+			"it has not finished, 102 if there is no such job and 103 if it was cancelled. With -s/--sync-down,\n" +
+			"download the job's output (or, with --controller, its controller log) to\n" +
+			"~/sky_logs/managed_jobs/job-id-ID/run.log (controller.log) instead.",
 		Example: "  stix jobs logs 3\n  stix jobs logs -n train --no-follow\n  stix jobs logs --controller 3\n  stix jobs logs 3 --status",
 		Args:    cli.MaxArgs(1, "JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -77,18 +84,18 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 }
 
 func logsRun(opts *LogsOptions) error {
-	if opts.SyncDown {
-		return cli.NotImplemented("jobs logs --sync-down")
-	}
 	client, err := opts.Client()
 	if err != nil {
 		return err
 	}
 	id, err := jobID(opts, client)
-	if err == nil && opts.Status {
+	switch {
+	case err != nil:
+	case opts.Status:
 		err = printStatus(opts, client, id)
-	}
-	if err == nil && !opts.Status {
+	case opts.SyncDown:
+		err = syncDown(opts, client, id)
+	default:
 		err = streamLogs(opts, client, id)
 	}
 	var nf *api.ManagedJobNotFoundError
@@ -108,6 +115,52 @@ func streamLogs(opts *LogsOptions, client api.Client, id int64) error {
 	}
 	status, _ := cli.ManagedJobState(tasks)
 	return exitWith(status)
+}
+
+// syncDown downloads the job's output (or its controller log) to ~/sky_logs/managed_jobs/job-id-ID/ and
+// prints the file's path, as SkyPilot's `jobs logs --sync-down` does.
+func syncDown(opts *LogsOptions, client api.Client, id int64) error {
+	if id == 0 { // the caller's latest job: named by its ID
+		rows, err := client.JobsQueue(opts.Ctx, api.JobsQueueOptions{Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return &api.ManagedJobNotFoundError{}
+		}
+		id = rows[0].ID
+	}
+	base := opts.LocalDir
+	if base == "" {
+		var err error
+		if base, err = logsync.LocalDir(); err != nil {
+			return err
+		}
+	}
+	file, what := "run.log", ""
+	if opts.Controller {
+		file, what = "controller.log", " (controller)"
+	}
+	var notFound error
+	paths, err := logsync.Download(opts.Ctx, filepath.Join(base, "managed_jobs", fmt.Sprintf("job-id-%d", id)), []logsync.Part{{
+		File: file,
+		Copy: func(ctx context.Context, w io.Writer) error {
+			_, err := client.JobsLogs(ctx, id, api.JobsLogsOptions{Controller: opts.Controller}, w)
+			var nf *api.ManagedJobNotFoundError
+			if errors.As(err, &nf) {
+				notFound = err
+			}
+			return err
+		},
+	}})
+	if notFound != nil {
+		return notFound
+	}
+	for _, p := range paths {
+		fmt.Fprintf(opts.IO.ErrOut, "Job %d logs%s:\n", id, what)
+		fmt.Fprintln(opts.IO.Out, p)
+	}
+	return err
 }
 
 // printStatus prints the job's state ("Managed job 3: RUNNING") and exits with its code.

@@ -44,8 +44,11 @@ func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
 			if (len(args) > 0) == opts.All {
 				return cli.FlagErrorf("give exactly one of SERVICE_NAME... and -a/--all (or -u/--all-users)")
 			}
-			if opts.ReplicaID != nil && len(args) != 1 {
-				return cli.FlagErrorf("--replica-id needs exactly one SERVICE_NAME")
+			if opts.ReplicaID != nil && (len(args) != 1 || opts.All) {
+				return cli.FlagErrorf("--replica-id needs exactly one SERVICE_NAME (not -a)")
+			}
+			if opts.ReplicaID != nil && *opts.ReplicaID < 1 {
+				return cli.FlagErrorf("--replica-id must be a replica ID (1 or more), got %d", *opts.ReplicaID)
 			}
 			if runF != nil {
 				return runF(opts)
@@ -64,9 +67,6 @@ func NewCmdDown(f *cli.Factory, runF func(*DownOptions) error) *cobra.Command {
 }
 
 func downRun(opts *DownOptions) error {
-	if opts.ReplicaID != nil {
-		return cli.NotImplemented("serve down --replica-id")
-	}
 	io := opts.IO
 	client, err := opts.Client()
 	if err != nil {
@@ -83,6 +83,9 @@ func downRun(opts *DownOptions) error {
 		if !opts.All {
 			what = "service(s) " + strings.Join(opts.ServiceNames, ", ")
 		}
+		if opts.ReplicaID != nil {
+			what = fmt.Sprintf("replica ID %d in %s", *opts.ReplicaID, opts.ServiceNames[0])
+		}
 		if err := cli.ConfirmOrAbort(io, fmt.Sprintf("Terminating %s. Proceed?", what)); err != nil {
 			return err
 		}
@@ -91,7 +94,11 @@ func downRun(opts *DownOptions) error {
 	if opts.AllUsers {
 		ctx = api.WithAllUsers(ctx) // an API server tears down only the caller's without it
 	}
-	op, err := client.ServeDown(ctx, api.ServeDownRequest{Names: opts.ServiceNames, All: opts.All, Purge: opts.Purge})
+	req := api.ServeDownRequest{Names: opts.ServiceNames, All: opts.All, Purge: opts.Purge}
+	if opts.ReplicaID != nil {
+		req.ReplicaID = *opts.ReplicaID
+	}
+	op, err := client.ServeDown(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -3,12 +3,18 @@ package logs
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/api"
 
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cli/logsync"
 )
 
 // LogsOptions are the parsed flags and arguments of `stix serve logs`. Tailing needs exactly one target
@@ -26,16 +32,20 @@ type LogsOptions struct {
 	Follow       bool // --follow (default) / --no-follow; --tail turns following off, as in SkyPilot
 	// Tail is --tail N; nil prints everything.
 	Tail *int
+	// LocalDir is where --sync-down writes (logsync.LocalDir, ~/sky_logs, when empty); Now names the download.
+	LocalDir string
+	Now      func() time.Time
 }
 
 // NewCmdLogs builds `stix serve logs`. runF, when not nil, replaces the real run (the test seam).
 func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
-	opts := &LogsOptions{IO: f.IOStreams, Client: f.ControllerClient}
+	opts := &LogsOptions{IO: f.IOStreams, Client: f.ControllerClient, Now: f.Now}
 	cmd := &cobra.Command{
 		Use:   "logs [flags] SERVICE_NAME [REPLICA_ID]...",
 		Short: "Tail or download the logs of a service",
 		Long: "Tail the logs of one part of a service (the controller, the load balancer or one replica), or\n" +
-			"download the logs of several parts with -s/--sync-down.",
+			"download the logs of several parts with -s/--sync-down: into ~/sky_logs/service/NAME_TIMESTAMP/, one\n" +
+			"file per part (controller.log, load_balancer.log, replica_ID.log); all parts when none is named.",
 		Example: "  stix serve logs --controller llm\n  stix serve logs llm 1\n  stix serve logs --tail 100 --load-balancer llm\n  stix serve logs -s llm 1 3 --controller",
 		Args:    cli.MinArgs(1, "SERVICE_NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,19 +91,75 @@ func NewCmdLogs(f *cli.Factory, runF func(*LogsOptions) error) *cobra.Command {
 }
 
 func logsRun(opts *LogsOptions) error {
-	if opts.SyncDown {
-		return cli.NotImplemented("serve logs --sync-down")
-	}
-	if opts.Tail != nil {
-		return cli.NotImplemented("serve logs --tail")
-	}
 	client, err := opts.Client()
 	if err != nil {
 		return err
 	}
 	lo := api.ServeLogsOptions{Controller: opts.Controller, LoadBalancer: opts.LoadBalancer, Follow: opts.Follow}
+	if opts.Tail != nil {
+		lo.Tail = *opts.Tail
+	}
+	if opts.SyncDown {
+		return syncDown(opts, client, lo.Tail)
+	}
 	if len(opts.ReplicaIDs) == 1 {
 		lo.ReplicaID = opts.ReplicaIDs[0]
 	}
 	return client.ServeLogs(opts.Ctx, opts.ServiceName, lo, opts.IO.Out)
+}
+
+// syncDown downloads the parts named (all of them when none is: the controller, the load balancer and every
+// replica) into ~/sky_logs/service/NAME_TIMESTAMP and prints the directory.
+func syncDown(opts *LogsOptions, client api.Client, tail int) error {
+	ss, err := client.ServeStatus(opts.Ctx, []string{opts.ServiceName})
+	if err != nil {
+		return err
+	}
+	if len(ss) == 0 {
+		return &api.ServiceNotFoundError{Name: opts.ServiceName}
+	}
+	all := !opts.Controller && !opts.LoadBalancer && len(opts.ReplicaIDs) == 0
+	part := func(file string, lo api.ServeLogsOptions) logsync.Part {
+		lo.Tail = tail
+		return logsync.Part{File: file, Copy: func(ctx context.Context, w io.Writer) error {
+			return client.ServeLogs(ctx, opts.ServiceName, lo, w)
+		}}
+	}
+	var parts []logsync.Part
+	if all || opts.Controller {
+		parts = append(parts, part("controller.log", api.ServeLogsOptions{Controller: true}))
+	}
+	if all || opts.LoadBalancer {
+		parts = append(parts, part("load_balancer.log", api.ServeLogsOptions{LoadBalancer: true}))
+	}
+	ids := opts.ReplicaIDs
+	if all {
+		for _, r := range ss[0].Replicas {
+			ids = append(ids, r.ID)
+		}
+	}
+	for _, id := range ids {
+		if !slices.ContainsFunc(ss[0].Replicas, func(r api.Replica) bool { return r.ID == id }) {
+			fmt.Fprintf(opts.IO.ErrOut, "Replica %d not found for %s: skipped.\n", id, opts.ServiceName)
+			continue
+		}
+		parts = append(parts, part(fmt.Sprintf("replica_%d.log", id), api.ServeLogsOptions{ReplicaID: id}))
+	}
+	base := opts.LocalDir
+	if base == "" {
+		if base, err = logsync.LocalDir(); err != nil {
+			return err
+		}
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	dir := filepath.Join(base, "service", opts.ServiceName+"_"+logsync.Timestamp(now()))
+	paths, err := logsync.Download(opts.Ctx, dir, parts)
+	if len(paths) > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "Synced down %d log file(s) of service %s to:\n", len(paths), opts.ServiceName)
+		fmt.Fprintln(opts.IO.Out, dir)
+	}
+	return err
 }
