@@ -74,8 +74,6 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 	t.Parallel()
 	lines := [][]string{
 		{"dashboard"},
-		{"serve", "logs", "-s", "svc"}, {"serve", "logs", "--tail", "5", "--controller", "svc"},
-		{"serve", "down", "--replica-id", "1", "svc"},
 		{"storage", "ls"}, {"storage", "delete", "-a"},
 		{"api", "login", "--relogin", "-e", "http://127.0.0.1:1"}, {"api", "start", "--enable-basic-auth"},
 		{"api", "logs", "-l", "x.log"},

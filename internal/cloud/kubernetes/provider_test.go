@@ -53,15 +53,22 @@ func withConfig(t *testing.T, ctx context.Context, yaml string) context.Context 
 // gpuNodes adds n fake nodes with 8 GPUs of the label value given.
 func gpuNodes(t *testing.T, prefix, key, value string, n int) {
 	t.Helper()
-	ctx := context.Background()
 	for i := range n {
-		name := prefix + "-" + string(rune('a'+i))
-		if err := plane.AddNode(ctx, kubetest.Node{Name: name, Labels: map[string]string{key: value},
-			Capacity: map[string]string{GPUResource: "8"}}); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { plane.DeleteNode(context.Background(), name) })
+		addNode(t, kubetest.Node{Name: prefix + "-" + string(rune('a'+i)), Labels: map[string]string{key: value},
+			Capacity: map[string]string{GPUResource: "8"}})
 	}
+}
+
+// cpuNode adds a fake node of kubetest's default capacity (32 CPUs, 256 GiB), so a test that asks for the default
+// pod shape does not depend on the nodes other tests left.
+func cpuNode(t *testing.T, name string) { addNode(t, kubetest.Node{Name: name}) }
+
+func addNode(t *testing.T, n kubetest.Node) {
+	t.Helper()
+	if err := plane.AddNode(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plane.DeleteNode(context.Background(), n.Name) })
 }
 
 func offer(t *testing.T, ctx context.Context, p *Provider, req cloud.Requirements) cloud.Offer {

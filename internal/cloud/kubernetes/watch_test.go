@@ -16,6 +16,7 @@ import (
 // the head is not.
 func TestWatchNodesPodDeleted(t *testing.T) {
 	p := newProvider(t)
+	cpuNode(t, "watch")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	name := fmt.Sprintf("watch-%d", os.Getpid())
