@@ -9,6 +9,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/embedded"
+	"github.com/stix-run/stix/internal/testutil/coretest"
 	"github.com/stix-run/stix/internal/testutil/fakecloud"
 )
 
@@ -66,6 +67,27 @@ func TestCancelWhileCoreOpens(t *testing.T) {
 	}
 	next := w.launch(t, "name: next\nrun: echo done\n", nil)
 	w.waitFor(t, next, 0, api.ManagedSucceeded)
+	if cs := w.clusters(t); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+// TestTeardownOutlastingCallTimeout: a job cluster whose teardown takes longer than one ordinary call to the core
+// (CallTimeout; terminating cloud instances takes minutes) is still torn down when the job ends: nothing is left
+// behind to run up a bill. The teardown once ran on CallTimeout, and its purge retry on the same expired context.
+func TestTeardownOutlastingCallTimeout(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, twoRegions)
+	w.ctl.Close()
+	w.opts.Core = &coretest.SlowDown{Client: w.core, Hold: 3 * time.Second}
+	w.opts.CallTimeout = 2 * time.Second
+	w.start(t)
+	id := w.launch(t, "name: slowdown\nrun: echo done\n", nil)
+	w.waitFor(t, id, 0, api.ManagedSucceeded)
+	w.ctl.Close() // waits for the runner, teardown included
+	if log := w.controllerLog(id); strings.Contains(log, "tear down") {
+		t.Errorf("the teardown failed:\n%s", log)
+	}
 	if cs := w.clusters(t); len(cs) != 0 {
 		t.Errorf("clusters left: %+v", cs)
 	}

@@ -32,9 +32,10 @@ type Options struct {
 	LeaseTTL time.Duration
 	// Scan is how often the controller looks for unfinished jobs that no controller runs; 10 s by default.
 	Scan time.Duration
-	// LaunchTimeout bounds one launch of a job cluster (30 min), CallTimeout every other call to the core
-	// (2 min): no wait is unbounded.
-	LaunchTimeout, CallTimeout time.Duration
+	// LaunchTimeout bounds one launch of a job cluster (30 min), DownTimeout one teardown of it (15 min: cloud
+	// instances take minutes to terminate), CallTimeout every other call to the core (2 min): no wait is
+	// unbounded.
+	LaunchTimeout, DownTimeout, CallTimeout time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -67,6 +68,9 @@ func New(opts Options) (*Controller, error) {
 	}
 	if opts.LaunchTimeout <= 0 {
 		opts.LaunchTimeout = 30 * time.Minute
+	}
+	if opts.DownTimeout <= 0 {
+		opts.DownTimeout = 15 * time.Minute
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 2 * time.Minute

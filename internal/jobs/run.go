@@ -330,13 +330,17 @@ func (r *runner) down(name string) {
 	if name == "" {
 		return
 	}
-	ctx, cancel := r.callCtx()
-	defer cancel()
-	_, err := api.Wait(r.c.opts.Core.Down(ctx, name, false))
+	down := func(purge bool) error {
+		ctx, cancel := context.WithTimeout(r.asOwner(context.WithoutCancel(r.ctx)), r.c.opts.DownTimeout)
+		defer cancel()
+		_, err := api.Wait(r.c.opts.Core.Down(ctx, name, purge))
+		return err
+	}
+	err := down(false)
 	var nf *api.ClusterNotFoundError
 	if err != nil && !errors.As(err, &nf) {
 		r.logf("tear down %s: %v; purging it", name, err)
-		_, err = api.Wait(r.c.opts.Core.Down(ctx, name, true))
+		err = down(true) // with a deadline of its own
 	}
 	if err != nil && !errors.As(err, &nf) {
 		r.logf("tear down %s: %v", name, err)

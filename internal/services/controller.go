@@ -42,8 +42,9 @@ type Options struct {
 	ProbeInterval time.Duration
 	// MaxLaunches bounds the replicas being launched at once per service; 4 by default.
 	MaxLaunches int
-	// LaunchTimeout bounds one replica's launch (30 min), CallTimeout every other call to the core (2 min).
-	LaunchTimeout, CallTimeout time.Duration
+	// LaunchTimeout bounds one replica's launch (30 min), DownTimeout one replica's teardown (15 min: cloud
+	// instances take minutes to terminate), CallTimeout every other call to the core (2 min).
+	LaunchTimeout, DownTimeout, CallTimeout time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -85,6 +86,9 @@ func New(opts Options) (*Controller, error) {
 	}
 	if opts.LaunchTimeout <= 0 {
 		opts.LaunchTimeout = 30 * time.Minute
+	}
+	if opts.DownTimeout <= 0 {
+		opts.DownTimeout = 15 * time.Minute
 	}
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = 2 * time.Minute

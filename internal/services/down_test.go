@@ -10,6 +10,7 @@ import (
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cloud/providers"
 	"github.com/stix-run/stix/internal/embedded"
+	"github.com/stix-run/stix/internal/testutil/coretest"
 	"github.com/stix-run/stix/internal/testutil/fakecloud"
 )
 
@@ -123,6 +124,31 @@ func TestDownWhileCoreOpens(t *testing.T) {
 	}
 	if ss, err := w.ctl.ServeStatus(ctx, nil); err != nil || len(ss) != 0 {
 		t.Fatalf("services after down: %+v, %v", ss, err)
+	}
+	if cs, err := w.core.Status(ctx, nil, false); err != nil || len(cs) != 0 {
+		t.Fatalf("clusters after down: %+v, %v", cs, err)
+	}
+}
+
+// TestDownOutlastingCallTimeout: a replica teardown that takes longer than one ordinary call to the core (its
+// bound, CallTimeout) still completes: the service is gone and no cluster is left, not FAILED_CLEANUP (issue 12:
+// `serve down` of four local replicas on a loaded machine ended FAILED_CLEANUP on the 30 s call timeout).
+func TestDownOutlastingCallTimeout(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.ctl.Close()
+	w.opts.Core = &coretest.SlowDown{Client: w.core, Cluster: ReplicaCluster("web", 1), Hold: 3 * time.Second}
+	w.opts.CallTimeout = 2 * time.Second
+	w.start(t)
+	if _, err := api.Wait(w.ctl.ServeUp(ctx, api.ServeUpRequest{Task: api.TaskSpec{FileName: "web.yaml", YAML: webService(t.TempDir(), 1)}})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, w, "web", "READY", func(s api.Service) bool { return len(readyReplicas(s)) == 1 })
+	out, err := api.Wait(w.ctl.ServeDown(ctx, api.ServeDownRequest{Names: []string{"web"}}))
+	if err != nil || len(out) != 1 || out[0].Message != "terminated" {
+		log, _ := os.ReadFile(w.ctl.logPath("web"))
+		ss, _ := w.ctl.ServeStatus(ctx, nil)
+		t.Fatalf("serve down: %+v, %v; services %+v\ncontroller log:\n%s", out, err, ss, log)
 	}
 	if cs, err := w.core.Status(ctx, nil, false); err != nil || len(cs) != 0 {
 		t.Fatalf("clusters after down: %+v, %v", cs, err)

@@ -616,7 +616,7 @@ func (r *runner) tearDown(rep *replica, status serve.ReplicaStatus) {
 
 // downCluster tears a replica's cluster down; one that does not exist is already gone.
 func (r *runner) downCluster(cluster string) error {
-	ctx, cancel := r.call()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.c.opts.DownTimeout)
 	defer cancel()
 	_, err := api.Wait(r.c.opts.Core.Down(ctx, cluster, false))
 	var nf *api.ClusterNotFoundError
