@@ -3,8 +3,11 @@ package stix_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -113,5 +116,44 @@ func dockerProc(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 		return (len(found) > 0) != neg, fmt.Errorf("matching: %q", found)
+	})
+}
+
+// holdport VAR listens on a free port of this host until the script ends, and sets VAR to its number.
+func holdPort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: holdport VAR")
+	}
+	l, err := net.Listen("tcp", ":0")
+	ts.Check(err)
+	ts.Defer(func() { l.Close() })
+	ts.Setenv(args[0], strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+}
+
+// dockerpublished CLUSTER PORT: the head container's PORT is published on a host port other than PORT, through
+// which the task's HTTP server answers (polled until the deadline).
+func dockerPublished(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: dockerpublished CLUSTER PORT")
+	}
+	name := fmt.Sprintf("stix-%s-%s-0", docker.Namespace(ts.Getenv("STIX_HOME")), args[0])
+	out, err := exec.Command("docker", "port", name, args[1]+"/tcp").Output()
+	ts.Check(err)
+	first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	i := strings.LastIndex(first, ":")
+	if i < 0 {
+		ts.Fatalf("docker port %s %s: %q", name, args[1], out)
+	}
+	host := first[i+1:]
+	if host == args[1] {
+		ts.Fatalf("port %s is published on the same host port, which the script holds", args[1])
+	}
+	poll(ts, "the task's server on host port "+host, func() (bool, error) {
+		resp, err := http.Get("http://127.0.0.1:" + host + "/")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
 	})
 }

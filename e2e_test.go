@@ -116,6 +116,8 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"dockergone":      dockerGone,
 			"dockerstopped":   dockerStopped,
 			"dockerproc":      dockerProc,
+			"dockerpublished": dockerPublished,
+			"holdport":        holdPort,
 			"sshhoststop":     sshHostStop,
 			"apiserver":       apiServerCmd,
 			"setenvfile":      setEnvFile,

@@ -142,26 +142,16 @@ func (p *Provider) ensureNetwork(ctx context.Context, cli *dockerapi.Client, clu
 
 // ensureContainer creates the node's container unless it exists, and starts it unless it runs; created says
 // it made the container.
-// base holds what docker.run_options set (runOptions).
+// base holds what docker.run_options set (runOptions). A task port that something else on this host holds (another
+// cluster's container, any process) is published on a port the engine picks instead, so that two clusters (two
+// serve replicas) with the same `ports` both run; `stix status --endpoints` names the host port.
 func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, cluster string, rank int, image string, base dockerapi.ContainerConfig, ports map[string][]dockerapi.PortBinding) (created bool, err error) {
 	cname := p.containerName(cluster, rank)
 	c, err := cli.ContainerInspect(ctx, cname)
 	switch {
 	case dockerapi.IsNotFound(err):
-		exposed := map[string]struct{}{}
-		for port := range ports {
-			exposed[port] = struct{}{}
-		}
-		init := true
-		labels := p.labels(cluster)
-		labels[LabelRank] = strconv.Itoa(rank)
-		cfg := base
-		cfg.Image, cfg.Cmd, cfg.Hostname = image, []string{"sleep", "infinity"}, fmt.Sprintf("%s-%d", cluster, rank)
-		cfg.Labels, cfg.ExposedPorts, cfg.Networks = labels, exposed, []string{p.networkName(cluster)}
-		cfg.HostConfig.Init, cfg.HostConfig.PortBindings = &init, ports
-		_, err = cli.ContainerCreate(ctx, cname, cfg)
-		if err != nil {
-			return false, fmt.Errorf("docker: create container %s: %w", cname, err)
+		if err := p.createContainer(ctx, cli, cluster, rank, image, base, ports); err != nil {
+			return false, err
 		}
 		created = true
 	case err != nil:
@@ -169,10 +159,55 @@ func (p *Provider) ensureContainer(ctx context.Context, cli *dockerapi.Client, c
 	case c.State != nil && c.State.Running:
 		return false, nil
 	}
-	if err := cli.ContainerStart(ctx, cname); err != nil {
+	err = cli.ContainerStart(ctx, cname)
+	if err != nil && created && len(ports) > 0 && portTaken(err) {
+		if err := cli.ContainerRemove(ctx, cname, true, true); err != nil {
+			return false, fmt.Errorf("docker: remove container %s: %w", cname, err)
+		}
+		if err := p.createContainer(ctx, cli, cluster, rank, image, base, anyHostPort(ports)); err != nil {
+			return false, err
+		}
+		err = cli.ContainerStart(ctx, cname)
+	}
+	if err != nil {
 		return created, fmt.Errorf("docker: start container %s: %w", cname, err)
 	}
 	return created, nil
+}
+
+func (p *Provider) createContainer(ctx context.Context, cli *dockerapi.Client, cluster string, rank int, image string, base dockerapi.ContainerConfig, ports map[string][]dockerapi.PortBinding) error {
+	cname := p.containerName(cluster, rank)
+	exposed := map[string]struct{}{}
+	for port := range ports {
+		exposed[port] = struct{}{}
+	}
+	init := true
+	labels := p.labels(cluster)
+	labels[LabelRank] = strconv.Itoa(rank)
+	cfg := base
+	cfg.Image, cfg.Cmd, cfg.Hostname = image, []string{"sleep", "infinity"}, fmt.Sprintf("%s-%d", cluster, rank)
+	cfg.Labels, cfg.ExposedPorts, cfg.Networks = labels, exposed, []string{p.networkName(cluster)}
+	cfg.HostConfig.Init, cfg.HostConfig.PortBindings = &init, ports
+	if _, err := cli.ContainerCreate(ctx, cname, cfg); err != nil {
+		return fmt.Errorf("docker: create container %s: %w", cname, err)
+	}
+	return nil
+}
+
+// portTaken says that the engine could not publish a port because the host port is in use: by another
+// container ("port is already allocated") or by another process ("address already in use").
+func portTaken(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "port is already allocated") || strings.Contains(msg, "address already in use")
+}
+
+// anyHostPort is ports with every host port left to the engine.
+func anyHostPort(ports map[string][]dockerapi.PortBinding) map[string][]dockerapi.PortBinding {
+	out := make(map[string][]dockerapi.PortBinding, len(ports))
+	for port := range ports {
+		out[port] = []dockerapi.PortBinding{{}}
+	}
+	return out
 }
 
 // runOptions is the part of every node container's create body that the config's docker.run_options set; an
