@@ -131,8 +131,8 @@ func (c *Controller) names(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// askedElsewhere tells the runners of held services what was asked through another server: down, or a new
-// version.
+// askedElsewhere tells the runners of held services what was asked through another server: down, a new
+// version, or a replica's termination.
 func (c *Controller) askedElsewhere(ctx context.Context, held []string) error {
 	for _, n := range held {
 		r := c.runnerOf(n)
@@ -143,6 +143,9 @@ func (c *Controller) askedElsewhere(ctx context.Context, held []string) error {
 			r.down()
 		} else if err == nil {
 			r.updated() // a version recorded through another server; the runner ignores one it has
+			if err := c.forwardTerminates(ctx, r, n); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

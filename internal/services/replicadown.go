@@ -41,12 +41,25 @@ func (c *Controller) terminateReplica(ctx context.Context, req api.ServeDownRequ
 	if err != nil {
 		return nil, err
 	}
-	if !slices.ContainsFunc(reps, func(r ReplicaRow) bool { return r.ID == id }) {
+	i := slices.IndexFunc(reps, func(r ReplicaRow) bool { return r.ID == id })
+	if i < 0 {
 		return nil, badRequest("service %s has no replica %d: `stix serve status %s` lists its replicas", name, id, name)
+	}
+	if err := refuseTerminate(name, id, serve.ReplicaStatus(reps[i].Status), req.Purge); err != nil {
+		return nil, err
 	}
 	r := c.runnerOf(name)
 	if r == nil {
-		return nil, badRequest("service %s is not run by this API server's controller (it may be starting, or run by another server): try again", name)
+		// Another server runs it (or none does yet): the request waits in the replica's row for the controller
+		// that runs the service, which looks at each renewal of its lease.
+		ok, err := c.st.RequestTerminate(ctx, name, id, req.Purge)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, badRequest("service %s has no replica %d: `stix serve status %s` lists its replicas", name, id, name)
+		}
+		return c.replicaGoing(ctx, name, id), nil
 	}
 	treq := terminateReq{id: id, purge: req.Purge, done: make(chan error, 1)}
 	select {
@@ -66,6 +79,11 @@ func (c *Controller) terminateReplica(ctx context.Context, req api.ServeDownRequ
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	return c.replicaGoing(ctx, name, id), nil
+}
+
+// replicaGoing is the operation of a replica being terminated: it ends once the replica is forgotten.
+func (c *Controller) replicaGoing(ctx context.Context, name string, id int) *api.Operation[[]api.ServeDownOutcome] {
 	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) ([]api.ServeDownOutcome, error) {
 		emit(api.Event{Type: api.EventStep, Msg: fmt.Sprintf("Service %s: replica %d shutting down", name, id)})
 		msg, err := c.waitReplicaGone(ctx, name, id)
@@ -73,7 +91,51 @@ func (c *Controller) terminateReplica(ctx context.Context, req api.ServeDownRequ
 			return nil, err
 		}
 		return []api.ServeDownOutcome{{Name: name, Message: msg}}, nil
-	}), nil
+	})
+}
+
+// refuseTerminate says why a replica in status is not terminated: one in a failed state only with purge.
+func refuseTerminate(name string, id int, status serve.ReplicaStatus, purge bool) error {
+	if status.Failed() && !purge {
+		return badRequest("replica %d of service %s is %s: pass --purge to terminate it anyway (resources it holds may have leaked)", id, name, status)
+	}
+	return nil
+}
+
+// forwardTerminates hands the runner of a service the `--replica-id` requests recorded through other servers,
+// one at a time, and clears each once the runner acted on it.
+func (c *Controller) forwardTerminates(ctx context.Context, r *runner, name string) error {
+	reps, err := c.st.Replicas(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, rep := range reps {
+		if rep.Terminate == "" {
+			continue
+		}
+		req := terminateReq{id: rep.ID, purge: rep.Terminate == "purge", done: make(chan error, 1)}
+		select {
+		case r.terminate <- req:
+		case <-r.ctx.Done():
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case err := <-req.done:
+			if err != nil {
+				r.logf("replica %d: terminate asked through another server: %v", rep.ID, err)
+			}
+		case <-r.ctx.Done():
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := c.st.ClearTerminate(ctx, name, rep.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitReplicaGone waits until a replica being terminated is forgotten, or its teardown failed.
@@ -108,13 +170,15 @@ func (r *runner) terminateReplica(req terminateReq) {
 		return
 	}
 	status := serve.ReplicaStatus(rep.row.Status)
-	switch {
-	case status == serve.ReplicaShuttingDown || status == serve.ReplicaPreempted:
+	if status == serve.ReplicaShuttingDown || status == serve.ReplicaPreempted {
 		req.done <- nil // already on its way out
 		return
-	case status.Failed() && !req.purge:
-		req.done <- badRequest("replica %d of service %s is %s: pass --purge to terminate it anyway (resources it holds may have leaked)", req.id, r.name, status)
+	}
+	if err := refuseTerminate(r.name, req.id, status, req.purge); err != nil {
+		req.done <- err
 		return
+	}
+	switch {
 	case status.Failed():
 		r.logf("replica %d: purged by the user (was %s)", req.id, status)
 		rep.purge = true

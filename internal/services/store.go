@@ -13,9 +13,9 @@ import (
 	"github.com/stix-run/stix/internal/store"
 )
 
-// Store keeps services in the server's state database (tables of store migration 7), SQLite or PostgreSQL. A
-// service's rows are written only by the controller that holds its lease, except down_requested, which any
-// server sets.
+// Store keeps services in the server's state database (tables of store migrations 7 and 8), SQLite or
+// PostgreSQL. A service's rows are written only by the controller that holds its lease, except down_requested
+// and a replica's terminate_requested, which any server sets.
 type Store struct {
 	db *sql.DB
 	q  func(string) string
@@ -64,6 +64,9 @@ type ReplicaRow struct {
 	Infra      string
 	Resources  string
 	Spot       bool
+	// Terminate is a `serve down --replica-id` asked through another server, not acted on yet: "", "terminate"
+	// or "purge". PutReplica leaves it as it is.
+	Terminate string
 }
 
 // ErrExists is matched by Insert's error for a name already taken.
@@ -176,6 +179,27 @@ func (s *Store) PutReplica(ctx context.Context, r ReplicaRow) error {
 	return err
 }
 
+// RequestTerminate records `serve down --replica-id` for the controller that runs the service (purge: with
+// --purge); false when the service has no such replica.
+func (s *Store) RequestTerminate(ctx context.Context, service string, id int, purge bool) (bool, error) {
+	ask := "terminate"
+	if purge {
+		ask = "purge"
+	}
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE service_replicas SET terminate_requested = ? WHERE service = ? AND replica_id = ?`), ask, service, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// ClearTerminate records that the controller acted on a replica's terminate request.
+func (s *Store) ClearTerminate(ctx context.Context, service string, id int) error {
+	_, err := s.db.ExecContext(ctx, s.q(`UPDATE service_replicas SET terminate_requested = '' WHERE service = ? AND replica_id = ?`), service, id)
+	return err
+}
+
 // DeleteReplica forgets a replica.
 func (s *Store) DeleteReplica(ctx context.Context, service string, id int) error {
 	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM service_replicas WHERE service = ? AND replica_id = ?`), service, id)
@@ -184,7 +208,7 @@ func (s *Store) DeleteReplica(ctx context.Context, service string, id int) error
 
 // Replicas returns a service's replicas by ID.
 func (s *Store) Replicas(ctx context.Context, service string) ([]ReplicaRow, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT replica_id, version, status, cluster, endpoint, launched_at, infra, resources, spot
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT replica_id, version, status, cluster, endpoint, launched_at, infra, resources, spot, terminate_requested
 		FROM service_replicas WHERE service = ? ORDER BY replica_id`), service)
 	if err != nil {
 		return nil, err
@@ -197,7 +221,7 @@ func (s *Store) Replicas(ctx context.Context, service string) ([]ReplicaRow, err
 			status   string
 			launched int64
 		)
-		if err := rows.Scan(&r.ID, &r.Version, &status, &r.Cluster, &r.Endpoint, &launched, &r.Infra, &r.Resources, &r.Spot); err != nil {
+		if err := rows.Scan(&r.ID, &r.Version, &status, &r.Cluster, &r.Endpoint, &launched, &r.Infra, &r.Resources, &r.Spot, &r.Terminate); err != nil {
 			return nil, err
 		}
 		r.Status, r.LaunchedAt = api.ReplicaStatus(status), time.Unix(0, launched)

@@ -232,6 +232,9 @@ CREATE TABLE service_replicas (
     PRIMARY KEY (service, replica_id)
 );
 `},
+	// 8: `serve down NAME --replica-id N` asked of a server that does not run the service: the request waits in
+	// the replica's row ('terminate', or 'purge' with --purge) until the controller that runs it acts on it.
+	{SQL: `ALTER TABLE service_replicas ADD COLUMN terminate_requested TEXT NOT NULL DEFAULT '';`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.
