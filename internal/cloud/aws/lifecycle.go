@@ -164,7 +164,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 	if err != nil {
 		return nil, err
 	}
-	keyPath, _, err := p.localKey()
+	keyPath, _, err := p.m.LocalKey()
 	if err != nil {
 		return nil, err
 	}
@@ -268,17 +268,5 @@ func deleteSecurityGroup(ctx context.Context, c *ec2.Client, place cloud.Place, 
 
 // Transport opens an SSH connection to the node of the given rank, on its public address.
 func (p *Provider) Transport(ctx context.Context, info *cloud.ClusterInfo, rank int) (transport.Transport, error) {
-	if info == nil || rank < 0 || rank >= len(info.Nodes) {
-		return nil, fmt.Errorf("aws cluster: no node of rank %d", rank)
-	}
-	var h handle
-	if err := json.Unmarshal(info.Handle, &h); err != nil || !namePattern.MatchString(h.Cluster) {
-		return nil, fmt.Errorf("aws cluster: malformed handle %.100s", info.Handle)
-	}
-	keyPath, _, err := p.localKey()
-	if err != nil {
-		return nil, err
-	}
-	n := info.Nodes[rank]
-	return p.dial(ctx, h.Cluster, first(n.ExternalIP, n.InternalIP), keyPath)
+	return p.m.Transport(ctx, info, rank)
 }
