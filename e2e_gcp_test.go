@@ -217,19 +217,23 @@ func TestGCPBadInput(t *testing.T) {
 
 // BenchmarkGCPLaunch: the time stix itself spends from `launch` to the job's end on the fake Compute Engine, 1
 // and 4 nodes: the command's wall time less the time the fake spent answering (booting its sshd hosts included).
+// infra=local launches the same task on the local provider in the same run: the baseline the figures are read
+// against (docs: BENCHMARKS.md).
 func BenchmarkGCPLaunch(b *testing.B) {
-	for _, nodes := range []int{1, 4} {
-		b.Run(fmt.Sprintf("nodes=%d", nodes), func(b *testing.B) {
-			var stixTime time.Duration
-			for i := range b.N {
-				e := newGCPEnv(b)
-				name := fmt.Sprintf("b%d", i)
-				busy := e.gce.Busy()
-				start := time.Now()
-				e.must("launch", "-y", "-c", name, "--infra", "gcp", "--num-nodes", fmt.Sprint(nodes), "task.yaml")
-				stixTime += time.Since(start) - (e.gce.Busy() - busy)
-			}
-			b.ReportMetric(float64(stixTime.Milliseconds())/float64(b.N), "stix-ms/op")
-		})
+	for _, infra := range []string{"gcp", "local"} {
+		for _, nodes := range []int{1, 4} {
+			b.Run(fmt.Sprintf("infra=%s/nodes=%d", infra, nodes), func(b *testing.B) {
+				var stixTime time.Duration
+				for i := range b.N {
+					e := newGCPEnv(b)
+					name := fmt.Sprintf("b%d", i)
+					busy := e.gce.Busy()
+					start := time.Now()
+					e.must("launch", "-y", "-c", name, "--infra", infra, "--num-nodes", fmt.Sprint(nodes), "task.yaml")
+					stixTime += time.Since(start) - (e.gce.Busy() - busy)
+				}
+				b.ReportMetric(float64(stixTime.Milliseconds())/float64(b.N), "stix-ms/op")
+			})
+		}
 	}
 }
