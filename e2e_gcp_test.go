@@ -215,6 +215,25 @@ func TestGCPBadInput(t *testing.T) {
 	}
 }
 
+// TestGCPSpotPreempted: a spot cluster whose VM Compute Engine takes back mid-job is seen by `status -r` as gone
+// and dropped, as SkyPilot drops a cluster with no node left; its VM and firewall rule go with it.
+func TestGCPSpotPreempted(t *testing.T) {
+	t.Parallel()
+	e := newGCPEnv(t)
+	e.must("launch", "-y", "-d", "-c", "s1", "--infra", "gcp", "--use-spot", "sleep 600")
+	insts := e.gce.Instances()
+	if len(insts) != 1 || !insts[0].Spot {
+		t.Fatalf("instances: %+v", insts)
+	}
+	e.gce.Preempt(insts[0].Name)
+	if out := e.must("status", "-r"); strings.Contains(out, "s1") {
+		t.Errorf("status -r still lists the preempted cluster:\n%s", out)
+	}
+	if n, fws := e.gce.Live(); n != 0 || fws != 0 {
+		t.Errorf("after status -r dropped the preempted cluster: %d instances, %d firewall rules left", n, fws)
+	}
+}
+
 // BenchmarkGCPLaunch: the time stix itself spends from `launch` to the job's end on the fake Compute Engine, 1
 // and 4 nodes: the command's wall time less the time the fake spent answering (booting its sshd hosts included).
 // infra=local launches the same task on the local provider in the same run: the baseline the figures are read
