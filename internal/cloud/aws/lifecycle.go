@@ -60,8 +60,8 @@ func tagged(ctx context.Context, c *ec2.Client, place cloud.Place, cluster strin
 	return insts, nil
 }
 
-// Query reports EC2's view of each node: running, pending (booting, stopping), stopped, or missing
-// (terminated, a spot instance taken back). A cluster with no instances gives none.
+// Query reports EC2's view of each node: running, pending (booting, stopping, shutting down), stopped, or
+// missing (terminated, a spot instance taken back). A cluster with no instances gives none.
 func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.NodeState, error) {
 	loc, err := p.locate(ref)
 	if err != nil || loc.region == "" {
@@ -85,7 +85,9 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 			st.Status = cloud.NodeRunning
 		case types.InstanceStateNameStopped:
 			st.Status, st.Reason = cloud.NodeStopped, "instance "+id+" is stopped"
-		case types.InstanceStateNamePending, types.InstanceStateNameStopping:
+		case types.InstanceStateNamePending, types.InstanceStateNameStopping, types.InstanceStateNameShuttingDown:
+			// shutting-down is on its way to terminated: until it gets there, its security group cannot be
+			// deleted (sweep), so the cluster is not dropped yet.
 			st.Status, st.Reason = cloud.NodePending, "instance "+id+" is "+string(in.State.Name)
 		default:
 			st.Status, st.Reason = cloud.NodeMissing, "instance "+id+" is "+string(in.State.Name)

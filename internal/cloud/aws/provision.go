@@ -32,6 +32,8 @@ type state struct {
 	InstanceIDs     []string `json:"instance_ids"` // rank order
 	SecurityGroupID string   `json:"security_group_id"`
 	Spot            bool     `json:"spot,omitempty"`
+	// Autodown says that the instances terminate on a guest power-off (PrepareSelfStop).
+	Autodown bool `json:"autodown,omitempty"`
 	vm.Cluster
 }
 
@@ -162,8 +164,11 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		TagSpecifications: tags(types.ResourceTypeInstance, name, "stix-"+name),
 		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: awssdk.String("/dev/sda1"),
 			Ebs: disk(r.DiskSizeGB, r.DiskTier)}},
+		// What autostop's power-off does (SelfStopExit): stop, until PrepareSelfStop says terminate.
+		InstanceInitiatedShutdownBehavior: types.ShutdownBehaviorStop,
 	}
 	if spot {
+		in.InstanceInitiatedShutdownBehavior = types.ShutdownBehaviorTerminate // a one-time spot instance cannot stop
 		in.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot,
 			SpotOptions: &types.SpotMarketOptions{SpotInstanceType: types.SpotInstanceTypeOneTime,
 				InstanceInterruptionBehavior: types.InstanceInterruptionBehaviorTerminate}}

@@ -36,6 +36,8 @@ type state struct {
 	Instances []string `json:"instances"` // names, rank order
 	Firewall  string   `json:"firewall,omitempty"`
 	Spot      bool     `json:"spot,omitempty"`
+	// Autodown says that autostop tears the cluster down (PrepareSelfStop).
+	Autodown bool `json:"autodown,omitempty"`
 	vm.Cluster
 }
 

@@ -112,6 +112,7 @@ func (s *Server) route(r *http.Request, p []string) (any, *apiError) {
 		if in == nil {
 			return nil, notFound("projects/" + s.Project + "/zones/" + p[1] + "/instances/" + p[3])
 		}
+		s.observePowerOff(in)
 		out := s.resource(in)
 		s.advance(in)
 		return out, nil
@@ -296,6 +297,15 @@ func (s *Server) resource(in *Instance) map[string]any {
 		"tags": map[string]any{"items": in.Tags}}
 }
 
+// observePowerOff does what Compute Engine does when the VM's OS powered it off (its host's shutdown shim ran):
+// STOPPING, then TERMINATED, its disk kept.
+func (s *Server) observePowerOff(in *Instance) {
+	if in.Host != nil && in.Host.PoweredOff() && in.Status == "RUNNING" {
+		s.halt(in, "STOPPING")
+		in.pendingReads = 1
+	}
+}
+
 // advance moves a transitional status on once it has been seen.
 func (s *Server) advance(in *Instance) {
 	if in.pendingReads > 0 {
@@ -320,6 +330,7 @@ func (s *Server) list(zone, filter string) map[string]any {
 		if in == nil || in.Zone != zone {
 			continue
 		}
+		s.observePowerOff(in)
 		match := true
 		for _, m := range labelFilter.FindAllStringSubmatch(filter, -1) {
 			match = match && in.Labels[m[1]] == m[2]
