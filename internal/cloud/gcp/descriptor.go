@@ -2,7 +2,8 @@
 // one firewall rule per cluster, stix's SSH key in the instances' metadata, and the stix agent deployed over SSH
 // (package vm). Files: descriptor.go and check.go (credentials and project, offline), auth.go (OAuth 2.0 tokens
 // from service-account keys and user credentials), api.go (the REST client, operations, errors typed for
-// failover), provider.go (the provider), provision.go (launch), lifecycle.go (query, stop, start, terminate).
+// failover), provider.go (the provider), provision.go (launch), lifecycle.go (query, stop, start, terminate),
+// autostop.go (the nodes power off; Compute Engine stops them).
 package gcp
 
 import "github.com/stix-run/stix/internal/cloud"
