@@ -60,8 +60,8 @@ func tagged(ctx context.Context, c *ec2.Client, place cloud.Place, cluster strin
 	return insts, nil
 }
 
-// Query reports EC2's view of each node: running, pending (booting, stopping), stopped, or missing
-// (terminated, a spot instance taken back). A cluster with no instances gives none.
+// Query reports EC2's view of each node: running, pending (booting, stopping, shutting down), stopped, or
+// missing (terminated, a spot instance taken back). A cluster with no instances gives none.
 func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.NodeState, error) {
 	loc, err := p.locate(ref)
 	if err != nil || loc.region == "" {
@@ -85,7 +85,9 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 			st.Status = cloud.NodeRunning
 		case types.InstanceStateNameStopped:
 			st.Status, st.Reason = cloud.NodeStopped, "instance "+id+" is stopped"
-		case types.InstanceStateNamePending, types.InstanceStateNameStopping:
+		case types.InstanceStateNamePending, types.InstanceStateNameStopping, types.InstanceStateNameShuttingDown:
+			// shutting-down is on its way to terminated: until it gets there, its security group cannot be
+			// deleted (sweep), so the cluster is not dropped yet.
 			st.Status, st.Reason = cloud.NodePending, "instance "+id+" is "+string(in.State.Name)
 		default:
 			st.Status, st.Reason = cloud.NodeMissing, "instance "+id+" is "+string(in.State.Name)
@@ -164,7 +166,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 	if err != nil {
 		return nil, err
 	}
-	keyPath, _, err := p.localKey()
+	keyPath, _, err := p.m.LocalKey()
 	if err != nil {
 		return nil, err
 	}
@@ -268,17 +270,5 @@ func deleteSecurityGroup(ctx context.Context, c *ec2.Client, place cloud.Place, 
 
 // Transport opens an SSH connection to the node of the given rank, on its public address.
 func (p *Provider) Transport(ctx context.Context, info *cloud.ClusterInfo, rank int) (transport.Transport, error) {
-	if info == nil || rank < 0 || rank >= len(info.Nodes) {
-		return nil, fmt.Errorf("aws cluster: no node of rank %d", rank)
-	}
-	var h handle
-	if err := json.Unmarshal(info.Handle, &h); err != nil || !namePattern.MatchString(h.Cluster) {
-		return nil, fmt.Errorf("aws cluster: malformed handle %.100s", info.Handle)
-	}
-	keyPath, _, err := p.localKey()
-	if err != nil {
-		return nil, err
-	}
-	n := info.Nodes[rank]
-	return p.dial(ctx, h.Cluster, first(n.ExternalIP, n.InternalIP), keyPath)
+	return p.m.Transport(ctx, info, rank)
 }

@@ -1,29 +1,19 @@
 package aws
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
-	"os/user"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/vm"
 	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/lazyregexp"
 )
@@ -111,7 +101,7 @@ func sgName(cluster string) string { return "stix-" + cluster + "-" + userHash()
 
 // securityGroup makes (or finds) the cluster's security group in the VPC: SSH and the task's ports from
 // anywhere, everything between the cluster's nodes. created says it was made now.
-func securityGroup(ctx context.Context, c *ec2.Client, place cloud.Place, vpcID, cluster string, ports []portRange) (id string, created bool, err error) {
+func securityGroup(ctx context.Context, c *ec2.Client, place cloud.Place, vpcID, cluster string, ports []vm.PortRange) (id string, created bool, err error) {
 	out, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []types.Filter{
 		filter("vpc-id", vpcID), filter("group-name", sgName(cluster))}})
 	if err != nil {
@@ -135,8 +125,8 @@ func securityGroup(ctx context.Context, c *ec2.Client, place cloud.Place, vpcID,
 		{IpProtocol: awssdk.String("-1"), UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: awssdk.String(id)}}},
 	}
 	for _, r := range ports {
-		perms = append(perms, types.IpPermission{IpProtocol: awssdk.String("tcp"), FromPort: awssdk.Int32(int32(r.from)),
-			ToPort: awssdk.Int32(int32(r.to)), IpRanges: anywhere})
+		perms = append(perms, types.IpPermission{IpProtocol: awssdk.String("tcp"), FromPort: awssdk.Int32(int32(r.From)),
+			ToPort: awssdk.Int32(int32(r.To)), IpRanges: anywhere})
 	}
 	for _, perm := range perms {
 		_, err := c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: awssdk.String(id),
@@ -149,75 +139,12 @@ func securityGroup(ctx context.Context, c *ec2.Client, place cloud.Place, vpcID,
 	return id, created, nil
 }
 
-// portRange is one of resources.ports: a port or an inclusive range.
-type portRange struct{ from, to int }
-
-// parsePorts reads resources.ports ("8080", "10000-10010"), refusing what is not a TCP port.
-func parsePorts(ports []string) ([]portRange, error) {
-	var out []portRange
-	for _, s := range ports {
-		a, b, isRange := strings.Cut(strings.TrimSpace(s), "-")
-		from, err1 := strconv.Atoi(a)
-		to, err2 := from, error(nil)
-		if isRange {
-			to, err2 = strconv.Atoi(b)
-		}
-		if err1 != nil || err2 != nil || from < 1 || to > 65535 || from > to {
-			return nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
-				"ports: %q is not a port (1-65535) or a range such as 10000-10010", s)}
-		}
-		out = append(out, portRange{from, to})
-	}
-	return out, nil
-}
-
-// userHash names this user of this machine in what stix makes on AWS (as SkyPilot's user hash): several users
-// share an account, and their clusters may share a name.
-func userHash() string {
-	who := "stix"
-	if u, err := user.Current(); err == nil {
-		who = u.Username
-	}
-	host, _ := os.Hostname()
-	sum := sha256.Sum256([]byte(who + "@" + host))
-	return hex.EncodeToString(sum[:4])
-}
+// userHash names this user of this machine in what stix makes on AWS.
+func userHash() string { return vm.UserHash() }
 
 // keyName is the name of the key pair stix manages in every region: one per user of this machine, as
 // SkyPilot's sky-key-<user hash>.
 func keyName() string { return "stix-key-" + userHash() }
-
-// localKey returns stix's SSH key for AWS (made on first use, under Home/aws) and its public half in
-// authorized_keys form.
-func (p *Provider) localKey() (path string, pub []byte, err error) {
-	path = filepath.Join(p.root, "ssh", "stix-key")
-	if data, err := os.ReadFile(path); err == nil {
-		signer, err := ssh.ParsePrivateKey(data)
-		if err != nil {
-			return "", nil, fmt.Errorf("stix's AWS SSH key %s: %w (remove it to have a new one made)", path, err)
-		}
-		return path, bytes.TrimSpace(ssh.MarshalAuthorizedKey(signer.PublicKey())), nil
-	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return "", nil, err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "stix")
-	if err != nil {
-		return "", nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", nil, err
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-		return "", nil, err
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		return "", nil, err
-	}
-	return path, bytes.TrimSpace(ssh.MarshalAuthorizedKey(signer.PublicKey())), nil
-}
 
 // keyPair makes sure the region has stix's key pair holding pub. A key pair of that name holding another key
 // is refused: stix would not reach the instances started with it. imported says it was made now.

@@ -16,6 +16,7 @@ import (
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/cloud/vm"
 )
 
 // Name is the provider's name.
@@ -46,7 +47,7 @@ type Options struct {
 // Provider provisions clusters on EC2.
 type Provider struct {
 	opts Options
-	root string
+	m    *vm.Machines
 
 	cfgOnce sync.Once
 	cfg     awssdk.Config
@@ -86,7 +87,8 @@ func New(opts Options) (*Provider, error) {
 	if opts.WaitTimeout <= 0 {
 		opts.WaitTimeout = 10 * time.Minute
 	}
-	return &Provider{opts: opts, root: filepath.Join(opts.Home, Name)}, nil
+	return &Provider{opts: opts, m: &vm.Machines{Cloud: Name, Root: filepath.Join(opts.Home, Name), User: opts.SSHUser,
+		PollInterval: opts.PollInterval, WaitTimeout: opts.WaitTimeout}}, nil
 }
 
 // loadCatalog reads the AWS catalog through the source the rest of stix uses.

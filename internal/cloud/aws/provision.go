@@ -2,31 +2,18 @@ package aws
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
-	"path"
-	"path/filepath"
 	"strings"
-	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/stix-run/stix/internal/agent/agenttls"
 	"github.com/stix-run/stix/internal/cloud"
-	"github.com/stix-run/stix/internal/cloud/nodeagent"
-	"github.com/stix-run/stix/internal/config"
-	"github.com/stix-run/stix/internal/lazyregexp"
-	sshtransport "github.com/stix-run/stix/internal/transport/ssh"
+	"github.com/stix-run/stix/internal/cloud/vm"
 )
-
-// namePattern is what a cluster name may be: it names a security group, tags and local files.
-var namePattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 // Default image tags of the catalog's images.csv, as SkyPilot picks them.
 const (
@@ -45,11 +32,9 @@ type state struct {
 	InstanceIDs     []string `json:"instance_ids"` // rank order
 	SecurityGroupID string   `json:"security_group_id"`
 	Spot            bool     `json:"spot,omitempty"`
-	Secret          string   `json:"secret"`
-	CACert          string   `json:"ca_cert"`
-	CAKey           string   `json:"ca_key"`
-	// Nodes are what the agents reported when they last started.
-	Nodes []cloud.NodeInfo `json:"nodes,omitempty"`
+	// Autodown says that the instances terminate on a guest power-off (PrepareSelfStop).
+	Autodown bool `json:"autodown,omitempty"`
+	vm.Cluster
 }
 
 // handle is the cluster's Handle: enough to reach its nodes.
@@ -59,62 +44,26 @@ type handle struct {
 	InstanceIDs []string `json:"instance_ids"`
 }
 
-func (p *Provider) statePath(name string) string {
-	return filepath.Join(p.root, "clusters", name+".json")
-}
-
-func (p *Provider) knownHosts(name string) string {
-	return filepath.Join(p.root, "clusters", name+".known_hosts")
-}
-
 // readState returns the cluster's state, nil when stix has none.
 func (p *Provider) readState(name string) (*state, error) {
-	data, err := os.ReadFile(p.statePath(name))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
 	var s state
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("aws cluster %s: state %s: %w", name, p.statePath(name), err)
+	if ok, err := p.m.ReadState(name, &s); !ok || err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
 
-func (p *Provider) writeState(name string, s *state) error {
-	data, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	path := p.statePath(name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+func (p *Provider) writeState(name string, s *state) error { return p.m.WriteState(name, s) }
 
-func (p *Provider) forget(name string) error {
-	err := os.Remove(p.statePath(name))
-	if errors.Is(err, os.ErrNotExist) {
-		err = nil
-	}
-	_ = os.Remove(p.knownHosts(name))
-	return err
-}
+func (p *Provider) forget(name string) error { return p.m.Forget(name) }
 
 // Provision launches the cluster's instances in the offer's zone (or starts the cluster's stopped ones), waits
 // for them, and deploys the agent on each over SSH. A new cluster that fails leaves nothing behind: its
 // instances are terminated and its security group and a key pair imported for it deleted.
 func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*cloud.ClusterInfo, error) {
 	name := req.Cluster.Name
-	if !namePattern.MatchString(name) {
-		return nil, fmt.Errorf("aws cluster name %q: use up to 63 letters, digits, '.', '_' and '-', starting with a letter or digit", name)
+	if err := p.m.CheckName(name); err != nil {
+		return nil, err
 	}
 	if req.Offer.Cloud != "" && !strings.EqualFold(req.Offer.Cloud, Name) {
 		return nil, fmt.Errorf("provision aws cluster %s: the offer is for %s", name, req.Offer.Cloud)
@@ -146,7 +95,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if region == "" || instanceType == "" {
 		return nil, fmt.Errorf("the offer names no region or instance type (region %q, instance type %q)", region, instanceType)
 	}
-	ports, err := parsePorts(r.Ports)
+	ports, err := p.m.ParsePorts(r.Ports)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +107,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err != nil {
 		return nil, err
 	}
-	keyPath, pub, err := p.localKey()
+	keyPath, pub, err := p.m.LocalKey()
 	if err != nil {
 		return nil, err
 	}
@@ -215,8 +164,11 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		TagSpecifications: tags(types.ResourceTypeInstance, name, "stix-"+name),
 		BlockDeviceMappings: []types.BlockDeviceMapping{{DeviceName: awssdk.String("/dev/sda1"),
 			Ebs: disk(r.DiskSizeGB, r.DiskTier)}},
+		// What autostop's power-off does (SelfStopExit): stop, until PrepareSelfStop says terminate.
+		InstanceInitiatedShutdownBehavior: types.ShutdownBehaviorStop,
 	}
 	if spot {
+		in.InstanceInitiatedShutdownBehavior = types.ShutdownBehaviorTerminate // a one-time spot instance cannot stop
 		in.InstanceMarketOptions = &types.InstanceMarketOptionsRequest{MarketType: types.MarketTypeSpot,
 			SpotOptions: &types.SpotMarketOptions{SpotInstanceType: types.SpotInstanceTypeOneTime,
 				InstanceInterruptionBehavior: types.InstanceInterruptionBehaviorTerminate}}
@@ -266,16 +218,9 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		made.instances[i] = awssdk.ToString(inst.InstanceId)
 	}
 	s := &state{Region: region, Zone: subnetZone, InstanceIDs: made.instances, SecurityGroupID: made.sgID, Spot: spot}
-	if s.Secret = req.Secret; s.Secret == "" {
-		if s.Secret, err = nodeagent.NewSecret(); err != nil {
-			return nil, err
-		}
-	}
-	ca, err := agenttls.NewCA(name)
-	if err != nil {
+	if s.Cluster, err = vm.NewCluster(name, req.Secret); err != nil {
 		return nil, err
 	}
-	s.CACert, s.CAKey = string(ca.CertPEM), string(ca.KeyPEM)
 	if err := p.writeState(name, s); err != nil {
 		return nil, err
 	}
@@ -291,12 +236,7 @@ func slicesIndexEmpty(s []string) int {
 	return 0
 }
 
-func first(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
+func first(a, b string) string { return vm.First(a, b) }
 
 // disk is the root volume: disk_size (SkyPilot's 256 GB by default) on the EBS type of disk_tier.
 func disk(sizeGB int, tier string) *types.EbsBlockDevice {
@@ -358,43 +298,28 @@ func (p *Provider) zones(ctx context.Context, region string) ([]string, error) {
 
 // waitInstances polls the instances until done says they are all where they should be, or one is gone.
 func (p *Provider) waitInstances(ctx context.Context, c *ec2.Client, place cloud.Place, ids []string, what string, done func(types.Instance) bool) ([]types.Instance, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
-	defer cancel()
-	next := p.backoff()
-	for {
-		insts, err := describe(ctx, c, place, ids)
+	var insts []types.Instance
+	err := p.m.Poll(ctx, fmt.Sprintf("instances %s are not %s", strings.Join(ids, ", "), what), func(ctx context.Context) (bool, error) {
+		var err error
+		insts, err = describe(ctx, c, place, ids)
 		var api smithy.APIError
 		switch {
 		case errors.As(err, &api) && api.ErrorCode() == "InvalidInstanceID.NotFound":
 			// EC2 is eventually consistent: instances just run may not be described yet.
 			insts = nil
 		case err != nil:
-			return nil, err
+			return false, err
 		}
 		ready := len(insts) == len(ids)
 		for _, in := range insts {
 			ready = ready && done(in)
 		}
-		if ready {
-			return insts, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("instances %s are not %s after %s", strings.Join(ids, ", "), what, p.opts.WaitTimeout)
-		case <-time.After(next()):
-		}
+		return ready, nil
+	})
+	if err != nil {
+		return nil, err
 	}
-}
-
-// backoff returns the waits between polls: from 100 ms, doubling up to PollInterval, so that a state reached
-// quickly is seen quickly and a long boot is not polled more than every PollInterval.
-func (p *Provider) backoff() func() time.Duration {
-	d := min(100*time.Millisecond, p.opts.PollInterval)
-	return func() time.Duration {
-		cur := d
-		d = min(2*d, p.opts.PollInterval)
-		return cur
-	}
+	return insts, nil
 }
 
 // describe returns the instances in the order of ids (those EC2 still knows).
@@ -453,36 +378,12 @@ func (p *Provider) bringUp(ctx context.Context, c *ec2.Client, name string, s *s
 	if err != nil {
 		return nil, err
 	}
-	ca, err := agenttls.ParseCA([]byte(s.CACert), []byte(s.CAKey))
-	if err != nil {
-		return nil, err
+	hosts := make([]vm.Host, len(insts))
+	for i, in := range insts {
+		hosts[i] = vm.Host{ID: awssdk.ToString(in.InstanceId), PrivateIP: awssdk.ToString(in.PrivateIpAddress),
+			PublicIP: awssdk.ToString(in.PublicIpAddress)}
 	}
-	nodes := make([]cloud.NodeInfo, len(insts))
-	err = cloud.EachNode(ctx, len(insts), func(ctx context.Context, rank int) error {
-		in := insts[rank]
-		private, public := awssdk.ToString(in.PrivateIpAddress), awssdk.ToString(in.PublicIpAddress)
-		if report != nil {
-			report(fmt.Sprintf("starting agent on node %d (%s)", rank, awssdk.ToString(in.InstanceId)))
-		}
-		tr, err := p.dialWait(ctx, place, name, first(public, private), keyPath)
-		if err != nil {
-			return fmt.Errorf("node %d (%s): %w", rank, awssdk.ToString(in.InstanceId), err)
-		}
-		defer tr.Close()
-		listen := net.JoinHostPort(private, "0")
-		if rank == 0 {
-			listen = "127.0.0.1:0"
-		}
-		dir := "~/.stix/clusters/" + name + "/agent"
-		addr, h, err := nodeagent.Deploy(ctx, tr, nodeagent.DeployOptions{Binary: bin, Dir: dir, Listen: listen,
-			Secret: s.Secret, Home: "~", CA: ca})
-		if err != nil {
-			return fmt.Errorf("node %d (%s): %w", rank, awssdk.ToString(in.InstanceId), err)
-		}
-		nodes[rank] = cloud.NodeInfo{Rank: rank, InternalIP: private, ExternalIP: public, AgentAddr: addr,
-			Home: tr.Home(), AgentDir: path.Join(tr.Home(), strings.TrimPrefix(dir, "~/")), Resources: h.Resources}
-		return nil
-	})
+	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
 	if err != nil {
 		return nil, err
 	}
@@ -504,39 +405,5 @@ func slicesIndex(s []string, v string) int {
 
 // info is the cluster's ClusterInfo from its state.
 func (p *Provider) info(name string, s *state) (*cloud.ClusterInfo, error) {
-	h, err := json.Marshal(handle{Cluster: name, Region: s.Region, InstanceIDs: s.InstanceIDs})
-	if err != nil {
-		return nil, err
-	}
-	return &cloud.ClusterInfo{Cloud: Name, Region: s.Region, Zone: s.Zone, Nodes: s.Nodes, Secret: s.Secret,
-		CACert: s.CACert, Handle: h}, nil
-}
-
-// dialWait connects to a new instance over SSH, trying again while its sshd is not up yet.
-func (p *Provider) dialWait(ctx context.Context, place cloud.Place, cluster, host, keyPath string) (*sshtransport.Transport, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.WaitTimeout)
-	defer cancel()
-	next := p.backoff()
-	for {
-		tr, err := p.dial(ctx, cluster, host, keyPath)
-		var unreachable *sshtransport.UnreachableError
-		if err == nil || !errors.As(err, &unreachable) {
-			if err != nil {
-				return nil, &cloud.InvalidConfigError{Place: place, Reason: fmt.Sprintf("SSH to %s@%s", p.opts.SSHUser, host), Err: err}
-			}
-			return tr, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("SSH to %s@%s: %w", p.opts.SSHUser, host, err)
-		case <-time.After(next()):
-		}
-	}
-}
-
-func (p *Provider) dial(ctx context.Context, cluster, host, keyPath string) (*sshtransport.Transport, error) {
-	return sshtransport.Dial(ctx, sshtransport.Config{Host: host, User: p.opts.SSHUser, IdentityFiles: []string{keyPath},
-		KnownHostsFile: p.knownHosts(cluster),
-		// The request's provision.ssh_timeout; the transport's default when unset.
-		ConnectTimeout: config.FromContext(ctx).ProvisionSSHTimeout()})
+	return p.m.Info(name, s.Region, s.Zone, &s.Cluster, handle{Cluster: name, Region: s.Region, InstanceIDs: s.InstanceIDs})
 }

@@ -143,6 +143,18 @@ func (s *Server) do(region, action string, f form) (string, *apiError) {
 		return s.describe(region, f)
 	case "TerminateInstances", "StopInstances", "StartInstances":
 		return s.change(region, action, f)
+	case "ModifyInstanceAttribute":
+		in := s.insts[f.get("InstanceId")]
+		if in == nil || in.Region != region {
+			return "", notFound("InvalidInstanceID.NotFound", "The instance ID '"+f.get("InstanceId")+"' does not exist")
+		}
+		if v := f.get("InstanceInitiatedShutdownBehavior.Value"); v != "" {
+			if v != "stop" && v != "terminate" {
+				return "", notFound("InvalidParameterValue", "Value ("+v+") for parameter instanceInitiatedShutdownBehavior is invalid")
+			}
+			in.ShutdownBehavior = v
+		}
+		return ret(), nil
 	}
 	return "", &apiError{http.StatusBadRequest, "InvalidAction", "The action " + action + " is not valid for this web service (fakeec2)"}
 }
@@ -167,7 +179,8 @@ func (s *Server) run(region, zone string, f form) (string, *apiError) {
 			KeyName: f.get("KeyName"), SubnetID: f.get("NetworkInterface.1.SubnetId"), Groups: f.list("NetworkInterface.1.SecurityGroupId"),
 			LaunchIndex: i, Spot: f.get("InstanceMarketOptions.MarketType") == "spot", State: "pending",
 			Tags: f.tags(), DiskGB: disk, VolumeType: f.get("BlockDeviceMapping.1.Ebs.VolumeType"), pendingReads: 1,
-			hiddenReads: s.DescribeLag}
+			ShutdownBehavior: f.get("InstanceInitiatedShutdownBehavior"),
+			hiddenReads:      s.DescribeLag}
 		if err := s.boot(in, pub); err != nil {
 			return "", &apiError{http.StatusInternalServerError, "InternalError", err.Error()}
 		}
@@ -228,6 +241,7 @@ func (s *Server) describe(region string, f form) (string, *apiError) {
 	var b strings.Builder
 	for _, id := range s.order {
 		in := s.insts[id]
+		s.observePowerOff(in)
 		if in.Region != region || (ids != nil && !slices.Contains(ids, id)) {
 			continue
 		}
@@ -252,6 +266,20 @@ func (s *Server) describe(region string, f form) (string, *apiError) {
 		}
 	}
 	return "<reservationSet>" + b.String() + "</reservationSet>", nil
+}
+
+// observePowerOff does what EC2 does when the instance's OS powered it off (its host's shutdown shim ran): stop
+// it, or terminate it, as its InstanceInitiatedShutdownBehavior says (stop when unset).
+func (s *Server) observePowerOff(in *Instance) {
+	if in.Host == nil || !in.Host.PoweredOff() || (in.State != "running" && in.State != "pending") {
+		return
+	}
+	if in.ShutdownBehavior == "terminate" {
+		s.end(in, "shutting-down", "Client.InstanceInitiatedShutdown", "Client.InstanceInitiatedShutdown: Instance initiated shutdown")
+	} else {
+		s.end(in, "stopping", "Client.InstanceInitiatedShutdown", "Client.InstanceInitiatedShutdown: Instance initiated shutdown")
+	}
+	in.pendingReads = 1
 }
 
 // advance moves a transitional state on once it has been seen.

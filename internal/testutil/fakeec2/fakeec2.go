@@ -79,6 +79,9 @@ type Instance struct {
 	Tags                                             map[string]string
 	DiskGB                                           int
 	VolumeType                                       string
+	// ShutdownBehavior is what a power-off from inside the instance does: "stop" (also when empty) or
+	// "terminate".
+	ShutdownBehavior string
 	// Host is the sshd behind the instance while it runs.
 	Host *sshhost.Host
 	// pendingReads counts DescribeInstances calls still to answer with the transitional state.
