@@ -68,7 +68,7 @@ var cloudTraits = map[string]traits{
 		defaultMemPerCPU: 2,
 		noSpot:           true,
 	},
-	"runpod":     {display: "RunPod", noMultiNode: true},
+	"runpod":     {display: "RunPod"}, // multi-node: stix's pods share RunPod's global network (SkyPilot makes one-node clusters only)
 	"hyperbolic": {display: "Hyperbolic", noMultiNode: true, noSpot: true, usFirst: true},
 	"nebius":     {display: "Nebius"},
 	// Clouds without catalog files here are listed for their display names only.
