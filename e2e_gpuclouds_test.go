@@ -208,6 +208,19 @@ func TestGPUCloudErrors(t *testing.T) {
 		left(what)
 	}
 
+	e.lambda.Fail("launch", "", "global/quota-exceeded", "Quota exceeded: you may launch at most 0 instances.")
+	out := e.must("launch", "-y", "-c", "q1", "task.yaml")
+	var launches int
+	for _, c := range e.lambda.Calls() {
+		if strings.HasPrefix(c, "launch ") {
+			launches++
+		}
+	}
+	if launches != 1 || len(e.runpod.Pods()) != 1 {
+		t.Errorf("a Lambda quota error: %d Lambda launches (want 1: the quota is the account's), %d pods (want 1)\n%s", launches, len(e.runpod.Pods()), out)
+	}
+	e.must("down", "-y", "q1")
+
 	fail("unknown region", []string{"mars-1"}, "launch", "-y", "-c", "b1", "--infra", "lambda/mars-1", "task.yaml")
 	fail("ports out of range", []string{"70000"}, "launch", "-y", "-c", "b2", "--infra", "runpod", "--ports", "70000", "task.yaml")
 
@@ -223,19 +236,6 @@ func TestGPUCloudErrors(t *testing.T) {
 	e.runpod.SetAPIKeys("rpa_REVOKED")
 	fail("rejected RunPod key", []string{"INFRA", "REASON", "HTTP 401"}, "launch", "-y", "-c", "b5", "--infra", "runpod", "task.yaml")
 
-	e.lambda.SetAPIKeys(fakelambda.APIKey)
-	e.runpod.SetAPIKeys(fakerunpod.APIKey)
-	e.lambda.Fail("launch", "", "global/quota-exceeded", "Quota exceeded: you may launch at most 0 instances.")
-	out := e.must("launch", "-y", "-c", "q1", "task.yaml")
-	var launches int
-	for _, c := range e.lambda.Calls() {
-		if strings.HasPrefix(c, "launch ") {
-			launches++
-		}
-	}
-	if launches != 1 || len(e.runpod.Pods()) != 1 {
-		t.Errorf("a Lambda quota error: %d Lambda launches (want 1: the quota is the account's), %d pods (want 1)\n%s", launches, len(e.runpod.Pods()), out)
-	}
 }
 
 // BenchmarkGPUCloudLaunch: the time stix itself spends from `launch` to the job's end on the fake Lambda and the

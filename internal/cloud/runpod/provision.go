@@ -93,10 +93,12 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if _, err := cat.ValidateLocation(region, zone); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
 	}
+	// An offer for a whole country leaves the data center to the provider: its data centers are tried in the
+	// catalog's order for the head pod, and only when none has a machine is the region ruled out.
+	zones := []string{zone}
 	if zone == "" {
-		if zones := cat.Zones(region); len(zones) > 0 {
-			zone = zones[0]
-			place.Zone = zone
+		if zones = cat.Zones(region); len(zones) == 0 {
+			zones = []string{""}
 		}
 	}
 	ranges, err := p.m.ParsePorts(r.Ports)
@@ -126,9 +128,6 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if base.ContainerDiskInGb <= 0 {
 		base.ContainerDiskInGb = 256 // SkyPilot's default disk_size
 	}
-	if zone != "" {
-		base.DataCenterIDs = []string{zone}
-	}
 	if err := shape(instanceType, &base); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
 	}
@@ -157,17 +156,24 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		}
 	}()
 	n := r.Nodes()
-	for rank := range n {
-		in := base
-		in.Name = podName(name, rank)
-		req.Report(fmt.Sprintf("creating pod %d of %d (%s) in %s", rank+1, n, instanceType, vm.First(zone, region)))
-		pd, err := c.create(ctx, in)
-		if err != nil {
-			return nil, classify("create pod", place, err)
+	var short []string
+	for _, z := range zones {
+		place.Zone = z
+		if err = p.createPods(ctx, c, base, name, place, instanceType, n, &made, req.Report); err == nil {
+			break
 		}
-		made = append(made, pd.ID)
+		var capErr *cloud.CapacityError
+		if !errors.As(err, &capErr) || len(made) > 0 || len(zones) == 1 {
+			return nil, err
+		}
+		req.Report(fmt.Sprintf("no capacity in %s: %s", z, capErr.Reason))
+		short = append(short, z+": "+capErr.Reason)
 	}
-	s := &state{Region: region, DataCenter: zone, PodIDs: made, Spot: spot}
+	if err != nil {
+		place.Zone = ""
+		return nil, &cloud.CapacityError{Place: place, Reason: fmt.Sprintf("no data center of %s has capacity (%s)", region, strings.Join(short, "; "))}
+	}
+	s := &state{Region: region, DataCenter: place.Zone, PodIDs: made, Spot: spot}
 	if s.Cluster, err = vm.NewCluster(name, req.Secret); err != nil {
 		return nil, err
 	}
@@ -175,6 +181,24 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		return nil, err
 	}
 	return p.bringUp(ctx, c, name, s, req.Report)
+}
+
+// createPods creates the cluster's n pods in place's data center, appending each to made.
+func (p *Provider) createPods(ctx context.Context, c *client, base createPod, name string, place cloud.Place, instanceType string, n int, made *[]string, report func(string)) error {
+	if place.Zone != "" {
+		base.DataCenterIDs = []string{place.Zone}
+	}
+	for rank := range n {
+		in := base
+		in.Name = podName(name, rank)
+		report(fmt.Sprintf("creating pod %d of %d (%s) in %s", rank+1, n, instanceType, vm.First(place.Zone, place.Region)))
+		pd, err := c.create(ctx, in)
+		if err != nil {
+			return classify("create pod", place, err)
+		}
+		*made = append(*made, pd.ID)
+	}
+	return nil
 }
 
 // lost is the error for a pod that ended while stix waited for it.
