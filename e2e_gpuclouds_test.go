@@ -16,7 +16,8 @@ import (
 
 // gpuCloudEnv is a stix home reaching a fake Lambda Cloud and a fake RunPod through stix's own HTTP clients
 // (STIX_LAMBDA_ENDPOINT, STIX_RUNPOD_ENDPOINT), with a catalog of Lambda's cpu_4x_general in us-east-1 and,
-// dearer, us-west-1, and RunPod's cpu3c-4-8 CPU pods, dearer still, in two US data centers.
+// dearer, us-west-1, and RunPod's cpu3c-4-8 CPU pods, dearer still, in two US data centers (with a spot
+// price, for the interruptible pods' tests).
 type gpuCloudEnv struct {
 	*awsEnv // the stix/must helpers; no EC2 here
 	lambda  *fakelambda.Server
@@ -40,7 +41,7 @@ func newGPUCloudEnv(t testing.TB) *gpuCloudEnv {
 	}
 	runpodVMs.WriteString("InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Region,SpotPrice,Price,AvailabilityZone\n")
 	for _, dc := range runpodDCs {
-		fmt.Fprintf(&runpodVMs, "cpu3c-4-8,,,4.0,8.0,,US,,0.30,%s\n", dc)
+		fmt.Fprintf(&runpodVMs, "cpu3c-4-8,,,4.0,8.0,,US,0.15,0.30,%s\n", dc)
 	}
 	write := func(name, data string) {
 		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
@@ -134,6 +135,27 @@ func TestRunPodLaunch(t *testing.T) {
 	e.must("down", "-y", "r1")
 	if n := e.runpod.Live(); n != 0 {
 		t.Errorf("after down: %d pods left", n)
+	}
+}
+
+// TestRunPodSpotPreempted: a spot cluster is an interruptible pod; one RunPod takes back mid-job is seen by
+// `status -r` as gone, the cluster dropped as SkyPilot drops a cluster with no node left, and the exited pod
+// deleted.
+func TestRunPodSpotPreempted(t *testing.T) {
+	t.Parallel()
+	e := newGPUCloudEnv(t)
+	e.must("launch", "-y", "-d", "-c", "s1", "--infra", "runpod", "--use-spot", "sleep 600")
+	pods := e.runpod.Pods()
+	if len(pods) != 1 || !pods[0].Interruptible {
+		t.Fatalf("pods: %+v", pods)
+	}
+	e.runpod.Preempt(pods[0].ID)
+	out := e.must("status", "-r")
+	if strings.Contains(out, "s1") {
+		t.Errorf("status -r still lists the preempted cluster:\n%s", out)
+	}
+	if n := e.runpod.Live(); n != 0 {
+		t.Errorf("after status -r dropped the preempted cluster: %d pods left", n)
 	}
 }
 
@@ -240,9 +262,10 @@ func TestGPUCloudErrors(t *testing.T) {
 
 // BenchmarkGPUCloudLaunch: the time stix itself spends from `launch` to the job's end on the fake Lambda and the
 // fake RunPod, 1 and 4 nodes: the command's wall time less the time the fake spent answering (starting its sshd
-// hosts included). BenchmarkAWSLaunch, run beside it, is the baseline.
+// hosts included). The baseline, in the same run: `--infra local` launching the same task (with --cpus 1, which
+// this machine has), and BenchmarkAWSLaunch beside it.
 func BenchmarkGPUCloudLaunch(b *testing.B) {
-	for _, infra := range []string{"lambda", "runpod"} {
+	for _, infra := range []string{"local", "lambda", "runpod"} {
 		for _, nodes := range []int{1, 4} {
 			b.Run(fmt.Sprintf("%s/nodes=%d", infra, nodes), func(b *testing.B) {
 				var stixTime time.Duration
@@ -251,7 +274,11 @@ func BenchmarkGPUCloudLaunch(b *testing.B) {
 					busy := func() time.Duration { return e.lambda.Busy() + e.runpod.Busy() }
 					before := busy()
 					start := time.Now()
-					e.must("launch", "-y", "-c", fmt.Sprintf("b%d", i), "--infra", infra, "--num-nodes", fmt.Sprint(nodes), "task.yaml")
+					args := []string{"launch", "-y", "-c", fmt.Sprintf("b%d", i), "--infra", infra, "--num-nodes", fmt.Sprint(nodes), "task.yaml"}
+					if infra == "local" {
+						args = append(args, "--cpus", "1")
+					}
+					e.must(args...)
 					stixTime += time.Since(start) - (busy() - before)
 				}
 				b.ReportMetric(float64(stixTime.Milliseconds())/float64(b.N), "stix-ms/op")
