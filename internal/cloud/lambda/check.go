@@ -14,7 +14,7 @@ func check(_ context.Context, e *credcheck.Env) credcheck.Result {
 	}
 	path := e.HomeFile(".lambda_cloud", "lambda_keys")
 	const fix = "create an API key at https://cloud.lambdalabs.com/api-keys and put the line `api_key = YOUR_KEY` in " +
-		"~/.lambda_cloud/lambda_keys"
+		"~/.lambda_cloud/lambda_keys, or set LAMBDA_API_KEY"
 	data, ok, err := e.Read(path)
 	switch {
 	case err != nil:
