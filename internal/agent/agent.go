@@ -56,6 +56,7 @@ type agent struct {
 	exitMu       sync.Mutex
 	exit         NodeExit
 	endContainer func() error
+	powerOff     func() error
 }
 
 // Main runs the stix-agent command line and returns its exit code.
@@ -139,6 +140,8 @@ type Options struct {
 	ConfineHide []string
 	// EndContainer ends the container the agent runs in, for autostop with ExitContainer; nil signals PID 1.
 	EndContainer func() error
+	// PowerOff powers the machine off, for autostop with ExitPoweroff; nil runs `shutdown -h now`.
+	PowerOff func() error
 	// TestClock, when set, is the file that drives the autostop clock (STIX_TEST_CLOCK, newFileClock).
 	TestClock string
 }
@@ -222,7 +225,7 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	defer cancel()
 	a := &agent{dir: dir, secret: secret, ctx: ctx, log: log, resources: res, startedAt: time.Now().UTC(),
 		idleUnit: o.IdleUnit, killGrace: o.KillGrace, agentTimeout: o.AgentTimeout, clock: realClock{},
-		cancel: cancel, endContainer: o.EndContainer}
+		cancel: cancel, endContainer: o.EndContainer, powerOff: o.PowerOff}
 	if o.TestClock != "" {
 		a.clock = newFileClock(ctx, o.TestClock, a.startedAt)
 	}

@@ -1,9 +1,13 @@
 package agent
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"strings"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -22,10 +26,10 @@ var errStopping = fmt.Errorf("%w: autostop is stopping the cluster", ErrConflict
 // validExit checks a NodeExit; empty is allowed where the caller keeps or sets "cannot stop".
 func validExit(e NodeExit, emptyOK bool) error {
 	switch {
-	case e == ExitAgent, e == ExitContainer, e == "" && emptyOK:
+	case e == ExitAgent, e == ExitContainer, e == ExitPoweroff, e == "" && emptyOK:
 		return nil
 	}
-	return fmt.Errorf("%w: exit %q: want %q or %q", ErrInvalid, e, ExitAgent, ExitContainer)
+	return fmt.Errorf("%w: exit %q: want %q, %q or %q", ErrInvalid, e, ExitAgent, ExitContainer, ExitPoweroff)
 }
 
 // selfStop is the autostop timer's action: it stops the whole cluster, workers first. It returns at once.
@@ -90,8 +94,19 @@ func (a *agent) exitAction() NodeExit {
 	return a.exit
 }
 
-// endNode does what is left once Serve has stopped: with ExitContainer, end the container.
+// endNode does what is left once Serve has stopped: with ExitContainer, end the container; with ExitPoweroff,
+// power the machine off.
 func (a *agent) endNode(exit NodeExit) error {
+	if exit == ExitPoweroff {
+		off := a.powerOff
+		if off == nil {
+			off = powerOff
+		}
+		if err := off(); err != nil {
+			return fmt.Errorf("autostop: power the machine off: %w", err)
+		}
+		return nil
+	}
 	if exit != ExitContainer {
 		return nil
 	}
@@ -113,6 +128,20 @@ func signalInit() error {
 		return fmt.Errorf("signal PID 1: %w (the container's init runs as another user than the agent)", err)
 	}
 	return err
+}
+
+// powerOff runs `shutdown -h now` from PATH, through `sudo -n` unless the agent is root (cloud images give their
+// login user passwordless sudo): the cloud then stops or terminates the VM, as it was told at launch.
+func powerOff() error {
+	argv := []string{"shutdown", "-h", "now"}
+	if os.Geteuid() != 0 {
+		argv = append([]string{"sudo", "-n"}, argv...)
+	}
+	out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 func (a *agent) handleShutdown(w http.ResponseWriter, r *http.Request) {

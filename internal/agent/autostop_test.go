@@ -211,6 +211,14 @@ func TestEndNode(t *testing.T) {
 	if err := a.endNode(ExitContainer); err != nil || ended != 1 {
 		t.Errorf("ExitContainer: %v, container ended %d times", err, ended)
 	}
+	off := 0
+	a.powerOff = func() error { off++; return nil }
+	if err := a.endNode(ExitPoweroff); err != nil || off != 1 || ended != 1 {
+		t.Errorf("ExitPoweroff: %v, powered off %d times, container ended %d times", err, off, ended)
+	}
+	if err := validExit(ExitPoweroff, false); err != nil {
+		t.Errorf("validExit(poweroff) = %v", err)
+	}
 }
 
 // The clock of STIX_TEST_CLOCK moves when its file does, and only then; timers fire as it passes them.

@@ -141,6 +141,10 @@ const (
 	// ExitContainer: the agent exits and ends the container it runs in, by signalling the container's init
 	// process (PID 1; stix's containers run docker-init), which stops the container.
 	ExitContainer NodeExit = "container"
+	// ExitPoweroff: the agent exits and powers its machine off (`shutdown -h now`, through `sudo -n` when it is
+	// not root): a VM whose cloud stops (or terminates) it on a guest power-off, so that autostop needs no cloud
+	// credentials on the head.
+	ExitPoweroff NodeExit = "poweroff"
 )
 
 // AutostopMarkFile is the file, in an agent's directory, that says the agent ended itself for autostop: it holds

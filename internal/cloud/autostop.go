@@ -30,7 +30,16 @@ type NodeExit string
 const (
 	ExitAgent     NodeExit = "agent"     // the agent exits; the node (a host, a directory) stays
 	ExitContainer NodeExit = "container" // the agent exits and ends its container (the container stops)
+	ExitPoweroff  NodeExit = "poweroff"  // the agent exits and powers its VM off; the cloud stops or terminates it
 )
+
+// SelfStopPreparer is the capability of a provider whose nodes end by powering off (ExitPoweroff): the head has
+// no cloud credentials, so what a guest power-off does is set on the cloud beforehand, by the client, each time
+// the cluster's autostop is set: stop the VMs, or terminate them for autodown (AWS: the instances'
+// InstanceInitiatedShutdownBehavior). The provider remembers it for SelfStopped.
+type SelfStopPreparer interface {
+	PrepareSelfStop(ctx context.Context, ref ClusterRef, down bool) error
+}
 
 // SelfStopMark is what a node's autostop mark says.
 type SelfStopMark string

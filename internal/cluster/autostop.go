@@ -75,6 +75,12 @@ func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want stor
 	if err := refuseAutostop(p, want); err != nil {
 		return err
 	}
+	if sp, ok := p.(cloud.SelfStopPreparer); ok && want.IdleMinutes >= 0 {
+		// Before the head is told: a head that fires at once must find the cloud ready.
+		if err := sp.PrepareSelfStop(ctx, cloud.ClusterRef{Name: rec.Name, Handle: rec.Handle}, want.Down); err != nil {
+			return fmt.Errorf("set autostop on %q: %w", rec.Name, err)
+		}
+	}
 	c, closeFn, err := m.head(ctx, rec)
 	if err != nil {
 		return err

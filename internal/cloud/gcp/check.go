@@ -10,19 +10,32 @@ import (
 	"github.com/stix-run/stix/internal/cloud/credcheck"
 )
 
-// gcpKey is what the checks read from a credentials JSON file (service-account key, ADC user credentials,
-// external account).
-type gcpKey struct {
-	Type           string `json:"type"`
-	ProjectID      string `json:"project_id"`
-	QuotaProjectID string `json:"quota_project_id"`
-	ClientEmail    string `json:"client_email"`
-}
-
 // check looks for Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, else gcloud's
 // application_default_credentials.json) and a project (GOOGLE_CLOUD_PROJECT / CLOUDSDK_CORE_PROJECT, the active
 // gcloud configuration, or the credentials file). stix needs both, as SkyPilot does.
 func check(_ context.Context, e *credcheck.Env) credcheck.Result {
+	f, problem := locate(e)
+	if problem != "" {
+		return credcheck.Disabled("%s", problem)
+	}
+	detail := fmt.Sprintf("project %s; %s credentials in %s", f.project, strings.ReplaceAll(f.key.Type, "_", " "), e.Show(f.keyPath))
+	if f.who != "" {
+		detail += " (" + f.who + ")"
+	}
+	return credcheck.Enabled(detail)
+}
+
+// found is what locate finds: the credentials file, what it holds, the project, and the account.
+type found struct {
+	keyPath string
+	key     gcpKey
+	project string
+	who     string
+}
+
+// locate applies check's rules; problem says what is missing or wrong (and what to do), "" when both the
+// credentials and the project are found.
+func locate(e *credcheck.Env) (f found, problem string) {
 	gcloudDir := e.Expand(e.Var("CLOUDSDK_CONFIG"))
 	if gcloudDir == "" {
 		gcloudDir = e.HomeFile(".config", "gcloud")
@@ -34,13 +47,13 @@ func check(_ context.Context, e *credcheck.Env) credcheck.Result {
 		data, ok, err := e.Read(keyPath)
 		switch {
 		case err != nil:
-			return credcheck.Disabled("GOOGLE_APPLICATION_CREDENTIALS: %v", err)
+			return found{}, fmt.Sprintf("GOOGLE_APPLICATION_CREDENTIALS: %v", err)
 		case !ok:
-			return credcheck.Disabled("GOOGLE_APPLICATION_CREDENTIALS names %s, which does not exist: point it at a "+
+			return found{}, fmt.Sprintf("GOOGLE_APPLICATION_CREDENTIALS names %s, which does not exist: point it at a "+
 				"service-account key file, or unset it and run `gcloud auth application-default login`", e.Show(keyPath))
 		}
 		if err := json.Unmarshal([]byte(data), &key); err != nil || key.Type == "" {
-			return credcheck.Disabled("GOOGLE_APPLICATION_CREDENTIALS names %s, which is not a Google credentials JSON file "+
+			return found{}, fmt.Sprintf("GOOGLE_APPLICATION_CREDENTIALS names %s, which is not a Google credentials JSON file "+
 				"(no \"type\" field)", e.Show(keyPath))
 		}
 	} else if gcloudDir != "" {
@@ -48,12 +61,12 @@ func check(_ context.Context, e *credcheck.Env) credcheck.Result {
 		data, ok, err := e.Read(keyPath)
 		switch {
 		case err != nil:
-			return credcheck.Disabled("%v", err)
+			return found{}, fmt.Sprintf("%v", err)
 		case !ok:
 			keyPath = ""
 		default:
 			if err := json.Unmarshal([]byte(data), &key); err != nil || key.Type == "" {
-				return credcheck.Disabled("%s is not a Google credentials JSON file: run `gcloud auth application-default login` "+
+				return found{}, fmt.Sprintf("%s is not a Google credentials JSON file: run `gcloud auth application-default login` "+
 					"to write it again", e.Show(keyPath))
 			}
 		}
@@ -82,22 +95,18 @@ func check(_ context.Context, e *credcheck.Env) credcheck.Result {
 	project = firstNonEmpty(project, key.ProjectID, key.QuotaProjectID)
 
 	if keyPath == "" {
-		return credcheck.Disabled("no GCP credentials: run `gcloud auth application-default login`, or set " +
+		return found{}, fmt.Sprintf("no GCP credentials: run `gcloud auth application-default login`, or set " +
 			"GOOGLE_APPLICATION_CREDENTIALS to a service-account key file")
 	}
 	if project == "" {
-		return credcheck.Disabled("GCP credentials found in %s, but no project is set: run `gcloud config set project "+
+		return found{}, fmt.Sprintf("GCP credentials found in %s, but no project is set: run `gcloud config set project "+
 			"PROJECT_ID` or set GOOGLE_CLOUD_PROJECT", e.Show(keyPath))
 	}
 	who := key.ClientEmail
 	if who == "" && conf != nil {
 		who = conf.Get("core", "account")
 	}
-	detail := fmt.Sprintf("project %s; %s credentials in %s", project, strings.ReplaceAll(key.Type, "_", " "), e.Show(keyPath))
-	if who != "" {
-		detail += " (" + who + ")"
-	}
-	return credcheck.Enabled(detail)
+	return found{keyPath: keyPath, key: key, project: project, who: who}, ""
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -1,14 +1,18 @@
-// Package gcp declares GCP to stix: its descriptor, with its credential check. It has no provider yet; the one
-// that provisions there will live here and set Descriptor.New.
+// Package gcp is stix's GCP provider: Compute Engine VMs through its REST/JSON API (no Google client library),
+// one firewall rule per cluster, stix's SSH key in the instances' metadata, and the stix agent deployed over SSH
+// (package vm). Files: descriptor.go and check.go (credentials and project, offline), auth.go (OAuth 2.0 tokens
+// from service-account keys and user credentials), api.go (the REST client, operations, errors typed for
+// failover), provider.go (the provider), provision.go (launch), lifecycle.go (query, stop, start, terminate).
 package gcp
 
 import "github.com/stix-run/stix/internal/cloud"
 
-// Descriptor declares GCP: a priced cloud: stix plans on its catalog, and cannot provision there yet (no New).
+// Descriptor declares GCP: a priced cloud whose offers come from the catalog, provisioned through Compute Engine.
 var Descriptor = cloud.Descriptor{
 	Name:    "gcp",
 	Display: "GCP",
 	Kind:    cloud.Priced,
 	Check:   check,
 	Catalog: true,
+	New:     func(cfg cloud.Config) (cloud.Provider, error) { return New(Options{Home: cfg.Home}) },
 }

@@ -144,9 +144,23 @@ LogLevel INFO
 	if out, err := exec.Command(SSHD, "-t", "-f", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("sshhost: sshd -t rejects the config: %v: %s", err, out)
 	}
+	// The host's power-off: a shutdown shim that records the call (PoweredOff) stands, in the host's own mount
+	// namespace only, on /usr/local/sbin and over every shutdown, poweroff and halt of the machine, so that an
+	// agent told to power its "VM" off (autostop on clouds) can never reach the real one.
+	sbin := filepath.Join(dir, "sbin")
+	shim := filepath.Join(sbin, "shutdown")
+	if err := os.Mkdir(sbin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shim, []byte("#!/bin/sh\necho \"$0 $*\" >> '"+filepath.Join(dir, poweroffFile)+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	// unshare and sh exec, so the process the test owns is sshd itself.
 	argv := append(append([]string(nil), wrap...), "unshare", "--mount", "--propagation", "private", "sh", "-c",
-		`mount --bind "$1" "$2" && exec "$3" -D -f "$4" -E "$5"`, "sh", h.Home, h.RemoteHome, SSHD, cfg, h.Log)
+		`mount --bind "$1" "$2" && mount --bind "$6" /usr/local/sbin &&
+for f in /usr/sbin/shutdown /sbin/shutdown /usr/sbin/poweroff /sbin/poweroff /usr/sbin/halt /sbin/halt; do
+  if [ -e "$f" ]; then mount --bind "$7" "$f" || exit 1; fi
+done && exec "$3" -D -f "$4" -E "$5"`, "sh", h.Home, h.RemoteHome, SSHD, cfg, h.Log, sbin, shim)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	errFile, err := os.Create(filepath.Join(dir, "start.err"))
 	if err != nil {
@@ -237,6 +251,15 @@ func (h *Host) startErrors() string {
 // Logins counts the connections sshd authenticated so far (its "Accepted publickey" log lines).
 func (h *Host) Logins() int {
 	return bytes.Count([]byte(h.readLog()), []byte("Accepted publickey"))
+}
+
+// poweroffFile, in the host's Dir, records the calls of its shutdown shim.
+const poweroffFile = "poweroff.log"
+
+// PoweredOff says whether something on the host ran shutdown (poweroff, halt): a VM powering itself off.
+func (h *Host) PoweredOff() bool {
+	_, err := os.Stat(filepath.Join(h.Dir, poweroffFile))
+	return err == nil
 }
 
 // KnownHostsLine is the known_hosts line that trusts this server's host key.

@@ -32,3 +32,20 @@ func TestStartInNetns(t *testing.T) {
 		t.Fatalf("from %s to %s: %v\n%s", a.Host, b.Host, err, out)
 	}
 }
+
+// A host's shutdown is a shim, in its mount namespace only: PoweredOff sees the call, the machine is untouched.
+func TestShutdownIsAShim(t *testing.T) {
+	h := StartInNetns(t)
+	if h.PoweredOff() {
+		t.Fatal("powered off before anything ran")
+	}
+	for _, cmd := range []string{"shutdown -h now", "/usr/sbin/shutdown -h now", "/sbin/poweroff"} {
+		out, err := exec.Command("ssh", append(h.SSHArgs(), cmd)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", cmd, err, out)
+		}
+	}
+	if !h.PoweredOff() {
+		t.Error("the shim did not record the power-off")
+	}
+}
