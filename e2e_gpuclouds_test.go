@@ -102,6 +102,9 @@ func TestLambdaLaunch(t *testing.T) {
 	if n, _ := e.lambda.Live(); n != 0 {
 		t.Errorf("after down: %d instances left", n)
 	}
+	if out := e.must("cost-report"); !strings.Contains(out, "l1") || !strings.Contains(out, "$ 0.40") { // 2 x $0.20/h
+		t.Errorf("cost-report lacks the Lambda cluster:\n%s", out)
+	}
 }
 
 // TestRunPodLaunch: `stix launch --infra runpod` creates one pod per node in the cheapest data center, with the

@@ -163,9 +163,14 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 			break
 		}
 		var capErr *cloud.CapacityError
-		if !errors.As(err, &capErr) || len(made) > 0 || len(zones) == 1 {
+		if !errors.As(err, &capErr) || len(zones) == 1 {
 			return nil, err
 		}
+		// Some pods may have landed before one found no machine: the cluster goes to one data center whole.
+		if derr := p.deletePods(context.WithoutCancel(ctx), c, place, made); derr != nil {
+			return nil, err // the deferred cleanup tries again
+		}
+		made = nil
 		req.Report(fmt.Sprintf("no capacity in %s: %s", z, capErr.Reason))
 		short = append(short, z+": "+capErr.Reason)
 	}
@@ -183,22 +188,30 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	return p.bringUp(ctx, c, name, s, req.Report)
 }
 
-// createPods creates the cluster's n pods in place's data center, appending each to made.
+// createPods creates the cluster's n pods in place's data center at once, appending each created to made in
+// rank order (all of them, or those to delete when one failed).
 func (p *Provider) createPods(ctx context.Context, c *client, base createPod, name string, place cloud.Place, instanceType string, n int, made *[]string, report func(string)) error {
 	if place.Zone != "" {
 		base.DataCenterIDs = []string{place.Zone}
 	}
-	for rank := range n {
+	report(fmt.Sprintf("creating %d %s pod(s) in %s", n, instanceType, vm.First(place.Zone, place.Region)))
+	ids := make([]string, n)
+	err := cloud.EachNode(ctx, n, func(ctx context.Context, rank int) error {
 		in := base
 		in.Name = podName(name, rank)
-		report(fmt.Sprintf("creating pod %d of %d (%s) in %s", rank+1, n, instanceType, vm.First(place.Zone, place.Region)))
 		pd, err := c.create(ctx, in)
 		if err != nil {
 			return classify("create pod", place, err)
 		}
-		*made = append(*made, pd.ID)
+		ids[rank] = pd.ID
+		return nil
+	})
+	for _, id := range ids {
+		if id != "" {
+			*made = append(*made, id)
+		}
 	}
-	return nil
+	return err
 }
 
 // lost is the error for a pod that ended while stix waited for it.
