@@ -343,9 +343,9 @@ func mine(all []pod, cluster string, ids []string) []pod {
 }
 
 // Query reports RunPod's view of each node: a running pod with its public address is running, one without it
-// yet pending, an exited pod (an interruptible one taken back) or one RunPod no longer lists missing. When
-// every node is missing, what is left of the cluster (exited pods keep their volume) is deleted and forgotten:
-// the caller drops such a cluster without calling Terminate.
+// yet pending, an on-demand pod stopped outside stix stopped, an interruptible one taken back (exited) or one
+// RunPod no longer lists missing. When every node is missing, what is left of the cluster (exited pods keep
+// their volume) is deleted and forgotten: the caller drops such a cluster without calling Terminate.
 func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.NodeState, error) {
 	ids, s, err := p.locate(ref)
 	if err != nil {
@@ -370,6 +370,9 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 			st.Status = cloud.NodeRunning
 		case pd.DesiredStatus == "RUNNING":
 			st.Status, st.Reason = cloud.NodePending, "pod "+pd.ID+" is starting"
+		case pd.DesiredStatus == "EXITED" && !pd.Interruptible:
+			// Stopped outside stix (the console, runpodctl): kept, as the user may want its volume.
+			st.Status, st.Reason = cloud.NodeStopped, "pod "+pd.ID+" was stopped outside stix (`stix down` deletes it)"
 		default:
 			st.Status, st.Reason = cloud.NodeMissing, "pod "+pd.ID+" is "+pd.DesiredStatus
 			if pd.Interruptible && pd.DesiredStatus == "EXITED" {
