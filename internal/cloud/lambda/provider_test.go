@@ -96,3 +96,42 @@ func TestEndpoints(t *testing.T) {
 		t.Error("port 70000 has an endpoint")
 	}
 }
+
+// TestFoundByName: with no record of a cluster (no state, no handle), Query and Terminate find its instances by
+// the name they carry, and never another cluster's.
+func TestFoundByName(t *testing.T) {
+	fake := fakelambda.New(t, fakelambda.Type{Name: "gpu_1x_a10", VCPUs: 30, MemoryGiB: 200, GPUs: 1, PriceCents: 75, Regions: []string{"us-east-1"}})
+	t.Setenv(EndpointEnv, fake.URL)
+	t.Setenv(APIKeyEnv, fakelambda.APIKey)
+	p, err := New(Options{Home: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := newClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.AddSSHKey("k", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyFakeKeyFakeKeyFakeKeyFakeKeyFakeKey1 k")
+	if _, err := c.launch(ctx, "us-east-1", "gpu_1x_a10", "k", instanceName("c1"), 1); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the fake shows an instance booting twice
+		if _, err := c.instances(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	states, err := p.Query(ctx, cloud.ClusterRef{Name: "c1"})
+	if err != nil || len(states) != 1 || states[0].Status != cloud.NodeRunning {
+		t.Fatalf("query c1: %+v, %v", states, err)
+	}
+	if states, err := p.Query(ctx, cloud.ClusterRef{Name: "c2"}); err != nil || len(states) != 0 {
+		t.Errorf("query c2 (none): %+v, %v", states, err)
+	}
+	if err := p.Terminate(ctx, cloud.ClusterRef{Name: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := fake.Live(); n != 0 {
+		t.Errorf("after terminate: %d instances", n)
+	}
+}
