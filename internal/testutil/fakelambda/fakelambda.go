@@ -73,8 +73,6 @@ type Instance struct {
 	Status string
 	// Host is the sshd behind the instance while it runs.
 	Host *sshhost.Host
-	// bootReads counts listings still to show it booting.
-	bootReads int
 }
 
 // New starts the fake with the given instance types (capacity in every region they list), closed when the
@@ -366,9 +364,7 @@ func (s *Server) listInstances(id string) (any, *apiError) {
 			continue
 		}
 		out = append(out, s.instanceJSON(in))
-		switch {
-		case in.bootReads > 0:
-			in.bootReads--
+		switch { // a transitional status is shown once
 		case in.Status == "booting":
 			in.Status = "active"
 		case in.Status == "terminating":
@@ -413,7 +409,7 @@ func (s *Server) launch(region, typeName, name string, keyNames []string, quanti
 	}
 	ids := []string{}
 	for range quantity {
-		in := &Instance{ID: s.id(), Name: name, Region: region, Type: typeName, KeyName: keyNames[0], Status: "booting", bootReads: 1}
+		in := &Instance{ID: s.id(), Name: name, Region: region, Type: typeName, KeyName: keyNames[0], Status: "booting"}
 		in.Host = s.NewHost(s.t)
 		if err := in.Host.Authorize(s.ssh[i].PublicKey); err != nil {
 			return nil, &apiError{http.StatusInternalServerError, "global/unknown", err.Error(), ""}
