@@ -153,7 +153,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		return nil, classify("launch instances", place, err)
 	}
 	if len(ids) != n {
-		return nil, fmt.Errorf("Lambda launched %d instances for %d nodes", len(ids), n)
+		return nil, fmt.Errorf("lambda launched %d instances for %d nodes", len(ids), n)
 	}
 	s := &state{Region: region, InstanceIDs: ids}
 	if s.Cluster, err = vm.NewCluster(name, req.Secret); err != nil {
