@@ -204,6 +204,7 @@ func TestAPIKeyClouds(t *testing.T) {
 		t.Parallel()
 		runChecks(t, "lambda", []checkCase{
 			{name: "nothing", want: "lambda_keys does not exist"},
+			{name: "environment", fx: fixture{vars: map[string]string{"LAMBDA_API_KEY": "k"}}, enabled: true, want: "LAMBDA_API_KEY"},
 			{name: "key file", fx: fixture{files: map[string]string{"home/.lambda_cloud/lambda_keys": "api_key = secret_abc\n"}},
 				enabled: true, want: "API key in ~/.lambda_cloud/lambda_keys"},
 			{name: "key file without a key", fx: fixture{files: map[string]string{"home/.lambda_cloud/lambda_keys": "# empty\n"}},

@@ -6,11 +6,15 @@ import (
 	"github.com/stix-run/stix/internal/cloud/credcheck"
 )
 
-// check reads Lambda Cloud's key file, ~/.lambda_cloud/lambda_keys, which holds `api_key = KEY`.
+// check takes LAMBDA_API_KEY, else Lambda Cloud's key file, ~/.lambda_cloud/lambda_keys, which holds
+// `api_key = KEY` (the file SkyPilot reads).
 func check(_ context.Context, e *credcheck.Env) credcheck.Result {
+	if e.Var(APIKeyEnv) != "" {
+		return credcheck.Enabled("API key in " + APIKeyEnv)
+	}
 	path := e.HomeFile(".lambda_cloud", "lambda_keys")
 	const fix = "create an API key at https://cloud.lambdalabs.com/api-keys and put the line `api_key = YOUR_KEY` in " +
-		"~/.lambda_cloud/lambda_keys"
+		"~/.lambda_cloud/lambda_keys, or set LAMBDA_API_KEY"
 	data, ok, err := e.Read(path)
 	switch {
 	case err != nil:

@@ -9,7 +9,7 @@ import (
 // check takes RUNPOD_API_KEY, else ~/.runpod/config.toml: the `[default]` profile's api_key that
 // `runpod config` writes, or the top-level apikey that `runpodctl config` writes.
 func check(_ context.Context, e *credcheck.Env) credcheck.Result {
-	if e.Var("RUNPOD_API_KEY") != "" {
+	if e.Var(APIKeyEnv) != "" {
 		return credcheck.Enabled("API key in RUNPOD_API_KEY")
 	}
 	path := e.HomeFile(".runpod", "config.toml")

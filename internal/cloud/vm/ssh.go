@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,10 +106,16 @@ func (m *Machines) Poll(ctx context.Context, notYet string, check func(ctx conte
 	}
 }
 
-// Dial opens an SSH connection to a node of the cluster with stix's key, pinning host keys in the cluster's
+// Dial opens an SSH connection to a node of the cluster (host, or host:port) with stix's key, pinning host keys in the cluster's
 // known_hosts, with the request's provision.ssh_timeout.
 func (m *Machines) Dial(ctx context.Context, cluster, host, keyPath string) (*sshtransport.Transport, error) {
-	return sshtransport.Dial(ctx, sshtransport.Config{Host: host, User: m.User, IdentityFiles: []string{keyPath},
+	port := 0 // host may be host:port where the cloud maps sshd to another port (RunPod)
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		if n, err := strconv.Atoi(p); err == nil {
+			host, port = h, n
+		}
+	}
+	return sshtransport.Dial(ctx, sshtransport.Config{Host: host, Port: port, User: m.User, IdentityFiles: []string{keyPath},
 		KnownHostsFile: m.KnownHosts(cluster),
 		// The request's provision.ssh_timeout; the transport's default when unset.
 		ConnectTimeout: config.FromContext(ctx).ProvisionSSHTimeout()})
@@ -145,6 +152,8 @@ type Host struct {
 	PrivateIP string
 	// PublicIP is where stix reaches it; PrivateIP when empty.
 	PublicIP string
+	// SSHPort is the port of its sshd at PublicIP; 22 when zero. RunPod maps a pod's port 22 to another.
+	SSHPort int
 }
 
 // Deploy starts the agent on every host over SSH (uploading bin when its hash differs): the head's (rank 0) on
@@ -161,7 +170,11 @@ func (m *Machines) Deploy(ctx context.Context, place cloud.Place, cluster string
 		if report != nil {
 			report(fmt.Sprintf("starting agent on node %d (%s)", rank, h.ID))
 		}
-		tr, err := m.DialWait(ctx, place, cluster, First(h.PublicIP, h.PrivateIP), keyPath)
+		addr := First(h.PublicIP, h.PrivateIP)
+		if h.SSHPort != 0 {
+			addr = net.JoinHostPort(addr, strconv.Itoa(h.SSHPort))
+		}
+		tr, err := m.DialWait(ctx, place, cluster, addr, keyPath)
 		if err != nil {
 			return fmt.Errorf("node %d (%s): %w", rank, h.ID, err)
 		}

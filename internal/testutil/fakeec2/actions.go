@@ -199,7 +199,7 @@ func (s *Server) boot(in *Instance, pub string) error {
 		in.home = h.Home
 	}
 	in.Host = h
-	return authorize(h, pub)
+	return h.Authorize(pub)
 }
 
 func instanceXML(in *Instance) string {

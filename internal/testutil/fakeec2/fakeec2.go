@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -351,17 +349,6 @@ func (s *Server) injected(action, region, zone string) *apiError {
 		}
 	}
 	return nil
-}
-
-// authorize appends the public key to the host's authorized keys: the instance accepts its key pair.
-func authorize(h *sshhost.Host, pub string) error {
-	f, err := os.OpenFile(filepath.Join(h.Dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = fmt.Fprintln(f, pub)
-	return err
 }
 
 func decodeKey(material string) string {

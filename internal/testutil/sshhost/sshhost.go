@@ -313,3 +313,15 @@ func freePort(t testing.TB, ip string) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// Authorize appends a public key (authorized_keys form) to the keys the server accepts: what a cloud does with
+// the key an instance is launched with.
+func (h *Host) Authorize(pub string) error {
+	f, err := os.OpenFile(filepath.Join(h.Dir, "authorized_keys"), os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintln(f, strings.TrimSpace(pub))
+	return err
+}

@@ -1,0 +1,223 @@
+package runpod
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/credcheck"
+)
+
+// EndpointEnv overrides the REST API's base URL (https://rest.runpod.io/v1): for tests, and for services that
+// speak RunPod's API.
+const EndpointEnv = "STIX_RUNPOD_ENDPOINT"
+
+// DefaultEndpoint is RunPod's REST API, version 1.
+const DefaultEndpoint = "https://rest.runpod.io/v1"
+
+// APIKeyEnv holds the API key; ~/.runpod/config.toml is read when it is empty.
+const APIKeyEnv = "RUNPOD_API_KEY"
+
+// callTimeout bounds one API call.
+const callTimeout = 60 * time.Second
+
+// client calls RunPod's REST API with an API key.
+type client struct {
+	base string
+	key  string
+	http *http.Client
+}
+
+// apiKey returns the API key: $RUNPOD_API_KEY, else ~/.runpod/config.toml's (the [default] profile's api_key
+// that `runpod config` writes, or the top-level apikey of `runpodctl config`), as SkyPilot reads it.
+func apiKey() (string, error) {
+	if k := strings.TrimSpace(os.Getenv(APIKeyEnv)); k != "" {
+		return k, nil
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		if data, err := os.ReadFile(filepath.Join(home, ".runpod", "config.toml")); err == nil {
+			f := credcheck.ParseINI(string(data))
+			for _, k := range []string{f.Get("default", "api_key"), f.Get("", "apikey"), f.Get("", "api_key")} {
+				if k != "" {
+					return k, nil
+				}
+			}
+		}
+	}
+	return "", &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: "no API key: set " + APIKeyEnv +
+		" or run `runpod config` (keys: https://www.runpod.io/console/user/settings)"}
+}
+
+func newClient() (*client, error) {
+	key, err := apiKey()
+	if err != nil {
+		return nil, err
+	}
+	base := strings.TrimRight(os.Getenv(EndpointEnv), "/")
+	if base == "" {
+		base = DefaultEndpoint
+	}
+	return &client{base: base, key: key, http: &http.Client{}}, nil
+}
+
+// apiError is RunPod's error answer: `{"error": "...", "status": N}`.
+type apiError struct {
+	Status  int
+	Message string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
+
+// do calls method path with body (JSON when not nil) and decodes the answer into out.
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		msg := strings.TrimSpace(string(data))
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			msg = e.Error
+		}
+		if len(msg) > 300 {
+			msg = msg[:300]
+		}
+		return &apiError{Status: resp.StatusCode, Message: msg}
+	}
+	if out == nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	return json.Unmarshal(data, out)
+}
+
+// capacityPhrases are how RunPod says that no machine fits a pod now (it sends no error code).
+var capacityPhrases = []string{"no longer any instances available", "not enough free gpus", "no instances available",
+	"no available machines", "insufficient capacity"}
+
+// classify maps an API error to the failover errors of package cloud, saying what was being done (op) and
+// where (a data center is the zone, its country the region).
+func classify(op string, place cloud.Place, err error) error {
+	if err == nil {
+		return nil
+	}
+	var api *apiError
+	if !errors.As(err, &api) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%s in %s: %w", op, place, err)
+		}
+		return &cloud.CapacityError{Place: cloud.Place{Cloud: Name}, Reason: op + ": RunPod's API is unreachable", Err: err}
+	}
+	reason := op + ": " + api.Error()
+	lower := strings.ToLower(api.Message)
+	switch {
+	case api.Status == http.StatusUnauthorized || api.Status == http.StatusForbidden:
+		return &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: reason +
+			" (check the key in $" + APIKeyEnv + " or ~/.runpod/config.toml: `stix check -v runpod`)"}
+	case containsAny(lower, capacityPhrases):
+		return &cloud.CapacityError{Place: place, Reason: reason}
+	case strings.Contains(lower, "quota") || strings.Contains(lower, "balance"):
+		return &cloud.QuotaError{Place: cloud.Place{Cloud: Name}, Reason: reason}
+	case api.Status == http.StatusBadRequest:
+		return &cloud.InvalidConfigError{Place: place, Reason: reason}
+	}
+	return fmt.Errorf("%s in %s: %w", op, place, err)
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// pod is RunPod's Pod, as far as stix reads it.
+type pod struct {
+	ID            string         `json:"id"`
+	Name          string         `json:"name"`
+	DesiredStatus string         `json:"desiredStatus"`
+	Interruptible bool           `json:"interruptible"`
+	PublicIP      string         `json:"publicIp"`
+	PortMappings  map[string]int `json:"portMappings"`
+	Machine       struct {
+		DataCenterID string `json:"dataCenterId"`
+	} `json:"machine"`
+}
+
+// createPod is RunPod's PodCreateInput, as far as stix sets it.
+type createPod struct {
+	Name              string            `json:"name"`
+	ImageName         string            `json:"imageName"`
+	CloudType         string            `json:"cloudType,omitempty"`
+	ComputeType       string            `json:"computeType"`
+	GPUTypeIDs        []string          `json:"gpuTypeIds,omitempty"`
+	GPUCount          int               `json:"gpuCount,omitempty"`
+	CPUFlavorIDs      []string          `json:"cpuFlavorIds,omitempty"`
+	VCPUCount         int               `json:"vcpuCount,omitempty"`
+	DataCenterIDs     []string          `json:"dataCenterIds,omitempty"`
+	Interruptible     bool              `json:"interruptible"`
+	Ports             []string          `json:"ports"`
+	Env               map[string]string `json:"env"`
+	ContainerDiskInGb int               `json:"containerDiskInGb,omitempty"`
+	SupportPublicIP   bool              `json:"supportPublicIp"`
+	GlobalNetworking  bool              `json:"globalNetworking,omitempty"`
+}
+
+func (c *client) pods(ctx context.Context) ([]pod, error) {
+	var out []pod
+	err := c.do(ctx, http.MethodGet, "/pods", nil, &out)
+	return out, err
+}
+
+func (c *client) pod(ctx context.Context, id string) (pod, error) {
+	var out pod
+	err := c.do(ctx, http.MethodGet, "/pods/"+url.PathEscape(id), nil, &out)
+	return out, err
+}
+
+func (c *client) create(ctx context.Context, in createPod) (pod, error) {
+	var out pod
+	err := c.do(ctx, http.MethodPost, "/pods", in, &out)
+	return out, err
+}
+
+func (c *client) delete(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, "/pods/"+url.PathEscape(id), nil, nil)
+}
