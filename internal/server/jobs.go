@@ -45,6 +45,20 @@ func (s *Server) registerJobs() {
 		return ownJobs(ctx, jobs), nil
 	}))
 	s.handle("GET /api/v1/jobs/{id}/logs", s.jobsLogs)
+	// Pools (`stix jobs pool`), run by the same controller.
+	s.handle("POST /api/v1/jobs/pool/apply", submit(s, "jobs_pool_apply", func(ctx context.Context, b api.PoolApplyRequest) (operation, error) {
+		return op(withController(c.PoolApply(ctx, b)))
+	}, nil))
+	s.handle("POST /api/v1/jobs/pool/down", submit(s, "jobs_pool_down", func(ctx context.Context, b api.PoolDownRequest) (operation, error) {
+		return op(withController(c.PoolDown(ctx, b)))
+	}, nil))
+	s.handle("GET /api/v1/jobs/pool", query(func(ctx context.Context, r *http.Request) (any, error) {
+		pools, err := withController(c.PoolStatus(ctx, r.URL.Query()["pool_name"]))
+		if pools == nil && err == nil {
+			pools = []api.Pool{}
+		}
+		return pools, err
+	}))
 }
 
 // jobsCancel submits a jobs_cancel request; ?all_users=true (every user's jobs) needs an admin, checked before

@@ -31,6 +31,8 @@ type Task struct {
 	Setup      string       `json:"setup,omitempty"` // bash, passed as written: no env substitution
 	Run        string       `json:"run,omitempty"`   // bash, passed as written: no env substitution
 	Service    *ServiceSpec `json:"service,omitempty"`
+	// Pool is the task's `pool:` section: the task is a pool's workers (`stix jobs pool apply`).
+	Pool    *PoolSpec `json:"pool,omitempty"`
 	Inputs     *DataRef     `json:"inputs,omitempty"`
 	Outputs    *DataRef     `json:"outputs,omitempty"`
 
