@@ -21,7 +21,7 @@ const (
 	// CodeServiceNotFound: no service of that name (Service).
 	CodeServiceNotFound = "service_not_found"
 	// CodePoolNotFound: no pool of that name (Pool).
-	CodePoolNotFound = "pool_not_found"
+	CodePoolNotFound    = "pool_not_found"
 	CodeInvalidTask     = "invalid_task" // the task has errors (TaskErrors)
 	CodeCancelled       = "cancelled"    // the request was cancelled
 	CodeServerRestarted = "server_restarted"

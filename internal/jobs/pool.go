@@ -64,13 +64,13 @@ type poolRunner struct {
 	lctx         context.Context
 	stopLaunches context.CancelFunc
 
-	mu        sync.Mutex
-	busy      map[int]bool // workers with a launch or teardown in flight in this runner
-	failures  map[int]int  // failed launches in a row, per worker
-	nextTry   map[int]time.Time
-	wg        sync.WaitGroup
-	logMu     sync.Mutex
-	log       *os.File
+	mu       sync.Mutex
+	busy     map[int]bool // workers with a launch or teardown in flight in this runner
+	failures map[int]int  // failed launches in a row, per worker
+	nextTry  map[int]time.Time
+	wg       sync.WaitGroup
+	logMu    sync.Mutex
+	log      *os.File
 }
 
 func newPoolRunner(ctx context.Context, c *Controller, name string) *poolRunner {
