@@ -19,6 +19,7 @@ const ReasonWaitingForWorker = "waiting_for_worker"
 func (r *runner) launchOnPool(i int, recovering bool) (final api.ManagedJobStatus, err error) {
 	t := &r.tasks[i]
 	pool := r.job.Pool
+	waiting := false
 	for {
 		if r.ctx.Err() != nil {
 			return "", r.stopped()
@@ -35,11 +36,13 @@ func (r *runner) launchOnPool(i int, recovering bool) (final api.ManagedJobStatu
 			r.logf("task %d: claim a worker of pool %s: %v", i, pool, err)
 		}
 		if w == nil {
-			if !recovering && t.Status != api.ManagedPending {
+			if !recovering && !waiting {
+				// Recorded once: PENDING (or back to it), and why.
 				if err := r.set(i, api.ManagedPending, ReasonWaitingForWorker, "no idle worker in pool "+pool); err != nil {
 					return "", err
 				}
 			}
+			waiting = true
 			timer := time.NewTimer(poolRecheck)
 			select {
 			case <-wake:

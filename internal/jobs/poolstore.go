@@ -202,7 +202,8 @@ func (s *Store) DeleteWorker(ctx context.Context, pool string, id int) error {
 
 // ClaimWorker gives managed job job a worker of pool: the one it already holds (a controller restarted), else
 // the idle READY worker of the pool's current version with the lowest ID, in one statement so that two jobs
-// never claim the same worker. nil means none is free; a pool that is gone or being deleted is ErrNoPool.
+// never claim the same worker, and only when no older job of the pool is waiting for one (first come, first
+// served). nil means none is free; a pool that is gone or being deleted is ErrNoPool.
 func (s *Store) ClaimWorker(ctx context.Context, pool string, job int64) (*WorkerRow, error) {
 	if w, err := s.workers(ctx, `WHERE pool = ? AND job_id = ?`, pool, job); err != nil || len(w) > 0 {
 		if len(w) > 0 {
@@ -218,10 +219,14 @@ func (s *Store) ClaimWorker(ctx context.Context, pool string, job int64) (*Worke
 	if err != nil {
 		return nil, err
 	}
+	// First come, first served: a job waits while an older one of the pool waits for a worker too.
 	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE pool_workers SET job_id = ? WHERE pool = ? AND job_id IS NULL AND status = ? AND worker_id = (
 			SELECT MIN(w.worker_id) FROM pool_workers w JOIN pools p ON p.name = w.pool
-			WHERE w.pool = ? AND w.job_id IS NULL AND w.status = ? AND w.version = p.version)`),
-		job, pool, string(api.WorkerReady), pool, string(api.WorkerReady)); err != nil {
+			WHERE w.pool = ? AND w.job_id IS NULL AND w.status = ? AND w.version = p.version)
+		AND NOT EXISTS (SELECT 1 FROM managed_jobs j WHERE j.pool = ? AND j.id < ? AND NOT j.cancel_requested
+			AND j.status IN (?, ?, ?) AND NOT EXISTS (SELECT 1 FROM pool_workers h WHERE h.pool = j.pool AND h.job_id = j.id))`),
+		job, pool, string(api.WorkerReady), pool, string(api.WorkerReady),
+		pool, job, string(api.ManagedPending), string(api.ManagedStarting), string(api.ManagedRecovering)); err != nil {
 		return nil, err
 	}
 	w, err := s.workers(ctx, `WHERE pool = ? AND job_id = ?`, pool, job)
