@@ -48,7 +48,9 @@ func (w *world) waitPool(t *testing.T, name, what string, ok func(api.Pool) bool
 }
 
 func readyWorkers(n int) func(api.Pool) bool {
-	return func(p api.Pool) bool { return p.Status == api.PoolReady && p.ReadyWorkers == n && len(p.WorkerList) == n }
+	return func(p api.Pool) bool {
+		return p.Status == api.PoolReady && p.ReadyWorkers == n && len(p.WorkerList) == n
+	}
 }
 
 func (w *world) poolLaunch(t *testing.T, pool string, n int, yaml string, env map[string]string) []int64 {
