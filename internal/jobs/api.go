@@ -311,8 +311,8 @@ func (c *Controller) cancelJobs(ctx context.Context, jobs []*Job) ([]api.JobsCan
 	return out, nil
 }
 
-// UploadsInUse lists the uploaded trees that unfinished jobs name (TaskSpec.Uploads of their tasks): each
-// recovery reads them again, so the server's garbage collection keeps them (server.GCOptions.UploadsInUse).
+// UploadsInUse lists the uploaded trees that unfinished jobs and pools name (TaskSpec.Uploads of their tasks):
+// each recovery, and each worker's launch, reads them again, so the server's garbage collection keeps them (server.GCOptions.UploadsInUse).
 func (c *Controller) UploadsInUse(ctx context.Context) ([]string, error) {
 	jobs, err := c.st.Jobs(ctx, Filter{SkipFinished: true})
 	if err != nil {
@@ -324,6 +324,23 @@ func (c *Controller) UploadsInUse(ctx context.Context) ([]string, error) {
 			for _, id := range t.Task.Uploads {
 				out = append(out, id)
 			}
+		}
+	}
+	// A pool's workers read their task's uploads at every (re)launch.
+	names, err := c.st.PoolNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		p, _, err := c.st.Pool(ctx, n)
+		if errors.Is(err, ErrNoPool) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range p.Spec.Uploads {
+			out = append(out, id)
 		}
 	}
 	return out, nil

@@ -332,3 +332,34 @@ func TestPoolBadInput(t *testing.T) {
 		t.Errorf("pools: %+v, %v", ps, err)
 	}
 }
+
+// A controller that stops with a pool's job running leaves both as they are: the next one takes the pool over
+// without relaunching its workers and re-attaches to the job on its worker, which succeeds with no recovery.
+func TestPoolControllerRestart(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	dir := t.TempDir()
+	env := map[string]string{"M": dir}
+	w.applyPool(t, "r", poolYAML, env)
+	w.waitPool(t, "r", "READY with 2 workers", readyWorkers(2))
+	id := w.poolLaunch(t, "r", 1, "run: |\n  echo before\n  until [ -f $M/go ]; do sleep 0.05; done\n  echo after\n", env)[0]
+	w.waitFor(t, id, 0, api.ManagedRunning)
+	w.ctl.Close()
+	w.start(t)
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := w.waitFor(t, id, 0, api.ManagedSucceeded)
+	if r.Recoveries != 0 || !strings.Contains(reasons(r), "RUNNING:reattached") {
+		t.Errorf("re-attached job: %+v, events %s; controller log:\n%s", r, reasons(r), w.controllerLog(id))
+	}
+	if out := w.logs(t, id); !strings.Contains(out, "before") || !strings.Contains(out, "after") {
+		t.Errorf("output %q", out)
+	}
+	w.waitPool(t, "r", "READY with its workers idle", func(p api.Pool) bool {
+		return readyWorkers(2)(p) && p.WorkerList[0].JobID == 0 && p.WorkerList[1].JobID == 0
+	})
+	if setups, _ := filepath.Glob(filepath.Join(dir, "setup.*")); len(setups) != 2 {
+		t.Errorf("setup ran %d times: the restart relaunched workers", len(setups))
+	}
+}
