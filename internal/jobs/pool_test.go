@@ -363,3 +363,44 @@ func TestPoolControllerRestart(t *testing.T) {
 		t.Errorf("setup ran %d times: the restart relaunched workers", len(setups))
 	}
 }
+
+// submittedToRunning is how long job id took from submission to its first RUNNING.
+func (w *world) submittedToRunning(t *testing.T, id int64) time.Duration {
+	t.Helper()
+	r := w.waitFor(t, id, 0, api.ManagedSucceeded)
+	var submitted, running time.Time
+	for _, e := range r.Events {
+		if e.Status == api.ManagedPending && submitted.IsZero() {
+			submitted = e.At
+		}
+		if e.Status == api.ManagedRunning && running.IsZero() {
+			running = e.At
+		}
+	}
+	return running.Sub(submitted)
+}
+
+// For BENCHMARKS.md: submitted → RUNNING of a job on an idle worker of a 1-worker pool against a managed job
+// with its own cluster, in the same run, on local infra (go test -run TestPoolLaunchLatency -v ./internal/jobs/).
+func TestPoolLaunchLatency(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.applyPool(t, "lat", "pool:\n  workers: 1\n", nil)
+	w.waitPool(t, "lat", "READY", readyWorkers(1))
+	const n = 5
+	var pool, own []time.Duration
+	for range n {
+		pool = append(pool, w.submittedToRunning(t, w.poolLaunch(t, "lat", 1, "run: echo hi\n", nil)[0]))
+		// The worker is free again before the next job, so that each one finds it idle.
+		w.waitPool(t, "lat", "idle", func(p api.Pool) bool { return readyWorkers(1)(p) && p.WorkerList[0].JobID == 0 })
+	}
+	for range n {
+		own = append(own, w.submittedToRunning(t, w.launch(t, "run: echo hi\n", nil)))
+	}
+	slices.Sort(pool)
+	slices.Sort(own)
+	t.Logf("submitted -> RUNNING, median of %d: on an idle pool worker %s (min %s, max %s); on a cluster of its own %s (min %s, max %s); ratio %.2f",
+		n, pool[n/2].Round(time.Microsecond), pool[0].Round(time.Microsecond), pool[n-1].Round(time.Microsecond),
+		own[n/2].Round(time.Microsecond), own[0].Round(time.Microsecond), own[n-1].Round(time.Microsecond),
+		float64(pool[n/2])/float64(own[n/2]))
+}
