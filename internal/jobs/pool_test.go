@@ -81,7 +81,7 @@ const poolYAML = `pool:
 envs:
   M: x
 setup: |
-  touch $M/setup.$(basename $(dirname $HOME)).$$
+  echo "setup in $HOME, pid $$" >> $M/setups
 `
 
 // A 2-worker pool runs 3 jobs submitted at once (--num-jobs 3): each on an idle worker, never more than 2 at
@@ -141,9 +141,8 @@ run: |
 	if got := clusterNames(w.clusters(t)); !slices.Equal(got, clusters) {
 		t.Errorf("clusters after the jobs %v, want %v", got, clusters)
 	}
-	setups, _ := filepath.Glob(filepath.Join(dir, "setup.*"))
-	if len(setups) != 2 {
-		t.Errorf("setup ran %d times, want once per worker: %v", len(setups), setups)
+	if n, setups := countSetups(dir); n != 2 {
+		t.Errorf("setup ran %d times, want once per worker: %q", n, setups)
 	}
 
 	// Cancel by pool: both jobs that hold the workers, and one waiting.
@@ -179,6 +178,12 @@ run: |
 	if cs := w.clusters(t); len(cs) != 0 {
 		t.Errorf("clusters left after pool down: %v", clusterNames(cs))
 	}
+}
+
+// countSetups counts the runs of poolYAML's setup that wrote to dir.
+func countSetups(dir string) (int, string) {
+	b, _ := os.ReadFile(filepath.Join(dir, "setups"))
+	return strings.Count(string(b), "\n"), string(b)
 }
 
 // waitReason polls until job id's events hold the state change want ("STATUS:reason").
@@ -254,9 +259,8 @@ func TestPoolWorkerLost(t *testing.T) {
 		t.Errorf("output %q", out)
 	}
 	w.waitPool(t, "q", "READY again with its worker idle", func(p api.Pool) bool { return readyWorkers(1)(p) && p.WorkerList[0].JobID == 0 })
-	setups, _ := filepath.Glob(filepath.Join(dir, "setup.*"))
-	if len(setups) != 2 {
-		t.Errorf("setup ran %d times, want twice (the worker and its replacement): %v", len(setups), setups)
+	if n, setups := countSetups(dir); n != 2 {
+		t.Errorf("setup ran %d times, want twice (the worker and its replacement): %q", n, setups)
 	}
 	if got := clusterNames(w.clusters(t)); !slices.Equal(got, []string{"q-1"}) {
 		t.Errorf("clusters %v", got)
@@ -359,8 +363,8 @@ func TestPoolControllerRestart(t *testing.T) {
 	w.waitPool(t, "r", "READY with its workers idle", func(p api.Pool) bool {
 		return readyWorkers(2)(p) && p.WorkerList[0].JobID == 0 && p.WorkerList[1].JobID == 0
 	})
-	if setups, _ := filepath.Glob(filepath.Join(dir, "setup.*")); len(setups) != 2 {
-		t.Errorf("setup ran %d times: the restart relaunched workers", len(setups))
+	if n, setups := countSetups(dir); n != 2 {
+		t.Errorf("setup ran %d times, want once per worker (the restart relaunched none): %q", n, setups)
 	}
 }
 
