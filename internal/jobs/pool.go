@@ -171,11 +171,15 @@ func (p *poolRunner) reconcile() (done bool, err error) {
 		if w.Status == api.WorkerShuttingDown || w.JobID != 0 || p.isBusy(w.ID) {
 			continue
 		}
-		live--
-		w.Status = api.WorkerShuttingDown
-		if err := p.c.st.PutWorker(ctx, w); err != nil {
+		ok, err := p.c.st.RetireWorker(ctx, p.name, w.ID)
+		if err != nil {
 			return false, err
 		}
+		if !ok {
+			continue // a job took it meanwhile: it goes once freed
+		}
+		live--
+		w.Status = api.WorkerShuttingDown
 		p.start(w.ID, func() { p.remove(w) })
 	}
 	next := 1
@@ -247,13 +251,17 @@ func (p *poolRunner) launch(pool *PoolRow, w WorkerRow, replace bool) {
 	defer cancel()
 	op, err := p.c.opts.Core.Launch(ctx, api.LaunchRequest{Task: pool.Spec, Options: api.LaunchOptions{ClusterName: w.Cluster,
 		Command: fmt.Sprintf("stix jobs pool apply (pool %s, worker %d)", p.name, w.ID), FailFastOnNodeLoss: true}})
+	var res api.LaunchResult
 	if err == nil {
 		for ev := range op.Events() {
 			if ev.Error != "" {
 				p.logf("  %s: %s", ev.Msg, ev.Error)
 			}
 		}
-		_, err = op.Wait()
+		res, err = op.Wait()
+	}
+	if err == nil && res.JobID != 0 {
+		err = p.waitSetup(ctx, w, res.JobID)
 	}
 	if p.lctx.Err() != nil {
 		return // stopped (the next runner launches it again), or the pool is being deleted
@@ -282,6 +290,27 @@ func (p *poolRunner) launch(pool *PoolRow, w WorkerRow, replace bool) {
 	if err := p.put(w); err == nil {
 		p.logf("worker %d: READY on %s", w.ID, w.Infra)
 	}
+}
+
+// WorkerSetupLog is the file, in a pool's directory, holding worker id's setup output.
+func WorkerSetupLog(id int) string { return fmt.Sprintf("worker-%d.setup.log", id) }
+
+// waitSetup follows the setup of worker w (queued by its launch as the cluster's job) into the pool's directory
+// until it ends: a worker is READY only once its setup succeeded.
+func (p *poolRunner) waitSetup(ctx context.Context, w WorkerRow, job int) error {
+	out, err := os.Create(filepath.Join(p.c.poolDir(p.name), WorkerSetupLog(w.ID)))
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	j, err := p.c.opts.Core.Logs(ctx, w.Cluster, job, api.LogsOptions{Follow: true}, out)
+	if err != nil {
+		return fmt.Errorf("follow the setup on %s: %w", w.Cluster, err)
+	}
+	if j.Status != api.JobSucceeded {
+		return fmt.Errorf("setup on %s ended %s: see %s", w.Cluster, j.Status, out.Name())
+	}
+	return nil
 }
 
 func (p *poolRunner) put(w WorkerRow) error {

@@ -335,6 +335,17 @@ func TestPoolBadInput(t *testing.T) {
 	if ps, err := c.PoolStatus(ctx, nil); err != nil || len(ps) != 1 {
 		t.Errorf("pools: %+v, %v", ps, err)
 	}
+	// A worker whose setup fails is never READY: FAILED, with why, and tried again later.
+	w.applyPool(t, "bad", "pool:\n  workers: 1\nsetup: echo broken; exit 3\n", nil)
+	p := w.waitPool(t, "bad", "with its worker FAILED", func(p api.Pool) bool {
+		return len(p.WorkerList) == 1 && p.WorkerList[0].Status == api.WorkerFailed
+	})
+	if p.Status != api.PoolReplicaInit || !strings.Contains(p.WorkerList[0].Message, "setup on bad-1 ended FAILED") {
+		t.Errorf("pool with a failing setup: %+v", p)
+	}
+	if b, err := os.ReadFile(filepath.Join(w.opts.Dir, "pools", "bad", WorkerSetupLog(1))); err != nil || !strings.Contains(string(b), "broken") {
+		t.Errorf("setup log %q, %v", b, err)
+	}
 }
 
 // A controller that stops with a pool's job running leaves both as they are: the next one takes the pool over
@@ -407,4 +418,64 @@ func TestPoolLaunchLatency(t *testing.T) {
 		n, pool[n/2].Round(time.Microsecond), pool[0].Round(time.Microsecond), pool[n-1].Round(time.Microsecond),
 		own[n/2].Round(time.Microsecond), own[0].Round(time.Microsecond), own[n-1].Round(time.Microsecond),
 		float64(pool[n/2])/float64(own[n/2]))
+}
+
+// `pool apply --workers N` resizes a pool (an extra worker torn down, a missing one launched), and a changed
+// task is a new version whose workers replace the old ones (setup run again); the same task changes nothing.
+func TestPoolResizeAndUpdate(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	dir := t.TempDir()
+	env := map[string]string{"M": dir}
+	w.applyPool(t, "s", poolYAML, env)
+	w.waitPool(t, "s", "READY with 2 workers", readyWorkers(2))
+	resize := func(n int) {
+		t.Helper()
+		if _, err := api.Wait(w.ctl.Client().PoolApply(context.Background(), api.PoolApplyRequest{Name: "s", Workers: &n})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resize(1)
+	w.waitPool(t, "s", "down to 1 worker", readyWorkers(1))
+	waitClusters(t, w, "s-1")
+	resize(2)
+	w.waitPool(t, "s", "back to 2 workers", readyWorkers(2))
+	waitClusters(t, w, "s-1", "s-2")
+	if n, setups := countSetups(dir); n != 3 {
+		t.Errorf("setup ran %d times, want 3: %q", n, setups)
+	}
+	apply := func(yaml string) api.PoolApplyResult {
+		t.Helper()
+		res, err := api.Wait(w.ctl.Client().PoolApply(context.Background(), api.PoolApplyRequest{Name: "s",
+			Task: &api.TaskSpec{YAML: yaml, FileName: "pool.yaml", Env: env}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if res := apply(poolYAML); res.Version != 1 || res.Created {
+		t.Errorf("the same task again: %+v", res)
+	}
+	if res := apply(poolYAML + "# v2\n"); res.Version != 2 {
+		t.Errorf("a new task: %+v", res)
+	}
+	w.waitPool(t, "s", "at version 2", func(p api.Pool) bool {
+		return readyWorkers(2)(p) && p.Version == 2 && p.WorkerList[0].Version == 2 && p.WorkerList[1].Version == 2
+	})
+	if n, setups := countSetups(dir); n != 5 {
+		t.Errorf("setup ran %d times, want 5 (each worker again): %q", n, setups)
+	}
+}
+
+// waitClusters polls until the live clusters are names.
+func waitClusters(t *testing.T, w *world, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if slices.Equal(clusterNames(w.clusters(t)), names) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("clusters %v, want %v", clusterNames(w.clusters(t)), names)
 }

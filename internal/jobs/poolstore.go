@@ -194,6 +194,17 @@ func (s *Store) PutWorker(ctx context.Context, w WorkerRow) error {
 	return err
 }
 
+// RetireWorker marks an idle worker SHUTTING_DOWN, and reports whether it was idle (no job claimed it meanwhile).
+func (s *Store) RetireWorker(ctx context.Context, pool string, id int) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE pool_workers SET status = ? WHERE pool = ? AND worker_id = ? AND job_id IS NULL`),
+		string(api.WorkerShuttingDown), pool, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // DeleteWorker deletes a worker's row.
 func (s *Store) DeleteWorker(ctx context.Context, pool string, id int) error {
 	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM pool_workers WHERE pool = ? AND worker_id = ?`), pool, id)
