@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -18,6 +19,18 @@ type Pools interface {
 	PoolStatus(ctx context.Context, names []string) ([]Pool, error)
 	// PoolDown deletes pools: their unfinished jobs are cancelled and their workers torn down.
 	PoolDown(ctx context.Context, req PoolDownRequest) (*Operation[[]string], error)
+	// PoolLogs writes a pool's controller log (what its runner did), or the setup output of one of its workers.
+	PoolLogs(ctx context.Context, name string, opts PoolLogsOptions, w io.Writer) error
+}
+
+// PoolLogsOptions select what `stix jobs pool logs` shows: the controller's log, or WorkerID's setup output.
+// With Follow, the controller's log goes on until the pool is deleted, a worker's until its setup ended.
+type PoolLogsOptions struct {
+	Controller bool `json:"controller,omitempty"`
+	WorkerID   int  `json:"worker_id,omitempty"`
+	Follow     bool `json:"follow,omitempty"`
+	// Tail shows only the last Tail lines (0: all).
+	Tail int `json:"tail,omitempty"`
 }
 
 // PoolApplyRequest is `stix jobs pool apply`: Task (a YAML with a `pool:` section) or Workers, or both.

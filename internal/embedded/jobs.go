@@ -47,3 +47,8 @@ func (c *Client) PoolStatus(ctx context.Context, names []string) ([]api.Pool, er
 func (c *Client) PoolDown(ctx context.Context, req api.PoolDownRequest) (*api.Operation[[]string], error) {
 	return nil, needsServerPools
 }
+
+// PoolLogs is answered by an API server.
+func (c *Client) PoolLogs(ctx context.Context, name string, opts api.PoolLogsOptions, w io.Writer) error {
+	return needsServerPools
+}

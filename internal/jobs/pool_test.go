@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -343,8 +344,19 @@ func TestPoolBadInput(t *testing.T) {
 	if p.Status != api.PoolReplicaInit || !strings.Contains(p.WorkerList[0].Message, "setup on bad-1 ended FAILED") {
 		t.Errorf("pool with a failing setup: %+v", p)
 	}
-	if b, err := os.ReadFile(filepath.Join(w.opts.Dir, "pools", "bad", WorkerSetupLog(1))); err != nil || !strings.Contains(string(b), "broken") {
-		t.Errorf("setup log %q, %v", b, err)
+	var setup, ctl bytes.Buffer
+	if err := c.PoolLogs(ctx, "bad", api.PoolLogsOptions{WorkerID: 1}, &setup); err != nil || !strings.Contains(setup.String(), "broken") {
+		t.Errorf("worker 1's setup log %q, %v", setup.String(), err)
+	}
+	if err := c.PoolLogs(ctx, "bad", api.PoolLogsOptions{Controller: true}, &ctl); err != nil ||
+		!strings.Contains(ctl.String(), "worker 1: launching cluster bad-1") || !strings.Contains(ctl.String(), "setup on bad-1 ended") {
+		t.Errorf("controller log %q, %v", ctl.String(), err)
+	}
+	if err := c.PoolLogs(ctx, "bad", api.PoolLogsOptions{WorkerID: 9}, &ctl); err == nil || !strings.Contains(err.Error(), "has no worker 9") {
+		t.Errorf("logs of an unknown worker: %v", err)
+	}
+	if err := c.PoolLogs(ctx, "nope", api.PoolLogsOptions{Controller: true}, &ctl); !errors.As(err, &nf) {
+		t.Errorf("logs of an unknown pool: %v", err)
 	}
 }
 

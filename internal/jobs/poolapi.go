@@ -1,14 +1,19 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/agent/tail"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -20,6 +25,11 @@ func (c *Client) PoolApply(ctx context.Context, req api.PoolApplyRequest) (*api.
 // PoolStatus lists pools.
 func (c *Client) PoolStatus(ctx context.Context, names []string) ([]api.Pool, error) {
 	return c.ctl.PoolStatus(ctx, names)
+}
+
+// PoolLogs writes a pool's logs.
+func (c *Client) PoolLogs(ctx context.Context, name string, opts api.PoolLogsOptions, w io.Writer) error {
+	return c.ctl.PoolLogs(ctx, name, opts, w)
 }
 
 // PoolDown deletes pools.
@@ -230,4 +240,69 @@ func (c *Controller) PoolDown(ctx context.Context, req api.PoolDownRequest) (*ap
 		c.poolSig.notify()
 		return out, nil
 	}), nil
+}
+
+// PoolLogs writes pool name's controller log (opts.Controller) or worker opts.WorkerID's setup output as this
+// server kept them; with Follow it goes on until the pool is deleted (the controller's log) or the worker's
+// setup ended (it is no longer PROVISIONING).
+func (c *Controller) PoolLogs(ctx context.Context, name string, opts api.PoolLogsOptions, w io.Writer) error {
+	if opts.Controller == (opts.WorkerID > 0) {
+		return badRequest("give --controller or a WORKER_ID")
+	}
+	_, ws, err := c.st.Pool(ctx, name)
+	if errors.Is(err, ErrNoPool) {
+		return &api.PoolNotFoundError{Name: name}
+	}
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(c.poolDir(name), PoolControllerLog)
+	if !opts.Controller {
+		found := false
+		for _, wr := range ws {
+			found = found || wr.ID == opts.WorkerID
+		}
+		if !found {
+			return badRequest("pool %s has no worker %d: see `stix jobs pool status %s`", name, opts.WorkerID, name)
+		}
+		path = filepath.Join(c.poolDir(name), WorkerSetupLog(opts.WorkerID))
+	}
+	cur := &cursor{}
+	var first bytes.Buffer
+	if err := cur.copyFile(path, &first); err != nil {
+		return err
+	}
+	out := first.Bytes()
+	if opts.Tail > 0 {
+		out = tail.LastLines(out, opts.Tail)
+	}
+	if _, err := w.Write(out); err != nil {
+		return err
+	}
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for opts.Follow {
+		_, ws, err := c.st.Pool(ctx, name)
+		done := errors.Is(err, ErrNoPool)
+		if err != nil && !done {
+			return err
+		}
+		if !opts.Controller {
+			done = true
+			for _, wr := range ws {
+				if wr.ID == opts.WorkerID && wr.Status == api.WorkerProvisioning {
+					done = false
+				}
+			}
+		}
+		if err := cur.copyFile(path, w); err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }

@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/stix-run/stix/api"
@@ -32,6 +34,13 @@ func TestPoolRoutes(t *testing.T) {
 			downed = r
 			return r.Names, nil
 		},
+		PoolLogsFunc: func(name string, o api.PoolLogsOptions, w io.Writer) error {
+			if name != "gpus" || !o.Controller || o.Tail != 5 {
+				return &api.PoolNotFoundError{Name: name}
+			}
+			_, err := io.WriteString(w, "worker 1: READY on Local\n")
+			return err
+		},
 	}
 	c, _ := serveJobs(t, core, auth.RoleUser)
 	ctx := context.Background()
@@ -51,6 +60,13 @@ func TestPoolRoutes(t *testing.T) {
 	var nf *api.PoolNotFoundError
 	if _, err := c.PoolStatus(ctx, []string{"nope"}); !errors.As(err, &nf) || nf.Name != "nope" {
 		t.Errorf("status of an unknown pool: %v", err)
+	}
+	var logs strings.Builder
+	if err := c.PoolLogs(ctx, "gpus", api.PoolLogsOptions{Controller: true, Tail: 5}, &logs); err != nil || logs.String() != "worker 1: READY on Local\n" {
+		t.Errorf("logs %q, %v", logs.String(), err)
+	}
+	if err := c.PoolLogs(ctx, "nope", api.PoolLogsOptions{Controller: true, Tail: 5}, &logs); !errors.As(err, &nf) {
+		t.Errorf("logs of an unknown pool: %v", err)
 	}
 	names, err := api.Wait(c.PoolDown(ctx, api.PoolDownRequest{Names: []string{"gpus"}}))
 	if err != nil || len(names) != 1 || downed.Names[0] != "gpus" {

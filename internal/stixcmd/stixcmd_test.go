@@ -78,7 +78,7 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		{"api", "login", "--relogin", "-e", "http://127.0.0.1:1"}, {"api", "start", "--enable-basic-auth"},
 		{"api", "logs", "-l", "x.log"},
 		{"jobs", "dashboard"},
-		{"jobs", "pool", "logs", "--controller", "p1"}, {"jobs", "pool", "down", "--purge", "-a"},
+		{"jobs", "pool", "logs", "-s", "p1"}, {"jobs", "pool", "down", "--purge", "-a"},
 		{"volumes", "apply", "--name", "pvc1", "--infra", "k8s", "--type", "k8s-pvc", "--size", "100Gi"},
 		{"volumes", "ls"}, {"volumes", "delete", "-a"}, {"volume", "ls"},
 		{"local", "up"}, {"local", "down"},

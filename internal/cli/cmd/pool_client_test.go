@@ -3,6 +3,7 @@ package cmd_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stix-run/stix/internal/cli"
 	poolapply "github.com/stix-run/stix/internal/cli/cmd/jobs/pool/apply"
 	pooldown "github.com/stix-run/stix/internal/cli/cmd/jobs/pool/down"
+	poollogs "github.com/stix-run/stix/internal/cli/cmd/jobs/pool/logs"
 	poolstatus "github.com/stix-run/stix/internal/cli/cmd/jobs/pool/status"
 	"github.com/stix-run/stix/internal/cli/fakeclient"
 )
@@ -22,6 +24,7 @@ var (
 	buildPoolApply  = func(f *cli.Factory) *cobra.Command { return poolapply.NewCmdApply(f, nil) }
 	buildPoolStatus = func(f *cli.Factory) *cobra.Command { return poolstatus.NewCmdStatus(f, nil) }
 	buildPoolDown   = func(f *cli.Factory) *cobra.Command { return pooldown.NewCmdDown(f, nil) }
+	buildPoolLogs   = func(f *cli.Factory) *cobra.Command { return poollogs.NewCmdLogs(f, nil) }
 )
 
 // pools is a controller's answer: gpus READY with one worker running job 7 and one provisioning.
@@ -79,6 +82,18 @@ func poolVerbCases() []verbCase {
 			},
 			calls: "PoolDown"},
 		{name: "pool-down-nothing", build: buildPoolDown, args: []string{"-y"}, fake: status, calls: ""},
+		{name: "pool-logs-worker", build: buildPoolLogs, args: []string{"--no-follow", "gpus", "2"},
+			fake: func() *fakeclient.Client {
+				return &fakeclient.Client{PoolLogsFunc: func(name string, o api.PoolLogsOptions, w io.Writer) error {
+					if name != "gpus" || o.WorkerID != 2 || o.Controller || o.Follow {
+						return fmt.Errorf("asked %s %+v", name, o)
+					}
+					_, err := io.WriteString(w, "setup on gpus-2\n")
+					return err
+				}}
+			},
+			calls: "PoolLogs"},
+		{name: "pool-logs-nothing", build: buildPoolLogs, args: []string{"gpus"}, fake: status, calls: ""},
 		{name: "jobs-cancel-pool", build: buildJobsCancel, args: []string{"-y", "-p", "gpus"}, fake: func() *fakeclient.Client {
 			return &fakeclient.Client{JobsCancelFunc: func(r api.JobsCancelRequest) ([]api.JobsCancelOutcome, error) {
 				if r.Pool != "gpus" {

@@ -67,6 +67,7 @@ type Client struct {
 	PoolApplyFunc  func(api.PoolApplyRequest) (api.PoolApplyResult, error)
 	PoolStatusFunc func(names []string) ([]api.Pool, error)
 	PoolDownFunc   func(api.PoolDownRequest) ([]string, error)
+	PoolLogsFunc   func(name string, opts api.PoolLogsOptions, w io.Writer) error
 
 	mu    sync.Mutex
 	calls []Call
@@ -403,4 +404,12 @@ func (c *Client) PoolDown(ctx context.Context, req api.PoolDownRequest) (*api.Op
 		return nil, &NotFaked{"PoolDown"}
 	}
 	return operation(ctx, nil, func() ([]string, error) { return c.PoolDownFunc(req) }), nil
+}
+
+func (c *Client) PoolLogs(_ context.Context, name string, opts api.PoolLogsOptions, w io.Writer) error {
+	c.record("PoolLogs", name, opts)
+	if c.PoolLogsFunc == nil {
+		return &NotFaked{"PoolLogs"}
+	}
+	return c.PoolLogsFunc(name, opts, w)
 }
