@@ -68,6 +68,8 @@ type Client interface {
 
 	// ManagedJobs are `stix jobs`: answered by an API server's controller.
 	ManagedJobs
+	// Pools are `stix jobs pool`: answered by an API server's managed-jobs controller.
+	Pools
 	// Services are `stix serve`: answered by an API server's serve controller.
 	Services
 

@@ -84,8 +84,10 @@ type ManagedJob struct {
 	Resources string `json:"resources"`
 	// Infra is where the task runs or last ran, e.g. "Docker" or "AWS (us-east-1)"; empty before a launch.
 	Infra string `json:"infra,omitempty"`
-	// Cluster is the task's job cluster while one exists.
-	Cluster     string     `json:"cluster_name,omitempty"`
+	// Cluster is the task's job cluster while one exists (a pool job's: its worker's cluster).
+	Cluster string `json:"cluster_name,omitempty"`
+	// Pool is the pool the job was submitted to (--pool); empty for a job with clusters of its own.
+	Pool        string     `json:"pool,omitempty"`
 	SubmittedAt time.Time  `json:"submitted_at"`
 	StartedAt   *time.Time `json:"start_at,omitempty"` // first time the task ran
 	EndedAt     *time.Time `json:"end_at,omitempty"`
@@ -143,12 +145,14 @@ type JobsQueueOptions struct {
 	Events bool `json:"events,omitempty"`
 }
 
-// JobsCancelRequest selects the managed jobs to cancel: IDs, or Name, or All (the caller's unfinished jobs;
+// JobsCancelRequest selects the managed jobs to cancel: IDs, or Name, or Pool, or All (the caller's unfinished jobs;
 // everyone's when ctx carries WithAllUsers).
 type JobsCancelRequest struct {
 	IDs  []int64 `json:"job_ids,omitempty"`
 	Name string  `json:"name,omitempty"`
 	All  bool    `json:"all,omitempty"`
+	// Pool selects the unfinished jobs submitted to this pool (`jobs cancel -p`).
+	Pool string `json:"pool,omitempty"`
 }
 
 // JobsCancelOutcome is what cancelling one managed job did.

@@ -20,6 +20,8 @@ const (
 	CodeManagedJobNotFound = "managed_job_not_found"
 	// CodeServiceNotFound: no service of that name (Service).
 	CodeServiceNotFound = "service_not_found"
+	// CodePoolNotFound: no pool of that name (Pool).
+	CodePoolNotFound    = "pool_not_found"
 	CodeInvalidTask     = "invalid_task" // the task has errors (TaskErrors)
 	CodeCancelled       = "cancelled"    // the request was cancelled
 	CodeServerRestarted = "server_restarted"
@@ -46,6 +48,8 @@ type Error struct {
 	JobName      string `json:"job_name,omitempty"`
 	// Service names the service of a service_not_found error.
 	Service string `json:"service,omitempty"`
+	// Pool names the pool of a pool_not_found error.
+	Pool string `json:"pool,omitempty"`
 	// Status is the HTTP status the error was sent with; not on the wire.
 	Status int `json:"-"`
 }
@@ -58,7 +62,7 @@ func (e *Error) Error() string {
 }
 
 // Err returns the error the core returned, rebuilt from the wire: *ClusterNotFoundError, *JobNotFoundError,
-// *ManagedJobNotFoundError, *ServiceNotFoundError, TaskErrors, context.Canceled or errors.ErrUnsupported (wrapped), or the *Error itself.
+// *ManagedJobNotFoundError, *ServiceNotFoundError, *PoolNotFoundError, TaskErrors, context.Canceled or errors.ErrUnsupported (wrapped), or the *Error itself.
 func (e *Error) Err() error {
 	switch e.Code {
 	case CodeClusterNotFound:
@@ -69,6 +73,8 @@ func (e *Error) Err() error {
 		return &ManagedJobNotFoundError{ID: e.ManagedJobID, Name: e.JobName}
 	case CodeServiceNotFound:
 		return &ServiceNotFoundError{Name: e.Service}
+	case CodePoolNotFound:
+		return &PoolNotFoundError{Name: e.Pool}
 	case CodeInvalidTask:
 		if len(e.TaskErrors) > 0 {
 			return TaskErrors(e.TaskErrors)
@@ -89,6 +95,7 @@ func WireError(err error) *Error {
 		jnf *JobNotFoundError
 		mnf *ManagedJobNotFoundError
 		snf *ServiceNotFoundError
+		pnf *PoolNotFoundError
 		te  TaskErrors
 		tl  *TooLargeError
 	)
@@ -103,6 +110,8 @@ func WireError(err error) *Error {
 		return &Error{Code: CodeManagedJobNotFound, Message: err.Error(), ManagedJobID: mnf.ID, JobName: mnf.Name, Status: http.StatusNotFound}
 	case errors.As(err, &snf):
 		return &Error{Code: CodeServiceNotFound, Message: err.Error(), Service: snf.Name, Status: http.StatusNotFound}
+	case errors.As(err, &pnf):
+		return &Error{Code: CodePoolNotFound, Message: err.Error(), Pool: pnf.Name, Status: http.StatusNotFound}
 	case errors.As(err, &te):
 		return &Error{Code: CodeInvalidTask, Message: err.Error(), TaskErrors: te, Status: http.StatusBadRequest}
 	case errors.As(err, &tl):

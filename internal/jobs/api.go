@@ -57,8 +57,21 @@ func caller(ctx context.Context) (user string, all bool) {
 // JobsLaunch reads the job (every task of a pipeline, nothing launched when one is invalid), records it PENDING
 // and starts running it; the operation's result names it.
 func (c *Controller) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
-	if req.Options.Pool != "" {
-		return nil, badRequest("pools (--pool %s) are not supported by this server yet", req.Options.Pool)
+	pool := req.Options.Pool
+	if req.Options.NumJobs != 0 && pool == "" {
+		return nil, badRequest("--num-jobs needs --pool: only jobs submitted to a pool are launched several at once")
+	}
+	if req.Options.NumJobs < 0 {
+		return nil, badRequest("--num-jobs must be at least 1, got %d", req.Options.NumJobs)
+	}
+	if pool != "" {
+		p, _, err := c.st.Pool(ctx, pool)
+		if errors.Is(err, ErrNoPool) || err == nil && p.Down {
+			return nil, &api.PoolNotFoundError{Name: pool}
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if s := req.Options.JobRecovery; s != "" && !slices.Contains(spec.RecoveryStrategies, strings.ToUpper(s)) {
 		return nil, badRequest("--job-recovery %q: expected one of %s", s, strings.Join(spec.RecoveryStrategies, ", "))
@@ -67,15 +80,21 @@ func (c *Controller) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) 
 	if err != nil {
 		return nil, err
 	}
+	if pool != "" && len(tasks) > 1 {
+		return nil, badRequest("a pipeline (%d tasks) cannot be submitted to a pool: submit its tasks one by one", len(tasks))
+	}
 	user, _ := caller(ctx)
 	n := max(req.Options.NumJobs, 1)
 	return api.Go(ctx, "", func(ctx context.Context, emit func(api.Event)) (api.JobsLaunchResult, error) {
 		res := api.JobsLaunchResult{Name: name}
-		for range n {
+		for rank := range n {
 			now := c.opts.Now()
-			j := &Job{Name: name, User: user, SubmittedAt: now, Spec: JobSpec{Tasks: specs},
+			j := &Job{Name: name, User: user, SubmittedAt: now, Pool: pool, Spec: JobSpec{Tasks: specs},
 				RunTimestamp: "sky-managed-" + now.UTC().Format("2006-01-02-15-04-05.000000")}
 			j.RunTimestamp = strings.Replace(j.RunTimestamp, ".", "-", 1)
+			if pool != "" {
+				j.Spec.Rank, j.Spec.NumJobs = rank, n
+			}
 			rows := slices.Clone(tasks)
 			if err := c.st.Insert(context.WithoutCancel(ctx), j, rows, now); err != nil {
 				return res, fmt.Errorf("record managed job: %w", err)
@@ -230,6 +249,20 @@ func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) 
 			}
 			jobs = append(jobs, j)
 		}
+	case req.Pool != "":
+		if _, _, err := c.st.Pool(ctx, req.Pool); errors.Is(err, ErrNoPool) {
+			return nil, &api.PoolNotFoundError{Name: req.Pool}
+		} else if err != nil {
+			return nil, err
+		}
+		f := Filter{Pool: req.Pool, SkipFinished: true}
+		if user, all := caller(ctx); !all {
+			f.User = user
+		}
+		var err error
+		if jobs, err = c.st.Jobs(ctx, f); err != nil {
+			return nil, err
+		}
 	case req.Name != "" || req.All:
 		f := Filter{Name: req.Name, SkipFinished: true}
 		if user, all := caller(ctx); !all {
@@ -243,8 +276,20 @@ func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) 
 			return nil, &api.ManagedJobNotFoundError{Name: req.Name}
 		}
 	default:
-		return nil, badRequest("name the managed jobs to cancel: job IDs, -n NAME or -a")
+		return nil, badRequest("name the managed jobs to cancel: job IDs, -n NAME, -p POOL or -a")
 	}
+	more, err := c.cancelJobs(ctx, jobs)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, more...)
+	return api.Go(ctx, "", func(context.Context, func(api.Event)) ([]api.JobsCancelOutcome, error) { return out, nil }), nil
+}
+
+// cancelJobs asks each job to be cancelled and wakes its runner (taking over a job no controller runs); a job
+// already finished is an outcome with its final state.
+func (c *Controller) cancelJobs(ctx context.Context, jobs []*Job) ([]api.JobsCancelOutcome, error) {
+	var out []api.JobsCancelOutcome
 	for _, j := range jobs {
 		ok, err := c.st.RequestCancel(ctx, j.ID)
 		if err != nil {
@@ -263,11 +308,11 @@ func (c *Controller) JobsCancel(ctx context.Context, req api.JobsCancelRequest) 
 		c.startRunner(j.ID) // a job no controller runs (its server died) is taken over, and cancelled
 		out = append(out, api.JobsCancelOutcome{ID: j.ID, Status: api.ManagedCancelling})
 	}
-	return api.Go(ctx, "", func(context.Context, func(api.Event)) ([]api.JobsCancelOutcome, error) { return out, nil }), nil
+	return out, nil
 }
 
-// UploadsInUse lists the uploaded trees that unfinished jobs name (TaskSpec.Uploads of their tasks): each
-// recovery reads them again, so the server's garbage collection keeps them (server.GCOptions.UploadsInUse).
+// UploadsInUse lists the uploaded trees that unfinished jobs and pools name (TaskSpec.Uploads of their tasks):
+// each recovery, and each worker's launch, reads them again, so the server's garbage collection keeps them (server.GCOptions.UploadsInUse).
 func (c *Controller) UploadsInUse(ctx context.Context) ([]string, error) {
 	jobs, err := c.st.Jobs(ctx, Filter{SkipFinished: true})
 	if err != nil {
@@ -279,6 +324,23 @@ func (c *Controller) UploadsInUse(ctx context.Context) ([]string, error) {
 			for _, id := range t.Task.Uploads {
 				out = append(out, id)
 			}
+		}
+	}
+	// A pool's workers read their task's uploads at every (re)launch.
+	names, err := c.st.PoolNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		p, _, err := c.st.Pool(ctx, n)
+		if errors.Is(err, ErrNoPool) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range p.Spec.Uploads {
+			out = append(out, id)
 		}
 	}
 	return out, nil

@@ -46,6 +46,9 @@ type Controller struct {
 	opts    Options
 	st      *Store
 	runners *leased.Runners[int64, *runner]
+	// pools runs one runner per pool (pool.go); poolSig wakes pool runners and jobs waiting for a worker.
+	pools   *leased.Runners[string, *poolRunner]
+	poolSig signal
 }
 
 // New returns a Controller; Start starts it.
@@ -93,13 +96,23 @@ func New(opts Options) (*Controller, error) {
 		New:     func(ctx context.Context, id int64) *runner { return newRunner(ctx, c, id) },
 		Renewed: c.cancelsAmong,
 	})
+	c.pools = leased.New(leased.Options[string, *poolRunner]{
+		State: opts.State, Kind: "pools", Dir: opts.Dir, LeasePrefix: "pool/",
+		Key: func(name string) string { return name },
+		TTL: opts.LeaseTTL, Scan: opts.Scan, CallTimeout: opts.CallTimeout, Log: opts.Log, Lost: errLeaseLost,
+		Pending: c.st.PoolNames,
+		New:     func(ctx context.Context, name string) *poolRunner { return newPoolRunner(ctx, c, name) },
+	})
 	return c, nil
 }
 
 // Start resumes every unfinished job that no live controller runs (after a restart: each re-attaches to its
 // cluster, or recovers), then keeps looking for such jobs every Scan, so that a job whose server died is
 // taken over once its lease lapses; the leases of the jobs it runs are renewed every third of their TTL.
-func (c *Controller) Start() { c.runners.Start() }
+func (c *Controller) Start() {
+	c.pools.Start()
+	c.runners.Start()
+}
 
 // cancelsAmong stops the runners of those of the jobs ids whose cancel was asked through another server.
 func (c *Controller) cancelsAmong(ctx context.Context, ids []int64) error {
@@ -114,6 +127,7 @@ func (c *Controller) cancelsAmong(ctx context.Context, ids []int64) error {
 // controller (this server restarted, or another over the same database) resumes them.
 func (c *Controller) Close() error {
 	c.runners.Close()
+	c.pools.Close()
 	return nil
 }
 

@@ -163,8 +163,8 @@ run: |
 	}
 }
 
-// A pipeline whose second document is invalid is refused with the position, and nothing is recorded; so are a
-// pool, an unknown --job-recovery, a cancel of nothing, and an unknown job's logs and cancel.
+// A pipeline whose second document is invalid is refused with the position, and nothing is recorded; so are
+// --num-jobs without a pool (TestPoolBadInput: an unknown pool), an unknown --job-recovery, a cancel of nothing, and an unknown job's logs and cancel.
 func TestInvalidPipeline(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, twoRegions)
@@ -177,7 +177,7 @@ func TestInvalidPipeline(t *testing.T) {
 		t.Errorf("recorded %+v", rows)
 	}
 	for _, req := range []api.JobsLaunchRequest{
-		{Task: api.TaskSpec{Command: "echo x"}, Options: api.JobsLaunchOptions{Pool: "p"}},
+		{Task: api.TaskSpec{Command: "echo x"}, Options: api.JobsLaunchOptions{NumJobs: 2}},
 		{Task: api.TaskSpec{Command: "echo x"}, Options: api.JobsLaunchOptions{JobRecovery: "SOMETIMES"}},
 	} {
 		var ae *api.Error

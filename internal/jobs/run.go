@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/api"
-	"github.com/stix-run/stix/internal/auth"
 )
 
 var (
@@ -194,6 +193,18 @@ func (r *runner) runTask(i int) (api.ManagedJobStatus, error) {
 		}
 		switch next {
 		case stepLaunch:
+			if r.job.Pool != "" {
+				final, err := r.launchOnPool(i, recovering)
+				switch {
+				case err != nil && r.ctx.Err() == nil:
+					return "", err
+				case err == nil && final != "":
+					return final, nil
+				case err == nil:
+					next = stepWatch
+				}
+				continue // on a worker, or stopped or cancelled: see the top of the loop
+			}
 			err := r.launch(i, where, recovering)
 			if err == nil {
 				cnt.LaunchTries, next = 0, stepWatch
@@ -216,7 +227,7 @@ func (r *runner) runTask(i int) (api.ManagedJobStatus, error) {
 				where = d.Where
 				r.wait(d.Wait)
 			case End:
-				r.down(t.Cluster)
+				r.free(i, false, false)
 				return d.Status, r.set(i, d.Status, d.Reason, d.Message)
 			}
 		case stepWatch:
@@ -241,7 +252,7 @@ func (r *runner) apply(i int, d Decision, where *Where) (final api.ManagedJobSta
 	t := &r.tasks[i]
 	switch d.Action {
 	case End:
-		r.down(t.Cluster)
+		r.free(i, false, false)
 		return d.Status, false, r.set(i, d.Status, d.Reason, d.Message)
 	default:
 		if d.CountRecovery {
@@ -253,7 +264,8 @@ func (r *runner) apply(i int, d Decision, where *Where) (final api.ManagedJobSta
 		if err := r.set(i, api.ManagedRecovering, d.Reason, d.Message); err != nil {
 			return "", false, err
 		}
-		r.down(t.Cluster)
+		// A restart after the user's error keeps a pool's worker; any other recovery is a lost cluster.
+		r.free(i, d.Reason != ReasonUserErrorRestart, false)
 		*where = d.Where
 		return "", true, nil
 	}
@@ -289,14 +301,10 @@ func (r *runner) reattach(i int, rec Recovery) (next step, d Decision, ok bool) 
 
 // cancel ends task i CANCELLED: CANCELLING while its cluster is torn down.
 func (r *runner) cancel(i int) (api.ManagedJobStatus, error) {
-	t := &r.tasks[i]
 	if err := r.set(i, api.ManagedCancelling, ReasonCancelled, "cancel asked"); err != nil {
 		return "", err
 	}
-	r.down(t.Cluster)
-	if t.Cluster == "" {
-		r.down(r.clusterName(i)) // a launch cut short may have left a cluster
-	}
+	r.free(i, false, true)
 	return api.ManagedCancelled, r.set(i, api.ManagedCancelled, ReasonCancelled, "cancelled by the user")
 }
 
@@ -319,10 +327,7 @@ func (r *runner) callCtx() (context.Context, context.CancelFunc) {
 // asOwner makes ctx act as the job's owner: the core records the job's clusters under the owner's name and
 // sets SKYPILOT_USER to it.
 func (r *runner) asOwner(ctx context.Context) context.Context {
-	if r.job.User == "" {
-		return ctx
-	}
-	return auth.With(ctx, auth.Identity{Name: r.job.User, Role: auth.RoleUser, Method: "managed-job"})
+	return asUser(ctx, r.job.User)
 }
 
 // down tears a job cluster down; one already gone is fine.
@@ -403,19 +408,7 @@ func (r *runner) launch(i int, w Where, recovering bool) error {
 		}
 	}
 	name := r.clusterName(i)
-	ts := r.job.Spec.Tasks[i].Task
-	names := make([]string, len(r.tasks))
-	for k := range r.tasks {
-		names[k] = r.tasks[k].Name
-	}
-	ids := TaskIDs(r.job.RunTimestamp, r.id, names)
-	ts.Env = maps.Clone(ts.Env)
-	if ts.Env == nil {
-		ts.Env = map[string]string{}
-	}
-	ts.Env["SKYPILOT_MANAGED_JOB_ID"] = strconv.FormatInt(r.id, 10)
-	ts.Env["SKYPILOT_TASK_ID"] = ids[i]
-	ts.Env["SKYPILOT_TASK_IDS"] = strings.Join(ids, "\n")
+	ts := r.taskSpec(i)
 	if !w.Prefer.IsZero() {
 		infra := w.Prefer.Infra()
 		ts.Overrides.Infra = &infra
@@ -460,6 +453,29 @@ func (r *runner) launch(i int, w Where, recovering bool) error {
 	t.RunningSince = now
 	t.Attempt++
 	return r.set(i, api.ManagedRunning, ReasonLaunched, fmt.Sprintf("on %s, cluster %s, job %d", t.Infra, name, res.JobID))
+}
+
+// taskSpec is task i as it travels to the core, with the managed-job variables (and, on a pool, the job's rank)
+// in its env.
+func (r *runner) taskSpec(i int) api.TaskSpec {
+	ts := r.job.Spec.Tasks[i].Task
+	names := make([]string, len(r.tasks))
+	for k := range r.tasks {
+		names[k] = r.tasks[k].Name
+	}
+	ids := TaskIDs(r.job.RunTimestamp, r.id, names)
+	ts.Env = maps.Clone(ts.Env)
+	if ts.Env == nil {
+		ts.Env = map[string]string{}
+	}
+	ts.Env["SKYPILOT_MANAGED_JOB_ID"] = strconv.FormatInt(r.id, 10)
+	ts.Env["SKYPILOT_TASK_ID"] = ids[i]
+	ts.Env["SKYPILOT_TASK_IDS"] = strings.Join(ids, "\n")
+	if r.job.Pool != "" {
+		ts.Env["SKYPILOT_JOB_RANK"] = strconv.Itoa(r.job.Spec.Rank)
+		ts.Env["SKYPILOT_NUM_JOBS"] = strconv.Itoa(max(r.job.Spec.NumJobs, 1))
+	}
+	return ts
 }
 
 func whereText(w Where) string {

@@ -44,11 +44,15 @@ type Job struct {
 	CurrentTask  int
 	Cancel       bool // cancel_requested
 	EndedAt      time.Time
+	Pool         string // the pool it was submitted to; "" for a job with clusters of its own
 }
 
 // JobSpec is what the controller needs to run a job, again after a restart: its tasks as the core reads them.
 type JobSpec struct {
 	Tasks []TaskSpec `json:"tasks"`
+	// Rank and NumJobs are SKYPILOT_JOB_RANK and SKYPILOT_NUM_JOBS of a job submitted to a pool.
+	Rank    int `json:"rank,omitempty"`
+	NumJobs int `json:"num_jobs,omitempty"`
 }
 
 // TaskSpec is one task of a job: the task as it travels to the core, and its recovery.
@@ -88,9 +92,9 @@ func (s *Store) Insert(ctx context.Context, j *Job, tasks []Task, at time.Time) 
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO managed_jobs (name, user_name, workspace, submitted_at, run_timestamp, request, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			j.Name, j.User, j.Workspace, j.SubmittedAt.UnixNano(), j.RunTimestamp, string(spec), string(api.ManagedPending)).Scan(&j.ID)
+		err := tx.QueryRowContext(ctx, s.q(`INSERT INTO managed_jobs (name, user_name, workspace, submitted_at, run_timestamp, request, status, pool)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			j.Name, j.User, j.Workspace, j.SubmittedAt.UnixNano(), j.RunTimestamp, string(spec), string(api.ManagedPending), j.Pool).Scan(&j.ID)
 		if err != nil {
 			return err
 		}
@@ -176,7 +180,7 @@ var terminalList = func() string {
 	return "(" + strings.Join(l, ",") + ")"
 }()
 
-const jobColumns = `id, name, user_name, workspace, submitted_at, run_timestamp, request, status, current_task, cancel_requested, ended_at`
+const jobColumns = `id, name, user_name, workspace, submitted_at, run_timestamp, request, status, current_task, cancel_requested, ended_at, pool`
 
 func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var (
@@ -186,7 +190,7 @@ func scanJob(row interface{ Scan(...any) error }) (*Job, error) {
 		status    string
 		ended     sql.NullInt64
 	)
-	if err := row.Scan(&j.ID, &j.Name, &j.User, &j.Workspace, &submitted, &j.RunTimestamp, &spec, &status, &j.CurrentTask, &j.Cancel, &ended); err != nil {
+	if err := row.Scan(&j.ID, &j.Name, &j.User, &j.Workspace, &submitted, &j.RunTimestamp, &spec, &status, &j.CurrentTask, &j.Cancel, &ended, &j.Pool); err != nil {
 		return nil, err
 	}
 	j.SubmittedAt, j.Status, j.EndedAt = time.Unix(0, submitted), api.ManagedJobStatus(status), goTime(ended)
@@ -275,6 +279,7 @@ type Filter struct {
 	User         string
 	IDs          []int64
 	Name         string
+	Pool         string
 	SkipFinished bool
 	Limit        int
 	// Events reads each task's events into its row (Queue); without it rows carry none.
@@ -291,6 +296,9 @@ func (f Filter) where() (string, []any) {
 	}
 	if f.Name != "" {
 		conds, args = append(conds, "name = ?"), append(args, f.Name)
+	}
+	if f.Pool != "" {
+		conds, args = append(conds, "pool = ?"), append(args, f.Pool)
 	}
 	if f.SkipFinished {
 		conds = append(conds, "status NOT IN "+terminalList)
@@ -314,14 +322,14 @@ func (s *Store) Jobs(ctx context.Context, f Filter) ([]*Job, error) {
 }
 
 // queueColumns are what `jobs queue` shows of a job: no recorded request to decode.
-const queueColumns = `id, name, user_name, workspace, submitted_at`
+const queueColumns = `id, name, user_name, workspace, submitted_at, pool`
 
 func scanQueueJob(row interface{ Scan(...any) error }) (*Job, error) {
 	var (
 		j         Job
 		submitted int64
 	)
-	if err := row.Scan(&j.ID, &j.Name, &j.User, &j.Workspace, &submitted); err != nil {
+	if err := row.Scan(&j.ID, &j.Name, &j.User, &j.Workspace, &submitted, &j.Pool); err != nil {
 		return nil, err
 	}
 	j.SubmittedAt = time.Unix(0, submitted)
@@ -451,7 +459,7 @@ func row(j *Job, t Task, events []api.ManagedJobEvent, now time.Time) api.Manage
 	}
 	m := api.ManagedJob{ID: j.ID, TaskID: t.TaskID, Name: j.Name, TaskName: t.Name, User: j.User, Workspace: j.Workspace,
 		Status: t.Status, Resources: t.Resources, Infra: t.Infra, Cluster: t.Cluster, SubmittedAt: j.SubmittedAt,
-		JobDuration: api.Seconds(dur), Recoveries: t.Recoveries, FailureReason: t.Failure, Events: events}
+		JobDuration: api.Seconds(dur), Recoveries: t.Recoveries, FailureReason: t.Failure, Events: events, Pool: j.Pool}
 	if !t.StartedAt.IsZero() {
 		s := t.StartedAt
 		m.StartedAt = &s

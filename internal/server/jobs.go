@@ -45,6 +45,21 @@ func (s *Server) registerJobs() {
 		return ownJobs(ctx, jobs), nil
 	}))
 	s.handle("GET /api/v1/jobs/{id}/logs", s.jobsLogs)
+	// Pools (`stix jobs pool`), run by the same controller.
+	s.handle("POST /api/v1/jobs/pool/apply", submit(s, "jobs_pool_apply", func(ctx context.Context, b api.PoolApplyRequest) (operation, error) {
+		return op(withController(c.PoolApply(ctx, b)))
+	}, nil))
+	s.handle("POST /api/v1/jobs/pool/down", submit(s, "jobs_pool_down", func(ctx context.Context, b api.PoolDownRequest) (operation, error) {
+		return op(withController(c.PoolDown(ctx, b)))
+	}, nil))
+	s.handle("GET /api/v1/jobs/pool/{name}/logs", s.poolLogs)
+	s.handle("GET /api/v1/jobs/pool", query(func(ctx context.Context, r *http.Request) (any, error) {
+		pools, err := withController(c.PoolStatus(ctx, r.URL.Query()["pool_name"]))
+		if pools == nil && err == nil {
+			pools = []api.Pool{}
+		}
+		return pools, err
+	}))
 }
 
 // jobsCancel submits a jobs_cancel request; ?all_users=true (every user's jobs) needs an admin, checked before
@@ -133,4 +148,31 @@ func orEmpty(jobs []api.ManagedJob) []api.ManagedJob {
 		return []api.ManagedJob{}
 	}
 	return jobs
+}
+
+// poolLogs streams a pool's controller log (?controller=true) or a worker's setup output (?worker_id=N) as
+// NDJSON (api.LogLine), ended by {"tasks": []} (or the error that ended it). ?offset=N skips the first N bytes.
+func (s *Server) poolLogs(w http.ResponseWriter, r *http.Request) {
+	skip, err := optInt(r, "offset")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	opts := api.PoolLogsOptions{Follow: boolParam(r, "follow"), Controller: boolParam(r, "controller")}
+	if opts.WorkerID, err = optInt(r, "worker_id"); err != nil {
+		writeError(w, err)
+		return
+	}
+	if opts.Tail, err = optInt(r, "tail"); err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	lw := &logWriter{enc: json.NewEncoder(w), flush: http.NewResponseController(w).Flush, skip: int64(skip)}
+	if _, err := withController(struct{}{}, s.opts.Client.PoolLogs(r.Context(), r.PathValue("name"), opts, lw)); err != nil {
+		_ = lw.enc.Encode(api.LogLine{Offset: lw.offset, Error: api.WireError(err)})
+		return
+	}
+	_ = lw.enc.Encode(api.LogLine{Offset: lw.offset, Tasks: []api.ManagedJob{}})
 }

@@ -231,6 +231,12 @@ func redacted(body any) any {
 	case api.ServeUpdateRequest:
 		b.Task = hide(b.Task)
 		return b
+	case api.PoolApplyRequest:
+		if b.Task != nil {
+			t := hide(*b.Task)
+			b.Task = &t
+		}
+		return b
 	}
 	return body
 }

@@ -62,6 +62,8 @@ func (d *decoder) task(root *value, opts LoadOptions) *Task {
 			t.Run, _ = v.str()
 		case "service":
 			t.Service = d.service(d.substitute(v), path)
+		case "pool":
+			t.Pool = d.pool(&f, path)
 		case "config":
 			t.Config, t.config = anyMap(v), v
 		case "volumes":
@@ -80,6 +82,15 @@ func (d *decoder) task(root *value, opts LoadOptions) *Task {
 	}
 	if t.Resources == nil {
 		t.Resources = &Resources{}
+	}
+	if f := root.field("pool"); f != nil && t.Pool != nil {
+		if r := root.field("run"); r != nil {
+			d.keyErr(r.keyLine, r.keyCol, "run", "a pool's task cannot have a run section",
+				"a pool only provisions its workers (setup runs once on each); submit the work with `stix jobs launch --pool NAME`")
+		}
+		if s := root.field("service"); s != nil {
+			d.keyErr(s.keyLine, s.keyCol, "service", "a task cannot have both a pool and a service section", "keep one")
+		}
 	}
 	return t
 }

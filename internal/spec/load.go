@@ -56,7 +56,7 @@ func Load(filename string, data []byte, opts LoadOptions) (*Pipeline, error) {
 		roots = roots[1:]
 	}
 
-	var services []*field
+	var services, pools []*field
 	for _, root := range roots {
 		if root.kind != kindMap {
 			errs = append(errs, &Error{Pos: Pos{File: filename, Line: root.line, Col: root.col}, Message: fmt.Sprintf("a task must be a mapping of keys, found %s", root.describe())})
@@ -74,11 +74,18 @@ func Load(filename string, data []byte, opts LoadOptions) (*Pipeline, error) {
 		if f := root.field("service"); f != nil {
 			services = append(services, f)
 		}
+		if f := root.field("pool"); f != nil {
+			pools = append(pools, f)
+		}
 	}
 	if len(p.Tasks) > 1 {
 		for _, f := range services {
 			errs = append(errs, &Error{Pos: Pos{File: filename, Line: f.keyLine, Col: f.keyCol}, Path: "service",
 				Message: "a pipeline cannot have a service section", Hint: "serve a single-task file with `stix serve up`"})
+		}
+		for _, f := range pools {
+			errs = append(errs, &Error{Pos: Pos{File: filename, Line: f.keyLine, Col: f.keyCol}, Path: "pool",
+				Message: "a pipeline cannot have a pool section", Hint: "apply a single-task file with `stix jobs pool apply`"})
 		}
 	}
 	if p.Name == "" && len(p.Tasks) == 1 {

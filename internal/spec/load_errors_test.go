@@ -301,6 +301,36 @@ func TestLoadErrors(t *testing.T) {
 			want: []wantErr{{2, 3, "service.tls", `missing required key "certfile"`, ""}},
 		},
 		{
+			name: "pool of zero workers",
+			src:  "pool:\n  workers: 0\nsetup: x\n",
+			want: []wantErr{{2, 12, "pool.workers", "a pool needs at least 1 worker, got 0", "set pool.workers to 1 or more"}},
+		},
+		{
+			name: "pool without workers",
+			src:  "pool: {}\n",
+			want: []wantErr{{1, 1, "pool", "a pool needs its number of workers", "add `workers: N`"}},
+		},
+		{
+			name: "pool with a run section",
+			src:  "pool:\n  workers: 2\nrun: x\n",
+			want: []wantErr{{3, 1, "run", "a pool's task cannot have a run section", "stix jobs launch --pool NAME"}},
+		},
+		{
+			name: "pool with a service section",
+			src:  "pool:\n  workers: 2\nservice:\n  readiness_probe: /\n",
+			want: []wantErr{{3, 1, "service", "a task cannot have both a pool and a service section", "keep one"}},
+		},
+		{
+			name: "pool workers not an integer",
+			src:  "pool:\n  workers: two\n",
+			want: []wantErr{{2, 12, "pool.workers", "", ""}},
+		},
+		{
+			name: "pipeline with a pool section",
+			src:  "name: p\n---\nrun: a\n---\nsetup: b\npool:\n  workers: 1\n",
+			want: []wantErr{{6, 1, "pool", "a pipeline cannot have a pool section", "apply a single-task file"}},
+		},
+		{
 			name: "pipeline with a service section",
 			src:  "name: p\n---\nrun: a\n---\nrun: b\nservice:\n  readiness_probe: /\n",
 			want: []wantErr{{6, 1, "service", "a pipeline cannot have a service section", "serve a single-task file"}},

@@ -31,8 +31,10 @@ type Task struct {
 	Setup      string       `json:"setup,omitempty"` // bash, passed as written: no env substitution
 	Run        string       `json:"run,omitempty"`   // bash, passed as written: no env substitution
 	Service    *ServiceSpec `json:"service,omitempty"`
-	Inputs     *DataRef     `json:"inputs,omitempty"`
-	Outputs    *DataRef     `json:"outputs,omitempty"`
+	// Pool is the task's `pool:` section: the task is a pool's workers (`stix jobs pool apply`).
+	Pool    *PoolSpec `json:"pool,omitempty"`
+	Inputs  *DataRef  `json:"inputs,omitempty"`
+	Outputs *DataRef  `json:"outputs,omitempty"`
 
 	// Config is the task's `config:` block as plain values: overrides of the stix/SkyPilot config for this task.
 	// ConfigNode is the same block with its positions, which package config checks and applies.

@@ -235,6 +235,38 @@ CREATE TABLE service_replicas (
 	// 8: `serve down NAME --replica-id N` asked of a server that does not run the service: the request waits in
 	// the replica's row ('terminate', or 'purge' with --purge) until the controller that runs it acts on it.
 	{SQL: `ALTER TABLE service_replicas ADD COLUMN terminate_requested TEXT NOT NULL DEFAULT '';`},
+	// 9: pools of managed jobs (`stix jobs pool`, internal/jobs): one row per pool, run by the server holding the
+	// lease "pool/"+name, one per worker (job_id: the managed job it runs, NULL when idle), and the pool a
+	// managed job was submitted to ('' for a job with clusters of its own). spec is the workers' api.TaskSpec
+	// (JSON).
+	{SQL: `
+CREATE TABLE pools (
+    name           TEXT PRIMARY KEY,
+    user_name      TEXT NOT NULL,
+    created_at     BIGINT NOT NULL,
+    version        INTEGER NOT NULL,
+    workers        INTEGER NOT NULL,
+    spec           TEXT NOT NULL,
+    resources      TEXT NOT NULL DEFAULT '',
+    down_requested BOOLEAN NOT NULL DEFAULT FALSE
+);
+
+CREATE TABLE pool_workers (
+    pool        TEXT NOT NULL REFERENCES pools (name) ON DELETE CASCADE,
+    worker_id   INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    cluster     TEXT NOT NULL,
+    job_id      BIGINT,
+    launched_at BIGINT,
+    infra       TEXT NOT NULL DEFAULT '',
+    message     TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (pool, worker_id)
+);
+
+ALTER TABLE managed_jobs ADD COLUMN pool TEXT NOT NULL DEFAULT '';
+CREATE INDEX managed_jobs_pool ON managed_jobs (pool);
+`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.

@@ -64,6 +64,11 @@ type Client struct {
 	ServeDownFunc   func(api.ServeDownRequest) ([]api.ServeDownOutcome, error)
 	ServeLogsFunc   func(name string, opts api.ServeLogsOptions, w io.Writer) error
 
+	PoolApplyFunc  func(api.PoolApplyRequest) (api.PoolApplyResult, error)
+	PoolStatusFunc func(names []string) ([]api.Pool, error)
+	PoolDownFunc   func(api.PoolDownRequest) ([]string, error)
+	PoolLogsFunc   func(name string, opts api.PoolLogsOptions, w io.Writer) error
+
 	mu    sync.Mutex
 	calls []Call
 }
@@ -375,4 +380,36 @@ func (c *Client) ServeLogs(_ context.Context, name string, opts api.ServeLogsOpt
 		return &NotFaked{"ServeLogs"}
 	}
 	return c.ServeLogsFunc(name, opts, w)
+}
+
+func (c *Client) PoolApply(ctx context.Context, req api.PoolApplyRequest) (*api.Operation[api.PoolApplyResult], error) {
+	c.record("PoolApply", req)
+	if c.PoolApplyFunc == nil {
+		return nil, &NotFaked{"PoolApply"}
+	}
+	return operation(ctx, nil, func() (api.PoolApplyResult, error) { return c.PoolApplyFunc(req) }), nil
+}
+
+func (c *Client) PoolStatus(_ context.Context, names []string) ([]api.Pool, error) {
+	c.record("PoolStatus", names)
+	if c.PoolStatusFunc == nil {
+		return nil, &NotFaked{"PoolStatus"}
+	}
+	return c.PoolStatusFunc(names)
+}
+
+func (c *Client) PoolDown(ctx context.Context, req api.PoolDownRequest) (*api.Operation[[]string], error) {
+	c.record("PoolDown", req)
+	if c.PoolDownFunc == nil {
+		return nil, &NotFaked{"PoolDown"}
+	}
+	return operation(ctx, nil, func() ([]string, error) { return c.PoolDownFunc(req) }), nil
+}
+
+func (c *Client) PoolLogs(_ context.Context, name string, opts api.PoolLogsOptions, w io.Writer) error {
+	c.record("PoolLogs", name, opts)
+	if c.PoolLogsFunc == nil {
+		return &NotFaked{"PoolLogs"}
+	}
+	return c.PoolLogsFunc(name, opts, w)
 }

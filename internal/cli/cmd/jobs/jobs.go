@@ -22,7 +22,7 @@ func NewCmdJobs(f *cli.Factory) *cobra.Command {
 			cancel.NewCmdCancel(f, nil),
 			logs.NewCmdLogs(f, nil),
 			cli.NotBuilt(&cobra.Command{Use: "dashboard", Short: "Open the dashboard's page of managed jobs", Args: cli.NoArgs}, nil),
-			pool.NewCmdPool(),
+			pool.NewCmdPool(f),
 		}
 	})
 }

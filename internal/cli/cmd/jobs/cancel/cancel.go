@@ -36,7 +36,7 @@ func NewCmdCancel(f *cli.Factory, runF func(*CancelOptions) error) *cobra.Comman
 		Short: "Cancel managed jobs",
 		Long: "Cancel managed jobs given by ID, by name (-n), by pool (-p), or all of them (-a, or -u for all users).\n" +
 			"A job that has already finished, or that does not exist, is skipped with a message (exit 0, as SkyPilot).",
-		Example: "  stix jobs cancel 1 2 3\n  stix jobs cancel -n train\n  stix jobs cancel -a -y",
+		Example: "  stix jobs cancel 1 2 3\n  stix jobs cancel -n train\n  stix jobs cancel -p gpus\n  stix jobs cancel -a -y",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if opts.JobIDs, err = cli.ParseInts(args, "job ID"); err != nil {
@@ -68,10 +68,7 @@ func NewCmdCancel(f *cli.Factory, runF func(*CancelOptions) error) *cobra.Comman
 }
 
 func cancelRun(opts *CancelOptions) error {
-	if opts.Pool != "" {
-		return cli.NotImplemented("jobs cancel --pool")
-	}
-	req := api.JobsCancelRequest{Name: opts.Name, All: opts.All || opts.AllUsers}
+	req := api.JobsCancelRequest{Name: opts.Name, Pool: opts.Pool, All: opts.All || opts.AllUsers}
 	for _, id := range opts.JobIDs {
 		req.IDs = append(req.IDs, int64(id))
 	}
@@ -126,6 +123,8 @@ func question(opts *CancelOptions) string {
 	switch {
 	case opts.Name != "":
 		return fmt.Sprintf("Cancelling managed job with name '%s'. Proceed?", opts.Name)
+	case opts.Pool != "":
+		return fmt.Sprintf("Cancelling managed jobs in pool '%s'. Proceed?", opts.Pool)
 	case opts.AllUsers:
 		return "Cancelling all users' managed jobs. Proceed?"
 	case opts.All:

@@ -174,6 +174,14 @@ func launchRun(opts *LaunchOptions) error {
 // confirm shows where each task would run and asks before anything is submitted, as SkyPilot asks "Launching a
 // managed job 'NAME'. Proceed?". A user who cannot answer is told to pass -y before anything is planned.
 func confirm(opts *LaunchOptions, client api.Client, ts api.TaskSpec) error {
+	if opts.Pool != "" {
+		// As SkyPilot: a pool's jobs use its workers' resources; nothing is planned.
+		n := 1
+		if opts.NumJobs != nil {
+			n = *opts.NumJobs
+		}
+		return cli.ConfirmOrAbort(opts.IO, fmt.Sprintf("Submitting %d managed job(s) to pool '%s'. Proceed?", n, opts.Pool))
+	}
 	if !opts.IO.CanPrompt() {
 		return cli.ConfirmOrAbort(opts.IO, "Launching a managed job. Proceed?")
 	}
