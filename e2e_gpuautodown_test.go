@@ -24,7 +24,7 @@ func waitGone(t *testing.T, what string, live func() int) {
 func TestLambdaAutodown(t *testing.T) {
 	t.Parallel()
 	e := newGPUCloudEnv(t)
-	out, err := e.stix("launch", "-y", "-d", "-c", "la0", "--infra", "lambda", "-i", "1", "echo no")
+	out, err := e.stix("launch", "-y", "-d", "-c", "la0", "--infra", "lambda", "--cpus", "4", "-i", "1", "echo no")
 	if err == nil || !strings.Contains(out, "autostop without --down is not supported on Lambda") {
 		t.Errorf("-i 1 without --down: err %v, want the refusal:\n%s", err, out)
 	}
@@ -33,8 +33,16 @@ func TestLambdaAutodown(t *testing.T) {
 	}
 
 	e.env = append(e.env, "STIX_IDLE_UNIT=100ms")
-	e.must("launch", "-y", "-d", "-c", "la1", "--infra", "lambda", "-i", "1", "--down", "echo ran")
-	waitGone(t, "the Lambda instance", func() int { n, _ := e.lambda.Live(); return n })
+	e.must("launch", "-y", "-d", "-c", "la1", "--infra", "lambda", "--cpus", "4", "-i", "1", "--down", "echo ran")
+	waitGone(t, "the Lambda instance", func() int {
+		n := 0
+		for _, in := range e.lambda.Instances() {
+			if in.Status != "terminating" && in.Status != "terminated" {
+				n++
+			}
+		}
+		return n
+	})
 	if !slices.Contains(e.lambda.Calls(), "terminate") {
 		t.Errorf("Lambda calls %v: no terminate", e.lambda.Calls())
 	}
@@ -44,6 +52,9 @@ func TestLambdaAutodown(t *testing.T) {
 	if out := e.must("status"); strings.Contains(out, "la1") {
 		t.Errorf("status still lists the cluster:\n%s", out)
 	}
+	if n, _ := e.lambda.Live(); n != 0 {
+		t.Errorf("after autodown: %d instances left", n)
+	}
 }
 
 // TestRunPodAutodown: `--down` deletes the pod through RunPod's API, called by the head; status -r then forgets
@@ -51,7 +62,7 @@ func TestLambdaAutodown(t *testing.T) {
 func TestRunPodAutodown(t *testing.T) {
 	t.Parallel()
 	e := newGPUCloudEnv(t)
-	out, err := e.stix("launch", "-y", "-d", "-c", "ra0", "--infra", "runpod", "-i", "1", "echo no")
+	out, err := e.stix("launch", "-y", "-d", "-c", "ra0", "--infra", "runpod", "--cpus", "4", "-i", "1", "echo no")
 	if err == nil || !strings.Contains(out, "autostop without --down is not supported on RunPod") {
 		t.Errorf("-i 1 without --down: err %v, want the refusal:\n%s", err, out)
 	}
@@ -60,7 +71,7 @@ func TestRunPodAutodown(t *testing.T) {
 	}
 
 	e.env = append(e.env, "STIX_IDLE_UNIT=100ms")
-	e.must("launch", "-y", "-d", "-c", "ra1", "--infra", "runpod", "-i", "1", "--down", "echo ran")
+	e.must("launch", "-y", "-d", "-c", "ra1", "--infra", "runpod", "--cpus", "4", "-i", "1", "--down", "echo ran")
 	waitGone(t, "the pod", e.runpod.Live)
 	if !slices.ContainsFunc(e.runpod.Calls(), func(c string) bool { return strings.HasPrefix(c, "delete ") }) {
 		t.Errorf("RunPod calls %v: no delete", e.runpod.Calls())
