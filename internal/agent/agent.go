@@ -57,6 +57,7 @@ type agent struct {
 	exit         NodeExit
 	endContainer func() error
 	powerOff     func() error
+	exitBackoff  time.Duration // the first wait between tries of an exit request (sendExitRequests); 0: 1 s
 }
 
 // Main runs the stix-agent command line and returns its exit code.

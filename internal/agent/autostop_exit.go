@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,10 +27,10 @@ var errStopping = fmt.Errorf("%w: autostop is stopping the cluster", ErrConflict
 // validExit checks a NodeExit; empty is allowed where the caller keeps or sets "cannot stop".
 func validExit(e NodeExit, emptyOK bool) error {
 	switch {
-	case e == ExitAgent, e == ExitContainer, e == ExitPoweroff, e == "" && emptyOK:
+	case e == ExitAgent, e == ExitContainer, e == ExitPoweroff, e == ExitRequest, e == "" && emptyOK:
 		return nil
 	}
-	return fmt.Errorf("%w: exit %q: want %q, %q or %q", ErrInvalid, e, ExitAgent, ExitContainer, ExitPoweroff)
+	return fmt.Errorf("%w: exit %q: want %q, %q, %q or %q", ErrInvalid, e, ExitAgent, ExitContainer, ExitPoweroff, ExitRequest)
 }
 
 // selfStop is the autostop timer's action: it stops the whole cluster, workers first. It returns at once.
@@ -95,8 +96,15 @@ func (a *agent) exitAction() NodeExit {
 }
 
 // endNode does what is left once Serve has stopped: with ExitContainer, end the container; with ExitPoweroff,
-// power the machine off.
+// power the machine off; with ExitRequest, send the requests that end the cluster (sendExitRequests).
 func (a *agent) endNode(exit NodeExit) error {
+	if exit == ExitRequest {
+		// Jobs and workers have ended: the cloud may now take the machines away.
+		if err := a.sendExitRequests(context.Background()); err != nil {
+			return fmt.Errorf("autostop: end the cluster through the cloud's API: %w (the cluster keeps running: `stix down` ends it)", err)
+		}
+		return nil
+	}
 	if exit == ExitPoweroff {
 		off := a.powerOff
 		if off == nil {

@@ -277,6 +277,9 @@ func (h *head) autostop(ctx context.Context, req AutostopRequest) error {
 	if req.Exit != "" {
 		cfg.Exit = req.Exit
 	}
+	if err := h.a.keepExitRequests(req, cfg); err != nil {
+		return err
+	}
 	return h.setAutostop(ctx, cfg)
 }
 

@@ -145,7 +145,24 @@ const (
 	// not root): a VM whose cloud stops (or terminates) it on a guest power-off, so that autostop needs no cloud
 	// credentials on the head.
 	ExitPoweroff NodeExit = "poweroff"
+	// ExitRequest: the agent exits after sending the HTTP requests the provider gave with the autostop setting
+	// (AutostopRequest.Requests), which end the cluster through the cloud's API: for clouds where nothing a node
+	// does to itself ends its billing (Lambda, RunPod), so that autodown needs the API key on the head. A node
+	// that holds no requests (a worker) only exits.
+	ExitRequest NodeExit = "request"
 )
+
+// ExitRequestsFile is the file, in an agent's directory, that holds the requests of ExitRequest (JSON, owner
+// read and write only: they carry the cloud's API key). Turning autostop off removes it.
+const ExitRequestsFile = "autostop-requests.json"
+
+// HTTPRequest is one request an agent sends for ExitRequest. The agent never logs Header or Body.
+type HTTPRequest struct {
+	Method string            `json:"method"`
+	URL    string            `json:"url"`
+	Header map[string]string `json:"header,omitempty"`
+	Body   string            `json:"body,omitempty"`
+}
 
 // AutostopMarkFile is the file, in an agent's directory, that says the agent ended itself for autostop: it holds
 // "stop" or "down". A starting agent removes it. Providers read it to tell a node that stopped itself from one
@@ -159,6 +176,8 @@ type AutostopRequest struct {
 	Down        bool     `json:"down,omitempty"`
 	Cancel      bool     `json:"cancel,omitempty"`
 	Exit        NodeExit `json:"exit,omitempty"`
+	// Requests replace the requests of ExitRequest that the head keeps (ExitRequestsFile); none keeps them.
+	Requests []HTTPRequest `json:"requests,omitempty"`
 }
 
 // ShutdownRequest ends a node for autostop (POST /v1/shutdown): the head sends it to every worker, then does

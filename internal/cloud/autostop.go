@@ -31,7 +31,26 @@ const (
 	ExitAgent     NodeExit = "agent"     // the agent exits; the node (a host, a directory) stays
 	ExitContainer NodeExit = "container" // the agent exits and ends its container (the container stops)
 	ExitPoweroff  NodeExit = "poweroff"  // the agent exits and powers its VM off; the cloud stops or terminates it
+	ExitRequest   NodeExit = "request"   // the head sends the provider's SelfStopRequests, then the agents exit
 )
+
+// SelfStopRequester is the capability of a provider whose nodes cannot end their own billing (Lambda, RunPod:
+// nothing a VM or a pod does to itself ends it) and whose SelfStopExit is ExitRequest: for autodown, the client
+// asks it, each time the cluster's autostop is set, for the HTTP requests that terminate the cluster through
+// the cloud's API, with the user's API key; the head keeps them and sends them once autostop has ended the jobs
+// (docs/autostop.md). Such a provider offers autodown only (it is no cloud.Stopper).
+type SelfStopRequester interface {
+	SelfStopRequests(ctx context.Context, ref ClusterRef) ([]HTTPRequest, error)
+}
+
+// HTTPRequest is a request the head sends for ExitRequest (agent.HTTPRequest). Header carries secrets: never
+// log it, nor Body.
+type HTTPRequest struct {
+	Method string
+	URL    string
+	Header map[string]string
+	Body   string
+}
 
 // SelfStopPreparer is the capability of a provider whose nodes end by powering off (ExitPoweroff): the head has
 // no cloud credentials, so what a guest power-off does is set on the cloud beforehand, by the client, each time

@@ -81,6 +81,20 @@ func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want stor
 			return fmt.Errorf("set autostop on %q: %w", rec.Name, err)
 		}
 	}
+	var requests []agent.HTTPRequest
+	if sr, ok := p.(cloud.SelfStopRequester); ok && want.IdleMinutes >= 0 {
+		ref := cloud.ClusterRef{Name: rec.Name}
+		if ci, err := info(rec); err == nil {
+			ref.Handle = ci.Handle
+		}
+		rs, err := sr.SelfStopRequests(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("set autostop on %q: %w", rec.Name, err)
+		}
+		for _, r := range rs {
+			requests = append(requests, agent.HTTPRequest{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body})
+		}
+	}
 	c, closeFn, err := m.head(ctx, rec)
 	if err != nil {
 		return err
@@ -88,7 +102,7 @@ func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want stor
 	defer closeFn()
 	rec.Autostop = want
 	cfg := m.autostopConfig(rec)
-	req := agent.AutostopRequest{IdleMinutes: cfg.IdleMinutes, Down: cfg.Down, Exit: cfg.Exit}
+	req := agent.AutostopRequest{IdleMinutes: cfg.IdleMinutes, Down: cfg.Down, Exit: cfg.Exit, Requests: requests}
 	if want.IdleMinutes < 0 {
 		req.Cancel = true
 	}

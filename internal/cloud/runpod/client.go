@@ -78,25 +78,34 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
 
+// request describes the call of method path with body (JSON when not nil), with the API key: what do sends,
+// and what the head of an autodown cluster sends (SelfStopRequests).
+func (c *client) request(method, path string, body any) (cloud.HTTPRequest, error) {
+	r := cloud.HTTPRequest{Method: method, URL: c.base + path, Header: map[string]string{"Authorization": "Bearer " + c.key}}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return r, err
+		}
+		r.Body, r.Header["Content-Type"] = string(b), "application/json"
+	}
+	return r, nil
+}
+
 // do calls method path with body (JSON when not nil) and decodes the answer into out.
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	r, err := c.request(method, path, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, strings.NewReader(r.Body))
+	if err != nil {
+		return err
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -76,14 +75,15 @@ type Instance struct {
 }
 
 // New starts the fake with the given instance types (capacity in every region they list), closed when the
-// test ends.
+// test ends. It listens on the netns bridge (sshhost.NewServer), so that the agents on its instances reach it as
+// nodes reach the cloud's API.
 func New(t testing.TB, types ...Type) *Server {
 	s := &Server{t: t, keys: []string{APIKey}, types: map[string]*Type{}, insts: map[string]*Instance{},
 		NewHost: sshhost.StartInNetns}
 	for _, ty := range types {
 		s.types[ty.Name] = &ty
 	}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	srv := sshhost.NewServer(t, http.HandlerFunc(s.serve))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s

@@ -15,7 +15,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,10 +72,11 @@ type Pod struct {
 	forwarders []net.Listener
 }
 
-// New starts the fake, closed when the test ends.
+// New starts the fake, closed when the test ends. It listens on the netns bridge (sshhost.NewServer), so that the
+// agents on its pods reach it as nodes reach the cloud's API.
 func New(t testing.TB) *Server {
 	s := &Server{t: t, keys: []string{APIKey}, pods: map[string]*Pod{}, NewHost: sshhost.StartInNetns}
-	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	srv := sshhost.NewServer(t, http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
 		srv.Close()
 		s.mu.Lock()

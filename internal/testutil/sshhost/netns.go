@@ -2,6 +2,9 @@ package sshhost
 
 import (
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
@@ -39,11 +42,28 @@ func StartInNetnsWithHome(t testing.TB, home string) *Host {
 	return h
 }
 
-func addNetns(t testing.TB) (ns, ip string) {
+// BridgeIP is this machine's address on the bridge of the netns hosts ("10.231.N.1"), made now if no host made it
+// yet and kept until the test ends: where a server the hosts must reach listens (a fake cloud API that the
+// agents on its "instances" call), as a cloud's API is reached from its VMs. It needs root and iproute2.
+func BridgeIP(t testing.TB) string {
 	t.Helper()
 	n := &netnsNet
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	ensureBridge(t)
+	n.live++
+	t.Cleanup(func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		releaseBridge()
+	})
+	return n.subnet + ".1"
+}
+
+// ensureBridge makes the bridge if there is none; netnsNet.mu is held.
+func ensureBridge(t testing.TB) {
+	t.Helper()
+	n := &netnsNet
 	pid := os.Getpid()
 	if n.bridge == "" {
 		n.bridge = fmt.Sprintf("stxbr%d", pid%100000)
@@ -63,6 +83,25 @@ func addNetns(t testing.TB) (ns, ip string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// releaseBridge drops a user of the bridge, deleting it with the last; netnsNet.mu is held.
+func releaseBridge() {
+	n := &netnsNet
+	if n.live--; n.live == 0 {
+		_ = iptables("-D", "FORWARD", "-i", n.bridge, "-o", n.bridge, "-j", "ACCEPT")
+		_ = ipCmd("link", "del", n.bridge)
+		n.bridge = ""
+	}
+}
+
+func addNetns(t testing.TB) (ns, ip string) {
+	t.Helper()
+	n := &netnsNet
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	ensureBridge(t)
+	pid := os.Getpid()
 	n.hosts++
 	n.live++
 	ns = fmt.Sprintf("stx%dh%d", pid%100000, n.hosts)
@@ -86,11 +125,7 @@ func addNetns(t testing.TB) (ns, ip string) {
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		_ = ipCmd("netns", "del", ns) // deleting the namespace deletes its veth pair
-		if n.live--; n.live == 0 {
-			_ = iptables("-D", "FORWARD", "-i", n.bridge, "-o", n.bridge, "-j", "ACCEPT")
-			_ = ipCmd("link", "del", n.bridge)
-			n.bridge = ""
-		}
+		releaseBridge()
 	})
 	return ns, ip
 }
@@ -131,4 +166,19 @@ func iptables(args ...string) error {
 		return fmt.Errorf("iptables %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// NewServer starts an HTTP test server on BridgeIP, reached from this machine and from the netns hosts alike;
+// the caller closes it.
+func NewServer(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(BridgeIP(t), "0"))
+	if err != nil {
+		t.Fatalf("sshhost: listen on the bridge: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	return srv
 }

@@ -1,0 +1,149 @@
+package agent
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// terminator is a cloud API that answers the first fail calls with status, then 200, recording each call.
+type terminator struct {
+	mu     sync.Mutex
+	calls  []string // "METHOD PATH AUTH BODY"
+	fail   int
+	status int
+}
+
+func newTerminator(t *testing.T, fail, status int) (*terminator, *httptest.Server) {
+	tm := &terminator{fail: fail, status: status}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		tm.mu.Lock()
+		defer tm.mu.Unlock()
+		tm.calls = append(tm.calls, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization")+" "+string(body))
+		if len(tm.calls) <= tm.fail {
+			http.Error(w, `{"error": "try later"}`, tm.status)
+			return
+		}
+		_, _ = io.WriteString(w, `{"data": {}}`)
+	}))
+	t.Cleanup(srv.Close)
+	return tm, srv
+}
+
+func (tm *terminator) got() []string {
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	return append([]string(nil), tm.calls...)
+}
+
+// TestExitRequest: the head keeps the requests owner-only, sends them once its node ends with ExitRequest,
+// retrying a server error with backoff and giving up at once on a refusal; cancelling autostop removes them, and
+// ExitRequest with no requests is refused. A worker (no requests) just ends.
+func TestExitRequest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var logs strings.Builder
+	a := &agent{dir: dir, log: slog.New(slog.NewTextHandler(&logs, nil)), exitBackoff: time.Millisecond}
+	cfg := AutostopConfig{IdleMinutes: 1, Down: true, Exit: ExitRequest}
+
+	if err := a.keepExitRequests(AutostopRequest{IdleMinutes: 1, Down: true}, cfg); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ExitRequest with no requests: %v, want ErrInvalid", err)
+	}
+	if err := a.endNode(ExitRequest); err != nil {
+		t.Errorf("a node with no requests (a worker): %v", err)
+	}
+	bad := AutostopRequest{Requests: []HTTPRequest{{Method: "POST", URL: "/relative"}}}
+	if err := a.keepExitRequests(bad, cfg); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a relative URL: %v, want ErrInvalid", err)
+	}
+
+	tm, srv := newTerminator(t, 2, http.StatusServiceUnavailable)
+	req := AutostopRequest{IdleMinutes: 1, Down: true, Requests: []HTTPRequest{{Method: "POST", URL: srv.URL + "/api/v1/instance-operations/terminate",
+		Header: map[string]string{"Authorization": "Bearer secret_key", "Content-Type": "application/json"}, Body: `{"instance_ids":["i-1"]}`}}}
+	if err := a.keepExitRequests(req, cfg); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, ExitRequestsFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("requests file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	// Changing the idle time keeps them.
+	if err := a.keepExitRequests(AutostopRequest{IdleMinutes: 5, Down: true}, cfg); err != nil {
+		t.Errorf("keep the requests: %v", err)
+	}
+	if err := a.endNode(ExitRequest); err != nil {
+		t.Fatalf("end node: %v", err)
+	}
+	want := `POST /api/v1/instance-operations/terminate Bearer secret_key {"instance_ids":["i-1"]}`
+	if got := tm.got(); len(got) != 3 || got[2] != want {
+		t.Errorf("calls %q, want two failures then %q", got, want)
+	}
+
+	tm, srv = newTerminator(t, 100, http.StatusUnauthorized)
+	req.Requests[0].URL = srv.URL + "/v1/pods/p1"
+	if err := a.keepExitRequests(req, cfg); err != nil {
+		t.Fatal(err)
+	}
+	err = a.endNode(ExitRequest)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401") || !strings.Contains(err.Error(), "stix down") || len(tm.got()) != 1 {
+		t.Errorf("a refused request: %v after %d calls; want one call and an error naming HTTP 401", err, len(tm.got()))
+	}
+	_, srv = newTerminator(t, 100, http.StatusBadGateway)
+	req.Requests[0].URL = srv.URL + "/v1/pods/p1"
+	if err := a.keepExitRequests(req, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.endNode(ExitRequest); err == nil || !strings.Contains(err.Error(), "try 4 of 4") {
+		t.Errorf("a request failing every try: %v", err)
+	}
+	if strings.Contains(logs.String(), "secret_key") {
+		t.Errorf("the log shows the API key:\n%s", logs.String())
+	}
+
+	if err := a.keepExitRequests(AutostopRequest{Cancel: true}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ExitRequestsFile)); !os.IsNotExist(err) {
+		t.Errorf("cancelled autostop kept the requests: %v", err)
+	}
+}
+
+// TestAutostopExitRequest: real agents with a short idle unit; once idle, the head ends its worker and itself,
+// then sends the request the client gave it, once, with its key.
+func TestAutostopExitRequest(t *testing.T) {
+	t.Parallel()
+	tm, srv := newTerminator(t, 0, 0)
+	c := startCluster(t, "autoreq", []nodeOpts{{cpus: 1}, {cpus: 1}}, "--idle-unit", "50ms")
+	if _, err := c.head.SetAutostop(ctxT(t), AutostopRequest{IdleMinutes: 1, Down: true, Exit: ExitRequest}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ExitRequest without requests: %v, want ErrInvalid", err)
+	}
+	_, err := c.head.SetAutostop(ctxT(t), AutostopRequest{IdleMinutes: 1, Down: true, Exit: ExitRequest,
+		Requests: []HTTPRequest{{Method: http.MethodDelete, URL: srv.URL + "/v1/pods/p1", Header: map[string]string{"Authorization": "Bearer rpa_KEY"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range c.agents {
+		if err := a.cmd.Wait(); err != nil {
+			t.Errorf("agent %d: %v", i, err)
+		}
+		a.cmd = nil
+		if got := strings.TrimSpace(readFile(t, filepath.Join(a.dir, AutostopMarkFile))); got != "down" {
+			t.Errorf("agent %d mark = %q, want down", i, got)
+		}
+		if log := readFile(t, filepath.Join(a.dir, "agent.log")); strings.Contains(log, "rpa_KEY") {
+			t.Errorf("agent %d log shows the API key:\n%s", i, log)
+		}
+	}
+	if got := tm.got(); len(got) != 1 || got[0] != "DELETE /v1/pods/p1 Bearer rpa_KEY " {
+		t.Errorf("calls %q, want the one DELETE", got)
+	}
+}
