@@ -336,7 +336,7 @@ func verbCases() []verbCase {
 			}}
 		}, calls: "CostReport"},
 		{name: "check", build: buildCheck, args: []string{"-v"}, fake: func() *fakeclient.Client {
-			return &fakeclient.Client{CheckFunc: func([]string) (api.CheckResult, error) {
+			return &fakeclient.Client{CheckFunc: func([]string, bool) (api.CheckResult, error) {
 				return api.CheckResult{Results: []api.InfraCheck{
 					{Infra: "aws", Enabled: true, Detail: "profile default"},
 					{Infra: "gcp", Reason: "no credentials: run `gcloud auth application-default login`"},

@@ -74,7 +74,7 @@ func checkRun(opts *CheckOptions) error {
 	}
 	s := opts.IO
 	fmt.Fprintln(s.ErrOut, "Checking credentials to enable infra for stix.")
-	res, err := api.Wait(client.Check(opts.Ctx, opts.Infra))
+	res, err := api.Wait(client.Check(opts.Ctx, opts.Infra, opts.Verbose))
 	if err != nil {
 		return err
 	}

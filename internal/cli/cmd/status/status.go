@@ -97,7 +97,7 @@ func statusRun(opts *StatusOptions) error {
 	case opts.Kubernetes:
 		return cli.NotImplemented("status --kubernetes")
 	case opts.Endpoints || opts.Endpoint != nil:
-		return cli.NotImplemented("status --endpoints")
+		return endpointsRun(opts)
 	}
 	client, err := opts.Client()
 	if err != nil {
