@@ -45,6 +45,7 @@ func TestCheckVerboseConfirmsAWSWithEC2(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check -v with a revoked key: %v (disabled infra is not a failure)", err)
 	}
+	t.Logf("check -v with a revoked key:\n%s", out)
 	for _, want := range []string{
 		"  ✘ AWS: disabled\n    Reason: the credentials found (environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) were rejected: ",
 		"AuthFailure",
