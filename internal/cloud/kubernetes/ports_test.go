@@ -13,7 +13,7 @@ import (
 
 // TestPortsEndpoints: resources.ports exposed through the cluster's Service as kubernetes.ports says, and
 // reported as `status --endpoints` shows them: nodeport → a node's address with the node port the API server
-// gave; loadbalancer → nothing until the load balancer has an address, then that address with the port;
+// gave; loadbalancer → the same until the load balancer has an address, then that address with the port;
 // podip → the head pod's IP.
 func TestPortsEndpoints(t *testing.T) {
 	p := newProvider(t)
@@ -39,30 +39,40 @@ func TestPortsEndpoints(t *testing.T) {
 		return svc
 	}
 
+	// atNodePorts checks that each port is reached at a node's address with the node port the API server gave.
+	atNodePorts := func(what, name string, eps map[int]string, ports ...int) {
+		t.Helper()
+		nodePorts := map[int]string{}
+		for _, sp := range service(name)["spec"].(map[string]any)["ports"].([]any) {
+			m := sp.(map[string]any)
+			nodePorts[int(m["port"].(float64))] = strconv.Itoa(int(m["nodePort"].(float64)))
+		}
+		if len(eps) != len(ports) {
+			t.Errorf("%s endpoints: %v; want %v", what, eps, ports)
+		}
+		for _, port := range ports {
+			host, got, err := net.SplitHostPort(eps[port])
+			if err != nil || host == "" || got != nodePorts[port] {
+				t.Errorf("%s port %d: %q; want a node's address with node port %s", what, port, eps[port], nodePorts[port])
+			}
+		}
+	}
+
 	// nodeport
 	np := withConfig(t, ctx, "kubernetes:\n  ports: nodeport\n")
 	info := launch(np, "np")
 	eps, err := p.Endpoints(np, info, []int{8080, 9001})
-	if err != nil || len(eps) != 2 {
-		t.Fatalf("nodeport endpoints: %v, %v; want 8080 and 9001", eps, err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	nodePorts := map[int]string{}
-	for _, sp := range service("np")["spec"].(map[string]any)["ports"].([]any) {
-		m := sp.(map[string]any)
-		nodePorts[int(m["port"].(float64))] = strconv.Itoa(int(m["nodePort"].(float64)))
-	}
-	for _, port := range []int{8080, 9001} {
-		host, got, err := net.SplitHostPort(eps[port])
-		if err != nil || host == "" || got != nodePorts[port] {
-			t.Errorf("port %d: %q; want a node's address with node port %s", port, eps[port], nodePorts[port])
-		}
-	}
+	atNodePorts("nodeport", "np", eps, 8080, 9001)
 
-	// loadbalancer (the default): no address until the load balancer has one
+	// loadbalancer (the default): its node ports until the load balancer has an address, then that address
 	info = launch(ctx, "lb")
-	if eps, err := p.Endpoints(ctx, info, []int{8080, 9000}); err != nil || len(eps) != 0 {
-		t.Fatalf("endpoints of a pending load balancer: %v, %v; want none yet", eps, err)
+	if eps, err = p.Endpoints(ctx, info, []int{8080, 9000}); err != nil {
+		t.Fatal(err)
 	}
+	atNodePorts("pending load balancer", "lb", eps, 8080, 9000)
 	svc := service("lb")
 	svc["status"] = map[string]any{"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "203.0.113.7"}}}}
 	meta := svc["metadata"].(map[string]any)
