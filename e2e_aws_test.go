@@ -2,15 +2,18 @@ package stix_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/testutil/fakeec2"
 )
 
@@ -226,5 +229,78 @@ func TestAWSSpotPreempted(t *testing.T) {
 	}
 	if n, g, _ := e.ec2.Live(); n != 0 || g != 0 {
 		t.Errorf("after status -r dropped the preempted cluster: %d instances, %d security groups left", n, g)
+	}
+}
+
+// TestAWSManagedJobSpotRecovery: a managed job on a spot instance of the fake EC2, taken back by AWS mid-run, is
+// recovered by the controller (in the API server `stix jobs` starts on demand) on a new spot instance, reruns
+// there and succeeds: RECOVERING (preempted), RUNNING again, SUCCEEDED with one recovery, and no instance or
+// security group left.
+func TestAWSManagedJobSpotRecovery(t *testing.T) {
+	t.Parallel()
+	e := newAWSEnv(t)
+	marks := t.TempDir() // the instances are sshd hosts on this machine's filesystem: the job waits for go here
+	t.Cleanup(func() { _, _ = e.stix("api", "stop") })
+	out := e.must("jobs", "launch", "-y", "-d", "-n", "sp", "--infra", "aws", "--use-spot", "--env", "M="+marks,
+		`echo "run $SKYPILOT_TASK_ID"; until [ -f $M/go ]; do sleep 0.1; done; echo done`)
+	if strings.TrimSpace(out) == "" {
+		t.Fatalf("jobs launch printed no id")
+	}
+	job := func() api.ManagedJob {
+		t.Helper()
+		var rows []api.ManagedJob
+		if err := json.Unmarshal([]byte(e.must("jobs", "queue", "-a", "-o", "json")), &rows); err != nil || len(rows) != 1 {
+			t.Fatalf("jobs queue: %v, %d rows", err, len(rows))
+		}
+		return rows[0]
+	}
+	wait := func(what string, ok func(api.ManagedJob) bool) {
+		t.Helper()
+		if err := pollFunc(what, func() (bool, error) {
+			j := job()
+			return ok(j), fmt.Errorf("job is %s with %d recoveries", j.Status, j.Recoveries)
+		}); err != nil {
+			log, _ := e.stix("jobs", "logs", "--controller", "--no-follow", "1")
+			t.Fatalf("%v\ncontroller log:\n%s", err, log)
+		}
+	}
+	wait("the job to run", func(j api.ManagedJob) bool { return j.Status == api.ManagedRunning })
+	var spot []fakeec2.Instance
+	for _, in := range e.ec2.Instances() {
+		if in.State == "running" && in.Spot {
+			spot = append(spot, in)
+		}
+	}
+	if len(spot) != 1 {
+		t.Fatalf("running spot instances: %+v", spot)
+	}
+	preempted := time.Now()
+	e.ec2.Preempt(spot[0].ID)
+	wait("the job to be recovered and run again", func(j api.ManagedJob) bool {
+		return j.Status == api.ManagedRunning && j.Recoveries == 1
+	})
+	t.Logf("running again on a new spot instance %v after the preemption", time.Since(preempted).Round(time.Millisecond))
+	if err := os.WriteFile(filepath.Join(marks, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wait("the job to succeed", func(j api.ManagedJob) bool { return j.Status == api.ManagedSucceeded })
+	log := e.must("jobs", "logs", "--controller", "--no-follow", "1")
+	if !regexp.MustCompile(`(?s)RECOVERING \(preempted\).*RUNNING.*SUCCEEDED`).MatchString(log) {
+		t.Errorf("controller log lacks RECOVERING (preempted) → RUNNING → SUCCEEDED:\n%s", log)
+	}
+	var ran []string
+	for _, in := range e.ec2.Instances() {
+		if in.Spot {
+			ran = append(ran, in.ID)
+		}
+	}
+	if len(ran) != 2 {
+		t.Errorf("spot instances launched: %v; want the preempted one and its replacement", ran)
+	}
+	if err := pollFunc("the job cluster to be torn down", func() (bool, error) {
+		n, g, _ := e.ec2.Live()
+		return n == 0 && g == 0, fmt.Errorf("%d instances, %d security groups left", n, g)
+	}); err != nil {
+		t.Error(err)
 	}
 }

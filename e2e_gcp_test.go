@@ -101,7 +101,11 @@ func (e *gcpEnv) inserts() []string {
 func TestGCPLaunch(t *testing.T) {
 	t.Parallel()
 	e := newGCPEnv(t)
-	out := e.must("launch", "-y", "-c", "g1", "--infra", "gcp", "--num-nodes", "2", "task.yaml")
+	// `check -v` confirms the credentials with one call to the fake (its token endpoint checks the key's JWT).
+	if out := e.must("check", "-v", "gcp"); !strings.Contains(out, "GCP: enabled") {
+		t.Errorf("check -v gcp:\n%s", out)
+	}
+	out := e.must("launch", "-y", "-c", "g1", "--infra", "gcp", "--num-nodes", "2", "--ports", "8080", "task.yaml")
 	for _, want := range []string{"rank 0 of 2 ips=10.231.", "rank 1 of 2 ips=10.231.", "data=42"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("launch output lacks %q:\n%s", want, out)
@@ -110,6 +114,9 @@ func TestGCPLaunch(t *testing.T) {
 	insts := e.gce.Instances()
 	if len(insts) != 2 || insts[0].Zone != insts[1].Zone || !strings.HasPrefix(insts[0].Zone, "us-central1-") || insts[0].MachineType != "n2-standard-8" {
 		t.Fatalf("instances: %+v", insts)
+	}
+	if out := e.must("status", "--endpoint", "8080", "g1"); !strings.HasPrefix(out, "10.231.") || !strings.HasSuffix(strings.TrimSpace(out), ":8080") {
+		t.Errorf("status --endpoint 8080: %q, want the head's address", out)
 	}
 	if out := e.must("status", "-r"); !strings.Contains(out, "g1") || !strings.Contains(out, "UP") {
 		t.Errorf("status -r:\n%s", out)

@@ -133,6 +133,12 @@ func TestRunPodLaunch(t *testing.T) {
 	if !strings.HasPrefix(pods[0].Env["PUBLIC_KEY"], "ssh-ed25519 ") || pods[0].Interruptible {
 		t.Errorf("head pod: env %v, interruptible %v", pods[0].Env, pods[0].Interruptible)
 	}
+	if out := e.must("status", "--endpoints", "r1"); !strings.HasPrefix(out, "8080: ") || strings.HasSuffix(strings.TrimSpace(out), ":8080") {
+		t.Errorf("status --endpoints: %q, want port 8080 at the port RunPod maps it to", out)
+	}
+	if out := e.must("check", "-v", "runpod", "lambda"); strings.Count(out, ": enabled") != 2 {
+		t.Errorf("check -v runpod lambda:\n%s", out)
+	}
 	if out := e.must("status", "-r"); !strings.Contains(out, "r1") || !strings.Contains(out, "UP") {
 		t.Errorf("status -r:\n%s", out)
 	}

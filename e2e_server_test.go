@@ -20,7 +20,7 @@ import (
 // stop/start/down. Scripts that change the client's environment for the core (STIX_AGENT_TIMEOUT in hung, the
 // test clock, STIX_FAKE_GPUS in queued) or kill the client (interrupted) describe embedded behaviour and stay
 // embedded-only.
-var serverScripts = []string{"lifecycle", "cancel", "concurrent", "secrets", "failures", "multinode"}
+var serverScripts = []string{"lifecycle", "cancel", "concurrent", "secrets", "failures", "multinode", "endpoints"}
 
 func TestScriptsServer(t *testing.T) {
 	t.Parallel()

@@ -38,6 +38,10 @@ type Client interface {
 	// Logs writes a job's output to w (id 0: the latest) and returns the job as it ended or stands. An HTTP
 	// implementation copies the streamed response into w.
 	Logs(ctx context.Context, cluster string, id int, opts LogsOptions, w io.Writer) (Job, error)
+	// Endpoints returns where the ports a cluster exposes (its resources.ports) are reached: "host:port" or a
+	// URL, by port. port 0 asks for every exposed port; another port must be one of them. A cluster that exposes
+	// no ports answers an empty map; one that is not UP, or a port it does not expose, an error.
+	Endpoints(ctx context.Context, cluster string, port int) (map[int]string, error)
 	// WatchCluster follows a cluster's nodes as its provider reports them: the channel carries an event for
 	// each node not running when the watch began, then one for each node lost; it is closed when ctx ends or
 	// the provider's watch breaks (watch again, or fall back to asking Status). Infra whose provider cannot
@@ -56,8 +60,10 @@ type Client interface {
 	CostReport(ctx context.Context) ([]CostReportEntry, error)
 
 	// Check checks the credentials of the infra named (all when none), records which are enabled and
-	// returns the results with the enabled set.
-	Check(ctx context.Context, infra []string) (*Operation[CheckResult], error)
+	// returns the results with the enabled set. The checks read files and variables only; with verify
+	// (`check -v`) each provider that can also confirms the credentials found with one read-only API call,
+	// and an infra whose credentials are rejected is disabled.
+	Check(ctx context.Context, infra []string, verify bool) (*Operation[CheckResult], error)
 	// Accelerators lists the accelerators on offer and their counts (`show-gpus` without a name).
 	Accelerators(ctx context.Context, q GPUQuery) ([]AcceleratorCounts, error)
 	// Offers lists the instance types that offer an accelerator, with prices (`show-gpus NAME`).

@@ -105,6 +105,15 @@ func (c *HTTPClient) Job(ctx context.Context, cluster string, id int) (Job, erro
 	return out, c.call(ctx, http.MethodGet, jobsPath(cluster)+"/"+strconv.Itoa(id), nil, nil, &out)
 }
 
+func (c *HTTPClient) Endpoints(ctx context.Context, cluster string, port int) (map[int]string, error) {
+	q := url.Values{}
+	if port != 0 {
+		q.Set("port", strconv.Itoa(port))
+	}
+	var out map[int]string
+	return out, c.call(ctx, http.MethodGet, "/api/v1/clusters/"+url.PathEscape(cluster)+"/endpoints", q, nil, &out)
+}
+
 // Logs copies the job's streamed output into w, resuming at the byte it stopped at after a dropped
 // connection.
 func (c *HTTPClient) Logs(ctx context.Context, cluster string, id int, opts LogsOptions, w io.Writer) (Job, error) {
@@ -203,10 +212,11 @@ func (c *HTTPClient) CostReport(ctx context.Context) ([]CostReportEntry, error) 
 	return out, c.call(ctx, http.MethodGet, "/api/v1/cost-report", nil, nil, &out)
 }
 
-func (c *HTTPClient) Check(ctx context.Context, infra []string) (*Operation[CheckResult], error) {
+func (c *HTTPClient) Check(ctx context.Context, infra []string, verify bool) (*Operation[CheckResult], error) {
 	return submit[CheckResult](ctx, c, "/api/v1/check", struct {
-		Infra []string `json:"infra,omitempty"`
-	}{infra})
+		Infra  []string `json:"infra,omitempty"`
+		Verify bool     `json:"verify,omitempty"`
+	}{infra, verify})
 }
 
 func (c *HTTPClient) Accelerators(ctx context.Context, q GPUQuery) ([]AcceleratorCounts, error) {

@@ -3,6 +3,8 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"time"
 )
 
@@ -98,4 +100,40 @@ func Feasible(p Cloud, offers OfferFunc, req Requirements) ([]Offer, error) {
 		return nil, &InfeasibleError{Cloud: p.Name(), Reasons: why}
 	}
 	return offers(req)
+}
+
+// PortEndpoints tells where the ports a cluster exposes (`resources.ports`) are reached from outside it, for
+// `stix status --endpoints`: "host:port", or a URL where the provider has one. ports are the cluster's exposed
+// ports to describe (the core has checked them against the cluster's resources.ports); a port the provider
+// cannot give an address for yet (a load balancer still pending) is left out of the map.
+type PortEndpoints interface {
+	Endpoints(ctx context.Context, info *ClusterInfo, ports []int) (map[int]string, error)
+}
+
+// CredentialVerifier confirms the credentials `stix check` found offline with one cheap, read-only call to the
+// provider's API (`stix check -v`): nil when the API accepts them, a *AuthError when it rejects them, another
+// error when it could not be asked.
+type CredentialVerifier interface {
+	VerifyCredentials(ctx context.Context) error
+}
+
+// HeadEndpoints is the PortEndpoints answer of infra whose ports listen on the head node's own address: its
+// external IP (its internal one when it has none) with each port.
+func HeadEndpoints(info *ClusterInfo, ports []int) (map[int]string, error) {
+	h, ok := info.Head()
+	if !ok {
+		return nil, fmt.Errorf("%s cluster has no head node recorded", info.Cloud)
+	}
+	host := h.ExternalIP
+	if host == "" {
+		host = h.InternalIP
+	}
+	if host == "" {
+		return nil, fmt.Errorf("the head node of the %s cluster has no address recorded", info.Cloud)
+	}
+	out := make(map[int]string, len(ports))
+	for _, p := range ports {
+		out[p] = net.JoinHostPort(host, strconv.Itoa(p))
+	}
+	return out, nil
 }

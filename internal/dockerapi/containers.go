@@ -84,6 +84,8 @@ type Container struct {
 		Networks map[string]*struct {
 			IPAddress string `json:"IPAddress"`
 		} `json:"Networks"`
+		// Ports are the published ports: "8080/tcp" -> where the engine's host listens for it.
+		Ports map[string][]PortBinding `json:"Ports"`
 	} `json:"NetworkSettings"`
 }
 

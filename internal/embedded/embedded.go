@@ -156,6 +156,15 @@ func (c *Client) WatchCluster(ctx context.Context, name string) (<-chan api.Clus
 	return m.WatchCluster(ctx, name)
 }
 
+// Endpoints returns where a cluster's exposed ports are reached.
+func (c *Client) Endpoints(ctx context.Context, name string, port int) (map[int]string, error) {
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	return m.Endpoints(ctx, name, port)
+}
+
 // Cancel cancels jobs.
 func (c *Client) Cancel(ctx context.Context, name string, ids []int, all bool) (*api.Operation[[]api.CancelOutcome], error) {
 	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) ([]api.CancelOutcome, error) {

@@ -12,11 +12,12 @@ import (
 
 var errNoCatalog = errors.New("no catalog configured: set STIX_CATALOG_DIR or let stix fetch SkyPilot's catalog")
 
-// Check checks credentials and records the enabled infra.
-func (c *Client) Check(ctx context.Context, infra []string) (*api.Operation[api.CheckResult], error) {
+// Check checks credentials (confirming them with the providers when verify is set) and records the enabled
+// infra.
+func (c *Client) Check(ctx context.Context, infra []string, verify bool) (*api.Operation[api.CheckResult], error) {
 	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) (api.CheckResult, error) {
 		e := credentials.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv, SystemRoot: c.opts.SystemRoot}
-		results, enabled, err := m.CheckInfra(ctx, e, infra...)
+		results, enabled, err := m.CheckInfra(ctx, e, verify, infra...)
 		out := api.CheckResult{Enabled: enabled}
 		if err != nil {
 			out.SaveError = err.Error()

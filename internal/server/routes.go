@@ -33,7 +33,8 @@ type (
 		All     bool   `json:"all,omitempty"`
 	}
 	checkBody struct {
-		Infra []string `json:"infra,omitempty"`
+		Infra  []string `json:"infra,omitempty"`
+		Verify bool     `json:"verify,omitempty"`
 	}
 	cancelRequestsBody struct {
 		IDs      []string `json:"request_ids,omitempty"`
@@ -70,6 +71,16 @@ func (s *Server) register() {
 	}))
 	s.handle("GET /api/v1/clusters/{cluster}/jobs", query(func(ctx context.Context, r *http.Request) (any, error) {
 		return c.Queue(ctx, r.PathValue("cluster"), boolParam(r, "skip_finished"))
+	}))
+	s.handle("GET /api/v1/clusters/{cluster}/endpoints", query(func(ctx context.Context, r *http.Request) (any, error) {
+		port := 0
+		if v := r.URL.Query().Get("port"); v != "" {
+			var err error
+			if port, err = intParam(v, "port"); err != nil {
+				return nil, err
+			}
+		}
+		return c.Endpoints(ctx, r.PathValue("cluster"), port)
 	}))
 	s.handle("GET /api/v1/clusters/{cluster}/jobs/{id}", query(func(ctx context.Context, r *http.Request) (any, error) {
 		id, err := intParam(r.PathValue("id"), "job id")
@@ -113,7 +124,7 @@ func (s *Server) register() {
 		return op(c.Autostop(ctx, b.Cluster, b.Options))
 	}, func(b autostopBody) string { return b.Cluster }))
 	s.handle("POST /api/v1/check", submit(s, "check", func(ctx context.Context, b checkBody) (operation, error) {
-		return op(c.Check(ctx, b.Infra))
+		return op(c.Check(ctx, b.Infra, b.Verify))
 	}, nil))
 	s.handle("POST /api/v1/ssh/up", submit(s, "ssh_up", func(ctx context.Context, b api.SSHPoolRequest) (operation, error) {
 		return op(c.SSHUp(ctx, b))

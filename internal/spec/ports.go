@@ -114,3 +114,14 @@ func (p Ports) simplify() Ports {
 	}
 	return out
 }
+
+// List returns every port of the set, in order.
+func (p Ports) List() []int {
+	var out []int
+	for _, r := range p {
+		for n := r.From; n <= r.To; n++ {
+			out = append(out, n)
+		}
+	}
+	return out
+}

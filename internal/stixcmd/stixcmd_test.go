@@ -85,7 +85,7 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		// flags whose feature is not built: refused, never silently ignored
 		{"launch", "--clone-disk-from", "old", "echo"},
 		{"autostop", "--wait-for", "jobs", "dev"}, {"start", "--wait-for", "none", "-i", "5", "dev"},
-		{"status", "--kubernetes"}, {"status", "--k8s"}, {"status", "--endpoints", "dev"}, {"status", "--endpoint", "80", "dev"}, {"ui"},
+		{"status", "--kubernetes"}, {"status", "--k8s"}, {"ui"},
 	}
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

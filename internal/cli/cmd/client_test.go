@@ -283,6 +283,18 @@ func verbCases() []verbCase {
 				return all[:1], nil
 			}}
 		}, calls: "Match Status"},
+		{name: "status-endpoints", build: buildStatus, args: []string{"--endpoints", "dev"}, fake: func() *fakeclient.Client {
+			return &fakeclient.Client{EndpointsFunc: func(string, int) (map[int]string, error) {
+				return map[int]string{9000: "203.0.113.5:9000", 8080: "203.0.113.5:8080"}, nil
+			}}
+		}, calls: "Endpoints", check: func(t *testing.T, c *fakeclient.Client) {
+			if args := c.Last("Endpoints"); args[0] != "dev" || args[1] != 0 {
+				t.Errorf("Endpoints%v; want (dev, 0): every port", args)
+			}
+		}},
+		{name: "status-endpoint-pending", build: buildStatus, args: []string{"--endpoint", "8080", "dev"}, fake: func() *fakeclient.Client {
+			return &fakeclient.Client{EndpointsFunc: func(string, int) (map[int]string, error) { return map[int]string{}, nil }}
+		}, calls: "Endpoints"},
 		{name: "status-empty", build: buildStatus, fake: func() *fakeclient.Client {
 			return &fakeclient.Client{StatusFunc: func([]string, bool) ([]api.Cluster, error) { return nil, nil }}
 		}, calls: "Status"},
@@ -336,14 +348,18 @@ func verbCases() []verbCase {
 			}}
 		}, calls: "CostReport"},
 		{name: "check", build: buildCheck, args: []string{"-v"}, fake: func() *fakeclient.Client {
-			return &fakeclient.Client{CheckFunc: func([]string) (api.CheckResult, error) {
+			return &fakeclient.Client{CheckFunc: func([]string, bool) (api.CheckResult, error) {
 				return api.CheckResult{Results: []api.InfraCheck{
 					{Infra: "aws", Enabled: true, Detail: "profile default"},
 					{Infra: "gcp", Reason: "no credentials: run `gcloud auth application-default login`"},
 					{Infra: "ssh", Enabled: true, Contexts: []string{"lab", "rack"}},
 				}, Enabled: []string{"aws", "ssh"}}, nil
 			}}
-		}, calls: "Check"},
+		}, calls: "Check", check: func(t *testing.T, c *fakeclient.Client) {
+			if args := c.Last("Check"); args[1] != true {
+				t.Errorf("check -v called Check%v; want verify", args)
+			}
+		}},
 		{name: "show-gpus", build: buildShowGPUs, fake: gpuFake, calls: "Accelerators",
 			check: func(t *testing.T, c *fakeclient.Client) {
 				if q := c.Last("Accelerators")[0].(api.GPUQuery); q.AllClouds {

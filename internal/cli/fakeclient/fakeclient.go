@@ -30,11 +30,12 @@ type Client struct {
 	ExecEvents   []api.Event
 	ExecFunc     func(api.ExecRequest) (api.LaunchResult, error)
 
-	StatusFunc func(names []string, refresh bool) ([]api.Cluster, error)
-	MatchFunc  func(patterns []string, all bool) ([]string, error)
-	QueueFunc  func(cluster string, skipFinished bool) ([]api.Job, error)
-	JobFunc    func(cluster string, id int) (api.Job, error)
-	LogsFunc   func(cluster string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error)
+	StatusFunc    func(names []string, refresh bool) ([]api.Cluster, error)
+	MatchFunc     func(patterns []string, all bool) ([]string, error)
+	QueueFunc     func(cluster string, skipFinished bool) ([]api.Job, error)
+	JobFunc       func(cluster string, id int) (api.Job, error)
+	LogsFunc      func(cluster string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error)
+	EndpointsFunc func(cluster string, port int) (map[int]string, error)
 	// WatchFunc returns the events a WatchCluster sends before its channel closes.
 	WatchFunc      func(cluster string) ([]api.ClusterEvent, error)
 	CancelFunc     func(cluster string, ids []int, all bool) ([]api.CancelOutcome, error)
@@ -45,7 +46,7 @@ type Client struct {
 	AutostopFunc   func(cluster string, opts api.AutostopOptions) error
 	CostReportFunc func() ([]api.CostReportEntry, error)
 
-	CheckFunc        func(infra []string) (api.CheckResult, error)
+	CheckFunc        func(infra []string, verify bool) (api.CheckResult, error)
 	AcceleratorsFunc func(api.GPUQuery) ([]api.AcceleratorCounts, error)
 	OffersFunc       func(api.GPUQuery) ([]api.Offer, error)
 	SSHEvents        []api.Event
@@ -202,6 +203,14 @@ func (c *Client) Logs(_ context.Context, cluster string, id int, opts api.LogsOp
 	return c.LogsFunc(cluster, id, opts, w)
 }
 
+func (c *Client) Endpoints(_ context.Context, cluster string, port int) (map[int]string, error) {
+	c.record("Endpoints", cluster, port)
+	if c.EndpointsFunc == nil {
+		return nil, &NotFaked{"Endpoints"}
+	}
+	return c.EndpointsFunc(cluster, port)
+}
+
 func (c *Client) WatchCluster(_ context.Context, cluster string) (<-chan api.ClusterEvent, error) {
 	c.record("WatchCluster", cluster)
 	if c.WatchFunc == nil {
@@ -267,12 +276,12 @@ func (c *Client) CostReport(context.Context) ([]api.CostReportEntry, error) {
 	return c.CostReportFunc()
 }
 
-func (c *Client) Check(ctx context.Context, infra []string) (*api.Operation[api.CheckResult], error) {
-	c.record("Check", infra)
+func (c *Client) Check(ctx context.Context, infra []string, verify bool) (*api.Operation[api.CheckResult], error) {
+	c.record("Check", infra, verify)
 	if c.CheckFunc == nil {
 		return nil, &NotFaked{"Check"}
 	}
-	return operation(ctx, nil, func() (api.CheckResult, error) { return c.CheckFunc(infra) }), nil
+	return operation(ctx, nil, func() (api.CheckResult, error) { return c.CheckFunc(infra, verify) }), nil
 }
 
 func (c *Client) Accelerators(_ context.Context, q api.GPUQuery) ([]api.AcceleratorCounts, error) {

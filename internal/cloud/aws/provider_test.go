@@ -194,6 +194,11 @@ func TestLifecycle(t *testing.T) {
 	if got := statuses(t, f.p, "c1"); !equal(got, []cloud.NodeStatus{cloud.NodeRunning, cloud.NodeRunning}) {
 		t.Errorf("Query: %v", got)
 	}
+	// The ports are reached at the head instance's public IP (`status --endpoints`).
+	eps, err := f.p.Endpoints(ctx, info, []int{8080, 9005})
+	if head := insts[0].Host.Host; err != nil || len(eps) != 2 || eps[8080] != head+":8080" || eps[9005] != head+":9005" {
+		t.Errorf("Endpoints: %v, %v; want the head's public IP %s with each port", eps, err, head)
+	}
 	// Another user's cluster of the same name in the account is not this one.
 	if insts[0].Tags[tagUser] != userHash() {
 		t.Errorf("instance tags %v lack %s=%s", insts[0].Tags, tagUser, userHash())

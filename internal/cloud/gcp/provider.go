@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -164,6 +162,11 @@ func isImage(id string) bool {
 }
 func isTag(id string) bool { return strings.HasPrefix(id, "skypilot:") }
 
+var (
+	_ cloud.CredentialVerifier = (*Provider)(nil)
+	_ cloud.PortEndpoints      = (*Provider)(nil)
+)
+
 // VerifyCredentials makes one cheap read-only call (the project's zones, one of them) with the credentials and
 // project `stix check` finds: nil when Compute Engine accepts them, else a typed error (*cloud.AuthError for
 // rejected credentials or a project they may not use).
@@ -180,17 +183,5 @@ func (p *Provider) VerifyCredentials(ctx context.Context) error {
 // Endpoints maps each of ports to the head node's external address ("IP:port"), where the cluster's firewall
 // rule lets it be reached.
 func (p *Provider) Endpoints(_ context.Context, info *cloud.ClusterInfo, ports []int) (map[int]string, error) {
-	if info == nil || len(info.Nodes) == 0 {
-		return nil, errors.New("gcp cluster: no head node")
-	}
-	head := info.Nodes[0]
-	ip := vm.First(head.ExternalIP, head.InternalIP)
-	out := make(map[int]string, len(ports))
-	for _, port := range ports {
-		if port < 1 || port > 65535 {
-			return nil, fmt.Errorf("gcp cluster: %d is not a TCP port", port)
-		}
-		out[port] = net.JoinHostPort(ip, strconv.Itoa(port))
-	}
-	return out, nil
+	return cloud.HeadEndpoints(info, ports)
 }

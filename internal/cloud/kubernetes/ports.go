@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 
@@ -81,13 +82,17 @@ func (p *Provider) ensurePortsService(ctx context.Context, cli *kubeapi.Client, 
 	return name, nil
 }
 
-// Endpoints returns the address of each exposed port of a cluster ("8080" → "203.0.113.5:8080"): the load
-// balancer's ingress address, else (nodeport) a node address with the node port. A port with no address yet
-// is left out.
-func (p *Provider) Endpoints(ctx context.Context, info *cloud.ClusterInfo) (map[int]string, error) {
+// Endpoints implements cloud.PortEndpoints from the Service exposing the cluster's ports: the load balancer's
+// ingress address with the port, else (nodeport) a node's address with the node port; a port whose load balancer
+// has no address yet is left out. With kubernetes.ports: podip (no Service) a port is the head pod's IP, reached
+// only inside the cluster network.
+func (p *Provider) Endpoints(ctx context.Context, info *cloud.ClusterInfo, ports []int) (map[int]string, error) {
 	h, err := p.parseHandle(cloud.ClusterRef{Handle: info.Handle})
-	if err != nil || h.Ports == "" {
+	if err != nil {
 		return nil, err
+	}
+	if h.Ports == "" {
+		return cloud.HeadEndpoints(info, ports)
 	}
 	cli, err := p.client(h.Context)
 	if err != nil {
@@ -95,7 +100,6 @@ func (p *Provider) Endpoints(ctx context.Context, info *cloud.ClusterInfo) (map[
 	}
 	var svc struct {
 		Spec struct {
-			Type  string `json:"type"`
 			Ports []struct {
 				Port     int `json:"port"`
 				NodePort int `json:"nodePort"`
@@ -113,7 +117,6 @@ func (p *Provider) Endpoints(ctx context.Context, info *cloud.ClusterInfo) (map[
 	if err := cli.Get(ctx, kubeapi.NSPath(h.Namespace, "services", h.Ports), &svc); err != nil {
 		return nil, fmt.Errorf("kubernetes: service %s: %w", h.Ports, err)
 	}
-	out := map[int]string{}
 	host := ""
 	if in := svc.Status.LoadBalancer.Ingress; len(in) > 0 {
 		host = in[0].IP
@@ -121,13 +124,24 @@ func (p *Provider) Endpoints(ctx context.Context, info *cloud.ClusterInfo) (map[
 			host = in[0].Hostname
 		}
 	}
+	nodePorts := map[int]int{}
 	for _, sp := range svc.Spec.Ports {
+		nodePorts[sp.Port] = sp.NodePort
+	}
+	out := map[int]string{}
+	nodeIP := ""
+	for _, port := range ports {
+		np, ok := nodePorts[port]
 		switch {
+		case !ok:
 		case host != "":
-			out[sp.Port] = host + ":" + strconv.Itoa(sp.Port)
-		case sp.NodePort != 0:
-			if ip := p.nodeAddress(ctx, cli); ip != "" {
-				out[sp.Port] = ip + ":" + strconv.Itoa(sp.NodePort)
+			out[port] = net.JoinHostPort(host, strconv.Itoa(port))
+		case np != 0:
+			if nodeIP == "" {
+				nodeIP = p.nodeAddress(ctx, cli)
+			}
+			if nodeIP != "" {
+				out[port] = net.JoinHostPort(nodeIP, strconv.Itoa(np))
 			}
 		}
 	}

@@ -56,6 +56,8 @@ var (
 	_ cloud.MultiNode    = (*Provider)(nil)
 	_ cloud.CustomImages = (*Provider)(nil)
 	_ cloud.PortOpener   = (*Provider)(nil)
+
+	_ cloud.PortEndpoints = (*Provider)(nil)
 )
 
 // New returns the Kubernetes provider.

@@ -3,11 +3,8 @@ package lambda
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/stix-run/stix/internal/catalog"
@@ -100,6 +97,11 @@ func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
 // MaxNodes declares cloud.MultiNode: the instances of one launch share the region's private network.
 func (p *Provider) MaxNodes() int { return 0 }
 
+var (
+	_ cloud.CredentialVerifier = (*Provider)(nil)
+	_ cloud.PortEndpoints      = (*Provider)(nil)
+)
+
 // VerifyCredentials makes one cheap read-only call (list instances) with the API key, for `stix check -v`:
 // nil when Lambda accepts the key, else a typed error (*cloud.AuthError for a key it rejects).
 func (p *Provider) VerifyCredentials(ctx context.Context) error {
@@ -114,18 +116,7 @@ func (p *Provider) VerifyCredentials(ctx context.Context) error {
 // Endpoints maps each port to host:port on the head's public address: Lambda gives every instance a public
 // IP, and its firewall (the account's rules in Lambda's console) decides what is reachable.
 func (p *Provider) Endpoints(_ context.Context, info *cloud.ClusterInfo, ports []int) (map[int]string, error) {
-	if info == nil || len(info.Nodes) == 0 {
-		return nil, errors.New("lambda cluster: no head node")
-	}
-	head := info.Nodes[0]
-	out := map[int]string{}
-	for _, port := range ports {
-		if port < 1 || port > 65535 {
-			return nil, fmt.Errorf("port %d is not a TCP port (1-65535)", port)
-		}
-		out[port] = net.JoinHostPort(vm.First(head.ExternalIP, head.InternalIP), strconv.Itoa(port))
-	}
-	return out, nil
+	return cloud.HeadEndpoints(info, ports)
 }
 
 // Transport opens an SSH connection to the node of the given rank, on its public address.

@@ -56,6 +56,8 @@ var (
 	_ cloud.Stopper    = (*Provider)(nil)
 	_ cloud.MultiNode  = (*Provider)(nil)
 	_ cloud.PortOpener = (*Provider)(nil)
+
+	_ cloud.PortEndpoints = (*Provider)(nil)
 )
 
 // New returns the local provider keeping its clusters under opts.Root.
@@ -140,3 +142,8 @@ func (p *Provider) MaxNodes() int { return 0 }
 // OpensPorts declares cloud.PortOpener: a job's ports listen on its node's loopback address, reachable from
 // this machine as they are.
 func (p *Provider) OpensPorts() {}
+
+// Endpoints implements cloud.PortEndpoints: a job's ports listen on the head node's loopback address.
+func (p *Provider) Endpoints(_ context.Context, info *cloud.ClusterInfo, ports []int) (map[int]string, error) {
+	return cloud.HeadEndpoints(info, ports)
+}

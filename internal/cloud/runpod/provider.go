@@ -123,6 +123,11 @@ func (p *Provider) CheckImage(imageID string) error {
 	return fmt.Errorf("runpod infra runs container images (image_id: docker:<image>); the task asks for image_id %s", imageID)
 }
 
+var (
+	_ cloud.CredentialVerifier = (*Provider)(nil)
+	_ cloud.PortEndpoints      = (*Provider)(nil)
+)
+
 // VerifyCredentials makes one cheap read-only call (list pods) with the API key, for `stix check -v`: nil when
 // RunPod accepts the key, else a typed error (*cloud.AuthError for a key it rejects).
 func (p *Provider) VerifyCredentials(ctx context.Context) error {

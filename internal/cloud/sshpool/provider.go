@@ -56,6 +56,8 @@ var (
 	_ cloud.Stopper    = (*Provider)(nil)
 	_ cloud.MultiNode  = (*Provider)(nil)
 	_ cloud.PortOpener = (*Provider)(nil)
+
+	_ cloud.PortEndpoints = (*Provider)(nil)
 )
 
 // New returns the SSH node pool provider.
@@ -123,6 +125,11 @@ func (p *Provider) MaxNodes() int { return 0 }
 
 // OpensPorts declares cloud.PortOpener: the hosts' ports are reachable as they are.
 func (p *Provider) OpensPorts() {}
+
+// Endpoints implements cloud.PortEndpoints: the ports listen on the head host's address, as the pool names it.
+func (p *Provider) Endpoints(_ context.Context, info *cloud.ClusterInfo, ports []int) (map[int]string, error) {
+	return cloud.HeadEndpoints(info, ports)
+}
 
 // feasible answers Offers from the pools file (or why it could not be read) and the state read with it.
 func feasible(pools []Pool, poolsErr error, s *state, allowed config.AllowList, req cloud.Requirements) ([]cloud.Offer, error) {

@@ -24,7 +24,7 @@ type CheckOptions struct {
 
 	// Infra names the clouds or infra to check (aws, gcp, k8s, ssh, local, ...); empty checks them all.
 	Infra     []string
-	Verbose   bool   // -v: also show the active account of each cloud
+	Verbose   bool   // -v: also show the credentials in use, and confirm them with the providers that can
 	Workspace string // -w: check only this workspace
 }
 
@@ -57,7 +57,7 @@ func NewCmdCheck(f *cli.Factory, runF func(*CheckOptions) error) *cobra.Command 
 		},
 	}
 	fs := cmd.Flags()
-	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "Show the active account of each cloud")
+	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "Show the credentials in use, and confirm them with each cloud's API (one read-only call)")
 	fs.StringVarP(&opts.Workspace, "workspace", "w", "", "Check only this workspace")
 	return cmd
 }
@@ -74,7 +74,7 @@ func checkRun(opts *CheckOptions) error {
 	}
 	s := opts.IO
 	fmt.Fprintln(s.ErrOut, "Checking credentials to enable infra for stix.")
-	res, err := api.Wait(client.Check(opts.Ctx, opts.Infra))
+	res, err := api.Wait(client.Check(opts.Ctx, opts.Infra, opts.Verbose))
 	if err != nil {
 		return err
 	}

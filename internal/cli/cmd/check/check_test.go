@@ -127,9 +127,14 @@ func TestCheckPrintsEveryInfraAndCachesTheEnabledSet(t *testing.T) {
 	}
 }
 
+// TestCheckVerboseShowsCredentialsInUse: -v names the credentials found; AWS's are confirmed with the fake EC2,
+// which the SDK reaches with the profile the offline check found. Not parallel: the SDK reads the process's
+// environment.
 func TestCheckVerboseShowsCredentialsInUse(t *testing.T) {
-	t.Parallel()
 	m := newMachine(t, map[string]string{"home/.aws/credentials": "[default]\naws_access_key_id=A\naws_secret_access_key=B\n"}, nil)
+	ec2 := fakeAWS(t, map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(m.root, "home/.aws/credentials")})
+	ec2.SetAccessKeys("A")
 	out, _, err := m.run(t, "-v", "aws", "local")
 	if err != nil {
 		t.Fatal(err)

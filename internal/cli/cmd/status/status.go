@@ -80,7 +80,7 @@ func NewCmdStatus(f *cli.Factory, runF func(*StatusOptions) error) *cobra.Comman
 	fs.BoolVarP(&opts.Refresh, "refresh", "r", false, "Query the latest cluster states from the providers")
 	fs.BoolVarP(&opts.AllUsers, "all-users", "u", false, "Show clusters of all users (on an API server: admins only)")
 	fs.BoolVar(&opts.IP, "ip", false, "Print only the head node's IP address of CLUSTER")
-	fs.BoolVar(&opts.Endpoints, "endpoints", false, "Print only the exposed endpoints of CLUSTER")
+	fs.BoolVar(&opts.Endpoints, "endpoints", false, "Print only the exposed endpoints of CLUSTER (PORT: ENDPOINT lines)")
 	cli.AddIntPtr(fs, &opts.Endpoint, "endpoint", "", "Print only the endpoint URL of this port on CLUSTER")
 	cli.AddNegatableBool(fs, &opts.ShowManagedJobs, "show-managed-jobs", true, "Also show in-progress managed jobs", "Do not show managed jobs")
 	cli.AddNegatableBool(fs, &opts.ShowServices, "show-services", true, "Also show services", "Do not show services")
@@ -97,7 +97,7 @@ func statusRun(opts *StatusOptions) error {
 	case opts.Kubernetes:
 		return cli.NotImplemented("status --kubernetes")
 	case opts.Endpoints || opts.Endpoint != nil:
-		return cli.NotImplemented("status --endpoints")
+		return endpointsRun(opts)
 	}
 	client, err := opts.Client()
 	if err != nil {
