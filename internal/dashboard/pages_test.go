@@ -171,7 +171,7 @@ func TestUnknownThingsAre404WithALinkBack(t *testing.T) {
 	_, base := serve(t, server.Options{Client: newFleet(t)})
 	b := newBrowser(t, base)
 	for path, back := range map[string]string{
-		"/dashboard/clusters/nope":          `href="/dashboard/clusters"`,
+		"/dashboard/clusters/nope":           `href="/dashboard/clusters"`,
 		"/dashboard/clusters/ada-dev/jobs/9": `href="/dashboard/clusters/ada-dev"`,
 		"/dashboard/clusters/ada-dev/jobs/x": `href="/dashboard/clusters/ada-dev"`,
 		"/dashboard/jobs/99":                 `href="/dashboard/jobs"`,
