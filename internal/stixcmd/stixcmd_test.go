@@ -73,11 +73,9 @@ func TestHelpListsEveryVerb(t *testing.T) {
 func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 	t.Parallel()
 	lines := [][]string{
-		{"dashboard"},
 		{"storage", "ls"}, {"storage", "delete", "-a"},
 		{"api", "login", "--relogin", "-e", "http://127.0.0.1:1"}, {"api", "start", "--enable-basic-auth"},
 		{"api", "logs", "-l", "x.log"},
-		{"jobs", "dashboard"},
 		{"jobs", "pool", "apply", "-p", "p1", "--workers", "3"}, {"jobs", "pool", "apply", "testdata/service.yaml"},
 		{"jobs", "pool", "status"}, {"jobs", "pool", "down", "-a"}, {"jobs", "pool", "logs", "--controller", "p1"},
 		{"volumes", "apply", "--name", "pvc1", "--infra", "k8s", "--type", "k8s-pvc", "--size", "100Gi"},
@@ -86,7 +84,7 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		// flags whose feature is not built: refused, never silently ignored
 		{"launch", "--clone-disk-from", "old", "echo"},
 		{"autostop", "--wait-for", "jobs", "dev"}, {"start", "--wait-for", "none", "-i", "5", "dev"},
-		{"status", "--kubernetes"}, {"status", "--k8s"}, {"status", "--endpoints", "dev"}, {"status", "--endpoint", "80", "dev"}, {"ui"},
+		{"status", "--kubernetes"}, {"status", "--k8s"}, {"status", "--endpoints", "dev"}, {"status", "--endpoint", "80", "dev"},
 	}
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
