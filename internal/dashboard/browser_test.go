@@ -38,7 +38,7 @@ func chromium(t *testing.T) string {
 }
 
 // newTab starts a headless Chromium of its own (its own profile: no cookies) at width×height and returns a
-// tab; on failure the tab's screenshot is kept in the test's artifact directory (go test -artifacts).
+// tab; on failure the tab's screenshot (PNG) is kept in the test's artifact directory (go test -artifacts).
 func newTab(t *testing.T, width, height int) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -53,7 +53,7 @@ func newTab(t *testing.T, width, height int) context.Context {
 	t.Cleanup(func() {
 		if t.Failed() {
 			shot, cancel := context.WithTimeout(ctx, 20*time.Second)
-			if png, err := chromedp.Run(shot, chromedp.FullScreenshot(90)); err == nil {
+			if png, err := chromedp.Run(shot, chromedp.FullScreenshot(100)); err == nil {
 				p := filepath.Join(t.ArtifactDir(), "screenshot.png")
 				if os.WriteFile(p, png, 0o644) == nil {
 					t.Logf("screenshot of the page at the failure: %s", p)

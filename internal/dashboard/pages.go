@@ -139,7 +139,7 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 	}
 	q := readListQuery(r, "launched", true)
 	needle := strings.ToLower(q.Q)
-	rows := make([]clusterRow, 0, len(cs))
+	rows := make([]*clusterRow, 0, len(cs))
 	for _, c := range cs {
 		if q.State != "" && string(c.Status) != q.State {
 			continue
@@ -148,29 +148,30 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		cost, ok := costs[c.Name]
-		rows = append(rows, clusterRow{Cluster: c, Cost: cost, HasCost: ok})
+		rows = append(rows, &clusterRow{Cluster: c, Cost: cost, HasCost: ok})
 	}
-	by := map[string]func(a, b clusterRow) int{
-		"name":     func(a, b clusterRow) int { return strings.Compare(a.Name, b.Name) },
-		"status":   func(a, b clusterRow) int { return strings.Compare(string(a.Status), string(b.Status)) },
-		"user":     func(a, b clusterRow) int { return strings.Compare(a.User, b.User) },
-		"infra":    func(a, b clusterRow) int { return strings.Compare(a.Infra, b.Infra) },
-		"launched": func(a, b clusterRow) int { return a.LaunchedAt.Compare(b.LaunchedAt) },
-		"cost":     func(a, b clusterRow) int { return cmp.Compare(a.Cost, b.Cost) },
+	by := map[string]func(a, b *clusterRow) int{
+		"name":     func(a, b *clusterRow) int { return strings.Compare(a.Name, b.Name) },
+		"status":   func(a, b *clusterRow) int { return strings.Compare(string(a.Status), string(b.Status)) },
+		"user":     func(a, b *clusterRow) int { return strings.Compare(a.User, b.User) },
+		"infra":    func(a, b *clusterRow) int { return strings.Compare(a.Infra, b.Infra) },
+		"launched": func(a, b *clusterRow) int { return a.LaunchedAt.Compare(b.LaunchedAt) },
+		"cost":     func(a, b *clusterRow) int { return cmp.Compare(a.Cost, b.Cost) },
 	}
-	sortRows(rows, by, q, func(a, b clusterRow) int { return strings.Compare(a.Name, b.Name) })
+	sortRows(rows, by, q, func(a, b *clusterRow) int { return strings.Compare(a.Name, b.Name) })
 	shown, pg := paginate(rows, q)
 	h.render(w, r, http.StatusOK, "clusters", page{Title: "Clusters", Nav: "clusters", Flash: r.URL.Query().Get("flash"),
 		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": clusterStates, "All": len(cs)}})
 }
 
-// sortRows sorts rows by the query's column (by[q.Sort], else the default sort), ties by name.
+// sortRows sorts rows by the query's column (by[q.Sort], else tie), ties by tie: a total order, so that a
+// page of the list is the same from one load to the next. Rows are pointers: sorting moves no big structs.
 func sortRows[T any](rows []T, by map[string]func(a, b T) int, q listQuery, tie func(a, b T) int) {
 	f, ok := by[q.Sort]
 	if !ok {
 		f = tie
 	}
-	slices.SortStableFunc(rows, func(a, b T) int {
+	slices.SortFunc(rows, func(a, b T) int {
 		c := f(a, b)
 		if c == 0 {
 			c = tie(a, b)
@@ -233,27 +234,27 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 type jobGroup struct {
 	ID    int64
 	Tasks []api.ManagedJob
-	First api.ManagedJob
+	First *api.ManagedJob
 	// Status is the job's: the first task not done, else the last.
 	Status     api.ManagedJobStatus
 	Recoveries int
 }
 
-func groupJobs(rows []api.ManagedJob) []jobGroup {
-	var out []jobGroup
-	at := map[int64]int{}
-	for _, j := range rows {
-		i, ok := at[j.ID]
+func groupJobs(rows []api.ManagedJob) []*jobGroup {
+	out := make([]*jobGroup, 0, len(rows))
+	at := make(map[int64]*jobGroup, len(rows))
+	for i := range rows {
+		j := &rows[i]
+		g, ok := at[j.ID]
 		if !ok {
-			i = len(out)
-			at[j.ID] = i
-			out = append(out, jobGroup{ID: j.ID, First: j})
+			g = &jobGroup{ID: j.ID, First: j}
+			at[j.ID] = g
+			out = append(out, g)
 		}
-		out[i].Tasks = append(out[i].Tasks, j)
-		out[i].Recoveries += j.Recoveries
+		g.Tasks = append(g.Tasks, *j)
+		g.Recoveries += j.Recoveries
 	}
-	for i := range out {
-		g := &out[i]
+	for _, g := range out {
 		slices.SortFunc(g.Tasks, func(a, b api.ManagedJob) int { return a.TaskID - b.TaskID })
 		g.Status = g.Tasks[len(g.Tasks)-1].Status
 		for _, t := range g.Tasks {
@@ -274,7 +275,7 @@ func (h *Handler) managedJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	q := readListQuery(r, "id", true)
 	needle := strings.ToLower(q.Q)
-	var groups []jobGroup
+	var groups []*jobGroup
 	for _, g := range groupJobs(rows) {
 		if q.State != "" && string(g.Status) != q.State {
 			continue
@@ -284,14 +285,14 @@ func (h *Handler) managedJobs(w http.ResponseWriter, r *http.Request) {
 		}
 		groups = append(groups, g)
 	}
-	by := map[string]func(a, b jobGroup) int{
-		"name":       func(a, b jobGroup) int { return strings.Compare(a.First.Name, b.First.Name) },
-		"status":     func(a, b jobGroup) int { return strings.Compare(string(a.Status), string(b.Status)) },
-		"user":       func(a, b jobGroup) int { return strings.Compare(a.First.User, b.First.User) },
-		"submitted":  func(a, b jobGroup) int { return a.First.SubmittedAt.Compare(b.First.SubmittedAt) },
-		"recoveries": func(a, b jobGroup) int { return a.Recoveries - b.Recoveries },
+	by := map[string]func(a, b *jobGroup) int{
+		"name":       func(a, b *jobGroup) int { return strings.Compare(a.First.Name, b.First.Name) },
+		"status":     func(a, b *jobGroup) int { return strings.Compare(string(a.Status), string(b.Status)) },
+		"user":       func(a, b *jobGroup) int { return strings.Compare(a.First.User, b.First.User) },
+		"submitted":  func(a, b *jobGroup) int { return a.First.SubmittedAt.Compare(b.First.SubmittedAt) },
+		"recoveries": func(a, b *jobGroup) int { return a.Recoveries - b.Recoveries },
 	}
-	sortRows(groups, by, q, func(a, b jobGroup) int { return cmp.Compare(a.ID, b.ID) })
+	sortRows(groups, by, q, func(a, b *jobGroup) int { return cmp.Compare(a.ID, b.ID) })
 	shown, pg := paginate(groups, q)
 	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs", Flash: r.URL.Query().Get("flash"),
 		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": managedStates}})
