@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
@@ -178,7 +179,8 @@ func (h *Handler) act(a action) http.HandlerFunc {
 		who, _ := auth.From(r.Context())
 		h.opts.Log.Info("dashboard action", "action", a.verb, "target", p.What, "user", who.Name, "request_id", id)
 		flash := fmt.Sprintf("%s of %s requested (request %s).", a.verb, p.What, shortID(id))
-		http.Redirect(w, r, p.Back+"?flash="+url.QueryEscape(flash), http.StatusSeeOther)
+		setCookie(w, r, flashCookie, url.QueryEscape(flash), time.Time{})
+		http.Redirect(w, r, p.Back, http.StatusSeeOther)
 	}
 }
 

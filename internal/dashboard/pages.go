@@ -160,7 +160,7 @@ func (h *Handler) clusters(w http.ResponseWriter, r *http.Request) {
 	}
 	sortRows(rows, by, q, func(a, b *clusterRow) int { return strings.Compare(a.Name, b.Name) })
 	shown, pg := paginate(rows, q)
-	h.render(w, r, http.StatusOK, "clusters", page{Title: "Clusters", Nav: "clusters", Flash: r.URL.Query().Get("flash"),
+	h.render(w, r, http.StatusOK, "clusters", page{Title: "Clusters", Nav: "clusters",
 		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": clusterStates, "All": len(cs)}})
 }
 
@@ -197,8 +197,7 @@ func (h *Handler) cluster(w http.ResponseWriter, r *http.Request) {
 	if qerr != nil {
 		data["QueueError"] = api.WireError(qerr).Message
 	}
-	h.render(w, r, http.StatusOK, "cluster", page{Title: "Cluster " + name, Nav: "clusters",
-		Flash: r.URL.Query().Get("flash"), Data: data})
+	h.render(w, r, http.StatusOK, "cluster", page{Title: "Cluster " + name, Nav: "clusters", Data: data})
 }
 
 // job is a cluster job's page: its state and its log, followed live.
@@ -225,8 +224,7 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r, fmt.Sprintf("Cluster %s has no job %d.", name, id), back, "cluster "+name)
 		return
 	}
-	h.render(w, r, http.StatusOK, "job", page{Title: fmt.Sprintf("Job %d on %s", id, name), Nav: "clusters",
-		Flash: r.URL.Query().Get("flash"), Data: map[string]any{"Cluster": name, "J": jobs[i],
+	h.render(w, r, http.StatusOK, "job", page{Title: fmt.Sprintf("Job %d on %s", id, name), Nav: "clusters", Data: map[string]any{"Cluster": name, "J": jobs[i],
 			"Log": fmt.Sprintf("%s/jobs/%d/log", back, id)}})
 }
 
@@ -294,7 +292,7 @@ func (h *Handler) managedJobs(w http.ResponseWriter, r *http.Request) {
 	}
 	sortRows(groups, by, q, func(a, b *jobGroup) int { return cmp.Compare(a.ID, b.ID) })
 	shown, pg := paginate(groups, q)
-	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs", Flash: r.URL.Query().Get("flash"),
+	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs",
 		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": managedStates}})
 }
 
@@ -318,8 +316,7 @@ func (h *Handler) managedJob(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r, fmt.Sprintf("There is no managed job %d.", id), back, "the managed jobs")
 		return
 	}
-	h.render(w, r, http.StatusOK, "managed_job", page{Title: fmt.Sprintf("Managed job %d", id), Nav: "jobs",
-		Flash: r.URL.Query().Get("flash"), Data: map[string]any{"G": groups[0], "Log": fmt.Sprintf("%s/%d/log", back, id)}})
+	h.render(w, r, http.StatusOK, "managed_job", page{Title: fmt.Sprintf("Managed job %d", id), Nav: "jobs", Data: map[string]any{"G": groups[0], "Log": fmt.Sprintf("%s/%d/log", back, id)}})
 }
 
 // serviceRow is a service with its replicas counted and its versions listed.
@@ -354,7 +351,7 @@ func (h *Handler) services(w http.ResponseWriter, r *http.Request) {
 	for _, s := range ss {
 		rows = append(rows, newServiceRow(s))
 	}
-	h.render(w, r, http.StatusOK, "services", page{Title: "Services", Nav: "services", Flash: r.URL.Query().Get("flash"),
+	h.render(w, r, http.StatusOK, "services", page{Title: "Services", Nav: "services",
 		Data: map[string]any{"Rows": rows}})
 }
 
@@ -370,6 +367,5 @@ func (h *Handler) service(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r, fmt.Sprintf("There is no service %q.", name), Prefix+"/services", "the services")
 		return
 	}
-	h.render(w, r, http.StatusOK, "service", page{Title: "Service " + name, Nav: "services",
-		Flash: r.URL.Query().Get("flash"), Data: map[string]any{"S": newServiceRow(ss[i])}})
+	h.render(w, r, http.StatusOK, "service", page{Title: "Service " + name, Nav: "services", Data: map[string]any{"S": newServiceRow(ss[i])}})
 }

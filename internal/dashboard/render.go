@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -70,6 +71,10 @@ type page struct {
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	p.User, _ = auth.From(r.Context())
 	p.CSRF = csrfToken(w, r)
+	if c, err := r.Cookie(flashCookie); err == nil && p.Flash == "" {
+		p.Flash, _ = url.QueryUnescape(c.Value)
+		clearCookie(w, flashCookie)
+	}
 	var buf bytes.Buffer
 	if err := templates()[name].Execute(&buf, p); err != nil {
 		h.opts.Log.Error("dashboard template", "page", name, "err", err)

@@ -20,6 +20,9 @@ const (
 	sessionCookie = "stix_session"
 	csrfCookie    = "stix_csrf"
 	csrfField     = "csrf"
+	// flashCookie carries an action's outcome to the page the browser is sent to next: a cookie rather than a
+	// query parameter, so that a link from elsewhere cannot put words on a dashboard page.
+	flashCookie = "stix_flash"
 )
 
 // session is one browser's login. A token's session checks the token again on every page, so that revoking it
