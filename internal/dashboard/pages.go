@@ -225,7 +225,7 @@ func (h *Handler) job(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.render(w, r, http.StatusOK, "job", page{Title: fmt.Sprintf("Job %d on %s", id, name), Nav: "clusters", Data: map[string]any{"Cluster": name, "J": jobs[i],
-			"Log": fmt.Sprintf("%s/jobs/%d/log", back, id)}})
+		"Log": fmt.Sprintf("%s/jobs/%d/log", back, id)}})
 }
 
 // jobGroup is a managed job: its tasks' rows (one for a single task).
