@@ -83,7 +83,11 @@ var actions = []action{
 		if err != nil || id < 1 {
 			return plan{}, notFoundError(fmt.Sprintf("There is no managed job %q.", r.PathValue("id")))
 		}
-		g := groupJobs(mustJobs(h.opts.Backend.ManagedJobs(r.Context(), id)))
+		rows, err := h.opts.Backend.ManagedJobs(r.Context(), id)
+		if err != nil {
+			return plan{}, err
+		}
+		g := groupJobs(rows)
 		if len(g) == 0 {
 			return plan{}, notFoundError(fmt.Sprintf("There is no managed job %d.", id))
 		}

@@ -51,8 +51,6 @@ type Options struct {
 	Backend Backend
 	// Authenticate identifies the caller of a request as the API server does (auth.Authenticator).
 	Authenticate func(ctx context.Context, r *http.Request) (auth.Identity, error)
-	// AuthRequired says the server requires authentication: a caller without credentials gets the login page.
-	AuthRequired bool
 	// BasicAuth says the server accepts basic auth: the login page asks for a user name and password too.
 	BasicAuth bool
 	// LocalUser names the caller of a server without authentication whose browser names nobody (the CLI sends

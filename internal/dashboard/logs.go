@@ -94,14 +94,15 @@ func (h *Handler) managedJobLogStream(w http.ResponseWriter, r *http.Request) {
 	err = h.opts.Backend.ManagedJobLogs(r.Context(), id, true, s)
 	status := ""
 	if err == nil {
-		if g := groupJobs(mustJobs(h.opts.Backend.ManagedJobs(r.Context(), id))); len(g) > 0 {
-			status = string(g[0].Status)
+		var rows []api.ManagedJob
+		if rows, err = h.opts.Backend.ManagedJobs(r.Context(), id); err == nil {
+			if g := groupJobs(rows); len(g) > 0 {
+				status = string(g[0].Status)
+			}
 		}
 	}
 	s.end(status, err)
 }
-
-func mustJobs(j []api.ManagedJob, _ error) []api.ManagedJob { return j }
 
 // The .txt logs are for a browser without JavaScript: the output so far, copied as it is read.
 func (h *Handler) jobLogText(w http.ResponseWriter, r *http.Request) {

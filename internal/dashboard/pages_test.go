@@ -280,6 +280,9 @@ func TestLoginSessionsAndPermissions(t *testing.T) {
 	if code != http.StatusForbidden {
 		t.Errorf("bob reading ada's job log: %d, want 403", code)
 	}
+	_, body, _ = b.get("/dashboard/clusters/ada-dev/jobs/2/log")
+	mustContain(t, "bob's stream of ada's job log", body, "event: fail", `belongs to user \"ada\"`)
+	mustNotContain(t, "bob's stream of ada's job log", body, "hello from job")
 	_, body, _ = b.get("/dashboard/jobs")
 	mustNotContain(t, "bob's managed jobs", body, "finetune")
 	code, body, _ = b.post("/dashboard/clusters/ada-dev/stop", url.Values{"csrf": {b.csrf("/dashboard/clusters")}})

@@ -24,7 +24,6 @@ func (s *Server) mountDashboard() {
 	h := dashboard.New(dashboard.Options{
 		Backend:      dashboardBackend{s},
 		Authenticate: s.authn.Authenticate,
-		AuthRequired: s.authn.Required(),
 		BasicAuth:    s.opts.Auth.HtpasswdFile != "",
 		LocalUser:    local,
 		SessionTTL:   s.opts.DashboardSessionTTL,
