@@ -45,12 +45,25 @@ func newSessions() *sessions { return &sessions{m: map[string]session{}} }
 
 var errSessionEnded = errors.New("the session expired or does not exist")
 
-func (s *sessions) add(sess session) string {
+// add records sess under a new random key, forgetting the sessions that expired before now (a browser that
+// never came back leaves its session behind).
+func (s *sessions) add(sess session, now time.Time) string {
 	key := randomToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for k, old := range s.m {
+		if !now.Before(old.expires) {
+			delete(s.m, k)
+		}
+	}
 	s.m[key] = sess
 	return key
+}
+
+func (s *sessions) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
 }
 
 func (s *sessions) remove(key string) {
@@ -162,7 +175,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(authorization, "Bearer ") {
 		sess.authorization = authorization
 	}
-	setCookie(w, r, sessionCookie, h.sessions.add(sess), sess.expires)
+	setCookie(w, r, sessionCookie, h.sessions.add(sess, h.opts.Now()), sess.expires)
 	h.opts.Log.Info("dashboard login", "user", id.Name, "method", id.Method)
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
