@@ -2,6 +2,8 @@ package dashboard_test
 
 import (
 	"context"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -203,4 +205,50 @@ func TestBrowser(t *testing.T) {
 	waitClusterStatus(t, c, "web1", api.ClusterStopped)
 	do(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#cluster-state`)))
 	waitText(t, ctx, "#cluster-state", "STOPPED")
+}
+
+// BenchmarkFirstPaint: Chromium's first contentful paint of the clusters and managed-jobs lists (1000 clusters,
+// 10 000 managed jobs: bench_test.go's core), a fresh load each time.
+// go test ./internal/dashboard -run '^$' -bench FirstPaint -benchtime 10x
+func BenchmarkFirstPaint(b *testing.B) {
+	s, err := server.New(context.Background(), server.Options{Dir: b.TempDir(), Client: bigFleet(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		b.Skip("no chromium")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.UserDataDir(b.TempDir()),
+		chromedp.NoSandbox, chromedp.DisableGPU)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	if err := chromedp.Do(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for _, page := range []string{"/dashboard/clusters", "/dashboard/jobs"} {
+		b.Run(page, func(b *testing.B) {
+			var total float64
+			n := 0
+			for b.Loop() {
+				if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+page)); err != nil {
+					b.Fatal(err)
+				}
+				ms, err := chromedp.Run(ctx, chromedp.Poll[float64](
+					`(function(){var e=performance.getEntriesByName("first-contentful-paint");return e.length?e[0].startTime:0})()`,
+					chromedp.WithPollingInterval(10*time.Millisecond)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += ms
+				n++
+			}
+			b.ReportMetric(total/float64(n), "ms-first-paint")
+		})
+	}
 }
