@@ -17,7 +17,7 @@ import (
 // cluster), it says so and does nothing.
 type action struct {
 	path    string // under Prefix
-	verb    string // "Stop", shown on the button
+	verb    string // "Stop": the button says "Stop cluster dev"
 	prepare func(h *Handler, r *http.Request) (plan, error)
 }
 
@@ -52,7 +52,7 @@ var actions = []action{
 	{path: "/clusters/{cluster}/down", verb: "Tear down", prepare: clusterAction("down", "Down",
 		"The cluster is torn down: its nodes and disks are deleted, with everything on them. This cannot be undone.",
 		func(api.Cluster) string { return "" })},
-	{path: "/clusters/{cluster}/jobs/{id}/cancel", verb: "Cancel job", prepare: func(h *Handler, r *http.Request) (plan, error) {
+	{path: "/clusters/{cluster}/jobs/{id}/cancel", verb: "Cancel", prepare: func(h *Handler, r *http.Request) (plan, error) {
 		name := r.PathValue("cluster")
 		id, err := strconv.Atoi(r.PathValue("id"))
 		if err != nil {
@@ -78,7 +78,7 @@ var actions = []action{
 		}
 		return p, nil
 	}},
-	{path: "/jobs/{id}/cancel", verb: "Cancel managed job", prepare: func(h *Handler, r *http.Request) (plan, error) {
+	{path: "/jobs/{id}/cancel", verb: "Cancel", prepare: func(h *Handler, r *http.Request) (plan, error) {
 		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 		if err != nil || id < 1 {
 			return plan{}, notFoundError(fmt.Sprintf("There is no managed job %q.", r.PathValue("id")))
@@ -99,7 +99,7 @@ var actions = []action{
 		}
 		return p, nil
 	}},
-	{path: "/services/{name}/down", verb: "Tear down service", prepare: func(h *Handler, r *http.Request) (plan, error) {
+	{path: "/services/{name}/down", verb: "Tear down", prepare: func(h *Handler, r *http.Request) (plan, error) {
 		name := r.PathValue("name")
 		ss, err := h.opts.Backend.Services(r.Context())
 		if err != nil {
@@ -182,7 +182,7 @@ func (h *Handler) act(a action) http.HandlerFunc {
 		}
 		who, _ := auth.From(r.Context())
 		h.opts.Log.Info("dashboard action", "action", a.verb, "target", p.What, "user", who.Name, "request_id", id)
-		flash := fmt.Sprintf("%s of %s requested (request %s).", a.verb, p.What, shortID(id))
+		flash := fmt.Sprintf("%s %s: requested (request %s).", a.verb, p.What, shortID(id))
 		setCookie(w, r, flashCookie, url.QueryEscape(flash), time.Time{})
 		http.Redirect(w, r, p.Back, http.StatusSeeOther)
 	}

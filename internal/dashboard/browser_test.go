@@ -201,7 +201,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#confirm`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash`)),
 	)
-	waitText(t, ctx, ".flash", "Stop of cluster web1 requested")
+	waitText(t, ctx, ".flash", "Stop cluster web1: requested")
 	waitClusterStatus(t, c, "web1", api.ClusterStopped)
 	do(t, ctx, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#cluster-state`)))
 	waitText(t, ctx, "#cluster-state", "STOPPED")

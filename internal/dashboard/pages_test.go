@@ -213,7 +213,7 @@ func TestActionsNeedTheFormsToken(t *testing.T) {
 		t.Fatalf("stop: %d to %q:\n%s", code, loc, body)
 	}
 	_, body, _ = b.get(loc)
-	mustContain(t, "the page after stopping", body, "Stop of cluster ada-dev requested (request ")
+	mustContain(t, "the page after stopping", body, "Stop cluster ada-dev: requested (request ")
 	// Once: the next page does not say it again, and a link cannot make a page say it.
 	_, body, _ = b.get(loc + "?flash=Your+password+expired")
 	mustNotContain(t, "the page loaded again", body, "requested (request ", "password")

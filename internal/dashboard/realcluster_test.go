@@ -166,7 +166,7 @@ func TestLogStreamsLiveAndStopActs(t *testing.T) {
 	}
 	waitClusterStatus(t, c, "live1", api.ClusterStopped)
 	_, body, _ = b.get(loc)
-	mustContain(t, "the cluster after the stop", body, `id="cluster-state">STOPPED`, "Stop of cluster live1 requested")
+	mustContain(t, "the cluster after the stop", body, `id="cluster-state">STOPPED`, "Stop cluster live1: requested")
 	// Stopping it again: nothing is done, and the page says why.
 	code, body, _ = b.post("/dashboard/clusters/live1/stop", url.Values{"csrf": {b.csrf("/dashboard/clusters/live1/start")}})
 	if code != http.StatusConflict {
