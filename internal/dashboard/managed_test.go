@@ -25,7 +25,7 @@ func TestManagedJobOnARealController(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	core := embedded.New(embedded.Options{Core: cluster.Options{Home: home}})
-	t.Cleanup(func() { core.Close() })
+	t.Cleanup(func() { core.Close() }) // after the controller's cleanup below: cleanups run last first
 	loc, err := core.StateLocation()
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,17 @@ func TestManagedJobOnARealController(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctl.Start()
-	t.Cleanup(func() { ctl.Close(); st.Close() })
+	t.Cleanup(func() {
+		ctl.Close()
+		st.Close()
+		// A job cluster left by a failed test goes too.
+		cs, _ := core.Status(context.Background(), nil, false)
+		for _, c := range cs {
+			if _, err := api.Wait(core.Down(context.Background(), c.Name, true)); err != nil {
+				t.Errorf("cleanup: down %s: %v", c.Name, err)
+			}
+		}
+	})
 	_, base := serve(t, server.Options{Dir: dir, State: loc, Client: ctl.Client(), Auth: auth.Config{ServiceAccounts: true}})
 	ada := createToken(t, base, dir, "ada", "user")
 	bob := createToken(t, base, dir, "bob", "user")
