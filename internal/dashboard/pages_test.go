@@ -238,7 +238,7 @@ func TestLoginSessionsAndPermissions(t *testing.T) {
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
 	_, base := serve(t, server.Options{Dir: dir, Client: f, Auth: auth.Config{ServiceAccounts: true, DefaultRole: auth.RoleUser},
-		DashboardSessionTTL: time.Hour, Now: func() time.Time { return time.Unix(0, now.Load()) }})
+		DashboardSessionTTL: time.Hour, DashboardNow: func() time.Time { return time.Unix(0, now.Load()) }})
 	bobToken := createToken(t, base, dir, "bob", "user")
 
 	b := newBrowser(t, base)

@@ -27,7 +27,7 @@ func (s *Server) mountDashboard() {
 		BasicAuth:    s.opts.Auth.HtpasswdFile != "",
 		LocalUser:    local,
 		SessionTTL:   s.opts.DashboardSessionTTL,
-		Now:          s.opts.Now,
+		Now:          s.opts.DashboardNow,
 		Log:          s.log,
 	})
 	s.mux.Handle(dashboard.Prefix, h)

@@ -63,8 +63,8 @@ type Options struct {
 	// DashboardSessionTTL is how long a browser's login to the dashboard lasts (dashboard.DefaultSessionTTL
 	// when zero).
 	DashboardSessionTTL time.Duration
-	// Now is the dashboard's clock (time.Now when nil): tests move it past a session's end.
-	Now func() time.Time
+	// DashboardNow is the dashboard's clock (time.Now when nil): tests move it past a session's end.
+	DashboardNow func() time.Time
 }
 
 // legacyRequestsFile is where stix recorded a server's requests before they moved to the state database.
