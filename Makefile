@@ -13,11 +13,13 @@ install: build
 	install -d $(HOME)/.local/bin
 	install -m 0755 $(BIN)/stix $(BIN)/stix-agent $(HOME)/.local/bin/
 
-# scripts/test-deps.sh installs what the tests need (as root, with apt-get) and names what it cannot.
+# scripts/test-deps.sh installs what the tests need (as root, with apt-get) and names what it cannot. Files a
+# failing test keeps (the dashboard's browser screenshots: t.ArtifactDir) land under test-artifacts/_artifacts.
 test: build
 	scripts/test-deps.sh
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 25m ./...
+	mkdir -p $(CURDIR)/test-artifacts
+	$(GO) test -count=1 -timeout 25m -artifacts -outputdir $(CURDIR)/test-artifacts ./...
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...

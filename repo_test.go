@@ -49,7 +49,8 @@ func TestTestDepsNamesWhatItCannotInstall(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command("scripts/test-deps.sh")
 	cmd.Env = append(os.Environ(), "TEST_DEPS_UID=1000", "TEST_DEPS_SSHD="+dir+"/sshd",
-		"TEST_DEPS_BUSYBOX="+dir+"/busybox", "TEST_DEPS_SHARED="+dir+"/shared", "TEST_DEPS_PG_BINS="+dir+"/postgresql/*/bin", "TEST_DEPS_PYTHON3="+dir+"/python3", "STIX_REQUIRE_DOCKER=", "STIX_REQUIRE_K8S=")
+		"TEST_DEPS_BUSYBOX="+dir+"/busybox", "TEST_DEPS_SHARED="+dir+"/shared", "TEST_DEPS_PG_BINS="+dir+"/postgresql/*/bin", "TEST_DEPS_PYTHON3="+dir+"/python3",
+		"TEST_DEPS_CHROMIUM="+dir+"/chromium", "STIX_REQUIRE_CHROMIUM=1", "STIX_REQUIRE_DOCKER=", "STIX_REQUIRE_K8S=")
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
@@ -60,6 +61,7 @@ func TestTestDepsNamesWhatItCannotInstall(t *testing.T) {
 		"package busybox-static: not installed", "sudo apt-get install -y busybox-static",
 		"package postgresql: not installed", "sudo apt-get install -y postgresql",
 		"package python3: not installed", "sudo apt-get install -y python3",
+		"package chromium: not installed", "sudo apt-get install -y chromium",
 		dir + "/shared: the shared test data",
 	} {
 		if !strings.Contains(string(out), want) {

@@ -6,6 +6,8 @@
 #   - postgresql: the store's tests and an end-to-end test run a real PostgreSQL server (internal/testutil/pgtest,
 #     which finds initdb and pg_ctl under /usr/lib/postgresql/*/bin, or $STIX_PG_BINDIR).
 #   - python3: the serve tests' replicas run `python3 -m http.server` (a real HTTP server on local infra).
+#   - chromium: the dashboard's browser tests drive Debian's Chromium (internal/dashboard, chromedp). Installed
+#     here as root; otherwise those tests are skipped, unless STIX_REQUIRE_CHROMIUM=1 (CI), which fails them.
 #   - ../shared: the shared test data beside the repository (SkyPilot's YAML corpus, the catalog snapshot).
 #   - a running Docker Engine: without one the Docker tests are skipped, unless STIX_REQUIRE_DOCKER=1 (CI).
 #   - the Kubernetes test control plane (scripts/k8s-plane.sh builds it once into ~/.cache/stix, about 17 minutes
@@ -28,6 +30,15 @@ for d in $pgbins; do [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && have_pg=1; done
 [ -n "$have_pg" ] || need+=(postgresql)
 command -v "${TEST_DEPS_PYTHON3:-python3}" >/dev/null || need+=(python3)
 missing=()
+if ! command -v "${TEST_DEPS_CHROMIUM:-chromium}" >/dev/null; then
+  if [ "$uid" = 0 ] && command -v apt-get >/dev/null; then
+    need+=(chromium)
+  elif [ "${STIX_REQUIRE_CHROMIUM:-}" = 1 ]; then
+    missing+=("package chromium: not installed (STIX_REQUIRE_CHROMIUM=1 requires it) and this is not root with apt-get; run: sudo apt-get install -y chromium")
+  else
+    echo "test-deps: note: no chromium; the dashboard's browser tests will be skipped (CI requires them)" >&2
+  fi
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$uid" = 0 ] && command -v apt-get >/dev/null; then
     echo "test-deps: installing ${need[*]}" >&2

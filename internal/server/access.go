@@ -70,7 +70,7 @@ func (s *Server) withAuth(next http.Handler) http.Handler {
 		id, err := s.authn.Authenticate(r.Context(), r)
 		if err == nil {
 			r = r.WithContext(auth.With(r.Context(), id))
-		} else if r.URL.Path != "/api/health" {
+		} else if r.URL.Path != "/api/health" && !isDashboard(r.URL.Path) { // the dashboard has its login page
 			// The reason, never the credential.
 			s.log.Info("http", "method", r.Method, "path", r.URL.Path, "status", http.StatusUnauthorized,
 				"remote", r.RemoteAddr, "err", api.WireError(err).Message)
@@ -167,8 +167,16 @@ func allUsers(r *http.Request) (bool, error) {
 // ownClusters keeps the caller's clusters in the workspaces they may use, or all with ?all_users=true (admins).
 func (s *Server) ownClusters(ctx context.Context, r *http.Request, cs []api.Cluster) ([]api.Cluster, error) {
 	all, err := allUsers(r)
-	if err != nil || all {
-		return cs, err
+	if err != nil {
+		return nil, err
+	}
+	return s.visibleClusters(ctx, cs, all), nil
+}
+
+// visibleClusters keeps the caller's clusters in the workspaces they may use, or all of cs when all is set.
+func (s *Server) visibleClusters(ctx context.Context, cs []api.Cluster, all bool) []api.Cluster {
+	if all {
+		return cs
 	}
 	me := identity(ctx).Name
 	out := []api.Cluster{}
@@ -177,7 +185,7 @@ func (s *Server) ownClusters(ctx context.Context, r *http.Request, cs []api.Clus
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ownNames keeps the names of the caller's clusters in the workspaces they may use, or all with

@@ -150,6 +150,7 @@ func (s *Server) register() {
 		s.mux.Handle("/api/v1/uploads/", http.StripPrefix("/api/v1/uploads", s.opts.Uploads))
 	}
 
+	s.mountDashboard()
 	s.mux.HandleFunc("/", s.notFound)
 }
 

@@ -60,6 +60,11 @@ type Options struct {
 	UploadDir string
 	// GC says what garbage collection keeps and how often it runs (gc.go).
 	GC GCOptions
+	// DashboardSessionTTL is how long a browser's login to the dashboard lasts (dashboard.DefaultSessionTTL
+	// when zero).
+	DashboardSessionTTL time.Duration
+	// DashboardNow is the dashboard's clock (time.Now when nil): tests move it past a session's end.
+	DashboardNow func() time.Time
 }
 
 // legacyRequestsFile is where stix recorded a server's requests before they moved to the state database.

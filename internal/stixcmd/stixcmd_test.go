@@ -73,11 +73,9 @@ func TestHelpListsEveryVerb(t *testing.T) {
 func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 	t.Parallel()
 	lines := [][]string{
-		{"dashboard"},
 		{"storage", "ls"}, {"storage", "delete", "-a"},
 		{"api", "login", "--relogin", "-e", "http://127.0.0.1:1"}, {"api", "start", "--enable-basic-auth"},
 		{"api", "logs", "-l", "x.log"},
-		{"jobs", "dashboard"},
 		{"jobs", "pool", "logs", "-s", "p1"}, {"jobs", "pool", "down", "--purge", "-a"},
 		{"volumes", "apply", "--name", "pvc1", "--infra", "k8s", "--type", "k8s-pvc", "--size", "100Gi"},
 		{"volumes", "ls"}, {"volumes", "delete", "-a"}, {"volume", "ls"},
@@ -85,7 +83,7 @@ func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 		// flags whose feature is not built: refused, never silently ignored
 		{"launch", "--clone-disk-from", "old", "echo"},
 		{"autostop", "--wait-for", "jobs", "dev"}, {"start", "--wait-for", "none", "-i", "5", "dev"},
-		{"status", "--kubernetes"}, {"status", "--k8s"}, {"ui"},
+		{"status", "--kubernetes"}, {"status", "--k8s"},
 	}
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stix-run/stix/internal/cli"
+	"github.com/stix-run/stix/internal/cli/cmd/dashboard"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/cancel"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/launch"
 	"github.com/stix-run/stix/internal/cli/cmd/jobs/logs"
@@ -21,7 +22,7 @@ func NewCmdJobs(f *cli.Factory) *cobra.Command {
 			queue.NewCmdQueue(f, nil),
 			cancel.NewCmdCancel(f, nil),
 			logs.NewCmdLogs(f, nil),
-			cli.NotBuilt(&cobra.Command{Use: "dashboard", Short: "Open the dashboard's page of managed jobs", Args: cli.NoArgs}, nil),
+			dashboard.NewCmdJobsDashboard(f, nil),
 			pool.NewCmdPool(f),
 		}
 	})

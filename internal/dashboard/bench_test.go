@@ -1,0 +1,92 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/cli/fakeclient"
+	"github.com/stix-run/stix/internal/server"
+)
+
+// bigFleet is a core answering 1000 clusters, each with 20 jobs, and 10 000 managed jobs: the rendering and
+// filtering the dashboard does, without the store's own time.
+func bigFleet() api.Client {
+	now := time.Now()
+	clusters := make([]api.Cluster, 1000)
+	report := make([]api.CostReportEntry, 1000)
+	for i := range clusters {
+		st := api.ClusterUp
+		if i%3 == 0 {
+			st = api.ClusterStopped
+		}
+		clusters[i] = api.Cluster{Name: fmt.Sprintf("cluster-%04d", i), Status: st, User: fmt.Sprintf("user%d", i%10),
+			Infra: "AWS (us-east-1)", Resources: "2x(m5.2xlarge, cpus=8, mem=32)", NumNodes: 2,
+			LaunchedAt: now.Add(-time.Duration(i) * time.Minute), AutostopMins: 30, HourlyPrice: 0.768}
+		report[i] = api.CostReportEntry{Name: clusters[i].Name, Status: string(st), TotalCost: float64(i) / 10}
+	}
+	jobs := make([]api.ManagedJob, 10000)
+	for i := range jobs {
+		jobs[i] = api.ManagedJob{ID: int64(i + 1), Name: fmt.Sprintf("train-%d", i), User: fmt.Sprintf("user%d", i%10),
+			Status: api.ManagedSucceeded, Resources: "1x[A100:8]", Infra: "GCP (us-central1)", SubmittedAt: now.Add(-time.Duration(i) * time.Minute),
+			Recoveries: i % 3, JobDuration: api.Seconds(time.Hour)}
+	}
+	queue := make([]api.Job, 20)
+	for i := range queue {
+		queue[i] = api.Job{ID: i + 1, Name: "step", User: "user0", Status: api.JobSucceeded, SubmittedAt: now, Resources: "1x[CPU:1]", NumNodes: 1}
+	}
+	return &fakeclient.Client{
+		StatusFunc: func(names []string, _ bool) ([]api.Cluster, error) {
+			if len(names) == 1 {
+				for _, c := range clusters {
+					if c.Name == names[0] {
+						return []api.Cluster{c}, nil
+					}
+				}
+				return nil, &api.ClusterNotFoundError{Name: names[0]}
+			}
+			return clusters, nil
+		},
+		CostReportFunc: func() ([]api.CostReportEntry, error) { return report, nil },
+		QueueFunc:      func(string, bool) ([]api.Job, error) { return queue, nil },
+		JobsQueueFunc: func(o api.JobsQueueOptions) ([]api.ManagedJob, error) {
+			if len(o.IDs) == 1 {
+				return []api.ManagedJob{jobs[o.IDs[0]-1]}, nil
+			}
+			return jobs, nil
+		},
+		ServeStatusFunc: func([]string) ([]api.Service, error) { return nil, nil },
+	}
+}
+
+// BenchmarkPages: the server's time for each page (an admin's: every row) and its weight before compression.
+// go test ./internal/dashboard -run '^$' -bench Pages -benchtime 50x
+func BenchmarkPages(b *testing.B) {
+	s, err := server.New(context.Background(), server.Options{Dir: b.TempDir(), Client: bigFleet(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	h := s.Handler()
+	for _, path := range []string{"/dashboard/clusters", "/dashboard/clusters?sort=cost&desc=1&q=user3&page=2",
+		"/dashboard/clusters/cluster-0500", "/dashboard/jobs", "/dashboard/jobs?state=SUCCEEDED&sort=recoveries&page=50",
+		"/dashboard/jobs/5000", "/dashboard/static/style.css", "/dashboard/static/app.js"} {
+		b.Run(path, func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%s: %d", path, rec.Code)
+				}
+				size = rec.Body.Len()
+			}
+			b.ReportMetric(float64(size), "bytes/page")
+		})
+	}
+}

@@ -1,0 +1,192 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/user"
+	"strconv"
+	"strings"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/dashboard"
+)
+
+// mountDashboard serves the web UI (internal/dashboard) under /dashboard, reading through dashboardBackend: the
+// same core and the same permission checks as the API routes.
+func (s *Server) mountDashboard() {
+	local := ""
+	if u, err := user.Current(); err == nil {
+		local = u.Username
+	}
+	h := dashboard.New(dashboard.Options{
+		Backend:      dashboardBackend{s},
+		Authenticate: s.authn.Authenticate,
+		BasicAuth:    s.opts.Auth.HtpasswdFile != "",
+		LocalUser:    local,
+		SessionTTL:   s.opts.DashboardSessionTTL,
+		Now:          s.opts.DashboardNow,
+		Log:          s.log,
+	})
+	s.mux.Handle(dashboard.Prefix, h)
+	s.mux.Handle(dashboard.Prefix+"/", h)
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, dashboard.Prefix+"/", http.StatusSeeOther)
+	})
+}
+
+// isDashboard reports a path the dashboard serves (and authenticates itself, with its login page).
+func isDashboard(path string) bool {
+	return path == "/" || path == dashboard.Prefix || strings.HasPrefix(path, dashboard.Prefix+"/")
+}
+
+// dashboardBackend is dashboard.Backend over the server: every read applies the API routes' rules (own
+// resources only, admins all), every action is an API call through the server's own routes.
+type dashboardBackend struct{ s *Server }
+
+func (b dashboardBackend) Clusters(ctx context.Context) ([]api.Cluster, error) {
+	cs, err := b.s.opts.Client.Status(ctx, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	return b.s.visibleClusters(ctx, cs, identity(ctx).IsAdmin()), nil
+}
+
+func (b dashboardBackend) Cluster(ctx context.Context, name string) (api.Cluster, error) {
+	cs, err := b.s.opts.Client.Status(ctx, []string{name}, false)
+	if err != nil {
+		return api.Cluster{}, err
+	}
+	for _, c := range cs {
+		if c.Name == name {
+			if err := b.s.checkCluster(ctx, name); err != nil {
+				return api.Cluster{}, err
+			}
+			return c, nil
+		}
+	}
+	return api.Cluster{}, &api.ClusterNotFoundError{Name: name}
+}
+
+func (b dashboardBackend) CostReport(ctx context.Context) ([]api.CostReportEntry, error) {
+	report, err := b.s.opts.Client.CostReport(ctx)
+	if err != nil || identity(ctx).IsAdmin() {
+		return report, err
+	}
+	// Only the clusters the caller may see.
+	cs, err := b.Clusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{}
+	for _, c := range cs {
+		mine[c.Name] = true
+	}
+	out := report[:0:0]
+	for _, e := range report {
+		if mine[e.Name] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (b dashboardBackend) Queue(ctx context.Context, cluster string) ([]api.Job, error) {
+	if err := b.s.checkCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	return b.s.opts.Client.Queue(ctx, cluster, false)
+}
+
+func (b dashboardBackend) Logs(ctx context.Context, cluster string, id int, follow bool, w io.Writer) (api.Job, error) {
+	if err := b.s.checkCluster(ctx, cluster); err != nil {
+		return api.Job{}, err
+	}
+	return b.s.opts.Client.Logs(ctx, cluster, id, api.LogsOptions{Follow: follow}, w)
+}
+
+func (b dashboardBackend) ManagedJobs(ctx context.Context, ids ...int64) ([]api.ManagedJob, error) {
+	admin := identity(ctx).IsAdmin()
+	if admin {
+		ctx = api.WithAllUsers(ctx)
+	}
+	jobs, err := withController(b.s.opts.Client.JobsQueue(ctx, api.JobsQueueOptions{IDs: ids, Events: len(ids) > 0}))
+	if err != nil || admin {
+		return jobs, err
+	}
+	return ownJobs(ctx, jobs), nil
+}
+
+func (b dashboardBackend) ManagedJobLogs(ctx context.Context, id int64, follow bool, w io.Writer) error {
+	jobs, err := b.ManagedJobs(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(jobs) == 0 {
+		return &api.Error{Code: api.CodeNotFound, Status: http.StatusNotFound, Message: "no managed job " + strconv.FormatInt(id, 10)}
+	}
+	if identity(ctx).IsAdmin() {
+		ctx = api.WithAllUsers(ctx)
+	}
+	_, err = withController(b.s.opts.Client.JobsLogs(ctx, id, api.JobsLogsOptions{Follow: follow}, w))
+	return err
+}
+
+func (b dashboardBackend) Services(ctx context.Context) ([]api.Service, error) {
+	if identity(ctx).IsAdmin() {
+		ctx = api.WithAllUsers(ctx)
+	}
+	return withServeController(b.s.opts.Client.ServeStatus(ctx, nil))
+}
+
+// Submit calls the API route POST path in process, as the caller: the route's own checks and request record.
+func (b dashboardBackend) Submit(ctx context.Context, path string, body any) (string, error) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return "", err
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(data))
+	if err != nil {
+		return "", err
+	}
+	r.Header.Set("Content-Type", "application/json")
+	w := &bufferedResponse{header: http.Header{}}
+	b.s.logRequests(b.s.mux).ServeHTTP(w, r)
+	if w.status == http.StatusAccepted {
+		var sub api.Submitted
+		if err := json.Unmarshal(w.body.Bytes(), &sub); err != nil {
+			return "", err
+		}
+		return sub.ID, nil
+	}
+	var e api.Error
+	if err := json.Unmarshal(w.body.Bytes(), &e); err != nil || e.Message == "" {
+		e = api.Error{Code: api.CodeFailed, Message: strings.TrimSpace(w.body.String())}
+	}
+	if e.Status == 0 {
+		e.Status = w.status
+	}
+	return "", &e
+}
+
+// bufferedResponse keeps an in-process API call's answer.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *bufferedResponse) Header() http.Header { return w.header }
+func (w *bufferedResponse) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *bufferedResponse) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.body.Write(p)
+}
