@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,6 +104,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"waitjob":         waitJob,
 			"waitcluster":     waitCluster,
 			"waitmanaged":     waitManaged,
+			"waitmanagedlog":  waitManagedLog,
 			"killagent":       killAgent,
 			"stopagent":       stopAgent,
 			"killjob":         killJob,
@@ -226,6 +228,20 @@ func waitManaged(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		status, _ := stixcli.ManagedJobState(rows)
 		return slices.Contains(want, string(status)), fmt.Errorf("managed job %s is %s", id, status)
+	})
+}
+
+// waitmanagedlog ID REGEXP waits until the output the controller kept of managed job ID has a line matching
+// REGEXP (what a node that dies afterwards had written is kept only once it reached the controller).
+func waitManagedLog(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitmanagedlog ID REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	poll(ts, fmt.Sprintf("managed job %s's output to match %s", args[0], args[1]), func() (bool, error) {
+		out, err := stix(ts, "jobs", "logs", "--no-follow", args[0])
+		return err == nil && re.MatchString(out), err
 	})
 }
 

@@ -7,9 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/stix-run/stix/internal/lazyregexp"
 	"io"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/stix-run/stix/api"
@@ -38,7 +38,7 @@ func (c *Client) PoolDown(ctx context.Context, req api.PoolDownRequest) (*api.Op
 }
 
 // validPoolName is what a pool may be called: its workers' clusters are named after it.
-var validPoolName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$`)
+var validPoolName = lazyregexp.New(`^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$`)
 
 // PoolApply reads the workers' task (which needs a `pool:` section and no run), or only --workers to resize an
 // existing pool, records the pool and wakes its runner, which launches the workers in the background.

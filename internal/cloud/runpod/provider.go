@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/stix-run/stix/internal/lazyregexp"
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -195,27 +195,38 @@ func readHandle(info *cloud.ClusterInfo) (handle, error) {
 	return h, nil
 }
 
-// gpuTypeIDs are RunPod's GPU type ids of the catalog's accelerator names.
-var gpuTypeIDs = map[string]string{
-	"A100-80GB": "NVIDIA A100 80GB PCIe", "A100-80GB-SXM": "NVIDIA A100-SXM4-80GB", "A40": "NVIDIA A40",
-	"B200": "NVIDIA B200", "H100": "NVIDIA H100 PCIe", "H100-NVL": "NVIDIA H100 NVL", "H100-SXM": "NVIDIA H100 80GB HBM3",
-	"H200-SXM": "NVIDIA H200", "L4": "NVIDIA L4", "L40": "NVIDIA L40", "L40S": "NVIDIA L40S",
-	"MI300X": "AMD Instinct MI300X OAM", "RTX3090": "NVIDIA GeForce RTX 3090", "RTX4090": "NVIDIA GeForce RTX 4090",
-	"RTX4000-Ada": "NVIDIA RTX 4000 Ada Generation", "RTX6000-Ada": "NVIDIA RTX 6000 Ada Generation",
-	"RTXA4000": "NVIDIA RTX A4000", "RTXA4500": "NVIDIA RTX A4500", "RTXA5000": "NVIDIA RTX A5000",
-	"RTXA6000": "NVIDIA RTX A6000",
+// gpuTypeIDs are RunPod's GPU type ids of the catalog's accelerator names, as name/id pairs: a slice of
+// constants costs nothing at start-up, where a map is built by an init.
+var gpuTypeIDs = [...][2]string{
+	{"A100-80GB", "NVIDIA A100 80GB PCIe"}, {"A100-80GB-SXM", "NVIDIA A100-SXM4-80GB"}, {"A40", "NVIDIA A40"},
+	{"B200", "NVIDIA B200"}, {"H100", "NVIDIA H100 PCIe"}, {"H100-NVL", "NVIDIA H100 NVL"}, {"H100-SXM", "NVIDIA H100 80GB HBM3"},
+	{"H200-SXM", "NVIDIA H200"}, {"L4", "NVIDIA L4"}, {"L40", "NVIDIA L40"}, {"L40S", "NVIDIA L40S"},
+	{"MI300X", "AMD Instinct MI300X OAM"}, {"RTX3090", "NVIDIA GeForce RTX 3090"}, {"RTX4090", "NVIDIA GeForce RTX 4090"},
+	{"RTX4000-Ada", "NVIDIA RTX 4000 Ada Generation"}, {"RTX6000-Ada", "NVIDIA RTX 6000 Ada Generation"},
+	{"RTXA4000", "NVIDIA RTX A4000"}, {"RTXA4500", "NVIDIA RTX A4500"}, {"RTXA5000", "NVIDIA RTX A5000"},
+	{"RTXA6000", "NVIDIA RTX A6000"},
+}
+
+// gpuTypeID is RunPod's GPU type id of a catalog accelerator name.
+func gpuTypeID(name string) (string, bool) {
+	for _, p := range gpuTypeIDs {
+		if p[0] == name {
+			return p[1], true
+		}
+	}
+	return "", false
 }
 
 var (
-	gpuTypeRE = regexp.MustCompile(`^(\d+)x_(.+)_(SECURE|COMMUNITY)$`)
-	cpuTypeRE = regexp.MustCompile(`^(cpu\d+[a-z]+)-(\d+)-(\d+)$`)
+	gpuTypeRE = lazyregexp.New(`^(\d+)x_(.+)_(SECURE|COMMUNITY)$`)
+	cpuTypeRE = lazyregexp.New(`^(cpu\d+[a-z]+)-(\d+)-(\d+)$`)
 )
 
 // shape fills what a pod of the catalog's instance type asks for: "2x_A100-80GB_SECURE" (GPUs, cloud type) or
 // "cpu3c-4-8" (a CPU flavor and vCPUs).
 func shape(instanceType string, in *createPod) error {
 	if m := gpuTypeRE.FindStringSubmatch(instanceType); m != nil {
-		id, ok := gpuTypeIDs[m[2]]
+		id, ok := gpuTypeID(m[2])
 		if !ok {
 			return fmt.Errorf("instance type %s: stix does not know RunPod's GPU type id for %s", instanceType, m[2])
 		}
