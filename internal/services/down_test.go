@@ -50,7 +50,9 @@ func TestDownWhileLaunching(t *testing.T) {
 			t.Fatalf("held the launch of %s, want slow-1", c)
 		}
 	case <-time.After(3 * time.Minute):
-		t.Fatal("the replica's launch never reached provisioning")
+		log, _ := os.ReadFile(w.ctl.logPath("slow"))
+		ss, err := w.ctl.ServeStatus(ctx, nil)
+		t.Fatalf("the replica's launch never reached provisioning; services %+v, %v\ncontroller log:\n%s", ss, err, log)
 	}
 	s := waitFor(t, w, "slow", "with its replica PROVISIONING", func(s api.Service) bool {
 		return len(s.Replicas) == 1 && s.Replicas[0].Status == "PROVISIONING"
