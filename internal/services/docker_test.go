@@ -44,8 +44,10 @@ run: ./replica
 		t.Fatal(err)
 	}
 	s := waitFor(t, w, "dks", "READY", func(s api.Service) bool { return len(readyReplicas(s)) == 1 })
-	if ep := s.Replicas[0].Endpoint; strings.HasPrefix(ep, "http://127.") || !strings.HasSuffix(ep, ":8080") || s.Replicas[0].Infra != "Docker" {
-		t.Fatalf("replica %+v: want the container's address", s.Replicas[0])
+	// The load balancer reaches the replica where `status --endpoint` says its port is: the port Docker published.
+	eps, err := w.core.Endpoints(ctx, s.Replicas[0].Cluster, 8080)
+	if err != nil || s.Replicas[0].Endpoint != "http://"+eps[8080] || s.Replicas[0].Infra != "Docker" {
+		t.Fatalf("replica %+v; endpoints %v, %v: want the cluster's endpoint of port 8080", s.Replicas[0], eps, err)
 	}
 	if id := get(t, res.Endpoint); id != 1 {
 		t.Fatalf("answered by replica %d", id)

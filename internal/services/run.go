@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -444,10 +445,24 @@ func (r *runner) launch(row ReplicaRow, ts api.TaskSpec, port int, useSpot *bool
 	if len(cs) != 1 || cs[0].HeadIP == "" {
 		return nil, fmt.Errorf("cluster %s has no head address", row.Cluster)
 	}
-	row.Endpoint = "http://" + net.JoinHostPort(cs[0].HeadIP, strconv.Itoa(port))
+	row.Endpoint = r.endpoint(ctx, row.Cluster, cs[0].HeadIP, port)
 	row.Infra, row.Resources = cs[0].Infra, cs[0].Resources
 	row.LaunchedAt = cs[0].LaunchedAt
 	return &row, nil
+}
+
+// endpoint is where the load balancer reaches a replica's service port: where the cluster's infra says the port
+// is reached from outside (`status --endpoint`: a cloud VM's public address, a Kubernetes Service, a port Docker
+// published), else the head node's own address (infra that cannot report endpoints).
+func (r *runner) endpoint(ctx context.Context, cluster, headIP string, port int) string {
+	eps, err := r.c.opts.Core.Endpoints(ctx, cluster, port)
+	if ep := eps[port]; err == nil && ep != "" {
+		if strings.Contains(ep, "://") {
+			return ep
+		}
+		return "http://" + ep
+	}
+	return "http://" + net.JoinHostPort(headIP, strconv.Itoa(port))
 }
 
 // running reports whether a replica's cluster is UP with its latest job not ended.
