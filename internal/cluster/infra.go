@@ -35,6 +35,16 @@ func (m *Manager) CheckInfra(ctx context.Context, e credentials.Env, verify bool
 	return results, enabled, err
 }
 
+// InfraStatus checks the credentials of every infra in e as CheckInfra does without verify, but records
+// nothing: what `stix check` would find now (files and variables only, no provider is called), with the enabled
+// set the last check recorded. The dashboard's infra page reads it on every load.
+func (m *Manager) InfraStatus(ctx context.Context, e credentials.Env) ([]credentials.Result, []string, error) {
+	e.StixHome = m.home
+	results := credentials.Check(ctx, e)
+	enabled, err := m.enabled(ctx)
+	return results, enabled, err
+}
+
 // EnabledInfra lists the infra the user enabled, lower-case: what `stix check` cached, or, before any check,
 // what a check finds now.
 func (m *Manager) EnabledInfra(ctx context.Context) ([]string, error) { return m.enabled(ctx) }

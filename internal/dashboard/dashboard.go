@@ -41,6 +41,18 @@ type Backend interface {
 	ManagedJobLogs(ctx context.Context, id int64, follow bool, w io.Writer) error
 	// Services lists the caller's services (an admin: all).
 	Services(ctx context.Context) ([]api.Service, error)
+	// Infra is what `stix check` finds now, reading files and variables only (no provider is called), with the
+	// enabled set the last check recorded.
+	Infra(ctx context.Context) (api.CheckResult, error)
+	// Requests lists the API server's requests, finished ones too: the caller's (an admin: everyone's).
+	Requests(ctx context.Context) ([]api.Request, error)
+	// Request returns one request and its events so far: a 403 when it is another user's.
+	Request(ctx context.Context, id string) (api.Request, []api.Event, error)
+	// Tokens lists the service-account tokens; CreateToken and RevokeToken change them. Admins only: the API's
+	// 403 for a user.
+	Tokens(ctx context.Context) ([]api.TokenInfo, error)
+	CreateToken(ctx context.Context, req api.TokenRequest) (api.CreatedToken, error)
+	RevokeToken(ctx context.Context, name string) error
 	// Submit makes the API call POST path with body as the caller (the request an action is) and returns the
 	// request's ID, or the API's error (a 403 for another user's resource).
 	Submit(ctx context.Context, path string, body any) (string, error)
@@ -110,9 +122,16 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/jobs/{id}/log.txt", h.authed(h.managedJobLogText))
 	m.HandleFunc("GET "+Prefix+"/services", h.authed(h.services))
 	m.HandleFunc("GET "+Prefix+"/services/{name}", h.authed(h.service))
+	m.HandleFunc("GET "+Prefix+"/infra", h.authed(h.infra))
+	m.HandleFunc("GET "+Prefix+"/requests", h.authed(h.requests))
+	m.HandleFunc("GET "+Prefix+"/requests/{id}", h.authed(h.request))
+	m.HandleFunc("GET "+Prefix+"/costs", h.authed(h.costs))
+	m.HandleFunc("GET "+Prefix+"/tokens", h.authed(h.tokens))
+	m.HandleFunc("GET "+Prefix+"/tokens/new", h.authed(h.newToken))
+	m.HandleFunc("POST "+Prefix+"/tokens/new", h.authed(h.createToken))
 
 	// Actions: GET shows the confirmation, POST (with the CSRF token) does it.
-	for _, a := range actions {
+	for _, a := range append(actions[:len(actions):len(actions)], revokeToken) {
 		m.HandleFunc("GET "+Prefix+a.path, h.authed(h.confirm(a)))
 		m.HandleFunc("POST "+Prefix+a.path, h.authed(h.act(a)))
 	}

@@ -63,6 +63,9 @@ type Options struct {
 	// DashboardSessionTTL is how long a browser's login to the dashboard lasts (dashboard.DefaultSessionTTL
 	// when zero).
 	DashboardSessionTTL time.Duration
+	// InfraStatus, when set, is what `stix check` finds now without recording it or calling a provider, with the
+	// enabled set recorded last (embedded.Client.InfraStatus): the dashboard's infra page.
+	InfraStatus func(ctx context.Context) (api.CheckResult, error)
 	// DashboardNow is the dashboard's clock (time.Now when nil): tests move it past a session's end.
 	DashboardNow func() time.Time
 }
