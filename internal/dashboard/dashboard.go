@@ -53,6 +53,8 @@ type Backend interface {
 	Tokens(ctx context.Context) ([]api.TokenInfo, error)
 	CreateToken(ctx context.Context, req api.TokenRequest) (api.CreatedToken, error)
 	RevokeToken(ctx context.Context, name string) error
+	// Config is the server's config with secret values hidden (admins only: a 403 for a user).
+	Config(ctx context.Context) (map[string]any, error)
 	// Submit makes the API call POST path with body as the caller (the request an action is) and returns the
 	// request's ID, or the API's error (a 403 for another user's resource).
 	Submit(ctx context.Context, path string, body any) (string, error)
@@ -126,6 +128,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/requests", h.authed(h.requests))
 	m.HandleFunc("GET "+Prefix+"/requests/{id}", h.authed(h.request))
 	m.HandleFunc("GET "+Prefix+"/costs", h.authed(h.costs))
+	m.HandleFunc("GET "+Prefix+"/config", h.authed(h.config))
+	m.HandleFunc("GET "+Prefix+"/workspaces", h.authed(h.workspaces))
+	m.HandleFunc("GET "+Prefix+"/users", h.authed(h.users))
 	m.HandleFunc("GET "+Prefix+"/tokens", h.authed(h.tokens))
 	m.HandleFunc("GET "+Prefix+"/tokens/new", h.authed(h.newToken))
 	m.HandleFunc("POST "+Prefix+"/tokens/new", h.authed(h.createToken))

@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"os"
@@ -231,4 +232,53 @@ func TestCostReportPage(t *testing.T) {
 	_, body, _ = bob.get("/dashboard/costs")
 	mustContain(t, "bob's cost report", body, `data-cost="bob-gpu"`, `id="total">$80.00<`)
 	mustNotContain(t, "bob's cost report", body, "ada-dev", "ada-old")
+}
+
+// TestConfigWorkspacesAndUsersAreAdminOnly: an admin reads the server's config with its secrets hidden, the
+// workspaces it defines and the users the server knows; a user gets 403 on each and no link to them.
+func TestConfigWorkspacesAndUsersAreAdminOnly(t *testing.T) {
+	t.Parallel()
+	cfg := map[string]any{
+		"api_server": map[string]any{"service_account_token": "sky_very_secret"},
+		"envs":       map[string]any{"HF_TOKEN": "hf-abc"},
+		"workspaces": map[string]any{
+			"research": map[string]any{"private": true, "allowed_users": []any{"ada"}, "aws": map[string]any{"disabled": true}},
+			"team":     map[string]any{"gcp": map[string]any{"project_id": "team-proj"}},
+		},
+	}
+	dir := t.TempDir()
+	_, base := serve(t, server.Options{Dir: dir, Client: newFleet(t), Auth: auth.Config{ServiceAccounts: true, DefaultRole: auth.RoleUser},
+		Config: func(context.Context) (map[string]any, error) { return cfg, nil }})
+	ada, bob := newBrowser(t, base), newBrowser(t, base)
+	ada.login(createToken(t, base, dir, "ada", "admin"))
+	bob.login(createToken(t, base, dir, "bob", "user"))
+
+	code, body, _ := ada.get("/dashboard/config")
+	if code != http.StatusOK {
+		t.Fatalf("the admin's config page: %d:\n%s", code, body)
+	}
+	mustContain(t, "the config page", body, "service_account_token: &lt;redacted&gt;", "HF_TOKEN: &lt;redacted&gt;", "project_id: team-proj")
+	mustNotContain(t, "the config page", body, "sky_very_secret", "hf-abc")
+	_, body, _ = ada.get("/dashboard/workspaces")
+	mustContain(t, "the workspaces page", body, `data-workspace="default"`, `data-workspace="team"`)
+	if row := regexp.MustCompile(`(?s)<tr data-workspace="research">.*?</tr>`).FindString(body); !strings.Contains(row, "private") ||
+		!strings.Contains(row, "<td>ada</td>") || !strings.Contains(row, "<td>aws</td>") {
+		t.Errorf("the research workspace's row: %q, want private, ada allowed, aws disabled", row)
+	}
+	// bob makes a request, so the users page has him with one.
+	if code, _, _ := bob.post("/dashboard/clusters/bob-gpu/stop", url.Values{"csrf": {bob.csrf("/dashboard/clusters/bob-gpu/stop")}}); code != http.StatusSeeOther {
+		t.Fatalf("bob's stop: %d", code)
+	}
+	_, body, _ = ada.get("/dashboard/users")
+	mustContain(t, "the users page", body, `data-user="ada"`, `data-user="bob"`, `href="/dashboard/requests?q=bob">1</a>`)
+
+	_, body, _ = bob.get("/dashboard/clusters")
+	mustNotContain(t, "bob's navigation", body, `href="/dashboard/config"`, `href="/dashboard/users"`, `href="/dashboard/workspaces"`)
+	for _, p := range []string{"/dashboard/config", "/dashboard/workspaces", "/dashboard/users"} {
+		if code, body, _ := bob.get(p); code != http.StatusForbidden {
+			t.Errorf("bob GET %s: %d, want 403:\n%s", p, code, body)
+		} else {
+			mustNotContain(t, "bob's "+p, body, "sky_very_secret", "research")
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/dashboard"
 )
 
@@ -158,6 +159,21 @@ func (b dashboardBackend) Infra(ctx context.Context) (api.CheckResult, error) {
 			Message: "this API server's core does not report its infra"}
 	}
 	return b.s.opts.InfraStatus(ctx)
+}
+
+// Config is the server's config with secret values hidden; admins only, as the token routes.
+func (b dashboardBackend) Config(ctx context.Context) (map[string]any, error) {
+	if id := identity(ctx); !id.IsAdmin() {
+		return nil, auth.Forbidden("the server's config is for admins; %q is a %s", id.Name, id.Role)
+	}
+	if b.s.opts.Config == nil {
+		return map[string]any{}, nil
+	}
+	m, err := b.s.opts.Config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return redactConfig(m), nil
 }
 
 // Requests lists the server's requests, finished ones too: the caller's, or everyone's for an admin.
