@@ -130,6 +130,13 @@ func TestEveryPageRenders(t *testing.T) {
 		{"/dashboard/services", []string{"llm", "127.0.0.1:30001", "1/2"}},
 		{"/dashboard/services/llm", []string{"Service llm", "llm-1", "PROVISIONING", "1, 2"}},
 		{"/dashboard/clusters/ada-dev/stop", []string{"Stop cluster ada-dev", `name="csrf"`}},
+		{"/dashboard/requests", []string{`<table id="requests">`, "No requests."}},
+		{"/dashboard/costs", []string{`<svg id="cost-chart"`, "$83.25"}},
+		{"/dashboard/tokens", []string{`<table id="tokens">`, "/dashboard/tokens/new"}},
+		{"/dashboard/tokens/new", []string{`<label for="name">`, `name="csrf"`}},
+		{"/dashboard/users", []string{`<table id="users">`}},
+		{"/dashboard/workspaces", []string{`data-workspace="default"`}},
+		{"/dashboard/config", []string{"The config is empty"}},
 	} {
 		code, body, _ := b.get(tc.path)
 		if code != http.StatusOK {
