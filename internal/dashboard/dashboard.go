@@ -72,10 +72,17 @@ type Options struct {
 	LocalUser string
 	// SessionTTL is how long a login lasts (DefaultSessionTTL when zero).
 	SessionTTL time.Duration
+	// StateInterval is how often a clusters page's event stream reads the clusters again
+	// (DefaultStateInterval when zero).
+	StateInterval time.Duration
 	// Now is the clock (time.Now when nil); tests move it past a session's end.
 	Now func() time.Time
 	Log *slog.Logger
 }
+
+// DefaultStateInterval is how often the clusters list's live states are read again: a read of the state
+// database, as `stix status` without --refresh, for each open page.
+const DefaultStateInterval = 2 * time.Second
 
 // DefaultSessionTTL is how long a browser's login lasts.
 const DefaultSessionTTL = 12 * time.Hour
@@ -91,6 +98,9 @@ type Handler struct {
 func New(opts Options) *Handler {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = DefaultSessionTTL
+	}
+	if opts.StateInterval <= 0 {
+		opts.StateInterval = DefaultStateInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -115,6 +125,7 @@ func (h *Handler) routes() {
 	})
 	m.HandleFunc("GET "+Prefix+"/clusters", h.authed(h.clusters))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}", h.authed(h.cluster))
+	m.HandleFunc("GET "+Prefix+"/events/clusters", h.authed(h.clusterStates))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}", h.authed(h.job))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}/log", h.authed(h.jobLogStream))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}/log.txt", h.authed(h.jobLogText))

@@ -24,13 +24,14 @@ func (s *Server) mountDashboard() {
 		local = u.Username
 	}
 	h := dashboard.New(dashboard.Options{
-		Backend:      dashboardBackend{s},
-		Authenticate: s.authn.Authenticate,
-		BasicAuth:    s.opts.Auth.HtpasswdFile != "",
-		LocalUser:    local,
-		SessionTTL:   s.opts.DashboardSessionTTL,
-		Now:          s.opts.DashboardNow,
-		Log:          s.log,
+		Backend:       dashboardBackend{s},
+		Authenticate:  s.authn.Authenticate,
+		BasicAuth:     s.opts.Auth.HtpasswdFile != "",
+		LocalUser:     local,
+		SessionTTL:    s.opts.DashboardSessionTTL,
+		Now:           s.opts.DashboardNow,
+		StateInterval: s.opts.DashboardStateInterval,
+		Log:           s.log,
 	})
 	s.mux.Handle(dashboard.Prefix, h)
 	s.mux.Handle(dashboard.Prefix+"/", h)

@@ -69,6 +69,9 @@ type Options struct {
 	// Config, when set, reads the server's config as it stands (config.Config.ToMap): the dashboard's config
 	// and workspaces pages, for admins, with secret values hidden (redactConfig).
 	Config func(ctx context.Context) (map[string]any, error)
+	// DashboardStateInterval is how often the dashboard's clusters list reads the states again for its live
+	// updates (dashboard.DefaultStateInterval when zero).
+	DashboardStateInterval time.Duration
 	// DashboardNow is the dashboard's clock (time.Now when nil): tests move it past a session's end.
 	DashboardNow func() time.Time
 }
