@@ -75,7 +75,8 @@ func BenchmarkPages(b *testing.B) {
 	h := s.Handler()
 	for _, path := range []string{"/dashboard/clusters", "/dashboard/clusters?sort=cost&desc=1&q=user3&page=2",
 		"/dashboard/clusters/cluster-0500", "/dashboard/jobs", "/dashboard/jobs?state=SUCCEEDED&sort=recoveries&page=50",
-		"/dashboard/jobs/5000", "/dashboard/static/style.css", "/dashboard/static/app.js"} {
+		"/dashboard/jobs/5000", "/dashboard/costs", "/dashboard/costs?sort=name&page=5", "/dashboard/static/style.css",
+		"/dashboard/static/app.js"} {
 		b.Run(path, func(b *testing.B) {
 			var size int
 			for b.Loop() {
