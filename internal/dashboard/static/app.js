@@ -52,6 +52,7 @@
         }
         if (st) known[name] = true;
       });
+      table.dataset.following = "1";
       if (added) live.textContent = added + " new cluster" + (added > 1 ? "s" : "") + ": reload to see " + (added > 1 ? "them" : "it") + ".";
     });
     src.addEventListener("fail", function () { src.close(); });
