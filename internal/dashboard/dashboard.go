@@ -44,6 +44,9 @@ type Backend interface {
 	// Infra is what `stix check` finds now, reading files and variables only (no provider is called), with the
 	// enabled set the last check recorded.
 	Infra(ctx context.Context) (api.CheckResult, error)
+	// KubernetesGPUs is `show-gpus --infra k8s`: the allowed contexts' nodes with GPUs, asked now (a call to
+	// each context's API server).
+	KubernetesGPUs(ctx context.Context) ([]api.AcceleratorCounts, error)
 	// Requests lists the API server's requests, finished ones too: the caller's (an admin: everyone's).
 	Requests(ctx context.Context) ([]api.Request, error)
 	// Request returns one request and its events so far: a 403 when it is another user's.
@@ -136,6 +139,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/services", h.authed(h.services))
 	m.HandleFunc("GET "+Prefix+"/services/{name}", h.authed(h.service))
 	m.HandleFunc("GET "+Prefix+"/infra", h.authed(h.infra))
+	m.HandleFunc("GET "+Prefix+"/infra/kubernetes", h.authed(h.kubernetesGPUs))
 	m.HandleFunc("GET "+Prefix+"/requests", h.authed(h.requests))
 	m.HandleFunc("GET "+Prefix+"/requests/{id}", h.authed(h.request))
 	m.HandleFunc("GET "+Prefix+"/costs", h.authed(h.costs))

@@ -2,12 +2,14 @@ package dashboard_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stix-run/stix/api"
@@ -281,4 +283,38 @@ func TestConfigWorkspacesAndUsersAreAdminOnly(t *testing.T) {
 			mustNotContain(t, "bob's "+p, body, "sky_very_secret", "research")
 		}
 	}
+}
+
+// TestKubernetesGPUsPage: the infra page links to the contexts' GPU availability, a page of its own that asks
+// `show-gpus --infra k8s` when opened; a context that does not answer is a message on it.
+func TestKubernetesGPUsPage(t *testing.T) {
+	t.Parallel()
+	f := newFleet(t)
+	var fail atomic.Bool
+	f.AcceleratorsFunc = func(q api.GPUQuery) ([]api.AcceleratorCounts, error) {
+		if q.Infra != "kubernetes" {
+			return nil, fmt.Errorf("asked for %q, not kubernetes", q.Infra)
+		}
+		if fail.Load() {
+			return nil, fmt.Errorf("kubernetes context prod: list nodes: connection refused")
+		}
+		return []api.AcceleratorCounts{{Name: "H100", Counts: []float64{1, 2, 4, 8}, Clouds: []string{"dev", "prod"},
+			Nodes: []api.NodeGPUs{{Context: "dev", Node: "gpu-a", Total: 8, Free: 3}, {Context: "prod", Node: "gpu-b", Total: 8, Free: 8}}}}, nil
+	}
+	_, base := serve(t, server.Options{Client: f, InfraStatus: func(context.Context) (api.CheckResult, error) {
+		return api.CheckResult{Results: []api.InfraCheck{{Infra: "kubernetes", Enabled: true, Contexts: []string{"dev", "prod"}}},
+			Enabled: []string{"kubernetes"}}, nil
+	}})
+	b := newBrowser(t, base)
+	_, body, _ := b.get("/dashboard/infra")
+	mustContain(t, "the infra page", body, `href="/dashboard/infra/kubernetes"`, `<li>prod</li>`)
+	code, body, _ := b.get("/dashboard/infra/kubernetes")
+	if code != http.StatusOK {
+		t.Fatalf("the Kubernetes GPUs page: %d:\n%s", code, body)
+	}
+	mustContain(t, "the Kubernetes GPUs page", body, `<tr data-gpu="H100"><td>H100</td><td>1, 2, 4, 8</td><td>11 of 16</td>`,
+		`<tr data-node="gpu-a"><td>dev</td><td>gpu-a</td><td>H100</td><td>3 of 8</td>`)
+	fail.Store(true)
+	_, body, _ = b.get("/dashboard/infra/kubernetes")
+	mustContain(t, "the Kubernetes GPUs page of a context that does not answer", body, `role="alert"`, "connection refused")
 }

@@ -177,6 +177,11 @@ func (b dashboardBackend) Config(ctx context.Context) (map[string]any, error) {
 	return redactConfig(m), nil
 }
 
+// KubernetesGPUs is `show-gpus --infra k8s`, as the API's route answers it.
+func (b dashboardBackend) KubernetesGPUs(ctx context.Context) ([]api.AcceleratorCounts, error) {
+	return b.s.opts.Client.Accelerators(ctx, api.GPUQuery{Infra: "kubernetes"})
+}
+
 // Requests lists the server's requests, finished ones too: the caller's, or everyone's for an admin.
 func (b dashboardBackend) Requests(ctx context.Context) ([]api.Request, error) {
 	return b.s.reqs.list(ctx, api.RequestFilter{All: true, AllUsers: identity(ctx).IsAdmin()}, UserFrom(ctx))
