@@ -80,4 +80,26 @@ func TestClustersListFollowsStates(t *testing.T) {
 	if got, want := next(), map[string]string{"ada-old": ""}; !maps.Equal(got, want) {
 		t.Fatalf("after the teardown: %v, want %v", got, want)
 	}
+
+	// The managed jobs and services lists have the same stream: ada's job 7 (not bob's 8), the service.
+	for path, want := range map[string]map[string]string{
+		"/dashboard/events/jobs":     {"7": "RUNNING"},
+		"/dashboard/events/services": {"llm": "READY"},
+	} {
+		req, _ := http.NewRequestWithContext(ctx, "GET", base+path, nil)
+		resp, err := ada.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = readEvents(t, resp)
+		got := next()
+		resp.Body.Close()
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: the first states %v, want %v", path, got, want)
+		}
+	}
+	_, body, _ = ada.get("/dashboard/jobs")
+	mustContain(t, "the managed jobs page", body, `data-states="/dashboard/events/jobs" data-key="job"`, `<tr data-job="7">`)
+	_, body, _ = ada.get("/dashboard/services")
+	mustContain(t, "the services page", body, `data-key="service"`, `<tr data-service="llm">`, `data-state>READY</span>`)
 }

@@ -31,8 +31,8 @@
       status.textContent = "The log stopped: " + JSON.parse(e.data).message;
     });
   }
-  // The clusters list: each row's state badge follows the server's "states" events; clusters that appear or go
-  // are announced (reload to see them), not inserted, so that the page's sort and pages stay as they are.
+  // A list (clusters, managed jobs, services): each row's state badge follows the server's "states" events; rows
+  // that appear are announced (reload to see them), not inserted, so that the page's sort and pages stay.
   function liveStates(table) {
     var live = document.getElementById("live");
     var known = null, added = 0;
@@ -42,7 +42,7 @@
       if (first) known = {};
       Object.keys(states).forEach(function (name) {
         var st = states[name];
-        var row = table.querySelector('tr[data-cluster="' + CSS.escape(name) + '"]');
+        var row = table.querySelector("tr[data-" + table.dataset.key + '="' + CSS.escape(name) + '"]');
         if (row) {
           var badge = row.querySelector("[data-state]");
           badge.textContent = st || "GONE";
@@ -53,14 +53,15 @@
         if (st) known[name] = true;
       });
       table.dataset.following = "1";
-      if (added) live.textContent = added + " new cluster" + (added > 1 ? "s" : "") + ": reload to see " + (added > 1 ? "them" : "it") + ".";
+      var noun = {cluster: "cluster", job: "managed job", service: "service"}[table.dataset.key] || "row";
+      if (added) live.textContent = added + " new " + noun + (added > 1 ? "s" : "") + ": reload to see " + (added > 1 ? "them" : "it") + ".";
     });
     src.addEventListener("fail", function () { src.close(); });
   }
   document.addEventListener("DOMContentLoaded", function () {
     var pre = document.getElementById("log");
     if (pre && pre.dataset.stream && window.EventSource) follow(pre);
-    var table = document.getElementById("clusters");
-    if (table && table.dataset.states && window.EventSource) liveStates(table);
+    var table = document.querySelector("table[data-states]");
+    if (table && table.dataset.key && window.EventSource) liveStates(table);
   });
 })();
