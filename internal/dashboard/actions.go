@@ -114,6 +114,7 @@ var actions = []action{
 			Warning: "The service's replicas and load balancer are torn down; its endpoint stops answering.",
 			APIPath: allUsers(r, "/api/v1/serve/down"), Body: api.ServeDownRequest{Names: []string{name}}}, nil
 	}},
+	revokeToken,
 }
 
 // allUsers asks the API for every user's resources when the caller is an admin (the API's rule for jobs and

@@ -153,7 +153,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST "+Prefix+"/tokens/new", h.authed(h.createToken))
 
 	// Actions: GET shows the confirmation, POST (with the CSRF token) does it.
-	for _, a := range append(actions[:len(actions):len(actions)], revokeToken) {
+	for _, a := range actions {
 		m.HandleFunc("GET "+Prefix+a.path, h.authed(h.confirm(a)))
 		m.HandleFunc("POST "+Prefix+a.path, h.authed(h.act(a)))
 	}
