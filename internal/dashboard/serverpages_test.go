@@ -76,6 +76,15 @@ users:
 	if r := row("aws"); !strings.Contains(r, "</span></td>\n<td>no</td>") || strings.Contains(r, "<td>-</td></tr>") {
 		t.Errorf("aws is neither enabled for launches nor said why it is disabled: %s", r)
 	}
+	// Loading the page recorded no check: kubernetes is found, not yet enabled for launches.
+	mustContain(t, "the infra page before any check", body, `id="enabled">none recorded yet<`)
+	mustContain(t, "the kubernetes row before any check", row("kubernetes"), "no: run <code>stix check</code>")
+	if _, err := api.Wait(core.Check(t.Context(), nil, false)); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ = b.get("/dashboard/infra")
+	mustContain(t, "the kubernetes row after stix check", row("kubernetes"), "<td>yes</td>")
+	mustNotContain(t, "the infra page after stix check", body, "none recorded yet")
 }
 
 // TestRequestsPages: the request queue lists the caller's requests (an admin's: everyone's), and one request's
