@@ -54,8 +54,11 @@ type Service struct {
 	User      string    `json:"user_name,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	// Uptime is how long the service has been READY without a break; 0 when it is not.
-	Uptime   Seconds   `json:"uptime"`
-	Policy   string    `json:"policy,omitempty"` // the load-balancing policy
+	Uptime Seconds `json:"uptime"`
+	Policy string  `json:"policy,omitempty"` // the load-balancing policy
+	// QPS is the requests per second through the load balancer over the last minute, as the serve controller
+	// last saved them for its autoscaler (every decision interval).
+	QPS      float64   `json:"qps,omitempty"`
 	Message  string    `json:"message,omitempty"`
 	Replicas []Replica `json:"replica_info"`
 }

@@ -35,6 +35,26 @@ func (m *Manager) CheckInfra(ctx context.Context, e credentials.Env, verify bool
 	return results, enabled, err
 }
 
+// InfraStatus checks the credentials of every infra in e as CheckInfra does without verify, but records
+// nothing: what `stix check` would find now (files and variables only, no provider is called), with the enabled
+// set the last check recorded. The dashboard's infra page reads it on every load.
+// Before any check is recorded the enabled set is empty (the first launch records one), not checked here: the
+// page must not record what it shows.
+func (m *Manager) InfraStatus(ctx context.Context, e credentials.Env) ([]credentials.Result, []string, error) {
+	e.StixHome = m.home
+	results := credentials.Check(ctx, e)
+	if m.enabledInfra != nil {
+		enabled, err := m.enabled(ctx)
+		return results, enabled, err
+	}
+	st, err := m.store(ctx)
+	if err != nil {
+		return results, nil, err
+	}
+	enabled, _, err := credentials.LoadEnabled(ctx, st)
+	return results, enabled, err
+}
+
 // EnabledInfra lists the infra the user enabled, lower-case: what `stix check` cached, or, before any check,
 // what a check finds now.
 func (m *Manager) EnabledInfra(ctx context.Context) ([]string, error) { return m.enabled(ctx) }

@@ -28,6 +28,8 @@ type plan struct {
 	Warning string // what it does, on the confirmation page
 	APIPath string
 	Body    any
+	// Do, when set, is the action instead of a request to APIPath: an API call answered at once (no request ID).
+	Do func() error
 	// Refusal, when set, says why the action cannot be done now (the wrong state): nothing is done.
 	Refusal string
 }
@@ -112,6 +114,7 @@ var actions = []action{
 			Warning: "The service's replicas and load balancer are torn down; its endpoint stops answering.",
 			APIPath: allUsers(r, "/api/v1/serve/down"), Body: api.ServeDownRequest{Names: []string{name}}}, nil
 	}},
+	revokeToken,
 }
 
 // allUsers asks the API for every user's resources when the caller is an admin (the API's rule for jobs and
@@ -175,14 +178,20 @@ func (h *Handler) act(a action) http.HandlerFunc {
 			fail(http.StatusConflict, p.Refusal+" Nothing was done.")
 			return
 		}
-		id, err := h.opts.Backend.Submit(r.Context(), p.APIPath, p.Body)
+		var id, flash string
+		if p.Do != nil {
+			err = p.Do()
+			flash = fmt.Sprintf("%s %s: done.", a.verb, p.What)
+		} else {
+			id, err = h.opts.Backend.Submit(r.Context(), p.APIPath, p.Body)
+			flash = fmt.Sprintf("%s %s: requested (request %s).", a.verb, p.What, shortID(id))
+		}
 		if err != nil {
 			fail(statusOf(err), api.WireError(err).Message)
 			return
 		}
 		who, _ := auth.From(r.Context())
 		h.opts.Log.Info("dashboard action", "action", a.verb, "target", p.What, "user", who.Name, "request_id", id)
-		flash := fmt.Sprintf("%s %s: requested (request %s).", a.verb, p.What, shortID(id))
 		setCookie(w, r, flashCookie, url.QueryEscape(flash), time.Time{})
 		http.Redirect(w, r, p.Back, http.StatusSeeOther)
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +76,55 @@ func BenchmarkPages(b *testing.B) {
 	h := s.Handler()
 	for _, path := range []string{"/dashboard/clusters", "/dashboard/clusters?sort=cost&desc=1&q=user3&page=2",
 		"/dashboard/clusters/cluster-0500", "/dashboard/jobs", "/dashboard/jobs?state=SUCCEEDED&sort=recoveries&page=50",
-		"/dashboard/jobs/5000", "/dashboard/static/style.css", "/dashboard/static/app.js"} {
+		"/dashboard/jobs/5000", "/dashboard/costs", "/dashboard/costs?sort=name&page=5", "/dashboard/static/style.css",
+		"/dashboard/static/app.js"} {
+		b.Run(path, func(b *testing.B) {
+			var size int
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("%s: %d", path, rec.Code)
+				}
+				size = rec.Body.Len()
+			}
+			b.ReportMetric(float64(size), "bytes/page")
+		})
+	}
+}
+
+// BenchmarkRequestsPage: the requests page over a real request store (SQLite) holding 2000 requests: the
+// store's read of them all, the sort, one page of 100 rows.
+// go test ./internal/dashboard -run '^$' -bench RequestsPage -benchtime 30x
+func BenchmarkRequestsPage(b *testing.B) {
+	s, err := server.New(context.Background(), server.Options{Dir: b.TempDir(), Client: bigFleet(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	h := s.Handler()
+	for i := range 2000 {
+		rec := httptest.NewRecorder()
+		body := strings.NewReader(fmt.Sprintf(`{"cluster":"cluster-%04d"}`, i%1000))
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/api/v1/stop", body))
+		if rec.Code != http.StatusAccepted {
+			b.Fatalf("stop %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	// Measure the page alone: wait until no request is in flight (they fail at once: the fake core has no Stop).
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/requests", nil))
+		if strings.TrimSpace(rec.Body.String()) == "[]" {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("requests still in flight after two minutes: %.200s", rec.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, path := range []string{"/dashboard/requests", "/dashboard/requests?sort=user&q=cluster-01&page=2"} {
 		b.Run(path, func(b *testing.B) {
 			var size int
 			for b.Loop() {

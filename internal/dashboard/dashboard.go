@@ -41,6 +41,23 @@ type Backend interface {
 	ManagedJobLogs(ctx context.Context, id int64, follow bool, w io.Writer) error
 	// Services lists the caller's services (an admin: all).
 	Services(ctx context.Context) ([]api.Service, error)
+	// Infra is what `stix check` finds now, reading files and variables only (no provider is called), with the
+	// enabled set the last check recorded.
+	Infra(ctx context.Context) (api.CheckResult, error)
+	// KubernetesGPUs is `show-gpus --infra k8s`: the allowed contexts' nodes with GPUs, asked now (a call to
+	// each context's API server).
+	KubernetesGPUs(ctx context.Context) ([]api.AcceleratorCounts, error)
+	// Requests lists the API server's requests, finished ones too: the caller's (an admin: everyone's).
+	Requests(ctx context.Context) ([]api.Request, error)
+	// Request returns one request and its events so far: a 403 when it is another user's.
+	Request(ctx context.Context, id string) (api.Request, []api.Event, error)
+	// Tokens lists the service-account tokens; CreateToken and RevokeToken change them. Admins only: the API's
+	// 403 for a user.
+	Tokens(ctx context.Context) ([]api.TokenInfo, error)
+	CreateToken(ctx context.Context, req api.TokenRequest) (api.CreatedToken, error)
+	RevokeToken(ctx context.Context, name string) error
+	// Config is the server's config with secret values hidden (admins only: a 403 for a user).
+	Config(ctx context.Context) (map[string]any, error)
 	// Submit makes the API call POST path with body as the caller (the request an action is) and returns the
 	// request's ID, or the API's error (a 403 for another user's resource).
 	Submit(ctx context.Context, path string, body any) (string, error)
@@ -58,10 +75,17 @@ type Options struct {
 	LocalUser string
 	// SessionTTL is how long a login lasts (DefaultSessionTTL when zero).
 	SessionTTL time.Duration
+	// StateInterval is how often a clusters page's event stream reads the clusters again
+	// (DefaultStateInterval when zero).
+	StateInterval time.Duration
 	// Now is the clock (time.Now when nil); tests move it past a session's end.
 	Now func() time.Time
 	Log *slog.Logger
 }
+
+// DefaultStateInterval is how often the clusters list's live states are read again: a read of the state
+// database, as `stix status` without --refresh, for each open page.
+const DefaultStateInterval = 2 * time.Second
 
 // DefaultSessionTTL is how long a browser's login lasts.
 const DefaultSessionTTL = 12 * time.Hour
@@ -77,6 +101,9 @@ type Handler struct {
 func New(opts Options) *Handler {
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = DefaultSessionTTL
+	}
+	if opts.StateInterval <= 0 {
+		opts.StateInterval = DefaultStateInterval
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -101,6 +128,9 @@ func (h *Handler) routes() {
 	})
 	m.HandleFunc("GET "+Prefix+"/clusters", h.authed(h.clusters))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}", h.authed(h.cluster))
+	m.HandleFunc("GET "+Prefix+"/events/clusters", h.authed(h.liveStates(readClusterStates)))
+	m.HandleFunc("GET "+Prefix+"/events/jobs", h.authed(h.liveStates(readManagedJobStates)))
+	m.HandleFunc("GET "+Prefix+"/events/services", h.authed(h.liveStates(readServiceStates)))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}", h.authed(h.job))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}/log", h.authed(h.jobLogStream))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}/log.txt", h.authed(h.jobLogText))
@@ -110,6 +140,17 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/jobs/{id}/log.txt", h.authed(h.managedJobLogText))
 	m.HandleFunc("GET "+Prefix+"/services", h.authed(h.services))
 	m.HandleFunc("GET "+Prefix+"/services/{name}", h.authed(h.service))
+	m.HandleFunc("GET "+Prefix+"/infra", h.authed(h.infra))
+	m.HandleFunc("GET "+Prefix+"/infra/kubernetes", h.authed(h.kubernetesGPUs))
+	m.HandleFunc("GET "+Prefix+"/requests", h.authed(h.requests))
+	m.HandleFunc("GET "+Prefix+"/requests/{id}", h.authed(h.request))
+	m.HandleFunc("GET "+Prefix+"/costs", h.authed(h.costs))
+	m.HandleFunc("GET "+Prefix+"/config", h.authed(h.config))
+	m.HandleFunc("GET "+Prefix+"/workspaces", h.authed(h.workspaces))
+	m.HandleFunc("GET "+Prefix+"/users", h.authed(h.users))
+	m.HandleFunc("GET "+Prefix+"/tokens", h.authed(h.tokens))
+	m.HandleFunc("GET "+Prefix+"/tokens/new", h.authed(h.newToken))
+	m.HandleFunc("POST "+Prefix+"/tokens/new", h.authed(h.createToken))
 
 	// Actions: GET shows the confirmation, POST (with the CSRF token) does it.
 	for _, a := range actions {

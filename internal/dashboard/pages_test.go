@@ -94,7 +94,7 @@ func newFleet(t testing.TB) *fleet {
 			return nil, nil
 		},
 		ServeStatusFunc: func([]string) ([]api.Service, error) {
-			return []api.Service{{Name: "llm", Status: "READY", Version: 2, Endpoint: "127.0.0.1:30001", User: "ada",
+			return []api.Service{{Name: "llm", Status: "READY", Version: 2, Endpoint: "127.0.0.1:30001", User: "ada", QPS: 2.5,
 				Replicas: []api.Replica{{ID: 1, Version: 1, Status: "READY", Cluster: "llm-1"}, {ID: 2, Version: 2, Status: "PROVISIONING"}}}}, nil
 		},
 	}
@@ -127,9 +127,16 @@ func TestEveryPageRenders(t *testing.T) {
 		{"/dashboard/jobs", []string{"finetune", "sweep", "RUNNING", "/dashboard/jobs/7"}},
 		{"/dashboard/jobs/7", []string{"Managed job 7", "preempted", "spot instance preempted", "finetune-7", "/dashboard/jobs/7/cancel"}},
 		{"/dashboard/jobs/7/log.txt", []string{"managed job 7 says hi"}},
-		{"/dashboard/services", []string{"llm", "127.0.0.1:30001", "1/2"}},
-		{"/dashboard/services/llm", []string{"Service llm", "llm-1", "PROVISIONING", "1, 2"}},
+		{"/dashboard/services", []string{"llm", "127.0.0.1:30001", "1/2", "<td>2.5</td>"}},
+		{"/dashboard/services/llm", []string{"Service llm", "llm-1", "PROVISIONING", "1, 2", `<dd id="qps">2.5 (the last minute)`}},
 		{"/dashboard/clusters/ada-dev/stop", []string{"Stop cluster ada-dev", `name="csrf"`}},
+		{"/dashboard/requests", []string{`<table id="requests">`, "No requests."}},
+		{"/dashboard/costs", []string{`<svg id="cost-chart"`, "$83.25"}},
+		{"/dashboard/tokens", []string{`<table id="tokens">`, "/dashboard/tokens/new"}},
+		{"/dashboard/tokens/new", []string{`<label for="name">`, `name="csrf"`}},
+		{"/dashboard/users", []string{`<table id="users">`}},
+		{"/dashboard/workspaces", []string{`data-workspace="default"`}},
+		{"/dashboard/config", []string{"The config is empty"}},
 	} {
 		code, body, _ := b.get(tc.path)
 		if code != http.StatusOK {

@@ -28,7 +28,7 @@ var (
 )
 
 var pageNames = []string{"login", "error", "clusters", "cluster", "job", "managed_jobs", "managed_job", "services",
-	"service", "confirm"}
+	"service", "confirm", "infra", "requests", "request", "costs", "tokens", "new_token", "config", "workspaces", "users", "k8s_gpus"}
 
 func templates() map[string]*template.Template {
 	parseOnce.Do(func() {

@@ -18,16 +18,32 @@ func (c *Client) Check(ctx context.Context, infra []string, verify bool) (*api.O
 	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) (api.CheckResult, error) {
 		e := credentials.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv, SystemRoot: c.opts.SystemRoot}
 		results, enabled, err := m.CheckInfra(ctx, e, verify, infra...)
-		out := api.CheckResult{Enabled: enabled}
-		if err != nil {
-			out.SaveError = err.Error()
-		}
-		for _, r := range results {
-			out.Results = append(out.Results, api.InfraCheck{Infra: r.Infra, Enabled: r.Enabled, Reason: r.Reason,
-				Detail: r.Detail, Contexts: r.Contexts})
-		}
-		return out, nil
+		return checkResult(results, enabled, err), nil
 	})
+}
+
+// InfraStatus is what Check would find now, recording nothing and calling no provider, with the enabled set
+// the last check recorded (SaveError: why it could not be read).
+func (c *Client) InfraStatus(ctx context.Context) (api.CheckResult, error) {
+	m, err := c.manager()
+	if err != nil {
+		return api.CheckResult{}, err
+	}
+	e := credentials.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv, SystemRoot: c.opts.SystemRoot}
+	results, enabled, err := m.InfraStatus(ctx, e)
+	return checkResult(results, enabled, err), nil
+}
+
+func checkResult(results []credentials.Result, enabled []string, err error) api.CheckResult {
+	out := api.CheckResult{Enabled: enabled}
+	if err != nil {
+		out.SaveError = err.Error()
+	}
+	for _, r := range results {
+		out.Results = append(out.Results, api.InfraCheck{Infra: r.Infra, Enabled: r.Enabled, Reason: r.Reason,
+			Detail: r.Detail, Contexts: r.Contexts})
+	}
+	return out
 }
 
 // SSHUp sets up the hosts of SSH node pools; each host's outcome is an event as it comes.

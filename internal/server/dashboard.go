@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os/user"
 	"strconv"
 	"strings"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/dashboard"
 )
 
@@ -22,13 +24,14 @@ func (s *Server) mountDashboard() {
 		local = u.Username
 	}
 	h := dashboard.New(dashboard.Options{
-		Backend:      dashboardBackend{s},
-		Authenticate: s.authn.Authenticate,
-		BasicAuth:    s.opts.Auth.HtpasswdFile != "",
-		LocalUser:    local,
-		SessionTTL:   s.opts.DashboardSessionTTL,
-		Now:          s.opts.DashboardNow,
-		Log:          s.log,
+		Backend:       dashboardBackend{s},
+		Authenticate:  s.authn.Authenticate,
+		BasicAuth:     s.opts.Auth.HtpasswdFile != "",
+		LocalUser:     local,
+		SessionTTL:    s.opts.DashboardSessionTTL,
+		Now:           s.opts.DashboardNow,
+		StateInterval: s.opts.DashboardStateInterval,
+		Log:           s.log,
 	})
 	s.mux.Handle(dashboard.Prefix, h)
 	s.mux.Handle(dashboard.Prefix+"/", h)
@@ -143,23 +146,110 @@ func (b dashboardBackend) Services(ctx context.Context) ([]api.Service, error) {
 
 // Submit calls the API route POST path in process, as the caller: the route's own checks and request record.
 func (b dashboardBackend) Submit(ctx context.Context, path string, body any) (string, error) {
-	data, err := json.Marshal(body)
-	if err != nil {
+	var sub api.Submitted
+	if err := b.call(ctx, http.MethodPost, path, body, http.StatusAccepted, &sub); err != nil {
 		return "", err
 	}
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(data))
+	return sub.ID, nil
+}
+
+// Infra is what `stix check` finds now, offline, with the enabled set it recorded last.
+func (b dashboardBackend) Infra(ctx context.Context) (api.CheckResult, error) {
+	if b.s.opts.InfraStatus == nil {
+		return api.CheckResult{}, &api.Error{Code: api.CodeNotFound, Status: http.StatusNotFound,
+			Message: "this API server's core does not report its infra"}
+	}
+	return b.s.opts.InfraStatus(ctx)
+}
+
+// Config is the server's config with secret values hidden; admins only, as the token routes.
+func (b dashboardBackend) Config(ctx context.Context) (map[string]any, error) {
+	if id := identity(ctx); !id.IsAdmin() {
+		return nil, auth.Forbidden("the server's config is for admins; %q is a %s", id.Name, id.Role)
+	}
+	if b.s.opts.Config == nil {
+		return map[string]any{}, nil
+	}
+	m, err := b.s.opts.Config(ctx)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	return redactConfig(m), nil
+}
+
+// KubernetesGPUs is `show-gpus --infra k8s`, as the API's route answers it.
+func (b dashboardBackend) KubernetesGPUs(ctx context.Context) ([]api.AcceleratorCounts, error) {
+	return b.s.opts.Client.Accelerators(ctx, api.GPUQuery{Infra: "kubernetes"})
+}
+
+// Requests lists the server's requests, finished ones too: the caller's, or everyone's for an admin.
+func (b dashboardBackend) Requests(ctx context.Context) ([]api.Request, error) {
+	return b.s.reqs.list(ctx, api.RequestFilter{All: true, AllUsers: identity(ctx).IsAdmin()}, UserFrom(ctx))
+}
+
+// Request returns one request and its events so far, with the API's check (another user's is a 403).
+func (b dashboardBackend) Request(ctx context.Context, id string) (api.Request, []api.Event, error) {
+	q, err := b.s.reqs.get(ctx, id)
+	if err == nil {
+		err = checkRequest(ctx, q)
+	}
+	if err != nil {
+		return api.Request{}, nil, err
+	}
+	lines, err := b.s.reqs.events(ctx, q.ID, 0)
+	if err != nil {
+		return api.Request{}, nil, err
+	}
+	events := make([]api.Event, 0, len(lines))
+	for _, l := range lines {
+		if l.Event != nil {
+			events = append(events, *l.Event)
+		}
+	}
+	return q, events, nil
+}
+
+// Tokens lists the service-account tokens through the API's admin-only route.
+func (b dashboardBackend) Tokens(ctx context.Context) ([]api.TokenInfo, error) {
+	var out []api.TokenInfo
+	return out, b.call(ctx, http.MethodGet, "/api/v1/tokens", nil, http.StatusOK, &out)
+}
+
+// CreateToken creates a token through the API's admin-only route.
+func (b dashboardBackend) CreateToken(ctx context.Context, req api.TokenRequest) (api.CreatedToken, error) {
+	var out api.CreatedToken
+	return out, b.call(ctx, http.MethodPost, "/api/v1/tokens", req, http.StatusCreated, &out)
+}
+
+// RevokeToken revokes a token through the API's admin-only route.
+func (b dashboardBackend) RevokeToken(ctx context.Context, name string) error {
+	return b.call(ctx, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(name), nil, http.StatusOK, nil)
+}
+
+// call makes the API call method path in process, as the caller (the identity ctx carries), through the
+// server's own routes and their checks, and decodes an answer of status want into out; any other answer is
+// the API's error.
+func (b dashboardBackend) call(ctx context.Context, method, path string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(data)
+	}
+	r, err := http.NewRequestWithContext(ctx, method, path, rd)
+	if err != nil {
+		return err
 	}
 	r.Header.Set("Content-Type", "application/json")
 	w := &bufferedResponse{header: http.Header{}}
 	b.s.logRequests(b.s.mux).ServeHTTP(w, r)
-	if w.status == http.StatusAccepted {
-		var sub api.Submitted
-		if err := json.Unmarshal(w.body.Bytes(), &sub); err != nil {
-			return "", err
+	if w.status == want {
+		if out == nil {
+			return nil
 		}
-		return sub.ID, nil
+		return json.Unmarshal(w.body.Bytes(), out)
 	}
 	var e api.Error
 	if err := json.Unmarshal(w.body.Bytes(), &e); err != nil || e.Message == "" {
@@ -168,7 +258,7 @@ func (b dashboardBackend) Submit(ctx context.Context, path string, body any) (st
 	if e.Status == 0 {
 		e.Status = w.status
 	}
-	return "", &e
+	return &e
 }
 
 // bufferedResponse keeps an in-process API call's answer.

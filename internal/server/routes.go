@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -257,6 +258,62 @@ func redacted(body any) any {
 func redact(v string) string {
 	if v == "" {
 		return ""
+	}
+	return "<redacted>"
+}
+
+// secretWords mark a config key whose value is a credential; secretSections hold values that may all be
+// (environment variables, secrets).
+var (
+	secretWords    = []string{"token", "secret", "password", "passwd", "credential", "private_key", "api_key", "apikey"}
+	secretSections = []string{"envs", "secrets", "env"}
+)
+
+// redactConfig returns a copy of a config tree (config.Config.ToMap) with the values of secret keys, and of
+// every key under envs: and secrets:, hidden as redact hides a request's credentials: what is set shows, never
+// its value.
+func redactConfig(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		low := strings.ToLower(k)
+		switch {
+		case slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(low, w) }):
+			out[k] = redactValue(v)
+		case slices.Contains(secretSections, low):
+			if sub, ok := v.(map[string]any); ok {
+				hidden := make(map[string]any, len(sub))
+				for sk, sv := range sub {
+					hidden[sk] = redactValue(sv)
+				}
+				out[k] = hidden
+			} else {
+				out[k] = redactValue(v)
+			}
+		default:
+			out[k] = redactAny(v)
+		}
+	}
+	return out
+}
+
+func redactAny(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		return redactConfig(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = redactAny(e)
+		}
+		return out
+	}
+	return v
+}
+
+// redactValue hides a secret value of any type, keeping whether there was one.
+func redactValue(v any) any {
+	if v == nil || v == "" {
+		return v
 	}
 	return "<redacted>"
 }

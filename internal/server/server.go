@@ -63,6 +63,15 @@ type Options struct {
 	// DashboardSessionTTL is how long a browser's login to the dashboard lasts (dashboard.DefaultSessionTTL
 	// when zero).
 	DashboardSessionTTL time.Duration
+	// InfraStatus, when set, is what `stix check` finds now without recording it or calling a provider, with the
+	// enabled set recorded last (embedded.Client.InfraStatus): the dashboard's infra page.
+	InfraStatus func(ctx context.Context) (api.CheckResult, error)
+	// Config, when set, reads the server's config as it stands (config.Config.ToMap): the dashboard's config
+	// and workspaces pages, for admins, with secret values hidden (redactConfig).
+	Config func(ctx context.Context) (map[string]any, error)
+	// DashboardStateInterval is how often the dashboard's clusters list reads the states again for its live
+	// updates (dashboard.DefaultStateInterval when zero).
+	DashboardStateInterval time.Duration
 	// DashboardNow is the dashboard's clock (time.Now when nil): tests move it past a session's end.
 	DashboardNow func() time.Time
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -262,6 +263,7 @@ func (c *Controller) ServeStatus(ctx context.Context, names []string) ([]api.Ser
 			svc, s.Policy = sv, sv.Policy()
 		}
 		s.Endpoint = c.endpoint(row, svc)
+		s.QPS = savedQPS(row.Autoscaler, now)
 		if row.Status == api.ServiceReady && !row.ReadySince.IsZero() {
 			s.Uptime = api.Seconds(now.Sub(row.ReadySince))
 		}
@@ -388,4 +390,15 @@ func (c *Controller) owned(ctx context.Context, name string) (*Row, error) {
 		}
 	}
 	return row, nil
+}
+
+// savedQPS is the request rate over the last minute in an autoscaler's saved state (0 when there is none).
+func savedQPS(state string, now time.Time) float64 {
+	var st serve.AutoscalerState
+	if state == "" || json.Unmarshal([]byte(state), &st) != nil {
+		return 0
+	}
+	var w serve.RequestWindow
+	w.Add(st.Requests)
+	return w.QPS(now)
 }

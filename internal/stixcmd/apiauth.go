@@ -76,6 +76,19 @@ func (s serverControl) workspaceAccess(ctx context.Context, workspace string) er
 	return cluster.WorkspaceAccess(cfg, id, workspace)
 }
 
+// serverConfig reads the API server's config as it stands, for the dashboard's config and workspaces pages.
+func (s serverControl) serverConfig(context.Context) (map[string]any, error) {
+	home, err := s.home()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(config.Inputs{StixHome: home, Home: s.getenv("HOME"), Getenv: s.getenv})
+	if err != nil {
+		return nil, err
+	}
+	return cfg.ToMap(), nil
+}
+
 // gcOptions reads what the API server's garbage collection keeps: api_server.requests_retention_hours of the
 // server's config (SkyPilot's key; the server's default when unset).
 func (s serverControl) gcOptions() (server.GCOptions, error) {

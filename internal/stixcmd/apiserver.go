@@ -177,7 +177,7 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
 		Options: server.Options{Dir: dir, State: state, Client: svc.Client(ctl.Client()), Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,
 			LogFile: o.LogFile, Log: log, Auth: authCfg,
-			WorkspaceAccess: s.workspaceAccess, UploadDir: uploadDir, GC: gc}})
+			WorkspaceAccess: s.workspaceAccess, UploadDir: uploadDir, GC: gc, InfraStatus: c.InfraStatus, Config: s.serverConfig}})
 }
 
 // startJobs starts the managed-jobs controller over the core and the server's state; closeJobs stops it (its

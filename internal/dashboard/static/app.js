@@ -31,8 +31,37 @@
       status.textContent = "The log stopped: " + JSON.parse(e.data).message;
     });
   }
+  // A list (clusters, managed jobs, services): each row's state badge follows the server's "states" events; rows
+  // that appear are announced (reload to see them), not inserted, so that the page's sort and pages stay.
+  function liveStates(table) {
+    var live = document.getElementById("live");
+    var known = null, added = 0;
+    var src = new EventSource(table.dataset.states);
+    src.addEventListener("states", function (e) {
+      var states = JSON.parse(e.data), first = known === null;
+      if (first) known = {};
+      Object.keys(states).forEach(function (name) {
+        var st = states[name];
+        var row = table.querySelector("tr[data-" + table.dataset.key + '="' + CSS.escape(name) + '"]');
+        if (row) {
+          var badge = row.querySelector("[data-state]");
+          badge.textContent = st || "GONE";
+          badge.className = "state state-" + (st || "STOPPED");
+        } else if (!first && st && !known[name]) {
+          added++;
+        }
+        if (st) known[name] = true;
+      });
+      table.dataset.following = "1";
+      var noun = {cluster: "cluster", job: "managed job", service: "service"}[table.dataset.key] || "row";
+      if (added) live.textContent = added + " new " + noun + (added > 1 ? "s" : "") + ": reload to see " + (added > 1 ? "them" : "it") + ".";
+    });
+    src.addEventListener("fail", function () { src.close(); });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     var pre = document.getElementById("log");
     if (pre && pre.dataset.stream && window.EventSource) follow(pre);
+    var table = document.querySelector("table[data-states]");
+    if (table && table.dataset.key && window.EventSource) liveStates(table);
   });
 })();
