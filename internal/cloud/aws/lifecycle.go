@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/vm"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -24,7 +25,7 @@ type located struct {
 }
 
 func (p *Provider) locate(ref cloud.ClusterRef) (located, error) {
-	s, err := p.readState(ref.Name)
+	s, err := vm.Load[state](p.m, ref.Name)
 	if err != nil {
 		return located{}, err
 	}
@@ -154,7 +155,7 @@ func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
 
 // Start starts the cluster's stopped instances and deploys the agents again (their addresses may have changed).
 func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
-	s, err := p.readState(ref.Name)
+	s, err := vm.Load[state](p.m, ref.Name)
 	if err != nil {
 		return nil, err
 	}

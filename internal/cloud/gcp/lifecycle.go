@@ -21,7 +21,7 @@ type located struct {
 }
 
 func (p *Provider) locate(ref cloud.ClusterRef) (located, error) {
-	s, err := p.readState(ref.Name)
+	s, err := vm.Load[state](p.m, ref.Name)
 	if err != nil {
 		return located{}, err
 	}
@@ -160,7 +160,7 @@ func (p *Provider) each(ctx context.Context, a *api, place cloud.Place, names []
 
 // Start starts the cluster's stopped instances and deploys the agents again (their addresses may have changed).
 func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
-	s, err := p.readState(ref.Name)
+	s, err := vm.Load[state](p.m, ref.Name)
 	if err != nil {
 		return nil, err
 	}

@@ -280,7 +280,7 @@ func TestFailures(t *testing.T) {
 			if n, fws := f.gce.Live(); n != 0 || fws != 0 {
 				t.Errorf("left behind: %d instances, %d firewall rules", n, fws)
 			}
-			if s, _ := f.p.readState("bad"); s != nil {
+			if s, _ := vm.Load[state](f.p.m, "bad"); s != nil {
 				t.Errorf("state left behind: %+v", s)
 			}
 		})
