@@ -74,7 +74,7 @@ func New(opts Options) (*Provider, error) {
 	}
 	if opts.Catalog == nil {
 		home := opts.Home
-		opts.Catalog = func(ctx context.Context) (*catalog.Cloud, error) { return loadCatalog(ctx, home) }
+		opts.Catalog = func(ctx context.Context) (*catalog.Cloud, error) { return vm.LoadCatalog(ctx, home, Name, "GCP") }
 	}
 	if opts.Env == nil {
 		home, _ := os.UserHomeDir()
@@ -86,23 +86,6 @@ func New(opts Options) (*Provider, error) {
 	}
 	return &Provider{opts: opts, m: &vm.Machines{Cloud: Name, Root: filepath.Join(opts.Home, Name), User: opts.SSHUser,
 		PollInterval: opts.PollInterval, WaitTimeout: opts.WaitTimeout}}, nil
-}
-
-// loadCatalog reads the GCP catalog through the source the rest of stix uses.
-func loadCatalog(ctx context.Context, home string) (*catalog.Cloud, error) {
-	src, err := catalog.FromEnv(home, os.Getenv, nil)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := catalog.Load(ctx, src, Name)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := cat.Cloud(Name)
-	if !ok {
-		return nil, errors.New("the catalog has no GCP offers (gcp/vms.csv)")
-	}
-	return c, nil
 }
 
 // client returns the API client for the project and credentials `stix check` finds.
@@ -136,7 +119,7 @@ func (p *Provider) Name() string { return Name }
 
 // Offers is not how GCP is planned: its offers come from the catalog (Descriptor.Catalog).
 func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
-	return nil, errors.New("gcp offers come from the catalog (gcp/vms.csv)")
+	return vm.CatalogOffers(Name)
 }
 
 // MaxNodes declares cloud.MultiNode: the nodes share one zone and network.
