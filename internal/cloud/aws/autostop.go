@@ -24,12 +24,9 @@ func (p *Provider) SelfStopExit() cloud.NodeExit { return cloud.ExitPoweroff }
 // PrepareSelfStop sets what a guest power-off does to the cluster's instances: stop, or terminate for autodown;
 // it is recorded in stix's state. Spot instances can only terminate.
 func (p *Provider) PrepareSelfStop(ctx context.Context, ref cloud.ClusterRef, down bool) error {
-	s, err := vm.Load[state](p.m, ref.Name)
+	s, err := vm.Known[state](p.m, ref.Name)
 	if err != nil {
 		return err
-	}
-	if s == nil {
-		return &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "stix has no record of it"}
 	}
 	if s.Spot && !down {
 		return &cloud.UnsupportedError{Cloud: Name, Operation: "autostop of a spot cluster", Hint: "use autodown (-i N --down)"}

@@ -21,12 +21,9 @@ func (p *Provider) SelfStopExit() cloud.NodeExit { return cloud.ExitPoweroff }
 // PrepareSelfStop records whether autostop is an autodown: Compute Engine stops a VM that powers itself off
 // either way, and the client deletes it when it sees that.
 func (p *Provider) PrepareSelfStop(_ context.Context, ref cloud.ClusterRef, down bool) error {
-	s, err := vm.Load[state](p.m, ref.Name)
+	s, err := vm.Known[state](p.m, ref.Name)
 	if err != nil {
 		return err
-	}
-	if s == nil {
-		return &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "stix has no record of it"}
 	}
 	if s.Spot && !down {
 		return &cloud.UnsupportedError{Cloud: Name, Operation: "autostop of a spot cluster", Hint: "use autodown (-i N --down)"}

@@ -17,6 +17,20 @@ func Load[S any](m *Machines, name string) (*S, error) {
 	return &s, nil
 }
 
+// Known returns the cluster's state, an error (NoRecord) when stix keeps none.
+func Known[S any](m *Machines, name string) (*S, error) {
+	s, err := Load[S](m, name)
+	if err == nil && s == nil {
+		return nil, m.NoRecord(name)
+	}
+	return s, err
+}
+
+// NoRecord is the error about a cluster that stix keeps no state of.
+func (m *Machines) NoRecord(name string) error {
+	return &cloud.NotFoundError{Place: cloud.Place{Cloud: m.Cloud}, Cluster: name, Reason: "stix has no record of it"}
+}
+
 // Provision is what every VM cloud's Provision does around its own work: it refuses a cluster name that cannot
 // name files and cloud resources, and an offer of another cloud; a cluster whose state stix keeps is brought up
 // again by again, once its node count (nodes) is the request's; else launch makes a new one, its error said to be

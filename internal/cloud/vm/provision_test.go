@@ -49,4 +49,12 @@ func TestProvisionSkeleton(t *testing.T) {
 	if s, err := Load[st](m, "none"); s != nil || err != nil {
 		t.Errorf("Load of no cluster = %+v, %v", s, err)
 	}
+	var notFound *cloud.NotFoundError
+	if s, err := Known[st](m, "none"); s != nil || !errors.As(err, &notFound) || notFound.Cluster != "none" ||
+		notFound.Reason != "stix has no record of it" || notFound.Place.Cloud != "lambda" {
+		t.Errorf("Known of no cluster = %+v, %v", s, err)
+	}
+	if s, err := Known[st](m, "c"); err != nil || len(s.IDs) != 2 {
+		t.Errorf("Known of a cluster = %+v, %v", s, err)
+	}
 }
