@@ -12,7 +12,7 @@ import (
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
 )
 
-// Options configure a VM cloud's provider (AWS's, Lambda's and RunPod's Options are this type).
+// Options configure a VM cloud's provider (AWS's, Lambda's and RunPod's Options are this type; GCP's embeds it).
 type Options struct {
 	// Home is stix's state directory; the provider keeps its SSH key and clusters under Home/<cloud>.
 	Home string
