@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/vm"
 )
 
 // Autostop on AWS with no credentials on the head: when the cluster has been idle long enough, every node's agent
@@ -23,12 +24,9 @@ func (p *Provider) SelfStopExit() cloud.NodeExit { return cloud.ExitPoweroff }
 // PrepareSelfStop sets what a guest power-off does to the cluster's instances: stop, or terminate for autodown;
 // it is recorded in stix's state. Spot instances can only terminate.
 func (p *Provider) PrepareSelfStop(ctx context.Context, ref cloud.ClusterRef, down bool) error {
-	s, err := p.readState(ref.Name)
+	s, err := vm.Known[state](p.m, ref.Name)
 	if err != nil {
 		return err
-	}
-	if s == nil {
-		return &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "stix has no record of it"}
 	}
 	if s.Spot && !down {
 		return &cloud.UnsupportedError{Cloud: Name, Operation: "autostop of a spot cluster", Hint: "use autodown (-i N --down)"}
@@ -60,7 +58,7 @@ func (p *Provider) SelfStopped(ctx context.Context, info *cloud.ClusterInfo) (cl
 	if info == nil || json.Unmarshal(info.Handle, &h) != nil || h.Cluster == "" {
 		return cloud.SelfStopNone, fmt.Errorf("aws cluster: the record names no cluster")
 	}
-	s, err := p.readState(h.Cluster)
+	s, err := vm.Load[state](p.m, h.Cluster)
 	if err != nil || s == nil || len(s.InstanceIDs) == 0 {
 		return cloud.SelfStopNone, err
 	}

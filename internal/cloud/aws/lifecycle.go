@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/vm"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -24,7 +25,7 @@ type located struct {
 }
 
 func (p *Provider) locate(ref cloud.ClusterRef) (located, error) {
-	s, err := p.readState(ref.Name)
+	s, err := vm.Load[state](p.m, ref.Name)
 	if err != nil {
 		return located{}, err
 	}
@@ -130,7 +131,7 @@ func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
 		return err
 	}
 	if loc.region == "" {
-		return &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "stix has no record of it"}
+		return p.m.NoRecord(ref.Name)
 	}
 	if loc.state != nil && loc.state.Spot {
 		return &cloud.UnsupportedError{Cloud: Name, Operation: "stop of a spot cluster", Hint: "use `stix down` to terminate it"}
@@ -154,12 +155,9 @@ func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
 
 // Start starts the cluster's stopped instances and deploys the agents again (their addresses may have changed).
 func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.ClusterInfo, error) {
-	s, err := p.readState(ref.Name)
+	s, err := vm.Known[state](p.m, ref.Name)
 	if err != nil {
 		return nil, err
-	}
-	if s == nil {
-		return nil, &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "stix has no record of it"}
 	}
 	place := cloud.Place{Cloud: Name, Region: s.Region, Zone: s.Zone}
 	bin, err := p.opts.AgentBinary()

@@ -2,20 +2,14 @@ package aws
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
-	"time"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
-	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
-	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/cloud/vm"
 )
 
@@ -28,21 +22,8 @@ const DefaultSSHUser = "ubuntu"
 // SSHUserEnv overrides the login user, for AMIs made with another one (ec2-user on Amazon Linux).
 const SSHUserEnv = "STIX_AWS_SSH_USER"
 
-// Options configure the provider.
-type Options struct {
-	// Home is stix's state directory; the provider keeps its SSH key and clusters under Home/aws.
-	Home string
-	// SSHUser is the instances' login user; $STIX_AWS_SSH_USER, else DefaultSSHUser, when empty.
-	SSHUser string
-	// AgentBinary finds the stix-agent executable; nodeagent.Binary by default.
-	AgentBinary func() (string, error)
-	// Catalog loads the AWS catalog, for images.csv and the regions; catalog.FromEnv's source by default.
-	Catalog func(ctx context.Context) (*catalog.Cloud, error)
-	// PollInterval is how often instance states are polled while waiting; 2 s by default.
-	PollInterval time.Duration
-	// WaitTimeout bounds each wait for instances (running, stopped, terminated); 10 minutes by default.
-	WaitTimeout time.Duration
-}
+// Options configure the provider; it keeps its SSH key and clusters under Home/aws.
+type Options = vm.Options
 
 // Provider provisions clusters on EC2.
 type Provider struct {
@@ -65,47 +46,11 @@ var (
 
 // New returns the AWS provider. It reads no credentials until it is first used.
 func New(opts Options) (*Provider, error) {
-	if opts.Home == "" {
-		return nil, errors.New("aws provider: no stix home directory")
-	}
-	if opts.SSHUser == "" {
-		opts.SSHUser = os.Getenv(SSHUserEnv)
-	}
-	if opts.SSHUser == "" {
-		opts.SSHUser = DefaultSSHUser
-	}
-	if opts.AgentBinary == nil {
-		opts.AgentBinary = nodeagent.Binary
-	}
-	if opts.Catalog == nil {
-		home := opts.Home
-		opts.Catalog = func(ctx context.Context) (*catalog.Cloud, error) { return loadCatalog(ctx, home) }
-	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = 2 * time.Second
-	}
-	if opts.WaitTimeout <= 0 {
-		opts.WaitTimeout = 10 * time.Minute
-	}
-	return &Provider{opts: opts, m: &vm.Machines{Cloud: Name, Root: filepath.Join(opts.Home, Name), User: opts.SSHUser,
-		PollInterval: opts.PollInterval, WaitTimeout: opts.WaitTimeout}}, nil
-}
-
-// loadCatalog reads the AWS catalog through the source the rest of stix uses.
-func loadCatalog(ctx context.Context, home string) (*catalog.Cloud, error) {
-	src, err := catalog.FromEnv(home, os.Getenv, nil)
+	m, err := opts.Machines(Name, "AWS", SSHUserEnv, DefaultSSHUser)
 	if err != nil {
 		return nil, err
 	}
-	cat, err := catalog.Load(ctx, src, Name)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := cat.Cloud(Name)
-	if !ok {
-		return nil, errors.New("the catalog has no AWS offers (aws/vms.csv)")
-	}
-	return c, nil
+	return &Provider{opts: opts, m: m}, nil
 }
 
 // Name returns "aws".
@@ -113,7 +58,7 @@ func (p *Provider) Name() string { return Name }
 
 // Offers is not how AWS is planned: its offers come from the catalog (Descriptor.Catalog).
 func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
-	return nil, errors.New("aws offers come from the catalog (aws/vms.csv)")
+	return vm.CatalogOffers(Name)
 }
 
 // MaxNodes declares cloud.MultiNode: the nodes share one subnet.

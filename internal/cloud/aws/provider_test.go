@@ -16,6 +16,7 @@ import (
 	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/nodeagent"
+	"github.com/stix-run/stix/internal/cloud/vm"
 	"github.com/stix-run/stix/internal/testutil/fakeec2"
 )
 
@@ -303,7 +304,7 @@ func TestErrors(t *testing.T) {
 			if n, g, k := f.ec2.Live(); n != 0 || g != 0 || k != keysBefore {
 				t.Errorf("left behind: %d instances, %d security groups, %d key pairs (%d before)", n, g, k, keysBefore)
 			}
-			if s, _ := f.p.readState("bad"); s != nil {
+			if s, _ := vm.Load[state](f.p.m, "bad"); s != nil {
 				t.Errorf("state left behind: %+v", s)
 			}
 		})

@@ -44,15 +44,6 @@ type handle struct {
 	InstanceIDs []string `json:"instance_ids"`
 }
 
-// readState returns the cluster's state, nil when stix has none.
-func (p *Provider) readState(name string) (*state, error) {
-	var s state
-	if ok, err := p.m.ReadState(name, &s); !ok || err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
 func (p *Provider) writeState(name string, s *state) error { return p.m.WriteState(name, s) }
 
 func (p *Provider) forget(name string) error { return p.m.Forget(name) }
@@ -61,28 +52,11 @@ func (p *Provider) forget(name string) error { return p.m.Forget(name) }
 // for them, and deploys the agent on each over SSH. A new cluster that fails leaves nothing behind: its
 // instances are terminated and its security group and a key pair imported for it deleted.
 func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*cloud.ClusterInfo, error) {
-	name := req.Cluster.Name
-	if err := p.m.CheckName(name); err != nil {
-		return nil, err
-	}
-	if req.Offer.Cloud != "" && !strings.EqualFold(req.Offer.Cloud, Name) {
-		return nil, fmt.Errorf("provision aws cluster %s: the offer is for %s", name, req.Offer.Cloud)
-	}
-	s, err := p.readState(name)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		if n := req.Requirements.Nodes(); len(s.InstanceIDs) != n {
-			return nil, fmt.Errorf("aws cluster %s exists with %d nodes and the request asks for %d: run `stix down %s` first", name, len(s.InstanceIDs), n, name)
-		}
-		return p.Start(ctx, cloud.ClusterRef{Name: name})
-	}
-	info, err := p.launch(ctx, name, req)
-	if err != nil {
-		return nil, fmt.Errorf("provision aws cluster %s: %w", name, err)
-	}
-	return info, nil
+	return vm.Provision(ctx, p.m, req, func(s *state) int { return len(s.InstanceIDs) },
+		func(ctx context.Context, s *state) (*cloud.ClusterInfo, error) {
+			return p.Start(ctx, cloud.ClusterRef{Name: req.Cluster.Name})
+		},
+		func(ctx context.Context) (*cloud.ClusterInfo, error) { return p.launch(ctx, req.Cluster.Name, req) })
 }
 
 // launch makes a new cluster.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/vm"
 )
 
 // Autostop on GCP with no credentials on the head: when the cluster has been idle long enough, every node's agent
@@ -20,12 +21,9 @@ func (p *Provider) SelfStopExit() cloud.NodeExit { return cloud.ExitPoweroff }
 // PrepareSelfStop records whether autostop is an autodown: Compute Engine stops a VM that powers itself off
 // either way, and the client deletes it when it sees that.
 func (p *Provider) PrepareSelfStop(_ context.Context, ref cloud.ClusterRef, down bool) error {
-	s, err := p.readState(ref.Name)
+	s, err := vm.Known[state](p.m, ref.Name)
 	if err != nil {
 		return err
-	}
-	if s == nil {
-		return &cloud.NotFoundError{Place: cloud.Place{Cloud: Name}, Cluster: ref.Name, Reason: "stix has no record of it"}
 	}
 	if s.Spot && !down {
 		return &cloud.UnsupportedError{Cloud: Name, Operation: "autostop of a spot cluster", Hint: "use autodown (-i N --down)"}
@@ -41,7 +39,7 @@ func (p *Provider) SelfStopped(ctx context.Context, info *cloud.ClusterInfo) (cl
 	if info == nil || json.Unmarshal(info.Handle, &h) != nil || h.Cluster == "" {
 		return cloud.SelfStopNone, fmt.Errorf("gcp cluster: the record names no cluster")
 	}
-	s, err := p.readState(h.Cluster)
+	s, err := vm.Load[state](p.m, h.Cluster)
 	if err != nil || s == nil || len(s.Instances) == 0 {
 		return cloud.SelfStopNone, err
 	}

@@ -6,7 +6,10 @@
 // autostop.go (the nodes power off; Compute Engine stops them).
 package gcp
 
-import "github.com/stix-run/stix/internal/cloud"
+import (
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/vm"
+)
 
 // Descriptor declares GCP: a priced cloud whose offers come from the catalog, provisioned through Compute Engine.
 var Descriptor = cloud.Descriptor{
@@ -15,5 +18,7 @@ var Descriptor = cloud.Descriptor{
 	Kind:    cloud.Priced,
 	Check:   check,
 	Catalog: true,
-	New:     func(cfg cloud.Config) (cloud.Provider, error) { return New(Options{Home: cfg.Home}) },
+	New: func(cfg cloud.Config) (cloud.Provider, error) {
+		return New(Options{Options: vm.Options{Home: cfg.Home}})
+	},
 }

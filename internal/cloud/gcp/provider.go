@@ -2,20 +2,16 @@ package gcp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/credcheck"
-	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/cloud/vm"
 )
 
@@ -28,24 +24,13 @@ const DefaultSSHUser = "gcpuser"
 // SSHUserEnv overrides the login user.
 const SSHUserEnv = "STIX_GCP_SSH_USER"
 
-// Options configure the provider.
+// Options configure the provider; it keeps its SSH key and clusters under Home/gcp.
 type Options struct {
-	// Home is stix's state directory; the provider keeps its SSH key and clusters under Home/gcp.
-	Home string
-	// SSHUser is the instances' login user; $STIX_GCP_SSH_USER, else DefaultSSHUser, when empty.
-	SSHUser string
-	// AgentBinary finds the stix-agent executable; nodeagent.Binary by default.
-	AgentBinary func() (string, error)
-	// Catalog loads the GCP catalog, for images.csv and the regions; catalog.FromEnv's source by default.
-	Catalog func(ctx context.Context) (*catalog.Cloud, error)
+	vm.Options
 	// Env is where credentials and the project are found, by `stix check`'s rules; the process's by default.
 	Env *credcheck.Env
 	// HTTPClient sends the API's and the token endpoint's requests; one with a 60 s timeout by default.
 	HTTPClient *http.Client
-	// PollInterval is how often operations and instances are polled while waiting; 2 s by default.
-	PollInterval time.Duration
-	// WaitTimeout bounds each wait; 10 minutes by default.
-	WaitTimeout time.Duration
 }
 
 // Provider provisions clusters on Compute Engine.
@@ -60,21 +45,9 @@ type Provider struct {
 
 // New returns the GCP provider. It reads no credentials until it is first used.
 func New(opts Options) (*Provider, error) {
-	if opts.Home == "" {
-		return nil, errors.New("gcp provider: no stix home directory")
-	}
-	if opts.SSHUser == "" {
-		opts.SSHUser = os.Getenv(SSHUserEnv)
-	}
-	if opts.SSHUser == "" {
-		opts.SSHUser = DefaultSSHUser
-	}
-	if opts.AgentBinary == nil {
-		opts.AgentBinary = nodeagent.Binary
-	}
-	if opts.Catalog == nil {
-		home := opts.Home
-		opts.Catalog = func(ctx context.Context) (*catalog.Cloud, error) { return loadCatalog(ctx, home) }
+	m, err := opts.Machines(Name, "GCP", SSHUserEnv, DefaultSSHUser)
+	if err != nil {
+		return nil, err
 	}
 	if opts.Env == nil {
 		home, _ := os.UserHomeDir()
@@ -84,25 +57,7 @@ func New(opts Options) (*Provider, error) {
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 60 * time.Second}
 	}
-	return &Provider{opts: opts, m: &vm.Machines{Cloud: Name, Root: filepath.Join(opts.Home, Name), User: opts.SSHUser,
-		PollInterval: opts.PollInterval, WaitTimeout: opts.WaitTimeout}}, nil
-}
-
-// loadCatalog reads the GCP catalog through the source the rest of stix uses.
-func loadCatalog(ctx context.Context, home string) (*catalog.Cloud, error) {
-	src, err := catalog.FromEnv(home, os.Getenv, nil)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := catalog.Load(ctx, src, Name)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := cat.Cloud(Name)
-	if !ok {
-		return nil, errors.New("the catalog has no GCP offers (gcp/vms.csv)")
-	}
-	return c, nil
+	return &Provider{opts: opts, m: m}, nil
 }
 
 // client returns the API client for the project and credentials `stix check` finds.
@@ -136,7 +91,7 @@ func (p *Provider) Name() string { return Name }
 
 // Offers is not how GCP is planned: its offers come from the catalog (Descriptor.Catalog).
 func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
-	return nil, errors.New("gcp offers come from the catalog (gcp/vms.csv)")
+	return vm.CatalogOffers(Name)
 }
 
 // MaxNodes declares cloud.MultiNode: the nodes share one zone and network.

@@ -98,8 +98,8 @@ func (f *fixture) provider(t *testing.T) *Provider {
 	catDir := t.TempDir()
 	writeCatalog(t, catDir, f.gce.Regions...)
 	env := credcheck.Env{Home: t.TempDir(), Getenv: func(k string) string { return f.env[k] }}
-	p, err := New(Options{Home: t.TempDir(), SSHUser: currentUser(t), AgentBinary: func() (string, error) { return agentBin, nil },
-		Env: &env,
+	p, err := New(Options{Env: &env, Options: vm.Options{Home: t.TempDir(), SSHUser: currentUser(t),
+		AgentBinary: func() (string, error) { return agentBin, nil },
 		Catalog: func(ctx context.Context) (*catalog.Cloud, error) {
 			cat, err := catalog.Load(ctx, catalog.Dir(catDir), Name)
 			if err != nil {
@@ -108,7 +108,7 @@ func (f *fixture) provider(t *testing.T) *Provider {
 			c, _ := cat.Cloud(Name)
 			return c, nil
 		},
-		PollInterval: 20 * time.Millisecond, WaitTimeout: time.Minute})
+		PollInterval: 20 * time.Millisecond, WaitTimeout: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestFailures(t *testing.T) {
 			if n, fws := f.gce.Live(); n != 0 || fws != 0 {
 				t.Errorf("left behind: %d instances, %d firewall rules", n, fws)
 			}
-			if s, _ := f.p.readState("bad"); s != nil {
+			if s, _ := vm.Load[state](f.p.m, "bad"); s != nil {
 				t.Errorf("state left behind: %+v", s)
 			}
 		})

@@ -108,41 +108,15 @@ func instanceName(cluster string, rank int) string {
 	return resourceName(cluster) + "-" + strconv.Itoa(rank)
 }
 
-// readState returns the cluster's state, nil when stix has none.
-func (p *Provider) readState(name string) (*state, error) {
-	var s state
-	if ok, err := p.m.ReadState(name, &s); !ok || err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
 // Provision launches the cluster's instances in the offer's zone (or starts the cluster's stopped ones), waits
 // for them, and deploys the agent on each over SSH. A new cluster that fails leaves nothing behind: its
 // instances and its firewall rule are deleted.
 func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*cloud.ClusterInfo, error) {
-	name := req.Cluster.Name
-	if err := p.m.CheckName(name); err != nil {
-		return nil, err
-	}
-	if req.Offer.Cloud != "" && !strings.EqualFold(req.Offer.Cloud, Name) {
-		return nil, fmt.Errorf("provision gcp cluster %s: the offer is for %s", name, req.Offer.Cloud)
-	}
-	s, err := p.readState(name)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		if n := req.Requirements.Nodes(); len(s.Instances) != n {
-			return nil, fmt.Errorf("gcp cluster %s exists with %d nodes and the request asks for %d: run `stix down %s` first", name, len(s.Instances), n, name)
-		}
-		return p.Start(ctx, cloud.ClusterRef{Name: name})
-	}
-	info, err := p.launch(ctx, name, req)
-	if err != nil {
-		return nil, fmt.Errorf("provision gcp cluster %s: %w", name, err)
-	}
-	return info, nil
+	return vm.Provision(ctx, p.m, req, func(s *state) int { return len(s.Instances) },
+		func(ctx context.Context, s *state) (*cloud.ClusterInfo, error) {
+			return p.Start(ctx, cloud.ClusterRef{Name: req.Cluster.Name})
+		},
+		func(ctx context.Context) (*cloud.ClusterInfo, error) { return p.launch(ctx, req.Cluster.Name, req) })
 }
 
 // launch makes a new cluster.

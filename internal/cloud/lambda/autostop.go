@@ -40,7 +40,7 @@ func (p *Provider) SelfStopRequests(_ context.Context, ref cloud.ClusterRef) ([]
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.request(http.MethodPost, "/instance-operations/terminate", map[string]any{"instance_ids": ids})
+	r, err := c.Request(http.MethodPost, "/instance-operations/terminate", map[string]any{"instance_ids": ids})
 	if err != nil {
 		return nil, err
 	}

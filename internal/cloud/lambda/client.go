@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/credcheck"
+	"github.com/stix-run/stix/internal/cloud/restapi"
 )
 
 // EndpointEnv overrides the API's base URL (its paths are under /api/v1): for tests, and for clouds that speak
@@ -26,15 +25,8 @@ const DefaultEndpoint = "https://cloud.lambdalabs.com"
 // APIKeyEnv holds the API key; ~/.lambda_cloud/lambda_keys (`api_key = KEY`) is read when it is empty.
 const APIKeyEnv = "LAMBDA_API_KEY"
 
-// callTimeout bounds one API call.
-const callTimeout = 60 * time.Second
-
 // client calls Lambda Cloud's REST API with an API key.
-type client struct {
-	base string
-	key  string
-	http *http.Client
-}
+type client struct{ *restapi.Client }
 
 // apiKey returns the API key: $LAMBDA_API_KEY, else the api_key of ~/.lambda_cloud/lambda_keys, as SkyPilot
 // and Lambda's tools read it.
@@ -62,11 +54,7 @@ func newClient() (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimRight(os.Getenv(EndpointEnv), "/")
-	if base == "" {
-		base = DefaultEndpoint
-	}
-	return &client{base: base + "/api/v1", key: key, http: &http.Client{}}, nil
+	return &client{restapi.New(restapi.Endpoint(EndpointEnv, DefaultEndpoint)+"/api/v1", key)}, nil
 }
 
 // apiError is Lambda's error answer: `{"error": {"code", "message", "suggestion"}}`.
@@ -88,41 +76,9 @@ func (e *apiError) Error() string {
 	return s
 }
 
-// request describes the call of method path with body (JSON when not nil), with the API key: what do sends,
-// and what the head of an autodown cluster sends (SelfStopRequests).
-func (c *client) request(method, path string, body any) (cloud.HTTPRequest, error) {
-	r := cloud.HTTPRequest{Method: method, URL: c.base + path, Header: map[string]string{"Authorization": "Bearer " + c.key}}
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return r, err
-		}
-		r.Body, r.Header["Content-Type"] = string(b), "application/json"
-	}
-	return r, nil
-}
-
 // do calls method path with body (JSON when not nil) and decodes the answer's data into out.
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	r, err := c.request(method, path, body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, strings.NewReader(r.Body))
-	if err != nil {
-		return err
-	}
-	for k, v := range r.Header {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	status, data, err := c.Call(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -130,14 +86,11 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		Data  json.RawMessage `json:"data"`
 		Error *apiError       `json:"error"`
 	}
-	if jerr := json.Unmarshal(data, &env); jerr != nil || resp.StatusCode >= 300 || env.Error != nil {
+	if jerr := json.Unmarshal(data, &env); jerr != nil || status >= 300 || env.Error != nil {
 		if env.Error == nil {
-			env.Error = &apiError{Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(data))}
-			if len(env.Error.Message) > 300 {
-				env.Error.Message = env.Error.Message[:300]
-			}
+			env.Error = &apiError{Code: http.StatusText(status), Message: restapi.Cut(strings.TrimSpace(string(data)))}
 		}
-		env.Error.Status = resp.StatusCode
+		env.Error.Status = status
 		return env.Error
 	}
 	if out == nil {
@@ -154,11 +107,7 @@ func classify(op string, place cloud.Place, err error) error {
 	}
 	var api *apiError
 	if !errors.As(err, &api) {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%s in %s: %w", op, place, err)
-		}
-		// The API cannot be reached: another cloud may be.
-		return &cloud.CapacityError{Place: cloud.Place{Cloud: Name}, Reason: op + ": Lambda's API is unreachable", Err: err}
+		return restapi.Unanswered(Name, "Lambda's API", op, place, err)
 	}
 	reason := op + ": " + api.Error()
 	switch {

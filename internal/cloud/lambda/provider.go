@@ -2,14 +2,8 @@ package lambda
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
-	"time"
 
-	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
-	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/cloud/vm"
 	"github.com/stix-run/stix/internal/transport"
 )
@@ -23,21 +17,8 @@ const DefaultSSHUser = "ubuntu"
 // SSHUserEnv overrides the login user.
 const SSHUserEnv = "STIX_LAMBDA_SSH_USER"
 
-// Options configure the provider.
-type Options struct {
-	// Home is stix's state directory; the provider keeps its SSH key and clusters under Home/lambda.
-	Home string
-	// SSHUser is the instances' login user; $STIX_LAMBDA_SSH_USER, else DefaultSSHUser, when empty.
-	SSHUser string
-	// AgentBinary finds the stix-agent executable; nodeagent.Binary by default.
-	AgentBinary func() (string, error)
-	// Catalog loads the Lambda catalog, for its regions; catalog.FromEnv's source by default.
-	Catalog func(ctx context.Context) (*catalog.Cloud, error)
-	// PollInterval is the longest wait between polls of the instances; 2 s by default.
-	PollInterval time.Duration
-	// WaitTimeout bounds each wait for instances; 10 minutes by default.
-	WaitTimeout time.Duration
-}
+// Options configure the provider; it keeps its SSH key and clusters under Home/lambda.
+type Options = vm.Options
 
 // Provider provisions clusters on Lambda Cloud: one instance per node, launched together in one region, the
 // stix agent deployed over SSH. Lambda cannot stop instances, so the provider is no cloud.Stopper.
@@ -48,42 +29,11 @@ type Provider struct {
 
 // New returns the Lambda provider. It reads no credentials until it is first used.
 func New(opts Options) (*Provider, error) {
-	if opts.Home == "" {
-		return nil, errors.New("lambda provider: no stix home directory")
+	m, err := opts.Machines(Name, "Lambda", SSHUserEnv, DefaultSSHUser)
+	if err != nil {
+		return nil, err
 	}
-	if opts.SSHUser == "" {
-		opts.SSHUser = os.Getenv(SSHUserEnv)
-	}
-	if opts.SSHUser == "" {
-		opts.SSHUser = DefaultSSHUser
-	}
-	if opts.AgentBinary == nil {
-		opts.AgentBinary = nodeagent.Binary
-	}
-	if opts.Catalog == nil {
-		home := opts.Home
-		opts.Catalog = func(ctx context.Context) (*catalog.Cloud, error) { return loadCatalog(ctx, home) }
-	}
-	m := &vm.Machines{Cloud: Name, Root: filepath.Join(opts.Home, Name), User: opts.SSHUser,
-		PollInterval: opts.PollInterval, WaitTimeout: opts.WaitTimeout}
 	return &Provider{opts: opts, m: m}, nil
-}
-
-// loadCatalog reads the Lambda catalog through the source the rest of stix uses.
-func loadCatalog(ctx context.Context, home string) (*catalog.Cloud, error) {
-	src, err := catalog.FromEnv(home, os.Getenv, nil)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := catalog.Load(ctx, src, Name)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := cat.Cloud(Name)
-	if !ok {
-		return nil, errors.New("the catalog has no Lambda offers (lambda/vms.csv)")
-	}
-	return c, nil
 }
 
 // Name returns "lambda".
@@ -91,7 +41,7 @@ func (p *Provider) Name() string { return Name }
 
 // Offers is not how Lambda is planned: its offers come from the catalog (Descriptor.Catalog).
 func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
-	return nil, errors.New("lambda offers come from the catalog (lambda/vms.csv)")
+	return vm.CatalogOffers(Name)
 }
 
 // MaxNodes declares cloud.MultiNode: the instances of one launch share the region's private network.

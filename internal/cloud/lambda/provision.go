@@ -39,45 +39,20 @@ func instanceName(cluster string) string {
 // keyName is the SSH key stix registers: one per user of this machine.
 func keyName() string { return "stix-" + vm.UserHash() }
 
-func (p *Provider) readState(name string) (*state, error) {
-	var s state
-	if ok, err := p.m.ReadState(name, &s); !ok || err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
 // Provision launches the cluster's instances in the offer's region after checking that Lambda reports
 // capacity there, waits until they are active, and deploys the agent on each over SSH. A cluster that exists
 // (Lambda cannot stop one) has its agents deployed again. A new cluster that fails leaves nothing behind: its
 // instances are terminated and an SSH key registered for it deleted.
 func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*cloud.ClusterInfo, error) {
-	name := req.Cluster.Name
-	if err := p.m.CheckName(name); err != nil {
-		return nil, err
-	}
-	if req.Offer.Cloud != "" && !strings.EqualFold(req.Offer.Cloud, Name) {
-		return nil, fmt.Errorf("provision lambda cluster %s: the offer is for %s", name, req.Offer.Cloud)
-	}
-	s, err := p.readState(name)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		if n := req.Requirements.Nodes(); len(s.InstanceIDs) != n {
-			return nil, fmt.Errorf("lambda cluster %s exists with %d nodes and the request asks for %d: run `stix down %s` first", name, len(s.InstanceIDs), n, name)
-		}
-		c, err := newClient()
-		if err != nil {
-			return nil, err
-		}
-		return p.bringUp(ctx, c, name, s, req.Report)
-	}
-	info, err := p.launch(ctx, name, req)
-	if err != nil {
-		return nil, fmt.Errorf("provision lambda cluster %s: %w", name, err)
-	}
-	return info, nil
+	return vm.Provision(ctx, p.m, req, func(s *state) int { return len(s.InstanceIDs) },
+		func(ctx context.Context, s *state) (*cloud.ClusterInfo, error) {
+			c, err := newClient()
+			if err != nil {
+				return nil, err
+			}
+			return p.bringUp(ctx, c, req.Cluster.Name, s, req.Report)
+		},
+		func(ctx context.Context) (*cloud.ClusterInfo, error) { return p.launch(ctx, req.Cluster.Name, req) })
 }
 
 func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionRequest) (_ *cloud.ClusterInfo, err error) {
@@ -256,7 +231,7 @@ func byID(all []instance, ids []string) []instance {
 
 // located is the cluster's instance ids (rank order) and whether stix has its state.
 func (p *Provider) locate(ref cloud.ClusterRef) (ids []string, s *state, err error) {
-	if s, err = p.readState(ref.Name); err != nil || s != nil {
+	if s, err = vm.Load[state](p.m, ref.Name); err != nil || s != nil {
 		if s != nil {
 			ids = s.InstanceIDs
 		}

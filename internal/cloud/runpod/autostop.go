@@ -43,7 +43,7 @@ func (p *Provider) SelfStopRequests(_ context.Context, ref cloud.ClusterRef) ([]
 	}
 	var out []cloud.HTTPRequest
 	for _, id := range ids {
-		r, err := c.request(http.MethodDelete, "/pods/"+url.PathEscape(id), nil)
+		r, err := c.Request(http.MethodDelete, "/pods/"+url.PathEscape(id), nil)
 		if err != nil {
 			return nil, err
 		}

@@ -6,16 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/credcheck"
+	"github.com/stix-run/stix/internal/cloud/restapi"
 )
 
 // EndpointEnv overrides the REST API's base URL (https://rest.runpod.io/v1): for tests, and for services that
@@ -28,15 +27,8 @@ const DefaultEndpoint = "https://rest.runpod.io/v1"
 // APIKeyEnv holds the API key; ~/.runpod/config.toml is read when it is empty.
 const APIKeyEnv = "RUNPOD_API_KEY"
 
-// callTimeout bounds one API call.
-const callTimeout = 60 * time.Second
-
 // client calls RunPod's REST API with an API key.
-type client struct {
-	base string
-	key  string
-	http *http.Client
-}
+type client struct{ *restapi.Client }
 
 // apiKey returns the API key: $RUNPOD_API_KEY, else ~/.runpod/config.toml's (the [default] profile's api_key
 // that `runpod config` writes, or the top-level apikey of `runpodctl config`), as SkyPilot reads it.
@@ -63,11 +55,7 @@ func newClient() (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimRight(os.Getenv(EndpointEnv), "/")
-	if base == "" {
-		base = DefaultEndpoint
-	}
-	return &client{base: base, key: key, http: &http.Client{}}, nil
+	return &client{restapi.New(restapi.Endpoint(EndpointEnv, DefaultEndpoint), key)}, nil
 }
 
 // apiError is RunPod's error answer: `{"error": "...", "status": N}`.
@@ -78,45 +66,13 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Message) }
 
-// request describes the call of method path with body (JSON when not nil), with the API key: what do sends,
-// and what the head of an autodown cluster sends (SelfStopRequests).
-func (c *client) request(method, path string, body any) (cloud.HTTPRequest, error) {
-	r := cloud.HTTPRequest{Method: method, URL: c.base + path, Header: map[string]string{"Authorization": "Bearer " + c.key}}
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return r, err
-		}
-		r.Body, r.Header["Content-Type"] = string(b), "application/json"
-	}
-	return r, nil
-}
-
 // do calls method path with body (JSON when not nil) and decodes the answer into out.
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	r, err := c.request(method, path, body)
+	status, data, err := c.Call(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, strings.NewReader(r.Body))
-	if err != nil {
-		return err
-	}
-	for k, v := range r.Header {
-		req.Header.Set(k, v)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
+	if status >= 300 {
 		var e struct {
 			Error string `json:"error"`
 		}
@@ -124,10 +80,7 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
 			msg = e.Error
 		}
-		if len(msg) > 300 {
-			msg = msg[:300]
-		}
-		return &apiError{Status: resp.StatusCode, Message: msg}
+		return &apiError{Status: status, Message: restapi.Cut(msg)}
 	}
 	if out == nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil
@@ -147,10 +100,7 @@ func classify(op string, place cloud.Place, err error) error {
 	}
 	var api *apiError
 	if !errors.As(err, &api) {
-		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("%s in %s: %w", op, place, err)
-		}
-		return &cloud.CapacityError{Place: cloud.Place{Cloud: Name}, Reason: op + ": RunPod's API is unreachable", Err: err}
+		return restapi.Unanswered(Name, "RunPod's API", op, place, err)
 	}
 	reason := op + ": " + api.Error()
 	lower := strings.ToLower(api.Message)

@@ -7,15 +7,10 @@ import (
 	"fmt"
 	"github.com/stix-run/stix/internal/lazyregexp"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/stix-run/stix/internal/catalog"
 	"github.com/stix-run/stix/internal/cloud"
-	"github.com/stix-run/stix/internal/cloud/nodeagent"
 	"github.com/stix-run/stix/internal/cloud/vm"
 	"github.com/stix-run/stix/internal/transport"
 )
@@ -33,21 +28,8 @@ const SSHUserEnv = "STIX_RUNPOD_SSH_USER"
 // RunPod's own, which starts sshd with the PUBLIC_KEY of the pod's environment.
 const DefaultImage = "runpod/pytorch:2.1.0-py3.10-cuda11.8.0-devel-ubuntu22.04"
 
-// Options configure the provider.
-type Options struct {
-	// Home is stix's state directory; the provider keeps its SSH key and clusters under Home/runpod.
-	Home string
-	// SSHUser is the pods' login user; $STIX_RUNPOD_SSH_USER, else DefaultSSHUser, when empty.
-	SSHUser string
-	// AgentBinary finds the stix-agent executable; nodeagent.Binary by default.
-	AgentBinary func() (string, error)
-	// Catalog loads the RunPod catalog, for its countries and data centers; catalog.FromEnv's source by default.
-	Catalog func(ctx context.Context) (*catalog.Cloud, error)
-	// PollInterval is the longest wait between polls of the pods; 2 s by default.
-	PollInterval time.Duration
-	// WaitTimeout bounds each wait for pods; 10 minutes by default.
-	WaitTimeout time.Duration
-}
+// Options configure the provider; it keeps its SSH key and clusters under Home/runpod.
+type Options = vm.Options
 
 // Provider provisions clusters on RunPod: one pod per node in one data center (the catalog's zone; its country
 // is the region), reached over SSH at the pod's public IP and the port RunPod maps to its port 22, the stix
@@ -60,42 +42,11 @@ type Provider struct {
 
 // New returns the RunPod provider. It reads no credentials until it is first used.
 func New(opts Options) (*Provider, error) {
-	if opts.Home == "" {
-		return nil, errors.New("runpod provider: no stix home directory")
+	m, err := opts.Machines(Name, "RunPod", SSHUserEnv, DefaultSSHUser)
+	if err != nil {
+		return nil, err
 	}
-	if opts.SSHUser == "" {
-		opts.SSHUser = os.Getenv(SSHUserEnv)
-	}
-	if opts.SSHUser == "" {
-		opts.SSHUser = DefaultSSHUser
-	}
-	if opts.AgentBinary == nil {
-		opts.AgentBinary = nodeagent.Binary
-	}
-	if opts.Catalog == nil {
-		home := opts.Home
-		opts.Catalog = func(ctx context.Context) (*catalog.Cloud, error) { return loadCatalog(ctx, home) }
-	}
-	m := &vm.Machines{Cloud: Name, Root: filepath.Join(opts.Home, Name), User: opts.SSHUser,
-		PollInterval: opts.PollInterval, WaitTimeout: opts.WaitTimeout}
 	return &Provider{opts: opts, m: m}, nil
-}
-
-// loadCatalog reads the RunPod catalog through the source the rest of stix uses.
-func loadCatalog(ctx context.Context, home string) (*catalog.Cloud, error) {
-	src, err := catalog.FromEnv(home, os.Getenv, nil)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := catalog.Load(ctx, src, Name)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := cat.Cloud(Name)
-	if !ok {
-		return nil, errors.New("the catalog has no RunPod offers (runpod/vms.csv)")
-	}
-	return c, nil
 }
 
 // Name returns "runpod".
@@ -103,7 +54,7 @@ func (p *Provider) Name() string { return Name }
 
 // Offers is not how RunPod is planned: its offers come from the catalog (Descriptor.Catalog).
 func (p *Provider) Offers(context.Context) (cloud.OfferFunc, error) {
-	return nil, errors.New("runpod offers come from the catalog (runpod/vms.csv)")
+	return vm.CatalogOffers(Name)
 }
 
 // MaxNodes declares cloud.MultiNode: the pods of a cluster share a data center and RunPod's global network.

@@ -37,44 +37,19 @@ func podPrefix(cluster string) string { return cluster + "-" + vm.UserHash() + "
 
 func podName(cluster string, rank int) string { return podPrefix(cluster) + strconv.Itoa(rank) }
 
-func (p *Provider) readState(name string) (*state, error) {
-	var s state
-	if ok, err := p.m.ReadState(name, &s); !ok || err != nil {
-		return nil, err
-	}
-	return &s, nil
-}
-
 // Provision creates one pod per node in the offer's data center, waits until each has its public address, and
 // deploys the agent on each over SSH. A cluster that exists has its agents deployed again. A new cluster that
 // fails leaves no pod behind.
 func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*cloud.ClusterInfo, error) {
-	name := req.Cluster.Name
-	if err := p.m.CheckName(name); err != nil {
-		return nil, err
-	}
-	if req.Offer.Cloud != "" && !strings.EqualFold(req.Offer.Cloud, Name) {
-		return nil, fmt.Errorf("provision runpod cluster %s: the offer is for %s", name, req.Offer.Cloud)
-	}
-	s, err := p.readState(name)
-	if err != nil {
-		return nil, err
-	}
-	if s != nil {
-		if n := req.Requirements.Nodes(); len(s.PodIDs) != n {
-			return nil, fmt.Errorf("runpod cluster %s exists with %d nodes and the request asks for %d: run `stix down %s` first", name, len(s.PodIDs), n, name)
-		}
-		c, err := newClient()
-		if err != nil {
-			return nil, err
-		}
-		return p.bringUp(ctx, c, name, s, req.Report)
-	}
-	info, err := p.launch(ctx, name, req)
-	if err != nil {
-		return nil, fmt.Errorf("provision runpod cluster %s: %w", name, err)
-	}
-	return info, nil
+	return vm.Provision(ctx, p.m, req, func(s *state) int { return len(s.PodIDs) },
+		func(ctx context.Context, s *state) (*cloud.ClusterInfo, error) {
+			c, err := newClient()
+			if err != nil {
+				return nil, err
+			}
+			return p.bringUp(ctx, c, req.Cluster.Name, s, req.Report)
+		},
+		func(ctx context.Context) (*cloud.ClusterInfo, error) { return p.launch(ctx, req.Cluster.Name, req) })
 }
 
 func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionRequest) (_ *cloud.ClusterInfo, err error) {
@@ -312,7 +287,7 @@ func (p *Provider) privateIP(ctx context.Context, place cloud.Place, cluster str
 
 // locate returns the cluster's pod ids (rank order) and its state when stix has one.
 func (p *Provider) locate(ref cloud.ClusterRef) (ids []string, s *state, err error) {
-	if s, err = p.readState(ref.Name); err != nil || s != nil {
+	if s, err = vm.Load[state](p.m, ref.Name); err != nil || s != nil {
 		if s != nil {
 			ids = s.PodIDs
 		}

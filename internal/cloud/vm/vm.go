@@ -11,7 +11,9 @@
 //
 //	m := &vm.Machines{Cloud: "gcp", Root: home+"/gcp", User: "gcpuser"}    // one per provider
 //	m.CheckName(name)                        // a cluster name that can name files and cloud resources
+//	vm.Provision(ctx, m, req, nodes, again, launch)  // name and offer checks, bring up a known cluster or launch
 //	m.ReadState(name, &st) / m.WriteState(name, &st) / m.Forget(name)     // Home/<cloud>/clusters/NAME.json
+//	st, err := vm.Load[state](m, name)       // the state, nil when stix keeps none (vm.Known: a NotFoundError)
 //	keyPath, pub, err := m.LocalKey()        // Home/<cloud>/ssh/stix-key, made on first use
 //	ports, err := m.ParsePorts(r.Ports)      // resources.ports as TCP ranges
 //	c, err := vm.NewCluster(name, secret)    // the per-cluster agent secret and CA, to embed in the state
