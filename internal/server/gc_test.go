@@ -97,8 +97,9 @@ func TestGarbageCollection(t *testing.T) {
 			if _, err := hc.Request(ctx, start.ID); !errors.As(err, &nf) || nf.Code != api.CodeRequestNotFound {
 				t.Errorf("the collected start request: %v, want request_not_found", err)
 			}
-			if q, err := hc.Request(ctx, launch.ID); err != nil || q.Status != api.RequestRunning {
-				t.Errorf("the running launch after collection: %+v, %v", q, err)
+			// Unfinished: RUNNING, or still PENDING on a loaded machine where its worker has not picked it up.
+			if q, err := hc.Request(ctx, launch.ID); err != nil || (q.Status != api.RequestRunning && q.Status != api.RequestPending) {
+				t.Errorf("the unfinished launch after collection: %+v, %v", q, err)
 			}
 			if n := leaseRows(t, loc, "request/"+start.ID); n != 0 {
 				t.Errorf("the start request's lease: %d rows, want 0", n)
