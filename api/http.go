@@ -256,6 +256,17 @@ func (c *HTTPClient) Requests(ctx context.Context, f RequestFilter) ([]Request, 
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
+	if f.Offset > 0 {
+		q.Set("offset", strconv.Itoa(f.Offset))
+	}
+	for k, v := range map[string]string{"status": string(f.Status), "q": f.Search, "sort": f.Sort} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Desc {
+		q.Set("desc", "true")
+	}
 	var out []Request
 	err := c.call(ctx, http.MethodGet, "/api/v1/requests", q, nil, &out)
 	return out, err

@@ -52,9 +52,25 @@ type RequestFilter struct {
 	All bool
 	// AllUsers includes every user's requests; otherwise only the caller's.
 	AllUsers bool
-	// Limit keeps the latest N; 0 keeps all.
+	// Limit keeps the latest N (the first N in Sort's order); 0 keeps all.
 	Limit int
+	// Status keeps the requests in that state (finished ones too, whatever All says); "" keeps any.
+	Status RequestStatus
+	// Search keeps the requests whose ID, name, user or cluster contains it, ignoring ASCII case.
+	Search string
+	// Sort orders the requests by one of RequestSortKeys, ascending unless Desc, ties by ID; "" is newest first.
+	Sort string
+	Desc bool
+	// Offset skips that many requests of the order before Limit: with Limit, one page of the list.
+	Offset int
 }
+
+// RequestSortKeys are the values of RequestFilter.Sort.
+func RequestSortKeys() []string { return []string{"created", "name", "user", "status"} }
+
+// HeaderTotal, on the answer to GET /api/v1/requests, is how many requests the filter keeps before Offset and
+// Limit: the length of the whole list that one page is of.
+const HeaderTotal = "X-Total-Count"
 
 // StreamLine is one line of a request's event stream (NDJSON): an Event with its sequence number, or, last,
 // the request as it ended (Done). Reading from ?offset=Seq+1 resumes after a dropped connection.

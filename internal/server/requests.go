@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -377,32 +379,26 @@ func (r *requests) get(ctx context.Context, id string) (api.Request, error) {
 		Hint: "`stix api status -a` lists the requests there are"}
 }
 
-// list returns requests, newest first. user, when not empty and f.AllUsers is unset, keeps that user's.
+// list returns the requests f keeps, in its order (newest first by default): one page with f.Offset and
+// f.Limit. user, when not empty and f.AllUsers is unset, keeps that user's.
 func (r *requests) list(ctx context.Context, f api.RequestFilter, user string) ([]api.Request, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if !f.All {
-		where = append(where, `status IN ('PENDING','RUNNING')`)
+	where, args, err := requestWhere(f, user)
+	if err != nil {
+		return nil, err
 	}
-	if !f.AllUsers && user != "" {
-		where, args = append(where, `user_name = ?`), append(args, user)
+	order, err := requestOrder(f)
+	if err != nil {
+		return nil, err
 	}
-	if len(f.IDPrefixes) > 0 {
-		var or []string
-		for _, p := range f.IDPrefixes {
-			or, args = append(or, `substr(id, 1, ?) = ?`), append(args, len(p), p)
-		}
-		where = append(where, "("+strings.Join(or, " OR ")+")")
-	}
-	q := `SELECT ` + requestColumns + ` FROM requests`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created DESC, id`
-	if f.Limit > 0 {
+	q := `SELECT ` + requestColumns + ` FROM requests` + where + order
+	switch {
+	case f.Limit > 0:
 		q, args = q+` LIMIT ?`, append(args, f.Limit)
+	case f.Offset > 0:
+		q, args = q+` LIMIT ?`, append(args, math.MaxInt32) // SQLite takes OFFSET only after a LIMIT
+	}
+	if f.Offset > 0 {
+		q, args = q+` OFFSET ?`, append(args, f.Offset)
 	}
 	rows, err := r.db.QueryContext(ctx, r.q(q), args...)
 	if err != nil {
@@ -418,6 +414,91 @@ func (r *requests) list(ctx context.Context, f api.RequestFilter, user string) (
 		out = append(out, q)
 	}
 	return out, rows.Err()
+}
+
+// count is how many requests f keeps, whatever its Offset and Limit: the length of the list a page is of.
+func (r *requests) count(ctx context.Context, f api.RequestFilter, user string) (int, error) {
+	where, args, err := requestWhere(f, user)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = r.db.QueryRowContext(ctx, r.q(`SELECT COUNT(*) FROM requests`+where), args...).Scan(&n)
+	return n, err
+}
+
+// requestWhere is the WHERE clause (with its leading space, or "") and arguments of f for user.
+func requestWhere(f api.RequestFilter, user string) (string, []any, error) {
+	var (
+		where []string
+		args  []any
+	)
+	switch {
+	case f.Status != "":
+		if !slices.Contains(requestStates(), f.Status) {
+			return "", nil, badRequest("request status %q is not one of %s", f.Status, requestStatesText())
+		}
+		where, args = append(where, `status = ?`), append(args, string(f.Status))
+	case !f.All:
+		where = append(where, `status IN ('PENDING','RUNNING')`)
+	}
+	if !f.AllUsers && user != "" {
+		where, args = append(where, `user_name = ?`), append(args, user)
+	}
+	if len(f.IDPrefixes) > 0 {
+		var or []string
+		for _, p := range f.IDPrefixes {
+			or, args = append(or, `substr(id, 1, ?) = ?`), append(args, len(p), p)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	if f.Search != "" {
+		// LIKE with its wildcards escaped: the text is matched as it is. LOWER on both sides: PostgreSQL's LIKE
+		// minds case, SQLite's does not (for ASCII, as LOWER there).
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(f.Search))
+		where = append(where, `LOWER(id || ' ' || name || ' ' || user_name || ' ' || cluster) LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+esc+"%")
+	}
+	if len(where) == 0 {
+		return "", args, nil
+	}
+	return ` WHERE ` + strings.Join(where, " AND "), args, nil
+}
+
+// requestOrder is the ORDER BY clause of f's Sort: ties by ID, in the same direction.
+func requestOrder(f api.RequestFilter) (string, error) {
+	col := ""
+	switch f.Sort {
+	case "":
+		return ` ORDER BY created DESC, id`, nil
+	case "created":
+		col = "created"
+	case "name":
+		col = "name"
+	case "user":
+		col = "user_name"
+	case "status":
+		col = "status"
+	default:
+		return "", badRequest("requests sort by one of %s; got %q", strings.Join(api.RequestSortKeys(), ", "), f.Sort)
+	}
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	return ` ORDER BY ` + col + dir + `, id` + dir, nil
+}
+
+func requestStates() []api.RequestStatus {
+	return []api.RequestStatus{api.RequestPending, api.RequestRunning, api.RequestSucceeded, api.RequestFailed, api.RequestCancelled}
+}
+
+func requestStatesText() string {
+	var s []string
+	for _, x := range requestStates() {
+		s = append(s, string(x))
+	}
+	return strings.Join(s, ", ")
 }
 
 // events returns the request's events from seq on.

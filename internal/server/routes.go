@@ -351,10 +351,22 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	offset, err := optInt(r, "offset")
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	q := r.URL.Query()
-	f := api.RequestFilter{IDPrefixes: q["prefix"], All: boolParam(r, "all"), AllUsers: all, Limit: limit}
+	f := api.RequestFilter{IDPrefixes: q["prefix"], All: boolParam(r, "all"), AllUsers: all, Limit: limit,
+		Status: api.RequestStatus(q.Get("status")), Search: q.Get("q"), Sort: q.Get("sort"), Desc: boolParam(r, "desc"), Offset: offset}
 	answer(w, r, func(ctx context.Context, _ *http.Request) (any, error) {
-		return s.reqs.list(ctx, f, UserFrom(ctx))
+		l, err := s.reqs.list(ctx, f, UserFrom(ctx))
+		if err != nil {
+			return nil, err
+		}
+		n, err := s.reqs.count(ctx, f, UserFrom(ctx))
+		w.Header().Set(api.HeaderTotal, strconv.Itoa(n))
+		return l, err
 	})
 }
 
