@@ -109,7 +109,9 @@ func TestRequestsFilterSortPage(t *testing.T) {
 					ada = append(ada, q)
 				}
 			}
-			slices.SortFunc(ada, func(a, b seededRequest) int { return -cmp.Or(cmp.Compare(a.created, b.created), cmp.Compare(a.id, b.id)) })
+			slices.SortFunc(ada, func(a, b seededRequest) int {
+				return -cmp.Or(cmp.Compare(a.created, b.created), cmp.Compare(a.id, b.id))
+			})
 			got, n = getRequests(t, base, "?all=true&sort=created&desc=true&offset=190&limit=100")
 			if n != len(ada) || len(got) != 10 || got[0] != ada[190].id || got[9] != ada[199].id {
 				t.Errorf("last page newest first = %v of %d; want %s..%s of %d", got, n, ada[190].id, ada[199].id, len(ada))
