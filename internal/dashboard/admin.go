@@ -91,7 +91,7 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request) {
 		h.backendError(w, r, err, Prefix+"/clusters", "the clusters")
 		return
 	}
-	reqs, err := h.opts.Backend.Requests(ctx)
+	reqs, _, err := h.opts.Backend.Requests(ctx, api.RequestFilter{})
 	if err != nil {
 		h.backendError(w, r, err, Prefix+"/clusters", "the clusters")
 		return

@@ -47,8 +47,9 @@ type Backend interface {
 	// KubernetesGPUs is `show-gpus --infra k8s`: the allowed contexts' nodes with GPUs, asked now (a call to
 	// each context's API server).
 	KubernetesGPUs(ctx context.Context) ([]api.AcceleratorCounts, error)
-	// Requests lists the API server's requests, finished ones too: the caller's (an admin: everyone's).
-	Requests(ctx context.Context) ([]api.Request, error)
+	// Requests lists the API server's requests f keeps, finished ones too, and how many there are before
+	// f.Offset and f.Limit (one page of them): the caller's (an admin: everyone's), whatever f.AllUsers says.
+	Requests(ctx context.Context, f api.RequestFilter) ([]api.Request, int, error)
 	// Request returns one request and its events so far: a 403 when it is another user's.
 	Request(ctx context.Context, id string) (api.Request, []api.Event, error)
 	// Tokens lists the service-account tokens; CreateToken and RevokeToken change them. Admins only: the API's

@@ -93,24 +93,31 @@ type pager struct {
 }
 
 func paginate[T any](rows []T, q listQuery) ([]T, pager) {
-	p := pager{Total: len(rows)}
-	start := (q.Page - 1) * PageSize
-	if start >= len(rows) {
-		start = max(0, (len(rows)-1)/PageSize*PageSize)
+	start, end, p := pageOf(len(rows), q)
+	return rows[start:end], p
+}
+
+// pageOf is the page q asks for of a list of total rows (the last one when it asks for a page past the end):
+// the rows' indexes [start, end) and the pager.
+func pageOf(total int, q listQuery) (start, end int, p pager) {
+	p = pager{Total: total}
+	start = (q.Page - 1) * PageSize
+	if start >= total {
+		start = max(0, (total-1)/PageSize*PageSize)
 		q.Page = start/PageSize + 1
 	}
-	end := min(start+PageSize, len(rows))
+	end = min(start+PageSize, total)
 	p.From, p.To = start+1, end
-	if len(rows) == 0 {
+	if total == 0 {
 		p.From = 0
 	}
 	if q.Page > 1 {
 		p.Prev = q.with("page", strconv.Itoa(q.Page-1))
 	}
-	if end < len(rows) {
+	if end < total {
 		p.Next = q.with("page", strconv.Itoa(q.Page+1))
 	}
-	return rows[start:end], p
+	return start, end, p
 }
 
 // clusterRow is a cluster with its cost so far.

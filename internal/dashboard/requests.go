@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
+	"slices"
 
 	"github.com/stix-run/stix/api"
 )
@@ -14,36 +14,32 @@ var requestStates = []string{string(api.RequestPending), string(api.RequestRunni
 	string(api.RequestFailed), string(api.RequestCancelled)}
 
 // requests is the API server's request queue, as `stix api status -a`: the caller's requests (an admin: every
-// user's), with filter, sort and pages as the other lists.
+// user's), with filter, sort and pages as the other lists. The store filters, sorts and cuts the page: the page
+// costs the same with a hundred requests or a hundred thousand.
 func (h *Handler) requests(w http.ResponseWriter, r *http.Request) {
-	reqs, err := h.opts.Backend.Requests(r.Context())
+	q := readListQuery(r, "created", true)
+	if !slices.Contains(api.RequestSortKeys(), q.Sort) {
+		q.Sort, q.Desc = "created", true
+	}
+	if !slices.Contains(requestStates, q.State) {
+		q.State = ""
+	}
+	f := api.RequestFilter{Status: api.RequestStatus(q.State), Search: q.Q, Sort: q.Sort, Desc: q.Desc,
+		Offset: (q.Page - 1) * PageSize, Limit: PageSize}
+	rows, total, err := h.opts.Backend.Requests(r.Context(), f)
+	if err == nil && len(rows) == 0 && total > 0 {
+		// Past the end: the last page, as the other lists.
+		start, _, _ := pageOf(total, q)
+		f.Offset = start
+		rows, total, err = h.opts.Backend.Requests(r.Context(), f)
+	}
 	if err != nil {
 		h.backendError(w, r, err, Prefix+"/clusters", "the clusters")
 		return
 	}
-	q := readListQuery(r, "created", true)
-	needle := strings.ToLower(q.Q)
-	rows := make([]*api.Request, 0, len(reqs))
-	for i := range reqs {
-		x := &reqs[i]
-		if q.State != "" && string(x.Status) != q.State {
-			continue
-		}
-		if needle != "" && !strings.Contains(strings.ToLower(x.ID+" "+x.Name+" "+x.User+" "+x.Cluster), needle) {
-			continue
-		}
-		rows = append(rows, x)
-	}
-	by := map[string]func(a, b *api.Request) int{
-		"name":    func(a, b *api.Request) int { return strings.Compare(a.Name, b.Name) },
-		"user":    func(a, b *api.Request) int { return strings.Compare(a.User, b.User) },
-		"status":  func(a, b *api.Request) int { return strings.Compare(string(a.Status), string(b.Status)) },
-		"created": func(a, b *api.Request) int { return a.Created.Compare(b.Created) },
-	}
-	sortRows(rows, by, q, func(a, b *api.Request) int { return strings.Compare(a.ID, b.ID) })
-	shown, pg := paginate(rows, q)
+	_, _, pg := pageOf(total, q)
 	h.render(w, r, http.StatusOK, "requests", page{Title: "Requests", Nav: "requests",
-		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": requestStates}})
+		Data: map[string]any{"Rows": rows, "Pager": pg, "Query": q, "States": requestStates}})
 }
 
 // request is one request: what it was, its events (its log) and its outcome.

@@ -182,9 +182,16 @@ func (b dashboardBackend) KubernetesGPUs(ctx context.Context) ([]api.Accelerator
 	return b.s.opts.Client.Accelerators(ctx, api.GPUQuery{Infra: "kubernetes"})
 }
 
-// Requests lists the server's requests, finished ones too: the caller's, or everyone's for an admin.
-func (b dashboardBackend) Requests(ctx context.Context) ([]api.Request, error) {
-	return b.s.reqs.list(ctx, api.RequestFilter{All: true, AllUsers: identity(ctx).IsAdmin()}, UserFrom(ctx))
+// Requests lists one page of the server's requests, finished ones too, and how many f keeps: the caller's, or
+// everyone's for an admin.
+func (b dashboardBackend) Requests(ctx context.Context, f api.RequestFilter) ([]api.Request, int, error) {
+	f.All, f.AllUsers = true, identity(ctx).IsAdmin()
+	l, err := b.s.reqs.list(ctx, f, UserFrom(ctx))
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := b.s.reqs.count(ctx, f, UserFrom(ctx))
+	return l, n, err
 }
 
 // Request returns one request and its events so far, with the API's check (another user's is a 403).
