@@ -140,9 +140,18 @@ type JobsQueueOptions struct {
 	IDs []int64 `json:"job_ids,omitempty"`
 	// Limit keeps the newest Limit jobs; 0 keeps all.
 	Limit int `json:"limit,omitempty"`
+	// Offset skips the newest Offset jobs before Limit: with Limit, one page of the queue.
+	Offset int `json:"offset,omitempty"`
 	// Events fills each row's Events (every state change, why each recovery happened); without it Events is
 	// empty, which keeps a queue of thousands of finished jobs small (the detail view asks for them).
 	Events bool `json:"events,omitempty"`
+}
+
+// JobsCounter is a client that counts the managed jobs a queue lists (jobs, not their tasks' rows) without
+// reading them, whatever the options' Limit and Offset: the length of the queue one page is of. The API
+// server's managed-jobs controller is one.
+type JobsCounter interface {
+	JobsCount(ctx context.Context, opts JobsQueueOptions) (int, error)
 }
 
 // JobsCancelRequest selects the managed jobs to cancel: IDs, or Name, or Pool, or All (the caller's unfinished jobs;

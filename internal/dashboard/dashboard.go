@@ -37,6 +37,9 @@ type Backend interface {
 	Logs(ctx context.Context, cluster string, id int, follow bool, w io.Writer) (api.Job, error)
 	// ManagedJobs lists the caller's managed jobs (an admin: all); ids, when given, select jobs, with events.
 	ManagedJobs(ctx context.Context, ids ...int64) ([]api.ManagedJob, error)
+	// ManagedJobPage is one page of ManagedJobs, newest job first: the tasks of the jobs from offset to
+	// offset+limit, and how many jobs there are in all.
+	ManagedJobPage(ctx context.Context, offset, limit int) ([]api.ManagedJob, int, error)
 	// ManagedJobLogs writes a managed job's output to w, as Logs.
 	ManagedJobLogs(ctx context.Context, id int64, follow bool, w io.Writer) error
 	// Services lists the caller's services (an admin: all).

@@ -273,12 +273,17 @@ func groupJobs(rows []api.ManagedJob) []*jobGroup {
 }
 
 func (h *Handler) managedJobs(w http.ResponseWriter, r *http.Request) {
+	q := readListQuery(r, "id", true)
+	if q.Q == "" && q.State == "" && q.Sort == "id" && q.Desc {
+		// The queue as it comes, newest first: the store reads one page.
+		h.managedJobPage(w, r, q)
+		return
+	}
 	rows, err := h.opts.Backend.ManagedJobs(r.Context())
 	if err != nil {
 		h.backendError(w, r, err, Prefix+"/clusters", "the clusters")
 		return
 	}
-	q := readListQuery(r, "id", true)
 	needle := strings.ToLower(q.Q)
 	var groups []*jobGroup
 	for _, g := range groupJobs(rows) {
@@ -301,6 +306,27 @@ func (h *Handler) managedJobs(w http.ResponseWriter, r *http.Request) {
 	shown, pg := paginate(groups, q)
 	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs",
 		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": managedStates}})
+}
+
+// managedJobPage is the managed jobs page unfiltered and newest first, from one page of the queue.
+func (h *Handler) managedJobPage(w http.ResponseWriter, r *http.Request, q listQuery) {
+	ctx := r.Context()
+	start := (q.Page - 1) * PageSize
+	rows, total, err := h.opts.Backend.ManagedJobPage(ctx, start, PageSize)
+	if err == nil && len(rows) == 0 && total > 0 {
+		// Past the end: the last page, as the other lists.
+		start, _, _ = pageOf(total, q)
+		rows, total, err = h.opts.Backend.ManagedJobPage(ctx, start, PageSize)
+	}
+	if err != nil {
+		h.backendError(w, r, err, Prefix+"/clusters", "the clusters")
+		return
+	}
+	groups := groupJobs(rows)
+	slices.SortFunc(groups, func(a, b *jobGroup) int { return cmp.Compare(b.ID, a.ID) })
+	_, _, pg := pageOf(total, q)
+	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs",
+		Data: map[string]any{"Rows": groups, "Pager": pg, "Query": q, "States": managedStates}})
 }
 
 var managedStates = []string{"PENDING", "STARTING", "RUNNING", "RECOVERING", "CANCELLING", "SUCCEEDED", "CANCELLED",

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cluster"
 	"github.com/stix-run/stix/internal/embedded"
 	"github.com/stix-run/stix/internal/jobs"
@@ -100,20 +101,26 @@ func (f *fleetStore) seedRequests(ctx context.Context, n int) error {
 	}
 	defer tx.Rollback()
 	t0 := time.Now().Add(-time.Duration(n) * time.Second).UnixNano()
-	states := []string{"SUCCEEDED", "FAILED", "CANCELLED"}
 	for i := range n {
+		q := seededRequest(i)
 		at := t0 + int64(i)*int64(time.Second)
 		if _, err := tx.ExecContext(ctx, sq.Q(`INSERT INTO requests (id, name, user_name, cluster, created, finished, status, body, result)
-			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', '{}')`), fmt.Sprintf("%08x-seeded-request-%06d", i*2654435761%(1<<32), i),
-			[]string{"launch", "stop", "down", "exec"}[i%4], fmt.Sprintf("user%d", i%10), fmt.Sprintf("cluster-%04d", i%1000),
-			at, at+int64(time.Second), states[(i/4)%3]); err != nil {
+			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', '{}')`), q.ID, q.Name, q.User, q.Cluster, at, at+int64(time.Second), q.Status); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-// serveStore is an API server whose core (a real embedded core and managed-jobs controller, not started: the
+// seededRequest is the i-th request seedRequests writes (its times aside): ten users, four calls, three final
+// states, a thousand clusters.
+func seededRequest(i int) api.Request {
+	return api.Request{ID: fmt.Sprintf("%08x-seeded-request-%06d", uint64(i)*2654435761%(1<<32), i),
+		Name: []string{"launch", "stop", "down", "exec"}[i%4], User: fmt.Sprintf("user%d", i%10),
+		Cluster: fmt.Sprintf("cluster-%04d", i%1000), Status: []api.RequestStatus{api.RequestSucceeded, api.RequestFailed, api.RequestCancelled}[(i/4)%3]}
+}
+
+// serve is an API server whose core (a real embedded core and managed-jobs controller, not started: the
 // jobs are finished) and request queue read the fleet's store.
 func (f *fleetStore) serve(tb testing.TB, opts server.Options) *server.Server {
 	tb.Helper()

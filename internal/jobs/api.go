@@ -34,6 +34,11 @@ func (c *Client) JobsQueue(ctx context.Context, opts api.JobsQueueOptions) ([]ap
 	return c.ctl.JobsQueue(ctx, opts)
 }
 
+// JobsCount counts managed jobs (api.JobsCounter).
+func (c *Client) JobsCount(ctx context.Context, opts api.JobsQueueOptions) (int, error) {
+	return c.ctl.JobsCount(ctx, opts)
+}
+
 // JobsCancel cancels managed jobs.
 func (c *Client) JobsCancel(ctx context.Context, req api.JobsCancelRequest) (*api.Operation[[]api.JobsCancelOutcome], error) {
 	return c.ctl.JobsCancel(ctx, req)
@@ -201,11 +206,21 @@ func requested(t *spec.Task) string {
 
 // JobsQueue lists the caller's managed jobs (everyone's for an admin asking for all users), one row per task.
 func (c *Controller) JobsQueue(ctx context.Context, opts api.JobsQueueOptions) ([]api.ManagedJob, error) {
-	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit, Events: opts.Events}
+	return c.st.Queue(ctx, queueFilter(ctx, opts), c.opts.Now())
+}
+
+// JobsCount is how many jobs JobsQueue lists for the caller, whatever opts' Limit and Offset (api.JobsCounter).
+func (c *Controller) JobsCount(ctx context.Context, opts api.JobsQueueOptions) (int, error) {
+	return c.st.Count(ctx, queueFilter(ctx, opts))
+}
+
+// queueFilter is the store's filter for a queue the caller asks for: their own jobs, unless they see all.
+func queueFilter(ctx context.Context, opts api.JobsQueueOptions) Filter {
+	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit, Offset: opts.Offset, Events: opts.Events}
 	if user, all := caller(ctx); !all {
 		f.User = user
 	}
-	return c.st.Queue(ctx, f, c.opts.Now())
+	return f
 }
 
 // owned returns job id if the caller may see it, else a ManagedJobNotFoundError.

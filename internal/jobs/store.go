@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -282,6 +283,8 @@ type Filter struct {
 	Pool         string
 	SkipFinished bool
 	Limit        int
+	// Offset skips the newest Offset jobs (before Limit).
+	Offset int
 	// Events reads each task's events into its row (Queue); without it rows carry none.
 	Events bool
 }
@@ -339,8 +342,14 @@ func scanQueueJob(row interface{ Scan(...any) error }) (*Job, error) {
 func (s *Store) jobs(ctx context.Context, f Filter, columns string, scan func(interface{ Scan(...any) error }) (*Job, error)) ([]*Job, error) {
 	where, args := f.where()
 	query := `SELECT ` + columns + ` FROM managed_jobs` + where + ` ORDER BY id DESC`
-	if f.Limit > 0 {
+	switch {
+	case f.Limit > 0:
 		query += fmt.Sprintf(" LIMIT %d", f.Limit)
+	case f.Offset > 0:
+		query += fmt.Sprintf(" LIMIT %d", math.MaxInt32) // SQLite takes OFFSET only after a LIMIT
+	}
+	if f.Offset > 0 {
+		query += fmt.Sprintf(" OFFSET %d", f.Offset)
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -356,6 +365,14 @@ func (s *Store) jobs(ctx context.Context, f Filter, columns string, scan func(in
 		out = append(out, j)
 	}
 	return out, rows.Err()
+}
+
+// Count is how many jobs f selects, whatever its Limit and Offset.
+func (s *Store) Count(ctx context.Context, f Filter) (int, error) {
+	where, args := f.where()
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM managed_jobs`+where), args...).Scan(&n)
+	return n, err
 }
 
 // Queue returns the rows of `jobs queue` for the jobs f selects: one per task, newest job first, with each

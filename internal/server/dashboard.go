@@ -122,6 +122,47 @@ func (b dashboardBackend) ManagedJobs(ctx context.Context, ids ...int64) ([]api.
 	return ownJobs(ctx, jobs), nil
 }
 
+// ManagedJobPage asks the controller for the page alone and counts the jobs without reading them, where the
+// core can (api.JobsCounter: the server's controller); otherwise it reads every job and cuts the page.
+func (b dashboardBackend) ManagedJobPage(ctx context.Context, offset, limit int) ([]api.ManagedJob, int, error) {
+	admin := identity(ctx).IsAdmin()
+	if admin {
+		ctx = api.WithAllUsers(ctx)
+	}
+	if jc, ok := b.s.opts.Client.(api.JobsCounter); ok {
+		jobs, err := withController(b.s.opts.Client.JobsQueue(ctx, api.JobsQueueOptions{Offset: offset, Limit: limit}))
+		if err != nil {
+			return nil, 0, err
+		}
+		n, err := withController(jc.JobsCount(ctx, api.JobsQueueOptions{}))
+		if err != nil {
+			return nil, 0, err
+		}
+		if !admin {
+			jobs = ownJobs(ctx, jobs)
+		}
+		return jobs, n, nil
+	}
+	all, err := b.ManagedJobs(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Tasks of one job are adjacent, newest job first: the page is the jobs numbered offset to offset+limit.
+	var (
+		out  []api.ManagedJob
+		seen int
+	)
+	for i, j := range all {
+		if i == 0 || j.ID != all[i-1].ID {
+			seen++
+		}
+		if seen > offset && seen <= offset+limit {
+			out = append(out, j)
+		}
+	}
+	return out, seen, nil
+}
+
 func (b dashboardBackend) ManagedJobLogs(ctx context.Context, id int64, follow bool, w io.Writer) error {
 	jobs, err := b.ManagedJobs(ctx, id)
 	if err != nil {
