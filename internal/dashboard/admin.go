@@ -91,7 +91,7 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request) {
 		h.backendError(w, r, err, Prefix+"/clusters", "the clusters")
 		return
 	}
-	reqs, _, err := h.opts.Backend.Requests(ctx, api.RequestFilter{})
+	reqs, err := h.opts.Backend.RequestUsers(ctx)
 	if err != nil {
 		h.backendError(w, r, err, Prefix+"/clusters", "the clusters")
 		return
@@ -120,9 +120,9 @@ func (h *Handler) users(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, q := range reqs {
 		u := get(q.User)
-		u.Requests++
-		if q.Created.After(u.LastSeen) {
-			u.LastSeen = q.Created
+		u.Requests += q.Count
+		if q.Latest.After(u.LastSeen) {
+			u.LastSeen = q.Latest
 		}
 	}
 	rows := make([]*userRow, 0, len(by))

@@ -53,6 +53,8 @@ type Backend interface {
 	// Requests lists the API server's requests f keeps, finished ones too, and how many there are before
 	// f.Offset and f.Limit (one page of them): the caller's (an admin: everyone's), whatever f.AllUsers says.
 	Requests(ctx context.Context, f api.RequestFilter) ([]api.Request, int, error)
+	// RequestUsers counts each user's requests and finds their latest, in the store (admins: every user's).
+	RequestUsers(ctx context.Context) ([]UserRequests, error)
 	// Request returns one request and its events so far: a 403 when it is another user's.
 	Request(ctx context.Context, id string) (api.Request, []api.Event, error)
 	// Tokens lists the service-account tokens; CreateToken and RevokeToken change them. Admins only: the API's
@@ -65,6 +67,13 @@ type Backend interface {
 	// Submit makes the API call POST path with body as the caller (the request an action is) and returns the
 	// request's ID, or the API's error (a 403 for another user's resource).
 	Submit(ctx context.Context, path string, body any) (string, error)
+}
+
+// UserRequests is one user's requests on record: how many, and when the latest was made.
+type UserRequests struct {
+	User   string
+	Count  int
+	Latest time.Time
 }
 
 // Options configure the dashboard.

@@ -18,7 +18,7 @@ import (
 // TestRequestsAndJobsPagesFromTheStore: over a real store, the requests page shows the page its filter, sort
 // and page number select and counts every request the filter keeps, of the caller's alone; the managed jobs
 // page shows the newest jobs a page at a time with the count of them all (an admin's: everyone's; a user's:
-// their own); a page past the end shows the last.
+// their own); a page past the end shows the last. The users page counts each user's requests.
 func TestRequestsAndJobsPagesFromTheStore(t *testing.T) {
 	t.Parallel()
 	f := newFleetStore(t, 30, 250, 300) // managed jobs: 1-250 alice's, 251-275 bob's
@@ -57,6 +57,10 @@ func TestRequestsAndJobsPagesFromTheStore(t *testing.T) {
 	mustContain(t, "user3's requests, page 1", body, "Showing 1–30 of 30") // past the end: the last page
 	_, body, _ = root.get("/dashboard/requests?page=3&sort=user&desc=1")
 	mustContain(t, "every request, page 3", body, "Showing 201–300 of 300", `data-request="`+seededRequest(0).ID+`"`)
+
+	// The users page counts each user's requests in the store.
+	_, body, _ = root.get("/dashboard/users")
+	mustContain(t, "the users page", body, `href="/dashboard/requests?q=user3">30</a>`, `href="/dashboard/requests?q=user0">30</a>`)
 
 	jobRE := regexp.MustCompile(`data-job="(\d+)"`)
 	jobs := func(b *browser, path string) ([]string, string) {

@@ -235,6 +235,15 @@ func (b dashboardBackend) Requests(ctx context.Context, f api.RequestFilter) ([]
 	return l, n, err
 }
 
+// RequestUsers counts the requests of each user (the caller alone unless an admin) in the database.
+func (b dashboardBackend) RequestUsers(ctx context.Context) ([]dashboard.UserRequests, error) {
+	user := UserFrom(ctx)
+	if identity(ctx).IsAdmin() {
+		user = ""
+	}
+	return b.s.reqs.users(ctx, user)
+}
+
 // Request returns one request and its events so far, with the API's check (another user's is a 403).
 func (b dashboardBackend) Request(ctx context.Context, id string) (api.Request, []api.Event, error) {
 	q, err := b.s.reqs.get(ctx, id)

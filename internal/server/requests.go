@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/dashboard"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -499,6 +500,32 @@ func requestStatesText() string {
 		s = append(s, string(x))
 	}
 	return strings.Join(s, ", ")
+}
+
+// users counts each user's requests and finds their latest; user, when not empty, keeps that user's.
+func (r *requests) users(ctx context.Context, user string) ([]dashboard.UserRequests, error) {
+	q, args := `SELECT user_name, COUNT(*), MAX(created) FROM requests`, []any{}
+	if user != "" {
+		q, args = q+` WHERE user_name = ?`, append(args, user)
+	}
+	rows, err := r.db.QueryContext(ctx, r.q(q+` GROUP BY user_name ORDER BY user_name`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []dashboard.UserRequests
+	for rows.Next() {
+		var (
+			u      dashboard.UserRequests
+			latest int64
+		)
+		if err := rows.Scan(&u.User, &u.Count, &latest); err != nil {
+			return nil, err
+		}
+		u.Latest = time.Unix(0, latest).UTC()
+		out = append(out, u)
+	}
+	return out, rows.Err()
 }
 
 // events returns the request's events from seq on.
