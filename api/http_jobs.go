@@ -31,6 +31,9 @@ func (c *HTTPClient) JobsQueue(ctx context.Context, opts JobsQueueOptions) ([]Ma
 	if opts.Limit > 0 {
 		q.Set("limit", strconv.Itoa(opts.Limit))
 	}
+	if opts.Offset > 0 {
+		q.Set("offset", strconv.Itoa(opts.Offset))
+	}
 	if opts.Events {
 		q.Set("events", "true")
 	}

@@ -28,6 +28,9 @@ func (s *Server) registerJobs() {
 		if opts.Limit, err = optInt(r, "limit"); err != nil {
 			return nil, err
 		}
+		if opts.Offset, err = optInt(r, "offset"); err != nil {
+			return nil, err
+		}
 		for _, v := range r.URL.Query()["job_id"] {
 			id, err := jobID(v)
 			if err != nil {
