@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -95,13 +96,14 @@ func newFleet(t testing.TB) *fleet {
 		},
 		// A cluster's nodes are in its state as the core lists it now (a test may change StatusFunc).
 		NodesFunc: func(name string) ([]api.ClusterNode, error) {
-			cs, err := f.StatusFunc([]string{name}, false)
-			if err != nil || len(cs) == 0 {
+			cs, _ := f.StatusFunc([]string{name}, false)
+			at := slices.IndexFunc(cs, func(c api.Cluster) bool { return c.Name == name })
+			if at < 0 {
 				return nil, &api.ClusterNotFoundError{Name: name}
 			}
 			var out []api.ClusterNode
-			for i := range cs[0].NumNodes {
-				n := api.ClusterNode{Rank: i, Role: "worker", InternalIP: fmt.Sprintf("10.0.0.%d", i+1), Status: cs[0].Status,
+			for i := range cs[at].NumNodes {
+				n := api.ClusterNode{Rank: i, Role: "worker", InternalIP: fmt.Sprintf("10.0.0.%d", i+1), Status: cs[at].Status,
 					Cloud: "gcp", Region: "us-central1", Zone: "us-central1-a", InstanceType: "a2-highgpu-8g", CPUs: 96, MemoryGB: 680,
 					Accelerators: map[string]float64{"A100": 8}}
 				if i == 0 {
