@@ -42,6 +42,9 @@ type Client interface {
 	// URL, by port. port 0 asks for every exposed port; another port must be one of them. A cluster that exposes
 	// no ports answers an empty map; one that is not UP, or a port it does not expose, an error.
 	Endpoints(ctx context.Context, cluster string, port int) (map[int]string, error)
+	// Nodes lists a cluster's nodes in rank order, as recorded when it came up (no provider is asked). A
+	// cluster whose launch has not recorded its nodes yet has none; an unknown one is a ClusterNotFoundError.
+	Nodes(ctx context.Context, cluster string) ([]ClusterNode, error)
 	// WatchCluster follows a cluster's nodes as its provider reports them: the channel carries an event for
 	// each node not running when the watch began, then one for each node lost; it is closed when ctx ends or
 	// the provider's watch breaks (watch again, or fall back to asking Status). Infra whose provider cannot

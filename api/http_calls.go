@@ -114,6 +114,11 @@ func (c *HTTPClient) Endpoints(ctx context.Context, cluster string, port int) (m
 	return out, c.call(ctx, http.MethodGet, "/api/v1/clusters/"+url.PathEscape(cluster)+"/endpoints", q, nil, &out)
 }
 
+func (c *HTTPClient) Nodes(ctx context.Context, cluster string) ([]ClusterNode, error) {
+	var out []ClusterNode
+	return out, c.call(ctx, http.MethodGet, "/api/v1/clusters/"+url.PathEscape(cluster)+"/nodes", nil, nil, &out)
+}
+
 // Logs copies the job's streamed output into w, resuming at the byte it stopped at after a dropped
 // connection.
 func (c *HTTPClient) Logs(ctx context.Context, cluster string, id int, opts LogsOptions, w io.Writer) (Job, error) {

@@ -136,3 +136,26 @@ const (
 	NodeStopped NodeStatus = "STOPPED" // it stopped or died; its disk may remain
 	NodeMissing NodeStatus = "MISSING" // it is gone: removed, deleted, preempted
 )
+
+// ClusterNode is one node of a cluster as stix recorded it when the cluster came up (Client.Nodes): where it
+// is, what it has. Rank 0 is the head.
+type ClusterNode struct {
+	Rank int `json:"rank"`
+	// Role is "head" (rank 0) or "worker".
+	Role       string `json:"role"`
+	InternalIP string `json:"internal_ip"`
+	ExternalIP string `json:"external_ip,omitempty"`
+	// Status is the cluster's recorded state: stix records one state for all of a cluster's nodes (UP: all
+	// running; STOPPED: all stopped; INIT: launching, or some node not running at the last refresh).
+	Status ClusterStatus `json:"status"`
+	Cloud  string        `json:"cloud"`
+	Region string        `json:"region,omitempty"`
+	Zone   string        `json:"zone,omitempty"`
+	// InstanceType is the instance type the node was launched as, on infra that has them.
+	InstanceType string `json:"instance_type,omitempty"`
+	Spot         bool   `json:"spot,omitempty"`
+	// CPUs, MemoryGB and Accelerators are what the node's agent measured.
+	CPUs         float64            `json:"cpus"`
+	MemoryGB     float64            `json:"memory_gb"`
+	Accelerators map[string]float64 `json:"accelerators,omitempty"`
+}

@@ -55,6 +55,14 @@ func bigFleet() api.Client {
 		},
 		CostReportFunc: func() ([]api.CostReportEntry, error) { return report, nil },
 		QueueFunc:      func(string, bool) ([]api.Job, error) { return queue, nil },
+		NodesFunc: func(string) ([]api.ClusterNode, error) {
+			return []api.ClusterNode{
+				{Rank: 0, Role: "head", InternalIP: "10.0.0.1", ExternalIP: "203.0.113.1", Status: api.ClusterUp, Cloud: "aws",
+					Region: "us-east-1", Zone: "us-east-1a", InstanceType: "m5.2xlarge", CPUs: 8, MemoryGB: 32},
+				{Rank: 1, Role: "worker", InternalIP: "10.0.0.2", Status: api.ClusterUp, Cloud: "aws",
+					Region: "us-east-1", Zone: "us-east-1a", InstanceType: "m5.2xlarge", CPUs: 8, MemoryGB: 32},
+			}, nil
+		},
 		JobsQueueFunc: func(o api.JobsQueueOptions) ([]api.ManagedJob, error) {
 			if len(o.IDs) == 1 {
 				return []api.ManagedJob{jobs[o.IDs[0]-1]}, nil

@@ -29,6 +29,8 @@ type Backend interface {
 	Clusters(ctx context.Context) ([]api.Cluster, error)
 	// Cluster returns one cluster: *api.ClusterNotFoundError when there is none, a 403 when it is not the caller's.
 	Cluster(ctx context.Context, name string) (api.Cluster, error)
+	// Nodes lists a cluster's recorded nodes, with the same check as Cluster.
+	Nodes(ctx context.Context, cluster string) ([]api.ClusterNode, error)
 	// CostReport lists the caller's clusters' costs so far (an admin: all).
 	CostReport(ctx context.Context) ([]api.CostReportEntry, error)
 	// Queue lists a cluster's jobs.
@@ -144,6 +146,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/events/clusters", h.authed(h.liveStates(readClusterStates)))
 	m.HandleFunc("GET "+Prefix+"/events/jobs", h.authed(h.liveStates(readManagedJobStates)))
 	m.HandleFunc("GET "+Prefix+"/events/services", h.authed(h.liveStates(readServiceStates)))
+	m.HandleFunc("GET "+Prefix+"/events/clusters/{cluster}", h.authed(h.liveCluster))
+	m.HandleFunc("GET "+Prefix+"/events/services/{name}", h.authed(h.liveService))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}", h.authed(h.job))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}/log", h.authed(h.jobLogStream))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}/jobs/{id}/log.txt", h.authed(h.jobLogText))

@@ -2,9 +2,15 @@ package dashboard
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/stix-run/stix/api"
 )
 
 // states reads a list's rows' states for the caller: row key (a cluster's name, a managed job's ID, a
@@ -38,37 +44,111 @@ func readServiceStates(ctx context.Context, b Backend) (map[string]string, error
 	return out, err
 }
 
-// liveStates streams a list's states to an open list page as server-sent events: a "states" event, a JSON
-// object of row key to state, first with every row, then with those that changed ("" for one that is gone),
-// read again every StateInterval through the Backend (the caller's own rows, as the page). The page updates
-// its rows' state badges, and says when rows appeared. The stream ends with the page; a failed read ends it
-// with a "fail" event.
+// clusterDetailStates reads one cluster's page's states: "cluster" (its state), "node/RANK" and "job/ID". The jobs
+// are read from the cluster's head while it is UP; otherwise they stay as last read. A cluster that goes away
+// while its page is open is "" with all its rows; one that is not there (or not the caller's) at the first read
+// is the page's error.
+func clusterDetailStates(name string) states {
+	var jobs map[string]string
+	seen := false
+	return func(ctx context.Context, b Backend) (map[string]string, error) {
+		c, err := b.Cluster(ctx, name)
+		var nf *api.ClusterNotFoundError
+		if seen && errors.As(err, &nf) {
+			jobs = nil
+			return map[string]string{"cluster": ""}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		seen = true
+		out := map[string]string{"cluster": string(c.Status)}
+		nodes, err := b.Nodes(ctx, name)
+		if err != nil && !errors.As(err, &nf) {
+			return nil, err
+		}
+		for _, n := range nodes {
+			out["node/"+strconv.Itoa(n.Rank)] = string(n.Status)
+		}
+		if c.Status == api.ClusterUp {
+			if js, err := b.Queue(ctx, name); err == nil {
+				jobs = make(map[string]string, len(js))
+				for _, j := range js {
+					jobs["job/"+strconv.Itoa(j.ID)] = string(j.Status)
+				}
+			}
+		}
+		maps.Copy(out, jobs)
+		return out, nil
+	}
+}
+
+// serviceDetailStates reads one service's page's states: "service", "replica/ID" and "qps" (requests per second
+// over the last minute, as the page prints it).
+func serviceDetailStates(name string) states {
+	seen := false
+	return func(ctx context.Context, b Backend) (map[string]string, error) {
+		ss, err := b.Services(ctx)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(ss, func(s api.Service) bool { return s.Name == name })
+		if i < 0 {
+			if !seen {
+				return nil, &api.Error{Code: api.CodeNotFound, Status: http.StatusNotFound, Message: fmt.Sprintf("There is no service %q.", name)}
+			}
+			return map[string]string{"service": ""}, nil
+		}
+		seen = true
+		s := ss[i]
+		out := map[string]string{"service": string(s.Status), "qps": fmt.Sprintf("%.1f", s.QPS)}
+		for _, r := range s.Replicas {
+			out["replica/"+strconv.Itoa(r.ID)] = string(r.Status)
+		}
+		return out, nil
+	}
+}
+
+// liveStates streams a page's states as server-sent events: a "states" event, a JSON object of key (a list's
+// row: a cluster's name, a managed job's ID, a service's name; a detail page's thing: see clusterDetailStates) to
+// state, first with every key, then with those that changed ("" for one that is gone), read again every
+// StateInterval through the Backend (what the caller may see, as the page). The page updates its state badges
+// and says when rows appeared. The stream ends with the page. A failed first read is the page's HTTP error
+// (a 404, a 403), with no stream; a later one ends the stream with a "fail" event.
 func (h *Handler) liveStates(read states) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) { h.followStates(w, r, read) }
 }
 
+func (h *Handler) liveCluster(w http.ResponseWriter, r *http.Request) {
+	h.followStates(w, r, clusterDetailStates(r.PathValue("cluster")))
+}
+
+func (h *Handler) liveService(w http.ResponseWriter, r *http.Request) {
+	h.followStates(w, r, serviceDetailStates(r.PathValue("name")))
+}
+
 func (h *Handler) followStates(w http.ResponseWriter, r *http.Request, read states) {
 	ctx := r.Context()
+	now, err := read(ctx, h.opts.Backend)
+	if err != nil {
+		http.Error(w, api.WireError(err).Message, statusOf(err))
+		return
+	}
 	s := startSSE(w, r)
 	seen := map[string]string{}
 	tick := time.NewTicker(h.opts.StateInterval)
 	defer tick.Stop()
 	var n int64
 	for {
-		now, err := read(ctx, h.opts.Backend)
-		if err != nil {
-			s.end("", err)
-			return
-		}
 		changed := map[string]string{}
 		for k, st := range now {
 			if old, ok := seen[k]; !ok || old != st {
 				changed[k] = st
 			}
 		}
-		for name := range seen {
-			if _, ok := now[name]; !ok {
-				changed[name] = ""
+		for k := range seen {
+			if _, ok := now[k]; !ok {
+				changed[k] = ""
 			}
 		}
 		if n == 0 || len(changed) > 0 {
@@ -82,6 +162,10 @@ func (h *Handler) followStates(w http.ResponseWriter, r *http.Request, read stat
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if now, err = read(ctx, h.opts.Backend); err != nil {
+			s.end("", err)
+			return
 		}
 	}
 }

@@ -200,9 +200,13 @@ func (h *Handler) cluster(w http.ResponseWriter, r *http.Request) {
 	}
 	jobs, qerr := h.opts.Backend.Queue(ctx, name)
 	slices.SortFunc(jobs, func(a, b api.Job) int { return b.ID - a.ID })
-	data := map[string]any{"C": c, "Jobs": jobs, "QueueError": ""}
+	nodes, nerr := h.opts.Backend.Nodes(ctx, name)
+	data := map[string]any{"C": c, "Jobs": jobs, "QueueError": "", "Nodes": nodes, "NodesError": ""}
 	if qerr != nil {
 		data["QueueError"] = api.WireError(qerr).Message
+	}
+	if nerr != nil {
+		data["NodesError"] = api.WireError(nerr).Message
 	}
 	h.render(w, r, http.StatusOK, "cluster", page{Title: "Cluster " + name, Nav: "clusters", Data: data})
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,6 +94,25 @@ func newFleet(t testing.TB) *fleet {
 			fmt.Fprintf(w, "managed job %d says hi\n", id)
 			return nil, nil
 		},
+		// A cluster's nodes are in its state as the core lists it now (a test may change StatusFunc).
+		NodesFunc: func(name string) ([]api.ClusterNode, error) {
+			cs, _ := f.StatusFunc([]string{name}, false)
+			at := slices.IndexFunc(cs, func(c api.Cluster) bool { return c.Name == name })
+			if at < 0 {
+				return nil, &api.ClusterNotFoundError{Name: name}
+			}
+			var out []api.ClusterNode
+			for i := range cs[at].NumNodes {
+				n := api.ClusterNode{Rank: i, Role: "worker", InternalIP: fmt.Sprintf("10.0.0.%d", i+1), Status: cs[at].Status,
+					Cloud: "gcp", Region: "us-central1", Zone: "us-central1-a", InstanceType: "a2-highgpu-8g", CPUs: 96, MemoryGB: 680,
+					Accelerators: map[string]float64{"A100": 8}}
+				if i == 0 {
+					n.Role, n.ExternalIP = "head", "203.0.113.9"
+				}
+				out = append(out, n)
+			}
+			return out, nil
+		},
 		ServeStatusFunc: func([]string) ([]api.Service, error) {
 			return []api.Service{{Name: "llm", Status: "READY", Version: 2, Endpoint: "127.0.0.1:30001", User: "ada", QPS: 2.5,
 				Replicas: []api.Replica{{ID: 1, Version: 1, Status: "READY", Cluster: "llm-1"}, {ID: 2, Version: 2, Status: "PROVISIONING"}}}}, nil
@@ -128,7 +148,7 @@ func TestEveryPageRenders(t *testing.T) {
 		{"/dashboard/jobs/7", []string{"Managed job 7", "preempted", "spot instance preempted", "finetune-7", "/dashboard/jobs/7/cancel"}},
 		{"/dashboard/jobs/7/log.txt", []string{"managed job 7 says hi"}},
 		{"/dashboard/services", []string{"llm", "127.0.0.1:30001", "1/2", "<td>2.5</td>"}},
-		{"/dashboard/services/llm", []string{"Service llm", "llm-1", "PROVISIONING", "1, 2", `<dd id="qps">2.5 (the last minute)`}},
+		{"/dashboard/services/llm", []string{"Service llm", "llm-1", "PROVISIONING", "1, 2", `<span id="qps" data-live="qps">2.5</span> (the last minute)`}},
 		{"/dashboard/clusters/ada-dev/stop", []string{"Stop cluster ada-dev", `name="csrf"`}},
 		{"/dashboard/requests", []string{`<table id="requests">`, "No requests."}},
 		{"/dashboard/costs", []string{`<svg id="cost-chart"`, "$83.25"}},

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -116,10 +117,11 @@ func decoded(data string) string {
 
 // TestLogStreamsLiveAndStopActs: on a real cluster launched through the API, the job's log arrives on the
 // page's event stream as the job writes it (the second line only after the test lets the job go on), ends
-// with the job's state; then the cluster is stopped from the dashboard's form.
+// with the job's state; then the cluster is stopped from the dashboard's form, and the cluster's page's states
+// stream (the real core's nodes and queue) follows the stop.
 func TestLogStreamsLiveAndStopActs(t *testing.T) {
 	t.Parallel()
-	base, c, core := realServer(t, server.Options{})
+	base, c, core := realServer(t, server.Options{DashboardStateInterval: 20 * time.Millisecond})
 	gate := filepath.Join(t.TempDir(), "go")
 	id := launchWaiting(t, c, core, "live1", gate)
 
@@ -160,6 +162,12 @@ func TestLogStreamsLiveAndStopActs(t *testing.T) {
 		}
 	}
 
+	states := openStates(t, ctx, b, base+"/dashboard/events/clusters/live1")
+	job := "job/" + strconv.Itoa(id)
+	seen := nextStates(t, ctx, states)
+	if seen["cluster"] != "UP" || seen["node/0"] != "UP" || seen[job] != "SUCCEEDED" {
+		t.Fatalf("the cluster's first states: %v; want it, its node UP and %s SUCCEEDED", seen, job)
+	}
 	code, body, loc := b.post("/dashboard/clusters/live1/stop", url.Values{"csrf": {b.csrf("/dashboard/clusters/live1/stop")}})
 	if code != http.StatusSeeOther {
 		t.Fatalf("stop: %d:\n%s", code, body)
@@ -167,6 +175,12 @@ func TestLogStreamsLiveAndStopActs(t *testing.T) {
 	waitClusterStatus(t, c, "live1", api.ClusterStopped)
 	_, body, _ = b.get(loc)
 	mustContain(t, "the cluster after the stop", body, `id="cluster-state">STOPPED`, "Stop cluster live1: requested")
+	for seen["cluster"] != "STOPPED" || seen["node/0"] != "STOPPED" {
+		maps.Copy(seen, nextStates(t, ctx, states))
+		if seen[job] != "SUCCEEDED" {
+			t.Fatalf("the stream's %s after the stop: %q, want SUCCEEDED (kept)", job, seen[job])
+		}
+	}
 	// Stopping it again: nothing is done, and the page says why.
 	code, body, _ = b.post("/dashboard/clusters/live1/stop", url.Values{"csrf": {b.csrf("/dashboard/clusters/live1/start")}})
 	if code != http.StatusConflict {

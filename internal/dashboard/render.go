@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -51,7 +55,17 @@ var funcs = template.FuncMap{
 	"stateClass": func(s any) string {
 		return "state state-" + fmt.Sprint(s)
 	},
-	"terminal": func(s api.JobStatus) bool { return s.IsTerminal() },
+	"terminal":      func(s api.JobStatus) bool { return s.IsTerminal() },
+	"nodeResources": nodeResources,
+}
+
+// nodeResources is what a node's agent measured: "96 CPUs, 680 GB, A100:8".
+func nodeResources(n api.ClusterNode) string {
+	parts := []string{strconv.FormatFloat(n.CPUs, 'f', -1, 64) + " CPUs", strconv.FormatFloat(n.MemoryGB, 'f', -1, 64) + " GB"}
+	for _, name := range slices.Sorted(maps.Keys(n.Accelerators)) {
+		parts = append(parts, name+":"+strconv.FormatFloat(n.Accelerators[name], 'f', -1, 64))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // page is what the layout renders around a page's own content.

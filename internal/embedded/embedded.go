@@ -165,6 +165,15 @@ func (c *Client) Endpoints(ctx context.Context, name string, port int) (map[int]
 	return m.Endpoints(ctx, name, port)
 }
 
+// Nodes lists a cluster's recorded nodes.
+func (c *Client) Nodes(ctx context.Context, name string) ([]api.ClusterNode, error) {
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	return m.Nodes(ctx, name)
+}
+
 // Cancel cancels jobs.
 func (c *Client) Cancel(ctx context.Context, name string, ids []int, all bool) (*api.Operation[[]api.CancelOutcome], error) {
 	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, _ func(api.Event)) ([]api.CancelOutcome, error) {

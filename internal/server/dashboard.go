@@ -103,6 +103,13 @@ func (b dashboardBackend) Queue(ctx context.Context, cluster string) ([]api.Job,
 	return b.s.opts.Client.Queue(ctx, cluster, false)
 }
 
+func (b dashboardBackend) Nodes(ctx context.Context, cluster string) ([]api.ClusterNode, error) {
+	if err := b.s.checkCluster(ctx, cluster); err != nil {
+		return nil, err
+	}
+	return b.s.opts.Client.Nodes(ctx, cluster)
+}
+
 func (b dashboardBackend) Logs(ctx context.Context, cluster string, id int, follow bool, w io.Writer) (api.Job, error) {
 	if err := b.s.checkCluster(ctx, cluster); err != nil {
 		return api.Job{}, err

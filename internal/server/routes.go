@@ -83,6 +83,9 @@ func (s *Server) register() {
 		}
 		return c.Endpoints(ctx, r.PathValue("cluster"), port)
 	}))
+	s.handle("GET /api/v1/clusters/{cluster}/nodes", query(func(ctx context.Context, r *http.Request) (any, error) {
+		return c.Nodes(ctx, r.PathValue("cluster"))
+	}))
 	s.handle("GET /api/v1/clusters/{cluster}/jobs/{id}", query(func(ctx context.Context, r *http.Request) (any, error) {
 		id, err := intParam(r.PathValue("id"), "job id")
 		if err != nil {

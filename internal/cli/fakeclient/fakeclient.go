@@ -36,6 +36,7 @@ type Client struct {
 	JobFunc       func(cluster string, id int) (api.Job, error)
 	LogsFunc      func(cluster string, id int, opts api.LogsOptions, w io.Writer) (api.Job, error)
 	EndpointsFunc func(cluster string, port int) (map[int]string, error)
+	NodesFunc     func(cluster string) ([]api.ClusterNode, error)
 	// WatchFunc returns the events a WatchCluster sends before its channel closes.
 	WatchFunc      func(cluster string) ([]api.ClusterEvent, error)
 	CancelFunc     func(cluster string, ids []int, all bool) ([]api.CancelOutcome, error)
@@ -209,6 +210,14 @@ func (c *Client) Endpoints(_ context.Context, cluster string, port int) (map[int
 		return nil, &NotFaked{"Endpoints"}
 	}
 	return c.EndpointsFunc(cluster, port)
+}
+
+func (c *Client) Nodes(_ context.Context, cluster string) ([]api.ClusterNode, error) {
+	c.record("Nodes", cluster)
+	if c.NodesFunc == nil {
+		return nil, &NotFaked{"Nodes"}
+	}
+	return c.NodesFunc(cluster)
 }
 
 func (c *Client) WatchCluster(_ context.Context, cluster string) (<-chan api.ClusterEvent, error) {

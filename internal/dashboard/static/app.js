@@ -1,4 +1,5 @@
-// stix dashboard: the little JavaScript it has. Pages work without it; with it, a job's log follows live.
+// stix dashboard: the little JavaScript it has. Pages work without it; with it, a job's log follows live, and
+// lists and a cluster's or a service's page follow their states.
 "use strict";
 (function () {
   // The page keeps the end of a long log only: the server streams it, and the browser must not hold it whole.
@@ -58,10 +59,50 @@
     });
     src.addEventListener("fail", function () { src.close(); });
   }
+  // A cluster's or a service's page: each [data-live] element follows the server's "states" events (a badge its
+  // state, the QPS its number); jobs or replicas that appear are announced (reload to see them), and so is a
+  // change of the cluster's state, whose actions (stop, start) the page shows as they were.
+  function liveDetail(root) {
+    var live = document.getElementById("live");
+    var known = null, added = {}, note = "";
+    var nouns = {job: "job", replica: "replica", node: "node"};
+    var src = new EventSource(root.dataset.states);
+    src.addEventListener("states", function (e) {
+      var states = JSON.parse(e.data), first = known === null;
+      if (first) known = {};
+      Object.keys(states).forEach(function (key) {
+        var st = states[key];
+        var el = root.querySelector('[data-live="' + CSS.escape(key) + '"]');
+        if (el && el.hasAttribute("data-state")) {
+          el.textContent = st || "GONE";
+          el.className = "state state-" + (st || "STOPPED");
+        } else if (el) {
+          el.textContent = st;
+        } else if (!first && st && !known[key]) {
+          var kind = key.split("/")[0];
+          added[kind] = (added[kind] || 0) + 1;
+        }
+        if (!first && (key === "cluster" || key === "service")) {
+          note = st ? (key === "cluster" ? "The cluster is now " + st + ": reload for the actions that fit." : "") : "The " + key + " is gone.";
+        }
+        if (st) known[key] = true;
+      });
+      root.dataset.following = "1";
+      var msgs = note ? [note] : [];
+      Object.keys(added).forEach(function (kind) {
+        var n = added[kind], noun = nouns[kind] || kind;
+        msgs.push(n + " new " + noun + (n > 1 ? "s" : "") + ": reload to see " + (n > 1 ? "them" : "it") + ".");
+      });
+      live.textContent = msgs.join(" ");
+    });
+    src.addEventListener("fail", function () { src.close(); });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     var pre = document.getElementById("log");
     if (pre && pre.dataset.stream && window.EventSource) follow(pre);
     var table = document.querySelector("table[data-states]");
     if (table && table.dataset.key && window.EventSource) liveStates(table);
+    var detail = document.getElementById("detail");
+    if (detail && detail.dataset.states && window.EventSource) liveDetail(detail);
   });
 })();
