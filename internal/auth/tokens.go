@@ -120,11 +120,17 @@ func (t *Tokens) Lookup(ctx context.Context, token string) (Identity, error) {
 	if !strings.HasPrefix(token, TokenPrefix) || len(token) != len(TokenPrefix)+tokenSecretLen {
 		return Identity{}, unauthorized("malformed token: a stix service-account token is sky_ and %d more characters", tokenSecretLen)
 	}
+	return t.LookupHash(ctx, HashToken(token))
+}
+
+// LookupHash is Lookup for the token whose HashToken is hash: how a dashboard session, which keeps only the
+// hash, checks its token again.
+func (t *Tokens) LookupHash(ctx context.Context, hash string) (Identity, error) {
 	var (
 		name, role       string
 		expires, revoked sql.NullInt64
 	)
-	err := t.db.QueryRowContext(ctx, `SELECT name, role, expires, revoked FROM tokens WHERE hash = ?`, HashToken(token)).
+	err := t.db.QueryRowContext(ctx, `SELECT name, role, expires, revoked FROM tokens WHERE hash = ?`, hash).
 		Scan(&name, &role, &expires, &revoked)
 	now := t.now()
 	switch {

@@ -276,7 +276,12 @@ func (s *Server) registerTokens() {
 			writeError(w, err)
 			return
 		}
-		s.log.Info("token revoked", "name", name, "by", identity(r.Context()).Name)
+		// Every page checks a session's token again; ending its sessions here too leaves no row behind.
+		n, err := s.sessions.EndTokenSessions(r.Context(), name)
+		if err != nil {
+			s.log.Warn("token revoked; its dashboard sessions end on their next page", "name", name, "err", err.Error())
+		}
+		s.log.Info("token revoked", "name", name, "by", identity(r.Context()).Name, "dashboard_sessions", n)
 		writeJSON(w, http.StatusOK, api.Done{})
 	}))
 }

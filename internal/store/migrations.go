@@ -267,6 +267,22 @@ CREATE TABLE pool_workers (
 ALTER TABLE managed_jobs ADD COLUMN pool TEXT NOT NULL DEFAULT '';
 CREATE INDEX managed_jobs_pool ON managed_jobs (pool);
 `},
+	// 10: the dashboard's login sessions (internal/dashboard), so that a restart or another server sharing the
+	// database keeps them. id is the SHA-256 (hex) of the session cookie, never the cookie itself; method is
+	// token or basic, credential what the session checks again on every page: the SHA-256 of the token (as
+	// the token table keeps it) or of the user's htpasswd entry. expires_at is Unix nanoseconds.
+	{SQL: `
+CREATE TABLE dashboard_sessions (
+    id         TEXT PRIMARY KEY,
+    user_name  TEXT NOT NULL,
+    method     TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX dashboard_sessions_expires ON dashboard_sessions (expires_at);
+CREATE INDEX dashboard_sessions_user ON dashboard_sessions (method, user_name);
+`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.
