@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/server"
 	"github.com/stix-run/stix/internal/store"
@@ -257,5 +258,60 @@ func TestSessionCookieIsNotInTheDatabase(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRevokedTokenEndsItsSessionsOnEveryServer: two servers, each with its own directory, share one state
+// database (one SQLite file; PostgreSQL): a token created through A is accepted by B, its dashboard session
+// made on A works on B, and revoking it through B ends the session on A at once.
+func TestRevokedTokenEndsItsSessionsOnEveryServer(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			loc := store.Location{Home: t.TempDir()}
+			if backend == "postgres" {
+				loc.DB, loc.DBOrigin = pgtest.Shared(t).NewDatabase(t), "the test"
+			}
+			dirA := t.TempDir()
+			opts := func(dir string) server.Options {
+				return server.Options{Dir: dir, State: loc, Client: newFleet(t),
+					Auth: auth.Config{ServiceAccounts: true, DefaultRole: auth.RoleUser}}
+			}
+			baseA, _ := start(t, opts(dirA))
+			baseB, _ := start(t, opts(t.TempDir()))
+			// The first server made the initial admin token; the second found one and made none.
+			bobToken := createToken(t, baseA, dirA, "bob", "user")
+			carolToken := createToken(t, baseA, dirA, "carol", "user")
+
+			bob := newBrowser(t, baseA)
+			bob.login(bobToken)
+			carol := newBrowser(t, baseB)
+			carol.login(carolToken)
+			for _, base := range []string{baseA, baseB} {
+				bob.base, carol.base = base, base
+				bob.loggedIn("bob's session", "bob")
+				carol.loggedIn("carol's session", "carol")
+			}
+
+			admin, err := server.ReadInitialToken(dirA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			onB, err := api.NewHTTP(api.HTTPOptions{Endpoint: baseB, Token: admin})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := onB.RevokeToken(t.Context(), "bob"); err != nil {
+				t.Fatal(err)
+			}
+			bob.base = baseA
+			bob.loggedOut("bob's session on A after his token was revoked through B")
+			bob.base = baseB
+			bob.loggedOut("bob's session on B after his token was revoked")
+			for _, base := range []string{baseA, baseB} {
+				carol.base = base
+				carol.loggedIn("carol's session, her token not revoked", "carol")
+			}
+		})
 	}
 }

@@ -23,13 +23,12 @@ const InitialTokenFile = "initial-admin-token"
 // openAuth opens the token table and the authenticator of opts.Auth; when authentication is required and no
 // admin token exists, it creates one and writes it to InitialTokenFile.
 func (s *Server) openAuth(ctx context.Context) error {
-	tokens, err := auth.OpenTokens(ctx, s.opts.Dir)
+	tokens, err := auth.OpenTokens(ctx, s.state, s.opts.Dir)
 	if err != nil {
 		return err
 	}
 	a, err := auth.NewAuthenticator(s.opts.Auth, tokens)
 	if err != nil {
-		tokens.Close()
 		return err
 	}
 	s.tokens, s.authn = tokens, a

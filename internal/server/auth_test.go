@@ -18,6 +18,7 @@ import (
 	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/cli/fakeclient"
 	"github.com/stix-run/stix/internal/server"
+	"github.com/stix-run/stix/internal/store"
 )
 
 // The core answers as if alice owned "a1" and bob "b1"; the server must keep each to their own.
@@ -185,8 +186,8 @@ func TestTokens(t *testing.T) {
 	wantStatus(t, err, 401, "revoked token")
 	wantStatus(t, admin.RevokeToken(ctx, "alice"), 409, "revoking twice")
 	wantStatus(t, admin.RevokeToken(ctx, "nobody"), 404, "revoking an unknown name")
-	db, _ := os.ReadFile(filepath.Join(dir, "auth.db"))
-	wal, _ := os.ReadFile(filepath.Join(dir, "auth.db-wal"))
+	db, _ := os.ReadFile(filepath.Join(dir, store.StateFile))
+	wal, _ := os.ReadFile(filepath.Join(dir, store.StateFile+"-wal"))
 	for _, tok := range []string{adminTok, alice.Token, bob.Token} {
 		if strings.Contains(string(db)+string(wal), tok) {
 			t.Fatal("a token is stored in the clear")

@@ -171,7 +171,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.stopAll(errServerStopped)
 		err := s.reqs.shutdown(ctx)
 		s.sweeping.Wait()
-		s.closeErr = errors.Join(err, s.state.Close(), s.tokens.Close())
+		s.closeErr = errors.Join(err, s.state.Close())
 	})
 	return s.closeErr
 }
