@@ -63,6 +63,9 @@ type Tokens struct {
 	db  *sql.DB
 	q   func(string) string
 	now func() time.Time
+	// NotImported names the tokens of auth.db that OpenTokens did not import: the table had a token of that
+	// name (another server sharing the database imported or created one). They no longer authenticate.
+	NotImported []string
 }
 
 // OpenTokens uses the token table of the state database st, first importing the tokens dir/auth.db holds (a
@@ -103,10 +106,13 @@ func (t *Tokens) importLegacy(ctx context.Context, path string) error {
 		if err := rows.Scan(&name, &role, &hash, &created, &creator, &expires, &revoked, &lastUsed); err != nil {
 			return err
 		}
-		_, err := t.db.ExecContext(ctx, t.q(`INSERT INTO tokens (name, role, hash, created, creator, expires, revoked, last_used)
+		res, err := t.db.ExecContext(ctx, t.q(`INSERT INTO tokens (name, role, hash, created, creator, expires, revoked, last_used)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`), name, role, hash, created, creator, expires, revoked, lastUsed)
 		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			t.NotImported = append(t.NotImported, name)
 		}
 	}
 	if err := rows.Err(); err != nil {

@@ -88,4 +88,19 @@ func TestLegacyTokensAreImported(t *testing.T) {
 	if _, err := OpenTokens(ctx, st, dir); err != nil {
 		t.Errorf("opening again: %v", err)
 	}
+
+	// Another server's auth.db, over the same database, with a name the table has: that token is not imported.
+	other := t.TempDir()
+	old, err = sqlitedb.OpenContext(ctx, filepath.Join(other, LegacyTokensFile), legacyTokenMigrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`INSERT INTO tokens (name, role, hash, created, creator) VALUES ('ci', 'admin', 'h2', 1, 'x'), ('ci2', 'user', 'h3', 1, 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	tokens, err = OpenTokens(ctx, st, other)
+	if err != nil || len(tokens.NotImported) != 1 || tokens.NotImported[0] != "ci" {
+		t.Errorf("a second server's import: not imported %v (%v), want ci", tokens.NotImported, err)
+	}
 }

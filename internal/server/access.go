@@ -27,6 +27,11 @@ func (s *Server) openAuth(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(tokens.NotImported) > 0 {
+		s.log.Warn("tokens of this server's auth.db not imported into the state database: a token of the same name is "+
+			"there already (another server's); they no longer authenticate: create new ones", "names", tokens.NotImported,
+			"file", filepath.Join(s.opts.Dir, auth.LegacyTokensFile+".imported"))
+	}
 	a, err := auth.NewAuthenticator(s.opts.Auth, tokens)
 	if err != nil {
 		return err
