@@ -204,8 +204,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (auth.Identit
 		if err == nil {
 			return id, true
 		}
-		var e *api.Error
-		if errors.Is(err, errSessionEnded) || errors.As(err, &e) && e.Status == http.StatusUnauthorized {
+		if sessionEnded(err) {
 			h.opts.Log.Info("dashboard session ended", "reason", err.Error())
 			clearCookie(w, sessionCookie)
 		} else {

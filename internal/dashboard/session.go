@@ -136,13 +136,19 @@ func (s *Sessions) identity(ctx context.Context, cookie string, now time.Time,
 	}
 	id, err := check(ctx, sess.method, sess.user, sess.credential)
 	if err != nil {
-		var e *api.Error
-		if errors.As(err, &e) && e.Status == http.StatusUnauthorized {
+		if sessionEnded(err) {
 			s.remove(ctx, cookie)
 		}
 		return auth.Identity{}, err
 	}
 	return id, nil
+}
+
+// sessionEnded reports whether err ends a session (it expired, or its credential no longer holds: a 401), rather
+// than say that the database did not answer, when the session may still be good.
+func sessionEnded(err error) bool {
+	var e *api.Error
+	return errors.Is(err, errSessionEnded) || errors.As(err, &e) && e.Status == http.StatusUnauthorized
 }
 
 func randomToken() string {
