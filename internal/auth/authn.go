@@ -2,7 +2,10 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -169,4 +172,61 @@ func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// Session methods: how the dashboard keeps a login without keeping its credential.
+const (
+	SessionToken = "token"
+	SessionBasic = "basic"
+)
+
+// SessionCredential returns what a session made with authorization (as Authenticate accepted it for id) keeps
+// to check it again on every page, cheaply: for a token its SHA-256 (as the token table keeps it, never the
+// token); for basic auth the SHA-256 of the user's htpasswd entry, which a changed password changes. method
+// is SessionToken or SessionBasic.
+func (a *Authenticator) SessionCredential(id Identity, authorization string) (method, credential string, err error) {
+	scheme, cred, _ := strings.Cut(authorization, " ")
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		return SessionToken, HashToken(strings.TrimSpace(cred)), nil
+	case "basic":
+		c, err := a.htpasswdCredential(id.Name)
+		return SessionBasic, c, err
+	}
+	return "", "", unauthorized("unsupported Authorization scheme %q for a session", scheme)
+}
+
+// CheckSession checks a session's credential again and returns its user as they are now: the token (by its
+// hash) must still be valid — not revoked, not expired; the user's htpasswd entry must be unchanged — not
+// removed, the password not changed. The role is the token's, or the configured one.
+func (a *Authenticator) CheckSession(ctx context.Context, method, user, credential string) (Identity, error) {
+	switch method {
+	case SessionToken:
+		return a.tokens.LookupHash(ctx, credential)
+	case SessionBasic:
+		c, err := a.htpasswdCredential(user)
+		if err != nil {
+			return Identity{}, err
+		}
+		if subtle.ConstantTimeCompare([]byte(c), []byte(credential)) != 1 {
+			return Identity{}, unauthorized("the password of %q changed since the session began", user)
+		}
+		return Identity{Name: user, Role: a.roleOf(user), Method: "basic"}, nil
+	}
+	return Identity{}, unauthorized("unknown session method %q", method)
+}
+
+func (a *Authenticator) htpasswdCredential(user string) (string, error) {
+	if a.htpasswd == nil {
+		return "", unauthorized("basic auth is not configured on this API server (api_server.auth.htpasswd_file)")
+	}
+	hash, ok, err := a.htpasswd.Entry(user)
+	if err != nil {
+		return "", unauthorized("basic auth is unavailable: %v", err)
+	}
+	if !ok {
+		return "", unauthorized("user %q is not in the htpasswd file", user)
+	}
+	s := sha256.Sum256([]byte(user + ":" + string(hash)))
+	return hex.EncodeToString(s[:]), nil
 }

@@ -88,6 +88,12 @@ type Options struct {
 	// LocalUser names the caller of a server without authentication whose browser names nobody (the CLI sends
 	// X-Stix-User; a browser does not): the user the server runs as.
 	LocalUser string
+	// Sessions keeps the logins (OpenSessions over the server's state database): required.
+	Sessions *Sessions
+	// SessionCredential returns what a session keeps of the credential a login was made with, and CheckSession
+	// checks it again on every page (auth.Authenticator's methods of those names).
+	SessionCredential func(id auth.Identity, authorization string) (method, credential string, err error)
+	CheckSession      func(ctx context.Context, method, user, credential string) (auth.Identity, error)
 	// SessionTTL is how long a login lasts (DefaultSessionTTL when zero).
 	SessionTTL time.Duration
 	// StateInterval is how often a clusters page's event stream reads the clusters again
@@ -107,9 +113,8 @@ const DefaultSessionTTL = 12 * time.Hour
 
 // Handler serves the dashboard. Make one with New.
 type Handler struct {
-	opts     Options
-	sessions *sessions
-	mux      *http.ServeMux
+	opts Options
+	mux  *http.ServeMux
 }
 
 // New returns the dashboard's handler; mount it at Prefix and Prefix+"/".
@@ -126,7 +131,7 @@ func New(opts Options) *Handler {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	h := &Handler{opts: opts, sessions: newSessions(), mux: http.NewServeMux()}
+	h := &Handler{opts: opts, mux: http.NewServeMux()}
 	h.routes()
 	return h
 }
@@ -212,12 +217,17 @@ func (h *Handler) authed(next http.HandlerFunc) http.HandlerFunc {
 // identify returns the caller of r: a live session's user, or who the API server's methods say.
 func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (auth.Identity, bool) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		id, err := h.sessions.identity(r.Context(), c.Value, h.opts.Now(), h.reauthenticate)
+		id, err := h.opts.Sessions.identity(r.Context(), c.Value, h.opts.Now(), h.opts.CheckSession)
 		if err == nil {
 			return id, true
 		}
-		h.opts.Log.Info("dashboard session ended", "reason", err.Error())
-		clearCookie(w, sessionCookie)
+		if sessionEnded(err) {
+			h.opts.Log.Info("dashboard session ended", "reason", err.Error())
+			clearCookie(w, sessionCookie)
+		} else {
+			// The database did not answer: the session may still be good, so the cookie stays.
+			h.opts.Log.Error("dashboard session", "err", err.Error())
+		}
 	}
 	id, err := h.opts.Authenticate(r.Context(), r)
 	if err != nil {
@@ -229,7 +239,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request) (auth.Identit
 	return id, true
 }
 
-// reauthenticate checks a session's credential again (a revoked token ends the session).
+// reauthenticate checks a login's credential as the API does.
 func (h *Handler) reauthenticate(ctx context.Context, authorization string) (auth.Identity, error) {
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, Prefix, nil)
 	if err != nil {

@@ -16,10 +16,16 @@ import (
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/server"
 	"github.com/stix-run/stix/internal/testutil"
+	"github.com/stix-run/stix/internal/testutil/pgtest"
 )
 
-// The real-cluster tests launch local clusters: a real stix-agent runs their nodes.
-func TestMain(m *testing.M) { os.Exit(testutil.RunWithAgent(m)) }
+// The real-cluster tests launch local clusters: a real stix-agent runs their nodes. The session tests share one
+// PostgreSQL server (pgtest), stopped after the tests.
+func TestMain(m *testing.M) {
+	code := testutil.RunWithAgent(m)
+	pgtest.StopShared()
+	os.Exit(code)
+}
 
 // serve runs a real API server with opts (Dir defaults to a temporary directory) behind a loopback HTTP server
 // and returns its URL; both go away with the test.

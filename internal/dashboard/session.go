@@ -3,15 +3,20 @@ package dashboard
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
+	"github.com/stix-run/stix/internal/store"
 )
 
 // Cookies: the session (a browser's login) and the CSRF token every form sends back (double submit: a page of
@@ -25,75 +30,125 @@ const (
 	flashCookie = "stix_flash"
 )
 
-// session is one browser's login. A token's session checks the token again on every page, so that revoking it
-// ends the session; a basic-auth session keeps the identity checked at login (bcrypt on every page would cost
-// tens of milliseconds) until it expires.
+// session is one browser's login, as the state database keeps it (store migration 10): the user, how they
+// logged in, and what is checked again on every page (auth.Authenticator.CheckSession) — the SHA-256 of the
+// token, so that revoking it ends the session at once, or of the user's htpasswd entry, so that removing the
+// user or changing the password does. The cookie itself is not kept: a row's id is its SHA-256.
 type session struct {
-	authorization string // "Bearer ..." for a token; empty for basic auth
-	id            auth.Identity
-	expires       time.Time
+	user, method, credential string
+	expires                  time.Time
 }
 
-// sessions are held in the server's memory: a restart, or another server behind the same address, sends the
-// browser back to the login page.
-type sessions struct {
-	mu sync.Mutex
-	m  map[string]session
+// Sessions keeps the dashboard's logins in the server's state database, SQLite or PostgreSQL: a restart keeps
+// them, and every server sharing the database knows them (a browser behind a load balancer stays logged in).
+type Sessions struct {
+	db *sql.DB
+	q  func(string) string
 }
 
-func newSessions() *sessions { return &sessions{m: map[string]session{}} }
+// OpenSessions uses the sessions table of st.
+func OpenSessions(st store.Store) (*Sessions, error) {
+	sq, ok := store.SQLOf(st)
+	if !ok {
+		return nil, errors.New("dashboard sessions: the state store is not a SQL database")
+	}
+	return &Sessions{db: sq.DB, q: sq.Q}, nil
+}
 
 var errSessionEnded = errors.New("the session expired or does not exist")
 
-// add records sess under a new random key, forgetting the sessions that expired before now (a browser that
-// never came back leaves its session behind).
-func (s *sessions) add(sess session, now time.Time) string {
-	key := randomToken()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, old := range s.m {
-		if !now.Before(old.expires) {
-			delete(s.m, k)
-		}
-	}
-	s.m[key] = sess
-	return key
+// sessionID is what the table keeps of a session's cookie: a cookie is 256 random bits, so a fast hash is as
+// good as a slow one, and one who reads the database cannot log in with what they read.
+func sessionID(cookie string) string {
+	h := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(h[:])
 }
 
-func (s *sessions) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.m)
-}
-
-func (s *sessions) remove(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-}
-
-// identity returns the user of session key, checking its token again with check.
-func (s *sessions) identity(ctx context.Context, key string, now time.Time,
-	check func(context.Context, string) (auth.Identity, error)) (auth.Identity, error) {
-	s.mu.Lock()
-	sess, ok := s.m[key]
-	if ok && !now.Before(sess.expires) {
-		delete(s.m, key)
-		ok = false
+// add records sess and returns the cookie that names it, forgetting the sessions that expired before now (a
+// browser that never came back leaves its session behind).
+func (s *Sessions) add(ctx context.Context, sess session, now time.Time) (string, error) {
+	if _, err := s.RemoveExpired(ctx, now); err != nil {
+		return "", err
 	}
-	s.mu.Unlock()
-	if !ok {
-		return auth.Identity{}, errSessionEnded
-	}
-	if sess.authorization == "" {
-		return sess.id, nil
-	}
-	id, err := check(ctx, sess.authorization)
+	cookie := randomToken()
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO dashboard_sessions (id, user_name, method, credential, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`), sessionID(cookie), sess.user, sess.method, sess.credential, now.UnixNano(), sess.expires.UnixNano())
 	if err != nil {
-		s.remove(key)
+		return "", fmt.Errorf("record the dashboard session: %w", err)
+	}
+	return cookie, nil
+}
+
+// get returns the live session cookie names; an expired one is removed.
+func (s *Sessions) get(ctx context.Context, cookie string, now time.Time) (session, error) {
+	var (
+		sess    session
+		expires int64
+	)
+	id := sessionID(cookie)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT user_name, method, credential, expires_at FROM dashboard_sessions WHERE id = ?`), id).
+		Scan(&sess.user, &sess.method, &sess.credential, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return session{}, errSessionEnded
+	}
+	if err != nil {
+		return session{}, fmt.Errorf("read the dashboard session: %w", err)
+	}
+	sess.expires = time.Unix(0, expires)
+	if !now.Before(sess.expires) {
+		s.remove(ctx, cookie)
+		return session{}, errSessionEnded
+	}
+	return sess, nil
+}
+
+func (s *Sessions) remove(ctx context.Context, cookie string) error {
+	_, err := s.db.ExecContext(ctx, s.q(`DELETE FROM dashboard_sessions WHERE id = ?`), sessionID(cookie))
+	return err
+}
+
+// EndTokenSessions ends the sessions logged in with the token named name (it was revoked), on every server
+// sharing the database, and returns how many there were.
+func (s *Sessions) EndTokenSessions(ctx context.Context, name string) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM dashboard_sessions WHERE method = ? AND user_name = ?`), auth.SessionToken, name)
+	if err != nil {
+		return 0, fmt.Errorf("end the dashboard sessions of token %q: %w", name, err)
+	}
+	return res.RowsAffected()
+}
+
+// RemoveExpired removes the sessions that expired before now and returns how many (garbage collection).
+func (s *Sessions) RemoveExpired(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM dashboard_sessions WHERE expires_at <= ?`), now.UnixNano())
+	if err != nil {
+		return 0, fmt.Errorf("remove expired dashboard sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// identity returns the user of the session cookie names, checking its credential again with check; a session
+// whose credential no longer holds is removed.
+func (s *Sessions) identity(ctx context.Context, cookie string, now time.Time,
+	check func(ctx context.Context, method, user, credential string) (auth.Identity, error)) (auth.Identity, error) {
+	sess, err := s.get(ctx, cookie, now)
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	id, err := check(ctx, sess.method, sess.user, sess.credential)
+	if err != nil {
+		if sessionEnded(err) {
+			s.remove(ctx, cookie)
+		}
 		return auth.Identity{}, err
 	}
 	return id, nil
+}
+
+// sessionEnded reports whether err ends a session (it expired, or its credential no longer holds: a 401), rather
+// than say that the database did not answer, when the session may still be good.
+func sessionEnded(err error) bool {
+	var e *api.Error
+	return errors.Is(err, errSessionEnded) || errors.As(err, &e) && e.Status == http.StatusUnauthorized
 }
 
 func randomToken() string {
@@ -171,11 +226,21 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, http.StatusUnauthorized, "Login failed: the token, or the user name and password, were not accepted.")
 		return
 	}
-	sess := session{id: id, expires: h.opts.Now().Add(h.opts.SessionTTL)}
-	if strings.HasPrefix(authorization, "Bearer ") {
-		sess.authorization = authorization
+	method, credential, err := h.opts.SessionCredential(id, authorization)
+	if err != nil {
+		h.opts.Log.Info("dashboard login refused", "remote", r.RemoteAddr, "err", err.Error())
+		h.renderLogin(w, r, http.StatusUnauthorized, "Login failed: the token, or the user name and password, were not accepted.")
+		return
 	}
-	setCookie(w, r, sessionCookie, h.sessions.add(sess, h.opts.Now()), sess.expires)
+	now := h.opts.Now()
+	sess := session{user: id.Name, method: method, credential: credential, expires: now.Add(h.opts.SessionTTL)}
+	cookie, err := h.opts.Sessions.add(r.Context(), sess, now)
+	if err != nil {
+		h.opts.Log.Error("dashboard login", "err", err.Error())
+		h.renderLogin(w, r, http.StatusInternalServerError, "Login failed: the server could not record the session; try again.")
+		return
+	}
+	setCookie(w, r, sessionCookie, cookie, sess.expires)
 	h.opts.Log.Info("dashboard login", "user", id.Name, "method", id.Method)
 	http.Redirect(w, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
 }
@@ -186,7 +251,9 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		h.sessions.remove(c.Value)
+		if err := h.opts.Sessions.remove(r.Context(), c.Value); err != nil {
+			h.opts.Log.Error("dashboard logout", "err", err.Error())
+		}
 	}
 	clearCookie(w, sessionCookie)
 	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)

@@ -23,13 +23,17 @@ const InitialTokenFile = "initial-admin-token"
 // openAuth opens the token table and the authenticator of opts.Auth; when authentication is required and no
 // admin token exists, it creates one and writes it to InitialTokenFile.
 func (s *Server) openAuth(ctx context.Context) error {
-	tokens, err := auth.OpenTokens(ctx, s.opts.Dir)
+	tokens, err := auth.OpenTokens(ctx, s.state, s.opts.Dir)
 	if err != nil {
 		return err
 	}
+	if len(tokens.NotImported) > 0 {
+		s.log.Warn("tokens of this server's auth.db not imported into the state database: a token of the same name is "+
+			"there already (another server's); they no longer authenticate: create new ones", "names", tokens.NotImported,
+			"file", filepath.Join(s.opts.Dir, auth.LegacyTokensFile+".imported"))
+	}
 	a, err := auth.NewAuthenticator(s.opts.Auth, tokens)
 	if err != nil {
-		tokens.Close()
 		return err
 	}
 	s.tokens, s.authn = tokens, a
@@ -276,7 +280,12 @@ func (s *Server) registerTokens() {
 			writeError(w, err)
 			return
 		}
-		s.log.Info("token revoked", "name", name, "by", identity(r.Context()).Name)
+		// Every page checks a session's token again; ending its sessions here too leaves no row behind.
+		n, err := s.sessions.EndTokenSessions(r.Context(), name)
+		if err != nil {
+			s.log.Warn("token revoked; its dashboard sessions end on their next page", "name", name, "err", err.Error())
+		}
+		s.log.Info("token revoked", "name", name, "by", identity(r.Context()).Name, "dashboard_sessions", n)
 		writeJSON(w, http.StatusOK, api.Done{})
 	}))
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/cli/fakeclient"
 	"github.com/stix-run/stix/internal/server"
+	"github.com/stix-run/stix/internal/store"
 )
 
 // The core answers as if alice owned "a1" and bob "b1"; the server must keep each to their own.
@@ -185,8 +186,8 @@ func TestTokens(t *testing.T) {
 	wantStatus(t, err, 401, "revoked token")
 	wantStatus(t, admin.RevokeToken(ctx, "alice"), 409, "revoking twice")
 	wantStatus(t, admin.RevokeToken(ctx, "nobody"), 404, "revoking an unknown name")
-	db, _ := os.ReadFile(filepath.Join(dir, "auth.db"))
-	wal, _ := os.ReadFile(filepath.Join(dir, "auth.db-wal"))
+	db, _ := os.ReadFile(filepath.Join(dir, store.StateFile))
+	wal, _ := os.ReadFile(filepath.Join(dir, store.StateFile+"-wal"))
 	for _, tok := range []string{adminTok, alice.Token, bob.Token} {
 		if strings.Contains(string(db)+string(wal), tok) {
 			t.Fatal("a token is stored in the clear")
@@ -212,8 +213,8 @@ func TestBasicAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	url, _ := startServer(t, fakeCore(), auth.Config{HtpasswdFile: htpasswdFile(t, "# team", "alice:"+string(h)),
-		DefaultRole: auth.RoleUser})
+	file := htpasswdFile(t, "# team", "alice:"+string(h))
+	url, _ := startServer(t, fakeCore(), auth.Config{HtpasswdFile: file, DefaultRole: auth.RoleUser})
 	ctx := context.Background()
 	host := strings.TrimPrefix(url, "http://")
 	c := client(t, "http://alice:s3cret@"+host, "")
@@ -232,6 +233,26 @@ func TestBasicAuth(t *testing.T) {
 	}
 	_, err = client(t, url, "").Status(ctx, nil, false)
 	wantStatus(t, err, 401, "no credentials")
+
+	// The file is read again when it changes: a user removed is refused at once, one added accepted.
+	hb, err := bcrypt.GenerateFromPassword([]byte("pa55"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("bob:"+string(hb)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Status(ctx, nil, false)
+	wantStatus(t, err, 401, "alice, removed from the htpasswd file")
+	if h, err := client(t, "http://bob:pa55@"+host, "").Health(ctx); err != nil || h.User != "bob" {
+		t.Fatalf("bob, added to the htpasswd file: %+v %v", h, err)
+	}
+	// A file that no longer reads refuses everyone rather than keep users it may have removed.
+	if err := os.WriteFile(file, []byte("bob:$apr1$x$y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client(t, "http://bob:pa55@"+host, "").Status(ctx, nil, false)
+	wantStatus(t, err, 401, "bob, with a malformed htpasswd file")
 }
 
 func TestHtpasswdRefusesWeakHashes(t *testing.T) {

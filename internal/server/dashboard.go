@@ -24,14 +24,17 @@ func (s *Server) mountDashboard() {
 		local = u.Username
 	}
 	h := dashboard.New(dashboard.Options{
-		Backend:       dashboardBackend{s},
-		Authenticate:  s.authn.Authenticate,
-		BasicAuth:     s.opts.Auth.HtpasswdFile != "",
-		LocalUser:     local,
-		SessionTTL:    s.opts.DashboardSessionTTL,
-		Now:           s.opts.DashboardNow,
-		StateInterval: s.opts.DashboardStateInterval,
-		Log:           s.log,
+		Backend:           dashboardBackend{s},
+		Authenticate:      s.authn.Authenticate,
+		Sessions:          s.sessions,
+		SessionCredential: s.authn.SessionCredential,
+		CheckSession:      s.authn.CheckSession,
+		BasicAuth:         s.opts.Auth.HtpasswdFile != "",
+		LocalUser:         local,
+		SessionTTL:        s.opts.DashboardSessionTTL,
+		Now:               s.opts.DashboardNow,
+		StateInterval:     s.opts.DashboardStateInterval,
+		Log:               s.log,
 	})
 	s.mux.Handle(dashboard.Prefix, h)
 	s.mux.Handle(dashboard.Prefix+"/", h)

@@ -57,11 +57,13 @@ type GCReport struct {
 	// Requests and Events are the finished requests removed and their events; Leases the expired lease rows of
 	// ended requests.
 	Requests, Events, Leases int64
-	Uploads                  upload.Collected
+	// Sessions are the expired dashboard sessions removed.
+	Sessions int64
+	Uploads  upload.Collected
 }
 
 // CollectGarbage runs one collection as of now: finished requests older than the retention, with their events;
-// the lease rows of ended requests once expired; uploads no live request names and no one pins (see GCOptions),
+// the lease rows of ended requests once expired; expired dashboard sessions; uploads no live request names and no one pins (see GCOptions),
 // older than the upload TTL. Only one server sharing the database collects at a time: it holds the lease
 // "api-server/gc", and a server that finds it held does nothing (Skipped).
 func (s *Server) CollectGarbage(ctx context.Context, now time.Time) (GCReport, error) {
@@ -88,6 +90,9 @@ func (s *Server) CollectGarbage(ctx context.Context, now time.Time) (GCReport, e
 	}
 	if rep.Leases, err = r.removeEndedLeases(ctx, now); err != nil {
 		return rep, fmt.Errorf("garbage collection of request leases: %w", err)
+	}
+	if rep.Sessions, err = s.sessions.RemoveExpired(ctx, now); err != nil {
+		return rep, fmt.Errorf("garbage collection of dashboard sessions: %w", err)
 	}
 	if ttl := orDefault(opts.UploadTTL, DefaultUploadTTL); ttl >= 0 && s.opts.UploadDir != "" {
 		keep, err := s.uploadsInUse(ctx)
@@ -199,9 +204,9 @@ func (s *Server) collectEvery(ctx context.Context, interval time.Duration) {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("garbage collection", "err", err.Error())
 		case rep.Skipped:
-		case rep.Requests+rep.Leases+int64(rep.Uploads.Trees+rep.Uploads.Blobs+rep.Uploads.Partials) > 0:
+		case rep.Requests+rep.Leases+rep.Sessions+int64(rep.Uploads.Trees+rep.Uploads.Blobs+rep.Uploads.Partials) > 0:
 			s.log.Info("garbage collection", slog.Int64("requests", rep.Requests), slog.Int64("events", rep.Events),
-				slog.Int64("leases", rep.Leases), slog.Int("trees", rep.Uploads.Trees), slog.Int("blobs", rep.Uploads.Blobs),
+				slog.Int64("leases", rep.Leases), slog.Int64("sessions", rep.Sessions), slog.Int("trees", rep.Uploads.Trees), slog.Int("blobs", rep.Uploads.Blobs),
 				slog.Int("partials", rep.Uploads.Partials), slog.Int64("bytes", rep.Uploads.Bytes))
 		}
 	}

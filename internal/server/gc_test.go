@@ -180,3 +180,33 @@ func TestLegacyRequestsFileIsReported(t *testing.T) {
 		t.Errorf("no log line about %s in:\n%s", legacy, log.Bytes())
 	}
 }
+
+// TestGarbageCollectionRemovesExpiredSessions: a collection removes the dashboard sessions that expired (a
+// browser that never came back) and keeps the live ones.
+func TestGarbageCollectionRemovesExpiredSessions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	loc := store.Location{Home: t.TempDir()}
+	s, _, _ := serve(t, server.Options{Dir: t.TempDir(), State: loc, Client: newCore(), GC: server.GCOptions{Interval: -1}})
+	st, err := store.OpenAt(ctx, loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sq, _ := store.SQLOf(st)
+	now := time.Now()
+	for id, expires := range map[string]time.Time{"gone": now.Add(-time.Minute), "live": now.Add(time.Hour)} {
+		if _, err := sq.DB.ExecContext(ctx, sq.Q(`INSERT INTO dashboard_sessions (id, user_name, method, credential, created_at, expires_at)
+			VALUES (?, 'bob', 'token', 'x', ?, ?)`), id, now.Add(-2*time.Hour).UnixNano(), expires.UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := s.CollectGarbage(ctx, now)
+	if err != nil || rep.Sessions != 1 {
+		t.Fatalf("collection: %+v, %v; want the expired session removed", rep, err)
+	}
+	var left string
+	if err := sq.DB.QueryRowContext(ctx, `SELECT id FROM dashboard_sessions`).Scan(&left); err != nil || left != "live" {
+		t.Errorf("left %q (%v), want the live session alone", left, err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
+	"github.com/stix-run/stix/internal/dashboard"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -102,6 +103,8 @@ type Server struct {
 	routes  []string
 	tokens  *auth.Tokens
 	authn   *auth.Authenticator
+	// sessions are the dashboard's logins, in the state database.
+	sessions *dashboard.Sessions
 
 	closeOnce sync.Once
 	closeErr  error
@@ -140,6 +143,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	base, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	s := &Server{opts: opts, log: log, reqs: reqs, state: st, base: base, stopAll: stop, mux: http.NewServeMux()}
+	if s.sessions, err = dashboard.OpenSessions(st); err != nil {
+		stop(errServerStopped)
+		return nil, errors.Join(err, reqs.shutdown(ctx), st.Close())
+	}
 	if err := s.openAuth(ctx); err != nil {
 		stop(errServerStopped)
 		return nil, errors.Join(err, reqs.shutdown(ctx), st.Close())
@@ -164,7 +171,7 @@ func (s *Server) Close(ctx context.Context) error {
 		s.stopAll(errServerStopped)
 		err := s.reqs.shutdown(ctx)
 		s.sweeping.Wait()
-		s.closeErr = errors.Join(err, s.state.Close(), s.tokens.Close())
+		s.closeErr = errors.Join(err, s.state.Close())
 	})
 	return s.closeErr
 }

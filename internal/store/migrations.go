@@ -267,6 +267,36 @@ CREATE TABLE pool_workers (
 ALTER TABLE managed_jobs ADD COLUMN pool TEXT NOT NULL DEFAULT '';
 CREATE INDEX managed_jobs_pool ON managed_jobs (pool);
 `},
+	// 10: the API server's service-account tokens (internal/auth; each server kept them in its own auth.db
+	// before, which it imports once) and the dashboard's login sessions (internal/dashboard), so that every
+	// server sharing the database accepts the same tokens and keeps the same sessions. A token's row keeps its
+	// SHA-256, never the token; times are Unix nanoseconds, expires and revoked NULL when not set. A session's
+	// id is the SHA-256 (hex) of its cookie, never the cookie itself; method is token or basic, credential what
+	// the session checks again on every page: the SHA-256 of the token (as tokens keeps it) or of the user's
+	// htpasswd entry.
+	{SQL: `
+CREATE TABLE tokens (
+    name      TEXT PRIMARY KEY,
+    role      TEXT NOT NULL,
+    hash      TEXT NOT NULL UNIQUE,
+    created   BIGINT NOT NULL,
+    creator   TEXT NOT NULL,
+    expires   BIGINT,
+    revoked   BIGINT,
+    last_used BIGINT
+);
+
+CREATE TABLE dashboard_sessions (
+    id         TEXT PRIMARY KEY,
+    user_name  TEXT NOT NULL,
+    method     TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX dashboard_sessions_expires ON dashboard_sessions (expires_at);
+CREATE INDEX dashboard_sessions_user ON dashboard_sessions (method, user_name);
+`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.
