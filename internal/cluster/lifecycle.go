@@ -242,7 +242,10 @@ func (m *Manager) Down(ctx context.Context, name string, purge bool) error {
 		if err := p.Terminate(ctx, ref); err != nil && !purge {
 			return fmt.Errorf("tear down %q: %w (use --purge to forget it anyway)", name, err)
 		}
-		return st.DeleteCluster(ctx, name, m.now())
+		if err := st.DeleteCluster(ctx, name, m.now()); err != nil {
+			return err
+		}
+		return m.dropBuckets(ctx, st, name)
 	})
 }
 

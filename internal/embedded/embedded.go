@@ -215,6 +215,22 @@ func done(ctx context.Context, c *Client, f func(context.Context, *cluster.Manag
 	})
 }
 
+// StorageList lists the buckets recorded.
+func (c *Client) StorageList(ctx context.Context) ([]api.Storage, error) {
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	return m.StorageList(ctx)
+}
+
+// StorageDelete deletes buckets (those stix created) and their records; each bucket's outcome is in the result.
+func (c *Client) StorageDelete(ctx context.Context, req api.StorageDeleteRequest) (*api.Operation[[]api.StorageDeleteOutcome], error) {
+	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, emit func(api.Event)) ([]api.StorageDeleteOutcome, error) {
+		return m.StorageDelete(ctx, req, progress(emit))
+	})
+}
+
 // CostReport lists every cluster launched, with its cost.
 func (c *Client) CostReport(ctx context.Context) ([]api.CostReportEntry, error) {
 	m, err := c.manager()
