@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
+	"strings"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
@@ -250,26 +252,37 @@ func (m *Manager) StorageDelete(ctx context.Context, req api.StorageDeleteReques
 	if err != nil {
 		return nil, err
 	}
-	names := slices.Clone(req.Names)
-	if req.All {
-		visible, err := m.StorageList(ctx)
-		if err != nil {
-			return nil, err
+	visible, err := m.StorageList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A glob matches the caller's buckets (perhaps none); a plain name is looked up, so that an unknown or
+	// another user's name gets its own answer.
+	var names []string
+	for _, p := range req.Names {
+		if !strings.ContainsAny(p, "*?[") {
+			names = appendNew(names, p)
+			continue
 		}
 		for _, s := range visible {
-			if !slices.Contains(names, s.Name) {
-				names = append(names, s.Name)
+			if ok, _ := path.Match(p, s.Name); ok {
+				names = appendNew(names, s.Name)
 			}
 		}
 	}
+	if req.All {
+		for _, s := range visible {
+			names = appendNew(names, s.Name)
+		}
+	}
 	out := make([]api.StorageDeleteOutcome, 0, len(names))
-	var failed []string
+	var errs []error
 	for _, name := range names {
 		o := api.StorageDeleteOutcome{Name: name}
 		var err error
 		if o.Deleted, err = m.deleteOne(ctx, st, tbl, name); err != nil {
 			o.Error = err.Error()
-			failed = append(failed, name)
+			errs = append(errs, err)
 		} else if o.Deleted {
 			progress.Report(fmt.Sprintf("Deleted storage %s", name))
 		} else {
@@ -277,10 +290,14 @@ func (m *Manager) StorageDelete(ctx context.Context, req api.StorageDeleteReques
 		}
 		out = append(out, o)
 	}
-	if len(failed) > 0 {
-		return out, fmt.Errorf("could not delete storage %v", failed)
+	return out, errors.Join(errs...)
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
 	}
-	return out, nil
+	return append(list, s)
 }
 
 // deleteOne deletes one bucket by name, refusing an unknown name, another user's bucket and a bucket in use,
