@@ -1,5 +1,5 @@
 // Package storagetest runs real object stores for tests: MinIO as S3 and fake-gcs-server as GCS, each a separate
-// program on 127.0.0.1 with a free port and its data in t.TempDir(). scripts/storage-servers.sh builds both once
+// program on 127.0.0.1 with a free port and its files in t.TempDir(). scripts/storage-servers.sh builds both once
 // into a cache (~/.cache/stix, or $STIX_CACHE); this package finds them there, or at $STIX_MINIO_BIN and
 // $STIX_FAKE_GCS_BIN. Without a binary the test is skipped, unless STIX_REQUIRE_STORAGE=1 makes that a failure.
 // MinIO is AGPL: stix never imports it, the tests only run its binary.
@@ -112,8 +112,8 @@ type GCS struct {
 	Dir  string
 }
 
-// FakeGCS starts fake-gcs-server for the test (plain HTTP, data on disk), waits until it answers, and stops it
-// at cleanup.
+// FakeGCS starts fake-gcs-server for the test (plain HTTP, objects in memory: its filesystem backend cleans
+// object names, which GCS does not), waits until it answers, and stops it at cleanup.
 func FakeGCS(t testing.TB) *GCS {
 	t.Helper()
 	bin := FakeGCSBin()
@@ -122,7 +122,7 @@ func FakeGCS(t testing.TB) *GCS {
 	port := freePorts(t, 1)[0]
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	start(t, dir, bin, nil, "-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(port),
-		"-backend", "filesystem", "-filesystem-root", filepath.Join(dir, "data"), "-public-host", host,
+		"-backend", "memory", "-public-host", host,
 		"-external-url", "http://"+host, "-log-level", "warn")
 	g := &GCS{Host: host, URL: "http://" + host, Dir: dir}
 	waitHealthy(t, dir, g.URL+"/storage/v1/b")
