@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -370,5 +371,71 @@ func TestMountCredsNeverPrinted(t *testing.T) {
 		if strings.Contains(s, "very-secret") || strings.Contains(s, "AKIA-id") {
 			t.Fatalf("printed creds: %s", s)
 		}
+	}
+}
+
+// fakeGCS is a fake-gcs-server (scripts/storage-servers.sh builds it) on loopback, with its buckets from dir.
+func startFakeGCS(t testing.TB, dir string) string {
+	t.Helper()
+	bin := os.Getenv("STIX_FAKE_GCS_BIN")
+	if bin == "" {
+		home, _ := os.UserHomeDir()
+		m, _ := filepath.Glob(filepath.Join(home, ".cache", "stix", "fake-gcs-server-*", "fake-gcs-server"))
+		if len(m) == 0 {
+			t.Fatal("no fake-gcs-server built: run scripts/storage-servers.sh (or set STIX_FAKE_GCS_BIN)")
+		}
+		bin = m[len(m)-1]
+	}
+	port := freePort(t, "127.0.0.1")
+	base := "http://127.0.0.1:" + port
+	cmd := exec.Command(bin, "-scheme", "http", "-host", "127.0.0.1", "-port", port, "-backend", "memory",
+		"-data", dir, "-external-url", base, "-log-level", "error")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	poll(t, 30*time.Second, "fake-gcs-server to answer", func() bool {
+		resp, err := http.Get(base + "/storage/v1/b")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return base + "/storage/v1/"
+}
+
+// GCS through rclone's endpoint override (rclone 1.60 has one): MOUNT_CACHED on a fake-gcs-server bucket, a job
+// writes, and the object is there when the job is reported finished.
+func TestMountGCSCachedFlushedBeforeJobEnds(t *testing.T) {
+	requireFUSE(t)
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "gbucket", "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "gbucket", "in", "seed.txt"), []byte("seed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	endpoint := startFakeGCS(t, data)
+	c := startCluster(t, "gmnt", []nodeOpts{{cpus: 2}})
+	a := c.agents[0]
+	m := Mount{Dest: "~/g", Mode: MountModeCached, Store: StoreGCS, Bucket: "gbucket", Endpoint: endpoint}
+	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{m}}); err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	id := c.submit(t, JobSpec{Run: `cat ~/g/in/seed.txt && echo out > ~/g/result.txt`})
+	c.waitStatus(t, id, StatusSucceeded)
+	resp, err := http.Get(strings.TrimSuffix(endpoint, "/storage/v1/") + "/storage/v1/b/gbucket/o/result.txt?alt=media")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "out\n" {
+		t.Fatalf("object after the job: HTTP %d %q", resp.StatusCode, body)
+	}
+	if logs := c.logs(t, id, false, 0); !strings.Contains(logs, "seed") {
+		t.Fatalf("job log %q: want the seed read through the mount", logs)
 	}
 }

@@ -1,0 +1,178 @@
+package docker_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/agent/agenttls"
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/docker"
+	"github.com/stix-run/stix/internal/testutil"
+	"github.com/stix-run/stix/internal/testutil/dockertest"
+	"github.com/stix-run/stix/internal/transport"
+)
+
+func TestMain(m *testing.M) { os.Exit(testutil.RunWithAgent(m)) }
+
+// A node container of a task that mounts buckets (Requirements.FUSE) mounts a MinIO bucket that runs on the
+// host, reads an object through the mount, and writes one back through a MOUNT_CACHED mount.
+func TestDockerNodeMountsBucket(t *testing.T) {
+	dockertest.Client(t) // skips without an engine (fails with STIX_REQUIRE_DOCKER=1)
+	for _, tool := range []string{"rclone", "fusermount3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("this test needs %s on the host (the node image copies it): %v", tool, err)
+		}
+	}
+	// MinIO listens on the default bridge's gateway: an address of this host that containers reach, and no
+	// wider than that.
+	ifc, err := net.InterfaceByName("docker0")
+	if err != nil {
+		t.Fatalf("no docker0 bridge to serve MinIO on: %v", err)
+	}
+	addrs, _ := ifc.Addrs()
+	var gw string
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			gw = ipn.IP.String()
+		}
+	}
+	if gw == "" {
+		t.Fatal("docker0 has no IPv4 address")
+	}
+	endpoint, user, pass := startMinIO(t, gw)
+	s3 := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("rclone", args...)
+		cmd.Env = append(os.Environ(), "RCLONE_CONFIG_M_TYPE=s3", "RCLONE_CONFIG_M_PROVIDER=Other",
+			"RCLONE_CONFIG_M_ENDPOINT="+endpoint, "RCLONE_CONFIG_M_ACCESS_KEY_ID="+user,
+			"RCLONE_CONFIG_M_SECRET_ACCESS_KEY="+pass, "RCLONE_CONFIG_M_FORCE_PATH_STYLE=true")
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("rclone %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	s3("", "mkdir", "m:shared")
+	s3("dataset row 1\n", "rcat", "m:shared/in/rows.txt")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	p := docker.New(docker.Options{Home: t.TempDir(), NodeImage: docker.NodeImageTag("mounttest")})
+	name := "mnt" + strings.ReplaceAll(t.Name(), "Test", "")[:6] + time.Now().Format("150405")
+	name = strings.ToLower(name)
+	info, err := p.Provision(ctx, cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: name},
+		Requirements: cloud.Requirements{FUSE: true}})
+	t.Cleanup(func() {
+		if info != nil {
+			_ = p.Terminate(context.Background(), cloud.ClusterRef{Name: name, Handle: info.Handle})
+		}
+	})
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	tr, err := p.Transport(ctx, info, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := agenttls.ClientConfig([]byte(info.CACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := agent.NewClient(info.Nodes[0].AgentAddr, info.Secret, tr.Dial, agent.WithTLS(tlsCfg))
+	defer c.Close()
+	capab, err := c.MountCapability(ctx)
+	if err != nil || !capab.CanMount {
+		t.Fatalf("capability in the container: %+v, %v", capab, err)
+	}
+	mk := func(dest string, mode agent.MountMode, prefix string) agent.Mount {
+		return agent.Mount{Dest: dest, Mode: mode, Store: agent.StoreS3, Bucket: "shared", Prefix: prefix,
+			Endpoint: endpoint, Region: "us-east-1", PathStyle: true,
+			Creds: agent.StoreCreds{AccessKeyID: user, SecretAccessKey: pass}}
+	}
+	if _, err := c.Mount(ctx, agent.MountsRequest{Mounts: []agent.Mount{
+		mk("/data", agent.MountModeMount, "in"), mk("~/out", agent.MountModeCached, "out")}}); err != nil {
+		t.Fatalf("mount in the container: %v", err)
+	}
+	run := func(cmd string) string {
+		t.Helper()
+		var out strings.Builder
+		code, err := tr.Run(ctx, cmd, transport.RunOptions{Stdout: &out, Stderr: &out})
+		if err != nil || code != 0 {
+			t.Fatalf("%s in the container: exit %d, %v: %s", cmd, code, err, out.String())
+		}
+		return out.String()
+	}
+	if got := run("cat /data/rows.txt"); got != "dataset row 1\n" {
+		t.Fatalf("read through the container's mount: %q", got)
+	}
+	run("echo result > ~/out/r.txt")
+	if _, err := c.FlushMounts(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	if got := s3("", "cat", "m:shared/out/r.txt"); got != "result\n" {
+		t.Fatalf("object written from the container: %q", got)
+	}
+	if _, err := c.Unmount(ctx); err != nil {
+		t.Fatalf("unmount: %v", err)
+	}
+	if got := run("grep -c fuse.rclone /proc/self/mountinfo || true"); strings.TrimSpace(got) != "0" {
+		t.Fatalf("mounts left in the container: %s", got)
+	}
+}
+
+// startMinIO runs the MinIO server scripts/storage-servers.sh builds, listening on ip, until the test ends.
+func startMinIO(t *testing.T, ip string) (endpoint, user, pass string) {
+	t.Helper()
+	bin := os.Getenv("STIX_MINIO_BIN")
+	if bin == "" {
+		home, _ := os.UserHomeDir()
+		m, _ := filepath.Glob(filepath.Join(home, ".cache", "stix", "minio-*", "minio"))
+		if len(m) == 0 {
+			t.Fatal("no MinIO server built: run scripts/storage-servers.sh (or set STIX_MINIO_BIN)")
+		}
+		bin = m[len(m)-1]
+	}
+	port := func() string {
+		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		_, p, _ := net.SplitHostPort(ln.Addr().String())
+		return p
+	}
+	addr := net.JoinHostPort(ip, port())
+	user, pass = "stixtest", "stixtest-secret-key"
+	cmd := exec.Command(bin, "server", t.TempDir(), "--quiet", "--address", addr, "--console-address", net.JoinHostPort(ip, port()))
+	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+user, "MINIO_ROOT_PASSWORD="+pass, "MINIO_BROWSER=off")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	endpoint = "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(endpoint + "/minio/health/live")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return endpoint, user, pass
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("MinIO at %s did not answer within 60s", endpoint)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
