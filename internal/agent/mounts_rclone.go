@@ -306,7 +306,13 @@ func waitFlushed(ctx context.Context, r mountRecord, secret []byte, timeout time
 		st, err := rcStats(ctx, hc, r.RCAddr, pass)
 		switch {
 		case err != nil:
-			last = err.Error()
+			// rclone's remote control does not answer as it should: the cache's metadata alone still says
+			// whether something waits for upload.
+			dirty := dirtyFiles(r.CacheDir)
+			if len(dirty) == 0 {
+				return nil
+			}
+			last = fmt.Sprintf("%v; %d files not uploaded", err, len(dirty))
 		case st.DiskCache == nil:
 			return nil // no cache: writes went straight to the store
 		default:
