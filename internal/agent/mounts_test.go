@@ -439,3 +439,34 @@ func TestMountGCSCachedFlushedBeforeJobEnds(t *testing.T) {
 		t.Fatalf("job log %q: want the seed read through the mount", logs)
 	}
 }
+
+func TestMountWithoutRclone(t *testing.T) {
+	requireFUSE(t)
+	a := startAgent(t, "127.0.0.1", []string{"PATH=" + t.TempDir()})
+	capab, err := a.client.MountCapability(ctxT(t))
+	if err != nil || capab.CanMount || !strings.Contains(capab.Reason, "rclone is not installed") {
+		t.Fatalf("capability = %+v, %v; want rclone missing", capab, err)
+	}
+}
+
+// rclone's command line never carries a secret (other users can read it in /proc); its environment does.
+func TestRcloneConfigOnlyInEnvironment(t *testing.T) {
+	m := Mount{Dest: "/d", Mode: MountModeCached, Store: StoreR2, Bucket: "b", Prefix: "p/q", Endpoint: "https://acct.r2.cloudflarestorage.com",
+		Creds: StoreCreds{AccessKeyID: "id", SecretAccessKey: "sk-secret", SessionToken: "tok-secret"}}
+	args := strings.Join(rcloneArgs(m, "/d", "127.0.0.1:1", "/c", "/l"), " ")
+	if strings.Contains(args, "secret") || !strings.Contains(args, "stix:b/p/q /d") || !strings.Contains(args, "--vfs-cache-mode writes") {
+		t.Fatalf("args = %s", args)
+	}
+	env := strings.Join(rcloneEnv(m, "u", "p"), "\n")
+	for _, want := range []string{"RCLONE_CONFIG_STIX_TYPE=s3", "RCLONE_CONFIG_STIX_PROVIDER=Cloudflare",
+		"RCLONE_CONFIG_STIX_SECRET_ACCESS_KEY=sk-secret", "RCLONE_CONFIG_STIX_SESSION_TOKEN=tok-secret",
+		"RCLONE_CONFIG_STIX_REGION=auto", "RCLONE_CONFIG_STIX_ENDPOINT=https://acct.r2.cloudflarestorage.com"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("environment lacks %s", want)
+		}
+	}
+	g := Mount{Store: StoreGCS, Bucket: "g", Creds: StoreCreds{GCSAccessToken: "ya29.x"}}
+	if env := strings.Join(rcloneEnv(g, "u", "p"), "\n"); !strings.Contains(env, `RCLONE_CONFIG_STIX_TOKEN={"access_token":"ya29.x","token_type":"Bearer"}`) {
+		t.Errorf("gcs token environment: %s", env)
+	}
+}
