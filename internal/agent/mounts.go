@@ -251,7 +251,11 @@ func (m *mountManager) mountOne(ctx context.Context, mt Mount, dest string) (mou
 		if old.Fingerprint == fp && old.alive() && mounted[dest] == rcloneFSType {
 			return old, nil // the same mount again: nothing to do
 		}
-		// Another bucket, mode or credential on the same destination: the new request replaces the old mount.
+		// Another bucket, mode or credential on the same destination: the new request replaces the old mount,
+		// once what was written to it is uploaded.
+		if err := mountErrors(flushRecords(ctx, []mountRecord{old}, m.secret)); err != nil {
+			return mountRecord{}, fmt.Errorf("replace the mount at %s: %w", dest, err)
+		}
 		if err := m.unmountOne(ctx, old); err != nil {
 			return mountRecord{}, fmt.Errorf("replace the mount at %s: %w", dest, err)
 		}
