@@ -39,6 +39,7 @@ type agent struct {
 	resources fingerprint.Resources
 	startedAt time.Time
 	procs     *procManager
+	mounts    *mountManager
 	idleUnit  time.Duration
 	killGrace time.Duration
 	clock     clock
@@ -241,6 +242,9 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 		home = dir
 	}
 	if a.procs, err = newProcManager(ctx, dir, home, log); err != nil {
+		return err
+	}
+	if a.mounts, err = newMountManager(dir, home, secret, log); err != nil {
 		return err
 	}
 	if len(o.ConfineHide) > 0 {
