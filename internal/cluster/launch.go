@@ -116,6 +116,9 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	if err := m.syncFiles(ctx, rec, items, opts.Progress); err != nil {
 		return nil, err
 	}
+	if err := m.mountBuckets(ctx, st, rec, buckets, opts.Progress); err != nil {
+		return nil, err
+	}
 	if task.Run != "" || setup != "" {
 		if res.JobID, err = m.submit(ctx, rec, withDemand(job, demand), opts.Progress); err != nil {
 			return res, err
@@ -311,6 +314,7 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 	}
 	ot := v.task(task)
 	avoid := avoidScopes(opts.AvoidInfra)
+	fuse := needsFUSE(task)
 	var rec *store.Cluster
 	loop := provision.Loop{
 		Plan: func(blocked []cloud.Scope) (provision.Assignment, error) {
@@ -318,7 +322,9 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 			if err != nil {
 				return provision.Assignment{}, err
 			}
-			return assign(ot, plan.Tasks[0]), nil
+			a := assign(ot, plan.Tasks[0])
+			a.Requirements.FUSE = fuse
+			return a, nil
 		},
 		Provision: func(ctx context.Context, a provision.Assignment) (*cloud.ClusterInfo, error) {
 			if err := m.refuseAutostopOn(a.Offer.Cloud, task, opts); err != nil {
@@ -476,6 +482,9 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	rec.LaunchedAt = m.now()
 	// A restarted cluster is one someone restarts: its head waits for dead agents to come back.
 	if err := m.adopt(ctx, st, rec, ci, false); err != nil {
+		return nil, err
+	}
+	if err := m.remount(ctx, st, rec, progress); err != nil {
 		return nil, err
 	}
 	progress.Report(fmt.Sprintf("Cluster %q is UP", rec.Name))

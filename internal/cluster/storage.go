@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/spec"
 )
 
@@ -26,6 +27,10 @@ type Buckets interface {
 	Delete(ctx context.Context, store, bucket string) error
 	// Endpoint names where store is reached ("" for the store's own) and in which region.
 	Endpoint(store string) (endpoint, region string)
+	// NodeAccess is how a node reaches store: the endpoint, region and addressing of its mounts, and the
+	// caller's credentials (short-lived where the store gives such). The credentials are secrets: they go to
+	// the node's agent in the mount call and nowhere else.
+	NodeAccess(ctx context.Context, store string) (agent.Mount, error)
 }
 
 // ErrNoBucket is matched by a Buckets error for a bucket that does not exist.
@@ -246,4 +251,14 @@ func within(p, dir string) bool {
 		return !path.IsAbs(p) && p != "."
 	}
 	return strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// needsFUSE reports whether a task mounts buckets (MOUNT or MOUNT_CACHED), which its nodes need FUSE for.
+func needsFUSE(t *spec.Task) bool {
+	for _, fm := range t.FileMounts {
+		if fm.Storage != nil && fm.Storage.Mode != "COPY" && !fm.Storage.ForceDelete {
+			return true
+		}
+	}
+	return false
 }

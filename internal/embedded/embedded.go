@@ -14,6 +14,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/cloud/credcheck"
 	"github.com/stix-run/stix/internal/cluster"
 )
 
@@ -66,6 +67,9 @@ func (c *Client) manager() (*cluster.Manager, error) {
 			if core.DB, core.DBOrigin, c.err = c.stateDB(); c.err != nil {
 				return
 			}
+		}
+		if core.Buckets == nil {
+			core.Buckets = cluster.EnvBuckets(credcheck.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv})
 		}
 		c.m, c.err = cluster.New(core)
 	})
