@@ -73,7 +73,11 @@ type progressLog struct {
 	lines []string
 }
 
-func (p *progressLog) report(s api.Step) { p.mu.Lock(); p.lines = append(p.lines, s.Msg); p.mu.Unlock() }
+func (p *progressLog) report(s api.Step) {
+	p.mu.Lock()
+	p.lines = append(p.lines, s.Msg)
+	p.mu.Unlock()
+}
 
 func (p *progressLog) has(s string) bool {
 	p.mu.Lock()
