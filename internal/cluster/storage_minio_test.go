@@ -10,6 +10,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/cloud/credcheck"
+	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/storage"
 	"github.com/stix-run/stix/internal/storage/s3"
 	"github.com/stix-run/stix/internal/store"
@@ -21,7 +22,8 @@ import (
 // key variables, as a user's shell would set them), and an S3 client of its own to look at the buckets.
 type minioWorld struct {
 	*world
-	s3 *s3.Client
+	s3  *s3.Client
+	url string
 }
 
 func newMinIOWorld(t *testing.T, endpoint string) *minioWorld {
@@ -31,14 +33,17 @@ func newMinIOWorld(t *testing.T, endpoint string) *minioWorld {
 		endpoint = srv.URL
 	}
 	w := newWorld(t, fakecloud.Options{Name: "fake-a", Places: []fakecloud.Place{{Region: "r1", Zone: "r1a", Price: 1}}})
-	env := map[string]string{"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
+	env := map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
+	if endpoint != "config" {
+		env["AWS_ENDPOINT_URL_S3"] = endpoint
+	}
 	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
 	c, err := s3.New(s3.Config{Endpoint: storage.Endpoint{URL: srv.URL},
 		Credentials: s3.Static{AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &minioWorld{world: w, s3: c}
+	return &minioWorld{world: w, s3: c, url: srv.URL}
 }
 
 func (w *minioWorld) exists(t *testing.T, bucket string) bool {
@@ -202,4 +207,26 @@ func TestStorageUnreachableStore(t *testing.T) {
 		t.Fatalf("launch: %v", err)
 	}
 	assertNothingMade(t, w.world)
+}
+
+// TestStorageEndpointFromConfig: with no endpoint variable, `storage.s3.endpoint_url` of stix's config names the
+// S3-compatible store; the bucket is made there.
+func TestStorageEndpointFromConfig(t *testing.T) {
+	t.Parallel()
+	w := newMinIOWorld(t, "config")
+	cfg, err := config.Parse(config.LayerUser, "config.yaml", []byte("storage:\n  s3:\n    endpoint_url: "+w.url+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := config.NewContext(context.Background(), cfg)
+	_, err = w.m.Launch(ctx, task(t, "file_mounts:\n  ~/empty:\n    name: stix-from-config\n"), api.LaunchOptions{ClusterName: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !w.exists(t, "stix-from-config") {
+		t.Fatal("no bucket on the configured endpoint")
+	}
+	if r := w.record(t, "stix-from-config"); r == nil || r.Endpoint != w.url {
+		t.Errorf("record %+v; want endpoint %s", r, w.url)
+	}
 }
