@@ -308,8 +308,8 @@ func TestDownload(t *testing.T) {
 }
 
 // TestDownloadRefusesEscapingKeys: object keys that would land outside the destination refuse the download
-// before anything is written. GCS allows such names (fake-gcs-server stores them); MinIO refuses them at upload,
-// so the S3 side checks that the store keeps them out.
+// before anything is written. GCS allows such names (fake-gcs-server stores them, as GCS does); MinIO refuses
+// them at upload.
 func TestDownloadRefusesEscapingKeys(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, st storage.Store) {
@@ -327,9 +327,11 @@ func TestDownloadRefusesEscapingKeys(t *testing.T) {
 			}
 		}
 		if stored == 0 {
-			t.Skipf("%s refuses every escaping key at upload, so none can reach a download", st.Kind())
+			// MinIO refuses such names at upload (AWS S3 takes them): nothing can reach a download; the refusal in
+			// Download is the same code for every store, and the GCS case exercises it.
+			t.Logf("%s refused every escaping key at upload", st.Kind())
+			return
 		}
-		t.Logf("stored keys: %q", keys(t, ctx, st, bucket, ""))
 		root := t.TempDir()
 		dst := filepath.Join(root, "a", "b")
 		_, err := storage.Download(ctx, st, bucket, "ds", dst)
