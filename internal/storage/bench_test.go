@@ -17,7 +17,8 @@ import (
 
 // BenchmarkUpload uploads a tree of 1000 files / 1 GB (with -short: 200 files / 100 MB) to MinIO with stix's
 // Upload and with `rclone copy`, each at 16 transfers at once, into fresh buckets ("first"), then again with
-// nothing changed ("unchanged"). Four files of the full tree are 100 MB, so the multipart path is in it. Run:
+// nothing changed ("unchanged": every file hashed again; "unchanged-hashcache": with Sync.HashCache, files whose
+// stat did not change are not read). Four files of the full tree are 100 MB, so the multipart path is in it. Run:
 //
 //	go test ./internal/storage -run '^$' -bench Upload -benchtime 1x [-short]
 //
@@ -65,6 +66,21 @@ func BenchmarkUpload(b *testing.B) {
 		b.SetBytes(total)
 		for b.Loop() {
 			st, err := sy.Upload(ctx, c, bucket, "", src)
+			if err != nil || st.Transferred != 0 {
+				b.Fatalf("unchanged upload sent %d files (%v)", st.Transferred, err)
+			}
+		}
+	})
+
+	b.Run("stix/unchanged-hashcache", func(b *testing.B) {
+		bucket := fresh(b)
+		cached := storage.Sync{Workers: 16, HashCache: filepath.Join(b.TempDir(), "hashes.json")}
+		if _, err := cached.Upload(ctx, c, bucket, "", src); err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(total)
+		for b.Loop() {
+			st, err := cached.Upload(ctx, c, bucket, "", src)
 			if err != nil || st.Transferred != 0 {
 				b.Fatalf("unchanged upload sent %d files (%v)", st.Transferred, err)
 			}
