@@ -22,6 +22,10 @@ type Sync struct {
 	// Workers is how many files move at once (default 16). A large file is itself sent in parts, several at once
 	// where the store allows it.
 	Workers int
+	// HashCache is a file that remembers the MD5 of uploaded files by size, modification and change times and
+	// inode, so that an unchanged upload stats its files rather than reading them; "" hashes every file every
+	// time. Give one file per set of sources (it keeps the entries of the last upload only).
+	HashCache string
 	// Notef receives notes about files left out (sockets, pipes, dangling symlinks); nil drops them (they are in
 	// Stats.Notes too).
 	Notef func(format string, args ...any)
@@ -82,22 +86,30 @@ func (s Sync) Upload(ctx context.Context, st Store, bucket, prefix string, sourc
 		return stats, err
 	}
 	stats.Files = len(files)
+	cache := loadHashCache(s.HashCache)
 	var sent, skipped, bytes, skippedBytes atomic.Int64
 	err = s.parallel(ctx, len(files), func(ctx context.Context, i int) error {
 		f := files[i]
-		fh, err := os.Open(f.path)
+		fi, err := os.Stat(f.path) // the file may have changed since the walk
 		if err != nil {
 			return fmt.Errorf("upload %s: %w", f.path, err)
 		}
-		defer fh.Close()
-		fi, err := fh.Stat()
-		if err != nil {
-			return fmt.Errorf("upload %s: %w", f.path, err)
-		}
-		size := fi.Size() // the file may have changed since the walk
-		sum, err := md5File(fh, size)
-		if err != nil {
-			return fmt.Errorf("upload %s: read: %w", f.path, err)
+		size := fi.Size()
+		var fh *os.File
+		defer func() {
+			if fh != nil {
+				fh.Close()
+			}
+		}()
+		sum, ok := cache.lookup(f.path, fi)
+		if !ok {
+			if fh, err = os.Open(f.path); err != nil {
+				return fmt.Errorf("upload %s: %w", f.path, err)
+			}
+			if sum, err = md5File(fh, size); err != nil {
+				return fmt.Errorf("upload %s: read: %w", f.path, err)
+			}
+			cache.store(f.path, fi, sum)
 		}
 		if o, ok := remote[f.key]; ok && o.Size == size {
 			same, err := sameAs(ctx, st, bucket, o, sum)
@@ -110,6 +122,11 @@ func (s Sync) Upload(ctx context.Context, st Store, bucket, prefix string, sourc
 				return nil
 			}
 		}
+		if fh == nil {
+			if fh, err = os.Open(f.path); err != nil {
+				return fmt.Errorf("upload %s: %w", f.path, err)
+			}
+		}
 		if _, err := st.Put(ctx, bucket, f.key, fh, size, PutOptions{MD5: sum}); err != nil {
 			return fmt.Errorf("upload %s: %w", f.path, err)
 		}
@@ -119,6 +136,11 @@ func (s Sync) Upload(ctx context.Context, st Store, bucket, prefix string, sourc
 	})
 	stats.Transferred, stats.Skipped = int(sent.Load()), int(skipped.Load())
 	stats.Bytes, stats.SkippedBytes = bytes.Load(), skippedBytes.Load()
+	if err == nil {
+		if cerr := cache.save(); cerr != nil {
+			s.note(&stats, "the hash cache %s was not saved: %v", s.HashCache, cerr)
+		}
+	}
 	return stats, err
 }
 
@@ -167,6 +189,9 @@ func (s Sync) collect(prefix string, sources []string, stats *Stats) ([]localFil
 	var files []localFile
 	seen := map[string]string{} // key -> local path
 	for _, src := range sources {
+		if abs, err := filepath.Abs(src); err == nil {
+			src = abs // the hash cache's keys
+		}
 		fi, err := os.Stat(src)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {

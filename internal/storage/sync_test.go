@@ -308,8 +308,8 @@ func TestDownload(t *testing.T) {
 }
 
 // TestDownloadRefusesEscapingKeys: object keys that would land outside the destination refuse the download
-// before anything is written. GCS allows such names (fake-gcs-server stores them); MinIO refuses them at upload,
-// so the S3 side checks that the store keeps them out.
+// before anything is written. GCS allows such names (fake-gcs-server stores them, as GCS does); MinIO refuses
+// them at upload.
 func TestDownloadRefusesEscapingKeys(t *testing.T) {
 	t.Parallel()
 	stores(t, func(t *testing.T, st storage.Store) {
@@ -327,9 +327,11 @@ func TestDownloadRefusesEscapingKeys(t *testing.T) {
 			}
 		}
 		if stored == 0 {
-			t.Skipf("%s refuses every escaping key at upload, so none can reach a download", st.Kind())
+			// MinIO refuses such names at upload (AWS S3 takes them): nothing can reach a download; the refusal in
+			// Download is the same code for every store, and the GCS case exercises it.
+			t.Logf("%s refused every escaping key at upload", st.Kind())
+			return
 		}
-		t.Logf("stored keys: %q", keys(t, ctx, st, bucket, ""))
 		root := t.TempDir()
 		dst := filepath.Join(root, "a", "b")
 		_, err := storage.Download(ctx, st, bucket, "ds", dst)
@@ -354,4 +356,54 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestUploadHashCache: with a hash cache, an unchanged upload takes the MD5 of a file whose stat has not changed
+// from the cache instead of reading it; a written file (new change time) is hashed again.
+func TestUploadHashCache(t *testing.T) {
+	t.Parallel()
+	stores(t, func(t *testing.T, st storage.Store) {
+		ctx := ctxFor(t)
+		const bucket = "stix-cache"
+		must(t, st.CreateBucket(ctx, bucket))
+		src := t.TempDir()
+		write(t, filepath.Join(src, "a.txt"), "alpha")
+		write(t, filepath.Join(src, "sub/b.txt"), "bravo")
+		cachePath := filepath.Join(t.TempDir(), "cache", "hashes.json")
+		sy := storage.Sync{HashCache: cachePath}
+		if stats, err := sy.Upload(ctx, st, bucket, "", src); err != nil || stats.Transferred != 2 {
+			t.Fatalf("first upload: %+v, %v", stats, err)
+		}
+		fi, err := os.Stat(cachePath)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("cache file: %v, %v; want it written owner-only", fi, err)
+		}
+		if stats, err := sy.Upload(ctx, st, bucket, "", src); err != nil || stats.Skipped != 2 {
+			t.Fatalf("second upload: %+v, %v; want both skipped", stats, err)
+		}
+
+		// Rewritten with the same size: the change time moved, so the file is hashed again and sent.
+		write(t, filepath.Join(src, "sub/b.txt"), "BRAVO")
+		if stats, err := sy.Upload(ctx, st, bucket, "", src); err != nil || stats.Transferred != 1 || stats.Skipped != 1 {
+			t.Fatalf("upload after a rewrite: %+v, %v; want 1 sent", stats, err)
+		}
+
+		// The cache is what decides for a file whose stat matches: a wrong MD5 planted for a.txt makes it look
+		// changed (and the store then refuses content that does not match the stated MD5).
+		data, err := os.ReadFile(cachePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		abs := filepath.Join(src, "a.txt")
+		planted := strings.Replace(string(data), "2c1743a391305fbf367df8e4f069f9f9", "00000000000000000000000000000000", 1)
+		if planted == string(data) || !strings.Contains(string(data), abs) {
+			t.Fatalf("the cache does not hold a.txt's MD5 under %s: %s", abs, data)
+		}
+		must(t, os.WriteFile(cachePath, []byte(planted), 0o600))
+		stats, err := sy.Upload(ctx, st, bucket, "", src)
+		if err == nil && stats.Skipped == 2 {
+			t.Fatalf("upload with a planted cache entry skipped a.txt: the file was read, not the cache")
+		}
+		t.Logf("with a planted cache entry: %+v, %v", stats, err)
+	})
 }

@@ -87,16 +87,17 @@ func MinIO(t testing.TB) *S3 {
 	return MinIOWith(t, AccessKey, SecretKey)
 }
 
-// MinIOWith is MinIO with another root user.
-func MinIOWith(t testing.TB, user, password string) *S3 {
+// MinIOWith is MinIO with another root user, and more environment for the server (MINIO_DOMAIN=... for
+// virtual-hosted addressing).
+func MinIOWith(t testing.TB, user, password string, env ...string) *S3 {
 	t.Helper()
 	bin := MinIOBin()
 	require(t, bin, "MinIO")
 	dir := t.TempDir()
 	ports := freePorts(t, 2)
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	env := []string{"MINIO_ROOT_USER=" + user, "MINIO_ROOT_PASSWORD=" + password, "MINIO_UPDATE=off",
-		"MINIO_BROWSER=off", "MINIO_REGION=us-east-1", "MINIO_CI_CD=1", "HOME=" + dir}
+	env = append([]string{"MINIO_ROOT_USER=" + user, "MINIO_ROOT_PASSWORD=" + password, "MINIO_UPDATE=off",
+		"MINIO_BROWSER=off", "MINIO_REGION=us-east-1", "MINIO_CI_CD=1", "HOME=" + dir}, env...)
 	start(t, dir, bin, env, "server", "--quiet", "--address", addr,
 		"--console-address", "127.0.0.1:"+strconv.Itoa(ports[1]), filepath.Join(dir, "data"))
 	s := &S3{URL: "http://" + addr, AccessKey: user, SecretKey: password, Region: "us-east-1", Dir: dir}
