@@ -17,6 +17,7 @@ import (
 	"github.com/stix-run/stix/internal/optimizer"
 	"github.com/stix-run/stix/internal/provision"
 	"github.com/stix-run/stix/internal/spec"
+	"github.com/stix-run/stix/internal/storage"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -573,14 +574,8 @@ func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, items []syn
 	})
 }
 
-func isBucketURI(s string) bool {
-	for _, p := range []string{"s3://", "gs://", "r2://", "cos://", "oci://", "https://", "http://"} {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
+// isBucketURI tells a bucket URI (supported or not) from a local path.
+func isBucketURI(s string) bool { return storage.IsURI(s) }
 
 func expandHome(p string) (string, error) {
 	if p == "~" || strings.HasPrefix(p, "~/") {

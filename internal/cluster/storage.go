@@ -9,6 +9,7 @@ import (
 
 	"github.com/stix-run/stix/internal/agent"
 	"github.com/stix-run/stix/internal/spec"
+	"github.com/stix-run/stix/internal/storage"
 )
 
 // Buckets is what the lifecycle needs of object storage, for one store (s3, gcs, r2) reached with the caller's
@@ -72,43 +73,14 @@ func storeScheme(store string) string {
 	return store
 }
 
-// parseBucketURI splits s3://bucket/sub/path into its store, bucket and prefix. Stores stix cannot reach
-// yet are refused here, before anything is provisioned.
+// parseBucketURI splits s3://bucket/sub/path into its store, bucket and prefix (storage.ParseURI: the name by
+// its store's rules; stores stix cannot reach yet are refused here, before anything is provisioned).
 func parseBucketURI(uri string) (store, bucket, prefix string, err error) {
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		return "", "", "", fmt.Errorf("%q is not a bucket URI", uri)
+	u, err := storage.ParseURI(uri)
+	if err != nil {
+		return "", "", "", err
 	}
-	switch scheme {
-	case "s3", "r2":
-		store = scheme
-	case "gs":
-		store = "gcs"
-	default:
-		return "", "", "", fmt.Errorf("bucket %s: stix reaches s3://, gs:// and r2:// buckets (and S3-compatible stores by endpoint), not %s:// yet", uri, scheme)
-	}
-	bucket, prefix, _ = strings.Cut(rest, "/")
-	prefix = strings.Trim(prefix, "/")
-	if err := validBucketName(bucket); err != nil {
-		return "", "", "", fmt.Errorf("bucket %s: %w", uri, err)
-	}
-	return store, bucket, prefix, nil
-}
-
-// validBucketName checks the rules S3, GCS and R2 share: 3 to 63 lower-case letters, digits, '-' and '.',
-// starting and ending with a letter or digit.
-func validBucketName(name string) error {
-	ok := len(name) >= 3 && len(name) <= 63
-	for i, r := range name {
-		alnum := r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
-		if !alnum && (i == 0 || i == len(name)-1 || r != '-' && r != '.') {
-			ok = false
-		}
-	}
-	if !ok {
-		return fmt.Errorf("invalid bucket name %q: use 3 to 63 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit", name)
-	}
-	return nil
+	return string(u.Kind), u.Bucket, u.Path, nil
 }
 
 // storageMounts reads the task's bucket file mounts, refusing what cannot work before anything is made: a
@@ -176,18 +148,19 @@ func storageObject(dest string, s *spec.StorageSpec) (bucketMount, error) {
 		}
 		return b, fmt.Errorf("a local source (%s) needs `name:`, the bucket stix creates and uploads it to", strings.Join(local, ", "))
 	}
-	if err := validBucketName(s.Name); err != nil {
-		return b, fmt.Errorf("name: %w", err)
-	}
 	if len(local) > 1 && b.Mode != "COPY" {
 		return b, fmt.Errorf("mode %s takes one source, and %d are given: use `mode: COPY` for several local paths", b.Mode, len(local))
 	}
-	switch b.Store {
-	case "":
-		b.Store = "s3"
-	case "s3", "gcs", "r2":
-	default:
-		return b, fmt.Errorf("store %q: stix makes buckets on s3, gcs and r2 (and S3-compatible stores by endpoint), not %s yet", s.Store, s.Store)
+	kind := storage.S3
+	if b.Store != "" {
+		var err error
+		if kind, err = storage.ParseKind(b.Store); err != nil {
+			return b, err
+		}
+	}
+	b.Store = string(kind)
+	if err := storage.ValidateBucketName(kind, s.Name); err != nil {
+		return b, fmt.Errorf("name: %w", err)
 	}
 	b.Bucket, b.Named = s.Name, true
 	for _, src := range local {
