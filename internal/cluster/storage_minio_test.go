@@ -230,3 +230,41 @@ func TestStorageEndpointFromConfig(t *testing.T) {
 		t.Errorf("record %+v; want endpoint %s", r, w.url)
 	}
 }
+
+// TestStorageRemountOnStartMinIO: a stopped cluster's mounts are made again by `start` (the mounts were kept
+// without credentials; they are resolved again), and what a job wrote through a mount is in the bucket after
+// stop flushed and unmounted it.
+func TestStorageRemountOnStartMinIO(t *testing.T) {
+	t.Parallel()
+	w := newMinIOWorld(t, "")
+	ctx := context.Background()
+	yaml := "run: echo written > ~/out/w.txt && cat ~/out/w.txt\nfile_mounts:\n  ~/out:\n    name: stix-remount\n"
+	res, err := w.m.Launch(ctx, task(t, yaml), api.LaunchOptions{ClusterName: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, out := w.finish(t, "c", res.JobID); status != "SUCCEEDED" || !strings.Contains(out, "written") {
+		t.Fatalf("job: %s, %q", status, out)
+	}
+	st, _ := w.m.store(ctx)
+	v, _, _ := st.GetValue(ctx, mountsKey("c"))
+	if v == "" || strings.Contains(v, "stixsecret") || strings.Contains(v, storagetest.SecretKey) {
+		t.Fatalf("recorded mounts %q: want them, without secrets", v)
+	}
+	if err := w.m.Stop(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.s3.Get(ctx, "stix-remount", "w.txt"); err != nil {
+		t.Fatalf("the job's file is not in the bucket after stop: %v", err)
+	}
+	if err := w.m.Start(ctx, "c", nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err = w.m.Exec(ctx, "c", task(t, "run: cat ~/out/w.txt\n"), api.ExecOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, out := w.finish(t, "c", res.JobID); status != "SUCCEEDED" || !strings.Contains(out, "written") {
+		t.Errorf("after start: %s, %q; want the bucket mounted again", status, out)
+	}
+}
