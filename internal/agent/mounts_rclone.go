@@ -36,7 +36,15 @@ const rcloneRemote = "stix"
 func rcloneEnv(mt Mount, rcUser, rcPass string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RCLONE_") {
+		switch {
+		case strings.HasPrefix(kv, "RCLONE_"):
+		case strings.HasPrefix(kv, "AWS_CA_BUNDLE="):
+			// rclone 1.60's S3 client fails on AWS_CA_BUNDLE ("unable to load custom CA bundle, HTTPClient's
+			// transport unsupported type"); rclone's own option takes the same file.
+			if v := strings.TrimPrefix(kv, "AWS_CA_BUNDLE="); v != "" {
+				env = append(env, "RCLONE_CA_CERT="+v)
+			}
+		default:
 			env = append(env, kv)
 		}
 	}
@@ -144,8 +152,12 @@ func (m *mountManager) startRclone(ctx context.Context, mt Mount, dest, fp strin
 		return mountRecord{}, err
 	}
 	nonce := randomHex(16)
+	env := rcloneEnv(mt, rcUser, rcPassword(m.secret, nonce))
+	if err := checkBucket(ctx, bin, mt, env); err != nil {
+		return mountRecord{}, fmt.Errorf("mount %s at %s: %w", bucketURI(mt.Store, mt.Bucket, mt.Prefix), dest, err)
+	}
 	cmd := exec.Command(bin, rcloneArgs(mt, dest, rcAddr, cacheDir, logPath)...)
-	cmd.Env = rcloneEnv(mt, rcUser, rcPassword(m.secret, nonce))
+	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var stderr bytes.Buffer // before --log-file takes over: bad flags
@@ -204,6 +216,41 @@ func (m *mountManager) startRclone(ctx context.Context, mt Mount, dest, fp strin
 		return fail(fmt.Errorf("listing the bucket did not answer within %v", mountLiveTimeout))
 	}
 	return rec, nil
+}
+
+// checkBucket asks the store, before mounting, for a listing under a name nobody uses: one request, answered
+// with nothing when the bucket exists and the credentials may list it, and with an error otherwise. (A mount of
+// a bucket that does not exist looks empty, and only its uploads would fail.)
+func checkBucket(ctx context.Context, bin string, mt Mount, env []string) error {
+	ctx, cancel := context.WithTimeout(ctx, mountLiveTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "lsjson", "--max-depth", "1", "--retries", "1", "--low-level-retries", "2",
+		rcloneRemote+":"+mt.Bucket+"/.stix-bucket-check-"+randomHex(4))
+	cmd.Env, cmd.Dir = env, "/"
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		tail := logTail("", stderr.String())
+		if strings.Contains(tail, "directory not found") {
+			return fmt.Errorf("bucket %q does not exist at %s (or these credentials cannot see it): create it, or check the name and the endpoint",
+				mt.Bucket, storeEndpoint(mt))
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("the store at %s did not answer within %v", storeEndpoint(mt), mountLiveTimeout)
+		}
+		return fmt.Errorf("the store refused to list the bucket (check the credentials and the endpoint): %s", tail)
+	}
+	return nil
+}
+
+func storeEndpoint(mt Mount) string {
+	switch {
+	case mt.Endpoint != "":
+		return mt.Endpoint
+	case mt.Store == StoreGCS:
+		return "storage.googleapis.com"
+	}
+	return "AWS S3"
 }
 
 // freeLoopbackAddr picks a free loopback port for rclone's remote control.

@@ -102,7 +102,8 @@ func (s *minioServer) rclone(t testing.TB, stdin string, args ...string) string 
 	t.Helper()
 	m := s.mount("", MountModeMount, "x", "")
 	cmd := exec.Command("rclone", args...)
-	cmd.Env = rcloneEnv(m, "u", "p")
+	// The mounts never create buckets (no_check_bucket); the test does.
+	cmd.Env = append(rcloneEnv(m, "u", "p"), "RCLONE_CONFIG_STIX_NO_CHECK_BUCKET=false")
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.Output()
 	if err != nil {
@@ -316,6 +317,11 @@ func TestMountErrors(t *testing.T) {
 	}
 	if l, _ := a.client.Mounts(ctxT(t)); len(l.Mounts) != 0 {
 		t.Fatalf("a failed mount was recorded: %+v", l)
+	}
+
+	_, err = a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/nob", MountModeMount, "no-such-bucket", "")}})
+	if err == nil || !strings.Contains(err.Error(), "s3://no-such-bucket") {
+		t.Fatalf("missing bucket: %v; want an error naming it", err)
 	}
 
 	full := filepath.Join(a.dir, "full")

@@ -180,3 +180,15 @@ func (e *Error) fix() string {
 
 // Unwrap returns the kind, so that errors.Is(err, storage.ErrNoSuchBucket) works.
 func (e *Error) Unwrap() error { return e.Kind }
+
+// CredentialsError is ErrAuth (errors.Is) for credentials that were not found, rather than refused: Reason says
+// where stix looked and what to do.
+type CredentialsError struct {
+	Store  Kind
+	Reason string
+}
+
+func (e *CredentialsError) Error() string { return string(e.Store) + ": " + e.Reason }
+
+// Unwrap returns ErrAuth.
+func (e *CredentialsError) Unwrap() error { return ErrAuth }

@@ -101,17 +101,17 @@ func (s Sync) Upload(ctx context.Context, st Store, bucket, prefix string, sourc
 				fh.Close()
 			}
 		}()
-		sum, ok := cache.lookup(f.path, fi)
-		if !ok {
-			if fh, err = os.Open(f.path); err != nil {
-				return fmt.Errorf("upload %s: %w", f.path, err)
-			}
-			if sum, err = md5File(fh, size); err != nil {
-				return fmt.Errorf("upload %s: read: %w", f.path, err)
-			}
-			cache.store(f.path, fi, sum)
-		}
+		sum, _ := cache.lookup(f.path, fi)
 		if o, ok := remote[f.key]; ok && o.Size == size {
+			if sum == "" {
+				if fh, err = os.Open(f.path); err != nil {
+					return fmt.Errorf("upload %s: %w", f.path, err)
+				}
+				if sum, err = md5File(fh, size); err != nil {
+					return fmt.Errorf("upload %s: read: %w", f.path, err)
+				}
+				cache.store(f.path, fi, sum)
+			}
 			same, err := sameAs(ctx, st, bucket, o, sum)
 			if err != nil {
 				return err
@@ -127,8 +127,14 @@ func (s Sync) Upload(ctx context.Context, st Store, bucket, prefix string, sourc
 				return fmt.Errorf("upload %s: %w", f.path, err)
 			}
 		}
-		if _, err := st.Put(ctx, bucket, f.key, fh, size, PutOptions{MD5: sum}); err != nil {
+		// With nothing to compare against, the store client hashes the content itself, in the same pass as the
+		// parts of a multipart upload.
+		put, err := st.Put(ctx, bucket, f.key, fh, size, PutOptions{MD5: sum})
+		if err != nil {
 			return fmt.Errorf("upload %s: %w", f.path, err)
+		}
+		if sum == "" {
+			cache.store(f.path, fi, put.MD5)
 		}
 		sent.Add(1)
 		bytes.Add(size)

@@ -108,7 +108,7 @@ func FromEnv(e *credcheck.Env, httpClient *http.Client) (Config, error) {
 	}
 	f, problem := gcpauth.Locate(e)
 	if problem != "" {
-		return Config{}, fmt.Errorf("gcs: %w: %s", storage.ErrAuth, problem)
+		return Config{}, &storage.CredentialsError{Store: storage.GCS, Reason: problem}
 	}
 	if httpClient == nil {
 		httpClient = storage.NewHTTPClient()

@@ -187,7 +187,7 @@ func (a awsFiles) missing(profile string, explicit bool) string {
 type missing struct{ reason string }
 
 func (m missing) Retrieve(context.Context) (Credentials, error) {
-	return Credentials{}, fmt.Errorf("%w: %s", storage.ErrAuth, m.reason)
+	return Credentials{}, &storage.CredentialsError{Store: storage.S3, Reason: m.reason}
 }
 
 func firstNonEmpty(vals ...string) string {

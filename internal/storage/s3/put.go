@@ -21,9 +21,12 @@ import (
 // whole content's MD5 is saved as x-amz-meta-stix-md5 (a multipart object's ETag is no MD5 of its content).
 func (c *Client) Put(ctx context.Context, bucket, key string, body io.ReaderAt, size int64, opts storage.PutOptions) (storage.Object, error) {
 	sum := opts.MD5
+	multipart := size >= c.cfg.MultipartThreshold
+	var partSums []string
 	if sum == "" {
+		// One pass for the whole content's MD5 and, for a multipart upload, each part's.
 		var err error
-		if sum, err = md5Of(body, 0, size); err != nil {
+		if sum, partSums, err = md5Parts(body, size, c.partSize(size), multipart); err != nil {
 			return storage.Object{}, fmt.Errorf("%s put %s/%s: read the content: %w", c.cfg.Kind, bucket, key, err)
 		}
 	}
@@ -37,8 +40,8 @@ func (c *Client) Put(ctx context.Context, bucket, key string, body io.ReaderAt, 
 		ct = "application/octet-stream"
 	}
 	h.Set("Content-Type", ct)
-	if size >= c.cfg.MultipartThreshold {
-		return c.putMultipart(ctx, bucket, key, body, size, sum, h)
+	if multipart {
+		return c.putMultipart(ctx, bucket, key, body, size, sum, partSums, h)
 	}
 	raw, err := hex.DecodeString(sum)
 	if err != nil {
@@ -55,6 +58,26 @@ func (c *Client) Put(ctx context.Context, bucket, key string, body io.ReaderAt, 
 	resp.Body.Close()
 	return storage.Object{Key: key, Size: size, ETag: strings.Trim(resp.Header.Get("ETag"), `"`), MD5: sum,
 		Modified: c.cfg.Now()}, nil
+}
+
+// md5Parts returns the hex MD5 of size bytes of r and, with parts, of each partSize-long part, reading r once.
+func md5Parts(r io.ReaderAt, size, partSize int64, parts bool) (string, []string, error) {
+	whole := md5.New()
+	if !parts {
+		if _, err := io.Copy(whole, io.NewSectionReader(r, 0, size)); err != nil {
+			return "", nil, err
+		}
+		return hex.EncodeToString(whole.Sum(nil)), nil, nil
+	}
+	var sums []string
+	for off := int64(0); off < size; off += partSize {
+		part := md5.New()
+		if _, err := io.Copy(io.MultiWriter(whole, part), io.NewSectionReader(r, off, min(partSize, size-off))); err != nil {
+			return "", nil, err
+		}
+		sums = append(sums, hex.EncodeToString(part.Sum(nil)))
+	}
+	return hex.EncodeToString(whole.Sum(nil)), sums, nil
 }
 
 // md5Of returns the hex MD5 of n bytes of r from off.
@@ -82,7 +105,8 @@ type completedPart struct {
 
 // putMultipart is CreateMultipartUpload, UploadPart in parallel, and CompleteMultipartUpload; any failure aborts
 // the upload so that no parts are left to bill.
-func (c *Client) putMultipart(ctx context.Context, bucket, key string, body io.ReaderAt, size int64, sum string, h http.Header) (storage.Object, error) {
+// partSums, when not nil, are the parts' MD5s, known already.
+func (c *Client) putMultipart(ctx context.Context, bucket, key string, body io.ReaderAt, size int64, sum string, partSums []string, h http.Header) (storage.Object, error) {
 	var created struct {
 		UploadID string `xml:"UploadId"`
 	}
@@ -118,7 +142,11 @@ func (c *Client) putMultipart(ctx context.Context, bucket, key string, body io.R
 	for range min(c.cfg.PartConcurrency, n) {
 		wg.Go(func() {
 			for i := range next {
-				etag, err := c.uploadPart(pctx, bucket, key, id, i+1, body, int64(i)*ps, min(ps, size-int64(i)*ps))
+				known := ""
+				if i < len(partSums) {
+					known = partSums[i]
+				}
+				etag, err := c.uploadPart(pctx, bucket, key, id, i+1, body, int64(i)*ps, min(ps, size-int64(i)*ps), known)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -169,11 +197,14 @@ feed:
 	return storage.Object{Key: key, Size: size, ETag: strings.Trim(done.ETag, `"`), MD5: sum, Modified: c.cfg.Now()}, nil
 }
 
-// uploadPart is UploadPart of n bytes from off, with the part's Content-MD5; it returns the part's ETag.
-func (c *Client) uploadPart(ctx context.Context, bucket, key, id string, number int, body io.ReaderAt, off, n int64) (string, error) {
-	sum, err := md5Of(body, off, n)
-	if err != nil {
-		return "", fmt.Errorf("%s upload part %d of %s/%s: read the content: %w", c.cfg.Kind, number, bucket, key, err)
+// uploadPart is UploadPart of n bytes from off, with the part's Content-MD5 (sum, or computed when ""); it
+// returns the part's ETag.
+func (c *Client) uploadPart(ctx context.Context, bucket, key, id string, number int, body io.ReaderAt, off, n int64, sum string) (string, error) {
+	if sum == "" {
+		var err error
+		if sum, err = md5Of(body, off, n); err != nil {
+			return "", fmt.Errorf("%s upload part %d of %s/%s: read the content: %w", c.cfg.Kind, number, bucket, key, err)
+		}
 	}
 	raw, _ := hex.DecodeString(sum)
 	h := http.Header{}
