@@ -10,6 +10,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
+	"github.com/stix-run/stix/internal/storage"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -72,6 +73,10 @@ func (m *Manager) checkBuckets(ctx context.Context, mounts []bucketMount) (*buck
 			plan.missing[b.Bucket] = true
 		case errors.Is(err, ErrNoBucket):
 			return nil, fmt.Errorf("file_mounts %s: bucket %s://%s does not exist: check its name, or give the entry `name: %s` and a local `source:` to have stix create it", b.Dest, storeScheme(b.Store), b.Bucket, b.Bucket)
+		case errors.Is(err, storage.ErrAuth):
+			return nil, fmt.Errorf("file_mounts %s: store %s did not accept the credentials for %s: %w", b.Dest, b.Store, b.URI(), err)
+		case errors.Is(err, ErrBucketTaken) && !b.Named:
+			return nil, fmt.Errorf("file_mounts %s: bucket %s://%s exists but these credentials may not use it: %w", b.Dest, storeScheme(b.Store), b.Bucket, err)
 		case errors.Is(err, ErrBucketTaken):
 			return nil, fmt.Errorf("file_mounts %s: bucket name %s is owned by another account: choose another name", b.Dest, b.Bucket)
 		default:

@@ -268,3 +268,16 @@ func TestStorageRemountOnStartMinIO(t *testing.T) {
 		t.Errorf("after start: %s, %q; want the bucket mounted again", status, out)
 	}
 }
+
+// TestStorageRefusedCredentialsMinIO: credentials the store refuses are named as such, before anything is made.
+func TestStorageRefusedCredentialsMinIO(t *testing.T) {
+	t.Parallel()
+	w := newMinIOWorld(t, "")
+	env := map[string]string{"AWS_ENDPOINT_URL_S3": w.url, "AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": "wrong-secret"}
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	_, err := w.m.Launch(context.Background(), task(t, "run: ls\nfile_mounts:\n  ~/in:\n    name: stix-y\n    source: .\n"), api.LaunchOptions{ClusterName: "c"})
+	if err == nil || !strings.Contains(err.Error(), "store s3 did not accept the credentials for s3://stix-y") {
+		t.Fatalf("launch: %v", err)
+	}
+	assertNothingMade(t, w.world)
+}
