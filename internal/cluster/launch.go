@@ -358,6 +358,10 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
 			Reason: "stix cannot provision on " + catalog.DisplayName(offer.Cloud) + " yet"}
 	}
+	if nf, ok := p.(cloud.NoFUSE); ok && req.FUSE {
+		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
+			Reason: catalog.DisplayName(p.Name()) + " nodes cannot mount buckets (" + nf.NoFUSE() + "): use `mode: COPY` there"}
+	}
 	if err := m.removeLeftovers(ctx, st, name, p.Name()); err != nil {
 		return nil, nil, err
 	}

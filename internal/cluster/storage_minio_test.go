@@ -26,13 +26,16 @@ type minioWorld struct {
 	url string
 }
 
-func newMinIOWorld(t *testing.T, endpoint string) *minioWorld {
+func newMinIOWorld(t *testing.T, endpoint string, clouds ...fakecloud.Options) *minioWorld {
 	t.Helper()
 	srv := storagetest.MinIO(t)
 	if endpoint == "" {
 		endpoint = srv.URL
 	}
-	w := newWorld(t, fakecloud.Options{Name: "fake-a", Places: []fakecloud.Place{{Region: "r1", Zone: "r1a", Price: 1}}})
+	if len(clouds) == 0 {
+		clouds = []fakecloud.Options{{Name: "fake-a", Places: []fakecloud.Place{{Region: "r1", Zone: "r1a", Price: 1}}}}
+	}
+	w := newWorld(t, clouds...)
 	env := map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey}
 	if endpoint != "config" {
 		env["AWS_ENDPOINT_URL_S3"] = endpoint
@@ -280,4 +283,33 @@ func TestStorageRefusedCredentialsMinIO(t *testing.T) {
 		t.Fatalf("launch: %v", err)
 	}
 	assertNothingMade(t, w.world)
+}
+
+// TestStorageNoFUSEInfraMinIO: a provider whose nodes cannot mount (cloud.NoFUSE) is passed over, without an
+// attempt, by a launch that mounts a bucket, which lands on the next infra; and it fails with the reason when
+// there is no other.
+func TestStorageNoFUSEInfraMinIO(t *testing.T) {
+	t.Parallel()
+	cheap := fakecloud.Options{Name: "fake-a", Places: []fakecloud.Place{{Region: "r1", Zone: "r1a", Price: 1}}, NoFUSE: "no /dev/fuse in its nodes"}
+	dear := fakecloud.Options{Name: "fake-b", Places: []fakecloud.Place{{Region: "b1", Zone: "b1a", Price: 5}}}
+	w := newMinIOWorld(t, "", cheap, dear)
+	ctx := context.Background()
+	if _, err := w.m.Launch(ctx, task(t, "file_mounts:\n  ~/m:\n    name: stix-fuse\n"), api.LaunchOptions{ClusterName: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := w.cluster(t, "c"); c.Cloud != "fake-b" {
+		t.Errorf("landed on %s, want fake-b (fake-a's nodes cannot mount)", c.Cloud)
+	}
+	if n := len(w.fakes["fake-a"].Attempts()); n != 0 {
+		t.Errorf("fake-a: %d attempts, want none", n)
+	}
+
+	only := newMinIOWorld(t, "", cheap)
+	_, err := only.m.Launch(ctx, task(t, "file_mounts:\n  ~/m:\n    name: stix-fuse-2\n"), api.LaunchOptions{ClusterName: "c"})
+	if err == nil || !strings.Contains(err.Error(), "nodes cannot mount buckets (no /dev/fuse in its nodes): use `mode: COPY` there") {
+		t.Fatalf("launch: %v", err)
+	}
+	if cs, _ := only.m.Status(ctx, nil, false); len(cs) != 0 {
+		t.Errorf("clusters left: %+v", cs)
+	}
 }
