@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/stix-run/stix/internal/agent"
@@ -149,6 +150,13 @@ func (b *envBuckets) NodeAccess(ctx context.Context, kind string) (agent.Mount, 
 		return agent.Mount{}, err
 	}
 	m := agent.Mount{Store: kind, Endpoint: o.ep.URL, Region: o.ep.Region, PathStyle: o.ep.PathStyle || isIPEndpoint(o.ep.URL)}
+	if kind == string(storage.GCS) {
+		// rclone takes the JSON API's root; Google's own is its default.
+		m.Endpoint, m.PathStyle = "", false
+		if u := strings.TrimSuffix(o.ep.URL, "/"); u != "" && u != strings.TrimSuffix(gcs.DefaultEndpoint, "/") {
+			m.Endpoint = u + "/storage/v1/"
+		}
+	}
 	if o.creds != nil {
 		c, err := o.creds.Retrieve(ctx)
 		if err != nil {

@@ -313,3 +313,30 @@ func TestStorageNoFUSEInfraMinIO(t *testing.T) {
 		t.Errorf("clusters left: %+v", cs)
 	}
 }
+
+// TestStorageGCS: `store: gcs` on fake-gcs-server (STORAGE_EMULATOR_HOST, as Google's libraries read it): the
+// bucket is made, the local source uploaded, and the job reads it through the node's mount.
+func TestStorageGCS(t *testing.T) {
+	t.Parallel()
+	srv := storagetest.FakeGCS(t)
+	w := newWorld(t, fakecloud.Options{Name: "fake-a", Places: []fakecloud.Place{{Region: "r1", Zone: "r1a", Price: 1}}})
+	env := map[string]string{"STORAGE_EMULATOR_HOST": srv.Host}
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "g.txt"), []byte("from gcs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	yaml := "run: cat ~/g/g.txt\nfile_mounts:\n  ~/g:\n    name: stix-gcs-one\n    store: gcs\n    source: " + src + "\n"
+	res, err := w.m.Launch(ctx, task(t, yaml), api.LaunchOptions{ClusterName: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, out := w.finish(t, "c", res.JobID); status != "SUCCEEDED" || !strings.Contains(out, "from gcs") {
+		t.Errorf("job: %s, %q", status, out)
+	}
+	ls, err := w.m.StorageList(ctx)
+	if err != nil || len(ls) != 1 || ls[0].Store != "gcs" || !ls[0].Managed {
+		t.Errorf("storage ls: %+v, %v", ls, err)
+	}
+}
