@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -417,11 +418,13 @@ func dirtyFiles(cacheDir string) []string {
 			return nil
 		}
 		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // removed since the walk listed it
 		}
+		// A record that cannot be read or parsed is being rewritten by rclone right now (it truncates and writes
+		// in place): count it as dirty, the next poll reads it whole.
 		var info struct{ Dirty bool }
-		if json.Unmarshal(b, &info) == nil && info.Dirty {
+		if err != nil || json.Unmarshal(b, &info) != nil || info.Dirty {
 			rel, _ := filepath.Rel(meta, p)
 			out = append(out, rel)
 		}
