@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -82,7 +82,9 @@ func rcloneEnv(mt Mount, rcUser, rcPass string) []string {
 		set("NO_CHECK_BUCKET", "true") // never create the bucket: launch did, or it is the user's
 	case StoreGCS:
 		set("TYPE", "google cloud storage")
-		set("ENDPOINT", mt.Endpoint)
+		if mt.Endpoint != "" {
+			set("ENDPOINT", gcsRoot(mt.Endpoint)+"/storage/v1/") // rclone takes the JSON API's base
+		}
 		set("BUCKET_POLICY_ONLY", "true") // uniform bucket-level access: no per-object ACLs
 		switch {
 		case c.GCSServiceAccount != "":
