@@ -268,11 +268,16 @@ func (m *mountManager) mountOne(ctx context.Context, mt Mount, dest string) (mou
 	if fs, ok := mounted[dest]; ok {
 		return mountRecord{}, fmt.Errorf("%w: %s is already a mount point (%s) that this agent did not make: choose another destination", ErrConflict, dest, fs)
 	}
+	if mt.Mode == MountModeCopy {
+		// A copy hides nothing: it may go into a directory that has files (they stay, or are replaced by the
+		// bucket's objects of the same name).
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return mountRecord{}, fmt.Errorf("create the copy's destination: %w", err)
+		}
+		return mountRecord{}, copyBucket(ctx, mt, dest)
+	}
 	if err := emptyDir(dest); err != nil {
 		return mountRecord{}, err
-	}
-	if mt.Mode == MountModeCopy {
-		return mountRecord{}, copyBucket(ctx, mt, dest)
 	}
 	if capab := probeMount(); !capab.CanMount {
 		return mountRecord{}, fmt.Errorf("cannot mount %s on this node: %s", bucketURI(mt.Store, mt.Bucket, mt.Prefix), capab.Reason)
@@ -317,12 +322,6 @@ func emptyDir(dest string) error {
 			ErrConflict, dest, names[0])
 	}
 	return nil
-}
-
-// copyBucket is COPY: the bucket's objects downloaded into dest before the call returns.
-func copyBucket(_ context.Context, mt Mount, dest string) error {
-	return fmt.Errorf("COPY of %s to %s: not yet implemented on the node (the storage client is not wired in yet)",
-		bucketURI(mt.Store, mt.Bucket, mt.Prefix), dest)
 }
 
 // flush waits until every MOUNT_CACHED mount has uploaded what was written to it, up to the flush timeout.

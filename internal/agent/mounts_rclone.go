@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -81,7 +82,9 @@ func rcloneEnv(mt Mount, rcUser, rcPass string) []string {
 		set("NO_CHECK_BUCKET", "true") // never create the bucket: launch did, or it is the user's
 	case StoreGCS:
 		set("TYPE", "google cloud storage")
-		set("ENDPOINT", mt.Endpoint)
+		if mt.Endpoint != "" {
+			set("ENDPOINT", gcsRoot(mt.Endpoint)+"/storage/v1/") // rclone takes the JSON API's base
+		}
 		set("BUCKET_POLICY_ONLY", "true") // uniform bucket-level access: no per-object ACLs
 		switch {
 		case c.GCSServiceAccount != "":
@@ -417,11 +420,13 @@ func dirtyFiles(cacheDir string) []string {
 			return nil
 		}
 		b, err := os.ReadFile(p)
-		if err != nil {
-			return nil
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // removed since the walk listed it
 		}
+		// A record that cannot be read or parsed is being rewritten by rclone right now (it truncates and writes
+		// in place): count it as dirty, the next poll reads it whole.
 		var info struct{ Dirty bool }
-		if json.Unmarshal(b, &info) == nil && info.Dirty {
+		if err != nil || json.Unmarshal(b, &info) != nil || info.Dirty {
 			rel, _ := filepath.Rel(meta, p)
 			out = append(out, rel)
 		}

@@ -409,7 +409,7 @@ func startFakeGCS(t testing.TB, dir string) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return base + "/storage/v1/"
+	return base
 }
 
 // GCS through rclone's endpoint override (rclone 1.60 has one): MOUNT_CACHED on a fake-gcs-server bucket, a job
@@ -427,12 +427,16 @@ func TestMountGCSCachedFlushedBeforeJobEnds(t *testing.T) {
 	c := startCluster(t, "gmnt", []nodeOpts{{cpus: 2}})
 	a := c.agents[0]
 	m := Mount{Dest: "~/g", Mode: MountModeCached, Store: StoreGCS, Bucket: "gbucket", Endpoint: endpoint}
-	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{m}}); err != nil {
+	cp := Mount{Dest: "~/gcopy", Mode: MountModeCopy, Store: StoreGCS, Bucket: "gbucket", Prefix: "in", Endpoint: endpoint}
+	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{m, cp}}); err != nil {
 		t.Fatalf("mount: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(a.dir, "gcopy", "seed.txt")); err != nil || string(b) != "seed\n" {
+		t.Fatalf("COPY from GCS: %q, %v", b, err)
 	}
 	id := c.submit(t, JobSpec{Run: `cat ~/g/in/seed.txt && echo out > ~/g/result.txt`})
 	c.waitStatus(t, id, StatusSucceeded)
-	resp, err := http.Get(strings.TrimSuffix(endpoint, "/storage/v1/") + "/storage/v1/b/gbucket/o/result.txt?alt=media")
+	resp, err := http.Get(endpoint + "/storage/v1/b/gbucket/o/result.txt?alt=media")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,5 +478,40 @@ func TestRcloneConfigOnlyInEnvironment(t *testing.T) {
 	g := Mount{Store: StoreGCS, Bucket: "g", Creds: StoreCreds{GCSAccessToken: "ya29.x"}}
 	if env := strings.Join(rcloneEnv(g, "u", "p"), "\n"); !strings.Contains(env, `RCLONE_CONFIG_STIX_TOKEN={"access_token":"ya29.x","token_type":"Bearer"}`) {
 		t.Errorf("gcs token environment: %s", env)
+	}
+}
+
+// COPY downloads the prefix's objects before the call returns (storage.Download: no rclone, no FUSE).
+func TestMountCopy(t *testing.T) {
+	s := startMinIO(t, "127.0.0.1")
+	s.makeBucket(t, "src")
+	s.put(t, "src/in/a.txt", "A\n")
+	s.put(t, "src/in/sub/b.txt", "B\n")
+	s.put(t, "src/other.txt", "no\n")
+	a := startAgent(t, "127.0.0.1", []string{"STIX_FUSE_DEVICE=/nonexistent/fuse"}) // COPY needs no FUSE
+	dest := filepath.Join(a.dir, "copied")
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dest, "local.txt"), []byte("mine\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/copied", MountModeCopy, "src", "in")}}); err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	for f, want := range map[string]string{"a.txt": "A\n", "sub/b.txt": "B\n", "local.txt": "mine\n"} {
+		if b, err := os.ReadFile(filepath.Join(dest, f)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", f, b, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dest, "other.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an object outside the prefix was copied: %v", err)
+	}
+	if l, _ := a.client.Mounts(ctxT(t)); len(l.Mounts) != 0 {
+		t.Errorf("a copy is not a mount to track: %+v", l)
+	}
+	bad := s.mount("~/nope", MountModeCopy, "no-such-bucket", "")
+	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{bad}}); err == nil || !strings.Contains(err.Error(), "s3://no-such-bucket") {
+		t.Fatalf("copy of a missing bucket: %v; want an error naming it", err)
 	}
 }

@@ -31,7 +31,7 @@ func (u URI) Prefix() string {
 	return u.Path + "/"
 }
 
-// schemes maps URI schemes to kinds; unsupported lists the schemes SkyPilot knows that stix does not speak yet.
+// schemeKind maps a URI scheme to its store.
 func schemeKind(scheme string) (Kind, bool) {
 	switch scheme {
 	case "s3":

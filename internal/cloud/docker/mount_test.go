@@ -246,7 +246,7 @@ func TestDockerNodeMountsGCSBucket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c, tr := fuseCluster(ctx, t)
-	m := agent.Mount{Dest: "/gcs", Mode: agent.MountModeCached, Store: agent.StoreGCS, Bucket: "gb", Endpoint: base + "/storage/v1/"}
+	m := agent.Mount{Dest: "/gcs", Mode: agent.MountModeCached, Store: agent.StoreGCS, Bucket: "gb", Endpoint: base}
 	if _, err := c.Mount(ctx, agent.MountsRequest{Mounts: []agent.Mount{m}}); err != nil {
 		t.Fatalf("mount in the container: %v", err)
 	}

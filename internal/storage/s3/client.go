@@ -6,7 +6,6 @@ package s3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -276,9 +275,4 @@ func (c *Client) send(ctx context.Context, r *request, creds Credentials, region
 		sign(req, creds, region, canonicalURI, u.RawQuery, payload, c.cfg.Now())
 	}
 	return c.cfg.HTTPClient.Do(req)
-}
-
-// isNotFound says err is an answer that the bucket or key is not there.
-func isNotFound(err error) bool {
-	return errors.Is(err, storage.ErrNoSuchBucket) || errors.Is(err, storage.ErrNoSuchKey)
 }

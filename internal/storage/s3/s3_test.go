@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,9 +93,14 @@ func TestVirtualHostedAddressing(t *testing.T) {
 	t.Parallel()
 	srv := storagetest.MinIOWith(t, storagetest.AccessKey, storagetest.SecretKey, "MINIO_DOMAIN=s3.stix.test")
 	u, _ := url.Parse(srv.URL)
-	var hosts []string
+	var (
+		mu    sync.Mutex
+		hosts []string
+	)
 	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
 		hosts = append(hosts, addr)
+		mu.Unlock()
 		return (&net.Dialer{}).DialContext(ctx, network, u.Host)
 	}}
 	c, err := New(Config{Endpoint: storage.Endpoint{URL: "http://s3.stix.test:" + u.Port(), Region: srv.Region},
@@ -121,6 +127,8 @@ func TestVirtualHostedAddressing(t *testing.T) {
 	if string(data) != "hello" {
 		t.Fatalf("Get = %q", data)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(hosts) == 0 || !strings.HasPrefix(hosts[0], "vhost.s3.stix.test:") {
 		t.Errorf("dialled %v; want vhost.s3.stix.test", hosts)
 	}
