@@ -151,10 +151,10 @@ func (b *envBuckets) NodeAccess(ctx context.Context, kind string) (agent.Mount, 
 	}
 	m := agent.Mount{Store: kind, Endpoint: o.ep.URL, Region: o.ep.Region, PathStyle: o.ep.PathStyle || isIPEndpoint(o.ep.URL)}
 	if kind == string(storage.GCS) {
-		// rclone takes the JSON API's root; Google's own is its default.
+		// The API root (an emulator's); Google's own is the agent's default.
 		m.Endpoint, m.PathStyle = "", false
 		if u := strings.TrimSuffix(o.ep.URL, "/"); u != "" && u != strings.TrimSuffix(gcs.DefaultEndpoint, "/") {
-			m.Endpoint = u + "/storage/v1/"
+			m.Endpoint = u
 		}
 	}
 	if o.creds != nil {
