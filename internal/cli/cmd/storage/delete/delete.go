@@ -74,9 +74,9 @@ func deleteRun(opts *DeleteOptions) error {
 		}
 	}
 	if !opts.Yes {
-		what := "all storage"
+		what := "all your storage"
 		if !opts.All {
-			what = "storage(s) " + strings.Join(opts.Names, ", ")
+			what = fmt.Sprintf("%d storage(s): %s", len(opts.Names), strings.Join(opts.Names, ", "))
 		}
 		if err := cli.ConfirmOrAbort(io, fmt.Sprintf("Deleting %s. Proceed?", what)); err != nil {
 			return err
