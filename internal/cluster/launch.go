@@ -108,6 +108,12 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 		}
 	}
 	if err != nil {
+		if _, gerr := st.GetCluster(ctx, name); store.IsNotFound(gerr) {
+			// No cluster came of it: the `persistent: false` buckets this launch made go too.
+			if derr := m.dropBuckets(context.WithoutCancel(ctx), st, name); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
 		return nil, err
 	}
 	rec.LastUse = store.LastUse{At: m.now(), Command: opts.Command}
