@@ -50,3 +50,28 @@ func TestStorageCopyMinIO(t *testing.T) {
 		t.Error("a bucket given by URI was recorded")
 	}
 }
+
+// TestStorageMountCachedMinIO: a job's write through a MOUNT_CACHED bucket is in the bucket once the job is
+// reported finished (the agent flushes before it records the end), with the cluster still up.
+func TestStorageMountCachedMinIO(t *testing.T) {
+	t.Parallel()
+	w := newMinIOWorld(t, "")
+	ctx := context.Background()
+	yaml := "run: echo saved > ~/ckpt/step-1.txt\nfile_mounts:\n  ~/ckpt:\n    name: stix-cached\n    mode: MOUNT_CACHED\n"
+	res, err := w.m.Launch(ctx, task(t, yaml), api.LaunchOptions{ClusterName: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, out := w.finish(t, "c", res.JobID); status != "SUCCEEDED" {
+		t.Fatalf("job: %s, %q", status, out)
+	}
+	rc, _, err := w.s3.Get(ctx, "stix-cached", "step-1.txt")
+	if err != nil {
+		t.Fatalf("the checkpoint is not in the bucket when the job is reported finished: %v", err)
+	}
+	defer rc.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(rc); err != nil || b.String() != "saved\n" {
+		t.Errorf("checkpoint %q, %v", b.String(), err)
+	}
+}
