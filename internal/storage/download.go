@@ -186,3 +186,28 @@ func (d *dirMaker) make(rel string) error {
 	}
 	return nil
 }
+
+// DownloadObject copies one object to the file dest (its parent directories created), unless dest already has
+// its size and MD5 — what a file_mounts entry whose URI names an object (s3://bucket/file.txt) needs.
+func DownloadObject(ctx context.Context, st Store, bucket, key, dest string) (Stats, error) {
+	stats := Stats{Files: 1}
+	o, err := st.Stat(ctx, bucket, key)
+	if err != nil {
+		return stats, fmt.Errorf("download: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return stats, fmt.Errorf("download: %w", err)
+	}
+	if same, err := localSame(ctx, st, bucket, o, dest); err != nil {
+		return stats, err
+	} else if same {
+		stats.Skipped, stats.SkippedBytes = 1, o.Size
+		return stats, nil
+	}
+	n, err := fetch(ctx, st, bucket, key, dest)
+	if err != nil {
+		return stats, err
+	}
+	stats.Transferred, stats.Bytes = 1, n
+	return stats, nil
+}

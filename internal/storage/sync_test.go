@@ -407,3 +407,27 @@ func TestUploadHashCache(t *testing.T) {
 		t.Logf("with a planted cache entry: %+v, %v", stats, err)
 	})
 }
+
+func TestDownloadObject(t *testing.T) {
+	t.Parallel()
+	stores(t, func(t *testing.T, st storage.Store) {
+		ctx := ctxFor(t)
+		const bucket = "stix-object"
+		must(t, st.CreateBucket(ctx, bucket))
+		if _, err := st.Put(ctx, bucket, "cfg/model.yaml", strings.NewReader("lr: 0.1"), 7, storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		dest := filepath.Join(t.TempDir(), "etc", "model.yaml")
+		stats, err := storage.DownloadObject(ctx, st, bucket, "cfg/model.yaml", dest)
+		if got, _ := os.ReadFile(dest); err != nil || stats.Transferred != 1 || string(got) != "lr: 0.1" {
+			t.Fatalf("DownloadObject: %+v, %v, %q", stats, err, got)
+		}
+		if stats, err := storage.DownloadObject(ctx, st, bucket, "cfg/model.yaml", dest); err != nil || stats.Skipped != 1 {
+			t.Errorf("DownloadObject again: %+v, %v; want it skipped", stats, err)
+		}
+		_, err = storage.DownloadObject(ctx, st, bucket, "cfg/none.yaml", dest)
+		if !errors.Is(err, storage.ErrNoSuchKey) {
+			t.Errorf("DownloadObject of a missing key: %v; want ErrNoSuchKey", err)
+		}
+	})
+}

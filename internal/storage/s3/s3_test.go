@@ -141,3 +141,25 @@ func TestVirtualHostedAddressing(t *testing.T) {
 		t.Errorf("Stat through path style: %+v, %v", o, err)
 	}
 }
+
+// TestBucketTakenByAnotherAccount: two MinIO servers in one federated bucket namespace stand for two accounts
+// of a store: a name the first holds is BucketAlreadyExists (ErrBucketTaken) to the second, and
+// BucketAlreadyOwnedByYou (ErrBucketOwnedByYou) to the first.
+func TestBucketTakenByAnotherAccount(t *testing.T) {
+	t.Parallel()
+	a, b := storagetest.Federation(t)
+	ctx := context.Background()
+	ca, cb := newClient(t, a, rootCreds(a)), newClient(t, b, rootCreds(b))
+	if err := ca.CreateBucket(ctx, "held-by-a"); err != nil {
+		t.Fatal(err)
+	}
+	err := cb.CreateBucket(ctx, "held-by-a")
+	var se *storage.Error
+	if !errors.Is(err, storage.ErrBucketTaken) || !errors.As(err, &se) || se.Code != "BucketAlreadyExists" ||
+		!strings.Contains(err.Error(), "choose another name") {
+		t.Fatalf("CreateBucket of a name another account holds: %v; want ErrBucketTaken", err)
+	}
+	if err := ca.CreateBucket(ctx, "held-by-a"); !errors.Is(err, storage.ErrBucketOwnedByYou) {
+		t.Errorf("CreateBucket again by the holder: %v; want ErrBucketOwnedByYou", err)
+	}
+}

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stix-run/stix/internal/testutil/kubetest"
 )
 
 // Versions of the cached builds (scripts/storage-servers.sh names its directories after them).
@@ -208,4 +210,44 @@ func freePorts(t testing.TB, n int) []int {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
+}
+
+// EtcdBin is the etcd binary MinIO's bucket federation needs: $STIX_ETCD_BIN, else the Kubernetes test plane's
+// (scripts/k8s-plane.sh builds it).
+func EtcdBin() string {
+	if b := os.Getenv("STIX_ETCD_BIN"); b != "" {
+		return b
+	}
+	return filepath.Join(kubetest.BinDir(), "etcd")
+}
+
+// Federation starts two MinIO servers sharing one bucket namespace through etcd (MinIO's bucket federation),
+// standing for two accounts of one store: a bucket one of them made is "BucketAlreadyExists" to the other. Each
+// names a documentation address (192.0.2.1, 192.0.2.2) as its public IP, which MinIO only records in etcd; no
+// traffic goes there. Without etcd the test is skipped, unless STIX_REQUIRE_STORAGE=1 and STIX_REQUIRE_K8S=1.
+func Federation(t testing.TB) (*S3, *S3) {
+	t.Helper()
+	etcd := EtcdBin()
+	if fi, err := os.Stat(etcd); err != nil || fi.Mode()&0o111 == 0 {
+		msg := fmt.Sprintf("no etcd binary at %s: build it with scripts/k8s-plane.sh", etcd)
+		if os.Getenv("STIX_REQUIRE_STORAGE") == "1" && os.Getenv("STIX_REQUIRE_K8S") == "1" {
+			t.Fatal(msg + " (STIX_REQUIRE_STORAGE=1 and STIX_REQUIRE_K8S=1 require it)")
+		}
+		t.Skip(msg + " (CI builds it)")
+	}
+	require(t, MinIOBin(), "MinIO")
+	dir := t.TempDir()
+	ports := freePorts(t, 2)
+	client := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	peer := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+	start(t, dir, etcd, nil, "--name", "stix", "--data-dir", filepath.Join(dir, "etcd"), "--listen-client-urls", client,
+		"--advertise-client-urls", client, "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "stix="+peer, "--unsafe-no-fsync")
+	waitHealthy(t, dir, client+"/health")
+	var out [2]*S3
+	for i := range out {
+		out[i] = MinIOWith(t, AccessKey, SecretKey, "MINIO_ETCD_ENDPOINTS="+client, "MINIO_DOMAIN=stix.test",
+			"MINIO_PUBLIC_IPS=192.0.2."+strconv.Itoa(i+1))
+	}
+	return out[0], out[1]
 }
