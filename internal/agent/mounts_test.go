@@ -515,3 +515,54 @@ func TestMountCopy(t *testing.T) {
 		t.Fatalf("copy of a missing bucket: %v; want an error naming it", err)
 	}
 }
+
+// A flush that cannot finish (the bucket is gone) turns a job that exited 0 into FAILED, says why in its log,
+// and KillAll still unmounts (reporting the files it could not upload).
+func TestMountCachedFlushFailureFailsJob(t *testing.T) {
+	requireFUSE(t)
+	t.Setenv("STIX_MOUNT_FLUSH_TIMEOUT", "2s") // KillAll, in this process
+	s := startMinIO(t, "127.0.0.1")
+	s.makeBucket(t, "gone")
+	c := startCluster(t, "fl", []nodeOpts{{cpus: 2, env: []string{"STIX_MOUNT_FLUSH_TIMEOUT=2s"}}})
+	a := c.agents[0]
+	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/out", MountModeCached, "gone", "")}}); err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	s.rclone(t, "", "purge", "stix:gone")
+	id := c.submit(t, JobSpec{Run: `echo weights > ~/out/ckpt`})
+	j := c.waitStatus(t, id, StatusFailed)
+	if !strings.Contains(j.Message, "MOUNT_CACHED flush failed") || !strings.Contains(j.Message, "s3://gone") ||
+		j.ExitCode == nil || *j.ExitCode != 0 {
+		t.Fatalf("job = %+v; want FAILED with exit code 0 and the flush failure", j)
+	}
+	if logs := c.logs(t, id, false, 0); !strings.Contains(logs, "ERROR: Job 1: MOUNT_CACHED flush failed") {
+		t.Fatalf("job log lacks the flush failure: %q", logs)
+	}
+	dest := filepath.Join(a.dir, "out")
+	err := KillAll(a.dir)
+	if err == nil || !strings.Contains(err.Error(), "not done within 2s") {
+		t.Fatalf("KillAll: %v; want the flush failure reported", err)
+	}
+	if fuseMounted(t, dest) {
+		t.Fatal("still mounted after KillAll")
+	}
+}
+
+// The head asks every node of the job to flush: a worker's MOUNT_CACHED write is in the bucket when the job is
+// reported finished.
+func TestMountCachedFlushedOnWorker(t *testing.T) {
+	requireFUSE(t)
+	s := startMinIO(t, "127.0.0.1")
+	s.makeBucket(t, "multi")
+	c := startCluster(t, "mw", []nodeOpts{{cpus: 1}, {cpus: 1}})
+	w := c.agents[1]
+	if _, err := w.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/out", MountModeCached, "multi", "")}}); err != nil {
+		t.Fatalf("mount on the worker: %v", err)
+	}
+	id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
+		Run: `if [ "$SKYPILOT_NODE_RANK" = 1 ]; then echo from-worker > ~/out/w.txt; fi`})
+	c.waitStatus(t, id, StatusSucceeded)
+	if got := s.get(t, "multi/w.txt"); got != "from-worker\n" {
+		t.Fatalf("worker's object when the job finished = %q", got)
+	}
+}
