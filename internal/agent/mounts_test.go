@@ -566,3 +566,30 @@ func TestMountCachedFlushedOnWorker(t *testing.T) {
 		t.Fatalf("worker's object when the job finished = %q", got)
 	}
 }
+
+// A node that ends itself for autostop flushes and unmounts its buckets before it exits.
+func TestMountAutostopShutdownUnmounts(t *testing.T) {
+	requireFUSE(t)
+	s := startMinIO(t, "127.0.0.1")
+	s.makeBucket(t, "auto")
+	a := startAgent(t, "127.0.0.1", nil)
+	res, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/out", MountModeCached, "auto", "")}})
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	dest := filepath.Join(a.dir, "out")
+	if err := os.WriteFile(filepath.Join(dest, "last.ckpt"), []byte("final\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.client.Shutdown(ctxT(t), ShutdownRequest{Exit: ExitAgent}); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	waitGone(t, a.cmd.Process.Pid, "the agent after shutdown")
+	waitGone(t, res.Mounts[0].PID, "rclone after shutdown")
+	if fuseMounted(t, dest) {
+		t.Fatal("still mounted after the autostop shutdown")
+	}
+	if got := s.get(t, "auto/last.ckpt"); got != "final\n" {
+		t.Fatalf("object after the autostop shutdown = %q", got)
+	}
+}
