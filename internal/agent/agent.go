@@ -313,6 +313,12 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 		err = nil
 	}
 	if exit := a.exitAction(); exit != "" {
+		// The jobs are gone (shutdown killed them): what they wrote to MOUNT_CACHED buckets is uploaded before
+		// the node goes, and the mounts end with it. After the answer to POST /v1/shutdown, which a flush of
+		// up to STIX_MOUNT_FLUSH_TIMEOUT must not hold up.
+		if err := mountErrors(a.mounts.unmount(context.Background())); err != nil {
+			log.Error("autostop: flush and unmount buckets", "err", err)
+		}
 		log.Info("agent stopped for autostop", "exit", exit)
 		return errors.Join(err, a.endNode(exit))
 	}

@@ -81,9 +81,6 @@ func (a *agent) shutdown(req ShutdownRequest) error {
 	if err := killJobs(a.dir); err != nil {
 		a.log.Warn("autostop: end job processes", "err", err)
 	}
-	if err := mountErrors(a.mounts.unmount(context.Background())); err != nil {
-		a.log.Error("autostop: flush and unmount buckets", "err", err)
-	}
 	a.exitMu.Lock()
 	a.exit = req.Exit
 	a.exitMu.Unlock()

@@ -18,7 +18,7 @@ import (
 func BenchmarkMountRead(b *testing.B) {
 	requireFUSE(b)
 	const size = 256 << 20
-	s := startMinIO(b, "127.0.0.1")
+	s := startMinIO(b)
 	s.makeBucket(b, "big")
 	local := filepath.Join(b.TempDir(), "blob")
 	f, err := os.Create(local)

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"github.com/stix-run/stix/internal/testutil/storagetest"
 	"io"
 	"net"
 	"net/http"
@@ -22,21 +23,18 @@ type minioServer struct {
 	endpoint, user, pass string
 }
 
-// minioBinary finds the MinIO server that scripts/storage-servers.sh builds ($STIX_MINIO_BIN, else the cache).
-func minioBinary(t testing.TB) string {
-	if b := os.Getenv("STIX_MINIO_BIN"); b != "" {
-		return b
+// requireServer is storagetest's rule for a storage test server: skipped when it is not built, unless
+// STIX_REQUIRE_STORAGE=1 (CI), which fails the test.
+func requireServer(t testing.TB, bin string) {
+	t.Helper()
+	if fi, err := os.Stat(bin); err == nil && fi.Mode()&0o111 != 0 {
+		return
 	}
-	home, _ := os.UserHomeDir()
-	cache := os.Getenv("STIX_CACHE")
-	if cache == "" {
-		cache = filepath.Join(home, ".cache", "stix")
+	msg := fmt.Sprintf("no %s: build it with scripts/storage-servers.sh", bin)
+	if os.Getenv("STIX_REQUIRE_STORAGE") == "1" {
+		t.Fatal(msg)
 	}
-	matches, _ := filepath.Glob(filepath.Join(cache, "minio-*", "minio"))
-	if len(matches) == 0 {
-		t.Fatalf("no MinIO server in %s: build it with scripts/storage-servers.sh (or set STIX_MINIO_BIN)", cache)
-	}
-	return matches[len(matches)-1]
+	t.Skip(msg + " (CI sets STIX_REQUIRE_STORAGE=1)")
 }
 
 // requireFUSE fails the test where FUSE mounts cannot be made: these tests are about them.
@@ -47,37 +45,12 @@ func requireFUSE(t testing.TB) {
 	}
 }
 
-func startMinIO(t testing.TB, listenIP string) *minioServer {
+// startMinIO starts a MinIO server on loopback for the test (storagetest: skipped where the server is not
+// built, unless STIX_REQUIRE_STORAGE=1, as CI runs).
+func startMinIO(t testing.TB) *minioServer {
 	t.Helper()
-	bin := minioBinary(t)
-	port, console := freePort(t, listenIP), freePort(t, listenIP)
-	s := &minioServer{endpoint: "http://" + net.JoinHostPort(listenIP, port), user: "stixtest", pass: "stixtest-secret-key"}
-	cmd := exec.Command(bin, "server", t.TempDir(), "--quiet", "--address", net.JoinHostPort(listenIP, port),
-		"--console-address", net.JoinHostPort(listenIP, console))
-	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.user, "MINIO_ROOT_PASSWORD="+s.pass, "MINIO_BROWSER=off")
-	logf, err := os.Create(filepath.Join(t.TempDir(), "minio.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	poll(t, 60*time.Second, "MinIO to answer", func() bool {
-		resp, err := http.Get(s.endpoint + "/minio/health/live")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return s
+	srv := storagetest.MinIO(t)
+	return &minioServer{endpoint: srv.URL, user: srv.AccessKey, pass: srv.SecretKey}
 }
 
 func freePort(t testing.TB, ip string) string {
@@ -139,7 +112,7 @@ func fuseMounted(t testing.TB, dest string) bool {
 
 func TestMountS3ReadsBucket(t *testing.T) {
 	requireFUSE(t)
-	s := startMinIO(t, "127.0.0.1")
+	s := startMinIO(t)
 	s.makeBucket(t, "data")
 	s.put(t, "data/train/part-0.txt", "hello from the bucket\n")
 	s.put(t, "data/other.txt", "not under the prefix\n")
@@ -208,7 +181,7 @@ func TestMountS3ReadsBucket(t *testing.T) {
 // is in the bucket already. KillAll then leaves no mount and no rclone.
 func TestMountCachedFlushedBeforeJobEnds(t *testing.T) {
 	requireFUSE(t)
-	s := startMinIO(t, "127.0.0.1")
+	s := startMinIO(t)
 	s.makeBucket(t, "ckpt")
 	c := startCluster(t, "mnt", []nodeOpts{{cpus: 4}})
 	a := c.agents[0]
@@ -242,7 +215,7 @@ func TestMountCachedFlushedBeforeJobEnds(t *testing.T) {
 // KillAll flushes what a still-running job wrote before it unmounts.
 func TestMountCachedKillAllFlushes(t *testing.T) {
 	requireFUSE(t)
-	s := startMinIO(t, "127.0.0.1")
+	s := startMinIO(t)
 	s.makeBucket(t, "out")
 	a := startAgent(t, "127.0.0.1", nil)
 	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount(filepath.Join(a.dir, "out"), MountModeCached, "out", "")}}); err != nil {
@@ -261,7 +234,7 @@ func TestMountCachedKillAllFlushes(t *testing.T) {
 
 func TestMountAdoptedAfterAgentRestart(t *testing.T) {
 	requireFUSE(t)
-	s := startMinIO(t, "127.0.0.1")
+	s := startMinIO(t)
 	s.makeBucket(t, "keep")
 	s.put(t, "keep/a.txt", "A\n")
 	a := startAgent(t, "127.0.0.1", nil)
@@ -301,7 +274,7 @@ func TestMountAdoptedAfterAgentRestart(t *testing.T) {
 
 func TestMountErrors(t *testing.T) {
 	requireFUSE(t)
-	s := startMinIO(t, "127.0.0.1")
+	s := startMinIO(t)
 	s.makeBucket(t, "real")
 	a := startAgent(t, "127.0.0.1", nil)
 
@@ -383,15 +356,8 @@ func TestMountCredsNeverPrinted(t *testing.T) {
 // fakeGCS is a fake-gcs-server (scripts/storage-servers.sh builds it) on loopback, with its buckets from dir.
 func startFakeGCS(t testing.TB, dir string) string {
 	t.Helper()
-	bin := os.Getenv("STIX_FAKE_GCS_BIN")
-	if bin == "" {
-		home, _ := os.UserHomeDir()
-		m, _ := filepath.Glob(filepath.Join(home, ".cache", "stix", "fake-gcs-server-*", "fake-gcs-server"))
-		if len(m) == 0 {
-			t.Fatal("no fake-gcs-server built: run scripts/storage-servers.sh (or set STIX_FAKE_GCS_BIN)")
-		}
-		bin = m[len(m)-1]
-	}
+	bin := storagetest.FakeGCSBin()
+	requireServer(t, bin)
 	port := freePort(t, "127.0.0.1")
 	base := "http://127.0.0.1:" + port
 	cmd := exec.Command(bin, "-scheme", "http", "-host", "127.0.0.1", "-port", port, "-backend", "memory",
@@ -483,7 +449,7 @@ func TestRcloneConfigOnlyInEnvironment(t *testing.T) {
 
 // COPY downloads the prefix's objects before the call returns (storage.Download: no rclone, no FUSE).
 func TestMountCopy(t *testing.T) {
-	s := startMinIO(t, "127.0.0.1")
+	s := startMinIO(t)
 	s.makeBucket(t, "src")
 	s.put(t, "src/in/a.txt", "A\n")
 	s.put(t, "src/in/sub/b.txt", "B\n")
@@ -513,5 +479,83 @@ func TestMountCopy(t *testing.T) {
 	bad := s.mount("~/nope", MountModeCopy, "no-such-bucket", "")
 	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{bad}}); err == nil || !strings.Contains(err.Error(), "s3://no-such-bucket") {
 		t.Fatalf("copy of a missing bucket: %v; want an error naming it", err)
+	}
+}
+
+// A flush that cannot finish (the bucket is gone) turns a job that exited 0 into FAILED, says why in its log,
+// and KillAll still unmounts (reporting the files it could not upload).
+func TestMountCachedFlushFailureFailsJob(t *testing.T) {
+	requireFUSE(t)
+	t.Setenv("STIX_MOUNT_FLUSH_TIMEOUT", "2s") // KillAll, in this process
+	s := startMinIO(t)
+	s.makeBucket(t, "gone")
+	c := startCluster(t, "fl", []nodeOpts{{cpus: 2, env: []string{"STIX_MOUNT_FLUSH_TIMEOUT=2s"}}})
+	a := c.agents[0]
+	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/out", MountModeCached, "gone", "")}}); err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	s.rclone(t, "", "purge", "stix:gone")
+	id := c.submit(t, JobSpec{Run: `echo weights > ~/out/ckpt`})
+	j := c.waitStatus(t, id, StatusFailed)
+	if !strings.Contains(j.Message, "MOUNT_CACHED flush failed") || !strings.Contains(j.Message, "s3://gone") ||
+		j.ExitCode == nil || *j.ExitCode != 0 {
+		t.Fatalf("job = %+v; want FAILED with exit code 0 and the flush failure", j)
+	}
+	if logs := c.logs(t, id, false, 0); !strings.Contains(logs, "ERROR: Job 1: MOUNT_CACHED flush failed") {
+		t.Fatalf("job log lacks the flush failure: %q", logs)
+	}
+	dest := filepath.Join(a.dir, "out")
+	err := KillAll(a.dir)
+	if err == nil || !strings.Contains(err.Error(), "not done within 2s") {
+		t.Fatalf("KillAll: %v; want the flush failure reported", err)
+	}
+	if fuseMounted(t, dest) {
+		t.Fatal("still mounted after KillAll")
+	}
+}
+
+// The head asks every node of the job to flush: a worker's MOUNT_CACHED write is in the bucket when the job is
+// reported finished.
+func TestMountCachedFlushedOnWorker(t *testing.T) {
+	requireFUSE(t)
+	s := startMinIO(t)
+	s.makeBucket(t, "multi")
+	c := startCluster(t, "mw", []nodeOpts{{cpus: 1}, {cpus: 1}})
+	w := c.agents[1]
+	if _, err := w.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/out", MountModeCached, "multi", "")}}); err != nil {
+		t.Fatalf("mount on the worker: %v", err)
+	}
+	id := c.submit(t, JobSpec{NumNodes: 2, DemandPerNode: Demand{CPUs: 1},
+		Run: `if [ "$SKYPILOT_NODE_RANK" = 1 ]; then echo from-worker > ~/out/w.txt; fi`})
+	c.waitStatus(t, id, StatusSucceeded)
+	if got := s.get(t, "multi/w.txt"); got != "from-worker\n" {
+		t.Fatalf("worker's object when the job finished = %q", got)
+	}
+}
+
+// A node that ends itself for autostop flushes and unmounts its buckets before it exits.
+func TestMountAutostopShutdownUnmounts(t *testing.T) {
+	requireFUSE(t)
+	s := startMinIO(t)
+	s.makeBucket(t, "auto")
+	a := startAgent(t, "127.0.0.1", nil)
+	res, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/out", MountModeCached, "auto", "")}})
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	dest := filepath.Join(a.dir, "out")
+	if err := os.WriteFile(filepath.Join(dest, "last.ckpt"), []byte("final\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.client.Shutdown(ctxT(t), ShutdownRequest{Exit: ExitAgent}); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	waitGone(t, a.cmd.Process.Pid, "the agent after shutdown")
+	waitGone(t, res.Mounts[0].PID, "rclone after shutdown")
+	if fuseMounted(t, dest) {
+		t.Fatal("still mounted after the autostop shutdown")
+	}
+	if got := s.get(t, "auto/last.ckpt"); got != "final\n" {
+		t.Fatalf("object after the autostop shutdown = %q", got)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/stix-run/stix/internal/cloud/docker"
 	"github.com/stix-run/stix/internal/testutil"
 	"github.com/stix-run/stix/internal/testutil/dockertest"
+	"github.com/stix-run/stix/internal/testutil/storagetest"
 	"github.com/stix-run/stix/internal/transport"
 )
 
@@ -94,15 +95,8 @@ func TestDockerNodeMountsBucket(t *testing.T) {
 // startMinIO runs the MinIO server scripts/storage-servers.sh builds, listening on ip, until the test ends.
 func startMinIO(t *testing.T, ip string) (endpoint, user, pass string) {
 	t.Helper()
-	bin := os.Getenv("STIX_MINIO_BIN")
-	if bin == "" {
-		home, _ := os.UserHomeDir()
-		m, _ := filepath.Glob(filepath.Join(home, ".cache", "stix", "minio-*", "minio"))
-		if len(m) == 0 {
-			t.Fatal("no MinIO server built: run scripts/storage-servers.sh (or set STIX_MINIO_BIN)")
-		}
-		bin = m[len(m)-1]
-	}
+	bin := storagetest.MinIOBin()
+	requireServer(t, bin)
 	port := func() string {
 		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 		if err != nil {
@@ -218,15 +212,8 @@ func TestDockerNodeMountsGCSBucket(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(data, "gb", "seed.txt"), []byte("seed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := os.Getenv("STIX_FAKE_GCS_BIN")
-	if bin == "" {
-		home, _ := os.UserHomeDir()
-		m, _ := filepath.Glob(filepath.Join(home, ".cache", "stix", "fake-gcs-server-*", "fake-gcs-server"))
-		if len(m) == 0 {
-			t.Fatal("no fake-gcs-server built: run scripts/storage-servers.sh (or set STIX_FAKE_GCS_BIN)")
-		}
-		bin = m[len(m)-1]
-	}
+	bin := storagetest.FakeGCSBin()
+	requireServer(t, bin)
 	ln, err := net.Listen("tcp", net.JoinHostPort(gw, "0"))
 	if err != nil {
 		t.Fatal(err)
@@ -271,6 +258,20 @@ func TestDockerNodeMountsGCSBucket(t *testing.T) {
 	if got := runIn(ctx, t, tr, "grep -c fuse.rclone /proc/self/mountinfo || true"); strings.TrimSpace(got) != "0" {
 		t.Fatalf("mounts left in the container: %s", got)
 	}
+}
+
+// requireServer is storagetest's rule for a storage test server: skipped when it is not built, unless
+// STIX_REQUIRE_STORAGE=1 (CI), which fails the test.
+func requireServer(t *testing.T, bin string) {
+	t.Helper()
+	if fi, err := os.Stat(bin); err == nil && fi.Mode()&0o111 != 0 {
+		return
+	}
+	msg := "no " + bin + ": build it with scripts/storage-servers.sh"
+	if os.Getenv("STIX_REQUIRE_STORAGE") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg + " (CI sets STIX_REQUIRE_STORAGE=1)")
 }
 
 func waitHTTP(t *testing.T, url string) {
