@@ -124,11 +124,12 @@ func (m *Manager) makeBuckets(ctx context.Context, plan *bucketPlan, cluster, co
 		if created {
 			rec.Managed, rec.Status = true, store.StorageInit
 		}
-		if rec.Managed {
-			rec.Persistent = b.Persistent // the latest task says whether a bucket stix made outlives its cluster
-		} else {
+		switch {
+		case rec.Managed && rec.User == m.UserOf(ctx):
+			rec.Persistent = b.Persistent // its owner's latest task says whether a bucket stix made outlives its cluster
+		case !rec.Managed:
 			rec.Persistent = true // never deleted
-		}
+		} // another user's bucket: its owner's setting stands
 		rec.Sources, rec.Cluster, rec.Command, rec.UpdatedAt = b.Local, cluster, command, now
 		if err := tbl.Put(ctx, rec); err != nil {
 			return err
