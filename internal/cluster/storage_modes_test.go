@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/auth"
 	"github.com/stix-run/stix/internal/storage"
 )
 
@@ -73,5 +74,29 @@ func TestStorageMountCachedMinIO(t *testing.T) {
 	var b bytes.Buffer
 	if _, err := b.ReadFrom(rc); err != nil || b.String() != "saved\n" {
 		t.Errorf("checkpoint %q, %v", b.String(), err)
+	}
+}
+
+// TestStorageAnotherUsersBucketMinIO: a task of bob's that names a bucket stix made for alice uses it but cannot
+// make it non-persistent: bob's down leaves it; alice's record and setting stand.
+func TestStorageAnotherUsersBucketMinIO(t *testing.T) {
+	t.Parallel()
+	w := newMinIOWorld(t, "")
+	alice := auth.With(context.Background(), auth.Identity{Name: "alice", Role: auth.RoleUser})
+	bob := auth.With(context.Background(), auth.Identity{Name: "bob", Role: auth.RoleUser})
+	if _, err := w.m.Launch(alice, task(t, "file_mounts:\n  ~/s:\n    name: stix-alices\n"), api.LaunchOptions{ClusterName: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.m.Launch(bob, task(t, "file_mounts:\n  ~/s:\n    name: stix-alices\n    persistent: false\n"), api.LaunchOptions{ClusterName: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.m.Down(bob, "b", false); err != nil {
+		t.Fatal(err)
+	}
+	if !w.exists(t, "stix-alices") {
+		t.Fatal("bob's down deleted alice's bucket")
+	}
+	if r := w.record(t, "stix-alices"); r == nil || r.User != "alice" || !r.Persistent {
+		t.Errorf("record %+v; want alice's, persistent", r)
 	}
 }
