@@ -100,6 +100,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			}
 			return nil
 		},
+		Condition: scriptCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitjob":         waitJob,
 			"waitcluster":     waitCluster,
@@ -124,6 +125,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"apiserver":       apiServerCmd,
 			"setenvfile":      setEnvFile,
 			"policyserver":    policyServer,
+			"minio":           minioCmd,
 			"k8sgone":         k8sGone,
 			"waitservice":     waitService,
 			"serveget":        serveGet,

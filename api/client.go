@@ -81,6 +81,8 @@ type Client interface {
 	Pools
 	// Services are `stix serve`: answered by an API server's serve controller.
 	Services
+	// StorageClient is `stix storage`.
+	StorageClient
 
 	// Close releases the client.
 	Close() error

@@ -13,6 +13,9 @@
 #   - the Kubernetes test control plane (scripts/k8s-plane.sh builds it once into ~/.cache/stix, about 17 minutes
 #     on 2 cores; a warm machine pays nothing): built here when STIX_REQUIRE_K8S=1 (CI); otherwise its tests are
 #     skipped until it has been built.
+#   - the storage test servers (scripts/storage-servers.sh builds MinIO and fake-gcs-server once into ~/.cache/stix,
+#     about 7 minutes on 2 cores; a warm machine pays nothing): built here when STIX_REQUIRE_STORAGE=1 (CI);
+#     otherwise the storage tests against them are skipped until they have been built.
 # Paths and the user id can be overridden (TEST_DEPS_*) so that the script itself can be tested.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +65,11 @@ fi
 if [ "${STIX_REQUIRE_K8S:-}" = 1 ]; then
   if ! ${TEST_DEPS_K8S_PLANE:-scripts/k8s-plane.sh} >/dev/null; then
     missing+=("Kubernetes test control plane: scripts/k8s-plane.sh failed to build it (STIX_REQUIRE_K8S=1 requires it); run it to see why")
+  fi
+fi
+if [ "${STIX_REQUIRE_STORAGE:-}" = 1 ]; then
+  if ! ${TEST_DEPS_STORAGE_SERVERS:-scripts/storage-servers.sh} >/dev/null; then
+    missing+=("storage test servers: scripts/storage-servers.sh failed to build MinIO or fake-gcs-server (STIX_REQUIRE_STORAGE=1 requires them); run it to see why")
   fi
 fi
 if [ ${#missing[@]} -gt 0 ]; then

@@ -39,6 +39,7 @@ type agent struct {
 	resources fingerprint.Resources
 	startedAt time.Time
 	procs     *procManager
+	mounts    *mountManager
 	idleUnit  time.Duration
 	killGrace time.Duration
 	clock     clock
@@ -243,6 +244,9 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 	if a.procs, err = newProcManager(ctx, dir, home, log); err != nil {
 		return err
 	}
+	if a.mounts, err = newMountManager(dir, home, secret, log); err != nil {
+		return err
+	}
 	if len(o.ConfineHide) > 0 {
 		keep, err := filepath.Abs(home)
 		if err != nil {
@@ -309,6 +313,12 @@ func Serve(ctx context.Context, o Options, log *slog.Logger) error {
 		err = nil
 	}
 	if exit := a.exitAction(); exit != "" {
+		// The jobs are gone (shutdown killed them): what they wrote to MOUNT_CACHED buckets is uploaded before
+		// the node goes, and the mounts end with it. After the answer to POST /v1/shutdown, which a flush of
+		// up to STIX_MOUNT_FLUSH_TIMEOUT must not hold up.
+		if err := mountErrors(a.mounts.unmount(context.Background())); err != nil {
+			log.Error("autostop: flush and unmount buckets", "err", err)
+		}
 		log.Info("agent stopped for autostop", "exit", exit)
 		return errors.Join(err, a.endNode(exit))
 	}

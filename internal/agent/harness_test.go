@@ -16,6 +16,10 @@ import (
 var agentBin string
 
 func TestMain(m *testing.M) {
+	// A flush that cannot finish (a store gone) fails a test within a minute instead of the default 10.
+	if os.Getenv("STIX_MOUNT_FLUSH_TIMEOUT") == "" {
+		os.Setenv("STIX_MOUNT_FLUSH_TIMEOUT", "60s")
+	}
 	tmp, err := os.MkdirTemp("", "stix-agent-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

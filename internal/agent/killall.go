@@ -29,6 +29,10 @@ func KillAll(dir string) error {
 	if err := killJobs(dir); err != nil {
 		errs = append(errs, err)
 	}
+	// Once the jobs are gone, their files are closed: flush what they wrote to MOUNT_CACHED buckets, unmount.
+	if err := unmountAll(dir); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("stop node %s: %w", dir, errors.Join(errs...))
 	}

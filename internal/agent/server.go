@@ -43,6 +43,11 @@ func (a *agent) routes() []route {
 		{"POST /v1/procs/{id}/signal", a.handleSignalProc},
 		{"GET /v1/procs/{id}/output", a.handleProcOutput},
 		{"DELETE /v1/procs/{id}", a.handleReleaseProc},
+		{"GET /v1/mounts", a.handleListMounts},
+		{"POST /v1/mounts", a.handleMount},
+		{"POST /v1/mounts/flush", a.handleFlushMounts},
+		{"POST /v1/mounts/unmount", a.handleUnmount},
+		{"GET /v1/mounts/capability", a.handleMountCapability},
 	}
 }
 

@@ -86,6 +86,11 @@ func (h *head) supervise(r *jobRun, status JobStatus, resume bool, logs *jobLogs
 	if !ok {
 		return // the agent is stopping: the job stays as it is for the next agent to adopt
 	}
+	// What the job wrote to MOUNT_CACHED buckets is uploaded before its end is recorded.
+	o = h.flushJobMounts(r, o, logs)
+	if h.ctx.Err() != nil {
+		return // stopped while flushing: the next agent adopts the job and flushes again
+	}
 	h.finishJob(r, o)
 }
 

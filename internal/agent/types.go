@@ -2,6 +2,8 @@ package agent
 
 import (
 	"github.com/stix-run/stix/api"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/stix-run/stix/internal/agent/fingerprint"
@@ -243,4 +245,105 @@ type SignalRequest struct {
 // errorBody is every error response's body.
 type errorBody struct {
 	Error string `json:"error"`
+}
+
+// MountMode is how a bucket reaches a node (SkyPilot's storage modes).
+type MountMode string
+
+const (
+	// MountModeMount streams reads from the bucket and writes through to it as files are closed
+	// (rclone mount, --vfs-cache-mode off).
+	MountModeMount MountMode = "MOUNT"
+	// MountModeCached writes through a local disk cache that is uploaded in the background
+	// (rclone mount, --vfs-cache-mode writes); flushed before a job is reported finished.
+	MountModeCached MountMode = "MOUNT_CACHED"
+	// MountModeCopy downloads the bucket's objects into Dest before the call returns.
+	MountModeCopy MountMode = "COPY"
+)
+
+// Stores a Mount may name.
+const (
+	StoreS3  = "s3"  // AWS S3 and every S3-compatible store reached by Endpoint (MinIO, ...)
+	StoreGCS = "gcs" // Google Cloud Storage
+	StoreR2  = "r2"  // Cloudflare R2 (S3 API; Endpoint is the account's https://ACCOUNT.r2.cloudflarestorage.com)
+)
+
+// Mount is one bucket (or a sub-path of one) to make available at Dest on a node (POST /v1/mounts). Creds are
+// secrets: they reach the mounting process's environment and nothing else (never a log line, a response or a
+// file on the node).
+type Mount struct {
+	Dest     string    `json:"dest"` // absolute, or relative to the jobs' $HOME ("~/data" too)
+	Mode     MountMode `json:"mode"`
+	Store    string    `json:"store"` // StoreS3, StoreGCS, StoreR2
+	Bucket   string    `json:"bucket"`
+	Prefix   string    `json:"prefix,omitempty"` // sub-path inside the bucket, without leading '/'
+	Endpoint string    `json:"endpoint,omitempty"`
+	Region   string    `json:"region,omitempty"`
+	// PathStyle addresses the bucket as ENDPOINT/BUCKET rather than BUCKET.ENDPOINT (S3-compatible stores
+	// reached by IP address, MinIO).
+	PathStyle bool       `json:"path_style,omitempty"`
+	Creds     StoreCreds `json:"creds,omitempty"`
+	ReadOnly  bool       `json:"read_only,omitempty"`
+	// MountOptions are extra rclone mount flags, separated by spaces (e.g. "--vfs-cache-max-size 10G").
+	MountOptions string `json:"mount_options,omitempty"`
+}
+
+// StoreCreds are the credentials a node uses to reach a store. S3 and R2 take an access key (and a session
+// token for temporary credentials); GCS takes an OAuth access token or a service account's JSON key; none of
+// them set means anonymous access (GCS) or the node's own environment (S3: instance roles).
+type StoreCreds struct {
+	AccessKeyID       string `json:"access_key_id,omitempty"`
+	SecretAccessKey   string `json:"secret_access_key,omitempty"`
+	SessionToken      string `json:"session_token,omitempty"`
+	GCSAccessToken    string `json:"gcs_access_token,omitempty"`
+	GCSServiceAccount string `json:"gcs_service_account,omitempty"` // the key file's JSON text
+}
+
+// String never shows a secret: creds that end up in a format verb print only which fields are set.
+func (c StoreCreds) String() string {
+	var set []string
+	for name, v := range map[string]string{"access_key_id": c.AccessKeyID, "secret_access_key": c.SecretAccessKey,
+		"session_token": c.SessionToken, "gcs_access_token": c.GCSAccessToken, "gcs_service_account": c.GCSServiceAccount} {
+		if v != "" {
+			set = append(set, name)
+		}
+	}
+	sort.Strings(set)
+	return "creds{" + strings.Join(set, ",") + "}"
+}
+
+// GoString is String, for %#v.
+func (c StoreCreds) GoString() string { return c.String() }
+
+// MountsRequest makes a node's mounts (POST /v1/mounts), in order.
+type MountsRequest struct {
+	Mounts []Mount `json:"mounts"`
+}
+
+// MountStatus is one mount of a node, as the agent reports it (never with credentials).
+type MountStatus struct {
+	Dest   string    `json:"dest"`
+	Mode   MountMode `json:"mode"`
+	Store  string    `json:"store"`
+	Bucket string    `json:"bucket"`
+	Prefix string    `json:"prefix,omitempty"`
+	PID    int       `json:"pid,omitempty"` // the rclone process (MOUNT, MOUNT_CACHED)
+	// Error says why this mount failed (the call's other mounts are made regardless); empty when it worked.
+	Error string `json:"error,omitempty"`
+}
+
+// MountsResponse answers POST /v1/mounts, /v1/mounts/flush and /v1/mounts/unmount and GET /v1/mounts: one entry
+// per mount, each with its own Error (HTTP 200 even when some failed; the Go client then also returns an error
+// naming every failed mount).
+type MountsResponse struct {
+	Mounts []MountStatus `json:"mounts"`
+}
+
+// MountCapability answers GET /v1/mounts/capability: whether this node can make FUSE mounts, and if not, why.
+type MountCapability struct {
+	CanMount bool   `json:"can_mount"`
+	Reason   string `json:"reason,omitempty"`
+	Rclone   string `json:"rclone,omitempty"`     // the rclone found, with its version
+	Fuse     string `json:"fuse,omitempty"`       // the FUSE device
+	Unmount  string `json:"fusermount,omitempty"` // fusermount3 or fusermount
 }

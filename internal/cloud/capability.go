@@ -21,6 +21,12 @@ type Stopper interface {
 	Start(ctx context.Context, ref ClusterRef) (*ClusterInfo, error)
 }
 
+// NoFUSE is a provider whose nodes cannot make FUSE mounts, which a task's MOUNT and MOUNT_CACHED buckets need:
+// a launch that needs them does not provision there (Requirements.FUSE). NoFUSE says why.
+type NoFUSE interface {
+	NoFUSE() string
+}
+
 // MultiNode makes clusters of more than one node, which reach each other on a private network.
 type MultiNode interface {
 	// MaxNodes is the most nodes one cluster may have; 0 means no fixed limit (capacity still applies).

@@ -75,6 +75,9 @@ type Requirements struct {
 	Labels     map[string]string `json:"labels,omitempty"`
 	// NumNodes is the cluster's size; 0 means 1.
 	NumNodes int `json:"num_nodes,omitempty"`
+	// FUSE asks for nodes that can make FUSE mounts: the task mounts buckets (MOUNT, MOUNT_CACHED). Providers
+	// whose nodes need it granted (Docker: the FUSE device and CAP_SYS_ADMIN) do so (docs/storage-mounts.md).
+	FUSE bool `json:"fuse,omitempty"`
 }
 
 // Nodes returns the number of nodes asked for, at least 1.

@@ -17,6 +17,7 @@ import (
 	"github.com/stix-run/stix/internal/optimizer"
 	"github.com/stix-run/stix/internal/provision"
 	"github.com/stix-run/stix/internal/spec"
+	"github.com/stix-run/stix/internal/storage"
 	"github.com/stix-run/stix/internal/store"
 )
 
@@ -31,7 +32,12 @@ const remoteWorkdir = "~/sky_workdir"
 // and queues the task's run as a job. Two launches of the same cluster name are serialised: the second waits
 // for the first and then reuses the cluster it made.
 func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOptions) (*api.LaunchResult, error) {
-	items, err := checkTask(task)
+	items, mounts, err := checkTask(task)
+	if err != nil {
+		return nil, err
+	}
+	// Every bucket is checked before anything is made; the buckets are made and filled before provisioning.
+	buckets, err := m.checkBuckets(ctx, mounts)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +66,9 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	}
 	defer unlock()
 
+	if err := m.makeBuckets(ctx, buckets, name, opts.Command, opts.Progress); err != nil {
+		return nil, err
+	}
 	res := &api.LaunchResult{ClusterName: name}
 	var demand provision.Demand
 	rec, err := st.GetCluster(ctx, name)
@@ -99,6 +108,12 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 		}
 	}
 	if err != nil {
+		if _, gerr := st.GetCluster(ctx, name); store.IsNotFound(gerr) {
+			// No cluster came of it: the `persistent: false` buckets this launch made go too.
+			if derr := m.dropBuckets(context.WithoutCancel(ctx), st, name); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
 		return nil, err
 	}
 	rec.LastUse = store.LastUse{At: m.now(), Command: opts.Command}
@@ -106,6 +121,9 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 		return nil, err
 	}
 	if err := m.syncFiles(ctx, rec, items, opts.Progress); err != nil {
+		return nil, err
+	}
+	if err := m.mountBuckets(ctx, st, rec, buckets, opts.Progress); err != nil {
 		return nil, err
 	}
 	if task.Run != "" || setup != "" {
@@ -119,7 +137,8 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 
 // Exec queues a task's run on an UP cluster: no provisioning and no setup, the workdir synced again.
 func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts api.ExecOptions) (*api.LaunchResult, error) {
-	items, err := checkTask(task)
+	// Buckets are made and mounted by launch; exec, as in SkyPilot, syncs only local files.
+	items, _, err := checkTask(task)
 	if err != nil {
 		return nil, err
 	}
@@ -153,15 +172,31 @@ func (m *Manager) Exec(ctx context.Context, name string, task *spec.Task, opts a
 }
 
 // checkTask refuses a task that cannot start — a required env or secret left unset, a workdir that is not
-// there, a file mount stix cannot copy — and returns what syncFiles copies to the nodes: the workdir, then the
-// file mounts.
-func checkTask(t *spec.Task) ([]syncItem, error) {
+// there, a file mount stix cannot copy, a bad bucket file mount, two mounts onto one destination — and returns
+// what syncFiles copies to the nodes (the workdir, then the local file mounts) and the bucket file mounts.
+func checkTask(t *spec.Task) ([]syncItem, []bucketMount, error) {
 	if missing := t.MissingEnvs(); len(missing) > 0 {
-		return nil, fmt.Errorf("the task needs env %s: pass it with --env %s=VALUE (or --env-file)", strings.Join(missing, ", "), missing[0])
+		return nil, nil, fmt.Errorf("the task needs env %s: pass it with --env %s=VALUE (or --env-file)", strings.Join(missing, ", "), missing[0])
 	}
 	if missing := t.MissingSecrets(); len(missing) > 0 {
-		return nil, fmt.Errorf("the task needs secret %s: pass it with --secret %s=VALUE", strings.Join(missing, ", "), missing[0])
+		return nil, nil, fmt.Errorf("the task needs secret %s: pass it with --secret %s=VALUE", strings.Join(missing, ", "), missing[0])
 	}
+	items, err := localItems(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	buckets, err := storageMounts(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkDestinations(t, buckets); err != nil {
+		return nil, nil, err
+	}
+	return items, buckets, nil
+}
+
+// localItems is checkTask's part for local files: the workdir and the local file mounts.
+func localItems(t *spec.Task) ([]syncItem, error) {
 	var items []syncItem
 	if t.Workdir != nil && t.Workdir.Path != "" {
 		p, err := expandHome(t.Workdir.Path)
@@ -193,21 +228,14 @@ type syncItem struct {
 	git      *gitSource
 }
 
-// localMounts resolves the task's file_mounts to local sources, refusing what stix cannot copy: a bucket, a
+// localMounts resolves the task's local file_mounts to local sources, refusing what stix cannot copy: a
 // source that is missing or unreadable, or one that is neither a file nor a directory (a pipe or a device would
 // never end). checkTask runs it before anything is provisioned, and syncFiles copies its result.
 func localMounts(t *spec.Task) ([]syncItem, error) {
 	var items []syncItem
 	for _, fm := range t.FileMounts {
 		if fm.Storage != nil || isBucketURI(fm.Source) {
-			what := fm.Source
-			if fm.Storage != nil {
-				what = strings.Join(fm.Storage.Sources, ", ")
-				if what == "" {
-					what = fm.Storage.Name
-				}
-			}
-			return nil, fmt.Errorf("file_mounts %s: bucket storage (%s) is not implemented yet; use a local path", fm.Dest, what)
+			continue // a bucket: storageMounts
 		}
 		src, err := expandHome(fm.Source)
 		if err != nil {
@@ -293,6 +321,7 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 	}
 	ot := v.task(task)
 	avoid := avoidScopes(opts.AvoidInfra)
+	fuse := needsFUSE(task)
 	var rec *store.Cluster
 	loop := provision.Loop{
 		Plan: func(blocked []cloud.Scope) (provision.Assignment, error) {
@@ -300,7 +329,9 @@ func (m *Manager) provisionNew(ctx context.Context, st store.Store, name string,
 			if err != nil {
 				return provision.Assignment{}, err
 			}
-			return assign(ot, plan.Tasks[0]), nil
+			a := assign(ot, plan.Tasks[0])
+			a.Requirements.FUSE = fuse
+			return a, nil
 		},
 		Provision: func(ctx context.Context, a provision.Assignment) (*cloud.ClusterInfo, error) {
 			if err := m.refuseAutostopOn(a.Offer.Cloud, task, opts); err != nil {
@@ -332,6 +363,10 @@ func (m *Manager) provisionOn(ctx context.Context, st store.Store, name string, 
 	if err != nil {
 		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
 			Reason: "stix cannot provision on " + catalog.DisplayName(offer.Cloud) + " yet"}
+	}
+	if nf, ok := p.(cloud.NoFUSE); ok && req.FUSE {
+		return nil, nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: offer.Cloud},
+			Reason: catalog.DisplayName(p.Name()) + " nodes cannot mount buckets (" + nf.NoFUSE() + "): use `mode: COPY` there"}
 	}
 	if err := m.removeLeftovers(ctx, st, name, p.Name()); err != nil {
 		return nil, nil, err
@@ -460,6 +495,9 @@ func (m *Manager) restart(ctx context.Context, st store.Store, rec *store.Cluste
 	if err := m.adopt(ctx, st, rec, ci, false); err != nil {
 		return nil, err
 	}
+	if err := m.remount(ctx, st, rec, progress); err != nil {
+		return nil, err
+	}
 	progress.Report(fmt.Sprintf("Cluster %q is UP", rec.Name))
 	return rec, nil
 }
@@ -546,14 +584,8 @@ func (m *Manager) syncFiles(ctx context.Context, rec *store.Cluster, items []syn
 	})
 }
 
-func isBucketURI(s string) bool {
-	for _, p := range []string{"s3://", "gs://", "r2://", "cos://", "oci://", "https://", "http://"} {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
-}
+// isBucketURI tells a bucket URI (supported or not) from a local path.
+func isBucketURI(s string) bool { return storage.IsURI(s) }
 
 func expandHome(p string) (string, error) {
 	if p == "~" || strings.HasPrefix(p, "~/") {

@@ -212,6 +212,9 @@ func (m *Manager) Stop(ctx context.Context, name string) error {
 		if !ok {
 			return stopUnsupported(rec)
 		}
+		if err := m.unmountBuckets(ctx, st, rec); err != nil {
+			return fmt.Errorf("stop %q: %w", name, err)
+		}
 		if err := sp.Stop(ctx, ref); err != nil {
 			return fmt.Errorf("stop %q: %w", name, err)
 		}
@@ -239,10 +242,17 @@ func (m *Manager) Start(ctx context.Context, name string, progress api.ProgressF
 // but the record is removed anyway.
 func (m *Manager) Down(ctx context.Context, name string, purge bool) error {
 	return m.withCluster(ctx, name, func(st store.Store, rec *store.Cluster, p cloud.Provider, ref cloud.ClusterRef) error {
+		if err := m.unmountBuckets(ctx, st, rec); err != nil && !purge {
+			return fmt.Errorf("tear down %q: %w (use --purge to tear it down anyway)", name, err)
+		}
 		if err := p.Terminate(ctx, ref); err != nil && !purge {
 			return fmt.Errorf("tear down %q: %w (use --purge to forget it anyway)", name, err)
 		}
-		return st.DeleteCluster(ctx, name, m.now())
+		if err := st.DeleteCluster(ctx, name, m.now()); err != nil {
+			return err
+		}
+		_ = st.SetValue(ctx, mountsKey(name), "")
+		return m.dropBuckets(ctx, st, name)
 	})
 }
 

@@ -41,6 +41,9 @@ type Options struct {
 	EnabledInfra func(ctx context.Context) ([]string, error)
 	// CatalogSource opens the catalog of priced clouds, read when a priced cloud is enabled.
 	CatalogSource func() (catalog.Source, error)
+	// Buckets returns the object storage client bucket file mounts use, made for the caller's config and
+	// credentials (ctx carries the config); nil means a task with buckets is refused.
+	Buckets func(ctx context.Context) (Buckets, error)
 	// DB is the PostgreSQL URI of the state database and DBOrigin where it was set (see store.ChooseDB);
 	// empty DB means SQLite under Home.
 	DB, DBOrigin string
@@ -55,6 +58,7 @@ type Manager struct {
 
 	enabledInfra  func(ctx context.Context) ([]string, error)
 	catalogSource func() (catalog.Source, error)
+	newBuckets    func(ctx context.Context) (Buckets, error)
 
 	agentTimeout time.Duration // STIX_AGENT_TIMEOUT, read once: the timeout of calls to the head's agent
 
@@ -72,7 +76,7 @@ func New(opts Options) (*Manager, error) {
 		return nil, errors.New("cluster manager: no STIX_HOME given")
 	}
 	m := &Manager{home: opts.Home, registry: opts.Registry, now: opts.Now, user: opts.User,
-		enabledInfra: opts.EnabledInfra, catalogSource: opts.CatalogSource,
+		enabledInfra: opts.EnabledInfra, catalogSource: opts.CatalogSource, newBuckets: opts.Buckets,
 		dbLoc: store.Location{Home: opts.Home, DB: opts.DB, DBOrigin: opts.DBOrigin}}
 	// A bad value fails the command here, before it changes anything, not each call to an agent part way.
 	var err error

@@ -246,8 +246,11 @@ func buildSchema() *key {
 			"aws": &key{types: tMap, open: true, fields: map[string]*key{"region": str(), "credentials_file": str(), "log_group_name": str(),
 				"log_stream_prefix": str(), "auto_create_group": boolean(), "additional_tags": strMap()}},
 		}},
-		"daemons":   &key{types: tMap, values: obj(map[string]*key{"log_level": oneOf("DEBUG", "INFO", "WARNING"), "interval_seconds": integer().atLeast(1)})},
-		"data":      obj(map[string]*key{"mount_cached": obj(map[string]*key{"sequential_upload": boolean()})}),
+		"daemons": &key{types: tMap, values: obj(map[string]*key{"log_level": oneOf("DEBUG", "INFO", "WARNING"), "interval_seconds": integer().atLeast(1)})},
+		"data":    obj(map[string]*key{"mount_cached": obj(map[string]*key{"sequential_upload": boolean()})}),
+		// stix's: where the S3-compatible store of `store: s3` buckets is (docs/storage.md); AWS_ENDPOINT_URL_S3
+		// and AWS_ENDPOINT_URL win over it, as in the AWS SDKs.
+		"storage":   obj(map[string]*key{"s3": obj(map[string]*key{"endpoint_url": str().honour(), "region": str().honour()})}),
 		"dashboard": obj(map[string]*key{"external_links": listOf(&key{types: tMap, required: []string{"label"}, fields: map[string]*key{"label": str(), "regex": str(), "url": str(), "scope": listOf(oneOf("cluster", "jobs"))}})}),
 		"metrics":   obj(map[string]*key{"prometheus": obj(map[string]*key{"namespace": str(), "service": str(), "port": integer().atLeast(1).atMost(65535)})}),
 		"aws": obj(with(cloudCommon, map[string]*key{

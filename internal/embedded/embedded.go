@@ -14,6 +14,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/cloud/credcheck"
 	"github.com/stix-run/stix/internal/cluster"
 )
 
@@ -66,6 +67,9 @@ func (c *Client) manager() (*cluster.Manager, error) {
 			if core.DB, core.DBOrigin, c.err = c.stateDB(); c.err != nil {
 				return
 			}
+		}
+		if core.Buckets == nil {
+			core.Buckets = cluster.EnvBuckets(credcheck.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv})
 		}
 		c.m, c.err = cluster.New(core)
 	})
@@ -221,6 +225,22 @@ func run[T any](ctx context.Context, c *Client, f func(context.Context, *cluster
 func done(ctx context.Context, c *Client, f func(context.Context, *cluster.Manager, func(api.Event)) error) (*api.Operation[api.Done], error) {
 	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, emit func(api.Event)) (api.Done, error) {
 		return api.Done{}, f(ctx, m, emit)
+	})
+}
+
+// StorageList lists the buckets recorded.
+func (c *Client) StorageList(ctx context.Context) ([]api.Storage, error) {
+	m, err := c.manager()
+	if err != nil {
+		return nil, err
+	}
+	return m.StorageList(ctx)
+}
+
+// StorageDelete deletes buckets (those stix created) and their records; each bucket's outcome is in the result.
+func (c *Client) StorageDelete(ctx context.Context, req api.StorageDeleteRequest) (*api.Operation[[]api.StorageDeleteOutcome], error) {
+	return run(ctx, c, func(ctx context.Context, m *cluster.Manager, emit func(api.Event)) ([]api.StorageDeleteOutcome, error) {
+		return m.StorageDelete(ctx, req, progress(emit))
 	})
 }
 

@@ -98,6 +98,13 @@ func (s *Server) register() {
 	s.handle("GET /api/v1/cost-report", query(func(ctx context.Context, _ *http.Request) (any, error) {
 		return c.CostReport(ctx)
 	}))
+	s.handle("GET /api/v1/storage", query(func(ctx context.Context, _ *http.Request) (any, error) {
+		out, err := c.StorageList(ctx)
+		if out == nil && err == nil {
+			out = []api.Storage{}
+		}
+		return out, err
+	}))
 	s.handle("POST /api/v1/gpus/accelerators", read(func(ctx context.Context, q api.GPUQuery, _ *http.Request) (any, error) {
 		return c.Accelerators(ctx, q)
 	}))
@@ -129,6 +136,9 @@ func (s *Server) register() {
 	}, func(b autostopBody) string { return b.Cluster }))
 	s.handle("POST /api/v1/check", submit(s, "check", func(ctx context.Context, b checkBody) (operation, error) {
 		return op(c.Check(ctx, b.Infra, b.Verify))
+	}, nil))
+	s.handle("POST /api/v1/storage/delete", submit(s, "storage_delete", func(ctx context.Context, b api.StorageDeleteRequest) (operation, error) {
+		return op(c.StorageDelete(ctx, b))
 	}, nil))
 	s.handle("POST /api/v1/ssh/up", submit(s, "ssh_up", func(ctx context.Context, b api.SSHPoolRequest) (operation, error) {
 		return op(c.SSHUp(ctx, b))

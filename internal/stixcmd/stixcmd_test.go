@@ -73,7 +73,6 @@ func TestHelpListsEveryVerb(t *testing.T) {
 func TestEveryVerbIsNotImplementedYet(t *testing.T) {
 	t.Parallel()
 	lines := [][]string{
-		{"storage", "ls"}, {"storage", "delete", "-a"},
 		{"api", "login", "--relogin", "-e", "http://127.0.0.1:1"}, {"api", "start", "--enable-basic-auth"},
 		{"api", "logs", "-l", "x.log"},
 		{"jobs", "pool", "logs", "-s", "p1"}, {"jobs", "pool", "down", "--purge", "-a"},

@@ -297,6 +297,28 @@ CREATE TABLE dashboard_sessions (
 CREATE INDEX dashboard_sessions_expires ON dashboard_sessions (expires_at);
 CREATE INDEX dashboard_sessions_user ON dashboard_sessions (method, user_name);
 `},
+	// 11: buckets (`file_mounts` storage, internal/cluster, `stix storage`): one row per bucket stix knows of.
+	// managed: stix created the bucket (only those are ever deleted); sources is a JSON list; cluster is the
+	// cluster whose launch made or last used it; mounts are kept with the cluster (its assignment), not here.
+	{SQL: `
+CREATE TABLE storage (
+    name         TEXT PRIMARY KEY,
+    store        TEXT NOT NULL,
+    sources      TEXT NOT NULL DEFAULT '[]',
+    endpoint     TEXT NOT NULL DEFAULT '',
+    region       TEXT NOT NULL DEFAULT '',
+    managed      BOOLEAN NOT NULL DEFAULT FALSE,
+    persistent   BOOLEAN NOT NULL DEFAULT TRUE,
+    user_name    TEXT NOT NULL,
+    workspace    TEXT NOT NULL DEFAULT 'default',
+    cluster      TEXT NOT NULL DEFAULT '',
+    status       TEXT NOT NULL,
+    launched_at  BIGINT NOT NULL,
+    updated_at   BIGINT NOT NULL,
+    last_command TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX storage_cluster ON storage (cluster);
+`},
 }
 
 // dialectMigrations returns the migrations' SQL for one dialect.

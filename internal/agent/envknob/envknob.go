@@ -106,3 +106,14 @@ var (
 	KubernetesPodHomes = String("STIX_TEST_K8S_POD_HOMES",
 		"stix CLI: each Kubernetes pod's home is DIR/<pod> on this machine, not its $HOME (tests on kwok, whose pods all exec on one host)")
 )
+
+// Bucket mounts (internal/agent/mounts.go, docs/storage-mounts.md).
+var (
+	// FuseDevice is the FUSE device the mount capability probe looks for; tests point it at a missing path.
+	FuseDevice = String("STIX_FUSE_DEVICE",
+		"the FUSE device the agent's mount capability probe checks (default /dev/fuse; tests point it elsewhere)")
+	// MountFlushTimeout bounds the wait for a MOUNT_CACHED mount's uploads before a job is reported finished.
+	MountFlushTimeout = Duration("STIX_MOUNT_FLUSH_TIMEOUT",
+		"how long a node waits for a MOUNT_CACHED mount's uploads (job end, stop, down) before it reports a flush failure (default 10m)",
+		10*time.Minute)
+)

@@ -71,6 +71,9 @@ type Client struct {
 	PoolDownFunc   func(api.PoolDownRequest) ([]string, error)
 	PoolLogsFunc   func(name string, opts api.PoolLogsOptions, w io.Writer) error
 
+	StorageListFunc   func() ([]api.Storage, error)
+	StorageDeleteFunc func(api.StorageDeleteRequest) ([]api.StorageDeleteOutcome, error)
+
 	mu    sync.Mutex
 	calls []Call
 }
@@ -430,4 +433,20 @@ func (c *Client) PoolLogs(_ context.Context, name string, opts api.PoolLogsOptio
 		return &NotFaked{"PoolLogs"}
 	}
 	return c.PoolLogsFunc(name, opts, w)
+}
+
+func (c *Client) StorageList(context.Context) ([]api.Storage, error) {
+	c.record("StorageList")
+	if c.StorageListFunc == nil {
+		return nil, &NotFaked{"StorageList"}
+	}
+	return c.StorageListFunc()
+}
+
+func (c *Client) StorageDelete(ctx context.Context, req api.StorageDeleteRequest) (*api.Operation[[]api.StorageDeleteOutcome], error) {
+	c.record("StorageDelete", req)
+	if c.StorageDeleteFunc == nil {
+		return nil, &NotFaked{"StorageDelete"}
+	}
+	return operation(ctx, nil, func() ([]api.StorageDeleteOutcome, error) { return c.StorageDeleteFunc(req) }), nil
 }

@@ -274,6 +274,9 @@ func nodeRootfs(agentBin string) (*rootfs, error) {
 		r.symlink("bin/"+a, "busybox")
 	}
 	r.file("bin/nohup", 0o755, []byte(nohupScript))
+	if err := addMountTools(r); err != nil {
+		return nil, err
+	}
 	r.symlink("usr/bin/bash", "../../bin/bash")
 	r.symlink("usr/bin/env", "../../bin/busybox")
 	r.dir("tmp", 0o777|fs.ModeSticky)
@@ -294,6 +297,46 @@ func nodeRootfs(agentBin string) (*rootfs, error) {
 		r.file(strings.TrimPrefix(dst, "/"), 0o755, data)
 	}
 	return r, nil
+}
+
+// mountTools are the host programs a node needs for bucket mounts (MOUNT, MOUNT_CACHED: docs/storage-mounts.md),
+// copied into the image when this machine has them, at the same paths; without them a node's mount capability
+// probe says what is missing and such a task is refused before provisioning.
+var mountTools = []string{"/usr/bin/rclone", "/usr/bin/fusermount3", "/bin/fusermount3"}
+
+// caBundles are the host's CA certificates, which rclone needs to reach an HTTPS store.
+var caBundles = []string{"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"}
+
+// addMountTools adds rclone and fusermount3 (with fusermount linked to it) and the CA bundle, where present.
+func addMountTools(r *rootfs) error {
+	for _, p := range mountTools {
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		rel := strings.TrimPrefix(p, "/")
+		if _, dup := r.files[rel]; dup {
+			continue
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		r.file(rel, 0o755, data)
+		if err := addLibraries(r, p); err != nil {
+			return fmt.Errorf("shared libraries of %s: %w", p, err)
+		}
+		if path.Base(p) == "fusermount3" {
+			r.symlink(path.Join(path.Dir(rel), "fusermount"), "fusermount3")
+		}
+	}
+	for _, p := range caBundles {
+		if data, err := os.ReadFile(p); err == nil {
+			r.file("etc/ssl/certs/ca-certificates.crt", 0o644, data)
+			break
+		}
+	}
+	return nil
 }
 
 // findExecutable returns the first of candidates that exists, else the command name on PATH.

@@ -56,6 +56,9 @@ func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*
 	if err != nil {
 		return nil, &cloud.InvalidConfigError{Place: cloud.Place{Cloud: Name}, Reason: err.Error()}
 	}
+	if req.Requirements.FUSE {
+		allowFUSE(&base.HostConfig)
+	}
 	image, err := p.image(ctx, cli, req.Requirements.ImageID, req.Report)
 	if err != nil {
 		return nil, err
@@ -192,6 +195,21 @@ func (p *Provider) createContainer(ctx context.Context, cli *dockerapi.Client, c
 		return fmt.Errorf("docker: create container %s: %w", cname, err)
 	}
 	return nil
+}
+
+// allowFUSE lets a node container make FUSE mounts (rclone, for MOUNT and MOUNT_CACHED buckets): the host's
+// /dev/fuse, CAP_SYS_ADMIN for mount(2), and no AppArmor profile (Docker's default one denies mount even with
+// the capability; the option is ignored where AppArmor is off). Containers made before keep what they had.
+func allowFUSE(hc *dockerapi.HostConfig) {
+	if !slices.ContainsFunc(hc.Devices, func(d dockerapi.DeviceMapping) bool { return d.PathInContainer == "/dev/fuse" }) {
+		hc.Devices = append(hc.Devices, dockerapi.DeviceMapping{PathOnHost: "/dev/fuse", PathInContainer: "/dev/fuse", CgroupPermissions: "rwm"})
+	}
+	if !slices.Contains(hc.CapAdd, "SYS_ADMIN") && !slices.Contains(hc.CapAdd, "CAP_SYS_ADMIN") && !hc.Privileged {
+		hc.CapAdd = append(hc.CapAdd, "SYS_ADMIN")
+	}
+	if !slices.ContainsFunc(hc.SecurityOpt, func(o string) bool { return strings.HasPrefix(o, "apparmor") }) {
+		hc.SecurityOpt = append(hc.SecurityOpt, "apparmor=unconfined")
+	}
 }
 
 // portTaken says that the engine could not publish a port because the host port is in use: by another

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/gcp/gcpauth"
 )
 
 // EndpointEnv overrides Compute Engine's endpoint, as gcloud reads it: the API root including the version,
@@ -27,7 +28,7 @@ const defaultEndpoint = "https://compute.googleapis.com/compute/v1/"
 type api struct {
 	base    string // ends in "/"
 	project string
-	tokens  *tokenSource
+	tokens  *gcpauth.TokenSource
 	client  *http.Client
 }
 
@@ -211,5 +212,4 @@ func classify(op string, place cloud.Place, err error) error {
 }
 
 // authFix ends the message of a rejected credential.
-const authFix = " (check them with `gcloud auth application-default print-access-token`; run " +
-	"`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file)"
+const authFix = gcpauth.AuthFix

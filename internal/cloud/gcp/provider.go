@@ -12,6 +12,7 @@ import (
 
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/credcheck"
+	"github.com/stix-run/stix/internal/cloud/gcp/gcpauth"
 	"github.com/stix-run/stix/internal/cloud/vm"
 )
 
@@ -63,12 +64,12 @@ func New(opts Options) (*Provider, error) {
 // client returns the API client for the project and credentials `stix check` finds.
 func (p *Provider) client() (*api, error) {
 	p.apiOnce.Do(func() {
-		f, problem := locate(p.opts.Env)
+		f, problem := gcpauth.Locate(p.opts.Env)
 		if problem != "" {
 			p.apiErr = &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: problem}
 			return
 		}
-		ts, err := newTokenSource(f.key, p.opts.Env.Show(f.keyPath), p.opts.Env.Var(TokenURLEnv), p.opts.HTTPClient)
+		ts, err := gcpauth.NewTokenSource(f.Key, p.opts.Env.Show(f.KeyPath), p.opts.Env.Var(TokenURLEnv), p.opts.HTTPClient)
 		if err != nil {
 			p.apiErr = err
 			return
@@ -81,7 +82,7 @@ func (p *Provider) client() (*api, error) {
 			p.apiErr = fmt.Errorf("%s=%q is not a URL such as https://compute.googleapis.com/compute/v1/", EndpointEnv, base)
 			return
 		}
-		p.api = &api{base: strings.TrimSuffix(base, "/") + "/", project: f.project, tokens: ts, client: p.opts.HTTPClient}
+		p.api = &api{base: strings.TrimSuffix(base, "/") + "/", project: f.Project, tokens: ts, client: p.opts.HTTPClient}
 	})
 	return p.api, p.apiErr
 }
@@ -140,3 +141,6 @@ func (p *Provider) VerifyCredentials(ctx context.Context) error {
 func (p *Provider) Endpoints(_ context.Context, info *cloud.ClusterInfo, ports []int) (map[int]string, error) {
 	return cloud.HeadEndpoints(info, ports)
 }
+
+// TokenURLEnv overrides the OAuth 2.0 token endpoint (see gcpauth.TokenURLEnv).
+const TokenURLEnv = gcpauth.TokenURLEnv

@@ -60,6 +60,8 @@ type Options struct {
 	NoStop bool
 	// Disabled makes the credential check fail.
 	Disabled bool
+	// NoFUSE, when set, is the reason the provider's nodes cannot make FUSE mounts (cloud.NoFUSE).
+	NoFUSE string
 	// Hold, when set, is called before each provisioning attempt (1-based per cluster name) and may block until
 	// ctx ends: a test holds a launch in flight with it. Its error fails the attempt.
 	Hold func(ctx context.Context, cluster string, attempt int) error
@@ -118,6 +120,9 @@ func Descriptor(opts Options, built **Provider) cloud.Descriptor {
 			if opts.NoStop {
 				return noStop{p}, nil
 			}
+			if opts.NoFUSE != "" {
+				return noFUSE{p}, nil
+			}
 			return p, nil
 		},
 	}
@@ -143,6 +148,12 @@ func (n noStop) Transport(ctx context.Context, ci *cloud.ClusterInfo, rank int) 
 func (n noStop) MaxNodes() int    { return 0 }
 func (n noStop) SpotPreemptible() {}
 func (n noStop) OpensPorts()      {}
+
+// noFUSE is the fake whose nodes cannot make FUSE mounts (Options.NoFUSE says why).
+type noFUSE struct{ *Provider }
+
+// NoFUSE says why the nodes cannot mount buckets.
+func (n noFUSE) NoFUSE() string { return n.opts.NoFUSE }
 
 func withDefaults(opts Options) Options {
 	if opts.Name == "" {

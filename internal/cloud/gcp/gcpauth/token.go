@@ -1,4 +1,8 @@
-package gcp
+// Package gcpauth finds Google credentials by gcloud's rules (Application Default Credentials: a service-account key
+// or `gcloud auth application-default login`'s user credentials, and the project) and turns them into OAuth 2.0
+// access tokens. The Compute Engine provider (package gcp) and the GCS client (package storage/gcs, which the node
+// agent links too) share it; it imports no Google SDK.
+package gcpauth
 
 import (
 	"context"
@@ -25,6 +29,9 @@ import (
 // an authorized user's refresh token), about a hundred lines, and the module would be one more in the CLI's
 // start-up budget (cmd/stix/startup_test.go) for no behaviour stix uses.
 
+// Cloud is the provider name errors carry (cloud.Place).
+const Cloud = "gcp"
+
 // TokenURLEnv overrides the OAuth 2.0 token endpoint (tests, and private Google endpoints). Without it the
 // credentials file's token_uri is used, else Google's.
 const TokenURLEnv = "STIX_GCP_TOKEN_URL"
@@ -32,12 +39,12 @@ const TokenURLEnv = "STIX_GCP_TOKEN_URL"
 // defaultTokenURL is Google's OAuth 2.0 token endpoint.
 const defaultTokenURL = "https://oauth2.googleapis.com/token"
 
-// computeScope is the scope stix asks for: Compute Engine needs cloud-platform or compute.
-const computeScope = "https://www.googleapis.com/auth/cloud-platform"
+// Scope is the scope stix asks for: cloud-platform covers Compute Engine and Cloud Storage.
+const Scope = "https://www.googleapis.com/auth/cloud-platform"
 
-// gcpKey is what stix reads from a credentials JSON file (service-account key, ADC user credentials, external
+// Key is what stix reads from a credentials JSON file (service-account key, ADC user credentials, external
 // account).
-type gcpKey struct {
+type Key struct {
 	Type           string `json:"type"`
 	ProjectID      string `json:"project_id"`
 	QuotaProjectID string `json:"quota_project_id"`
@@ -50,9 +57,9 @@ type gcpKey struct {
 	RefreshToken   string `json:"refresh_token"`
 }
 
-// tokenSource gets and caches access tokens for one credentials file.
-type tokenSource struct {
-	key      gcpKey
+// TokenSource gets and caches access tokens for one credentials file. It is safe for concurrent use.
+type TokenSource struct {
+	key      Key
 	path     string // for messages
 	tokenURL string
 	client   *http.Client
@@ -63,11 +70,13 @@ type tokenSource struct {
 	expiry time.Time
 }
 
-func newTokenSource(key gcpKey, path, tokenURL string, client *http.Client) (*tokenSource, error) {
+// NewTokenSource returns the token source of key, read from path (named in messages). tokenURL overrides the
+// key's token_uri when not empty.
+func NewTokenSource(key Key, path, tokenURL string, client *http.Client) (*TokenSource, error) {
 	switch key.Type {
 	case "service_account", "authorized_user":
 	default:
-		return nil, &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
+		return nil, &cloud.AuthError{Place: cloud.Place{Cloud: Cloud}, Reason: fmt.Sprintf(
 			"%s holds %q credentials; stix signs in with a service-account key or `gcloud auth application-default login`'s user credentials", path, key.Type)}
 	}
 	if tokenURL == "" {
@@ -76,11 +85,11 @@ func newTokenSource(key gcpKey, path, tokenURL string, client *http.Client) (*to
 	if tokenURL == "" {
 		tokenURL = defaultTokenURL
 	}
-	return &tokenSource{key: key, path: path, tokenURL: tokenURL, client: client, now: time.Now}, nil
+	return &TokenSource{key: key, path: path, tokenURL: tokenURL, client: client, now: time.Now}, nil
 }
 
 // Token returns a valid access token, asking the token endpoint for a new one a minute before the last expires.
-func (ts *tokenSource) Token(ctx context.Context) (string, error) {
+func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	if ts.token != "" && ts.now().Add(time.Minute).Before(ts.expiry) {
@@ -108,7 +117,7 @@ func (ts *tokenSource) Token(ctx context.Context) (string, error) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := ts.client.Do(req)
 	if err != nil {
-		return "", &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: "get an access token from " + ts.tokenURL, Err: err}
+		return "", &cloud.AuthError{Place: cloud.Place{Cloud: Cloud}, Reason: "get an access token from " + ts.tokenURL, Err: err}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -124,8 +133,8 @@ func (ts *tokenSource) Token(ctx context.Context) (string, error) {
 		if out.Error == "" {
 			reason = fmt.Sprintf("HTTP %d: %.200s", resp.StatusCode, body)
 		}
-		return "", &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
-			"the token endpoint refused the credentials in %s (%s)%s", ts.path, reason, authFix)}
+		return "", &cloud.AuthError{Place: cloud.Place{Cloud: Cloud}, Reason: fmt.Sprintf(
+			"the token endpoint refused the credentials in %s (%s)%s", ts.path, reason, AuthFix)}
 	}
 	ts.token = out.AccessToken
 	ts.expiry = ts.now().Add(time.Duration(max(out.ExpiresIn, 60)) * time.Second)
@@ -133,10 +142,10 @@ func (ts *tokenSource) Token(ctx context.Context) (string, error) {
 }
 
 // assertion is the service account's signed JWT (RFC 7523), RS256 with the key's private key.
-func (ts *tokenSource) assertion() (string, error) {
+func (ts *TokenSource) assertion() (string, error) {
 	block, _ := pem.Decode([]byte(ts.key.PrivateKey))
 	if block == nil {
-		return "", &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: ts.path + ": private_key is not a PEM key" + authFix}
+		return "", &cloud.AuthError{Place: cloud.Place{Cloud: Cloud}, Reason: ts.path + ": private_key is not a PEM key" + AuthFix}
 	}
 	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
@@ -144,11 +153,11 @@ func (ts *tokenSource) assertion() (string, error) {
 	}
 	key, ok := parsed.(*rsa.PrivateKey)
 	if err != nil || !ok {
-		return "", &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: ts.path + ": private_key is not an RSA key" + authFix, Err: err}
+		return "", &cloud.AuthError{Place: cloud.Place{Cloud: Cloud}, Reason: ts.path + ": private_key is not an RSA key" + AuthFix, Err: err}
 	}
 	now := ts.now()
 	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": ts.key.PrivateKeyID})
-	claims, _ := json.Marshal(map[string]any{"iss": ts.key.ClientEmail, "scope": computeScope, "aud": ts.tokenURL,
+	claims, _ := json.Marshal(map[string]any{"iss": ts.key.ClientEmail, "scope": Scope, "aud": ts.tokenURL,
 		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 	enc := base64.RawURLEncoding
 	unsigned := enc.EncodeToString(header) + "." + enc.EncodeToString(claims)
@@ -159,3 +168,7 @@ func (ts *tokenSource) assertion() (string, error) {
 	}
 	return unsigned + "." + enc.EncodeToString(sig), nil
 }
+
+// AuthFix ends the message of a rejected credential.
+const AuthFix = " (check them with `gcloud auth application-default print-access-token`; run " +
+	"`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file)"

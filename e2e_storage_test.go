@@ -1,0 +1,75 @@
+package stix_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/stix-run/stix/internal/testutil/storagetest"
+)
+
+// minioCmd is the script command `minio`: a real MinIO server (scripts/storage-servers.sh builds it) on a free
+// loopback port for the rest of the script, reached by stix as the AWS SDKs would through AWS_ENDPOINT_URL_S3 and
+// the key variables it sets. A script skips itself where MinIO is not built with `[!minio] skip` (see
+// scriptCondition).
+func minioCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: minio")
+	}
+	bin := storagetest.MinIOBin()
+	if fi, err := os.Stat(bin); err != nil || fi.Mode()&0o111 == 0 {
+		ts.Fatalf("no MinIO at %s: build it with scripts/storage-servers.sh", bin)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	dir := ts.MkAbs("minio")
+	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", "127.0.0.1:0", filepath.Join(dir, "data"))
+	cmd.Env = []string{"MINIO_ROOT_USER=" + storagetest.AccessKey, "MINIO_ROOT_PASSWORD=" + storagetest.SecretKey,
+		"MINIO_UPDATE=off", "MINIO_BROWSER=off", "MINIO_REGION=us-east-1", "MINIO_CI_CD=1", "HOME=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ts.Check(os.MkdirAll(dir, 0o755))
+	ts.Check(cmd.Start())
+	ts.Defer(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+	url := "http://" + addr
+	c := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		resp, err := c.Get(url + "/minio/health/live")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("MinIO at %s did not answer in 90s: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server's health, with a deadline
+	}
+	ts.Setenv("AWS_ENDPOINT_URL_S3", url)
+	ts.Setenv("AWS_ACCESS_KEY_ID", storagetest.AccessKey)
+	ts.Setenv("AWS_SECRET_ACCESS_KEY", storagetest.SecretKey)
+}
+
+// scriptCondition answers the scripts' own conditions: [minio] holds where MinIO is built, or where
+// STIX_REQUIRE_STORAGE=1 requires it (the `minio` command then fails rather than the script being skipped).
+func scriptCondition(cond string) (bool, error) {
+	if cond != "minio" {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	if os.Getenv("STIX_REQUIRE_STORAGE") == "1" {
+		return true, nil
+	}
+	fi, err := os.Stat(storagetest.MinIOBin())
+	return err == nil && fi.Mode()&0o111 != 0, nil
+}

@@ -1,0 +1,44 @@
+package storage
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+)
+
+// NewHTTPClient returns the HTTP client the store clients use by default: enough idle connections per host for
+// parallel transfers, and bounds on connecting and on waiting for an answer's headers but none on the whole
+// exchange (a body may stream for long; the context ends it).
+func NewHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          128,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}}
+}
+
+// MaxAttempts is how many times the clients send a request that failed in a way worth retrying (no answer, a 5xx,
+// 429 or the store's "slow down").
+const MaxAttempts = 5
+
+// RetryWait waits before attempt (1, 2, ...) of a request: exponential with jitter, at most 3 s, cut short by ctx.
+func RetryWait(ctx context.Context, attempt int) error {
+	d := min(100*time.Millisecond<<attempt, 3*time.Second)
+	d = d/2 + rand.N(d/2)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
