@@ -279,7 +279,7 @@ func (m *mountManager) mountOne(ctx context.Context, mt Mount, dest string) (mou
 	if err := emptyDir(dest); err != nil {
 		return mountRecord{}, err
 	}
-	if capab := probeMount(); !capab.CanMount {
+	if capab := ProbeMount(); !capab.CanMount {
 		return mountRecord{}, fmt.Errorf("cannot mount %s on this node: %s", bucketURI(mt.Store, mt.Bucket, mt.Prefix), capab.Reason)
 	}
 	rec, err := m.startRclone(ctx, mt, dest, fp)

@@ -40,7 +40,7 @@ func requireServer(t testing.TB, bin string) {
 // requireFUSE fails the test where FUSE mounts cannot be made: these tests are about them.
 func requireFUSE(t testing.TB) {
 	t.Helper()
-	if c := probeMount(); !c.CanMount {
+	if c := ProbeMount(); !c.CanMount {
 		t.Fatalf("this machine cannot make FUSE mounts: %s", c.Reason)
 	}
 }
