@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -326,9 +327,12 @@ func emptyDir(dest string) error {
 
 // flush waits until every MOUNT_CACHED mount has uploaded what was written to it, up to the flush timeout.
 func (m *mountManager) flush(ctx context.Context) MountsResponse {
+	// Not under mu: a flush may take minutes, and listing the mounts meanwhile must not wait. The records are
+	// values; a mount removed meanwhile is flushed from its cache's marks (waitFlushed).
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return flushRecords(ctx, m.recs, m.secret)
+	recs := slices.Clone(m.recs)
+	m.mu.Unlock()
+	return flushRecords(ctx, recs, m.secret)
 }
 
 func flushRecords(ctx context.Context, recs []mountRecord, secret []byte) MountsResponse {
