@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -279,7 +280,7 @@ func (m *mountManager) mountOne(ctx context.Context, mt Mount, dest string) (mou
 	if err := emptyDir(dest); err != nil {
 		return mountRecord{}, err
 	}
-	if capab := probeMount(); !capab.CanMount {
+	if capab := ProbeMount(); !capab.CanMount {
 		return mountRecord{}, fmt.Errorf("cannot mount %s on this node: %s", bucketURI(mt.Store, mt.Bucket, mt.Prefix), capab.Reason)
 	}
 	rec, err := m.startRclone(ctx, mt, dest, fp)
@@ -326,9 +327,12 @@ func emptyDir(dest string) error {
 
 // flush waits until every MOUNT_CACHED mount has uploaded what was written to it, up to the flush timeout.
 func (m *mountManager) flush(ctx context.Context) MountsResponse {
+	// Not under mu: a flush may take minutes, and listing the mounts meanwhile must not wait. The records are
+	// values; a mount removed meanwhile is flushed from its cache's marks (waitFlushed).
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	return flushRecords(ctx, m.recs, m.secret)
+	recs := slices.Clone(m.recs)
+	m.mu.Unlock()
+	return flushRecords(ctx, recs, m.secret)
 }
 
 func flushRecords(ctx context.Context, recs []mountRecord, secret []byte) MountsResponse {

@@ -34,7 +34,7 @@ func (a *agent) handleUnmount(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *agent) handleMountCapability(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, probeMount())
+	writeJSON(w, ProbeMount())
 }
 
 // Mount makes the node's mounts (POST /v1/mounts). The answer has an entry per mount; the error, a *MountError,

@@ -11,8 +11,8 @@ import (
 )
 
 // BenchmarkMountRead reads one large file (256 MiB) from MinIO on loopback: through a MOUNT (rclone, streaming),
-// downloaded whole with `rclone copy` (what COPY costs, until the node's COPY uses the storage client), and from
-// the local disk (page cache warm: the ceiling). MB/s is the figure (docs/storage-mounts.md).
+// downloaded whole by COPY (storage.Download) and by `rclone copyto`, and from the local disk (page cache warm:
+// the ceiling). MB/s is the figure (docs/storage-mounts.md).
 //
 //	go test ./internal/agent -run '^$' -bench MountRead -benchtime 3x
 func BenchmarkMountRead(b *testing.B) {
@@ -58,6 +58,18 @@ func BenchmarkMountRead(b *testing.B) {
 		b.SetBytes(size)
 		for b.Loop() {
 			readAll(b, filepath.Join(a.dir, "m", "blob"))
+		}
+	})
+	b.Run("COPY", func(b *testing.B) {
+		dst := filepath.Join(b.TempDir(), "copy")
+		b.SetBytes(size)
+		for b.Loop() {
+			if err := os.RemoveAll(dst); err != nil { // Download keeps files that are there already
+				b.Fatal(err)
+			}
+			if err := copyBucket(context.Background(), s.mount("", MountModeCopy, "big", ""), dst); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 	b.Run("rclone-copy", func(b *testing.B) {

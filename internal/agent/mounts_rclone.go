@@ -440,9 +440,10 @@ var (
 	rcloneVersion     string
 )
 
-// probeMount says whether this node can make FUSE mounts: a FUSE device, rclone, the unmount helper, and the
-// privilege to mount (CAP_SYS_ADMIN for root, a set-uid fusermount otherwise).
-func probeMount() MountCapability {
+// ProbeMount says whether this machine can make FUSE mounts: a FUSE device, rclone, the unmount helper, and the
+// privilege to mount (CAP_SYS_ADMIN for root, a set-uid fusermount otherwise). An agent answers it at
+// GET /v1/mounts/capability; launch on local infra may call it directly, before provisioning.
+func ProbeMount() MountCapability {
 	c := MountCapability{}
 	dev := envknob.FuseDevice.Get()
 	if dev == "" {

@@ -40,7 +40,7 @@ func requireServer(t testing.TB, bin string) {
 // requireFUSE fails the test where FUSE mounts cannot be made: these tests are about them.
 func requireFUSE(t testing.TB) {
 	t.Helper()
-	if c := probeMount(); !c.CanMount {
+	if c := ProbeMount(); !c.CanMount {
 		t.Fatalf("this machine cannot make FUSE mounts: %s", c.Reason)
 	}
 }
@@ -252,6 +252,18 @@ func TestMountAdoptedAfterAgentRestart(t *testing.T) {
 	dest := filepath.Join(a.dir, "keep")
 	if b, err := os.ReadFile(filepath.Join(dest, "a.txt")); err != nil || string(b) != "A\n" {
 		t.Fatalf("read after restart: %q, %v", b, err)
+	}
+	// rclone's remote control answers the password derived from the cluster secret, and nothing else.
+	recs, err := readMountTable(a.dir)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("mount table = %+v, %v", recs, err)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	if st, err := rcStats(ctxT(t), hc, recs[0].RCAddr, rcPassword([]byte(testSecret), recs[0].RCNonce)); err != nil || st.DiskCache == nil {
+		t.Fatalf("rc vfs/stats with the derived password: %+v, %v", st, err)
+	}
+	if _, err := rcStats(ctxT(t), hc, recs[0].RCAddr, "guess"); err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Fatalf("rc vfs/stats with a wrong password: %v; want HTTP 401", err)
 	}
 	// The adopted mount's remote control still answers: a flush through the new agent uploads.
 	if err := os.WriteFile(filepath.Join(dest, "b.txt"), []byte("B\n"), 0o644); err != nil {
