@@ -130,6 +130,10 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// PathStyle reports whether the client puts the bucket in the path: configured so, or an endpoint that is an IP
+// address or localhost. A node reaching the same endpoint must address it the same way.
+func (c *Client) PathStyle() bool { return c.pathStyle }
+
 // awsHost is AWS S3's regional endpoint.
 func awsHost(region string) string {
 	if strings.HasPrefix(region, "cn-") {

@@ -27,8 +27,19 @@ type Options struct {
 	HTTPClient *http.Client
 }
 
+// Opened is an open store and how it is reached: what a node needs to reach the same store (docs/storage-mounts.md).
+type Opened struct {
+	storage.Store
+	// Endpoint is where the store answers: the S3 endpoint (empty: AWS's own), PathStyle as the client addresses
+	// it; for GCS the API root and the location new buckets get.
+	Endpoint storage.Endpoint
+	// S3Credentials are an S3 or R2 store's credentials; GCSTokens a GCS store's tokens (nil for an emulator).
+	S3Credentials s3.CredentialsProvider
+	GCSTokens     gcs.TokenSource
+}
+
 // Open returns the store of kind. It makes no request: missing or refused credentials show on the first call.
-func Open(kind storage.Kind, opts Options) (storage.Store, error) {
+func Open(kind storage.Kind, opts Options) (*Opened, error) {
 	env := opts.Env
 	if env == nil {
 		home, _ := os.UserHomeDir()
@@ -36,29 +47,38 @@ func Open(kind storage.Kind, opts Options) (storage.Store, error) {
 		env = &e
 	}
 	switch kind {
-	case storage.S3:
-		cfg, err := s3.FromEnv(env, opts.Endpoint)
+	case storage.S3, storage.R2:
+		var cfg s3.Config
+		var err error
+		if kind == storage.R2 {
+			cfg, err = s3.FromR2(env)
+		} else {
+			cfg, err = s3.FromEnv(env, opts.Endpoint)
+			if opts.S3Credentials != nil {
+				cfg.Credentials = opts.S3Credentials
+			}
+		}
 		if err != nil {
 			return nil, err
 		}
-		if opts.S3Credentials != nil {
-			cfg.Credentials = opts.S3Credentials
-		}
 		cfg.HTTPClient = opts.HTTPClient
-		return s3.New(cfg)
-	case storage.R2:
-		cfg, err := s3.FromR2(env)
+		c, err := s3.New(cfg)
 		if err != nil {
 			return nil, err
 		}
-		cfg.HTTPClient = opts.HTTPClient
-		return s3.New(cfg)
+		ep := cfg.Endpoint
+		ep.PathStyle = c.PathStyle()
+		return &Opened{Store: c, Endpoint: ep, S3Credentials: cfg.Credentials}, nil
 	case storage.GCS:
 		cfg, err := gcs.FromEnv(env, opts.HTTPClient)
 		if err != nil {
 			return nil, err
 		}
-		return gcs.New(cfg)
+		c, err := gcs.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &Opened{Store: c, Endpoint: storage.Endpoint{URL: cfg.Endpoint, Region: cfg.Location}, GCSTokens: cfg.Tokens}, nil
 	}
 	return nil, fmt.Errorf("unknown store %q: use s3, gcs or r2", kind)
 }
