@@ -302,6 +302,12 @@ func (s Sync) parallel(ctx context.Context, n int, fn func(ctx context.Context, 
 	if workers <= 0 {
 		workers = DefaultWorkers
 	}
+	return Parallel(ctx, workers, n, fn)
+}
+
+// Parallel runs fn for 0..n-1 on at most workers goroutines; the first error cancels the context the others get
+// and is returned, as is the caller's context's error when nothing failed first.
+func Parallel(ctx context.Context, workers, n int, fn func(ctx context.Context, i int) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -310,7 +316,7 @@ func (s Sync) parallel(ctx context.Context, n int, fn func(ctx context.Context, 
 		firstErr error
 	)
 	next := make(chan int)
-	for range min(workers, n) {
+	for range min(max(workers, 1), n) {
 		wg.Go(func() {
 			for i := range next {
 				if err := fn(ctx, i); err != nil {

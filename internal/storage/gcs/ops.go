@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/storage"
@@ -175,41 +174,15 @@ const deleteWorkers = 16
 
 // DeleteObjects is objects.delete for every key, deleteWorkers at a time.
 func (c *Client) DeleteObjects(ctx context.Context, bucket string, keys []string) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	next := make(chan string)
-	for range min(deleteWorkers, len(keys)) {
-		wg.Go(func() {
-			for k := range next {
-				err := c.doJSON(ctx, &request{op: "delete", method: http.MethodDelete, bucket: bucket, key: k, objectOp: true,
-					url: c.apiURL(false, objectPath(bucket, k), nil)}, nil, nil)
-				if err != nil && !errors.Is(err, storage.ErrNoSuchKey) {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-feed:
-	for _, k := range keys {
-		select {
-		case next <- k:
-		case <-ctx.Done():
-			break feed
+	return storage.Parallel(ctx, deleteWorkers, len(keys), func(ctx context.Context, i int) error {
+		k := keys[i]
+		err := c.doJSON(ctx, &request{op: "delete", method: http.MethodDelete, bucket: bucket, key: k, objectOp: true,
+			url: c.apiURL(false, objectPath(bucket, k), nil)}, nil, nil)
+		if err != nil && !errors.Is(err, storage.ErrNoSuchKey) {
+			return err
 		}
-	}
-	close(next)
-	wg.Wait()
-	return firstErr
+		return nil
+	})
 }
 
 // Put is objects.insert: a multipart upload (metadata and content in one request), or a resumable upload in

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/stix-run/stix/internal/storage"
@@ -131,48 +130,18 @@ func (c *Client) putMultipart(ctx context.Context, bucket, key string, body io.R
 	ps := c.partSize(size)
 	n := int((size + ps - 1) / ps)
 	parts := make([]completedPart, n)
-	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	next := make(chan int)
-	for range min(c.cfg.PartConcurrency, n) {
-		wg.Go(func() {
-			for i := range next {
-				known := ""
-				if i < len(partSums) {
-					known = partSums[i]
-				}
-				etag, err := c.uploadPart(pctx, bucket, key, id, i+1, body, int64(i)*ps, min(ps, size-int64(i)*ps), known)
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-						cancel()
-					}
-					mu.Unlock()
-					continue
-				}
-				parts[i] = completedPart{PartNumber: i + 1, ETag: etag}
-			}
-		})
-	}
-feed:
-	for i := range n {
-		select {
-		case next <- i:
-		case <-pctx.Done():
-			break feed
+	firstErr := storage.Parallel(ctx, c.cfg.PartConcurrency, n, func(ctx context.Context, i int) error {
+		known := ""
+		if i < len(partSums) {
+			known = partSums[i]
 		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
-	}
+		etag, err := c.uploadPart(ctx, bucket, key, id, i+1, body, int64(i)*ps, min(ps, size-int64(i)*ps), known)
+		if err != nil {
+			return err
+		}
+		parts[i] = completedPart{PartNumber: i + 1, ETag: etag}
+		return nil
+	})
 	if firstErr != nil {
 		abort()
 		return storage.Object{}, firstErr
