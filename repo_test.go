@@ -50,7 +50,8 @@ func TestTestDepsNamesWhatItCannotInstall(t *testing.T) {
 	cmd := exec.Command("scripts/test-deps.sh")
 	cmd.Env = append(os.Environ(), "TEST_DEPS_UID=1000", "TEST_DEPS_SSHD="+dir+"/sshd",
 		"TEST_DEPS_BUSYBOX="+dir+"/busybox", "TEST_DEPS_SHARED="+dir+"/shared", "TEST_DEPS_PG_BINS="+dir+"/postgresql/*/bin", "TEST_DEPS_PYTHON3="+dir+"/python3",
-		"TEST_DEPS_CHROMIUM="+dir+"/chromium", "STIX_REQUIRE_CHROMIUM=1", "STIX_REQUIRE_DOCKER=", "STIX_REQUIRE_K8S=",
+		"TEST_DEPS_CHROMIUM="+dir+"/chromium", "TEST_DEPS_RCLONE="+dir+"/rclone", "TEST_DEPS_FUSERMOUNT="+dir+"/fusermount3",
+		"STIX_REQUIRE_CHROMIUM=1", "STIX_REQUIRE_DOCKER=", "STIX_REQUIRE_K8S=",
 		"STIX_REQUIRE_STORAGE=1", "TEST_DEPS_STORAGE_SERVERS=false")
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
@@ -63,6 +64,8 @@ func TestTestDepsNamesWhatItCannotInstall(t *testing.T) {
 		"package postgresql: not installed", "sudo apt-get install -y postgresql",
 		"package python3: not installed", "sudo apt-get install -y python3",
 		"package chromium: not installed", "sudo apt-get install -y chromium",
+		"package rclone: not installed", "sudo apt-get install -y rclone",
+		"package fuse3: not installed", "sudo apt-get install -y fuse3",
 		dir + "/shared: the shared test data",
 		"storage test servers: scripts/storage-servers.sh failed",
 	} {

@@ -6,6 +6,8 @@
 #   - postgresql: the store's tests and an end-to-end test run a real PostgreSQL server (internal/testutil/pgtest,
 #     which finds initdb and pg_ctl under /usr/lib/postgresql/*/bin, or $STIX_PG_BINDIR).
 #   - python3: the serve tests' replicas run `python3 -m http.server` (a real HTTP server on local infra).
+#   - rclone and fuse3 (fusermount3): the storage tests mount buckets on nodes with `rclone mount` (FUSE), as the
+#     node agent does for MOUNT and MOUNT_CACHED (docs/storage-mounts.md); the Docker node image copies both in.
 #   - chromium: the dashboard's browser tests drive Debian's Chromium (internal/dashboard, chromedp). Installed
 #     here as root; otherwise those tests are skipped, unless STIX_REQUIRE_CHROMIUM=1 (CI), which fails them.
 #   - ../shared: the shared test data beside the repository (SkyPilot's YAML corpus, the catalog snapshot).
@@ -32,6 +34,8 @@ have_pg=
 for d in $pgbins; do [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && have_pg=1; done
 [ -n "$have_pg" ] || need+=(postgresql)
 command -v "${TEST_DEPS_PYTHON3:-python3}" >/dev/null || need+=(python3)
+command -v "${TEST_DEPS_RCLONE:-rclone}" >/dev/null || need+=(rclone)
+command -v "${TEST_DEPS_FUSERMOUNT:-fusermount3}" >/dev/null || need+=(fuse3)
 missing=()
 if ! command -v "${TEST_DEPS_CHROMIUM:-chromium}" >/dev/null; then
   if [ "$uid" = 0 ] && command -v apt-get >/dev/null; then
