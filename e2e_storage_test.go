@@ -3,12 +3,14 @@ package stix_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -127,5 +129,29 @@ func waitbucketemptyCmd(ts *testscript.TestScript, neg bool, args []string) {
 			err = fmt.Errorf("left: %v", keys)
 		}
 		return err == nil, err
+	})
+}
+
+// waitobjectCmd is the script command `waitobject BUCKET KEY CONTENT`: waits until the object holds CONTENT (a
+// line; the object's text without its last newline).
+func waitobjectCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitobject BUCKET KEY CONTENT")
+	}
+	c := scriptS3(ts)
+	poll(ts, fmt.Sprintf("s3://%s/%s to hold %q", args[0], args[1], args[2]), func() (bool, error) {
+		rc, _, err := c.Get(context.Background(), args[0], args[1])
+		if err != nil {
+			return false, err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return false, err
+		}
+		if got := strings.TrimSuffix(string(b), "\n"); got != args[2] {
+			return false, fmt.Errorf("it holds %q", got)
+		}
+		return true, nil
 	})
 }

@@ -129,6 +129,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"mkbucket":        mkbucketCmd,
 			"bucketls":        bucketlsCmd,
 			"waitbucketempty": waitbucketemptyCmd,
+			"waitobject":      waitobjectCmd,
 			"k8sgone":         k8sGone,
 			"waitservice":     waitService,
 			"serveget":        serveGet,
