@@ -66,20 +66,24 @@ func (s serverControl) jobsBucketOf() (*jobsBucket, error) {
 // prefix of this request's own (PATH/job-RANDOM/workdir, .../file-mounts/N), and names each in ts.Uploads by its
 // bucket URI: the core then copies them onto the nodes from there (COPY), and the jobs controller deletes them
 // once the job has ended. The API server receives no files.
-func (b *jobsBucket) uploadToBucket(ctx context.Context, ts api.TaskSpec) (api.TaskSpec, error) {
+func (b *jobsBucket) uploadToBucket(ctx context.Context, ts api.TaskSpec) (out api.TaskSpec, undo func(), err error) {
+	undo = func() {}
 	paths := localPaths(ts)
 	if len(paths) == 0 {
-		return ts, nil
+		return ts, undo, nil
 	}
 	st, err := b.open(b.uri.Kind)
 	if err != nil {
-		return ts, fmt.Errorf("config jobs.bucket %s: %w", b.uri, err)
+		return ts, undo, fmt.Errorf("config jobs.bucket %s: %w", b.uri, err)
 	}
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
-		return ts, err
+		return ts, undo, err
 	}
 	prefix := path.Join(b.uri.Path, "job-"+hex.EncodeToString(rnd[:]))
+	// undo deletes what was sent, for a request that is not submitted after all (best effort: the prefix is
+	// the request's own).
+	undo = func() { _, _ = storage.DeletePrefix(context.WithoutCancel(ctx), st, b.uri.Bucket, prefix) }
 	written := make([]string, 0, len(paths))
 	for w := range paths {
 		written = append(written, w)
@@ -95,7 +99,8 @@ func (b *jobsBucket) uploadToBucket(ctx context.Context, ts api.TaskSpec) (api.T
 			n++
 		}
 		if _, err := storage.Upload(ctx, st, b.uri.Bucket, sub, p.abs); err != nil {
-			return ts, fmt.Errorf("upload %s to the intermediate bucket %s (config jobs.bucket): %w", w, b.uri, err)
+			undo()
+			return ts, func() {}, fmt.Errorf("upload %s to the intermediate bucket %s (config jobs.bucket): %w", w, b.uri, err)
 		}
 		u := storage.URI{Kind: b.uri.Kind, Bucket: b.uri.Bucket, Path: sub}
 		if fi, err := os.Stat(p.abs); err == nil && !fi.IsDir() {
@@ -103,7 +108,7 @@ func (b *jobsBucket) uploadToBucket(ctx context.Context, ts api.TaskSpec) (api.T
 		}
 		ts.Uploads[w] = u.String()
 	}
-	return ts, nil
+	return ts, undo, nil
 }
 
 // dropUploads is the jobs controller's Options.DropUploads: it deletes each bucket URI's objects (a directory's

@@ -64,15 +64,20 @@ func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchReque
 		}
 	}
 	var err error
+	undo := func() {}
 	if b != nil {
-		req.Task, err = b.uploadToBucket(ctx, req.Task)
+		req.Task, undo, err = b.uploadToBucket(ctx, req.Task)
 	} else {
 		req.Task, err = c.upload(ctx, req.Task)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return c.HTTPClient.JobsLaunch(ctx, req)
+	op, err := c.HTTPClient.JobsLaunch(ctx, req)
+	if err != nil {
+		undo() // not submitted: nothing will delete the files
+	}
+	return op, err
 }
 
 // upload pushes the task's local paths (workdir, or --workdir; file_mounts sources, directories or single
