@@ -96,22 +96,6 @@ func mkbucketCmd(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(scriptS3(ts).CreateBucket(context.Background(), args[0]))
 }
 
-// bucketlsCmd is the script command `bucketls BUCKET [PREFIX]`: the keys of the bucket's objects under PREFIX,
-// one a line on stdout.
-func bucketlsCmd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 1 || len(args) > 2 {
-		ts.Fatalf("usage: bucketls BUCKET [PREFIX]")
-	}
-	prefix := ""
-	if len(args) == 2 {
-		prefix = args[1]
-	}
-	ts.Check(scriptS3(ts).List(context.Background(), args[0], prefix, func(o storage.Object) error {
-		_, err := fmt.Fprintln(ts.Stdout(), o.Key)
-		return err
-	}))
-}
-
 // waitbucketemptyCmd is the script command `waitbucketempty BUCKET PREFIX`: waits until the bucket holds no
 // object under PREFIX.
 func waitbucketemptyCmd(ts *testscript.TestScript, neg bool, args []string) {

@@ -127,7 +127,6 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"policyserver":    policyServer,
 			"minio":           minioCmd,
 			"mkbucket":        mkbucketCmd,
-			"bucketls":        bucketlsCmd,
 			"waitbucketempty": waitbucketemptyCmd,
 			"waitobject":      waitobjectCmd,
 			"k8sgone":         k8sGone,
