@@ -1,18 +1,23 @@
 package stix_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/stix-run/stix/internal/storage"
+	"github.com/stix-run/stix/internal/storage/s3"
 	"github.com/stix-run/stix/internal/testutil/storagetest"
 )
 
@@ -72,4 +77,65 @@ func scriptCondition(cond string) (bool, error) {
 	}
 	fi, err := os.Stat(storagetest.MinIOBin())
 	return err == nil && fi.Mode()&0o111 != 0, nil
+}
+
+// scriptS3 is an S3 client of the script's MinIO (the `minio` command's variables).
+func scriptS3(ts *testscript.TestScript) *s3.Client {
+	c, err := s3.New(s3.Config{Endpoint: storage.Endpoint{URL: ts.Getenv("AWS_ENDPOINT_URL_S3")},
+		Credentials: s3.Static{AccessKeyID: ts.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: ts.Getenv("AWS_SECRET_ACCESS_KEY")}})
+	ts.Check(err)
+	return c
+}
+
+// mkbucketCmd is the script command `mkbucket NAME`: a bucket made in the script's MinIO behind stix's back, as a
+// user's own bucket is.
+func mkbucketCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mkbucket NAME")
+	}
+	ts.Check(scriptS3(ts).CreateBucket(context.Background(), args[0]))
+}
+
+// waitbucketemptyCmd is the script command `waitbucketempty BUCKET PREFIX`: waits until the bucket holds no
+// object under PREFIX.
+func waitbucketemptyCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitbucketempty BUCKET PREFIX")
+	}
+	c := scriptS3(ts)
+	poll(ts, fmt.Sprintf("s3://%s/%s to be empty", args[0], args[1]), func() (bool, error) {
+		var keys []string
+		err := c.List(context.Background(), args[0], args[1], func(o storage.Object) error {
+			keys = append(keys, o.Key)
+			return nil
+		})
+		if err == nil && len(keys) > 0 {
+			err = fmt.Errorf("left: %v", keys)
+		}
+		return err == nil, err
+	})
+}
+
+// waitobjectCmd is the script command `waitobject BUCKET KEY CONTENT`: waits until the object holds CONTENT (a
+// line; the object's text without its last newline).
+func waitobjectCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitobject BUCKET KEY CONTENT")
+	}
+	c := scriptS3(ts)
+	poll(ts, fmt.Sprintf("s3://%s/%s to hold %q", args[0], args[1], args[2]), func() (bool, error) {
+		rc, _, err := c.Get(context.Background(), args[0], args[1])
+		if err != nil {
+			return false, err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return false, err
+		}
+		if got := strings.TrimSuffix(string(b), "\n"); got != args[2] {
+			return false, fmt.Errorf("it holds %q", got)
+		}
+		return true, nil
+	})
 }

@@ -272,9 +272,6 @@ func (m *mountManager) mountOne(ctx context.Context, mt Mount, dest string) (mou
 	if mt.Mode == MountModeCopy {
 		// A copy hides nothing: it may go into a directory that has files (they stay, or are replaced by the
 		// bucket's objects of the same name).
-		if err := os.MkdirAll(dest, 0o755); err != nil {
-			return mountRecord{}, fmt.Errorf("create the copy's destination: %w", err)
-		}
 		return mountRecord{}, copyBucket(ctx, mt, dest)
 	}
 	if err := emptyDir(dest); err != nil {

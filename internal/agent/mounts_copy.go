@@ -3,7 +3,9 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/stix-run/stix/internal/cloud/gcp/gcpauth"
@@ -13,7 +15,8 @@ import (
 )
 
 // copyBucket is COPY: the objects under the bucket's prefix downloaded into dest (storage.Download, with the
-// hand-written clients: no SDK, no rclone) before the call returns.
+// hand-written clients: no SDK, no rclone) before the call returns; a prefix that is an object's key copies
+// that object to the file dest.
 func copyBucket(ctx context.Context, mt Mount, dest string) error {
 	st, err := storeFor(mt)
 	if err != nil {
@@ -21,7 +24,19 @@ func copyBucket(ctx context.Context, mt Mount, dest string) error {
 	}
 	prefix := strings.Trim(mt.Prefix, "/")
 	if prefix != "" {
+		// A prefix that names an object is that one file (SkyPilot's `~/f: s3://bucket/path/file`).
+		if _, err := st.Stat(ctx, mt.Bucket, prefix); err == nil {
+			if _, err := storage.DownloadObject(ctx, st, mt.Bucket, prefix, dest); err != nil {
+				return fmt.Errorf("copy %s to %s: %w", bucketURI(mt.Store, mt.Bucket, mt.Prefix), dest, err)
+			}
+			return nil
+		} else if !errors.Is(err, storage.ErrNoSuchKey) {
+			return fmt.Errorf("copy %s: %w", bucketURI(mt.Store, mt.Bucket, mt.Prefix), err)
+		}
 		prefix += "/"
+	}
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return fmt.Errorf("create the copy's destination: %w", err)
 	}
 	if _, err := storage.Download(ctx, st, mt.Bucket, prefix, dest); err != nil {
 		return fmt.Errorf("copy %s to %s: %w", bucketURI(mt.Store, mt.Bucket, mt.Prefix), dest, err)

@@ -488,6 +488,14 @@ func TestMountCopy(t *testing.T) {
 	if l, _ := a.client.Mounts(ctxT(t)); len(l.Mounts) != 0 {
 		t.Errorf("a copy is not a mount to track: %+v", l)
 	}
+	// A prefix that names one object copies that object to the destination, as a file (SkyPilot's
+	// `~/f: s3://bucket/path/file`).
+	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{s.mount("~/one/other.txt", MountModeCopy, "src", "other.txt")}}); err != nil {
+		t.Fatalf("copy of one object: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(a.dir, "one", "other.txt")); err != nil || string(b) != "no\n" {
+		t.Errorf("one object copied: %q, %v; want the file", b, err)
+	}
 	bad := s.mount("~/nope", MountModeCopy, "no-such-bucket", "")
 	if _, err := a.client.Mount(ctxT(t), MountsRequest{Mounts: []Mount{bad}}); err == nil || !strings.Contains(err.Error(), "s3://no-such-bucket") {
 		t.Fatalf("copy of a missing bucket: %v; want an error naming it", err)

@@ -243,11 +243,30 @@ func (c *Client) resolvePaths(t *spec.Task, ts api.TaskSpec) error {
 		}
 		return filepath.Join(ts.Dir, p)
 	}
+	// A path the client put in the intermediate bucket (config `jobs.bucket`, docs/storage.md) is copied from
+	// there onto the nodes: a file mount's source becomes the bucket URI (COPY), and the workdir a COPY of it
+	// onto ~/sky_workdir, where the job still starts.
+	inBucket := func(p string) (string, bool) {
+		u, ok := ts.Uploads[p]
+		return u, ok && p != "" && strings.Contains(u, "://")
+	}
 	if t.Workdir != nil {
-		t.Workdir.Path = resolve(t.Workdir.Path)
+		if u, ok := inBucket(t.Workdir.Path); ok {
+			t.Workdir = &spec.Workdir{}
+			t.FileMounts = append(t.FileMounts, spec.FileMount{Dest: RemoteWorkdir, Source: u})
+		} else {
+			t.Workdir.Path = resolve(t.Workdir.Path)
+		}
 	}
 	for i := range t.FileMounts {
+		if u, ok := inBucket(t.FileMounts[i].Source); ok && t.FileMounts[i].Storage == nil {
+			t.FileMounts[i].Source = u
+			continue
+		}
 		t.FileMounts[i].Source = resolve(t.FileMounts[i].Source)
 	}
 	return err
 }
+
+// RemoteWorkdir is where a task's workdir lands on the nodes (cluster's remoteWorkdir, as in SkyPilot).
+const RemoteWorkdir = "~/sky_workdir"

@@ -38,6 +38,9 @@ type Options struct {
 	LaunchTimeout, DownTimeout, CallTimeout time.Duration
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
+	// DropUploads deletes what the client put in the intermediate bucket for a job (config `jobs.bucket`:
+	// TaskSpec.Uploads values that are bucket URIs), once the job has ended; nil leaves them.
+	DropUploads func(ctx context.Context, uris []string) error
 }
 
 // Controller runs managed jobs inside the API server process: one runner per running job, which holds the

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,12 +63,19 @@ func (r *runner) run() {
 		return
 	}
 	r.logf("controller %s runs the job", r.c.runners.Holder())
+	ended := false
+	defer func() {
+		if ended {
+			r.dropUploads()
+		}
+	}()
 	for i := r.job.CurrentTask; i < len(r.tasks); i++ {
 		final, err := r.runTask(i)
 		if err != nil {
 			r.logf("stopped: %v", err)
 			return
 		}
+		ended = i == len(r.tasks)-1 || final != api.ManagedSucceeded
 		if final == api.ManagedSucceeded {
 			continue
 		}
@@ -85,6 +93,35 @@ func (r *runner) run() {
 		}
 		return
 	}
+}
+
+// dropUploads deletes the job's files from the intermediate bucket (Options.DropUploads) once it has ended: no
+// recovery reads them again. A failure is logged; the files stay.
+func (r *runner) dropUploads() {
+	if r.c.opts.DropUploads == nil {
+		return
+	}
+	seen := map[string]bool{}
+	var uris []string
+	for _, t := range r.job.Spec.Tasks {
+		for _, u := range t.Task.Uploads {
+			if strings.Contains(u, "://") && !seen[u] {
+				seen[u] = true
+				uris = append(uris, u)
+			}
+		}
+	}
+	if len(uris) == 0 {
+		return
+	}
+	slices.Sort(uris)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.c.opts.CallTimeout)
+	defer cancel()
+	if err := r.c.opts.DropUploads(ctx, uris); err != nil {
+		r.logf("could not delete the job's files from the intermediate bucket (%s): %v", strings.Join(uris, ", "), err)
+		return
+	}
+	r.logf("deleted the job's files from the intermediate bucket: %s", strings.Join(uris, ", "))
 }
 
 // ControllerLog is the file, in a job's directory, where its controller writes what it does.

@@ -73,6 +73,12 @@ func newWorld(t *testing.T, clouds ...fakecloud.Options) *world {
 // core builds an embedded core over home whose infra are the fake clouds; built receives the fakes once the
 // core first runs.
 func core(home, db string, built []*fakecloud.Provider, clouds ...fakecloud.Options) (*embedded.Client, error) {
+	return coreEnv(home, db, nil, built, clouds...)
+}
+
+// coreEnv is core whose caller's environment (object storage credentials and endpoints) is getenv, os.Getenv
+// when nil.
+func coreEnv(home, db string, getenv func(string) string, built []*fakecloud.Provider, clouds ...fakecloud.Options) (*embedded.Client, error) {
 	var (
 		ds      []cloud.Descriptor
 		enabled []string
@@ -88,7 +94,7 @@ func core(home, db string, built []*fakecloud.Provider, clouds ...fakecloud.Opti
 	if len(clouds) == 0 { // the default providers, local infra (this machine) the only one enabled
 		reg, enabled = nil, []string{}
 	}
-	return embedded.New(embedded.Options{Core: cluster.Options{Home: home, Registry: reg, User: "tester", DB: db, DBOrigin: "the test",
+	return embedded.New(embedded.Options{Getenv: getenv, Core: cluster.Options{Home: home, Registry: reg, User: "tester", DB: db, DBOrigin: "the test",
 		EnabledInfra:  func(context.Context) ([]string, error) { return enabled, nil },
 		CatalogSource: func() (catalog.Source, error) { return catalog.Dir(catalogDir), nil }}}), nil
 }
@@ -108,9 +114,15 @@ func newWorldAt(t *testing.T, home string, clouds ...fakecloud.Options) *world {
 // whose controller keeps its files in home/dir.
 func newWorldDB(t *testing.T, home, db, dir string, clouds ...fakecloud.Options) *world {
 	t.Helper()
+	return newWorldEnv(t, home, db, dir, nil, clouds...)
+}
+
+// newWorldEnv is newWorldDB whose core reads the environment through getenv (os.Getenv when nil).
+func newWorldEnv(t *testing.T, home, db, dir string, getenv func(string) string, clouds ...fakecloud.Options) *world {
+	t.Helper()
 	catalogOnce.Do(func() { catalogDir = testutil.SharedDir(t, "catalogs/v7") })
 	built := make([]*fakecloud.Provider, len(clouds))
-	core, err := core(home, db, built, clouds...)
+	core, err := coreEnv(home, db, getenv, built, clouds...)
 	if err != nil {
 		t.Fatal(err)
 	}

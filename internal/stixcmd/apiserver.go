@@ -187,7 +187,7 @@ func startJobs(ctx context.Context, core api.Client, state store.Location, dir s
 	if err != nil {
 		return nil, nil, err
 	}
-	ctl, err := jobs.New(jobs.Options{Core: core, State: st, Dir: dir, Log: log})
+	ctl, err := jobs.New(jobs.Options{Core: core, State: st, Dir: dir, Log: log, DropUploads: dropUploads})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

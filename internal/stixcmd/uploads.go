@@ -32,6 +32,8 @@ func uploadServer(dir string) (h http.Handler, resolve func(treeID string) (stri
 type uploadingClient struct {
 	*api.HTTPClient
 	push pushFunc
+	// jobsBucket, when it gives a bucket, is where a managed job's local paths go instead (config jobs.bucket).
+	jobsBucket func() (*jobsBucket, error)
 }
 
 // APIServer returns the HTTP client (cli.ServerBacked).
@@ -54,11 +56,28 @@ func (c uploadingClient) Exec(ctx context.Context, req api.ExecRequest) (*api.Op
 }
 
 func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
+	var b *jobsBucket
+	if c.jobsBucket != nil {
+		var err error
+		if b, err = c.jobsBucket(); err != nil {
+			return nil, err
+		}
+	}
 	var err error
-	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+	undo := func() {}
+	if b != nil {
+		req.Task, undo, err = b.uploadToBucket(ctx, req.Task)
+	} else {
+		req.Task, err = c.upload(ctx, req.Task)
+	}
+	if err != nil {
 		return nil, err
 	}
-	return c.HTTPClient.JobsLaunch(ctx, req)
+	op, err := c.HTTPClient.JobsLaunch(ctx, req)
+	if err != nil {
+		undo() // not submitted: nothing will delete the files
+	}
+	return op, err
 }
 
 // upload pushes the task's local paths (workdir, or --workdir; file_mounts sources, directories or single

@@ -1,0 +1,86 @@
+package stixcmd
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/storage"
+	"github.com/stix-run/stix/internal/storage/s3"
+	"github.com/stix-run/stix/internal/testutil/storagetest"
+)
+
+// With jobs.bucket, a managed job's local paths go to the bucket under a prefix of the request's own, each named
+// in TaskSpec.Uploads by its URI (a single file by its object's); a launch that the server never takes deletes
+// them again, and nothing is pushed to the upload route.
+func TestJobsBucketUploads(t *testing.T) {
+	srv := storagetest.MinIO(t)
+	st, err := s3.New(s3.Config{Endpoint: storage.Endpoint{URL: srv.URL},
+		Credentials: s3.Static{AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := st.CreateBucket(ctx, "stix-jb"); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	for f, body := range map[string]string{"proj/main.py": "print(1)\n", "data/d.txt": "delta\n", "one.txt": "single\n"} {
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _ := storage.ParseURI("s3://stix-jb/pre")
+	b := &jobsBucket{uri: u, open: func(storage.Kind) (storage.Store, error) { return st, nil }}
+	ts := api.TaskSpec{FileName: "t.yaml", YAML: "workdir: proj\nfile_mounts:\n  /d: ./data\n  /f: one.txt\n  /b: s3://x\nrun: ls\n"}
+	got, undo, err := b.uploadToBucket(ctx, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]*regexp.Regexp{
+		"proj":    regexp.MustCompile(`^s3://stix-jb/pre/job-[0-9a-f]{12}/workdir$`),
+		"./data":  regexp.MustCompile(`^s3://stix-jb/pre/job-[0-9a-f]{12}/file-mounts/0$`),
+		"one.txt": regexp.MustCompile(`^s3://stix-jb/pre/job-[0-9a-f]{12}/file-mounts/1/one.txt$`),
+	}
+	if len(got.Uploads) != len(want) {
+		t.Fatalf("Uploads = %v", got.Uploads)
+	}
+	for k, re := range want {
+		if !re.MatchString(got.Uploads[k]) {
+			t.Errorf("Uploads[%s] = %q, want %s", k, got.Uploads[k], re)
+		}
+	}
+	keys := func() (out []string) {
+		st.List(ctx, "stix-jb", "pre/", func(o storage.Object) error { out = append(out, o.Key); return nil })
+		return out
+	}
+	if k := keys(); len(k) != 3 {
+		t.Errorf("objects %v, want the 3 files", k)
+	}
+	undo()
+	if k := keys(); len(k) != 0 {
+		t.Errorf("left after undo: %v", k)
+	}
+
+	// A launch the server never takes (nothing listens) leaves nothing in the bucket and pushes nothing.
+	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := uploadingClient{HTTPClient: hc, jobsBucket: func() (*jobsBucket, error) { return b, nil },
+		push: func(context.Context, string, *http.Client, string, bool) (string, error) {
+			t.Error("pushed to the upload route")
+			return "", nil
+		}}
+	if _, err := c.JobsLaunch(ctx, api.JobsLaunchRequest{Task: ts}); err == nil {
+		t.Fatal("launch against nothing succeeded")
+	}
+	if k := keys(); len(k) != 0 {
+		t.Errorf("left after a launch that was not submitted: %v", k)
+	}
+}
