@@ -26,6 +26,7 @@ import (
 	stixcli "github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/testutil"
 	"github.com/stix-run/stix/internal/testutil/kubetest"
+	"github.com/stix-run/stix/internal/testutil/sshhost"
 )
 
 var binDir string
@@ -68,10 +69,12 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 	catalogs := testutil.SharedDir(t, "catalogs/v7")
 	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml). They are
 	// the embedded run's alone (sshhoststop picks them by index): the server-mode scripts use no pools.
-	pools := ""
+	pools, sshBridge := "", ""
 	if !server && dir != k8sScripts { // the Kubernetes scripts use no pools (and sshhoststop indexes TestScripts' hosts)
 		pools = sshPoolYAML(t, 3)
+		sshBridge = sshhost.BridgeIP(t)
 	}
+	dockerBridge := dockerBridgeIP()
 	if files != nil {
 		dir = ""
 	}
@@ -88,6 +91,9 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			env.Setenv("STIX_CATALOG_URL", "http://127.0.0.1:1/catalogs") // fails fast should anything try
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("SSH_POOLS", pools)
+			// Where a server the nodes reach listens (`minio $DOCKER_BRIDGE_IP`, `minio $SSH_BRIDGE_IP`).
+			env.Setenv("SSH_BRIDGE_IP", sshBridge)
+			env.Setenv("DOCKER_BRIDGE_IP", dockerBridge)
 			if dir == k8sScripts && k8sPlane != nil {
 				k8sScriptEnv(env)
 			}
@@ -126,6 +132,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"setenvfile":      setEnvFile,
 			"policyserver":    policyServer,
 			"minio":           minioCmd,
+			"s3cat":           s3catCmd,
 			"k8sgone":         k8sGone,
 			"waitservice":     waitService,
 			"serveget":        serveGet,
