@@ -158,7 +158,7 @@ func stix(ts *testscript.TestScript, args ...string) (string, error) {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR", "STIX_API_SERVER_ENDPOINT", "KUBECONFIG", "STIX_TEST_K8S_POD_HOMES"} {
+	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "NO_COLOR", "TMPDIR", "STIX_API_SERVER_ENDPOINT", "KUBECONFIG", "STIX_TEST_K8S_POD_HOMES"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
