@@ -69,9 +69,12 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 	catalogs := testutil.SharedDir(t, "catalogs/v7")
 	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml). They are
 	// the embedded run's alone (sshhoststop picks them by index): the server-mode scripts use no pools.
-	pools, sshBridge := "", ""
+	pools, storagePools, sshBridge := "", "", ""
 	if !server && dir != k8sScripts { // the Kubernetes scripts use no pools (and sshhoststop indexes TestScripts' hosts)
 		pools = sshPoolYAML(t, 3)
+		// storage_ssh.txtar's own two hosts: sharing ssh_pool.txtar's, which runs at the same time, its
+		// clusters' stop and down on a host would end the other script's mounts there.
+		storagePools = sshPoolYAML(t, 2)
 		sshBridge = sshhost.BridgeIP(t)
 	}
 	dockerBridge := dockerBridgeIP()
@@ -91,6 +94,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			env.Setenv("STIX_CATALOG_URL", "http://127.0.0.1:1/catalogs") // fails fast should anything try
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("SSH_POOLS", pools)
+			env.Setenv("STORAGE_SSH_POOLS", storagePools)
 			// Where a server the nodes reach listens (`minio $DOCKER_BRIDGE_IP`, `minio $SSH_BRIDGE_IP`).
 			env.Setenv("SSH_BRIDGE_IP", sshBridge)
 			env.Setenv("DOCKER_BRIDGE_IP", dockerBridge)
