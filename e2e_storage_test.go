@@ -2,6 +2,7 @@ package stix_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,23 +22,32 @@ import (
 	"github.com/stix-run/stix/internal/testutil/storagetest"
 )
 
-// minioCmd is the script command `minio`: a real MinIO server (scripts/storage-servers.sh builds it) on a free
-// loopback port for the rest of the script, reached by stix as the AWS SDKs would through AWS_ENDPOINT_URL_S3 and
-// the key variables it sets. A script skips itself where MinIO is not built with `[!minio] skip` (see
-// scriptCondition).
+// minioCmd is the script command `minio [IP]`: a real MinIO server (scripts/storage-servers.sh builds it) on a free
+// port of IP (127.0.0.1 when not given) for the rest of the script, reached by stix as the AWS SDKs would through
+// AWS_ENDPOINT_URL_S3 and the key variables it sets. IP is where nodes that are not this machine reach it: the
+// docker0 gateway ($DOCKER_BRIDGE_IP) for containers, the netns bridge ($SSH_BRIDGE_IP) for the SSH pool's hosts;
+// the endpoint stix uses here is that same address. A script skips itself where MinIO is not built with
+// `[!minio] skip` (see scriptCondition).
 func minioCmd(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: minio")
+	if neg || len(args) > 1 {
+		ts.Fatalf("usage: minio [IP]")
+	}
+	ip := "127.0.0.1"
+	if len(args) == 1 {
+		if net.ParseIP(args[0]) == nil {
+			ts.Fatalf("minio: %q is not an IP address", args[0])
+		}
+		ip = args[0]
 	}
 	bin := storagetest.MinIOBin()
 	if fi, err := os.Stat(bin); err != nil || fi.Mode()&0o111 == 0 {
 		ts.Fatalf("no MinIO at %s: build it with scripts/storage-servers.sh", bin)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	ts.Check(err)
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
+	addr := net.JoinHostPort(ip, strconv.Itoa(port))
 	dir := ts.MkAbs("minio")
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", "127.0.0.1:0", filepath.Join(dir, "data"))
 	cmd.Env = []string{"MINIO_ROOT_USER=" + storagetest.AccessKey, "MINIO_ROOT_PASSWORD=" + storagetest.SecretKey,
@@ -64,6 +74,35 @@ func minioCmd(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("AWS_ENDPOINT_URL_S3", url)
 	ts.Setenv("AWS_ACCESS_KEY_ID", storagetest.AccessKey)
 	ts.Setenv("AWS_SECRET_ACCESS_KEY", storagetest.SecretKey)
+}
+
+// s3catCmd is the script command `s3cat BUCKET KEY`: the object's content, read with stix's own S3 client from the
+// MinIO of the `minio` command, as the script's stdout. `! s3cat BUCKET KEY` asserts the object (or the bucket) is
+// not there. There is no waiting: what a job wrote through a mount must be in the bucket when the command runs.
+func s3catCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: s3cat BUCKET KEY")
+	}
+	if ts.Getenv("AWS_ENDPOINT_URL_S3") == "" {
+		ts.Fatalf("s3cat: no MinIO: run `minio` first")
+	}
+	c := scriptS3(ts)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	body, _, err := c.Get(ctx, args[0], args[1])
+	if err != nil {
+		if neg && (errors.Is(err, storage.ErrNoSuchKey) || errors.Is(err, storage.ErrNoSuchBucket)) {
+			return
+		}
+		ts.Fatalf("s3cat %s %s: %v", args[0], args[1], err)
+	}
+	defer body.Close()
+	data, err := io.ReadAll(body)
+	ts.Check(err)
+	if neg {
+		ts.Fatalf("s3://%s/%s exists (%d bytes)", args[0], args[1], len(data))
+	}
+	_, _ = ts.Stdout().Write(data)
 }
 
 // scriptCondition answers the scripts' own conditions: [minio] holds where MinIO is built, or where
@@ -138,4 +177,20 @@ func waitobjectCmd(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		return true, nil
 	})
+}
+
+// dockerBridgeIP is the docker0 gateway, an address of this machine that containers reach (and no wider), or ""
+// where there is no docker0.
+func dockerBridgeIP() string {
+	ifc, err := net.InterfaceByName("docker0")
+	if err != nil {
+		return ""
+	}
+	addrs, _ := ifc.Addrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			return ipn.IP.String()
+		}
+	}
+	return ""
 }

@@ -26,6 +26,7 @@ import (
 	stixcli "github.com/stix-run/stix/internal/cli"
 	"github.com/stix-run/stix/internal/testutil"
 	"github.com/stix-run/stix/internal/testutil/kubetest"
+	"github.com/stix-run/stix/internal/testutil/sshhost"
 )
 
 var binDir string
@@ -68,10 +69,15 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 	catalogs := testutil.SharedDir(t, "catalogs/v7")
 	// Three real sshd hosts for the SSH node pool scripts ($SSH_POOLS is their ssh_node_pools.yaml). They are
 	// the embedded run's alone (sshhoststop picks them by index): the server-mode scripts use no pools.
-	pools := ""
+	pools, storagePools, sshBridge := "", "", ""
 	if !server && dir != k8sScripts { // the Kubernetes scripts use no pools (and sshhoststop indexes TestScripts' hosts)
 		pools = sshPoolYAML(t, 3)
+		// storage_ssh.txtar's own two hosts: sharing ssh_pool.txtar's, which runs at the same time, its
+		// clusters' stop and down on a host would end the other script's mounts there.
+		storagePools = sshPoolYAML(t, 2)
+		sshBridge = sshhost.BridgeIP(t)
 	}
+	dockerBridge := dockerBridgeIP()
 	if files != nil {
 		dir = ""
 	}
@@ -88,6 +94,10 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			env.Setenv("STIX_CATALOG_URL", "http://127.0.0.1:1/catalogs") // fails fast should anything try
 			env.Setenv("NO_COLOR", "1")
 			env.Setenv("SSH_POOLS", pools)
+			env.Setenv("STORAGE_SSH_POOLS", storagePools)
+			// Where a server the nodes reach listens (`minio $DOCKER_BRIDGE_IP`, `minio $SSH_BRIDGE_IP`).
+			env.Setenv("SSH_BRIDGE_IP", sshBridge)
+			env.Setenv("DOCKER_BRIDGE_IP", dockerBridge)
 			if dir == k8sScripts && k8sPlane != nil {
 				k8sScriptEnv(env)
 			}
@@ -129,6 +139,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"mkbucket":        mkbucketCmd,
 			"waitbucketempty": waitbucketemptyCmd,
 			"waitobject":      waitobjectCmd,
+			"s3cat":           s3catCmd,
 			"k8sgone":         k8sGone,
 			"waitservice":     waitService,
 			"serveget":        serveGet,
@@ -154,7 +165,7 @@ func stix(ts *testscript.TestScript, args ...string) (string, error) {
 
 func scriptEnv(ts *testscript.TestScript) []string {
 	var env []string
-	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "NO_COLOR", "TMPDIR", "STIX_API_SERVER_ENDPOINT", "KUBECONFIG", "STIX_TEST_K8S_POD_HOMES"} {
+	for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_IDLE_UNIT", "STIX_TEST_CLOCK", "STIX_FAKE_GPUS", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "NO_COLOR", "TMPDIR", "STIX_API_SERVER_ENDPOINT", "KUBECONFIG", "STIX_TEST_K8S_POD_HOMES"} {
 		env = append(env, k+"="+ts.Getenv(k))
 	}
 	return env
