@@ -197,7 +197,7 @@ func (m *Manager) deleteBucket(ctx context.Context, tbl *store.Buckets, r *store
 			return err
 		}
 		_ = tbl.SetStatus(ctx, r.Name, store.StorageDeleting, m.now())
-		if err := bs.Delete(ctx, r.Store, r.Name); err != nil && !errors.Is(err, ErrNoBucket) {
+		if err := bs.Delete(ctx, r.Store, r.Endpoint, r.Name); err != nil && !errors.Is(err, ErrNoBucket) {
 			return err
 		}
 	}

@@ -92,12 +92,18 @@ func (b *envBuckets) Upload(ctx context.Context, kind, bucket, prefix string, so
 	return stats.Transferred, classify(err)
 }
 
-func (b *envBuckets) Delete(ctx context.Context, kind, bucket string) error {
+func (b *envBuckets) Delete(ctx context.Context, kind, endpoint, bucket string) error {
 	o, err := b.store(kind)
 	if err != nil {
 		return err
 	}
-	return classify(o.Store.DeleteBucket(ctx, bucket, true))
+	if k, _ := storage.ParseKind(kind); k == storage.S3 && endpoint != "" && endpoint != o.Endpoint.URL {
+		ep := storage.Endpoint{URL: endpoint, Region: b.s3ep.Region}
+		if o, err = stores.Open(k, stores.Options{Env: &b.env, Endpoint: ep, PinEndpoint: true}); err != nil {
+			return err
+		}
+	}
+	return classify(o.DeleteBucket(ctx, bucket, true))
 }
 
 func (b *envBuckets) Endpoint(kind string) (string, string) {

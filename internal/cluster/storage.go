@@ -24,8 +24,9 @@ type Buckets interface {
 	// Upload puts local files and trees under prefix in bucket, sending only what changed, and says how many
 	// files it sent.
 	Upload(ctx context.Context, store, bucket, prefix string, sources []string) (sent int, err error)
-	// Delete deletes bucket and every object in it.
-	Delete(ctx context.Context, store, bucket string) error
+	// Delete deletes bucket and every object in it, on the endpoint the bucket's record names ("": the store's
+	// own or the caller's configured one): a bucket lives where it was made, whatever the caller's defaults.
+	Delete(ctx context.Context, store, endpoint, bucket string) error
 	// Endpoint names where store is reached ("" for the store's own) and in which region.
 	Endpoint(store string) (endpoint, region string)
 	// NodeAccess is how a node reaches store: the endpoint, region and addressing of its mounts, and the

@@ -348,3 +348,37 @@ func TestStorageGCS(t *testing.T) {
 		t.Errorf("storage ls: %+v, %v", ls, err)
 	}
 }
+
+// TestStorageDownUsesTheRecordedEndpoint: a non-persistent bucket made on an S3-compatible endpoint (named by
+// AWS_ENDPOINT_URL_S3 at launch) is deleted at down by a caller whose environment names no endpoint: the bucket
+// lives where its record says, not where the caller's defaults point (AWS).
+func TestStorageDownUsesTheRecordedEndpoint(t *testing.T) {
+	t.Parallel()
+	w := newMinIOWorld(t, "")
+	ctx := context.Background()
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("alpha\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml := "run: cat ~/data/a.txt\nfile_mounts:\n  ~/data:\n    name: stix-recorded-ep\n    source: " + src +
+		"\n    mode: COPY\n    persistent: false\n"
+	res, err := w.m.Launch(ctx, task(t, yaml), api.LaunchOptions{ClusterName: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := w.finish(t, "c", res.JobID); status != "SUCCEEDED" {
+		t.Fatalf("job %s", status)
+	}
+	if r := w.record(t, "stix-recorded-ep"); r == nil || r.Endpoint != w.url {
+		t.Fatalf("record %+v; want the endpoint %s", r, w.url)
+	}
+	// The same keys, no endpoint variable: the caller's defaults would be AWS's own S3.
+	env := map[string]string{"AWS_ACCESS_KEY_ID": storagetest.AccessKey, "AWS_SECRET_ACCESS_KEY": storagetest.SecretKey}
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	if err := w.m.Down(ctx, "c", false); err != nil {
+		t.Fatal(err)
+	}
+	if w.exists(t, "stix-recorded-ep") || w.record(t, "stix-recorded-ep") != nil {
+		t.Errorf("persistent: false bucket still there after down (record %+v)", w.record(t, "stix-recorded-ep"))
+	}
+}

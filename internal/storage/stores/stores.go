@@ -20,6 +20,9 @@ type Options struct {
 	Env *credcheck.Env
 	// Endpoint is stix's configured endpoint for an S3 store (the AWS variables win over it, as in the SDKs).
 	Endpoint storage.Endpoint
+	// PinEndpoint makes Endpoint win over the AWS variables too: a recorded bucket's endpoint, where the bucket is
+	// whatever the caller's defaults are.
+	PinEndpoint bool
 	// S3Credentials, when not nil, replaces the credentials the S3 client finds itself (the CLI may hand in the
 	// AWS SDK's chain, for SSO and roles).
 	S3Credentials s3.CredentialsProvider
@@ -54,6 +57,13 @@ func Open(kind storage.Kind, opts Options) (*Opened, error) {
 			cfg, err = s3.FromR2(env)
 		} else {
 			cfg, err = s3.FromEnv(env, opts.Endpoint)
+			if opts.PinEndpoint && opts.Endpoint.URL != "" {
+				region := cfg.Endpoint.Region
+				cfg.Endpoint = opts.Endpoint
+				if cfg.Endpoint.Region == "" {
+					cfg.Endpoint.Region = region
+				}
+			}
 			if opts.S3Credentials != nil {
 				cfg.Credentials = opts.S3Credentials
 			}
