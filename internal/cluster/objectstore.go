@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -88,8 +91,24 @@ func (b *envBuckets) Upload(ctx context.Context, kind, bucket, prefix string, so
 	if err != nil {
 		return 0, err
 	}
-	stats, err := storage.Upload(ctx, o.Store, bucket, prefix, sources...)
+	up := storage.Sync{HashCache: b.hashCache(kind, o.Endpoint.URL, bucket, prefix, sources)}
+	stats, err := up.Upload(ctx, o.Store, bucket, prefix, sources...)
 	return stats.Transferred, classify(err)
+}
+
+// hashCache is the file that remembers the MD5s of one set of sources uploaded to one place (storage.Sync's
+// HashCache), under STIX_HOME/storage/hashes: an unchanged upload then stats its files instead of reading them.
+// "" (no cache) where there is no stix home.
+func (b *envBuckets) hashCache(kind, endpoint, bucket, prefix string, sources []string) string {
+	home := b.env.StixHome
+	if home == "" && b.env.Home != "" {
+		home = filepath.Join(b.env.Home, ".stix")
+	}
+	if home == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(strings.Join(append([]string{kind, endpoint, bucket, prefix}, sources...), "\x00")))
+	return filepath.Join(home, "storage", "hashes", hex.EncodeToString(h[:16])+".json")
 }
 
 func (b *envBuckets) Delete(ctx context.Context, kind, endpoint, bucket string) error {

@@ -382,3 +382,40 @@ func TestStorageDownUsesTheRecordedEndpoint(t *testing.T) {
 		t.Errorf("persistent: false bucket still there after down (record %+v)", w.record(t, "stix-recorded-ep"))
 	}
 }
+
+// TestStorageUploadKeepsAHashCache: launch's uploads keep storage.Sync's hash cache under STIX_HOME, one file per
+// set of sources and destination, so an unchanged upload stats its files rather than reading them all; the
+// second upload sends nothing and a changed file is sent again.
+func TestStorageUploadKeepsAHashCache(t *testing.T) {
+	t.Parallel()
+	srv := storagetest.MinIO(t)
+	stixHome := t.TempDir()
+	env := map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey, "AWS_ENDPOINT_URL_S3": srv.URL}
+	bs, err := EnvBuckets(credcheck.Env{StixHome: stixHome, Getenv: func(k string) string { return env[k] }})(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := bs.Create(ctx, "s3", "hashes"); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("alpha\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{1, 0} {
+		if sent, err := bs.Upload(ctx, "s3", "hashes", "", []string{src}); err != nil || sent != want {
+			t.Fatalf("upload %d: sent %d, %v; want %d", i+1, sent, err, want)
+		}
+	}
+	caches, _ := filepath.Glob(filepath.Join(stixHome, "storage", "hashes", "*.json"))
+	if len(caches) != 1 {
+		t.Fatalf("hash caches %v; want one", caches)
+	}
+	if err := os.WriteFile(filepath.Join(src, "a.txt"), []byte("alpha2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if sent, err := bs.Upload(ctx, "s3", "hashes", "", []string{src}); err != nil || sent != 1 {
+		t.Fatalf("upload after a change: sent %d, %v; want 1", sent, err)
+	}
+}
