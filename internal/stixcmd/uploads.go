@@ -165,3 +165,19 @@ func localPaths(ts api.TaskSpec) map[string]localPath {
 	}
 	return out
 }
+
+// uploadsInUse is the server GC's list of the uploaded trees still needed: every list's (the managed-jobs
+// controller's, the serve controller's); an error of any is the whole list's, so the GC removes nothing then.
+func uploadsInUse(lists ...func(context.Context) ([]string, error)) func(context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		var out []string
+		for _, l := range lists {
+			ids, err := l(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ids...)
+		}
+		return out, nil
+	}
+}

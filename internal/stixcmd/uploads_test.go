@@ -3,11 +3,13 @@ package stixcmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -119,5 +121,21 @@ func TestUploadsAServicesPaths(t *testing.T) {
 		if task, ok := got[p]; !ok || !maps.Equal(task.Uploads, want) {
 			t.Errorf("%s: sent %v (sent: %v), want Uploads %v", p, task.Uploads, ok, want)
 		}
+	}
+}
+
+// TestUploadsInUseCombined: the GC keeps the trees of managed jobs and of services; when either list fails, the
+// whole does (the GC then removes nothing).
+func TestUploadsInUseCombined(t *testing.T) {
+	list := func(ids ...string) func(context.Context) ([]string, error) {
+		return func(context.Context) ([]string, error) { return ids, nil }
+	}
+	got, err := uploadsInUse(list("job-1"), list("svc-1", "svc-2"))(context.Background())
+	if want := []string{"job-1", "svc-1", "svc-2"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("uploadsInUse = %v, %v; want %v", got, err, want)
+	}
+	failing := func(context.Context) ([]string, error) { return nil, errors.New("store down") }
+	if got, err := uploadsInUse(list("job-1"), failing)(context.Background()); err == nil {
+		t.Errorf("with a failing list: %v, want its error", got)
 	}
 }
