@@ -29,7 +29,7 @@ func TestScriptsServer(t *testing.T) {
 		files = append(files, filepath.Join("testdata/script", name+".txtar"))
 	}
 	files = append(files, "testdata/script-server/server.txtar", "testdata/script-server/uploads.txtar", "testdata/script-server/auth.txtar",
-		"testdata/script-server/jobs.txtar")
+		"testdata/script-server/jobs.txtar", "testdata/script-server/serve_uploads.txtar")
 	runScripts(t, "", files, true)
 }
 

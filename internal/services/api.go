@@ -402,3 +402,22 @@ func savedQPS(state string, now time.Time) float64 {
 	w.Add(st.Requests)
 	return w.QPS(now)
 }
+
+// UploadsInUse lists the uploaded trees that live services name (TaskSpec.Uploads of each version they keep):
+// a replica is launched again from them whenever one is replaced or added, so the server's garbage collection
+// keeps them while the service lives (server.GCOptions.UploadsInUse).
+func (c *Controller) UploadsInUse(ctx context.Context) ([]string, error) {
+	rows, err := c.st.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range rows {
+		for _, ts := range r.Spec.Versions {
+			for _, id := range ts.Uploads {
+				out = append(out, id)
+			}
+		}
+	}
+	return out, nil
+}

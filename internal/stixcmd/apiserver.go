@@ -171,8 +171,9 @@ func (s serverControl) Run(ctx context.Context, o cli.ServerRun) error {
 		return err
 	}
 	defer closeServe()
-	// The uploads of unfinished managed jobs are read again at each recovery: the GC keeps them.
-	gc.UploadsInUse = ctl.UploadsInUse
+	// The uploads of unfinished managed jobs are read again at each recovery, and a live service's at each replica
+	// launch: the GC keeps them.
+	gc.UploadsInUse = uploadsInUse(ctl.UploadsInUse, svc.UploadsInUse)
 	// Configured authentication, like --trusted-network, allows an address beyond loopback.
 	return server.Run(ctx, server.RunOptions{Host: o.Host, Port: o.Port, TrustedNetwork: o.TrustedNetwork || authCfg.Required(),
 		Options: server.Options{Dir: dir, State: state, Client: svc.Client(ctl.Client()), Version: Version, Commit: commit(), Uploads: uploads, UploadRoutes: upload.Routes,

@@ -28,7 +28,7 @@ func uploadServer(dir string) (h http.Handler, resolve func(treeID string) (stri
 }
 
 // uploadingClient is the HTTP client that uploads a task's local paths (workdir, file mount sources) before it
-// launches or execs it.
+// launches or execs it, or starts or updates a service from it.
 type uploadingClient struct {
 	*api.HTTPClient
 	push pushFunc
@@ -53,6 +53,24 @@ func (c uploadingClient) Exec(ctx context.Context, req api.ExecRequest) (*api.Op
 		return nil, err
 	}
 	return c.HTTPClient.Exec(ctx, req)
+}
+
+// ServeUp and ServeUpdate push the service's local paths as Launch does: the service keeps its versions'
+// tasks, and its replicas are launched (again) from the uploaded trees while it lives.
+func (c uploadingClient) ServeUp(ctx context.Context, req api.ServeUpRequest) (*api.Operation[api.ServeUpResult], error) {
+	var err error
+	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+		return nil, err
+	}
+	return c.HTTPClient.ServeUp(ctx, req)
+}
+
+func (c uploadingClient) ServeUpdate(ctx context.Context, req api.ServeUpdateRequest) (*api.Operation[api.ServeUpdateResult], error) {
+	var err error
+	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+		return nil, err
+	}
+	return c.HTTPClient.ServeUpdate(ctx, req)
 }
 
 func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
@@ -146,4 +164,20 @@ func localPaths(ts api.TaskSpec) map[string]localPath {
 		}
 	}
 	return out
+}
+
+// uploadsInUse is the server GC's list of the uploaded trees still needed: every list's (the managed-jobs
+// controller's, the serve controller's); an error of any is the whole list's, so the GC removes nothing then.
+func uploadsInUse(lists ...func(context.Context) ([]string, error)) func(context.Context) ([]string, error) {
+	return func(ctx context.Context) ([]string, error) {
+		var out []string
+		for _, l := range lists {
+			ids, err := l(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ids...)
+		}
+		return out, nil
+	}
 }

@@ -2,10 +2,15 @@ package stixcmd
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stix-run/stix/api"
@@ -74,5 +79,63 @@ func TestUploadsTheTasksPaths(t *testing.T) {
 	got, err = c.upload(context.Background(), pipe)
 	if err != nil || len(got.Uploads) != 2 || got.Uploads["proj"] != "tree-proj" || got.Uploads["./data"] != "tree-data" {
 		t.Errorf("a pipeline's Uploads = %v, %v", got.Uploads, err)
+	}
+}
+
+// TestUploadsAServicesPaths: `serve up` and `serve update` through a server push the service's task's local
+// paths as a launch does, and the request the server gets names them in TaskSpec.Uploads.
+func TestUploadsAServicesPaths(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("app", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]api.TaskSpec{}
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Task api.TaskSpec `json:"task"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			t.Errorf("%s: %v", r.URL.Path, err)
+		}
+		mu.Lock()
+		got[r.URL.Path] = req.Task
+		mu.Unlock()
+		http.Error(w, "no", http.StatusTeapot) // the request is what is looked at
+	}))
+	defer srv.Close()
+	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := uploadingClient{HTTPClient: hc, push: func(_ context.Context, _ string, _ *http.Client, p string, _ bool) (string, error) {
+		return "tree-" + filepath.Base(p), nil
+	}}
+	ts := api.TaskSpec{FileName: "svc.yaml", YAML: "service:\n  readiness_probe: /\n  replicas: 1\nworkdir: app\nrun: ls\n"}
+	ctx := context.Background()
+	_, _ = c.ServeUp(ctx, api.ServeUpRequest{Task: ts, Name: "web"})
+	_, _ = c.ServeUpdate(ctx, api.ServeUpdateRequest{Name: "web", Task: ts})
+	want := map[string]string{"app": "tree-app"}
+	for _, p := range []string{"/api/v1/serve/up", "/api/v1/serve/update"} {
+		if task, ok := got[p]; !ok || !maps.Equal(task.Uploads, want) {
+			t.Errorf("%s: sent %v (sent: %v), want Uploads %v", p, task.Uploads, ok, want)
+		}
+	}
+}
+
+// TestUploadsInUseCombined: the GC keeps the trees of managed jobs and of services; when either list fails, the
+// whole does (the GC then removes nothing).
+func TestUploadsInUseCombined(t *testing.T) {
+	list := func(ids ...string) func(context.Context) ([]string, error) {
+		return func(context.Context) ([]string, error) { return ids, nil }
+	}
+	got, err := uploadsInUse(list("job-1"), list("svc-1", "svc-2"))(context.Background())
+	if want := []string{"job-1", "svc-1", "svc-2"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("uploadsInUse = %v, %v; want %v", got, err, want)
+	}
+	failing := func(context.Context) ([]string, error) { return nil, errors.New("store down") }
+	if got, err := uploadsInUse(list("job-1"), failing)(context.Background()); err == nil {
+		t.Errorf("with a failing list: %v, want its error", got)
 	}
 }
