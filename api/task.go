@@ -1,6 +1,9 @@
 package api
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // TaskSpec is a task as it travels to the core: the task YAML's text (or an inline command) with the command
 // line's overrides, envs, secrets and config. The core reads and checks it, so its errors keep file:line:col
@@ -31,6 +34,21 @@ type TaskSpec struct {
 	// Uploads maps local directories of the task (workdir, file_mounts sources), as the task or --workdir
 	// writes them, to the trees the client uploaded to the API server: the core reads those trees instead.
 	Uploads map[string]string `json:"uploads,omitempty"`
+}
+
+// BucketUploads are the bucket URIs among the tasks' Uploads (what the client put in the intermediate bucket,
+// config `jobs.bucket`), each once, sorted: what a controller deletes once nothing will read them again.
+func BucketUploads(tasks ...TaskSpec) []string {
+	var uris []string
+	for _, t := range tasks {
+		for _, u := range t.Uploads {
+			if strings.Contains(u, "://") && !slices.Contains(uris, u) {
+				uris = append(uris, u)
+			}
+		}
+	}
+	slices.Sort(uris)
+	return uris
 }
 
 // ConfigLayers say where the config of one request comes from, besides the user's file and the task's

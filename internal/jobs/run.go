@@ -8,7 +8,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,20 +100,14 @@ func (r *runner) dropUploads() {
 	if r.c.opts.DropUploads == nil {
 		return
 	}
-	seen := map[string]bool{}
-	var uris []string
+	var tasks []api.TaskSpec
 	for _, t := range r.job.Spec.Tasks {
-		for _, u := range t.Task.Uploads {
-			if strings.Contains(u, "://") && !seen[u] {
-				seen[u] = true
-				uris = append(uris, u)
-			}
-		}
+		tasks = append(tasks, t.Task)
 	}
+	uris := api.BucketUploads(tasks...)
 	if len(uris) == 0 {
 		return
 	}
-	slices.Sort(uris)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), r.c.opts.CallTimeout)
 	defer cancel()
 	if err := r.c.opts.DropUploads(ctx, uris); err != nil {

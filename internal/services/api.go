@@ -344,12 +344,12 @@ func (c *Controller) waitGone(ctx context.Context, name string, purge bool) (str
 		}
 		if row.Status == api.ServiceFailedCleanup && c.runnerOf(name) == nil {
 			if purge {
-				return "purged (its replicas may have left resources behind)", c.st.Delete(ctx, name)
+				return "purged (its replicas may have left resources behind)", c.forget(ctx, name)
 			}
 			return "", fmt.Errorf("service %s: %s", name, row.Message)
 		}
 		if row.Status == api.ServiceControllerFailed && c.runnerOf(name) == nil {
-			return "terminated", c.st.Delete(ctx, name)
+			return "terminated", c.forget(ctx, name)
 		}
 		select {
 		case <-ctx.Done():

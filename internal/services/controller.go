@@ -45,6 +45,9 @@ type Options struct {
 	// LaunchTimeout bounds one replica's launch (30 min), DownTimeout one replica's teardown (15 min: cloud
 	// instances take minutes to terminate), CallTimeout every other call to the core (2 min).
 	LaunchTimeout, DownTimeout, CallTimeout time.Duration
+	// DropUploads deletes what the client put in the intermediate bucket for a service (config `jobs.bucket`:
+	// bucket URIs in its versions' TaskSpec.Uploads) once the service is forgotten; nil keeps them.
+	DropUploads func(ctx context.Context, uris []string) error
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
 }
@@ -170,4 +173,28 @@ func (c *Controller) runnerOf(name string) *runner {
 // logPath is where a service's controller log is kept.
 func (c *Controller) logPath(name string) string {
 	return filepath.Join(c.opts.Dir, "services", name, "controller.log")
+}
+
+// forget deletes a service's row, then what its versions put in the intermediate bucket (Options.DropUploads):
+// no replica launches from them again. A failure to drop them is logged; the files stay.
+func (c *Controller) forget(ctx context.Context, name string) error {
+	row, err := c.st.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := c.st.Delete(ctx, name); err != nil {
+		return err
+	}
+	var versions []api.TaskSpec
+	for _, ts := range row.Spec.Versions {
+		versions = append(versions, ts)
+	}
+	if uris := api.BucketUploads(versions...); len(uris) > 0 && c.opts.DropUploads != nil {
+		if err := c.opts.DropUploads(ctx, uris); err != nil {
+			c.opts.Log.Warn("serve: could not delete the service's files from the intermediate bucket", "service", row.Name, "uris", uris, "err", err)
+		} else {
+			c.opts.Log.Info("serve: deleted the service's files from the intermediate bucket", "service", row.Name, "uris", uris)
+		}
+	}
+	return nil
 }

@@ -756,7 +756,7 @@ func (r *runner) teardown() {
 		_ = r.c.st.SetStatus(ctx, r.name, api.ServiceFailedCleanup, time.Time{}, msg)
 		return
 	}
-	if err := r.c.st.Delete(ctx, r.name); err != nil {
+	if err := r.c.forget(ctx, r.name); err != nil {
 		r.logf("forget service: %v", err)
 	}
 	r.logf("terminated")

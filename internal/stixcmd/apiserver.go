@@ -204,7 +204,7 @@ func startServe(core api.Client, state store.Location, dir, host string, log *sl
 	if err != nil {
 		return nil, nil, err
 	}
-	ctl, err := services.New(services.Options{Core: core, State: st, Dir: dir, Host: host, Log: log})
+	ctl, err := services.New(services.Options{Core: core, State: st, Dir: dir, Host: host, Log: log, DropUploads: dropUploads})
 	if err != nil {
 		st.Close()
 		return nil, nil, err

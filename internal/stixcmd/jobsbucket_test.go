@@ -2,7 +2,9 @@ package stixcmd
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -82,5 +84,34 @@ func TestJobsBucketUploads(t *testing.T) {
 	}
 	if k := keys(); len(k) != 0 {
 		t.Errorf("left after a launch that was not submitted: %v", k)
+	}
+
+	// A service's files (serve up and update) take the same way: the request names bucket URIs, and a request
+	// the server refuses leaves nothing behind.
+	var sent []map[string]string
+	refuse := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Task api.TaskSpec `json:"task"`
+		}
+		if json.NewDecoder(r.Body).Decode(&body) == nil && body.Task.Uploads != nil {
+			sent = append(sent, body.Task.Uploads)
+		}
+		http.Error(w, `{"code":"internal","message":"refused"}`, http.StatusInternalServerError)
+	}))
+	defer refuse.Close()
+	if c.HTTPClient, err = api.NewHTTP(api.HTTPOptions{Endpoint: refuse.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ServeUp(ctx, api.ServeUpRequest{Task: ts}); err == nil {
+		t.Fatal("serve up against a refusing server succeeded")
+	}
+	if _, err := c.ServeUpdate(ctx, api.ServeUpdateRequest{Name: "s", Task: ts}); err == nil {
+		t.Fatal("serve update against a refusing server succeeded")
+	}
+	if len(sent) != 2 || !want["proj"].MatchString(sent[0]["proj"]) || !want["proj"].MatchString(sent[1]["proj"]) {
+		t.Errorf("serve requests named %v; want the bucket's URIs", sent)
+	}
+	if k := keys(); len(k) != 0 {
+		t.Errorf("left after serve requests that were refused: %v", k)
 	}
 }

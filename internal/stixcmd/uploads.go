@@ -58,37 +58,35 @@ func (c uploadingClient) Exec(ctx context.Context, req api.ExecRequest) (*api.Op
 // ServeUp and ServeUpdate push the service's local paths as Launch does: the service keeps its versions'
 // tasks, and its replicas are launched (again) from the uploaded trees while it lives.
 func (c uploadingClient) ServeUp(ctx context.Context, req api.ServeUpRequest) (*api.Operation[api.ServeUpResult], error) {
+	var undo func()
 	var err error
-	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+	if req.Task, undo, err = c.controllerFiles(ctx, req.Task); err != nil {
 		return nil, err
 	}
-	return c.HTTPClient.ServeUp(ctx, req)
+	op, err := c.HTTPClient.ServeUp(ctx, req)
+	if err != nil {
+		undo()
+	}
+	return op, err
 }
 
 func (c uploadingClient) ServeUpdate(ctx context.Context, req api.ServeUpdateRequest) (*api.Operation[api.ServeUpdateResult], error) {
+	var undo func()
 	var err error
-	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+	if req.Task, undo, err = c.controllerFiles(ctx, req.Task); err != nil {
 		return nil, err
 	}
-	return c.HTTPClient.ServeUpdate(ctx, req)
+	op, err := c.HTTPClient.ServeUpdate(ctx, req)
+	if err != nil {
+		undo()
+	}
+	return op, err
 }
 
 func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
-	var b *jobsBucket
-	if c.jobsBucket != nil {
-		var err error
-		if b, err = c.jobsBucket(); err != nil {
-			return nil, err
-		}
-	}
+	var undo func()
 	var err error
-	undo := func() {}
-	if b != nil {
-		req.Task, undo, err = b.uploadToBucket(ctx, req.Task)
-	} else {
-		req.Task, err = c.upload(ctx, req.Task)
-	}
-	if err != nil {
+	if req.Task, undo, err = c.controllerFiles(ctx, req.Task); err != nil {
 		return nil, err
 	}
 	op, err := c.HTTPClient.JobsLaunch(ctx, req)
@@ -96,6 +94,23 @@ func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchReque
 		undo() // not submitted: nothing will delete the files
 	}
 	return op, err
+}
+
+// controllerFiles sends the local files of a task a controller keeps (a managed job's, a service's): through the
+// intermediate bucket where config `jobs.bucket` names one (SkyPilot's key, for both controllers), else to the
+// API server's upload route. undo deletes what went to the bucket, for a request that was not accepted.
+func (c uploadingClient) controllerFiles(ctx context.Context, ts api.TaskSpec) (api.TaskSpec, func(), error) {
+	if c.jobsBucket != nil {
+		b, err := c.jobsBucket()
+		if err != nil {
+			return ts, nil, err
+		}
+		if b != nil {
+			return b.uploadToBucket(ctx, ts)
+		}
+	}
+	ts, err := c.upload(ctx, ts)
+	return ts, func() {}, err
 }
 
 // upload pushes the task's local paths (workdir, or --workdir; file_mounts sources, directories or single
