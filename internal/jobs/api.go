@@ -216,7 +216,8 @@ func (c *Controller) JobsCount(ctx context.Context, opts api.JobsQueueOptions) (
 
 // queueFilter is the store's filter for a queue the caller asks for: their own jobs, unless they see all.
 func queueFilter(ctx context.Context, opts api.JobsQueueOptions) Filter {
-	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit, Offset: opts.Offset, Events: opts.Events}
+	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit, Offset: opts.Offset, Events: opts.Events,
+		Status: opts.Status, Search: opts.Search, Sort: opts.Sort, Desc: opts.Desc}
 	if user, all := caller(ctx); !all {
 		f.User = user
 	}

@@ -1,12 +1,14 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -287,6 +289,61 @@ type Filter struct {
 	Offset int
 	// Events reads each task's events into its row (Queue); without it rows carry none.
 	Events bool
+	// Status keeps jobs whose job-level state (jobStatusSQL) is Status.
+	Status api.ManagedJobStatus
+	// Search keeps jobs whose ID, name, user or first task's infra or resources contain it, in any case.
+	Search string
+	// Sort is a key of sortSQL ("" or "id": by ID); Desc reverses it. Sort "" is newest first.
+	Sort string
+	Desc bool
+}
+
+// jobStatusSQL is a job's state derived from its tasks, as the queue shows it: the first task (by task ID) that
+// is unfinished, failed or cancelled, else the last task. Between two tasks of a pipeline that is the next
+// task's PENDING, as SkyPilot reports it; the job row's own status column (STARTING there) is the controller's.
+var jobStatusSQL = func() string {
+	return `COALESCE((SELECT t.status FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id AND (t.status NOT IN ` +
+		terminalList + ` OR t.status LIKE 'FAILED%' OR t.status = 'CANCELLED') ORDER BY t.task_id LIMIT 1),
+		(SELECT t.status FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id ORDER BY t.task_id DESC LIMIT 1), status)`
+}
+
+// searchSQL is the text Filter.Search looks in, lower-cased.
+const searchSQL = `LOWER(CAST(id AS TEXT) || ' ' || name || ' ' || user_name || ' ' || COALESCE((SELECT t.infra || ' ' ||
+	t.resources FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id ORDER BY t.task_id LIMIT 1), ''))`
+
+// sortSQL is each sort key's expression.
+func sortSQL(key string) (string, bool) {
+	switch key {
+	case "", "id":
+		return "", true
+	case "name":
+		return "name", true
+	case "user":
+		return "user_name", true
+	case "submitted":
+		return "submitted_at", true
+	case "status":
+		return jobStatusSQL(), true
+	case "recoveries":
+		return `(SELECT COALESCE(SUM(t.recoveries), 0) FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id)`, true
+	}
+	return "", false
+}
+
+// order is f's ORDER BY clause: ties by ID, so that a page is the same from one read to the next.
+func (f Filter) order() string {
+	key, ok := sortSQL(f.Sort)
+	if f.Sort == "" || !ok {
+		return ` ORDER BY id DESC`
+	}
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	if key == "" {
+		return ` ORDER BY id` + dir
+	}
+	return ` ORDER BY ` + key + dir + `, id` + dir
 }
 
 func (f Filter) where() (string, []any) {
@@ -313,13 +370,21 @@ func (f Filter) where() (string, []any) {
 			args = append(args, id)
 		}
 	}
+	if f.Status != "" {
+		conds, args = append(conds, jobStatusSQL()+" = ?"), append(args, string(f.Status))
+	}
+	if f.Search != "" {
+		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+		conds = append(conds, searchSQL+` LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+r.Replace(strings.ToLower(f.Search))+"%")
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// Jobs returns the jobs f selects, newest first.
+// Jobs returns the jobs f selects, in f's order (newest first by default).
 func (s *Store) Jobs(ctx context.Context, f Filter) ([]*Job, error) {
 	return s.jobs(ctx, f, jobColumns, scanJob)
 }
@@ -341,7 +406,7 @@ func scanQueueJob(row interface{ Scan(...any) error }) (*Job, error) {
 
 func (s *Store) jobs(ctx context.Context, f Filter, columns string, scan func(interface{ Scan(...any) error }) (*Job, error)) ([]*Job, error) {
 	where, args := f.where()
-	query := `SELECT ` + columns + ` FROM managed_jobs` + where + ` ORDER BY id DESC`
+	query := `SELECT ` + columns + ` FROM managed_jobs` + where + f.order()
 	switch {
 	case f.Limit > 0:
 		query += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -386,8 +451,11 @@ func (s *Store) Queue(ctx context.Context, f Filter, now time.Time) ([]api.Manag
 	for _, j := range jobs {
 		byID[j.ID] = j
 	}
-	// The newest job's ID bounds the task and event scans; the jobs map keeps only the selected ones.
-	oldest, newest := jobs[len(jobs)-1].ID, jobs[0].ID
+	// The selected jobs' IDs bound the task and event scans; the jobs map keeps only the selected ones.
+	oldest, newest := jobs[0].ID, jobs[0].ID
+	for _, j := range jobs {
+		oldest, newest = min(oldest, j.ID), max(newest, j.ID)
+	}
 	// The tasks and their events are read at once, on two connections (readers do not block each other).
 	var (
 		events map[taskKey][]api.ManagedJobEvent
@@ -415,6 +483,14 @@ func (s *Store) Queue(ctx context.Context, f Filter, now time.Time) ([]api.Manag
 			continue
 		}
 		out = append(out, row(j, t, events[taskKey{t.JobID, t.TaskID}], now))
+	}
+	if f.Sort != "" {
+		// Another order than newest first: the rows follow the jobs', a job's tasks kept together in order.
+		at := make(map[int64]int, len(jobs))
+		for i, j := range jobs {
+			at[j.ID] = i
+		}
+		slices.SortStableFunc(out, func(a, b api.ManagedJob) int { return cmp.Compare(at[a.ID], at[b.ID]) })
 	}
 	return out, nil
 }
