@@ -150,7 +150,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/clusters", h.authed(h.clusters))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}", h.authed(h.cluster))
 	m.HandleFunc("GET "+Prefix+"/events/clusters", h.authed(h.liveStates(readClusterStates)))
-	m.HandleFunc("GET "+Prefix+"/events/jobs", h.authed(h.liveStates(readManagedJobStates)))
+	m.HandleFunc("GET "+Prefix+"/events/jobs", h.authed(h.liveManagedJobs))
 	m.HandleFunc("GET "+Prefix+"/events/services", h.authed(h.liveStates(readServiceStates)))
 	m.HandleFunc("GET "+Prefix+"/events/clusters/{cluster}", h.authed(h.liveCluster))
 	m.HandleFunc("GET "+Prefix+"/events/services/{name}", h.authed(h.liveService))

@@ -311,7 +311,7 @@ func (h *Handler) managedJobs(w http.ResponseWriter, r *http.Request) {
 	sortRows(groups, by, q, func(a, b *jobGroup) int { return cmp.Compare(a.ID, b.ID) })
 	shown, pg := paginate(groups, q)
 	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs",
-		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": managedStates}})
+		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": managedStates, "StatesURL": managedStatesURL(q, shown)}})
 }
 
 // managedSort reports whether key is one of the managed jobs page's sort keys: the queue's
@@ -353,7 +353,7 @@ func (h *Handler) managedJobPage(w http.ResponseWriter, r *http.Request, q listQ
 	groups := groupJobs(rows) // in the rows' order: the backend's
 	_, _, pg := pageOf(total, q)
 	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs",
-		Data: map[string]any{"Rows": groups, "Pager": pg, "Query": q, "States": managedStates}})
+		Data: map[string]any{"Rows": groups, "Pager": pg, "Query": q, "States": managedStates, "StatesURL": managedStatesURL(q, groups)}})
 	return true
 }
 

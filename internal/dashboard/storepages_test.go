@@ -2,13 +2,18 @@ package dashboard_test
 
 import (
 	"cmp"
+	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/auth"
@@ -160,5 +165,30 @@ func TestManagedJobsFilteredAndSortedFromTheStore(t *testing.T) {
 	_, body, _ = root.get("/dashboard/jobs?page=2")
 	if i := strings.Index(body, `<tr data-job="100">`); i < 0 || !strings.Contains(body[i:], `data-state>PENDING<`) {
 		t.Errorf("job 100 on the default order's page 2 is not PENDING")
+	}
+
+	// The page's live states are of its own rows (the page its query selects now) and of the jobs it shows:
+	// not the whole queue.
+	body = check(root, "/dashboard/jobs?state=PENDING", "100", "")
+	mustContain(t, "the filtered page's stream", body, `data-states="/dashboard/events/jobs?desc=1&amp;id=100&amp;sort=id&amp;state=PENDING"`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+"/dashboard/events/jobs?state=PENDING&id=100&id=5", nil)
+	resp, err := root.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	select {
+	case ev := <-readEvents(t, resp):
+		var got map[string]string
+		if err := json.Unmarshal([]byte(ev.data), &got); err != nil || ev.name != "states" {
+			t.Fatalf("first event %q %q: %v", ev.name, ev.data, err)
+		}
+		if want := map[string]string{"100": "PENDING", "5": "SUCCEEDED"}; !maps.Equal(got, want) {
+			t.Errorf("the filtered page's states = %v; want %v", got, want)
+		}
+	case <-ctx.Done():
+		t.Fatal("no states within 30 s")
 	}
 }
