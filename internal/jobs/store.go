@@ -302,9 +302,10 @@ type Filter struct {
 // is unfinished, failed or cancelled, else the last task. Between two tasks of a pipeline that is the next
 // task's PENDING, as SkyPilot reports it; the job row's own status column (STARTING there) is the controller's.
 var jobStatusSQL = func() string {
-	return `COALESCE((SELECT t.status FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id AND (t.status NOT IN ` +
-		terminalList + ` OR t.status LIKE 'FAILED%' OR t.status = 'CANCELLED') ORDER BY t.task_id LIMIT 1),
-		(SELECT t.status FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id ORDER BY t.task_id DESC LIMIT 1), status)`
+	open := `(t.status NOT IN ` + terminalList + ` OR t.status LIKE 'FAILED%' OR t.status = 'CANCELLED')`
+	// One read of the job's tasks: the open ones first, by task ID; then the others, the last first.
+	return `COALESCE((SELECT t.status FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id ORDER BY CASE WHEN ` + open +
+		` THEN 0 ELSE 1 END, CASE WHEN ` + open + ` THEN t.task_id ELSE -t.task_id END LIMIT 1), status)`
 }
 
 // searchSQL is the text Filter.Search looks in, lower-cased.

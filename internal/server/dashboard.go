@@ -143,14 +143,25 @@ func (b dashboardBackend) ManagedJobPage(ctx context.Context, q api.JobsQueueOpt
 		ctx = api.WithAllUsers(ctx)
 	}
 	if jc, ok := b.s.opts.Client.(api.JobsCounter); ok {
+		// The page and the count are read at once, on two of the store's connections.
+		var (
+			n    int
+			nErr error
+			done = make(chan struct{})
+		)
+		go func() {
+			defer close(done)
+			c := q
+			c.Offset, c.Limit = 0, 0
+			n, nErr = withController(jc.JobsCount(ctx, c))
+		}()
 		jobs, err := withController(b.s.opts.Client.JobsQueue(ctx, q))
+		<-done
 		if err != nil {
 			return nil, 0, err
 		}
-		q.Offset, q.Limit = 0, 0
-		n, err := withController(jc.JobsCount(ctx, q))
-		if err != nil {
-			return nil, 0, err
+		if nErr != nil {
+			return nil, 0, nErr
 		}
 		if !admin {
 			jobs = ownJobs(ctx, jobs)
