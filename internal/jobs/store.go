@@ -289,7 +289,7 @@ type Filter struct {
 	Offset int
 	// Events reads each task's events into its row (Queue); without it rows carry none.
 	Events bool
-	// Status keeps jobs whose job-level state (jobStatusSQL) is Status.
+	// Status keeps jobs whose job-level state (job_state of derivedFrom) is Status.
 	Status api.ManagedJobStatus
 	// Search keeps jobs whose ID, name, user or first task's infra or resources contain it, in any case.
 	Search string
@@ -298,19 +298,33 @@ type Filter struct {
 	Desc bool
 }
 
-// jobStatusSQL is a job's state derived from its tasks, as the queue shows it: the first task (by task ID) that
-// is unfinished, failed or cancelled, else the last task. Between two tasks of a pipeline that is the next
-// task's PENDING, as SkyPilot reports it; the job row's own status column (STARTING there) is the controller's.
-var jobStatusSQL = func() string {
-	open := `(t.status NOT IN ` + terminalList + ` OR t.status LIKE 'FAILED%' OR t.status = 'CANCELLED')`
-	// One read of the job's tasks: the open ones first, by task ID; then the others, the last first.
-	return `COALESCE((SELECT t.status FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id ORDER BY CASE WHEN ` + open +
-		` THEN 0 ELSE 1 END, CASE WHEN ` + open + ` THEN t.task_id ELSE -t.task_id END LIMIT 1), status)`
+// derivedFrom is the jobs with what the queue derives from their tasks, under the table's own name (so that
+// every condition and column reads the same), one read of the tasks for all jobs:
+//   - job_state: the first task (by task ID) that is unfinished, failed or cancelled, else the last task's
+//     state, as the queue shows it. Between two tasks of a pipeline that is the next task's PENDING, as
+//     SkyPilot reports it; the job row's own status column (STARTING there) is the controller's.
+//   - job_recoveries: the tasks' recoveries summed.
+//   - job_text: what Filter.Search looks in, lower-cased: ID, name, user, the first task's infra and resources.
+var derivedFrom = func() string {
+	open := `(status NOT IN ` + terminalList + ` OR status LIKE 'FAILED%' OR status = 'CANCELLED')`
+	return ` FROM (SELECT managed_jobs.*, COALESCE(s.status, managed_jobs.status) AS job_state,
+		COALESCE(a.rec, 0) AS job_recoveries,
+		LOWER(CAST(managed_jobs.id AS TEXT) || ' ' || managed_jobs.name || ' ' || managed_jobs.user_name || ' ' ||
+			COALESCE(t0.infra || ' ' || t0.resources, '')) AS job_text
+		FROM managed_jobs
+		LEFT JOIN (SELECT job_id, SUM(recoveries) AS rec, MIN(CASE WHEN ` + open + ` THEN task_id END) AS first_open,
+			MAX(task_id) AS last_task, MIN(task_id) AS first_task FROM managed_job_tasks GROUP BY job_id) a ON a.job_id = managed_jobs.id
+		LEFT JOIN managed_job_tasks s ON s.job_id = managed_jobs.id AND s.task_id = COALESCE(a.first_open, a.last_task)
+		LEFT JOIN managed_job_tasks t0 ON t0.job_id = managed_jobs.id AND t0.task_id = a.first_task) managed_jobs`
 }
 
-// searchSQL is the text Filter.Search looks in, lower-cased.
-const searchSQL = `LOWER(CAST(id AS TEXT) || ' ' || name || ' ' || user_name || ' ' || COALESCE((SELECT t.infra || ' ' ||
-	t.resources FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id ORDER BY t.task_id LIMIT 1), ''))`
+// from is the FROM clause f reads: the table, or with the derived columns where f filters or sorts by them.
+func (f Filter) from() string {
+	if f.Status != "" || f.Search != "" || f.Sort == "status" || f.Sort == "recoveries" {
+		return derivedFrom()
+	}
+	return ` FROM managed_jobs`
+}
 
 // sortSQL is each sort key's expression.
 func sortSQL(key string) (string, bool) {
@@ -324,9 +338,9 @@ func sortSQL(key string) (string, bool) {
 	case "submitted":
 		return "submitted_at", true
 	case "status":
-		return jobStatusSQL(), true
+		return "job_state", true
 	case "recoveries":
-		return `(SELECT COALESCE(SUM(t.recoveries), 0) FROM managed_job_tasks t WHERE t.job_id = managed_jobs.id)`, true
+		return "job_recoveries", true
 	}
 	return "", false
 }
@@ -372,11 +386,11 @@ func (f Filter) where() (string, []any) {
 		}
 	}
 	if f.Status != "" {
-		conds, args = append(conds, jobStatusSQL()+" = ?"), append(args, string(f.Status))
+		conds, args = append(conds, "job_state = ?"), append(args, string(f.Status))
 	}
 	if f.Search != "" {
 		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-		conds = append(conds, searchSQL+` LIKE ? ESCAPE '\'`)
+		conds = append(conds, `job_text LIKE ? ESCAPE '\'`)
 		args = append(args, "%"+r.Replace(strings.ToLower(f.Search))+"%")
 	}
 	if len(conds) == 0 {
@@ -407,7 +421,7 @@ func scanQueueJob(row interface{ Scan(...any) error }) (*Job, error) {
 
 func (s *Store) jobs(ctx context.Context, f Filter, columns string, scan func(interface{ Scan(...any) error }) (*Job, error)) ([]*Job, error) {
 	where, args := f.where()
-	query := `SELECT ` + columns + ` FROM managed_jobs` + where + f.order()
+	query := `SELECT ` + columns + f.from() + where + f.order()
 	switch {
 	case f.Limit > 0:
 		query += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -437,7 +451,7 @@ func (s *Store) jobs(ctx context.Context, f Filter, columns string, scan func(in
 func (s *Store) Count(ctx context.Context, f Filter) (int, error) {
 	where, args := f.where()
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM managed_jobs`+where), args...).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*)`+f.from()+where), args...).Scan(&n)
 	return n, err
 }
 
