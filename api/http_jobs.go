@@ -37,6 +37,14 @@ func (c *HTTPClient) JobsQueue(ctx context.Context, opts JobsQueueOptions) ([]Ma
 	if opts.Events {
 		q.Set("events", "true")
 	}
+	for k, v := range map[string]string{"status": string(opts.Status), "q": opts.Search, "sort": opts.Sort} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if opts.Desc {
+		q.Set("desc", "true")
+	}
 	if AllUsers(ctx) {
 		q.Set("all_users", "true")
 	}

@@ -145,6 +145,15 @@ type JobsQueueOptions struct {
 	// Events fills each row's Events (every state change, why each recovery happened); without it Events is
 	// empty, which keeps a queue of thousands of finished jobs small (the detail view asks for them).
 	Events bool `json:"events,omitempty"`
+	// Status keeps the jobs whose job-level state is Status: the first task's state that is not done (not
+	// finished, or failed or cancelled), else the last task's, as the queue's per-task rows show it.
+	Status ManagedJobStatus `json:"status,omitempty"`
+	// Search keeps the jobs whose ID, name, user, or first task's infra or resources contain it (any case).
+	Search string `json:"q,omitempty"`
+	// Sort orders the jobs by "name", "status", "user", "submitted" or "recoveries" (ties by ID); "" or "id"
+	// by ID. Desc reverses it; the default order (Sort "") is newest first.
+	Sort string `json:"sort,omitempty"`
+	Desc bool   `json:"desc,omitempty"`
 }
 
 // JobsCounter is a client that counts the managed jobs a queue lists (jobs, not their tasks' rows) without

@@ -39,9 +39,10 @@ type Backend interface {
 	Logs(ctx context.Context, cluster string, id int, follow bool, w io.Writer) (api.Job, error)
 	// ManagedJobs lists the caller's managed jobs (an admin: all); ids, when given, select jobs, with events.
 	ManagedJobs(ctx context.Context, ids ...int64) ([]api.ManagedJob, error)
-	// ManagedJobPage is one page of ManagedJobs, newest job first: the tasks of the jobs from offset to
-	// offset+limit, and how many jobs there are in all.
-	ManagedJobPage(ctx context.Context, offset, limit int) ([]api.ManagedJob, int, error)
+	// ManagedJobPage is one page of ManagedJobs: the tasks of the jobs q selects (its Status and Search), in its
+	// order (newest first by default), from q.Offset to q.Offset+q.Limit, and how many jobs q selects in all.
+	// A backend that cannot filter or sort returns an error wrapping errors.ErrUnsupported for such a q.
+	ManagedJobPage(ctx context.Context, q api.JobsQueueOptions) ([]api.ManagedJob, int, error)
 	// ManagedJobLogs writes a managed job's output to w, as Logs.
 	ManagedJobLogs(ctx context.Context, id int64, follow bool, w io.Writer) error
 	// Services lists the caller's services (an admin: all).
@@ -149,7 +150,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET "+Prefix+"/clusters", h.authed(h.clusters))
 	m.HandleFunc("GET "+Prefix+"/clusters/{cluster}", h.authed(h.cluster))
 	m.HandleFunc("GET "+Prefix+"/events/clusters", h.authed(h.liveStates(readClusterStates)))
-	m.HandleFunc("GET "+Prefix+"/events/jobs", h.authed(h.liveStates(readManagedJobStates)))
+	m.HandleFunc("GET "+Prefix+"/events/jobs", h.authed(h.liveManagedJobs))
 	m.HandleFunc("GET "+Prefix+"/events/services", h.authed(h.liveStates(readServiceStates)))
 	m.HandleFunc("GET "+Prefix+"/events/clusters/{cluster}", h.authed(h.liveCluster))
 	m.HandleFunc("GET "+Prefix+"/events/services/{name}", h.authed(h.liveService))

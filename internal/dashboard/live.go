@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stix-run/stix/api"
@@ -33,6 +35,67 @@ func readManagedJobStates(ctx context.Context, b Backend) (map[string]string, er
 		out[strconv.FormatInt(g.ID, 10)] = string(g.Status)
 	}
 	return out, err
+}
+
+// managedStatesURL is the live states' stream of a managed jobs page: the page's query and the jobs it shows.
+func managedStatesURL(q listQuery, shown []*jobGroup) string {
+	v, _ := url.ParseQuery(strings.TrimPrefix(q.with("", ""), "?"))
+	for _, g := range shown {
+		v.Add("id", strconv.FormatInt(g.ID, 10))
+	}
+	if len(v) == 0 {
+		return Prefix + "/events/jobs"
+	}
+	return Prefix + "/events/jobs?" + v.Encode()
+}
+
+// liveManagedJobs streams the states of a managed jobs page (its q, state, sort, desc and page: the rows the
+// page would show now, so that new ones are announced) and of the jobs it shows (id, repeated), whatever page
+// they are on now: one page of the queue, not the whole of it, where the backend filters and sorts.
+func (h *Handler) liveManagedJobs(w http.ResponseWriter, r *http.Request) {
+	q := readListQuery(r, "id", true)
+	var shown []int64
+	for _, v := range r.URL.Query()["id"] {
+		if id, err := strconv.ParseInt(v, 10, 64); err == nil && id > 0 && len(shown) < PageSize {
+			shown = append(shown, id)
+		}
+	}
+	h.followStates(w, r, managedPageStates(q, shown))
+}
+
+func managedPageStates(q listQuery, shown []int64) states {
+	return func(ctx context.Context, b Backend) (map[string]string, error) {
+		if !managedSort(q.Sort) {
+			return readManagedJobStates(ctx, b)
+		}
+		rows, _, err := b.ManagedJobPage(ctx, managedQuery(q, (q.Page-1)*PageSize))
+		if errors.Is(err, errors.ErrUnsupported) {
+			return readManagedJobStates(ctx, b)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]string, len(rows))
+		for _, g := range groupJobs(rows) {
+			out[strconv.FormatInt(g.ID, 10)] = string(g.Status)
+		}
+		var gone []int64 // shown, and no longer on the page
+		for _, id := range shown {
+			if _, ok := out[strconv.FormatInt(id, 10)]; !ok {
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) > 0 {
+			more, err := b.ManagedJobs(ctx, gone...)
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range groupJobs(more) {
+				out[strconv.FormatInt(g.ID, 10)] = string(g.Status)
+			}
+		}
+		return out, nil
+	}
 }
 
 func readServiceStates(ctx context.Context, b Backend) (map[string]string, error) {

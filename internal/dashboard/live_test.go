@@ -99,7 +99,7 @@ func TestClustersListFollowsStates(t *testing.T) {
 		}
 	}
 	_, body, _ = ada.get("/dashboard/jobs")
-	mustContain(t, "the managed jobs page", body, `data-states="/dashboard/events/jobs" data-key="job"`, `<tr data-job="7">`)
+	mustContain(t, "the managed jobs page", body, `data-states="/dashboard/events/jobs?desc=1&amp;id=7&amp;sort=id" data-key="job"`, `<tr data-job="7">`)
 	_, body, _ = ada.get("/dashboard/services")
 	mustContain(t, "the services page", body, `data-key="service"`, `<tr data-service="llm">`, `data-state>READY</span>`)
 }

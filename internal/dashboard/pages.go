@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -278,10 +279,11 @@ func groupJobs(rows []api.ManagedJob) []*jobGroup {
 
 func (h *Handler) managedJobs(w http.ResponseWriter, r *http.Request) {
 	q := readListQuery(r, "id", true)
-	if q.Q == "" && q.State == "" && q.Sort == "id" && q.Desc {
-		// The queue as it comes, newest first: the store reads one page.
-		h.managedJobPage(w, r, q)
-		return
+	if managedSort(q.Sort) {
+		// The store filters, sorts and reads one page, where the backend can.
+		if h.managedJobPage(w, r, q) {
+			return
+		}
 	}
 	rows, err := h.opts.Backend.ManagedJobs(r.Context())
 	if err != nil {
@@ -309,28 +311,50 @@ func (h *Handler) managedJobs(w http.ResponseWriter, r *http.Request) {
 	sortRows(groups, by, q, func(a, b *jobGroup) int { return cmp.Compare(a.ID, b.ID) })
 	shown, pg := paginate(groups, q)
 	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs",
-		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": managedStates}})
+		Data: map[string]any{"Rows": shown, "Pager": pg, "Query": q, "States": managedStates, "StatesURL": managedStatesURL(q, shown)}})
 }
 
-// managedJobPage is the managed jobs page unfiltered and newest first, from one page of the queue.
-func (h *Handler) managedJobPage(w http.ResponseWriter, r *http.Request, q listQuery) {
+// managedSort reports whether key is one of the managed jobs page's sort keys: the queue's
+// (api.JobsQueueOptions.Sort).
+func managedSort(key string) bool {
+	switch key {
+	case "id", "name", "status", "user", "submitted", "recoveries":
+		return true
+	}
+	return false
+}
+
+// managedQuery is the page's list query as the queue's options: newest first is the queue's default order.
+func managedQuery(q listQuery, offset int) api.JobsQueueOptions {
+	o := api.JobsQueueOptions{Status: api.ManagedJobStatus(q.State), Search: q.Q, Sort: q.Sort, Desc: q.Desc, Offset: offset, Limit: PageSize}
+	if q.Sort == "id" && q.Desc {
+		o.Sort, o.Desc = "", false
+	}
+	return o
+}
+
+// managedJobPage renders the managed jobs page from one page of the queue, filtered and sorted by the backend;
+// false when the backend cannot (errors.ErrUnsupported) and nothing was written.
+func (h *Handler) managedJobPage(w http.ResponseWriter, r *http.Request, q listQuery) bool {
 	ctx := r.Context()
-	start := (q.Page - 1) * PageSize
-	rows, total, err := h.opts.Backend.ManagedJobPage(ctx, start, PageSize)
+	rows, total, err := h.opts.Backend.ManagedJobPage(ctx, managedQuery(q, (q.Page-1)*PageSize))
 	if err == nil && len(rows) == 0 && total > 0 {
 		// Past the end: the last page, as the other lists.
-		start, _, _ = pageOf(total, q)
-		rows, total, err = h.opts.Backend.ManagedJobPage(ctx, start, PageSize)
+		start, _, _ := pageOf(total, q)
+		rows, total, err = h.opts.Backend.ManagedJobPage(ctx, managedQuery(q, start))
+	}
+	if errors.Is(err, errors.ErrUnsupported) {
+		return false
 	}
 	if err != nil {
 		h.backendError(w, r, err, Prefix+"/clusters", "the clusters")
-		return
+		return true
 	}
-	groups := groupJobs(rows)
-	slices.SortFunc(groups, func(a, b *jobGroup) int { return cmp.Compare(b.ID, a.ID) })
+	groups := groupJobs(rows) // in the rows' order: the backend's
 	_, _, pg := pageOf(total, q)
 	h.render(w, r, http.StatusOK, "managed_jobs", page{Title: "Managed jobs", Nav: "jobs",
-		Data: map[string]any{"Rows": groups, "Pager": pg, "Query": q, "States": managedStates}})
+		Data: map[string]any{"Rows": groups, "Pager": pg, "Query": q, "States": managedStates, "StatesURL": managedStatesURL(q, groups)}})
+	return true
 }
 
 var managedStates = []string{"PENDING", "STARTING", "RUNNING", "RECOVERING", "CANCELLING", "SUCCEEDED", "CANCELLED",

@@ -160,7 +160,8 @@ func BenchmarkStorePages(b *testing.B) {
 	}
 	defer fake.Close(context.Background())
 	for _, path := range []string{"/dashboard/clusters", "/dashboard/clusters?sort=cost&desc=1&q=user3&page=2",
-		"/dashboard/jobs", "/dashboard/jobs?state=SUCCEEDED&sort=recoveries&page=50", "/dashboard/requests",
+		"/dashboard/jobs", "/dashboard/jobs?state=SUCCEEDED&sort=recoveries&page=50", "/dashboard/jobs?q=train-12&sort=name",
+		"/dashboard/jobs?sort=recoveries&page=50", "/dashboard/jobs?state=SUCCEEDED&page=50", "/dashboard/requests",
 		"/dashboard/requests?state=FAILED&q=cluster-01&sort=user&page=2", "/dashboard/costs", "/dashboard/users"} {
 		for _, s := range []struct {
 			name string

@@ -206,17 +206,32 @@ func requested(t *spec.Task) string {
 
 // JobsQueue lists the caller's managed jobs (everyone's for an admin asking for all users), one row per task.
 func (c *Controller) JobsQueue(ctx context.Context, opts api.JobsQueueOptions) ([]api.ManagedJob, error) {
+	if err := checkQueueOptions(opts); err != nil {
+		return nil, err
+	}
 	return c.st.Queue(ctx, queueFilter(ctx, opts), c.opts.Now())
 }
 
 // JobsCount is how many jobs JobsQueue lists for the caller, whatever opts' Limit and Offset (api.JobsCounter).
 func (c *Controller) JobsCount(ctx context.Context, opts api.JobsQueueOptions) (int, error) {
+	if err := checkQueueOptions(opts); err != nil {
+		return 0, err
+	}
 	return c.st.Count(ctx, queueFilter(ctx, opts))
+}
+
+// checkQueueOptions refuses a sort key the queue does not know.
+func checkQueueOptions(opts api.JobsQueueOptions) error {
+	if _, ok := sortSQL(opts.Sort); !ok {
+		return badRequest("unknown sort %q for the managed jobs queue: use id, name, status, user, submitted or recoveries", opts.Sort)
+	}
+	return nil
 }
 
 // queueFilter is the store's filter for a queue the caller asks for: their own jobs, unless they see all.
 func queueFilter(ctx context.Context, opts api.JobsQueueOptions) Filter {
-	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit, Offset: opts.Offset, Events: opts.Events}
+	f := Filter{SkipFinished: opts.SkipFinished, IDs: opts.IDs, Limit: opts.Limit, Offset: opts.Offset, Events: opts.Events,
+		Status: opts.Status, Search: opts.Search, Sort: opts.Sort, Desc: opts.Desc}
 	if user, all := caller(ctx); !all {
 		f.User = user
 	}

@@ -1,12 +1,14 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -287,6 +289,76 @@ type Filter struct {
 	Offset int
 	// Events reads each task's events into its row (Queue); without it rows carry none.
 	Events bool
+	// Status keeps jobs whose job-level state (job_state of derivedFrom) is Status.
+	Status api.ManagedJobStatus
+	// Search keeps jobs whose ID, name, user or first task's infra or resources contain it, in any case.
+	Search string
+	// Sort is a key of sortSQL ("" or "id": by ID); Desc reverses it. Sort "" is newest first.
+	Sort string
+	Desc bool
+}
+
+// derivedFrom is the jobs with what the queue derives from their tasks, under the table's own name (so that
+// every condition and column reads the same), one read of the tasks for all jobs:
+//   - job_state: the first task (by task ID) that is unfinished, failed or cancelled, else the last task's
+//     state, as the queue shows it. Between two tasks of a pipeline that is the next task's PENDING, as
+//     SkyPilot reports it; the job row's own status column (STARTING there) is the controller's.
+//   - job_recoveries: the tasks' recoveries summed.
+//   - job_text: what Filter.Search looks in, lower-cased: ID, name, user, the first task's infra and resources.
+var derivedFrom = func() string {
+	open := `(status NOT IN ` + terminalList + ` OR status LIKE 'FAILED%' OR status = 'CANCELLED')`
+	return ` FROM (SELECT managed_jobs.*, COALESCE(s.status, managed_jobs.status) AS job_state,
+		COALESCE(a.rec, 0) AS job_recoveries,
+		LOWER(CAST(managed_jobs.id AS TEXT) || ' ' || managed_jobs.name || ' ' || managed_jobs.user_name || ' ' ||
+			COALESCE(t0.infra || ' ' || t0.resources, '')) AS job_text
+		FROM managed_jobs
+		LEFT JOIN (SELECT job_id, SUM(recoveries) AS rec, MIN(CASE WHEN ` + open + ` THEN task_id END) AS first_open,
+			MAX(task_id) AS last_task, MIN(task_id) AS first_task FROM managed_job_tasks GROUP BY job_id) a ON a.job_id = managed_jobs.id
+		LEFT JOIN managed_job_tasks s ON s.job_id = managed_jobs.id AND s.task_id = COALESCE(a.first_open, a.last_task)
+		LEFT JOIN managed_job_tasks t0 ON t0.job_id = managed_jobs.id AND t0.task_id = a.first_task) managed_jobs`
+}
+
+// from is the FROM clause f reads: the table, or with the derived columns where f filters or sorts by them.
+func (f Filter) from() string {
+	if f.Status != "" || f.Search != "" || f.Sort == "status" || f.Sort == "recoveries" {
+		return derivedFrom()
+	}
+	return ` FROM managed_jobs`
+}
+
+// sortSQL is each sort key's expression.
+func sortSQL(key string) (string, bool) {
+	switch key {
+	case "", "id":
+		return "", true
+	case "name":
+		return "name", true
+	case "user":
+		return "user_name", true
+	case "submitted":
+		return "submitted_at", true
+	case "status":
+		return "job_state", true
+	case "recoveries":
+		return "job_recoveries", true
+	}
+	return "", false
+}
+
+// order is f's ORDER BY clause: ties by ID, so that a page is the same from one read to the next.
+func (f Filter) order() string {
+	key, ok := sortSQL(f.Sort)
+	if f.Sort == "" || !ok {
+		return ` ORDER BY id DESC`
+	}
+	dir := " ASC"
+	if f.Desc {
+		dir = " DESC"
+	}
+	if key == "" {
+		return ` ORDER BY id` + dir
+	}
+	return ` ORDER BY ` + key + dir + `, id` + dir
 }
 
 func (f Filter) where() (string, []any) {
@@ -313,13 +385,21 @@ func (f Filter) where() (string, []any) {
 			args = append(args, id)
 		}
 	}
+	if f.Status != "" {
+		conds, args = append(conds, "job_state = ?"), append(args, string(f.Status))
+	}
+	if f.Search != "" {
+		r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+		conds = append(conds, `job_text LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+r.Replace(strings.ToLower(f.Search))+"%")
+	}
 	if len(conds) == 0 {
 		return "", nil
 	}
 	return " WHERE " + strings.Join(conds, " AND "), args
 }
 
-// Jobs returns the jobs f selects, newest first.
+// Jobs returns the jobs f selects, in f's order (newest first by default).
 func (s *Store) Jobs(ctx context.Context, f Filter) ([]*Job, error) {
 	return s.jobs(ctx, f, jobColumns, scanJob)
 }
@@ -341,7 +421,7 @@ func scanQueueJob(row interface{ Scan(...any) error }) (*Job, error) {
 
 func (s *Store) jobs(ctx context.Context, f Filter, columns string, scan func(interface{ Scan(...any) error }) (*Job, error)) ([]*Job, error) {
 	where, args := f.where()
-	query := `SELECT ` + columns + ` FROM managed_jobs` + where + ` ORDER BY id DESC`
+	query := `SELECT ` + columns + f.from() + where + f.order()
 	switch {
 	case f.Limit > 0:
 		query += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -371,7 +451,7 @@ func (s *Store) jobs(ctx context.Context, f Filter, columns string, scan func(in
 func (s *Store) Count(ctx context.Context, f Filter) (int, error) {
 	where, args := f.where()
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM managed_jobs`+where), args...).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*)`+f.from()+where), args...).Scan(&n)
 	return n, err
 }
 
@@ -386,8 +466,11 @@ func (s *Store) Queue(ctx context.Context, f Filter, now time.Time) ([]api.Manag
 	for _, j := range jobs {
 		byID[j.ID] = j
 	}
-	// The newest job's ID bounds the task and event scans; the jobs map keeps only the selected ones.
-	oldest, newest := jobs[len(jobs)-1].ID, jobs[0].ID
+	// The selected jobs' IDs bound the task and event scans; the jobs map keeps only the selected ones.
+	oldest, newest := jobs[0].ID, jobs[0].ID
+	for _, j := range jobs {
+		oldest, newest = min(oldest, j.ID), max(newest, j.ID)
+	}
 	// The tasks and their events are read at once, on two connections (readers do not block each other).
 	var (
 		events map[taskKey][]api.ManagedJobEvent
@@ -415,6 +498,14 @@ func (s *Store) Queue(ctx context.Context, f Filter, now time.Time) ([]api.Manag
 			continue
 		}
 		out = append(out, row(j, t, events[taskKey{t.JobID, t.TaskID}], now))
+	}
+	if f.Sort != "" {
+		// Another order than newest first: the rows follow the jobs', a job's tasks kept together in order.
+		at := make(map[int64]int, len(jobs))
+		for i, j := range jobs {
+			at[j.ID] = i
+		}
+		slices.SortStableFunc(out, func(a, b api.ManagedJob) int { return cmp.Compare(at[a.ID], at[b.ID]) })
 	}
 	return out, nil
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -132,27 +134,44 @@ func (b dashboardBackend) ManagedJobs(ctx context.Context, ids ...int64) ([]api.
 	return ownJobs(ctx, jobs), nil
 }
 
-// ManagedJobPage asks the controller for the page alone and counts the jobs without reading them, where the
-// core can (api.JobsCounter: the server's controller); otherwise it reads every job and cuts the page.
-func (b dashboardBackend) ManagedJobPage(ctx context.Context, offset, limit int) ([]api.ManagedJob, int, error) {
+// ManagedJobPage asks the controller for the page alone, filtered and sorted in its store, and counts the jobs
+// without reading them, where the core can (api.JobsCounter: the server's controller); otherwise it reads every
+// job and cuts the page (newest first only). A non-admin's page holds their own jobs alone.
+func (b dashboardBackend) ManagedJobPage(ctx context.Context, q api.JobsQueueOptions) ([]api.ManagedJob, int, error) {
 	admin := identity(ctx).IsAdmin()
 	if admin {
 		ctx = api.WithAllUsers(ctx)
 	}
 	if jc, ok := b.s.opts.Client.(api.JobsCounter); ok {
-		jobs, err := withController(b.s.opts.Client.JobsQueue(ctx, api.JobsQueueOptions{Offset: offset, Limit: limit}))
+		// The page and the count are read at once, on two of the store's connections.
+		var (
+			n    int
+			nErr error
+			done = make(chan struct{})
+		)
+		go func() {
+			defer close(done)
+			c := q
+			c.Offset, c.Limit = 0, 0
+			n, nErr = withController(jc.JobsCount(ctx, c))
+		}()
+		jobs, err := withController(b.s.opts.Client.JobsQueue(ctx, q))
+		<-done
 		if err != nil {
 			return nil, 0, err
 		}
-		n, err := withController(jc.JobsCount(ctx, api.JobsQueueOptions{}))
-		if err != nil {
-			return nil, 0, err
+		if nErr != nil {
+			return nil, 0, nErr
 		}
 		if !admin {
 			jobs = ownJobs(ctx, jobs)
 		}
 		return jobs, n, nil
 	}
+	if q.Status != "" || q.Search != "" || q.Sort != "" {
+		return nil, 0, fmt.Errorf("filtering or sorting managed jobs needs the API server's controller: %w", errors.ErrUnsupported)
+	}
+	offset, limit := q.Offset, q.Limit
 	all, err := b.ManagedJobs(ctx)
 	if err != nil {
 		return nil, 0, err

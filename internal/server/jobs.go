@@ -24,7 +24,9 @@ func (s *Server) registerJobs() {
 		if err != nil {
 			return nil, err
 		}
-		opts := api.JobsQueueOptions{SkipFinished: boolParam(r, "skip_finished"), Events: boolParam(r, "events")}
+		v := r.URL.Query()
+		opts := api.JobsQueueOptions{SkipFinished: boolParam(r, "skip_finished"), Events: boolParam(r, "events"),
+			Status: api.ManagedJobStatus(v.Get("status")), Search: v.Get("q"), Sort: v.Get("sort"), Desc: boolParam(r, "desc")}
 		if opts.Limit, err = optInt(r, "limit"); err != nil {
 			return nil, err
 		}

@@ -177,11 +177,13 @@ func TestJobsQueueShowsTheCallersJobs(t *testing.T) {
 	if jobs, err := admin.JobsQueue(ctx, api.JobsQueueOptions{}); err != nil || len(jobs) != 2 {
 		t.Errorf("an admin's own queue: %+v, %v", jobs, err)
 	}
-	jobs, err = admin.JobsQueue(api.WithAllUsers(ctx), api.JobsQueueOptions{SkipFinished: true, IDs: []int64{1, 2}, Limit: 7, Offset: 3, Events: true})
+	jobs, err = admin.JobsQueue(api.WithAllUsers(ctx), api.JobsQueueOptions{SkipFinished: true, IDs: []int64{1, 2}, Limit: 7, Offset: 3, Events: true,
+		Status: api.ManagedPending, Search: "train 1", Sort: "recoveries", Desc: true})
 	if err != nil || len(jobs) != 3 {
 		t.Errorf("every user's queue: %+v, %v", jobs, err)
 	}
-	if _, all := core.seen("JobsQueue"); !all || !opts.SkipFinished || len(opts.IDs) != 2 || opts.Limit != 7 || opts.Offset != 3 || !opts.Events {
+	if _, all := core.seen("JobsQueue"); !all || !opts.SkipFinished || len(opts.IDs) != 2 || opts.Limit != 7 || opts.Offset != 3 || !opts.Events ||
+		opts.Status != api.ManagedPending || opts.Search != "train 1" || opts.Sort != "recoveries" || !opts.Desc {
 		t.Errorf("the core got %+v, all users %v", opts, all)
 	}
 }
