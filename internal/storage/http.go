@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -41,4 +42,28 @@ func RetryWait(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// NewRequest is a store request whose body, when body is not nil, is size bytes that body() gives again for each
+// attempt (GetBody: redirects and retries resend it); header is copied as given (canonical keys or not).
+func NewRequest(ctx context.Context, method, url string, header http.Header, body func() io.Reader, size int64) (*http.Request, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = body()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.ContentLength = size
+		if size == 0 {
+			req.Body = http.NoBody
+		}
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body()), nil }
+	}
+	return req, nil
 }

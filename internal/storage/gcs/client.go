@@ -202,23 +202,9 @@ func contains(list []int, v int) bool {
 }
 
 func (c *Client) send(ctx context.Context, r *request) (*http.Response, error) {
-	var body io.Reader
-	if r.body != nil {
-		body = r.body()
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	req, err := storage.NewRequest(ctx, r.method, r.url, r.header, r.body, r.size)
 	if err != nil {
 		return nil, err
-	}
-	for k, v := range r.header {
-		req.Header[k] = v
-	}
-	if r.body != nil {
-		req.ContentLength = r.size
-		if r.size == 0 {
-			req.Body = http.NoBody
-		}
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(r.body()), nil }
 	}
 	if c.cfg.Tokens != nil {
 		tok, err := c.cfg.Tokens.Token(ctx)

@@ -253,23 +253,9 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 // send makes one attempt.
 func (c *Client) send(ctx context.Context, r *request, creds Credentials, region string) (*http.Response, error) {
 	u, canonicalURI := c.target(r, region)
-	var body io.Reader
-	if r.body != nil {
-		body = r.body()
-	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	req, err := storage.NewRequest(ctx, r.method, u.String(), r.header, r.body, r.size)
 	if err != nil {
 		return nil, err
-	}
-	for k, v := range r.header {
-		req.Header[k] = v
-	}
-	if r.body != nil {
-		req.ContentLength = r.size
-		if r.size == 0 {
-			req.Body = http.NoBody
-		}
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(r.body()), nil }
 	}
 	payload := r.payloadHash
 	if payload == "" {
