@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/stix-run/stix/internal/transport/ignore"
 )
 
 // Sync holds the settings of Upload and Download. The zero value is ready to use.
@@ -26,6 +28,11 @@ type Sync struct {
 	// inode, so that an unchanged upload stats its files rather than reading them; "" hashes every file every
 	// time. Give one file per set of sources (it keeps the entries of the last upload only).
 	HashCache string
+	// Ignore leaves out of an upload what a directory source's ignore files say, as SkyPilot does when it
+	// uploads a local source to a bucket: its .skyignore files, else (no .skyignore at the source's root) its
+	// .gitignore files (internal/transport/ignore, as the workdir sync reads them), and the source's top-level
+	// .git directory. A file given as a source is uploaded whatever they say. Download ignores it.
+	Ignore bool
 	// Notef receives notes about files left out (sockets, pipes, dangling symlinks); nil drops them (they are in
 	// Stats.Notes too).
 	Notef func(format string, args ...any)
@@ -44,6 +51,8 @@ type Stats struct {
 	// Bytes were sent; SkippedBytes were not, being there already.
 	Bytes        int64
 	SkippedBytes int64
+	// Ignored is how many files and directories an upload left out by Sync.Ignore (a directory counts once).
+	Ignored int
 	// Notes are what was left out, and why.
 	Notes []string
 }
@@ -223,8 +232,14 @@ func (s Sync) collect(prefix string, sources []string, stats *Stats) ([]localFil
 				return nil, err
 			}
 		case fi.IsDir():
-			visited := map[[2]uint64]bool{}
-			if err := s.walk(src, base, fi, visited, add, stats); err != nil {
+			w := walker{s: s, root: src, add: add, stats: stats, visited: map[[2]uint64]bool{}}
+			if s.Ignore {
+				w.ignore = ignore.New(ignore.FileFor(src))
+				if err := w.ignore.AddFile(src, ""); err != nil {
+					return nil, fmt.Errorf("upload: source %s: read its ignore file: %w", src, err)
+				}
+			}
+			if err := w.walk(src, "", base, fi); err != nil {
 				return nil, err
 			}
 		default:
@@ -235,16 +250,26 @@ func (s Sync) collect(prefix string, sources []string, stats *Stats) ([]localFil
 	return files, nil
 }
 
-// walk adds the files under dir (stat'ed as fi), following symlinks; visited cuts symlink loops.
-func (s Sync) walk(dir, keyPrefix string, fi os.FileInfo, visited map[[2]uint64]bool, add func(p, key string, size int64) error, stats *Stats) error {
+// walker walks one directory source.
+type walker struct {
+	s       Sync
+	root    string
+	ignore  *ignore.Matcher // nil: nothing is left out
+	add     func(p, key string, size int64) error
+	stats   *Stats
+	visited map[[2]uint64]bool // cuts symlink loops
+}
+
+// walk adds the files under dir (stat'ed as fi, rel under the root: "" or "some/dir/"), following symlinks.
+func (w *walker) walk(dir, rel, keyPrefix string, fi os.FileInfo) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		id := [2]uint64{uint64(st.Dev), st.Ino}
-		if visited[id] {
-			s.note(stats, "skipped %s: a symlink loop back to a directory already uploaded", dir)
+		if w.visited[id] {
+			w.s.note(w.stats, "skipped %s: a symlink loop back to a directory already uploaded", dir)
 			return nil
 		}
-		visited[id] = true
-		defer delete(visited, id) // the same directory may be reached twice without a loop
+		w.visited[id] = true
+		defer delete(w.visited, id) // the same directory may be reached twice without a loop
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -256,25 +281,42 @@ func (s Sync) walk(dir, keyPrefix string, fi os.FileInfo, visited map[[2]uint64]
 		info, err := os.Stat(p) // follows symlinks
 		if err != nil {
 			if e.Type()&os.ModeSymlink != 0 && errors.Is(err, os.ErrNotExist) {
-				s.note(stats, "skipped %s: a symlink to nothing", p)
+				w.s.note(w.stats, "skipped %s: a symlink to nothing", p)
 				continue
 			}
 			return fmt.Errorf("upload: %w", err)
 		}
+		if w.ignored(rel+e.Name(), info.IsDir()) {
+			w.stats.Ignored++
+			continue
+		}
 		switch {
 		case info.IsDir():
-			if err := s.walk(p, key+"/", info, visited, add, stats); err != nil {
+			if w.ignore != nil {
+				if err := w.ignore.AddFile(w.root, rel+e.Name()); err != nil {
+					return fmt.Errorf("upload: read the ignore file of %s: %w", p, err)
+				}
+			}
+			if err := w.walk(p, rel+e.Name()+"/", key+"/", info); err != nil {
 				return err
 			}
 		case info.Mode().IsRegular():
-			if err := add(p, key, info.Size()); err != nil {
+			if err := w.add(p, key, info.Size()); err != nil {
 				return err
 			}
 		default:
-			s.note(stats, "skipped %s: a %s is not uploaded", p, kindOf(info.Mode()))
+			w.s.note(w.stats, "skipped %s: a %s is not uploaded", p, kindOf(info.Mode()))
 		}
 	}
 	return nil
+}
+
+// ignored reports whether the path rel under the root stays behind: by the ignore files, or as the root's .git.
+func (w *walker) ignored(rel string, isDir bool) bool {
+	if w.ignore == nil {
+		return false
+	}
+	return (rel == ".git" && isDir) || w.ignore.Ignored(rel, isDir)
 }
 
 func kindOf(m os.FileMode) string {
