@@ -91,7 +91,8 @@ func (b *envBuckets) Upload(ctx context.Context, kind, bucket, prefix string, so
 	if err != nil {
 		return 0, err
 	}
-	up := storage.Sync{HashCache: b.hashCache(kind, o.Endpoint.URL, bucket, prefix, sources)}
+	// A local source leaves out what its .skyignore (else .gitignore) says, and its .git, as in SkyPilot.
+	up := storage.Sync{Ignore: true, HashCache: b.hashCache(kind, o.Endpoint.URL, bucket, prefix, sources)}
 	stats, err := up.Upload(ctx, o.Store, bucket, prefix, sources...)
 	return stats.Transferred, classify(err)
 }

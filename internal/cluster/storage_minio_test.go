@@ -99,14 +99,16 @@ func (p *progressLog) has(s string) bool {
 }
 
 // TestStorageLocalSourceMinIO: a local source makes a stix-managed bucket on MinIO, uploads to it and records
-// it; the job reads the files through the node's mount; a second launch uploads nothing; `persistent: false`
+// it, leaving out what the source's .skyignore says; the job reads the files through the node's mount; a second
+// launch uploads nothing; `persistent: false`
 // deletes the bucket and its record at down; a bucket a live cluster uses is not deleted by `storage delete`.
 func TestStorageLocalSourceMinIO(t *testing.T) {
 	t.Parallel()
 	w := newMinIOWorld(t, "")
 	ctx := context.Background()
 	src := t.TempDir()
-	for name, body := range map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta\n"} {
+	for name, body := range map[string]string{"a.txt": "alpha\n", "sub/b.txt": "beta\n", ".skyignore": "/secret\n*.log\n",
+		"secret/key": "k", "sub/debug.log": "noise"} {
 		os.MkdirAll(filepath.Join(src, filepath.Dir(name)), 0o755)
 		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -119,8 +121,15 @@ func TestStorageLocalSourceMinIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p1.has("Uploaded 2 changed file(s) to s3://stix-local-one") {
+	if !p1.has("Uploaded 3 changed file(s) to s3://stix-local-one") {
 		t.Errorf("first launch progress: %q", p1.lines)
+	}
+	var keys []string
+	if err := w.s3.List(ctx, "stix-local-one", "", func(o storage.Object) error { keys = append(keys, o.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(keys, " ") != ".skyignore a.txt sub/b.txt" {
+		t.Errorf("bucket keys %q; want what .skyignore leaves", keys)
 	}
 	if status, out := w.finish(t, "c", res.JobID); status != "SUCCEEDED" || !strings.Contains(out, "alpha") || !strings.Contains(out, "beta") {
 		t.Errorf("job: %s, output %q; want the bucket's files", status, out)
