@@ -198,13 +198,11 @@ func (m *Manager) finishAutodown(ctx context.Context, st store.Store, rec *store
 	if err := p.Terminate(ctx, ref); err != nil {
 		return false, fmt.Sprintf("autodown stopped its nodes, and tearing them down failed: %v: run `stix down %s`", err, rec.Name)
 	}
-	if err := st.DeleteCluster(ctx, rec.Name, m.now()); err != nil {
-		return false, fmt.Sprintf("autodown tore it down, and forgetting it failed: %v", err)
-	}
 	// As after `stix down`: its buckets with `persistent: false` go with it. One that cannot be deleted now
 	// keeps its record, so `stix storage ls` still shows it and `stix storage delete` removes it.
-	_ = st.SetValue(ctx, mountsKey(rec.Name), "")
-	_ = m.dropBuckets(ctx, st, rec.Name)
+	if err, _ := m.forgetCluster(ctx, st, rec.Name); err != nil {
+		return false, fmt.Sprintf("autodown tore it down, and forgetting it failed: %v", err)
+	}
 	return true, ""
 }
 

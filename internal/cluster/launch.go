@@ -66,19 +66,30 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 	}
 	defer unlock()
 
-	if err := m.makeBuckets(ctx, buckets, name, opts.Command, opts.Progress); err != nil {
-		return nil, err
-	}
 	res := &api.LaunchResult{ClusterName: name}
 	var demand provision.Demand
 	rec, err := st.GetCluster(ctx, name)
 	if err == nil {
+		// Before the buckets are made: a cluster that autodown took away (or that vanished) is forgotten with
+		// its `persistent: false` buckets, which this launch then checks again and makes for the new one.
 		rec, err = m.settleAutostop(ctx, st, rec)
+		if store.IsNotFound(err) && len(mounts) > 0 {
+			var cerr error
+			if buckets, cerr = m.checkBuckets(ctx, mounts); cerr != nil {
+				return nil, cerr
+			}
+		}
+	}
+	if err != nil && !store.IsNotFound(err) {
+		return nil, err
 	}
 	if err == nil {
 		if err := m.refuseAutostopOn(rec.Cloud, task, opts); err != nil {
 			return nil, fmt.Errorf("launch on cluster %q: %w", name, err)
 		}
+	}
+	if err := m.makeBuckets(ctx, buckets, name, opts.Command, opts.Progress); err != nil {
+		return nil, err
 	}
 	switch {
 	case store.IsNotFound(err):

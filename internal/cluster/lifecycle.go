@@ -124,7 +124,8 @@ func (m *Manager) refreshLocked(ctx context.Context, st store.Store, rec *store.
 		}
 	}
 	if status == "" {
-		_ = st.DeleteCluster(ctx, rec.Name, m.now())
+		// Gone from its provider: forgotten as at `down`, its `persistent: false` buckets with it.
+		_, _ = m.forgetCluster(ctx, st, rec.Name)
 		return nil, ""
 	}
 	if status != rec.Status {
@@ -248,12 +249,25 @@ func (m *Manager) Down(ctx context.Context, name string, purge bool) error {
 		if err := p.Terminate(ctx, ref); err != nil && !purge {
 			return fmt.Errorf("tear down %q: %w (use --purge to forget it anyway)", name, err)
 		}
-		if err := st.DeleteCluster(ctx, name, m.now()); err != nil {
+		err, bucketErr := m.forgetCluster(ctx, st, name)
+		if err != nil {
 			return err
 		}
-		_ = st.SetValue(ctx, mountsKey(name), "")
-		return m.dropBuckets(ctx, st, name)
+		return bucketErr
 	})
+}
+
+// forgetCluster removes a cluster whose nodes are gone from the state, whichever way they went (`down`,
+// autodown, or found vanished by `status -r`): its record, its recorded mounts, and its `persistent: false`
+// buckets (dropBuckets, on the endpoints their records name). err is the state's, when the record could not be
+// removed (nothing else is done then); bucketErr says which buckets could not be deleted (their records stay,
+// so `stix storage ls` shows them and `stix storage delete` removes them).
+func (m *Manager) forgetCluster(ctx context.Context, st store.Store, name string) (err, bucketErr error) {
+	if err := st.DeleteCluster(ctx, name, m.now()); err != nil {
+		return err, nil
+	}
+	_ = st.SetValue(ctx, mountsKey(name), "")
+	return nil, m.dropBuckets(ctx, st, name)
 }
 
 // withCluster runs fn with the cluster locked and its record, provider and reference loaded.
