@@ -17,15 +17,18 @@ import (
 // mounts them again.
 func mountsKey(cluster string) string { return "cluster-mounts/" + cluster }
 
-// mountSpecs are the mounts of plan's buckets, as the node agents take them, without endpoint or credentials.
+// mountSpecs are the mounts of plan's buckets, as the node agents take them, with the endpoint each bucket was
+// checked or made on (Buckets.Endpoint: not a secret; `stix start` mounts there again, whatever the caller's
+// environment names then) and without credentials.
 func mountSpecs(plan *bucketPlan) []agent.Mount {
 	if plan == nil {
 		return nil
 	}
 	out := make([]agent.Mount, 0, len(plan.mounts))
 	for _, b := range plan.mounts {
+		ep, _ := plan.bs.Endpoint(b.Store)
 		out = append(out, agent.Mount{Dest: b.Dest, Mode: agent.MountMode(b.Mode), Store: b.Store, Bucket: b.Bucket,
-			Prefix: b.Prefix, MountOptions: b.MountOptions})
+			Prefix: b.Prefix, MountOptions: b.MountOptions, Endpoint: ep})
 	}
 	return out
 }
@@ -47,7 +50,8 @@ func (m *Manager) mountBuckets(ctx context.Context, st store.Store, rec *store.C
 	return m.applyMounts(ctx, rec, plan.bs, specs, progress)
 }
 
-// remount makes a restarted cluster's recorded mounts again, with credentials resolved anew.
+// remount makes a restarted cluster's recorded mounts again, on their recorded endpoints, with credentials
+// resolved anew.
 func (m *Manager) remount(ctx context.Context, st store.Store, rec *store.Cluster, progress api.ProgressFunc) error {
 	specs, err := recordedMounts(ctx, st, rec.Name)
 	if err != nil || len(specs) == 0 {
@@ -72,20 +76,22 @@ func recordedMounts(ctx context.Context, st store.Store, cluster string) ([]agen
 	return specs, nil
 }
 
-// applyMounts sends every node its mounts, with each store's endpoint and the caller's credentials. A node
-// that cannot make FUSE mounts, where a mode needs them, is an error naming why.
+// applyMounts sends every node its mounts, each with its store's recorded endpoint (the caller's where none is
+// recorded) and the caller's credentials. A node that cannot make FUSE mounts, where a mode needs them, is an
+// error naming why.
 func (m *Manager) applyMounts(ctx context.Context, rec *store.Cluster, bs Buckets, specs []agent.Mount, progress api.ProgressFunc) error {
-	access := map[string]agent.Mount{}
+	access := map[[2]string]agent.Mount{}
 	fuse := false
 	mounts := make([]agent.Mount, len(specs))
 	for i, s := range specs {
-		a, ok := access[s.Store]
+		k := [2]string{s.Store, s.Endpoint}
+		a, ok := access[k]
 		if !ok {
 			var err error
-			if a, err = bs.NodeAccess(ctx, s.Store); err != nil {
+			if a, err = bs.NodeAccess(ctx, s.Store, s.Endpoint); err != nil {
 				return fmt.Errorf("credentials for %s://%s: %w", storeScheme(s.Store), s.Bucket, err)
 			}
-			access[s.Store] = a
+			access[k] = a
 		}
 		s.Endpoint, s.Region, s.PathStyle, s.Creds = a.Endpoint, a.Region, a.PathStyle, a.Creds
 		mounts[i] = s

@@ -113,17 +113,27 @@ func (b *envBuckets) hashCache(kind, endpoint, bucket, prefix string, sources []
 }
 
 func (b *envBuckets) Delete(ctx context.Context, kind, endpoint, bucket string) error {
-	o, err := b.store(kind)
+	o, err := b.storeAt(kind, endpoint)
 	if err != nil {
 		return err
 	}
+	return classify(o.DeleteBucket(ctx, bucket, true))
+}
+
+// storeAt is the store of kind at a recorded endpoint (as Endpoint named it when the bucket was made or
+// mounted), with the caller's credentials: a bucket lives where it was made, whatever the caller's
+// AWS_ENDPOINT_URL_S3 or config say now. "" is the caller's own endpoint; only S3's is pinned (R2's comes from
+// its account file, GCS's from STORAGE_EMULATOR_HOST).
+func (b *envBuckets) storeAt(kind, endpoint string) (*stores.Opened, error) {
+	o, err := b.store(kind)
+	if err != nil {
+		return nil, err
+	}
 	if k, _ := storage.ParseKind(kind); k == storage.S3 && endpoint != "" && endpoint != o.Endpoint.URL {
 		ep := storage.Endpoint{URL: endpoint, Region: b.s3ep.Region}
-		if o, err = stores.Open(k, stores.Options{Env: &b.env, Endpoint: ep, PinEndpoint: true}); err != nil {
-			return err
-		}
+		return stores.Open(k, stores.Options{Env: &b.env, Endpoint: ep, PinEndpoint: true})
 	}
-	return classify(o.DeleteBucket(ctx, bucket, true))
+	return o, nil
 }
 
 func (b *envBuckets) Endpoint(kind string) (string, string) {
@@ -134,8 +144,8 @@ func (b *envBuckets) Endpoint(kind string) (string, string) {
 	return o.Endpoint.URL, o.Endpoint.Region
 }
 
-func (b *envBuckets) NodeAccess(ctx context.Context, kind string) (agent.Mount, error) {
-	o, err := b.store(kind)
+func (b *envBuckets) NodeAccess(ctx context.Context, kind, endpoint string) (agent.Mount, error) {
+	o, err := b.storeAt(kind, endpoint)
 	if err != nil {
 		return agent.Mount{}, err
 	}

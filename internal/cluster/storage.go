@@ -29,10 +29,11 @@ type Buckets interface {
 	Delete(ctx context.Context, store, endpoint, bucket string) error
 	// Endpoint names where store is reached ("" for the store's own) and in which region.
 	Endpoint(store string) (endpoint, region string)
-	// NodeAccess is how a node reaches store: the endpoint, region and addressing of its mounts, and the
-	// caller's credentials (short-lived where the store gives such). The credentials are secrets: they go to
-	// the node's agent in the mount call and nowhere else.
-	NodeAccess(ctx context.Context, store string) (agent.Mount, error)
+	// NodeAccess is how a node reaches store at endpoint (as Endpoint names it, recorded with the mounts; "":
+	// the caller's): the endpoint, region and addressing of its mounts, and the caller's credentials
+	// (short-lived where the store gives such). The credentials are secrets: they go to the node's agent in the
+	// mount call and nowhere else.
+	NodeAccess(ctx context.Context, store, endpoint string) (agent.Mount, error)
 }
 
 // ErrNoBucket is matched by a Buckets error for a bucket that does not exist.
