@@ -120,8 +120,9 @@ func scriptCondition(cond string) (bool, error) {
 
 // scriptS3 is an S3 client of the script's MinIO (the `minio` command's variables).
 func scriptS3(ts *testscript.TestScript) *s3.Client {
+	// MinIO's own keys, whatever credentials the script gives stix (storage_profile.txtar clears the variables).
 	c, err := s3.New(s3.Config{Endpoint: storage.Endpoint{URL: ts.Getenv("AWS_ENDPOINT_URL_S3")},
-		Credentials: s3.Static{AccessKeyID: ts.Getenv("AWS_ACCESS_KEY_ID"), SecretAccessKey: ts.Getenv("AWS_SECRET_ACCESS_KEY")}})
+		Credentials: s3.Static{AccessKeyID: storagetest.AccessKey, SecretAccessKey: storagetest.SecretKey}})
 	ts.Check(err)
 	return c
 }

@@ -93,6 +93,9 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			env.Setenv("STIX_CATALOG_DIR", catalogs)
 			env.Setenv("STIX_CATALOG_URL", "http://127.0.0.1:1/catalogs") // fails fast should anything try
 			env.Setenv("NO_COLOR", "1")
+			// The AWS SDK's credential chain (S3 credentials beyond access keys) never asks the instance
+			// metadata service here: nothing leaves the machine.
+			env.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 			env.Setenv("SSH_POOLS", pools)
 			env.Setenv("STORAGE_SSH_POOLS", storagePools)
 			// Where a server the nodes reach listens (`minio $DOCKER_BRIDGE_IP`, `minio $SSH_BRIDGE_IP`).

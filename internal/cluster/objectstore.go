@@ -15,14 +15,17 @@ import (
 	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/storage"
 	"github.com/stix-run/stix/internal/storage/gcs"
+	"github.com/stix-run/stix/internal/storage/s3"
 	"github.com/stix-run/stix/internal/storage/stores"
 )
 
 // EnvBuckets returns Options.Buckets over the object stores reached as the clouds' own tools reach them (see
 // internal/storage/s3 and gcs FromEnv: AWS variables and profiles, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, R2's
 // credentials file, Application Default Credentials, STORAGE_EMULATOR_HOST), with the S3-compatible endpoint of
-// the config's `storage.s3.endpoint_url` (docs/storage.md). Each store is opened on first use.
-func EnvBuckets(env credcheck.Env) func(ctx context.Context) (Buckets, error) {
+// the config's `storage.s3.endpoint_url` (docs/storage.md). S3 credentials that are no access keys (SSO, roles,
+// credential_process) come from s3Chain where it is given (stores.Options.S3CredentialChain: the AWS SDK's chain,
+// aws.StorageCredentials). Each store is opened on first use.
+func EnvBuckets(env credcheck.Env, s3Chain func(*credcheck.Env) s3.CredentialsProvider) func(ctx context.Context) (Buckets, error) {
 	return func(ctx context.Context) (Buckets, error) {
 		ep := storage.Endpoint{}
 		cfg := config.FromContext(ctx)
@@ -32,14 +35,15 @@ func EnvBuckets(env credcheck.Env) func(ctx context.Context) (Buckets, error) {
 		if v, ok := cfg.Get("storage.s3.region"); ok {
 			ep.Region, _ = v.(string)
 		}
-		return &envBuckets{env: env, s3ep: ep, open: map[storage.Kind]*stores.Opened{}}, nil
+		return &envBuckets{env: env, s3ep: ep, s3Chain: s3Chain, open: map[storage.Kind]*stores.Opened{}}, nil
 	}
 }
 
 // envBuckets implements Buckets over the stores opened from env.
 type envBuckets struct {
-	env  credcheck.Env
-	s3ep storage.Endpoint
+	env     credcheck.Env
+	s3ep    storage.Endpoint
+	s3Chain func(*credcheck.Env) s3.CredentialsProvider
 
 	mu   sync.Mutex
 	open map[storage.Kind]*stores.Opened
@@ -55,7 +59,7 @@ func (b *envBuckets) store(kind string) (*stores.Opened, error) {
 	if o := b.open[k]; o != nil {
 		return o, nil
 	}
-	o, err := stores.Open(k, stores.Options{Env: &b.env, Endpoint: b.s3ep})
+	o, err := stores.Open(k, stores.Options{Env: &b.env, Endpoint: b.s3ep, S3CredentialChain: b.s3Chain})
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +135,7 @@ func (b *envBuckets) storeAt(kind, endpoint string) (*stores.Opened, error) {
 	}
 	if k, _ := storage.ParseKind(kind); k == storage.S3 && endpoint != "" && endpoint != o.Endpoint.URL {
 		ep := storage.Endpoint{URL: endpoint, Region: b.s3ep.Region}
-		return stores.Open(k, stores.Options{Env: &b.env, Endpoint: ep, PinEndpoint: true})
+		return stores.Open(k, stores.Options{Env: &b.env, Endpoint: ep, PinEndpoint: true, S3CredentialChain: b.s3Chain})
 	}
 	return o, nil
 }

@@ -37,7 +37,7 @@ func TestStorageVanishedClusterDropsBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"AWS_ACCESS_KEY_ID": storagetest.AccessKey, "AWS_SECRET_ACCESS_KEY": storagetest.SecretKey}
-	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }}, nil)
 	if cs, err := w.m.Status(ctx, nil, true); err != nil || len(cs) != 0 {
 		t.Fatalf("status -r = %+v, %v; want the cluster forgotten", cs, err)
 	}

@@ -40,7 +40,7 @@ func newMinIOWorld(t *testing.T, endpoint string, clouds ...fakecloud.Options) *
 	if endpoint != "config" {
 		env["AWS_ENDPOINT_URL_S3"] = endpoint
 	}
-	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }}, nil)
 	c, err := s3.New(s3.Config{Endpoint: storage.Endpoint{URL: srv.URL},
 		Credentials: s3.Static{AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}})
 	if err != nil {
@@ -286,7 +286,7 @@ func TestStorageRefusedCredentialsMinIO(t *testing.T) {
 	t.Parallel()
 	w := newMinIOWorld(t, "")
 	env := map[string]string{"AWS_ENDPOINT_URL_S3": w.url, "AWS_ACCESS_KEY_ID": "nobody", "AWS_SECRET_ACCESS_KEY": "wrong-secret"}
-	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }}, nil)
 	_, err := w.m.Launch(context.Background(), task(t, "run: ls\nfile_mounts:\n  ~/in:\n    name: stix-y\n    source: .\n"), api.LaunchOptions{ClusterName: "c"})
 	if err == nil || !strings.Contains(err.Error(), "store s3 did not accept the credentials for s3://stix-y") {
 		t.Fatalf("launch: %v", err)
@@ -338,7 +338,7 @@ func TestStorageGCS(t *testing.T) {
 	srv := storagetest.FakeGCS(t)
 	w := newWorld(t, fakecloud.Options{Name: "fake-a", Places: []fakecloud.Place{{Region: "r1", Zone: "r1a", Price: 1}}})
 	env := map[string]string{"STORAGE_EMULATOR_HOST": srv.Host}
-	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }}, nil)
 	src := t.TempDir()
 	if err := os.WriteFile(filepath.Join(src, "g.txt"), []byte("from gcs\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -383,7 +383,7 @@ func TestStorageDownUsesTheRecordedEndpoint(t *testing.T) {
 	}
 	// The same keys, no endpoint variable: the caller's defaults would be AWS's own S3.
 	env := map[string]string{"AWS_ACCESS_KEY_ID": storagetest.AccessKey, "AWS_SECRET_ACCESS_KEY": storagetest.SecretKey}
-	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }}, nil)
 	if err := w.m.Down(ctx, "c", false); err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +400,7 @@ func TestStorageUploadKeepsAHashCache(t *testing.T) {
 	srv := storagetest.MinIO(t)
 	stixHome := t.TempDir()
 	env := map[string]string{"AWS_ACCESS_KEY_ID": srv.AccessKey, "AWS_SECRET_ACCESS_KEY": srv.SecretKey, "AWS_ENDPOINT_URL_S3": srv.URL}
-	bs, err := EnvBuckets(credcheck.Env{StixHome: stixHome, Getenv: func(k string) string { return env[k] }})(context.Background())
+	bs, err := EnvBuckets(credcheck.Env{StixHome: stixHome, Getenv: func(k string) string { return env[k] }}, nil)(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

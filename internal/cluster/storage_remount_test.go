@@ -34,7 +34,7 @@ func TestStorageRemountUsesTheRecordedEndpoint(t *testing.T) {
 	}
 	env := map[string]string{"AWS_ACCESS_KEY_ID": storagetest.AccessKey, "AWS_SECRET_ACCESS_KEY": storagetest.SecretKey,
 		"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:1"}
-	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }})
+	w.m.newBuckets = EnvBuckets(credcheck.Env{Getenv: func(k string) string { return env[k] }}, nil)
 	if err := w.m.Start(ctx, "c", nil); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stix-run/stix/api"
 	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/cloud/aws"
 	"github.com/stix-run/stix/internal/cloud/credcheck"
 	"github.com/stix-run/stix/internal/cluster"
 )
@@ -69,7 +70,9 @@ func (c *Client) manager() (*cluster.Manager, error) {
 			}
 		}
 		if core.Buckets == nil {
-			core.Buckets = cluster.EnvBuckets(credcheck.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv})
+			// S3 credentials beyond access keys (SSO, roles, credential_process) through the AWS SDK's chain,
+			// loaded only when a store needs them.
+			core.Buckets = cluster.EnvBuckets(credcheck.Env{Home: c.opts.UserHome, Getenv: c.opts.Getenv}, aws.StorageCredentials)
 		}
 		c.m, c.err = cluster.New(core)
 	})

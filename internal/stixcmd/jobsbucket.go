@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/stix-run/stix/api"
+	"github.com/stix-run/stix/internal/cloud/aws"
 	"github.com/stix-run/stix/internal/cloud/credcheck"
 	"github.com/stix-run/stix/internal/config"
 	"github.com/stix-run/stix/internal/storage"
@@ -58,7 +59,7 @@ func (s serverControl) jobsBucketOf() (*jobsBucket, error) {
 	}
 	env := credcheck.Env{Home: s.getenv("HOME"), Getenv: s.getenv}.WithDefaults()
 	return &jobsBucket{uri: u, open: func(kind storage.Kind) (storage.Store, error) {
-		return stores.Open(kind, stores.Options{Env: &env, Endpoint: ep})
+		return stores.Open(kind, stores.Options{Env: &env, Endpoint: ep, S3CredentialChain: aws.StorageCredentials})
 	}}, nil
 }
 
@@ -124,7 +125,7 @@ func dropUploads(ctx context.Context, uris []string) error {
 		}
 		st := opened[u.Kind]
 		if st == nil {
-			if st, err = stores.Open(u.Kind, stores.Options{}); err != nil {
+			if st, err = stores.Open(u.Kind, stores.Options{S3CredentialChain: aws.StorageCredentials}); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -186,6 +186,13 @@ func (a awsFiles) missing(profile string, explicit bool) string {
 // missing is the provider of absent credentials: every request fails with the reason.
 type missing struct{ reason string }
 
+// Missing reports whether p is FromEnv's provider of absent credentials (no access keys in the environment or
+// the profile), which a caller may replace with a chain that knows more (SSO, roles, credential_process).
+func Missing(p CredentialsProvider) bool {
+	_, ok := p.(missing)
+	return ok
+}
+
 func (m missing) Retrieve(context.Context) (Credentials, error) {
 	return Credentials{}, &storage.CredentialsError{Store: storage.S3, Reason: m.reason}
 }

@@ -4,6 +4,8 @@
 package stores
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -23,9 +25,14 @@ type Options struct {
 	// PinEndpoint makes Endpoint win over the AWS variables too: a recorded bucket's endpoint, where the bucket is
 	// whatever the caller's defaults are.
 	PinEndpoint bool
-	// S3Credentials, when not nil, replaces the credentials the S3 client finds itself (the CLI may hand in the
-	// AWS SDK's chain, for SSO and roles).
+	// S3Credentials, when not nil, replaces the credentials the S3 client finds itself.
 	S3Credentials s3.CredentialsProvider
+	// S3CredentialChain, when not nil, gives the S3 credentials that stix's own reading of Env (access keys in
+	// the AWS variables or the profile's files, s3.FromEnv) does not find: the AWS SDK's chain, with SSO,
+	// assumed roles, credential_process and instance roles (aws.StorageCredentials; the CLI and the API server
+	// set it, the node agent, which links no SDK, cannot). It is called only then, and its provider asked at the
+	// first request; a failure says both what stix looked for and what the chain said.
+	S3CredentialChain func(env *credcheck.Env) s3.CredentialsProvider
 	// HTTPClient is shared by the clients; nil: storage.NewHTTPClient().
 	HTTPClient *http.Client
 }
@@ -64,8 +71,11 @@ func Open(kind storage.Kind, opts Options) (*Opened, error) {
 					cfg.Endpoint.Region = region
 				}
 			}
-			if opts.S3Credentials != nil {
+			switch {
+			case opts.S3Credentials != nil:
 				cfg.Credentials = opts.S3Credentials
+			case opts.S3CredentialChain != nil && s3.Missing(cfg.Credentials):
+				cfg.Credentials = chained{own: cfg.Credentials, chain: opts.S3CredentialChain(env)}
 			}
 		}
 		if err != nil {
@@ -91,4 +101,26 @@ func Open(kind storage.Kind, opts Options) (*Opened, error) {
 		return &Opened{Store: c, Endpoint: storage.Endpoint{URL: cfg.Endpoint, Region: cfg.Location}, GCSTokens: cfg.Tokens}, nil
 	}
 	return nil, fmt.Errorf("unknown store %q: use s3, gcs or r2", kind)
+}
+
+// chained asks the SDK's chain for the credentials stix's own reading did not find.
+type chained struct{ own, chain s3.CredentialsProvider }
+
+func (c chained) Retrieve(ctx context.Context) (s3.Credentials, error) {
+	creds, err := c.chain.Retrieve(ctx)
+	if err == nil {
+		return creds, nil
+	}
+	_, ownErr := c.own.Retrieve(ctx)
+	return s3.Credentials{}, &storage.CredentialsError{Store: storage.S3,
+		Reason: fmt.Sprintf("%s; and the AWS SDK's chain found none: %s", reasonOf(ownErr), reasonOf(err))}
+}
+
+// reasonOf is a credentials error's reason, without the store's name.
+func reasonOf(err error) string {
+	var ce *storage.CredentialsError
+	if errors.As(err, &ce) {
+		return ce.Reason
+	}
+	return err.Error()
 }
