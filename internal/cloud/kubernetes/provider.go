@@ -58,6 +58,7 @@ var (
 	_ cloud.PortOpener   = (*Provider)(nil)
 
 	_ cloud.PortEndpoints = (*Provider)(nil)
+	_ cloud.NoFUSE        = (*Provider)(nil)
 )
 
 // New returns the Kubernetes provider.
@@ -80,6 +81,13 @@ func (p *Provider) MaxNodes() int { return 0 }
 
 // OpensPorts declares cloud.PortOpener: the ports are exposed by a Service (kubernetes.ports).
 func (p *Provider) OpensPorts() {}
+
+// NoFUSE declares cloud.NoFUSE: stix's pods get no /dev/fuse and no SYS_ADMIN (that takes a privileged pod or a
+// FUSE device plugin, which stix does not ask for), so a task with MOUNT or MOUNT_CACHED buckets is not
+// provisioned here; COPY needs no FUSE and works.
+func (p *Provider) NoFUSE() string {
+	return "its pods have no /dev/fuse: stix does not run them privileged or with a FUSE device plugin"
+}
 
 // CheckImage declares cloud.CustomImages: pods run container images, `image_id: docker:<image>`.
 func (p *Provider) CheckImage(imageID string) error {
