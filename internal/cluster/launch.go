@@ -88,6 +88,11 @@ func (m *Manager) Launch(ctx context.Context, task *spec.Task, opts api.LaunchOp
 			return nil, fmt.Errorf("launch on cluster %q: %w", name, err)
 		}
 	}
+	if store.IsNotFound(err) {
+		if err := m.refuseNoFUSE(ctx, task); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.makeBuckets(ctx, buckets, name, opts.Command, opts.Progress); err != nil {
 		return nil, err
 	}

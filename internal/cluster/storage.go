@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/stix-run/stix/internal/agent"
+	"github.com/stix-run/stix/internal/catalog"
+	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/spec"
 	"github.com/stix-run/stix/internal/storage"
 )
@@ -230,10 +232,70 @@ func within(p, dir string) bool {
 
 // needsFUSE reports whether a task mounts buckets (MOUNT or MOUNT_CACHED), which its nodes need FUSE for.
 func needsFUSE(t *spec.Task) bool {
+	_, ok := fuseMount(t)
+	return ok
+}
+
+// fuseMount is the first of a task's file mounts that needs FUSE (MOUNT or MOUNT_CACHED).
+func fuseMount(t *spec.Task) (spec.FileMount, bool) {
 	for _, fm := range t.FileMounts {
 		if fm.Storage != nil && fm.Storage.Mode != "COPY" && !fm.Storage.ForceDelete {
-			return true
+			return fm, true
 		}
 	}
-	return false
+	return spec.FileMount{}, false
+}
+
+// refuseNoFUSE fails a new cluster's launch whose task mounts buckets, before any bucket is made, when none of
+// the infra the task may land on can mount: every candidate of its resources names infra whose provider says
+// its nodes cannot (cloud.NoFUSE: Kubernetes pods), or names none and every enabled infra says so. Where that
+// cannot be told here (an infra stix does not know), the failover decides, as it would anyway.
+func (m *Manager) refuseNoFUSE(ctx context.Context, t *spec.Task) error {
+	fm, ok := fuseMount(t)
+	if !ok {
+		return nil
+	}
+	var names []string
+	anyInfra := false
+	cands, _ := t.Resources.Candidates()
+	for _, c := range cands {
+		if n := strings.ToLower(c.Infra.Cloud); n != "" {
+			names = append(names, n)
+		} else {
+			anyInfra = true
+		}
+	}
+	if anyInfra || len(cands) == 0 {
+		enabled, err := m.enabled(ctx)
+		if err != nil {
+			return nil // the plan says what is wrong
+		}
+		names = append(names, enabled...)
+	}
+	var reasons []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		p, err := m.registry.Lookup(n)
+		if err != nil {
+			return nil
+		}
+		nf, ok := p.(cloud.NoFUSE)
+		if !ok {
+			return nil // this one may mount
+		}
+		reasons = append(reasons, catalog.DisplayName(p.Name())+" nodes cannot mount buckets ("+nf.NoFUSE()+")")
+	}
+	if len(reasons) == 0 {
+		return nil
+	}
+	mode := fm.Storage.Mode
+	if mode == "" {
+		mode = "MOUNT"
+	}
+	return fmt.Errorf("file_mounts %s (%s) needs FUSE, and no infra this task may use can mount buckets: %s: use `mode: COPY` there",
+		fm.Dest, mode, strings.Join(reasons, "; "))
 }

@@ -313,21 +313,17 @@ func TestStorageNoFUSEInfraMinIO(t *testing.T) {
 		t.Errorf("fake-a: %d attempts, want none", n)
 	}
 
-	// With no other infra the launch fails; the `persistent: false` bucket it made goes with it, a persistent
-	// one stays (recorded, deletable).
+	// With no other infra that can mount, the launch fails before anything is made: no bucket, no record, no
+	// provisioning attempt.
 	only := newMinIOWorld(t, "", cheap)
 	_, err := only.m.Launch(ctx, task(t, "file_mounts:\n  ~/m:\n    name: stix-fuse-2\n    persistent: false\n  ~/k:\n    name: stix-fuse-keep\n"), api.LaunchOptions{ClusterName: "c"})
-	if err == nil || !strings.Contains(err.Error(), "nodes cannot mount buckets (no /dev/fuse in its nodes): use `mode: COPY` there") {
+	if err == nil || !strings.Contains(err.Error(), "file_mounts ~/m (MOUNT) needs FUSE") ||
+		!strings.Contains(err.Error(), "nodes cannot mount buckets (no /dev/fuse in its nodes): use `mode: COPY` there") {
 		t.Fatalf("launch: %v", err)
 	}
-	if cs, _ := only.m.Status(ctx, nil, false); len(cs) != 0 {
-		t.Errorf("clusters left: %+v", cs)
-	}
-	if only.exists(t, "stix-fuse-2") || only.record(t, "stix-fuse-2") != nil {
-		t.Error("the persistent: false bucket of a launch that made no cluster is still there")
-	}
-	if !only.exists(t, "stix-fuse-keep") || only.record(t, "stix-fuse-keep") == nil {
-		t.Error("the persistent bucket of a failed launch is gone or unrecorded")
+	assertNothingMade(t, only.world)
+	if only.exists(t, "stix-fuse-2") || only.exists(t, "stix-fuse-keep") {
+		t.Error("a launch that could mount nowhere made its buckets")
 	}
 }
 
