@@ -22,9 +22,14 @@ func pushTree(ctx context.Context, baseURL string, hc *http.Client, path string,
 }
 
 // uploadServer gives the server's upload handler over its upload directory dir (default limits), and resolve, the
-// directory of an uploaded tree.
-func uploadServer(dir string) (h http.Handler, resolve func(treeID string) (string, error)) {
-	return upload.NewHandler(dir, upload.Limits{}), func(id string) (string, error) { return upload.Resolve(dir, id) }
+// path of an uploaded tree (under name, when one is given: upload.ResolveAs).
+func uploadServer(dir string) (h http.Handler, resolve func(treeID, name string) (string, error)) {
+	return upload.NewHandler(dir, upload.Limits{}), func(id, name string) (string, error) {
+		if name != "" {
+			return upload.ResolveAs(dir, id, name)
+		}
+		return upload.Resolve(dir, id)
+	}
 }
 
 // uploadingClient is the HTTP client that uploads a task's local paths (workdir, file mount sources) before it

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/stix-run/stix/internal/transport/ignore"
 )
 
 // Sync holds the settings of Upload and Download. The zero value is ready to use.
@@ -26,6 +28,10 @@ type Sync struct {
 	// inode, so that an unchanged upload stats its files rather than reading them; "" hashes every file every
 	// time. Give one file per set of sources (it keeps the entries of the last upload only).
 	HashCache string
+	// Ignore leaves out of each directory source what its .skyignore files say, or its .gitignore files when
+	// the source has no .skyignore at its root (SkyPilot's rule for a workdir and a storage entry's local
+	// source; package internal/transport/ignore).
+	Ignore bool
 	// Notef receives notes about files left out (sockets, pipes, dangling symlinks); nil drops them (they are in
 	// Stats.Notes too).
 	Notef func(format string, args ...any)
@@ -223,8 +229,11 @@ func (s Sync) collect(prefix string, sources []string, stats *Stats) ([]localFil
 				return nil, err
 			}
 		case fi.IsDir():
-			visited := map[[2]uint64]bool{}
-			if err := s.walk(src, base, fi, visited, add, stats); err != nil {
+			w := walker{visited: map[[2]uint64]bool{}, add: add}
+			if s.Ignore {
+				w.root, w.ignore = src, ignore.New(ignore.FileFor(src))
+			}
+			if err := s.walk(&w, src, "", base, fi, stats); err != nil {
 				return nil, err
 			}
 		default:
@@ -235,16 +244,31 @@ func (s Sync) collect(prefix string, sources []string, stats *Stats) ([]localFil
 	return files, nil
 }
 
-// walk adds the files under dir (stat'ed as fi), following symlinks; visited cuts symlink loops.
-func (s Sync) walk(dir, keyPrefix string, fi os.FileInfo, visited map[[2]uint64]bool, add func(p, key string, size int64) error, stats *Stats) error {
+// walker is the state of one directory source's walk.
+type walker struct {
+	visited map[[2]uint64]bool // cuts symlink loops
+	add     func(p, key string, size int64) error
+	// root and ignore, when ignore is set: the source's directory and the patterns of its ignore files.
+	root   string
+	ignore *ignore.Matcher
+}
+
+// walk adds the files under dir (stat'ed as fi; rel is its slash-separated path in the source, "" for the
+// source itself), following symlinks, leaving out what the ignore files say.
+func (s Sync) walk(w *walker, dir, rel, keyPrefix string, fi os.FileInfo, stats *Stats) error {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		id := [2]uint64{uint64(st.Dev), st.Ino}
-		if visited[id] {
+		if w.visited[id] {
 			s.note(stats, "skipped %s: a symlink loop back to a directory already uploaded", dir)
 			return nil
 		}
-		visited[id] = true
-		defer delete(visited, id) // the same directory may be reached twice without a loop
+		w.visited[id] = true
+		defer delete(w.visited, id) // the same directory may be reached twice without a loop
+	}
+	if w.ignore != nil {
+		if err := w.ignore.AddFile(w.root, rel); err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -261,13 +285,17 @@ func (s Sync) walk(dir, keyPrefix string, fi os.FileInfo, visited map[[2]uint64]
 			}
 			return fmt.Errorf("upload: %w", err)
 		}
+		erel := path.Join(rel, e.Name())
+		if w.ignore.Ignored(erel, info.IsDir()) {
+			continue
+		}
 		switch {
 		case info.IsDir():
-			if err := s.walk(p, key+"/", info, visited, add, stats); err != nil {
+			if err := s.walk(w, p, erel, key+"/", info, stats); err != nil {
 				return err
 			}
 		case info.Mode().IsRegular():
-			if err := add(p, key, info.Size()); err != nil {
+			if err := w.add(p, key, info.Size()); err != nil {
 				return err
 			}
 		default:
