@@ -38,7 +38,7 @@ func TestJobsBucketUploads(t *testing.T) {
 		}
 	}
 	u, _ := storage.ParseURI("s3://stix-jb/pre")
-	b := &jobsBucket{uri: u, open: func(storage.Kind) (storage.Store, error) { return st, nil }}
+	b := &jobsBucket{uri: u, key: "jobs.bucket", open: func(storage.Kind) (storage.Store, error) { return st, nil }}
 	ts := api.TaskSpec{FileName: "t.yaml", YAML: "workdir: proj\nfile_mounts:\n  /d: ./data\n  /f: one.txt\n  /b: s3://x\nrun: ls\n"}
 	got, undo, err := b.uploadToBucket(ctx, ts)
 	if err != nil {
@@ -74,7 +74,7 @@ func TestJobsBucketUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := uploadingClient{HTTPClient: hc, jobsBucket: func() (*jobsBucket, error) { return b, nil },
+	c := uploadingClient{HTTPClient: hc, bucketOf: func(api.TaskSpec, string) (*jobsBucket, error) { return b, nil },
 		push: func(context.Context, string, *http.Client, string, bool) (string, error) {
 			t.Error("pushed to the upload route")
 			return "", nil

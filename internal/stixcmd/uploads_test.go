@@ -139,3 +139,47 @@ func TestUploadsInUseCombined(t *testing.T) {
 		t.Errorf("with a failing list: %v, want its error", got)
 	}
 }
+
+// TestUploadsAStorageEntrysSources: through an API server a storage entry's local sources (one, or a list) are
+// pushed like file mounts, leaving out what .skyignore/.gitignore say, and named in TaskSpec.Uploads; a bucket
+// URI is not pushed.
+func TestUploadsAStorageEntrysSources(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, d := range []string{"data", "more"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed := map[string]bool{}
+	c := uploadingClient{HTTPClient: hc, push: func(_ context.Context, _ string, _ *http.Client, p string, ignore bool) (string, error) {
+		pushed[p] = ignore
+		return "tree-" + filepath.Base(p), nil
+	}}
+	ts := api.TaskSpec{FileName: "task.yaml", YAML: `file_mounts:
+  /one:
+    name: b1
+    source: ./data
+  /many:
+    name: b2
+    mode: COPY
+    source: [./data, more]
+  /uri:
+    source: s3://bucket/x
+run: ls
+`}
+	got, err := c.upload(context.Background(), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"./data": "tree-data", "more": "tree-more"}; !maps.Equal(got.Uploads, want) {
+		t.Errorf("Uploads = %v, want %v", got.Uploads, want)
+	}
+	if want := map[string]bool{filepath.Join(dir, "data"): true, filepath.Join(dir, "more"): true}; !maps.Equal(pushed, want) {
+		t.Errorf("pushed %v, want %v (with ignore files honoured)", pushed, want)
+	}
+}
