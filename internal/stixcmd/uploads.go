@@ -2,6 +2,7 @@ package stixcmd
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,15 +49,16 @@ func (c uploadingClient) APIServer() *api.HTTPClient { return c.HTTPClient }
 
 func (c uploadingClient) Launch(ctx context.Context, req api.LaunchRequest) (*api.Operation[api.LaunchResult], error) {
 	var err error
-	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+	if req.Task, err = c.upload(ctx, req.Task, true); err != nil {
 		return nil, err
 	}
 	return c.HTTPClient.Launch(ctx, req)
 }
 
+// Exec pushes no storage entry's sources: exec syncs plain local files only, buckets are a launch's.
 func (c uploadingClient) Exec(ctx context.Context, req api.ExecRequest) (*api.Operation[api.LaunchResult], error) {
 	var err error
-	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+	if req.Task, err = c.upload(ctx, req.Task, false); err != nil {
 		return nil, err
 	}
 	return c.HTTPClient.Exec(ctx, req)
@@ -117,15 +119,18 @@ func (c uploadingClient) controllerFiles(ctx context.Context, ts api.TaskSpec, c
 			return b.uploadToBucket(ctx, ts)
 		}
 	}
-	ts, err := c.upload(ctx, ts)
+	ts, err := c.upload(ctx, ts, true)
 	return ts, func() {}, err
 }
 
 // upload pushes the task's local paths (workdir, or --workdir; file_mounts sources, directories or single
-// files; a storage entry's local sources) and records each in ts.Uploads under the path as written. A task
-// that does not read is sent as it is: the server reports its errors with their positions.
-func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec) (api.TaskSpec, error) {
+// files; with storage, a storage entry's local sources) and records each in ts.Uploads under the path as
+// written. A task that does not read is sent as it is: the server reports its errors with their positions.
+func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec, storage bool) (api.TaskSpec, error) {
 	paths, _ := localPaths(ts)
+	if !storage {
+		maps.DeleteFunc(paths, func(_ string, p localPath) bool { return p.storage })
+	}
 	if len(paths) == 0 {
 		return ts, nil
 	}

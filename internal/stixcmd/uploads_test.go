@@ -43,7 +43,7 @@ func TestUploadsTheTasksPaths(t *testing.T) {
 		return "tree-" + filepath.Base(p), nil
 	}}
 	ts := api.TaskSpec{FileName: "task.yaml", YAML: "workdir: proj\nfile_mounts:\n  /d: ./data\n  /f: one.txt\n  /b: s3://bucket\n  /m: missing\nrun: ls\n"}
-	got, err := c.upload(context.Background(), ts)
+	got, err := c.upload(context.Background(), ts, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +62,13 @@ func TestUploadsTheTasksPaths(t *testing.T) {
 	}
 	// A workdir must be a directory: the core says so, nothing is pushed.
 	f := "one.txt"
-	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &f}})
+	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &f}}, true)
 	if err != nil || len(got.Uploads) != 0 {
 		t.Errorf("with a file as --workdir: %v, %v", got.Uploads, err)
 	}
 	// --workdir replaces the task's workdir.
 	wd := "data"
-	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &wd}})
+	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &wd}}, true)
 	if err != nil || len(got.Uploads) != 1 || got.Uploads["data"] != "tree-data" {
 		t.Errorf("with --workdir: %v, %v", got.Uploads, err)
 	}
@@ -76,7 +76,7 @@ func TestUploadsTheTasksPaths(t *testing.T) {
 	clear(pushed)
 	pipe := api.TaskSpec{FileName: "p.yaml", Pipeline: true,
 		YAML: "name: p\n---\nworkdir: proj\nrun: ls\n---\nfile_mounts:\n  /d: ./data\nrun: ls\n"}
-	got, err = c.upload(context.Background(), pipe)
+	got, err = c.upload(context.Background(), pipe, true)
 	if err != nil || len(got.Uploads) != 2 || got.Uploads["proj"] != "tree-proj" || got.Uploads["./data"] != "tree-data" {
 		t.Errorf("a pipeline's Uploads = %v, %v", got.Uploads, err)
 	}
@@ -172,7 +172,7 @@ func TestUploadsAStorageEntrysSources(t *testing.T) {
     source: s3://bucket/x
 run: ls
 `}
-	got, err := c.upload(context.Background(), ts)
+	got, err := c.upload(context.Background(), ts, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,4 +182,23 @@ run: ls
 	if want := map[string]bool{filepath.Join(dir, "data"): true, filepath.Join(dir, "more"): true}; !maps.Equal(pushed, want) {
 		t.Errorf("pushed %v, want %v (with ignore files honoured)", pushed, want)
 	}
+}
+
+// TestExecPushesNoStorageSources: exec syncs plain local files only (buckets are a launch's), so it pushes no
+// storage entry's source.
+func TestExecPushesNoStorageSources(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir("data", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := uploadingClient{HTTPClient: hc, push: func(_ context.Context, _ string, _ *http.Client, p string, _ bool) (string, error) {
+		t.Errorf("exec pushed %s", p)
+		return "", nil
+	}}
+	_, _ = c.Exec(context.Background(), api.ExecRequest{Cluster: "c", Task: api.TaskSpec{FileName: "t.yaml",
+		YAML: "file_mounts:\n  /one:\n    name: b1\n    source: ./data\nrun: ls\n"}})
 }
