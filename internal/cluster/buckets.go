@@ -131,6 +131,9 @@ func (m *Manager) makeBuckets(ctx context.Context, plan *bucketPlan, cluster, co
 			rec.Persistent = true // never deleted
 		} // another user's bucket: its owner's setting stands
 		rec.Sources, rec.Cluster, rec.Command, rec.UpdatedAt = b.Local, cluster, command, now
+		if b.Shown != nil {
+			rec.Sources = b.Shown
+		}
 		if err := tbl.Put(ctx, rec); err != nil {
 			return err
 		}

@@ -56,6 +56,9 @@ type bucketMount struct {
 	// jobs.bucket): recorded as one stix created.
 	MadeByClient bool
 	Local        []string // local sources, absolute, uploaded to the bucket before provisioning
+	// Shown are the local sources as the record names them: the client's paths (an API server's client), else
+	// Local.
+	Shown        []string
 	Persistent   bool
 	MountOptions string
 }
@@ -116,7 +119,7 @@ func storageMounts(t *spec.Task) ([]bucketMount, error) {
 // storageObject checks one `{name, source, store, mode, persistent}` entry.
 func storageObject(dest string, s *spec.StorageSpec) (bucketMount, error) {
 	b := bucketMount{Dest: dest, Mode: s.Mode, Store: s.Store, Persistent: s.Persistent, MountOptions: s.MountOptions,
-		MadeByClient: s.MadeByClient}
+		MadeByClient: s.MadeByClient, Shown: s.ClientSources}
 	if b.Mode == "" {
 		b.Mode = "MOUNT"
 	}

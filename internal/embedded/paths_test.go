@@ -83,4 +83,11 @@ run: ls
 	if d := got["/done"]; len(d.Sources) != 0 || !d.MadeByClient || d.Name != "b3" {
 		t.Errorf("an entry in its bucket = %+v", d)
 	}
+	// The records name the client's paths.
+	if s := got["/many"].ClientSources; !slices.Equal(s, []string{"/home/ada/work/data", "/home/ada/work/more", "/home/ada/work/other"}) {
+		t.Errorf("several sources as the client has them = %v", s)
+	}
+	if s := got["/done"].ClientSources; !slices.Equal(s, []string{"/home/ada/work/data"}) {
+		t.Errorf("an entry in its bucket, as the client has it = %v", s)
+	}
 }

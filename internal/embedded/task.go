@@ -264,6 +264,11 @@ func (c *Client) resolvePaths(t *spec.Task, ts api.TaskSpec) error {
 	for i := range t.FileMounts {
 		fm := &t.FileMounts[i]
 		if s := fm.Storage; s != nil {
+			for _, src := range s.Sources {
+				if ts.Dir != "" && !strings.Contains(src, "://") {
+					s.ClientSources = append(s.ClientSources, clientPath(ts.Dir, src))
+				}
+			}
 			if in, ok := ts.InBucket[fm.Dest]; ok {
 				// The client uploaded the local sources to the entry's own bucket: it is used as it is.
 				s.Sources = slices.DeleteFunc(s.Sources, func(src string) bool { return !strings.Contains(src, "://") })
@@ -279,10 +284,7 @@ func (c *Client) resolvePaths(t *spec.Task, ts api.TaskSpec) error {
 			for j, src := range s.Sources {
 				name := ""
 				if local > 1 { // as the client named it: "." is the client's directory
-					name = filepath.Base(filepath.Join(ts.Dir, src))
-					if filepath.IsAbs(src) || strings.HasPrefix(src, "~") {
-						name = filepath.Base(filepath.Clean(src))
-					}
+					name = filepath.Base(clientPath(ts.Dir, src))
 				}
 				s.Sources[j] = resolve(src, name)
 			}
@@ -295,6 +297,15 @@ func (c *Client) resolvePaths(t *spec.Task, ts api.TaskSpec) error {
 		fm.Source = resolve(fm.Source, "")
 	}
 	return err
+}
+
+// clientPath is the local path p as the client at dir has it: relative paths joined to dir; absolute and ~ paths
+// as written, cleaned.
+func clientPath(dir, p string) string {
+	if filepath.IsAbs(p) || p == "~" || strings.HasPrefix(p, "~/") {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
 }
 
 // RemoteWorkdir is where a task's workdir lands on the nodes (cluster's remoteWorkdir, as in SkyPilot).
