@@ -29,7 +29,8 @@ func TestScriptsServer(t *testing.T) {
 		files = append(files, filepath.Join("testdata/script", name+".txtar"))
 	}
 	files = append(files, "testdata/script-server/server.txtar", "testdata/script-server/uploads.txtar", "testdata/script-server/auth.txtar",
-		"testdata/script-server/jobs.txtar", "testdata/script-server/serve_uploads.txtar")
+		"testdata/script-server/jobs.txtar", "testdata/script-server/serve_uploads.txtar",
+		"testdata/script-server/storage_uploads.txtar")
 	runScripts(t, "", files, true)
 }
 
@@ -105,22 +106,31 @@ func (s *scriptServer) stop(sig syscall.Signal) {
 	<-s.done
 }
 
-// apiserver kill9 | start: kill the script's API server with SIGKILL (requests in flight are left as they
-// were), or start a new one over the same STIX_HOME (the endpoint changes; STIX_API_SERVER_ENDPOINT follows).
+// apiserver kill9 | start | restart: kill the script's API server with SIGKILL (requests in flight are left as
+// they were), start a new one over the same STIX_HOME (the endpoint changes; STIX_API_SERVER_ENDPOINT follows),
+// or stop it (SIGTERM) and start a new one: one that sees what the script set since, such as the `minio`
+// command's AWS variables.
 func apiServerCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: apiserver kill9|start")
+		ts.Fatalf("usage: apiserver kill9|start|restart")
+	}
+	current := func() *scriptServer {
+		s, ok := ts.Value("apiserver").(*scriptServer)
+		if !ok {
+			ts.Fatalf("apiserver %s: the script has no API server (it runs in server mode only)", args[0])
+		}
+		return s
 	}
 	switch args[0] {
 	case "kill9":
-		s, ok := ts.Value("apiserver").(*scriptServer)
-		if !ok {
-			ts.Fatalf("apiserver kill9: the script has no API server (it runs in server mode only)")
+		current().stop(syscall.SIGKILL)
+	case "start", "restart":
+		if args[0] == "restart" {
+			current().stop(syscall.SIGTERM)
 		}
-		s.stop(syscall.SIGKILL)
-	case "start":
 		var vars []string
-		for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_AGENT_TIMEOUT", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "NO_COLOR", "TMPDIR"} {
+		for _, k := range []string{"PATH", "HOME", "STIX_HOME", "STIX_AGENT_BIN", "STIX_AGENT_TIMEOUT", "STIX_CATALOG_DIR", "STIX_CATALOG_URL", "NO_COLOR", "TMPDIR",
+			"AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
 			vars = append(vars, k+"="+ts.Getenv(k))
 		}
 		s, err := launchServer(vars, ts.Getenv("WORK"))
@@ -128,7 +138,7 @@ func apiServerCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Defer(func() { s.stop(syscall.SIGTERM) })
 		ts.Setenv("STIX_API_SERVER_ENDPOINT", s.endpoint(ts.Getenv("STIX_HOME")))
 	default:
-		ts.Fatalf("usage: apiserver kill9|start")
+		ts.Fatalf("usage: apiserver kill9|start|restart")
 	}
 }
 

@@ -156,6 +156,21 @@ func waitbucketemptyCmd(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
+// waitbucketgoneCmd is the script command `waitbucketgone BUCKET`: waits until the bucket does not exist.
+func waitbucketgoneCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitbucketgone BUCKET")
+	}
+	c := scriptS3(ts)
+	poll(ts, fmt.Sprintf("s3://%s to be gone", args[0]), func() (bool, error) {
+		ok, err := c.BucketExists(context.Background(), args[0])
+		if err == nil && ok {
+			err = errors.New("it exists")
+		}
+		return err == nil, err
+	})
+}
+
 // waitobjectCmd is the script command `waitobject BUCKET KEY CONTENT`: waits until the object holds CONTENT (a
 // line; the object's text without its last newline).
 func waitobjectCmd(ts *testscript.TestScript, neg bool, args []string) {

@@ -141,6 +141,7 @@ func runScripts(t *testing.T, dir string, files []string, server bool) {
 			"minio":           minioCmd,
 			"mkbucket":        mkbucketCmd,
 			"waitbucketempty": waitbucketemptyCmd,
+			"waitbucketgone":  waitbucketgoneCmd,
 			"waitobject":      waitobjectCmd,
 			"s3cat":           s3catCmd,
 			"k8sgone":         k8sGone,

@@ -34,6 +34,17 @@ type TaskSpec struct {
 	// Uploads maps local directories of the task (workdir, file_mounts sources), as the task or --workdir
 	// writes them, to the trees the client uploaded to the API server: the core reads those trees instead.
 	Uploads map[string]string `json:"uploads,omitempty"`
+	// InBucket names the storage entries (their file_mounts destinations, as the task writes them) whose local
+	// sources the client uploaded to the entry's own bucket (config jobs.bucket, as SkyPilot does for a
+	// controller's task): the core uses that bucket as it is and reads no local source for them.
+	InBucket map[string]SourcesInBucket `json:"in_bucket,omitempty"`
+}
+
+// SourcesInBucket is one storage entry whose local sources the client uploaded to its bucket (TaskSpec.InBucket).
+type SourcesInBucket struct {
+	// Created says the client made the bucket for it: stix records the bucket as one it created, so that
+	// `persistent: false` and `stix storage delete` delete it.
+	Created bool `json:"created,omitempty"`
 }
 
 // BucketUploads are the bucket URIs among the tasks' Uploads (what the client put in the intermediate bucket,

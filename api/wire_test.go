@@ -29,8 +29,9 @@ func TestWireRoundTrip(t *testing.T) {
 		Config: &api.ConfigLayers{Args: []string{"allowed_clouds=[aws]"}, Dir: "/work",
 			Project: &api.ConfigText{File: "/work/.stix.yaml", Text: "active_workspace: team-a\n"},
 			Layers:  []api.ConfigText{{File: "ci.yaml", Text: "provision:\n  ssh_timeout: 9\n"}, {Text: "docker.run_options=[--shm-size=1g]"}}},
-		Dir:     "/home/ada/proj",
-		Uploads: map[string]string{"proj": "sha256:ab12"},
+		Dir:      "/home/ada/proj",
+		Uploads:  map[string]string{"proj": "sha256:ab12"},
+		InBucket: map[string]api.SourcesInBucket{"/data": {Created: true}},
 	}
 	exit := 3
 	values := []any{

@@ -118,7 +118,7 @@ func (m *Manager) makeBuckets(ctx context.Context, plan *bucketPlan, cluster, co
 		if rec == nil {
 			ep, region := plan.bs.Endpoint(b.Store)
 			rec = &store.Storage{Name: b.Bucket, Store: b.Store, Endpoint: ep, Region: region, User: m.UserOf(ctx),
-				Workspace: w.name, LaunchedAt: now, Status: store.StorageReady}
+				Workspace: w.name, LaunchedAt: now, Status: store.StorageReady, Managed: b.MadeByClient}
 		}
 		created := plan.missing[b.Bucket]
 		if created {
@@ -131,6 +131,9 @@ func (m *Manager) makeBuckets(ctx context.Context, plan *bucketPlan, cluster, co
 			rec.Persistent = true // never deleted
 		} // another user's bucket: its owner's setting stands
 		rec.Sources, rec.Cluster, rec.Command, rec.UpdatedAt = b.Local, cluster, command, now
+		if b.Shown != nil {
+			rec.Sources = b.Shown
+		}
 		if err := tbl.Put(ctx, rec); err != nil {
 			return err
 		}

@@ -54,8 +54,14 @@ type bucketMount struct {
 	Prefix string
 	// Named: a storage object naming its bucket (with local sources, or none): stix records it, and creates
 	// the bucket when it is missing. A bucket given by URI is only checked.
-	Named        bool
+	Named bool
+	// MadeByClient: an API server's client created the named bucket when it uploaded the sources (config
+	// jobs.bucket): recorded as one stix created.
+	MadeByClient bool
 	Local        []string // local sources, absolute, uploaded to the bucket before provisioning
+	// Shown are the local sources as the record names them: the client's paths (an API server's client), else
+	// Local.
+	Shown        []string
 	Persistent   bool
 	MountOptions string
 }
@@ -115,7 +121,8 @@ func storageMounts(t *spec.Task) ([]bucketMount, error) {
 
 // storageObject checks one `{name, source, store, mode, persistent}` entry.
 func storageObject(dest string, s *spec.StorageSpec) (bucketMount, error) {
-	b := bucketMount{Dest: dest, Mode: s.Mode, Store: s.Store, Persistent: s.Persistent, MountOptions: s.MountOptions}
+	b := bucketMount{Dest: dest, Mode: s.Mode, Store: s.Store, Persistent: s.Persistent, MountOptions: s.MountOptions,
+		MadeByClient: s.MadeByClient, Shown: s.ClientSources}
 	if b.Mode == "" {
 		b.Mode = "MOUNT"
 	}

@@ -213,6 +213,8 @@ jobs:
   controller:
     resources:
       cpus: 4+
+  bucket: s3://b/jobs
+  force_disable_cloud_bucket: false
 provision:
   ssh_timeout: 10
   install_conda: false
@@ -229,8 +231,8 @@ provision:
 	}
 	tail := ": set, but not used by stix yet (stix accepts it for SkyPilot compatibility)"
 	want := []string{
-		user + ":2:1: jobs" + tail,
-		user + ":8:3: provision.install_conda" + tail,
+		user + ":3:3: jobs.controller" + tail, // jobs.bucket is honoured, so jobs is looked into
+		user + ":10:3: provision.install_conda" + tail,
 		"--config: api_server.logs_retention_hours" + tail,
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -142,8 +142,9 @@ func buildSchema() *key {
 				"controller_logs_gc_retention_hours": integer(),
 				"task_logs_gc_retention_hours":       integer(),
 			}),
-			"bucket":                     &key{types: tString, prefix: []string{"https://", "s3://", "gs://", "r2://", "cos://"}},
-			"force_disable_cloud_bucket": boolean(),
+			// The CLI reads these two for a managed job's or a service's files (docs/storage.md, "Data for controllers").
+			"bucket":                     (&key{types: tString, prefix: []string{"https://", "s3://", "gs://", "r2://", "cos://"}}).honour(),
+			"force_disable_cloud_bucket": boolean().honour(),
 		}, extra))
 	}
 	pricing := obj(map[string]*key{"cpu": number().atLeast(0), "memory": number().atLeast(0),

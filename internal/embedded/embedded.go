@@ -27,9 +27,9 @@ type Options struct {
 	Getenv func(string) string
 	// UserHome is the user's home directory (credentials files, ~/.sky/config.yaml); $HOME by default.
 	UserHome string
-	// ResolveUpload gives the directory of a tree uploaded to the API server (TaskSpec.Uploads); nil refuses
-	// tasks that name uploads.
-	ResolveUpload func(treeID string) (string, error)
+	// ResolveUpload gives the path of a tree uploaded to the API server (TaskSpec.Uploads); nil refuses tasks
+	// that name uploads. A non-empty name is the base name a directory must keep (upload.ResolveAs).
+	ResolveUpload func(treeID, name string) (string, error)
 	// Remote says the core serves the clients of an API server: their config layers may not set the keys only
 	// the server's own config sets (config.ServerOnly).
 	Remote bool

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/stix-run/stix/api"
@@ -219,19 +220,21 @@ func notices(ns []spec.Notice) []api.TaskNotice {
 	return out
 }
 
-// resolvePaths points the task's local paths (workdir, file_mounts sources) where the core finds them when the
-// client is elsewhere (an API server's client): a path the client uploaded (ts.Uploads) becomes the uploaded
-// tree's directory; a relative one is made absolute against ts.Dir, the client's working directory. Bucket URIs
-// and ~ paths stay as they are.
+// resolvePaths points the task's local paths (workdir, file_mounts sources, a storage entry's local sources)
+// where the core finds them when the client is elsewhere (an API server's client): a path the client uploaded
+// (ts.Uploads) becomes the uploaded tree's path; a relative one is made absolute against ts.Dir, the client's
+// working directory. Bucket URIs and ~ paths stay as they are.
 func (c *Client) resolvePaths(t *spec.Task, ts api.TaskSpec) error {
 	var err error
-	resolve := func(p string) string {
+	// name: the base name the path must keep, for one of a storage entry's several sources (each is stored
+	// under its own name in the bucket).
+	resolve := func(p, name string) string {
 		if id, ok := ts.Uploads[p]; ok && p != "" {
 			if c.opts.ResolveUpload == nil {
 				err = fmt.Errorf("the task names an uploaded tree for %s, but this core takes no uploads", p)
 				return p
 			}
-			dir, rerr := c.opts.ResolveUpload(id)
+			dir, rerr := c.opts.ResolveUpload(id, name)
 			if rerr != nil {
 				err = fmt.Errorf("%s (uploaded as %s): %w", p, id, rerr)
 				return p
@@ -255,17 +258,54 @@ func (c *Client) resolvePaths(t *spec.Task, ts api.TaskSpec) error {
 			t.Workdir = &spec.Workdir{}
 			t.FileMounts = append(t.FileMounts, spec.FileMount{Dest: RemoteWorkdir, Source: u})
 		} else {
-			t.Workdir.Path = resolve(t.Workdir.Path)
+			t.Workdir.Path = resolve(t.Workdir.Path, "")
 		}
 	}
 	for i := range t.FileMounts {
-		if u, ok := inBucket(t.FileMounts[i].Source); ok && t.FileMounts[i].Storage == nil {
-			t.FileMounts[i].Source = u
+		fm := &t.FileMounts[i]
+		if s := fm.Storage; s != nil {
+			for _, src := range s.Sources {
+				if ts.Dir != "" && !strings.Contains(src, "://") {
+					s.ClientSources = append(s.ClientSources, clientPath(ts.Dir, src))
+				}
+			}
+			if in, ok := ts.InBucket[fm.Dest]; ok {
+				// The client uploaded the local sources to the entry's own bucket: it is used as it is.
+				s.Sources = slices.DeleteFunc(s.Sources, func(src string) bool { return !strings.Contains(src, "://") })
+				s.MadeByClient = in.Created
+				continue
+			}
+			local := 0
+			for _, src := range s.Sources {
+				if !strings.Contains(src, "://") {
+					local++
+				}
+			}
+			for j, src := range s.Sources {
+				name := ""
+				if local > 1 { // as the client named it: "." is the client's directory
+					name = filepath.Base(clientPath(ts.Dir, src))
+				}
+				s.Sources[j] = resolve(src, name)
+			}
 			continue
 		}
-		t.FileMounts[i].Source = resolve(t.FileMounts[i].Source)
+		if u, ok := inBucket(fm.Source); ok {
+			fm.Source = u
+			continue
+		}
+		fm.Source = resolve(fm.Source, "")
 	}
 	return err
+}
+
+// clientPath is the local path p as the client at dir has it: relative paths joined to dir; absolute and ~ paths
+// as written, cleaned.
+func clientPath(dir, p string) string {
+	if filepath.IsAbs(p) || p == "~" || strings.HasPrefix(p, "~/") {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
 }
 
 // RemoteWorkdir is where a task's workdir lands on the nodes (cluster's remoteWorkdir, as in SkyPilot).

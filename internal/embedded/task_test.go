@@ -117,7 +117,7 @@ func TestConfigLayersOfTheRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(check.Warnings) != 1 || !strings.Contains(check.Warnings[0], ".stix.yaml:1:1: jobs: set, but not used by stix yet") || check.ConfigErr() != nil {
+	if len(check.Warnings) != 1 || !strings.Contains(check.Warnings[0], ".stix.yaml:2:3: jobs.controller: set, but not used by stix yet") || check.ConfigErr() != nil {
 		t.Errorf("check = %+v", check)
 	}
 }

@@ -118,6 +118,12 @@ type StorageSpec struct {
 	MountOptions string         `json:"mount_options,omitempty"`
 	Config       map[string]any `json:"config,omitempty"`
 	ForceDelete  bool           `json:"_force_delete,omitempty"`
+	// MadeByClient says an API server's client created the bucket when it uploaded the entry's local sources
+	// (api.SourcesInBucket.Created): stix records the bucket as its own. Not a YAML key.
+	MadeByClient bool `json:"-"`
+	// ClientSources are the local sources as an API server's client has them (its paths), recorded for `stix
+	// storage ls`; Sources then says where the server reads them. Not a YAML key.
+	ClientSources []string `json:"-"`
 }
 
 // DataRef is an experimental inputs/outputs entry: a path and its estimated size in GB.

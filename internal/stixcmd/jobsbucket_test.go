@@ -3,11 +3,14 @@ package stixcmd
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stix-run/stix/api"
@@ -38,7 +41,7 @@ func TestJobsBucketUploads(t *testing.T) {
 		}
 	}
 	u, _ := storage.ParseURI("s3://stix-jb/pre")
-	b := &jobsBucket{uri: u, open: func(storage.Kind) (storage.Store, error) { return st, nil }}
+	b := &jobsBucket{uri: u, key: "jobs.bucket", open: func(storage.Kind) (storage.Store, error) { return st, nil }}
 	ts := api.TaskSpec{FileName: "t.yaml", YAML: "workdir: proj\nfile_mounts:\n  /d: ./data\n  /f: one.txt\n  /b: s3://x\nrun: ls\n"}
 	got, undo, err := b.uploadToBucket(ctx, ts)
 	if err != nil {
@@ -74,7 +77,7 @@ func TestJobsBucketUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := uploadingClient{HTTPClient: hc, jobsBucket: func() (*jobsBucket, error) { return b, nil },
+	c := uploadingClient{HTTPClient: hc, bucketOf: func(api.TaskSpec, string) (*jobsBucket, error) { return b, nil },
 		push: func(context.Context, string, *http.Client, string, bool) (string, error) {
 			t.Error("pushed to the upload route")
 			return "", nil
@@ -113,5 +116,73 @@ func TestJobsBucketUploads(t *testing.T) {
 	}
 	if k := keys(); len(k) != 0 {
 		t.Errorf("left after serve requests that were refused: %v", k)
+	}
+}
+
+// TestJobsBucketStorageEntries: with jobs.bucket a workdir leaves out what its .skyignore says, and a storage
+// entry's local sources go to the entry's own bucket (made if missing, and then said so in TaskSpec.InBucket),
+// not to the intermediate one; a request not submitted deletes the bucket made for it.
+func TestJobsBucketStorageEntries(t *testing.T) {
+	srv := storagetest.MinIO(t)
+	st, err := s3.New(s3.Config{Endpoint: storage.Endpoint{URL: srv.URL},
+		Credentials: s3.Static{AccessKeyID: srv.AccessKey, SecretAccessKey: srv.SecretKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, b := range []string{"stix-jb2", "stix-jb-mine"} {
+		if err := st.CreateBucket(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(t.TempDir())
+	for f, body := range map[string]string{"proj/main.py": "print(1)\n", "proj/secret.txt": "s\n", "proj/.skyignore": "secret.txt\n",
+		"data/d.txt": "delta\n", "data/skip.txt": "x\n", "data/.skyignore": "skip.txt\n"} {
+		os.MkdirAll(filepath.Dir(f), 0o755)
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _ := storage.ParseURI("s3://stix-jb2/pre")
+	b := &jobsBucket{uri: u, key: "jobs.bucket", open: func(storage.Kind) (storage.Store, error) { return st, nil }}
+	ts := api.TaskSpec{FileName: "t.yaml", YAML: `workdir: proj
+file_mounts:
+  /new:
+    name: stix-jb-new
+    source: ./data
+    mode: COPY
+  /mine:
+    name: stix-jb-mine
+    source: ./data
+run: ls
+`}
+	got, undo, err := b.uploadToBucket(ctx, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(bucket, prefix string) (out []string) {
+		st.List(ctx, bucket, prefix, func(o storage.Object) error { out = append(out, o.Key); return nil })
+		return out
+	}
+	if len(got.Uploads) != 1 || got.Uploads["proj"] == "" {
+		t.Errorf("Uploads = %v, want the workdir only", got.Uploads)
+	}
+	if k := keys("stix-jb2", "pre/"); len(k) != 2 || !strings.HasSuffix(k[0], "workdir/.skyignore") || !strings.HasSuffix(k[1], "workdir/main.py") {
+		t.Errorf("intermediate bucket holds %v, want the workdir without secret.txt", k)
+	}
+	for _, bk := range []string{"stix-jb-new", "stix-jb-mine"} {
+		if k := keys(bk, ""); !slices.Equal(k, []string{".skyignore", "d.txt"}) {
+			t.Errorf("bucket %s holds %v, want the source without skip.txt", bk, k)
+		}
+	}
+	if want := map[string]api.SourcesInBucket{"/new": {Created: true}, "/mine": {}}; !maps.Equal(got.InBucket, want) {
+		t.Errorf("InBucket = %v, want %v", got.InBucket, want)
+	}
+	undo()
+	if ok, err := st.BucketExists(ctx, "stix-jb-new"); err != nil || ok {
+		t.Errorf("the bucket made for a request not submitted: exists %v, %v", ok, err)
+	}
+	if ok, err := st.BucketExists(ctx, "stix-jb-mine"); err != nil || !ok {
+		t.Errorf("a bucket that was there before: exists %v, %v", ok, err)
 	}
 }

@@ -87,5 +87,5 @@ func (s serverControl) httpClient(endpoint, token, src string) (api.Client, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w (from %s)", err, src)
 	}
-	return uploadingClient{HTTPClient: c, push: pushTree, jobsBucket: s.jobsBucketOf}, nil
+	return uploadingClient{HTTPClient: c, push: pushTree, bucketOf: s.bucketOf}, nil
 }

@@ -2,6 +2,7 @@ package stixcmd
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,18 +14,24 @@ import (
 )
 
 // pushFunc uploads the local directory or file path to the API server's upload route (baseURL is its
-// .../api/v1/uploads) and returns the tree's ID; workdir says to leave out what .skyignore/.gitignore say.
-type pushFunc func(ctx context.Context, baseURL string, hc *http.Client, path string, workdir bool) (string, error)
+// .../api/v1/uploads) and returns the tree's ID; ignore says to leave out what .skyignore/.gitignore say.
+type pushFunc func(ctx context.Context, baseURL string, hc *http.Client, path string, ignore bool) (string, error)
 
-// pushTree is the upload client: internal/upload's Push, leaving out what .skyignore/.gitignore say for a workdir.
-func pushTree(ctx context.Context, baseURL string, hc *http.Client, path string, workdir bool) (string, error) {
-	return upload.Push(ctx, baseURL, hc, path, upload.PushOptions{Ignore: workdir})
+// pushTree is the upload client: internal/upload's Push, leaving out what .skyignore/.gitignore say where asked
+// (a workdir, a storage entry's source).
+func pushTree(ctx context.Context, baseURL string, hc *http.Client, path string, ignore bool) (string, error) {
+	return upload.Push(ctx, baseURL, hc, path, upload.PushOptions{Ignore: ignore})
 }
 
 // uploadServer gives the server's upload handler over its upload directory dir (default limits), and resolve, the
-// directory of an uploaded tree.
-func uploadServer(dir string) (h http.Handler, resolve func(treeID string) (string, error)) {
-	return upload.NewHandler(dir, upload.Limits{}), func(id string) (string, error) { return upload.Resolve(dir, id) }
+// path of an uploaded tree (under name, when one is given: upload.ResolveAs).
+func uploadServer(dir string) (h http.Handler, resolve func(treeID, name string) (string, error)) {
+	return upload.NewHandler(dir, upload.Limits{}), func(id, name string) (string, error) {
+		if name != "" {
+			return upload.ResolveAs(dir, id, name)
+		}
+		return upload.Resolve(dir, id)
+	}
 }
 
 // uploadingClient is the HTTP client that uploads a task's local paths (workdir, file mount sources) before it
@@ -32,8 +39,9 @@ func uploadServer(dir string) (h http.Handler, resolve func(treeID string) (stri
 type uploadingClient struct {
 	*api.HTTPClient
 	push pushFunc
-	// jobsBucket, when it gives a bucket, is where a managed job's local paths go instead (config jobs.bucket).
-	jobsBucket func() (*jobsBucket, error)
+	// bucketOf, when it gives a bucket for the task and controller ("jobs", "serve"), is where that
+	// controller's task's local paths go instead (config jobs.bucket, serve.bucket).
+	bucketOf func(ts api.TaskSpec, controller string) (*jobsBucket, error)
 }
 
 // APIServer returns the HTTP client (cli.ServerBacked).
@@ -41,15 +49,16 @@ func (c uploadingClient) APIServer() *api.HTTPClient { return c.HTTPClient }
 
 func (c uploadingClient) Launch(ctx context.Context, req api.LaunchRequest) (*api.Operation[api.LaunchResult], error) {
 	var err error
-	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+	if req.Task, err = c.upload(ctx, req.Task, true); err != nil {
 		return nil, err
 	}
 	return c.HTTPClient.Launch(ctx, req)
 }
 
+// Exec pushes no storage entry's sources: exec syncs plain local files only, buckets are a launch's.
 func (c uploadingClient) Exec(ctx context.Context, req api.ExecRequest) (*api.Operation[api.LaunchResult], error) {
 	var err error
-	if req.Task, err = c.upload(ctx, req.Task); err != nil {
+	if req.Task, err = c.upload(ctx, req.Task, false); err != nil {
 		return nil, err
 	}
 	return c.HTTPClient.Exec(ctx, req)
@@ -60,7 +69,7 @@ func (c uploadingClient) Exec(ctx context.Context, req api.ExecRequest) (*api.Op
 func (c uploadingClient) ServeUp(ctx context.Context, req api.ServeUpRequest) (*api.Operation[api.ServeUpResult], error) {
 	var undo func()
 	var err error
-	if req.Task, undo, err = c.controllerFiles(ctx, req.Task); err != nil {
+	if req.Task, undo, err = c.controllerFiles(ctx, req.Task, serveController); err != nil {
 		return nil, err
 	}
 	op, err := c.HTTPClient.ServeUp(ctx, req)
@@ -73,7 +82,7 @@ func (c uploadingClient) ServeUp(ctx context.Context, req api.ServeUpRequest) (*
 func (c uploadingClient) ServeUpdate(ctx context.Context, req api.ServeUpdateRequest) (*api.Operation[api.ServeUpdateResult], error) {
 	var undo func()
 	var err error
-	if req.Task, undo, err = c.controllerFiles(ctx, req.Task); err != nil {
+	if req.Task, undo, err = c.controllerFiles(ctx, req.Task, serveController); err != nil {
 		return nil, err
 	}
 	op, err := c.HTTPClient.ServeUpdate(ctx, req)
@@ -86,7 +95,7 @@ func (c uploadingClient) ServeUpdate(ctx context.Context, req api.ServeUpdateReq
 func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchRequest) (*api.Operation[api.JobsLaunchResult], error) {
 	var undo func()
 	var err error
-	if req.Task, undo, err = c.controllerFiles(ctx, req.Task); err != nil {
+	if req.Task, undo, err = c.controllerFiles(ctx, req.Task, jobsController); err != nil {
 		return nil, err
 	}
 	op, err := c.HTTPClient.JobsLaunch(ctx, req)
@@ -97,11 +106,12 @@ func (c uploadingClient) JobsLaunch(ctx context.Context, req api.JobsLaunchReque
 }
 
 // controllerFiles sends the local files of a task a controller keeps (a managed job's, a service's): through the
-// intermediate bucket where config `jobs.bucket` names one (SkyPilot's key, for both controllers), else to the
-// API server's upload route. undo deletes what went to the bucket, for a request that was not accepted.
-func (c uploadingClient) controllerFiles(ctx context.Context, ts api.TaskSpec) (api.TaskSpec, func(), error) {
-	if c.jobsBucket != nil {
-		b, err := c.jobsBucket()
+// intermediate bucket where the controller's config names one (`jobs.bucket`, `serve.bucket`: SkyPilot's keys),
+// else to the API server's upload route. undo deletes what went to the buckets, for a request that was not
+// accepted.
+func (c uploadingClient) controllerFiles(ctx context.Context, ts api.TaskSpec, controller string) (api.TaskSpec, func(), error) {
+	if c.bucketOf != nil {
+		b, err := c.bucketOf(ts, controller)
 		if err != nil {
 			return ts, nil, err
 		}
@@ -109,22 +119,25 @@ func (c uploadingClient) controllerFiles(ctx context.Context, ts api.TaskSpec) (
 			return b.uploadToBucket(ctx, ts)
 		}
 	}
-	ts, err := c.upload(ctx, ts)
+	ts, err := c.upload(ctx, ts, true)
 	return ts, func() {}, err
 }
 
 // upload pushes the task's local paths (workdir, or --workdir; file_mounts sources, directories or single
-// files) and records each in ts.Uploads under the path as written. A task that does not read is sent as
-// it is: the server reports its errors with their positions.
-func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec) (api.TaskSpec, error) {
-	paths := localPaths(ts)
+// files; with storage, a storage entry's local sources) and records each in ts.Uploads under the path as
+// written. A task that does not read is sent as it is: the server reports its errors with their positions.
+func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec, storage bool) (api.TaskSpec, error) {
+	paths, _ := localPaths(ts)
+	if !storage {
+		maps.DeleteFunc(paths, func(_ string, p localPath) bool { return p.storage })
+	}
 	if len(paths) == 0 {
 		return ts, nil
 	}
 	base := c.Endpoint() + "/api/v1/uploads"
 	ts.Uploads = map[string]string{}
 	for written, p := range paths {
-		id, err := c.push(ctx, base, c.AuthenticatedHTTP(), p.abs, p.workdir)
+		id, err := c.push(ctx, base, c.AuthenticatedHTTP(), p.abs, p.ignore)
 		if err != nil {
 			return ts, err
 		}
@@ -136,18 +149,33 @@ func (c uploadingClient) upload(ctx context.Context, ts api.TaskSpec) (api.TaskS
 type localPath struct {
 	abs     string
 	workdir bool
+	// ignore: leave out what .skyignore/.gitignore say, as the core's own sync and upload do for a workdir
+	// and for a storage entry's sources.
+	ignore bool
+	// storage: only a storage entry's source (where the intermediate bucket is used, the entry's own bucket
+	// takes it: storageSources).
+	storage bool
+}
+
+// storageSources is a storage entry (`{name, source: local paths, ...}`) whose local sources are all there: where
+// the intermediate bucket is used, they go to the entry's own bucket, as SkyPilot sends them.
+type storageSources struct {
+	dest  string // the entry's destination, as the task writes it
+	entry *spec.StorageSpec
+	abs   []string
 }
 
 // localPaths returns the task's local paths to upload, keyed by the path as the task or --workdir writes it: a
-// workdir that is a directory, and file mount sources that are directories or regular files. Anything else
-// (a missing path, a workdir that is a file) is left for the core to report.
-func localPaths(ts api.TaskSpec) map[string]localPath {
+// workdir that is a directory, file mount sources that are directories or regular files, and a storage
+// entry's local sources; and the storage entries whose local sources are all there. Anything else (a missing
+// path, a workdir that is a file) is left for the core to report.
+func localPaths(ts api.TaskSpec) (map[string]localPath, []storageSources) {
 	out := map[string]localPath{}
 	cwd, _ := os.Getwd()
 	home, _ := os.UserHomeDir()
-	add := func(written string, workdir bool) {
+	abs := func(written string, workdir bool) (string, bool) {
 		if written == "" || written == "none" || strings.Contains(written, "://") {
-			return
+			return "", false
 		}
 		p := written
 		switch {
@@ -156,29 +184,56 @@ func localPaths(ts api.TaskSpec) map[string]localPath {
 		case !filepath.IsAbs(p):
 			p = filepath.Join(cwd, p)
 		}
-		if st, err := os.Stat(p); err == nil && (st.IsDir() || !workdir && st.Mode().IsRegular()) {
-			out[written] = localPath{abs: p, workdir: workdir}
+		st, err := os.Stat(p)
+		return p, err == nil && (st.IsDir() || !workdir && st.Mode().IsRegular())
+	}
+	add := func(written string, lp localPath) bool {
+		p, ok := abs(written, lp.workdir)
+		if !ok {
+			return false
 		}
+		lp.abs = p
+		if prev, seen := out[written]; seen { // one path in two roles: pushed once, whole where either needs it
+			lp.workdir, lp.ignore, lp.storage = prev.workdir || lp.workdir, prev.ignore && lp.ignore, prev.storage && lp.storage
+		}
+		out[written] = lp
+		return true
 	}
 	if ts.Overrides.Workdir != nil {
-		add(*ts.Overrides.Workdir, true)
+		add(*ts.Overrides.Workdir, localPath{workdir: true, ignore: true})
 	}
 	if ts.YAML == "" && ts.FileName == "" {
-		return out
+		return out, nil
 	}
 	p, err := spec.Load(ts.FileName, []byte(ts.YAML), spec.LoadOptions{})
 	if err != nil {
-		return out
+		return out, nil
 	}
+	var entries []storageSources
 	for _, t := range p.Tasks { // a managed job's pipeline has several
 		if t.Workdir != nil && ts.Overrides.Workdir == nil {
-			add(t.Workdir.Path, true)
+			add(t.Workdir.Path, localPath{workdir: true, ignore: true})
 		}
 		for _, m := range t.FileMounts {
-			add(m.Source, false)
+			if m.Storage == nil {
+				add(m.Source, localPath{})
+				continue
+			}
+			e := storageSources{dest: m.Dest, entry: m.Storage}
+			whole := m.Storage.Name != "" && len(m.Storage.Sources) > 0
+			for _, src := range m.Storage.Sources {
+				if !add(src, localPath{ignore: true, storage: true}) {
+					whole = false
+					continue
+				}
+				e.abs = append(e.abs, out[src].abs)
+			}
+			if whole {
+				entries = append(entries, e)
+			}
 		}
 	}
-	return out
+	return out, entries
 }
 
 // uploadsInUse is the server GC's list of the uploaded trees still needed: every list's (the managed-jobs

@@ -43,7 +43,7 @@ func TestUploadsTheTasksPaths(t *testing.T) {
 		return "tree-" + filepath.Base(p), nil
 	}}
 	ts := api.TaskSpec{FileName: "task.yaml", YAML: "workdir: proj\nfile_mounts:\n  /d: ./data\n  /f: one.txt\n  /b: s3://bucket\n  /m: missing\nrun: ls\n"}
-	got, err := c.upload(context.Background(), ts)
+	got, err := c.upload(context.Background(), ts, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +62,13 @@ func TestUploadsTheTasksPaths(t *testing.T) {
 	}
 	// A workdir must be a directory: the core says so, nothing is pushed.
 	f := "one.txt"
-	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &f}})
+	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &f}}, true)
 	if err != nil || len(got.Uploads) != 0 {
 		t.Errorf("with a file as --workdir: %v, %v", got.Uploads, err)
 	}
 	// --workdir replaces the task's workdir.
 	wd := "data"
-	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &wd}})
+	got, err = c.upload(context.Background(), api.TaskSpec{Command: "ls", Overrides: api.TaskOverrides{Workdir: &wd}}, true)
 	if err != nil || len(got.Uploads) != 1 || got.Uploads["data"] != "tree-data" {
 		t.Errorf("with --workdir: %v, %v", got.Uploads, err)
 	}
@@ -76,7 +76,7 @@ func TestUploadsTheTasksPaths(t *testing.T) {
 	clear(pushed)
 	pipe := api.TaskSpec{FileName: "p.yaml", Pipeline: true,
 		YAML: "name: p\n---\nworkdir: proj\nrun: ls\n---\nfile_mounts:\n  /d: ./data\nrun: ls\n"}
-	got, err = c.upload(context.Background(), pipe)
+	got, err = c.upload(context.Background(), pipe, true)
 	if err != nil || len(got.Uploads) != 2 || got.Uploads["proj"] != "tree-proj" || got.Uploads["./data"] != "tree-data" {
 		t.Errorf("a pipeline's Uploads = %v, %v", got.Uploads, err)
 	}
@@ -138,4 +138,67 @@ func TestUploadsInUseCombined(t *testing.T) {
 	if got, err := uploadsInUse(list("job-1"), failing)(context.Background()); err == nil {
 		t.Errorf("with a failing list: %v, want its error", got)
 	}
+}
+
+// TestUploadsAStorageEntrysSources: through an API server a storage entry's local sources (one, or a list) are
+// pushed like file mounts, leaving out what .skyignore/.gitignore say, and named in TaskSpec.Uploads; a bucket
+// URI is not pushed.
+func TestUploadsAStorageEntrysSources(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, d := range []string{"data", "more"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed := map[string]bool{}
+	c := uploadingClient{HTTPClient: hc, push: func(_ context.Context, _ string, _ *http.Client, p string, ignore bool) (string, error) {
+		pushed[p] = ignore
+		return "tree-" + filepath.Base(p), nil
+	}}
+	ts := api.TaskSpec{FileName: "task.yaml", YAML: `file_mounts:
+  /one:
+    name: b1
+    source: ./data
+  /many:
+    name: b2
+    mode: COPY
+    source: [./data, more]
+  /uri:
+    source: s3://bucket/x
+run: ls
+`}
+	got, err := c.upload(context.Background(), ts, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"./data": "tree-data", "more": "tree-more"}; !maps.Equal(got.Uploads, want) {
+		t.Errorf("Uploads = %v, want %v", got.Uploads, want)
+	}
+	if want := map[string]bool{filepath.Join(dir, "data"): true, filepath.Join(dir, "more"): true}; !maps.Equal(pushed, want) {
+		t.Errorf("pushed %v, want %v (with ignore files honoured)", pushed, want)
+	}
+}
+
+// TestExecPushesNoStorageSources: exec syncs plain local files only (buckets are a launch's), so it pushes no
+// storage entry's source.
+func TestExecPushesNoStorageSources(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if err := os.Mkdir("data", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hc, err := api.NewHTTP(api.HTTPOptions{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := uploadingClient{HTTPClient: hc, push: func(_ context.Context, _ string, _ *http.Client, p string, _ bool) (string, error) {
+		t.Errorf("exec pushed %s", p)
+		return "", nil
+	}}
+	_, _ = c.Exec(context.Background(), api.ExecRequest{Cluster: "c", Task: api.TaskSpec{FileName: "t.yaml",
+		YAML: "file_mounts:\n  /one:\n    name: b1\n    source: ./data\nrun: ls\n"}})
 }

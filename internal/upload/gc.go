@@ -59,7 +59,10 @@ func Collect(ctx context.Context, dir string, keep map[string]bool, cutoff time.
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		// The root first: a tree whose manifest is gone is not found, not half there.
+		// The root first (and the links to it): a tree whose manifest is gone is not found, not half there.
+		if err := st.removeDir(st.namesPath(id)); err != nil {
+			return out, fmt.Errorf("collect upload %s: %w", id, err)
+		}
 		if err := st.removeDir(st.rootPath(id)); err != nil {
 			return out, fmt.Errorf("collect upload %s: %w", id, err)
 		}

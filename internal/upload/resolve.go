@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -62,6 +63,48 @@ func Resolve(dir, treeID string) (string, error) {
 		return filepath.Join(root, filepath.FromSlash(m.Entries[0].Path)), nil
 	}
 	return root, nil
+}
+
+// ResolveAs is Resolve for a tree that must keep the name its directory had on the client (one of several
+// sources that are stored under their own names, as a storage entry's are): for a pushed directory it returns
+// a path whose last element is name, a link to the tree Resolve writes out; a pushed single file keeps its own
+// name and is returned as by Resolve.
+func ResolveAs(dir, treeID, name string) (string, error) {
+	p, err := Resolve(dir, treeID)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Lstat(p); err != nil || !fi.IsDir() || filepath.Base(p) == name {
+		return p, err
+	}
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return "", fmt.Errorf("resolve upload %s: %q is not a directory name", treeID, name)
+	}
+	st, err := newStore(dir)
+	if err != nil {
+		return "", err
+	}
+	link := filepath.Join(st.namesPath(treeID), name)
+	if _, err := os.Lstat(link); err == nil {
+		return link, nil
+	}
+	if err := os.MkdirAll(st.namesPath(treeID), 0o755); err != nil {
+		return "", err
+	}
+	// Written aside and renamed, so that two callers racing both find a whole link.
+	aside, err := os.MkdirTemp(filepath.Join(st.dir, "tmp"), "name-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(aside)
+	tmp := filepath.Join(aside, "link")
+	if err := os.Symlink(filepath.Join("..", "..", "roots", treeID), tmp); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		return "", err
+	}
+	return link, nil
 }
 
 // materialize writes the tree of m into a fresh directory and renames it to root. Two callers racing both

@@ -20,6 +20,7 @@ import (
 //	partial/abcd…    blobs being uploaded; their size is the offset an upload resumes from
 //	trees/<id>.json  committed manifests, in canonical encoding
 //	roots/<id>/      trees materialized by Resolve
+//	names/<id>/NAME  links to roots/<id> under the name a directory had on the client (ResolveAs)
 //	tmp/             work space for atomic renames
 //	locks/ab         write locks of the blobs whose names start with ab (flock)
 type store struct {
@@ -27,7 +28,7 @@ type store struct {
 }
 
 func newStore(dir string) (*store, error) {
-	for _, d := range []string{"blobs", "partial", "trees", "roots", "tmp", "locks"} {
+	for _, d := range []string{"blobs", "partial", "trees", "roots", "names", "tmp", "locks"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("upload store %s: %w", dir, err)
 		}
@@ -39,6 +40,7 @@ func (s *store) blobPath(h string) string    { return filepath.Join(s.dir, "blob
 func (s *store) partialPath(h string) string { return filepath.Join(s.dir, "partial", h) }
 func (s *store) treePath(id string) string   { return filepath.Join(s.dir, "trees", id+".json") }
 func (s *store) rootPath(id string) string   { return filepath.Join(s.dir, "roots", id) }
+func (s *store) namesPath(id string) string  { return filepath.Join(s.dir, "names", id) }
 func (s *store) lockPath(h string) string    { return filepath.Join(s.dir, "locks", h[:2]) }
 
 // lock takes the write lock of blob h, shared with every process using this store directory: an flock on
