@@ -38,7 +38,9 @@ func clusterName(cluster string) string {
 	return cluster + "-" + vm.UserHash()
 }
 
-func machineName(cluster string, rank int) string { return clusterName(cluster) + "-" + strconv.Itoa(rank) }
+func machineName(cluster string, rank int) string {
+	return clusterName(cluster) + "-" + strconv.Itoa(rank)
+}
 
 // scriptName is the startup script stix registers: one per user of this machine.
 func scriptName() string { return "stix-add-key-" + vm.UserHash() }

@@ -71,6 +71,7 @@ type script struct {
 type fault struct {
 	op, region, code, msg string
 	status                int
+	skip                  int // matching calls let through first
 }
 
 // Server is the fake Paperspace endpoint. Methods are safe to call while it serves.
@@ -131,6 +132,14 @@ func (s *Server) Fail(op, region string, status int, code, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, fault{op: op, region: region, code: code, msg: message, status: status})
+}
+
+// FailAfter is Fail for the calls after the first n of op in region, which succeed: a cluster's third machine
+// finding no capacity.
+func (s *Server) FailAfter(n int, op, region string, status int, code, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{op: op, region: region, code: code, msg: message, status: status, skip: n})
 }
 
 // Heal drops the scripted errors.
@@ -219,10 +228,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // injected returns the fault scripted for op in region, if any; the caller holds mu.
 func (s *Server) injected(op, region string) *apiError {
 	s.calls = append(s.calls, strings.TrimSpace(op+" "+region))
-	for _, f := range s.faults {
-		if f.op == op && (f.region == "" || f.region == region) {
-			return &apiError{f.status, f.code, f.msg}
+	for i := range s.faults {
+		f := &s.faults[i]
+		if f.op != op || (f.region != "" && f.region != region) {
+			continue
 		}
+		if f.skip > 0 {
+			f.skip--
+			continue
+		}
+		return &apiError{f.status, f.code, f.msg}
 	}
 	return nil
 }
