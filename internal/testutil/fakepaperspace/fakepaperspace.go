@@ -473,7 +473,11 @@ func (s *Server) create(m *Machine) *apiError {
 		if i < 0 {
 			return notFound("Startup script " + m.ScriptID)
 		}
-		m.Keys = keyRE.FindAllString(s.scripts[i].Script, -1)
+		for _, k := range keyRE.FindAllString(s.scripts[i].Script, -1) {
+			if !slices.Contains(m.Keys, k) {
+				m.Keys = append(m.Keys, k)
+			}
+		}
 	}
 	m.ID, m.State = s.id("ps"), "provisioning"
 	if e := s.boot(m); e != nil {
