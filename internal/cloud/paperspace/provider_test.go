@@ -195,3 +195,45 @@ func TestFailedLaunchLeavesNothing(t *testing.T) {
 		t.Errorf("left behind: %d machines, %d networks, %d startup scripts", m, n, s)
 	}
 }
+
+// TestFoundByName: with no record of a cluster (no state, no handle), Query and Terminate find its machines by the
+// name they carry, over several pages of the list, and never another cluster's; Terminate deletes the network.
+func TestFoundByName(t *testing.T) {
+	fake := fakepaperspace.New(t, fakepaperspace.CatalogTypes...)
+	p := newProvider(t, fake)
+	ctx := context.Background()
+	c, err := newClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw, err := c.createNetwork(ctx, clusterName("c1"), "East Coast (NY2)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{machineName("c1", 0), machineName("c1", 1), machineName("c10", 0), "c1-other"} {
+		if _, err := c.createMachine(ctx, createMachine{Name: name, MachineType: "C5", Region: "East Coast (NY2)", DiskSize: 100,
+			TemplateID: "t0nspur5", NetworkID: map[bool]string{true: nw.ID}[i < 2]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.machines(ctx); err != nil { // the fake shows a machine provisioning once
+		t.Fatal(err)
+	}
+	states, err := p.Query(ctx, cloud.ClusterRef{Name: "c1"})
+	if err != nil || len(states) != 2 || states[0].Status != cloud.NodeRunning || states[1].Status != cloud.NodeRunning {
+		t.Fatalf("query c1: %+v, %v", states, err)
+	}
+	if states, err := p.Query(ctx, cloud.ClusterRef{Name: "c2"}); err != nil || len(states) != 0 {
+		t.Errorf("query c2 (none): %+v, %v", states, err)
+	}
+	if err := p.Terminate(ctx, cloud.ClusterRef{Name: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, m := range fake.Machines() {
+		left = append(left, m.Name)
+	}
+	if m, n, _ := fake.Live(); m != 2 || n != 0 || strings.Join(left, ",") != machineName("c10", 0)+",c1-other" {
+		t.Errorf("after terminate: machines %v, %d networks; want c10's and c1-other, no network", left, n)
+	}
+}
