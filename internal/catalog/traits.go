@@ -71,6 +71,8 @@ var cloudTraits = map[string]traits{
 	"runpod":     {display: "RunPod", noMultiNode: true},
 	"hyperbolic": {display: "Hyperbolic", noMultiNode: true, noSpot: true, usFirst: true},
 	"nebius":     {display: "Nebius"},
+	// SkyPilot's Paperspace offers no spot machines; its default instance type is the cheapest that fits.
+	"paperspace": {display: "Paperspace", noSpot: true},
 	// Clouds without catalog files here are listed for their display names only.
 	"kubernetes": {display: "Kubernetes"},
 	"ssh":        {display: "SSH"},
@@ -83,7 +85,6 @@ var cloudTraits = map[string]traits{
 	"scp":        {display: "SCP"},
 	"vast":       {display: "Vast"},
 	"fluidstack": {display: "Fluidstack"},
-	"paperspace": {display: "Paperspace"},
 }
 
 // traitsFor returns a cloud's traits; unknown clouds get a display name from their directory.

@@ -34,13 +34,14 @@ const (
 	ExitRequest   NodeExit = "request"   // the head sends the provider's SelfStopRequests, then the agents exit
 )
 
-// SelfStopRequester is the capability of a provider whose nodes cannot end their own billing (Lambda, RunPod:
-// nothing a VM or a pod does to itself ends it) and whose SelfStopExit is ExitRequest: for autodown, the client
-// asks it, each time the cluster's autostop is set, for the HTTP requests that terminate the cluster through
-// the cloud's API, with the user's API key; the head keeps them and sends them once autostop has ended the jobs
-// (docs/autostop.md). Such a provider offers autodown only (it is no cloud.Stopper).
+// SelfStopRequester is the capability of a provider whose nodes cannot end their own billing (Lambda, RunPod,
+// Paperspace: nothing a VM or a pod does to itself ends it) and whose SelfStopExit is ExitRequest: the client
+// asks it, each time the cluster's autostop is set, for the HTTP requests that end the cluster through the
+// cloud's API, with the user's API key: terminate it for autodown (down), stop it for a plain autostop (asked
+// only of a provider that is also a cloud.Stopper; Lambda and RunPod offer autodown only). The head keeps them
+// and sends them once autostop has ended the jobs (docs/autostop.md).
 type SelfStopRequester interface {
-	SelfStopRequests(ctx context.Context, ref ClusterRef) ([]HTTPRequest, error)
+	SelfStopRequests(ctx context.Context, ref ClusterRef, down bool) ([]HTTPRequest, error)
 }
 
 // HTTPRequest is a request the head sends for ExitRequest (agent.HTTPRequest). Header carries secrets: never

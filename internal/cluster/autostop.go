@@ -87,7 +87,7 @@ func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want stor
 		if ci, err := info(rec); err == nil {
 			ref.Handle = ci.Handle
 		}
-		rs, err := sr.SelfStopRequests(ctx, ref)
+		rs, err := sr.SelfStopRequests(ctx, ref, want.Down)
 		if err != nil {
 			return fmt.Errorf("set autostop on %q: %w", rec.Name, err)
 		}

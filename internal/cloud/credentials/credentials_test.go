@@ -224,6 +224,19 @@ func TestAPIKeyClouds(t *testing.T) {
 				want: "has no API key"},
 		})
 	})
+	t.Run("paperspace", func(t *testing.T) {
+		t.Parallel()
+		runChecks(t, "paperspace", []checkCase{
+			{name: "nothing", want: "~/.paperspace/config.json does not exist"},
+			{name: "environment", fx: fixture{vars: map[string]string{"PAPERSPACE_API_KEY": "k"}}, enabled: true, want: "PAPERSPACE_API_KEY"},
+			{name: "config file", fx: fixture{files: map[string]string{"home/.paperspace/config.json": `{"apiKey": "ps_abc"}`}},
+				enabled: true, want: "API key in ~/.paperspace/config.json"},
+			{name: "no apiKey", fx: fixture{files: map[string]string{"home/.paperspace/config.json": `{"team": "x"}`}},
+				want: "~/.paperspace/config.json: no apiKey"},
+			{name: "not JSON", fx: fixture{files: map[string]string{"home/.paperspace/config.json": "apiKey = x"}},
+				want: "~/.paperspace/config.json: not JSON"},
+		})
+	})
 }
 
 func TestOwnedInfra(t *testing.T) {

@@ -28,7 +28,7 @@ func (p *Provider) SelfStopped(context.Context, *cloud.ClusterInfo) (cloud.SelfS
 }
 
 // SelfStopRequests is Lambda's terminate call for every instance of the cluster, with the API key.
-func (p *Provider) SelfStopRequests(_ context.Context, ref cloud.ClusterRef) ([]cloud.HTTPRequest, error) {
+func (p *Provider) SelfStopRequests(_ context.Context, ref cloud.ClusterRef, _ bool) ([]cloud.HTTPRequest, error) {
 	ids, _, err := p.locate(ref)
 	if err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ func TestSelfStopRequests(t *testing.T) {
 		t.Error("Lambda cannot stop instances, yet the provider is a cloud.Stopper")
 	}
 	h, _ := json.Marshal(handle{Cluster: "c1", Region: "us-east-1", InstanceIDs: []string{"i-1", "i-2"}})
-	rs, err := p.SelfStopRequests(context.Background(), cloud.ClusterRef{Name: "c1", Handle: h})
+	rs, err := p.SelfStopRequests(context.Background(), cloud.ClusterRef{Name: "c1", Handle: h}, true)
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("requests %+v, %v", rs, err)
 	}
@@ -34,7 +34,7 @@ func TestSelfStopRequests(t *testing.T) {
 		r.Body != `{"instance_ids":["i-1","i-2"]}` {
 		t.Errorf("request %+v", r)
 	}
-	if _, err := p.SelfStopRequests(context.Background(), cloud.ClusterRef{Name: "gone"}); err == nil {
+	if _, err := p.SelfStopRequests(context.Background(), cloud.ClusterRef{Name: "gone"}, true); err == nil {
 		t.Error("a cluster with no instances known: no error")
 	}
 }

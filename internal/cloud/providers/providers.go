@@ -14,6 +14,7 @@ import (
 	"github.com/stix-run/stix/internal/cloud/kubernetes"
 	"github.com/stix-run/stix/internal/cloud/lambda"
 	"github.com/stix-run/stix/internal/cloud/local"
+	"github.com/stix-run/stix/internal/cloud/paperspace"
 	"github.com/stix-run/stix/internal/cloud/runpod"
 	"github.com/stix-run/stix/internal/cloud/slurm"
 	"github.com/stix-run/stix/internal/cloud/sshpool"
@@ -27,6 +28,7 @@ func Descriptors() []cloud.Descriptor {
 		azure.Descriptor,
 		lambda.Descriptor,
 		runpod.Descriptor,
+		paperspace.Descriptor,
 		kubernetes.Descriptor,
 		sshpool.Descriptor,
 		slurm.Descriptor,

@@ -29,7 +29,7 @@ func (p *Provider) SelfStopped(context.Context, *cloud.ClusterInfo) (cloud.SelfS
 }
 
 // SelfStopRequests are RunPod's delete calls for the cluster's pods, with the API key.
-func (p *Provider) SelfStopRequests(_ context.Context, ref cloud.ClusterRef) ([]cloud.HTTPRequest, error) {
+func (p *Provider) SelfStopRequests(_ context.Context, ref cloud.ClusterRef, _ bool) ([]cloud.HTTPRequest, error) {
 	ids, _, err := p.locate(ref)
 	if err != nil {
 		return nil, err

@@ -24,14 +24,14 @@ func TestSelfStopRequests(t *testing.T) {
 		t.Error("the RunPod provider is a cloud.Stopper")
 	}
 	h, _ := json.Marshal(handle{Cluster: "c1", PodIDs: []string{"p1"}})
-	rs, err := p.SelfStopRequests(context.Background(), cloud.ClusterRef{Name: "c1", Handle: h})
+	rs, err := p.SelfStopRequests(context.Background(), cloud.ClusterRef{Name: "c1", Handle: h}, true)
 	if err != nil || len(rs) != 1 {
 		t.Fatalf("requests %+v, %v", rs, err)
 	}
 	if r := rs[0]; r.Method != "DELETE" || r.URL != "http://10.0.0.1:8080/v1/pods/p1" || r.Header["Authorization"] != "Bearer rpa_k" || r.Body != "" {
 		t.Errorf("request %+v", r)
 	}
-	if _, err := p.SelfStopRequests(context.Background(), cloud.ClusterRef{Name: "gone"}); err == nil {
+	if _, err := p.SelfStopRequests(context.Background(), cloud.ClusterRef{Name: "gone"}, true); err == nil {
 		t.Error("a cluster with no pods known: no error")
 	}
 }
