@@ -71,6 +71,8 @@ var cloudTraits = map[string]traits{
 	"runpod":     {display: "RunPod", noMultiNode: true},
 	"hyperbolic": {display: "Hyperbolic", noMultiNode: true, noSpot: true, usFirst: true},
 	"nebius":     {display: "Nebius"},
+	// SkyPilot's DO: no spot droplets; no default family (any size fits a CPU-only request).
+	"do": {display: "DO", noSpot: true},
 	// Clouds without catalog files here are listed for their display names only.
 	"kubernetes": {display: "Kubernetes"},
 	"ssh":        {display: "SSH"},
@@ -79,7 +81,6 @@ var cloudTraits = map[string]traits{
 	"docker":     {display: "Docker"},
 	"oci":        {display: "OCI"},
 	"ibm":        {display: "IBM"},
-	"do":         {display: "DO"},
 	"scp":        {display: "SCP"},
 	"vast":       {display: "Vast"},
 	"fluidstack": {display: "Fluidstack"},
