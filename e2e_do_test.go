@@ -162,6 +162,7 @@ func TestDOErrors(t *testing.T) {
 	fail := func(what string, wants []string, args ...string) {
 		t.Helper()
 		out, err := e.stix(args...)
+		t.Logf("%s:\n%s", what, out)
 		if err == nil {
 			t.Errorf("%s: stix %s succeeded:\n%s", what, strings.Join(args, " "), out)
 		}
@@ -175,7 +176,7 @@ func TestDOErrors(t *testing.T) {
 	fail("no such image", []string{"image ubuntu-99-04-x64 does not exist"},
 		"launch", "-y", "-c", "b1", "--infra", "do", "--image-id", "ubuntu-99-04-x64", "task.yaml")
 	fail("size not in region", []string{"s-8vcpu-16gb", "sfo3"},
-		"launch", "-y", "-c", "b2", "--infra", "do/sfo3", "--instance-type", "s-8vcpu-16gb", "task.yaml")
+		"launch", "-y", "-c", "b2", "--infra", "do/sfo3", "--instance-type", "s-8vcpu-16gb", "echo hi")
 	e.do.SetDropletLimit(0)
 	fail("droplet limit zero", []string{"INFRA", "REASON", "droplet limit is 0"}, "launch", "-y", "-c", "b3", "--infra", "do", "task.yaml")
 	if slices.ContainsFunc(e.do.Calls(), func(c string) bool { return strings.HasPrefix(c, "create") }) {

@@ -212,7 +212,7 @@ func preflight(ctx context.Context, c *client, place cloud.Place, sizeSlug, imag
 	}
 	if have+n > acct.DropletLimit {
 		return &cloud.QuotaError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
-			"the account's droplet limit is %d and it has %d droplets: %d more do not fit (ask DigitalOcean to raise the limit, or `stix down` other clusters)",
+			"the account's droplet limit is %d and it has %d droplets: no room for %d more (ask DigitalOcean to raise the limit, or `stix down` other clusters)",
 			acct.DropletLimit, have, n)}
 	}
 	sizes, err := c.sizes(ctx)
