@@ -12,7 +12,8 @@ import (
 // cluster's droplets (their agents talk on the VPC's private addresses), everything out. Without a firewall a
 // droplet takes any connection (SkyPilot leaves them so); DigitalOcean drops what a firewall does not allow.
 
-var anywhere = map[string][]string{"addresses": {"0.0.0.0/0", "::/0"}}
+// anywhere is a rule's sources or destinations: every address (made on use: nothing is allocated at init).
+func anywhere() map[string][]string { return map[string][]string{"addresses": {"0.0.0.0/0", "::/0"}} }
 
 type rule struct {
 	Protocol     string `json:"protocol"`
@@ -29,14 +30,14 @@ func firewallName(cluster string) string { return "stix-" + label(cluster) }
 func firewallRequest(cluster string, ports []vm.PortRange) map[string]any {
 	tag := clusterTag(cluster)
 	own := map[string][]string{"tags": {tag}}
-	in := []rule{{Protocol: "tcp", Ports: "22", Sources: anywhere}}
+	in := []rule{{Protocol: "tcp", Ports: "22", Sources: anywhere()}}
 	for _, p := range ports {
-		in = append(in, rule{Protocol: "tcp", Ports: p.String(), Sources: anywhere})
+		in = append(in, rule{Protocol: "tcp", Ports: p.String(), Sources: anywhere()})
 	}
 	in = append(in, rule{Protocol: "tcp", Ports: "all", Sources: own}, rule{Protocol: "udp", Ports: "all", Sources: own},
 		rule{Protocol: "icmp", Sources: own})
-	out := []rule{{Protocol: "tcp", Ports: "all", Destinations: anywhere}, {Protocol: "udp", Ports: "all", Destinations: anywhere},
-		{Protocol: "icmp", Destinations: anywhere}}
+	out := []rule{{Protocol: "tcp", Ports: "all", Destinations: anywhere()}, {Protocol: "udp", Ports: "all", Destinations: anywhere()},
+		{Protocol: "icmp", Destinations: anywhere()}}
 	return map[string]any{"name": firewallName(cluster), "inbound_rules": in, "outbound_rules": out, "tags": []string{tag}}
 }
 
