@@ -34,11 +34,13 @@ const (
 	ExitRequest   NodeExit = "request"   // the head sends the provider's SelfStopRequests, then the agents exit
 )
 
-// SelfStopRequester is the capability of a provider whose nodes cannot end their own billing (Lambda, RunPod:
-// nothing a VM or a pod does to itself ends it) and whose SelfStopExit is ExitRequest: for autodown, the client
-// asks it, each time the cluster's autostop is set, for the HTTP requests that terminate the cluster through
-// the cloud's API, with the user's API key; the head keeps them and sends them once autostop has ended the jobs
-// (docs/autostop.md). Such a provider offers autodown only (it is no cloud.Stopper).
+// SelfStopRequester is the capability of a provider whose nodes cannot end their own billing (Lambda, RunPod,
+// DigitalOcean: nothing a VM or a pod does to itself ends it) and whose SelfStopExit is ExitRequest: the client
+// asks it, each time the cluster's autostop is set, for the HTTP requests that end the cluster through the
+// cloud's API, with the user's API key; the head keeps them and sends them once autostop has ended the jobs
+// (docs/autostop.md). One that is no cloud.Stopper (Lambda, RunPod) offers autodown only; one that is (DO) also
+// implements SelfStopPreparer, which the client calls first with the setting, and answers with the requests
+// that stop the cluster or tear it down accordingly.
 type SelfStopRequester interface {
 	SelfStopRequests(ctx context.Context, ref ClusterRef) ([]HTTPRequest, error)
 }
