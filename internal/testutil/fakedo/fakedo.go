@@ -554,15 +554,15 @@ func (s *Server) routeKeys(r *http.Request, parts []string) (int, any, *apiError
 		if e := decode(r, &req); e != nil {
 			return 0, nil, e
 		}
-		print := fingerprint(req.PublicKey)
-		if print == "" {
+		fp := fingerprint(req.PublicKey)
+		if fp == "" {
 			return 0, nil, unprocessable("Key invalid, key should be of the format `type key [comment]`")
 		}
-		if slices.ContainsFunc(s.keys, func(k sshKey) bool { return k.Print == print }) {
+		if slices.ContainsFunc(s.keys, func(k sshKey) bool { return k.Print == fp }) {
 			return 0, nil, unprocessable("SSH Key is already in use on your account")
 		}
 		s.seq++
-		k := sshKey{ID: s.seq, Name: req.Name, PublicKey: strings.TrimSpace(req.PublicKey), Print: print}
+		k := sshKey{ID: s.seq, Name: req.Name, PublicKey: strings.TrimSpace(req.PublicKey), Print: fp}
 		s.keys = append(s.keys, k)
 		return http.StatusCreated, map[string]any{"ssh_key": keyJSON(k)}, nil
 	case r.Method == http.MethodDelete && len(parts) == 3:
