@@ -154,8 +154,9 @@ func TestDOFailover(t *testing.T) {
 	e.left(t, "down")
 }
 
-// TestDOErrors: a token DigitalOcean rejects, a droplet limit of zero, an image that does not exist and a size
-// the region does not offer are each refused with a clear message and leave nothing behind.
+// TestDOErrors: a token DigitalOcean rejects, a droplet limit of zero, an image that does not exist, a size the
+// catalog does not offer in the region (refused at planning) and one DigitalOcean offers in no region now (each
+// region ruled out in turn) are each refused with a clear message and leave nothing behind.
 func TestDOErrors(t *testing.T) {
 	t.Parallel()
 	e := newDOEnv(t)
@@ -177,6 +178,10 @@ func TestDOErrors(t *testing.T) {
 		"launch", "-y", "-c", "b1", "--infra", "do", "--image-id", "ubuntu-99-04-x64", "task.yaml")
 	fail("size not in region", []string{"s-8vcpu-16gb", "sfo3"},
 		"launch", "-y", "-c", "b2", "--infra", "do/sfo3", "--instance-type", "s-8vcpu-16gb", "echo hi")
+	e.do.SetSizeRegions("s-4vcpu-8gb") // the catalog lists it in nyc1 and sfo3; DigitalOcean offers it nowhere now
+	fail("size offered nowhere now", []string{"INFRA", "REASON", "do/nyc1", "do/sfo3", "not available in nyc1", "not available in sfo3"},
+		"launch", "-y", "-c", "b5", "--infra", "do", "task.yaml")
+	e.do.SetSizeRegions("s-4vcpu-8gb", "nyc1", "sfo3")
 	e.do.SetDropletLimit(0)
 	fail("droplet limit zero", []string{"INFRA", "REASON", "droplet limit is 0"}, "launch", "-y", "-c", "b3", "--infra", "do", "task.yaml")
 	if slices.ContainsFunc(e.do.Calls(), func(c string) bool { return strings.HasPrefix(c, "create") }) {
