@@ -36,7 +36,7 @@ const (
 
 // DefaultClouds are the clouds a Cache lists when asked for all of them: the paid clouds whose SkyPilot catalog
 // stix knows how to read.
-var DefaultClouds = []string{"aws", "azure", "cudo", "gcp", "hyperbolic", "lambda", "nebius", "paperspace", "runpod"}
+var DefaultClouds = []string{"aws", "azure", "cudo", "do", "gcp", "hyperbolic", "lambda", "nebius", "paperspace", "runpod"}
 
 // metaDir holds, per catalog file, what the cache knows of it (<name>.json) and its lock (<name>.lock).
 const metaDir = ".meta"

@@ -73,6 +73,8 @@ var cloudTraits = map[string]traits{
 	"nebius":     {display: "Nebius"},
 	// SkyPilot's Paperspace offers no spot machines; its default instance type is the cheapest that fits.
 	"paperspace": {display: "Paperspace", noSpot: true},
+	// SkyPilot's DO: no spot droplets; no default family (any size fits a CPU-only request).
+	"do": {display: "DO", noSpot: true},
 	// Clouds without catalog files here are listed for their display names only.
 	"kubernetes": {display: "Kubernetes"},
 	"ssh":        {display: "SSH"},
@@ -81,7 +83,6 @@ var cloudTraits = map[string]traits{
 	"docker":     {display: "Docker"},
 	"oci":        {display: "OCI"},
 	"ibm":        {display: "IBM"},
-	"do":         {display: "DO"},
 	"scp":        {display: "SCP"},
 	"vast":       {display: "Vast"},
 	"fluidstack": {display: "Fluidstack"},

@@ -9,6 +9,7 @@ import (
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/aws"
 	"github.com/stix-run/stix/internal/cloud/azure"
+	"github.com/stix-run/stix/internal/cloud/do"
 	"github.com/stix-run/stix/internal/cloud/docker"
 	"github.com/stix-run/stix/internal/cloud/gcp"
 	"github.com/stix-run/stix/internal/cloud/kubernetes"
@@ -29,6 +30,7 @@ func Descriptors() []cloud.Descriptor {
 		lambda.Descriptor,
 		runpod.Descriptor,
 		paperspace.Descriptor,
+		do.Descriptor,
 		kubernetes.Descriptor,
 		sshpool.Descriptor,
 		slurm.Descriptor,

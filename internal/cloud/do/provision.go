@@ -1,0 +1,327 @@
+package do
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/vm"
+)
+
+// state is what stix keeps of a DigitalOcean cluster, in Home/do/clusters/NAME.json; the droplets carry the
+// cluster's tag (clusterTag), so that they are found without it.
+type state struct {
+	Region     string `json:"region"`
+	DropletIDs []int  `json:"droplet_ids"` // rank order
+	FirewallID string `json:"firewall_id,omitempty"`
+	// Autodown is what autostop was last set to do (PrepareSelfStop): delete the droplets, or power them off.
+	Autodown bool `json:"autodown,omitempty"`
+	vm.Cluster
+}
+
+// handle is the cluster's Handle: enough to find its droplets.
+type handle struct {
+	Cluster    string `json:"cluster"`
+	Region     string `json:"region"`
+	DropletIDs []int  `json:"droplet_ids"`
+}
+
+// label names what stix makes for the cluster on DigitalOcean: the cluster's name (its '.' and '_' made '-',
+// then a hash of the name so that `a.b` and `a-b` differ) and this user's hash.
+func label(cluster string) string {
+	s := strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' {
+			return '-'
+		}
+		return r
+	}, cluster)
+	if s != cluster {
+		sum := sha256.Sum256([]byte(cluster))
+		s += "-" + hex.EncodeToString(sum[:2])
+	}
+	return s + "-" + vm.UserHash()
+}
+
+// clusterTag is the tag every droplet of the cluster carries, and that its firewall applies to.
+func clusterTag(cluster string) string { return "stix-cluster:" + label(cluster) }
+
+func dropletName(cluster string, rank int) string { return label(cluster) + "-" + strconv.Itoa(rank) }
+
+// keyName is the name stix registers its SSH key under: one per user of this machine.
+func keyName() string { return "stix-" + vm.UserHash() }
+
+// defaultImage is the image of a size when the task names none: DigitalOcean's AI/ML-ready GPU images for GPU
+// droplets (as SkyPilot picks them: the 8-GPU one for 8-GPU sizes), Ubuntu 22.04 otherwise.
+func defaultImage(sizeSlug string) string {
+	switch {
+	case strings.HasPrefix(sizeSlug, "gpu-") && strings.Contains(sizeSlug, "x8-"):
+		return "gpu-h100x8-base"
+	case strings.HasPrefix(sizeSlug, "gpu-"):
+		return "gpu-h100x1-base"
+	}
+	return "ubuntu-22-04-x64"
+}
+
+// imageRef is the image as the create call takes it: a numeric id as a number, a slug as a string.
+func imageRef(image string) any {
+	if id, err := strconv.Atoi(image); err == nil {
+		return id
+	}
+	return image
+}
+
+// Provision creates the cluster's droplets in the offer's region (or powers on the cluster's stopped ones),
+// waits for them, and deploys the agent on each over SSH. A new cluster that fails leaves nothing behind: its
+// droplets and firewall are deleted, and an SSH key registered for it.
+func (p *Provider) Provision(ctx context.Context, req cloud.ProvisionRequest) (*cloud.ClusterInfo, error) {
+	return vm.Provision(ctx, p.m, req, func(s *state) int { return len(s.DropletIDs) },
+		func(ctx context.Context, s *state) (*cloud.ClusterInfo, error) {
+			return p.Start(ctx, cloud.ClusterRef{Name: req.Cluster.Name})
+		},
+		func(ctx context.Context) (*cloud.ClusterInfo, error) { return p.launch(ctx, req.Cluster.Name, req) })
+}
+
+func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionRequest) (_ *cloud.ClusterInfo, err error) {
+	r := req.Requirements
+	region, sizeSlug := vm.First(req.Offer.Region, r.Region), vm.First(req.Offer.InstanceType, r.InstanceType)
+	place := cloud.Place{Cloud: Name, Region: region}
+	if region == "" || sizeSlug == "" {
+		return nil, fmt.Errorf("the offer names no region or size (region %q, size %q)", region, sizeSlug)
+	}
+	cat, err := p.opts.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cat.ValidateLocation(region, ""); err != nil {
+		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
+	}
+	ports, err := p.m.ParsePorts(r.Ports)
+	if err != nil {
+		return nil, err
+	}
+	image := vm.First(r.ImageID, defaultImage(sizeSlug))
+	if err := p.CheckImage(image); err != nil {
+		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
+	}
+	if _, err := p.opts.AgentBinary(); err != nil {
+		return nil, err
+	}
+	_, pub, err := p.m.LocalKey()
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient()
+	if err != nil {
+		return nil, err
+	}
+	n := r.Nodes()
+	req.Report(fmt.Sprintf("checking %s in %s, image %s and the droplet limit", sizeSlug, region, image))
+	if err := preflight(ctx, c, place, sizeSlug, image, n); err != nil {
+		return nil, err
+	}
+
+	// What is made from here on is undone when the launch fails.
+	tag := clusterTag(name)
+	var made struct {
+		keyID      int
+		firewallID string
+		droplets   bool
+	}
+	defer func() {
+		if err == nil {
+			return
+		}
+		cleanup := context.WithoutCancel(ctx)
+		var errs []error
+		if made.droplets {
+			errs = append(errs, p.deleteDroplets(cleanup, c, place, tag))
+		}
+		if made.firewallID != "" {
+			errs = append(errs, p.deleteFirewall(cleanup, c, place, made.firewallID))
+		}
+		if made.keyID != 0 {
+			errs = append(errs, classify("delete SSH key", place, c.deleteSSHKey(cleanup, made.keyID)))
+		}
+		errs = append(errs, p.m.Forget(name))
+		if cerr := errors.Join(errs...); cerr != nil {
+			err = fmt.Errorf("%w (cleaning up: %v)", err, cerr)
+		}
+	}()
+
+	keyID, registered, err := ensureKey(ctx, c, place, string(pub))
+	if err != nil {
+		return nil, err
+	}
+	if registered {
+		made.keyID = keyID
+	}
+	req.Report("creating the cluster's firewall")
+	if made.firewallID, err = p.createFirewall(ctx, c, place, name, ports); err != nil {
+		return nil, err
+	}
+	req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s", n, sizeSlug, region))
+	var ids []int
+	for first := 0; first < n; first += maxPerCreate {
+		cr := createRequest{Region: region, Size: sizeSlug, Image: imageRef(image), SSHKeys: []int{keyID}, Tags: []string{tag}}
+		for rank := first; rank < min(n, first+maxPerCreate); rank++ {
+			cr.Names = append(cr.Names, dropletName(name, rank))
+		}
+		made.droplets = true
+		ds, err := c.create(ctx, cr)
+		if err != nil {
+			return nil, classify("create droplets", place, err)
+		}
+		for _, d := range ds {
+			ids = append(ids, d.ID)
+		}
+	}
+	if len(ids) != n {
+		return nil, fmt.Errorf("DigitalOcean created %d droplets for %d nodes", len(ids), n)
+	}
+	s := &state{Region: region, DropletIDs: ids, FirewallID: made.firewallID}
+	if s.Cluster, err = vm.NewCluster(name, req.Secret); err != nil {
+		return nil, err
+	}
+	if err := p.m.WriteState(name, s); err != nil {
+		return nil, err
+	}
+	return p.bringUp(ctx, c, name, s, req.Report)
+}
+
+// preflight asks DigitalOcean, before anything is made, what would make the create call fail: an account that
+// is locked or whose droplet limit leaves no room for n more (the limit is the account's: it rules out the
+// cloud), a size it does not have (invalid configuration) or has not in region now (capacity of the region),
+// an image that does not exist (invalid configuration).
+func preflight(ctx context.Context, c *client, place cloud.Place, sizeSlug, image string, n int) error {
+	acct, err := c.account(ctx)
+	if err != nil {
+		return classify("read the account", place, err)
+	}
+	if err := usable(acct); err != nil {
+		return err
+	}
+	have, err := c.dropletCount(ctx)
+	if err != nil {
+		return classify("count droplets", place, err)
+	}
+	if have+n > acct.DropletLimit {
+		return &cloud.QuotaError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
+			"the account's droplet limit is %d and it has %d droplets: no room for %d more (ask DigitalOcean to raise the limit, or `stix down` other clusters)",
+			acct.DropletLimit, have, n)}
+	}
+	sizes, err := c.sizes(ctx)
+	if err != nil {
+		return classify("list sizes", place, err)
+	}
+	i := slices.IndexFunc(sizes, func(s size) bool { return s.Slug == sizeSlug })
+	switch {
+	case i < 0:
+		return &cloud.InvalidConfigError{Place: place, Reason: "DigitalOcean has no size " + sizeSlug + " (any more): refresh the catalog (`stix show-gpus --infra do`)"}
+	case !sizes[i].Available || !slices.Contains(sizes[i].Regions, place.Region):
+		return &cloud.CapacityError{Place: place, Reason: "size " + sizeSlug + " is not available in " + place.Region + " now"}
+	}
+	if err := c.image(ctx, image); err != nil {
+		if notFound(err) {
+			return &cloud.InvalidConfigError{Place: place, Reason: "image " + image + " does not exist on DigitalOcean (image_id: a slug such as ubuntu-22-04-x64, or one of your images' numeric ids; `doctl compute image list`)"}
+		}
+		return classify("read image "+image, place, err)
+	}
+	return nil
+}
+
+// ensureKey returns the id of stix's public key on DigitalOcean, registering it (registered true) when the
+// account lacks it: DigitalOcean refuses a second key with the same public half, so a key is found by it.
+func ensureKey(ctx context.Context, c *client, place cloud.Place, pub string) (id int, registered bool, err error) {
+	keys, err := c.sshKeys(ctx)
+	if err != nil {
+		return 0, false, classify("list SSH keys", place, err)
+	}
+	for _, k := range keys {
+		if sameKey(k.PublicKey, pub) {
+			return k.ID, false, nil
+		}
+	}
+	k, err := c.addSSHKey(ctx, keyName(), pub)
+	if err != nil {
+		return 0, false, classify("add SSH key", place, err)
+	}
+	return k.ID, true, nil
+}
+
+// sameKey compares two authorized_keys lines by type and key, ignoring comments.
+func sameKey(a, b string) bool {
+	fa, fb := strings.Fields(a), strings.Fields(b)
+	return len(fa) >= 2 && len(fb) >= 2 && fa[0] == fb[0] && fa[1] == fb[1]
+}
+
+// bringUp waits for the droplets to be active with their addresses, then deploys the agents and records the
+// nodes.
+func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
+	place := cloud.Place{Cloud: Name, Region: s.Region}
+	bin, err := p.opts.AgentBinary()
+	if err != nil {
+		return nil, err
+	}
+	keyPath, _, err := p.m.LocalKey()
+	if err != nil {
+		return nil, err
+	}
+	var ds []droplet
+	err = p.m.Poll(ctx, "droplets "+joinIDs(s.DropletIDs)+" are not active", func(ctx context.Context) (bool, error) {
+		all, err := c.tagged(ctx, clusterTag(name))
+		if err != nil {
+			return false, classify("list droplets", place, err)
+		}
+		ds = byID(all, s.DropletIDs)
+		for i, d := range ds {
+			switch {
+			case d.ID == 0 || d.Status == "archive":
+				return false, &cloud.CapacityError{Place: place, Reason: fmt.Sprintf("droplet %d of node %d ended while booting", s.DropletIDs[i], i)}
+			case d.Status != "active" || d.ip("public") == "":
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	hosts := make([]vm.Host, len(ds))
+	for i, d := range ds {
+		hosts[i] = vm.Host{ID: strconv.Itoa(d.ID), PrivateIP: vm.First(d.ip("private"), d.ip("public")), PublicIP: d.ip("public")}
+	}
+	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
+	if err != nil {
+		return nil, err
+	}
+	s.Nodes = nodes
+	if err := p.m.WriteState(name, s); err != nil {
+		return nil, err
+	}
+	return p.m.Info(name, s.Region, "", &s.Cluster, handle{Cluster: name, Region: s.Region, DropletIDs: s.DropletIDs})
+}
+
+// byID returns the droplets in the order of ids; one DigitalOcean does not list is the zero droplet.
+func byID(all []droplet, ids []int) []droplet {
+	out := make([]droplet, len(ids))
+	for _, d := range all {
+		if i := slices.Index(ids, d.ID); i >= 0 {
+			out[i] = d
+		}
+	}
+	return out
+}
+
+func joinIDs(ids []int) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.Itoa(id)
+	}
+	return strings.Join(s, ", ")
+}
