@@ -1,6 +1,7 @@
 package azure
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -79,15 +80,23 @@ func classify(op string, place cloud.Place, err error) error {
 	return fmt.Errorf("%s in %s: %w", op, place, err)
 }
 
-// message is the ARM error's message: the SDK keeps the whole response in Error(); the message is the line
-// after "Message: ".
+// message is the ARM error's message: the SDK's error text ends with the response body, ARM's
+// {"error": {"code", "message"}} (an operation's status carries the same "error").
 func message(re *azcore.ResponseError) string {
-	for _, line := range strings.Split(re.Error(), "\n") {
-		if m, ok := strings.CutPrefix(strings.TrimSpace(line), "Message: "); ok {
-			return m
-		}
+	text := re.Error()
+	i, j := strings.Index(text, "{"), strings.LastIndex(text, "}")
+	if i < 0 || j < i {
+		return ""
 	}
-	return ""
+	var body struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(text[i:j+1]), &body) != nil {
+		return ""
+	}
+	return firstLine(body.Error.Message)
 }
 
 func firstLine(s string) string {

@@ -223,6 +223,11 @@ func (p *Provider) imageAndZones(ctx context.Context, place cloud.Place, imageID
 			zones = []string{""}
 		}
 	}
+	if imageID != "" {
+		if err := p.CheckImage(imageID); err != nil {
+			return "", nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
+		}
+	}
 	if imageURN.MatchString(imageID) || isResourceImage(imageID) {
 		return imageID, zones, nil
 	}
