@@ -192,10 +192,18 @@ func TestAzureBadInput(t *testing.T) {
 		e.nothingLeft(strings.Join(tc.args, " "))
 	}
 
+	// Autostop is refused on Azure (a VM that powers itself off is still billed; the head holds no Azure
+	// credentials to deallocate it), before anything is made.
+	out, err := e.stix("launch", "-y", "-c", "bad", "--infra", "azure", "-i", "5", "task.yaml")
+	if err == nil || !strings.Contains(out, "autostop is not supported on Azure") {
+		t.Errorf("launch -i 5: %v, want autostop refused:\n%s", err, out)
+	}
+	e.nothingLeft("-i 5")
+
 	e.az.Fail("group", "", "AuthorizationFailed", "The client '"+fakeazure.ClientID+"' with object id '"+fakeazure.ClientID+
 		"' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourcegroups/write' over scope "+
 		"'/subscriptions/"+fakeazure.Subscription+"/resourcegroups/x' or the scope is invalid.")
-	out, err := e.stix("launch", "-y", "-c", "bad", "--infra", "azure", "task.yaml")
+	out, err = e.stix("launch", "-y", "-c", "bad", "--infra", "azure", "task.yaml")
 	if err == nil || !strings.Contains(out, "AuthorizationFailed") || !strings.Contains(out, "az account show") {
 		t.Errorf("launch without permission: %v\n%s", err, out)
 	}
@@ -227,4 +235,25 @@ func TestAzureSpotEvicted(t *testing.T) {
 		t.Errorf("status -r still lists the evicted cluster:\n%s", out)
 	}
 	e.nothingLeft("the evicted cluster")
+}
+
+// TestAzureResourceGroupConfig: with azure.resource_group_vm the cluster is made in that group (made when
+// missing), and down deletes the cluster's resources in it, one by one, but not the group.
+func TestAzureResourceGroupConfig(t *testing.T) {
+	t.Parallel()
+	e := newAzureEnv(t)
+	cfg := filepath.Join(e.work, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("azure:\n  resource_group_vm: shared-rg\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.env = append(e.env, "STIX_CONFIG="+cfg)
+	e.must("launch", "-y", "-c", "r1", "--infra", "azure", "--num-nodes", "2", "task.yaml")
+	vms := e.az.VMs()
+	if len(vms) != 2 || vms[0].Group != "shared-rg" {
+		t.Fatalf("VMs: %+v", vms)
+	}
+	e.must("down", "-y", "r1")
+	if live := e.az.Live(); len(live) != 1 || live[0] != "group shared-rg" {
+		t.Errorf("after down: %v, want only the configured group", live)
+	}
 }
