@@ -252,8 +252,13 @@ func TestAzureResourceGroupConfig(t *testing.T) {
 	if len(vms) != 2 || vms[0].Group != "shared-rg" {
 		t.Fatalf("VMs: %+v", vms)
 	}
+	// A public IP an interrupted launch left, tagged with the cluster, goes too; another user's cluster of the
+	// same name keeps its own.
+	user := vms[0].Tags["stix-user"]
+	e.az.Plant("shared-rg", "Microsoft.Network/publicIPAddresses", "leftover-ip", map[string]string{"stix-cluster": "r1", "stix-user": user})
+	e.az.Plant("shared-rg", "Microsoft.Network/publicIPAddresses", "theirs-ip", map[string]string{"stix-cluster": "r1", "stix-user": "someone-else"})
 	e.must("down", "-y", "r1")
-	if live := e.az.Live(); len(live) != 1 || live[0] != "group shared-rg" {
-		t.Errorf("after down: %v, want only the configured group", live)
+	if live := e.az.Live(); strings.Join(live, " ") != "Microsoft.Network/publicIPAddresses theirs-ip group shared-rg" {
+		t.Errorf("after down: %v, want only the configured group and the other user's IP", live)
 	}
 }

@@ -3,7 +3,10 @@ package azure
 import (
 	"context"
 	"fmt"
+	"path"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v7"
@@ -137,8 +140,9 @@ func (p *Provider) deleteNodes(ctx context.Context, c *clients, place cloud.Plac
 	})
 }
 
-// deleteCluster deletes everything of the cluster: its resource group when stix made it, else its VMs, their
-// interfaces and IPs, its virtual network and security group, one by one.
+// deleteCluster deletes everything of the cluster: its resource group when stix made it; else, in the configured
+// group, what carries the cluster's tags (found by Resource Manager's tag filter) and what stix names for it:
+// VMs first, then their interfaces and public IPs, then the virtual network and security group.
 func (p *Provider) deleteCluster(ctx context.Context, c *clients, place cloud.Place, group string, own bool, cluster string, names []string) error {
 	if own {
 		pl, err := c.groups.BeginDelete(ctx, group, nil)
@@ -147,17 +151,75 @@ func (p *Provider) deleteCluster(ctx context.Context, c *clients, place cloud.Pl
 		}
 		return nil
 	}
-	if err := p.deleteNodes(ctx, c, place, group, names); err != nil {
-		return err
-	}
 	base := resourceName(cluster)
-	pv, err := c.vnets.BeginDelete(ctx, group, base+"-vnet", nil)
-	if _, err = poll(ctx, c, pv, err); err != nil && !isNotFound(err) {
-		return classify("delete virtual network "+base+"-vnet", place, err)
+	byType := map[string][]string{"virtualmachines": slices.Clone(names), "networkinterfaces": nil,
+		"publicipaddresses": nil, "virtualnetworks": {base + "-vnet"}, "networksecuritygroups": {base + "-nsg"}}
+	for _, n := range names {
+		byType["networkinterfaces"] = append(byType["networkinterfaces"], n+"-nic")
+		byType["publicipaddresses"] = append(byType["publicipaddresses"], n+"-ip")
 	}
-	pn, err := c.nsgs.BeginDelete(ctx, group, base+"-nsg", nil)
-	if _, err = poll(ctx, c, pn, err); err != nil && !isNotFound(err) {
-		return classify("delete network security group "+base+"-nsg", place, err)
+	filter := fmt.Sprintf("tagName eq '%s' and tagValue eq '%s'", tagCluster, strings.ReplaceAll(cluster, "'", "''"))
+	pager := c.tagged.NewListByResourceGroupPager(group, &armresources.ClientListByResourceGroupOptions{Filter: &filter})
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if isNotFound(err) {
+			return nil // the group is gone, and the cluster with it
+		}
+		if err != nil {
+			return classify("list the resources of cluster "+cluster+" in resource group "+group, place, err)
+		}
+		for _, r := range page.Value {
+			if r.Type == nil || r.Name == nil || r.Tags[tagUser] == nil || *r.Tags[tagUser] != vm.UserHash() {
+				continue
+			}
+			typ := strings.ToLower(path.Base(*r.Type))
+			if l, ok := byType[typ]; ok && !slices.Contains(l, *r.Name) {
+				byType[typ] = append(l, *r.Name)
+			}
+		}
+	}
+	del := func(kind string, begin func(name string) error) error {
+		return cloud.EachNode(ctx, len(byType[kind]), func(_ context.Context, i int) error {
+			if err := begin(byType[kind][i]); err != nil && !isNotFound(err) {
+				return classify("delete "+kind+" "+byType[kind][i], place, err)
+			}
+			return nil
+		})
+	}
+	steps := []struct {
+		kind  string
+		begin func(string) error
+	}{
+		{"virtualmachines", func(n string) error {
+			pl, err := c.vms.BeginDelete(ctx, group, n, nil)
+			_, err = poll(ctx, c, pl, err)
+			return err
+		}},
+		{"networkinterfaces", func(n string) error {
+			pl, err := c.nics.BeginDelete(ctx, group, n, nil)
+			_, err = poll(ctx, c, pl, err)
+			return err
+		}},
+		{"publicipaddresses", func(n string) error {
+			pl, err := c.ips.BeginDelete(ctx, group, n, nil)
+			_, err = poll(ctx, c, pl, err)
+			return err
+		}},
+		{"virtualnetworks", func(n string) error {
+			pl, err := c.vnets.BeginDelete(ctx, group, n, nil)
+			_, err = poll(ctx, c, pl, err)
+			return err
+		}},
+		{"networksecuritygroups", func(n string) error {
+			pl, err := c.nsgs.BeginDelete(ctx, group, n, nil)
+			_, err = poll(ctx, c, pl, err)
+			return err
+		}},
+	}
+	for _, st := range steps {
+		if err := del(st.kind, st.begin); err != nil {
+			return err
+		}
 	}
 	return nil
 }

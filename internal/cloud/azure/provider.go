@@ -63,6 +63,7 @@ type Provider struct {
 type clients struct {
 	sub     string
 	groups  *armresources.ResourceGroupsClient
+	tagged  *armresources.Client
 	vnets   *armnetwork.VirtualNetworksClient
 	nsgs    *armnetwork.SecurityGroupsClient
 	ips     *armnetwork.PublicIPAddressesClient
@@ -171,6 +172,7 @@ func (p *Provider) newClients() (*clients, error) {
 	c := &clients{sub: l.sub, pollFor: time.Second}
 	mk := []func() error{
 		func() (err error) { c.groups, err = armresources.NewResourceGroupsClient(l.sub, cred, opts); return },
+		func() (err error) { c.tagged, err = armresources.NewClient(l.sub, cred, opts); return },
 		func() (err error) { c.vnets, err = armnetwork.NewVirtualNetworksClient(l.sub, cred, opts); return },
 		func() (err error) { c.nsgs, err = armnetwork.NewSecurityGroupsClient(l.sub, cred, opts); return },
 		func() (err error) { c.ips, err = armnetwork.NewPublicIPAddressesClient(l.sub, cred, opts); return },

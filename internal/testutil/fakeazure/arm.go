@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 )
 
@@ -42,6 +43,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.listGroups(w, r)
 	case strings.EqualFold(rest[0], "resourcegroups") && len(rest) == 2:
 		s.group(w, r, rest[1])
+	case strings.EqualFold(rest[0], "resourcegroups") && len(rest) == 3 && strings.EqualFold(rest[2], "resources"):
+		s.listResources(w, r, rest[1])
 	case strings.EqualFold(rest[0], "resourcegroups") && len(rest) >= 6 && strings.EqualFold(rest[2], "providers"):
 		s.resource(w, r, rest[1], rest[3]+"/"+rest[4], rest[5], rest[6:])
 	default:
@@ -154,4 +157,54 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request, name string) {
 	default:
 		armError(w, 405, "MethodNotAllowed", r.Method)
 	}
+}
+
+// tagFilter is the one tag filter ARM's resource list takes: tagName eq 'N' and tagValue eq 'V'.
+var tagFilter = regexp.MustCompile(`^tagName eq '([^']*)' and tagValue eq '((?:[^']|'')*)'$`)
+
+// listResources is GET /subscriptions/S/resourceGroups/G/resources, with an optional tag $filter.
+func (s *Server) listResources(w http.ResponseWriter, r *http.Request, group string) {
+	if _, ok := s.groups[strings.ToLower(group)]; !ok {
+		armError(w, 404, "ResourceGroupNotFound", "Resource group '"+group+"' could not be found.")
+		return
+	}
+	var name, value string
+	if f := r.URL.Query().Get("$filter"); f != "" {
+		m := tagFilter.FindStringSubmatch(f)
+		if m == nil {
+			armError(w, 400, "InvalidFilterInQueryString", "Invalid $filter '"+f+"' specified in the query string.")
+			return
+		}
+		name, value = m[1], strings.ReplaceAll(m[2], "''", "'")
+	}
+	out := []any{}
+	for _, res := range s.res {
+		if !strings.EqualFold(res.group, group) {
+			continue
+		}
+		tags, _ := res.body["tags"].(map[string]any)
+		if name != "" && fmt.Sprint(tags[name]) != value {
+			continue
+		}
+		out = append(out, map[string]any{"id": res.id, "name": res.body["name"], "type": res.typ,
+			"location": res.body["location"], "tags": tags})
+	}
+	writeJSON(w, 200, map[string]any{"value": out})
+}
+
+// Plant makes a resource in an existing group as if a client had made it (a public IP an interrupted launch
+// left, another user's resource), with tags.
+func (s *Server) Plant(group, typ, name string, tags map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.groups[strings.ToLower(group)]; !ok {
+		s.t.Fatalf("fakeazure: no resource group %s", group)
+	}
+	id := groupID(group) + "/providers/" + typ + "/" + name
+	t := map[string]any{}
+	for k, v := range tags {
+		t[k] = v
+	}
+	s.res[strings.ToLower(id)] = &resource{id: id, typ: typ, group: group, body: map[string]any{"id": id, "name": name,
+		"type": typ, "location": "eastus", "tags": t, "properties": map[string]any{"provisioningState": "Succeeded"}}}
 }

@@ -65,6 +65,7 @@ type Server struct {
 type VM struct {
 	Name, Group, Region, Zone, Size, Image, DiskType, Priority, EvictionPolicy, User string
 	DiskGB                                                                           int
+	Tags                                                                             map[string]string
 	Power                                                                            string // running, deallocated
 	// Host is the sshd behind the VM while it runs.
 	Host *sshhost.Host

@@ -87,6 +87,12 @@ func (s *Server) createVM(w http.ResponseWriter, res *resource, region string, o
 		Priority: str(props, "priority"), EvictionPolicy: str(props, "evictionPolicy"),
 		User: str(props, "osProfile", "adminUsername"), key: keyData, nic: nic}
 	fmt.Sscan(str(props, "storageProfile", "osDisk", "diskSizeGB"), &v.DiskGB)
+	v.Tags = map[string]string{}
+	if tags, ok := b["tags"].(map[string]any); ok {
+		for k, t := range tags {
+			v.Tags[k] = fmt.Sprint(t)
+		}
+	}
 	res.vm = v
 	if f != nil {
 		props["provisioningState"], v.Power = "Failed", "stopped"
