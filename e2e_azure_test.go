@@ -262,3 +262,51 @@ func TestAzureResourceGroupConfig(t *testing.T) {
 		t.Errorf("after down: %v, want only the configured group and the other user's IP", live)
 	}
 }
+
+// TestAzureCLILogin: without a service principal stix takes the Azure CLI's login (`az account
+// get-access-token`; a stand-in az here prints a token the fake issued) and the CLI's default subscription from
+// azureProfile.json; a login whose refresh token expired is a clear credentials error, with nothing made.
+func TestAzureCLILogin(t *testing.T) {
+	t.Parallel()
+	e := newAzureEnv(t)
+	var env []string
+	for _, kv := range e.env {
+		if !strings.HasPrefix(kv, "AZURE_") {
+			env = append(env, kv)
+		}
+	}
+	home := filepath.Join(e.work, "home")
+	bin := filepath.Join(e.work, "azbin")
+	expired := filepath.Join(e.work, "expired")
+	for name, data := range map[string]string{
+		filepath.Join(home, ".azure", "azureProfile.json"): "\ufeff" + `{"subscriptions": [{"id": "` + fakeazure.Subscription +
+			`", "name": "Fake", "isDefault": true, "user": {"name": "dev@example.com"}}]}`,
+		filepath.Join(home, ".azure", "msal_token_cache.json"): "{}",
+		filepath.Join(bin, "az"): "#!/bin/sh\nif [ -e " + expired + " ]; then\n" +
+			"  echo \"ERROR: AADSTS700082: The refresh token has expired due to inactivity. Interactive authentication is needed. Please run 'az login' to setup account.\" >&2\n  exit 1\nfi\n" +
+			"echo '{\"accessToken\": \"" + e.az.IssueToken() + "\", \"expires_on\": 4102444800, \"subscription\": \"" + fakeazure.Subscription + "\", \"tokenType\": \"Bearer\"}'\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.env = append(env, "PATH="+bin+string(os.PathListSeparator)+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if out := e.must("check", "-v", "azure"); !strings.Contains(out, "Azure: enabled") || !strings.Contains(out, "dev@example.com") {
+		t.Errorf("check -v azure with az login:\n%s", out)
+	}
+	e.must("launch", "-y", "-c", "c1", "--infra", "azure", "task.yaml")
+	e.must("down", "-y", "c1")
+	e.nothingLeft("down")
+
+	if err := os.WriteFile(expired, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.stix("launch", "-y", "-c", "c2", "--infra", "azure", "task.yaml")
+	if err == nil || !strings.Contains(out, "AADSTS700082") || !strings.Contains(out, "az login") {
+		t.Errorf("launch with an expired az login: %v\n%s", err, out)
+	}
+	e.nothingLeft("the expired login")
+}

@@ -122,6 +122,15 @@ func (s *Server) Env() []string {
 		"AZURE_CLIENT_SECRET=" + Secret}
 }
 
+// IssueToken returns a valid access token, as the Azure CLI would have from its login.
+func (s *Server) IssueToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok := "fake-cli-token-" + s.id()
+	s.tokens[tok] = true
+	return tok
+}
+
 // RotateSecret makes the service principal's secret another one, and the tokens issued so far invalid: the
 // credentials stix has are rejected from then on.
 func (s *Server) RotateSecret() {
