@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stix-run/stix/internal/testutil/fakeazure"
+	"github.com/stix-run/stix/internal/testutil/fakegce"
 )
 
 // azureEnv is a stix home reaching a fake Azure Resource Manager and token endpoint (STIX_AZURE_ENDPOINT,
@@ -309,4 +310,44 @@ func TestAzureCLILogin(t *testing.T) {
 		t.Errorf("launch with an expired az login: %v\n%s", err, out)
 	}
 	e.nothingLeft("the expired login")
+}
+
+// TestAzureFailoverToGCP: a subscription with no quota in any Azure region (QuotaExceeded) sends the launch to
+// the next cloud, a dearer GCP (its fake here), leaving nothing on Azure.
+func TestAzureFailoverToGCP(t *testing.T) {
+	t.Parallel()
+	e := newAzureEnv(t)
+	gce := fakegce.New(t, "us-central1")
+	cat := filepath.Join(e.work, "catalog", "gcp")
+	var vms strings.Builder
+	vms.WriteString("InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,Region,AvailabilityZone,Price,SpotPrice\n")
+	for _, z := range fakegce.Zones("us-central1") {
+		fmt.Fprintf(&vms, "n2-standard-8,8.0,32.0,,,,us-central1,%s,0.900,0.300\n", z)
+	}
+	images := "Tag,Region,OS,OSVersion,ImageId,CreationDate,BaseImageId\nskypilot:custom-cpu-ubuntu-2204,,ubuntu,22.04," + fakegce.DefaultImage + ",20260101,\n"
+	if err := os.MkdirAll(cat, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"vms.csv": vms.String(), "images.csv": images} {
+		if err := os.WriteFile(filepath.Join(cat, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key := gce.ServiceAccountKey(t, e.work, "stix@"+fakegce.Project+".iam.gserviceaccount.com")
+	e.env = append(e.env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+gce.Endpoint, "GOOGLE_APPLICATION_CREDENTIALS="+key,
+		"STIX_GCP_SSH_USER="+currentUserName(t))
+	e.az.Fail("vm", "", "QuotaExceeded", "Operation could not be completed as it results in exceeding approved "+
+		"standardDSv5Family Cores quota. Current Limit: 0, Current Usage: 0, Additional Required: 8.")
+	out := e.must("launch", "-y", "-c", "x1", "--cpus", "8", "task.yaml")
+	if !strings.Contains(out, "rank 0 of 1") || !strings.Contains(out, "QuotaExceeded") {
+		t.Errorf("launch output:\n%s", out)
+	}
+	if calls := e.az.Calls(); len(calls) != 2 || !strings.HasPrefix(calls[0], "vm eastus/") || !strings.HasPrefix(calls[1], "vm westus2/") {
+		t.Errorf("Azure VM creations %v, want one in eastus, then one in westus2", calls)
+	}
+	if insts := gce.Instances(); len(insts) != 1 {
+		t.Errorf("GCP instances: %+v", insts)
+	}
+	e.nothingLeft("the Azure tries")
+	e.must("down", "-y", "x1")
 }
