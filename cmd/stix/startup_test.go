@@ -97,11 +97,11 @@ var linkedModules = map[string]struct {
 
 // Whole-binary and per-package bounds on what init allocates. Without the AWS SDK all inits together allocate
 // ~172 KB in 1,373 allocations (yaml.v3 alone 25 KB); the AWS SDK's service clients bring that to ~850 KB in
-// 6,531 (their endpoint tables and schemas are up to 92 KB per package); before the first start-up work the
-// JSON Schema library alone allocated 1.7 MB.
+// 6,531 (their endpoint tables and schemas are up to 92 KB per package); the Azure SDK adds 29 KB (~900 KB in
+// all); before the first start-up work the JSON Schema library alone allocated 1.7 MB.
 const (
 	maxInitBytesPerPackage = 96 << 10
-	maxInitBytesTotal      = 896 << 10
+	maxInitBytesTotal      = 928 << 10
 )
 
 // TestCLIDependencies: the binary links no forbidden package, and exactly the modules of linkedModules.
