@@ -26,63 +26,80 @@ type azureProfile struct {
 var azureTokenCaches = []string{"msal_token_cache.json", "msal_token_cache.bin", "service_principal_entries.json",
 	"service_principal_entries.bin", "accessTokens.json"}
 
-// check accepts a service principal from AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret, certificate or
-// federated token, or an `az login` (a subscription in azureProfile.json and a token cache beside it). A
-// subscription is needed either way: AZURE_SUBSCRIPTION_ID or the CLI's default one.
-func check(_ context.Context, e *credcheck.Env) credcheck.Result {
+// login is what check finds of an Azure login: the subscription (AZURE_SUBSCRIPTION_ID, else the CLI's default
+// one), whether a service principal is set in the environment, whether the CLI is logged in, and a problem when
+// the files cannot be read.
+type login struct {
+	sub, subName, user string
+	principal, cli     bool
+	problem            string
+}
+
+func findLogin(e *credcheck.Env) login {
+	var l login
 	dir := e.Expand(e.Var("AZURE_CONFIG_DIR"))
 	if dir == "" {
 		dir = e.HomeFile(".azure")
 	}
-	var sub, subName, user string
-	loggedIn := false
 	if dir != "" {
 		path := filepath.Join(dir, "azureProfile.json")
 		data, ok, err := e.Read(path)
 		if err != nil {
-			return credcheck.Disabled("%v", err)
+			l.problem = err.Error()
+			return l
 		}
 		if ok {
 			var p azureProfile
 			// The CLI writes this file with a UTF-8 byte order mark.
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(data, "\ufeff")), &p); err != nil {
-				return credcheck.Disabled("%s is not valid JSON (%v): run `az login` to write it again", e.Show(path), err)
+				l.problem = fmt.Sprintf("%s is not valid JSON (%v): run `az login` to write it again", e.Show(path), err)
+				return l
 			}
 			for i, s := range p.Subscriptions {
-				if s.IsDefault || (i == 0 && sub == "") {
-					sub, subName, user = s.ID, s.Name, s.User.Name
+				if s.IsDefault || (i == 0 && l.sub == "") {
+					l.sub, l.subName, l.user = s.ID, s.Name, s.User.Name
 				}
 			}
 		}
 		for _, name := range azureTokenCaches {
 			if credcheck.Exists(filepath.Join(dir, name)) {
-				loggedIn = true
+				l.cli = true
 				break
 			}
 		}
 	}
 	if s := e.Var("AZURE_SUBSCRIPTION_ID"); s != "" {
-		sub, subName = s, ""
+		l.sub, l.subName = s, ""
 	}
-	principal := e.Var("AZURE_CLIENT_ID") != "" && e.Var("AZURE_TENANT_ID") != "" &&
+	l.principal = e.Var("AZURE_CLIENT_ID") != "" && e.Var("AZURE_TENANT_ID") != "" &&
 		(e.Var("AZURE_CLIENT_SECRET") != "" || e.Var("AZURE_CLIENT_CERTIFICATE_PATH") != "" ||
 			e.Var("AZURE_FEDERATED_TOKEN_FILE") != "")
 	switch {
-	case !principal && !loggedIn:
-		return credcheck.Disabled("no Azure login found in %s: run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "+
+	case !l.principal && !l.cli:
+		l.problem = fmt.Sprintf("no Azure login found in %s: run `az login`, or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "+
 			"AZURE_CLIENT_SECRET for a service principal", e.Show(dir))
-	case sub == "":
-		return credcheck.Disabled("no Azure subscription selected: run `az account set --subscription ID` or set " +
-			"AZURE_SUBSCRIPTION_ID")
+	case l.sub == "":
+		l.problem = "no Azure subscription selected: run `az account set --subscription ID` or set AZURE_SUBSCRIPTION_ID"
+	}
+	return l
+}
+
+// check accepts a service principal from AZURE_CLIENT_ID/AZURE_TENANT_ID with a secret, certificate or
+// federated token, or an `az login` (a subscription in azureProfile.json and a token cache beside it). A
+// subscription is needed either way: AZURE_SUBSCRIPTION_ID or the CLI's default one.
+func check(_ context.Context, e *credcheck.Env) credcheck.Result {
+	l := findLogin(e)
+	if l.problem != "" {
+		return credcheck.Disabled("%s", l.problem)
 	}
 	who := "az login"
-	if principal {
+	if l.principal {
 		who = "service principal " + e.Var("AZURE_CLIENT_ID")
-	} else if user != "" {
-		who = "az login as " + user
+	} else if l.user != "" {
+		who = "az login as " + l.user
 	}
-	if subName != "" {
-		return credcheck.Enabled(fmt.Sprintf("subscription %s (%s); %s", subName, sub, who))
+	if l.subName != "" {
+		return credcheck.Enabled(fmt.Sprintf("subscription %s (%s); %s", l.subName, l.sub, who))
 	}
-	return credcheck.Enabled(fmt.Sprintf("subscription %s; %s", sub, who))
+	return credcheck.Enabled(fmt.Sprintf("subscription %s; %s", l.sub, who))
 }
