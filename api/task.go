@@ -43,7 +43,8 @@ type TaskSpec struct {
 // SourcesInBucket is one storage entry whose local sources the client uploaded to its bucket (TaskSpec.InBucket).
 type SourcesInBucket struct {
 	// Created says the client made the bucket for it: stix records the bucket as one it created, so that
-	// `persistent: false` and `stix storage delete` delete it.
+	// `persistent: false` and `stix storage delete` delete it, when the bucket carries the mark of a bucket stix
+	// made (the tag or label stix-managed=true, storage.MakeBucket); else the claim is not honoured.
 	Created bool `json:"created,omitempty"`
 }
 

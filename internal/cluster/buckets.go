@@ -32,6 +32,9 @@ type bucketPlan struct {
 	mounts  []bucketMount
 	missing map[string]bool
 	records map[string]*store.Storage // the records of named buckets, where there are some
+	// unmarked are the buckets an API server's client said it created that carry no mark of stix's: they are
+	// recorded as buckets stix did not make (never deleted), and makeBuckets says so.
+	unmarked []string
 }
 
 // checkBuckets asks the stores about every bucket of the task, creating nothing: a bucket named by URI must
@@ -54,7 +57,8 @@ func (m *Manager) checkBuckets(ctx context.Context, mounts []bucketMount) (*buck
 		return nil, err
 	}
 	plan := &bucketPlan{bs: bs, mounts: mounts, missing: map[string]bool{}, records: map[string]*store.Storage{}}
-	for _, b := range mounts {
+	for i := range mounts {
+		b := &mounts[i]
 		if b.Named {
 			r, err := tbl.Get(ctx, b.Bucket)
 			switch {
@@ -86,6 +90,18 @@ func (m *Manager) checkBuckets(ctx context.Context, mounts []bucketMount) (*buck
 			}
 			return nil, fmt.Errorf("file_mounts %s: cannot reach store %s at %s: %w", b.Dest, b.Store, ep, err)
 		}
+		if b.MadeByClient && plan.records[b.Bucket] == nil && !plan.missing[b.Bucket] {
+			// The client's word that it made the bucket lets down delete it with this server's credentials:
+			// it stands only for a bucket that carries stix's mark (storage.MakeBucket).
+			marked, err := bs.Marked(ctx, b.Store, b.Bucket)
+			if err != nil {
+				return nil, fmt.Errorf("file_mounts %s: read the tags of bucket %s: %w", b.Dest, b.URI(), err)
+			}
+			if !marked {
+				b.MadeByClient = false
+				plan.unmarked = append(plan.unmarked, b.Bucket)
+			}
+		}
 	}
 	return plan, nil
 }
@@ -110,6 +126,9 @@ func (m *Manager) makeBuckets(ctx context.Context, plan *bucketPlan, cluster, co
 		return err
 	}
 	now := m.now()
+	for _, name := range plan.unmarked {
+		progress.Report(fmt.Sprintf("Note: bucket %s carries no %s tag, so stix did not create it: it is kept at down whatever `persistent:` says", name, storage.ManagedLabel))
+	}
 	for _, b := range plan.mounts {
 		if !b.Named {
 			continue

@@ -84,10 +84,19 @@ func (b *envBuckets) Create(ctx context.Context, kind, bucket string) error {
 	if err != nil {
 		return err
 	}
-	if err := o.Store.CreateBucket(ctx, bucket); err != nil && !errors.Is(err, storage.ErrBucketOwnedByYou) {
+	if err := storage.MakeBucket(ctx, o.Store, bucket); err != nil && !errors.Is(err, storage.ErrBucketOwnedByYou) {
 		return classify(err)
 	}
 	return nil
+}
+
+func (b *envBuckets) Marked(ctx context.Context, kind, bucket string) (bool, error) {
+	o, err := b.store(kind)
+	if err != nil {
+		return false, err
+	}
+	ok, err := o.Store.BucketMarked(ctx, bucket)
+	return ok, classify(err)
 }
 
 func (b *envBuckets) Upload(ctx context.Context, kind, bucket, prefix string, sources []string) (int, error) {

@@ -21,8 +21,10 @@ import (
 type Buckets interface {
 	// Check answers nil when bucket exists and the caller may use it.
 	Check(ctx context.Context, store, bucket string) error
-	// Create makes an empty bucket.
+	// Create makes an empty bucket, marked on the store as one stix made (storage.MakeBucket).
 	Create(ctx context.Context, store, bucket string) error
+	// Marked reports whether bucket carries the mark of a bucket stix made (storage.ManagedLabel).
+	Marked(ctx context.Context, store, bucket string) (bool, error)
 	// Upload puts local files and trees under prefix in bucket, sending only what changed, and says how many
 	// files it sent.
 	Upload(ctx context.Context, store, bucket, prefix string, sources []string) (sent int, err error)
@@ -56,7 +58,7 @@ type bucketMount struct {
 	// the bucket when it is missing. A bucket given by URI is only checked.
 	Named bool
 	// MadeByClient: an API server's client created the named bucket when it uploaded the sources (config
-	// jobs.bucket): recorded as one stix created.
+	// jobs.bucket): recorded as one stix created, if the bucket carries stix's mark (checkBuckets).
 	MadeByClient bool
 	Local        []string // local sources, absolute, uploaded to the bucket before provisioning
 	// Shown are the local sources as the record names them: the client's paths (an API server's client), else

@@ -160,7 +160,8 @@ func (b *jobsBucket) uploadToBucket(ctx context.Context, ts api.TaskSpec) (out a
 
 // storageToBuckets uploads each storage entry's local sources to the entry's own bucket (`name:` on `store:`),
 // creating the bucket where it is missing, with the client's credentials; the core then uses the bucket as it
-// is (ts.InBucket), and records a bucket made here as one stix created. undos delete the buckets made here, for
+// is (ts.InBucket), and records a bucket made here as one stix created (it is made as stix makes buckets,
+// storage.MakeBucket, marked stix-managed: the server checks that mark before it believes the claim). undos delete the buckets made here, for
 // a request that is not submitted.
 func (b *jobsBucket) storageToBuckets(ctx context.Context, ts api.TaskSpec, entries []storageSources) (api.TaskSpec, []func(), error) {
 	var undos []func()
@@ -186,7 +187,7 @@ func (b *jobsBucket) storageToBuckets(ctx context.Context, ts api.TaskSpec, entr
 			return ts, undos, fmt.Errorf("file_mounts %s: %s: %w", e.dest, uri, err)
 		}
 		if !ok {
-			if err := st.CreateBucket(ctx, e.entry.Name); err != nil && !errors.Is(err, storage.ErrBucketOwnedByYou) {
+			if err := storage.MakeBucket(ctx, st, e.entry.Name); err != nil && !errors.Is(err, storage.ErrBucketOwnedByYou) {
 				return ts, undos, fmt.Errorf("file_mounts %s: create bucket %s: %w", e.dest, uri, err)
 			}
 			undos = append(undos, func() { _ = st.DeleteBucket(context.WithoutCancel(ctx), e.entry.Name, true) })

@@ -24,6 +24,11 @@ type Store interface {
 	// CreateBucket makes the bucket (in the store's region or location). A bucket that exists already is
 	// ErrBucketOwnedByYou or ErrBucketTaken.
 	CreateBucket(ctx context.Context, bucket string) error
+	// MarkBucket marks the bucket, on the store itself, as one stix created: an S3 bucket tag or a GCS bucket
+	// label ManagedLabel=true (MakeBucket).
+	MarkBucket(ctx context.Context, bucket string) error
+	// BucketMarked reports whether the bucket carries MarkBucket's mark.
+	BucketMarked(ctx context.Context, bucket string) (bool, error)
 	// DeleteBucket removes the bucket; with force it first deletes every object in it (a bucket must be empty).
 	DeleteBucket(ctx context.Context, bucket string, force bool) error
 	// List calls fn for every object whose key starts with prefix, in key order, page by page.
@@ -38,6 +43,22 @@ type Store interface {
 	// DeleteObjects deletes the keys (in batches where the store allows it); a key that does not exist is not an
 	// error.
 	DeleteObjects(ctx context.Context, bucket string, keys []string) error
+}
+
+// ManagedLabel is the key of the bucket tag (S3) or label (GCS) that marks a bucket stix created, with the value
+// "true". An API server honours a client's word that it created a bucket (api.SourcesInBucket.Created, which
+// lets `persistent: false` delete the bucket at down) only for a bucket that carries it: a bucket made outside
+// stix has no such tag (docs/storage.md, "Buckets stix made").
+const ManagedLabel = "stix-managed"
+
+// MakeBucket is how stix creates a bucket: CreateBucket, then MarkBucket. A store that cannot tag buckets leaves
+// the bucket unmarked (it is made all the same): an API server then never deletes it on a client's word.
+func MakeBucket(ctx context.Context, st Store, bucket string) error {
+	if err := st.CreateBucket(ctx, bucket); err != nil {
+		return err
+	}
+	_ = st.MarkBucket(ctx, bucket)
+	return nil
 }
 
 // Object is what a store says of one object.

@@ -56,6 +56,25 @@ func (c *Client) CreateBucket(ctx context.Context, bucket string) error {
 	return err
 }
 
+// MarkBucket is buckets.patch setting the label storage.ManagedLabel=true.
+func (c *Client) MarkBucket(ctx context.Context, bucket string) error {
+	in := map[string]any{"labels": map[string]string{storage.ManagedLabel: "true"}}
+	return c.doJSON(ctx, &request{op: "label bucket", method: http.MethodPatch, bucket: bucket,
+		url: c.apiURL(false, bucketPath(bucket), nil)}, in, nil)
+}
+
+// BucketMarked is buckets.get: whether the bucket has the label storage.ManagedLabel=true.
+func (c *Client) BucketMarked(ctx context.Context, bucket string) (bool, error) {
+	var out struct {
+		Labels map[string]string `json:"labels"`
+	}
+	if err := c.doJSON(ctx, &request{op: "get bucket", method: http.MethodGet, bucket: bucket,
+		url: c.apiURL(false, bucketPath(bucket), nil)}, nil, &out); err != nil {
+		return false, err
+	}
+	return out.Labels[storage.ManagedLabel] == "true", nil
+}
+
 // DeleteBucket is buckets.delete; force deletes the objects first.
 func (c *Client) DeleteBucket(ctx context.Context, bucket string, force bool) error {
 	if force {

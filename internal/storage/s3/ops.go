@@ -65,6 +65,49 @@ func (c *Client) CreateBucket(ctx context.Context, bucket string) error {
 	return nil
 }
 
+// MarkBucket is PutBucketTagging with the one tag storage.ManagedLabel=true (a bucket stix made has no other).
+func (c *Client) MarkBucket(ctx context.Context, bucket string) error {
+	r := &request{op: "tag bucket", method: http.MethodPut, bucket: bucket, query: map[string]string{"tagging": ""}}
+	setXMLBody(r, []byte(`<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>`+storage.ManagedLabel+
+		`</Key><Value>true</Value></Tag></TagSet></Tagging>`))
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// BucketMarked is GetBucketTagging: whether the bucket has the tag storage.ManagedLabel=true. A bucket without
+// tags (NoSuchTagSet) is not marked.
+func (c *Client) BucketMarked(ctx context.Context, bucket string) (bool, error) {
+	resp, err := c.do(ctx, &request{op: "get bucket tags", method: http.MethodGet, bucket: bucket,
+		query: map[string]string{"tagging": ""}})
+	var se *storage.Error
+	if errors.As(err, &se) && (se.Code == "NoSuchTagSet" || se.Code == "NoSuchTagSetError") {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	var tags struct {
+		Tags []struct {
+			Key   string `xml:"Key"`
+			Value string `xml:"Value"`
+		} `xml:"TagSet>Tag"`
+	}
+	if err := xml.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tags); err != nil {
+		return false, fmt.Errorf("s3 get bucket tags %s: %w", bucket, err)
+	}
+	for _, t := range tags.Tags {
+		if t.Key == storage.ManagedLabel && t.Value == "true" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // DeleteBucket is DeleteBucket; force deletes the objects first.
 func (c *Client) DeleteBucket(ctx context.Context, bucket string, force bool) error {
 	if force {
