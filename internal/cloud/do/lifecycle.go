@@ -2,9 +2,7 @@ package do
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/stix-run/stix/internal/cloud"
@@ -14,34 +12,15 @@ import (
 // locate returns the cluster's droplet ids (rank order) and its state when stix keeps one, else the ids of the
 // handle.
 func (p *Provider) locate(ref cloud.ClusterRef) (ids []int, s *state, err error) {
-	if s, err = vm.Load[state](p.m, ref.Name); err != nil || s != nil {
-		if s != nil {
-			ids = s.DropletIDs
-		}
-		return ids, s, err
-	}
-	var h handle
-	if len(ref.Handle) > 0 && json.Unmarshal(ref.Handle, &h) == nil {
-		ids = h.DropletIDs
-	}
-	return ids, nil, nil
+	return vm.Locate(p.m, ref, func(s *state) []int { return s.DropletIDs },
+		func(h *handle) []int { return h.DropletIDs })
 }
 
 // mine lists the cluster's droplets: those of ids, in their order (gone ones with status "archive"), then
 // others carrying its tag.
 func mine(tagged []droplet, ids []int) []droplet {
-	out := byID(tagged, ids)
-	for i := range out {
-		if out[i].ID == 0 {
-			out[i] = droplet{ID: ids[i], Status: "archive"}
-		}
-	}
-	for _, d := range tagged {
-		if !slices.Contains(ids, d.ID) {
-			out = append(out, d)
-		}
-	}
-	return out
+	return vm.Mine(tagged, ids, dropletID, func(id int) droplet { return droplet{ID: id, Status: "archive"} },
+		func(droplet) bool { return true })
 }
 
 // Query reports DigitalOcean's view of each node: active is running, new pending, off stopped (a powered-off

@@ -296,27 +296,14 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	for i, d := range ds {
 		hosts[i] = vm.Host{ID: strconv.Itoa(d.ID), PrivateIP: vm.First(d.ip("private"), d.ip("public")), PublicIP: d.ip("public")}
 	}
-	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
-	if err != nil {
-		return nil, err
-	}
-	s.Nodes = nodes
-	if err := p.m.WriteState(name, s); err != nil {
-		return nil, err
-	}
-	return p.m.Info(name, s.Region, "", &s.Cluster, handle{Cluster: name, Region: s.Region, DropletIDs: s.DropletIDs})
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+		handle{Cluster: name, Region: s.Region, DropletIDs: s.DropletIDs})
 }
 
 // byID returns the droplets in the order of ids; one DigitalOcean does not list is the zero droplet.
-func byID(all []droplet, ids []int) []droplet {
-	out := make([]droplet, len(ids))
-	for _, d := range all {
-		if i := slices.Index(ids, d.ID); i >= 0 {
-			out[i] = d
-		}
-	}
-	return out
-}
+func byID(all []droplet, ids []int) []droplet { return vm.InOrder(all, ids, dropletID) }
+
+func dropletID(d droplet) int { return d.ID }
 
 func joinIDs(ids []int) string {
 	s := make([]string, len(ids))

@@ -2,7 +2,6 @@ package lambda
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -207,57 +206,25 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	for i, in := range insts {
 		hosts[i] = vm.Host{ID: in.ID, PrivateIP: vm.First(in.PrivateIP, in.IP), PublicIP: in.IP}
 	}
-	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
-	if err != nil {
-		return nil, err
-	}
-	s.Nodes = nodes
-	if err := p.m.WriteState(name, s); err != nil {
-		return nil, err
-	}
-	return p.m.Info(name, s.Region, "", &s.Cluster, handle{Cluster: name, Region: s.Region, InstanceIDs: s.InstanceIDs})
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+		handle{Cluster: name, Region: s.Region, InstanceIDs: s.InstanceIDs})
 }
 
 // byID returns the instances in the order of ids; one Lambda does not list is the zero instance.
-func byID(all []instance, ids []string) []instance {
-	out := make([]instance, len(ids))
-	for _, in := range all {
-		if i := slices.Index(ids, in.ID); i >= 0 {
-			out[i] = in
-		}
-	}
-	return out
-}
+func byID(all []instance, ids []string) []instance { return vm.InOrder(all, ids, instanceID) }
+
+func instanceID(in instance) string { return in.ID }
 
 // located is the cluster's instance ids (rank order) and whether stix has its state.
 func (p *Provider) locate(ref cloud.ClusterRef) (ids []string, s *state, err error) {
-	if s, err = vm.Load[state](p.m, ref.Name); err != nil || s != nil {
-		if s != nil {
-			ids = s.InstanceIDs
-		}
-		return ids, s, err
-	}
-	var h handle
-	if len(ref.Handle) > 0 && json.Unmarshal(ref.Handle, &h) == nil {
-		ids = h.InstanceIDs
-	}
-	return ids, nil, nil
+	return vm.Locate(p.m, ref, func(s *state) []string { return s.InstanceIDs },
+		func(h *handle) []string { return h.InstanceIDs })
 }
 
 // mine lists the cluster's instances: those of ids, in their order, then others carrying its name.
 func mine(all []instance, cluster string, ids []string) []instance {
-	out := byID(all, ids)
-	for i := range out {
-		if out[i].ID == "" {
-			out[i] = instance{ID: ids[i], Status: "terminated"}
-		}
-	}
-	for _, in := range all {
-		if in.Name == instanceName(cluster) && !slices.Contains(ids, in.ID) {
-			out = append(out, in)
-		}
-	}
-	return out
+	return vm.Mine(all, ids, instanceID, func(id string) instance { return instance{ID: id, Status: "terminated"} },
+		func(in instance) bool { return in.Name == instanceName(cluster) })
 }
 
 // Query reports Lambda's view of each node: active is running, booting or unhealthy pending, and an instance

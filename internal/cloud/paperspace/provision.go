@@ -2,10 +2,8 @@ package paperspace
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -228,61 +226,30 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	for i, m := range ms {
 		hosts[i] = vm.Host{ID: m.ID, PrivateIP: vm.First(m.PrivateIP, m.PublicIP), PublicIP: m.PublicIP}
 	}
-	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
-	if err != nil {
-		return nil, err
-	}
-	s.Nodes = nodes
-	if err := p.m.WriteState(name, s); err != nil {
-		return nil, err
-	}
-	return p.m.Info(name, s.Region, "", &s.Cluster, handle{Cluster: name, Region: s.Region, MachineIDs: s.MachineIDs})
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+		handle{Cluster: name, Region: s.Region, MachineIDs: s.MachineIDs})
 }
 
 // byID returns the machines in the order of ids; one Paperspace does not list is the zero machine.
-func byID(all []machine, ids []string) []machine {
-	out := make([]machine, len(ids))
-	for _, m := range all {
-		if i := slices.Index(ids, m.ID); i >= 0 {
-			out[i] = m
-		}
-	}
-	return out
-}
+func byID(all []machine, ids []string) []machine { return vm.InOrder(all, ids, machineID) }
+
+func machineID(m machine) string { return m.ID }
 
 // locate returns the cluster's machine ids (rank order) and its state, when stix has it.
 func (p *Provider) locate(ref cloud.ClusterRef) (ids []string, s *state, err error) {
-	if s, err = vm.Load[state](p.m, ref.Name); err != nil || s != nil {
-		if s != nil {
-			ids = s.MachineIDs
-		}
-		return ids, s, err
-	}
-	var h handle
-	if len(ref.Handle) > 0 && json.Unmarshal(ref.Handle, &h) == nil {
-		ids = h.MachineIDs
-	}
-	return ids, nil, nil
+	return vm.Locate(p.m, ref, func(s *state) []string { return s.MachineIDs },
+		func(h *handle) []string { return h.MachineIDs })
 }
 
 // mine lists the cluster's machines: those of ids, in their order (a machine no longer listed has no state),
 // then others carrying its name.
 func mine(all []machine, cluster string, ids []string) []machine {
-	out := byID(all, ids)
-	for i := range out {
-		if out[i].ID == "" {
-			out[i] = machine{ID: ids[i]}
-		}
-	}
 	prefix := clusterName(cluster) + "-"
-	for _, m := range all {
-		if rest, ok := strings.CutPrefix(m.Name, prefix); ok && !slices.Contains(ids, m.ID) {
-			if _, err := strconv.Atoi(rest); err == nil {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
+	return vm.Mine(all, ids, machineID, func(id string) machine { return machine{ID: id} }, func(m machine) bool {
+		rest, ok := strings.CutPrefix(m.Name, prefix)
+		_, err := strconv.Atoi(rest)
+		return ok && err == nil
+	})
 }
 
 // Query reports Paperspace's view of each node: ready is running, provisioning, starting, restarting, upgrading

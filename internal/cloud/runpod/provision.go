@@ -3,7 +3,6 @@ package runpod
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -250,19 +249,12 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
-	if err != nil {
-		return nil, err
-	}
-	s.Nodes = nodes
-	if err := p.m.WriteState(name, s); err != nil {
-		return nil, err
-	}
 	sshPorts := make([]int, len(hosts))
 	for i, h := range hosts {
 		sshPorts[i] = h.SSHPort
 	}
-	return p.m.Info(name, s.Region, s.DataCenter, &s.Cluster, handle{Cluster: name, PodIDs: s.PodIDs, SSHPorts: sshPorts})
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+		handle{Cluster: name, PodIDs: s.PodIDs, SSHPorts: sshPorts})
 }
 
 // privateIP asks the pod for its own address (the first of `hostname -I`): where the other pods of the
@@ -287,34 +279,16 @@ func (p *Provider) privateIP(ctx context.Context, place cloud.Place, cluster str
 
 // locate returns the cluster's pod ids (rank order) and its state when stix has one.
 func (p *Provider) locate(ref cloud.ClusterRef) (ids []string, s *state, err error) {
-	if s, err = vm.Load[state](p.m, ref.Name); err != nil || s != nil {
-		if s != nil {
-			ids = s.PodIDs
-		}
-		return ids, s, err
-	}
-	var h handle
-	if len(ref.Handle) > 0 && json.Unmarshal(ref.Handle, &h) == nil {
-		ids = h.PodIDs
-	}
-	return ids, nil, nil
+	return vm.Locate(p.m, ref, func(s *state) []string { return s.PodIDs },
+		func(h *handle) []string { return h.PodIDs })
 }
 
 // mine lists the cluster's pods: those of ids, in their order (TERMINATED when RunPod no longer lists one),
 // then others carrying its name.
 func mine(all []pod, cluster string, ids []string) []pod {
-	out := make([]pod, len(ids))
-	for i, id := range ids {
-		out[i] = pod{ID: id, DesiredStatus: "TERMINATED"}
-	}
-	for _, pd := range all {
-		if i := slices.Index(ids, pd.ID); i >= 0 {
-			out[i] = pd
-		} else if strings.HasPrefix(pd.Name, podPrefix(cluster)) {
-			out = append(out, pd)
-		}
-	}
-	return out
+	return vm.Mine(all, ids, func(pd pod) string { return pd.ID },
+		func(id string) pod { return pod{ID: id, DesiredStatus: "TERMINATED"} },
+		func(pd pod) bool { return strings.HasPrefix(pd.Name, podPrefix(cluster)) })
 }
 
 // Query reports RunPod's view of each node: a running pod with its public address is running, one without it

@@ -2,7 +2,9 @@ package vm
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stix-run/stix/internal/cloud"
@@ -59,4 +61,69 @@ func Provision[S any](ctx context.Context, m *Machines, req cloud.ProvisionReque
 		return nil, fmt.Errorf("provision %s cluster %s: %w", m.Cloud, name, err)
 	}
 	return info, nil
+}
+
+// Locate returns the cluster's resource ids (rank order) and its state: the ids of the state (stateIDs) when stix
+// keeps one, else those of the cluster's Handle (handleIDs), none when it has no Handle or one that is not JSON.
+func Locate[S, H, K any](m *Machines, ref cloud.ClusterRef, stateIDs func(*S) []K,
+	handleIDs func(*H) []K) (ids []K, s *S, err error) {
+	if s, err = Load[S](m, ref.Name); err != nil || s != nil {
+		if s != nil {
+			ids = stateIDs(s)
+		}
+		return ids, s, err
+	}
+	var h H
+	if len(ref.Handle) > 0 && json.Unmarshal(ref.Handle, &h) == nil {
+		ids = handleIDs(&h)
+	}
+	return ids, nil, nil
+}
+
+// InOrder returns the items of all in the order of ids (id says an item's); one all lacks is the zero T.
+func InOrder[T any, K comparable](all []T, ids []K, id func(T) K) []T {
+	out, _ := inOrder(all, ids, id)
+	return out
+}
+
+func inOrder[T any, K comparable](all []T, ids []K, id func(T) K) (out []T, found []bool) {
+	out, found = make([]T, len(ids)), make([]bool, len(ids))
+	for _, it := range all {
+		if i := slices.Index(ids, id(it)); i >= 0 {
+			out[i], found[i] = it, true
+		}
+	}
+	return out, found
+}
+
+// Mine lists a cluster's items: those of ids, in their order (gone(id) for one all lacks), then the others of
+// all that ours says are the cluster's.
+func Mine[T any, K comparable](all []T, ids []K, id func(T) K, gone func(K) T, ours func(T) bool) []T {
+	out, found := inOrder(all, ids, id)
+	for i := range out {
+		if !found[i] {
+			out[i] = gone(ids[i])
+		}
+	}
+	for _, it := range all {
+		if !slices.Contains(ids, id(it)) && ours(it) {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Finish deploys the agents on the cluster's hosts, records the nodes they report in its state s (whose Cluster
+// is c) and returns its ClusterInfo (see Info) in place's region and zone.
+func (m *Machines) Finish(ctx context.Context, place cloud.Place, name string, hosts []Host, s any, c *Cluster,
+	bin, keyPath string, report func(string), handle any) (*cloud.ClusterInfo, error) {
+	nodes, err := m.Deploy(ctx, place, name, hosts, c, bin, keyPath, report)
+	if err != nil {
+		return nil, err
+	}
+	c.Nodes = nodes
+	if err := m.WriteState(name, s); err != nil {
+		return nil, err
+	}
+	return m.Info(name, place.Region, place.Zone, c, handle)
 }

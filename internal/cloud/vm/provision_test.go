@@ -3,6 +3,7 @@ package vm
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/stix-run/stix/internal/cloud"
@@ -56,5 +57,49 @@ func TestProvisionSkeleton(t *testing.T) {
 	}
 	if s, err := Known[st](m, "c"); err != nil || len(s.IDs) != 2 {
 		t.Errorf("Known of a cluster = %+v, %v", s, err)
+	}
+}
+
+func TestLocateInOrderMine(t *testing.T) {
+	t.Parallel()
+	type st struct {
+		IDs []int `json:"ids"`
+	}
+	type hd struct {
+		IDs []int `json:"ids"`
+	}
+	m := &Machines{Cloud: "do", Root: t.TempDir()}
+	stateIDs := func(s *st) []int { return s.IDs }
+	handleIDs := func(h *hd) []int { return h.IDs }
+	for _, tc := range []struct {
+		handle string
+		want   []int
+	}{{"", nil}, {"not json", nil}, {`{"ids":[3,4]}`, []int{3, 4}}} {
+		ids, s, err := Locate(m, cloud.ClusterRef{Name: "c", Handle: []byte(tc.handle)}, stateIDs, handleIDs)
+		if err != nil || s != nil || !slices.Equal(ids, tc.want) {
+			t.Errorf("Locate without state, handle %q = %v, %v, %v; want %v", tc.handle, ids, s, err, tc.want)
+		}
+	}
+	if err := m.WriteState("c", &st{IDs: []int{1, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	ids, s, err := Locate(m, cloud.ClusterRef{Name: "c", Handle: []byte(`{"ids":[3]}`)}, stateIDs, handleIDs)
+	if err != nil || s == nil || !slices.Equal(ids, []int{1, 2}) {
+		t.Errorf("Locate with state = %v, %v, %v; want the state's ids [1 2]", ids, s, err)
+	}
+
+	type item struct {
+		ID   int
+		Name string
+	}
+	id := func(it item) int { return it.ID }
+	all := []item{{5, "other"}, {2, "c"}, {9, "c"}, {1, "c"}}
+	if got, want := InOrder(all, []int{1, 2, 3}, id), []item{{1, "c"}, {2, "c"}, {}}; !slices.Equal(got, want) {
+		t.Errorf("InOrder = %v, want %v", got, want)
+	}
+	gone := func(id int) item { return item{id, "gone"} }
+	ours := func(it item) bool { return it.Name == "c" }
+	if got, want := Mine(all, []int{1, 3, 2}, id, gone, ours), []item{{1, "c"}, {3, "gone"}, {2, "c"}, {9, "c"}}; !slices.Equal(got, want) {
+		t.Errorf("Mine = %v, want %v", got, want)
 	}
 }
