@@ -51,6 +51,13 @@ type HTTPRequest struct {
 	URL    string
 	Header map[string]string
 	Body   string
+	// TokenURL, when set, is where the head first gets the bearer token it sends as Authorization: a GET with
+	// the header "Metadata: true" answered with {"access_token": ...}, as Azure's instance metadata service
+	// answers for a managed identity of the VM. Nothing secret then travels with the request.
+	TokenURL string
+	// RootCAs, when set, are PEM certificates the head trusts for this request besides the system's (a cloud
+	// endpoint the client reaches through an override, with a private CA).
+	RootCAs string
 }
 
 // SelfStopPreparer is the capability of a provider whose nodes end by powering off (ExitPoweroff): the head has
