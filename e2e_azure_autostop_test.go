@@ -96,3 +96,25 @@ func TestAzureIdentityRefused(t *testing.T) {
 		t.Errorf("after the refused launch in a shared group: %v, want only the group", live)
 	}
 }
+
+// TestAzureAutostopWithoutRole: the identity's token acts only where its role assignment allows: with the
+// assignment revoked, the head's deallocate calls are refused and the VMs keep running.
+func TestAzureAutostopWithoutRole(t *testing.T) {
+	t.Parallel()
+	e := newAzureEnv(t)
+	e.env = append(e.env, "STIX_IDLE_UNIT=100ms")
+	e.must("launch", "-y", "-d", "-c", "zn1", "--infra", "azure", "echo ran")
+	e.az.RevokeRoles()
+	e.must("autostop", "-y", "-i", "1", "zn1")
+	if err := pollFunc("the head's deallocate to be refused", func() (bool, error) { return len(e.az.Refused()) > 0, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.az.Refused(); !strings.HasSuffix(got[0], "/deallocate") {
+		t.Errorf("refused calls: %v, want the deallocate", got)
+	}
+	for _, v := range e.az.VMs() {
+		if v.Power != "running" {
+			t.Errorf("VM %s is %s, want it still running", v.Name, v.Power)
+		}
+	}
+}

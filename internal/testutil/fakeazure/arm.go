@@ -26,6 +26,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if principal != "" && !s.authorized(principal, r.URL.Path) {
+		s.refused = append(s.refused, r.Method+" "+r.URL.Path)
 		armError(w, 403, "AuthorizationFailed", fmt.Sprintf("The client '%s' with object id '%s' does not have "+
 			"authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently "+
 			"granted, please refresh your credentials.", principal, principal, r.Method, r.URL.Path))

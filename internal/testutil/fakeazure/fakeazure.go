@@ -64,11 +64,13 @@ type Server struct {
 	seq    int
 	faults []fault
 	calls  []string
-	groups map[string]map[string]any  // lower-case name -> resource
-	res    map[string]*resource       // lower-case id -> resource
-	roles  map[string]*roleAssignment // lower-case id -> role assignment
-	ops    map[string]*op
-	bg     sync.WaitGroup // operations finishing in the background
+	// refused are the calls with an identity's token outside its role assignments' scopes.
+	refused []string
+	groups  map[string]map[string]any  // lower-case name -> resource
+	res     map[string]*resource       // lower-case id -> resource
+	roles   map[string]*roleAssignment // lower-case id -> role assignment
+	ops     map[string]*op
+	bg      sync.WaitGroup // operations finishing in the background
 }
 
 // VM is one virtual machine the fake runs.
@@ -169,7 +171,8 @@ func (s *Server) RotateSecret() {
 }
 
 // Fail makes the next requests of verb fail with the ARM error code and message: verb "vm" (create a VM), "group"
-// (create a resource group) or "list" (list resource groups); where a region, "REGION/ZONE", or "" for all.
+// (create a resource group), "list" (list resource groups), "identity" (create a managed identity) or "role"
+// (create a role assignment); where a region, "REGION/ZONE", or "" for all.
 // Allocation failures (AllocationFailed, ZonalAllocationFailed, OverconstrainedAllocationRequest) fail the VM's
 // long-running operation, as Azure does, after the VM resource was made; the others refuse the request.
 func (s *Server) Fail(verb, where, code, message string) {

@@ -236,3 +236,19 @@ func (s *Server) Identities() map[string][]string {
 	}
 	return out
 }
+
+// RevokeRoles deletes every role assignment, as an administrator might: the identities' tokens are refused
+// from then on.
+func (s *Server) RevokeRoles() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.roles = map[string]*roleAssignment{}
+}
+
+// Refused lists the calls made with an identity's token that its role assignments did not allow, as
+// "METHOD PATH".
+func (s *Server) Refused() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.refused...)
+}
