@@ -39,7 +39,7 @@ func TestSelfStopRequests(t *testing.T) {
 		"AZURE_CLIENT_ID": "client", "AZURE_CLIENT_SECRET": "secret", EndpointEnv: "https://arm.test",
 		IMDSEnv: "http://imds.test/token", "SSL_CERT_FILE": ca})
 	s := &state{Subscription: "sub", Region: "eastus", Group: "rg-1", OwnGroup: true, VMs: []string{"c-0", "c-1"},
-		Identity: "/subscriptions/sub/resourceGroups/rg-1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/c-identity",
+		Identity:         "/subscriptions/sub/resourceGroups/rg-1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/c-identity",
 		IdentityClientID: "mi-client"}
 	if err := p.m.WriteState("c", s); err != nil {
 		t.Fatal(err)
