@@ -148,7 +148,7 @@ func TestAzureFailover(t *testing.T) {
 	if len(calls) != 4 || strings.Join(sorted(calls[:3]), " ") != "vm eastus/1 vm eastus/2 vm eastus/3" || !strings.HasPrefix(calls[3], "vm westus2/") {
 		t.Errorf("VM creations %v, want eastus's three zones, then westus2\n%s", calls, out)
 	}
-	if live := e.az.Live(); len(live) != 6 { // group, vnet, nsg, and one VM, NIC and public IP
+	if live := e.az.Live(); len(live) != 8 { // group, vnet, nsg, identity, its role, and one VM, NIC and public IP
 		t.Errorf("after failover: %v, want only the cluster's westus2 group", live)
 	}
 	e.must("down", "-y", "f1")
@@ -169,8 +169,8 @@ func TestAzureFailover(t *testing.T) {
 }
 
 // TestAzureBadInput: credentials the token endpoint rejects, a size the region does not offer (SkuNotAvailable),
-// an image that does not exist (ImageNotFound) and a role without permission (AuthorizationFailed) each end the
-// launch with a clear error and leave nothing on Azure.
+// an image that does not exist (ImageNotFound), a managed identity a policy forbids, and a role without
+// permission (AuthorizationFailed) each end the launch with a clear error and leave nothing on Azure.
 func TestAzureBadInput(t *testing.T) {
 	t.Parallel()
 	e := newAzureEnv(t)
@@ -193,13 +193,14 @@ func TestAzureBadInput(t *testing.T) {
 		e.nothingLeft(strings.Join(tc.args, " "))
 	}
 
-	// Autostop is refused on Azure (a VM that powers itself off is still billed; the head holds no Azure
-	// credentials to deallocate it), before anything is made.
-	out, err := e.stix("launch", "-y", "-c", "bad", "--infra", "azure", "-i", "5", "task.yaml")
-	if err == nil || !strings.Contains(out, "autostop is not supported on Azure") {
-		t.Errorf("launch -i 5: %v, want autostop refused:\n%s", err, out)
+	// The cluster's managed identity cannot be made (a policy forbids it): the launch fails before any VM, and
+	// the group with the network goes.
+	e.az.Fail("identity", "", "RequestDisallowedByPolicy", "Resource 'x-identity' was disallowed by policy.")
+	out, err := e.stix("launch", "-y", "-c", "bad", "--infra", "azure/westus2", "task.yaml")
+	if err == nil || !strings.Contains(out, "create managed identity") || !strings.Contains(out, "RequestDisallowedByPolicy") {
+		t.Errorf("launch when the identity is refused: %v\n%s", err, out)
 	}
-	e.nothingLeft("-i 5")
+	e.nothingLeft("a refused managed identity")
 
 	e.az.Fail("group", "", "AuthorizationFailed", "The client '"+fakeazure.ClientID+"' with object id '"+fakeazure.ClientID+
 		"' does not have authorization to perform action 'Microsoft.Resources/subscriptions/resourcegroups/write' over scope "+

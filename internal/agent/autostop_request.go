@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +21,8 @@ import (
 
 // ExitRequest: autodown on clouds where a node cannot end its own billing (Lambda, RunPod). The client gives
 // the head, with the autostop setting, the requests that terminate the cluster through the cloud's API (with
-// the user's API key, as SkyPilot copies credentials to such clusters); the head keeps them owner-only in
+// the user's API key, as SkyPilot copies credentials to such clusters; or, on Azure, with a token the head gets
+// from the instance metadata service for the cluster's managed identity: TokenURL); the head keeps them owner-only in
 // ExitRequestsFile and sends them once autostop has ended the jobs and the workers. Nothing logs their headers
 // or bodies.
 
@@ -67,11 +70,62 @@ func validHTTPRequest(r HTTPRequest) error {
 	if r.Method == "" || strings.ContainsAny(r.Method, " \t\r\n") {
 		return fmt.Errorf("method %q", r.Method)
 	}
-	u, err := url.Parse(r.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url %q: want an absolute http or https URL", r.URL)
+	urls := []string{r.URL}
+	if r.TokenURL != "" {
+		urls = append(urls, r.TokenURL)
+	}
+	for _, s := range urls {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("url %q: want an absolute http or https URL", redactURL(s))
+		}
+	}
+	if r.RootCAs != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(r.RootCAs)) {
+		return errors.New("root_cas: no PEM certificate")
 	}
 	return nil
+}
+
+// clientFor is the client for r: the shared one, or one that also trusts r.RootCAs.
+func clientFor(shared *http.Client, r HTTPRequest) *http.Client {
+	if r.RootCAs == "" {
+		return shared
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	pool.AppendCertsFromPEM([]byte(r.RootCAs))
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Timeout: shared.Timeout, Transport: tr}
+}
+
+// bearer gets an access token from r.TokenURL, as a VM gets one for its managed identity from Azure's instance
+// metadata service.
+func bearer(ctx context.Context, client *http.Client, tokenURL string) (retry bool, token string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tokenURL, nil)
+	if err != nil {
+		return false, "", err
+	}
+	req.Header.Set("Metadata", "true")
+	resp, err := client.Do(req)
+	if err != nil {
+		return true, "", fmt.Errorf("get a token from %s: %v", redactURL(tokenURL), errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 != 2 {
+		retry = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusNotFound
+		return retry, "", fmt.Errorf("get a token from %s: HTTP %d: %s", redactURL(tokenURL), resp.StatusCode, bytes.TrimSpace(body[:min(len(body), 512)]))
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
+		return false, "", fmt.Errorf("get a token from %s: the answer has no access_token", redactURL(tokenURL))
+	}
+	return false, tok.AccessToken, nil
 }
 
 // sendExitRequests sends the requests the head keeps (none on a worker), each retried with backoff; a request
@@ -95,7 +149,7 @@ func (a *agent) sendExitRequests(ctx context.Context) error {
 	client := &http.Client{Timeout: exitRequestTimeout}
 	var errs []error
 	for _, r := range reqs {
-		if err := sendWithRetry(ctx, client, r, backoff); err != nil {
+		if err := sendWithRetry(ctx, clientFor(client, r), r, backoff); err != nil {
 			a.log.Error("autostop: the request that ends the cluster failed", "method", r.Method, "url", redactURL(r.URL), "err", err)
 			errs = append(errs, err)
 			continue
@@ -135,6 +189,13 @@ func sendOnce(ctx context.Context, client *http.Client, r HTTPRequest) (retry bo
 	}
 	for k, v := range r.Header {
 		req.Header.Set(k, v)
+	}
+	if r.TokenURL != "" {
+		retry, tok, err := bearer(ctx, client, r.TokenURL)
+		if err != nil {
+			return retry, err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

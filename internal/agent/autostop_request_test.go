@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
@@ -145,5 +146,67 @@ func TestAutostopExitRequest(t *testing.T) {
 	}
 	if got := tm.got(); len(got) != 1 || got[0] != "DELETE /v1/pods/p1 Bearer rpa_KEY " {
 		t.Errorf("calls %q, want the one DELETE", got)
+	}
+}
+
+// TestExitRequestToken: a request with a TokenURL gets its bearer token first (GET with "Metadata: true", as from
+// Azure's instance metadata service) and sends it as Authorization; an endpoint with a private CA is reached when
+// the request carries its certificate (RootCAs), and an asynchronous operation's 202 is success. A token endpoint
+// that refuses makes the request fail without reaching the API.
+func TestExitRequestToken(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var calls []string
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Metadata") != "true" || r.URL.Query().Get("client_id") != "mi-1" {
+			http.Error(w, `{"error":"invalid_request","error_description":"Identity not found"}`, http.StatusBadRequest)
+			return
+		}
+		_, _ = io.WriteString(w, `{"access_token":"mi-token","expires_in":"3599","token_type":"Bearer"}`)
+	}))
+	t.Cleanup(imds.Close)
+	arm := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls = append(calls, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(arm.Close)
+	ca := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: arm.Certificate().Raw}))
+	dir := t.TempDir()
+	a := &agent{dir: dir, log: slog.New(slog.NewTextHandler(io.Discard, nil)), exitBackoff: time.Millisecond}
+	cfg := AutostopConfig{IdleMinutes: 1, Exit: ExitRequest}
+	good := HTTPRequest{Method: "POST", URL: arm.URL + "/vm-1/deallocate", TokenURL: imds.URL + "/token?client_id=mi-1", RootCAs: ca}
+	if err := a.keepExitRequests(AutostopRequest{Requests: []HTTPRequest{{Method: "POST", URL: good.URL, RootCAs: "not pem"}}}, cfg); !errors.Is(err, ErrInvalid) {
+		t.Errorf("root_cas without a certificate: %v, want ErrInvalid", err)
+	}
+	if err := a.keepExitRequests(AutostopRequest{Requests: []HTTPRequest{{Method: "POST", URL: good.URL, TokenURL: "relative"}}}, cfg); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a relative token URL: %v, want ErrInvalid", err)
+	}
+	if err := a.keepExitRequests(AutostopRequest{IdleMinutes: 1, Requests: []HTTPRequest{good}}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.endNode(ExitRequest); err != nil {
+		t.Fatalf("send with a managed identity's token: %v", err)
+	}
+	mu.Lock()
+	got := append([]string(nil), calls...)
+	mu.Unlock()
+	if len(got) != 1 || got[0] != "POST /vm-1/deallocate Bearer mi-token" {
+		t.Errorf("calls: %q", got)
+	}
+
+	bad := good
+	bad.TokenURL = imds.URL + "/token?client_id=other"
+	if err := a.keepExitRequests(AutostopRequest{IdleMinutes: 1, Requests: []HTTPRequest{bad}}, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.endNode(ExitRequest); err == nil || !strings.Contains(err.Error(), "Identity not found") {
+		t.Errorf("a token endpoint that refuses: %v, want its error", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 1 {
+		t.Errorf("the API was called without a token: %q", calls)
 	}
 }

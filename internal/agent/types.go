@@ -164,6 +164,11 @@ type HTTPRequest struct {
 	URL    string            `json:"url"`
 	Header map[string]string `json:"header,omitempty"`
 	Body   string            `json:"body,omitempty"`
+	// TokenURL, when set, is fetched first (GET, header "Metadata: true"; Azure's instance metadata service for
+	// a managed identity) and its answer's access_token sent as "Authorization: Bearer".
+	TokenURL string `json:"token_url,omitempty"`
+	// RootCAs are PEM certificates trusted for this request (and its TokenURL) besides the system's.
+	RootCAs string `json:"root_cas,omitempty"`
 }
 
 // AutostopMarkFile is the file, in an agent's directory, that says the agent ended itself for autostop: it holds

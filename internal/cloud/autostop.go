@@ -35,9 +35,10 @@ const (
 )
 
 // SelfStopRequester is the capability of a provider whose nodes cannot end their own billing (Lambda, RunPod,
-// Paperspace, DigitalOcean: nothing a VM or a pod does to itself ends it) and whose SelfStopExit is ExitRequest:
+// Paperspace, DigitalOcean, Azure: nothing a VM or a pod does to itself ends it) and whose SelfStopExit is ExitRequest:
 // the client asks it, each time the cluster's autostop is set, for the HTTP requests that end the cluster
-// through the cloud's API, with the user's API key: terminate it for autodown (down), stop it for a plain
+// through the cloud's API, with the user's API key (on Azure, with a token the head gets for the cluster's
+// managed identity: HTTPRequest.TokenURL): terminate it for autodown (down), stop it for a plain
 // autostop (asked only of a provider that is also a cloud.Stopper; Lambda and RunPod offer autodown only). The
 // head keeps them and sends them once autostop has ended the jobs (docs/autostop.md).
 type SelfStopRequester interface {
@@ -51,6 +52,13 @@ type HTTPRequest struct {
 	URL    string
 	Header map[string]string
 	Body   string
+	// TokenURL, when set, is where the head first gets the bearer token it sends as Authorization: a GET with
+	// the header "Metadata: true" answered with {"access_token": ...}, as Azure's instance metadata service
+	// answers for a managed identity of the VM. Nothing secret then travels with the request.
+	TokenURL string
+	// RootCAs, when set, are PEM certificates the head trusts for this request besides the system's (a cloud
+	// endpoint the client reaches through an override, with a private CA).
+	RootCAs string
 }
 
 // SelfStopPreparer is the capability of a provider whose nodes end by powering off (ExitPoweroff): the head has

@@ -92,7 +92,8 @@ func (m *Manager) setAutostop(ctx context.Context, rec *store.Cluster, want stor
 			return fmt.Errorf("set autostop on %q: %w", rec.Name, err)
 		}
 		for _, r := range rs {
-			requests = append(requests, agent.HTTPRequest{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body})
+			requests = append(requests, agent.HTTPRequest{Method: r.Method, URL: r.URL, Header: r.Header, Body: r.Body,
+				TokenURL: r.TokenURL, RootCAs: r.RootCAs})
 		}
 	}
 	c, closeFn, err := m.head(ctx, rec)

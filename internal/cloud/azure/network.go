@@ -142,7 +142,8 @@ func (p *Provider) deleteNodes(ctx context.Context, c *clients, place cloud.Plac
 
 // deleteCluster deletes everything of the cluster: its resource group when stix made it; else, in the configured
 // group, what carries the cluster's tags (found by Resource Manager's tag filter) and what stix names for it:
-// VMs first, then their interfaces and public IPs, then the virtual network and security group.
+// VMs first, then their interfaces and public IPs, then the virtual network and security group, then the
+// managed identity's role assignment and the identity.
 func (p *Provider) deleteCluster(ctx context.Context, c *clients, place cloud.Place, group string, own bool, cluster string, names []string) error {
 	if own {
 		pl, err := c.groups.BeginDelete(ctx, group, nil)
@@ -221,5 +222,5 @@ func (p *Provider) deleteCluster(ctx context.Context, c *clients, place cloud.Pl
 			return err
 		}
 	}
-	return nil
+	return p.deleteIdentity(ctx, c, place, group, cluster)
 }

@@ -70,6 +70,15 @@ type clients struct {
 	nics    *armnetwork.InterfacesClient
 	vms     *armcompute.VirtualMachinesClient
 	pollFor time.Duration
+	// raw sends the calls no SDK client of stix's makes (the managed identity and its role assignment).
+	raw *arm.Client
+	// principalTries and principalWait bound the retries of a role assignment for an identity Azure's directory
+	// does not know yet.
+	principalTries int
+	principalWait  time.Duration
+	// audience is Resource Manager's token audience; rootCAs, the certificates the client trusts for an
+	// overridden endpoint (SSL_CERT_FILE), for the head's requests.
+	audience, rootCAs string
 }
 
 var (
@@ -146,6 +155,7 @@ func (p *Provider) newClients() (*clients, error) {
 		return nil, &cloud.AuthError{Place: cloud.Place{Cloud: Name}, Reason: l.problem}
 	}
 	cfg := azcloud.AzurePublic
+	rootCAs := ""
 	if base := env.Var(EndpointEnv); base != "" {
 		if u, err := url.Parse(base); err != nil || u.Scheme != "https" || u.Host == "" {
 			return nil, fmt.Errorf("%s=%q is not an https URL such as https://management.azure.com", EndpointEnv, base)
@@ -153,6 +163,13 @@ func (p *Provider) newClients() (*clients, error) {
 		cfg = azcloud.Configuration{ActiveDirectoryAuthorityHost: cfg.ActiveDirectoryAuthorityHost,
 			Services: map[azcloud.ServiceName]azcloud.ServiceConfiguration{
 				azcloud.ResourceManager: {Audience: "https://management.core.windows.net/", Endpoint: base}}}
+		if f := env.Var("SSL_CERT_FILE"); f != "" {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s is set: read SSL_CERT_FILE: %w", EndpointEnv, err)
+			}
+			rootCAs = string(data)
+		}
 	}
 	if auth := env.Var(AuthorityEnv); auth != "" {
 		if u, err := url.Parse(auth); err != nil || u.Scheme != "https" || u.Host == "" {
@@ -169,7 +186,8 @@ func (p *Provider) newClients() (*clients, error) {
 	// Resource providers are registered by whoever owns the subscription, not by stix.
 	opts.DisableRPRegistration = true
 	opts.Retry = policy.RetryOptions{MaxRetries: 2}
-	c := &clients{sub: l.sub, pollFor: time.Second}
+	c := &clients{sub: l.sub, pollFor: time.Second, principalTries: 6, principalWait: 5 * time.Second,
+		audience: cfg.Services[azcloud.ResourceManager].Audience, rootCAs: rootCAs}
 	mk := []func() error{
 		func() (err error) { c.groups, err = armresources.NewResourceGroupsClient(l.sub, cred, opts); return },
 		func() (err error) { c.tagged, err = armresources.NewClient(l.sub, cred, opts); return },
@@ -178,6 +196,7 @@ func (p *Provider) newClients() (*clients, error) {
 		func() (err error) { c.ips, err = armnetwork.NewPublicIPAddressesClient(l.sub, cred, opts); return },
 		func() (err error) { c.nics, err = armnetwork.NewInterfacesClient(l.sub, cred, opts); return },
 		func() (err error) { c.vms, err = armcompute.NewVirtualMachinesClient(l.sub, cred, opts); return },
+		func() (err error) { c.raw, err = arm.NewClient("stix/azure", "v1.0.0", cred, opts); return },
 	}
 	for _, f := range mk {
 		if err := f(); err != nil {

@@ -35,6 +35,12 @@ type state struct {
 	OwnGroup     bool     `json:"own_group,omitempty"` // stix made the group: down deletes it
 	VMs          []string `json:"vms"`                 // names, rank order
 	Spot         bool     `json:"spot,omitempty"`
+	// Identity and IdentityClientID are the cluster's managed identity (identity.go): empty for a cluster
+	// launched before stix made one, which cannot autostop.
+	Identity         string `json:"identity,omitempty"`
+	IdentityClientID string `json:"identity_client_id,omitempty"`
+	// Autodown says that the autostop set last tears the cluster down (PrepareSelfStop), for SelfStopped.
+	Autodown bool `json:"autodown,omitempty"`
 	vm.Cluster
 }
 
@@ -159,6 +165,11 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err != nil {
 		return nil, err
 	}
+	req.Report("creating the cluster's managed identity (for autostop)")
+	ident, err := p.makeIdentity(ctx, c, place, made.group, name)
+	if err != nil {
+		return nil, err
+	}
 	// An offer for a whole region leaves the zone to the provider: the region's zones are tried in turn, as on
 	// GCP, and only when every one lacks capacity is the region ruled out.
 	var short []string
@@ -175,6 +186,8 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 				return err
 			}
 			body := vmBody(place, size, image, name, string(pub), p.opts.SSHUser, r.DiskSizeGB, disk, nic, spot)
+			body.Identity = &armcompute.VirtualMachineIdentity{Type: to.Ptr(armcompute.ResourceIdentityTypeUserAssigned),
+				UserAssignedIdentities: map[string]*armcompute.UserAssignedIdentitiesValue{ident.id: {}}}
 			pl, err := c.vms.BeginCreateOrUpdate(ctx, made.group, names[rank], body, nil)
 			_, err = poll(ctx, c, pl, err)
 			return classify("create virtual machine "+names[rank], place, err)
@@ -196,7 +209,8 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		}
 		return nil, err
 	}
-	s := &state{Subscription: c.sub, Region: region, Zone: place.Zone, Group: made.group, OwnGroup: made.own, VMs: names, Spot: spot}
+	s := &state{Subscription: c.sub, Region: region, Zone: place.Zone, Group: made.group, OwnGroup: made.own, VMs: names, Spot: spot,
+		Identity: ident.id, IdentityClientID: ident.clientID}
 	if s.Cluster, err = vm.NewCluster(name, req.Secret); err != nil {
 		return nil, err
 	}

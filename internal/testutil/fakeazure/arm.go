@@ -20,8 +20,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || !s.tokens[tok] {
+	principal, known := s.tokens[tok]
+	if !ok || !known {
 		armError(w, 401, "InvalidAuthenticationToken", "The access token is invalid.")
+		return
+	}
+	if principal != "" && !s.authorized(principal, r.URL.Path) {
+		s.refused = append(s.refused, r.Method+" "+r.URL.Path)
+		armError(w, 403, "AuthorizationFailed", fmt.Sprintf("The client '%s' with object id '%s' does not have "+
+			"authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently "+
+			"granted, please refresh your credentials.", principal, principal, r.Method, r.URL.Path))
 		return
 	}
 	// /subscriptions/S/...
@@ -60,6 +68,19 @@ func (s *Server) async(w http.ResponseWriter, status int, body any, o *op) {
 	w.Header().Set("Azure-AsyncOperation", u)
 	w.Header().Set("Location", u)
 	w.Header().Set("Retry-After", "0")
+	if o.done != nil {
+		// Azure carries the operation out whether or not anyone polls it (the head sends and exits).
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if o.done != nil {
+				o.done()
+				o.done = nil
+			}
+		}()
+	}
 	if body == nil {
 		w.WriteHeader(status)
 		return
@@ -150,6 +171,11 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request, name string) {
 						s.halt(r.vm)
 					}
 					delete(s.res, id)
+				}
+			}
+			for id, ra := range s.roles {
+				if within(ra.scope, groupID(name)) {
+					delete(s.roles, id)
 				}
 			}
 			delete(s.groups, key)

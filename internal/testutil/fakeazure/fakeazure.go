@@ -7,15 +7,22 @@
 // sends them ({"error": {"code", "message"}}); and the client-credentials flow of /TENANT/oauth2/v2.0/token.
 // It serves TLS (the SDK sends bearer tokens over https only): CAFile is its certificate, for SSL_CERT_FILE.
 //
+// It also fakes Microsoft.ManagedIdentity userAssignedIdentities, Microsoft.Authorization roleAssignments, VMs'
+// identities and the instance metadata service's token endpoint (IMDS), on the bridge of the netns hosts so
+// that the VMs reach it: a token is issued only to a VM that has the identity attached, and Resource Manager
+// accepts an identity's token only within the scopes of its role assignments (identity.go).
+//
 // Every VM it creates is a real sshd host in a network namespace of its own (package sshhost) that accepts the
 // key of the VM's osProfile, and its network interface and public IP carry the host's address. Tests script
 // errors (Fail) and Spot eviction (Evict), and check that nothing is left (Live).
 package fakeazure
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -41,7 +48,8 @@ const (
 // call while it serves.
 type Server struct {
 	// URL is the root of both: STIX_AZURE_ENDPOINT and STIX_AZURE_AUTHORITY. CAFile holds its TLS certificate.
-	URL, CAFile string
+	// IMDS is the instance metadata service's token endpoint: STIX_AZURE_IMDS_ENDPOINT.
+	URL, CAFile, IMDS string
 	// Sizes are the VM sizes each region offers; another size is SkuNotAvailable there.
 	Sizes map[string][]string
 	// Images are the images that exist (URNs, PUBLISHER:OFFER:SKU:VERSION; "latest" matches any version).
@@ -52,13 +60,17 @@ type Server struct {
 	t      testing.TB
 	mu     sync.Mutex
 	secret string
-	tokens map[string]bool
+	tokens map[string]string // access token -> principal: "" for the service principal, else an identity's
 	seq    int
 	faults []fault
 	calls  []string
-	groups map[string]map[string]any // lower-case name -> resource
-	res    map[string]*resource      // lower-case id -> resource
-	ops    map[string]*op
+	// refused are the calls with an identity's token outside its role assignments' scopes.
+	refused []string
+	groups  map[string]map[string]any  // lower-case name -> resource
+	res     map[string]*resource       // lower-case id -> resource
+	roles   map[string]*roleAssignment // lower-case id -> role assignment
+	ops     map[string]*op
+	bg      sync.WaitGroup // operations finishing in the background
 }
 
 // VM is one virtual machine the fake runs.
@@ -72,6 +84,8 @@ type VM struct {
 	home string
 	key  string
 	nic  string // id of its network interface
+	// identities are the lower-case ids of the user-assigned identities attached to it.
+	identities []string
 }
 
 type resource struct {
@@ -88,22 +102,38 @@ type op struct {
 }
 
 // New starts the fake, closed when the test ends. It offers Standard_D8s_v5 and Standard_NC24ads_A100_v4 in
-// eastus and westus2 and has Canonical's Ubuntu 22.04 image until the test changes Sizes and Images.
+// eastus and westus2 and has Canonical's Ubuntu 22.04 image until the test changes Sizes and Images. It listens
+// on the bridge of the netns hosts (sshhost.BridgeIP), with a certificate of its own for that address.
 func New(t testing.TB) *Server {
 	sizes := []string{"Standard_D8s_v5", "Standard_NC24ads_A100_v4"}
 	s := &Server{t: t, secret: Secret, NewHost: sshhost.StartInNetnsWithHome,
 		Sizes:  map[string][]string{"eastus": sizes, "westus2": sizes},
 		Images: []string{"Canonical:0001-com-ubuntu-server-jammy:22_04-lts-gen2:latest", "microsoft-dsvm:ubuntu-hpc:2204:latest"},
-		tokens: map[string]bool{}, groups: map[string]map[string]any{}, res: map[string]*resource{}, ops: map[string]*op{}}
-	srv := httptest.NewTLSServer(http.HandlerFunc(s.serve))
+		tokens: map[string]string{}, groups: map[string]map[string]any{}, res: map[string]*resource{},
+		roles: map[string]*roleAssignment{}, ops: map[string]*op{}}
+	ip := sshhost.BridgeIP(t)
+	cert, der := certificate(t, ip)
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatalf("fakeazure: listen on the bridge: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
+	imds := sshhost.NewServer(t, http.HandlerFunc(s.imds))
+	t.Cleanup(imds.Close)
+	s.IMDS = imds.URL + "/metadata/identity/oauth2/token"
 	s.CAFile = filepath.Join(t.TempDir(), "fakeazure-ca.pem")
-	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	if err := os.WriteFile(s.CAFile, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		s.bg.Wait()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, r := range s.res {
@@ -118,6 +148,7 @@ func New(t testing.TB) *Server {
 // Env is the environment that points stix at the fake with its service principal.
 func (s *Server) Env() []string {
 	return []string{"STIX_AZURE_ENDPOINT=" + s.URL, "STIX_AZURE_AUTHORITY=" + s.URL, "SSL_CERT_FILE=" + s.CAFile,
+		"STIX_AZURE_IMDS_ENDPOINT=" + s.IMDS,
 		"AZURE_SUBSCRIPTION_ID=" + Subscription, "AZURE_TENANT_ID=" + Tenant, "AZURE_CLIENT_ID=" + ClientID,
 		"AZURE_CLIENT_SECRET=" + Secret}
 }
@@ -127,7 +158,7 @@ func (s *Server) IssueToken() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tok := "fake-cli-token-" + s.id()
-	s.tokens[tok] = true
+	s.tokens[tok] = ""
 	return tok
 }
 
@@ -136,11 +167,12 @@ func (s *Server) IssueToken() string {
 func (s *Server) RotateSecret() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.secret, s.tokens = "rotated-"+Secret, map[string]bool{}
+	s.secret, s.tokens = "rotated-"+Secret, map[string]string{}
 }
 
 // Fail makes the next requests of verb fail with the ARM error code and message: verb "vm" (create a VM), "group"
-// (create a resource group) or "list" (list resource groups); where a region, "REGION/ZONE", or "" for all.
+// (create a resource group), "list" (list resource groups), "identity" (create a managed identity) or "role"
+// (create a role assignment); where a region, "REGION/ZONE", or "" for all.
 // Allocation failures (AllocationFailed, ZonalAllocationFailed, OverconstrainedAllocationRequest) fail the VM's
 // long-running operation, as Azure does, after the VM resource was made; the others refuse the request.
 func (s *Server) Fail(verb, where, code, message string) {
@@ -190,6 +222,9 @@ func (s *Server) Live() []string {
 	}
 	for _, r := range s.res {
 		out = append(out, r.typ+" "+r.body["name"].(string))
+	}
+	for _, ra := range s.roles {
+		out = append(out, "Microsoft.Authorization/roleAssignments "+ra.name)
 	}
 	sort.Strings(out)
 	return out
@@ -253,7 +288,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, tenant string) {
 		fail(400, "invalid_scope", "AADSTS70011: The provided request must include a 'scope' input parameter.")
 	default:
 		tok := "fake-arm-token-" + s.id()
-		s.tokens[tok] = true
+		s.tokens[tok] = ""
 		writeJSON(w, 200, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
 	}
 }

@@ -22,6 +22,10 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request, group, typ, na
 	}
 	isVM := strings.EqualFold(typ, "Microsoft.Compute/virtualMachines")
 	switch {
+	case strings.EqualFold(typ, "Microsoft.Authorization/roleAssignments") && len(sub) == 0:
+		s.roleAssignment(w, r, groupID(group), name)
+	case strings.EqualFold(typ, "Microsoft.ManagedIdentity/userAssignedIdentities") && len(sub) == 0 && r.Method != http.MethodGet:
+		s.identity(w, r, res, id, group, name)
 	case len(sub) == 1 && isVM && r.Method == http.MethodGet && sub[0] == "instanceView":
 		if !exists {
 			notFound()
@@ -35,9 +39,13 @@ func (s *Server) resource(w http.ResponseWriter, r *http.Request, group, typ, na
 		}
 		v := res.vm
 		if sub[0] == "deallocate" {
-			s.halt(v)
-			v.Power = "deallocated"
-		} else if v.Host == nil {
+			s.async(w, 202, nil, &op{done: func() {
+				s.halt(v)
+				v.Power = "deallocated"
+			}})
+			return
+		}
+		if v.Host == nil {
 			if err := s.boot(v); err != nil {
 				armError(w, 500, "InternalServerError", err.Error())
 				return

@@ -59,8 +59,24 @@ func (s *Server) createVM(w http.ResponseWriter, res *resource, region string, o
 	}
 	nic := str(first(obj(props, "networkProfile"), "networkInterfaces"), "id")
 	keyData := str(first(obj(obj(obj(props, "osProfile"), "linuxConfiguration"), "ssh"), "publicKeys"), "keyData")
+	var identities []string
+	for id := range obj(obj(b, "identity"), "userAssignedIdentities") {
+		identities = append(identities, strings.ToLower(id))
+	}
+	missing := ""
+	for _, id := range identities {
+		if s.res[id] == nil {
+			missing = id
+		}
+	}
 	f := s.injected("vm", region, zone)
 	switch {
+	case len(identities) > 0 && str(b, "identity", "type") != "UserAssigned" && str(b, "identity", "type") != "SystemAssigned, UserAssigned":
+		armError(w, 400, "InvalidParameter", "The identity type must include UserAssigned when userAssignedIdentities are given.")
+		return false
+	case missing != "":
+		armError(w, 400, "FailedIdentityOperation", "Identity '"+missing+"' does not exist or is not a user assigned identity.")
+		return false
 	case f != nil && !slices.Contains([]string{"AllocationFailed", "ZonalAllocationFailed", "OverconstrainedAllocationRequest"}, f.code):
 		status := 409
 		if f.code == "ImageNotFound" || f.code == "PlatformImageNotFound" {
@@ -85,7 +101,7 @@ func (s *Server) createVM(w http.ResponseWriter, res *resource, region string, o
 	v := &VM{Name: str(b, "name"), Group: res.group, Region: region, Zone: zone, Size: size, Image: urn,
 		DiskType: str(props, "storageProfile", "osDisk", "managedDisk", "storageAccountType"),
 		Priority: str(props, "priority"), EvictionPolicy: str(props, "evictionPolicy"),
-		User: str(props, "osProfile", "adminUsername"), key: keyData, nic: nic}
+		User: str(props, "osProfile", "adminUsername"), key: keyData, nic: nic, identities: identities}
 	fmt.Sscan(str(props, "storageProfile", "osDisk", "diskSizeGB"), &v.DiskGB)
 	v.Tags = map[string]string{}
 	if tags, ok := b["tags"].(map[string]any); ok {
