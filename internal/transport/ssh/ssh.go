@@ -156,13 +156,17 @@ func dial(ctx context.Context, cfg Config, jump *Transport) (*Transport, error) 
 	}
 	if err != nil {
 		conn.Close()
+		// The connection's deadline is ctx's: whichever of the two the handshake saw first, running past it
+		// is a handshake timeout (a caller may retry), not a refused key.
+		timedOut := errors.Is(err, os.ErrDeadlineExceeded) ||
+			ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded)
 		switch {
 		case hk.changed != nil:
 			return nil, hk.changed
+		case timedOut:
+			return nil, &UnreachableError{Addr: addr, Via: via, Err: fmt.Errorf("no SSH handshake within %s", cfg.ConnectTimeout)}
 		case hk.accepted && ctx.Err() == nil:
 			return nil, &AuthError{User: user, Addr: addr, Tried: tried, Err: err}
-		case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
-			return nil, &UnreachableError{Addr: addr, Via: via, Err: fmt.Errorf("no SSH handshake within %s", cfg.ConnectTimeout)}
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("ssh %s: %w", addr, ctx.Err())
 		case !hk.accepted && hk.changed == nil && isNetErr(err):

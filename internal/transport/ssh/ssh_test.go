@@ -264,6 +264,61 @@ func TestDialErrors(t *testing.T) {
 			t.Fatalf("Dial = %v, want *UnreachableError", err)
 		}
 	})
+	t.Run("stalls after the key exchange", func(t *testing.T) {
+		// A server that shows its host key and then never answers the authentication (a host too loaded to
+		// answer): the connection's deadline ends the handshake, which is a handshake timeout that a caller may
+		// retry, not a refused key.
+		cfg := configFor(t, h)
+		cfg.Port = stallingServer(t)
+		cfg.ConnectTimeout = 300 * time.Millisecond
+		for i := 0; i < 20; i++ {
+			_, err := Dial(context.Background(), cfg)
+			var ue *UnreachableError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), "no SSH handshake within") {
+				t.Fatalf("Dial #%d = %v, want *UnreachableError: no SSH handshake within", i, err)
+			}
+		}
+	})
+}
+
+// stallingServer is an SSH server on loopback that completes the key exchange and then blocks every
+// authentication until the test ends; it returns its port.
+func stallingServer(t *testing.T) int {
+	t.Helper()
+	done := make(chan struct{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { close(done); l.Close() })
+	keyFile := filepath.Join(t.TempDir(), "host")
+	sshhost.NewKey(t, keyFile)
+	pem, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := gossh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &gossh.ServerConfig{PublicKeyCallback: func(gossh.ConnMetadata, gossh.PublicKey) (*gossh.Permissions, error) {
+		<-done
+		return nil, errors.New("test over")
+	}}
+	cfg.AddHostKey(signer)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _, _, _ = gossh.NewServerConn(c, cfg)
+			}()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // ProxyJump reaches the target through the jump host's connection.
