@@ -222,4 +222,17 @@ func TestDOAutostop(t *testing.T) {
 		t.Errorf("status -r after autodown: %s, %v; want the cluster gone", st, err)
 	}
 	e.left(t, "autodown")
+
+	// The user's own `stix stop` of a cluster set to autodown is a stop, not an autodown (as on GCP).
+	e.env = append(e.env, "STIX_IDLE_UNIT=1h")
+	e.must("launch", "-y", "-d", "-c", "da3", "--infra", "do", "--cpus", "4", "-i", "5", "--down", "echo ran")
+	e.must("stop", "-y", "da3")
+	if st, err := clusterStatus(e.stix, "da3"); err != nil || st != "STOPPED" {
+		t.Errorf("status -r after the user's stop of an autodown cluster: %s, %v; want STOPPED", st, err)
+	}
+	if ds := e.do.Droplets(); len(ds) != 1 || ds[0].Status != "off" {
+		t.Errorf("droplets after the user's stop: %+v, want the one off", ds)
+	}
+	e.must("down", "-y", "da3")
+	e.left(t, "the user's stop and down")
 }

@@ -68,6 +68,19 @@ func TestGCPAutostop(t *testing.T) {
 	if n, fws := e.gce.Live(); n != 0 || fws != 0 {
 		t.Errorf("after autodown: %d instances, %d firewall rules left", n, fws)
 	}
+
+	// The user's own `stix stop` of a cluster set to autodown is a stop: `status -r` keeps it STOPPED, with its
+	// disks, and does not read it as an autodown.
+	e.env = append(e.env, "STIX_IDLE_UNIT=1h")
+	e.must("launch", "-y", "-d", "-c", "ga3", "--infra", "gcp", "-i", "5", "--down", "echo ran")
+	e.must("stop", "-y", "ga3")
+	if st, err := clusterStatus(e.stix, "ga3"); err != nil || st != "STOPPED" {
+		t.Errorf("status -r after the user's stop of an autodown cluster: %s, %v; want STOPPED", st, err)
+	}
+	if n, _ := e.gce.Live(); n != 1 {
+		t.Errorf("instances after the user's stop: %d, want the stopped one kept", n)
+	}
+	e.must("down", "-y", "ga3")
 }
 
 // TestAWSAutostop: the instances are launched to stop on a guest power-off, so idle nodes powering off leave the

@@ -116,7 +116,10 @@ func (m *Manager) refreshLocked(ctx context.Context, st store.Store, rec *store.
 		return rec, fmt.Sprintf("could not query %s: %v", rec.Cloud, err)
 	}
 	status, note := reconcile(rec, nodes)
-	if status == store.StatusStopped {
+	// Only a cluster recorded running can have stopped itself: one recorded STOPPED was stopped by the user
+	// (`stix stop`), which is a stop even where autodown is set, or was already found stopped, with a note
+	// saying what to do when tearing it down failed.
+	if status == store.StatusStopped && rec.Status != store.StatusStopped {
 		if gone, why := m.finishAutodown(ctx, st, rec, p, ref); gone {
 			return nil, ""
 		} else if why != "" {
