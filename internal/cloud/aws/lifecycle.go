@@ -160,12 +160,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 		return nil, err
 	}
 	place := cloud.Place{Cloud: Name, Region: s.Region, Zone: s.Zone}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
+	if _, err := p.m.Prepare(); err != nil {
 		return nil, err
 	}
 	c, err := p.client(ctx, s.Region)
@@ -193,7 +188,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 			return nil, fmt.Errorf("start aws cluster %s: %w", ref.Name, classify("start instances", place, err))
 		}
 	}
-	info, err := p.bringUp(ctx, c, ref.Name, s, bin, keyPath, nil)
+	info, err := p.bringUp(ctx, c, ref.Name, s, nil)
 	if err != nil {
 		return nil, fmt.Errorf("start aws cluster %s: %w", ref.Name, err)
 	}

@@ -77,11 +77,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err != nil {
 		return nil, err
 	}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, pub, err := p.m.LocalKey()
+	pub, err := p.m.Prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +194,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err := p.writeState(name, s); err != nil {
 		return nil, err
 	}
-	return p.bringUp(ctx, c, name, s, bin, keyPath, req.Report)
+	return p.bringUp(ctx, c, name, s, req.Report)
 }
 
 func slicesIndexEmpty(s []string) int {
@@ -333,7 +329,7 @@ func gone(place cloud.Place, cluster string, rank int, in types.Instance) error 
 // bringUp waits for the instances to run, then deploys the agent on each over SSH: the head's agent on
 // loopback (reached through the SSH tunnel), the workers' on their private addresses, all TLS with the
 // cluster's CA. It records the nodes in the cluster's state.
-func (p *Provider) bringUp(ctx context.Context, c *ec2.Client, name string, s *state, bin, keyPath string, report func(string)) (*cloud.ClusterInfo, error) {
+func (p *Provider) bringUp(ctx context.Context, c *ec2.Client, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
 	place := cloud.Place{Cloud: Name, Region: s.Region, Zone: s.Zone}
 	var lost error
 	insts, err := p.waitInstances(ctx, c, place, s.InstanceIDs, "running", func(in types.Instance) bool {
@@ -357,15 +353,8 @@ func (p *Provider) bringUp(ctx context.Context, c *ec2.Client, name string, s *s
 		hosts[i] = vm.Host{ID: awssdk.ToString(in.InstanceId), PrivateIP: awssdk.ToString(in.PrivateIpAddress),
 			PublicIP: awssdk.ToString(in.PublicIpAddress)}
 	}
-	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
-	if err != nil {
-		return nil, err
-	}
-	s.Nodes = nodes
-	if err := p.writeState(name, s); err != nil {
-		return nil, err
-	}
-	return p.info(name, s)
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, report,
+		handle{Cluster: name, Region: s.Region, InstanceIDs: s.InstanceIDs})
 }
 
 func slicesIndex(s []string, v string) int {
@@ -375,9 +364,4 @@ func slicesIndex(s []string, v string) int {
 		}
 	}
 	return -1
-}
-
-// info is the cluster's ClusterInfo from its state.
-func (p *Provider) info(name string, s *state) (*cloud.ClusterInfo, error) {
-	return p.m.Info(name, s.Region, s.Zone, &s.Cluster, handle{Cluster: name, Region: s.Region, InstanceIDs: s.InstanceIDs})
 }

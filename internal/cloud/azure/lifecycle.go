@@ -136,12 +136,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 		return nil, err
 	}
 	place := cloud.Place{Cloud: Name, Region: s.Region, Zone: s.Zone}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
+	if _, err := p.m.Prepare(); err != nil {
 		return nil, err
 	}
 	c, err := p.client()
@@ -156,7 +151,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 	if err != nil {
 		return nil, fmt.Errorf("start azure cluster %s: %w", ref.Name, err)
 	}
-	return p.bringUp(ctx, c, ref.Name, s, bin, keyPath, nil)
+	return p.bringUp(ctx, c, ref.Name, s, nil)
 }
 
 // Terminate deletes everything of the cluster (its resource group when stix made it). A cluster that is gone
@@ -182,7 +177,7 @@ func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
 
 // bringUp waits for the VMs to run, reads their addresses, deploys the agent on each over SSH and records the
 // nodes.
-func (p *Provider) bringUp(ctx context.Context, c *clients, name string, s *state, bin, keyPath string, report func(string)) (*cloud.ClusterInfo, error) {
+func (p *Provider) bringUp(ctx context.Context, c *clients, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
 	place := cloud.Place{Cloud: Name, Region: s.Region, Zone: s.Zone}
 	var lost error
 	err := p.m.Poll(ctx, fmt.Sprintf("VMs %s are not running", strings.Join(s.VMs, ", ")), func(ctx context.Context) (bool, error) {
@@ -234,15 +229,8 @@ func (p *Provider) bringUp(ctx context.Context, c *clients, name string, s *stat
 		}
 		hosts[i] = h
 	}
-	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
-	if err != nil {
-		return nil, err
-	}
-	s.Nodes = nodes
-	if err := p.m.WriteState(name, s); err != nil {
-		return nil, err
-	}
-	return p.m.Info(name, s.Region, s.Zone, &s.Cluster, handle{Cluster: name, Region: s.Region, Group: s.Group, OwnGroup: s.OwnGroup, VMs: s.VMs})
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, report,
+		handle{Cluster: name, Region: s.Region, Group: s.Group, OwnGroup: s.OwnGroup, VMs: s.VMs})
 }
 
 // Transport opens an SSH connection to the node of the given rank, on its public address.

@@ -118,11 +118,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err != nil {
 		return nil, err
 	}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, pub, err := p.m.LocalKey()
+	pub, err := p.m.Prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +213,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err := p.m.WriteState(name, s); err != nil {
 		return nil, err
 	}
-	return p.bringUp(ctx, c, name, s, bin, keyPath, req.Report)
+	return p.bringUp(ctx, c, name, s, req.Report)
 }
 
 // imageAndZones resolves the task's image_id (a URN or image id, or a catalog tag) or the default image, refuses

@@ -109,10 +109,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err := p.CheckImage(image); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
 	}
-	if _, err := p.opts.AgentBinary(); err != nil {
-		return nil, err
-	}
-	_, pub, err := p.m.LocalKey()
+	pub, err := p.m.Prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -264,16 +261,8 @@ func sameKey(a, b string) bool {
 // nodes.
 func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
 	place := cloud.Place{Cloud: Name, Region: s.Region}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
-		return nil, err
-	}
 	var ds []droplet
-	err = p.m.Poll(ctx, "droplets "+joinIDs(s.DropletIDs)+" are not active", func(ctx context.Context) (bool, error) {
+	err := p.m.Poll(ctx, "droplets "+joinIDs(s.DropletIDs)+" are not active", func(ctx context.Context) (bool, error) {
 		all, err := c.tagged(ctx, clusterTag(name))
 		if err != nil {
 			return false, classify("list droplets", place, err)
@@ -296,7 +285,7 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	for i, d := range ds {
 		hosts[i] = vm.Host{ID: strconv.Itoa(d.ID), PrivateIP: vm.First(d.ip("private"), d.ip("public")), PublicIP: d.ip("public")}
 	}
-	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, report,
 		handle{Cluster: name, Region: s.Region, DropletIDs: s.DropletIDs})
 }
 

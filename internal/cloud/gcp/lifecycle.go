@@ -165,12 +165,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 		return nil, err
 	}
 	place := cloud.Place{Cloud: Name, Region: s.Region, Zone: s.Zone}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
+	if _, err := p.m.Prepare(); err != nil {
 		return nil, err
 	}
 	a, err := p.client()
@@ -193,7 +188,7 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 	if err := p.each(ctx, a, place, stopped, "start"); err != nil {
 		return nil, fmt.Errorf("start gcp cluster %s: %w", ref.Name, err)
 	}
-	info, err := p.bringUp(ctx, a, ref.Name, s, bin, keyPath, nil)
+	info, err := p.bringUp(ctx, a, ref.Name, s, nil)
 	if err != nil {
 		return nil, fmt.Errorf("start gcp cluster %s: %w", ref.Name, err)
 	}

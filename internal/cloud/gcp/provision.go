@@ -145,11 +145,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err != nil {
 		return nil, err
 	}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, pub, err := p.m.LocalKey()
+	pub, err := p.m.Prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +229,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err := p.m.WriteState(name, s); err != nil {
 		return nil, err
 	}
-	return p.bringUp(ctx, a, name, s, bin, keyPath, req.Report)
+	return p.bringUp(ctx, a, name, s, req.Report)
 }
 
 func names(cluster string, n int) []string {
@@ -400,7 +396,7 @@ func (p *Provider) wait(ctx context.Context, a *api, place cloud.Place, op *oper
 }
 
 // bringUp waits for the instances to run, then deploys the agent on each over SSH and records the nodes.
-func (p *Provider) bringUp(ctx context.Context, a *api, name string, s *state, bin, keyPath string, report func(string)) (*cloud.ClusterInfo, error) {
+func (p *Provider) bringUp(ctx context.Context, a *api, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
 	place := cloud.Place{Cloud: Name, Region: s.Region, Zone: s.Zone}
 	var lost error
 	insts, err := p.waitInstances(ctx, a, place, s.Instances, "running", func(rank int, in *instance) bool {
@@ -425,15 +421,8 @@ func (p *Provider) bringUp(ctx context.Context, a *api, name string, s *state, b
 		private, public := in.addresses()
 		hosts[i] = vm.Host{ID: in.Name, PrivateIP: private, PublicIP: public}
 	}
-	nodes, err := p.m.Deploy(ctx, place, name, hosts, &s.Cluster, bin, keyPath, report)
-	if err != nil {
-		return nil, err
-	}
-	s.Nodes = nodes
-	if err := p.m.WriteState(name, s); err != nil {
-		return nil, err
-	}
-	return p.info(name, s)
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, report,
+		handle{Cluster: name, Zone: s.Zone, Instances: s.Instances})
 }
 
 // gone is the error for an instance that ended while stix waited for it to run: a spot VM Compute Engine took
@@ -443,10 +432,6 @@ func gone(place cloud.Place, cluster string, rank int, in *instance) error {
 		return &cloud.PreemptedError{Place: place, Cluster: cluster, Rank: rank, Reason: "spot VM " + in.Name + " preempted by GCP (" + in.Status + ")"}
 	}
 	return &cloud.CapacityError{Place: place, Reason: fmt.Sprintf("instance %s of node %d is %s while starting %s", in.Name, rank, in.Status, in.StatusMessage)}
-}
-
-func (p *Provider) info(name string, s *state) (*cloud.ClusterInfo, error) {
-	return p.m.Info(name, s.Region, s.Zone, &s.Cluster, handle{Cluster: name, Zone: s.Zone, Instances: s.Instances})
 }
 
 // waitInstances polls the named instances until done says each is where it should be.

@@ -68,10 +68,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if _, err := cat.ValidateLocation(region, ""); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
 	}
-	if _, err := p.opts.AgentBinary(); err != nil {
-		return nil, err
-	}
-	_, pub, err := p.m.LocalKey()
+	pub, err := p.m.Prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -174,16 +171,8 @@ func sameKey(a, b string) bool {
 // bringUp waits for the instances to be active, then deploys the agents and records the nodes.
 func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
 	place := cloud.Place{Cloud: Name, Region: s.Region}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
-		return nil, err
-	}
 	var insts []instance
-	err = p.m.Poll(ctx, fmt.Sprintf("instances %s are not active", strings.Join(s.InstanceIDs, ", ")), func(ctx context.Context) (bool, error) {
+	err := p.m.Poll(ctx, fmt.Sprintf("instances %s are not active", strings.Join(s.InstanceIDs, ", ")), func(ctx context.Context) (bool, error) {
 		all, err := c.instances(ctx)
 		if err != nil {
 			return false, classify("list instances", place, err)
@@ -206,7 +195,7 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	for i, in := range insts {
 		hosts[i] = vm.Host{ID: in.ID, PrivateIP: vm.First(in.PrivateIP, in.IP), PublicIP: in.IP}
 	}
-	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, report,
 		handle{Cluster: name, Region: s.Region, InstanceIDs: s.InstanceIDs})
 }
 

@@ -97,10 +97,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if _, err := cat.ValidateLocation(region, ""); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
 	}
-	if _, err := p.opts.AgentBinary(); err != nil {
-		return nil, err
-	}
-	_, pub, err := p.m.LocalKey()
+	pub, err := p.m.Prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -194,16 +191,8 @@ func ensureScript(ctx context.Context, c *client, place cloud.Place, script stri
 // nodes.
 func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
 	place := cloud.Place{Cloud: Name, Region: s.Region}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
-		return nil, err
-	}
 	var ms []machine
-	err = p.m.Poll(ctx, fmt.Sprintf("machines %s are not ready", strings.Join(s.MachineIDs, ", ")), func(ctx context.Context) (bool, error) {
+	err := p.m.Poll(ctx, fmt.Sprintf("machines %s are not ready", strings.Join(s.MachineIDs, ", ")), func(ctx context.Context) (bool, error) {
 		all, err := c.machines(ctx)
 		if err != nil {
 			return false, classify("list machines", place, err)
@@ -226,7 +215,7 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	for i, m := range ms {
 		hosts[i] = vm.Host{ID: m.ID, PrivateIP: vm.First(m.PrivateIP, m.PublicIP), PublicIP: m.PublicIP}
 	}
-	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, report,
 		handle{Cluster: name, Region: s.Region, MachineIDs: s.MachineIDs})
 }
 

@@ -127,12 +127,8 @@ func (p *Provider) Transport(ctx context.Context, info *cloud.ClusterInfo, rank 
 	if rank < 0 || rank >= len(info.Nodes) || rank >= len(h.SSHPorts) {
 		return nil, fmt.Errorf("runpod cluster: no node of rank %d", rank)
 	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
-		return nil, err
-	}
 	n := info.Nodes[rank]
-	return p.m.Dial(ctx, h.Cluster, net.JoinHostPort(n.ExternalIP, strconv.Itoa(h.SSHPorts[rank])), keyPath)
+	return p.m.Dial(ctx, h.Cluster, net.JoinHostPort(n.ExternalIP, strconv.Itoa(h.SSHPorts[rank])))
 }
 
 func readHandle(info *cloud.ClusterInfo) (handle, error) {

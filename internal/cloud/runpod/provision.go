@@ -105,10 +105,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err := shape(instanceType, &base); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
 	}
-	if _, err := p.opts.AgentBinary(); err != nil {
-		return nil, err
-	}
-	_, pub, err := p.m.LocalKey()
+	pub, err := p.m.Prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -200,16 +197,8 @@ func lost(place cloud.Place, cluster string, rank int, pd pod) error {
 // the cluster's network, deploys the agents and records the nodes.
 func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
 	place := cloud.Place{Cloud: Name, Region: s.Region, Zone: s.DataCenter}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
-		return nil, err
-	}
 	pods := make([]pod, len(s.PodIDs))
-	err = p.m.Poll(ctx, fmt.Sprintf("pods %s have no public SSH port", strings.Join(s.PodIDs, ", ")), func(ctx context.Context) (bool, error) {
+	err := p.m.Poll(ctx, fmt.Sprintf("pods %s have no public SSH port", strings.Join(s.PodIDs, ", ")), func(ctx context.Context) (bool, error) {
 		ready := true
 		for i, id := range s.PodIDs {
 			if pods[i].PublicIP != "" && pods[i].PortMappings["22"] != 0 {
@@ -238,7 +227,7 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	err = cloud.EachNode(ctx, len(pods), func(ctx context.Context, rank int) error {
 		pd := pods[rank]
 		h := vm.Host{ID: pd.ID, PublicIP: pd.PublicIP, SSHPort: pd.PortMappings["22"]}
-		ip, err := p.privateIP(ctx, place, name, h, keyPath)
+		ip, err := p.privateIP(ctx, place, name, h)
 		if err != nil {
 			return fmt.Errorf("node %d (%s): %w", rank, pd.ID, err)
 		}
@@ -253,14 +242,14 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 	for i, h := range hosts {
 		sshPorts[i] = h.SSHPort
 	}
-	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, report,
 		handle{Cluster: name, PodIDs: s.PodIDs, SSHPorts: sshPorts})
 }
 
 // privateIP asks the pod for its own address (the first of `hostname -I`): where the other pods of the
 // cluster reach its agent. RunPod's API reports only the public address and its port mappings.
-func (p *Provider) privateIP(ctx context.Context, place cloud.Place, cluster string, h vm.Host, keyPath string) (string, error) {
-	tr, err := p.m.DialWait(ctx, place, cluster, h.PublicIP+":"+strconv.Itoa(h.SSHPort), keyPath)
+func (p *Provider) privateIP(ctx context.Context, place cloud.Place, cluster string, h vm.Host) (string, error) {
+	tr, err := p.m.DialWait(ctx, place, cluster, h.PublicIP+":"+strconv.Itoa(h.SSHPort))
 	if err != nil {
 		return "", err
 	}

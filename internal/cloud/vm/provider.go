@@ -48,7 +48,7 @@ func (o *Options) Machines(cloudName, label, userEnv, defaultUser string) (*Mach
 		o.Catalog = func(ctx context.Context) (*catalog.Cloud, error) { return LoadCatalog(ctx, home, cloudName, label) }
 	}
 	return &Machines{Cloud: cloudName, Root: filepath.Join(o.Home, cloudName), User: o.SSHUser,
-		PollInterval: o.PollInterval, WaitTimeout: o.WaitTimeout}, nil
+		PollInterval: o.PollInterval, WaitTimeout: o.WaitTimeout, AgentBinary: o.AgentBinary}, nil
 }
 
 // LoadCatalog reads the catalog of the cloud named cloudName (label in messages) through the source the rest of

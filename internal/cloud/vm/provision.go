@@ -116,8 +116,8 @@ func Mine[T any, K comparable](all []T, ids []K, id func(T) K, gone func(K) T, o
 // Finish deploys the agents on the cluster's hosts, records the nodes they report in its state s (whose Cluster
 // is c) and returns its ClusterInfo (see Info) in place's region and zone.
 func (m *Machines) Finish(ctx context.Context, place cloud.Place, name string, hosts []Host, s any, c *Cluster,
-	bin, keyPath string, report func(string), handle any) (*cloud.ClusterInfo, error) {
-	nodes, err := m.Deploy(ctx, place, name, hosts, c, bin, keyPath, report)
+	report func(string), handle any) (*cloud.ClusterInfo, error) {
+	nodes, err := m.Deploy(ctx, place, name, hosts, c, report)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,20 @@ func (m *Machines) LocalKey() (keyPath string, pub []byte, err error) {
 	if err := os.MkdirAll(filepath.Dir(keyPath), 0o700); err != nil {
 		return "", nil, err
 	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(block), 0o600); err != nil {
+	// Written aside and renamed, so that a concurrent LocalKey (RunPod dials its pods at once) reads a whole key.
+	tmp, err := os.CreateTemp(filepath.Dir(keyPath), ".stix-key-*")
+	if err != nil {
+		return "", nil, err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(pem.EncodeToMemory(block))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), keyPath)
+	}
+	if err != nil {
 		return "", nil, err
 	}
 	signer, err := ssh.NewSignerFromKey(priv)
@@ -72,6 +85,24 @@ func (m *Machines) LocalKey() (keyPath string, pub []byte, err error) {
 		return "", nil, err
 	}
 	return keyPath, bytes.TrimSpace(ssh.MarshalAuthorizedKey(signer.PublicKey())), nil
+}
+
+// Prepare finds what Deploy needs, the agent binary and stix's SSH key (made on first use), and returns the key's
+// public half for the instances' authorized_keys. A launch (or start) calls it before it makes (or starts)
+// anything, so that a missing agent binary fails first.
+func (m *Machines) Prepare() (pub []byte, err error) {
+	if _, err := m.agentBinary(); err != nil {
+		return nil, err
+	}
+	_, pub, err = m.LocalKey()
+	return pub, err
+}
+
+func (m *Machines) agentBinary() (string, error) {
+	if m.AgentBinary == nil {
+		return nodeagent.Binary()
+	}
+	return m.AgentBinary()
 }
 
 // Backoff returns the waits between polls: from 100 ms, doubling up to PollInterval, so that a state reached
@@ -108,7 +139,15 @@ func (m *Machines) Poll(ctx context.Context, notYet string, check func(ctx conte
 
 // Dial opens an SSH connection to a node of the cluster (host, or host:port) with stix's key, pinning host keys in the cluster's
 // known_hosts, with the request's provision.ssh_timeout.
-func (m *Machines) Dial(ctx context.Context, cluster, host, keyPath string) (*sshtransport.Transport, error) {
+func (m *Machines) Dial(ctx context.Context, cluster, host string) (*sshtransport.Transport, error) {
+	keyPath, _, err := m.LocalKey()
+	if err != nil {
+		return nil, err
+	}
+	return m.dial(ctx, cluster, host, keyPath)
+}
+
+func (m *Machines) dial(ctx context.Context, cluster, host, keyPath string) (*sshtransport.Transport, error) {
 	port := 0 // host may be host:port where the cloud maps sshd to another port (RunPod)
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		if n, err := strconv.Atoi(p); err == nil {
@@ -123,12 +162,20 @@ func (m *Machines) Dial(ctx context.Context, cluster, host, keyPath string) (*ss
 
 // DialWait connects to a new instance over SSH, trying again while its sshd does not answer yet, for at most
 // WaitTimeout. An sshd that answers but refuses stix is a *cloud.InvalidConfigError (wrong image or user).
-func (m *Machines) DialWait(ctx context.Context, place cloud.Place, cluster, host, keyPath string) (*sshtransport.Transport, error) {
+func (m *Machines) DialWait(ctx context.Context, place cloud.Place, cluster, host string) (*sshtransport.Transport, error) {
+	keyPath, _, err := m.LocalKey()
+	if err != nil {
+		return nil, err
+	}
+	return m.dialWait(ctx, place, cluster, host, keyPath)
+}
+
+func (m *Machines) dialWait(ctx context.Context, place cloud.Place, cluster, host, keyPath string) (*sshtransport.Transport, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.waitTimeout())
 	defer cancel()
 	next := m.Backoff()
 	for {
-		tr, err := m.Dial(ctx, cluster, host, keyPath)
+		tr, err := m.dial(ctx, cluster, host, keyPath)
 		var unreachable *sshtransport.UnreachableError
 		if err == nil || !errors.As(err, &unreachable) {
 			if err != nil {
@@ -156,10 +203,19 @@ type Host struct {
 	SSHPort int
 }
 
-// Deploy starts the agent on every host over SSH (uploading bin when its hash differs): the head's (rank 0) on
-// loopback, reached through the SSH tunnel, the workers' on their private addresses, all TLS with the cluster's
-// CA. It returns the nodes as the agents report them; the caller records them in c.Nodes and its state.
-func (m *Machines) Deploy(ctx context.Context, place cloud.Place, cluster string, hosts []Host, c *Cluster, bin, keyPath string, report func(string)) ([]cloud.NodeInfo, error) {
+// Deploy starts the agent on every host over SSH with stix's key (uploading AgentBinary's executable when its
+// hash differs): the head's (rank 0) on loopback, reached through the SSH tunnel, the workers' on their private
+// addresses, all TLS with the cluster's CA. It returns the nodes as the agents report them; the caller records
+// them in c.Nodes and its state.
+func (m *Machines) Deploy(ctx context.Context, place cloud.Place, cluster string, hosts []Host, c *Cluster, report func(string)) ([]cloud.NodeInfo, error) {
+	bin, err := m.agentBinary()
+	if err != nil {
+		return nil, err
+	}
+	keyPath, _, err := m.LocalKey()
+	if err != nil {
+		return nil, err
+	}
 	ca, err := agenttls.ParseCA([]byte(c.CACert), []byte(c.CAKey))
 	if err != nil {
 		return nil, err
@@ -174,7 +230,7 @@ func (m *Machines) Deploy(ctx context.Context, place cloud.Place, cluster string
 		if h.SSHPort != 0 {
 			addr = net.JoinHostPort(addr, strconv.Itoa(h.SSHPort))
 		}
-		tr, err := m.DialWait(ctx, place, cluster, addr, keyPath)
+		tr, err := m.dialWait(ctx, place, cluster, addr, keyPath)
 		if err != nil {
 			return fmt.Errorf("node %d (%s): %w", rank, h.ID, err)
 		}
@@ -211,10 +267,6 @@ func (m *Machines) Transport(ctx context.Context, info *cloud.ClusterInfo, rank 
 	if err := json.Unmarshal(info.Handle, &h); err != nil || !ValidName(h.Cluster) {
 		return nil, fmt.Errorf("%s cluster: malformed handle %.100s", m.Cloud, info.Handle)
 	}
-	keyPath, _, err := m.LocalKey()
-	if err != nil {
-		return nil, err
-	}
 	n := info.Nodes[rank]
-	return m.Dial(ctx, h.Cluster, First(n.ExternalIP, n.InternalIP), keyPath)
+	return m.Dial(ctx, h.Cluster, First(n.ExternalIP, n.InternalIP))
 }

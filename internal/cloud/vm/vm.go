@@ -14,11 +14,11 @@
 //	vm.Provision(ctx, m, req, nodes, again, launch)  // name and offer checks, bring up a known cluster or launch
 //	m.ReadState(name, &st) / m.WriteState(name, &st) / m.Forget(name)     // Home/<cloud>/clusters/NAME.json
 //	st, err := vm.Load[state](m, name)       // the state, nil when stix keeps none (vm.Known: a NotFoundError)
-//	keyPath, pub, err := m.LocalKey()        // Home/<cloud>/ssh/stix-key, made on first use
+//	pub, err := m.Prepare()                  // agent binary found, Home/<cloud>/ssh/stix-key made: before launching
 //	ports, err := m.ParsePorts(r.Ports)      // resources.ports as TCP ranges
 //	c, err := vm.NewCluster(name, secret)    // the per-cluster agent secret and CA, to embed in the state
 //	err = m.Poll(ctx, "instances x are not running", check)   // backoff up to PollInterval, WaitTimeout deadline
-//	nodes, err := m.Deploy(ctx, place, name, hosts, &c, bin, keyPath, report)  // agents on every host
+//	nodes, err := m.Deploy(ctx, place, name, hosts, &c, report)  // agents on every host (m.Finish: and state, info)
 //	info, err := m.Info(name, region, zone, &c, handle)       // ClusterInfo; handle must have a "cluster" field
 //	tr, err := m.Transport(ctx, info, rank)  // SSH to a node, on its public address
 package vm
@@ -52,6 +52,8 @@ type Machines struct {
 	PollInterval time.Duration
 	// WaitTimeout bounds each wait (instances reaching a state, an sshd answering); 10 minutes when zero.
 	WaitTimeout time.Duration
+	// AgentBinary finds the stix-agent executable that Deploy uploads; nodeagent.Binary when nil.
+	AgentBinary func() (string, error)
 }
 
 func (m *Machines) pollInterval() time.Duration {

@@ -3,6 +3,9 @@ package vm
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +104,25 @@ func TestTransportRefusesBadHandle(t *testing.T) {
 	}
 	if _, err := m.Transport(context.Background(), info, 1); err == nil {
 		t.Fatal("Transport to rank 1 of 1 node succeeded")
+	}
+}
+
+func TestPrepareFindsTheAgentBeforeMakingTheKey(t *testing.T) {
+	t.Parallel()
+	noAgent := errors.New("no stix-agent")
+	m := &Machines{Cloud: "aws", Root: t.TempDir(), AgentBinary: func() (string, error) { return "", noAgent }}
+	if _, err := m.Prepare(); !errors.Is(err, noAgent) {
+		t.Fatalf("Prepare without an agent = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(m.Root, "ssh", "stix-key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a key was made though the agent is missing: %v", err)
+	}
+	m.AgentBinary = func() (string, error) { return "/bin/true", nil }
+	pub, err := m.Prepare()
+	if err != nil || !strings.HasPrefix(string(pub), "ssh-ed25519 ") {
+		t.Fatalf("Prepare = %q, %v", pub, err)
+	}
+	if _, again, err := m.LocalKey(); err != nil || string(again) != string(pub) {
+		t.Fatalf("LocalKey after Prepare = %q, %v; want the same key %q", again, err, pub)
 	}
 }
