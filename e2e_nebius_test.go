@@ -188,3 +188,55 @@ func TestNebiusErrors(t *testing.T) {
 		t.Errorf("check -v with a rejected token (err %v):\n%s", err, out)
 	}
 }
+
+// TestNebiusAutostop: the head holds no Nebius credentials: autostop powers the nodes off, and Nebius stops an
+// instance whose OS shut it down (stix creates them with recovery policy FAIL); status -r sees it STOPPED and
+// start brings the cluster back. Autodown is finished by the client: status -r finds the head stopped and
+// deletes the cluster, instances and disks.
+func TestNebiusAutostop(t *testing.T) {
+	t.Parallel()
+	e := newNebiusEnv(t)
+	e.env = append(e.env, "STIX_IDLE_UNIT=100ms")
+	e.must("launch", "-y", "-d", "-c", "na1", "--infra", "nebius", "--cpus", "4", "-i", "1", "echo ran")
+	if ins := e.nb.Instances(); len(ins) != 1 || !ins[0].RecoveryFail {
+		t.Fatalf("instances: %+v, want one with recovery policy FAIL", ins)
+	}
+	waitVMCluster(t, e.stix, "na1", "STOPPED")
+	if ins := e.nb.Instances(); len(ins) != 1 || ins[0].State != "STOPPED" {
+		t.Errorf("instances after autostop: %+v", ins)
+	}
+	e.env = append(e.env, "STIX_IDLE_UNIT=1h")
+	e.must("start", "-y", "na1")
+	if out := e.must("queue", "na1"); !strings.Contains(out, "SUCCEEDED") {
+		t.Errorf("queue after start:\n%s", out)
+	}
+	e.must("down", "-y", "na1")
+	e.left(t, "down")
+
+	e.env = append(e.env, "STIX_IDLE_UNIT=100ms")
+	e.must("launch", "-y", "-d", "-c", "na2", "--infra", "nebius", "--cpus", "4", "-i", "1", "--down", "echo ran too")
+	waitVMCluster(t, e.stix, "na2", "gone")
+	e.left(t, "autodown")
+}
+
+// TestNebiusSpotPreempted: use_spot makes a preemptible instance (Nebius stops one it takes back); a spot cluster
+// whose instance Nebius takes back mid-job is seen by `status -r` as gone and dropped, its instance and disk with
+// it.
+func TestNebiusSpotPreempted(t *testing.T) {
+	t.Parallel()
+	e := newNebiusEnv(t)
+	e.must("launch", "-y", "-d", "-c", "s1", "--infra", "nebius", "--use-spot", "sleep 600")
+	ins := e.nb.Instances()
+	if len(ins) != 1 || !ins[0].Preemptible || !ins[0].RecoveryFail {
+		t.Fatalf("instances: %+v", ins)
+	}
+	e.nb.Preempt(ins[0].ID)
+	if out := e.must("status", "-r"); strings.Contains(out, "s1") {
+		t.Errorf("status -r still lists the preempted cluster:\n%s", out)
+	}
+	e.left(t, "status -r of a preempted cluster")
+	if out, err := e.stix("launch", "-y", "-d", "-c", "s2", "--infra", "nebius", "--use-spot", "-i", "5", "sleep 1"); err == nil ||
+		!strings.Contains(out, "autodown") {
+		t.Errorf("autostop (not autodown) of a spot cluster: %v\n%s", err, out)
+	}
+}

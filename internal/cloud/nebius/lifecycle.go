@@ -65,7 +65,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 	}
 	ins := mine(ref.Name, all, w.ids)
 	var states []cloud.NodeState
-	gone := 0
+	gone, preempted := 0, 0
 	for i, in := range ins {
 		st := cloud.NodeState{Rank: i}
 		switch in.State {
@@ -76,6 +76,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 		case stateStopping, stateStopped:
 			if in.Preemptible && w.s != nil && !w.s.Stopped {
 				st.Status, st.Reason = cloud.NodeMissing, "preemptible instance "+in.ID+" was taken back by Nebius (preempted)"
+				preempted++
 				break
 			}
 			st.Status, st.Reason = cloud.NodeStopped, "instance "+in.ID+" is stopped (Nebius still bills its disk)"
@@ -85,8 +86,15 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 		}
 		states = append(states, st)
 	}
-	if w.s != nil && gone == len(ins) {
+	switch {
+	case w.s != nil && gone == len(ins):
 		if p.deleteDisks(ctx, c, place, w.project, ref.Name, w.s.DiskIDs) == nil {
+			_ = p.m.Forget(ref.Name)
+		}
+	case w.s != nil && preempted > 0 && gone+preempted == len(ins):
+		// The caller drops a cluster with no node left without calling Terminate: delete what is left of a spot
+		// cluster Nebius took back (its stopped instances' disks cost) now; what fails is tried at the next Query.
+		if p.deleteAll(ctx, c, place, w.project, ref.Name, w.ids, w.s.DiskIDs) == nil {
 			_ = p.m.Forget(ref.Name)
 		}
 	}

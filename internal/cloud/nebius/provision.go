@@ -190,9 +190,10 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 			sub(2, msg(nil).str(1, platform).str(2, preset)).
 			sub(4, msg(nil).str(1, subnets[0]).str(2, "network-interface-0").sub(3, nil).sub(4, nil)).
 			sub(5, msg(nil).int(1, 2).sub(2, msg(nil).str(1, s.DiskIDs[rank]))). // READ_WRITE, existing_disk
-			str(8, userData(p.m.User, string(pub)))
+			str(8, userData(p.m.User, string(pub))).
+			int(15, 1) // recovery policy FAIL: an instance that powers itself off stays stopped (autostop.go)
 		if spot {
-			ispec = ispec.int(15, 1).sub(19, msg(nil).int(1, 1).int(2, 1)) // recovery FAIL; preemptible: STOP, priority 1
+			ispec = ispec.sub(19, msg(nil).int(1, 1).int(2, 1)) // preemptible: on preemption STOP, priority 1
 		}
 		md := metadata{ParentID: project, Name: instanceName(name, rank), Labels: labels}
 		op, err := c.operation(ctx, p.m.Poll, svcCompute, instanceSvc+"Create", msg(nil).sub(1, md.encode()).sub(2, ispec))

@@ -102,6 +102,9 @@ type Instance struct {
 	ID, Name, Project, Region, Platform, Preset, DiskID, UserData string
 	Labels                                                        map[string]string
 	Preemptible                                                   bool
+	// RecoveryFail is recovery policy FAIL: an instance whose OS powers it off is STOPPED; under RECOVER Nebius
+	// starts it again.
+	RecoveryFail bool
 	// State is CREATING, STARTING, RUNNING, STOPPED or ERROR; a deleted instance is no longer listed.
 	State string
 	// Host is the sshd behind the instance while it runs.

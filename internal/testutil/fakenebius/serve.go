@@ -104,6 +104,7 @@ func (s *Server) serve(ctx context.Context, method string, req []byte) ([]byte, 
 		out := m(nil)
 		for _, in := range s.instances {
 			if !in.deleted && in.Project == str(req, 1) {
+				s.observePowerOff(in)
 				out = out.sub(1, instanceMsg(in))
 				if in.State == "STARTING" { // a booting instance is shown so once
 					in.State = "RUNNING"
@@ -116,6 +117,7 @@ func (s *Server) serve(ctx context.Context, method string, req []byte) ([]byte, 
 		if in == nil {
 			return nil, grpcErr(codes.NotFound, "resource_not_found", "instance %s not found", str(req, 1))
 		}
+		s.observePowerOff(in)
 		return instanceMsg(in), nil
 	case "nebius.compute.v1.InstanceService/Delete", "nebius.compute.v1.InstanceService/Stop", "nebius.compute.v1.InstanceService/Start":
 		return s.act(method[strings.LastIndex(method, "/")+1:], str(req, 1))
@@ -251,7 +253,7 @@ func (s *Server) createInstance(req []byte) ([]byte, *rpcstatus.Status) {
 	}
 	in := &Instance{ID: s.newID("computeinstance"), Name: str(md[0].bytes, 3), Project: project, Region: region,
 		Platform: platform, Preset: preset, DiskID: disk.ID, UserData: str(sp, 8), Labels: labels(md[0].bytes),
-		Preemptible: has(sp, 19), State: "STARTING", keys: authorizedKeys(str(sp, 8))}
+		Preemptible: has(sp, 19), RecoveryFail: num(sp, 15) == 1, State: "STARTING", keys: authorizedKeys(str(sp, 8))}
 	s.instances = append(s.instances, in)
 	if f != nil { // capacity found out while creating: the operation fails, the instance stays in ERROR
 		in.State = "ERROR"
@@ -294,6 +296,20 @@ func (s *Server) boot(in *Instance) error {
 		}
 	}
 	return nil
+}
+
+// observePowerOff does what Nebius does when an instance's OS powered it off (its host's shutdown shim ran):
+// under recovery policy FAIL the instance is STOPPED, its disk kept; under RECOVER it is started again.
+func (s *Server) observePowerOff(in *Instance) {
+	if in.Host == nil || !in.Host.PoweredOff() || in.State != "RUNNING" {
+		return
+	}
+	s.powerOff(in)
+	if !in.RecoveryFail {
+		if err := s.boot(in); err == nil {
+			in.State = "STARTING"
+		}
+	}
 }
 
 // powerOff kills the instance's host; its home stays.
