@@ -290,7 +290,7 @@ func buildSchema() *key {
 		"nebius": &key{types: tMap, open: true, fields: with(network, map[string]*key{
 			"use_static_ip_address": boolean(), "disk_encrypted": boolean(), "tenant_id": str().honour(), "domain": str().honour(),
 			"use_personal_pricing": boolean(), "security_group_name": nameOrPerCluster,
-			"region_configs": &key{types: tMap, values: &key{types: tMap, open: true, fields: map[string]*key{"project_id": str().honour()}}},
+			"region_configs":  &key{types: tMap, values: &key{types: tMap, open: true, fields: map[string]*key{"project_id": str().honour()}}},
 			"remote_identity": remoteIdentity,
 		})},
 		"plugins": openMap(),
