@@ -79,10 +79,16 @@ func (e *rpcError) Error() string {
 	if e.Message != "" {
 		s += ": " + e.Message
 	}
+	var more []string
 	for _, d := range e.Details {
-		if len(d.Messages) > 0 {
-			s += " (" + strings.Join(d.Messages, "; ") + ")"
+		for _, m := range d.Messages {
+			if _, said, _ := strings.Cut(m, ": "); !strings.Contains(e.Message, said) {
+				more = append(more, m)
+			}
 		}
+	}
+	if len(more) > 0 {
+		s += " (" + strings.Join(more, "; ") + ")"
 	}
 	return s
 }

@@ -199,6 +199,13 @@ func (s *Server) Fail(op, region string, f Fault) {
 	s.faults = append(s.faults, fault{op: op, region: region, f: f})
 }
 
+// Heal drops every fault Fail scripted.
+func (s *Server) Heal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // Calls returns "op region" for every call so far.
 func (s *Server) Calls() []string {
 	s.mu.Lock()
