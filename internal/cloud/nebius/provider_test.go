@@ -252,8 +252,7 @@ func TestLaunchFailsClean(t *testing.T) {
 	t.Setenv("STIX_CATALOG_DIR", cat)
 	t.Setenv("STIX_CATALOG_URL", "http://127.0.0.1:1/catalogs")
 	p := newProvider(t)
-	req := cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: "c1"}, Offer: cloud.Offer{Cloud: Name, Region: "eu-north1", InstanceType: "cpu-d3_4vcpu-16gb"},
-	}
+	req := cloud.ProvisionRequest{Cluster: cloud.ClusterRef{Name: "c1"}, Offer: cloud.Offer{Cloud: Name, Region: "eu-north1", InstanceType: "cpu-d3_4vcpu-16gb"}}
 	for _, tc := range []struct {
 		fault fakenebius.Fault
 		as    any
