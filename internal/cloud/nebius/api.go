@@ -375,7 +375,8 @@ func (c *client) diskState(ctx context.Context, id string) (state int, descripti
 // where. Nebius says what failed by gRPC code and ServiceError details: RESOURCE_EXHAUSTED with QuotaFailure is
 // a quota (Nebius's quotas are per region), with NotEnoughResources (or without details) the region's capacity;
 // UNAUTHENTICATED and PERMISSION_DENIED are the credentials (the cloud); NOT_FOUND, INVALID_ARGUMENT and
-// FAILED_PRECONDITION a request Nebius cannot do (an image family, a platform or preset it does not have).
+// FAILED_PRECONDITION a request Nebius cannot do (an image family, a platform or preset it does not have), except
+// a platform not available in the region, which rules out the region only.
 func classify(op string, place cloud.Place, err error) error {
 	if err == nil {
 		return nil
@@ -393,6 +394,9 @@ func classify(op string, place cloud.Place, err error) error {
 	case e.has("quota_failure") || e.Code == codeResourceExhausted && strings.Contains(msg, "quota"):
 		return &cloud.QuotaError{Place: region, Reason: reason + " (ask Nebius to raise the quota in the console's Quotas page, or `stix down` other clusters)"}
 	case e.has("not_enough_resources") || e.Code == codeResourceExhausted:
+		return &cloud.CapacityError{Place: region, Reason: reason}
+	case e.Code == codeInvalidArgument && strings.Contains(msg, "not available in region"):
+		// A platform or preset Nebius has, but not in this region: the other regions may have it.
 		return &cloud.CapacityError{Place: region, Reason: reason}
 	case e.Code == codeNotFound || e.Code == codeInvalidArgument || e.Code == codeFailedPrecondition:
 		return &cloud.InvalidConfigError{Place: place, Reason: reason}

@@ -70,6 +70,7 @@ func TestClassify(t *testing.T) {
 		{&rpcError{Code: codePermissionDenied, Message: "permission denied"}, whole, new(*cloud.AuthError)},
 		{&rpcError{Code: codeNotFound, Message: "image family not found"}, whole, new(*cloud.InvalidConfigError)},
 		{&rpcError{Code: codeInvalidArgument, Message: "no preset"}, whole, new(*cloud.InvalidConfigError)},
+		{&rpcError{Code: codeInvalidArgument, Message: `platform "gpu-h200-sxm" is not available in region eu-north1`}, region, new(*cloud.CapacityError)},
 		{&rpcError{Code: codeInternal, Message: "boom"}, cloud.Scope{}, nil},
 	} {
 		err := classify("create instance", place, tc.err)
