@@ -1,8 +1,14 @@
 package stix_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -239,4 +245,58 @@ func TestNebiusSpotPreempted(t *testing.T) {
 		!strings.Contains(out, "autodown") {
 		t.Errorf("autostop (not autodown) of a spot cluster: %v\n%s", err, out)
 	}
+}
+
+// TestNebiusServiceAccountAndProject: with a service account key (~/.nebius/credentials.json) and no token,
+// stix exchanges a signed JWT for an IAM token (TokenExchangeService); with the region's project named in stix's
+// config (nebius.region_configs.REGION.project_id) it needs no tenant id and lists no projects.
+func TestNebiusServiceAccountAndProject(t *testing.T) {
+	t.Parallel()
+	e := newNebiusEnv(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.nb.AddServiceAccountKey("publickey-e00e2e", &key.PublicKey)
+	creds, _ := json.Marshal(map[string]any{"subject-credentials": map[string]string{"alg": "RS256", "kid": "publickey-e00e2e",
+		"private-key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"iss":         "serviceaccount-e00e2e", "sub": "serviceaccount-e00e2e"}})
+	home := filepath.Join(e.work, "home", ".nebius")
+	if err := os.WriteFile(filepath.Join(home, "credentials.json"), creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(home, "NEBIUS_TENANT_ID.txt")); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(e.work, "config.yaml")
+	if err := os.WriteFile(cfg, []byte("nebius:\n  region_configs:\n    eu-west1:\n      project_id: "+fakenebius.Project("eu-west1")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range e.env {
+		if !strings.HasPrefix(kv, "NEBIUS_IAM_TOKEN=") {
+			env = append(env, kv)
+		}
+	}
+	e.env = append(env, "STIX_CONFIG="+cfg)
+	if out := e.must("check", "-v", "nebius"); !strings.Contains(out, "service account key in ~/.nebius/credentials.json") || !strings.Contains(out, ": enabled") {
+		t.Errorf("check -v nebius:\n%s", out)
+	}
+	out := e.must("launch", "-y", "-c", "sa1", "--infra", "nebius/eu-west1", "task.yaml")
+	if !strings.Contains(out, "rank 0 of 1") {
+		t.Errorf("launch output:\n%s", out)
+	}
+	if ins := e.nb.Instances(); len(ins) != 1 || ins[0].Project != fakenebius.Project("eu-west1") {
+		t.Errorf("instances: %+v", ins)
+	}
+	calls := e.nb.Calls()
+	if !slices.Contains(calls, "token.exchange") || slices.Contains(calls, "project.list") {
+		t.Errorf("calls %v: want a token exchange and no project listing", calls)
+	}
+	e.must("down", "-y", "sa1")
+	e.left(t, "down")
 }

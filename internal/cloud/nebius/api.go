@@ -23,6 +23,7 @@ const (
 	operationSvc = "nebius.common.v1.OperationService/"
 	subnetSvc    = "nebius.vpc.v1.SubnetService/"
 	projectSvc   = "nebius.iam.v1.ProjectService/"
+	profileSvc   = "nebius.iam.v1.ProfileService/"
 )
 
 // The instance states (InstanceStatus.InstanceState).

@@ -74,24 +74,27 @@ func (p *Provider) CheckImage(imageID string) error {
 	return nil
 }
 
-// VerifyCredentials makes one cheap read-only call with the credentials, for `stix check -v`: it lists the
-// tenant's projects (or, without a tenant id, the instances of a project stix's config names). A token or key
-// Nebius rejects is a *cloud.AuthError.
+// VerifyCredentials makes one cheap read-only call with the credentials, for `stix check -v`: the caller's
+// profile (ProfileService.Get, which needs no tenant or project). A token or key Nebius rejects, or one it
+// answers with the anonymous profile, is a *cloud.AuthError.
 func (p *Provider) VerifyCredentials(ctx context.Context) error {
 	c, err := newClient(ctx)
 	if err != nil {
 		return err
 	}
 	place := cloud.Place{Cloud: Name}
-	if tenant := tenantID(ctx); tenant != "" {
-		_, err := c.call(ctx, svcIAM, projectSvc+"List", msg(nil).str(1, tenant).int(2, 1))
-		return classify("list the tenant's projects", place, err)
+	out, err := c.call(ctx, svcIAM, profileSvc+"Get", nil)
+	if err != nil {
+		return classify("read the caller's profile", place, err)
 	}
-	for _, project := range configuredProjects(ctx) {
-		_, err := c.call(ctx, svcCompute, instanceSvc+"List", msg(nil).str(1, project).int(2, 1))
-		return classify("list the instances of project "+project, place, err)
+	anonymous := false
+	if err := walk(out, func(f field) error { anonymous = anonymous || f.num == 3; return nil }); err != nil {
+		return err
 	}
-	return &cloud.AuthError{Place: place, Reason: "no tenant id: put it in ~/.nebius/NEBIUS_TENANT_ID.txt (`nebius iam tenant list`)"}
+	if anonymous || len(out) == 0 {
+		return &cloud.AuthError{Place: place, Reason: "Nebius sees the credentials as anonymous: " + credsFix}
+	}
+	return nil
 }
 
 // configuredProjects are the projects stix's config names per region (nebius.region_configs.REGION.project_id,

@@ -192,7 +192,7 @@ func newProvider(t *testing.T) *Provider {
 	return p
 }
 
-// TestVerifyCredentials: one read-only call (the tenant's projects) with the token; a token Nebius rejects is an
+// TestVerifyCredentials: one read-only call (the caller's profile) with the token; a token Nebius rejects is an
 // *AuthError quoting Nebius; a service account key is exchanged for a token (TokenExchangeService, a signed
 // JWT) once per process, and a key Nebius does not know is an *AuthError.
 func TestVerifyCredentials(t *testing.T) {

@@ -25,6 +25,9 @@ func (s *Server) serve(ctx context.Context, method string, req []byte) ([]byte, 
 		return nil, grpcErr(codes.Unauthenticated, "", "invalid or expired IAM token")
 	}
 	switch method {
+	case "nebius.iam.v1.ProfileService/Get": // a user's profile, with the tenant
+		s.calls = append(s.calls, "profile.get")
+		return m(nil).sub(1, m(nil).str(1, "useraccount-e00fake").sub(5, m(nil).str(1, Tenant))), nil
 	case "nebius.iam.v1.ProjectService/List":
 		if f := s.injected("project.list", ""); f != nil {
 			return nil, errorOf(*f)
