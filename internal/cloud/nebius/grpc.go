@@ -141,7 +141,7 @@ func (c *client) call(ctx context.Context, service, method string, req msg) ([]b
 	r.Header.Set("Te", "trailers")
 	r.Header.Set("Authorization", "Bearer "+c.token)
 	r.Header.Set("Grpc-Timeout", strconv.Itoa(int(callTimeout/time.Second))+"S")
-	r.Header.Set("User-Agent", "stix grpc-go-compatible")
+	r.Header.Set("User-Agent", "stix-nebius")
 	resp, err := c.http.Do(r)
 	if err != nil {
 		return nil, err
