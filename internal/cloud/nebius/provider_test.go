@@ -277,3 +277,27 @@ func TestLaunchFailsClean(t *testing.T) {
 }
 
 func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestInstanceTypes: a catalog type is PLATFORM_PRESET; GPU platforms boot Nebius's CUDA image family, others
+// the driverless one; the user data makes the login user with the key.
+func TestInstanceTypes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ typ, platform, preset, image string }{
+		{"gpu-h100-sxm_8gpu-128vcpu-1600gb", "gpu-h100-sxm", "8gpu-128vcpu-1600gb", "ubuntu22.04-cuda12"},
+		{"cpu-e2_2vcpu-8gb", "cpu-e2", "2vcpu-8gb", "ubuntu22.04-driverless"},
+	} {
+		platform, preset, ok := splitType(tc.typ)
+		if !ok || platform != tc.platform || preset != tc.preset || defaultImage(platform) != tc.image {
+			t.Errorf("%s: %s %s %v, image %s", tc.typ, platform, preset, ok, defaultImage(platform))
+		}
+	}
+	for _, bad := range []string{"h100", "_x", "x_"} {
+		if _, _, ok := splitType(bad); ok {
+			t.Errorf("%s read as PLATFORM_PRESET", bad)
+		}
+	}
+	if ud := userData("ubuntu", "ssh-ed25519 AAAA k\n"); !strings.HasPrefix(ud, "#cloud-config\n") ||
+		!strings.Contains(ud, "- name: ubuntu\n") || !strings.Contains(ud, "      - ssh-ed25519 AAAA k\n") {
+		t.Errorf("user data:\n%s", ud)
+	}
+}
