@@ -109,6 +109,8 @@ type client struct {
 	override string // EndpointEnv's value
 	domain   string
 	http     *http.Client
+	// retryWait is the first wait before a read is sent again (a second when zero).
+	retryWait time.Duration
 }
 
 func newHTTPClient() *http.Client {
@@ -125,9 +127,35 @@ func (c *client) address(service string) string {
 	return "https://" + service + "." + c.domain + ":443"
 }
 
+// readTries is how many times a read (a Get or List method) is sent while Nebius answers UNAVAILABLE, waiting
+// retryWait, then twice as long, in between. Calls that make or change something are sent once.
+const readTries = 3
+
 // call sends one unary call of method (e.g. "nebius.compute.v1.InstanceService/Get") to service with the
 // encoded request and returns the encoded answer.
 func (c *client) call(ctx context.Context, service, method string, req msg) ([]byte, error) {
+	read := strings.HasSuffix(method, "/Get") || strings.HasSuffix(method, "/List")
+	wait := c.retryWait
+	if wait <= 0 {
+		wait = time.Second
+	}
+	for try := 1; ; try++ {
+		out, err := c.once(ctx, service, method, req)
+		var e *rpcError
+		if !read || try == readTries || !errors.As(err, &e) || e.Code != codeUnavailable {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// once sends one call.
+func (c *client) once(ctx context.Context, service, method string, req msg) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	body := make([]byte, 5, 5+len(req))

@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -299,5 +301,40 @@ func TestInstanceTypes(t *testing.T) {
 	if ud := userData("ubuntu", "ssh-ed25519 AAAA k\n"); !strings.HasPrefix(ud, "#cloud-config\n") ||
 		!strings.Contains(ud, "- name: ubuntu\n") || !strings.Contains(ud, "      - ssh-ed25519 AAAA k\n") {
 		t.Errorf("user data:\n%s", ud)
+	}
+}
+
+// TestReadRetry: a read Nebius answers UNAVAILABLE is sent again (three times at most); a create is sent once.
+func TestReadRetry(t *testing.T) {
+	fake, _ := newTest(t)
+	t.Setenv(TokenEnv, fakenebius.Token)
+	ctx := context.Background()
+	c, err := newClient(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.retryWait = time.Millisecond
+	unavailable := fakenebius.Fault{Code: codes.Unavailable, Message: "service is temporarily unavailable"}
+	fake.FailTimes("instance.list", "", 2, unavailable)
+	if _, err := c.instances(ctx, fakenebius.Project("eu-north1")); err != nil {
+		t.Errorf("a list answered UNAVAILABLE twice: %v", err)
+	}
+	fake.FailTimes("instance.list", "", 3, unavailable)
+	if _, err := c.instances(ctx, fakenebius.Project("eu-north1")); !strings.Contains(fmt.Sprint(err), "UNAVAILABLE") {
+		t.Errorf("a list answered UNAVAILABLE three times: %v", err)
+	}
+	fake.FailTimes("disk.create", "", 1, unavailable)
+	md := metadata{ParentID: fakenebius.Project("eu-north1"), Name: "d"}
+	if _, err := c.call(ctx, svcCompute, diskSvc+"Create", msg(nil).sub(1, md.encode())); !strings.Contains(fmt.Sprint(err), "UNAVAILABLE") {
+		t.Errorf("a create answered UNAVAILABLE: %v, want it sent once", err)
+	}
+	n := 0
+	for _, call := range fake.Calls() {
+		if strings.HasPrefix(call, "disk.create") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the create was sent %d times", n)
 	}
 }

@@ -95,6 +95,7 @@ type Server struct {
 type fault struct {
 	op, region string
 	f          Fault
+	times      int // how many calls it fails; 0: every call
 }
 
 // Instance is one instance the fake runs.
@@ -197,6 +198,13 @@ func (s *Server) Fail(op, region string, f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, fault{op: op, region: region, f: f})
+}
+
+// FailTimes makes the next n calls of op in region fail with f, as Fail does.
+func (s *Server) FailTimes(op, region string, n int, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, fault{op: op, region: region, f: f, times: n})
 }
 
 // Heal drops every fault Fail scripted.
@@ -307,8 +315,13 @@ func (s *Server) authorized(ctx context.Context) bool {
 // injected returns the fault scripted for op in region, if any, and records the call; the caller holds mu.
 func (s *Server) injected(op, region string) *Fault {
 	s.calls = append(s.calls, strings.TrimSpace(op+" "+region))
-	for _, f := range s.faults {
-		if f.op == op && (f.region == "" || f.region == region) {
+	for i, f := range s.faults {
+		if f.op == op && (f.region == "" || f.region == region) && f.times >= 0 {
+			if f.times > 0 {
+				if s.faults[i].times--; s.faults[i].times == 0 {
+					s.faults[i].times = -1 // spent
+				}
+			}
 			return &f.f
 		}
 	}
