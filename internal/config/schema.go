@@ -288,8 +288,9 @@ func buildSchema() *key {
 		}},
 		"vast": obj(map[string]*key{"datacenter_only": boolean(), "create_instance_kwargs": openMap(), "remote_identity": remoteIdentity}),
 		"nebius": &key{types: tMap, open: true, fields: with(network, map[string]*key{
-			"use_static_ip_address": boolean(), "disk_encrypted": boolean(), "tenant_id": str(), "domain": str(),
-			"use_personal_pricing": boolean(), "security_group_name": nameOrPerCluster, "region_configs": &key{types: tMap, values: openMap()},
+			"use_static_ip_address": boolean(), "disk_encrypted": boolean(), "tenant_id": str().honour(), "domain": str().honour(),
+			"use_personal_pricing": boolean(), "security_group_name": nameOrPerCluster,
+			"region_configs":  &key{types: tMap, values: &key{types: tMap, open: true, fields: map[string]*key{"project_id": str().honour()}}},
 			"remote_identity": remoteIdentity,
 		})},
 		"plugins": openMap(),

@@ -237,6 +237,17 @@ func TestAPIKeyClouds(t *testing.T) {
 				want: "~/.paperspace/config.json: not JSON"},
 		})
 	})
+	t.Run("nebius", func(t *testing.T) {
+		t.Parallel()
+		runChecks(t, "nebius", []checkCase{
+			{name: "nothing", want: "no Nebius credentials"},
+			{name: "environment", fx: fixture{vars: map[string]string{"NEBIUS_IAM_TOKEN": "ne1"}}, enabled: true, want: "IAM token in NEBIUS_IAM_TOKEN"},
+			{name: "token file and tenant", fx: fixture{files: map[string]string{"home/.nebius/NEBIUS_IAM_TOKEN.txt": "ne1\n",
+				"home/.nebius/NEBIUS_TENANT_ID.txt": "tenant-e00x\n"}}, enabled: true, want: "~/.nebius/NEBIUS_IAM_TOKEN.txt, tenant tenant-e00x"},
+			{name: "key without kid", fx: fixture{files: map[string]string{"home/.nebius/credentials.json": `{"subject-credentials": {"sub": "x"}}`}},
+				want: "no subject-credentials with private-key, kid and sub"},
+		})
+	})
 }
 
 func TestOwnedInfra(t *testing.T) {

@@ -30,7 +30,7 @@ func TestDescriptors(t *testing.T) {
 	for _, p := range r.All() {
 		built = append(built, p.Name())
 	}
-	if want := []string{"aws", "gcp", "azure", "lambda", "runpod", "paperspace", "do", "kubernetes", "ssh", "docker", "local"}; !slices.Equal(built, want) {
+	if want := []string{"aws", "gcp", "azure", "lambda", "runpod", "paperspace", "do", "nebius", "kubernetes", "ssh", "docker", "local"}; !slices.Equal(built, want) {
 		t.Errorf("built providers %v, want %v", built, want)
 	}
 }

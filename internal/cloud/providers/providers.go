@@ -15,6 +15,7 @@ import (
 	"github.com/stix-run/stix/internal/cloud/kubernetes"
 	"github.com/stix-run/stix/internal/cloud/lambda"
 	"github.com/stix-run/stix/internal/cloud/local"
+	"github.com/stix-run/stix/internal/cloud/nebius"
 	"github.com/stix-run/stix/internal/cloud/paperspace"
 	"github.com/stix-run/stix/internal/cloud/runpod"
 	"github.com/stix-run/stix/internal/cloud/slurm"
@@ -31,6 +32,7 @@ func Descriptors() []cloud.Descriptor {
 		runpod.Descriptor,
 		paperspace.Descriptor,
 		do.Descriptor,
+		nebius.Descriptor,
 		kubernetes.Descriptor,
 		sshpool.Descriptor,
 		slurm.Descriptor,

@@ -190,7 +190,7 @@ func TestCheckErrors(t *testing.T) {
 	_, _, err := m.run(t, "aws", "azurre")
 	var fe *cli.FlagError
 	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `unknown infra "azurre"`) ||
-		!strings.Contains(err.Error(), "aws, gcp, azure, lambda, runpod, paperspace, do, kubernetes, ssh, slurm, docker, local") {
+		!strings.Contains(err.Error(), "aws, gcp, azure, lambda, runpod, paperspace, do, nebius, kubernetes, ssh, slurm, docker, local") {
 		t.Errorf("unknown infra: err = %v, want a usage error (exit 2) listing the known names", err)
 	}
 	if _, _, err := m.run(t, "-w", "team", "local"); err == nil || !strings.Contains(err.Error(), `workspace "team" not found`) {
