@@ -118,10 +118,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err := p.CheckImage(image); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
 	}
-	if _, err := p.opts.AgentBinary(); err != nil {
-		return nil, err
-	}
-	_, pub, err := p.m.LocalKey()
+	pub, err := p.m.Prepare()
 	if err != nil {
 		return nil, err
 	}
@@ -230,16 +227,8 @@ func (p *Provider) diskReady(ctx context.Context, c *client, place cloud.Place, 
 // bringUp waits for the instances to run with their addresses, then deploys the agents and records the nodes.
 func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state, report func(string)) (*cloud.ClusterInfo, error) {
 	place := cloud.Place{Cloud: Name, Region: s.Region}
-	bin, err := p.opts.AgentBinary()
-	if err != nil {
-		return nil, err
-	}
-	keyPath, _, err := p.m.LocalKey()
-	if err != nil {
-		return nil, err
-	}
 	var ins []instance
-	err = p.m.Poll(ctx, "instances "+strings.Join(s.InstanceIDs, ", ")+" are not running", func(ctx context.Context) (bool, error) {
+	err := p.m.Poll(ctx, "instances "+strings.Join(s.InstanceIDs, ", ")+" are not running", func(ctx context.Context) (bool, error) {
 		all, err := c.instances(ctx, s.Project)
 		if err != nil {
 			return false, classify("list instances", place, err)
@@ -263,7 +252,7 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 		hosts[i] = vm.Host{ID: in.ID, PrivateIP: vm.First(in.PrivateIP, in.PublicIP), PublicIP: in.PublicIP}
 	}
 	s.Stopped = false
-	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, bin, keyPath, report,
+	return p.m.Finish(ctx, place, name, hosts, s, &s.Cluster, report,
 		handle{Cluster: name, Region: s.Region, Project: s.Project, InstanceIDs: s.InstanceIDs})
 }
 
