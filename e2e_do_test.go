@@ -88,43 +88,14 @@ func TestDOLaunch(t *testing.T) {
 	if strings.Join(ports, ",") != "22,8080" {
 		t.Errorf("ports open to anywhere: %v, want 22 and 8080", ports)
 	}
-	if out := e.must("logs", "--no-follow", "d1", "1"); !strings.Contains(out, "rank 1 of 2") {
-		t.Errorf("logs:\n%s", out)
-	}
-	if out := e.must("exec", "d1", "echo exec on $SKYPILOT_NODE_RANK"); !strings.Contains(out, "exec on 0") {
-		t.Errorf("exec:\n%s", out)
-	}
-	if out := e.must("status", "--endpoints", "d1"); !strings.HasPrefix(out, "8080: 10.231.") {
-		t.Errorf("status --endpoints: %q, want port 8080 at the head's public address", out)
-	}
-	if out := e.must("check", "-v", "do"); !strings.Contains(out, ": enabled") {
-		t.Errorf("check -v do:\n%s", out)
-	}
-	if st, err := clusterStatus(e.stix, "d1"); err != nil || st != "UP" {
-		t.Errorf("status -r: %s, %v", st, err)
-	}
-
-	e.must("stop", "-y", "d1")
-	for _, d := range e.do.Droplets() {
-		if d.Status != "off" {
-			t.Errorf("after stop: droplet %s is %s", d.Name, d.Status)
+	e.vmVerbs(t, "do", "d1", "rank 1 of 2", func() (on []string) {
+		for _, d := range e.do.Droplets() {
+			if d.Status != "off" {
+				on = append(on, d.Name+" is "+d.Status)
+			}
 		}
-	}
-	if st, err := clusterStatus(e.stix, "d1"); err != nil || st != "STOPPED" {
-		t.Errorf("status -r after stop: %s, %v", st, err)
-	}
-	e.must("start", "-y", "d1")
-	if out := e.must("queue", "d1"); !strings.Contains(out, "SUCCEEDED") {
-		t.Errorf("queue after start:\n%s", out)
-	}
-	if out := e.must("exec", "d1", "echo again on $SKYPILOT_NODE_RANK"); !strings.Contains(out, "again on 0") {
-		t.Errorf("exec after start:\n%s", out)
-	}
-	e.must("down", "-y", "d1")
-	e.left(t, "down")
-	if out := e.must("cost-report"); !strings.Contains(out, "d1") {
-		t.Errorf("cost-report lacks the DO cluster:\n%s", out)
-	}
+		return on
+	}, func(after string) { e.left(t, after) })
 }
 
 // TestDOFailover: DigitalOcean's answer to the create call when the size is out in the cheapest region (HTTP

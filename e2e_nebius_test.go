@@ -88,43 +88,14 @@ func TestNebiusLaunch(t *testing.T) {
 	if len(disks) != 2 || disks[0].Family != "ubuntu22.04-driverless" || disks[0].SizeGiB != 256 || disks[0].ID != ins[0].DiskID {
 		t.Fatalf("disks: %+v", disks)
 	}
-	if out := e.must("logs", "--no-follow", "n1", "1"); !strings.Contains(out, "rank 1 of 2") {
-		t.Errorf("logs:\n%s", out)
-	}
-	if out := e.must("exec", "n1", "echo exec on $SKYPILOT_NODE_RANK"); !strings.Contains(out, "exec on 0") {
-		t.Errorf("exec:\n%s", out)
-	}
-	if out := e.must("status", "--endpoints", "n1"); !strings.HasPrefix(out, "8080: 10.231.") {
-		t.Errorf("status --endpoints: %q, want port 8080 at the head's public address", out)
-	}
-	if out := e.must("check", "-v", "nebius"); !strings.Contains(out, ": enabled") {
-		t.Errorf("check -v nebius:\n%s", out)
-	}
-	if st, err := clusterStatus(e.stix, "n1"); err != nil || st != "UP" {
-		t.Errorf("status -r: %s, %v", st, err)
-	}
-
-	e.must("stop", "-y", "n1")
-	for _, in := range e.nb.Instances() {
-		if in.State != "STOPPED" {
-			t.Errorf("after stop: instance %s is %s", in.Name, in.State)
+	e.vmVerbs(t, "nebius", "n1", "rank 1 of 2", func() (on []string) {
+		for _, in := range e.nb.Instances() {
+			if in.State != "STOPPED" {
+				on = append(on, in.Name+" is "+in.State)
+			}
 		}
-	}
-	if st, err := clusterStatus(e.stix, "n1"); err != nil || st != "STOPPED" {
-		t.Errorf("status -r after stop: %s, %v", st, err)
-	}
-	e.must("start", "-y", "n1")
-	if out := e.must("queue", "n1"); !strings.Contains(out, "SUCCEEDED") {
-		t.Errorf("queue after start:\n%s", out)
-	}
-	if out := e.must("exec", "n1", "echo again on $SKYPILOT_NODE_RANK"); !strings.Contains(out, "again on 0") {
-		t.Errorf("exec after start:\n%s", out)
-	}
-	e.must("down", "-y", "n1")
-	e.left(t, "down")
-	if out := e.must("cost-report"); !strings.Contains(out, "n1") {
-		t.Errorf("cost-report lacks the Nebius cluster:\n%s", out)
-	}
+		return on
+	}, func(after string) { e.left(t, after) })
 }
 
 // TestNebiusFailover: Nebius's answer when a region has no capacity (the instance's Create operation fails

@@ -79,44 +79,19 @@ func TestPaperspaceLaunch(t *testing.T) {
 	if out := e.must("status", "-r"); !strings.Contains(out, "p1") || !strings.Contains(out, "UP") || !strings.Contains(out, "Paperspace") {
 		t.Errorf("status -r:\n%s", out)
 	}
-	if out := e.must("status", "--endpoints", "p1"); !strings.Contains(out, "8080: 10.231.") {
-		t.Errorf("status --endpoints: %q", out)
-	}
-	if out := e.must("exec", "p1", "echo exec on $SKYPILOT_NODE_RANK"); !strings.Contains(out, "exec on 0") {
-		t.Errorf("exec:\n%s", out)
-	}
-	if out := e.must("logs", "p1", "1"); !strings.Contains(out, "data=42") {
-		t.Errorf("logs p1 1:\n%s", out)
-	}
-	if out := e.must("check", "-v", "paperspace"); !strings.Contains(out, "Paperspace: enabled") {
-		t.Errorf("check -v paperspace:\n%s", out)
-	}
-
-	e.must("stop", "-y", "p1")
-	for _, m := range e.ps.Machines() {
-		if m.State != "off" && m.State != "stopping" {
-			t.Errorf("after stop: machine %s is %s", m.ID, m.State)
+	e.vmVerbs(t, "paperspace", "p1", "data=42", func() (on []string) {
+		for _, m := range e.ps.Machines() {
+			if m.State != "off" && m.State != "stopping" {
+				on = append(on, m.ID+" is "+m.State)
+			}
 		}
-	}
-	if st, err := clusterStatus(e.stix, "p1"); err != nil || st != "STOPPED" {
-		t.Errorf("status -r after stop: %s, %v", st, err)
-	}
-	e.must("start", "-y", "p1")
-	if out := e.must("queue", "p1"); !strings.Contains(out, "SUCCEEDED") {
-		t.Errorf("queue after start:\n%s", out)
-	}
-	if out := e.must("exec", "p1", "echo again on $SKYPILOT_NODE_RANK"); !strings.Contains(out, "again on 0") {
-		t.Errorf("exec after start:\n%s", out)
-	}
-
-	e.must("down", "-y", "p1")
-	e.left(t, "down")
-	if _, _, scripts := e.ps.Live(); scripts != 1 {
-		t.Errorf("%d startup scripts, want stix's one, kept for the next launch", scripts)
-	}
-	if out := e.must("cost-report"); !strings.Contains(out, "p1") {
-		t.Errorf("cost-report lacks the Paperspace cluster:\n%s", out)
-	}
+		return on
+	}, func(after string) {
+		e.left(t, after)
+		if _, _, scripts := e.ps.Live(); scripts != 1 {
+			t.Errorf("%d startup scripts, want stix's one, kept for the next launch", scripts)
+		}
+	})
 }
 
 // TestPaperspaceFailover: Paperspace's out-of-capacity answer in East Coast (NY2), for the second machine of the
