@@ -133,17 +133,7 @@ func TestDOErrors(t *testing.T) {
 	e := newDOEnv(t)
 	fail := func(what string, wants []string, args ...string) {
 		t.Helper()
-		out, err := e.stix(args...)
-		t.Logf("%s:\n%s", what, out)
-		if err == nil {
-			t.Errorf("%s: stix %s succeeded:\n%s", what, strings.Join(args, " "), out)
-		}
-		for _, want := range wants {
-			if !strings.Contains(out, want) {
-				t.Errorf("%s: output lacks %q:\n%s", what, want, out)
-			}
-		}
-		e.left(t, what)
+		e.refused(t, what, wants, func(w string) { e.left(t, w) }, args...)
 	}
 	fail("no such image", []string{"image ubuntu-99-04-x64 does not exist"},
 		"launch", "-y", "-c", "b1", "--infra", "do", "--image-id", "ubuntu-99-04-x64", "task.yaml")

@@ -231,16 +231,7 @@ func TestGPUCloudErrors(t *testing.T) {
 	}
 	fail := func(what string, wants []string, args ...string) {
 		t.Helper()
-		out, err := e.stix(args...)
-		if err == nil {
-			t.Errorf("%s: stix %s succeeded:\n%s", what, strings.Join(args, " "), out)
-		}
-		for _, want := range wants {
-			if !strings.Contains(out, want) {
-				t.Errorf("%s: output lacks %q:\n%s", what, want, out)
-			}
-		}
-		left(what)
+		e.refused(t, what, wants, left, args...)
 	}
 
 	e.lambda.Fail("launch", "", "global/quota-exceeded", "Quota exceeded: you may launch at most 0 instances.")

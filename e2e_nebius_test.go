@@ -133,17 +133,7 @@ func TestNebiusErrors(t *testing.T) {
 	e := newNebiusEnv(t)
 	fail := func(what string, wants []string, args ...string) {
 		t.Helper()
-		out, err := e.stix(args...)
-		t.Logf("%s:\n%s", what, out)
-		if err == nil {
-			t.Errorf("%s: stix %s succeeded:\n%s", what, strings.Join(args, " "), out)
-		}
-		for _, want := range wants {
-			if !strings.Contains(out, want) {
-				t.Errorf("%s: output lacks %q:\n%s", what, want, out)
-			}
-		}
-		e.left(t, what)
+		e.refused(t, what, wants, func(w string) { e.left(t, w) }, args...)
 	}
 	fail("no such image", []string{"image ubuntu99.04-cuda13 does not exist", "not found"},
 		"launch", "-y", "-c", "b1", "--infra", "nebius", "--image-id", "ubuntu99.04-cuda13", "task.yaml")

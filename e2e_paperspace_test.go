@@ -145,17 +145,7 @@ func TestPaperspaceErrors(t *testing.T) {
 	e := newPaperspaceEnv(t)
 	fail := func(what string, wants []string, args ...string) string {
 		t.Helper()
-		out, err := e.stix(args...)
-		if err == nil {
-			t.Errorf("%s: stix %s succeeded:\n%s", what, strings.Join(args, " "), out)
-		}
-		for _, want := range wants {
-			if !strings.Contains(out, want) {
-				t.Errorf("%s: output lacks %q:\n%s", what, want, out)
-			}
-		}
-		e.left(t, what)
-		return out
+		return e.refused(t, what, wants, func(w string) { e.left(t, w) }, args...)
 	}
 	creates := func() int {
 		n := 0

@@ -48,3 +48,20 @@ func (e *awsEnv) vmVerbs(t *testing.T, infra, name, logWant string, notStopped f
 		t.Errorf("cost-report lacks the %s cluster %s:\n%s", infra, name, out)
 	}
 }
+
+// refused runs a stix command that must fail, printing all of wants; left then says what the cloud still holds.
+// It returns the command's output.
+func (e *awsEnv) refused(t *testing.T, what string, wants []string, left func(after string), args ...string) string {
+	t.Helper()
+	out, err := e.stix(args...)
+	if err == nil {
+		t.Errorf("%s: stix %s succeeded:\n%s", what, strings.Join(args, " "), out)
+	}
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("%s: output lacks %q:\n%s", what, want, out)
+		}
+	}
+	left(what)
+	return out
+}
