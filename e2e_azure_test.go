@@ -130,6 +130,9 @@ func TestAzureLaunch(t *testing.T) {
 	}
 	e.must("down", "-y", "a1")
 	e.nothingLeft("down")
+	if out := e.must("cost-report"); !strings.Contains(out, "a1") || !strings.Contains(out, "Standard_D8s_v5") {
+		t.Errorf("cost-report lacks the Azure cluster:\n%s", out)
+	}
 }
 
 // TestAzureFailover: AllocationFailed (the VM's operation fails, as Azure reports it) in every zone of the
