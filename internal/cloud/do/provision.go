@@ -105,6 +105,9 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDiskSize(place, r.DiskSizeGB); err != nil {
+		return nil, err
+	}
 	image := vm.First(r.ImageID, defaultImage(sizeSlug))
 	if err := p.CheckImage(image); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
@@ -119,9 +122,11 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	}
 	n := r.Nodes()
 	req.Report(fmt.Sprintf("checking %s in %s, image %s and the droplet limit", sizeSlug, region, image))
-	if err := preflight(ctx, c, place, sizeSlug, image, n); err != nil {
+	sz, err := preflight(ctx, c, place, sizeSlug, image, n)
+	if err != nil {
 		return nil, err
 	}
+	volGB := volumeGB(r.DiskSizeGB, sz.Disk)
 
 	// What is made from here on is undone when the launch fails.
 	tag := clusterTag(name)
@@ -129,6 +134,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		keyID      int
 		firewallID string
 		droplets   bool
+		volumes    bool
 	}
 	defer func() {
 		if err == nil {
@@ -138,6 +144,9 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		var errs []error
 		if made.droplets {
 			errs = append(errs, p.deleteDroplets(cleanup, c, place, tag))
+		}
+		if made.volumes {
+			errs = append(errs, p.deleteVolumes(cleanup, c, place, tag))
 		}
 		if made.firewallID != "" {
 			errs = append(errs, p.deleteFirewall(cleanup, c, place, made.firewallID))
@@ -162,20 +171,45 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if made.firewallID, err = p.createFirewall(ctx, c, place, name, ports); err != nil {
 		return nil, err
 	}
-	req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s", n, sizeSlug, region))
 	var ids []int
-	for first := 0; first < n; first += maxPerCreate {
-		cr := createRequest{Region: region, Size: sizeSlug, Image: imageRef(image), SSHKeys: []int{keyID}, Tags: []string{tag}}
-		for rank := first; rank < min(n, first+maxPerCreate); rank++ {
-			cr.Names = append(cr.Names, dropletName(name, rank))
+	if volGB > 0 {
+		req.Report(fmt.Sprintf("creating %d %d GB volume(s) in %s (disk_size %d GB; %s's own disk is %d GB)", n, volGB, region, r.DiskSizeGB, sizeSlug, sz.Disk))
+		var vols []string
+		for rank := range n {
+			made.volumes = true
+			v, err := c.createVolume(ctx, volumeRequest{Name: volumeName(name, rank), SizeGigabytes: volGB, Region: region, FilesystemType: "ext4", Tags: []string{tag}})
+			if err != nil {
+				return nil, classify("create volume", place, err)
+			}
+			vols = append(vols, v.ID)
 		}
-		made.droplets = true
-		ds, err := c.create(ctx, cr)
-		if err != nil {
-			return nil, classify("create droplets", place, err)
+		req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s, each with its volume", n, sizeSlug, region))
+		for rank := range n {
+			cr := createRequest{Name: dropletName(name, rank), Region: region, Size: sizeSlug, Image: imageRef(image), SSHKeys: []int{keyID}, Tags: []string{tag}, Volumes: vols[rank : rank+1]}
+			made.droplets = true
+			ds, err := c.create(ctx, cr)
+			if err != nil {
+				return nil, classify("create droplet", place, err)
+			}
+			for _, d := range ds {
+				ids = append(ids, d.ID)
+			}
 		}
-		for _, d := range ds {
-			ids = append(ids, d.ID)
+	} else {
+		req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s", n, sizeSlug, region))
+		for first := 0; first < n; first += maxPerCreate {
+			cr := createRequest{Region: region, Size: sizeSlug, Image: imageRef(image), SSHKeys: []int{keyID}, Tags: []string{tag}}
+			for rank := first; rank < min(n, first+maxPerCreate); rank++ {
+				cr.Names = append(cr.Names, dropletName(name, rank))
+			}
+			made.droplets = true
+			ds, err := c.create(ctx, cr)
+			if err != nil {
+				return nil, classify("create droplets", place, err)
+			}
+			for _, d := range ds {
+				ids = append(ids, d.ID)
+			}
 		}
 	}
 	if len(ids) != n {
@@ -195,41 +229,41 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 // is locked or whose droplet limit leaves no room for n more (the limit is the account's: it rules out the
 // cloud), a size it does not have (invalid configuration) or has not in region now (capacity of the region),
 // an image that does not exist (invalid configuration).
-func preflight(ctx context.Context, c *client, place cloud.Place, sizeSlug, image string, n int) error {
+func preflight(ctx context.Context, c *client, place cloud.Place, sizeSlug, image string, n int) (size, error) {
 	acct, err := c.account(ctx)
 	if err != nil {
-		return classify("read the account", place, err)
+		return size{}, classify("read the account", place, err)
 	}
 	if err := usable(acct); err != nil {
-		return err
+		return size{}, err
 	}
 	have, err := c.dropletCount(ctx)
 	if err != nil {
-		return classify("count droplets", place, err)
+		return size{}, classify("count droplets", place, err)
 	}
 	if have+n > acct.DropletLimit {
-		return &cloud.QuotaError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
+		return size{}, &cloud.QuotaError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
 			"the account's droplet limit is %d and it has %d droplets: no room for %d more (ask DigitalOcean to raise the limit, or `stix down` other clusters)",
 			acct.DropletLimit, have, n)}
 	}
 	sizes, err := c.sizes(ctx)
 	if err != nil {
-		return classify("list sizes", place, err)
+		return size{}, classify("list sizes", place, err)
 	}
 	i := slices.IndexFunc(sizes, func(s size) bool { return s.Slug == sizeSlug })
 	switch {
 	case i < 0:
-		return &cloud.InvalidConfigError{Place: place, Reason: "DigitalOcean has no size " + sizeSlug + " (any more): refresh the catalog (`stix show-gpus --infra do`)"}
+		return size{}, &cloud.InvalidConfigError{Place: place, Reason: "DigitalOcean has no size " + sizeSlug + " (any more): refresh the catalog (`stix show-gpus --infra do`)"}
 	case !sizes[i].Available || !slices.Contains(sizes[i].Regions, place.Region):
-		return &cloud.CapacityError{Place: place, Reason: "size " + sizeSlug + " is not available in " + place.Region + " now"}
+		return size{}, &cloud.CapacityError{Place: place, Reason: "size " + sizeSlug + " is not available in " + place.Region + " now"}
 	}
 	if err := c.image(ctx, image); err != nil {
 		if notFound(err) {
-			return &cloud.InvalidConfigError{Place: place, Reason: "image " + image + " does not exist on DigitalOcean (image_id: a slug such as ubuntu-22-04-x64, or one of your images' numeric ids; `doctl compute image list`)"}
+			return size{}, &cloud.InvalidConfigError{Place: place, Reason: "image " + image + " does not exist on DigitalOcean (image_id: a slug such as ubuntu-22-04-x64, or one of your images' numeric ids; `doctl compute image list`)"}
 		}
-		return classify("read image "+image, place, err)
+		return size{}, classify("read image "+image, place, err)
 	}
-	return nil
+	return sizes[i], nil
 }
 
 // ensureKey returns the id of stix's public key on DigitalOcean, registering it (registered true) when the
