@@ -37,7 +37,7 @@ func volumeGB(diskGB, sizeDisk int) int {
 func checkDiskSize(place cloud.Place, diskGB int) error {
 	if diskGB > maxVolumeGB {
 		return &cloud.InvalidConfigError{Place: place, Reason: fmt.Sprintf(
-			"disk_size %d GB is larger than DigitalOcean's largest block-storage volume (%d GB, 16 TiB): ask for at most %d, or a size whose own disk is larger",
+			"disk_size %d GB is larger than DigitalOcean's largest block-storage volume (%d GB, 16 TiB): ask for at most %d",
 			diskGB, maxVolumeGB, maxVolumeGB)}
 	}
 	return nil
