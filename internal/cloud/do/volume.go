@@ -94,15 +94,26 @@ func (c *client) createVolume(ctx context.Context, req volumeRequest) (volume, e
 }
 
 // taggedVolumes lists the volumes carrying tag: the list call filters by name and region only, so the tag is
-// matched here.
+// matched here, over every page of the account's volumes.
 func (c *client) taggedVolumes(ctx context.Context, tag string) ([]volume, error) {
-	var out struct {
-		Volumes []volume `json:"volumes"`
+	const perPage = 200
+	var all []volume
+	for page := 1; ; page++ {
+		var out struct {
+			Volumes []volume `json:"volumes"`
+		}
+		if err := c.do(ctx, http.MethodGet, fmt.Sprintf("/volumes?per_page=%d&page=%d", perPage, page), nil, &out); err != nil {
+			return nil, err
+		}
+		for _, v := range out.Volumes {
+			if slices.Contains(v.Tags, tag) {
+				all = append(all, v)
+			}
+		}
+		if len(out.Volumes) < perPage {
+			return all, nil
+		}
 	}
-	if err := c.do(ctx, http.MethodGet, "/volumes?per_page=200", nil, &out); err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(out.Volumes, func(v volume) bool { return !slices.Contains(v.Tags, tag) }), nil
 }
 
 func (c *client) deleteVolume(ctx context.Context, id string) error {

@@ -93,6 +93,8 @@ type Droplet struct {
 	Name, Region, Size, Image string
 	Tags                      []string
 	SSHKeys                   []int
+	// Volumes are the ids of the volumes attached at creation (`volume_ids`).
+	Volumes []string
 	// Status is new, active or off; a deleted droplet is no longer listed.
 	Status string
 	// Host is the sshd behind the droplet while it is on.
@@ -404,7 +406,7 @@ func dropletJSON(d *Droplet) map[string]any {
 		"status": d.Status, "created_at": "2026-01-01T00:00:00Z", "features": []string{"private_networking"},
 		"image": map[string]any{"slug": d.Image}, "size_slug": d.Size,
 		"region":   map[string]any{"slug": d.Region, "name": d.Region, "available": true},
-		"networks": map[string]any{"v4": v4, "v6": []any{}}, "tags": d.Tags, "vpc_uuid": "vpc-" + d.Region}
+		"networks": map[string]any{"v4": v4, "v6": []any{}}, "tags": d.Tags, "volume_ids": append([]string{}, d.Volumes...), "vpc_uuid": "vpc-" + d.Region}
 }
 
 func (s *Server) create(region, sizeSlug, image string, names []string, keys []any, tags []string, volumes []string) (int, any, *apiError) {
@@ -454,6 +456,7 @@ func (s *Server) create(region, sizeSlug, image string, names []string, keys []a
 		s.order = append(s.order, d.ID)
 		for _, v := range vols {
 			v.DropletIDs = []int{d.ID}
+			d.Volumes = append(d.Volumes, v.ID)
 		}
 		out = append(out, dropletJSON(d))
 	}

@@ -25,7 +25,8 @@ type Volume struct {
 const (
 	// VolumeAttached is the 409 (id conflict) of DELETE /v2/volumes/{id} while the volume is attached.
 	VolumeAttached = "A volume that's attached to a Droplet cannot be deleted. Please detach it first before deleting."
-	// VolumeTooLarge is the 422 of a create call asking for more than 16 TiB.
+	// VolumeTooLarge is the 422 of a create call asking for more than 16 TiB (DigitalOcean documents the range,
+	// 1 to 16384 GiB, not its message: this one is the fake's).
 	VolumeTooLarge = "size_gigabytes must be between 1 and 16384"
 )
 
