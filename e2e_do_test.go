@@ -199,7 +199,7 @@ func TestDOErrors(t *testing.T) {
 
 // TestDOAutostop: DigitalOcean bills a droplet that powers itself off, so the head ends the cluster through the
 // API with the token the client gave it: autostop powers the droplets off by tag (status -r: STOPPED; start
-// brings the cluster back), autodown deletes them and the firewall (the cluster is gone).
+// brings the cluster back), autodown deletes them, each with its volume, and the firewall (the cluster is gone).
 func TestDOAutostop(t *testing.T) {
 	t.Parallel()
 	e := newDOEnv(t)
@@ -217,8 +217,18 @@ func TestDOAutostop(t *testing.T) {
 	e.must("down", "-y", "da1")
 
 	e.env = append(e.env, "STIX_IDLE_UNIT=100ms")
+	volumeCalls := func() int {
+		return len(slices.DeleteFunc(e.do.Calls(), func(c string) bool { return !strings.HasPrefix(c, "create-volume") }))
+	}
+	before := volumeCalls()
 	e.must("launch", "-y", "-d", "-c", "da2", "--infra", "do", "--cpus", "4", "-i", "1", "--down", "echo ran too")
 	waitGone(t, "the droplet", func() int { n, _, _ := e.do.Live(); return n })
+	if volumeCalls() != before+1 {
+		t.Errorf("%d volumes made for da2, want 1 (the default disk_size, 256, is beyond the size's 160 GB)", volumeCalls()-before)
+	}
+	if vs := e.do.Volumes(); len(vs) != 0 { // the head deleted it with its droplet
+		t.Errorf("volumes after autodown: %+v, want the droplet's deleted with it", vs)
+	}
 	if st, err := clusterStatus(e.stix, "da2"); err != nil || st != "gone" {
 		t.Errorf("status -r after autodown: %s, %v; want the cluster gone", st, err)
 	}

@@ -20,6 +20,8 @@ type state struct {
 	Region     string `json:"region"`
 	DropletIDs []int  `json:"droplet_ids"` // rank order
 	FirewallID string `json:"firewall_id,omitempty"`
+	// VolumeIDs are the nodes' volumes, rank order, when disk_size asked for them.
+	VolumeIDs []string `json:"volume_ids,omitempty"`
 	// Autodown is what autostop was last set to do (PrepareSelfStop): delete the droplets, or power them off.
 	Autodown bool `json:"autodown,omitempty"`
 	vm.Cluster
@@ -172,9 +174,9 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		return nil, err
 	}
 	var ids []int
+	var vols []string
 	if volGB > 0 {
 		req.Report(fmt.Sprintf("creating %d %d GB volume(s) in %s (disk_size %d GB; %s's own disk is %d GB)", n, volGB, region, r.DiskSizeGB, sizeSlug, sz.Disk))
-		var vols []string
 		for rank := range n {
 			made.volumes = true
 			v, err := c.createVolume(ctx, volumeRequest{Name: volumeName(name, rank), SizeGigabytes: volGB, Region: region, FilesystemType: "ext4", Tags: []string{tag}})
@@ -215,7 +217,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if len(ids) != n {
 		return nil, fmt.Errorf("DigitalOcean created %d droplets for %d nodes", len(ids), n)
 	}
-	s := &state{Region: region, DropletIDs: ids, FirewallID: made.firewallID}
+	s := &state{Region: region, DropletIDs: ids, FirewallID: made.firewallID, VolumeIDs: vols}
 	if s.Cluster, err = vm.NewCluster(name, req.Secret); err != nil {
 		return nil, err
 	}

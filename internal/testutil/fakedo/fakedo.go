@@ -10,7 +10,8 @@
 // Routes, under /v2: GET /account; GET, POST and DELETE (by tag_name) /droplets; POST /droplets/{id}/actions;
 // POST /droplets/actions?tag_name=; GET /sizes; GET /images/{slug or id}; GET and POST /account/keys, DELETE
 // /account/keys/{id}; GET and POST /firewalls, DELETE /firewalls/{id}; GET and POST /volumes, GET and DELETE
-// /volumes/{id} (volumes.go); a droplet's create call attaches its `volumes`.
+// /volumes/{id}, DELETE /droplets/{id}/destroy_with_associated_resources/selective (volumes.go); a droplet's
+// create call attaches its `volumes`.
 package fakedo
 
 import (
@@ -347,6 +348,8 @@ func (s *Server) route(r *http.Request) (int, any, *apiError) {
 		}
 		s.detachLater()
 		return http.StatusNoContent, nil, nil
+	case r.Method == http.MethodDelete && len(parts) == 4 && parts[0] == "droplets" && parts[2] == "destroy_with_associated_resources" && parts[3] == "selective":
+		return s.destroySelective(r, parts[1])
 	case r.Method == http.MethodPost && (path == "droplets/actions" || len(parts) == 3 && parts[0] == "droplets" && parts[2] == "actions"):
 		var req struct {
 			Type string `json:"type"`

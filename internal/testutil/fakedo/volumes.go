@@ -156,3 +156,33 @@ func (s *Server) detachLater() {
 		}
 	}
 }
+
+// destroySelective is DELETE /droplets/{id}/destroy_with_associated_resources/selective: the droplet and the
+// associated resources the body names (only volumes here), deleted together; 202 without a body. A volume not
+// attached to the droplet is refused (422); the caller holds mu.
+func (s *Server) destroySelective(r *http.Request, id string) (int, any, *apiError) {
+	if e := s.injected("delete", ""); e != nil {
+		return 0, nil, e
+	}
+	var req struct {
+		Volumes []string `json:"volumes"`
+	}
+	if e := decode(r, &req); e != nil {
+		return 0, nil, e
+	}
+	n, _ := strconv.Atoi(id)
+	d := s.droplets[n]
+	if d == nil || d.deleted {
+		return 0, nil, notFound()
+	}
+	for _, vid := range req.Volumes {
+		if !slices.ContainsFunc(s.volumes, func(v *Volume) bool { return v.ID == vid && slices.Contains(v.DropletIDs, n) }) {
+			return 0, nil, unprocessable("volume " + vid + " is not associated with droplet " + id)
+		}
+	}
+	s.powerOff(d)
+	d.deleted = true
+	s.volumes = slices.DeleteFunc(s.volumes, func(v *Volume) bool { return slices.Contains(req.Volumes, v.ID) })
+	s.detachLater()
+	return http.StatusAccepted, nil, nil
+}
