@@ -185,33 +185,30 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 			}
 			vols = append(vols, v.ID)
 		}
-		req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s, each with its volume", n, sizeSlug, region))
-		for rank := range n {
-			cr := createRequest{Name: dropletName(name, rank), Region: region, Size: sizeSlug, Image: imageRef(image), SSHKeys: []int{keyID}, Tags: []string{tag}, Volumes: vols[rank : rank+1]}
-			made.droplets = true
-			ds, err := c.create(ctx, cr)
-			if err != nil {
-				return nil, classify("create droplet", place, err)
-			}
-			for _, d := range ds {
-				ids = append(ids, d.ID)
-			}
-		}
-	} else {
-		req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s", n, sizeSlug, region))
-		for first := 0; first < n; first += maxPerCreate {
-			cr := createRequest{Region: region, Size: sizeSlug, Image: imageRef(image), SSHKeys: []int{keyID}, Tags: []string{tag}}
-			for rank := first; rank < min(n, first+maxPerCreate); rank++ {
+	}
+	// One create call names up to maxPerCreate droplets; a volume attaches to one droplet, so with volumes each
+	// call names one.
+	per, with := maxPerCreate, ""
+	if len(vols) > 0 {
+		per, with = 1, ", each with its volume"
+	}
+	req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s%s", n, sizeSlug, region, with))
+	for first := 0; first < n; first += per {
+		cr := createRequest{Region: region, Size: sizeSlug, Image: imageRef(image), SSHKeys: []int{keyID}, Tags: []string{tag}}
+		if len(vols) > 0 {
+			cr.Name, cr.Volumes = dropletName(name, first), vols[first:first+1]
+		} else {
+			for rank := first; rank < min(n, first+per); rank++ {
 				cr.Names = append(cr.Names, dropletName(name, rank))
 			}
-			made.droplets = true
-			ds, err := c.create(ctx, cr)
-			if err != nil {
-				return nil, classify("create droplets", place, err)
-			}
-			for _, d := range ds {
-				ids = append(ids, d.ID)
-			}
+		}
+		made.droplets = true
+		ds, err := c.create(ctx, cr)
+		if err != nil {
+			return nil, classify("create droplets", place, err)
+		}
+		for _, d := range ds {
+			ids = append(ids, d.ID)
 		}
 	}
 	if len(ids) != n {
