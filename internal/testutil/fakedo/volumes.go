@@ -52,7 +52,8 @@ func volumeJSON(v *Volume) map[string]any {
 		"region": map[string]any{"slug": v.Region, "name": v.Region, "available": true}}
 }
 
-// routeVolumes serves GET and POST /volumes, GET and DELETE /volumes/{id}; the caller holds mu.
+// routeVolumes serves GET (paged by per_page and page) and POST /volumes, GET and DELETE /volumes/{id}; the
+// caller holds mu.
 func (s *Server) routeVolumes(r *http.Request, parts []string) (int, any, *apiError) {
 	switch {
 	case r.Method == http.MethodGet && len(parts) == 1:
@@ -66,7 +67,13 @@ func (s *Server) routeVolumes(r *http.Request, parts []string) (int, any, *apiEr
 				out = append(out, volumeJSON(v))
 			}
 		}
-		return 200, list("volumes", out, len(out)), nil
+		n := len(out)
+		if pp, _ := strconv.Atoi(r.URL.Query().Get("per_page")); pp > 0 {
+			page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+			first := min(max(page-1, 0)*pp, n)
+			out = out[first:min(first+pp, n)]
+		}
+		return 200, list("volumes", out, n), nil
 	case r.Method == http.MethodPost && len(parts) == 1:
 		var req struct {
 			Name           string   `json:"name"`
