@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -172,5 +173,28 @@ func TestFakeVolumeRules(t *testing.T) {
 	}
 	if len(fake.Volumes()) != 1 {
 		t.Errorf("volumes %+v", fake.Volumes())
+	}
+}
+
+// TestTaggedVolumesPaged: the cluster's volumes are found past the first page of the account's volumes.
+func TestTaggedVolumesPaged(t *testing.T) {
+	newTest(t)
+	ctx := context.Background()
+	c, err := newClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 201 {
+		tag := "other"
+		if i == 200 {
+			tag = clusterTag("c1")
+		}
+		if _, err := c.createVolume(ctx, volumeRequest{Name: "v" + strconv.Itoa(i), SizeGigabytes: 1, Region: "nyc1", Tags: []string{tag}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vs, err := c.taggedVolumes(ctx, clusterTag("c1"))
+	if err != nil || len(vs) != 1 || vs[0].Name != "v200" {
+		t.Errorf("tagged volumes %+v, %v: want v200, on the second page", vs, err)
 	}
 }
