@@ -21,7 +21,7 @@ type doEnv struct {
 func newDOEnv(t testing.TB) *doEnv {
 	t.Helper()
 	e := &doEnv{awsEnv: &awsEnv{t: t, work: t.TempDir()},
-		do: fakedo.New(t, fakedo.Size{Slug: "s-4vcpu-8gb", VCPUs: 4, Memory: 8192, Price: 0.07143, Regions: []string{"nyc1", "sfo3"}})}
+		do: fakedo.New(t, fakedo.Size{Slug: "s-4vcpu-8gb", VCPUs: 4, Memory: 8192, Price: 0.07143, Regions: []string{"nyc1", "sfo3"}, Disk: 160})}
 	vms, err := os.ReadFile(filepath.Join("internal", "cloud", "do", "testdata", "vms.csv"))
 	if err != nil {
 		t.Fatal(err)
@@ -49,16 +49,17 @@ func newDOEnv(t testing.TB) *doEnv {
 	return e
 }
 
-// left says what a DigitalOcean test left behind: droplets, firewalls.
+// left says what a DigitalOcean test left behind: droplets, firewalls, volumes.
 func (e *doEnv) left(t *testing.T, what string) {
 	t.Helper()
-	if d, fw, _ := e.do.Live(); d != 0 || fw != 0 {
-		t.Errorf("%s left %d droplets, %d firewalls", what, d, fw)
+	if d, fw, _ := e.do.Live(); d != 0 || fw != 0 || len(e.do.Volumes()) != 0 {
+		t.Errorf("%s left %d droplets, %d firewalls, volumes %+v", what, d, fw, e.do.Volumes())
 	}
 }
 
 // TestDOLaunch: `stix launch --infra do` registers stix's SSH key, makes the cluster's firewall (SSH and the
-// task's port), creates two droplets in one call in the cheapest region, connects over SSH, deploys the agents
+// task's port), creates two droplets in the cheapest region (each with a 256 GB volume: the default disk_size is
+// beyond s-4vcpu-8gb's 160 GB disk), connects over SSH, deploys the agents
 // and runs a 2-node task; logs, exec, status -r and --endpoints work; stop powers the droplets off (STOPPED),
 // start powers them on and the job table is still there; down leaves nothing.
 func TestDOLaunch(t *testing.T) {
@@ -159,7 +160,7 @@ func TestDOErrors(t *testing.T) {
 
 // TestDOAutostop: DigitalOcean bills a droplet that powers itself off, so the head ends the cluster through the
 // API with the token the client gave it: autostop powers the droplets off by tag (status -r: STOPPED; start
-// brings the cluster back), autodown deletes them and the firewall (the cluster is gone).
+// brings the cluster back), autodown deletes them, each with its volume, and the firewall (the cluster is gone).
 func TestDOAutostop(t *testing.T) {
 	t.Parallel()
 	e := newDOEnv(t)
@@ -177,8 +178,18 @@ func TestDOAutostop(t *testing.T) {
 	e.must("down", "-y", "da1")
 
 	e.env = append(e.env, "STIX_IDLE_UNIT=100ms")
+	volumeCalls := func() int {
+		return len(slices.DeleteFunc(e.do.Calls(), func(c string) bool { return !strings.HasPrefix(c, "create-volume") }))
+	}
+	before := volumeCalls()
 	e.must("launch", "-y", "-d", "-c", "da2", "--infra", "do", "--cpus", "4", "-i", "1", "--down", "echo ran too")
 	waitGone(t, "the droplet", func() int { n, _, _ := e.do.Live(); return n })
+	if volumeCalls() != before+1 {
+		t.Errorf("%d volumes made for da2, want 1 (the default disk_size, 256, is beyond the size's 160 GB)", volumeCalls()-before)
+	}
+	if vs := e.do.Volumes(); len(vs) != 0 { // the head deleted it with its droplet
+		t.Errorf("volumes after autodown: %+v, want the droplet's deleted with it", vs)
+	}
 	if st, err := clusterStatus(e.stix, "da2"); err != nil || st != "gone" {
 		t.Errorf("status -r after autodown: %s, %v; want the cluster gone", st, err)
 	}
@@ -196,4 +207,57 @@ func TestDOAutostop(t *testing.T) {
 	}
 	e.must("down", "-y", "da3")
 	e.left(t, "the user's stop and down")
+}
+
+// TestDODiskSize: a disk_size beyond the size's own disk (s-4vcpu-8gb: 160 GB) gets each node a block-storage
+// volume of disk_size GB, as SkyPilot gives DO nodes: created first (ext4, so that DigitalOcean formats and
+// mounts it; tagged with the cluster's tag) and attached in its droplet's create call; down deletes the
+// volumes once DigitalOcean has detached them. One the size's disk holds gets none (the droplets are made in
+// one call). One beyond DigitalOcean's largest volume (16 TiB) is refused before anything is made.
+func TestDODiskSize(t *testing.T) {
+	t.Parallel()
+	e := newDOEnv(t)
+	e.must("launch", "-y", "-c", "v1", "--infra", "do", "--num-nodes", "2", "--disk-size", "500", "task.yaml")
+	ds, vs := e.do.Droplets(), e.do.Volumes()
+	if len(ds) != 2 || len(vs) != 2 {
+		t.Fatalf("droplets %+v, volumes %+v: want two of each", ds, vs)
+	}
+	for i, v := range vs {
+		if v.SizeGigabytes != 500 || v.FilesystemType != "ext4" || v.Region != "nyc1" || !slices.Equal(v.Tags, ds[i].Tags) ||
+			!slices.Equal(v.DropletIDs, []int{ds[i].ID}) || !strings.HasSuffix(v.Name, strings.TrimPrefix(ds[i].Name, "v1")) {
+			t.Errorf("volume %d: %+v, want 500 GB ext4 in nyc1 with the tag %v attached to droplet %d (%s)", i, v, ds[i].Tags, ds[i].ID, ds[i].Name)
+		}
+	}
+	if out := e.must("exec", "v1", "echo still runs"); !strings.Contains(out, "still runs") {
+		t.Errorf("exec:\n%s", out)
+	}
+	e.must("down", "-y", "v1")
+	e.left(t, "down of a cluster with volumes")
+
+	e.must("launch", "-y", "-c", "v2", "--infra", "do", "--num-nodes", "2", "--disk-size", "100", "task.yaml")
+	if vs := e.do.Volumes(); len(vs) != 0 {
+		t.Errorf("disk_size 100 on a 160 GB size: volumes %+v, want none", vs)
+	}
+	creates := 0
+	for _, c := range e.do.Calls() {
+		if c == "create nyc1" {
+			creates++
+		}
+	}
+	if creates != 3 { // v1's two droplets one by one, v2's in one call
+		t.Errorf("%d create calls, want 3 (v1's two, v2's one)", creates)
+	}
+	e.must("down", "-y", "v2")
+	e.left(t, "down")
+
+	before := len(e.do.Calls())
+	out, err := e.stix("launch", "-y", "-c", "v3", "--infra", "do", "--disk-size", "20000", "task.yaml")
+	if err == nil || !strings.Contains(out, "16384") || !strings.Contains(out, "disk_size 20000") {
+		t.Errorf("disk_size 20000 (err %v):\n%s", err, out)
+	}
+	e.left(t, "disk_size beyond 16 TiB")
+	t.Logf("disk_size 20000:\n%s", out)
+	if calls := e.do.Calls()[before:]; slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "create") || c == "account" }) {
+		t.Errorf("calls for disk_size 20000: %v, want nothing asked nor made", calls)
+	}
 }

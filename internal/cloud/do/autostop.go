@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/stix-run/stix/internal/cloud"
 	"github.com/stix-run/stix/internal/cloud/vm"
@@ -40,7 +41,8 @@ func (p *Provider) PrepareSelfStop(_ context.Context, ref cloud.ClusterRef, down
 }
 
 // SelfStopRequests are the calls that end the cluster, with the token: power_off of the droplets carrying the
-// cluster's tag, or, for autodown (down), their deletion and the firewall's.
+// cluster's tag, or, for autodown (down), their deletion (each with its volume, when it has one) and the
+// firewall's.
 func (p *Provider) SelfStopRequests(_ context.Context, ref cloud.ClusterRef, down bool) ([]cloud.HTTPRequest, error) {
 	s, err := vm.Known[state](p.m, ref.Name)
 	if err != nil {
@@ -59,6 +61,19 @@ func (p *Provider) SelfStopRequests(_ context.Context, ref cloud.ClusterRef, dow
 		return []cloud.HTTPRequest{r}, nil
 	}
 	out := []cloud.HTTPRequest{}
+	// A droplet with a volume goes with it in one call (as SkyPilot's autodown deletes a DO node with its
+	// volumes): once the droplet is gone the head could not wait for DigitalOcean to detach the volume.
+	for i, id := range s.DropletIDs {
+		if i >= len(s.VolumeIDs) {
+			break
+		}
+		r, err := c.Request(http.MethodDelete, "/droplets/"+strconv.Itoa(id)+"/destroy_with_associated_resources/selective",
+			map[string][]string{"volumes": {s.VolumeIDs[i]}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
 	r, err := c.Request(http.MethodDelete, "/droplets?tag_name="+tag, nil)
 	if err != nil {
 		return nil, err

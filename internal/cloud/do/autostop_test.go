@@ -46,4 +46,17 @@ func TestSelfStopRequests(t *testing.T) {
 		rs[1].URL != "http://10.0.0.1:8080/v2/firewalls/fw-1" {
 		t.Errorf("autodown requests %+v, %v", rs, err)
 	}
+
+	// With volumes, each droplet is deleted with its own (the head cannot wait for them to detach).
+	if err := p.m.WriteState("c1", &state{Region: "nyc1", DropletIDs: []int{1, 2}, VolumeIDs: []string{"v-1", "v-2"}, FirewallID: "fw-1",
+		Autodown: true, Cluster: vm.Cluster{Secret: "s"}}); err != nil {
+		t.Fatal(err)
+	}
+	rs, err = p.SelfStopRequests(ctx, ref, true)
+	if err != nil || len(rs) != 4 || rs[0].Method != "DELETE" ||
+		rs[0].URL != "http://10.0.0.1:8080/v2/droplets/1/destroy_with_associated_resources/selective" || rs[0].Body != `{"volumes":["v-1"]}` ||
+		rs[1].URL != "http://10.0.0.1:8080/v2/droplets/2/destroy_with_associated_resources/selective" || rs[1].Body != `{"volumes":["v-2"]}` ||
+		rs[2].URL != "http://10.0.0.1:8080/v2/droplets?tag_name="+tag || rs[3].URL != "http://10.0.0.1:8080/v2/firewalls/fw-1" {
+		t.Errorf("autodown requests with volumes %+v, %v", rs, err)
+	}
 }

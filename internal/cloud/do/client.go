@@ -175,6 +175,7 @@ func (d droplet) ip(kind string) string {
 
 type size struct {
 	Slug      string   `json:"slug"`
+	Disk      int      `json:"disk"` // GB
 	Available bool     `json:"available"`
 	Regions   []string `json:"regions"`
 }
@@ -262,9 +263,12 @@ func (c *client) deleteSSHKey(ctx context.Context, id int) error {
 	return c.do(ctx, http.MethodDelete, "/account/keys/"+strconv.Itoa(id), nil, nil)
 }
 
-// createRequest is POST /v2/droplets with `names`: up to 10 droplets of one shape.
+// createRequest is POST /v2/droplets with `names`: up to 10 droplets of one shape; or with `name`, one droplet
+// with its `volumes` attached.
 type createRequest struct {
-	Names   []string `json:"names"`
+	Name    string   `json:"name,omitempty"`
+	Names   []string `json:"names,omitempty"`
+	Volumes []string `json:"volumes,omitempty"`
 	Region  string   `json:"region"`
 	Size    string   `json:"size"`
 	Image   any      `json:"image"` // a slug, or a numeric id

@@ -25,7 +25,7 @@ func mine(tagged []droplet, ids []int) []droplet {
 
 // Query reports DigitalOcean's view of each node: active is running, new pending, off stopped (a powered-off
 // droplet, still billed), and a droplet DigitalOcean no longer lists is missing. A cluster whose droplets are
-// all gone is forgotten, its firewall deleted.
+// all gone is forgotten, its volumes and firewall deleted.
 func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.NodeState, error) {
 	ids, s, err := p.locate(ref)
 	if err != nil {
@@ -59,8 +59,14 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 		}
 		states = append(states, st)
 	}
-	if s != nil && gone == len(ds) {
-		if p.deleteFirewall(ctx, c, place, s.FirewallID) == nil {
+	if len(ds) > 0 && gone == len(ds) {
+		// The droplets stix knew (by its state, else the record's handle) are gone (`down` elsewhere, autodown):
+		// their volumes (found by the cluster's tag) and the firewall go too. With no droplet known, volumes are
+		// left alone: a launch makes them before its droplets.
+		if err := p.deleteVolumes(ctx, c, place, clusterTag(ref.Name)); err != nil {
+			return nil, err
+		}
+		if s != nil && p.deleteFirewall(ctx, c, place, s.FirewallID) == nil {
 			_ = p.m.Forget(ref.Name)
 		}
 	}
@@ -140,8 +146,8 @@ func (p *Provider) Start(ctx context.Context, ref cloud.ClusterRef) (*cloud.Clus
 	return info, nil
 }
 
-// Terminate deletes the cluster's droplets (by its tag), waits until DigitalOcean no longer lists them, and
-// deletes its firewall. A cluster that is gone already succeeds.
+// Terminate deletes the cluster's droplets (by its tag), waits until DigitalOcean no longer lists them, deletes
+// its volumes (by its tag, once detached) and its firewall. A cluster that is gone already succeeds.
 func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
 	_, s, err := p.locate(ref)
 	if err != nil {
@@ -153,6 +159,9 @@ func (p *Provider) Terminate(ctx context.Context, ref cloud.ClusterRef) error {
 	}
 	place := cloud.Place{Cloud: Name}
 	if err := p.deleteDroplets(ctx, c, place, clusterTag(ref.Name)); err != nil {
+		return fmt.Errorf("terminate DO cluster %s: %w", ref.Name, err)
+	}
+	if err := p.deleteVolumes(ctx, c, place, clusterTag(ref.Name)); err != nil {
 		return fmt.Errorf("terminate DO cluster %s: %w", ref.Name, err)
 	}
 	fw := ""

@@ -20,6 +20,8 @@ type state struct {
 	Region     string `json:"region"`
 	DropletIDs []int  `json:"droplet_ids"` // rank order
 	FirewallID string `json:"firewall_id,omitempty"`
+	// VolumeIDs are the nodes' volumes, rank order, when disk_size asked for them.
+	VolumeIDs []string `json:"volume_ids,omitempty"`
 	// Autodown is what autostop was last set to do (PrepareSelfStop): delete the droplets, or power them off.
 	Autodown bool `json:"autodown,omitempty"`
 	vm.Cluster
@@ -105,6 +107,9 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDiskSize(place, r.DiskSizeGB); err != nil {
+		return nil, err
+	}
 	image := vm.First(r.ImageID, defaultImage(sizeSlug))
 	if err := p.CheckImage(image); err != nil {
 		return nil, &cloud.InvalidConfigError{Place: place, Reason: err.Error()}
@@ -119,9 +124,11 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	}
 	n := r.Nodes()
 	req.Report(fmt.Sprintf("checking %s in %s, image %s and the droplet limit", sizeSlug, region, image))
-	if err := preflight(ctx, c, place, sizeSlug, image, n); err != nil {
+	sz, err := preflight(ctx, c, place, sizeSlug, image, n)
+	if err != nil {
 		return nil, err
 	}
+	volGB := volumeGB(r.DiskSizeGB, sz.Disk)
 
 	// What is made from here on is undone when the launch fails.
 	tag := clusterTag(name)
@@ -129,6 +136,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		keyID      int
 		firewallID string
 		droplets   bool
+		volumes    bool
 	}
 	defer func() {
 		if err == nil {
@@ -138,6 +146,9 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 		var errs []error
 		if made.droplets {
 			errs = append(errs, p.deleteDroplets(cleanup, c, place, tag))
+		}
+		if made.volumes {
+			errs = append(errs, p.deleteVolumes(cleanup, c, place, tag))
 		}
 		if made.firewallID != "" {
 			errs = append(errs, p.deleteFirewall(cleanup, c, place, made.firewallID))
@@ -162,12 +173,34 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if made.firewallID, err = p.createFirewall(ctx, c, place, name, ports); err != nil {
 		return nil, err
 	}
-	req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s", n, sizeSlug, region))
 	var ids []int
-	for first := 0; first < n; first += maxPerCreate {
+	var vols []string
+	if volGB > 0 {
+		req.Report(fmt.Sprintf("creating %d %d GB volume(s) in %s (disk_size %d GB; %s's own disk is %d GB)", n, volGB, region, r.DiskSizeGB, sizeSlug, sz.Disk))
+		for rank := range n {
+			made.volumes = true
+			v, err := c.createVolume(ctx, volumeRequest{Name: volumeName(name, rank), SizeGigabytes: volGB, Region: region, FilesystemType: "ext4", Tags: []string{tag}})
+			if err != nil {
+				return nil, classify("create volume", place, err)
+			}
+			vols = append(vols, v.ID)
+		}
+	}
+	// One create call names up to maxPerCreate droplets; a volume attaches to one droplet, so with volumes each
+	// call names one.
+	per, with := maxPerCreate, ""
+	if len(vols) > 0 {
+		per, with = 1, ", each with its volume"
+	}
+	req.Report(fmt.Sprintf("creating %d %s droplet(s) in %s%s", n, sizeSlug, region, with))
+	for first := 0; first < n; first += per {
 		cr := createRequest{Region: region, Size: sizeSlug, Image: imageRef(image), SSHKeys: []int{keyID}, Tags: []string{tag}}
-		for rank := first; rank < min(n, first+maxPerCreate); rank++ {
-			cr.Names = append(cr.Names, dropletName(name, rank))
+		if len(vols) > 0 {
+			cr.Name, cr.Volumes = dropletName(name, first), vols[first:first+1]
+		} else {
+			for rank := first; rank < min(n, first+per); rank++ {
+				cr.Names = append(cr.Names, dropletName(name, rank))
+			}
 		}
 		made.droplets = true
 		ds, err := c.create(ctx, cr)
@@ -181,7 +214,7 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 	if len(ids) != n {
 		return nil, fmt.Errorf("DigitalOcean created %d droplets for %d nodes", len(ids), n)
 	}
-	s := &state{Region: region, DropletIDs: ids, FirewallID: made.firewallID}
+	s := &state{Region: region, DropletIDs: ids, FirewallID: made.firewallID, VolumeIDs: vols}
 	if s.Cluster, err = vm.NewCluster(name, req.Secret); err != nil {
 		return nil, err
 	}
@@ -195,41 +228,41 @@ func (p *Provider) launch(ctx context.Context, name string, req cloud.ProvisionR
 // is locked or whose droplet limit leaves no room for n more (the limit is the account's: it rules out the
 // cloud), a size it does not have (invalid configuration) or has not in region now (capacity of the region),
 // an image that does not exist (invalid configuration).
-func preflight(ctx context.Context, c *client, place cloud.Place, sizeSlug, image string, n int) error {
+func preflight(ctx context.Context, c *client, place cloud.Place, sizeSlug, image string, n int) (size, error) {
 	acct, err := c.account(ctx)
 	if err != nil {
-		return classify("read the account", place, err)
+		return size{}, classify("read the account", place, err)
 	}
 	if err := usable(acct); err != nil {
-		return err
+		return size{}, err
 	}
 	have, err := c.dropletCount(ctx)
 	if err != nil {
-		return classify("count droplets", place, err)
+		return size{}, classify("count droplets", place, err)
 	}
 	if have+n > acct.DropletLimit {
-		return &cloud.QuotaError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
+		return size{}, &cloud.QuotaError{Place: cloud.Place{Cloud: Name}, Reason: fmt.Sprintf(
 			"the account's droplet limit is %d and it has %d droplets: no room for %d more (ask DigitalOcean to raise the limit, or `stix down` other clusters)",
 			acct.DropletLimit, have, n)}
 	}
 	sizes, err := c.sizes(ctx)
 	if err != nil {
-		return classify("list sizes", place, err)
+		return size{}, classify("list sizes", place, err)
 	}
 	i := slices.IndexFunc(sizes, func(s size) bool { return s.Slug == sizeSlug })
 	switch {
 	case i < 0:
-		return &cloud.InvalidConfigError{Place: place, Reason: "DigitalOcean has no size " + sizeSlug + " (any more): refresh the catalog (`stix show-gpus --infra do`)"}
+		return size{}, &cloud.InvalidConfigError{Place: place, Reason: "DigitalOcean has no size " + sizeSlug + " (any more): refresh the catalog (`stix show-gpus --infra do`)"}
 	case !sizes[i].Available || !slices.Contains(sizes[i].Regions, place.Region):
-		return &cloud.CapacityError{Place: place, Reason: "size " + sizeSlug + " is not available in " + place.Region + " now"}
+		return size{}, &cloud.CapacityError{Place: place, Reason: "size " + sizeSlug + " is not available in " + place.Region + " now"}
 	}
 	if err := c.image(ctx, image); err != nil {
 		if notFound(err) {
-			return &cloud.InvalidConfigError{Place: place, Reason: "image " + image + " does not exist on DigitalOcean (image_id: a slug such as ubuntu-22-04-x64, or one of your images' numeric ids; `doctl compute image list`)"}
+			return size{}, &cloud.InvalidConfigError{Place: place, Reason: "image " + image + " does not exist on DigitalOcean (image_id: a slug such as ubuntu-22-04-x64, or one of your images' numeric ids; `doctl compute image list`)"}
 		}
-		return classify("read image "+image, place, err)
+		return size{}, classify("read image "+image, place, err)
 	}
-	return nil
+	return sizes[i], nil
 }
 
 // ensureKey returns the id of stix's public key on DigitalOcean, registering it (registered true) when the

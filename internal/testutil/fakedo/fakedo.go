@@ -9,7 +9,9 @@
 //
 // Routes, under /v2: GET /account; GET, POST and DELETE (by tag_name) /droplets; POST /droplets/{id}/actions;
 // POST /droplets/actions?tag_name=; GET /sizes; GET /images/{slug or id}; GET and POST /account/keys, DELETE
-// /account/keys/{id}; GET and POST /firewalls, DELETE /firewalls/{id}.
+// /account/keys/{id}; GET and POST /firewalls, DELETE /firewalls/{id}; GET and POST /volumes, GET and DELETE
+// /volumes/{id}, DELETE /droplets/{id}/destroy_with_associated_resources/selective (volumes.go); a droplet's
+// create call attaches its `volumes`.
 package fakedo
 
 import (
@@ -46,6 +48,8 @@ type Size struct {
 	Memory  int // MiB
 	Price   float64
 	Regions []string
+	// Disk is the size's own disk in GB (the sizes API's `disk`); 25 when 0.
+	Disk int
 }
 
 // Server is the fake DigitalOcean endpoint. Methods are safe to call while it serves.
@@ -62,13 +66,14 @@ type Server struct {
 	limit     int
 	sizes     map[string]*Size
 	images    []string
-	faults    []fault
+	faults    []*fault
 	calls     []string
 	seq       int
 	keys      []sshKey
 	droplets  map[int]*Droplet
 	order     []int
 	firewalls []*Firewall
+	volumes   []*Volume
 	busy      time.Duration
 }
 
@@ -80,6 +85,7 @@ type sshKey struct {
 type fault struct {
 	op, region, id, msg string
 	status              int
+	spare               int // matching calls still answered before the fault starts
 }
 
 // Droplet is one droplet the fake runs.
@@ -88,6 +94,8 @@ type Droplet struct {
 	Name, Region, Size, Image string
 	Tags                      []string
 	SSHKeys                   []int
+	// Volumes are the ids of the volumes attached at creation (`volume_ids`).
+	Volumes []string
 	// Status is new, active or off; a deleted droplet is no longer listed.
 	Status string
 	// Host is the sshd behind the droplet while it is on.
@@ -140,12 +148,19 @@ func (s *Server) SetSizeRegions(slug string, regions ...string) {
 }
 
 // Fail makes every later call of op ("create", "delete", "action", "droplets", "account", "sizes", "images",
-// "keys", "firewalls") in region (anywhere when empty) fail with the HTTP status and DigitalOcean's error id and
+// "keys", "firewalls", "volumes", "create-volume", "delete-volume") in region (anywhere when empty) fail with the HTTP status and DigitalOcean's error id and
 // message.
 func (s *Server) Fail(op, region string, status int, id, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, fault{op: op, region: region, id: id, msg: message, status: status})
+	s.faults = append(s.faults, &fault{op: op, region: region, id: id, msg: message, status: status})
+}
+
+// FailAfter is Fail from the (n+1)th later call of op in region on: the first n succeed.
+func (s *Server) FailAfter(n int, op, region string, status int, id, message string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &fault{op: op, region: region, id: id, msg: message, status: status, spare: n})
 }
 
 // Calls returns "op region" for every call so far (region empty when the call has none).
@@ -247,6 +262,10 @@ func (s *Server) injected(op, region string) *apiError {
 	s.calls = append(s.calls, strings.TrimSpace(op+" "+region))
 	for _, f := range s.faults {
 		if f.op == op && (f.region == "" || f.region == region) {
+			if f.spare > 0 {
+				f.spare--
+				continue
+			}
 			return &apiError{f.status, f.id, f.msg}
 		}
 	}
@@ -308,11 +327,12 @@ func (s *Server) route(r *http.Request) (int, any, *apiError) {
 			Image   any      `json:"image"`
 			SSHKeys []any    `json:"ssh_keys"`
 			Tags    []string `json:"tags"`
+			Volumes []string `json:"volumes"`
 		}
 		if e := decode(r, &req); e != nil {
 			return 0, nil, e
 		}
-		return s.create(req.Region, req.Size, fmt.Sprint(req.Image), append(req.Names, nonEmpty(req.Name)...), req.SSHKeys, req.Tags)
+		return s.create(req.Region, req.Size, fmt.Sprint(req.Image), append(req.Names, nonEmpty(req.Name)...), req.SSHKeys, req.Tags, req.Volumes)
 	case r.Method == http.MethodDelete && path == "droplets":
 		if e := s.injected("delete", ""); e != nil {
 			return 0, nil, e
@@ -326,7 +346,10 @@ func (s *Server) route(r *http.Request) (int, any, *apiError) {
 				d.deleted = true
 			}
 		}
+		s.detachLater()
 		return http.StatusNoContent, nil, nil
+	case r.Method == http.MethodDelete && len(parts) == 4 && parts[0] == "droplets" && parts[2] == "destroy_with_associated_resources" && parts[3] == "selective":
+		return s.destroySelective(r, parts[1])
 	case r.Method == http.MethodPost && (path == "droplets/actions" || len(parts) == 3 && parts[0] == "droplets" && parts[2] == "actions"):
 		var req struct {
 			Type string `json:"type"`
@@ -341,7 +364,11 @@ func (s *Server) route(r *http.Request) (int, any, *apiError) {
 		}
 		out := []map[string]any{}
 		for _, sz := range s.sizes {
-			out = append(out, map[string]any{"slug": sz.Slug, "memory": sz.Memory, "vcpus": sz.VCPUs, "disk": 25,
+			disk := sz.Disk
+			if disk == 0 {
+				disk = 25
+			}
+			out = append(out, map[string]any{"slug": sz.Slug, "memory": sz.Memory, "vcpus": sz.VCPUs, "disk": disk,
 				"transfer": 1.0, "price_monthly": sz.Price * 672, "price_hourly": sz.Price, "regions": sz.Regions,
 				"available": len(sz.Regions) > 0, "description": "Basic"})
 		}
@@ -359,6 +386,8 @@ func (s *Server) route(r *http.Request) (int, any, *apiError) {
 		return s.routeKeys(r, parts)
 	case path == "firewalls" || strings.HasPrefix(path, "firewalls/"):
 		return s.routeFirewalls(r, parts)
+	case path == "volumes" || strings.HasPrefix(path, "volumes/"):
+		return s.routeVolumes(r, parts)
 	}
 	return 0, nil, &apiError{http.StatusNotFound, "not_found", "no route " + r.Method + " " + r.URL.Path + " (fakedo)"}
 }
@@ -380,10 +409,10 @@ func dropletJSON(d *Droplet) map[string]any {
 		"status": d.Status, "created_at": "2026-01-01T00:00:00Z", "features": []string{"private_networking"},
 		"image": map[string]any{"slug": d.Image}, "size_slug": d.Size,
 		"region":   map[string]any{"slug": d.Region, "name": d.Region, "available": true},
-		"networks": map[string]any{"v4": v4, "v6": []any{}}, "tags": d.Tags, "vpc_uuid": "vpc-" + d.Region}
+		"networks": map[string]any{"v4": v4, "v6": []any{}}, "tags": d.Tags, "volume_ids": append([]string{}, d.Volumes...), "vpc_uuid": "vpc-" + d.Region}
 }
 
-func (s *Server) create(region, sizeSlug, image string, names []string, keys []any, tags []string) (int, any, *apiError) {
+func (s *Server) create(region, sizeSlug, image string, names []string, keys []any, tags []string, volumes []string) (int, any, *apiError) {
 	if e := s.injected("create", region); e != nil {
 		return 0, nil, e
 	}
@@ -406,6 +435,10 @@ func (s *Server) create(region, sizeSlug, image string, names []string, keys []a
 	case !slices.Contains(s.images, image) && !slices.ContainsFunc(s.images, func(im string) bool { return strconv.Itoa(100+slices.Index(s.images, im)) == image }):
 		return 0, nil, unprocessable(InvalidImage)
 	}
+	vols, e := s.attachable(volumes, region, len(names))
+	if e != nil {
+		return 0, nil, e
+	}
 	var pubs []string
 	var ids []int
 	for _, k := range keys {
@@ -424,6 +457,10 @@ func (s *Server) create(region, sizeSlug, image string, names []string, keys []a
 		}
 		s.droplets[d.ID] = d
 		s.order = append(s.order, d.ID)
+		for _, v := range vols {
+			v.DropletIDs = []int{d.ID}
+			d.Volumes = append(d.Volumes, v.ID)
+		}
 		out = append(out, dropletJSON(d))
 	}
 	return http.StatusAccepted, map[string]any{"droplets": out, "links": map[string]any{"actions": []any{}}}, nil
