@@ -57,15 +57,7 @@ type handle struct {
 // and '-'; the hash keeps apart clusters whose names map to the same letters, and users.
 func resourceName(cluster string) string {
 	sum := sha256.Sum256([]byte(cluster + "@" + vm.UserHash()))
-	base := strings.Trim(strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r - 'A' + 'a'
-		}
-		return '-'
-	}, cluster), "-")
+	base := strings.Trim(vm.LowerName(cluster, ""), "-")
 	return "stix-" + base[:min(len(base), 40)] + "-" + hex.EncodeToString(sum[:4])
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/stix-run/stix/internal/cloud"
+	"github.com/stix-run/stix/internal/cloud/vm"
 )
 
 // Disk on DigitalOcean. A droplet's size fixes its own disk (the sizes API's `disk`, in GB). A `disk_size`
@@ -46,15 +47,7 @@ func checkDiskSize(place cloud.Place, diskGB int) error {
 // volumeName names node rank's volume: DigitalOcean takes lowercase letters, digits and '-', at most 64, starting
 // with a letter.
 func volumeName(cluster string, rank int) string {
-	n := "stix-" + strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r - 'A' + 'a'
-		}
-		return '-'
-	}, dropletName(cluster, rank))
+	n := "stix-" + vm.LowerName(dropletName(cluster, rank), "")
 	if len(n) > 64 {
 		sum := sha256.Sum256([]byte(n))
 		n = n[:55] + "-" + hex.EncodeToString(sum[:4])

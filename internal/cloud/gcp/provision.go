@@ -83,15 +83,7 @@ func (in *instance) spot() bool {
 
 // labelValue is name as a label value may be (lower-case letters, digits, '-' and '_'; 63 at most).
 func labelValue(name string) string {
-	s := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r - 'A' + 'a'
-		}
-		return '-'
-	}, name)
+	s := vm.LowerName(name, "_")
 	return s[:min(len(s), 63)]
 }
 

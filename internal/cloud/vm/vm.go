@@ -76,6 +76,20 @@ var namePattern = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 // ValidName says whether name can name a cluster's files and cloud resources.
 func ValidName(name string) bool { return namePattern.MatchString(name) }
 
+// LowerName maps name to what every cloud takes in its resource names: lower-case letters, digits and '-', and
+// the characters in keep; an upper-case letter becomes lower-case, anything else '-'.
+func LowerName(name, keep string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', strings.ContainsRune(keep, r):
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r - 'A' + 'a'
+		}
+		return '-'
+	}, name)
+}
+
 // CheckName refuses a cluster name that cannot name files and cloud resources.
 func (m *Machines) CheckName(name string) error {
 	if !ValidName(name) {

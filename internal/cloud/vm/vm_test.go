@@ -126,3 +126,16 @@ func TestPrepareFindsTheAgentBeforeMakingTheKey(t *testing.T) {
 		t.Fatalf("LocalKey after Prepare = %q, %v; want the same key %q", again, err, pub)
 	}
 }
+
+func TestLowerName(t *testing.T) {
+	for _, tc := range []struct{ in, keep, want string }{
+		{"My.Cluster_1", "", "my-cluster-1"},
+		{"My.Cluster_1", "_", "my-cluster_1"},
+		{"a-b9", "", "a-b9"},
+		{"ünï", "", "-n-"},
+	} {
+		if got := LowerName(tc.in, tc.keep); got != tc.want {
+			t.Errorf("LowerName(%q, %q) = %q, want %q", tc.in, tc.keep, got, tc.want)
+		}
+	}
+}
