@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/stix-run/stix/internal/cloud"
@@ -38,8 +39,18 @@ const (
 	stateError    = 8
 )
 
-var stateNames = map[int]string{0: "UNSPECIFIED", 1: "CREATING", 2: "UPDATING", 3: "STARTING", 4: "RUNNING",
+// stateNames are the instance states' names, by number (an array: a map would be allocated at every stix
+// command's start).
+var stateNames = [...]string{0: "UNSPECIFIED", 1: "CREATING", 2: "UPDATING", 3: "STARTING", 4: "RUNNING",
 	5: "STOPPING", 6: "STOPPED", 7: "DELETING", 8: "ERROR"}
+
+// stateName names instance state s.
+func stateName(s int) string {
+	if s >= 0 && s < len(stateNames) {
+		return stateNames[s]
+	}
+	return "state " + strconv.Itoa(s)
+}
 
 // The disk states (DiskStatus.State).
 const (

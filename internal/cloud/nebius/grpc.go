@@ -51,7 +51,8 @@ const (
 	codeUnauthenticated    = 16
 )
 
-var codeNames = map[int]string{0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED",
+// codeNames are gRPC's status codes' names, by number (an array, not a map: nothing allocated at start-up).
+var codeNames = [...]string{0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED",
 	5: "NOT_FOUND", 6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION",
 	10: "ABORTED", 11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED", 13: "INTERNAL", 14: "UNAVAILABLE", 15: "DATA_LOSS",
 	16: "UNAUTHENTICATED"}
@@ -71,9 +72,9 @@ type serviceError struct {
 }
 
 func (e *rpcError) Error() string {
-	name := codeNames[e.Code]
-	if name == "" {
-		name = "code " + strconv.Itoa(e.Code)
+	name := "code " + strconv.Itoa(e.Code)
+	if e.Code >= 0 && e.Code < len(codeNames) {
+		name = codeNames[e.Code]
 	}
 	s := name
 	if e.Message != "" {
@@ -285,10 +286,37 @@ func decodeStatus(b []byte) (*rpcError, error) {
 	return e, err
 }
 
-// serviceErrorKinds are the details of a ServiceError, by field number.
-var serviceErrorKinds = map[int]string{100: "bad_request", 110: "bad_resource_state", 111: "resource_not_found",
-	112: "resource_already_exists", 113: "out_of_range", 120: "permission_denied", 130: "resource_conflict",
-	131: "operation_aborted", 140: "too_many_requests", 141: "quota_failure", 142: "not_enough_resources", 999: "internal_error"}
+// serviceErrorKind names the detail of a ServiceError in field number num ("" for none); a switch, not a map,
+// so that nothing is allocated at start-up.
+func serviceErrorKind(num int) string {
+	switch num {
+	case 100:
+		return "bad_request"
+	case 110:
+		return "bad_resource_state"
+	case 111:
+		return "resource_not_found"
+	case 112:
+		return "resource_already_exists"
+	case 113:
+		return "out_of_range"
+	case 120:
+		return "permission_denied"
+	case 130:
+		return "resource_conflict"
+	case 131:
+		return "operation_aborted"
+	case 140:
+		return "too_many_requests"
+	case 141:
+		return "quota_failure"
+	case 142:
+		return "not_enough_resources"
+	case 999:
+		return "internal_error"
+	}
+	return ""
+}
 
 // decodeServiceError reads a nebius.common.v1.ServiceError: service 1, code 2, and one detail; of the details
 // with violations (bad_request, quota_failure, not_enough_resources) each violation's message, and quota's name.
@@ -300,8 +328,8 @@ func decodeServiceError(b []byte) (serviceError, error) {
 			se.Service = f.str()
 		case f.num == 2:
 			se.Code = f.str()
-		case serviceErrorKinds[f.num] != "":
-			se.Kind = serviceErrorKinds[f.num]
+		case serviceErrorKind(f.num) != "":
+			se.Kind = serviceErrorKind(f.num)
 			return walk(f.bytes, func(v field) error {
 				if v.num != 1 || v.typ != wireBytes {
 					if v.num == 2 && v.typ == wireBytes && se.Kind == "bad_resource_state" {

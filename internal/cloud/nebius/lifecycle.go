@@ -72,7 +72,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 		case stateRunning:
 			st.Status = cloud.NodeRunning
 		case stateCreating, stateStarting, stateUpdating:
-			st.Status, st.Reason = cloud.NodePending, "instance "+in.ID+" is "+stateNames[in.State]
+			st.Status, st.Reason = cloud.NodePending, "instance "+in.ID+" is "+stateName(in.State)
 		case stateStopping, stateStopped:
 			if in.Preemptible && w.s != nil && !w.s.Stopped {
 				st.Status, st.Reason = cloud.NodeMissing, "preemptible instance "+in.ID+" was taken back by Nebius (preempted)"
@@ -81,7 +81,7 @@ func (p *Provider) Query(ctx context.Context, ref cloud.ClusterRef) ([]cloud.Nod
 			}
 			st.Status, st.Reason = cloud.NodeStopped, "instance "+in.ID+" is stopped (Nebius still bills its disk)"
 		default:
-			st.Status, st.Reason = cloud.NodeMissing, "instance "+in.ID+" is gone ("+stateNames[in.State]+")"
+			st.Status, st.Reason = cloud.NodeMissing, "instance "+in.ID+" is gone ("+stateName(in.State)+")"
 			gone++
 		}
 		states = append(states, st)
@@ -136,7 +136,7 @@ func (p *Provider) Stop(ctx context.Context, ref cloud.ClusterRef) error {
 
 // waitState waits until every instance of the cluster that Nebius lists is in state want.
 func (p *Provider) waitState(ctx context.Context, c *client, place cloud.Place, w where, want int, verb string) error {
-	err := p.m.Poll(ctx, "the instances are not "+stateNames[want], func(ctx context.Context) (bool, error) {
+	err := p.m.Poll(ctx, "the instances are not "+stateName(want), func(ctx context.Context) (bool, error) {
 		all, err := c.instances(ctx, w.project)
 		if err != nil {
 			return false, classify("list instances", place, err)

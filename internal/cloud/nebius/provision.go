@@ -237,7 +237,7 @@ func (p *Provider) bringUp(ctx context.Context, c *client, name string, s *state
 		for i, in := range ins {
 			switch {
 			case in.ID == "" || in.State == stateError || in.State == stateDeleting:
-				return false, &cloud.CapacityError{Place: place, Reason: fmt.Sprintf("instance %s of node %d is %s while booting", s.InstanceIDs[i], i, stateNames[in.State])}
+				return false, &cloud.CapacityError{Place: place, Reason: fmt.Sprintf("instance %s of node %d is %s while booting", s.InstanceIDs[i], i, stateName(in.State))}
 			case in.State != stateRunning || in.PublicIP == "":
 				return false, nil
 			}
