@@ -116,10 +116,14 @@ func TestControllerKilled(t *testing.T) {
 
 func controllerKilled(t *testing.T, db, dir string, ttl time.Duration, n int) {
 	home, marks := t.TempDir(), t.TempDir()
+	// Whatever way the test ends, the clusters the killed controller launched are torn down once it is dead
+	// (this cleanup runs after the one that kills it): their agents outlive it, and on a failure before the
+	// next controller took them over, nothing else would end them. A job also ends when the marks are gone.
+	t.Cleanup(func() { downAll(t, home, db) })
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childHomeEnv+"="+home, "STIX_JOBS_CHILD_N="+strconv.Itoa(n), "STIX_JOBS_CHILD_M="+marks,
 		"STIX_JOBS_CHILD_DB="+db, "STIX_JOBS_CHILD_DIR="+dir, "STIX_JOBS_CHILD_TTL="+ttl.String(),
-		"STIX_JOBS_CHILD_YAML=name: k\nenvs:\n  M: x\nrun: |\n  echo \"start $SKYPILOT_MANAGED_JOB_ID\"\n  until [ -f $M/go ]; do sleep 0.1; done\n  echo \"end $SKYPILOT_MANAGED_JOB_ID\"\n")
+		"STIX_JOBS_CHILD_YAML=name: k\nenvs:\n  M: x\nrun: |\n  echo \"start $SKYPILOT_MANAGED_JOB_ID\"\n  until [ -f $M/go ] || [ ! -d $M ]; do sleep 0.2; done\n  echo \"end $SKYPILOT_MANAGED_JOB_ID\"\n")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -190,6 +194,26 @@ func controllerKilled(t *testing.T, db, dir string, ttl time.Duration, n int) {
 	}
 	if cs := w.clusters(t); len(cs) != 0 {
 		t.Errorf("clusters left: %+v", cs)
+	}
+}
+
+// downAll tears down every cluster recorded in home's store.
+func downAll(t *testing.T, home, db string) {
+	c, err := core(home, db, make([]*fakecloud.Provider, 1), twoRegions)
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	defer c.Close()
+	ctx := context.Background()
+	cs, err := c.Status(ctx, nil, false)
+	if err != nil {
+		t.Errorf("cleanup: status: %v", err)
+	}
+	for _, cl := range cs {
+		if _, err := api.Wait(c.Down(ctx, cl.Name, true)); err != nil {
+			t.Errorf("cleanup: down %s: %v", cl.Name, err)
+		}
 	}
 }
 
