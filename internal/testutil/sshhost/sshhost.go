@@ -30,8 +30,9 @@ const SSHD = "/usr/sbin/sshd"
 // sftpServer is the SFTP subsystem binary of the same package.
 const sftpServer = "/usr/lib/openssh/sftp-server"
 
-// startTimeout bounds how long Start waits for sshd to accept connections.
-const startTimeout = 10 * time.Second
+// startTimeout bounds how long Start waits for sshd to accept connections: generous, for a machine loaded by
+// a whole test run (an sshd that logged "Server listening" once took longer than 10 s to answer there).
+const startTimeout = 30 * time.Second
 
 // Host is a running sshd.
 type Host struct {
