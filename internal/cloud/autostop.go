@@ -91,3 +91,25 @@ func ParseSelfStopMark(content string) SelfStopMark {
 	// as a reason to delete anything.
 	return SelfStopStop
 }
+
+// RecordedMark is SelfStopped's answer on a provider that records at PrepareSelfStop whether autostop is an
+// autodown: nothing while the head runs (stopped false), else "down" or "stop" as recorded.
+func RecordedMark(stopped, autodown bool) SelfStopMark {
+	switch {
+	case !stopped:
+		return SelfStopNone
+	case autodown:
+		return SelfStopDown
+	}
+	return SelfStopStop
+}
+
+// SpotAutostopError refuses a plain autostop of a spot cluster on cloudName, where a preempted spot VM ends as
+// an autostopped one would (why says how), so that stix could not tell the two apart: autodown only.
+func SpotAutostopError(cloudName, why string) error {
+	hint := "use autodown (-i N --down)"
+	if why != "" {
+		hint += ": " + why
+	}
+	return &UnsupportedError{Cloud: cloudName, Operation: "autostop of a spot cluster", Hint: hint}
+}

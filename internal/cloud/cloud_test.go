@@ -283,3 +283,21 @@ func TestParseSelfStopMark(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordedMarkAndSpotAutostop(t *testing.T) {
+	for _, tc := range []struct {
+		stopped, autodown bool
+		want              SelfStopMark
+	}{{false, false, SelfStopNone}, {false, true, SelfStopNone}, {true, false, SelfStopStop}, {true, true, SelfStopDown}} {
+		if got := RecordedMark(tc.stopped, tc.autodown); got != tc.want {
+			t.Errorf("RecordedMark(%v, %v) = %q, want %q", tc.stopped, tc.autodown, got, tc.want)
+		}
+	}
+	var ue *UnsupportedError
+	if err := SpotAutostopError("gcp", ""); !errors.As(err, &ue) || !strings.Contains(err.Error(), "use autodown (-i N --down)") {
+		t.Errorf("SpotAutostopError = %v", err)
+	}
+	if err := SpotAutostopError("azure", "Spot VMs are deleted"); !strings.Contains(err.Error(), "--down): Spot VMs are deleted") {
+		t.Errorf("SpotAutostopError with why = %v", err)
+	}
+}

@@ -29,7 +29,7 @@ func (p *Provider) PrepareSelfStop(ctx context.Context, ref cloud.ClusterRef, do
 		return err
 	}
 	if s.Spot && !down {
-		return &cloud.UnsupportedError{Cloud: Name, Operation: "autostop of a spot cluster", Hint: "use autodown (-i N --down)"}
+		return cloud.SpotAutostopError(Name, "")
 	}
 	behavior := types.ShutdownBehaviorStop
 	if down {

@@ -42,8 +42,7 @@ func (p *Provider) withIdentity(name string, down bool) (*state, error) {
 			"gave Azure clusters a managed identity", Hint: "run `stix down " + name + "` and launch it again"}
 	}
 	if s.Spot && !down {
-		return nil, &cloud.UnsupportedError{Cloud: Name, Operation: "autostop of a spot cluster",
-			Hint: "use autodown (-i N --down): Spot VMs are deleted, not stopped"}
+		return nil, cloud.SpotAutostopError(Name, "Spot VMs are deleted, not stopped")
 	}
 	return s, nil
 }
@@ -109,13 +108,8 @@ func (p *Provider) SelfStopped(ctx context.Context, info *cloud.ClusterInfo) (cl
 		return cloud.SelfStopNone, err
 	}
 	ps, err := p.powerState(ctx, c, cloud.Place{Cloud: Name, Region: s.Region}, s.Group, s.VMs[0])
-	switch {
-	case err != nil:
+	if err != nil {
 		return cloud.SelfStopNone, err
-	case ps == "deallocated" && s.Autodown:
-		return cloud.SelfStopDown, nil
-	case ps == "deallocated":
-		return cloud.SelfStopStop, nil
 	}
-	return cloud.SelfStopNone, nil
+	return cloud.RecordedMark(ps == "deallocated", s.Autodown), nil
 }

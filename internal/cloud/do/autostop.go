@@ -108,11 +108,5 @@ func (p *Provider) SelfStopped(ctx context.Context, info *cloud.ClusterInfo) (cl
 	if err != nil {
 		return cloud.SelfStopNone, classify("list droplets", cloud.Place{Cloud: Name}, err)
 	}
-	switch head := byID(tagged, s.DropletIDs[:1])[0]; {
-	case head.Status == "off" && s.Autodown:
-		return cloud.SelfStopDown, nil
-	case head.Status == "off":
-		return cloud.SelfStopStop, nil
-	}
-	return cloud.SelfStopNone, nil
+	return cloud.RecordedMark(byID(tagged, s.DropletIDs[:1])[0].Status == "off", s.Autodown), nil
 }

@@ -26,7 +26,7 @@ func (p *Provider) PrepareSelfStop(_ context.Context, ref cloud.ClusterRef, down
 		return err
 	}
 	if s.Spot && !down {
-		return &cloud.UnsupportedError{Cloud: Name, Operation: "autostop of a spot cluster", Hint: "use autodown (-i N --down)"}
+		return cloud.SpotAutostopError(Name, "")
 	}
 	s.Autodown = down
 	return p.m.WriteState(ref.Name, s)
@@ -52,11 +52,5 @@ func (p *Provider) SelfStopped(ctx context.Context, info *cloud.ClusterInfo) (cl
 	if err := a.do(ctx, http.MethodGet, "zones/"+s.Zone+"/instances/"+s.Instances[0], nil, nil, &in); err != nil {
 		return cloud.SelfStopNone, classify("get instance "+s.Instances[0], place, err)
 	}
-	if in.Status != "TERMINATED" && in.Status != "STOPPED" {
-		return cloud.SelfStopNone, nil
-	}
-	if s.Autodown {
-		return cloud.SelfStopDown, nil
-	}
-	return cloud.SelfStopStop, nil
+	return cloud.RecordedMark(in.Status == "TERMINATED" || in.Status == "STOPPED", s.Autodown), nil
 }

@@ -33,7 +33,7 @@ func (p *Provider) PrepareSelfStop(_ context.Context, ref cloud.ClusterRef, down
 		return err
 	}
 	if s.Spot && !down {
-		return &cloud.UnsupportedError{Cloud: Name, Operation: "autostop of a spot cluster", Hint: "use autodown (-i N --down)"}
+		return cloud.SpotAutostopError(Name, "")
 	}
 	s.Autodown = down
 	return p.m.WriteState(ref.Name, s)
@@ -63,11 +63,8 @@ func (p *Provider) SelfStopped(ctx context.Context, info *cloud.ClusterInfo) (cl
 		return cloud.SelfStopNone, classify("get instance "+s.InstanceIDs[0], cloud.Place{Cloud: Name, Region: s.Region}, err)
 	}
 	head, err := decodeInstance(out)
-	if err != nil || head.State != stateStopped && head.State != stateStopping {
+	if err != nil {
 		return cloud.SelfStopNone, err
 	}
-	if s.Autodown {
-		return cloud.SelfStopDown, nil
-	}
-	return cloud.SelfStopStop, nil
+	return cloud.RecordedMark(head.State == stateStopped || head.State == stateStopping, s.Autodown), nil
 }
