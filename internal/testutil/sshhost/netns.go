@@ -14,14 +14,16 @@ import (
 	"testing"
 )
 
-// The network of hosts in network namespaces: one bridge per test process on its own /24 (chosen from the
-// pid, so that test binaries running side by side do not collide), one namespace and veth pair per host.
+// The network of hosts in network namespaces: one bridge per test process on its own /24, claimed so that test
+// binaries running side by side never share one (claimSubnet), one namespace and veth pair per host.
 var netnsNet struct {
-	mu     sync.Mutex
-	bridge string
-	subnet string // "10.231.N"
-	hosts  int    // hosts made so far (their addresses are .2, .3, ...)
-	live   int    // hosts not cleaned up yet: the bridge goes with the last
+	mu      sync.Mutex
+	bridge  string
+	subnet  string // "10.231.N"
+	num     int    // N: names this process's bridge, namespaces and veths
+	release func() // gives the subnet back
+	hosts   int    // hosts made so far (their addresses are .2, .3, ...)
+	live    int    // hosts not cleaned up yet: the bridge goes with the last
 }
 
 // StartInNetns runs an sshd host in a network namespace of its own, with its own address on a bridge the
@@ -64,10 +66,17 @@ func BridgeIP(t testing.TB) string {
 func ensureBridge(t testing.TB) {
 	t.Helper()
 	n := &netnsNet
-	pid := os.Getpid()
 	if n.bridge == "" {
-		n.bridge = fmt.Sprintf("stxbr%d", pid%100000)
-		n.subnet = fmt.Sprintf("10.231.%d", pid%250+1)
+		num, release, err := claimSubnet(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.num, n.release = num, release
+		n.bridge = fmt.Sprintf("stxbr%d", num)
+		n.subnet = fmt.Sprintf("10.231.%d", num)
+		// A bridge of this name is a killed process's (its claim ended with it): gone before this one is made.
+		_ = iptables("-D", "FORWARD", "-i", n.bridge, "-o", n.bridge, "-j", "ACCEPT")
+		_ = ipCmd("link", "del", n.bridge)
 		if err := ipCmd("link", "add", n.bridge, "type", "bridge"); err != nil {
 			t.Fatalf("sshhost: create bridge (needs root and iproute2): %v", err)
 		}
@@ -92,7 +101,28 @@ func releaseBridge() {
 		_ = iptables("-D", "FORWARD", "-i", n.bridge, "-o", n.bridge, "-j", "ACCEPT")
 		_ = ipCmd("link", "del", n.bridge)
 		n.bridge = ""
+		n.release()
 	}
+}
+
+// claimSubnet claims a /24 of 10.231.1–250 for this process, trying from start (mod 250) on: a subnet is free
+// when no other claim holds its lock file (flock, so that a killed process's claim ends with it). Two bridges on
+// one subnet would route the hosts' addresses to one of them, and the other process's sshd would not be
+// reached. release gives the subnet back.
+func claimSubnet(start int) (num int, release func(), err error) {
+	for i := range 250 {
+		num := (start+i)%250 + 1
+		f, err := os.OpenFile(fmt.Sprintf("/tmp/stix-sshhost-10.231.%d.lock", num), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return 0, nil, fmt.Errorf("sshhost: claim a subnet: %w", err)
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close()
+			continue
+		}
+		return num, func() { f.Close() }, nil
+	}
+	return 0, nil, fmt.Errorf("sshhost: every subnet of 10.231.1-250.0/24 is claimed by another test process")
 }
 
 func addNetns(t testing.TB) (ns, ip string) {
@@ -101,12 +131,12 @@ func addNetns(t testing.TB) (ns, ip string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	ensureBridge(t)
-	pid := os.Getpid()
 	n.hosts++
 	n.live++
-	ns = fmt.Sprintf("stx%dh%d", pid%100000, n.hosts)
-	veth := fmt.Sprintf("v%dh%d", pid%100000, n.hosts)
+	ns = fmt.Sprintf("stx%dh%d", n.num, n.hosts)
+	veth := fmt.Sprintf("v%dh%d", n.num, n.hosts)
 	ip = fmt.Sprintf("%s.%d", n.subnet, n.hosts+1)
+	_ = ipCmd("netns", "del", ns) // a killed process's, of the same subnet
 	steps := [][]string{
 		{"netns", "add", ns},
 		{"link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns},

@@ -49,3 +49,29 @@ func TestShutdownIsAShim(t *testing.T) {
 		t.Error("the shim did not record the power-off")
 	}
 }
+
+// Test processes running side by side never share a subnet, even when their pids pick the same start: a second
+// claim from the same start (as another process's would be) gets another /24, and a released one is free again.
+func TestSubnetsAreClaimedOnce(t *testing.T) {
+	a, releaseA, err := claimSubnet(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, releaseB, err := claimSubnet(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseB()
+	if a == b {
+		t.Fatalf("two claims from the same start both got 10.231.%d", a)
+	}
+	releaseA()
+	c, releaseC, err := claimSubnet(a - 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseC()
+	if c != a {
+		t.Errorf("after its release, a claim starting at 10.231.%d got 10.231.%d", a, c)
+	}
+}
