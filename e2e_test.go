@@ -7,7 +7,9 @@ package stix_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,24 +345,34 @@ func killPIDFile(ts *testscript.TestScript, path string, group bool) {
 	ts.Check(err)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	ts.Check(err)
+	// A process already gone (killing its node can take it) is as killed as it gets.
 	target := pid
 	if group {
-		target = -pgid(ts, pid)
+		g, ok := pgid(ts, pid)
+		if !ok {
+			return
+		}
+		target = -g
 	}
-	ts.Check(syscall.Kill(target, syscall.SIGKILL))
+	if err := syscall.Kill(target, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		ts.Fatalf("kill %d: %v", target, err)
+	}
 	poll(ts, fmt.Sprintf("pid %d to exit", pid), func() (bool, error) {
 		return !running(pid), fmt.Errorf("pid %d still running", pid)
 	})
 }
 
-// pgid reads a process's group id from /proc (the fifth field of stat).
-func pgid(ts *testscript.TestScript, pid int) int {
+// pgid reads a process's group id from /proc (the fifth field of stat); ok is false when the process is gone.
+func pgid(ts *testscript.TestScript, pid int) (g int, ok bool) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+		return 0, false
+	}
 	ts.Check(err)
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	g, err := strconv.Atoi(fields[2])
+	g, err = strconv.Atoi(fields[2])
 	ts.Check(err)
-	return g
+	return g, true
 }
 
 // running reports whether a process exists and is not a zombie (a killed process that is not our child lingers
